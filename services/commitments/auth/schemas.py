@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.commitments.auth.principal import Role
+from shared.input_types import InputModel, SingleLine
+
+
+class ApiKeyCreate(InputModel):
+    name: SingleLine = Field(examples=["Intranet — tableau de bord"])
+    role: Role = Field(examples=["reader"])
+    partner_id: uuid.UUID | None = Field(default=None, description="Obligatoire pour le rôle partner.")
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"name": "Hauts-de-Seine Habitat — liaison", "role": "partner",
+         "partner_id": "01a214bb-8702-7000-abee-62cd37c4247d"}]}}
+
+
+class ApiKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    role: Role
+    partner_id: uuid.UUID | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    secret: str = Field(description="La clé elle-même : affichée une seule fois, conservez-la.")
+
+
+class Introspection(BaseModel):
+    active: bool
+    key_id: uuid.UUID | None = None
+    role: Role | None = None
+    partner_id: uuid.UUID | None = None
+    visible_partner_ids: list[uuid.UUID] = []

@@ -1,0 +1,106 @@
+"""API keys: creation, revocation, and turning a presented secret into a Principal."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.commitments.auth import repository
+from services.commitments.auth.keys import display_prefix, generate_key, hash_key
+from services.commitments.auth.models import ApiKey
+from services.commitments.auth.principal import Principal, Role
+from services.commitments.history.service import record_change
+from services.commitments.outbox.recorder import record_event
+from services.commitments.partners import repository as partners_repository
+from shared.clock import Clock
+from shared.events.commitments import ApiKeyCreated, ApiKeyRevoked
+from shared.problems import InvalidInput, NotFound, Unauthorized
+
+
+@dataclass
+class PrincipalCache:
+    """Resolved keys kept a few seconds per process; a revocation here clears it at once, and other
+    replicas drop the key on the `api_key.revoked` event or when the entry expires."""
+
+    ttl_seconds: float = 5.0
+    _entries: dict[str, tuple[float, Principal]] = field(default_factory=dict)
+
+    def get(self, key_hash: str) -> Principal | None:
+        hit = self._entries.get(key_hash)
+        if hit is None or hit[0] < time.monotonic():
+            self._entries.pop(key_hash, None)
+            return None
+        return hit[1]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key_hash] = (time.monotonic() + self.ttl_seconds, principal)
+
+    def forget_key(self, key_id: uuid.UUID) -> None:
+        for key_hash, (_, principal) in list(self._entries.items()):
+            if principal.key_id == key_id:
+                del self._entries[key_hash]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def authenticate(session: AsyncSession, cache: PrincipalCache, secret: str) -> Principal:
+    """The principal behind an API key secret, or Unauthorized."""
+    key_hash = hash_key(secret)
+    cached = cache.get(key_hash)
+    if cached is not None:
+        return cached
+    key = await repository.get_active_by_hash(session, key_hash)
+    if key is None:
+        raise Unauthorized("Clé d'API inconnue ou révoquée.")
+    visible: frozenset[uuid.UUID] = frozenset()
+    if key.partner_id is not None:
+        visible = frozenset({key.partner_id, *await repository.groups_of(session, key.partner_id)})
+    principal = Principal(role=Role(key.role), key_id=key.id, partner_id=key.partner_id,
+                          visible_partner_ids=visible)
+    cache.put(key_hash, principal)
+    return principal
+
+
+async def create_key(session: AsyncSession, actor: Principal, clock: Clock, *, name: str, role: Role,
+                     partner_id: uuid.UUID | None) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is never shown again."""
+    if (role is Role.PARTNER) != (partner_id is not None):
+        raise InvalidInput("Une clé « partner » doit désigner un partenaire, et seules celles-là.")
+    if partner_id is not None and await partners_repository.get(session, partner_id) is None:
+        raise NotFound("Partenaire introuvable.")
+    secret = generate_key()
+    key = ApiKey(name=name, prefix=display_prefix(secret), key_hash=hash_key(secret), role=role.value,
+                 partner_id=partner_id, created_at=clock.now())
+    session.add(key)
+    await session.flush()
+    record_change(session, actor, clock, entity_type="api_key", entity_id=key.id, action="created",
+                  changes={"name": name, "role": role.value, "partner_id": partner_id})
+    record_event(session, ApiKeyCreated(key_id=key.id, role=role.value, partner_id=partner_id), actor, clock)
+    return key, secret
+
+
+async def revoke_key(session: AsyncSession, cache: PrincipalCache, actor: Principal, clock: Clock,
+                     key_id: uuid.UUID) -> ApiKey:
+    """Revoke a key now; its `api_key.revoked` event tells the other services."""
+    key = await repository.get(session, key_id)
+    if key is None:
+        raise NotFound("Clé d'API introuvable.")
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+        record_change(session, actor, clock, entity_type="api_key", entity_id=key.id, action="revoked",
+                      changes={"revoked_at": key.revoked_at})
+        record_event(session, ApiKeyRevoked(key_id=key.id), actor, clock)
+    cache.forget_key(key.id)
+    return key
+
+
+async def list_keys(session: AsyncSession) -> Sequence[ApiKey]:
+    """Every key, revoked ones included, without secrets."""
+    return await repository.list_keys(session)

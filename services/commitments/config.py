@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ServiceSettings
+
+
+class CommitmentsSettings(ServiceSettings):
+    """Settings of the commitments service (environment variables, no prefix: DATABASE_URL, NATS_URL …)."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    database_url: str = "sqlite:///data/commitments.db"
+    # Run the outbox relay inside the API process (embedded default); set false when it runs on its own.
+    relay_in_process: bool = True
+    relay_batch_size: int = 200
+    relay_poll_seconds: float = 5.0
+    principal_cache_seconds: float = 5.0
+    public_base_url: str = "http://127.0.0.1:8000"

@@ -1,0 +1,159 @@
+"""Deadlines of items, their renegotiation history, and dates proposed by partners."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.commitments.auth.principal import Principal
+from services.commitments.deadlines import repository
+from services.commitments.deadlines.models import Deadline, DeadlineChange, DeadlineProposal
+from services.commitments.deadlines.schemas import (DeadlineChangeRead, DeadlineCreate, DeadlineRead, DeadlineUpdate,
+                                                    ProposalCreate, ProposalDecision)
+from services.commitments.history.service import record_change
+from services.commitments.items import service as items_service
+from services.commitments.items.models import Item
+from services.commitments.outbox.recorder import record_event
+from shared.clock import Clock
+from shared.events.commitments import DeadlineProposalDecided, DeadlineProposed, DeadlineSet
+from shared.problems import Conflict, InvalidInput, NotFound
+
+
+async def get_visible(session: AsyncSession, principal: Principal, deadline_id: uuid.UUID) -> tuple[Deadline, Item]:
+    """The deadline and its item, or NotFound when the caller may not see the item."""
+    deadline = await repository.get(session, deadline_id)
+    if deadline is None:
+        raise NotFound("Échéance introuvable.")
+    try:
+        item = await items_service.get_visible(session, principal, deadline.item_id)
+    except NotFound:
+        raise NotFound("Échéance introuvable.") from None
+    return deadline, item
+
+
+async def list_for_item(session: AsyncSession, item: Item) -> list[DeadlineRead]:
+    """The item's deadlines, each with its renegotiation history."""
+    reads = []
+    for deadline in await repository.list_for_item(session, item.id):
+        read = DeadlineRead.model_validate(deadline)
+        read.changes = [DeadlineChangeRead.model_validate(c) for c in await repository.changes_of(session, deadline.id)]
+        reads.append(read)
+    return reads
+
+
+def _record_date_change(session: AsyncSession, actor: Principal, clock: Clock, deadline: Deadline,
+                        previous: date | None, reason: str | None) -> None:
+    session.add(DeadlineChange(deadline_id=deadline.id, previous_due_on=previous, new_due_on=deadline.due_on,
+                               reason=reason, actor_kind=actor.actor.kind, actor_id=actor.actor.id,
+                               changed_at=clock.now()))
+    record_event(session, DeadlineSet(deadline_id=deadline.id, item_id=deadline.item_id, kind=deadline.kind,  # type: ignore[arg-type]
+                                      due_on=deadline.due_on, previous_due_on=previous,
+                                      deadline_version=deadline.version),
+                 actor, clock)
+
+
+async def add_deadline(session: AsyncSession, actor: Principal, clock: Clock, item: Item, data: DeadlineCreate
+                       ) -> Deadline:
+    """Give an item a response, delivery or milestone date."""
+    if data.kind == "response" and item.kind != "request":
+        raise InvalidInput("Seule une demande à un partenaire a une échéance de réponse.")
+    existing = await repository.list_for_item(session, item.id)
+    if data.kind != "milestone" and any(d.kind == data.kind for d in existing):
+        raise Conflict(f"L'élément a déjà une échéance « {data.kind} » : modifiez-la (PATCH) pour la renégocier.")
+    now = clock.now()
+    deadline = Deadline(item_id=item.id, kind=data.kind, label=data.label, due_on=data.due_on,
+                        original_wording=data.original_wording, version=1, created_at=now, updated_at=now)
+    session.add(deadline)
+    await session.flush()
+    record_change(session, actor, clock, entity_type="deadline", entity_id=deadline.id, item_id=item.id,
+                  action="created", changes=data.model_dump(mode="json"))
+    _record_date_change(session, actor, clock, deadline, None, None)
+    return deadline
+
+
+async def update_deadline(session: AsyncSession, actor: Principal, clock: Clock, deadline: Deadline,
+                          data: DeadlineUpdate) -> Deadline:
+    """Move a deadline (with a reason: it is renegotiation history) or mark a milestone reached."""
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    if "due_on" in changes and data.due_on is None:
+        raise InvalidInput("due_on ne peut pas être null.")
+    audit: dict[str, list[object]] = {}
+    if data.due_on is not None and data.due_on != deadline.due_on:
+        if not data.reason:
+            raise InvalidInput("Changer une échéance exige un motif (reason).")
+        previous = deadline.due_on
+        deadline.due_on, deadline.version = data.due_on, deadline.version + 1
+        audit["due_on"] = [previous.isoformat(), data.due_on.isoformat()]
+        _record_date_change(session, actor, clock, deadline, previous, data.reason)
+    if "label" in changes and data.label != deadline.label:
+        audit["label"] = [deadline.label, data.label]
+        deadline.label = data.label
+    if "met_on" in changes and data.met_on != deadline.met_on:
+        if deadline.kind != "milestone":
+            raise InvalidInput("Seul un jalon se marque atteint à la main ; les autres suivent l'état de l'élément.")
+        audit["met_on"] = [deadline.met_on and deadline.met_on.isoformat(), data.met_on and data.met_on.isoformat()]
+        deadline.met_on = data.met_on
+    if audit:
+        deadline.updated_at = clock.now()
+        if data.reason:
+            audit["reason"] = [None, data.reason]
+        record_change(session, actor, clock, entity_type="deadline", entity_id=deadline.id,
+                      item_id=deadline.item_id, action="updated", changes=audit)
+    return deadline
+
+
+async def propose_date(session: AsyncSession, actor: Principal, clock: Clock, deadline: Deadline,
+                       data: ProposalCreate) -> DeadlineProposal:
+    """A partner (or staff) proposes a new date; the city decides."""
+    proposal = DeadlineProposal(deadline_id=deadline.id, proposed_due_on=data.proposed_due_on, reason=data.reason,
+                                status="pending", actor_kind=actor.actor.kind, actor_id=actor.actor.id,
+                                proposed_at=clock.now())
+    session.add(proposal)
+    await session.flush()
+    record_change(session, actor, clock, entity_type="deadline_proposal", entity_id=proposal.id,
+                  item_id=deadline.item_id, action="proposed",
+                  changes={"proposed_due_on": data.proposed_due_on, "reason": data.reason})
+    record_event(session, DeadlineProposed(proposal_id=proposal.id, deadline_id=deadline.id, item_id=deadline.item_id,
+                                           proposed_due_on=data.proposed_due_on), actor, clock)
+    return proposal
+
+
+async def decide_proposal(session: AsyncSession, actor: Principal, clock: Clock, proposal: DeadlineProposal,
+                          data: ProposalDecision) -> DeadlineProposal:
+    """Accept (the deadline moves, with the proposal's reason) or refuse a proposed date."""
+    if proposal.status != "pending":
+        raise Conflict(f"Cette proposition a déjà été traitée ({proposal.status}).")
+    deadline = await repository.get(session, proposal.deadline_id)
+    assert deadline is not None  # the foreign key guarantees it
+    proposal.status = "accepted" if data.accept else "refused"
+    proposal.decided_at = clock.now()
+    if data.accept:
+        reason = f"Proposition du partenaire acceptée : {proposal.reason}"
+        await update_deadline(session, actor, clock, deadline,
+                              DeadlineUpdate(due_on=proposal.proposed_due_on, reason=reason))
+    record_change(session, actor, clock, entity_type="deadline_proposal", entity_id=proposal.id,
+                  item_id=deadline.item_id, action=proposal.status, changes={"comment": data.comment})
+    record_event(session, DeadlineProposalDecided(proposal_id=proposal.id, deadline_id=deadline.id,
+                                                  item_id=deadline.item_id, accepted=data.accept), actor, clock)
+    return proposal
+
+
+async def get_visible_proposal(session: AsyncSession, principal: Principal, proposal_id: uuid.UUID
+                               ) -> DeadlineProposal:
+    """The proposal, or NotFound when the caller may not see its item."""
+    proposal = await repository.get_proposal(session, proposal_id)
+    if proposal is None:
+        raise NotFound("Proposition introuvable.")
+    try:
+        await get_visible(session, principal, proposal.deadline_id)
+    except NotFound:
+        raise NotFound("Proposition introuvable.") from None
+    return proposal
+
+
+async def proposals_for_item(session: AsyncSession, item: Item) -> Sequence[DeadlineProposal]:
+    """Every date proposed for the item's deadlines."""
+    return await repository.proposals_for_item(session, item.id)

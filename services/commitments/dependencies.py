@@ -1,0 +1,67 @@
+"""Request-scoped dependencies every router uses: the session, the clock, the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.commitments.auth.principal import Principal, Role
+from services.commitments.auth.service import PrincipalCache, authenticate
+from services.commitments.database import request_session
+from shared.clock import Clock
+from shared.problems import Forbidden, Unauthorized
+
+# scope="function": the transaction commits when the endpoint returns, before the response is sent.
+SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def get_principal_cache(request: Request) -> PrincipalCache:
+    return request.app.state.principal_cache  # type: ignore[no-any-return]
+
+
+async def current_principal(
+    request: Request,
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    """The caller behind `Authorization: Bearer <key>` (or `X-API-Key`)."""
+    secret = x_api_key
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("En-tête Authorization attendu : « Bearer <clé d'API> ».")
+        secret = value.strip()
+    if not secret:
+        raise Unauthorized("Clé d'API manquante (en-tête Authorization: Bearer <clé>).")
+    return await authenticate(session, get_principal_cache(request), secret)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
+    """A dependency that lets only the given roles through (403 otherwise)."""
+
+    async def _check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            allowed = ", ".join(role.value for role in roles)
+            raise Forbidden(f"Action réservée aux rôles : {allowed}.")
+        return principal
+
+    return _check
+
+
+AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+EditorDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY))]
+# Partners write too (responses, progress, acknowledgements) but only on their own items.
+WriterDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY, Role.PARTNER))]

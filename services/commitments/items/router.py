@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from services.commitments.auth import repository as auth_repository
+from services.commitments.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep, WriterDep
+from services.commitments.history.service import item_history
+from services.commitments.items import service
+from services.commitments.items.lifecycle import ItemKind, Status
+from services.commitments.items.models import Item
+from services.commitments.items.repository import ItemFilters
+from services.commitments.items.schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate, TransitionRequest
+from services.commitments.history.schemas import AuditEntryRead
+from shared.clock import paris_today
+from shared.input_types import QueryText
+from shared.problems import InvalidInput
+
+router = APIRouter(prefix="/v1/items", tags=["Items"])
+
+IfMatch = Annotated[str | None, Header(description='ETag reçu (`"3"`) : 412 si l\'élément a changé depuis.')]
+Sort = Literal["created", "-created", "title", "-title", "updated", "-updated"]
+
+
+async def valid_item(item_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Item:
+    return await service.get_visible(session, principal, item_id)
+
+
+ItemDep = Annotated[Item, Depends(valid_item)]
+
+
+async def _one(session: SessionDep, principal: PrincipalDep, clock: ClockDep, item: Item, response: Response
+               ) -> ItemRead:
+    response.headers["ETag"] = service.etag(item)
+    return (await service.to_read(session, principal, clock, [item]))[0]
+
+
+@router.get("", response_model=ItemPage)
+async def list_items(
+    session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    partner_id: Annotated[uuid.UUID | None, Query(description="Éléments concernant ce partenaire (ou ses groupes).")] = None,
+    status: Annotated[list[Status] | None, Query()] = None,
+    kind: ItemKind | None = None,
+    plan_id: uuid.UUID | None = None,
+    axis_id: uuid.UUID | None = None,
+    objective_id: uuid.UUID | None = None,
+    overdue: Annotated[bool | None, Query(description="Une échéance ouverte est dépassée.")] = None,
+    due_before: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    due_after: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    q: Annotated[QueryText | None, Query(description="Texte cherché dans le titre et le texte du plan.")] = None,
+    tag: Annotated[QueryText | None, Query()] = None,
+    needs_review: bool | None = None,
+    sort: Sort = "created",
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+) -> ItemPage:
+    """List items with filters, a stable cursor and a sort order; a partner key sees its own items only."""
+    try:
+        before = date.fromisoformat(due_before) if due_before else None
+        after = date.fromisoformat(due_after) if due_after else None
+    except ValueError as exc:
+        raise InvalidInput(f"Date invalide : {exc}.") from exc
+    partner_filter = None
+    if partner_id is not None:
+        partner_filter = frozenset({partner_id, *await auth_repository.groups_of(session, partner_id)})
+    today = paris_today(clock)
+    filters = ItemFilters(partner_ids=partner_filter, statuses=[s.value for s in status or []],
+                          kind=kind.value if kind else None, plan_id=plan_id, axis_id=axis_id,
+                          objective_id=objective_id, overdue_as_of=today if overdue else None,
+                          not_overdue_as_of=today if overdue is False else None, due_before=before, due_after=after,
+                          text=q or None, tag=tag, needs_review=needs_review)
+    page, next_cursor = await service.list_page(session, principal, filters, sort, cursor, limit)
+    return ItemPage(items=await service.to_read(session, principal, clock, page), next_cursor=next_cursor)
+
+
+@router.post("", status_code=201, response_model=ItemRead)
+async def create_item(body: ItemCreate, session: SessionDep, clock: ClockDep, editor: EditorDep,
+                      response: Response) -> ItemRead:
+    """Create a request to partners or a city commitment."""
+    item = await service.create_item(session, editor, clock, body)
+    return await _one(session, editor, clock, item, response)
+
+
+@router.get("/{item_id}", response_model=ItemRead)
+async def get_item(item: ItemDep, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+                   response: Response) -> ItemRead:
+    """One item; its ETag is the version to send back in If-Match."""
+    return await _one(session, principal, clock, item, response)
+
+
+@router.patch("/{item_id}", response_model=ItemRead)
+async def update_item(body: ItemUpdate, item: ItemDep, session: SessionDep, clock: ClockDep, editor: EditorDep,
+                      response: Response, if_match: IfMatch = None) -> ItemRead:
+    """Edit an item (city staff); a stale If-Match is a 412."""
+    service.check_version(item, if_match)
+    item = await service.update_item(session, editor, clock, item, body)
+    return await _one(session, editor, clock, item, response)
+
+
+@router.post("/{item_id}/transitions", response_model=ItemRead)
+async def transition_item(body: TransitionRequest, item: ItemDep, session: SessionDep, clock: ClockDep,
+                          writer: WriterDep, response: Response, if_match: IfMatch = None) -> ItemRead:
+    """Move the item along its lifecycle; a forbidden transition is a 409 naming the allowed ones."""
+    service.check_version(item, if_match)
+    item = await service.transition(session, writer, clock, item, body)
+    return await _one(session, writer, clock, item, response)
+
+
+@router.get("/{item_id}/history", response_model=list[AuditEntryRead])
+async def get_item_history(item: ItemDep, session: SessionDep) -> list[AuditEntryRead]:
+    """Every change made to the item, its deadlines and its journal: who, when, what."""
+    return [AuditEntryRead.model_validate(entry) for entry in await item_history(session, item.id)]

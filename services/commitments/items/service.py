@@ -1,0 +1,264 @@
+"""Requests and city commitments: creation, edits, lifecycle transitions, and who may see what."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.commitments.auth.principal import Principal
+from services.commitments.contacts import repository as contacts_repository
+from services.commitments.deadlines import repository as deadlines_repository
+from services.commitments.history.service import diff, record_change
+from services.commitments.items import repository
+from services.commitments.items.lifecycle import (ANSWERED, CLOSED, INITIAL_STATUS, LABELS_FR, ItemKind, Status,
+                                                  allowed_targets)
+from services.commitments.items.models import Item
+from services.commitments.items.repository import ItemFilters
+from services.commitments.items.schemas import ItemCreate, ItemRead, ItemUpdate, TransitionRequest
+from services.commitments.journal.models import JournalEntry
+from services.commitments.outbox.recorder import record_event
+from services.commitments.partners import repository as partners_repository
+from services.commitments.plans import repository as plans_repository
+from shared.clock import Clock, paris_today
+from shared.events.commitments import ItemCreated, ItemStatusChanged, ItemUpdated, JournalEntryAdded
+from shared.problems import ForbiddenTransition, InvalidInput, NotFound, PreconditionFailed
+
+MAX_PAGE = 200
+
+
+async def get_visible(session: AsyncSession, principal: Principal, item_id: uuid.UUID) -> Item:
+    """The item, or NotFound when it does not exist or does not concern the caller's organisation."""
+    item = await repository.get(session, item_id)
+    if item is None or (principal.is_partner
+                        and not await repository.is_concerning(session, item.id, principal.visible_partner_ids)):
+        raise NotFound("Élément introuvable.")
+    return item
+
+
+def check_version(item: Item, if_match: str | None) -> None:
+    """Honour If-Match: a stale ETag is a 412, nothing is written."""
+    if if_match is not None and if_match.strip() != "*" and if_match.strip().strip('W/').strip('"') != str(item.version):
+        raise PreconditionFailed(f"L'élément a changé (version actuelle {item.version}) ; rechargez-le.",
+                                 current_version=item.version)
+
+
+def etag(item: Item) -> str:
+    return f'"{item.version}"'
+
+
+def _encode_cursor(sort: str, value: Any, item_id: uuid.UUID) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps({"s": sort, "v": None if sort == "created" else value, "id": str(item_id)})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if raw["s"] != sort:
+            raise ValueError("sort changed")
+        value = datetime.fromisoformat(raw["v"]) if sort == "updated" else raw["v"]
+        return value, uuid.UUID(raw["id"])
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise InvalidInput("Curseur de pagination invalide (ou obtenu avec un autre tri).") from exc
+
+
+async def list_page(session: AsyncSession, principal: Principal, filters: ItemFilters, sort: str, cursor: str | None,
+                    limit: int) -> tuple[Sequence[Item], str | None]:
+    """One page of the items the caller may see, and the cursor of the next page."""
+    descending = sort.startswith("-")
+    sort_key = sort.lstrip("-")
+    if principal.is_partner:
+        filters.visible_partner_ids = principal.visible_partner_ids
+    after = _decode_cursor(cursor, sort) if cursor else None
+    rows = await repository.list_page(session, filters, sort_key, descending, after, min(limit, MAX_PAGE) + 1)
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = None
+    if more and page:
+        last = page[-1]
+        value = {"created": None, "title": last.title, "updated": last.updated_at}[sort_key]
+        next_cursor = _encode_cursor(sort, value, last.id)
+    return page, next_cursor
+
+
+async def to_read(session: AsyncSession, principal: Principal, clock: Clock, items: Sequence[Item]
+                  ) -> list[ItemRead]:
+    """Items as the API shows them: partners, tags, next deadline and what the caller may do next."""
+    ids = [item.id for item in items]
+    parties = await repository.parties_of(session, ids)
+    tags = await repository.tags_of(session, ids)
+    next_due = await repository.next_open_due(session, ids)
+    today = paris_today(clock)
+    reads = []
+    for item in items:
+        kind, status = ItemKind(item.kind), Status(item.status)
+        lead = next((p for p, role in parties[item.id] if role == "lead"), None)
+        due = next_due.get(item.id)
+        reads.append(ItemRead(
+            id=item.id, plan_id=item.plan_id, axis_id=item.axis_id, objective_id=item.objective_id,
+            position=item.position, reference=item.source_key, kind=kind, title=item.title,
+            plan_text=item.plan_text, status=status, status_label=LABELS_FR[status],
+            allowed_transitions=list(allowed_targets(kind, status, principal.is_partner)),
+            lead_partner_id=lead, associated_partner_ids=[p for p, role in parties[item.id] if role != "lead"],
+            owner_contact_id=item.owner_contact_id, budget=item.budget, tags=tags[item.id],
+            needs_review=item.needs_review, review_reason=item.review_reason, sent_on=item.sent_on,
+            letter_reference=item.letter_reference, progress_percent=item.progress_percent,
+            next_due_on=due, overdue=due is not None and due < today and status not in CLOSED,
+            version=item.version, created_at=item.created_at, updated_at=item.updated_at))
+    return reads
+
+
+async def _check_references(session: AsyncSession, kind: ItemKind, lead: uuid.UUID | None,
+                            associated: Sequence[uuid.UUID], owner: uuid.UUID | None) -> None:
+    if kind is ItemKind.REQUEST and lead is None:
+        raise InvalidInput("Une demande doit désigner le partenaire sollicité (lead_partner_id).")
+    wanted = {*associated, *([lead] if lead else [])}
+    unknown = wanted - await partners_repository.existing_ids(session, wanted)
+    if unknown:
+        raise InvalidInput(f"Partenaires inconnus : {', '.join(sorted(map(str, unknown)))}.")
+    if owner is not None and await contacts_repository.get(session, owner) is None:
+        raise InvalidInput("owner_contact_id ne désigne aucun contact.")
+
+
+async def create_item(session: AsyncSession, actor: Principal, clock: Clock, data: ItemCreate, *,
+                      source_key: str | None = None, needs_review: bool = False,
+                      review_reason: str | None = None) -> Item:
+    """Create a request (to partners) or a city commitment under an objective."""
+    objective = await plans_repository.get_objective(session, data.objective_id)
+    if objective is None:
+        raise InvalidInput("objective_id ne désigne aucun objectif.")
+    await _check_references(session, data.kind, data.lead_partner_id, data.associated_partner_ids,
+                            data.owner_contact_id)
+    now = clock.now()
+    item = Item(plan_id=objective.plan_id, axis_id=objective.axis_id, objective_id=objective.id,
+                position=await repository.next_position(session, objective.id), source_key=source_key,
+                kind=data.kind.value, title=data.title, plan_text=data.plan_text,
+                status=INITIAL_STATUS[data.kind].value, owner_contact_id=data.owner_contact_id, budget=data.budget,
+                needs_review=needs_review, review_reason=review_reason, created_at=now, updated_at=now)
+    session.add(item)
+    await session.flush()
+    await repository.replace_parties(session, item.id, data.lead_partner_id, data.associated_partner_ids)
+    await repository.replace_tags(session, item.id, data.tags)
+    record_change(session, actor, clock, entity_type="item", entity_id=item.id, item_id=item.id, action="created",
+                  changes=data.model_dump(mode="json"))
+    record_event(session, ItemCreated(
+        item_id=item.id, plan_id=item.plan_id, objective_id=item.objective_id, kind=data.kind.value,
+        title=item.title, status=item.status, lead_partner_id=data.lead_partner_id,
+        associated_partner_ids=[p for p in dict.fromkeys(data.associated_partner_ids) if p != data.lead_partner_id],
+        tags=list(dict.fromkeys(data.tags)), needs_review=needs_review), actor, clock)
+    return item
+
+
+async def update_item(session: AsyncSession, actor: Principal, clock: Clock, item: Item, data: ItemUpdate) -> Item:
+    """Edit an item's fields (not its status: that goes through transitions)."""
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    for required in ("title", "plan_text", "needs_review"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} ne peut pas être null.")
+    parties = (await repository.parties_of(session, [item.id]))[item.id]
+    tags = (await repository.tags_of(session, [item.id]))[item.id]
+    lead = next((p for p, role in parties if role == "lead"), None)
+    associated = [p for p, role in parties if role != "lead"]
+    before = {"title": item.title, "plan_text": item.plan_text, "owner_contact_id": item.owner_contact_id,
+              "budget": item.budget, "needs_review": item.needs_review, "review_reason": item.review_reason,
+              "lead_partner_id": lead, "associated_partner_ids": associated, "tags": tags}
+    new_lead = data.lead_partner_id if "lead_partner_id" in changes else lead
+    new_associated = data.associated_partner_ids if data.associated_partner_ids is not None else associated
+    new_owner = data.owner_contact_id if "owner_contact_id" in changes else item.owner_contact_id
+    await _check_references(session, ItemKind(item.kind), new_lead, new_associated, new_owner)
+    for field in ("title", "plan_text", "owner_contact_id", "budget", "needs_review", "review_reason"):
+        if field in changes:
+            setattr(item, field, getattr(data, field))
+    if "lead_partner_id" in changes or data.associated_partner_ids is not None:
+        await repository.replace_parties(session, item.id, new_lead, new_associated)
+    if data.tags is not None:
+        await repository.replace_tags(session, item.id, data.tags)
+    after = {**before, **{k: getattr(data, k) for k in changes}}
+    changed = diff(before, after)
+    if changed:
+        item.updated_at = clock.now()
+        await session.flush()
+        record_change(session, actor, clock, entity_type="item", entity_id=item.id, item_id=item.id,
+                      action="updated", changes=changed)
+        record_event(session, ItemUpdated(
+            item_id=item.id, changed=sorted(changed), title=item.title, lead_partner_id=new_lead,
+            associated_partner_ids=[p for p in dict.fromkeys(new_associated) if p != new_lead],
+            tags=list(dict.fromkeys(data.tags if data.tags is not None else tags)), budget=item.budget,
+            needs_review=item.needs_review), actor, clock)
+    return item
+
+
+def _author_name(actor: Principal) -> str | None:
+    return None if actor.contact_id else actor.role.value
+
+
+async def add_journal_entry(session: AsyncSession, actor: Principal, clock: Clock, item: Item, *, kind: str,
+                            text: str, on: date, progress_percent: int | None = None,
+                            evidence_url: str | None = None, author_name: str | None = None) -> JournalEntry:
+    """Record a response, a progress update or a note on an item; progress rolls up from here."""
+    entry = JournalEntry(item_id=item.id, kind=kind, text=text, occurred_on=on, progress_percent=progress_percent,
+                         evidence_url=evidence_url, author_name=author_name or _author_name(actor),
+                         actor_kind=actor.actor.kind, actor_id=actor.actor.id, created_at=clock.now())
+    session.add(entry)
+    await session.flush()
+    if progress_percent is not None:
+        item.progress_percent = progress_percent
+        item.updated_at = clock.now()
+    record_change(session, actor, clock, entity_type="journal_entry", entity_id=entry.id, item_id=item.id,
+                  action="created", changes={"kind": kind, "text": text, "occurred_on": on,
+                                             "progress_percent": progress_percent, "evidence_url": evidence_url})
+    record_event(session, JournalEntryAdded(entry_id=entry.id, item_id=item.id, kind=kind,  # type: ignore[arg-type]
+                                            progress_percent=progress_percent, on=on), actor, clock)
+    return entry
+
+
+async def transition(session: AsyncSession, actor: Principal, clock: Clock, item: Item,
+                     request: TransitionRequest) -> Item:
+    """Move an item along its lifecycle; a transition that does not exist (or is not the caller's) is a 409."""
+    kind, current, target = ItemKind(item.kind), Status(item.status), request.to
+    allowed = allowed_targets(kind, current, actor.is_partner)
+    if target not in allowed:
+        names = ", ".join(allowed) or "aucune"
+        raise ForbiddenTransition(
+            f"Transition « {current} » → « {target} » impossible pour {'une demande' if kind is ItemKind.REQUEST else 'un engagement'}. "
+            f"Transitions possibles : {names}.", current_status=current.value, allowed_transitions=list(allowed))
+    on = request.on or paris_today(clock)
+    if target is Status.SENT:
+        if not request.letter_reference:
+            raise InvalidInput("L'envoi d'une demande exige la référence du courrier (letter_reference).")
+        item.sent_on, item.letter_reference = on, request.letter_reference
+    if target in ANSWERED:
+        await deadlines_repository.mark_met(session, item.id, ("response",), on)
+    if target in (Status.DELIVERED, Status.DONE):
+        await deadlines_repository.mark_met(session, item.id, ("delivery",), on)
+    if target is Status.IN_PROGRESS and current in (Status.DELIVERED, Status.DONE):
+        await deadlines_repository.reopen(session, item.id, ("delivery",))
+    if target in (Status.VERIFIED, Status.DONE):
+        item.progress_percent = 100
+    item.status, item.status_changed_on, item.updated_at = target.value, on, clock.now()
+    await session.flush()
+    record_change(session, actor, clock, entity_type="item", entity_id=item.id, item_id=item.id,
+                  action="transition", changes={"status": [current.value, target.value], "on": on.isoformat(),
+                                                "letter_reference": request.letter_reference})
+    record_event(session, ItemStatusChanged(item_id=item.id, from_status=current.value, to_status=target.value,
+                                            on=on), actor, clock)
+    if request.comment:
+        kind_of_entry = "response" if target in (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.PARTIALLY_ACCEPTED,
+                                                 Status.DECLINED) else "progress"
+        await add_journal_entry(session, actor, clock, item, kind=kind_of_entry, text=request.comment, on=on)
+    return item
+
+
+async def mark_unanswered(session: AsyncSession, actor: Principal, clock: Clock) -> list[Item]:
+    """Requests past their response deadline with no answer become « sans réponse » (never « acceptée »)."""
+    items = list((await session.scalars(repository.unanswered_query(paris_today(clock)))).all())
+    for item in items:
+        await transition(session, actor, clock, item, TransitionRequest(to=Status.NO_ANSWER))
+    return items

@@ -1,0 +1,120 @@
+"""The outbox relay: publishes committed outbox rows to JetStream, in order, and marks them published.
+
+A crash between publish and mark re-publishes the same rows on restart; JetStream drops them because
+`Nats-Msg-Id` is the event id. Several relays may run: on PostgreSQL each claims rows with
+FOR UPDATE SKIP LOCKED; SQLite has a single writer anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client as NatsClient
+from opentelemetry import trace
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.commitments.outbox.models import OutboxMessage
+from shared.bus import StreamSpec, ensure_stream, publish_event
+from shared.clock import Clock
+from shared.telemetry import extract_trace_context, inject_trace_context
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class OutboxRelay:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    nats: NatsClient
+    stream: StreamSpec
+    clock: Clock
+    batch_size: int = 200
+    poll_seconds: float = 5.0
+    # Fault injection for the crash test only: wait this long between publishing a batch and marking it.
+    pause_before_mark_seconds: float = 0.0
+    stats: RelayStats = field(default_factory=RelayStats)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wake(self) -> None:
+        """Ask the relay to look at the outbox now (called after a commit that wrote events)."""
+        self._wakeup.set()
+
+    async def publish_batch(self) -> int:
+        """Publish the oldest unpublished rows; returns how many were handled."""
+        js = self.nats.jetstream()
+        async with self.sessionmaker() as session, session.begin():
+            query = (select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+                     .order_by(OutboxMessage.position).limit(self.batch_size))
+            if session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = (await session.scalars(query)).all()
+            for row in rows:
+                event_type = row.event_type
+                subject = self.stream.subject_for(event_type)
+                with tracer.start_as_current_span(f"publish {subject}", context=extract_trace_context(row.headers),
+                                                  kind=trace.SpanKind.PRODUCER,
+                                                  attributes={"messaging.system": "nats",
+                                                              "messaging.destination.name": subject,
+                                                              "messaging.message.id": str(row.event_id)}):
+                    headers = dict(inject_trace_context({}))
+                    ack = await publish_event(js, self.stream, str(row.event_id), event_type,
+                                              row.payload.encode(), headers)
+                self.stats.published += 1
+                if ack.duplicate:
+                    self.stats.duplicates += 1
+                    logger.info("event %s was already in the stream (dedup)", row.event_id)
+            if rows and self.pause_before_mark_seconds:
+                logger.warning("published %d event(s); pausing %.1fs before marking them (fault injection)",
+                               len(rows), self.pause_before_mark_seconds)
+                print(json.dumps({"relay": "published-unmarked", "count": len(rows)}), flush=True)
+                await asyncio.sleep(self.pause_before_mark_seconds)
+            now = self.clock.now()
+            for row in rows:
+                row.published_at = now
+        return len(rows)
+
+    async def drain(self) -> int:
+        """Publish until the outbox is empty."""
+        total = 0
+        while count := await self.publish_batch():
+            total += count
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set: at start (recovering what a crash left), on each wake-up, and on a slow
+        poll as a safety net for commits made by other processes."""
+        await ensure_stream(self.nats.jetstream(), self.stream)
+        subscription = await self.nats.subscribe(self.stream.wake_subject, cb=self._on_wake_message)
+        try:
+            while not stop.is_set():
+                self._wakeup.clear()  # before draining: a commit made during the drain wakes the next turn
+                try:
+                    await self.drain()
+                except Exception:  # NATS or the database is away: keep the rows, retry on the next turn
+                    logger.exception("outbox relay: publish failed, will retry")
+                    await asyncio.sleep(1.0)
+                waiters = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
+                await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            await subscription.unsubscribe()
+
+    async def _on_wake_message(self, _msg: object) -> None:
+        self.wake()
+
+
+async def ping_relays(nats: NatsClient, stream: StreamSpec) -> None:
+    """Wake relays running in other processes (a core NATS message, not stored)."""
+    if nats.is_connected:
+        await nats.publish(stream.wake_subject, b"")

@@ -1,0 +1,129 @@
+"""The partner directory: organisations, their aliases, and groups of them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.commitments.auth.principal import Principal
+from services.commitments.history.service import diff, record_change
+from services.commitments.outbox.recorder import record_event
+from services.commitments.partners import repository
+from services.commitments.partners.models import Partner, PartnerAlias
+from services.commitments.partners.naming import normalize_name
+from services.commitments.partners.schemas import PartnerCreate, PartnerKind, PartnerRead, PartnerUpdate
+from shared.clock import Clock
+from shared.events.commitments import PartnerCreated, PartnerUpdated
+from shared.problems import Conflict, InvalidInput, NotFound
+
+
+def visible_to(principal: Principal, partner_id: uuid.UUID) -> bool:
+    """A partner key sees its own organisation and the groups it belongs to; staff see everyone."""
+    return not principal.is_partner or partner_id in principal.visible_partner_ids
+
+
+async def get_visible(session: AsyncSession, principal: Principal, partner_id: uuid.UUID) -> Partner:
+    """The partner, or NotFound when it does not exist or is not the caller's to see."""
+    partner = await repository.get(session, partner_id) if visible_to(principal, partner_id) else None
+    if partner is None:
+        raise NotFound("Partenaire introuvable.")
+    return partner
+
+
+async def list_visible(session: AsyncSession, principal: Principal, kind: str | None = None) -> Sequence[Partner]:
+    """The directory as the caller may see it."""
+    only = principal.visible_partner_ids if principal.is_partner else None
+    return await repository.list_partners(session, only_ids=only, kind=kind)
+
+
+async def to_read(session: AsyncSession, partners: Sequence[Partner]) -> list[PartnerRead]:
+    """Partners with their aliases and group members, as the API shows them."""
+    members = await repository.members_of(session, [p.id for p in partners if p.is_group])
+    return [PartnerRead(id=p.id, name=p.name, kind=PartnerKind(p.kind), siret=p.siret, is_group=p.is_group,
+                        aliases=[a.alias for a in p.aliases if a.alias != p.name],
+                        member_ids=members.get(p.id, []), created_at=p.created_at, updated_at=p.updated_at)
+            for p in partners]
+
+
+async def _set_aliases(session: AsyncSession, partner: Partner, names: Sequence[str]) -> None:
+    wanted: dict[str, str] = {}
+    for alias in [partner.name, *names]:
+        key = normalize_name(alias)
+        if not key:
+            raise InvalidInput(f"Alias sans lettre ni chiffre : « {alias} ».")
+        owner = await repository.alias_owner(session, key)
+        if owner is not None and owner != partner.id:
+            raise Conflict(f"« {alias} » désigne déjà un autre partenaire.", partner_id=str(owner))
+        wanted.setdefault(key, alias)
+    partner.aliases = [PartnerAlias(alias=alias, normalized=key) for key, alias in wanted.items()]
+    await session.flush()
+
+
+async def _check_members(session: AsyncSession, partner: Partner, member_ids: Sequence[uuid.UUID]) -> None:
+    if member_ids and not partner.is_group:
+        raise InvalidInput("Seul un groupe de partenaires a des membres.")
+    unknown = set(member_ids) - await repository.existing_ids(session, member_ids)
+    if unknown:
+        raise InvalidInput(f"Membres inconnus : {', '.join(sorted(map(str, unknown)))}.")
+    if partner.id in member_ids:
+        raise InvalidInput("Un groupe ne peut pas être membre de lui-même.")
+
+
+async def create_partner(session: AsyncSession, actor: Principal, clock: Clock, data: PartnerCreate) -> Partner:
+    """Add an organisation (or a group) to the directory."""
+    if await repository.name_taken(session, data.name):
+        raise Conflict(f"Un partenaire s'appelle déjà « {data.name} ».")
+    now = clock.now()
+    is_group = data.is_group or data.kind is PartnerKind.GROUP
+    partner = Partner(name=data.name, kind=data.kind.value, is_group=is_group, siret=data.siret,
+                      created_at=now, updated_at=now, aliases=[])
+    session.add(partner)
+    await session.flush()
+    await _set_aliases(session, partner, data.aliases)
+    await _check_members(session, partner, data.member_ids)
+    await repository.replace_members(session, partner.id, list(dict.fromkeys(data.member_ids)))
+    record_change(session, actor, clock, entity_type="partner", entity_id=partner.id, action="created",
+                  changes=data.model_dump(mode="json"))
+    record_event(session, PartnerCreated(partner_id=partner.id, name=partner.name, kind=partner.kind,
+                                         is_group=is_group, member_ids=list(dict.fromkeys(data.member_ids))),
+                 actor, clock)
+    return partner
+
+
+async def update_partner(session: AsyncSession, actor: Principal, clock: Clock, partner: Partner,
+                         data: PartnerUpdate) -> Partner:
+    """Rename, re-type, re-alias a partner or change a group's members."""
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    before = {"name": partner.name, "kind": partner.kind, "siret": partner.siret,
+              "aliases": [a.alias for a in partner.aliases if a.alias != partner.name],
+              "member_ids": [str(m) for m in (await repository.members_of(session, [partner.id]))[partner.id]]}
+    if data.name is not None and data.name != partner.name:
+        if await repository.name_taken(session, data.name):
+            raise Conflict(f"Un partenaire s'appelle déjà « {data.name} ».")
+        partner.name = data.name
+    if data.kind is not None:
+        partner.kind = data.kind.value
+    if "siret" in changes:
+        partner.siret = data.siret
+    if data.name is not None or data.aliases is not None:
+        await _set_aliases(session, partner, data.aliases if data.aliases is not None else before["aliases"])
+    members = [uuid.UUID(m) for m in before["member_ids"]]
+    if data.member_ids is not None:
+        await _check_members(session, partner, data.member_ids)
+        members = list(dict.fromkeys(data.member_ids))
+        await repository.replace_members(session, partner.id, members)
+    changed = diff(before, changes)
+    if changed:
+        partner.updated_at = clock.now()
+        record_change(session, actor, clock, entity_type="partner", entity_id=partner.id, action="updated",
+                      changes=changed)
+        record_event(session, PartnerUpdated(partner_id=partner.id, name=partner.name, kind=partner.kind,
+                                             member_ids=members), actor, clock)
+    return partner
+
+
+async def resolve_by_name(session: AsyncSession, name: str) -> Partner | None:
+    """The partner a name or alias designates, if any."""
+    return await repository.find_by_normalized_name(session, normalize_name(name))

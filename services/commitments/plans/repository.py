@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.commitments.items.lifecycle import Status
+from services.commitments.items.models import Item
+from services.commitments.plans.models import Axis, Objective, Plan
+
+
+async def get(session: AsyncSession, plan_id: uuid.UUID) -> Plan | None:
+    return await session.get(Plan, plan_id)
+
+
+async def get_by_import_key(session: AsyncSession, import_key: str) -> Plan | None:
+    return (await session.scalars(select(Plan).where(Plan.import_key == import_key))).one_or_none()
+
+
+async def list_plans(session: AsyncSession) -> Sequence[Plan]:
+    return (await session.scalars(select(Plan).order_by(Plan.id))).all()
+
+
+async def get_objective(session: AsyncSession, objective_id: uuid.UUID) -> Objective | None:
+    return await session.get(Objective, objective_id)
+
+
+async def axes_of(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[Axis]:
+    return (await session.scalars(select(Axis).where(Axis.plan_id == plan_id).order_by(Axis.position))).all()
+
+
+async def objectives_of(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[Objective]:
+    query = select(Objective).where(Objective.plan_id == plan_id).order_by(Objective.position)
+    return (await session.scalars(query)).all()
+
+
+async def item_progress(session: AsyncSession, plan_id: uuid.UUID
+                        ) -> Sequence[tuple[uuid.UUID, uuid.UUID, int, int]]:
+    """Per objective: (axis, objective, number of live items, sum of their progress)."""
+    query = (select(Item.axis_id, Item.objective_id, func.count(Item.id), func.coalesce(func.sum(func.coalesce(Item.progress_percent, 0)), 0))
+             .where(Item.plan_id == plan_id, Item.status != Status.ABANDONED.value)
+             .group_by(Item.axis_id, Item.objective_id))
+    return [(a, o, int(n), int(s)) for a, o, n, s in (await session.execute(query)).all()]

@@ -1,0 +1,61 @@
+"""NATS JetStream plumbing: connect, declare the event stream, publish an event with dedup id and trace."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import PubAck, StreamConfig
+from nats.js.errors import NotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """Which stream carries a service's events and under which subject prefix."""
+
+    name: str
+    subject_prefix: str
+    duplicate_window_seconds: float = 3600.0
+
+    @property
+    def subjects(self) -> list[str]:
+        return [f"{self.subject_prefix}.>"]
+
+    def subject_for(self, event_type: str) -> str:
+        return f"{self.subject_prefix}.{event_type}"
+
+    @property
+    def wake_subject(self) -> str:
+        # Outside the stream's subjects on purpose: a wake-up ping is not an event and must not be stored.
+        return f"_engagements.wake.{self.name}"
+
+
+async def connect(url: str, name: str, **options: object) -> NatsClient:
+    """Connect to NATS with reconnects that never give up (the service outlives NATS restarts)."""
+    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                              connect_timeout=2, **options)  # type: ignore[arg-type]
+
+
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    """Create the stream, or bring its subjects and dedup window to the spec."""
+    config = StreamConfig(name=spec.name, subjects=spec.subjects,
+                          duplicate_window=spec.duplicate_window_seconds)
+    try:
+        await js.stream_info(spec.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        logger.info("created stream %s for %s", spec.name, spec.subjects)
+        return
+    await js.update_stream(config)
+
+
+async def publish_event(js: JetStreamContext, spec: StreamSpec, event_id: str, event_type: str,
+                        payload: bytes, headers: dict[str, str]) -> PubAck:
+    """Publish one event; `Nats-Msg-Id` lets JetStream drop a re-publish within the dedup window."""
+    return await js.publish(spec.subject_for(event_type), payload,
+                            headers={**headers, "Nats-Msg-Id": event_id}, stream=spec.name)

@@ -1,0 +1,26 @@
+"""Settings shared by every service; each service adds its own small class on top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Every setting has a safe default for the embedded run and can be set by environment variable."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    data_dir: Path = Path("data")
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Stream and subject prefix are settings so that test runs and several installations can share one
+    # NATS server without seeing each other's events.
+    events_stream: str = "COMMITMENTS"
+    events_subject_prefix: str = "commitments"
+    events_duplicate_window_seconds: float = 3600.0
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = 256 * 1024

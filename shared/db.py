@@ -1,0 +1,103 @@
+"""Database plumbing: one async engine per service, SQLite file by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, TypeDecorator, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
+
+
+def async_database_url(url: str) -> str:
+    """Turn a plain `postgresql://` or `sqlite://` URL into the async driver URL SQLAlchemy needs."""
+    parsed = make_url(url)
+    driver = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+    if parsed.drivername in driver:
+        parsed = parsed.set(drivername=driver[parsed.drivername])
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create the service's engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    url = async_database_url(url)
+    if is_sqlite(url):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+            # Let SQLAlchemy's "begin" hook below open transactions instead of the driver's implicit BEGIN.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            # IMMEDIATE takes the write lock up front: a read-then-write transaction can then wait on
+            # busy_timeout instead of failing with SQLITE_BUSY when another writer got there first.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite would hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_last_id_ms = 0
+_id_counter = 0
+
+
+def new_id() -> uuid.UUID:
+    """A time-ordered UUID (version 7 layout): sorting by id follows creation order, which keyset
+    pagination and plan imports rely on."""
+    global _last_id_ms, _id_counter
+    now_ms = time.time_ns() // 1_000_000
+    if now_ms <= _last_id_ms:
+        _id_counter += 1
+        now_ms = _last_id_ms
+    else:
+        _id_counter = 0
+        _last_id_ms = now_ms
+    counter = _id_counter & 0xFFF
+    if _id_counter > 0xFFF:  # more than 4096 ids in one millisecond: borrow the next millisecond
+        _last_id_ms += 1
+        _id_counter = 0
+        now_ms = _last_id_ms
+        counter = 0
+    value = (now_ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | secrets.randbits(62)
+    return uuid.UUID(int=value)

@@ -1,0 +1,167 @@
+"""Events published by the commitments service on the `commitments.>` subjects.
+
+Ids, statuses, dates and public titles only: names, emails and free text written by people stay in the
+commitments service, so erasing a contact there erases it everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from shared.events.envelope import EventData
+
+DeadlineKind = Literal["response", "delivery", "milestone"]
+
+
+class PartnerCreated(EventData):
+    type, summary = "partner.created", "Un partenaire (organisation) a été ajouté à l'annuaire."
+    partner_id: UUID
+    name: str
+    kind: str
+    is_group: bool
+    member_ids: list[UUID] = []
+
+
+class PartnerUpdated(EventData):
+    type, summary = "partner.updated", "Un partenaire a été modifié (nom, type, alias ou membres)."
+    partner_id: UUID
+    name: str
+    kind: str
+    member_ids: list[UUID] = []
+
+
+class ContactCreated(EventData):
+    type, summary = "contact.created", "Un contact a été rattaché à un partenaire (sans données personnelles)."
+    contact_id: UUID
+    partner_id: UUID
+    role: str
+
+
+class ContactUpdated(EventData):
+    type, summary = "contact.updated", "Les données d'un contact ont changé."
+    contact_id: UUID
+    partner_id: UUID
+    role: str
+    active: bool
+
+
+class ContactErased(EventData):
+    type, summary = "contact.erased", "Un contact a été anonymisé à sa demande : effacer toute copie."
+    contact_id: UUID
+    partner_id: UUID
+
+
+class PlanCreated(EventData):
+    type, summary = "plan.created", "Un plan d'action a été créé (import ou API)."
+    plan_id: UUID
+    title: str
+    commune: str
+
+
+class AxisCreated(EventData):
+    type, summary = "axis.created", "Un axe a été ajouté à un plan."
+    axis_id: UUID
+    plan_id: UUID
+    number: str
+    title: str
+    position: int
+
+
+class ObjectiveCreated(EventData):
+    type, summary = "objective.created", "Un objectif a été ajouté à un axe."
+    objective_id: UUID
+    axis_id: UUID
+    plan_id: UUID
+    letter: str
+    title: str
+    position: int
+
+
+class ItemCreated(EventData):
+    type, summary = "item.created", "Une demande à un partenaire ou un engagement de la ville a été créé."
+    item_id: UUID
+    plan_id: UUID
+    objective_id: UUID
+    kind: Literal["request", "commitment"]
+    title: str
+    status: str
+    lead_partner_id: UUID | None
+    associated_partner_ids: list[UUID]
+    tags: list[str]
+    needs_review: bool
+
+
+class ItemUpdated(EventData):
+    type, summary = "item.updated", "Des champs d'un élément ont changé ; `changed` liste leurs noms."
+    item_id: UUID
+    changed: list[str]
+    title: str
+    lead_partner_id: UUID | None
+    associated_partner_ids: list[UUID]
+    tags: list[str]
+    budget: Decimal | None
+    needs_review: bool
+
+
+class ItemStatusChanged(EventData):
+    type, summary = "item.status_changed", "Un élément a changé d'état dans son cycle de vie."
+    item_id: UUID
+    from_status: str
+    to_status: str
+    on: date
+
+
+class DeadlineSet(EventData):
+    type, summary = "deadline.set", "Une échéance a été créée ou sa date a changé (renégociation)."
+    deadline_id: UUID
+    item_id: UUID
+    kind: DeadlineKind
+    due_on: date
+    previous_due_on: date | None
+    deadline_version: int
+
+
+class DeadlineRemoved(EventData):
+    type, summary = "deadline.removed", "Une échéance a été supprimée."
+    deadline_id: UUID
+    item_id: UUID
+
+
+class DeadlineProposed(EventData):
+    type, summary = "deadline.proposed", "Un partenaire propose une nouvelle date pour une échéance."
+    proposal_id: UUID
+    deadline_id: UUID
+    item_id: UUID
+    proposed_due_on: date
+
+
+class DeadlineProposalDecided(EventData):
+    type, summary = "deadline.proposal_decided", "La ville a accepté ou refusé une date proposée."
+    proposal_id: UUID
+    deadline_id: UUID
+    item_id: UUID
+    accepted: bool
+
+
+class JournalEntryAdded(EventData):
+    type, summary = "journal.entry_added", "Une réponse ou un point d'avancement a été consigné."
+    entry_id: UUID
+    item_id: UUID
+    kind: Literal["response", "progress", "note"]
+    progress_percent: int | None
+    on: date
+
+
+class ApiKeyCreated(EventData):
+    type, summary = "api_key.created", "Une clé d'API a été créée."
+    key_id: UUID
+    role: str
+    partner_id: UUID | None
+
+
+class ApiKeyRevoked(EventData):
+    type, summary = "api_key.revoked", "Une clé d'API a été révoquée : tout service doit la refuser aussitôt."
+    key_id: UUID

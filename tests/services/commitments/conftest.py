@@ -1,0 +1,93 @@
+"""Fixtures for the commitments service: the app on a real database and NATS, keys per role, cleanup."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import delete
+
+from services.commitments.app import create_app
+from services.commitments.auth.principal import SYSTEM, Role
+from services.commitments.auth.service import create_key
+from services.commitments.config import CommitmentsSettings
+from services.commitments.models import Base
+from services.commitments.partners.schemas import PartnerCreate, PartnerKind
+from services.commitments.partners.service import create_partner
+from shared.clock import FixedClock
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
+
+
+@pytest.fixture
+def settings(database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path: Any) -> CommitmentsSettings:
+    return CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
+                               events_subject_prefix=stream_names[1], data_dir=tmp_path, relay_in_process=False,
+                               log_json=False)
+
+
+@pytest.fixture
+async def app(settings: CommitmentsSettings, clock: FixedClock) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, clock)
+    async with LifespanManager(application):
+        yield application
+    # Each test starts from empty tables: delete everything this test wrote.
+    engine = create_app.__globals__["create_engine"](settings.database_url)
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(delete(table))
+    await engine.dispose()
+
+
+@pytest.fixture
+def client_for(app: FastAPI) -> Callable[[str | None], httpx.AsyncClient]:
+    """An HTTP client speaking to the app with the given API key (or none)."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(secret: str | None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers)
+        clients.append(client)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def make_key(app: FastAPI, clock: FixedClock) -> Callable[..., Awaitable[str]]:
+    """Create an API key directly in the database and return its secret."""
+
+    async def make(role: Role, partner_id: uuid.UUID | None = None) -> str:
+        async with app.state.sessionmaker() as session, session.begin():
+            _, secret = await create_key(session, SYSTEM, clock, name=f"test {role}", role=role,
+                                         partner_id=partner_id)
+        return secret
+
+    return make
+
+
+@pytest.fixture
+async def admin(make_key: Callable[..., Awaitable[str]], client_for: Callable[[str | None], httpx.AsyncClient]
+                ) -> httpx.AsyncClient:
+    return client_for(await make_key(Role.ADMIN))
+
+
+@pytest.fixture
+def make_partner(app: FastAPI, clock: FixedClock) -> Callable[..., Awaitable[uuid.UUID]]:
+    async def make(name: str, kind: PartnerKind = PartnerKind.BAILLEUR_SOCIAL, member_ids: list[uuid.UUID] | None = None,
+                   is_group: bool = False) -> uuid.UUID:
+        async with app.state.sessionmaker() as session, session.begin():
+            partner = await create_partner(session, SYSTEM, clock, PartnerCreate(
+                name=name, kind=kind, is_group=is_group, member_ids=member_ids or []))
+        return partner.id
+
+    return make
