@@ -1,7 +1,7 @@
 """Read an action plan as text extracted from a PDF: axes, objectives and classified items.
 
-Pure functions only: the plan text comes in as a str, frozen dataclasses come out. Anything the
-rules cannot settle is kept and flagged (`needs_review`) with a French reason, never guessed silently.
+Pure functions: the plan comes in as a str, frozen dataclasses come out. What the rules cannot settle
+is kept and flagged (`needs_review`, with a French reason), never guessed silently.
 """
 
 from __future__ import annotations
@@ -70,52 +70,40 @@ class KnownPartner:
 
 
 class PlanTextError(ValueError):
-    """The text cannot be read as a plan (no axis, or a bullet/objective with nothing to attach to)."""
+    """The text cannot be read as a plan: no axis, or a bullet outside any objective."""
 
 
 KNOWN_PARTNERS: tuple[KnownPartner, ...] = (
     KnownPartner("État", "etat", ("l'État", "Etat", "Préfecture des Hauts-de-Seine", "préfecture", "préfet")),
     KnownPartner("Hauts-de-Seine Habitat", "bailleur_social", ("HdS Habitat", "Hauts-de-Seine Habitat OPH")),
-    KnownPartner(
-        "Bailleurs sociaux", "group", ("les bailleurs sociaux", "bailleurs", "les bailleurs"),
-        members=("Hauts-de-Seine Habitat",),
-    ),
-    KnownPartner(
-        "Vallée Sud Grand Paris", "etablissement_public_territorial",
-        ("VSGP", "l'établissement public Vallée Sud Grand Paris",
-         "établissement public territorial Vallée Sud Grand Paris"),
-    ),
+    KnownPartner("Bailleurs sociaux", "group", ("les bailleurs sociaux", "bailleurs", "les bailleurs"),
+                 members=("Hauts-de-Seine Habitat",)),
+    KnownPartner("Vallée Sud Grand Paris", "etablissement_public_territorial", (
+        "VSGP", "l'établissement public Vallée Sud Grand Paris",
+        "établissement public territorial Vallée Sud Grand Paris")),
     KnownPartner("Vallée Sud Emploi", "other", ()),
     KnownPartner("École de la deuxième chance", "association", ("E2C", "école de la 2e chance")),
-    KnownPartner(
-        "Centre social et culturel des Blagis (CSCB)", "association",
-        ("CSCB", "Centre social et culturel des Blagis"),
-    ),
-    KnownPartner(
-        "Département des Hauts-de-Seine", "collectivite",
-        ("le département des Hauts-de-Seine", "le département", "Conseil départemental des Hauts-de-Seine",
-         "conseil départemental"),
-    ),
+    KnownPartner("Centre social et culturel des Blagis (CSCB)", "association",
+                 ("CSCB", "Centre social et culturel des Blagis")),
+    KnownPartner("Département des Hauts-de-Seine", "collectivite", (
+        "le département des Hauts-de-Seine", "le département", "Conseil départemental des Hauts-de-Seine",
+        "conseil départemental")),
     KnownPartner("Procureur de la République", "justice", ("le procureur de la République", "parquet de Nanterre")),
     KnownPartner("Communes voisines", "group", ("les communes voisines",)),
-    KnownPartner(
-        "Les Gémeaux, scène nationale", "etablissement_culturel",
-        ("la scène nationale des Gémeaux", "Les Gémeaux"),
-    ),
+    KnownPartner("Les Gémeaux, scène nationale", "etablissement_culturel",
+                 ("la scène nationale des Gémeaux", "Les Gémeaux")),
 )
 
-_APOSTROPHES = {"’": "'", "‘": "'", "ʼ": "'", "\u00a0": " ", "\u202f": " "}
+_LOOKALIKES = {"’": "'", "‘": "'", "ʼ": "'", "\u00a0": " ", "\u202f": " "}
 _LEADING_ARTICLE = re.compile(r"^(?:l'|d'|(?:le|la|les|a|au|aux|de|du|des)\s+)")
-_ARTICLES_BEFORE_NAME = r"(?:(?:a|au|aux|de|du|des|le|la|les)\s+|l'|d')*"
 
 
 def _lower(text: str) -> str:
-    # Char by char so that positions in the result are positions in `text`.
-    return "".join(_APOSTROPHES.get(char, char).lower()[:1] for char in text)
+    # Char by char, so that a position in the result is the same position in `text`.
+    return "".join(_LOOKALIKES.get(char, char).lower()[:1] for char in text)
 
 
 def _fold(text: str) -> str:
-    """Lowercase without accents, same length as `text`."""
     return "".join(unicodedata.normalize("NFD", char)[0] for char in _lower(text))
 
 
@@ -127,25 +115,31 @@ def _partner_key(phrase: str) -> str:
     return key
 
 
-_PARTNER_BY_KEY: dict[str, str] = {
-    _partner_key(name): partner.name for partner in KNOWN_PARTNERS for name in (partner.name, *partner.aliases)
-}
-# Longest first, so "bailleurs sociaux" wins over "bailleurs" and "département des Hauts-de-Seine" over "département".
-_PARTNER_PREFIXES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(_ARTICLES_BEFORE_NAME + r"[\s-]+".join(map(re.escape, key.split())) + r"(?![\w'-])"), name)
+def _cleaned_phrase(phrase: str) -> str:
+    """The phrase as written, without leading articles, surrounding punctuation or a trailing "..."."""
+    cleaned = phrase.strip(" ,;:.…()")
+    while match := _LEADING_ARTICLE.match(_fold(cleaned)):
+        cleaned = cleaned[match.end():]
+    return cleaned.strip(" ,;:.…()")
+
+
+_PARTNER_BY_KEY = {_partner_key(alias): partner.name for partner in KNOWN_PARTNERS
+                   for alias in (partner.name, *partner.aliases)}
+# Longest first, so that "bailleurs sociaux" wins over "bailleurs".
+_PARTNER_PREFIXES = tuple(
+    (re.compile(r"(?:(?:a|au|aux|de|du|des|le|la|les)\s+|l'|d')*" + r"[\s-]+".join(map(re.escape, key.split()))
+                + r"(?![\w'-])"), name)
     for key, name in sorted(_PARTNER_BY_KEY.items(), key=lambda entry: -len(entry[0]))
+)
+# What may follow a name: "aux bailleurs privés de" starts like a known name but designates something else.
+_NAME_END = re.compile(
+    r"$|\s*[,;:.()]|\s+(?:d'|(?:de|du|des|et|pour|dans|afin|en|a|au|aux|sur|avec|par|un|une|la possibilite)\s)"
 )
 
 
 def resolve_partner_name(phrase: str) -> str | None:
     """Canonical name of the known organisation `phrase` designates, or None."""
     return _PARTNER_BY_KEY.get(_partner_key(phrase))
-
-
-# What may follow a name: "aux bailleurs privés de" starts like a known name but names something else.
-_NAME_END = re.compile(
-    r"$|\s*[,;:.()]|\s+(?:d'|(?:de|du|des|et|pour|dans|afin|en|a|au|aux|sur|avec|par|un|une|la possibilite)\s)"
-)
 
 
 def _partner_at(folded: str, start: int = 0) -> tuple[str, int] | None:
@@ -158,44 +152,39 @@ def _partner_at(folded: str, start: int = 0) -> tuple[str, int] | None:
 
 # --- target dates -------------------------------------------------------------------------------
 
-_MONTHS = {
-    "janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
-    "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12,
-}
-# Astronomical starts; "rentrée" is the usual French wording for the start of the school year.
+_MONTHS = {"janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
+           "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12}
+# Astronomical starts; "la rentrée" is the usual French wording for the start of the school year.
 _SEASONS = {"printemps": (3, 20), "ete": (6, 21), "automne": (9, 22), "hiver": (12, 21), "rentree": (9, 1)}
-_START_LEADS = {"des", "a partir de", "a partir du", "a compter de", "a compter du"}
+_FROM_LEADS = {"des", "a partir de", "a partir du", "a compter de", "a compter du"}
 _MONTH = r"janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre"
 _MODIFIER = r"d[ée]but|mi|fin"
-# Matched on the lowercased text with its accents, so that "dès" is not the article "des".
-_DATE_PATTERN = re.compile(
+# Matched on the text with its accents, so that "dès" is not the article "des".
+_DATE = re.compile(
     rf"(?<![\w'])(?:(?P<lead>dès|d'ici|au plus tard|[aà] partir du?|[aà] compter du?)\s+)?(?:"
     rf"(?:le\s+)?(?P<day>\d{{1,2}})(?:er)?\s+(?P<day_month>{_MONTH})\s+(?P<day_year>\d{{4}})"
     rf"|(?:(?P<month_mod>{_MODIFIER})(?:\s+|-)|en\s+)?(?P<month>{_MONTH})\s+(?P<month_year>\d{{4}})"
-    rf"|(?:[aà]\s+l'|[aà]\s+la\s+|au\s+|en\s+|l'|la\s+)?(?P<season>printemps|[ée]t[ée]|automne|hiver|rentr[ée]e)"
-    rf"\s+(?P<season_year>\d{{4}})"
+    rf"|(?:[aà]\s+l'|[aà]\s+la\s+|au\s+|en\s+|l'|la\s+)?"
+    rf"(?P<season>printemps|[ée]t[ée]|automne|hiver|rentr[ée]e)\s+(?P<season_year>\d{{4}})"
     rf"|(?:(?P<year_mod>{_MODIFIER})(?:\s+|-)|(?P<year_en>en)\s+)?(?P<year>(?:19|20)\d{{2}})"
     rf")(?!\w)"
 )
 
 
-def _date_from_match(match: re.Match[str]) -> date | None:
-    lead = _fold(match["lead"] or "")
-    from_start = lead in _START_LEADS
+def _date_of(match: re.Match[str]) -> date | None:
+    from_start = _fold(match["lead"] or "") in _FROM_LEADS
     if match["day"]:
         return date(int(match["day_year"]), _MONTHS[_fold(match["day_month"])], int(match["day"]))
+    if match["season"]:
+        return date(int(match["season_year"]), *_SEASONS[_fold(match["season"])])
+    modifier = _fold(match["month_mod"] or match["year_mod"] or "")
     if match["month"]:
         year, month = int(match["month_year"]), _MONTHS[_fold(match["month"])]
-        modifier = _fold(match["month_mod"] or "")
         if modifier == "debut" or (from_start and not modifier):
             return date(year, month, 1)
         return date(year, month, 15 if modifier == "mi" else calendar.monthrange(year, month)[1])
-    if match["season"]:
-        month, day = _SEASONS[_fold(match["season"])]
-        return date(int(match["season_year"]), month, day)
-    modifier = _fold(match["year_mod"] or "")
-    if not (lead or modifier or match["year_en"]):
-        return None  # a bare year ("la loi de 2014") is not a deadline
+    if not (match["lead"] or modifier or match["year_en"]):
+        return None  # a bare year ("la loi de 2014") is no deadline
     year = int(match["year"])
     if modifier == "debut" or (from_start and not modifier):
         return date(year, 1, 1)
@@ -204,10 +193,10 @@ def _date_from_match(match: re.Match[str]) -> date | None:
 
 def _target_dates(text: str) -> list[TargetDate]:
     found = []
-    for match in _DATE_PATTERN.finditer(_lower(text)):
+    for match in _DATE.finditer(_lower(text)):
         try:
-            on = _date_from_match(match)
-        except ValueError:  # "31 février": not a date, keep looking
+            on = _date_of(match)
+        except ValueError:  # "31 février" is no date: keep looking
             continue
         if on is not None:
             found.append(TargetDate(on=on, wording=text[match.start():match.end()]))
@@ -216,31 +205,27 @@ def _target_dates(text: str) -> list[TargetDate]:
 
 def parse_target_date(wording: str) -> TargetDate | None:
     """First French date expression in `wording` ("dès l'automne 2021", "fin mars 2022"…), or None."""
-    dates = _target_dates(wording)
-    return dates[0] if dates else None
+    return next(iter(_target_dates(wording)), None)
 
 
 # --- classification -----------------------------------------------------------------------------
 
 _FUTURE_VERB = r"(?:s'|se\s+)?(?:[a-zàâçéèêëîïôûùüœ]*(?:era|ira|ttra|vra|dra|rra|ura)|fera|sera|ira)"
 _REQUEST = re.compile(r"(?:^la ville|\bet|,)\s+demande\s+(?:aux|au|a)\s+")
-_COMMITMENT_START = re.compile(rf"^la ville\s+(?:(?P<engage>s'engage(?:\s+[aà])?)|(?:va\s+)|(?P<verb>{_FUTURE_VERB}))(?!\w)")
+_COMMITMENT = re.compile(rf"^la ville\s+(?:s'engage(?:\s+[aà])?|va\s+|(?P<verb>{_FUTURE_VERB}))(?!\w)")
 _COORDINATED_COMMITMENT = re.compile(rf"(?:\bet|,)\s+(?:(?:leur|lui|l')\s*)?(?:s'engage|{_FUTURE_VERB})(?!\w)[^,]*")
 _PARTY_END = (",", " de ", " d'", " la possibilite ", " l'autorisation ", " un ", " une ", " pour ")
 _ALSO_ADDRESSED = re.compile(r"\s+et\s+(?:aux|au|a)\s+")
 _AFTER_PARTY = re.compile(r"\s*(?:\([^)]*\))?\s*(?:,[^,]*,)?\s*(?:de\s+|d')?")
-_ASSOCIATION = re.compile(
-    r"\b(?:en lien (?:etroit )?avec|en (?:partenariat|concertation|collaboration) (?:etroit )?avec|avec l'appui)\s*"
-)
-_LIST_END = re.compile(r"\s*\(|\)|\.|;|:")
+_ASSOCIATION = re.compile(r"\b(?:en (?:lien|partenariat|concertation|collaboration) (?:etroit )?avec|avec l'appui)\s*")
+_ASSOCIATION_END = re.compile(r"\s*\(|\)|\.|;|:")
 _SUPPORTED = re.compile(r"\b(?:soutiendra|soutenir)\s+")
 _LIST_SEPARATOR = re.compile(r",|\s+au travers\b|\s+via\s+")
 _AND = re.compile(r"\s+et\s+")
 _GENERIC_PARTIES = {"ses partenaires", "partenaires", "nos partenaires", "ensemble des partenaires"}
 _IRREGULAR_FUTURES = {
     "fera": "faire", "sera": "être", "aura": "avoir", "ira": "aller", "pourra": "pouvoir", "devra": "devoir",
-    "verra": "voir", "saura": "savoir", "enverra": "envoyer", "recevra": "recevoir",
-    "accueillera": "accueillir", "recueillera": "recueillir",
+    "verra": "voir", "saura": "savoir", "enverra": "envoyer", "recevra": "recevoir", "accueillera": "accueillir",
 }
 _FUTURE_ENDINGS = (("iendra", "enir"), ("uira", "uire"), ("ttra", "ttre"), ("ndra", "ndre"), ("vra", "vre"),
                    ("oiera", "oyer"), ("uiera", "uyer"), ("era", "er"), ("ira", "ir"))
@@ -250,103 +235,74 @@ _FUTURE_ENDINGS = (("iendra", "enir"), ("uira", "uire"), ("ttra", "ttre"), ("ndr
 class _Classification:
     kind: ItemKind
     title_source: str
-    lead_partner: str | None = None
-    associated_partners: tuple[str, ...] = ()
+    lead_partner: str | None
+    associated_partners: tuple[str, ...]
     review_reasons: tuple[str, ...] = ()
 
 
 def _infinitive(future: str) -> str | None:
-    pronoun, _, verb = future.rpartition(" ") if " " in future else future.rpartition("'")
-    prefix = future[: len(future) - len(verb)] if pronoun else ""
+    pronoun, verb = re.fullmatch(r"(s'|se\s+)?(.+)", future).groups()  # type: ignore[union-attr]
     if verb in _IRREGULAR_FUTURES:
-        return prefix + _IRREGULAR_FUTURES[verb]
-    for ending, replacement in _FUTURE_ENDINGS:
-        if verb.endswith(ending):
-            return prefix + verb[: -len(ending)] + replacement
-    return None
+        return (pronoun or "") + _IRREGULAR_FUTURES[verb]
+    ending, replacement = next(((e, r) for e, r in _FUTURE_ENDINGS if verb.endswith(e)), ("", ""))
+    return (pronoun or "") + verb[: -len(ending)] + replacement if ending else None
 
 
 def _partners_in_list(text: str, folded: str) -> tuple[list[str], list[str]]:
-    """Known organisations in a "A, B et C" list, and the phrases that name none."""
+    """Known organisations of a "A, B et C" list, and the phrases that name none."""
     known: list[str] = []
     unknown: list[str] = []
-    position = 0
-    while position < len(folded):
-        position += len(folded[position:]) - len(folded[position:].lstrip(" ,"))
-        # A name first, so that "Centre social et culturel des Blagis" is not split on its "et".
-        hit = _partner_at(folded, position)
-        following = _LIST_SEPARATOR.search(folded, hit[1] if hit else position)
-        if not hit:
-            piece_end = min(following.start() if following else len(folded),
-                            next_and.start() if (next_and := _AND.search(folded, position)) else len(folded))
-            if _partner_key(text[position:piece_end]):
-                unknown.append(_partner_key_display(text[position:piece_end]))
-            following = _LIST_SEPARATOR.search(folded, position) if piece_end == len(folded) else None
-            position = piece_end
-            if next_and and next_and.start() == piece_end:
-                position = next_and.end()
-            elif following is None and piece_end < len(folded):
-                position = _LIST_SEPARATOR.search(folded, position).end()  # type: ignore[union-attr]
-            continue
-        known.append(hit[0])
-        ...
+    bounds = [0, *(edge for separator in _LIST_SEPARATOR.finditer(folded) for edge in separator.span()), len(folded)]
+    for start, end in zip(bounds[::2], bounds[1::2]):
+        segment, folded_segment = text[start:end], folded[start:end]
+        position = len(folded_segment) - len(folded_segment.lstrip())
+        while True:
+            # A name before splitting on "et": "Centre social et culturel des Blagis" is one name.
+            hit = _partner_at(folded_segment, position)
+            next_and = _AND.search(folded_segment, hit[1] if hit else position)
+            if hit:
+                known.append(hit[0])
+            elif _partner_key(piece := segment[position:next_and.start() if next_and else None]):
+                unknown.append(_cleaned_phrase(piece))
+            if next_and is None:
+                break
+            position = next_and.end()
     return known, unknown
 
 
-def _partner_key_display(phrase: str) -> str:
-    """The phrase as written, without leading articles, surrounding punctuation or a trailing "..."."""
-    cleaned = phrase.strip(" ,;:.…()")
-    while match := _LEADING_ARTICLE.match(_fold(cleaned)):
-        cleaned = cleaned[match.end():]
-    return cleaned.strip(" ,;:.…()")
-
-
-def _unique(names: list[str], excluded: str | None) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(name for name in names if name != excluded))
-
-
 def _requested_party(text: str, folded: str, start: int) -> tuple[str, list[str], list[str], int]:
-    """Lead, other addressees and review reasons of the request starting at `start`; and where it ends."""
-    hit = _partner_at(folded, start)
-    # "aux bailleurs privés de" names no known organisation even though it starts like one.
-    if hit and (hit[1] == len(folded) or folded.startswith(_AFTER_KNOWN_PARTY, hit[1])):
-        lead, end = hit
-        if also := re.compile(r"\s+et\s+(?:aux|au|a)\s+").match(folded, end):
+    """Lead, other addressees and review reasons of the request whose addressee starts at `start`; its end."""
+    if hit := _partner_at(folded, start):
+        if also := _ALSO_ADDRESSED.match(folded, hit[1]):
             other, others, reasons, end = _requested_party(text, folded, also.end())
-            return lead, [other, *others], ["demande adressée à plusieurs partenaires : responsable à confirmer",
-                                           *reasons], end
-        return lead, [], [], end
+            return hit[0], [other, *others], ["demande adressée à plusieurs partenaires : responsable à confirmer",
+                                              *reasons], end
+        return hit[0], [], [], hit[1]
     depth, end = 0, start
-    while end < len(folded):
+    while end < len(folded) and not (depth == 0 and folded.startswith(_PARTY_END, end)):
         depth += {"(": 1, ")": -1}.get(folded[end], 0)
-        if depth == 0 and folded.startswith(_PARTY_END, end):
-            break
         end += 1
-    phrase = text[start:end]
-    head, _, listed = phrase.partition("(")
+    head, _, listed = text[start:end].partition("(")
     if listed and _partner_key(head) in _GENERIC_PARTIES:
         known, unknown = _partners_in_list(listed, _fold(listed))
-        reasons = ["demande adressée à « " + head.strip() + " » : partenaire responsable déduit de la liste, "
-                   "à confirmer"]
+        reasons = [f"demande adressée à « {head.strip()} » : partenaire responsable déduit de la liste, à confirmer"]
         if re.search(r"\.\.\.|…|\betc\b", listed):
             reasons.append("liste de partenaires ouverte (« ... ») : partenaires associés à compléter")
         reasons += [f"partenaire inconnu : {name}" for name in unknown]
         if known:
             return known[0], known[1:], reasons, end
-    raw = _partner_key_display(phrase)
-    return raw, [], [f"partenaire inconnu : {raw}"], end
+    addressee = _cleaned_phrase(text[start:end])
+    return addressee, [], [f"partenaire inconnu : {addressee}"], end
 
 
 def _associated_partners(text: str, folded: str) -> list[str]:
     names: list[str] = []
     for marker in _ASSOCIATION.finditer(folded):
-        list_end = _LIST_END.search(folded, marker.end())
+        list_end = _ASSOCIATION_END.search(folded, marker.end())
         end = list_end.start() if list_end else len(folded)
         names += _partners_in_list(text[marker.end():end], folded[marker.end():end])[0]
-    for support in _SUPPORTED.finditer(folded):
-        if hit := _partner_at(folded, support.end()):
-            names.append(hit[0])
-    return names
+    # "La Ville soutiendra la scène nationale des Gémeaux": the organisation supported is associated.
+    return names + [hit[0] for supported in _SUPPORTED.finditer(folded) if (hit := _partner_at(folded, supported.end()))]
 
 
 def _classify(text: str) -> _Classification:
@@ -354,34 +310,31 @@ def _classify(text: str) -> _Classification:
     associated = _associated_partners(text, folded)
     if request := _REQUEST.search(folded):
         lead, addressees, reasons, party_end = _requested_party(text, folded, request.end())
-        title_start = _AFTER_PARTY.match(folded, party_end)
-        assert title_start is not None  # the pattern can match the empty string
         # A city commitment in the same bullet, before ("s'engage à … et demande") or after the request.
-        commitment = _COMMITMENT_START.match(lowered) or _COORDINATED_COMMITMENT.search(lowered, request.end())
-        if commitment:
-            reasons.append("la puce contient aussi un engagement de la Ville (« "
-                           + text[commitment.start():commitment.end()].strip(" ,") + " ») : à scinder ou à confirmer")
-        return _Classification("request", text[title_start.end():], lead,
-                               _unique(addressees + associated, lead), tuple(reasons))
-    associated_names = _unique(associated, None)
+        if commitment := _COMMITMENT.match(lowered) or _COORDINATED_COMMITMENT.search(lowered, request.end()):
+            wording = text[commitment.start():commitment.end()].strip(" ,")
+            reasons.append(f"la puce contient aussi un engagement de la Ville (« {wording} ») : à scinder ou à confirmer")
+        title_start = _AFTER_PARTY.match(folded, party_end).end()  # type: ignore[union-attr]
+        partners = tuple(dict.fromkeys(name for name in addressees + associated if name != lead))
+        return _Classification("request", text[title_start:], lead, partners, tuple(reasons))
+    partners = tuple(dict.fromkeys(associated))
     if not folded.startswith("la ville"):
-        return _Classification("commitment", text, None, associated_names,
-                               ("la puce ne commence pas par « La Ville » : demande ou engagement à vérifier",))
-    if commitment := _COMMITMENT_START.match(lowered):
-        rest = text[commitment.end():].lstrip()
-        if commitment["verb"]:
-            infinitive = _infinitive(commitment["verb"])
-            # An unknown future form keeps its verb rather than losing it: "Conclura un accord…".
-            rest = infinitive + text[commitment.end():] if infinitive else text[len("la ville"):]
-        return _Classification("commitment", rest, None, associated_names)
-    return _Classification("commitment", text[len("la ville"):], None, associated_names,
-                           ("formulation non reconnue : vérifier s'il s'agit d'une demande ou d'un engagement "
-                            "de la Ville",))
+        reason = "la puce ne commence pas par « La Ville » : demande ou engagement à vérifier"
+        return _Classification("commitment", text, None, partners, (reason,))
+    if not (commitment := _COMMITMENT.match(lowered)):
+        reason = "formulation non reconnue : vérifier s'il s'agit d'une demande ou d'un engagement de la Ville"
+        return _Classification("commitment", text[len("la ville"):], None, partners, (reason,))
+    title_source = text[commitment.end():]
+    if commitment["verb"]:
+        infinitive = _infinitive(commitment["verb"])
+        # An unknown future form keeps its verb rather than losing it ("Conclura un accord…").
+        title_source = infinitive + title_source if infinitive else text[len("la ville"):]
+    return _Classification("commitment", title_source, None, partners)
 
 
 _TITLE_LIMIT = 90
-_DANGLING_WORDS = {"a", "à", "au", "aux", "de", "du", "des", "d'", "l'", "la", "le", "les", "et", "en", "un", "une",
-                   "par", "pour", "sur", "dans", "avec", "son", "sa", "ses", "leur", "leurs"}
+_DANGLING_WORDS = {"a", "à", "au", "aux", "de", "du", "des", "la", "le", "les", "et", "en", "un", "une", "par",
+                   "pour", "sur", "dans", "avec", "son", "sa", "ses", "leur", "leurs"}
 
 
 def _short_title(source: str) -> str:
@@ -391,13 +344,13 @@ def _short_title(source: str) -> str:
         return title
     words = title[: _TITLE_LIMIT - 1].split(" ")
     if title[_TITLE_LIMIT - 1] != " " and len(words) > 1:
-        words.pop()  # cut inside a word: drop its beginning
+        words.pop()  # the cut fell inside this word
     while len(words) > 1 and (words[-1].lower() in _DANGLING_WORDS or words[-1].endswith("'")):
         words.pop()
     return " ".join(words).rstrip(" ,;:(-–") + "…"
 
 
-def _build_item(position: int, source_prefix: str, text: str, layout_reasons: list[str]) -> ParsedItem:
+def _parsed_item(position: int, source_prefix: str, text: str, layout_reasons: list[str]) -> ParsedItem:
     classification = _classify(text)
     dates = _target_dates(text)
     reasons = [*classification.review_reasons, *layout_reasons]
@@ -405,16 +358,10 @@ def _build_item(position: int, source_prefix: str, text: str, layout_reasons: li
         wordings = ", ".join(f"« {found.wording} »" for found in dates)
         reasons.append(f"plusieurs échéances dans le texte ({wordings}) : la première est retenue")
     return ParsedItem(
-        position=position,
-        source_key=f"{source_prefix}.{position}",
-        text=text,
-        title=_short_title(classification.title_source),
-        kind=classification.kind,
-        lead_partner=classification.lead_partner,
-        associated_partners=classification.associated_partners,
-        target=dates[0] if dates else None,
-        needs_review=bool(reasons),
-        review_reasons=tuple(reasons),
+        position=position, source_key=f"{source_prefix}.{position}", text=text,
+        title=_short_title(classification.title_source), kind=classification.kind,
+        lead_partner=classification.lead_partner, associated_partners=classification.associated_partners,
+        target=dates[0] if dates else None, needs_review=bool(reasons), review_reasons=tuple(reasons),
     )
 
 
@@ -441,7 +388,7 @@ class _ObjectiveDraft:
     letter: str
     title: str
     paragraphs: list[list[str]]
-    bullets: list[tuple[list[str], list[str]]]  # (lines, layout review reasons)
+    bullets: list[tuple[list[str], list[str]]]  # (lines, review reasons coming from the layout)
 
 
 @dataclass
@@ -473,17 +420,16 @@ class _PlanReader:
         elif self._read_heading(stripped, continuing=previous == "heading"):
             self.previous = "heading"
         elif (objective := self.objective) is None:
-            pass  # text before the first objective (introduction of the plan or of an axis) has no place
+            pass  # an introduction to the plan or to an axis: the model has no place for it
         elif stripped.startswith("La Ville") and not stripped.endswith(":"):
-            self._add_bullet(line_number, stripped)  # a bullet whose dash was lost in the extraction
+            self._add_bullet(line_number, stripped)  # its dash was lost in the extraction
         elif previous == "bullet" and stripped[0].islower():
-            objective.bullets[-1][0].append(stripped)
+            objective.bullets[-1][0].append(stripped)  # a bullet wrapped onto the next line
             self.previous = "bullet"
         else:
             if previous == "bullet":
-                objective.bullets[-1][1].append(
-                    f"ligne suivante rangée dans le contexte (« {stripped[:40]}… ») : vérifier qu'elle ne "
-                    "prolonge pas cette puce")
+                objective.bullets[-1][1].append(f"ligne suivante rangée dans le contexte (« {stripped[:40]}… ») : "
+                                                "vérifier qu'elle ne prolonge pas cette puce")
             if previous == "other" and objective.paragraphs:
                 objective.paragraphs[-1].append(stripped)
             else:
@@ -495,22 +441,21 @@ class _PlanReader:
         if axis and not _is_heading_title(axis["title"]):
             axis = None
         if objective and not (self.axes and _is_heading_title(objective["title"])):
-            objective = None  # objective-like lines before the first axis are introduction text
+            objective = None  # before the first axis, such a line belongs to the introduction
         next_letter = chr(ord(self.objective.letter) + 1) if self.objective else "A"
         expected_objective = objective is not None and objective["letter"] == next_letter
         expected_axis = axis is not None and _roman_value(axis["number"]) == len(self.axes) + 1
         if continuing and _is_heading_title(stripped) and not (expected_axis or expected_objective):
             heading = self.objective or self.axes[-1]  # a long uppercase title wrapped onto the next line
             heading.title = f"{heading.title} {stripped}"
-            return True
         # "C. TITRE" reads as axis C (100) or objective C: the expected objective letter settles it.
-        if axis and not (expected_objective and len(axis["number"]) == 1):
+        elif axis and not (expected_objective and len(axis["number"]) == 1):
             self.axes.append(_AxisDraft(axis["number"], axis["title"].strip(), []))
-            return True
-        if objective:
+        elif objective:
             self.axes[-1].objectives.append(_ObjectiveDraft(objective["letter"], objective["title"].strip(), [], []))
-            return True
-        return False
+        else:
+            return False
+        return True
 
     def _add_bullet(self, line_number: int, text: str) -> None:
         if self.objective is None:
@@ -524,13 +469,11 @@ class _PlanReader:
         return ParsedPlan(title=self.title, axes=tuple(
             ParsedAxis(number=axis.number, title=axis.title, objectives=tuple(
                 ParsedObjective(
-                    letter=objective.letter,
-                    title=objective.title,
+                    letter=objective.letter, title=objective.title,
                     context="\n\n".join(" ".join(paragraph) for paragraph in objective.paragraphs),
                     items=tuple(
-                        _build_item(position, f"{axis.number}.{objective.letter}", " ".join(lines).strip(),
-                                    layout_reasons)
-                        for position, (lines, layout_reasons) in enumerate(objective.bullets, start=1)
+                        _parsed_item(position, f"{axis.number}.{objective.letter}", " ".join(lines), reasons)
+                        for position, (lines, reasons) in enumerate(objective.bullets, start=1)
                     ),
                 )
                 for objective in axis.objectives

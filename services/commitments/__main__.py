@@ -1,0 +1,196 @@
+"""Command line of the commitments service: `python -m services.commitments <command>`.
+
+    migrate                          bring the database to the latest schema
+    serve [--host H] [--port P]      run the API (and the outbox relay when RELAY_IN_PROCESS is true)
+    relay                            run the outbox relay on its own, until SIGTERM / SIGINT
+    create-key --role R --name N [--partner-id ID]   create an API key and print its secret (once)
+    revoke-key KEY_ID                revoke an API key
+    list-keys                        list API keys (never their secrets)
+    import-plan FILE [--commune C] [--territory T]  import an action plan from its text
+
+Settings come from the environment (DATABASE_URL, NATS_URL …, see services/commitments/config.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.commitments.auth.principal import SYSTEM, Role
+from services.commitments.config import CommitmentsSettings
+from shared.clock import SystemClock
+from shared.problems import DomainError
+from shared.telemetry import setup_logging
+
+
+class RelaySettings(CommitmentsSettings):
+    """The standalone relay's settings: the service's, plus fault injection for the crash test."""
+
+    # RELAY_PAUSE_BEFORE_MARK_SECONDS: wait between publishing a batch and marking it published.
+    relay_pause_before_mark_seconds: float = 0.0
+
+
+@contextlib.asynccontextmanager
+async def transaction(settings: CommitmentsSettings) -> AsyncIterator[AsyncSession]:
+    """One session and one transaction for a command, committed when the command succeeds."""
+    from services.commitments.database import outbox_aware_sessionmaker
+    from shared.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    # No relay to wake in this process: a running relay picks the rows up on its next poll.
+    sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)
+    try:
+        async with sessionmaker() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
+
+
+def migrate(settings: CommitmentsSettings, _args: argparse.Namespace) -> None:
+    from services.commitments.migrate import upgrade_database
+
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin: noise
+    upgrade_database(settings.database_url)
+
+
+def serve(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from services.commitments.app import create_app
+
+    # log_config=None: uvicorn's loggers go through the handler setup_logging installed.
+    uvicorn.run(create_app(settings, SystemClock()), host=args.host, port=args.port, log_config=None)
+
+
+async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
+    from services.commitments.database import outbox_aware_sessionmaker
+    from services.commitments.outbox.relay import OutboxRelay
+    from shared.bus import StreamSpec, connect
+    from shared.db import create_engine
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    # connect() retries forever while NATS is away: race it against a stop request.
+    connecting = asyncio.ensure_future(connect(settings.nats_url, name="commitments-relay"))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():
+        connecting.cancel()
+        return
+    stopping.cancel()
+    nats_client = connecting.result()
+    engine = create_engine(settings.database_url)
+    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
+                        settings.events_duplicate_window_seconds)
+    outbox_relay = OutboxRelay(outbox_aware_sessionmaker(engine, lambda: None), nats_client, stream, SystemClock(),
+                               batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
+                               pause_before_mark_seconds=settings.relay_pause_before_mark_seconds)
+    try:
+        await outbox_relay.run(stop)  # declares the stream (ensure_stream) before relaying
+    finally:
+        with contextlib.suppress(Exception):
+            await nats_client.drain()
+        await engine.dispose()
+
+
+async def create_key_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
+    from services.commitments.auth.service import create_key
+
+    async with transaction(settings) as session:
+        key, secret = await create_key(session, SYSTEM, SystemClock(), name=args.name, role=Role(args.role),
+                                       partner_id=args.partner_id)
+    print(f"created {key.role} key {key.id} ({key.name}); its secret, shown only now:", file=sys.stderr)
+    print(secret)
+
+
+async def revoke_key_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
+    from services.commitments.auth.service import PrincipalCache, revoke_key
+
+    async with transaction(settings) as session:
+        key = await revoke_key(session, PrincipalCache(), SYSTEM, SystemClock(), args.key_id)
+    print(f"revoked key {key.id} ({key.name}) at {key.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+async def list_keys_command(settings: CommitmentsSettings, _args: argparse.Namespace) -> None:
+    from services.commitments.auth.service import list_keys
+
+    async with transaction(settings) as session:
+        keys = await list_keys(session)
+    print(f"{'id':36}  {'prefix':16}  {'role':7}  {'partner':36}  {'revoked':10}  name")
+    for key in keys:
+        revoked = f"{key.revoked_at:%Y-%m-%d}" if key.revoked_at else "-"
+        print(f"{key.id!s:36}  {key.prefix:16}  {key.role:7}  {key.partner_id or '-'!s:36}  {revoked:10}  {key.name}")
+
+
+async def import_plan_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
+    # Imported here: the importer is a separate piece of work and the other commands must not need it.
+    from services.commitments.plans.importer import import_plan_text
+
+    text = Path(args.file).read_text(encoding="utf-8")
+    async with transaction(settings) as session:
+        result = await import_plan_text(session, SYSTEM, SystemClock(), text, commune=args.commune,
+                                        territory=args.territory)
+    print(f"imported {args.file}")
+    for name, value in (vars(result).items() if hasattr(result, "__dict__") else [("result", result)]):
+        print(f"  {name}: {value}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m services.commitments",
+                                     description="Commitments service: API, outbox relay and admin commands.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(handler=migrate)
+    serve_parser = commands.add_parser("serve", help="run the API")
+    serve_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve_parser.set_defaults(handler=serve)
+    commands.add_parser("relay", help="run the outbox relay until SIGTERM/SIGINT").set_defaults(
+        handler=relay, settings_class=RelaySettings)
+    create = commands.add_parser("create-key", help="create an API key and print its secret once")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--name", required=True)
+    create.add_argument("--partner-id", type=uuid.UUID, help="required for (and only for) a partner key")
+    create.set_defaults(handler=create_key_command)
+    revoke = commands.add_parser("revoke-key", help="revoke an API key")
+    revoke.add_argument("key_id", type=uuid.UUID)
+    revoke.set_defaults(handler=revoke_key_command)
+    commands.add_parser("list-keys", help="list API keys").set_defaults(handler=list_keys_command)
+    plan = commands.add_parser("import-plan", help="import an action plan from its text file")
+    plan.add_argument("file")
+    plan.add_argument("--commune", default="Sceaux")
+    plan.add_argument("--territory", default="Quartier des Blagis")
+    plan.set_defaults(handler=import_plan_command)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = getattr(args, "settings_class", CommitmentsSettings)()
+    setup_logging(settings.log_level, settings.log_json)
+    handler: Callable[[CommitmentsSettings, argparse.Namespace], Awaitable[None] | None] = args.handler
+    try:
+        outcome = handler(settings, args)
+        if asyncio.iscoroutine(outcome):
+            asyncio.run(outcome)
+    except DomainError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
