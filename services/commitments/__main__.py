@@ -57,9 +57,9 @@ async def transaction(settings: CommitmentsSettings) -> AsyncIterator[AsyncSessi
 
 
 def migrate(settings: CommitmentsSettings, _args: argparse.Namespace) -> None:
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin: noise
     from services.commitments.migrate import upgrade_database
 
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin: noise
     upgrade_database(settings.database_url)
 
 
@@ -144,7 +144,13 @@ async def import_plan_command(settings: CommitmentsSettings, args: argparse.Name
                                         territory=args.territory)
     print(f"imported {args.file}")
     for name, value in (vars(result).items() if hasattr(result, "__dict__") else [("result", result)]):
-        print(f"  {name}: {value}")
+        if isinstance(value, list) and value:
+            print(f"  {name}:")
+            for entry in value:
+                line = " : ".join(map(str, entry)) if isinstance(entry, tuple) else str(entry)
+                print("    - " + line.replace("\n", "\n      "))
+        else:
+            print(f"  {name}: {value}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

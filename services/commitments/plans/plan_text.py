@@ -88,7 +88,8 @@ KNOWN_PARTNERS: tuple[KnownPartner, ...] = (
     KnownPartner("Département des Hauts-de-Seine", "collectivite", (
         "le département des Hauts-de-Seine", "le département", "Conseil départemental des Hauts-de-Seine",
         "conseil départemental")),
-    KnownPartner("Procureur de la République", "justice", ("le procureur de la République", "parquet de Nanterre")),
+    KnownPartner("Procureur de la République", "justice",
+                 ("le procureur de la République", "parquet de Nanterre")),
     KnownPartner("Communes voisines", "group", ("les communes voisines",)),
     KnownPartner("Les Gémeaux, scène nationale", "etablissement_culturel",
                  ("la scène nationale des Gémeaux", "Les Gémeaux")),
@@ -126,14 +127,15 @@ def _cleaned_phrase(phrase: str) -> str:
 _PARTNER_BY_KEY = {_partner_key(alias): partner.name for partner in KNOWN_PARTNERS
                    for alias in (partner.name, *partner.aliases)}
 # Longest first, so that "bailleurs sociaux" wins over "bailleurs".
+_ARTICLES = r"(?:(?:a|au|aux|de|du|des|le|la|les)\s+|l'|d')*"
 _PARTNER_PREFIXES = tuple(
-    (re.compile(r"(?:(?:a|au|aux|de|du|des|le|la|les)\s+|l'|d')*" + r"[\s-]+".join(map(re.escape, key.split()))
-                + r"(?![\w'-])"), name)
+    (re.compile(_ARTICLES + r"[\s-]+".join(map(re.escape, key.split())) + r"(?![\w'-])"), name)
     for key, name in sorted(_PARTNER_BY_KEY.items(), key=lambda entry: -len(entry[0]))
 )
 # What may follow a name: "aux bailleurs privés de" starts like a known name but designates something else.
 _NAME_END = re.compile(
-    r"$|\s*[,;:.()]|\s+(?:d'|(?:de|du|des|et|pour|dans|afin|en|a|au|aux|sur|avec|par|un|une|la possibilite)\s)"
+    r"$|\s*[,;:.()]|\s+(?:d'|(?:de|du|des|et|pour|dans|afin|en|a|au|aux|sur|avec|par|un|une"
+    r"|la possibilite)\s)"
 )
 
 
@@ -213,11 +215,13 @@ def parse_target_date(wording: str) -> TargetDate | None:
 _FUTURE_VERB = r"(?:s'|se\s+)?(?:[a-zàâçéèêëîïôûùüœ]*(?:era|ira|ttra|vra|dra|rra|ura)|fera|sera|ira)"
 _REQUEST = re.compile(r"(?:^la ville|\bet|,)\s+demande\s+(?:aux|au|a)\s+")
 _COMMITMENT = re.compile(rf"^la ville\s+(?:s'engage(?:\s+[aà])?|va\s+|(?P<verb>{_FUTURE_VERB}))(?!\w)")
-_COORDINATED_COMMITMENT = re.compile(rf"(?:\bet|,)\s+(?:(?:leur|lui|l')\s*)?(?:s'engage|{_FUTURE_VERB})(?!\w)[^,]*")
+_COORDINATED_COMMITMENT = re.compile(
+    rf"(?:\bet|,)\s+(?:(?:leur|lui|l')\s*)?(?:s'engage|{_FUTURE_VERB})(?!\w)[^,]*")
 _PARTY_END = (",", " de ", " d'", " la possibilite ", " l'autorisation ", " un ", " une ", " pour ")
 _ALSO_ADDRESSED = re.compile(r"\s+et\s+(?:aux|au|a)\s+")
 _AFTER_PARTY = re.compile(r"\s*(?:\([^)]*\))?\s*(?:,[^,]*,)?\s*(?:de\s+|d')?")
-_ASSOCIATION = re.compile(r"\b(?:en (?:lien|partenariat|concertation|collaboration) (?:etroit )?avec|avec l'appui)\s*")
+_ASSOCIATION = re.compile(
+    r"\b(?:en (?:lien|partenariat|concertation|collaboration) (?:etroit )?avec|avec l'appui)\s*")
 _ASSOCIATION_END = re.compile(r"\s*\(|\)|\.|;|:")
 _SUPPORTED = re.compile(r"\b(?:soutiendra|soutenir)\s+")
 _LIST_SEPARATOR = re.compile(r",|\s+au travers\b|\s+via\s+")
@@ -225,7 +229,8 @@ _AND = re.compile(r"\s+et\s+")
 _GENERIC_PARTIES = {"ses partenaires", "partenaires", "nos partenaires", "ensemble des partenaires"}
 _IRREGULAR_FUTURES = {
     "fera": "faire", "sera": "être", "aura": "avoir", "ira": "aller", "pourra": "pouvoir", "devra": "devoir",
-    "verra": "voir", "saura": "savoir", "enverra": "envoyer", "recevra": "recevoir", "accueillera": "accueillir",
+    "verra": "voir", "saura": "savoir", "enverra": "envoyer", "recevra": "recevoir",
+    "accueillera": "accueillir",
 }
 _FUTURE_ENDINGS = (("iendra", "enir"), ("uira", "uire"), ("ttra", "ttre"), ("ndra", "ndre"), ("vra", "vre"),
                    ("oiera", "oyer"), ("uiera", "uyer"), ("era", "er"), ("ira", "ir"))
@@ -252,7 +257,8 @@ def _partners_in_list(text: str, folded: str) -> tuple[list[str], list[str]]:
     """Known organisations of a "A, B et C" list, and the phrases that name none."""
     known: list[str] = []
     unknown: list[str] = []
-    bounds = [0, *(edge for separator in _LIST_SEPARATOR.finditer(folded) for edge in separator.span()), len(folded)]
+    separators = [edge for separator in _LIST_SEPARATOR.finditer(folded) for edge in separator.span()]
+    bounds = [0, *separators, len(folded)]
     for start, end in zip(bounds[::2], bounds[1::2]):
         segment, folded_segment = text[start:end], folded[start:end]
         position = len(folded_segment) - len(folded_segment.lstrip())
@@ -270,27 +276,27 @@ def _partners_in_list(text: str, folded: str) -> tuple[list[str], list[str]]:
     return known, unknown
 
 
-def _requested_party(text: str, folded: str, start: int) -> tuple[str, list[str], list[str], int]:
+def _requested_party(text: str, folded: str, start: int) -> tuple[str | None, list[str], list[str], int]:
     """Lead, other addressees and review reasons of the request whose addressee starts at `start`; its end."""
     if hit := _partner_at(folded, start):
         if also := _ALSO_ADDRESSED.match(folded, hit[1]):
             other, others, reasons, end = _requested_party(text, folded, also.end())
-            return hit[0], [other, *others], ["demande adressée à plusieurs partenaires : responsable à confirmer",
-                                              *reasons], end
+            several = "demande adressée à plusieurs partenaires : responsable à confirmer"
+            return hit[0], [other, *others] if other else others, [several, *reasons], end
         return hit[0], [], [], hit[1]
     depth, end = 0, start
     while end < len(folded) and not (depth == 0 and folded.startswith(_PARTY_END, end)):
         depth += {"(": 1, ")": -1}.get(folded[end], 0)
         end += 1
     head, _, listed = text[start:end].partition("(")
-    if listed and _partner_key(head) in _GENERIC_PARTIES:
+    if _partner_key(head) in _GENERIC_PARTIES:  # "à ses partenaires (A au travers de B, C...)"
         known, unknown = _partners_in_list(listed, _fold(listed))
-        reasons = [f"demande adressée à « {head.strip()} » : partenaire responsable déduit de la liste, à confirmer"]
+        reasons = [f"demande adressée à « {head.strip()} » : responsable déduit de la liste, à confirmer" if known
+                   else f"demande adressée à « {head.strip()} » sans les nommer : partenaire à préciser"]
         if re.search(r"\.\.\.|…|\betc\b", listed):
             reasons.append("liste de partenaires ouverte (« ... ») : partenaires associés à compléter")
         reasons += [f"partenaire inconnu : {name}" for name in unknown]
-        if known:
-            return known[0], known[1:], reasons, end
+        return (known[0] if known else None), known[1:], reasons, end
     addressee = _cleaned_phrase(text[start:end])
     return addressee, [], [f"partenaire inconnu : {addressee}"], end
 
@@ -302,7 +308,8 @@ def _associated_partners(text: str, folded: str) -> list[str]:
         end = list_end.start() if list_end else len(folded)
         names += _partners_in_list(text[marker.end():end], folded[marker.end():end])[0]
     # "La Ville soutiendra la scène nationale des Gémeaux": the organisation supported is associated.
-    return names + [hit[0] for supported in _SUPPORTED.finditer(folded) if (hit := _partner_at(folded, supported.end()))]
+    supported = (_partner_at(folded, verb.end()) for verb in _SUPPORTED.finditer(folded))
+    return names + [hit[0] for hit in supported if hit]
 
 
 def _classify(text: str) -> _Classification:
@@ -313,7 +320,8 @@ def _classify(text: str) -> _Classification:
         # A city commitment in the same bullet, before ("s'engage à … et demande") or after the request.
         if commitment := _COMMITMENT.match(lowered) or _COORDINATED_COMMITMENT.search(lowered, request.end()):
             wording = text[commitment.start():commitment.end()].strip(" ,")
-            reasons.append(f"la puce contient aussi un engagement de la Ville (« {wording} ») : à scinder ou à confirmer")
+            reasons.append(f"la puce contient aussi un engagement de la Ville (« {wording} ») : "
+                           "à scinder ou à confirmer")
         title_start = _AFTER_PARTY.match(folded, party_end).end()  # type: ignore[union-attr]
         partners = tuple(dict.fromkeys(name for name in addressees + associated if name != lead))
         return _Classification("request", text[title_start:], lead, partners, tuple(reasons))
@@ -322,7 +330,7 @@ def _classify(text: str) -> _Classification:
         reason = "la puce ne commence pas par « La Ville » : demande ou engagement à vérifier"
         return _Classification("commitment", text, None, partners, (reason,))
     if not (commitment := _COMMITMENT.match(lowered)):
-        reason = "formulation non reconnue : vérifier s'il s'agit d'une demande ou d'un engagement de la Ville"
+        reason = "formulation non reconnue : demande ou engagement de la Ville à vérifier"
         return _Classification("commitment", text[len("la ville"):], None, partners, (reason,))
     title_source = text[commitment.end():]
     if commitment["verb"]:
@@ -333,8 +341,8 @@ def _classify(text: str) -> _Classification:
 
 
 _TITLE_LIMIT = 90
-_DANGLING_WORDS = {"a", "à", "au", "aux", "de", "du", "des", "la", "le", "les", "et", "en", "un", "une", "par",
-                   "pour", "sur", "dans", "avec", "son", "sa", "ses", "leur", "leurs"}
+_DANGLING_WORDS = {"a", "à", "au", "aux", "de", "du", "des", "la", "le", "les", "et", "en", "un", "une",
+                   "par", "pour", "sur", "dans", "avec", "son", "sa", "ses", "leur", "leurs"}
 
 
 def _short_title(source: str) -> str:
@@ -415,6 +423,8 @@ class _PlanReader:
             self.previous = "blank"
         elif self.title is None:
             self.title = stripped
+            if self._read_heading(stripped, continuing=False):  # no title line: the plan opens on its first axis
+                self.previous = "heading"
         elif bullet := _BULLET.match(stripped):
             self._add_bullet(line_number, stripped[bullet.end():])
         elif self._read_heading(stripped, continuing=previous == "heading"):
@@ -428,7 +438,8 @@ class _PlanReader:
             self.previous = "bullet"
         else:
             if previous == "bullet":
-                objective.bullets[-1][1].append(f"ligne suivante rangée dans le contexte (« {stripped[:40]}… ») : "
+                quoted = f"« {stripped[:40]}… »"
+                objective.bullets[-1][1].append(f"ligne suivante {quoted} lue comme du contexte : "
                                                 "vérifier qu'elle ne prolonge pas cette puce")
             if previous == "other" and objective.paragraphs:
                 objective.paragraphs[-1].append(stripped)
@@ -452,7 +463,8 @@ class _PlanReader:
         elif axis and not (expected_objective and len(axis["number"]) == 1):
             self.axes.append(_AxisDraft(axis["number"], axis["title"].strip(), []))
         elif objective:
-            self.axes[-1].objectives.append(_ObjectiveDraft(objective["letter"], objective["title"].strip(), [], []))
+            letter, title = objective["letter"], objective["title"].strip()
+            self.axes[-1].objectives.append(_ObjectiveDraft(letter, title, [], []))
         else:
             return False
         return True
