@@ -56,7 +56,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -83,7 +83,8 @@ async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     # connect() retries forever while NATS is away: race it against a stop request.
-    connecting = asyncio.ensure_future(connect(settings.nats_url, name="commitments-relay"))
+    connecting = asyncio.ensure_future(connect(settings.nats_url, name="commitments-relay",
+                                               error_cb=_log_nats_error))
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
     if not connecting.done():
@@ -103,6 +104,10 @@ async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
         with contextlib.suppress(Exception):
             await nats_client.drain()
         await engine.dispose()
+
+
+async def _log_nats_error(error: Exception) -> None:
+    logging.getLogger("services.commitments.relay").warning("NATS: %s", error or type(error).__name__)
 
 
 async def create_key_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:

@@ -50,7 +50,7 @@ def outbox_aware_sessionmaker(engine: AsyncEngine, on_outbox_commit: Callable[[]
     def _after_rollback(session: Session) -> None:
         session.info.pop(OUTBOX_PENDING, None)
 
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False,
+    return async_sessionmaker(engine, expire_on_commit=False,
                               sync_session_class=OutboxAwareSession)
 
 

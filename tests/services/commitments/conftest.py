@@ -20,6 +20,7 @@ from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind
 from services.commitments.partners.service import create_partner
+from services.commitments.plans.models import Axis, Objective, Plan
 from shared.clock import FixedClock
 
 
@@ -89,5 +90,26 @@ def make_partner(app: FastAPI, clock: FixedClock) -> Callable[..., Awaitable[uui
             partner = await create_partner(session, SYSTEM, clock, PartnerCreate(
                 name=name, kind=kind, is_group=is_group, member_ids=member_ids or []))
         return partner.id
+
+    return make
+
+
+@pytest.fixture
+def make_objective(app: FastAPI, clock: FixedClock) -> Callable[[], Awaitable[uuid.UUID]]:
+    """A plan with one axis and one objective; returns the objective id."""
+
+    async def make() -> uuid.UUID:
+        async with app.state.sessionmaker() as session, session.begin():
+            plan = Plan(title=f"Plan {uuid.uuid4().hex[:6]}", commune="Sceaux", created_at=clock.now())
+            session.add(plan)
+            await session.flush()
+            axis = Axis(plan_id=plan.id, number="I", title="BIEN VIVRE", position=1)
+            session.add(axis)
+            await session.flush()
+            objective = Objective(plan_id=plan.id, axis_id=axis.id, letter="A", title="CADRE DE VIE", position=1,
+                                  context="")
+            session.add(objective)
+            await session.flush()
+            return objective.id
 
     return make

@@ -1,0 +1,39 @@
+"""API keys: shown once, stored hashed, revoked at once."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from services.commitments.auth.models import ApiKey
+
+
+async def test_key_shown_once_stored_hashed_and_revocation_is_immediate(app, admin, client_for, make_partner):
+    partner_id = await make_partner("CSCB")
+    created = await admin.post("/v1/api-keys", json={"name": "CSCB", "role": "partner", "partner_id": str(partner_id)})
+    assert created.status_code == 201
+    secret = created.json()["secret"]
+    assert secret.startswith("eng_") and len(secret) > 40
+    listed = (await admin.get("/v1/api-keys")).json()
+    assert all("secret" not in k for k in listed)
+    async with app.state.sessionmaker() as session:
+        stored = (await session.scalars(select(ApiKey).where(ApiKey.id == uuid.UUID(created.json()["id"])))).one()
+    assert secret not in (stored.key_hash, stored.prefix, stored.name)
+
+    partner = client_for(secret)
+    me = (await partner.get("/v1/auth/whoami")).json()
+    assert me["role"] == "partner" and me["partner_id"] == str(partner_id)
+    assert (await admin.post(f"/v1/api-keys/{created.json()['id']}/revoke")).status_code == 200
+    refused = await partner.get("/v1/items")
+    assert refused.status_code == 401 and refused.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_partner_role_requires_partner_and_only_admin_creates_keys(admin, make_key, client_for):
+    from services.commitments.auth.principal import Role
+
+    assert (await admin.post("/v1/api-keys", json={"name": "x", "role": "partner"})).status_code == 422
+    city = client_for(await make_key(Role.CITY))
+    assert (await city.post("/v1/api-keys", json={"name": "x", "role": "admin"})).status_code == 403
+    assert (await client_for("eng_nope").get("/v1/items")).status_code == 401
+    assert (await client_for(None).get("/v1/items")).status_code == 401
