@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import text
@@ -30,6 +31,8 @@ from services.commitments.plans.router import router as plans_router
 from shared.bus import StreamSpec, connect
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
+from shared.events import EventEnvelope
+from shared.events.commitments import ApiKeyRevoked
 from shared.http_limits import BodySizeLimit
 from shared.problems import install_problem_handlers
 from shared.telemetry import setup_tracing
@@ -81,6 +84,16 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
 
+        async def forget_revoked_key(message: Msg) -> None:
+            # Another replica revoked a key: stop honouring it here now rather than when the cache expires.
+            try:
+                event = EventEnvelope.model_validate_json(message.data).parsed()
+            except (ValueError, KeyError):
+                logger.warning("unreadable api_key.revoked message ignored")
+                return
+            if isinstance(event, ApiKeyRevoked):
+                app.state.principal_cache.forget_key(event.key_id)
+
         async def keep_connected() -> None:
             while bus.client is None and not stop.is_set():
                 try:
@@ -88,6 +101,8 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
                 except Exception as exc:  # noqa: BLE001 - any failure: retry, /readyz says why
                     logger.warning("NATS unreachable at %s (%s); retrying", settings.nats_url, exc)
                     await asyncio.sleep(2.0)
+            if bus.client is not None:
+                await bus.client.subscribe(stream.subject_for(ApiKeyRevoked.type), cb=forget_revoked_key)
             if settings.relay_in_process and bus.client is not None:
                 relay = OutboxRelay(sessionmaker, bus.client, stream, clock, batch_size=settings.relay_batch_size,
                                     poll_seconds=settings.relay_poll_seconds)

@@ -214,7 +214,7 @@ def parse_target_date(wording: str) -> TargetDate | None:
 
 _FUTURE_VERB = r"(?:s'|se\s+)?(?:[a-zàâçéèêëîïôûùüœ]*(?:era|ira|ttra|vra|dra|rra|ura)|fera|sera|ira)"
 _REQUEST = re.compile(r"(?:^la ville|\bet|,)\s+demande\s+(?:aux|au|a)\s+")
-_COMMITMENT = re.compile(rf"^la ville\s+(?:s'engage(?:\s+[aà])?|va\s+|(?P<verb>{_FUTURE_VERB}))(?!\w)")
+_COMMITMENT = re.compile(rf"^la ville\s+(?:s'engage(?:\s+[aà])?|va|(?P<verb>{_FUTURE_VERB}))(?!\w)\s*")
 _COORDINATED_COMMITMENT = re.compile(
     rf"(?:\bet|,)\s+(?:(?:leur|lui|l')\s*)?(?:s'engage|{_FUTURE_VERB})(?!\w)[^,]*")
 _PARTY_END = (",", " de ", " d'", " la possibilite ", " l'autorisation ", " un ", " une ", " pour ")
@@ -336,7 +336,7 @@ def _classify(text: str) -> _Classification:
     if commitment["verb"]:
         infinitive = _infinitive(commitment["verb"])
         # An unknown future form keeps its verb rather than losing it ("Conclura un accord…").
-        title_source = infinitive + title_source if infinitive else text[len("la ville"):]
+        title_source = f"{infinitive} {title_source}" if infinitive else text[len("la ville"):]
     return _Classification("commitment", title_source, None, partners)
 
 

@@ -37,3 +37,41 @@ async def test_partner_role_requires_partner_and_only_admin_creates_keys(admin, 
     assert (await city.post("/v1/api-keys", json={"name": "x", "role": "admin"})).status_code == 403
     assert (await client_for("eng_nope").get("/v1/items")).status_code == 401
     assert (await client_for(None).get("/v1/items")).status_code == 401
+
+
+async def test_revocation_event_evicts_key_from_another_replica(settings, clock, make_key, client_for, app):
+    """Two app instances (replicas) on one database: revoking on one makes the other refuse the key at once,
+    well before its 5-second cache would expire, through the `api_key.revoked` event."""
+    import asyncio
+
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from services.commitments.app import create_app
+    from services.commitments.auth.principal import Role
+
+    secret = await make_key(Role.READER)
+    admin_secret = await make_key(Role.ADMIN)
+    replica_settings = settings.model_copy(update={"relay_in_process": True, "principal_cache_seconds": 3600})
+    replica = create_app(replica_settings, clock)
+    async with LifespanManager(replica):
+        for _ in range(100):  # the replica connects to NATS in the background
+            if replica.state.bus.connected and getattr(replica.state, "relay", None) is not None:
+                break
+            await asyncio.sleep(0.05)
+        on_replica = httpx.AsyncClient(transport=httpx.ASGITransport(app=replica), base_url="http://r",
+                                       headers={"Authorization": f"Bearer {secret}"})
+        assert (await on_replica.get("/v1/items")).status_code == 200  # now cached for an hour on the replica
+        admin_on_replica = httpx.AsyncClient(transport=httpx.ASGITransport(app=replica), base_url="http://r",
+                                             headers={"Authorization": f"Bearer {admin_secret}"})
+        key_id = (await on_replica.get("/v1/auth/whoami")).json()["key_id"]
+        # Revoke through the first instance; its event reaches the replica over NATS.
+        assert (await client_for(admin_secret).post(f"/v1/api-keys/{key_id}/revoke")).status_code == 200
+        status = 200
+        for _ in range(100):
+            status = (await on_replica.get("/v1/items")).status_code
+            if status == 401:
+                break
+            await asyncio.sleep(0.05)
+        assert status == 401
+        assert (await admin_on_replica.get("/v1/auth/whoami")).status_code == 200

@@ -318,8 +318,8 @@ def test_uppercase_titles_wrapped_onto_the_next_line_are_joined() -> None:
 
 
 def test_an_objective_letter_that_is_also_a_roman_numeral() -> None:
-    plan = parse_plan_text("PLAN\n\nI. AXE\n\nA | UN\n\nB | DEUX\n\nC. TROIS\n\n- La Ville ouvrira une crèche\n\n"
-                           "II. AXE DEUX\n")
+    plan = parse_plan_text("PLAN\n\nI. AXE UN\n\nA | PREMIER\n\nB | DEUXIÈME\n\nC. TROISIÈME\n\n"
+                           "- La Ville ouvrira une crèche\n\nII. AXE DEUX\n")
     assert [axis.number for axis in plan.axes] == ["I", "II"]
     assert [objective.letter for objective in plan.axes[0].objectives] == ["A", "B", "C"]
 

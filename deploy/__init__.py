@@ -1,0 +1,1 @@
+"""Running Engagements outside a cluster: the embedded, one-machine run (`python -m deploy.embedded`)."""

