@@ -9,7 +9,9 @@ Ctrl-C / SIGTERM. Settings: DATA_DIR, NATS_URL, DATABASE_URL, HOST, PORT.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
+import importlib.util
 import os
 import shutil
 import signal
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -28,7 +31,7 @@ SAMPLE_PLAN = ROOT / "services/commitments/plans/sample_data/plan-action-blagis.
 
 
 class Stop(Exception):
-    """SIGTERM received: stop like on Ctrl-C."""
+    """SIGINT or SIGTERM received: stop the children and leave."""
 
 
 @dataclass
@@ -43,10 +46,12 @@ class ChildSpec:
 
 @dataclass
 class Children:
+    """The started children, stopped in reverse order (the services before the NATS they use)."""
+
     running: list[tuple[ChildSpec, subprocess.Popen[bytes]]] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
 
-    def start(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
+    def start(self, spec: ChildSpec) -> None:
         output: IO[bytes] | None = None
         if spec.log_file is not None:
             output = spec.log_file.open("ab")
@@ -56,7 +61,6 @@ class Children:
                                    stderr=subprocess.STDOUT if output else None, start_new_session=True,
                                    preexec_fn=_die_with_parent)
         self.running.append((spec, process))
-        return process
 
     def exited(self) -> tuple[ChildSpec, int] | None:
         for spec, process in self.running:
@@ -81,10 +85,8 @@ class Children:
 
 def _die_with_parent() -> None:
     """Linux: the child gets SIGTERM if the supervisor dies without cleaning up (even by SIGKILL)."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 async def _nats_answers(url: str) -> bool:
@@ -98,8 +100,7 @@ async def _nats_answers(url: str) -> bool:
     except OSError:
         return False
 
-    async def quiet(_error: Exception) -> None:
-        pass
+    async def quiet(_error: Exception) -> None: ...
 
     try:
         client = await nats.connect(url, connect_timeout=2, allow_reconnect=False, error_cb=quiet)
@@ -127,9 +128,9 @@ def nats_server_spec(url: str, data_dir: Path) -> ChildSpec:
                                      "-p", str(parsed.port or 4222)], log_file=data_dir / "nats-server.log")
 
 
-def wait_until(ready: object, what: str, children: Children, timeout: float = 30.0) -> None:
+def wait_until(ready: Callable[[], bool], what: str, children: Children, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while not ready():  # type: ignore[operator]
+    while not ready():
         if (gone := children.exited()) is not None:
             raise SystemExit(f"{gone[0].name} exited with code {gone[1]} while starting {what}")
         if time.monotonic() > deadline:
@@ -140,7 +141,7 @@ def wait_until(ready: object, what: str, children: Children, timeout: float = 30
 def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 
@@ -165,13 +166,11 @@ async def first_start(database_url: str, data_dir: Path) -> str:
     try:
         async with sessionmaker() as session, session.begin():
             if await session.scalar(select(Plan.id).limit(1)) is None:
-                try:
-                    from services.commitments.plans.importer import import_plan_text
-                except ModuleNotFoundError as missing:
-                    if missing.name != "services.commitments.plans.importer":
-                        raise
+                if importlib.util.find_spec("services.commitments.plans.importer") is None:
                     print("sample plan not imported: the plan importer is not there yet", flush=True)
                 else:
+                    from services.commitments.plans.importer import import_plan_text
+
                     report = await import_plan_text(session, SYSTEM, clock, SAMPLE_PLAN.read_text("utf-8"),
                                                     commune="Sceaux", territory="Quartier des Blagis")
                     print(f"imported the sample plan of the Blagis ({getattr(report, 'items', '?')} items)")
@@ -182,21 +181,22 @@ async def first_start(database_url: str, data_dir: Path) -> str:
                 print(f"{key_file} holds a key this database does not know: creating a new one", flush=True)
             _, secret = await create_key(session, SYSTEM, clock, name="embedded admin", role=Role.ADMIN,
                                          partner_id=None)
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as out:
+        with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
             out.write(secret + "\n")
-        key_file.chmod(0o600)
+        key_file.chmod(0o600)  # the mode given to os.open applies to a new file only
         return secret
     finally:
         await engine.dispose()
 
 
-def _on_sigterm(_signum: int, _frame: object) -> None:
+def _on_signal(_signum: int, _frame: object) -> None:
     raise Stop
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # Explicit SIGINT handler too: a shell starting us in the background (`make run &`) ignores SIGINT.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
     data_dir = Path(os.environ.get("DATA_DIR", "data")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
@@ -206,11 +206,10 @@ def main() -> int:
     service_env = {"DATA_DIR": str(data_dir), "NATS_URL": nats_url, "DATABASE_URL": database_url,
                    "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", base_url),
                    "LOG_JSON": os.environ.get("LOG_JSON", "false"), "PYTHONPATH": str(ROOT)}
-    python = [sys.executable, "-m"]
     # Later: the deadline scanner, the notifications and reporting services, an SMTP sink …
     services = [
         ChildSpec("commitments API (with outbox relay)",
-                  [*python, "services.commitments", "serve", "--host", host, "--port", str(port)],
+                  [sys.executable, "-m", "services.commitments", "serve", "--host", host, "--port", str(port)],
                   {**service_env, "RELAY_IN_PROCESS": "true"}),
     ]
     children = Children()
@@ -239,9 +238,10 @@ Press Ctrl-C to stop.
             time.sleep(0.5)
         print(f"{gone[0].name} exited with code {gone[1]}; stopping", file=sys.stderr, flush=True)
         return 1
-    except (KeyboardInterrupt, Stop):
+    except Stop:
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the children stop in order
         children.stop_all()
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
+from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 def async_database_url(url: str) -> str:
@@ -30,7 +31,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the service's engine; SQLite gets WAL, foreign keys and a busy timeout."""
     url = async_database_url(url)
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # Looked up at call time so that OpenTelemetry's wrapper (installed by setup_tracing) sees the engine.
+        engine = sqlalchemy_asyncio.create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,7 +54,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    return sqlalchemy_asyncio.create_async_engine(url, **kwargs)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -24,6 +25,8 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None, extra_exporter: 
     if _configured_provider is None:
         _configured_provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
         trace.set_tracer_provider(_configured_provider)
+        # Every engine created from now on (shared.db.create_engine) gets SQL spans.
+        SQLAlchemyInstrumentor().instrument(tracer_provider=_configured_provider)
         if otlp_endpoint:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

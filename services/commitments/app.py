@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import text
 
 from services.commitments.auth.router import router as auth_router
@@ -65,7 +64,6 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     clock = clock or SystemClock()
     setup_tracing(settings.otel_service_name or "commitments", settings.otel_exporter_otlp_endpoint)
     engine = create_engine(settings.database_url)
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
     bus = BusState()

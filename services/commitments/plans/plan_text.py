@@ -126,8 +126,8 @@ def _cleaned_phrase(phrase: str) -> str:
 
 _PARTNER_BY_KEY = {_partner_key(alias): partner.name for partner in KNOWN_PARTNERS
                    for alias in (partner.name, *partner.aliases)}
-# Longest first, so that "bailleurs sociaux" wins over "bailleurs".
 _ARTICLES = r"(?:(?:a|au|aux|de|du|des|le|la|les)\s+|l'|d')*"
+# Longest first, so that "bailleurs sociaux" wins over "bailleurs".
 _PARTNER_PREFIXES = tuple(
     (re.compile(_ARTICLES + r"[\s-]+".join(map(re.escape, key.split())) + r"(?![\w'-])"), name)
     for key, name in sorted(_PARTNER_BY_KEY.items(), key=lambda entry: -len(entry[0]))
@@ -291,8 +291,9 @@ def _requested_party(text: str, folded: str, start: int) -> tuple[str | None, li
     head, _, listed = text[start:end].partition("(")
     if _partner_key(head) in _GENERIC_PARTIES:  # "à ses partenaires (A au travers de B, C...)"
         known, unknown = _partners_in_list(listed, _fold(listed))
-        reasons = [f"demande adressée à « {head.strip()} » : responsable déduit de la liste, à confirmer" if known
-                   else f"demande adressée à « {head.strip()} » sans les nommer : partenaire à préciser"]
+        addressed = f"demande adressée à « {head.strip()} »"
+        reasons = [f"{addressed} : responsable déduit de la liste, à confirmer" if known
+                   else f"{addressed} sans les nommer : partenaire à préciser"]
         if re.search(r"\.\.\.|…|\betc\b", listed):
             reasons.append("liste de partenaires ouverte (« ... ») : partenaires associés à compléter")
         reasons += [f"partenaire inconnu : {name}" for name in unknown]
@@ -423,7 +424,8 @@ class _PlanReader:
             self.previous = "blank"
         elif self.title is None:
             self.title = stripped
-            if self._read_heading(stripped, continuing=False):  # no title line: the plan opens on its first axis
+            # Without a title line the plan opens on its first axis.
+            if self._read_heading(stripped, continuing=False):
                 self.previous = "heading"
         elif bullet := _BULLET.match(stripped):
             self._add_bullet(line_number, stripped[bullet.end():])

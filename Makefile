@@ -1,0 +1,40 @@
+# Engagements: one virtual environment (.venv), built from uv.lock with the project's own tooling.
+#   make run     start everything on this machine (SQLite, nats-server, API on http://127.0.0.1:8000)
+#   make test    run the test suite
+#   make bench   run the benchmarks
+#   make clean   remove the environment and caches (not ./data: delete it yourself to start afresh)
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# --inexact: keep pip and uv themselves, which are not in the lock, inside the environment.
+SYNC   := $(UV) sync --frozen --inexact
+
+.PHONY: run test bench clean env env-dev
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+
+$(UV): | $(PYTHON)
+	$(PYTHON) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m ensurepip --upgrade >/dev/null
+	$(PYTHON) -m pip install -q uv
+
+env: $(UV)
+	$(SYNC) --no-dev
+
+env-dev: $(UV)
+	$(SYNC)
+
+run: env
+	$(PYTHON) -m deploy.embedded
+
+test: env-dev
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+bench: env-dev
+	$(PYTHON) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,173 @@
+"""Helpers for the outbox relay tests: read a JetStream stream, read the outbox, wait for a condition, and run
+the relay as a separate OS process (`python -m services.commitments relay`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import NotFoundError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.commitments.config import CommitmentsSettings
+from services.commitments.outbox.models import OutboxMessage
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[4]
+
+T = TypeVar("T")
+
+
+async def wait_until(probe: Callable[[], Awaitable[T]], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Call `probe` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def stream_messages(js: JetStreamContext, stream_name: str) -> list[RawStreamMsg]:
+    """Every message the stream holds, by sequence (no consumer: nothing to clean up)."""
+    try:
+        info = await js.stream_info(stream_name)
+    except NotFoundError:
+        return []
+    if not info.state.messages:
+        return []
+    return [await js.get_msg(stream_name, seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+
+
+async def stream_exists(js: JetStreamContext, stream_name: str) -> bool:
+    try:
+        await js.stream_info(stream_name)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def outbox_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
+    """The outbox, oldest first."""
+    async with sessionmaker() as session, session.begin():
+        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.position))).all())
+
+
+def message_ids(messages: list[RawStreamMsg]) -> list[str]:
+    return [(message.headers or {}).get("Nats-Msg-Id", "") for message in messages]
+
+
+def event_ids(rows: list[OutboxMessage]) -> list[str]:
+    return [str(row.event_id) for row in rows]
+
+
+# The relay's settings the tests set; any other variable of the same name in the test run's environment is dropped,
+# so the subprocess sees exactly the test's configuration.
+_RELAY_SETTING_NAMES = {name.upper() for name in CommitmentsSettings.model_fields} | {"RELAY_PAUSE_BEFORE_MARK_SECONDS"}
+
+_DEDUP_LOG = re.compile(r"event ([0-9a-f-]{36}) was already in the stream")
+
+
+def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: float = 0.0) -> dict[str, str]:
+    """The environment of a relay process using the same database, NATS and stream as the test's app."""
+    env = {name: value for name, value in os.environ.items() if name.upper() not in _RELAY_SETTING_NAMES}
+    env.update({
+        "DATABASE_URL": settings.database_url,
+        "NATS_URL": settings.nats_url,
+        "EVENTS_STREAM": settings.events_stream,
+        "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
+        "EVENTS_DUPLICATE_WINDOW_SECONDS": str(settings.events_duplicate_window_seconds),
+        "DATA_DIR": str(settings.data_dir),
+        # A short poll: on PostgreSQL a killed relay's row locks go when the server notices the dead connection,
+        # and SKIP LOCKED makes the next relay look again on its next turn rather than wait.
+        "RELAY_POLL_SECONDS": "0.5",
+        "RELAY_PAUSE_BEFORE_MARK_SECONDS": str(pause_before_mark_seconds),
+        "LOG_LEVEL": "INFO",
+        "LOG_JSON": "true",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+class RelayProcess:
+    """The standalone outbox relay in its own OS process: stdout read line by line, logs (stderr) kept in a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+        self.stdout_lines: list[str] = []
+
+    async def start(self) -> RelayProcess:
+        with self.log_path.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.commitments", "relay", cwd=REPOSITORY_ROOT, env=self.env,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def wait_for_json_line(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+        """The first JSON line on stdout that satisfies `predicate`."""
+        assert self.process is not None and self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"relay printed no expected line within {timeout}s; stdout: "
+                                     f"{self.stdout_lines}; logs:\n{self.log_text()}")
+            try:
+                raw = await asyncio.wait_for(self.process.stdout.readline(), remaining)
+            except TimeoutError:
+                continue
+            if not raw:
+                await self.process.wait()
+                raise AssertionError(f"relay exited ({self.process.returncode}) before the expected line; "
+                                     f"logs:\n{self.log_text()}")
+            line = raw.decode().strip()
+            self.stdout_lines.append(line)
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if isinstance(entry, dict) and predicate(entry):
+                    return entry
+
+    async def kill(self) -> None:
+        """SIGKILL: no cleanup, no chance to mark anything — a crash."""
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+
+    async def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait for a clean exit (killed if it does not come)."""
+        assert self.process is not None
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout)
+            except TimeoutError:
+                await self.kill()
+                raise AssertionError(f"relay did not stop on SIGTERM within {timeout}s") from None
+        return self.process.returncode or 0
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def deduplicated_event_ids(self) -> list[str]:
+        """Event ids the relay re-published and JetStream reported as duplicates (its dedup log lines)."""
+        return _DEDUP_LOG.findall(self.log_text())
