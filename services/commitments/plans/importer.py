@@ -27,8 +27,9 @@ from services.commitments.partners.naming import normalize_name
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind
 from services.commitments.partners.service import create_partner, resolve_by_name
 from services.commitments.plans import repository
+from services.commitments.plans.known_partners import KNOWN_PARTNERS
 from services.commitments.plans.models import Axis, Objective, Plan
-from services.commitments.plans.plan_text import KNOWN_PARTNERS, ParsedItem, parse_plan_text
+from services.commitments.plans.plan_text import ParsedItem, parse_plan_text
 from shared.clock import Clock
 from shared.events.commitments import AxisCreated, ObjectiveCreated, PlanCreated
 

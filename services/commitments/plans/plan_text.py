@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from services.commitments.plans.known_partners import KNOWN_PARTNERS
+
 ItemKind = Literal["request", "commitment"]
-PartnerKind = Literal[
-    "etat", "collectivite", "etablissement_public_territorial", "bailleur_social", "association",
-    "etablissement_culturel", "justice", "other", "group",
-]
 
 
 @dataclass(frozen=True)
@@ -61,39 +59,9 @@ class ParsedPlan:
     axes: tuple[ParsedAxis, ...]
 
 
-@dataclass(frozen=True)
-class KnownPartner:
-    name: str
-    kind: PartnerKind
-    aliases: tuple[str, ...]
-    members: tuple[str, ...] = ()
-
-
 class PlanTextError(ValueError):
     """The text cannot be read as a plan: no axis, or a bullet outside any objective."""
 
-
-KNOWN_PARTNERS: tuple[KnownPartner, ...] = (
-    KnownPartner("État", "etat", ("l'État", "Etat", "Préfecture des Hauts-de-Seine", "préfecture", "préfet")),
-    KnownPartner("Hauts-de-Seine Habitat", "bailleur_social", ("HdS Habitat", "Hauts-de-Seine Habitat OPH")),
-    KnownPartner("Bailleurs sociaux", "group", ("les bailleurs sociaux", "bailleurs", "les bailleurs"),
-                 members=("Hauts-de-Seine Habitat",)),
-    KnownPartner("Vallée Sud Grand Paris", "etablissement_public_territorial", (
-        "VSGP", "l'établissement public Vallée Sud Grand Paris",
-        "établissement public territorial Vallée Sud Grand Paris")),
-    KnownPartner("Vallée Sud Emploi", "other", ()),
-    KnownPartner("École de la deuxième chance", "association", ("E2C", "école de la 2e chance")),
-    KnownPartner("Centre social et culturel des Blagis (CSCB)", "association",
-                 ("CSCB", "Centre social et culturel des Blagis")),
-    KnownPartner("Département des Hauts-de-Seine", "collectivite", (
-        "le département des Hauts-de-Seine", "le département", "Conseil départemental des Hauts-de-Seine",
-        "conseil départemental")),
-    KnownPartner("Procureur de la République", "justice",
-                 ("le procureur de la République", "parquet de Nanterre")),
-    KnownPartner("Communes voisines", "group", ("les communes voisines",)),
-    KnownPartner("Les Gémeaux, scène nationale", "etablissement_culturel",
-                 ("la scène nationale des Gémeaux", "Les Gémeaux")),
-)
 
 _LOOKALIKES = {"’": "'", "‘": "'", "ʼ": "'", "\u00a0": " ", "\u202f": " "}
 _LEADING_ARTICLE = re.compile(r"^(?:l'|d'|(?:le|la|les|a|au|aux|de|du|des)\s+)")

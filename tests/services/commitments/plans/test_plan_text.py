@@ -228,7 +228,7 @@ def test_two_deadlines_in_one_bullet_are_flagged() -> None:
     ("VALLEE SUD GRAND-PARIS", "Vallée Sud Grand Paris"),
     ("école de la deuxième chance...", "École de la deuxième chance"),
     ("au CSCB", CSCB),
-    ("le département", "Département des Hauts-de-Seine"),
+    ("le département des Hauts-de-Seine", "Département des Hauts-de-Seine"),
     ("le procureur de la République,", "Procureur de la République"),
     ("les communes voisines", "Communes voisines"),
     ("la scène nationale des Gémeaux", "Les Gémeaux, scène nationale"),
@@ -238,6 +238,7 @@ def test_resolve_partner_name(phrase: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize("phrase", ["les habitants", "les acteurs du quartier", "médiateurs socio-éducatifs",
+                                    "le département de la Moselle", "le département",
                                     ""])
 def test_what_is_no_organisation_resolves_to_none(phrase: str) -> None:
     assert resolve_partner_name(phrase) is None
