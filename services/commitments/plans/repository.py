@@ -23,6 +23,10 @@ async def list_plans(session: AsyncSession) -> Sequence[Plan]:
     return (await session.scalars(select(Plan).order_by(Plan.id))).all()
 
 
+async def get_axis(session: AsyncSession, axis_id: uuid.UUID) -> Axis | None:
+    return await session.get(Axis, axis_id)
+
+
 async def get_objective(session: AsyncSession, objective_id: uuid.UUID) -> Objective | None:
     return await session.get(Objective, objective_id)
 

@@ -1,23 +1,65 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from services.commitments.dependencies import PrincipalDep, SessionDep
+from services.commitments.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep
 from services.commitments.plans import service
-from services.commitments.plans.schemas import PlanRead, PlanSummary
+from services.commitments.plans.importer import import_plan_text
+from services.commitments.plans.plan_text import PlanTextError
+from services.commitments.plans.schemas import (AxisCreate, AxisRead, ImportReportRead, ObjectiveCreate,
+                                                ObjectiveRead, PlanCreate, PlanImport, PlanRead, PlanSummary)
+from shared.problems import InvalidInput
 
-router = APIRouter(prefix="/v1/plans", tags=["Plans"])
+router = APIRouter(prefix="/v1", tags=["Plans"])
 
 
-@router.get("", response_model=list[PlanSummary])
+@router.get("/plans", response_model=list[PlanSummary])
 async def list_plans(session: SessionDep, _: PrincipalDep) -> list[PlanSummary]:
     """The city's action plans (public documents: every role may read them)."""
     return [PlanSummary.model_validate(plan) for plan in await service.list_plans(session)]
 
 
-@router.get("/{plan_id}", response_model=PlanRead)
+@router.post("/plans", status_code=201, response_model=PlanRead)
+async def create_plan(body: PlanCreate, session: SessionDep, clock: ClockDep, editor: EditorDep) -> PlanRead:
+    """Create an empty plan."""
+    return await service.plan_tree(session, await service.create_plan(session, editor, clock, body))
+
+
+@router.post("/plans/import", response_model=ImportReportRead)
+async def import_plan(body: PlanImport, session: SessionDep, clock: ClockDep, editor: EditorDep) -> ImportReportRead:
+    """Create (or complete) a plan from its text; importing the same text twice changes nothing."""
+    try:
+        report = await import_plan_text(session, editor, clock, body.text, commune=body.commune,
+                                        territory=body.territory, title=body.title, tags=body.tags)
+    except PlanTextError as exc:
+        raise InvalidInput(f"Texte de plan illisible : {exc}") from exc
+    fields = asdict(report)
+    fields["flagged"] = [{"reference": ref, "reasons": reasons} for ref, reasons in report.flagged]
+    return ImportReportRead(**fields)
+
+
+@router.get("/plans/{plan_id}", response_model=PlanRead)
 async def get_plan(plan_id: uuid.UUID, session: SessionDep, _: PrincipalDep) -> PlanRead:
     """A plan with its axes and objectives and their progress rolled up from items."""
     return await service.plan_tree(session, await service.get_plan(session, plan_id))
+
+
+@router.post("/plans/{plan_id}/axes", status_code=201, response_model=AxisRead)
+async def add_axis(plan_id: uuid.UUID, body: AxisCreate, session: SessionDep, clock: ClockDep, editor: EditorDep
+                   ) -> AxisRead:
+    """Append an axis to a plan."""
+    axis = await service.add_axis(session, editor, clock, await service.get_plan(session, plan_id), body)
+    return AxisRead(id=axis.id, number=axis.number, title=axis.title, position=axis.position, item_count=0,
+                    progress_percent=None, objectives=[])
+
+
+@router.post("/axes/{axis_id}/objectives", status_code=201, response_model=ObjectiveRead)
+async def add_objective(axis_id: uuid.UUID, body: ObjectiveCreate, session: SessionDep, clock: ClockDep,
+                        editor: EditorDep) -> ObjectiveRead:
+    """Append an objective to an axis."""
+    objective = await service.add_objective(session, editor, clock, axis_id, body)
+    return ObjectiveRead(id=objective.id, letter=objective.letter, title=objective.title, context=objective.context,
+                         position=objective.position, item_count=0, progress_percent=None)

@@ -3,7 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.input_types import BoundedDate, InputModel, MultiLine, ShortCode, SingleLine
 
 
 class ObjectiveRead(BaseModel):
@@ -43,3 +45,54 @@ class PlanRead(PlanSummary):
     item_count: int
     progress_percent: float | None
     axes: list[AxisRead]
+
+
+class PlanCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"title": "Plan d'action — quartier des Blagis", "commune": "Sceaux", "territory": "Quartier des Blagis",
+         "adopted_on": "2021-06-24"}]})
+
+    title: SingleLine
+    commune: SingleLine
+    territory: SingleLine | None = None
+    adopted_on: BoundedDate | None = None
+
+
+class AxisCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"number": "III", "title": "BIEN GRANDIR AUX BLAGIS"}]})
+
+    number: ShortCode
+    title: SingleLine
+
+
+class ObjectiveCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"letter": "G", "title": "ACCOMPAGNER LES SENIORS", "context": "Le quartier compte de nombreux seniors."}]})
+
+    letter: ShortCode
+    title: SingleLine
+    context: MultiLine = ""
+
+
+class PlanImport(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"text": "PLAN D'ACTION\n\nI. BIEN VIVRE AUX BLAGIS\n\nA | AMÉLIORER LE CADRE DE VIE\n\n- La Ville demande "
+                 "aux bailleurs sociaux de poursuivre la requalification du patrimoine",
+         "commune": "Sceaux", "territory": "Quartier des Blagis", "tags": ["plan d'action municipal 2021"]}]})
+
+    text: MultiLine = Field(min_length=1)
+    commune: SingleLine
+    territory: SingleLine | None = None
+    title: SingleLine | None = None
+    tags: list[ShortCode] = Field(default_factory=list, max_length=30)
+
+
+class ImportReportRead(BaseModel):
+    plan_id: uuid.UUID
+    created_plan: bool
+    axes: int
+    objectives: int
+    items: int
+    created_items: int
+    created_partners: list[str]
+    flagged: list[dict[str, str]] = Field(description="Éléments à relire : référence et motifs.")

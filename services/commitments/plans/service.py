@@ -8,10 +8,16 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.commitments.auth.principal import Principal
+from services.commitments.history.service import record_change
+from services.commitments.outbox.recorder import record_event
 from services.commitments.plans import repository
-from services.commitments.plans.models import Plan
-from services.commitments.plans.schemas import AxisRead, ObjectiveRead, PlanRead, PlanSummary
-from shared.problems import NotFound
+from services.commitments.plans.models import Axis, Objective, Plan
+from services.commitments.plans.schemas import (AxisCreate, AxisRead, ObjectiveCreate, ObjectiveRead, PlanCreate,
+                                                 PlanRead, PlanSummary)
+from shared.clock import Clock
+from shared.events.commitments import AxisCreated, ObjectiveCreated, PlanCreated
+from shared.problems import Conflict, NotFound
 
 
 def _average(count: int, total: int) -> float | None:
@@ -54,3 +60,51 @@ async def plan_tree(session: AsyncSession, plan: Plan) -> PlanRead:
     total = sum(per_axis[a.id][1] for a in axes)
     return PlanRead(**PlanSummary.model_validate(plan).model_dump(), item_count=count,
                     progress_percent=_average(count, total), axes=axes)
+
+
+async def create_plan(session: AsyncSession, actor: Principal, clock: Clock, data: PlanCreate) -> Plan:
+    """Create an empty plan (axes and objectives are added next, or imported from text)."""
+    plan = Plan(title=data.title, commune=data.commune, territory=data.territory, adopted_on=data.adopted_on,
+                created_at=clock.now())
+    session.add(plan)
+    await session.flush()
+    record_change(session, actor, clock, entity_type="plan", entity_id=plan.id, action="created",
+                  changes=data.model_dump(mode="json"))
+    record_event(session, PlanCreated(plan_id=plan.id, title=plan.title, commune=plan.commune), actor, clock)
+    return plan
+
+
+async def add_axis(session: AsyncSession, actor: Principal, clock: Clock, plan: Plan, data: AxisCreate) -> Axis:
+    """Append an axis to a plan; its number is unique within the plan."""
+    axes = await repository.axes_of(session, plan.id)
+    if any(a.number == data.number for a in axes):
+        raise Conflict(f"Le plan a déjà un axe {data.number}.")
+    axis = Axis(plan_id=plan.id, number=data.number, title=data.title, position=len(axes) + 1)
+    session.add(axis)
+    await session.flush()
+    record_change(session, actor, clock, entity_type="axis", entity_id=axis.id, action="created",
+                  changes=data.model_dump(mode="json"))
+    record_event(session, AxisCreated(axis_id=axis.id, plan_id=plan.id, number=axis.number, title=axis.title,
+                                      position=axis.position), actor, clock)
+    return axis
+
+
+async def add_objective(session: AsyncSession, actor: Principal, clock: Clock, axis_id: uuid.UUID,
+                        data: ObjectiveCreate) -> Objective:
+    """Append an objective to an axis; its letter is unique within the axis."""
+    axis = await repository.get_axis(session, axis_id)
+    if axis is None:
+        raise NotFound("Axe introuvable.")
+    objectives = await repository.objectives_of(session, axis.plan_id)
+    if any(o.axis_id == axis.id and o.letter == data.letter for o in objectives):
+        raise Conflict(f"L'axe {axis.number} a déjà un objectif {data.letter}.")
+    objective = Objective(plan_id=axis.plan_id, axis_id=axis.id, letter=data.letter, title=data.title,
+                          context=data.context, position=len(objectives) + 1)
+    session.add(objective)
+    await session.flush()
+    record_change(session, actor, clock, entity_type="objective", entity_id=objective.id, action="created",
+                  changes=data.model_dump(mode="json"))
+    record_event(session, ObjectiveCreated(objective_id=objective.id, axis_id=axis.id, plan_id=axis.plan_id,
+                                           letter=objective.letter, title=objective.title,
+                                           position=objective.position), actor, clock)
+    return objective
