@@ -135,12 +135,17 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
                    journal_router):
         app.include_router(router)
 
-    @app.get("/healthz", tags=["Operations"])
+    @app.get("/healthz", tags=["Operations"],
+             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
     async def healthz() -> dict[str, str]:
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["Operations"])
+    @app.get("/readyz", tags=["Operations"], responses={
+        200: {"content": {"application/json": {"example": {"status": "ready",
+                                                           "checks": {"database": "ok", "nats": "ok"}}}}},
+        503: {"content": {"application/json": {"example": {"status": "not ready",
+                                                           "checks": {"database": "ok", "nats": "unreachable"}}}}}})
     async def readyz(request: Request) -> JSONResponse:
         """Ready when the database answers and NATS is connected (503 otherwise)."""
         checks = {"database": "ok", "nats": "ok" if bus.connected else "unreachable"}

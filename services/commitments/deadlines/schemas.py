@@ -44,7 +44,7 @@ class DeadlineChangeRead(BaseModel):
 
 
 class DeadlineRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{"id": "01a214bb-8702-7000-abee-62cd37c4247d", "item_id": "01a214bb-8702-7000-abee-62cd37c4247e", "kind": "delivery", "label": None, "due_on": "2021-09-22", "original_wording": "dès l'automne 2021", "met_on": None, "version": 2, "changes": [{"previous_due_on": None, "new_due_on": "2021-09-22", "reason": None, "actor_kind": "api_key", "actor_id": "01a214bb-8702-7000-abee-62cd37c4247d", "changed_at": "2026-03-02T09:00:00Z"}]}]})
 
     id: uuid.UUID
     item_id: uuid.UUID
@@ -73,7 +73,7 @@ class ProposalDecision(InputModel):
 
 
 class ProposalRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{"id": "01a214bb-8702-7000-abee-62cd37c4247d", "deadline_id": "01a214bb-8702-7000-abee-62cd37c4247e", "proposed_due_on": "2026-09-30", "reason": "Appel d'offres infructueux.", "status": "pending", "proposed_at": "2026-03-02T09:00:00Z", "decided_at": None}]})
 
     id: uuid.UUID
     deadline_id: uuid.UUID

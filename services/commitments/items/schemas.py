@@ -94,5 +94,8 @@ class ItemRead(BaseModel):
 
 
 class ItemPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": ItemRead.model_config["json_schema_extra"]["examples"],  # type: ignore[index]
+                                                               "next_cursor": "eyJzIjoiY3JlYXRlZCJ9"}]})
+
     items: list[ItemRead]
     next_cursor: str | None = Field(description="À passer en `cursor` pour la page suivante ; null à la fin.")

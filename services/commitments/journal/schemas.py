@@ -23,7 +23,7 @@ class JournalEntryCreate(InputModel):
 
 
 class JournalEntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{"id": "01a214bb-8702-7000-abee-62cd37c4247d", "item_id": "01a214bb-8702-7000-abee-62cd37c4247e", "kind": "progress", "text": "Ravalement du bâtiment B terminé.", "occurred_on": "2026-05-12", "progress_percent": 40, "evidence_url": "https://example.org/cr-chantier.pdf", "author_name": None, "actor_kind": "api_key", "created_at": "2026-03-02T09:00:00Z"}]})
 
     id: uuid.UUID
     item_id: uuid.UUID

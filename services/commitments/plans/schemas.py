@@ -9,6 +9,8 @@ from shared.input_types import BoundedDate, InputModel, MultiLine, ShortCode, Si
 
 
 class ObjectiveRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "01a214bb-8702-7000-abee-62cd37c4247d", "letter": "B", "title": "FAVORISER UN ACCÈS AUX SERVICES PUBLICS", "context": "", "position": 7, "item_count": 2, "progress_percent": 25.0}]})
+
     id: uuid.UUID
     letter: str
     title: str
@@ -19,6 +21,8 @@ class ObjectiveRead(BaseModel):
 
 
 class AxisRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "01a214bb-8702-7000-abee-62cd37c4247e", "number": "II", "title": "BIEN RÉUSSIR AUX BLAGIS", "position": 2, "item_count": 12, "progress_percent": 18.5, "objectives": [{"id": "01a214bb-8702-7000-abee-62cd37c4247d", "letter": "B", "title": "FAVORISER UN ACCÈS AUX SERVICES PUBLICS", "context": "", "position": 7, "item_count": 2, "progress_percent": 25.0}]}]})
+
     id: uuid.UUID
     number: str
     title: str
@@ -88,6 +92,8 @@ class PlanImport(InputModel):
 
 
 class ImportReportRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"plan_id": "01a214bb-8702-7000-abee-62cd37c4247d", "created_plan": True, "axes": 2, "objectives": 11, "items": 25, "created_items": 25, "created_partners": ["État", "Hauts-de-Seine Habitat"], "flagged": [{"reference": "II.D.3", "reasons": "liste de partenaires ouverte (« ... »)"}]}]})
+
     plan_id: uuid.UUID
     created_plan: bool
     axes: int
