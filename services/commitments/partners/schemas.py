@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.input_types import InputModel, SingleLine
 
@@ -22,10 +22,25 @@ class PartnerKind(StrEnum):
     OTHER = "other"
 
 
-Siret = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]
+def _valid_siret(value: str) -> str:
+    """A SIRET's 14 digits pass the Luhn check (La Poste's establishments use a digit sum divisible by 5)."""
+    if value.startswith("356000000"):
+        valid = sum(int(d) for d in value) % 5 == 0
+    else:
+        total = 0
+        for position, digit in enumerate(int(d) for d in reversed(value)):
+            doubled = digit * 2 if position % 2 else digit
+            total += doubled - 9 if doubled > 9 else doubled
+        valid = total % 10 == 0
+    if not valid:
+        raise ValueError("numéro SIRET invalide (clé de contrôle)")
+    return value
+
+
+Siret = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$"), AfterValidator(_valid_siret)]
 
 _EXAMPLE = {"name": "Vallée Sud Grand Paris", "kind": "etablissement_public_territorial",
-            "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"], "siret": "20005791500012"}
+            "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"], "siret": "20005791500007"}
 
 
 class PartnerCreate(InputModel):

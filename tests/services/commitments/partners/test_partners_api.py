@@ -6,7 +6,7 @@ from __future__ import annotations
 async def test_create_partner_with_aliases_and_resolve_them(app, admin):
     response = await admin.post("/v1/partners", json={
         "name": "Vallée Sud Grand Paris", "kind": "etablissement_public_territorial",
-        "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"], "siret": "20005791500012"})
+        "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"], "siret": "20005791500007"})
     assert response.status_code == 201, response.text
     partner = response.json()
     assert partner["aliases"] == ["VSGP", "l'établissement public Vallée Sud Grand Paris"]
@@ -42,3 +42,10 @@ async def test_group_members_and_update(admin):
     assert not_a_group.status_code == 422
     groups = [p["name"] for p in (await admin.get("/v1/partners", params={"kind": "group"})).json()]
     assert groups == ["Bailleurs sociaux"]
+
+
+async def test_siret_is_checked(admin):
+    bad = await admin.post("/v1/partners", json={"name": "X", "kind": "other", "siret": "20005791500012"})
+    assert bad.status_code == 422 and "siret" in bad.json()["detail"]
+    good = await admin.post("/v1/partners", json={"name": "X", "kind": "other", "siret": "20005791500007"})
+    assert good.status_code == 201
