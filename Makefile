@@ -4,6 +4,7 @@
 #   make bench   run the benchmarks
 #   make clean   remove the environment and caches (not ./data: delete it yourself to start afresh)
 
+PYTHON3 ?= python3
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
@@ -14,7 +15,7 @@ SYNC   := $(UV) sync --frozen --inexact
 .PHONY: run test bench clean env env-dev
 
 $(PYTHON):
-	python3 -m venv $(VENV)
+	$(PYTHON3) -m venv $(VENV)
 
 $(UV): | $(PYTHON)
 	$(PYTHON) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m ensurepip --upgrade >/dev/null

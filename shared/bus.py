@@ -42,16 +42,24 @@ async def connect(url: str, name: str, **options: object) -> NatsClient:
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
-    """Create the stream, or bring its subjects and dedup window to the spec."""
-    config = StreamConfig(name=spec.name, subjects=spec.subjects,
-                          duplicate_window=spec.duplicate_window_seconds)
+    """Create the stream, or bring its subjects and dedup window to the spec, keeping every other setting."""
     try:
-        await js.stream_info(spec.name)
+        info = await js.stream_info(spec.name)
     except NotFoundError:
-        await js.add_stream(config)
+        await js.add_stream(StreamConfig(name=spec.name, subjects=spec.subjects,
+                                         duplicate_window=spec.duplicate_window_seconds))
         logger.info("created stream %s for %s", spec.name, spec.subjects)
         return
-    await js.update_stream(config)
+    current = info.config
+    if sorted(current.subjects or []) == sorted(spec.subjects) \
+            and current.duplicate_window == spec.duplicate_window_seconds:
+        return
+    # Update from the stream's own configuration: a fresh StreamConfig would reset what operations chose
+    # (replicas back to 1, limits and retention to none) and fail outright on a memory-storage stream.
+    await js.update_stream(current.evolve(subjects=spec.subjects,
+                                          duplicate_window=spec.duplicate_window_seconds))
+    logger.info("updated stream %s: subjects %s, dedup window %ss", spec.name, spec.subjects,
+                spec.duplicate_window_seconds)
 
 
 async def publish_event(js: JetStreamContext, spec: StreamSpec, event_id: str, event_type: str,

@@ -2,7 +2,8 @@
 
 A crash between publish and mark re-publishes the same rows on restart; JetStream drops them because
 `Nats-Msg-Id` is the event id. Several relays may run: on PostgreSQL each claims rows with
-FOR UPDATE SKIP LOCKED; SQLite has a single writer anyway.
+FOR UPDATE SKIP LOCKED; on SQLite, whose one write lock must not be held across NATS calls, a second relay
+would only re-publish what JetStream then drops.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 from opentelemetry import trace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,38 +52,64 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def publish_batch(self) -> int:
-        """Publish the oldest unpublished rows; returns how many were handled."""
+        """Publish the oldest unpublished rows and mark them published; returns how many were handled."""
         js = self.nats.jetstream()
-        async with self.sessionmaker() as session, session.begin():
-            query = (select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
-                     .order_by(OutboxMessage.position).limit(self.batch_size))
+        async with self.sessionmaker() as session:
             if session.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = (await session.scalars(query)).all()
-            for row in rows:
-                event_type = row.event_type
-                subject = self.stream.subject_for(event_type)
-                with tracer.start_as_current_span(f"publish {subject}", context=extract_trace_context(row.headers),
-                                                  kind=trace.SpanKind.PRODUCER,
-                                                  attributes={"messaging.system": "nats",
-                                                              "messaging.destination.name": subject,
-                                                              "messaging.message.id": str(row.event_id)}):
-                    headers = dict(inject_trace_context({}))
-                    ack = await publish_event(js, self.stream, str(row.event_id), event_type,
-                                              row.payload.encode(), headers)
-                self.stats.published += 1
-                if ack.duplicate:
-                    self.stats.duplicates += 1
-                    logger.info("event %s was already in the stream (dedup)", row.event_id)
-            if rows and self.pause_before_mark_seconds:
-                logger.warning("published %d event(s); pausing %.1fs before marking them (fault injection)",
-                               len(rows), self.pause_before_mark_seconds)
-                print(json.dumps({"relay": "published-unmarked", "count": len(rows)}), flush=True)
-                await asyncio.sleep(self.pause_before_mark_seconds)
-            now = self.clock.now()
-            for row in rows:
-                row.published_at = now
-        return len(rows)
+                # Claim the rows for the whole batch: other relays skip them instead of publishing them too.
+                # Row locks do not get in the way of the API, which only inserts outbox rows.
+                async with session.begin():
+                    rows = await self._oldest_unpublished(session, claim=True)
+                    await self._publish(js, rows)
+                    self._mark(rows)
+                return len(rows)
+            # SQLite has one write lock for the whole database, taken by every transaction (BEGIN IMMEDIATE):
+            # holding it across NATS calls would make every API write wait on NATS (up to the publish timeout
+            # when NATS is away). Read, publish and mark in separate steps; a second relay would only
+            # re-publish, and be deduplicated.
+            async with session.begin():
+                rows = await self._oldest_unpublished(session, claim=False)
+            if not rows:
+                return 0
+            await self._publish(js, rows)
+            async with session.begin():
+                self._mark(rows)
+            return len(rows)
+
+    async def _oldest_unpublished(self, session: AsyncSession, claim: bool) -> list[OutboxMessage]:
+        query = (select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+                 .order_by(OutboxMessage.position).limit(self.batch_size))
+        if claim:
+            query = query.with_for_update(skip_locked=True)
+        return list((await session.scalars(query)).all())
+
+    async def _publish(self, js: JetStreamContext, rows: list[OutboxMessage]) -> None:
+        for row in rows:
+            event_type = row.event_type
+            subject = self.stream.subject_for(event_type)
+            with tracer.start_as_current_span(f"publish {subject}",
+                                              context=extract_trace_context(row.headers),
+                                              kind=trace.SpanKind.PRODUCER,
+                                              attributes={"messaging.system": "nats",
+                                                          "messaging.destination.name": subject,
+                                                          "messaging.message.id": str(row.event_id)}):
+                headers = dict(inject_trace_context({}))
+                ack = await publish_event(js, self.stream, str(row.event_id), event_type,
+                                          row.payload.encode(), headers)
+            self.stats.published += 1
+            if ack.duplicate:
+                self.stats.duplicates += 1
+                logger.info("event %s was already in the stream (dedup)", row.event_id)
+        if rows and self.pause_before_mark_seconds:
+            logger.warning("published %d event(s); pausing %.1fs before marking them (fault injection)",
+                           len(rows), self.pause_before_mark_seconds)
+            print(json.dumps({"relay": "published-unmarked", "count": len(rows)}), flush=True)
+            await asyncio.sleep(self.pause_before_mark_seconds)
+
+    def _mark(self, rows: list[OutboxMessage]) -> None:
+        now = self.clock.now()
+        for row in rows:
+            row.published_at = now
 
     async def drain(self) -> int:
         """Publish until the outbox is empty."""
@@ -93,12 +121,16 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set: at start (recovering what a crash left), on each wake-up, and on a slow
         poll as a safety net for commits made by other processes."""
-        await ensure_stream(self.nats.jetstream(), self.stream)
         subscription = await self.nats.subscribe(self.stream.wake_subject, cb=self._on_wake_message)
+        stream_declared = False
         try:
             while not stop.is_set():
                 self._wakeup.clear()  # before draining: a commit made during the drain wakes the next turn
                 try:
+                    # Retried like a publish: a NATS hiccup at start must not end the relay.
+                    if not stream_declared:
+                        await ensure_stream(self.nats.jetstream(), self.stream)
+                        stream_declared = True
                     await self.drain()
                 except Exception:  # NATS or the database is away: keep the rows, retry on the next turn
                     logger.exception("outbox relay: publish failed, will retry")

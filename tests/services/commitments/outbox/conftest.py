@@ -27,8 +27,9 @@ def settings_overrides() -> dict[str, Any]:
 @pytest.fixture
 def settings(settings: CommitmentsSettings, stream_names: tuple[str, str], settings_overrides: dict[str, Any]
              ) -> CommitmentsSettings:
-    """The service's test settings with a stream and subject prefix no other test uses: each test counts exactly
-    the messages it caused. The name keeps the run's prefix, so the run's cleanup removes it if a test cannot."""
+    """The service's test settings with a stream and subject prefix no other test uses: each test counts
+    exactly the messages it caused. The name keeps the run's prefix, so the run's cleanup removes it if a test
+    cannot."""
     suffix = uuid.uuid4().hex[:8]
     return settings.model_copy(update={"events_stream": f"{stream_names[0]}_{suffix}",
                                        "events_subject_prefix": f"{stream_names[1]}_{suffix}",
@@ -37,7 +38,8 @@ def settings(settings: CommitmentsSettings, stream_names: tuple[str, str], setti
 
 @pytest.fixture
 def stream(settings: CommitmentsSettings) -> StreamSpec:
-    return StreamSpec(settings.events_stream, settings.events_subject_prefix, settings.events_duplicate_window_seconds)
+    return StreamSpec(settings.events_stream, settings.events_subject_prefix,
+                      settings.events_duplicate_window_seconds)
 
 
 @pytest.fixture
@@ -55,8 +57,8 @@ async def nats_client(nats_url: str, stream: StreamSpec) -> AsyncIterator[NatsCl
 @pytest.fixture
 async def start_relay(settings: CommitmentsSettings, tmp_path: Path
                       ) -> AsyncIterator[Callable[..., Awaitable[RelayProcess]]]:
-    """Start `python -m services.commitments relay` against the test's database and stream; every process started
-    is killed at the end, whatever happened."""
+    """Start `python -m services.commitments relay` against the test's database and stream; every process
+    started is killed at the end, whatever happened."""
     started: list[RelayProcess] = []
 
     async def start(pause_before_mark_seconds: float = 0.0) -> RelayProcess:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -29,11 +30,14 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[4]
 T = TypeVar("T")
 
 
-async def wait_until(probe: Callable[[], Awaitable[T]], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Call `probe` until it returns something truthy; fail the test after `timeout` seconds."""
+async def wait_until(probe: Callable[[], Awaitable[T] | T], timeout: float, what: str,
+                     interval: float = 0.05) -> T:
+    """Call `probe` (plain or async) until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        result = await probe()
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if time.monotonic() > deadline:
@@ -49,7 +53,8 @@ async def stream_messages(js: JetStreamContext, stream_name: str) -> list[RawStr
         return []
     if not info.state.messages:
         return []
-    return [await js.get_msg(stream_name, seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+    sequences = range(info.state.first_seq, info.state.last_seq + 1)
+    return [await js.get_msg(stream_name, seq) for seq in sequences]
 
 
 async def stream_exists(js: JetStreamContext, stream_name: str) -> bool:
@@ -74,14 +79,16 @@ def event_ids(rows: list[OutboxMessage]) -> list[str]:
     return [str(row.event_id) for row in rows]
 
 
-# The relay's settings the tests set; any other variable of the same name in the test run's environment is dropped,
-# so the subprocess sees exactly the test's configuration.
-_RELAY_SETTING_NAMES = {name.upper() for name in CommitmentsSettings.model_fields} | {"RELAY_PAUSE_BEFORE_MARK_SECONDS"}
+# The relay's settings: variables of these names in the test run's environment are dropped, so the subprocess
+# sees exactly the test's configuration.
+_RELAY_SETTING_NAMES = ({name.upper() for name in CommitmentsSettings.model_fields}
+                        | {"RELAY_PAUSE_BEFORE_MARK_SECONDS"})
 
 _DEDUP_LOG = re.compile(r"event ([0-9a-f-]{36}) was already in the stream")
 
 
-def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: float = 0.0) -> dict[str, str]:
+def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: float = 0.0
+                      ) -> dict[str, str]:
     """The environment of a relay process using the same database, NATS and stream as the test's app."""
     env = {name: value for name, value in os.environ.items() if name.upper() not in _RELAY_SETTING_NAMES}
     env.update({
@@ -91,8 +98,8 @@ def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: 
         "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
         "EVENTS_DUPLICATE_WINDOW_SECONDS": str(settings.events_duplicate_window_seconds),
         "DATA_DIR": str(settings.data_dir),
-        # A short poll: on PostgreSQL a killed relay's row locks go when the server notices the dead connection,
-        # and SKIP LOCKED makes the next relay look again on its next turn rather than wait.
+        # A short poll: on PostgreSQL a killed relay's row locks go when the server notices the dead
+        # connection, and SKIP LOCKED makes the next relay look again on its next turn rather than wait.
         "RELAY_POLL_SECONDS": "0.5",
         "RELAY_PAUSE_BEFORE_MARK_SECONDS": str(pause_before_mark_seconds),
         "LOG_LEVEL": "INFO",
@@ -103,7 +110,7 @@ def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: 
 
 
 class RelayProcess:
-    """The standalone outbox relay in its own OS process: stdout read line by line, logs (stderr) kept in a file."""
+    """The standalone relay in its own OS process: stdout read line by line, logs (stderr) in a file."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env
@@ -122,7 +129,8 @@ class RelayProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    async def wait_for_json_line(self, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+    async def wait_for_json_line(self, predicate: Callable[[dict[str, Any]], bool], timeout: float
+                                 ) -> dict[str, Any]:
         """The first JSON line on stdout that satisfies `predicate`."""
         assert self.process is not None and self.process.stdout is not None
         deadline = time.monotonic() + timeout

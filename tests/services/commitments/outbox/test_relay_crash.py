@@ -1,0 +1,79 @@
+"""The relay killed for real (SIGKILL of `python -m services.commitments relay`, a separate OS process) loses
+nothing and publishes nothing twice: JetStream drops the re-publish of rows published but not yet marked,
+because `Nats-Msg-Id` is the event id."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+
+from shared.bus import StreamSpec
+from tests.services.commitments.outbox.support import (
+    RelayProcess,
+    event_ids,
+    message_ids,
+    outbox_rows,
+    stream_messages,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+START_TIMEOUT = 30.0  # a cold Python start with FastAPI and SQLAlchemy imports, on a slow machine
+
+
+async def _create_partners(admin: httpx.AsyncClient, count: int) -> None:
+    tag = uuid.uuid4().hex[:8]
+    for n in range(count):
+        response = await admin.post("/v1/partners",
+                                    json={"name": f"Bailleur {tag} {n}", "kind": "bailleur_social"})
+        assert response.status_code == 201, response.text
+
+
+async def _outbox_drained(app: FastAPI) -> bool:
+    return all(row.published_at is not None for row in await outbox_rows(app.state.sessionmaker))
+
+
+async def test_relay_crashes_lose_nothing_and_duplicate_nothing(
+        app: FastAPI, admin: httpx.AsyncClient, nats_client: NatsClient, stream: StreamSpec,
+        start_relay: Callable[..., Awaitable[RelayProcess]]) -> None:
+    """Two crashes in one run, to start as few processes as possible: rows published but not marked when the
+    relay was killed (re-published, dropped by JetStream), and rows committed after it was killed, while no
+    relay ran (published once, as new messages)."""
+    js = nats_client.jetstream()
+    await _create_partners(admin, 4)
+    published_unmarked = await outbox_rows(app.state.sessionmaker)
+    assert len(published_unmarked) == 5  # the admin key's event and 4 partners
+    assert all(row.published_at is None for row in published_unmarked)
+
+    crashing = await start_relay(pause_before_mark_seconds=30)
+    unmarked = await crashing.wait_for_json_line(lambda line: line.get("relay") == "published-unmarked",
+                                                 START_TIMEOUT)
+    assert unmarked["count"] == len(published_unmarked)
+    await crashing.kill()
+
+    # The crash window: every event is in the stream, no row says so.
+    assert all(row.published_at is None for row in await outbox_rows(app.state.sessionmaker))
+    assert message_ids(await stream_messages(js, stream.name)) == event_ids(published_unmarked)
+
+    # Committed while no relay runs: the dead relay never saw these.
+    await _create_partners(admin, 2)
+    rows = await outbox_rows(app.state.sessionmaker)
+    never_published = rows[len(published_unmarked):]
+    assert len(never_published) == 2 and all(row.published_at is None for row in rows)
+
+    restarted = await start_relay()
+    await wait_until(lambda: _outbox_drained(app), START_TIMEOUT, "the restarted relay to drain the outbox")
+    assert await restarted.stop() == 0
+
+    # Exactly one message per row, in outbox order: nothing lost, nothing twice.
+    assert message_ids(await stream_messages(js, stream.name)) == event_ids(rows)
+    # The restarted relay re-published the unmarked rows and JetStream told it they were duplicates (PubAck);
+    # the rows committed after the crash went out as new messages.
+    deduplicated = restarted.deduplicated_event_ids()
+    assert sorted(deduplicated) == sorted(event_ids(published_unmarked)), restarted.log_text()

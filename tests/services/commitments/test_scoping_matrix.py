@@ -1,0 +1,413 @@
+"""Every /v1 endpoint × every role × an object of one's own, of one's group and of another partner: zero leaks.
+
+One world per database (module scope): partners A and B, a group G containing A, an item for each with a
+contact, a deadline, a proposal and a journal entry; keys admin, city, reader, partner-A, partner-B. Each case
+makes one request (actions that use up their object, like an erasure or a decision, get a fresh one). Another
+partner's object is a 404 (as if it did not exist), never a 200 or a 403; lists hold none of it; a refused
+write writes nothing; every refusal is problem+json.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import delete, func, select
+
+from services.commitments.app import create_app
+from services.commitments.auth.principal import SYSTEM, Role
+from services.commitments.auth.service import create_key
+from services.commitments.config import CommitmentsSettings
+from services.commitments.models import Base
+from services.commitments.plans.models import Axis, Objective, Plan
+from shared.clock import FixedClock
+
+OWNERS = ("A", "G", "B")
+STAFF = ("admin", "city", "reader")
+PARTNERS = {"partner_a": frozenset({"A", "G"}), "partner_b": frozenset({"B"})}
+ROLES = (*STAFF, *PARTNERS)
+
+
+# --------------------------------------------------------------------------------------------------- the world
+
+@dataclass
+class World:
+    app: FastAPI
+    clients: dict[str, httpx.AsyncClient]
+    plan_id: str
+    axis_id: str
+    objective_id: str
+    ids: dict[str, dict[str, str]] = field(default_factory=dict)  # owner -> {partner_id, item_id, ...}
+    revoked_secret: str = ""
+
+    @property
+    def admin(self) -> httpx.AsyncClient:
+        return self.clients["admin"]
+
+    def foreign_ids(self, role: str) -> set[str]:
+        """Ids a partner key must never see: every object of the owners it is not concerned with."""
+        if role not in PARTNERS:
+            return set()
+        return {value for owner, ids in self.ids.items() if owner not in PARTNERS[role] for value in ids.values()}
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201), response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def _new_item(world: World, owner: str) -> str:
+    """A request to `owner`, sent (so that the partner may acknowledge it)."""
+    item = _ok(await world.admin.post("/v1/items", json={
+        "objective_id": world.objective_id, "kind": "request", "title": f"Demande à {owner}",
+        "plan_text": f"La Ville demande à {owner} d'agir.", "lead_partner_id": world.ids[owner]["partner_id"]}))
+    _ok(await world.admin.post(f"/v1/items/{item['id']}/transitions",
+                                          json={"to": "sent", "letter_reference": "SCX/2026-001"}))
+    return item["id"]  # type: ignore[no-any-return]
+
+
+async def _populate(world: World) -> None:
+    admin = world.admin
+    names = {"A": "Hauts-de-Seine Habitat", "B": "Vallée Sud Grand Paris", "G": "Les bailleurs sociaux"}
+    for owner in ("A", "B", "G"):
+        body: dict[str, Any] = {"name": names[owner], "kind": "bailleur_social"}
+        if owner == "G":
+            body.update(kind="group", is_group=True, member_ids=[world.ids["A"]["partner_id"]])
+        world.ids[owner] = {"partner_id": (_ok(await admin.post("/v1/partners", json=body)))["id"]}
+    for owner in OWNERS:
+        ids = world.ids[owner]
+        ids["item_id"] = await _new_item(world, owner)
+        ids["contact_id"] = (_ok(await admin.post(
+            f"/v1/partners/{ids['partner_id']}/contacts",
+            json={"last_name": f"Contact {owner}", "email": f"contact.{owner.lower()}@example.org"})))["id"]
+        ids["deadline_id"] = (_ok(await admin.post(
+            f"/v1/items/{ids['item_id']}/deadlines", json={"kind": "response", "due_on": "2026-04-15"})))["id"]
+        ids["proposal_id"] = (_ok(await admin.post(
+            f"/v1/deadlines/{ids['deadline_id']}/proposals",
+            json={"proposed_due_on": "2026-05-15", "reason": f"Conseil de {owner} reporté."})))["id"]
+        ids["journal_id"] = (_ok(await admin.post(
+            f"/v1/items/{ids['item_id']}/journal", json={"kind": "note", "text": f"Réunion avec {owner}."})))["id"]
+    for role in ("city", "reader", "partner_a", "partner_b"):
+        body = {"name": f"clé {role}", "role": role.split("_")[0]}
+        if role in PARTNERS:
+            body["partner_id"] = world.ids[role[-1].upper()]["partner_id"]
+        secret = (_ok(await admin.post("/v1/api-keys", json=body)))["secret"]
+        world.clients[role] = _client(world.app, secret)
+    revoked = _ok(await admin.post("/v1/api-keys", json={"name": "révoquée", "role": "admin"}))
+    _ok(await admin.post(f"/v1/api-keys/{revoked['id']}/revoke"))
+    world.revoked_secret = revoked["secret"]
+
+
+def _client(app: FastAPI, secret: str | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    # A crash must show as a 500 in the matrix, not as an exception raised in the test.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
+
+
+@pytest.fixture(scope="module")
+async def world(database_url: str, nats_url: str, stream_names: tuple[str, str],
+                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    """One populated app per database for the whole module; every table emptied afterwards."""
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    settings = CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
+                                   events_subject_prefix=stream_names[1], data_dir=tmp_path_factory.mktemp("data"),
+                                   relay_in_process=False, log_json=False)
+    app = create_app(settings, clock)
+    async with LifespanManager(app):
+        async with app.state.sessionmaker() as session, session.begin():
+            _, secret = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
+            plan = Plan(title="Plan d'action — quartier des Blagis", commune="Sceaux", created_at=clock.now())
+            session.add(plan)
+            await session.flush()
+            axis = Axis(plan_id=plan.id, number="I", title="BIEN VIVRE", position=1)
+            session.add(axis)
+            await session.flush()
+            objective = Objective(plan_id=plan.id, axis_id=axis.id, letter="A", title="CADRE DE VIE", position=1,
+                                  context="")
+            session.add(objective)
+            await session.flush()
+        world = World(app=app, clients={"admin": _client(app, secret)}, plan_id=str(plan.id),
+                      axis_id=str(axis.id), objective_id=str(objective.id))
+        try:
+            await _populate(world)
+            yield world
+        finally:
+            for client in world.clients.values():
+                await client.aclose()
+            async with app.state.engine.begin() as connection:
+                for table in reversed(Base.metadata.sorted_tables):
+                    await connection.execute(delete(table))
+
+
+async def row_counts(app: FastAPI) -> dict[str, int]:
+    """How many rows each table holds, in one round trip. Every change a service makes adds an audit entry
+    and an outbox event, so equal counts before and after a refusal mean nothing was written."""
+    tables = Base.metadata.sorted_tables
+    query = select(*(select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables))
+    async with app.state.engine.connect() as connection:
+        return dict((await connection.execute(query)).one()._mapping)
+
+
+# ------------------------------------------------------------------------------------------- the route table
+
+# Who may act: "read" every role; "personal" (contacts) staff and the partner itself but never readers;
+# "write" staff and the partner on its own items; "edit" city staff only; "admin" admins only.
+Access = str
+Fresh = Callable[[World, str], Awaitable[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Route:
+    access: Access
+    success: int = 200
+    scoped: bool = True  # the path names an object that belongs to a partner
+    body: Callable[[World, str], Any] | None = None
+    fresh: Fresh | None = None  # an object used up by a successful call, made anew for each case
+    # Known deviation for a partner on another partner's object: (status actually answered, why).
+    foreign_deviation: tuple[int, str] | None = None
+
+
+async def _fresh_key(world: World, owner: str) -> dict[str, str]:
+    key = _ok(await world.admin.post("/v1/api-keys", json={"name": "à révoquer", "role": "reader"}))
+    return {"key_id": key["id"]}
+
+
+async def _fresh_contact(world: World, owner: str) -> dict[str, str]:
+    contact = _ok(await world.admin.post(f"/v1/partners/{world.ids[owner]['partner_id']}/contacts",
+                                                    json={"last_name": "Éphémère"}))
+    return {"contact_id": contact["id"]}
+
+
+async def _fresh_sent_item(world: World, owner: str) -> dict[str, str]:
+    return {"item_id": await _new_item(world, owner)}
+
+
+async def _fresh_proposal(world: World, owner: str) -> dict[str, str]:
+    proposal = _ok(await world.admin.post(f"/v1/deadlines/{world.ids[owner]['deadline_id']}/proposals",
+                                                     json={"proposed_due_on": "2026-06-01", "reason": "Report."}))
+    return {"proposal_id": proposal["id"]}
+
+
+_EDITOR_FIRST = ("the EditorDep dependency is resolved before the visibility check in the endpoint body, so a "
+                 "partner gets 403 for any id (no existence leak, but design §4 wants 404 for another partner's "
+                 "object)")
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/v1/api-keys"): Route("admin", 201, scoped=False,
+                                    body=lambda w, o: {"name": "matrice", "role": "reader"}),
+    ("GET", "/v1/api-keys"): Route("admin", scoped=False),
+    ("POST", "/v1/api-keys/{key_id}/revoke"): Route("admin", scoped=False, fresh=_fresh_key),
+    ("GET", "/v1/auth/whoami"): Route("read", scoped=False),
+    ("GET", "/v1/partners"): Route("read", scoped=False),
+    ("POST", "/v1/partners"): Route("edit", 201, scoped=False,
+                                    body=lambda w, o: {"name": f"Partenaire {uuid.uuid4().hex[:8]}", "kind": "etat"}),
+    ("GET", "/v1/partners/{partner_id}"): Route("read"),
+    ("PATCH", "/v1/partners/{partner_id}"): Route("edit", body=lambda w, o: {"siret": "20005791500007"}),
+    ("GET", "/v1/partners/{partner_id}/contacts"): Route("personal"),
+    ("POST", "/v1/partners/{partner_id}/contacts"): Route("edit", 201, body=lambda w, o: {"last_name": "Durand"}),
+    ("GET", "/v1/contacts/{contact_id}"): Route("personal"),
+    ("PATCH", "/v1/contacts/{contact_id}"): Route("edit", body=lambda w, o: {"title": "Chargée de mission"}),
+    ("GET", "/v1/contacts/{contact_id}/export"): Route("edit"),
+    ("POST", "/v1/contacts/{contact_id}/erasure"): Route("edit", fresh=_fresh_contact),
+    ("GET", "/v1/plans"): Route("read", scoped=False),
+    ("GET", "/v1/plans/{plan_id}"): Route("read", scoped=False),
+    ("POST", "/v1/plans"): Route("edit", 201, scoped=False, body=lambda w, o: {
+        "title": f"Plan {uuid.uuid4().hex[:8]}", "commune": "Sceaux"}),
+    ("POST", "/v1/plans/import"): Route("edit", scoped=False, body=lambda w, o: {
+        "text": "PLAN D'ACTION\n\nI. BIEN VIVRE\n\nA | CADRE DE VIE\n\n- La Ville rénovera le square",
+        "commune": "Sceaux", "title": "Plan importé"}),
+    ("POST", "/v1/plans/{plan_id}/axes"): Route("edit", 201, scoped=False, body=lambda w, o: {
+        "number": uuid.uuid4().hex[:6], "title": "BIEN GRANDIR"}),
+    ("POST", "/v1/axes/{axis_id}/objectives"): Route("edit", 201, scoped=False, body=lambda w, o: {
+        "letter": uuid.uuid4().hex[:6], "title": "ACCOMPAGNER LES SENIORS"}),
+    ("GET", "/v1/items"): Route("read", scoped=False),
+    ("POST", "/v1/items"): Route("edit", 201, scoped=False, body=lambda w, o: {
+        "objective_id": w.objective_id, "kind": "request", "title": "Nouvelle demande", "plan_text": "Texte.",
+        "lead_partner_id": w.ids["B"]["partner_id"]}),
+    ("GET", "/v1/items/{item_id}"): Route("read"),
+    ("PATCH", "/v1/items/{item_id}"): Route("edit", body=lambda w, o: {"tags": ["matrice"]}),
+    ("POST", "/v1/items/{item_id}/transitions"): Route("write", fresh=_fresh_sent_item,
+                                                       body=lambda w, o: {"to": "acknowledged"}),
+    ("GET", "/v1/items/{item_id}/history"): Route("read"),
+    ("GET", "/v1/items/{item_id}/deadlines"): Route("read"),
+    ("POST", "/v1/items/{item_id}/deadlines"): Route("edit", 201, body=lambda w, o: {
+        "kind": "milestone", "due_on": "2026-06-30", "label": "Jalon"}),
+    ("PATCH", "/v1/deadlines/{deadline_id}"): Route("edit", body=lambda w, o: {"label": "Réponse attendue"},
+                                                    foreign_deviation=(403, _EDITOR_FIRST)),
+    ("GET", "/v1/items/{item_id}/deadline-proposals"): Route("read"),
+    ("POST", "/v1/deadlines/{deadline_id}/proposals"): Route("write", 201, body=lambda w, o: {
+        "proposed_due_on": "2026-07-15", "reason": "Appel d'offres infructueux."}),
+    ("POST", "/v1/deadline-proposals/{proposal_id}/decision"): Route("edit", fresh=_fresh_proposal,
+                                                                     body=lambda w, o: {"accept": False},
+                                                                     foreign_deviation=(403, _EDITOR_FIRST)),
+    ("GET", "/v1/items/{item_id}/journal"): Route("read"),
+    ("POST", "/v1/items/{item_id}/journal"): Route("write", 201, body=lambda w, o: {
+        "kind": "note", "text": "Point d'étape."}),
+}
+
+
+def expected_status(route: Route, role: str, owner: str) -> int:
+    if role == "admin":
+        return route.success
+    if route.access == "admin":
+        return 403
+    if role == "city":
+        return route.success
+    if role == "reader":
+        return route.success if route.access == "read" else 403
+    if route.scoped and owner not in PARTNERS[role]:
+        return 404
+    return route.success if route.access in ("read", "personal", "write") else 403
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for (method, path), route in ROUTES.items():
+        for role in ROLES:
+            owners = ("B",) if role in STAFF or not route.scoped else OWNERS
+            for owner in owners:
+                case_id = f"{method} {path} as {role}" + (f" on {owner}'s" if route.scoped else "")
+                cases.append(pytest.param(method, path, role, owner, id=case_id))
+    return cases
+
+
+async def _target(world: World, route: Route, owner: str) -> dict[str, str]:
+    ids = {**world.ids[owner], "plan_id": world.plan_id, "axis_id": world.axis_id}
+    if route.fresh is not None:
+        ids.update(await route.fresh(world, owner))
+    ids.setdefault("key_id", str(uuid.uuid4()))
+    return ids
+
+
+def assert_problem(response: httpx.Response, status: int, what: str) -> None:
+    assert response.status_code == status, f"{what}: {response.status_code} {response.text}"
+    assert response.headers["content-type"].startswith("application/problem+json"), f"{what}: not problem+json"
+    problem = response.json()
+    assert problem["status"] == status and problem["type"].startswith("urn:") and problem["detail"], what
+
+
+# ------------------------------------------------------------------------------------------------------ tests
+
+def served_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every /v1 operation the app serves. FastAPI >= 0.13x keeps an included router as
+    one lazy `_IncludedRouter` entry in `app.routes`; its `effective_route_contexts()` are the real routes."""
+    served = set()
+    for route in app.routes:
+        contexts = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
+        for context in contexts:
+            if isinstance(getattr(context, "original_route", context), APIRoute) and context.path.startswith("/v1"):
+                served.update((method, context.path) for method in context.methods)
+    return served
+
+
+async def test_every_v1_route_has_a_case(world: World) -> None:
+    served = served_routes(world.app)
+    assert len(served) >= len(ROUTES) // 2, "route discovery broke: too few /v1 routes found"
+    missing, stale = sorted(served - ROUTES.keys()), sorted(ROUTES.keys() - served)
+    assert not missing, f"/v1 routes with no case in the scoping matrix (add them to ROUTES): {missing}"
+    assert not stale, f"cases for routes the app no longer serves: {stale}"
+
+
+@pytest.mark.parametrize(("method", "path", "role", "owner"), _cases())
+async def test_scoping(world: World, method: str, path: str, role: str, owner: str) -> None:
+    route = ROUTES[(method, path)]
+    what = f"{method} {path} as {role}" + (f" on {owner}'s object" if route.scoped else "")
+    url = path.format(**await _target(world, route, owner))
+    expected = expected_status(route, role, owner)
+    before = await row_counts(world.app) if method != "GET" and expected >= 400 else None
+    body = route.body(world, owner) if route.body else None
+    response = await world.clients[role].request(method, url, json=body)
+
+    if response.status_code < 400:
+        assert response.status_code == expected, f"{what}: {response.status_code} {response.text}"
+    else:
+        deviation = route.foreign_deviation
+        if (deviation and role in PARTNERS and owner not in PARTNERS[role]
+                and response.status_code == deviation[0] != expected):
+            assert_problem(response, deviation[0], what)
+            assert before == await row_counts(world.app), f"{what}: refused, yet something was written"
+            pytest.xfail(f"{what}: {deviation[0]} instead of {expected}: {deviation[1]}")
+        assert_problem(response, expected, what)
+    if before is not None:
+        assert before == await row_counts(world.app), f"{what}: refused, yet something was written"
+    # The problem's `instance` is the caller's own path: whatever else mentions a foreign id is a leak.
+    payload = response.json()
+    if isinstance(payload, dict):
+        payload = {key: value for key, value in payload.items() if key != "instance"}
+    shown = json.dumps(payload)
+    for leaked in world.foreign_ids(role):
+        assert leaked not in shown, f"{what}: the answer shows {leaked}, which belongs to another partner"
+    if expected == 404:
+        # Indistinguishable from an object that does not exist.
+        missing = path.format(**{name: str(uuid.uuid4()) for name in _path_names(path)})
+        other = await world.clients[role].request(method, missing, json=body)
+        assert (other.status_code, _problem_core(other)) == (response.status_code, _problem_core(response)), what
+    if role in PARTNERS and response.status_code == 200 and method == "GET":
+        _check_scoped_list(path, response.json(), world, role, what)
+
+
+def _path_names(path: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(path) if name]
+
+
+def _problem_core(response: httpx.Response) -> tuple[Any, ...]:
+    problem = response.json()
+    return problem.get("code"), problem.get("title"), problem.get("detail")
+
+
+def _check_scoped_list(path: str, payload: Any, world: World, role: str, what: str) -> None:
+    """A partner's lists hold its own organisation's and groups' objects only (including objects this module
+    made for other cases, which the id scan does not know)."""
+    visible = {world.ids[owner]["partner_id"] for owner in PARTNERS[role]}
+    if path == "/v1/partners":
+        assert {p["id"] for p in payload} <= visible, what
+    elif path == "/v1/items":
+        for item in payload["items"]:
+            assert {item["lead_partner_id"], *item["associated_partner_ids"]} & visible, f"{what}: {item['id']}"
+    elif path == "/v1/auth/whoami":
+        assert set(payload["visible_partner_ids"]) == visible, what
+
+
+@pytest.mark.parametrize("role", list(PARTNERS))
+async def test_partner_filter_on_another_partner_lists_nothing(world: World, role: str) -> None:
+    for owner in OWNERS:
+        if owner in PARTNERS[role]:
+            continue
+        response = await world.clients[role].get("/v1/items", params={"partner_id": world.ids[owner]["partner_id"]})
+        assert response.status_code == 200 and response.json()["items"] == [], f"{role} filtering on {owner}"
+
+
+_CREDENTIALS = ["no key", "revoked key", "revoked key as X-API-Key", "not a bearer"]
+
+
+def _credential_headers(world: World, credential: str) -> dict[str, str]:
+    return {"no key": {}, "revoked key": {"Authorization": f"Bearer {world.revoked_secret}"},
+            "revoked key as X-API-Key": {"X-API-Key": world.revoked_secret},
+            "not a bearer": {"Authorization": "Basic dXNlcjpwYXNz"}}[credential]
+
+
+@pytest.mark.parametrize("credential", _CREDENTIALS)
+@pytest.mark.parametrize(("method", "path"), list(ROUTES))
+async def test_unauthenticated_is_401_everywhere(world: World, method: str, path: str, credential: str) -> None:
+    route = ROUTES[(method, path)]
+    url = path.format(**{**world.ids["A"], "plan_id": world.plan_id, "axis_id": world.axis_id,
+                         "key_id": str(uuid.uuid4())})
+    before = await row_counts(world.app) if method != "GET" else None
+    async with _client(world.app, None) as client:
+        response = await client.request(method, url, json=route.body(world, "A") if route.body else None,
+                                        headers=_credential_headers(world, credential))
+    assert_problem(response, 401, f"{method} {path} with {credential}")
+    assert response.headers.get("www-authenticate", "").startswith("Bearer")
+    if before is not None:
+        assert before == await row_counts(world.app), f"{method} {path} with {credential}: something was written"

@@ -1,0 +1,59 @@
+"""`ensure_stream` against a real nats-server: it creates the stream, and on an existing one changes only what
+the service owns (subjects, dedup window), never what operations chose (replicas, storage, limits)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from shared.bus import StreamSpec, ensure_stream
+
+
+@pytest.fixture
+async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(nats_url, connect_timeout=2, name="bus-tests")
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def spec(nats_client: NatsClient, stream_names: tuple[str, str]) -> AsyncIterator[StreamSpec]:
+    """A stream and prefix of the test's own, under the run's prefix (the run's cleanup gets leftovers)."""
+    suffix = uuid.uuid4().hex[:8]
+    spec = StreamSpec(f"{stream_names[0]}_BUS_{suffix}", f"{stream_names[1]}_bus_{suffix}", 600.0)
+    yield spec
+    try:
+        await nats_client.jetstream().delete_stream(spec.name)
+    except NotFoundError:
+        pass
+
+
+async def test_creates_the_stream_with_its_subjects_and_dedup_window(nats_client: NatsClient, spec: StreamSpec
+                                                                     ) -> None:
+    await ensure_stream(nats_client.jetstream(), spec)
+    config = (await nats_client.jetstream().stream_info(spec.name)).config
+    assert config.subjects == [f"{spec.subject_prefix}.>"] and config.duplicate_window == 600.0
+    await ensure_stream(nats_client.jetstream(), spec)  # again: nothing to do, no error
+
+
+@pytest.mark.parametrize("storage", [StorageType.FILE, StorageType.MEMORY])
+async def test_existing_stream_keeps_what_operations_configured(nats_client: NatsClient, spec: StreamSpec,
+                                                                storage: StorageType) -> None:
+    js = nats_client.jetstream()
+    await js.add_stream(StreamConfig(name=spec.name, subjects=[f"{spec.subject_prefix}.old.>"],
+                                     storage=storage, max_age=86400.0, max_msgs=1000,
+                                     description="set by operations",
+                                     duplicate_window=120.0))
+    await ensure_stream(js, spec)
+    config = (await js.stream_info(spec.name)).config
+    assert config.subjects == [f"{spec.subject_prefix}.>"] and config.duplicate_window == 600.0
+    assert (config.storage, config.max_age, config.max_msgs, config.description) == (
+        storage, 86400.0, 1000, "set by operations")
