@@ -9,8 +9,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, Strict,
-                      StringConstraints, ValidationInfo, field_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 EARLIEST_DATE = date(1900, 1, 1)
@@ -74,6 +84,11 @@ def _in_date_range(value: date) -> date:
 
 SingleLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
                        AfterValidator(_single_line)]
+# Sized to the columns that store them (a longer value would be a database error, not a 422).
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 AfterValidator(_single_line)]
+Marker = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10),
+                   AfterValidator(_single_line)]
 ShortCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
                       AfterValidator(_single_line)]
 MultiLine = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_multi_line)]

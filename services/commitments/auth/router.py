@@ -6,7 +6,13 @@ from fastapi import APIRouter, Request
 
 from services.commitments.auth import service
 from services.commitments.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Introspection
-from services.commitments.dependencies import AdminDep, ClockDep, PrincipalDep, SessionDep, get_principal_cache
+from services.commitments.dependencies import (
+    AdminDep,
+    ClockDep,
+    PrincipalDep,
+    SessionDep,
+    get_principal_cache,
+)
 
 router = APIRouter(prefix="/v1", tags=["API keys"])
 

@@ -6,11 +6,11 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.commitments.auth.principal import Role
-from shared.input_types import InputModel, SingleLine
+from shared.input_types import InputModel, Name
 
 
 class ApiKeyCreate(InputModel):
-    name: SingleLine = Field(examples=["Intranet — tableau de bord"])
+    name: Name = Field(examples=["Intranet — tableau de bord"])
     role: Role = Field(examples=["reader"])
     partner_id: uuid.UUID | None = Field(default=None, description="Obligatoire pour le rôle partner.")
 

@@ -72,7 +72,7 @@ async def create_key(session: AsyncSession, actor: Principal, clock: Clock, *, n
                      partner_id: uuid.UUID | None) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret, which is never shown again."""
     if (role is Role.PARTNER) != (partner_id is not None):
-        raise InvalidInput("Une clé « partner » doit désigner un partenaire, et seules celles-là.")
+        raise InvalidInput("partner_id : une clé « partner » doit désigner un partenaire, et seules celles-là.")
     if partner_id is not None and await partners_repository.get(session, partner_id) is None:
         raise NotFound("Partenaire introuvable.")
     secret = generate_key()

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from shared.input_types import BoundedDate, Email, InputModel, SingleLine
+from shared.input_types import BoundedDate, Email, InputModel, Name, SingleLine
 
 
 class ContactRole(StrEnum):
@@ -34,8 +34,8 @@ class ContactCreate(InputModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
     civility: Civility | None = None
-    first_name: SingleLine | None = None
-    last_name: SingleLine
+    first_name: Name | None = None
+    last_name: Name
     title: SingleLine | None = None
     email: Email | None = None
     phone: Phone | None = None
@@ -48,8 +48,8 @@ class ContactUpdate(InputModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"role": "deputy", "active_to": "2026-12-31"}]})
 
     civility: Civility | None = None
-    first_name: SingleLine | None = None
-    last_name: SingleLine | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
     title: SingleLine | None = None
     email: Email | None = None
     phone: Phone | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,11 +72,14 @@ async def update_contact(session: AsyncSession, actor: Principal, clock: Clock, 
     if contact.erased_at is not None:
         raise Conflict("Ce contact a été effacé ; créez-en un nouveau.")
     changes = data.model_dump(exclude_unset=True, mode="json")
-    if changes.get("last_name", "") is None:
-        raise InvalidInput("last_name ne peut pas être vide.")
+    for required in ("last_name", "role"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} ne peut pas être null.")
     before = ContactRead.model_validate(contact).model_dump(mode="json")
-    for field, value in changes.items():
-        setattr(contact, field, value)
+    for field in changes:
+        value = getattr(data, field)
+        # The ORM takes dates and plain strings; the JSON dump above is only for the audit diff.
+        setattr(contact, field, value.value if isinstance(value, Enum) else value)
     _check_dates(contact)
     changed = diff(before, changes)
     if changed:

@@ -11,8 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.commitments.auth.principal import Principal
 from services.commitments.deadlines import repository
 from services.commitments.deadlines.models import Deadline, DeadlineChange, DeadlineProposal
-from services.commitments.deadlines.schemas import (DeadlineChangeRead, DeadlineCreate, DeadlineRead, DeadlineUpdate,
-                                                    ProposalCreate, ProposalDecision)
+from services.commitments.deadlines.schemas import (
+    DeadlineChangeRead,
+    DeadlineCreate,
+    DeadlineRead,
+    DeadlineUpdate,
+    ProposalCreate,
+    ProposalDecision,
+)
 from services.commitments.history.service import record_change
 from services.commitments.items import service as items_service
 from services.commitments.items.models import Item
@@ -93,7 +99,7 @@ async def update_deadline(session: AsyncSession, actor: Principal, clock: Clock,
         deadline.label = data.label
     if "met_on" in changes and data.met_on != deadline.met_on:
         if deadline.kind != "milestone":
-            raise InvalidInput("Seul un jalon se marque atteint à la main ; les autres suivent l'état de l'élément.")
+            raise InvalidInput("met_on : seul un jalon se marque atteint à la main ; les autres suivent l'état de l'élément.")
         audit["met_on"] = [deadline.met_on and deadline.met_on.isoformat(), data.met_on and data.met_on.isoformat()]
         deadline.met_on = data.met_on
     if audit:

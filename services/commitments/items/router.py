@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from services.commitments.auth import repository as auth_repository
 from services.commitments.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep, WriterDep
+from services.commitments.history.schemas import AuditEntryRead
 from services.commitments.history.service import item_history
 from services.commitments.items import service
 from services.commitments.items.lifecycle import ItemKind, Status
 from services.commitments.items.models import Item
 from services.commitments.items.repository import ItemFilters
 from services.commitments.items.schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate, TransitionRequest
-from services.commitments.history.schemas import AuditEntryRead
 from shared.clock import paris_today
 from shared.input_types import QueryText
 from shared.problems import InvalidInput
@@ -62,7 +62,7 @@ async def list_items(
         before = date.fromisoformat(due_before) if due_before else None
         after = date.fromisoformat(due_after) if due_after else None
     except ValueError as exc:
-        raise InvalidInput(f"Date invalide : {exc}.") from exc
+        raise InvalidInput(f"due_before/due_after : date invalide ({exc}).") from exc
     partner_filter = None
     if partner_id is not None:
         partner_filter = frozenset({partner_id, *await auth_repository.groups_of(session, partner_id)})

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.commitments.items.lifecycle import ItemKind, Status
-from shared.input_types import BoundedDate, InputModel, Money, MultiLine, ShortCode, SingleLine
+from shared.input_types import BoundedDate, InputModel, Money, MultiLine, Name, ShortCode, SingleLine
 
 _EXAMPLE: dict[str, Any] = {
     "objective_id": "01a214bb-8702-7000-abee-62cd37c4247d", "kind": "request",
@@ -56,7 +56,7 @@ class TransitionRequest(InputModel):
 
     to: Status
     on: BoundedDate | None = Field(default=None, description="Date de l'événement (par défaut : aujourd'hui).")
-    letter_reference: SingleLine | None = Field(default=None, description="Référence du courrier (envoi).")
+    letter_reference: Name | None = Field(default=None, description="Référence du courrier (envoi).")
     comment: MultiLine | None = None
 
 

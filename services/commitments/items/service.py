@@ -16,8 +16,15 @@ from services.commitments.contacts import repository as contacts_repository
 from services.commitments.deadlines import repository as deadlines_repository
 from services.commitments.history.service import diff, record_change
 from services.commitments.items import repository
-from services.commitments.items.lifecycle import (ANSWERED, CLOSED, INITIAL_STATUS, LABELS_FR, ItemKind, Status,
-                                                  allowed_targets)
+from services.commitments.items.lifecycle import (
+    ANSWERED,
+    CLOSED,
+    INITIAL_STATUS,
+    LABELS_FR,
+    ItemKind,
+    Status,
+    allowed_targets,
+)
 from services.commitments.items.models import Item
 from services.commitments.items.repository import ItemFilters
 from services.commitments.items.schemas import ItemCreate, ItemRead, ItemUpdate, TransitionRequest
@@ -64,10 +71,19 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if raw["s"] != sort:
             raise ValueError("sort changed")
-        value = datetime.fromisoformat(raw["v"]) if sort == "updated" else raw["v"]
+        key = sort.lstrip("-")
+        value = raw["v"]
+        if key == "updated":
+            value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError("naive datetime")
+        elif key == "title" and not isinstance(value, str):
+            raise ValueError("title must be text")
+        elif key == "created" and value is not None:
+            raise ValueError("unexpected value")
         return value, uuid.UUID(raw["id"])
     except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise InvalidInput("Curseur de pagination invalide (ou obtenu avec un autre tri).") from exc
+        raise InvalidInput("cursor : curseur de pagination invalide (ou obtenu avec un autre tri).") from exc
 
 
 async def list_page(session: AsyncSession, principal: Principal, filters: ItemFilters, sort: str, cursor: str | None,
@@ -122,7 +138,7 @@ async def _check_references(session: AsyncSession, kind: ItemKind, lead: uuid.UU
     wanted = {*associated, *([lead] if lead else [])}
     unknown = wanted - await partners_repository.existing_ids(session, wanted)
     if unknown:
-        raise InvalidInput(f"Partenaires inconnus : {', '.join(sorted(map(str, unknown)))}.")
+        raise InvalidInput(f"lead_partner_id/associated_partner_ids : partenaires inconnus : {', '.join(sorted(map(str, unknown)))}.")
     if owner is not None and await contacts_repository.get(session, owner) is None:
         raise InvalidInput("owner_contact_id ne désigne aucun contact.")
 

@@ -25,7 +25,7 @@ async def add_journal_entry(body: JournalEntryCreate, item: ItemDep, session: Se
     """Record a partner response, a progress update (with its %) or a note."""
     on = body.occurred_on or paris_today(clock)
     if on > paris_today(clock):
-        raise InvalidInput("Une entrée de journal ne peut pas être datée dans le futur.")
+        raise InvalidInput("occurred_on : une entrée de journal ne peut pas être datée dans le futur.")
     entry = await items_service.add_journal_entry(session, writer, clock, item, kind=body.kind, text=body.text, on=on,
                                                   progress_percent=body.progress_percent,
                                                   evidence_url=body.evidence_url, author_name=body.author_name)

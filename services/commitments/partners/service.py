@@ -52,7 +52,9 @@ async def _set_aliases(session: AsyncSession, partner: Partner, names: Sequence[
     for alias in [partner.name, *names]:
         key = normalize_name(alias)
         if not key:
-            raise InvalidInput(f"Alias sans lettre ni chiffre : « {alias} ».")
+            raise InvalidInput(f"name/aliases : nom sans lettre ni chiffre : « {alias} ».")
+        if len(key) > 300:  # NFKD can lengthen a name past the column
+            raise InvalidInput(f"name/aliases : nom trop long une fois normalisé : « {alias[:40]}… ».")
         owner = await repository.alias_owner(session, key)
         if owner is not None and owner != partner.id:
             raise Conflict(f"« {alias} » désigne déjà un autre partenaire.", partner_id=str(owner))
@@ -63,12 +65,12 @@ async def _set_aliases(session: AsyncSession, partner: Partner, names: Sequence[
 
 async def _check_members(session: AsyncSession, partner: Partner, member_ids: Sequence[uuid.UUID]) -> None:
     if member_ids and not partner.is_group:
-        raise InvalidInput("Seul un groupe de partenaires a des membres.")
+        raise InvalidInput("member_ids : seul un groupe de partenaires a des membres.")
     unknown = set(member_ids) - await repository.existing_ids(session, member_ids)
     if unknown:
-        raise InvalidInput(f"Membres inconnus : {', '.join(sorted(map(str, unknown)))}.")
+        raise InvalidInput(f"member_ids : membres inconnus : {', '.join(sorted(map(str, unknown)))}.")
     if partner.id in member_ids:
-        raise InvalidInput("Un groupe ne peut pas être membre de lui-même.")
+        raise InvalidInput("member_ids : un groupe ne peut pas être membre de lui-même.")
 
 
 async def create_partner(session: AsyncSession, actor: Principal, clock: Clock, data: PartnerCreate) -> Partner:
@@ -96,6 +98,9 @@ async def update_partner(session: AsyncSession, actor: Principal, clock: Clock, 
                          data: PartnerUpdate) -> Partner:
     """Rename, re-type, re-alias a partner or change a group's members."""
     changes = data.model_dump(exclude_unset=True, mode="json")
+    for required in ("name", "kind", "aliases", "member_ids"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} ne peut pas être null.")
     before = {"name": partner.name, "kind": partner.kind, "siret": partner.siret,
               "aliases": [a.alias for a in partner.aliases if a.alias != partner.name],
               "member_ids": [str(m) for m in (await repository.members_of(session, [partner.id]))[partner.id]]}

@@ -9,8 +9,17 @@ from services.commitments.dependencies import ClockDep, EditorDep, PrincipalDep,
 from services.commitments.plans import service
 from services.commitments.plans.importer import import_plan_text
 from services.commitments.plans.plan_text import PlanTextError
-from services.commitments.plans.schemas import (AxisCreate, AxisRead, ImportReportRead, ObjectiveCreate,
-                                                ObjectiveRead, PlanCreate, PlanImport, PlanRead, PlanSummary)
+from services.commitments.plans.schemas import (
+    AxisCreate,
+    AxisRead,
+    ImportReportRead,
+    ObjectiveCreate,
+    ObjectiveRead,
+    PlanCreate,
+    PlanImport,
+    PlanRead,
+    PlanSummary,
+)
 from shared.problems import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["Plans"])

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.input_types import BoundedDate, InputModel, MultiLine, ShortCode, SingleLine
+from shared.input_types import BoundedDate, InputModel, Marker, MultiLine, Name, ShortCode, SingleLine
 
 
 class ObjectiveRead(BaseModel):
@@ -57,15 +57,15 @@ class PlanCreate(InputModel):
          "adopted_on": "2021-06-24"}]})
 
     title: SingleLine
-    commune: SingleLine
-    territory: SingleLine | None = None
+    commune: Name
+    territory: Name | None = None
     adopted_on: BoundedDate | None = None
 
 
 class AxisCreate(InputModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"number": "III", "title": "BIEN GRANDIR AUX BLAGIS"}]})
 
-    number: ShortCode
+    number: Marker
     title: SingleLine
 
 
@@ -73,7 +73,7 @@ class ObjectiveCreate(InputModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"letter": "G", "title": "ACCOMPAGNER LES SENIORS", "context": "Le quartier compte de nombreux seniors."}]})
 
-    letter: ShortCode
+    letter: Marker
     title: SingleLine
     context: MultiLine = ""
 
@@ -85,8 +85,8 @@ class PlanImport(InputModel):
          "commune": "Sceaux", "territory": "Quartier des Blagis", "tags": ["plan d'action municipal 2021"]}]})
 
     text: MultiLine = Field(min_length=1)
-    commune: SingleLine
-    territory: SingleLine | None = None
+    commune: Name
+    territory: Name | None = None
     title: SingleLine | None = None
     tags: list[ShortCode] = Field(default_factory=list, max_length=30)
 

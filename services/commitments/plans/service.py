@@ -13,8 +13,15 @@ from services.commitments.history.service import record_change
 from services.commitments.outbox.recorder import record_event
 from services.commitments.plans import repository
 from services.commitments.plans.models import Axis, Objective, Plan
-from services.commitments.plans.schemas import (AxisCreate, AxisRead, ObjectiveCreate, ObjectiveRead, PlanCreate,
-                                                 PlanRead, PlanSummary)
+from services.commitments.plans.schemas import (
+    AxisCreate,
+    AxisRead,
+    ObjectiveCreate,
+    ObjectiveRead,
+    PlanCreate,
+    PlanRead,
+    PlanSummary,
+)
 from shared.clock import Clock
 from shared.events.commitments import AxisCreated, ObjectiveCreated, PlanCreated
 from shared.problems import Conflict, NotFound
