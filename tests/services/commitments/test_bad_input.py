@@ -9,11 +9,10 @@ row of every table and the list endpoints.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -139,18 +138,6 @@ async def full_state(world: World) -> dict[str, Any]:
                 state[table.name] = sorted(map(repr, (await connection.execute(select(table))).all()))
     state["history"] = (await world.admin.get(world.url("/v1/items/{item_id}/history"))).json()
     return state
-
-
-@contextlib.contextmanager
-def known_bug(reason: str | None) -> Iterator[None]:
-    """A failing check that is a reported bug is an expected failure, with the bug as its reason; once the bug
-    is fixed the same check simply passes."""
-    try:
-        yield
-    except AssertionError:
-        if reason:
-            pytest.xfail(reason)
-        raise
 
 
 def assert_refusal(response: httpx.Response, field_name: str | None, status: int | None, what: str
@@ -506,45 +493,37 @@ async def test_body_at_the_limit_is_read(world: World) -> None:
 
 # ------------------------------------------------------------------------------- refusals inside the services
 
-_FIELD_NOT_NAMED = "reported: the service's InvalidInput detail does not name the offending field"
-
 SERVICE_REFUSALS = [
-    # (case id, method, path, body, field, bug)
+    # (case id, method, path, body, field)
     ("member_ids on a non-group, after a rename", "PATCH", "/v1/partners/{partner_id}",
-     {"name": "Nouveau nom", "member_ids": ["{group_id}"]}, "member_ids", _FIELD_NOT_NAMED),
+     {"name": "Nouveau nom", "member_ids": ["{group_id}"]}, "member_ids"),
     ("a group that is its own member", "PATCH", "/v1/partners/{group_id}",
-     {"name": "Groupe renommé", "member_ids": ["{group_id}"]}, "member_ids", _FIELD_NOT_NAMED),
-    ("partner name set to null", "PATCH", "/v1/partners/{partner_id}", {"name": None}, "name",
-     "reported: partners/service.py update_partner ignores null name/kind yet records them as changed "
-     "(200, audit entry and partner.updated event claiming name → null)"),
-    ("alias without letter or digit", "PATCH", "/v1/partners/{partner_id}", {"aliases": ["—"]}, "aliases",
-     _FIELD_NOT_NAMED),
+     {"name": "Groupe renommé", "member_ids": ["{group_id}"]}, "member_ids"),
+    ("partner name set to null", "PATCH", "/v1/partners/{partner_id}", {"name": None}, "name"),
+    ("alias without letter or digit", "PATCH", "/v1/partners/{partner_id}", {"aliases": ["—"]}, "aliases"),
     ("unknown lead partner", "PATCH", "/v1/items/{item_id}",
-     {"title": "Titre changé", "lead_partner_id": str(uuid.UUID(int=1))}, "lead_partner_id", _FIELD_NOT_NAMED),
+     {"title": "Titre changé", "lead_partner_id": str(uuid.UUID(int=1))}, "lead_partner_id"),
     ("unknown objective", "POST", "/v1/items",
      {"objective_id": str(uuid.UUID(int=1)), "kind": "commitment", "title": "T", "plan_text": "P"},
-     "objective_id", None),
+     "objective_id"),
     ("request without a lead partner", "POST", "/v1/items",
-     {"objective_id": "{objective_id}", "kind": "request", "title": "T", "plan_text": "P"}, "lead_partner_id", None),
+     {"objective_id": "{objective_id}", "kind": "request", "title": "T", "plan_text": "P"}, "lead_partner_id"),
     ("unknown owner contact", "POST", "/v1/items",
      {"objective_id": "{objective_id}", "kind": "commitment", "title": "T", "plan_text": "P",
-      "owner_contact_id": str(uuid.UUID(int=1))}, "owner_contact_id", None),
-    ("item title set to null", "PATCH", "/v1/items/{item_id}", {"budget": "10.00", "title": None}, "title", None),
+      "owner_contact_id": str(uuid.UUID(int=1))}, "owner_contact_id"),
+    ("item title set to null", "PATCH", "/v1/items/{item_id}", {"budget": "10.00", "title": None}, "title"),
     ("contact ending before it starts", "PATCH", "/v1/contacts/{contact_id}",
-     {"title": "Directrice", "active_to": "2025-12-31"}, "active_to",
-     "reported: contacts/service.py update_contact sets JSON-mode values (dates as str) on the ORM object: "
-     "any PATCH of active_from/active_to is a 500"),
+     {"title": "Directrice", "active_to": "2025-12-31"}, "active_to"),
     ("contact role set to null", "PATCH", "/v1/contacts/{contact_id}", {"title": "Directrice", "role": None},
-     "role", "reported: contacts/service.py update_contact accepts role=null, then the event fails: 500"),
-    ("contact last name set to null", "PATCH", "/v1/contacts/{contact_id}", {"last_name": None}, "last_name", None),
+     "role"),
+    ("contact last name set to null", "PATCH", "/v1/contacts/{contact_id}", {"last_name": None}, "last_name"),
     ("new date without a reason", "PATCH", "/v1/deadlines/{deadline_id}",
-     {"label": "Réponse", "due_on": "2026-09-01"}, "reason", None),
+     {"label": "Réponse", "due_on": "2026-09-01"}, "reason"),
     ("met_on on a response deadline", "PATCH", "/v1/deadlines/{deadline_id}",
-     {"label": "Réponse", "met_on": "2026-03-01"}, "met_on", _FIELD_NOT_NAMED),
+     {"label": "Réponse", "met_on": "2026-03-01"}, "met_on"),
     ("journal entry dated in the future", "POST", "/v1/items/{item_id}/journal",
-     {"kind": "note", "text": "Demain.", "occurred_on": "2026-03-03"}, "occurred_on", _FIELD_NOT_NAMED),
-    ("partner key without a partner", "POST", "/v1/api-keys", {"name": "Clé", "role": "partner"}, "partner_id",
-     _FIELD_NOT_NAMED),
+     {"kind": "note", "text": "Demain.", "occurred_on": "2026-03-03"}, "occurred_on"),
+    ("partner key without a partner", "POST", "/v1/api-keys", {"name": "Clé", "role": "partner"}, "partner_id"),
 ]
 
 
@@ -558,19 +537,15 @@ def _fill(world: World, value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize(("method", "path", "body", "field_name", "bug"),
+@pytest.mark.parametrize(("method", "path", "body", "field_name"),
                          [pytest.param(*case[1:], id=case[0]) for case in SERVICE_REFUSALS])
 async def test_refusal_inside_a_service_writes_nothing(world: World, method: str, path: str, body: dict[str, Any],
-                                                      field_name: str, bug: str | None) -> None:
+                                                      field_name: str) -> None:
     before = await full_state(world)
     response = await send(world, method, path, _fill(world, body))
     after = await full_state(world)
-    naming_bug = bug == _FIELD_NOT_NAMED
-    with known_bug(None if naming_bug else bug):
-        assert_refusal(response, None, 422, f"{method} {path} {body}")
-        assert after == before, "refused, yet something was written"
-    with known_bug(bug if naming_bug else None):
-        assert_refusal(response, field_name, 422, f"{method} {path} {body}")
+    assert after == before, "refused, yet something was written"
+    assert_refusal(response, field_name, 422, f"{method} {path} {body}")
 
 
 # ---------------------------------------------------------------------------------------------- query and path
@@ -583,8 +558,7 @@ CURSOR_JUNK = {
     "object for a title": {"s": "title", "v": {"a": 1}, "id": str(uuid.uuid4())},
     "number for a date": {"s": "updated", "v": 5, "id": str(uuid.uuid4())},
 }
-_CURSOR_BUG = ("reported: items/service.py _decode_cursor does not check the type of the cursor's value: "
-               "it reaches the SQL comparison and fails there (500)")
+
 
 
 def _cursor(value: Any) -> str:
@@ -600,15 +574,12 @@ async def test_bad_cursor_is_422(world: World, label: str) -> None:
     value = CURSOR_JUNK[label]
     sort = value["s"] if isinstance(value, dict) and label != "other sort" else "created"
     response = await world.admin.get("/v1/items", params={"cursor": _cursor(value), "sort": sort})
-    bug = _CURSOR_BUG if label in ("number for a title", "object for a title") else None
-    with known_bug(bug):
-        assert_refusal(response, None, 422, f"cursor {label}")
+    assert_refusal(response, None, 422, f"cursor {label}")
 
 
 async def test_bad_cursor_detail_names_the_parameter(world: World) -> None:
     response = await world.admin.get("/v1/items", params={"cursor": "!!!"})
-    with known_bug("reported: the bad-cursor detail says « Curseur » but never names the `cursor` parameter"):
-        assert_refusal(response, "cursor", 422, "cursor")
+    assert_refusal(response, "cursor", 422, "cursor")
 
 
 BAD_QUERIES = [
@@ -622,10 +593,7 @@ BAD_QUERIES = [
 @pytest.mark.parametrize(("param", "value"), BAD_QUERIES, ids=[f"{p}={v[:12]!r}" for p, v in BAD_QUERIES])
 async def test_bad_query_is_422(world: World, param: str, value: str) -> None:
     response = await world.admin.get("/v1/items", params={param: value})
-    bug = ("reported: items/router.py answers an impossible date with « Date invalide : … » without naming "
-           "due_before/due_after" if param.startswith("due_") and "-3-" not in value else None)
-    with known_bug(bug):
-        assert_refusal(response, param, 422, f"?{param}={value!r}")
+    assert_refusal(response, param, 422, f"?{param}={value!r}")
 
 
 BAD_PATHS = ["/v1/items/not-a-uuid", "/v1/items/%00", "/v1/items/1", "/v1/partners/{partner_id}x",
@@ -703,9 +671,7 @@ async def test_valid_contact_patch_is_stored_and_read_back(world: World) -> None
     change = {"civility": "Madame", "role": "deputy", "phone": "+33 1 23 45 67 89", "active_from": "2026-01-01",
               "active_to": "2026-12-31"}
     response = await world.admin.patch(f"/v1/contacts/{contact['id']}", json=change)
-    with known_bug("reported: contacts/service.py update_contact sets JSON-mode values (dates as str) on the ORM "
-                   "object: any PATCH of active_from/active_to is a 500"):
-        assert response.status_code == 200, response.text
+    assert response.status_code == 200, response.text
     read = _ok(await world.admin.get(f"/v1/contacts/{contact['id']}"))
     assert {key: read[key] for key in change} == change
 
@@ -723,10 +689,6 @@ LONGEST_ACCEPTED = [
     ("POST", "/v1/plans/{plan_id}/axes", {"number": "N" * 80, "title": "Axe"}, "number"),
     ("POST", "/v1/axes/{axis_id}/objectives", {"letter": "L" * 80, "title": "Objectif"}, "letter"),
 ]
-_TOO_NARROW = ("reported: the schema accepts more characters than the column holds (SingleLine 300 into "
-               "String(200): contacts first/last name, api_keys.name, items.letter_reference, plans.commune and "
-               "territory; ShortCode 80 into String(10): axes.number, objectives.letter), or the alias key grows "
-               "past String(300) under NFKD (partner names): PostgreSQL refuses the row, 500")
 
 
 @pytest.mark.parametrize(("method", "path", "body", "field_name"), LONGEST_ACCEPTED,
@@ -738,8 +700,7 @@ async def test_longest_accepted_value_is_stored_or_refused_cleanly(world: World,
             world, ENDPOINTS["items.create"])))["id"]
     before = await row_counts(world.app)
     response = await send(world, method, path, body)
-    with known_bug(_TOO_NARROW):
-        assert response.status_code < 500, response.text[:300]
+    assert response.status_code < 500, response.text[:300]
     if response.status_code >= 400:
         assert_refusal(response, field_name, 422, f"{path} {field_name}")
         assert_nothing_written(before, await row_counts(world.app), f"{path} {field_name}")
