@@ -24,3 +24,4 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = 256 * 1024
+    database_pool_size: int = 20

@@ -27,7 +27,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:
     """Create the service's engine; SQLite gets WAL, foreign keys and a busy timeout."""
     url = async_database_url(url)
     if is_sqlite(url):
@@ -51,8 +51,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    # A pool smaller than the concurrency opens and closes PostgreSQL sessions all the time.
+    kwargs.setdefault("pool_size", pool_size)
+    kwargs.setdefault("max_overflow", pool_size)
     kwargs.setdefault("pool_pre_ping", True)
     return sqlalchemy_asyncio.create_async_engine(url, **kwargs)
 

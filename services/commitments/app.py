@@ -63,7 +63,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     settings = settings or CommitmentsSettings()
     clock = clock or SystemClock()
     setup_tracing(settings.otel_service_name or "commitments", settings.otel_exporter_otlp_endpoint)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
     bus = BusState()

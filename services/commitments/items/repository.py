@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.deadlines.models import Deadline
@@ -80,9 +81,35 @@ def filtered_query(filters: ItemFilters) -> Select[tuple[Item]]:
     return query
 
 
+@dataclass(frozen=True)
+class ItemDetails:
+    """What an item's API view needs beyond its own row."""
+
+    parties: list[tuple[uuid.UUID, str]]  # (partner id, "lead" | "associated"), by partner id
+    tags: list[str]
+    next_due_on: date | None
+
+
+def _pg_detail_columns() -> list[Any]:
+    # Correlated subqueries, so that on PostgreSQL a page and its details come back in one round trip.
+    parties = (select(func.array_agg(aggregate_order_by(
+        func.concat(ItemPartner.partner_id, ":", ItemPartner.role), ItemPartner.partner_id)))
+        .where(ItemPartner.item_id == Item.id).scalar_subquery())
+    tags = (select(func.array_agg(aggregate_order_by(ItemTag.tag, ItemTag.tag)))
+            .where(ItemTag.item_id == Item.id).scalar_subquery())
+    next_due = (select(func.min(Deadline.due_on)).where(Deadline.item_id == Item.id, Deadline.met_on.is_(None))
+                .scalar_subquery())
+    return [parties, tags, next_due]
+
+
+_PG_DETAILS = _pg_detail_columns()
+
+
 async def list_page(session: AsyncSession, filters: ItemFilters, sort: str, descending: bool,
-                    after: tuple[Any, uuid.UUID] | None, limit: int) -> Sequence[Item]:
-    """One page by keyset: rows strictly after the (sort value, id) of the previous page's last row."""
+                    after: tuple[Any, uuid.UUID] | None, limit: int
+                    ) -> tuple[Sequence[Item], dict[uuid.UUID, ItemDetails]]:
+    """One page by keyset (rows strictly after the (sort value, id) of the previous page's last row), with
+    each item's details."""
     column = SORT_COLUMNS[sort]
     query = filtered_query(filters)
     if after is not None:
@@ -94,7 +121,25 @@ async def list_page(session: AsyncSession, filters: ItemFilters, sort: str, desc
     order = [column.desc(), Item.id.desc()] if descending else [column.asc(), Item.id.asc()]
     if column is Item.id:
         order = order[:1]
-    return (await session.scalars(query.order_by(*order).limit(limit))).all()
+    query = query.order_by(*order).limit(limit)
+    if session.bind.dialect.name != "postgresql":
+        items = (await session.scalars(query)).all()
+        return items, await details_of(session, [item.id for item in items])
+    items, details = [], {}
+    for item, parties, tags, next_due in (await session.execute(query.add_columns(*_PG_DETAILS))).all():
+        items.append(item)
+        details[item.id] = ItemDetails(
+            parties=[(uuid.UUID(p[:36]), p[37:]) for p in parties or ()], tags=list(tags or ()),
+            next_due_on=next_due)
+    return items, details
+
+
+async def details_of(session: AsyncSession, item_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ItemDetails]:
+    """Partners, tags and next open deadline of the given items."""
+    parties = await parties_of(session, item_ids)
+    tags = await tags_of(session, item_ids)
+    due = await next_open_due(session, item_ids)
+    return {item_id: ItemDetails(parties[item_id], tags[item_id], due.get(item_id)) for item_id in item_ids}
 
 
 async def get(session: AsyncSession, item_id: uuid.UUID) -> Item | None:

@@ -72,8 +72,8 @@ async def list_items(
                           objective_id=objective_id, overdue_as_of=today if overdue else None,
                           not_overdue_as_of=today if overdue is False else None, due_before=before, due_after=after,
                           text=q or None, tag=tag, needs_review=needs_review)
-    page, next_cursor = await service.list_page(session, principal, filters, sort, cursor, limit)
-    return ItemPage(items=await service.to_read(session, principal, clock, page), next_cursor=next_cursor)
+    page, details, next_cursor = await service.list_page(session, principal, filters, sort, cursor, limit)
+    return ItemPage(items=await service.to_read(session, principal, clock, page, details), next_cursor=next_cursor)
 
 
 @router.post("", status_code=201, response_model=ItemRead)

@@ -26,7 +26,7 @@ from services.commitments.items.lifecycle import (
     allowed_targets,
 )
 from services.commitments.items.models import Item
-from services.commitments.items.repository import ItemFilters
+from services.commitments.items.repository import ItemDetails, ItemFilters
 from services.commitments.items.schemas import ItemCreate, ItemRead, ItemUpdate, TransitionRequest
 from services.commitments.journal.models import JournalEntry
 from services.commitments.outbox.recorder import record_event
@@ -87,43 +87,43 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
 
 
 async def list_page(session: AsyncSession, principal: Principal, filters: ItemFilters, sort: str, cursor: str | None,
-                    limit: int) -> tuple[Sequence[Item], str | None]:
+                    limit: int) -> tuple[Sequence[Item], dict[uuid.UUID, ItemDetails], str | None]:
     """One page of the items the caller may see, and the cursor of the next page."""
     descending = sort.startswith("-")
     sort_key = sort.lstrip("-")
     if principal.is_partner:
         filters.visible_partner_ids = principal.visible_partner_ids
     after = _decode_cursor(cursor, sort) if cursor else None
-    rows = await repository.list_page(session, filters, sort_key, descending, after, min(limit, MAX_PAGE) + 1)
+    rows, details = await repository.list_page(session, filters, sort_key, descending, after,
+                                               min(limit, MAX_PAGE) + 1)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = None
     if more and page:
         last = page[-1]
         value = {"created": None, "title": last.title, "updated": last.updated_at}[sort_key]
         next_cursor = _encode_cursor(sort, value, last.id)
-    return page, next_cursor
+    return page, details, next_cursor
 
 
-async def to_read(session: AsyncSession, principal: Principal, clock: Clock, items: Sequence[Item]
-                  ) -> list[ItemRead]:
-    """Items as the API shows them: partners, tags, next deadline and what the caller may do next."""
-    ids = [item.id for item in items]
-    parties = await repository.parties_of(session, ids)
-    tags = await repository.tags_of(session, ids)
-    next_due = await repository.next_open_due(session, ids)
+async def to_read(session: AsyncSession, principal: Principal, clock: Clock, items: Sequence[Item],
+                  details: dict[uuid.UUID, ItemDetails] | None = None) -> list[ItemRead]:
+    """Items as the API shows them: partners, tags, next deadline and what the caller may do next (details
+    are fetched unless the listing already brought them)."""
+    if details is None:
+        details = await repository.details_of(session, [item.id for item in items])
     today = paris_today(clock)
     reads = []
     for item in items:
         kind, status = ItemKind(item.kind), Status(item.status)
-        lead = next((p for p, role in parties[item.id] if role == "lead"), None)
-        due = next_due.get(item.id)
+        parties, due = details[item.id].parties, details[item.id].next_due_on
+        lead = next((p for p, role in parties if role == "lead"), None)
         reads.append(ItemRead(
             id=item.id, plan_id=item.plan_id, axis_id=item.axis_id, objective_id=item.objective_id,
             position=item.position, reference=item.source_key, kind=kind, title=item.title,
             plan_text=item.plan_text, status=status, status_label=LABELS_FR[status],
             allowed_transitions=list(allowed_targets(kind, status, principal.is_partner)),
-            lead_partner_id=lead, associated_partner_ids=[p for p, role in parties[item.id] if role != "lead"],
-            owner_contact_id=item.owner_contact_id, budget=item.budget, tags=tags[item.id],
+            lead_partner_id=lead, associated_partner_ids=[p for p, role in parties if role != "lead"],
+            owner_contact_id=item.owner_contact_id, budget=item.budget, tags=details[item.id].tags,
             needs_review=item.needs_review, review_reason=item.review_reason, sent_on=item.sent_on,
             letter_reference=item.letter_reference, progress_percent=item.progress_percent,
             next_due_on=due, overdue=due is not None and due < today and status not in CLOSED,
@@ -138,7 +138,8 @@ async def _check_references(session: AsyncSession, kind: ItemKind, lead: uuid.UU
     wanted = {*associated, *([lead] if lead else [])}
     unknown = wanted - await partners_repository.existing_ids(session, wanted)
     if unknown:
-        raise InvalidInput(f"lead_partner_id/associated_partner_ids : partenaires inconnus : {', '.join(sorted(map(str, unknown)))}.")
+        names = ", ".join(sorted(map(str, unknown)))
+        raise InvalidInput(f"lead_partner_id/associated_partner_ids : partenaires inconnus : {names}.")
     if owner is not None and await contacts_repository.get(session, owner) is None:
         raise InvalidInput("owner_contact_id ne désigne aucun contact.")
 
