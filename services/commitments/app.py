@@ -53,6 +53,7 @@ class BusState:
 
     client: NatsClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    pings: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def connected(self) -> bool:
@@ -74,7 +75,10 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
         if relay is not None:
             relay.wake()
         elif bus.client is not None:
-            asyncio.get_running_loop().create_task(ping_relays(bus.client, stream))
+            # Keep a reference: the event loop holds tasks weakly, an unreferenced one may vanish unrun.
+            task = asyncio.get_running_loop().create_task(ping_relays(bus.client, stream))
+            bus.pings.add(task)
+            task.add_done_callback(bus.pings.discard)
 
     sessionmaker = outbox_aware_sessionmaker(engine, on_outbox_commit)
 
@@ -114,8 +118,12 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
         finally:
             stop.set()
             for task in bus.tasks:
-                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                try:
                     await asyncio.wait_for(task, timeout=5)
+                except (asyncio.TimeoutError, asyncio.CancelledError):
+                    pass
+                except Exception:  # a crashed relay must not turn a clean shutdown into an error
+                    logger.exception("background task failed")
             if bus.client is not None:
                 with contextlib.suppress(Exception):
                     await bus.client.drain()
