@@ -21,6 +21,12 @@ class ServiceSettings(BaseSettings):
     events_duplicate_window_seconds: float = 3600.0
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None
+    # Tracing costs ~10 % of a request's CPU: on by default only when traces have somewhere to go.
+    tracing: bool | None = None
+
+    @property
+    def tracing_enabled(self) -> bool:
+        return self.tracing if self.tracing is not None else bool(self.otel_exporter_otlp_endpoint)
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = 256 * 1024

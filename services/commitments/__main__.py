@@ -77,11 +77,11 @@ async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
     from services.commitments.outbox.relay import OutboxRelay
     from shared.bus import StreamSpec, connect
     from shared.db import create_engine
-
     from shared.telemetry import setup_tracing
 
     # The relay's publish spans, and the trace context of events recorded outside any HTTP request.
-    setup_tracing(settings.otel_service_name or "commitments-relay", settings.otel_exporter_otlp_endpoint)
+    if settings.tracing_enabled:
+        setup_tracing(settings.otel_service_name or "commitments-relay", settings.otel_exporter_otlp_endpoint)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -63,7 +63,8 @@ class BusState:
 def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or CommitmentsSettings()
     clock = clock or SystemClock()
-    setup_tracing(settings.otel_service_name or "commitments", settings.otel_exporter_otlp_endpoint)
+    if settings.tracing_enabled:
+        setup_tracing(settings.otel_service_name or "commitments", settings.otel_exporter_otlp_endpoint)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
@@ -168,5 +169,6 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
 
     app.add_middleware(IdempotencyMiddleware, sessionmaker=sessionmaker, clock=clock)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    if settings.tracing_enabled:
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app

@@ -117,7 +117,8 @@ async def to_read(session: AsyncSession, principal: Principal, clock: Clock, ite
         kind, status = ItemKind(item.kind), Status(item.status)
         parties, due = details[item.id].parties, details[item.id].next_due_on
         lead = next((p for p, role in parties if role == "lead"), None)
-        reads.append(ItemRead(
+        # Values come typed from the database and the lifecycle tables: no need to validate them again.
+        reads.append(ItemRead.model_construct(
             id=item.id, plan_id=item.plan_id, axis_id=item.axis_id, objective_id=item.objective_id,
             position=item.position, reference=item.source_key, kind=kind, title=item.title,
             plan_text=item.plan_text, status=status, status_label=LABELS_FR[status],

@@ -33,7 +33,7 @@ def clock() -> FixedClock:
 def settings(database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path: Any) -> CommitmentsSettings:
     return CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
                                events_subject_prefix=stream_names[1], data_dir=tmp_path, relay_in_process=False,
-                               log_json=False)
+                               log_json=False, tracing=True)
 
 
 @pytest.fixture

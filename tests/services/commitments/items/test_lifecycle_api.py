@@ -7,8 +7,13 @@ import uuid
 import pytest
 
 from services.commitments.auth.principal import Role
-from services.commitments.items.lifecycle import (COMMITMENT_TRANSITIONS, REQUEST_TRANSITIONS, ItemKind, Status,
-                                                  allowed_targets)
+from services.commitments.items.lifecycle import (
+    COMMITMENT_TRANSITIONS,
+    REQUEST_TRANSITIONS,
+    ItemKind,
+    Status,
+    allowed_targets,
+)
 
 # A path from the initial status to each status, so that each allowed transition can be tried from it.
 REQUEST_PATHS: dict[Status, list[Status]] = {
