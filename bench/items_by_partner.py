@@ -319,44 +319,7 @@ def _plain_url(url: str) -> str:
 # --------------------------------------------------------------------------------------------- app variants
 # Each variant changes how the real app is built, inside the server subprocess only (monkeypatching), to
 # measure what a change in the service code would bring. No service file is touched. Variants combine with
-# "+" ("no-otel+async-clock"); they are applied in the order of VARIANTS whatever the order given.
-
-
-def _variant_async_clock() -> None:
-    """`get_clock` as `async def`: FastAPI runs a plain `def` dependency in the thread pool, one thread hop
-    per request for a one-line getter. Must run before the routers are imported (it edits ClockDep's Depends)."""
-    from fastapi import Request
-    from fastapi.params import Depends
-
-    from services.commitments import dependencies
-
-    async def get_clock(request: Request) -> Any:
-        return request.app.state.clock
-
-    get_clock.__annotations__ = {"request": Request}  # resolved objects: this module has postponed annotations
-
-    for marker in dependencies.ClockDep.__metadata__:
-        if isinstance(marker, Depends):
-            object.__setattr__(marker, "dependency", get_clock)  # a frozen dataclass
-    dependencies.get_clock = get_clock  # type: ignore[assignment]
-
-
-def _variant_no_otel() -> None:
-    """No OpenTelemetry instrumentation (FastAPIInstrumentor, SQLAlchemyInstrumentor): what create_app would
-    do if it instrumented only when a span exporter is configured (without one, spans are made and dropped)."""
-    import services.commitments.app as app_module
-
-    class _NoFastAPIInstrumentor:
-        @staticmethod
-        def instrument_app(*_args: Any, **_kwargs: Any) -> None:
-            return None
-
-    class _NoSQLAlchemyInstrumentor:
-        def instrument(self, *_args: Any, **_kwargs: Any) -> None:
-            return None
-
-    app_module.FastAPIInstrumentor = _NoFastAPIInstrumentor  # type: ignore[assignment,misc]
-    app_module.SQLAlchemyInstrumentor = _NoSQLAlchemyInstrumentor  # type: ignore[assignment,misc]
+# "+" ("no-pre-ping+cached-groups"); they are applied in the order of VARIANTS whatever the order given.
 
 
 def _variant_no_pre_ping() -> None:
@@ -365,49 +328,6 @@ def _variant_no_pre_ping() -> None:
     from shared import db
 
     app_module.create_engine = lambda url, **kw: db.create_engine(url, **{"pool_pre_ping": False, **kw})
-
-
-def _variant_pool_20() -> None:
-    """Engine with pool_size=20 (shared.db defaults to 10 + max_overflow 10): with more concurrent requests
-    than pooled connections, every overflow connection is opened for one request and closed at check-in."""
-    import services.commitments.app as app_module
-    from shared import db
-
-    app_module.create_engine = lambda url, **kw: db.create_engine(url, **{"pool_size": 20, **kw})
-
-
-def _variant_no_pre_ping_pool_20() -> None:
-    import services.commitments.app as app_module
-    from shared import db
-
-    app_module.create_engine = lambda url, **kw: db.create_engine(url, **{"pool_size": 20, "pool_pre_ping": False,
-                                                                          **kw})
-
-
-def _variant_core_rows() -> None:
-    """repository.list_page selecting the items table's columns (Core rows) instead of ORM Item objects: no
-    identity map, no instance state. Measured: no gain, because to_read then reads Row attributes, which
-    cost ~1 µs each (a failed normal lookup before Row.__getattr__); see single-statement for the fix."""
-    from sqlalchemy import tuple_
-
-    from services.commitments.items import repository
-    from services.commitments.items.models import Item
-
-    async def list_page(session: Any, filters: Any, sort: str, descending: bool, after: Any, limit: int) -> Any:
-        column = repository.SORT_COLUMNS[sort]  # the body of repository.list_page, but for the column list
-        query = repository.filtered_query(filters).with_only_columns(*Item.__table__.columns)
-        if after is not None:
-            if column is Item.id:
-                query = query.where(Item.id < after[1] if descending else Item.id > after[1])
-            else:
-                key = tuple_(column, Item.id)
-                query = query.where(key < tuple_(*after) if descending else key > tuple_(*after))
-        order = [column.desc(), Item.id.desc()] if descending else [column.asc(), Item.id.asc()]
-        if column is Item.id:
-            order = order[:1]
-        return (await session.execute(query.order_by(*order).limit(limit))).all()
-
-    repository.list_page = list_page  # type: ignore[assignment]
 
 
 def _variant_cached_groups() -> None:
@@ -459,198 +379,12 @@ def _variant_autocommit_reads() -> None:
             object.__setattr__(marker, "dependency", request_session)  # a frozen dataclass
 
 
-def _variant_single_statement() -> None:
-    """The page and its partners, tags and next open due date in ONE statement, as the baseline does: the
-    page's ids in a subquery (filters, keyset, order, LIMIT), the details as correlated subqueries built once
-    (array_agg here, PostgreSQL only: a portable version would use func.aggregate_strings or keep one
-    follow-up query), read as plain rows (no ORM objects); to_read then runs no query."""
-    import types
-
-    from sqlalchemy import func, select, tuple_
-    from sqlalchemy.dialects.postgresql import aggregate_order_by
-
-    from services.commitments.deadlines.models import Deadline
-    from services.commitments.items import repository
-    from services.commitments.items.models import Item, ItemPartner, ItemTag
-
-    details = [  # built once, correlated to items.id
-        select(ItemPartner.partner_id).where(ItemPartner.item_id == Item.id, ItemPartner.role == "lead")
-        .order_by(ItemPartner.partner_id).limit(1).scalar_subquery().label("x_lead"),
-        select(func.array_agg(aggregate_order_by(ItemPartner.partner_id, ItemPartner.partner_id)))
-        .where(ItemPartner.item_id == Item.id, ItemPartner.role != "lead").scalar_subquery().label("x_associated"),
-        select(func.array_agg(aggregate_order_by(ItemTag.tag, ItemTag.tag))).where(ItemTag.item_id == Item.id)
-        .scalar_subquery().label("x_tags"),
-        select(func.min(Deadline.due_on)).where(Deadline.item_id == Item.id, Deadline.met_on.is_(None))
-        .scalar_subquery().label("x_next_due"),
-    ]
-    columns = [*Item.__table__.columns, *details]
-
-    async def list_page(session: Any, filters: Any, sort: str, descending: bool, after: Any, limit: int) -> Any:
-        column = repository.SORT_COLUMNS[sort]  # the keyset logic of repository.list_page, on the page's ids
-        page = repository.filtered_query(filters).with_only_columns(Item.id)
-        if after is not None:
-            if column is Item.id:
-                page = page.where(Item.id < after[1] if descending else Item.id > after[1])
-            else:
-                key = tuple_(column, Item.id)
-                page = page.where(key < tuple_(*after) if descending else key > tuple_(*after))
-        keys = [Item.id] if column is Item.id else [column, Item.id]
-        order = [k.desc() if descending else k.asc() for k in keys]
-        page = page.order_by(*order).limit(limit).correlate(None)  # its own FROM items, not the outer one
-        query = select(*columns).where(Item.id.in_(page)).order_by(*order)
-        # Rows read through _mapping: attribute access on a Row costs ~1 µs each (a failed lookup first).
-        return [types.SimpleNamespace(**row._mapping) for row in (await session.execute(query)).all()]
-
-    repository.list_page = list_page  # type: ignore[assignment]
-    _TO_READ["from_row"] = True
-
-
-# The baseline's statement, for a given set of partner ids (the partner and its groups, as the app computes
-# it), with the detail columns named as the single-statement variant names them.
-DRIVER_PAGE_SQL = (BASELINE_SQL
-                   .replace("""FROM (SELECT $1::uuid AS partner_id
-              UNION
-              SELECT g.group_id FROM partner_group_members g WHERE g.member_id = $1) AS concerned""",
-                            "FROM unnest($1::uuid[]) AS concerned(partner_id)")
-                   .replace("AS lead_partner_id", "AS x_lead").replace("AS associated_partner_ids", "AS x_associated")
-                   .replace("AS tags", "AS x_tags").replace("AS next_due_on", "AS x_next_due"))
-
-
-def _variant_driver_page() -> None:
-    """The first page by partner read at driver level, on the session's own connection and transaction: the
-    baseline's statement through asyncpg, no SQLAlchemy statement building, compiling or result processing.
-    Only for the hot path (partner filter, default sort, first page, no other filter); anything else goes
-    to repository.list_page as before. It shows what is left of the app's cost once the read is as cheap as
-    the baseline's."""
-    import dataclasses
-    import types
-
-    from services.commitments.items import repository
-
-    original = repository.list_page
-    others = [f.name for f in dataclasses.fields(repository.ItemFilters) if f.name != "partner_ids"]
-
-    async def list_page(session: Any, filters: Any, sort: str, descending: bool, after: Any, limit: int) -> Any:
-        if (sort != "created" or descending or after is not None or filters.partner_ids is None
-                or any(getattr(filters, name) not in (None, (), []) for name in others)):
-            return await original(session, filters, sort, descending, after, limit)
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        rows = await driver.fetch(DRIVER_PAGE_SQL, list(filters.partner_ids), limit)
-        return [types.SimpleNamespace(**dict(row)) for row in rows]
-
-    repository.list_page = list_page  # type: ignore[assignment]
-    _TO_READ["from_row"] = True
-
-
-_TO_READ: dict[str, bool] = {}
-
-
-def _variant_one_detail_query() -> None:
-    """service.to_read fetching the page's partners, tags and next open due date in ONE statement (UNION ALL
-    over a CTE of the page ids: one expanding IN list instead of three, one round trip instead of three)."""
-    _TO_READ["one_query"] = True
-
-
-def _variant_construct_reads() -> None:
-    """service.to_read building ItemRead with model_construct: the values come typed from the database and the
-    lifecycle tables, validating 50 x 27 fields again is pure cost (FastAPI does not revalidate the instance)."""
-    _TO_READ["construct"] = True
-
-
-def _install_to_read(one_query: bool = False, construct: bool = False, from_row: bool = False) -> None:
-    """Replace service.to_read by the same code with the chosen changes (see the two variants above)."""
-    from sqlalchemy import String, cast, func, literal, null, select, union_all
-
-    from services.commitments.deadlines.models import Deadline
-    from services.commitments.items import repository, service
-    from services.commitments.items.lifecycle import CLOSED, LABELS_FR, ItemKind, Status, allowed_targets
-    from services.commitments.items.models import Item, ItemPartner, ItemTag
-    from services.commitments.items.schemas import ItemRead
-    from shared.clock import paris_today
-
-    async def details(session: Any, ids: list[uuid.UUID]) -> tuple[dict[uuid.UUID, list[tuple[uuid.UUID, str]]],
-                                                                     dict[uuid.UUID, list[str]], dict[uuid.UUID, date]]:
-        parties: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {item_id: [] for item_id in ids}
-        tags: dict[uuid.UUID, list[str]] = {item_id: [] for item_id in ids}
-        due: dict[uuid.UUID, date] = {}
-        if not ids:
-            return parties, tags, due
-        page = select(Item.id).where(Item.id.in_(ids)).cte("page")
-        in_page = select(page.c.id)
-        query = union_all(
-            select(ItemPartner.item_id.label("item_id"), literal("p").label("what"),
-                   cast(ItemPartner.partner_id, String).label("value"), ItemPartner.role.label("role"))
-            .where(ItemPartner.item_id.in_(in_page)),
-            select(ItemTag.item_id, literal("t"), ItemTag.tag, null()).where(ItemTag.item_id.in_(in_page)),
-            select(Deadline.item_id, literal("d"), cast(func.min(Deadline.due_on), String), null())
-            .where(Deadline.item_id.in_(in_page), Deadline.met_on.is_(None)).group_by(Deadline.item_id),
-        ).order_by("what", "value")
-        for item_id, what, value, role in (await session.execute(query)).all():
-            if what == "p":
-                parties[item_id].append((uuid.UUID(value), role))
-            elif what == "t":
-                tags[item_id].append(value)
-            else:
-                due[item_id] = date.fromisoformat(value)
-        for entries in parties.values():
-            entries.sort()
-        return parties, tags, due
-
-    make = ItemRead.model_construct if construct else ItemRead
-
-    async def to_read(session: Any, principal: Any, clock: Any, items: Sequence[Any]) -> list[Any]:
-        ids = [item.id for item in items]
-        if from_row:  # the single-statement variant: the details came with the page
-            parties = {item.id: sorted([*([(item.x_lead, "lead")] if item.x_lead else []),
-                                        *((p, "associated") for p in item.x_associated or ())]) for item in items}
-            tags = {item.id: list(item.x_tags or ()) for item in items}
-            next_due = {item.id: item.x_next_due for item in items if item.x_next_due is not None}
-        elif one_query:
-            parties, tags, next_due = await details(session, ids)
-        else:
-            parties = await repository.parties_of(session, ids)
-            tags = await repository.tags_of(session, ids)
-            next_due = await repository.next_open_due(session, ids)
-        today = paris_today(clock)
-        reads = []
-        for item in items:  # the loop of service.to_read, unchanged but for `make`
-            kind, status = ItemKind(item.kind), Status(item.status)
-            lead = next((p for p, role in parties[item.id] if role == "lead"), None)
-            due = next_due.get(item.id)
-            reads.append(make(
-                id=item.id, plan_id=item.plan_id, axis_id=item.axis_id, objective_id=item.objective_id,
-                position=item.position, reference=item.source_key, kind=kind, title=item.title,
-                plan_text=item.plan_text, status=status, status_label=LABELS_FR[status],
-                allowed_transitions=list(allowed_targets(kind, status, principal.is_partner)),
-                lead_partner_id=lead, associated_partner_ids=[p for p, role in parties[item.id] if role != "lead"],
-                owner_contact_id=item.owner_contact_id, budget=item.budget, tags=tags[item.id],
-                needs_review=item.needs_review, review_reason=item.review_reason, sent_on=item.sent_on,
-                letter_reference=item.letter_reference, progress_percent=item.progress_percent,
-                next_due_on=due, overdue=due is not None and due < today and status not in CLOSED,
-                version=item.version, created_at=item.created_at, updated_at=item.updated_at))
-        return reads
-
-    service.to_read = to_read  # type: ignore[assignment]
-
-
 VARIANTS: dict[str, Callable[[], None]] = {
-    "async-clock": _variant_async_clock,
     "autocommit-reads": _variant_autocommit_reads,
-    "no-otel": _variant_no_otel,
     "no-pre-ping": _variant_no_pre_ping,
-    "pool-20": _variant_pool_20,
-    "core-rows": _variant_core_rows,
-    "construct-reads": _variant_construct_reads,
-    "one-detail-query": _variant_one_detail_query,
     "cached-groups": _variant_cached_groups,
-    "single-statement": _variant_single_statement,
-    "driver-page": _variant_driver_page,
 }
-_SMALL_CHANGES = "no-otel+async-clock+autocommit-reads+no-pre-ping+pool-20+cached-groups+construct-reads"
-DEFAULT_VARIANTS = ("no-otel", "async-clock", "autocommit-reads", "no-pre-ping", "pool-20", "cached-groups",
-                    "construct-reads", "single-statement", f"{_SMALL_CHANGES}+single-statement",
-                    f"{_SMALL_CHANGES}+driver-page")
+DEFAULT_VARIANTS = ("autocommit-reads", "no-pre-ping", "cached-groups", "autocommit-reads+no-pre-ping+cached-groups")
 
 
 def real_app(database_url: str, variant: str) -> Any:
@@ -658,14 +392,9 @@ def real_app(database_url: str, variant: str) -> Any:
     unknown = wanted - VARIANTS.keys()
     if unknown:
         raise SystemExit(f"unknown variant(s) {', '.join(sorted(unknown))}; known: {', '.join(VARIANTS)}")
-    if {"no-pre-ping", "pool-20"} <= wanted:
-        wanted -= {"no-pre-ping", "pool-20"}
-        _variant_no_pre_ping_pool_20()
     for name, apply in VARIANTS.items():
         if name in wanted:
             apply()
-    if _TO_READ:
-        _install_to_read(**_TO_READ)
     from services.commitments.app import create_app
     from services.commitments.config import CommitmentsSettings
     from shared.clock import SystemClock
