@@ -20,8 +20,8 @@ from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind
 from services.commitments.partners.service import create_partner
-from services.commitments.plans.models import Axis, Objective, Plan
 from shared.clock import FixedClock
+from tests.services.commitments.support import create_plan_axis_objective
 
 
 @pytest.fixture
@@ -100,16 +100,7 @@ def make_objective(app: FastAPI, clock: FixedClock) -> Callable[[], Awaitable[uu
 
     async def make() -> uuid.UUID:
         async with app.state.sessionmaker() as session, session.begin():
-            plan = Plan(title=f"Plan {uuid.uuid4().hex[:6]}", commune="Sceaux", created_at=clock.now())
-            session.add(plan)
-            await session.flush()
-            axis = Axis(plan_id=plan.id, number="I", title="BIEN VIVRE", position=1)
-            session.add(axis)
-            await session.flush()
-            objective = Objective(plan_id=plan.id, axis_id=axis.id, letter="A", title="CADRE DE VIE", position=1,
-                                  context="")
-            session.add(objective)
-            await session.flush()
+            _, _, objective = await create_plan_axis_objective(session, clock, title=f"Plan {uuid.uuid4().hex[:6]}")
             return objective.id
 
     return make

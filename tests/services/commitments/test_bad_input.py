@@ -29,8 +29,8 @@ from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
 from services.commitments.outbox.models import OutboxMessage
-from services.commitments.plans.models import Axis, Objective, Plan
 from shared.clock import FixedClock
+from tests.services.commitments.support import create_plan_axis_objective
 
 # --------------------------------------------------------------------------------------------------- the world
 
@@ -65,16 +65,7 @@ async def world(database_url: str, nats_url: str, stream_names: tuple[str, str],
     async with LifespanManager(app):
         async with app.state.sessionmaker() as session, session.begin():
             _, secret = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
-            plan = Plan(title="Plan d'action — quartier des Blagis", commune="Sceaux", created_at=clock.now())
-            session.add(plan)
-            await session.flush()
-            axis = Axis(plan_id=plan.id, number="I", title="BIEN VIVRE", position=1)
-            session.add(axis)
-            await session.flush()
-            objective = Objective(plan_id=plan.id, axis_id=axis.id, letter="A", title="CADRE DE VIE", position=1,
-                                  context="")
-            session.add(objective)
-            await session.flush()
+            plan, axis, objective = await create_plan_axis_objective(session, clock)
         admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
                                   base_url="http://test", headers={"Authorization": f"Bearer {secret}"})
         world = World(app, admin, {"plan_id": str(plan.id), "axis_id": str(axis.id),

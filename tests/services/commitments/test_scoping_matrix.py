@@ -29,8 +29,8 @@ from services.commitments.auth.principal import SYSTEM, Role
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
-from services.commitments.plans.models import Axis, Objective, Plan
 from shared.clock import FixedClock
+from tests.services.commitments.support import create_plan_axis_objective
 
 OWNERS = ("A", "G", "B")
 STAFF = ("admin", "city", "reader")
@@ -127,16 +127,7 @@ async def world(database_url: str, nats_url: str, stream_names: tuple[str, str],
     async with LifespanManager(app):
         async with app.state.sessionmaker() as session, session.begin():
             _, secret = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
-            plan = Plan(title="Plan d'action — quartier des Blagis", commune="Sceaux", created_at=clock.now())
-            session.add(plan)
-            await session.flush()
-            axis = Axis(plan_id=plan.id, number="I", title="BIEN VIVRE", position=1)
-            session.add(axis)
-            await session.flush()
-            objective = Objective(plan_id=plan.id, axis_id=axis.id, letter="A", title="CADRE DE VIE", position=1,
-                                  context="")
-            session.add(objective)
-            await session.flush()
+            plan, axis, objective = await create_plan_axis_objective(session, clock)
         world = World(app=app, clients={"admin": _client(app, secret)}, plan_id=str(plan.id),
                       axis_id=str(axis.id), objective_id=str(objective.id))
         try:
