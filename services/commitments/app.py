@@ -19,7 +19,7 @@ from services.commitments.auth.router import router as auth_router
 from services.commitments.auth.service import PrincipalCache
 from services.commitments.config import CommitmentsSettings
 from services.commitments.contacts.router import router as contacts_router
-from services.commitments.database import outbox_aware_sessionmaker
+from services.commitments.database import outbox_aware_sessionmaker, read_sessionmaker
 from services.commitments.deadlines.router import router as deadlines_router
 from services.commitments.idempotency.middleware import IdempotencyMiddleware
 from services.commitments.items.router import router as items_router
@@ -136,6 +136,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     app.state.clock = clock
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
+    app.state.read_sessionmaker = read_sessionmaker(engine)
     app.state.stream = stream
     app.state.bus = bus
     app.state.principal_cache = PrincipalCache(ttl_seconds=settings.principal_cache_seconds)

@@ -55,7 +55,23 @@ def outbox_aware_sessionmaker(engine: AsyncEngine, on_outbox_commit: Callable[[]
 
 
 async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response leaves (use with scope="function")."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    """One transaction per request, committed before the response leaves (use with scope="function").
+
+    Reads (GET, HEAD) on PostgreSQL run without BEGIN/COMMIT: under READ COMMITTED each statement takes its
+    own snapshot inside a transaction too, so they lose nothing and save two round trips."""
+    state = request.app.state
+    if request.method in ("GET", "HEAD") and state.read_sessionmaker is not None:
+        async with state.read_sessionmaker() as session:
+            yield session
+        return
+    sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+def read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession] | None:
+    """Sessions in autocommit for reads, on PostgreSQL only (SQLite keeps its transactions: its begin hook
+    takes the write lock, and a read gains nothing there)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
