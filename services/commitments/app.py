@@ -26,6 +26,7 @@ from services.commitments.items.router import router as items_router
 from services.commitments.journal.router import router as journal_router
 from services.commitments.outbox.relay import OutboxRelay, ping_relays
 from services.commitments.partners.router import router as partners_router
+from services.commitments.partners.service import GroupCache
 from services.commitments.plans.router import router as plans_router
 from shared.bus import StreamSpec, connect
 from shared.clock import Clock, SystemClock
@@ -140,6 +141,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     app.state.stream = stream
     app.state.bus = bus
     app.state.principal_cache = PrincipalCache(ttl_seconds=settings.principal_cache_seconds)
+    app.state.group_cache = GroupCache(ttl_seconds=settings.principal_cache_seconds)
     install_problem_handlers(app)
     for router in (auth_router, partners_router, contacts_router, plans_router, items_router, deadlines_router,
                    journal_router):

@@ -4,9 +4,8 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from services.commitments.auth import repository as auth_repository
 from services.commitments.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep, WriterDep
 from services.commitments.history.schemas import AuditEntryRead
 from services.commitments.history.service import item_history
@@ -40,6 +39,7 @@ async def _one(session: SessionDep, principal: PrincipalDep, clock: ClockDep, it
 
 @router.get("", response_model=ItemPage)
 async def list_items(
+    request: Request,
     session: SessionDep, principal: PrincipalDep, clock: ClockDep,
     partner_id: Annotated[uuid.UUID | None, Query(description="Éléments concernant ce partenaire (ou ses groupes).")] = None,
     status: Annotated[list[Status] | None, Query()] = None,
@@ -65,7 +65,7 @@ async def list_items(
         raise InvalidInput(f"due_before/due_after : date invalide ({exc}).") from exc
     partner_filter = None
     if partner_id is not None:
-        partner_filter = frozenset({partner_id, *await auth_repository.groups_of(session, partner_id)})
+        partner_filter = await request.app.state.group_cache.partner_and_groups(session, partner_id)
     today = paris_today(clock)
     filters = ItemFilters(partner_ids=partner_filter, statuses=[s.value for s in status or []],
                           kind=kind.value if kind else None, plan_id=plan_id, axis_id=axis_id,

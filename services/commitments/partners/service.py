@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.commitments.auth import repository as auth_repository
 from services.commitments.auth.principal import Principal
 from services.commitments.history.service import diff, record_change
 from services.commitments.outbox.recorder import record_event
@@ -17,6 +20,26 @@ from services.commitments.partners.schemas import PartnerCreate, PartnerKind, Pa
 from shared.clock import Clock
 from shared.events.commitments import PartnerCreated, PartnerUpdated
 from shared.problems import Conflict, InvalidInput, NotFound
+
+
+@dataclass
+class GroupCache:
+    """The groups a partner belongs to, kept a few seconds per process: listing items by partner asks for
+    them on every request, and memberships change rarely (a change shows within `ttl_seconds`)."""
+
+    ttl_seconds: float = 5.0
+    _entries: dict[uuid.UUID, tuple[float, frozenset[uuid.UUID]]] = field(default_factory=dict)
+
+    async def partner_and_groups(self, session: AsyncSession, partner_id: uuid.UUID) -> frozenset[uuid.UUID]:
+        """The partner's id and those of the groups it belongs to."""
+        hit = self._entries.get(partner_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        ids = frozenset({partner_id, *await auth_repository.groups_of(session, partner_id)})
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[partner_id] = (time.monotonic() + self.ttl_seconds, ids)
+        return ids
 
 
 def visible_to(principal: Principal, partner_id: uuid.UUID) -> bool:
