@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from alembic import command
 
 from services.commitments.migrate import alembic_config, check_database, upgrade_database
+from services.commitments.models import Base
+
+
+def _tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {name for (name,) in rows} - {"alembic_version"}
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -17,12 +25,16 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
 def test_downgrade_to_nothing_then_upgrade_again(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
     upgrade_database(url)
+    assert _tables(tmp_path / "roundtrip.db") == set(Base.metadata.tables)
     command.downgrade(alembic_config(url), "base")
+    assert _tables(tmp_path / "roundtrip.db") == set()
     upgrade_database(url)
     check_database(url)
+    assert _tables(tmp_path / "roundtrip.db") == set(Base.metadata.tables)
 
 
 async def test_upgrade_from_inside_a_running_event_loop(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sub' / 'in-loop.db'}"  # the folder is created too
     upgrade_database(url)
     check_database(url)
+    assert _tables(tmp_path / "sub" / "in-loop.db") == set(Base.metadata.tables)
