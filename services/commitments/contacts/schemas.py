@@ -81,9 +81,8 @@ class ContactRead(BaseModel):
 class ContactExport(BaseModel):
     """Everything held about a person (right of access, RGPD art. 15)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"contact": {**_EXAMPLE, "id": "01a214bb-8702-7000-abee-62cd37c4247d", "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e", "phone": None, "active_to": None, "erased_at": None, "created_at": "2026-03-02T09:00:00Z", "updated_at": "2026-03-02T09:00:00Z"}, "history": [{"at": "2026-03-02T09:00:00Z", "action": "created", "changes": {"last_name": "Martin"}}], "journal_entries": [], "api_keys": []}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"contact": {**_EXAMPLE, "id": "01a214bb-8702-7000-abee-62cd37c4247d", "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e", "phone": None, "active_to": None, "erased_at": None, "created_at": "2026-03-02T09:00:00Z", "updated_at": "2026-03-02T09:00:00Z"}, "history": [{"at": "2026-03-02T09:00:00Z", "action": "created", "changes": {"last_name": "Martin"}}], "journal_entries": []}]})
 
     contact: ContactRead
     history: list[dict[str, Any]]
     journal_entries: list[dict[str, Any]]
-    api_keys: list[dict[str, Any]] = []

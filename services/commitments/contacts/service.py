@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,6 +122,3 @@ async def erase_contact(session: AsyncSession, actor: Principal, clock: Clock, c
     record_event(session, ContactErased(contact_id=contact.id, partner_id=contact.partner_id), actor, clock)
     return contact
 
-
-def export_dict(contact: Contact) -> dict[str, Any]:
-    return ContactRead.model_validate(contact).model_dump(mode="json")

@@ -14,23 +14,16 @@ import string
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
-from services.commitments.app import create_app
-from services.commitments.auth.principal import SYSTEM, Role
-from services.commitments.auth.service import create_key
-from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
-from shared.clock import FixedClock
-from tests.services.commitments.support import create_plan_axis_objective
+from tests.services.commitments.support import seeded_app
 
 OWNERS = ("A", "G", "B")
 STAFF = ("admin", "city", "reader")
@@ -119,26 +112,16 @@ def _client(app: FastAPI, secret: str | None) -> httpx.AsyncClient:
 async def world(database_url: str, nats_url: str, stream_names: tuple[str, str],
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     """One populated app per database for the whole module; every table emptied afterwards."""
-    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    settings = CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
-                                   events_subject_prefix=stream_names[1], data_dir=tmp_path_factory.mktemp("data"),
-                                   relay_in_process=False, log_json=False)
-    app = create_app(settings, clock)
-    async with LifespanManager(app):
-        async with app.state.sessionmaker() as session, session.begin():
-            _, secret = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
-            plan, axis, objective = await create_plan_axis_objective(session, clock)
-        world = World(app=app, clients={"admin": _client(app, secret)}, plan_id=str(plan.id),
-                      axis_id=str(axis.id), objective_id=str(objective.id))
+    async with seeded_app(database_url, nats_url, stream_names, tmp_path_factory.mktemp("data")) as seeded:
+        app, secret = seeded.app, seeded.admin_secret
+        world = World(app=app, clients={"admin": _client(app, secret)}, plan_id=seeded.ids["plan_id"],
+                      axis_id=seeded.ids["axis_id"], objective_id=seeded.ids["objective_id"])
         try:
             await _populate(world)
             yield world
         finally:
             for client in world.clients.values():
                 await client.aclose()
-            async with app.state.engine.begin() as connection:
-                for table in reversed(Base.metadata.sorted_tables):
-                    await connection.execute(delete(table))
 
 
 async def row_counts(app: FastAPI) -> dict[str, int]:

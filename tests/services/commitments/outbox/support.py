@@ -12,10 +12,12 @@ import re
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
@@ -179,3 +181,12 @@ class RelayProcess:
     def deduplicated_event_ids(self) -> list[str]:
         """Event ids the relay re-published and JetStream reported as duplicates (its dedup log lines)."""
         return _DEDUP_LOG.findall(self.log_text())
+
+
+async def create_partners(admin: httpx.AsyncClient, count: int) -> None:
+    """`count` partners through the API: each writes one outbox row."""
+    tag = uuid.uuid4().hex[:8]
+    for n in range(count):
+        response = await admin.post("/v1/partners",
+                                    json={"name": f"Bailleur {tag} {n}", "kind": "bailleur_social"})
+        assert response.status_code == 201, response.text

@@ -4,7 +4,6 @@ because `Nats-Msg-Id` is the event id."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -15,6 +14,7 @@ from nats.aio.client import Client as NatsClient
 from shared.bus import StreamSpec
 from tests.services.commitments.outbox.support import (
     RelayProcess,
+    create_partners,
     event_ids,
     message_ids,
     outbox_rows,
@@ -25,14 +25,6 @@ from tests.services.commitments.outbox.support import (
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 30.0  # a cold Python start with FastAPI and SQLAlchemy imports, on a slow machine
-
-
-async def _create_partners(admin: httpx.AsyncClient, count: int) -> None:
-    tag = uuid.uuid4().hex[:8]
-    for n in range(count):
-        response = await admin.post("/v1/partners",
-                                    json={"name": f"Bailleur {tag} {n}", "kind": "bailleur_social"})
-        assert response.status_code == 201, response.text
 
 
 async def _outbox_drained(app: FastAPI) -> bool:
@@ -46,7 +38,7 @@ async def test_relay_crashes_lose_nothing_and_duplicate_nothing(
     relay was killed (re-published, dropped by JetStream), and rows committed after it was killed, while no
     relay ran (published once, as new messages)."""
     js = nats_client.jetstream()
-    await _create_partners(admin, 4)
+    await create_partners(admin, 4)
     published_unmarked = await outbox_rows(app.state.sessionmaker)
     assert len(published_unmarked) == 5  # the admin key's event and 4 partners
     assert all(row.published_at is None for row in published_unmarked)
@@ -62,7 +54,7 @@ async def test_relay_crashes_lose_nothing_and_duplicate_nothing(
     assert message_ids(await stream_messages(js, stream.name)) == event_ids(published_unmarked)
 
     # Committed while no relay runs: the dead relay never saw these.
-    await _create_partners(admin, 2)
+    await create_partners(admin, 2)
     rows = await outbox_rows(app.state.sessionmaker)
     never_published = rows[len(published_unmarked):]
     assert len(never_published) == 2 and all(row.published_at is None for row in rows)

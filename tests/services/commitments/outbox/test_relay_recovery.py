@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 
 import httpx
 import nats
@@ -19,6 +18,7 @@ from services.commitments.outbox.relay import OutboxRelay
 from shared.bus import StreamSpec, connect, ensure_stream
 from shared.clock import FixedClock
 from tests.services.commitments.outbox.support import (
+    create_partners,
     event_ids,
     message_ids,
     outbox_rows,
@@ -30,20 +30,12 @@ from tests.services.commitments.outbox.support import (
 TIMEOUT = 10.0
 
 
-async def _create_partners(admin: httpx.AsyncClient, count: int) -> None:
-    tag = uuid.uuid4().hex[:8]
-    for n in range(count):
-        response = await admin.post("/v1/partners",
-                                    json={"name": f"Bailleur {tag} {n}", "kind": "bailleur_social"})
-        assert response.status_code == 201, response.text
-
-
 @pytest.mark.parametrize("outage", ["no-stream-captures-the-subject", "connection-closed"])
 async def test_rows_stay_unpublished_while_nats_is_unreachable_and_go_out_when_it_is_back(
         app: FastAPI, admin: httpx.AsyncClient, nats_client: NatsClient, stream: StreamSpec,
         clock: FixedClock, nats_url: str, outage: str) -> None:
     js = nats_client.jetstream()
-    await _create_partners(admin, 2)
+    await create_partners(admin, 2)
     relay_connection = await nats.connect(nats_url, connect_timeout=2)
     relay = OutboxRelay(app.state.sessionmaker, relay_connection, stream, clock)
     try:
@@ -87,7 +79,7 @@ async def test_running_relay_keeps_failed_rows_and_retries_until_the_stream_is_b
         await js.delete_stream(stream.name)  # from now on nothing can be stored
 
         caplog.set_level(logging.ERROR, logger="services.commitments.outbox.relay")
-        await _create_partners(admin, 2)
+        await create_partners(admin, 2)
         relay.wake()
         await wait_until(lambda: _failure_logged(caplog), TIMEOUT, "a failed publish to be logged")
         rows = await outbox_rows(app.state.sessionmaker)
@@ -148,12 +140,12 @@ async def test_api_writes_do_not_wait_on_a_relay_busy_with_nats(
     SQLite the relay must not keep the database's single write lock across NATS calls."""
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
-    await _create_partners(admin, 1)
+    await create_partners(admin, 1)
     stuck = OutboxRelay(app.state.sessionmaker, nats_client, stream, clock, pause_before_mark_seconds=60)
     publishing = asyncio.create_task(stuck.publish_batch())
     try:
         await wait_until(lambda: _stream_count(nats_client, stream, 2), TIMEOUT, "the relay to publish")
-        await asyncio.wait_for(_create_partners(admin, 1), TIMEOUT)  # would wait on the relay's lock
+        await asyncio.wait_for(create_partners(admin, 1), TIMEOUT)  # would wait on the relay's lock
     finally:
         publishing.cancel()  # the relay dies before marking
         with contextlib.suppress(asyncio.CancelledError):
