@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -15,8 +14,7 @@ from services.commitments.items.models import Item
 from services.commitments.items.repository import ItemFilters
 from services.commitments.items.schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate, TransitionRequest
 from shared.clock import paris_today
-from shared.input_types import QueryText
-from shared.problems import InvalidInput
+from shared.input_types import BoundedDate, QueryText
 
 router = APIRouter(prefix="/v1/items", tags=["Items"])
 
@@ -48,8 +46,8 @@ async def list_items(
     axis_id: uuid.UUID | None = None,
     objective_id: uuid.UUID | None = None,
     overdue: Annotated[bool | None, Query(description="Une échéance ouverte est dépassée.")] = None,
-    due_before: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
-    due_after: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+    due_before: Annotated[BoundedDate | None, Query(description="Échéance ouverte au plus tard ce jour.")] = None,
+    due_after: Annotated[BoundedDate | None, Query(description="Échéance ouverte au plus tôt ce jour.")] = None,
     q: Annotated[QueryText | None, Query(description="Texte cherché dans le titre et le texte du plan.")] = None,
     tag: Annotated[QueryText | None, Query()] = None,
     needs_review: bool | None = None,
@@ -58,11 +56,6 @@ async def list_items(
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
 ) -> ItemPage:
     """List items with filters, a stable cursor and a sort order; a partner key sees its own items only."""
-    try:
-        before = date.fromisoformat(due_before) if due_before else None
-        after = date.fromisoformat(due_after) if due_after else None
-    except ValueError as exc:
-        raise InvalidInput(f"due_before/due_after : date invalide ({exc}).") from exc
     partner_filter = None
     if partner_id is not None:
         partner_filter = await request.app.state.group_cache.partner_and_groups(session, partner_id)
@@ -70,7 +63,7 @@ async def list_items(
     filters = ItemFilters(partner_ids=partner_filter, statuses=[s.value for s in status or []],
                           kind=kind.value if kind else None, plan_id=plan_id, axis_id=axis_id,
                           objective_id=objective_id, overdue_as_of=today if overdue else None,
-                          not_overdue_as_of=today if overdue is False else None, due_before=before, due_after=after,
+                          not_overdue_as_of=today if overdue is False else None, due_before=due_before, due_after=due_after,
                           text=q or None, tag=tag, needs_review=needs_review)
     page, details, next_cursor = await service.list_page(session, principal, filters, sort, cursor, limit)
     return ItemPage(items=await service.to_read(session, principal, clock, page, details), next_cursor=next_cursor)
