@@ -6,12 +6,12 @@ from services.commitments.database import Base
 from services.commitments.deadlines.models import Deadline, DeadlineChange, DeadlineProposal
 from services.commitments.history.models import AuditEntry
 from services.commitments.idempotency.models import IdempotencyRecord
-from services.commitments.items.models import Item, ItemPartner, ItemTag
+from services.commitments.items.models import Item, ItemContact, ItemPartner, ItemTag
 from services.commitments.journal.models import JournalEntry
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.partners.models import GroupMembership, Partner, PartnerAlias
 from services.commitments.plans.models import Axis, Objective, Plan
 
 __all__ = ["ApiKey", "AuditEntry", "Axis", "Base", "Contact", "Deadline", "DeadlineChange", "DeadlineProposal",
-           "GroupMembership", "IdempotencyRecord", "Item", "ItemPartner", "ItemTag", "JournalEntry", "Objective",
+           "GroupMembership", "IdempotencyRecord", "Item", "ItemContact", "ItemPartner", "ItemTag", "JournalEntry", "Objective",
            "OutboxMessage", "Partner", "PartnerAlias", "Plan"]

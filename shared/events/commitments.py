@@ -6,7 +6,7 @@ commitments service, so erasing a contact there erases it everywhere.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
@@ -165,3 +165,55 @@ class ApiKeyCreated(EventData):
 class ApiKeyRevoked(EventData):
     type, summary = "api_key.revoked", "Une clé d'API a été révoquée : tout service doit la refuser aussitôt."
     key_id: UUID
+
+
+ReminderAudience = Literal["liaison", "deputy", "hierarchy", "city_owner", "elected"]
+EscalationLevel = Literal["none", "late", "very_late"]
+
+
+class _DeadlineReminder(EventData):
+    """What the deadline scanner says about one step of one deadline's reminder rules.
+
+    `reminder_key` = "<deadline_id>:<deadline_version>:<arming>:<step>" is unique: each step of each armed
+    version of a deadline fires once. `audience` lists the roles to write to; the notifications service
+    resolves the people behind them at send time (GET /v1/items/{item_id}/reminder-context)."""
+
+    reminder_key: str
+    deadline_id: UUID
+    item_id: UUID
+    plan_id: UUID
+    kind: DeadlineKind
+    due_on: date
+    deadline_version: int
+    step: str
+    # Working days from the deadline: negative before it, 0 on the day, positive after it.
+    offset_working_days: int
+    escalation: EscalationLevel
+    audience: list[ReminderAudience]
+    partner_ids: list[UUID]
+    fire_at: datetime
+
+
+class DeadlineApproaching(_DeadlineReminder):
+    type, summary = "deadline.approaching", "Une échéance approche (rappel avant la date)."
+
+
+class DeadlineDue(_DeadlineReminder):
+    type, summary = "deadline.due", "Une échéance tombe aujourd'hui."
+
+
+class DeadlineOverdue(_DeadlineReminder):
+    type, summary = "deadline.overdue", "Une échéance est dépassée (relance)."
+
+
+class DeadlineEscalated(_DeadlineReminder):
+    type, summary = "deadline.escalated", "Une échéance est dépassée depuis longtemps : la relance monte d'un niveau."
+
+
+class ItemContactAssigned(EventData):
+    type, summary = ("item.contact_assigned",
+                     "Un contact a été désigné pour un élément à la place du correspondant habituel (« pas pour moi »).")
+    item_id: UUID
+    partner_id: UUID
+    contact_id: UUID
+    previous_contact_id: UUID | None

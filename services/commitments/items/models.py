@@ -25,6 +25,8 @@ class Item(IdMixin, Base):
     plan_text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24), index=True)
     owner_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contacts.id"))
+    # The elected official (or cabinet) told when the item is very late; the plan's when not set here.
+    elected_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contacts.id"))
     budget: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reason: Mapped[str | None] = mapped_column(Text)
@@ -58,3 +60,15 @@ class ItemTag(Base):
 
     item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
+
+
+class ItemContact(Base):
+    """The person a partner designated for one item ("pas pour moi" → a colleague): reminders about this
+    item go to them instead of the partner's usual liaison and deputy."""
+
+    __tablename__ = "item_contacts"
+
+    item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"))
+    assigned_at: Mapped[datetime]

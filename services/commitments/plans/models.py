@@ -20,6 +20,8 @@ class Plan(IdMixin, Base):
     adopted_on: Mapped[date | None]
     # Identifies an imported plan so that importing the same text again changes nothing.
     import_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The elected official (or cabinet) in charge, told when an item of the plan is very late.
+    elected_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contacts.id"))
     created_at: Mapped[datetime]
 
 
