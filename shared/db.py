@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,17 @@ from sqlalchemy import DateTime, TypeDecorator, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+# A runtime import: FastAPI reads the annotation of request_session to inject the request.
+from starlette.requests import Request
+
+# Constraint names every service's metadata uses, so that Alembic batch migrations can find them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 def async_database_url(url: str) -> str:
@@ -60,6 +72,30 @@ def create_engine(url: str, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response leaves (use with scope="function").
+
+    Expects `app.state.sessionmaker` and `app.state.read_sessionmaker` (None, or the autocommit sessions of
+    `read_sessionmaker`). Reads (GET, HEAD) on PostgreSQL run without BEGIN/COMMIT: under READ COMMITTED each
+    statement takes its own snapshot inside a transaction too, so they lose nothing and save two round trips."""
+    state = request.app.state
+    if request.method in ("GET", "HEAD") and state.read_sessionmaker is not None:
+        async with state.read_sessionmaker() as session:
+            yield session
+        return
+    sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
+    async with sessionmaker() as session, session.begin():
+        yield session
+
+
+def read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession] | None:
+    """Sessions in autocommit for reads, on PostgreSQL only (SQLite keeps its transactions: its begin hook
+    takes the write lock, and a read gains nothing there)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -59,6 +59,12 @@ class PayloadTooLarge(DomainError):
     status, code, title = 413, "payload-too-large", "Corps de requête trop volumineux"
 
 
+class ServiceUnavailable(DomainError):
+    """A service this one depends on (another service, the database) cannot answer right now."""
+
+    status, code, title = 503, "service-unavailable", "Service momentanément indisponible"
+
+
 def problem_response(
     status: int, code: str, title: str, detail: str, instance: str | None = None, **extensions: Any
 ) -> JSONResponse:

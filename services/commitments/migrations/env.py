@@ -1,121 +1,15 @@
-"""Alembic environment of the commitments service: async engines, SQLite or PostgreSQL.
+"""Alembic environment of the commitments service (the shared one: shared/migrations.py).
 
 The URL comes from, in order: `config.attributes["database_url"]` (set by `upgrade_database`),
 `-x database_url=...` on the alembic command line, then the service settings (DATABASE_URL).
-A caller that already holds a connection may pass it as `config.attributes["connection"]`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
-from logging.config import fileConfig
-from pathlib import Path
-from typing import Any
-
 from alembic import context
-from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import pool
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.types import TypeDecorator
 
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
-from shared.db import async_database_url
+from shared.migrations import run_environment
 
-config = context.config
-target_metadata = Base.metadata
-
-# Configure logging only when nobody has (the alembic command line); a service calling
-# upgrade_database keeps its own logging untouched.
-if config.config_file_name is not None and not logging.getLogger().handlers:
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
-
-
-def database_url() -> str:
-    url = config.attributes.get("database_url") or context.get_x_argument(as_dictionary=True).get("database_url")
-    return str(url or CommitmentsSettings().database_url)
-
-
-def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
-    """Render project TypeDecorators (UtcDateTime …) as their plain SQLAlchemy type, so that migrations do
-    not import application code that may change later."""
-    if type_ == "type" and isinstance(obj, TypeDecorator):
-        return f"sa.{obj.impl_instance!r}"
-    return False
-
-
-def do_run_migrations(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        # Batch operations in every generated script: the same script must also run on SQLite, which
-        # cannot ALTER most things in place (on PostgreSQL a batch is plain ALTER statements).
-        render_as_batch=True,
-        render_item=render_item,
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-def _ensure_sqlite_folder(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-
-
-async def run_async_migrations(url: str) -> None:
-    # A plain engine, not shared.db.create_engine: migrations must run with SQLite's foreign keys off
-    # (a batch "copy and move" drops tables, which would cascade deletes with them on).
-    engine = create_async_engine(async_database_url(url), poolclass=pool.NullPool)
-    try:
-        async with engine.connect() as connection:
-            await connection.run_sync(do_run_migrations)
-    finally:
-        await engine.dispose()
-
-
-def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        do_run_migrations(connection)
-        return
-    url = database_url()
-    _ensure_sqlite_folder(url)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(run_async_migrations(url))
-        return
-    # Called from a thread that runs an event loop (a test, an async main): asyncio.run cannot nest,
-    # so migrate on a fresh thread with its own loop and wait for it.
-    errors: list[BaseException] = []
-
-    def migrate() -> None:
-        try:
-            asyncio.run(run_async_migrations(url))
-        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread below
-            errors.append(exc)
-
-    thread = threading.Thread(target=migrate, name="alembic-migrate")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
-def run_migrations_offline() -> None:
-    context.configure(url=async_database_url(database_url()), target_metadata=target_metadata,
-                      literal_binds=True, dialect_opts={"paramstyle": "named"}, render_as_batch=True,
-                      render_item=render_item)
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-if context.is_offline_mode():
-    run_migrations_offline()
-else:
-    run_migrations_online()
+run_environment(context, Base.metadata, lambda: CommitmentsSettings().database_url)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.config import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings):
+    """Settings of the notifications service (environment variables; the shared ones have no prefix:
+    NATS_URL, EVENTS_STREAM …; the service's own database is NOTIFICATIONS_DATABASE_URL)."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    # Its own database: DATABASE_URL belongs to the commitments service when both run on one machine.
+    notifications_database_url: str = "sqlite:///data/notifications.db"
+    commitments_url: str = "http://127.0.0.1:8000"
+    # A key of role `service` on the commitments service: reads reminder contexts, acts for a contact.
+    commitments_api_key: str = ""
+    commitments_timeout_seconds: float = 10.0
+    principal_cache_seconds: float = 5.0
+    public_base_url: str = "http://127.0.0.1:8001"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_starttls: bool = False
+    smtp_tls: bool = False  # implicit TLS (port 465)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 30.0
+    smtp_connections: int = 4
+    mail_sender: str = "Ville de Sceaux <engagements@ville-sceaux.fr>"
+    # Right-hand side of Message-IDs; by default the sender address's domain.
+    mail_domain: str | None = None
+
+    consumer_durable: str = "notifications"
+    consumer_batch_size: int = 50
+    # How long NATS waits for an ack before redelivering; the consumer commits well within it.
+    consumer_ack_wait_seconds: float = 60.0
+    sender_batch_size: int = 100
+    sender_poll_seconds: float = 2.0
+    # A claimed delivery not marked sent within this lease is picked again (crash mid-send: one duplicate).
+    sender_lease_seconds: float = 120.0
+
+    # SMTP 4xx: retry after retry_initial_seconds, times retry_multiplier each time, capped at
+    # retry_max_interval_seconds, and give up retry_give_up_seconds after the first attempt (RFC 5321: 4-5 days).
+    retry_initial_seconds: float = 60.0
+    retry_multiplier: float = 2.0
+    retry_max_interval_seconds: float = 3600.0
+    retry_give_up_seconds: float = 4 * 24 * 3600.0
+
+    # The weekly digest of "approaching" reminders, for contacts who chose it (Europe/Paris time).
+    digest_weekday: int = 0  # Monday
+    digest_time: str = "08:30"
+
+    @property
+    def database_url(self) -> str:
+        return self.notifications_database_url
+
+    @property
+    def message_id_domain(self) -> str:
+        if self.mail_domain:
+            return self.mail_domain
+        address = self.mail_sender.rsplit("<", 1)[-1].rstrip(">")
+        return address.rsplit("@", 1)[-1] or "localhost"

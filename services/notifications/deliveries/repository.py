@@ -1,0 +1,82 @@
+"""Queries on deliveries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifications.deliveries.models import Delivery, DeliveryStatus
+
+
+@dataclass(frozen=True)
+class DeliveryFilters:
+    item_id: uuid.UUID | None = None
+    partner_id: uuid.UUID | None = None
+    status: DeliveryStatus | None = None
+    # A partner key: only these partners' deliveries.
+    visible_partner_ids: frozenset[uuid.UUID] | None = None
+
+
+async def get(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery | None:
+    return await session.get(Delivery, delivery_id)
+
+
+async def list_page(session: AsyncSession, filters: DeliveryFilters, after: uuid.UUID | None, limit: int
+                    ) -> Sequence[Delivery]:
+    """Newest first; `after` is the last id of the previous page (ids are time-ordered)."""
+    query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+    if filters.item_id is not None:
+        query = query.where(Delivery.item_id == filters.item_id)
+    if filters.partner_id is not None:
+        query = query.where(Delivery.partner_id == filters.partner_id)
+    if filters.status is not None:
+        query = query.where(Delivery.status == filters.status.value)
+    if filters.visible_partner_ids is not None:
+        query = query.where(Delivery.partner_id.in_(filters.visible_partner_ids))
+    if after is not None:
+        query = query.where(Delivery.id < after)
+    return (await session.scalars(query)).all()
+
+
+async def existing_keys(session: AsyncSession, event_id: uuid.UUID, channel: str) -> set[uuid.UUID]:
+    """Contacts that already have a delivery for this event on this channel."""
+    query = select(Delivery.contact_id).where(Delivery.event_id == event_id, Delivery.channel == channel)
+    return set((await session.scalars(query)).all())
+
+
+async def due_ids(session: AsyncSession, now: datetime, limit: int, skip_locked: bool) -> list[uuid.UUID]:
+    """Pending deliveries whose time has come, oldest first; on PostgreSQL rows another sender is claiming
+    are skipped instead of waited for."""
+    query = (select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING.value,
+                                       Delivery.next_attempt_at <= now)
+             .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.scalars(query)).all())
+
+
+async def lease(session: AsyncSession, ids: list[uuid.UUID], until: datetime, now: datetime) -> None:
+    """Push the claimed rows' next attempt to the end of the lease: should this sender die, they come back."""
+    await session.execute(update(Delivery).where(Delivery.id.in_(ids))
+                          .values(next_attempt_at=until, attempts=Delivery.attempts + 1, updated_at=now))
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:
+    return (await session.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id))).all()
+
+
+async def held_for_digest(session: AsyncSession, limit: int) -> Sequence[Delivery]:
+    """Reminders waiting for a digest, by contact."""
+    query = (select(Delivery).where(Delivery.status == DeliveryStatus.HELD.value)
+             .order_by(Delivery.contact_id, Delivery.id).limit(limit))
+    return (await session.scalars(query)).all()
+
+
+async def in_digest(session: AsyncSession, digest_id: uuid.UUID) -> Sequence[Delivery]:
+    return (await session.scalars(select(Delivery).where(Delivery.digest_id == digest_id)
+                                  .order_by(Delivery.id))).all()

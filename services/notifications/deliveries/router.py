@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from services.notifications.deliveries import service
+from services.notifications.deliveries.models import Delivery, DeliveryStatus
+from services.notifications.deliveries.repository import DeliveryFilters
+from services.notifications.deliveries.schemas import DeliveryPage, DeliveryRead
+from services.notifications.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/v1", tags=["Deliveries"])
+
+_PROBLEM = {"content": {"application/problem+json": {"example": {
+    "type": "urn:engagements:problem:not-found", "title": "Introuvable", "status": 404,
+    "detail": "Envoi introuvable.", "code": "not-found"}}}}
+
+
+async def visible_delivery(delivery_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Delivery:
+    return await service.get_visible(session, principal, delivery_id)
+
+
+VisibleDeliveryDep = Annotated[Delivery, Depends(visible_delivery)]
+
+
+@router.get("/deliveries", response_model=DeliveryPage, responses={422: _PROBLEM})
+async def list_deliveries(
+    session: SessionDep,
+    principal: PrincipalDep,
+    item_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+    status: DeliveryStatus | None = None,
+    cursor: Annotated[uuid.UUID | None, Query(description="Le `next_cursor` de la page précédente.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DeliveryPage:
+    """List deliveries, newest first (filters: item, partner, status); a partner key sees its own only."""
+    rows, next_cursor = await service.list_page(session, principal, DeliveryFilters(
+        item_id=item_id, partner_id=partner_id, status=status), cursor, limit)
+    return DeliveryPage(items=[DeliveryRead.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryRead, responses={404: _PROBLEM})
+async def get_delivery(delivery: VisibleDeliveryDep) -> DeliveryRead:
+    """One delivery: its status, attempts and the SMTP server's last answer."""
+    return DeliveryRead.model_validate(delivery)
+
+
+@router.post("/deliveries/{delivery_id}/resend", response_model=DeliveryRead, responses={404: _PROBLEM, 409: _PROBLEM})
+async def resend_delivery(delivery_id: uuid.UUID, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+                          editor: EditorDep) -> DeliveryRead:
+    """Send a delivery again now, under a new Message-ID (admin, city)."""
+    delivery = await service.get_visible(session, editor, delivery_id)
+    return DeliveryRead.model_validate(await service.resend(session, clock, delivery, settings.message_id_domain))

@@ -1,0 +1,7 @@
+"""Imports every ORM model so that Alembic and the metadata see the whole schema."""
+
+from services.notifications.database import Base
+from services.notifications.deliveries.models import Delivery
+from services.notifications.preferences.models import ContactPreference
+
+__all__ = ["Base", "ContactPreference", "Delivery"]

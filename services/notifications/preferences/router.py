@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+
+from services.notifications.dependencies import ClockDep, ContactManagerDep, SessionDep, presented_secret
+from services.notifications.preferences import service
+from services.notifications.preferences.schemas import PreferencesRead, PreferencesUpdate
+from services.notifications.recipients import CommitmentsClient
+
+router = APIRouter(prefix="/v1", tags=["Preferences"])
+
+_PROBLEM = {"content": {"application/problem+json": {"example": {
+    "type": "urn:engagements:problem:not-found", "title": "Introuvable", "status": 404,
+    "detail": "Contact introuvable.", "code": "not-found"}}}}
+
+
+async def _check_contact(request: Request, contact_id: uuid.UUID) -> None:
+    # The commitments service knows the contact and whether this key may see it (a partner: its own only).
+    client = CommitmentsClient(request.app.state.commitments_http, "")
+    await client.check_contact_visible(contact_id, presented_secret(request))
+
+
+@router.get("/contacts/{contact_id}/preferences", response_model=PreferencesRead, responses={404: _PROBLEM})
+async def get_preferences(contact_id: uuid.UUID, request: Request, session: SessionDep,
+                          principal: ContactManagerDep) -> PreferencesRead:
+    """A contact's reminder preferences (admin, city, or the contact's own partner)."""
+    await _check_contact(request, contact_id)
+    return await service.read(session, contact_id)
+
+
+@router.put("/contacts/{contact_id}/preferences", response_model=PreferencesRead,
+            responses={404: _PROBLEM, 422: _PROBLEM})
+async def put_preferences(contact_id: uuid.UUID, body: PreferencesUpdate, request: Request, session: SessionDep,
+                          clock: ClockDep, principal: ContactManagerDep) -> PreferencesRead:
+    """Choose immediate reminders, or a weekly digest of the "approaching" ones (admin, city, own partner)."""
+    await _check_contact(request, contact_id)
+    return await service.update(session, clock, contact_id, body)
