@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.auth.principal import Principal, Role
-from services.commitments.auth.service import PrincipalCache, authenticate
+from services.commitments.auth.service import PrincipalCache, act_as_contact, authenticate
 from services.commitments.database import request_session
 from shared.clock import Clock
-from shared.problems import Forbidden, Unauthorized
+from shared.problems import Forbidden, InvalidInput, Unauthorized
 
 # scope="function": the transaction commits when the endpoint returns, before the response is sent.
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
@@ -33,8 +34,10 @@ async def current_principal(
     session: SessionDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_acting_contact: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    """The caller behind `Authorization: Bearer <key>` (or `X-API-Key`)."""
+    """The caller behind `Authorization: Bearer <key>` (or `X-API-Key`); a service key may add
+    `X-Acting-Contact: <contact id>` to act as that contact (signed links in reminder emails)."""
     secret = x_api_key
     if authorization:
         scheme, _, value = authorization.partition(" ")
@@ -43,7 +46,14 @@ async def current_principal(
         secret = value.strip()
     if not secret:
         raise Unauthorized("Clé d'API manquante (en-tête Authorization: Bearer <clé>).")
-    return await authenticate(session, get_principal_cache(request), secret)
+    principal = await authenticate(session, get_principal_cache(request), secret)
+    if x_acting_contact is None:
+        return principal
+    try:
+        contact_id = uuid.UUID(x_acting_contact.strip())
+    except ValueError:
+        raise InvalidInput("X-Acting-Contact doit être l'identifiant (UUID) d'un contact.") from None
+    return await act_as_contact(session, principal, request.app.state.clock, contact_id)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -14,6 +14,9 @@ class Role(StrEnum):
     CITY = "city"
     PARTNER = "partner"
     READER = "reader"
+    # The other services' own key: reads like `reader`, may read who to write to about an item, and may act
+    # on behalf of one contact (header X-Acting-Contact) — then it is that contact's partner, nothing more.
+    SERVICE = "service"
 
 
 @dataclass(frozen=True)

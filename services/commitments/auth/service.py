@@ -13,12 +13,14 @@ from services.commitments.auth import repository
 from services.commitments.auth.keys import display_prefix, generate_key, hash_key
 from services.commitments.auth.models import ApiKey
 from services.commitments.auth.principal import Principal, Role
+from services.commitments.contacts.models import Contact
 from services.commitments.history.service import record_change
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
 from shared.clock import Clock
 from shared.events.commitments import ApiKeyCreated, ApiKeyRevoked
-from shared.problems import InvalidInput, NotFound, Unauthorized
+from shared.clock import paris_today
+from shared.problems import Forbidden, InvalidInput, NotFound, Unauthorized
 
 
 @dataclass
@@ -66,6 +68,23 @@ async def authenticate(session: AsyncSession, cache: PrincipalCache, secret: str
                           visible_partner_ids=visible)
     cache.put(key_hash, principal)
     return principal
+
+
+async def act_as_contact(session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID
+                         ) -> Principal:
+    """A service key acting for one contact (a signed link clicked by that person): from here on the caller is
+    that contact's partner, with exactly a partner key's rights, and the history names the contact."""
+    if principal.role is not Role.SERVICE:
+        raise Forbidden("L'en-tête X-Acting-Contact est réservé aux clés de service.")
+    contact = await session.get(Contact, contact_id)
+    today = paris_today(clock)
+    if (contact is None or contact.erased_at is not None
+            or (contact.active_from is not None and today < contact.active_from)
+            or (contact.active_to is not None and contact.active_to < today)):
+        raise Forbidden("X-Acting-Contact ne désigne aucun contact actif.")
+    visible = frozenset({contact.partner_id, *await repository.groups_of(session, contact.partner_id)})
+    return Principal(role=Role.PARTNER, key_id=principal.key_id, partner_id=contact.partner_id,
+                     visible_partner_ids=visible, contact_id=contact.id)
 
 
 async def create_key(session: AsyncSession, actor: Principal, clock: Clock, *, name: str, role: Role,

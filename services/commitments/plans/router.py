@@ -19,6 +19,7 @@ from services.commitments.plans.schemas import (
     PlanImport,
     PlanRead,
     PlanSummary,
+    PlanUpdate,
 )
 from shared.problems import InvalidInput
 
@@ -54,6 +55,14 @@ async def import_plan(body: PlanImport, session: SessionDep, clock: ClockDep, ed
 async def get_plan(plan_id: uuid.UUID, session: SessionDep, _: PrincipalDep) -> PlanRead:
     """A plan with its axes and objectives and their progress rolled up from items."""
     return await service.plan_tree(session, await service.get_plan(session, plan_id))
+
+
+@router.patch("/plans/{plan_id}", response_model=PlanRead)
+async def update_plan(plan_id: uuid.UUID, body: PlanUpdate, session: SessionDep, clock: ClockDep, editor: EditorDep
+                      ) -> PlanRead:
+    """Change a plan's title, territory, adoption date or elected official in charge."""
+    plan = await service.update_plan(session, editor, clock, await service.get_plan(session, plan_id), body)
+    return await service.plan_tree(session, plan)
 
 
 @router.post("/plans/{plan_id}/axes", status_code=201, response_model=AxisRead)

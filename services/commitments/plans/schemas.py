@@ -42,6 +42,7 @@ class PlanSummary(BaseModel):
     commune: str
     territory: str | None
     adopted_on: date | None
+    elected_contact_id: uuid.UUID | None = None
     created_at: datetime
 
 
@@ -60,6 +61,19 @@ class PlanCreate(InputModel):
     commune: Name
     territory: Name | None = None
     adopted_on: BoundedDate | None = None
+
+
+class PlanUpdate(InputModel):
+    """Only the fields sent change; `elected_contact_id` (null to clear) names the elected official or
+    cabinet told when an item of the plan is very late."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"elected_contact_id": "01a214bb-8702-7000-abee-62cd37c42406", "adopted_on": "2021-06-24"}]})
+
+    title: SingleLine | None = None
+    territory: Name | None = None
+    adopted_on: BoundedDate | None = None
+    elected_contact_id: uuid.UUID | None = None
 
 
 class AxisCreate(InputModel):

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.auth.principal import Principal
-from services.commitments.history.service import record_change
+from services.commitments.contacts.models import Contact
+from services.commitments.history.service import diff, record_change
 from services.commitments.outbox.recorder import record_event
 from services.commitments.plans import repository
 from services.commitments.plans.models import Axis, Objective, Plan
@@ -21,10 +22,11 @@ from services.commitments.plans.schemas import (
     PlanCreate,
     PlanRead,
     PlanSummary,
+    PlanUpdate,
 )
 from shared.clock import Clock
 from shared.events.commitments import AxisCreated, ObjectiveCreated, PlanCreated
-from shared.problems import Conflict, NotFound
+from shared.problems import Conflict, InvalidInput, NotFound
 
 
 def _average(count: int, total: int) -> float | None:
@@ -78,6 +80,23 @@ async def create_plan(session: AsyncSession, actor: Principal, clock: Clock, dat
     record_change(session, actor, clock, entity_type="plan", entity_id=plan.id, action="created",
                   changes=data.model_dump(mode="json"))
     record_event(session, PlanCreated(plan_id=plan.id, title=plan.title, commune=plan.commune), actor, clock)
+    return plan
+
+
+async def update_plan(session: AsyncSession, actor: Principal, clock: Clock, plan: Plan, data: PlanUpdate) -> Plan:
+    """Change a plan's title, territory, adoption date or elected official."""
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("title", "") is None:
+        raise InvalidInput("title ne peut pas être vide.")
+    if changes.get("elected_contact_id") is not None and await session.get(Contact, changes["elected_contact_id"]) is None:
+        raise InvalidInput("elected_contact_id ne désigne aucun contact.")
+    before = {field: getattr(plan, field) for field in changes}
+    for field, value in changes.items():
+        setattr(plan, field, value)
+    await session.flush()
+    if changed := diff(before, changes):
+        record_change(session, actor, clock, entity_type="plan", entity_id=plan.id, action="updated",
+                      changes=changed)
     return plan
 
 

@@ -26,8 +26,9 @@ from services.commitments.models import Base
 from tests.services.commitments.support import seeded_app
 
 OWNERS = ("A", "G", "B")
-STAFF = ("admin", "city", "reader")
-PARTNERS = {"partner_a": frozenset({"A", "G"}), "partner_b": frozenset({"B"})}
+STAFF = ("admin", "city", "reader", "service")
+# "acting_a" is the notifications service's key acting for A's contact (X-Acting-Contact): exactly partner_a.
+PARTNERS = {"partner_a": frozenset({"A", "G"}), "partner_b": frozenset({"B"}), "acting_a": frozenset({"A", "G"})}
 ROLES = (*STAFF, *PARTNERS)
 
 
@@ -90,19 +91,23 @@ async def _populate(world: World) -> None:
             json={"proposed_due_on": "2026-05-15", "reason": f"Conseil de {owner} reporté."})))["id"]
         ids["journal_id"] = (_ok(await admin.post(
             f"/v1/items/{ids['item_id']}/journal", json={"kind": "note", "text": f"Réunion avec {owner}."})))["id"]
-    for role in ("city", "reader", "partner_a", "partner_b"):
+    for role in ("city", "reader", "service", "partner_a", "partner_b"):
         body = {"name": f"clé {role}", "role": role.split("_")[0]}
         if role in PARTNERS:
             body["partner_id"] = world.ids[role[-1].upper()]["partner_id"]
         secret = (_ok(await admin.post("/v1/api-keys", json=body)))["secret"]
         world.clients[role] = _client(world.app, secret)
+        if role == "service":
+            world.clients["acting_a"] = _client(world.app, secret, acting_contact=world.ids["A"]["contact_id"])
     revoked = _ok(await admin.post("/v1/api-keys", json={"name": "révoquée", "role": "admin"}))
     _ok(await admin.post(f"/v1/api-keys/{revoked['id']}/revoke"))
     world.revoked_secret = revoked["secret"]
 
 
-def _client(app: FastAPI, secret: str | None) -> httpx.AsyncClient:
+def _client(app: FastAPI, secret: str | None, acting_contact: str | None = None) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    if acting_contact:
+        headers["X-Acting-Contact"] = acting_contact
     # A crash must show as a 500 in the matrix, not as an exception raised in the test.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
@@ -136,7 +141,8 @@ async def row_counts(app: FastAPI) -> dict[str, int]:
 # ------------------------------------------------------------------------------------------- the route table
 
 # Who may act: "read" every role; "personal" (contacts) staff and the partner itself but never readers;
-# "write" staff and the partner on its own items; "edit" city staff only; "admin" admins only.
+# "write" staff and the partner on its own items; "edit" city staff only; "admin" admins only;
+# "recipients" (who to write to, with names and emails) admins, city staff and the service key.
 Access = str
 Fresh = Callable[[World, str], Awaitable[dict[str, str]]]
 
@@ -190,6 +196,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/contacts/{contact_id}/erasure"): Route("edit", fresh=_fresh_contact),
     ("GET", "/v1/plans"): Route("read", scoped=False),
     ("GET", "/v1/plans/{plan_id}"): Route("read", scoped=False),
+    ("PATCH", "/v1/plans/{plan_id}"): Route("edit", scoped=False, body=lambda w, o: {"territory": "Les Blagis"}),
     ("POST", "/v1/plans"): Route("edit", 201, scoped=False, body=lambda w, o: {
         "title": f"Plan {uuid.uuid4().hex[:8]}", "commune": "Sceaux"}),
     ("POST", "/v1/plans/import"): Route("edit", scoped=False, body=lambda w, o: {
@@ -218,6 +225,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/deadline-proposals/{proposal_id}/decision"): Route("edit", fresh=_fresh_proposal,
                                                                      body=lambda w, o: {"accept": False}),
     ("GET", "/v1/items/{item_id}/journal"): Route("read"),
+    ("GET", "/v1/items/{item_id}/reminder-context"): Route("recipients"),
+    ("POST", "/v1/items/{item_id}/designated-contact"): Route("write", 201, body=lambda w, o: {
+        "partner_id": w.ids[o]["partner_id"], "last_name": "Collègue", "email": "collegue@example.org"}),
     ("POST", "/v1/items/{item_id}/journal"): Route("write", 201, body=lambda w, o: {
         "kind": "note", "text": "Point d'étape."}),
 }
@@ -228,9 +238,11 @@ def expected_status(route: Route, role: str, owner: str) -> int:
         return route.success
     if route.access == "admin":
         return 403
+    if route.access == "recipients":
+        return route.success if role in ("city", "service") else 403
     if role == "city":
         return route.success
-    if role == "reader":
+    if role in ("reader", "service"):
         return route.success if route.access == "read" else 403
     if route.scoped and owner not in PARTNERS[role]:
         return 404
