@@ -129,12 +129,12 @@ def _opening(event: DeadlineReminder, context: ReminderContext, today: date, cal
     label = _deadline_label(context)
     noun = _item_noun(context)
     date_fr = format_date_fr(due_on)
-    commune = context.item.commune
+    city = wording.city(context.item.commune)
     if today < due_on:
         left = calendar.working_days_between(today, due_on)
         counted = f", soit dans {wording.working_days(left)}" if left > 0 else ""
         if _is_request(context):
-            return (f"Nous nous permettons de vous rappeler que la Ville de {commune} attend "
+            return (f"Nous nous permettons de vous rappeler que la {city} attend "
                     f"{wording.what_is_expected(event.kind, label)} pour {noun} ci-dessous au plus tard le "
                     f"{date_fr}{counted}.")
         return f"L'échéance de {noun} ci-dessous est fixée au {date_fr}{counted}."
@@ -163,7 +163,7 @@ def _escalation_note(event: DeadlineReminder, context: ReminderContext) -> str |
 
 def _reason(recipient: Recipient, context: ReminderContext) -> str:
     civility = recipient.civility
-    partner = recipient.partner_name
+    partner = recipient.partner_name or "votre organisation"
     noun = "cette demande" if _is_request(context) else "cet engagement"
     match str(recipient.audience):
         case "liaison":
@@ -175,7 +175,7 @@ def _reason(recipient: Recipient, context: ReminderContext) -> str:
         case "hierarchy":
             return f"en copie, en tant que responsable hiérarchique du correspondant de {partner}, l'échéance étant dépassée"
         case "city_owner":
-            return f"en tant que responsable de {noun} à la Ville de {context.item.commune}"
+            return f"en tant que responsable de {noun} à la {wording.city(context.item.commune)}"
         case "elected":
             return f"en tant qu'{wording.feminine(civility, 'élu', 'élue')} en charge de {noun}"
     return f"au sujet de {noun}"
@@ -202,7 +202,7 @@ def _item_view(context: ReminderContext, event: DeadlineReminder, today: date, c
         "kind_noun": "Demande" if _is_request(context) else "Engagement de la Ville",
         "plan_text": item.plan_text,
         "plan_title": item.plan_title,
-        "commune": item.commune,
+        "city": wording.city(item.commune),
         "axis_title": item.axis_title,
         "objective_title": item.objective_title,
         "partner_name": item.lead_partner_name,
@@ -257,13 +257,14 @@ def render_digest(entries: Sequence[tuple[DeadlineReminder, ReminderContext]], r
         f"(semaine du {format_date_fr(today)})")
     communes = {context.item.commune for _, context in ordered}
     commune = communes.pop() if len(communes) == 1 else None
+    signature = _signature(ordered[0][1]) if commune else "Le service de suivi des engagements"
     text, html = _render(
         "digest",
         subject=subject,
         recipient=_recipient_view(recipient),
         items=items,
-        commune=commune,
-        signature=_signature(ordered[0][1]) if commune else "Le service de suivi des engagements",
+        city=wording.city(commune),
+        signature=signature,
     )
     root = digest_root_id(recipient.contact_id, domain)
     return RenderedEmail(subject, text, html, message_id, in_reply_to=root, references=root)
@@ -276,10 +277,10 @@ def render_failure_report(context: ReminderContext, failed_recipient: Recipient,
                   if context.item.owner_contact_id is not None and r.contact_id == context.item.owner_contact_id),
                  None)
     failed_name = wording.person_name(failed_recipient.civility, failed_recipient.first_name,
-                                      failed_recipient.last_name)
+                                      failed_recipient.last_name) or failed_recipient.email
     subject = wording.one_line(
         f"Échec d'envoi : rappel non distribué à {wording.shorten(failed_name, 60)} "
-        f"({wording.shorten(failed_recipient.partner_name, 60)}) — {wording.shorten(context.item.title, 80)}")
+        f"({wording.shorten(failed_recipient.partner_name or '?', 60)}) — {wording.shorten(context.item.title, 80)}")
     text, html = _render(
         "failure",
         subject=subject,
@@ -301,4 +302,4 @@ def render_failure_report(context: ReminderContext, failed_recipient: Recipient,
 
 
 def _signature(context: ReminderContext) -> str:
-    return f"Ville de {context.item.commune} — suivi du plan d'action « {context.item.plan_title} »"
+    return f"{wording.city(context.item.commune)} — suivi du plan d'action « {context.item.plan_title} »"

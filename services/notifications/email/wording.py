@@ -63,7 +63,7 @@ def attention_line(civility: str | None, first_name: str | None, last_name: str 
     """« À l'attention de Mme Dupont, directrice de la gestion locative »; None when neither is known."""
     name = person_name(civility, first_name, last_name)
     if name is None:
-        return f"À l'attention du {title_in_sentence(title)}" if title else None
+        return f"À l'attention de : {title}" if title else None
     return f"À l'attention de {name}, {title_in_sentence(title)}" if title else f"À l'attention de {name}"
 
 
