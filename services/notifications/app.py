@@ -21,6 +21,7 @@ from services.notifications.auth.service import KeyVerifier
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.router import router as deliveries_router
 from services.notifications.preferences.router import router as preferences_router
+from services.notifications.webhooks.router import router as webhooks_router
 from shared.bus import StreamSpec, connect
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine, create_sessionmaker, read_sessionmaker
@@ -125,7 +126,7 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     app.state.key_verifier = key_verifier
     install_problem_handlers(app)
     # Other packages register their routers here, one line each.
-    for router in (deliveries_router, preferences_router):
+    for router in (deliveries_router, preferences_router, webhooks_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["Operations"],

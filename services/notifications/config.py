@@ -52,6 +52,23 @@ class NotificationsSettings(ServiceSettings):
     digest_weekday: int = 0  # Monday
     digest_time: str = "08:30"
 
+    # Webhooks (services/notifications/webhooks/): targets must be public https addresses unless these allow
+    # plain http or private addresses (tests, a lab intranet); retries back off exponentially up to
+    # webhook_max_attempts; a subscription is disabled after webhook_disable_after_failures deliveries failed
+    # in a row, or at once on 410 Gone; after a secret rotation the old secret keeps signing for a grace period.
+    webhook_allow_http: bool = False
+    webhook_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_retry_initial_seconds: float = 30.0
+    webhook_retry_multiplier: float = 2.0
+    webhook_retry_max_interval_seconds: float = 6 * 3600.0
+    webhook_disable_after_failures: int = 3
+    webhook_secret_rotation_grace_seconds: float = 24 * 3600.0
+    webhook_consumer_durable: str = "notifications-webhooks"
+    webhook_concurrency: int = 10
+    webhook_poll_seconds: float = 2.0
+
     @property
     def database_url(self) -> str:
         return self.notifications_database_url

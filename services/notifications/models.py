@@ -3,5 +3,6 @@
 from services.notifications.database import Base
 from services.notifications.deliveries.models import Delivery
 from services.notifications.preferences.models import ContactPreference
+from services.notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription  # noqa: F401
 
 __all__ = ["Base", "ContactPreference", "Delivery"]

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifications.config import NotificationsSettings
 from services.notifications.webhooks import repository
 from services.notifications.webhooks.models import (
     ALL_EVENTS,
@@ -78,6 +79,22 @@ class AttemptResult:
     def gone(self) -> bool:
         # 410 Gone: the receiver says the endpoint will never come back; retrying would only be noise.
         return self.status_code == 410
+
+
+def retry_policy(settings: NotificationsSettings) -> RetryPolicy:
+    """The retry and disabling rules the settings choose."""
+    return RetryPolicy(max_attempts=settings.webhook_max_attempts,
+                       initial_seconds=settings.webhook_retry_initial_seconds,
+                       multiplier=settings.webhook_retry_multiplier,
+                       max_interval_seconds=settings.webhook_retry_max_interval_seconds,
+                       disable_after_failures=settings.webhook_disable_after_failures,
+                       rotation_grace_seconds=settings.webhook_secret_rotation_grace_seconds)
+
+
+def target_policy(settings: NotificationsSettings) -> TargetPolicy:
+    """Which targets the settings allow (plain http, non-public addresses: both off by default)."""
+    return TargetPolicy(allow_http=settings.webhook_allow_http,
+                        allow_private=settings.webhook_allow_private_targets)
 
 
 async def checked_url(url: str, policy: TargetPolicy) -> str:
@@ -203,7 +220,8 @@ async def record_event(session: AsyncSession, clock: Clock, envelope: EventEnvel
     payload = envelope.model_dump_json()
     created = 0
     for subscription in await repository.list_enabled(session):
-        if subscribes_to(subscription, envelope.type):
+        # A new subscription receives what happens from then on, not the stream's history.
+        if subscribes_to(subscription, envelope.type) and envelope.occurred_at >= subscription.created_at:
             created += await repository.insert_delivery_once(session, {
                 "subscription_id": subscription.id, "event_id": envelope.id, "event_type": envelope.type,
                 "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
