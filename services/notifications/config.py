@@ -19,6 +19,9 @@ class NotificationsSettings(ServiceSettings):
     commitments_timeout_seconds: float = 10.0
     principal_cache_seconds: float = 5.0
     public_base_url: str = "http://127.0.0.1:8001"
+    # Signs the action links of reminder emails (/actions/{token}); the service refuses to start without it.
+    action_link_secret: str = ""
+    action_link_lifetime_days: float = 30.0
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
