@@ -54,6 +54,8 @@ class Delivery(IdMixin, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     resend_count: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
+    # Retries after SMTP 4xx stop this long after it (RETRY_GIVE_UP_SECONDS); a resend starts a new window.
+    retry_since: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(String(1000))
     digest_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     # A failure report points at the delivery that failed.

@@ -43,12 +43,6 @@ async def list_page(session: AsyncSession, filters: DeliveryFilters, after: uuid
     return (await session.scalars(query)).all()
 
 
-async def existing_keys(session: AsyncSession, event_id: uuid.UUID, channel: str) -> set[uuid.UUID]:
-    """Contacts that already have a delivery for this event on this channel."""
-    query = select(Delivery.contact_id).where(Delivery.event_id == event_id, Delivery.channel == channel)
-    return set((await session.scalars(query)).all())
-
-
 async def due_ids(session: AsyncSession, now: datetime, limit: int, skip_locked: bool) -> list[uuid.UUID]:
     """Pending deliveries whose time has come, oldest first; on PostgreSQL rows another sender is claiming
     are skipped instead of waited for."""
@@ -70,9 +64,9 @@ async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[De
     return (await session.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id))).all()
 
 
-async def held_for_digest(session: AsyncSession, limit: int) -> Sequence[Delivery]:
-    """Reminders waiting for a digest, by contact."""
-    query = (select(Delivery).where(Delivery.status == DeliveryStatus.HELD.value)
+async def held_for_digest(session: AsyncSession, before: datetime, limit: int) -> Sequence[Delivery]:
+    """Reminders held for a digest since before `before`, by contact."""
+    query = (select(Delivery).where(Delivery.status == DeliveryStatus.HELD.value, Delivery.created_at < before)
              .order_by(Delivery.contact_id, Delivery.id).limit(limit))
     return (await session.scalars(query)).all()
 
@@ -80,3 +74,9 @@ async def held_for_digest(session: AsyncSession, limit: int) -> Sequence[Deliver
 async def in_digest(session: AsyncSession, digest_id: uuid.UUID) -> Sequence[Delivery]:
     return (await session.scalars(select(Delivery).where(Delivery.digest_id == digest_id)
                                   .order_by(Delivery.id))).all()
+
+
+async def by_key(session: AsyncSession, event_id: uuid.UUID, contact_id: uuid.UUID, channel: str) -> Delivery:
+    return (await session.scalars(select(Delivery).where(Delivery.event_id == event_id,
+                                                         Delivery.contact_id == contact_id,
+                                                         Delivery.channel == channel))).one()

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.auth.principal import Principal
 from services.notifications.deliveries import repository
-from services.notifications.deliveries.models import Delivery, DeliveryStatus
+from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.repository import DeliveryFilters
+from services.notifications.preferences import repository as preferences_repository
+from services.notifications.preferences.models import ApproachingMode
+from services.notifications.recipients import Recipient, ReminderContext
 from shared.clock import Clock
+from shared.db import new_id
+from shared.events import EventEnvelope
+from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
 from shared.problems import Conflict, NotFound
+
+DeadlineReminder: TypeAlias = DeadlineApproaching | DeadlineDue | DeadlineOverdue | DeadlineEscalated
+REMINDER_TYPES = frozenset(cls.type for cls in (DeadlineApproaching, DeadlineDue, DeadlineOverdue, DeadlineEscalated))
+EMAIL = "email"
+DIGEST_TYPE = "digest.weekly"
+FAILURE_REPORT_TYPE = "delivery.failed"
 
 
 def message_id_for(delivery_id: uuid.UUID, resend_count: int, domain: str) -> str:
@@ -52,8 +66,83 @@ async def resend(session: AsyncSession, clock: Clock, delivery: Delivery, domain
     delivery.status = DeliveryStatus.PENDING.value
     delivery.attempts = 0
     delivery.next_attempt_at = now
+    delivery.retry_since = now
     delivery.last_error = None
     delivery.failed_at = None
     delivery.updated_at = now
     await session.flush()
     return delivery
+
+
+async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert delivery rows; one whose (event, contact, channel) exists already is skipped, whoever wrote it
+    (a redelivered event, or another replica handling the same one at the same moment)."""
+    if not rows:
+        return
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(Delivery).on_conflict_do_nothing(index_elements=["event_id", "contact_id", "channel"])
+    await session.execute(statement, rows)
+
+
+def new_row(*, event_id: uuid.UUID, contact_id: uuid.UUID, kind: DeliveryKind, event_type: str,
+            event: dict[str, Any] | None, item_id: uuid.UUID | None, deadline_id: uuid.UUID | None,
+            partner_id: uuid.UUID | None, audience: str | None, held: bool, now: datetime, domain: str
+            ) -> dict[str, Any]:
+    """The values of a new delivery, its Message-ID fixed from its id before anything is sent."""
+    delivery_id = new_id()
+    return {"id": delivery_id, "event_id": event_id, "contact_id": contact_id, "channel": EMAIL, "kind": kind.value,
+            "event_type": event_type, "event": event, "item_id": item_id, "deadline_id": deadline_id,
+            "partner_id": partner_id, "audience": audience,
+            "status": (DeliveryStatus.HELD if held else DeliveryStatus.PENDING).value,
+            "message_id": message_id_for(delivery_id, 0, domain), "attempts": 0, "resend_count": 0,
+            "next_attempt_at": None if held else now, "retry_since": now, "last_error": None, "digest_id": None,
+            "related_delivery_id": None, "created_at": now, "updated_at": now, "sent_at": None, "failed_at": None}
+
+
+async def record_reminder(session: AsyncSession, clock: Clock, domain: str, envelope: EventEnvelope,
+                          event: DeadlineReminder, context: ReminderContext) -> int:
+    """One delivery per recipient of a reminder event (held for the digest when the contact chose it for
+    "approaching" reminders); returns how many recipients there were."""
+    now = clock.now()
+    recipients: dict[uuid.UUID, Recipient] = {}
+    for recipient in context.recipients:
+        if recipient.audience in event.audience:
+            recipients.setdefault(recipient.contact_id, recipient)
+    digest_allowed = isinstance(event, DeadlineApproaching)
+    modes = await preferences_repository.approaching_modes(session, recipients) if digest_allowed else {}
+    payload = envelope.model_dump(mode="json")
+    rows = [new_row(event_id=envelope.id, contact_id=recipient.contact_id, kind=DeliveryKind.REMINDER,
+                    event_type=envelope.type, event=payload, item_id=event.item_id, deadline_id=event.deadline_id,
+                    partner_id=recipient.partner_id, audience=recipient.audience,
+                    held=modes.get(recipient.contact_id) == ApproachingMode.WEEKLY_DIGEST.value, now=now,
+                    domain=domain)
+            for recipient in recipients.values()]
+    await insert_ignoring_duplicates(session, rows)
+    return len(rows)
+
+
+def failure_report_event_id(delivery: Delivery) -> uuid.UUID:
+    """One report per failed delivery (and per resend of it), whoever notices the failure."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:engagements:failure-report:{delivery.id}:{delivery.resend_count}")
+
+
+async def record_failure_reports(session: AsyncSession, clock: Clock, domain: str, delivery: Delivery,
+                                 owners: list[Recipient]) -> None:
+    """Tell the item's city owner(s) that a reminder could not be delivered (once per failure)."""
+    now = clock.now()
+    payload = {"failed_delivery_id": str(delivery.id), "failed_contact_id": str(delivery.contact_id),
+               "failed_audience": delivery.audience, "item_id": str(delivery.item_id),
+               "deadline_id": str(delivery.deadline_id) if delivery.deadline_id else None,
+               "smtp_reply": delivery.last_error or ""}
+    rows = []
+    for owner in owners:
+        row = new_row(event_id=failure_report_event_id(delivery), contact_id=owner.contact_id,
+                      kind=DeliveryKind.FAILURE_REPORT, event_type=FAILURE_REPORT_TYPE, event=payload,
+                      item_id=delivery.item_id, deadline_id=delivery.deadline_id, partner_id=owner.partner_id,
+                      audience=owner.audience, held=False, now=now, domain=domain)
+        row["related_delivery_id"] = delivery.id
+        rows.append(row)
+    await insert_ignoring_duplicates(session, rows)

@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('resend_count', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('retry_since', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_error', sa.String(length=1000), nullable=True),
     sa.Column('digest_id', sa.Uuid(), nullable=True),
     sa.Column('related_delivery_id', sa.Uuid(), nullable=True),

@@ -1,0 +1,202 @@
+"""The notifications worker: a durable JetStream pull consumer of deadline reminder events, the SMTP sender
+and the weekly digest, in one process (`python -m services.notifications consume`).
+
+For each reminder event the consumer asks the commitments service who the recipients are, writes one
+delivery per recipient (unique per event, contact and channel) and commits; only then does it ack the
+message. A redelivered event finds its rows already there and writes nothing new."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifications.app import commitments_http
+from services.notifications.config import NotificationsSettings
+from services.notifications.deliveries import service
+from services.notifications.deliveries.digest import gather_digests
+from services.notifications.deliveries.sender import DeliverySender
+from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
+from services.notifications.recipients import CommitmentsClient, ReminderContext
+from services.notifications.smtp import SmtpPool
+from shared.bus import StreamSpec, connect, ensure_stream
+from shared.clock import Clock
+from shared.db import create_engine, create_sessionmaker
+from shared.events import EventEnvelope
+from shared.problems import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Before retrying an event whose recipients could not be asked for (commitments service away).
+REDELIVERY_DELAY_SECONDS = 5.0
+
+
+class ReminderConsumer:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext, stream: StreamSpec,
+                 settings: NotificationsSettings, clock: Clock, commitments: CommitmentsClient,
+                 on_recorded: DeliverySender | None = None) -> None:
+        self.sessionmaker = sessionmaker
+        self.js = js
+        self.stream = stream
+        self.settings = settings
+        self.clock = clock
+        self.commitments = commitments
+        self.sender = on_recorded
+        self.subscription: JetStreamContext.PullSubscription | None = None
+
+    async def subscribe(self) -> None:
+        """Declare the stream if needed and bind to the durable consumer (created on first start)."""
+        await ensure_stream(self.js, self.stream)
+        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.consumer_ack_wait_seconds,
+                                max_ack_pending=max(1000, 4 * self.settings.consumer_batch_size))
+        # All deadline.* events: the ones that are not reminders are acked and skipped.
+        self.subscription = await self.js.pull_subscribe(self.stream.subject_for("deadline.>"),
+                                                         durable=self.settings.consumer_durable,
+                                                         stream=self.stream.name, config=config)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch and handle batches until `stop` is set."""
+        if self.subscription is None:
+            await self.subscribe()
+        assert self.subscription is not None
+        while not stop.is_set():
+            try:
+                messages = await self.subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                if stop.is_set():
+                    return
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                await self.handle(messages)
+            except Exception:  # noqa: BLE001 - unacked messages come back after ack_wait
+                logger.exception("batch of %d reminder events failed; NATS will redeliver", len(messages))
+
+    async def handle(self, messages: list[Msg]) -> None:
+        """Record the deliveries of a batch in one transaction, then ack what was committed."""
+        reminders: list[tuple[Msg, EventEnvelope, DeadlineReminder]] = []
+        skipped: list[Msg] = []
+        for message in messages:
+            try:
+                envelope = EventEnvelope.model_validate_json(message.data)
+                if envelope.type not in REMINDER_TYPES:
+                    skipped.append(message)
+                    continue
+                reminders.append((message, envelope, envelope.parsed()))  # type: ignore[arg-type]
+            except (ValueError, KeyError):
+                logger.warning("unreadable event on %s dropped", message.subject)
+                skipped.append(message)
+        results = await asyncio.gather(*(self._context(event) for _, _, event in reminders), return_exceptions=True)
+        recorded: list[Msg] = []
+        later: list[Msg] = []
+        async with self.sessionmaker() as session, session.begin():
+            for (message, envelope, event), result in zip(reminders, results, strict=True):
+                if isinstance(result, BaseException):
+                    logger.warning("recipients of event %s unavailable (%s); retrying later", envelope.id, result)
+                    later.append(message)
+                    continue
+                if result is not None:  # None: the item is gone, nobody to remind
+                    await service.record_reminder(session, self.clock, self.settings.message_id_domain, envelope,
+                                                  event, result)
+                recorded.append(message)
+        # Committed: now, and only now, NATS may forget these messages.
+        for message in (*recorded, *skipped):
+            await message.ack()
+        for message in later:
+            await message.nak(delay=REDELIVERY_DELAY_SECONDS)
+        if recorded and self.sender is not None:
+            self.sender.wake()
+
+    async def _context(self, event: DeadlineReminder) -> ReminderContext | None:
+        return await self.commitments.reminder_context(event.item_id, event.deadline_id, event.audience)
+
+
+@dataclass
+class Worker:
+    """Consumer, sender and digest sharing one engine, one NATS connection and one SMTP pool."""
+
+    consumer: ReminderConsumer
+    sender: DeliverySender
+    settings: NotificationsSettings
+    clock: Clock
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def digest_pass(self) -> int:
+        """Gather the digests whose slot has come (a no-op between slots)."""
+        async with self.sessionmaker() as session, session.begin():
+            count = await gather_digests(session, self.clock, self.settings.digest_weekday,
+                                         self.settings.digest_time, self.settings.message_id_domain)
+        if count:
+            self.sender.wake()
+        return count
+
+    async def run_digests(self, stop: asyncio.Event, every_seconds: float = 60.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.digest_pass()
+            except Exception:  # noqa: BLE001
+                logger.exception("digest pass failed")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_seconds)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run the three loops until `stop` is set."""
+        await self.consumer.subscribe()
+        tasks = [asyncio.create_task(self.consumer.run(stop)), asyncio.create_task(self.sender.run(stop)),
+                 asyncio.create_task(self.run_digests(stop))]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None):  # type: ignore[no-untyped-def]
+    """A worker with its own engine, HTTP client and SMTP pool, closed on exit."""
+    own_client = nats_client is None
+    client = nats_client or await connect(settings.nats_url, name="notifications-worker")
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    sessionmaker = create_sessionmaker(engine)
+    http = commitments_http(settings)
+    commitments = CommitmentsClient(http, settings.commitments_api_key)
+    smtp = SmtpPool(settings)
+    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
+                        settings.events_duplicate_window_seconds)
+    sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp)
+    consumer = ReminderConsumer(sessionmaker, client.jetstream(), stream, settings, clock, commitments, sender)
+    try:
+        yield Worker(consumer, sender, settings, clock, sessionmaker)
+    finally:
+        if consumer.subscription is not None:
+            with contextlib.suppress(Exception):
+                await consumer.subscription.unsubscribe()
+        await smtp.close()
+        await http.aclose()
+        if own_client:
+            with contextlib.suppress(Exception):
+                await client.drain()
+        await engine.dispose()
+
+
+async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> None:
+    """The `consume` command: run the worker until SIGTERM or SIGINT."""
+    if not settings.commitments_api_key:
+        raise ServiceUnavailable("COMMITMENTS_API_KEY manquante : une clé de rôle « service » du service des "
+                                 "engagements est nécessaire pour connaître les destinataires.")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with worker(settings, clock) as running:
+        await running.run(stop)

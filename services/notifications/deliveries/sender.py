@@ -1,0 +1,235 @@
+"""The sender loop: picks due deliveries from the table, renders them with fresh data from the commitments
+service, sends them over SMTP and records the outcome.
+
+A claim pushes the rows' next attempt to the end of a lease and commits before anything is sent, so a
+sender that dies mid-send leaves rows that come back when the lease lapses: at most one duplicate, under the
+Message-ID stored with the row."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifications.config import NotificationsSettings
+from services.notifications.deliveries import repository, service
+from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
+from services.notifications.deliveries.service import DeadlineReminder
+from services.notifications.recipients import CommitmentsClient, Recipient, ReminderContext
+from services.notifications.smtp import SendOutcome, SendResult, SmtpPool
+from shared.calendar import WorkingCalendar
+from shared.clock import Clock, paris_today
+from shared.events import EventEnvelope
+from shared.problems import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+ActionLinks = Callable[[NotificationsSettings, uuid.UUID, uuid.UUID, uuid.UUID | None, datetime], dict[str, str]]
+
+
+def default_action_links() -> ActionLinks:
+    """The signed links of services/notifications/actions (none until that package is installed)."""
+    try:
+        from services.notifications.actions.links import action_links
+    except ImportError:  # the action pages are a separate package; mails still go out without links
+        logger.warning("services.notifications.actions.links missing: reminders go out without action links")
+        return lambda *_args: {}
+    return action_links  # type: ignore[no-any-return]
+
+
+@dataclass
+class Attempt:
+    """What happened to one claimed delivery."""
+
+    result: SendResult | None  # None: nothing to send any more (cancelled)
+    reply: str
+    # City owners to tell when a reminder fails for good.
+    owners: list[Recipient] = field(default_factory=list)
+
+
+class DeliverySender:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: NotificationsSettings,
+                 clock: Clock, commitments: CommitmentsClient, smtp: SmtpPool,
+                 calendar: WorkingCalendar | None = None, action_links: ActionLinks | None = None) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.clock = clock
+        self.commitments = commitments
+        self.smtp = smtp
+        self.calendar = calendar or WorkingCalendar()
+        self.action_links = action_links or default_action_links()
+        self.domain = settings.message_id_domain
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New deliveries are committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send due deliveries until `stop` is set."""
+        while not stop.is_set():
+            try:
+                sent = await self.send_due()
+            except Exception:  # noqa: BLE001 - the database or the network hiccuped: try again shortly
+                logger.exception("sender pass failed")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=self.settings.sender_poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def send_due(self) -> int:
+        """One pass: claim a batch of due deliveries, send them, record the outcomes; returns how many."""
+        now = self.clock.now()
+        async with self.sessionmaker() as session, session.begin():
+            skip_locked = session.bind.dialect.name == "postgresql"
+            ids = await repository.due_ids(session, now, self.settings.sender_batch_size, skip_locked)
+            if not ids:
+                return 0
+            await repository.lease(session, ids, now + timedelta(seconds=self.settings.sender_lease_seconds), now)
+            rows = list(await repository.by_ids(session, ids))
+            digest_parts = {row.id: list(await repository.in_digest(session, row.id))
+                            for row in rows if row.kind == DeliveryKind.DIGEST}
+        contexts: dict[tuple[uuid.UUID, uuid.UUID | None, tuple[str, ...]], asyncio.Future[ReminderContext | None]] = {}
+
+        async def context_for(item_id: uuid.UUID, deadline_id: uuid.UUID | None, audiences: Sequence[str]
+                              ) -> ReminderContext | None:
+            # Several recipients of one event share one request to the commitments service.
+            key = (item_id, deadline_id, tuple(sorted(set(audiences))))
+            if key not in contexts:
+                contexts[key] = asyncio.ensure_future(self.commitments.reminder_context(item_id, deadline_id, key[2]))
+            return await contexts[key]
+
+        attempts = await asyncio.gather(*(self._attempt(row, digest_parts.get(row.id, []), context_for)
+                                          for row in rows))
+        await self._record(dict(zip(ids_of(rows), attempts, strict=True)))
+        return len(rows)
+
+    async def _attempt(self, row: Delivery, parts: list[Delivery],
+                       context_for: Callable[..., Awaitable[ReminderContext | None]]) -> Attempt:
+        try:
+            built = await self._build(row, parts, context_for)
+        except ServiceUnavailable as exc:
+            return Attempt(SendResult.TEMPORARY, exc.detail)
+        except ValueError as exc:  # an address or header the message builder refuses: sending cannot help
+            return Attempt(SendResult.PERMANENT, f"message refusé avant envoi : {exc}"[:1000])
+        except Exception as exc:  # noqa: BLE001 - a bug must not stop the other deliveries of the batch
+            logger.exception("could not build delivery %s", row.id)
+            return Attempt(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}"[:1000])
+        if built is None:
+            return Attempt(None, "plus de destinataire (contact effacé, sans adresse, ou élément supprimé)")
+        message, owners = built
+        outcome: SendOutcome = await self.smtp.send(message)
+        return Attempt(outcome.result, outcome.reply, owners)
+
+    async def _build(self, row: Delivery, parts: list[Delivery],
+                     context_for: Callable[..., Awaitable[ReminderContext | None]]
+                     ) -> tuple[EmailMessage, list[Recipient]] | None:
+        from services.notifications.email.message import build_message
+        from services.notifications.email.render import render_digest, render_failure_report, render_reminder
+
+        now = self.clock.now()
+        today = paris_today(self.clock)
+        if row.kind == DeliveryKind.REMINDER:
+            event = _reminder_event(row)
+            context = await context_for(event.item_id, event.deadline_id, [*event.audience, "city_owner"])
+            if context is None:
+                return None
+            recipient = _find(context, row.contact_id, event.audience)
+            if recipient is None:
+                return None
+            # The city owner was asked for in case of failure; the mail itself shows the event's audience.
+            shown = context.model_copy(update={"recipients": [r for r in context.recipients
+                                                              if r.audience in event.audience]})
+            links = self.action_links(self.settings, event.item_id, row.contact_id, event.deadline_id, now)
+            rendered = render_reminder(event, shown, recipient, today, self.calendar, links, row.message_id,
+                                       self.domain)
+            owners = [r for r in context.recipients if r.audience == "city_owner"]
+        elif row.kind == DeliveryKind.DIGEST:
+            entries: list[tuple[DeadlineReminder, ReminderContext]] = []
+            links_per_item: dict[uuid.UUID, dict[str, str]] = {}
+            recipient = None
+            for part in parts:
+                event = _reminder_event(part)
+                context = await context_for(event.item_id, event.deadline_id, event.audience)
+                found = _find(context, row.contact_id, event.audience) if context is not None else None
+                if context is None or found is None:
+                    continue
+                recipient = found
+                entries.append((event, context))
+                links_per_item[event.item_id] = self.action_links(self.settings, event.item_id, row.contact_id,
+                                                                  event.deadline_id, now)
+            if recipient is None:
+                return None
+            rendered = render_digest(entries, recipient, today, self.calendar, links_per_item, row.message_id,
+                                     self.domain)
+            owners = []  # a digest spans several items: no single owner to tell
+        else:
+            report = row.event or {}
+            item_id = uuid.UUID(report["item_id"])
+            deadline_id = uuid.UUID(report["deadline_id"]) if report.get("deadline_id") else None
+            failed_audience = report.get("failed_audience") or "liaison"
+            context = await context_for(item_id, deadline_id, ["city_owner", failed_audience])
+            if context is None:
+                return None
+            recipient = _find(context, row.contact_id, ["city_owner"])
+            failed = _find(context, uuid.UUID(report["failed_contact_id"]), [failed_audience])
+            if recipient is None or failed is None:
+                return None
+            rendered = render_failure_report(context, failed, report.get("smtp_reply", ""), today,
+                                             row.message_id, self.domain)
+            owners = []  # a failed report is not reported again
+        message = build_message(rendered, self.settings.mail_sender, recipient.email, recipient.display_name,
+                                date=now)
+        return message, owners
+
+    async def _record(self, attempts: dict[uuid.UUID, Attempt]) -> None:
+        now = self.clock.now()
+        settings = self.settings
+        async with self.sessionmaker() as session, session.begin():
+            for row in await repository.by_ids(session, list(attempts)):
+                attempt = attempts[row.id]
+                row.updated_at = now
+                if attempt.result is SendResult.SENT:
+                    row.status, row.sent_at, row.next_attempt_at, row.last_error = (
+                        DeliveryStatus.SENT.value, now, None, None)
+                    continue
+                row.last_error = attempt.reply[:1000]
+                if attempt.result is None:
+                    row.status, row.next_attempt_at = DeliveryStatus.CANCELLED.value, None
+                    continue
+                gave_up = (now - row.retry_since).total_seconds() >= settings.retry_give_up_seconds
+                if attempt.result is SendResult.TEMPORARY and not gave_up:
+                    delay = min(settings.retry_initial_seconds * settings.retry_multiplier ** max(row.attempts - 1, 0),
+                                settings.retry_max_interval_seconds)
+                    row.next_attempt_at = now + timedelta(seconds=delay)
+                    continue
+                if gave_up and attempt.result is SendResult.TEMPORARY:
+                    row.last_error = f"abandon après {row.attempts} tentatives : {attempt.reply}"[:1000]
+                row.status, row.failed_at, row.next_attempt_at = DeliveryStatus.FAILED.value, now, None
+                if row.kind == DeliveryKind.REMINDER and attempt.owners:
+                    await service.record_failure_reports(session, self.clock, self.domain, row, attempt.owners)
+        if any(a.result in (SendResult.PERMANENT, SendResult.TEMPORARY) and a.owners for a in attempts.values()):
+            self.wake()
+
+
+def ids_of(rows: Sequence[Delivery]) -> list[uuid.UUID]:
+    return [row.id for row in rows]
+
+
+def _reminder_event(row: Delivery) -> DeadlineReminder:
+    return EventEnvelope.model_validate(row.event).parsed()  # type: ignore[return-value]
+
+
+def _find(context: ReminderContext, contact_id: uuid.UUID, audiences: Sequence[str]) -> Recipient | None:
+    return next((r for r in context.recipients if r.contact_id == contact_id and r.audience in audiences), None)
