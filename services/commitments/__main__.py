@@ -3,6 +3,7 @@
     migrate                          bring the database to the latest schema
     serve [--host H] [--port P]      run the API (and the outbox relay when RELAY_IN_PROCESS is true)
     relay                            run the outbox relay on its own, until SIGTERM / SIGINT
+    scan [--once] [--as-of T]        run the deadline scanner on its own, until SIGTERM / SIGINT
     create-key --role R --name N [--partner-id ID]   create an API key and print its secret (once)
     revoke-key KEY_ID                revoke an API key
     list-keys                        list API keys (never their secrets)
@@ -22,13 +23,14 @@ import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.auth.principal import SYSTEM, Role
 from services.commitments.config import CommitmentsSettings
-from shared.clock import SystemClock
+from shared.clock import PARIS, SystemClock
 from shared.problems import DomainError
 from shared.telemetry import setup_logging
 
@@ -38,6 +40,15 @@ class RelaySettings(CommitmentsSettings):
 
     # RELAY_PAUSE_BEFORE_MARK_SECONDS: wait between publishing a batch and marking it published.
     relay_pause_before_mark_seconds: float = 0.0
+
+
+class ScannerSettings(CommitmentsSettings):
+    """The deadline scanner's settings: the service's, plus SCANNER_BATCH_SIZE and SCANNER_POLL_SECONDS."""
+
+    scanner_batch_size: int = 500
+    scanner_poll_seconds: float = 30.0
+    # Fault injection for the crash test only: wait this long inside each batch's transaction.
+    scanner_pause_in_batch_seconds: float = 0.0
 
 
 @contextlib.asynccontextmanager
@@ -110,6 +121,44 @@ async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
+async def scan(settings: ScannerSettings, args: argparse.Namespace) -> None:
+    import json
+
+    from services.commitments.database import outbox_aware_sessionmaker
+    from services.commitments.reminders.scanner import DeadlineScanner, clock_as_of
+    from shared.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    # Events go to the outbox; the relay (in the API process or on its own) publishes them at its next poll.
+    scanner = DeadlineScanner(outbox_aware_sessionmaker(engine, lambda: None), clock_as_of(args.as_of, SystemClock()),
+                              batch_size=settings.scanner_batch_size,
+                              pause_in_batch_seconds=settings.scanner_pause_in_batch_seconds)
+    try:
+        if args.once:
+            result = await scanner.tick()
+            print(json.dumps({"scanner": "tick", "fired": result.fired, "superseded": result.skipped,
+                              "recomputed": result.recomputed,
+                              "unanswered": [str(item_id) for item_id in result.marked_unanswered]}), flush=True)
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        print(json.dumps({"scanner": "started"}), flush=True)
+        await scanner.run(stop, settings.scanner_poll_seconds)
+    finally:
+        await engine.dispose()
+
+
+def _instant(text: str) -> datetime:
+    """An ISO instant; without an offset it is read as Paris time."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r}") from exc
+    return value if value.tzinfo is not None else value.replace(tzinfo=PARIS)
+
+
 async def _log_nats_error(error: Exception) -> None:
     logging.getLogger("services.commitments.relay").warning("NATS: %s", error or type(error).__name__)
 
@@ -164,7 +213,7 @@ async def import_plan_command(settings: CommitmentsSettings, args: argparse.Name
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m services.commitments",
-                                     description="Commitments service: API, outbox relay and admin commands.")
+                                     description="Commitments service: API, outbox relay, deadline scanner and admin commands.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(handler=migrate)
     serve_parser = commands.add_parser("serve", help="run the API")
@@ -173,6 +222,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve_parser.set_defaults(handler=serve)
     commands.add_parser("relay", help="run the outbox relay until SIGTERM/SIGINT").set_defaults(
         handler=relay, settings_class=RelaySettings)
+    scan_parser = commands.add_parser("scan", help="run the deadline scanner until SIGTERM/SIGINT")
+    scan_parser.add_argument("--once", action="store_true", help="one tick, print its result as JSON, exit")
+    scan_parser.add_argument("--as-of", type=_instant, metavar="INSTANT",
+                             help="run as of this instant (ISO 8601; Paris time without an offset)")
+    scan_parser.set_defaults(handler=scan, settings_class=ScannerSettings)
     create = commands.add_parser("create-key", help="create an API key and print its secret once")
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--name", required=True)

@@ -28,6 +28,7 @@ from services.commitments.outbox.relay import OutboxRelay, ping_relays
 from services.commitments.partners.router import router as partners_router
 from services.commitments.partners.service import GroupCache
 from services.commitments.plans.router import router as plans_router
+from services.commitments.reminders.router import router as reminders_router
 from services.commitments.recipients.router import router as recipients_router
 from shared.bus import StreamSpec, connect
 from shared.clock import Clock, SystemClock
@@ -145,7 +146,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     app.state.group_cache = GroupCache(ttl_seconds=settings.principal_cache_seconds)
     install_problem_handlers(app)
     for router in (auth_router, partners_router, contacts_router, plans_router, items_router, deadlines_router,
-                   journal_router, recipients_router):
+                   journal_router, recipients_router, reminders_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["Operations"],

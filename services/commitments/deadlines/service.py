@@ -23,6 +23,7 @@ from services.commitments.history.service import record_change
 from services.commitments.items import service as items_service
 from services.commitments.items.models import Item
 from services.commitments.outbox.recorder import record_event
+from services.commitments.reminders import service as reminders
 from shared.clock import Clock
 from shared.events.commitments import DeadlineProposalDecided, DeadlineProposed, DeadlineSet
 from shared.problems import Conflict, InvalidInput, NotFound
@@ -77,6 +78,7 @@ async def add_deadline(session: AsyncSession, actor: Principal, clock: Clock, it
     record_change(session, actor, clock, entity_type="deadline", entity_id=deadline.id, item_id=item.id,
                   action="created", changes=data.model_dump(mode="json"))
     _record_date_change(session, actor, clock, deadline, None, None)
+    await reminders.deadline_dated(session, clock, deadline)
     return deadline
 
 
@@ -94,6 +96,7 @@ async def update_deadline(session: AsyncSession, actor: Principal, clock: Clock,
         deadline.due_on, deadline.version = data.due_on, deadline.version + 1
         audit["due_on"] = [previous.isoformat(), data.due_on.isoformat()]
         _record_date_change(session, actor, clock, deadline, previous, data.reason)
+        await reminders.deadline_dated(session, clock, deadline)
     if "label" in changes and data.label != deadline.label:
         audit["label"] = [deadline.label, data.label]
         deadline.label = data.label
@@ -102,6 +105,7 @@ async def update_deadline(session: AsyncSession, actor: Principal, clock: Clock,
             raise InvalidInput("met_on : seul un jalon se marque atteint à la main ; les autres suivent l'état de l'élément.")
         audit["met_on"] = [deadline.met_on and deadline.met_on.isoformat(), data.met_on and data.met_on.isoformat()]
         deadline.met_on = data.met_on
+        await reminders.reminders_changed(session, clock, deadline.item_id)
     if audit:
         deadline.updated_at = clock.now()
         if data.reason:
@@ -124,6 +128,8 @@ async def propose_date(session: AsyncSession, actor: Principal, clock: Clock, de
                   changes={"proposed_due_on": data.proposed_due_on, "reason": data.reason})
     record_event(session, DeadlineProposed(proposal_id=proposal.id, deadline_id=deadline.id, item_id=deadline.item_id,
                                            proposed_due_on=data.proposed_due_on), actor, clock)
+    if actor.is_partner:  # a partner proposing a date is responding: escalation starts again
+        await reminders.partner_responded(session, clock, deadline.item_id)
     return proposal
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from services.commitments.journal.models import JournalEntry
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
 from services.commitments.plans import repository as plans_repository
+from services.commitments.reminders import service as reminders
 from shared.clock import Clock, paris_today
 from shared.events.commitments import ItemCreated, ItemStatusChanged, ItemUpdated, JournalEntryAdded
 from shared.problems import ForbiddenTransition, InvalidInput, NotFound, PreconditionFailed
@@ -205,6 +206,8 @@ async def update_item(session: AsyncSession, actor: Principal, clock: Clock, ite
         await session.flush()
         record_change(session, actor, clock, entity_type="item", entity_id=item.id, item_id=item.id,
                       action="updated", changes=changed)
+        if "lead_partner_id" in changed:  # another partner's rules, another partner reminded
+            await reminders.reminders_changed(session, clock, item.id)
         record_event(session, ItemUpdated(
             item_id=item.id, changed=sorted(changed), title=item.title, lead_partner_id=new_lead,
             associated_partner_ids=[p for p in dict.fromkeys(new_associated) if p != new_lead],
@@ -234,6 +237,8 @@ async def add_journal_entry(session: AsyncSession, actor: Principal, clock: Cloc
                                              "progress_percent": progress_percent, "evidence_url": evidence_url})
     record_event(session, JournalEntryAdded(entry_id=entry.id, item_id=item.id, kind=kind,  # type: ignore[arg-type]
                                             progress_percent=progress_percent, on=on), actor, clock)
+    if kind in ("response", "progress"):  # the partner (or staff recording its answer) responded
+        await reminders.partner_responded(session, clock, item.id)
     return entry
 
 
@@ -267,6 +272,7 @@ async def transition(session: AsyncSession, actor: Principal, clock: Clock, item
                                                 "letter_reference": request.letter_reference})
     record_event(session, ItemStatusChanged(item_id=item.id, from_status=current.value, to_status=target.value,
                                             on=on), actor, clock)
+    await reminders.item_status_changed(session, clock, item, current.value)
     if request.comment:
         kind_of_entry = "response" if target in (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.PARTIALLY_ACCEPTED,
                                                  Status.DECLINED) else "progress"
@@ -274,9 +280,13 @@ async def transition(session: AsyncSession, actor: Principal, clock: Clock, item
     return item
 
 
-async def mark_unanswered(session: AsyncSession, actor: Principal, clock: Clock) -> list[Item]:
+async def mark_unanswered(session: AsyncSession, actor: Principal, clock: Clock,
+                          only: Collection[uuid.UUID] | None = None) -> list[Item]:
     """Requests past their response deadline with no answer become « sans réponse » (never « acceptée »)."""
-    items = list((await session.scalars(repository.unanswered_query(paris_today(clock)))).all())
+    query = repository.unanswered_query(paris_today(clock))
+    if only is not None:  # the deadline scanner: just the requests whose overdue reminder it is sending
+        query = query.where(Item.id.in_(list(only)))
+    items = list((await session.scalars(query)).all())
     for item in items:
         await transition(session, actor, clock, item, TransitionRequest(to=Status.NO_ANSWER))
     return items

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.commitments.deadlines.models import Deadline
+from services.commitments.items.models import Item, ItemPartner
+from services.commitments.reminders.models import ReminderFiring, ReminderRuleSet, ReminderSchedule
+
+Scope = str  # "plan" | "partner" | "item"
+
+_SCOPE_COLUMN = {"plan": ReminderRuleSet.plan_id, "partner": ReminderRuleSet.partner_id,
+                 "item": ReminderRuleSet.item_id}
+
+
+async def get_rule_set(session: AsyncSession, scope: Scope, target_id: uuid.UUID) -> ReminderRuleSet | None:
+    return await session.scalar(select(ReminderRuleSet).where(_SCOPE_COLUMN[scope] == target_id))
+
+
+async def rule_sets_for(session: AsyncSession, plan_ids: Collection[uuid.UUID], partner_ids: Collection[uuid.UUID],
+                        item_ids: Collection[uuid.UUID]) -> dict[tuple[str, uuid.UUID], dict[str, Any]]:
+    """The overrides of these plans, partners and items, keyed by (scope, id), in one statement."""
+    conditions = [column.in_(list(ids)) for column, ids in ((ReminderRuleSet.plan_id, plan_ids),
+                                                             (ReminderRuleSet.partner_id, partner_ids),
+                                                             (ReminderRuleSet.item_id, item_ids)) if ids]
+    if not conditions:
+        return {}
+    found: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
+    for rule_set in (await session.scalars(select(ReminderRuleSet).where(or_(*conditions)))).all():
+        for scope, target in (("plan", rule_set.plan_id), ("partner", rule_set.partner_id),
+                              ("item", rule_set.item_id)):
+            if target is not None:
+                found[(scope, target)] = rule_set.overrides
+    return found
+
+
+async def lead_partners(session: AsyncSession, item_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    if not item_ids:
+        return {}
+    query = select(ItemPartner.item_id, ItemPartner.partner_id).where(ItemPartner.item_id.in_(list(item_ids)),
+                                                                      ItemPartner.role == "lead")
+    return {item_id: partner_id for item_id, partner_id in (await session.execute(query)).all()}
+
+
+async def schedules_of_item(session: AsyncSession, item_id: uuid.UUID) -> dict[uuid.UUID, ReminderSchedule]:
+    query = select(ReminderSchedule).where(ReminderSchedule.item_id == item_id)
+    return {s.deadline_id: s for s in (await session.scalars(query)).all()}
+
+
+async def get_schedule(session: AsyncSession, deadline_id: uuid.UUID) -> ReminderSchedule | None:
+    return await session.get(ReminderSchedule, deadline_id)
+
+
+async def deadlines_of_item(session: AsyncSession, item_id: uuid.UUID) -> Sequence[Deadline]:
+    return (await session.scalars(select(Deadline).where(Deadline.item_id == item_id))).all()
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int
+                    ) -> list[tuple[ReminderSchedule, Deadline, Item]]:
+    """The schedules due at `now`, oldest first, locked for this transaction; on PostgreSQL rows another
+    scanner holds are skipped, not waited for (SQLite has one writer: the transaction already serialises)."""
+    query = (select(ReminderSchedule, Deadline, Item)
+             .join(Deadline, Deadline.id == ReminderSchedule.deadline_id)
+             .join(Item, Item.id == ReminderSchedule.item_id)
+             .where(ReminderSchedule.next_fire_at <= now)
+             .order_by(ReminderSchedule.next_fire_at)
+             .limit(limit)
+             .with_for_update(skip_locked=True, of=ReminderSchedule))
+    return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+
+
+async def upcoming(session: AsyncSession, horizon: datetime, visible_partner_ids: frozenset[uuid.UUID] | None,
+                   limit: int) -> list[tuple[ReminderSchedule, Deadline, Item]]:
+    """Armed schedules with something to send before `horizon` (scoped to a partner's items if given)."""
+    query = (select(ReminderSchedule, Deadline, Item)
+             .join(Deadline, Deadline.id == ReminderSchedule.deadline_id)
+             .join(Item, Item.id == ReminderSchedule.item_id)
+             .where(ReminderSchedule.next_fire_at <= horizon)
+             .order_by(ReminderSchedule.next_fire_at, ReminderSchedule.deadline_id)
+             .limit(limit))
+    if visible_partner_ids is not None:
+        query = query.where(Item.id.in_(select(ItemPartner.item_id)
+                                        .where(ItemPartner.partner_id.in_(list(visible_partner_ids)))))
+    return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+
+
+def _armed_in_scope(scope: Scope, target_id: uuid.UUID) -> ColumnElement[bool]:
+    if scope == "item":
+        in_scope: ColumnElement[bool] = ReminderSchedule.item_id == target_id
+    elif scope == "plan":
+        in_scope = ReminderSchedule.item_id.in_(select(Item.id).where(Item.plan_id == target_id))
+    else:
+        in_scope = ReminderSchedule.item_id.in_(select(ItemPartner.item_id).where(
+            ItemPartner.partner_id == target_id, ItemPartner.role == "lead"))
+    return and_(ReminderSchedule.next_fire_at.is_not(None), in_scope)
+
+
+async def recompute_soon(session: AsyncSession, scope: Scope, target_id: uuid.UUID, now: datetime) -> None:
+    """Ask the scanner to recompute every armed schedule under this plan, partner or item at its next tick
+    (one statement: the schedules themselves are recomputed in the scanner's batches)."""
+    await session.execute(update(ReminderSchedule).where(_armed_in_scope(scope, target_id))
+                          .where(ReminderSchedule.next_fire_at > now).values(next_fire_at=now)
+                          .execution_options(synchronize_session=False))
+
+
+async def insert_firings(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert firing rows, ignoring keys that already fired; returns the keys inserted now."""
+    if not rows:
+        return set()
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (insert(ReminderFiring).values(rows).on_conflict_do_nothing(index_elements=["reminder_key"])
+                 .returning(ReminderFiring.reminder_key))
+    return set((await session.scalars(statement)).all())
+
+
+async def firings_of(session: AsyncSession, deadline_ids: Collection[uuid.UUID] | None = None
+                     ) -> Sequence[ReminderFiring]:
+    query = select(ReminderFiring).order_by(ReminderFiring.fire_at, ReminderFiring.reminder_key)
+    if deadline_ids is not None:
+        query = query.where(ReminderFiring.deadline_id.in_(list(deadline_ids)))
+    return (await session.scalars(query)).all()
