@@ -70,7 +70,7 @@ class ReminderConsumer:
         while not stop.is_set():
             try:
                 messages = await self.subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except (asyncio.TimeoutError, nats.errors.TimeoutError):  # nothing new within a second
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                 if stop.is_set():
