@@ -1,0 +1,25 @@
+"""Queries on used action links."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifications.actions.models import ActionLinkUse
+
+
+async def get(session: AsyncSession, token_id: uuid.UUID, for_update: bool = False) -> ActionLinkUse | None:
+    statement = select(ActionLinkUse).where(ActionLinkUse.token_id == token_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def release_claim(session: AsyncSession, token_id: uuid.UUID, claimed_at: datetime) -> None:
+    # Only our own claim: a claim taken over after the lease belongs to someone else now.
+    await session.execute(delete(ActionLinkUse).where(ActionLinkUse.token_id == token_id,
+                                                      ActionLinkUse.used_at.is_(None),
+                                                      ActionLinkUse.claimed_at == claimed_at))
