@@ -59,7 +59,7 @@ async def resend(session: AsyncSession, clock: Clock, delivery: Delivery, domain
     """Send a delivery again, now, under a new Message-ID (a client would drop a second copy of the first)."""
     if delivery.status in (DeliveryStatus.PENDING, DeliveryStatus.HELD):
         raise Conflict("Cet envoi est déjà en attente : il partira sans qu'il soit besoin de le relancer.",
-                       status=delivery.status)
+                       delivery_status=delivery.status)
     now = clock.now()
     delivery.resend_count += 1
     delivery.message_id = message_id_for(delivery.id, delivery.resend_count, domain)
