@@ -1,0 +1,195 @@
+"""The deadline scanner over a simulated month, tick by tick: the expected steps at the expected instants, to
+the expected audiences, published once; stopped by an answer; re-armed by a new date; escalation reset by a
+response; only the latest missed step after a long stop; two scanners in parallel send nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+from sqlalchemy import func, select
+
+from services.commitments.auth.principal import Role
+from services.commitments.database import outbox_aware_sessionmaker
+from services.commitments.outbox.models import OutboxMessage
+from services.commitments.reminders import rules as r
+from services.commitments.reminders.scanner import DeadlineScanner
+from shared.calendar import WorkingCalendar
+from shared.bus import StreamSpec
+from shared.clock import FixedClock
+from shared.db import create_engine
+from tests.services.commitments.reminders.support import (
+    firings,
+    ok,
+    published_reminders,
+    sent_request,
+    tick_until,
+)
+
+REQUEST = ["liaison", "deputy"]
+LATE = ["liaison", "deputy", "hierarchy", "city_owner"]
+VERY_LATE = [*LATE, "elected"]
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+# Created Monday 2 March 2026 at 09:00 UTC, due Thursday 5 March (3 working days later). D-10 and D-3 (this
+# morning, 08:30 Paris) are already past when the deadline is set: they never fire. Easter Monday (6 April)
+# is skipped; summer time starts on 29 March (08:30 Paris is then 06:30 UTC).
+EXPECTED_MONTH = [
+    ("D-1", "2026-03-04T07:30", "deadline.approaching", "none", REQUEST),
+    ("D", "2026-03-05T07:30", "deadline.due", "none", REQUEST),
+    ("D+1", "2026-03-06T07:30", "deadline.overdue", "none", REQUEST),
+    ("D+5", "2026-03-12T07:30", "deadline.overdue", "none", REQUEST),
+    ("D+10", "2026-03-19T07:30", "deadline.escalated", "late", LATE),
+    ("D+15", "2026-03-26T07:30", "deadline.overdue", "late", LATE),
+    ("D+20", "2026-04-02T06:30", "deadline.escalated", "very_late", VERY_LATE),
+    ("D+25", "2026-04-10T06:30", "deadline.overdue", "very_late", VERY_LATE),
+    ("D+30", "2026-04-17T06:30", "deadline.overdue", "very_late", VERY_LATE),
+]
+
+
+async def test_a_month_of_reminders_for_a_response_due_in_three_working_days(
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
+        nats_client: NatsClient, stream: StreamSpec) -> None:
+    partner = await make_partner("Hauts-de-Seine Habitat")
+    request = await sent_request(admin, await make_objective(), partner, "2026-03-05")
+    scanner = make_scanner()
+
+    await tick_until(scanner, clock, utc("2026-03-06T10:00"))
+    # The first overdue reminder also records that the request went unanswered (silence is never acceptance).
+    assert ok(await admin.get(f"/v1/items/{request.item_id}"))["status"] == "no_answer"
+    await tick_until(scanner, clock, utc("2026-05-15T12:00"))
+
+    fired = await firings(app, request.deadline_id)
+    assert [(f.step, f.fire_at, f.event_type, f.escalation) for f in fired] == [
+        (step, utc(at), kind, level) for step, at, kind, level, _ in EXPECTED_MONTH]
+    for firing in fired:  # sent at the first tick at or after the step's instant (hourly ticks)
+        assert firing.fire_at <= firing.fired_at < firing.fire_at + timedelta(hours=1)
+        assert firing.reminder_key == f"{request.deadline_id}:1:0:{firing.step}" and firing.skipped_steps == 0
+
+    events = await published_reminders(app, nats_client, stream, clock)
+    assert [(e.data["step"], e.type, e.data["escalation"], e.data["audience"]) for e in events] == [
+        (step, kind, level, audience) for step, _, kind, level, audience in EXPECTED_MONTH]
+    for event in events:
+        assert event.data["deadline_id"] == request.deadline_id and event.data["item_id"] == request.item_id
+        assert event.data["partner_ids"] == [request.partner_id] and event.data["kind"] == "response"
+        assert event.data["due_on"] == "2026-03-05" and event.data["deadline_version"] == 1
+    assert [e.data["offset_working_days"] for e in events] == [-1, 0, 1, 5, 10, 15, 20, 25, 30]
+    # Nothing left to send: the upcoming preview is empty.
+    assert ok(await admin.get("/v1/reminders/upcoming", params={"days": 60})) == []
+
+
+async def test_an_answer_stops_the_reminders_and_an_acknowledgement_resets_escalation(
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
+        make_key: Callable[..., Awaitable[str]], client_for: Callable[[str | None], httpx.AsyncClient]) -> None:
+    partner_id = await make_partner("Vallée Sud Grand Paris")
+    partner = client_for(await make_key(Role.PARTNER, partner_id))
+    request = await sent_request(admin, await make_objective(), partner_id, "2026-03-05")
+    scanner = make_scanner()
+    await tick_until(scanner, clock, utc("2026-03-20T10:00"))  # D+10 (late) went out yesterday
+    # The partner acknowledges receipt: not an answer, but a response: escalation starts again from today.
+    ok(await partner.post(f"/v1/items/{request.item_id}/transitions", json={"to": "acknowledged"}))
+    await tick_until(scanner, clock, utc("2026-04-08T10:00"))
+    # Then it answers: the response deadline is met, nothing more is sent.
+    ok(await partner.post(f"/v1/items/{request.item_id}/transitions", json={"to": "accepted"}))
+    await tick_until(scanner, clock, utc("2026-05-29T10:00"), every=timedelta(hours=3))
+
+    fired = [(f.arming, f.step, f.event_type, f.escalation) for f in await firings(app, request.deadline_id)]
+    assert fired == [
+        (0, "D-1", "deadline.approaching", "none"), (0, "D", "deadline.due", "none"),
+        (0, "D+1", "deadline.overdue", "none"), (0, "D+5", "deadline.overdue", "none"),
+        (0, "D+10", "deadline.escalated", "late"),
+        # Counted from the acknowledgement (Friday 20 March): +5 → 27 March, +10 (late again) → 3 April.
+        (1, "D+16", "deadline.overdue", "none"), (1, "D+21", "deadline.escalated", "late")]
+    assert ok(await admin.get(f"/v1/items/{request.item_id}"))["status"] == "accepted"
+    assert ok(await admin.get("/v1/reminders/upcoming", params={"days": 90})) == []
+
+
+async def test_a_renegotiated_date_re_arms_the_reminders_against_it(
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
+        ) -> None:
+    request = await sent_request(admin, await make_objective(), await make_partner("CSCB"), "2026-03-05")
+    scanner = make_scanner()
+    await tick_until(scanner, clock, utc("2026-03-06T10:00"))
+    ok(await admin.patch(f"/v1/deadlines/{request.deadline_id}",
+                         json={"due_on": "2026-03-20", "reason": "Conseil d'administration reporté."}))
+    await tick_until(scanner, clock, utc("2026-03-25T10:00"))
+
+    fired = [(f.deadline_version, f.step, f.fire_at) for f in await firings(app, request.deadline_id)]
+    assert fired == [
+        (1, "D-1", utc("2026-03-04T07:30")), (1, "D", utc("2026-03-05T07:30")), (1, "D+1", utc("2026-03-06T07:30")),
+        # Version 2, due Friday 20 March; its D-10 (this morning) was past when the date moved.
+        (2, "D-3", utc("2026-03-17T07:30")), (2, "D-1", utc("2026-03-19T07:30")), (2, "D", utc("2026-03-20T07:30")),
+        (2, "D+1", utc("2026-03-23T07:30"))]
+
+
+async def test_after_days_without_a_scanner_only_the_latest_missed_step_is_sent_inside_the_window(
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
+        ) -> None:
+    request = await sent_request(admin, await make_objective(), await make_partner("Préfecture"), "2026-03-05")
+    scanner = make_scanner()
+    # Down until Friday 13 March, 19:00 in Paris: D-1, D, D+1 and D+5 were missed; the window is closed.
+    clock.instant = utc("2026-03-13T18:00")
+    assert (await scanner.tick()).fired == 0
+    clock.instant = utc("2026-03-16T07:00")  # Monday, 08:00 in Paris: still closed
+    assert (await scanner.tick()).fired == 0
+    clock.instant = utc("2026-03-16T07:30")
+    result = await scanner.tick()
+    assert (result.fired, result.skipped) == (1, 3)
+    [firing] = await firings(app, request.deadline_id)
+    assert (firing.step, firing.skipped_steps, firing.fired_at) == ("D+5", 3, utc("2026-03-16T07:30"))
+    assert (await scanner.tick()).fired == 0
+    assert ok(await admin.get(f"/v1/items/{request.item_id}"))["status"] == "no_answer"
+
+
+async def _count_outbox(app: FastAPI, like: str) -> int:
+    async with app.state.engine.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(OutboxMessage)
+                                           .where(OutboxMessage.event_type.like(like))) or 0)
+
+
+DAYS = [9, 10, 11, 12, 13, 16, 17, 18, 19, 20] * 3
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the clock fixture's instant, when the deadlines are set
+
+
+async def test_two_scanners_in_parallel_send_each_reminder_once(
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock,
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
+        ) -> None:
+    objective, partner = await make_objective(), await make_partner("Bailleurs")
+    requests = [await sent_request(admin, objective, partner, f"2026-03-{day:02d}", title=f"Demande {n}")
+                for n, day in enumerate(DAYS)]
+    database_url = app.state.settings.database_url
+    engines = [create_engine(database_url), create_engine(database_url)]
+    try:
+        scanners = [DeadlineScanner(outbox_aware_sessionmaker(engine, lambda: None), clock, batch_size=4)
+                    for engine in engines]
+        total = 0
+        while clock.now() < utc("2026-04-30T12:00"):
+            clock.advance(timedelta(hours=6))
+            results = await asyncio.gather(*(scanner.tick() for scanner in scanners))
+            total += sum(result.fired for result in results)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    fired = await firings(app)
+    keys = [f.reminder_key for f in fired]
+    assert len(keys) == len(set(keys)) == total
+    # Every request got every step of its schedule between the moment it was set and the last tick.
+    for request, day in zip(requests, DAYS, strict=True):
+        expected = [s.name for s in r.schedule(date(2026, 3, day), r.DEFAULT_RULES, WorkingCalendar())
+                    if START < s.fire_at <= clock.now()]
+        assert [f.step for f in fired if str(f.deadline_id) == request.deadline_id] == expected
+    assert await _count_outbox(app, "deadline.%") - len(requests) == total  # minus one deadline.set each
