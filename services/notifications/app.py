@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
 
+from services.notifications.actions.router import router as actions_router
 from services.notifications.auth.service import KeyVerifier
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.router import router as deliveries_router
@@ -126,7 +127,7 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     app.state.key_verifier = key_verifier
     install_problem_handlers(app)
     # Other packages register their routers here, one line each.
-    for router in (deliveries_router, preferences_router, webhooks_router):
+    for router in (deliveries_router, preferences_router, webhooks_router, actions_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["Operations"],

@@ -1,5 +1,6 @@
 """Imports every ORM model so that Alembic and the metadata see the whole schema."""
 
+from services.notifications.actions.models import ActionLinkUse  # noqa: F401
 from services.notifications.database import Base
 from services.notifications.deliveries.models import Delivery
 from services.notifications.preferences.models import ContactPreference

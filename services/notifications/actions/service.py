@@ -124,8 +124,9 @@ async def _act(actions: ContactActions, link: ActionLink, form: BaseModel) -> Ou
                                    _idempotency_key(link, "journal", form.model_dump()))
         item = await actions.item(link.item_id)
         if "delivered" in item.get("allowed_transitions", []):
+            # No comment on the transition: the commitments service would journal it a second time.
             item = await actions.transition(link.item_id, "delivered",
-                                            _idempotency_key(link, "delivered", form.model_dump()), form.comment)
+                                            _idempotency_key(link, "delivered", form.model_dump()))
             return Outcome("Réalisation déclarée",
                            f"Merci. Votre compte rendu est enregistré et la demande « {item['title']} » est déclarée "
                            f"réalisée ; la Ville le vérifiera.")
