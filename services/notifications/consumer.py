@@ -27,6 +27,7 @@ from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
 from services.notifications.recipients import CommitmentsClient, ReminderContext
 from services.notifications.smtp import SmtpPool
+from services.notifications.webhooks.consumer import run_webhooks
 from shared.bus import StreamSpec, connect, ensure_stream
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
@@ -96,7 +97,15 @@ class ReminderConsumer:
             except (ValueError, KeyError):
                 logger.warning("unreadable event on %s dropped", message.subject)
                 skipped.append(message)
-        results = await asyncio.gather(*(self._context(event) for _, _, event in reminders), return_exceptions=True)
+        # One question per distinct (item, deadline, audiences) in the batch: the steps of one deadline that
+        # arrive together (after a pause, or overdue and escalated at once) share the answer.
+        asked: dict[tuple[object, ...], asyncio.Future[ReminderContext | None]] = {}
+        for _, _, event in reminders:
+            key = (event.item_id, event.deadline_id, tuple(event.audience))
+            if key not in asked:
+                asked[key] = asyncio.ensure_future(self._context(event))
+        results = await asyncio.gather(*(asked[(event.item_id, event.deadline_id, tuple(event.audience))]
+                                         for _, _, event in reminders), return_exceptions=True)
         recorded: list[Msg] = []
         later: list[Msg] = []
         async with self.sessionmaker() as session, session.begin():
@@ -199,4 +208,5 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with worker(settings, clock) as running:
-        await running.run(stop)
+        # Webhooks: their own consumer and dispatcher beside the reminders (services/notifications/webhooks/).
+        await asyncio.gather(running.run(stop), run_webhooks(settings, clock, stop))

@@ -1,5 +1,5 @@
-"""Fixtures for the webhook tests: the notifications database, a real HTTP receiver, the commitments service
-(served by uvicorn, for key verification) and the notifications app."""
+"""Fixtures for the webhook tests: a real HTTP receiver, the commitments service (served by uvicorn, for key
+verification) and the notifications app; the notifications database is the one of ../conftest.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,6 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import delete
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,11 +25,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.notifications.config import NotificationsSettings
-from services.notifications.migrate import upgrade_database
 from services.notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from shared.clock import FixedClock
 from shared.db import create_engine, create_sessionmaker
-from tests.conftest import PG_ADMIN_URL, RUN_ID, _pg_admin
 
 
 def free_port() -> int:
@@ -53,25 +50,6 @@ async def serve(app: Any, port: int) -> AsyncIterator[None]:
     finally:
         server.should_exit = True
         await task
-
-
-@pytest.fixture(scope="session")
-def notifications_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The notifications service's own database, migrated, on the same engine as `database_url`'s run."""
-    if make_url(database_url).get_backend_name() == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('ndb') / 'notifications.db'}"
-        upgrade_database(url)
-        yield url
-        return
-    admin = make_url(PG_ADMIN_URL).render_as_string(hide_password=False)
-    name = f"eng_test_{RUN_ID}_webhooks"
-    asyncio.run(_pg_admin(admin, f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        upgrade_database(url)
-        yield url
-    finally:
-        asyncio.run(_pg_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -145,7 +123,8 @@ def settings_for(notifications_database_url: str, nats_url: str, stream_names: t
         "events_stream": stream_names[0], "events_subject_prefix": stream_names[1], "log_json": False,
         "webhook_allow_http": True, "webhook_retry_initial_seconds": 1.0, "webhook_retry_multiplier": 2.0,
         "webhook_retry_max_interval_seconds": 8.0, "webhook_timeout_seconds": 5.0,
-        "webhook_consumer_durable": f"webhooks_{uuid.uuid4().hex[:8]}", **overrides}
+        "webhook_consumer_durable": f"webhooks_{uuid.uuid4().hex[:8]}",
+        "action_link_secret": "test-action-link-secret", **overrides}
     return NotificationsSettings(**values)
 
 
@@ -158,7 +137,7 @@ class Keys:
 
 
 @pytest.fixture(scope="module")
-async def commitments(database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path_factory:
+async def commitments_service(database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path_factory:
                       pytest.TempPathFactory) -> AsyncIterator[tuple[str, Keys]]:
     """The commitments service served by uvicorn (the notifications service verifies keys through it), with a
     key per role; its tables are emptied at the end of the module."""
@@ -193,20 +172,20 @@ async def commitments(database_url: str, nats_url: str, stream_names: tuple[str,
 
 
 @pytest.fixture
-async def notifications_app(commitments: tuple[str, Keys], notifications_database_url: str, nats_url: str,
+async def notifications_app(commitments_service: tuple[str, Keys], notifications_database_url: str, nats_url: str,
                             stream_names: tuple[str, str], clock: FixedClock,
                             sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[FastAPI]:
     from services.notifications.app import create_app
 
-    settings = settings_for(notifications_database_url, nats_url, stream_names, commitments_url=commitments[0])
+    settings = settings_for(notifications_database_url, nats_url, stream_names, commitments_url=commitments_service[0])
     app = create_app(settings, clock)
     async with LifespanManager(app):
         yield app
 
 
 @pytest.fixture
-def keys(commitments: tuple[str, Keys]) -> Keys:
-    return commitments[1]
+def keys(commitments_service: tuple[str, Keys]) -> Keys:
+    return commitments_service[1]
 
 
 @pytest.fixture
