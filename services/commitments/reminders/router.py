@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 
 from services.commitments.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep
 from services.commitments.items.router import ItemDep
@@ -61,12 +61,12 @@ async def put_partner_rules(partner: PartnerDep, body: ReminderRulesUpdate, sess
     return await service.put_rules(session, editor, clock, "partner", partner.id, body)
 
 
-@router.delete("/partners/{partner_id}/reminder-rules", status_code=204)
+@router.delete("/partners/{partner_id}/reminder-rules", response_model=ReminderRulesRead)
 async def delete_partner_rules(partner: PartnerDep, session: SessionDep, clock: ClockDep, editor: EditorDep
-                               ) -> Response:
-    """Drop the partner's override: the plan's rules apply again."""
+                               ) -> ReminderRulesRead:
+    """Drop the partner's override (the defaults apply again under each plan's); returns what now applies."""
     await service.delete_rules(session, editor, clock, "partner", partner.id)
-    return Response(status_code=204)
+    return await service.get_rules(session, "partner", partner.id)
 
 
 @router.get("/items/{item_id}/reminder-rules", response_model=ReminderRulesRead)
@@ -82,8 +82,9 @@ async def put_item_rules(item: ItemDep, body: ReminderRulesUpdate, session: Sess
     return await service.put_rules(session, editor, clock, "item", item.id, body, item)
 
 
-@router.delete("/items/{item_id}/reminder-rules", status_code=204)
-async def delete_item_rules(item: ItemDep, session: SessionDep, clock: ClockDep, editor: EditorDep) -> Response:
-    """Drop the item's override: the plan's and the partner's rules apply again."""
+@router.delete("/items/{item_id}/reminder-rules", response_model=ReminderRulesRead)
+async def delete_item_rules(item: ItemDep, session: SessionDep, clock: ClockDep, editor: EditorDep
+                            ) -> ReminderRulesRead:
+    """Drop the item's override: the plan's and the partner's rules apply again; returns what now applies."""
     await service.delete_rules(session, editor, clock, "item", item.id)
-    return Response(status_code=204)
+    return await service.get_rules(session, "item", item.id, item)

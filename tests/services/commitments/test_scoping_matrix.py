@@ -226,6 +226,15 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                                      body=lambda w, o: {"accept": False}),
     ("GET", "/v1/items/{item_id}/journal"): Route("read"),
     ("GET", "/v1/items/{item_id}/reminder-context"): Route("recipients"),
+    ("GET", "/v1/reminders/upcoming"): Route("read", scoped=False),
+    ("GET", "/v1/plans/{plan_id}/reminder-rules"): Route("read", scoped=False),
+    ("PUT", "/v1/plans/{plan_id}/reminder-rules"): Route("edit", scoped=False, body=lambda w, o: {"on_due_day": True}),
+    ("GET", "/v1/partners/{partner_id}/reminder-rules"): Route("read"),
+    ("PUT", "/v1/partners/{partner_id}/reminder-rules"): Route("edit", body=lambda w, o: {"before_working_days": [5]}),
+    ("DELETE", "/v1/partners/{partner_id}/reminder-rules"): Route("edit"),
+    ("GET", "/v1/items/{item_id}/reminder-rules"): Route("read"),
+    ("PUT", "/v1/items/{item_id}/reminder-rules"): Route("edit", body=lambda w, o: {"on_due_day": False}),
+    ("DELETE", "/v1/items/{item_id}/reminder-rules"): Route("edit"),
     ("POST", "/v1/items/{item_id}/designated-contact"): Route("write", 201, body=lambda w, o: {
         "partner_id": w.ids[o]["partner_id"], "last_name": "Collègue", "email": "collegue@example.org"}),
     ("POST", "/v1/items/{item_id}/journal"): Route("write", 201, body=lambda w, o: {
