@@ -50,7 +50,7 @@ class ContactActions:
         self.headers = {"Authorization": f"Bearer {service_key}", "X-Acting-Contact": str(contact_id)}
 
     async def _call(self, method: str, path: str, json: dict[str, Any] | None = None,
-                    idempotency_key: str | None = None) -> Any:
+                    idempotency_key: str | None = None) -> dict[str, Any]:
         headers = dict(self.headers)
         if idempotency_key is not None:
             # A repeated click, or a retry after a crash, replays the first answer instead of acting twice.
@@ -61,7 +61,8 @@ class ContactActions:
             logger.warning("commitments service unreachable for %s %s: %s", method, path, exc)
             raise CommitmentsUnavailable(_UNAVAILABLE) from exc
         if response.status_code < 300:
-            return response.json()
+            answer: dict[str, Any] = response.json()
+            return answer
         if response.status_code == 404:
             raise ActionRefused(404, _NOT_YOURS)
         if response.status_code == 403:
@@ -75,31 +76,31 @@ class ContactActions:
 
     async def item(self, item_id: uuid.UUID) -> dict[str, Any]:
         """The item as the contact sees it (title, status, allowed transitions)."""
-        return await self._call("GET", f"/v1/items/{item_id}")  # type: ignore[no-any-return]
+        return await self._call("GET", f"/v1/items/{item_id}")
 
     async def transition(self, item_id: uuid.UUID, to: str, key: str, comment: str | None = None) -> dict[str, Any]:
         """Move the item to `to` (acknowledged, delivered …)."""
         body: dict[str, Any] = {"to": to}
         if comment:
             body["comment"] = comment
-        return await self._call("POST", f"/v1/items/{item_id}/transitions", body, key)  # type: ignore[no-any-return]
+        return await self._call("POST", f"/v1/items/{item_id}/transitions", body, key)
 
     async def add_progress(self, item_id: uuid.UUID, text: str, evidence_url: str | None, key: str) -> dict[str, Any]:
         """A progress entry in the item's journal."""
         body: dict[str, Any] = {"kind": "progress", "text": text}
         if evidence_url:
             body["evidence_url"] = evidence_url
-        return await self._call("POST", f"/v1/items/{item_id}/journal", body, key)  # type: ignore[no-any-return]
+        return await self._call("POST", f"/v1/items/{item_id}/journal", body, key)
 
     async def propose_date(self, deadline_id: uuid.UUID, proposed_due_on: date, reason: str,
                            key: str) -> dict[str, Any]:
         """A new date proposed for the deadline, for the city to accept or refuse."""
         body = {"proposed_due_on": proposed_due_on.isoformat(), "reason": reason}
-        return await self._call("POST", f"/v1/deadlines/{deadline_id}/proposals", body, key)  # type: ignore[no-any-return]
+        return await self._call("POST", f"/v1/deadlines/{deadline_id}/proposals", body, key)
 
     async def designate(self, item_id: uuid.UUID, person: dict[str, Any], key: str) -> dict[str, Any]:
         """A colleague becomes the partner's contact for this item."""
-        return await self._call("POST", f"/v1/items/{item_id}/designated-contact", person, key)  # type: ignore[no-any-return]
+        return await self._call("POST", f"/v1/items/{item_id}/designated-contact", person, key)
 
 
 def _detail(response: httpx.Response) -> str:

@@ -109,45 +109,59 @@ def _idempotency_key(link: ActionLink, step: str, body: Any) -> str:
     return f"action-link:{link.token_id}:{step}:{digest}"
 
 
-def _person(form: NotForMeForm) -> dict[str, Any]:
-    return form.model_dump(exclude_none=True)
+async def _acknowledge(actions: ContactActions, link: ActionLink) -> Outcome:
+    item = await actions.transition(link.item_id, "acknowledged", _idempotency_key(link, "ack", {}))
+    return Outcome("Accusé de réception enregistré",
+                   f"Merci. La Ville sait désormais que vous avez bien reçu la demande « {item['title']} ».")
+
+
+async def _report_done(actions: ContactActions, link: ActionLink, form: DoneForm) -> Outcome:
+    values = form.model_dump()
+    await actions.add_progress(link.item_id, form.comment, form.evidence_url,
+                               _idempotency_key(link, "journal", values))
+    item = await actions.item(link.item_id)
+    if "delivered" in item.get("allowed_transitions", []):
+        # No comment on the transition: the commitments service would journal it a second time.
+        item = await actions.transition(link.item_id, "delivered", _idempotency_key(link, "delivered", values))
+        return Outcome("Réalisation déclarée",
+                       f"Merci. Votre compte rendu est enregistré et la demande « {item['title']} » est "
+                       f"déclarée réalisée ; la Ville le vérifiera.")
+    status = item.get("status_label") or item.get("status")
+    return Outcome("Compte rendu enregistré",
+                   f"Merci. Votre compte rendu est enregistré dans le suivi de la demande « {item['title']} ».",
+                   (f"La demande n'a pas été déclarée réalisée : dans son état actuel (« {status} »), la Ville "
+                    "doit d'abord enregistrer votre réponse. Elle en est informée par votre compte rendu.",))
+
+
+async def _propose_date(actions: ContactActions, link: ActionLink, form: NewDateForm) -> Outcome:
+    assert link.deadline_id is not None  # open_link refuses a « new date » link without a deadline
+    await actions.propose_date(link.deadline_id, form.proposed_due_on, form.reason,
+                               _idempotency_key(link, "proposal", form.model_dump()))
+    return Outcome("Nouvelle date proposée",
+                   f"Merci. Votre proposition de nouvelle date, le {format_date_fr(form.proposed_due_on)}, est "
+                   "transmise à la Ville, qui l'acceptera ou non. D'ici là, l'échéance actuelle reste en vigueur.")
+
+
+async def _designate(actions: ContactActions, link: ActionLink, form: NotForMeForm) -> Outcome:
+    person = form.model_dump(exclude_none=True)
+    answer = await actions.designate(link.item_id, person, _idempotency_key(link, "designate", person))
+    contact = answer.get("contact", {})
+    name = " ".join(part for part in (contact.get("first_name"), contact.get("last_name")) if part)
+    return Outcome("Demande transmise",
+                   f"Merci. {name} est désormais le contact de votre organisation pour cette demande : les "
+                   f"prochains rappels lui seront adressés, à {contact.get('email')}.")
 
 
 async def _act(actions: ContactActions, link: ActionLink, form: BaseModel) -> Outcome:
     if link.purpose is Purpose.ACKNOWLEDGE:
-        item = await actions.transition(link.item_id, "acknowledged", _idempotency_key(link, "ack", {}))
-        return Outcome("Accusé de réception enregistré",
-                       f"Merci. La Ville sait désormais que vous avez bien reçu la demande « {item['title']} ».")
-    if link.purpose is Purpose.DONE:
-        assert isinstance(form, DoneForm)
-        await actions.add_progress(link.item_id, form.comment, form.evidence_url,
-                                   _idempotency_key(link, "journal", form.model_dump()))
-        item = await actions.item(link.item_id)
-        if "delivered" in item.get("allowed_transitions", []):
-            # No comment on the transition: the commitments service would journal it a second time.
-            item = await actions.transition(link.item_id, "delivered",
-                                            _idempotency_key(link, "delivered", form.model_dump()))
-            return Outcome("Réalisation déclarée",
-                           f"Merci. Votre compte rendu est enregistré et la demande « {item['title']} » est déclarée "
-                           f"réalisée ; la Ville le vérifiera.")
-        return Outcome("Compte rendu enregistré",
-                       f"Merci. Votre compte rendu est enregistré dans le suivi de la demande « {item['title']} ».",
-                       (f"La demande n'a pas été déclarée réalisée : dans son état actuel (« {item.get('status_label', item.get('status'))} »), "
-                        "la Ville doit d'abord enregistrer votre réponse. Elle en est informée par votre compte rendu.",))
-    if link.purpose is Purpose.NEW_DATE:
-        assert isinstance(form, NewDateForm) and link.deadline_id is not None
-        await actions.propose_date(link.deadline_id, form.proposed_due_on, form.reason,
-                                   _idempotency_key(link, "proposal", form.model_dump()))
-        return Outcome("Nouvelle date proposée",
-                       f"Merci. Votre proposition de nouvelle date, le {format_date_fr(form.proposed_due_on)}, est "
-                       f"transmise à la Ville, qui l'acceptera ou non. D'ici là, l'échéance actuelle reste en vigueur.")
-    assert isinstance(form, NotForMeForm)
-    answer = await actions.designate(link.item_id, _person(form), _idempotency_key(link, "designate", form.model_dump()))
-    contact = answer.get("contact", {})
-    name = " ".join(part for part in (contact.get("first_name"), contact.get("last_name")) if part)
-    return Outcome("Demande transmise",
-                   f"Merci. {name} est désormais le contact de votre organisation pour cette demande : les prochains "
-                   f"rappels lui seront adressés, à {contact.get('email')}.")
+        return await _acknowledge(actions, link)
+    if link.purpose is Purpose.DONE and isinstance(form, DoneForm):
+        return await _report_done(actions, link, form)
+    if link.purpose is Purpose.NEW_DATE and isinstance(form, NewDateForm):
+        return await _propose_date(actions, link, form)
+    if link.purpose is Purpose.NOT_FOR_ME and isinstance(form, NotForMeForm):
+        return await _designate(actions, link, form)
+    raise InvalidLink("Ce formulaire ne correspond pas à ce lien.")
 
 
 def check_form(link: ActionLink, form: BaseModel, today: date) -> dict[str, str]:

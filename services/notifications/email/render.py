@@ -144,7 +144,8 @@ def _opening(event: DeadlineReminder, context: ReminderContext, today: date, cal
     by = f" de {wording.working_days(late)}" if late > 0 else ""
     opening = f"Sauf erreur de notre part, l'échéance de {noun} ci-dessous, fixée au {date_fr}, est dépassée{by}."
     if _is_request(context):
-        opening += f" Nous vous remercions de bien vouloir nous faire part de {wording.what_is_expected(event.kind, label)} dans les meilleurs délais."
+        expected = wording.what_is_expected(event.kind, label)
+        opening += f" Nous vous remercions de bien vouloir nous faire part de {expected} dans les meilleurs délais."
     return opening
 
 
@@ -173,7 +174,8 @@ def _reason(recipient: Recipient, context: ReminderContext) -> str:
             return (f"en tant que {wording.feminine(civility, 'suppléant', 'suppléante')} du correspondant de "
                     f"{partner} pour {noun}")
         case "hierarchy":
-            return f"en copie, en tant que responsable hiérarchique du correspondant de {partner}, l'échéance étant dépassée"
+            return (f"en copie, en tant que responsable hiérarchique du correspondant de {partner}, l'échéance "
+                    "étant dépassée")
         case "city_owner":
             return f"en tant que responsable de {noun} à la {wording.city(context.item.commune)}"
         case "elected":
