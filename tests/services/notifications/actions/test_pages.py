@@ -16,12 +16,13 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from services.notifications.actions.links import MissingSecret, action_links
+from services.notifications.actions.links import MissingSecret, action_links, verify
 from services.notifications.actions.models import ActionLinkUse
+from services.notifications.actions.service import CLAIM_LEASE
 from services.notifications.app import create_app
 from services.notifications.config import NotificationsSettings
 from shared.clock import FixedClock
-from tests.services.notifications.support import Commitments, World, ok
+from tests.services.notifications.support import Commitments, World, free_port, ok
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -252,3 +253,45 @@ async def test_the_service_refuses_to_start_without_a_secret(notifications_setti
     with pytest.raises(MissingSecret):
         async with LifespanManager(app):
             pass
+
+
+async def test_a_claim_left_by_a_crash_is_taken_over_after_its_lease(
+        app: FastAPI, browser: httpx.AsyncClient, admin: httpx.AsyncClient, world: World,
+        notifications_settings: NotificationsSettings, clock: FixedClock) -> None:
+    """A process died between claiming the link and recording its use: the link is busy for a while, then
+    usable again (the commitments call is idempotent, so doing it again is safe)."""
+    item = world.ids["item"]
+    await _move(admin, item, "sent")
+    link = _links(notifications_settings, world, clock)["acknowledge"]
+    token_link = verify(notifications_settings.action_link_secret, link.rsplit("/", 1)[1], clock.now())
+    async with app.state.sessionmaker() as session, session.begin():
+        session.add(ActionLinkUse(token_id=token_link.token_id, purpose="acknowledge", item_id=token_link.item_id,
+                                  contact_id=token_link.contact_id, claimed_at=clock.now()))
+    busy = await browser.post(link, headers=FORM, content=b"")
+    assert busy.status_code == 409 and "en cours d'utilisation" in _read(busy)
+    assert await _status(admin, item) == "sent"
+    clock.advance(CLAIM_LEASE + timedelta(seconds=1))
+    taken_over = await browser.post(link, headers=FORM, content=b"")
+    assert taken_over.status_code == 200, taken_over.text
+    assert await _status(admin, item) == "acknowledged"
+    assert [use.used_at for use in await _uses(app)] == [clock.now()]
+
+
+async def test_commitments_service_down_leaves_the_link_usable(
+        browser: httpx.AsyncClient, app: FastAPI, admin: httpx.AsyncClient, world: World,
+        notifications_settings: NotificationsSettings, clock: FixedClock) -> None:
+    item = world.ids["item"]
+    await _move(admin, item, "sent")
+    link = _links(notifications_settings, world, clock)["acknowledge"]
+    healthy = app.state.commitments_http
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}", timeout=5) as nowhere:
+        app.state.commitments_http = nowhere
+        try:
+            down = await browser.post(link, headers=FORM, content=b"")
+        finally:
+            app.state.commitments_http = healthy
+    assert down.status_code == 503 and "n'a pas été enregistrée" in _read(down)
+    assert await _uses(app) == []
+    again = await browser.post(link, headers=FORM, content=b"")
+    assert again.status_code == 200, again.text
+    assert await _status(admin, item) == "acknowledged"
