@@ -455,27 +455,45 @@ class StageTimer:
 
         return timed_app
 
+    def wrap_sync(self, owner: Any, attribute: str, name: str) -> None:
+        original = getattr(owner, attribute)
+        self.order.append(name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            cpu, wall = time.thread_time(), time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._add(name, time.thread_time() - cpu, time.perf_counter() - wall)
+
+        setattr(owner, attribute, timed)
+
     def instrument(self, app: Any) -> Any:
         import fastapi.routing
         from sqlalchemy.ext.asyncio.session import AsyncSession
+        from sqlalchemy.pool import base as pool_base
 
-        from services.commitments.auth import repository as auth_repository
         from services.commitments.items import repository, service
+        from services.commitments.items.schemas import ItemPage
+        from services.commitments.partners.service import GroupCache
 
         wrapped = self.wrap_app(app)
         for owner, attribute, name in (
-                (fastapi.routing, "solve_dependencies", "FastAPI solve_dependencies (auth, session, clock)"),
+                (fastapi.routing, "solve_dependencies", "FastAPI solve_dependencies (auth, session, clock, query)"),
                 (fastapi.routing, "run_endpoint_function", "endpoint list_items"),
-                (auth_repository, "groups_of", "  auth repository.groups_of (1st query: checkout, ping, BEGIN)"),
+                (GroupCache, "partner_and_groups", "  GroupCache.partner_and_groups (cached 5 s)"),
                 (service, "list_page", "  service.list_page"),
-                (repository, "list_page", "    repository.list_page (page query, 51 rows)"),
-                (service, "to_read", "  service.to_read"),
-                (repository, "parties_of", "    repository.parties_of"),
-                (repository, "tags_of", "    repository.tags_of"),
-                (repository, "next_open_due", "    repository.next_open_due"),
+                (repository, "list_page", "    repository.list_page (page statement, 51 rows)"),
+                (AsyncSession, "execute", "      AsyncSession.execute (checkout, statement, rows)"),
+                (service, "to_read", "  service.to_read (50 ItemRead.model_construct)"),
                 (AsyncSession, "close", "session close (connection back to the pool)"),
                 (fastapi.routing, "serialize_response", "FastAPI serialize_response (validate + JSON)")):
             self.wrap_async(owner, attribute, name)
+        for owner, attribute, name in (
+                (repository, "page_statement", "      repository.page_statement (kept per shape)"),
+                (pool_base.Pool, "connect", "        pool checkout (pre-ping included)"),
+                (ItemPage, "model_dump_json", "  ItemPage.model_dump_json (the response body)")):
+            self.wrap_sync(owner, attribute, name)
         return wrapped
 
     def report(self) -> dict[str, Any]:
@@ -1135,13 +1153,14 @@ def _plan_outline(plan: dict[str, Any], limit: int = 7) -> str:
 
 
 async def sql_check(database_url: str, dataset: Dataset) -> None:
-    """EXPLAIN ANALYZE of the app's page query (as repository.filtered_query builds it, with literal values,
-    i.e. a custom plan) and of the baseline's statement, for a partner in no group and for a group member."""
+    """EXPLAIN ANALYZE of the app's page statement (as repository.page_statement builds it, run as asyncpg
+    runs it: a prepared statement with parameters, executed a few times so that PostgreSQL may switch to its
+    generic plan) and of the baseline's statement, for a partner in no group and for a group member."""
     import asyncpg
-    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
+    import services.commitments.models  # noqa: F401 - every table, so that foreign key types resolve
     from services.commitments.items import repository
-    from services.commitments.items.models import Item
     from services.commitments.items.repository import ItemFilters
 
     connection = await asyncpg.connect(_plain_url(database_url))
@@ -1153,14 +1172,17 @@ async def sql_check(database_url: str, dataset: Dataset) -> None:
         plain = next(p for p in dataset.partner_ids if p not in groups)
         member = next(p for p in dataset.partner_ids if p in groups)
         for label, partner in (("partner in no group", plain), ("partner in a group", member)):
-            query = repository.filtered_query(ItemFilters(partner_ids=frozenset({partner, *groups[partner]})))
-            app_sql = str(query.order_by(Item.id).limit(PAGE_SIZE + 1).compile(
-                dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-            for name, sql, params in (("app page query", app_sql, ()),
+            statement, parameters = repository.page_statement(
+                ItemFilters(partner_ids=frozenset({partner, *groups[partner]})), "created", False, None,
+                PAGE_SIZE + 1, postgresql=True)
+            compiled = statement.compile(dialect=asyncpg_dialect())
+            values = compiled.construct_params(parameters)
+            app_params = tuple(values[name] for name in compiled.positiontup or ())
+            for name, sql, params in (("app page statement", str(compiled), app_params),
                                       ("baseline statement", BASELINE_SQL, (partner, PAGE_SIZE + 1))):
-                for _ in range(2):
-                    await connection.fetch(sql, *params)
-                explained = json.loads(await connection.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *params))
+                explain = await connection.prepare("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+                for _ in range(6):
+                    explained = json.loads(await explain.fetchval(*params))
                 print(f"  {label:<20} {name:<19} {explained[0]['Execution Time']:7.2f} ms  "
                       f"{_plan_outline(explained[0]['Plan'])}")
     finally:
