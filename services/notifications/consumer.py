@@ -109,15 +109,18 @@ class ReminderConsumer:
         recorded: list[Msg] = []
         later: list[Msg] = []
         async with self.sessionmaker() as session, session.begin():
+            rows = []
             for (message, envelope, event), result in zip(reminders, results, strict=True):
                 if isinstance(result, BaseException):
                     logger.warning("recipients of event %s unavailable (%s); retrying later", envelope.id, result)
                     later.append(message)
                     continue
                 if result is not None:  # None: the item is gone, nobody to remind
-                    await service.record_reminder(session, self.clock, self.settings.message_id_domain, envelope,
-                                                  event, result)
+                    rows += await service.reminder_rows(session, self.clock, self.settings.message_id_domain,
+                                                        envelope, event, result)
                 recorded.append(message)
+            # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
+            await service.insert_ignoring_duplicates(session, rows)
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):
             await message.ack()

@@ -106,6 +106,14 @@ async def record_reminder(session: AsyncSession, clock: Clock, domain: str, enve
                           event: DeadlineReminder, context: ReminderContext) -> int:
     """One delivery per recipient of a reminder event (held for the digest when the contact chose it for
     "approaching" reminders); returns how many recipients there were."""
+    rows = await reminder_rows(session, clock, domain, envelope, event, context)
+    await insert_ignoring_duplicates(session, rows)
+    return len(rows)
+
+
+async def reminder_rows(session: AsyncSession, clock: Clock, domain: str, envelope: EventEnvelope,
+                        event: DeadlineReminder, context: ReminderContext) -> list[dict[str, Any]]:
+    """The delivery rows of a reminder event, one per recipient, to insert with insert_ignoring_duplicates."""
     now = clock.now()
     recipients: dict[uuid.UUID, Recipient] = {}
     for recipient in context.recipients:
@@ -120,8 +128,7 @@ async def record_reminder(session: AsyncSession, clock: Clock, domain: str, enve
                     held=modes.get(recipient.contact_id) == ApproachingMode.WEEKLY_DIGEST.value, now=now,
                     domain=domain)
             for recipient in recipients.values()]
-    await insert_ignoring_duplicates(session, rows)
-    return len(rows)
+    return rows
 
 
 def failure_report_event_id(delivery: Delivery) -> uuid.UUID:

@@ -41,7 +41,8 @@ async def deliveries(running_worker: Worker) -> list[Delivery]:
 
 
 async def consumer_drained(running_worker: Worker) -> bool:
-    assert running_worker.consumer.subscription is not None
+    if running_worker.consumer.subscription is None:  # the worker has not subscribed yet
+        return False
     info = await running_worker.consumer.subscription.consumer_info()
     return info.num_pending == 0 and info.num_ack_pending == 0
 

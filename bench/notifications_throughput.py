@@ -1,0 +1,124 @@
+"""Scenario `notifications_throughput`: deadline reminder events to emails through the notifications worker
+(JetStream consumer → deliveries table → render → SMTP), beside a bare aiosmtplib loop sending the same
+messages over the same number of SMTP connections, in the same run.
+
+    python -m bench notifications_throughput [--events N] [--connections C]
+
+One run: SQLite files in a temporary folder for both services; the commitments service served under uvicorn
+in this process (seeded with one partner, its liaison and an item with a deadline); a local aiosmtpd sink in
+its own thread; a stream of its own on the NATS server at BENCH_NATS_URL. N `deadline.due` events are published
+first; the clock runs from the worker's start until the sink holds N mails. The baseline then sends the very
+messages the sink received (same bytes, same envelopes) with C aiosmtplib connections, each sending its share
+one after the other. Prints both throughputs and the ratio (target ≥ 0.7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiosmtplib
+import nats
+
+describe = "deadline events → emails through the notifications worker vs a bare aiosmtplib loop (same messages)"
+
+TARGET_RATIO = 0.7
+NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("notifications_throughput")
+    group.add_argument("--events", type=int, default=2000, help="reminder events, one mail each (default 2000)")
+    group.add_argument("--connections", type=int, default=4, help="SMTP connections on both sides (default 4)")
+
+
+async def _baseline(mails: list[tuple[str, list[str], bytes]], host: str, port: int, connections: int) -> float:
+    """Seconds for a bare aiosmtplib loop to send `mails` over `connections` kept-open connections."""
+    shares = [mails[index::connections] for index in range(connections)]
+
+    async def send_share(share: list[tuple[str, list[str], bytes]]) -> None:
+        client = aiosmtplib.SMTP(hostname=host, port=port)
+        await client.connect()
+        for sender, recipients, content in share:
+            await client.sendmail(sender, recipients, content)
+        await client.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(send_share(share) for share in shares))
+    return time.perf_counter() - started
+
+
+async def _measure(args: argparse.Namespace) -> int:
+    from services.commitments.migrate import upgrade_database as upgrade_commitments
+    from services.notifications.config import NotificationsSettings
+    from services.notifications.consumer import worker
+    from services.notifications.migrate import upgrade_database as upgrade_notifications
+    from shared.bus import StreamSpec, ensure_stream
+    from shared.clock import SystemClock
+    # The tests' helpers: a real SMTP sink, the commitments service under uvicorn, a seeded partner and item.
+    from tests.services.notifications.support import (
+        publish,
+        reminder_event,
+        seed_world,
+        serve_commitments,
+        smtp_sink,
+        wait_until,
+    )
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
+    commitments_url = f"sqlite:///{folder / 'commitments.db'}"
+    notifications_url = f"sqlite:///{folder / 'notifications.db'}"
+    upgrade_commitments(commitments_url)
+    upgrade_notifications(notifications_url)
+    suffix = uuid.uuid4().hex[:8]
+    stream = StreamSpec(f"BENCH_NOTIF_{suffix}", f"bench{suffix}.commitments")
+    client = await nats.connect(NATS_URL, connect_timeout=2)
+    js = client.jetstream()
+    try:
+        with smtp_sink() as (controller, handler):
+            async with serve_commitments(commitments_url, NATS_URL, stream, folder) as commitments:
+                world = await seed_world(commitments)
+                await ensure_stream(js, stream)
+                for number in range(args.events):
+                    await publish(js, stream, reminder_event(world, "due", step=f"due-{number}",
+                                                             audience=("liaison",)))
+                settings = NotificationsSettings(
+                    notifications_database_url=notifications_url, nats_url=NATS_URL, events_stream=stream.name,
+                    events_subject_prefix=stream.subject_prefix, commitments_url=commitments.url,
+                    commitments_api_key=commitments.service_secret, smtp_host=controller.hostname,
+                    smtp_port=controller.port, smtp_connections=args.connections, consumer_durable="bench",
+                    action_link_secret="bench-secret", log_json=False)
+                stop = asyncio.Event()
+                async with worker(settings, SystemClock()) as running:
+                    started = time.perf_counter()
+                    task = asyncio.create_task(running.run(stop))
+                    await wait_until(lambda: len(handler.all()) >= args.events, "every mail", timeout=3600)
+                    service_seconds = time.perf_counter() - started
+                    stop.set()
+                    await task
+            mails = [(mail.mail_from, mail.rcpt_tos, mail.message.as_bytes()) for mail in handler.all()]
+            received = len(handler.all())
+            baseline_seconds = min([await _baseline(mails, controller.hostname, controller.port, args.connections)
+                                    for _ in range(2)])
+            assert len(handler.all()) == received + 2 * len(mails)
+    finally:
+        await js.delete_stream(stream.name)
+        await client.close()
+    service_rate = args.events / service_seconds
+    baseline_rate = len(mails) / baseline_seconds
+    ratio = service_rate / baseline_rate
+    print(f"events → mails: {args.events} events, {received} mails received, {args.connections} SMTP connections")
+    print(f"  notifications worker : {service_rate:8.1f} mails/s ({service_seconds:.2f} s)")
+    print(f"  bare aiosmtplib loop : {baseline_rate:8.1f} mails/s ({baseline_seconds:.2f} s, best of 2)")
+    verdict = "meets" if ratio >= TARGET_RATIO else "misses"
+    print(f"  ratio {ratio:.2f} ({verdict} the {TARGET_RATIO} target)")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_measure(args))
