@@ -1,9 +1,13 @@
 """Run Engagements on one machine: `python -m deploy.embedded` (what `make run` does).
 
 SQLite files and a NATS server with JetStream under the data folder (DATA_DIR, default ./data); an
-already running NATS at NATS_URL is used instead. First start: the schema, the sample plan of the
-Blagis and an admin key (kept in <data>/admin-key.txt). Then the services run as child processes until
-Ctrl-C / SIGTERM. Settings: DATA_DIR, NATS_URL, DATABASE_URL, HOST, PORT.
+already running NATS at NATS_URL is used instead. First start: the schemas, the sample plan of the
+Blagis, an admin key (kept in <data>/admin-key.txt), the notifications service's own key and the secret
+signing action links. Then, as child processes until Ctrl-C / SIGTERM: the commitments API (with its
+outbox relay), the deadline scanner, the notifications API and its worker (reminder emails, digest,
+webhooks), and a local SMTP sink that keeps every message in <data>/mail (a Maildir).
+Settings: DATA_DIR, NATS_URL, DATABASE_URL, NOTIFICATIONS_DATABASE_URL, HOST, PORT, NOTIFICATIONS_PORT,
+SMTP_SINK_PORT.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import importlib.util
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -146,8 +150,23 @@ def http_ok(url: str) -> bool:
         return False
 
 
-async def first_start(database_url: str, data_dir: Path) -> str:
-    """Import the sample plan into an empty database, and return the admin key (created on first start)."""
+def write_private(path: Path, value: str) -> None:
+    """Write a secret readable by its owner only."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(value + "\n")
+    path.chmod(0o600)  # the mode given to os.open applies to a new file only
+
+
+def stored_secret(path: Path) -> str:
+    """The secret kept in `path`, generated on first use."""
+    if not path.exists():
+        write_private(path, secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
+    """Import the sample plan into an empty database, and return the admin key and the notifications
+    service's key (created on first start, kept in the data folder)."""
     from sqlalchemy import select
 
     from services.commitments.auth.keys import hash_key
@@ -155,6 +174,7 @@ async def first_start(database_url: str, data_dir: Path) -> str:
     from services.commitments.auth.repository import get_active_by_hash
     from services.commitments.auth.service import create_key
     from services.commitments.database import outbox_aware_sessionmaker
+    from services.commitments.plans.importer import import_plan_text
     from services.commitments.plans.models import Plan
     from shared.clock import SystemClock
     from shared.db import create_engine
@@ -162,29 +182,27 @@ async def first_start(database_url: str, data_dir: Path) -> str:
     engine = create_engine(database_url)
     sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)  # the relay starts later and drains it
     clock = SystemClock()
-    key_file = data_dir / "admin-key.txt"
+    keys: dict[str, str] = {}
     try:
         async with sessionmaker() as session, session.begin():
             if await session.scalar(select(Plan.id).limit(1)) is None:
-                if importlib.util.find_spec("services.commitments.plans.importer") is None:
-                    print("sample plan not imported: the plan importer is not there yet", flush=True)
-                else:
-                    from services.commitments.plans.importer import import_plan_text
-
-                    report = await import_plan_text(session, SYSTEM, clock, SAMPLE_PLAN.read_text("utf-8"),
-                                                    commune="Sceaux", territory="Quartier des Blagis")
-                    print(f"imported the sample plan of the Blagis ({getattr(report, 'items', '?')} items)")
-            secret = key_file.read_text().strip() if key_file.exists() else ""
-            if secret and await get_active_by_hash(session, hash_key(secret)) is not None:
-                return secret
-            if secret:
-                print(f"{key_file} holds a key this database does not know: creating a new one", flush=True)
-            _, secret = await create_key(session, SYSTEM, clock, name="embedded admin", role=Role.ADMIN,
-                                         partner_id=None)
-        with os.fdopen(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-            out.write(secret + "\n")
-        key_file.chmod(0o600)  # the mode given to os.open applies to a new file only
-        return secret
+                report = await import_plan_text(session, SYSTEM, clock, SAMPLE_PLAN.read_text("utf-8"),
+                                                commune="Sceaux", territory="Quartier des Blagis")
+                print(f"imported the sample plan of the Blagis ({report.items} items)")
+            for role, name, file_name in ((Role.ADMIN, "embedded admin", "admin-key.txt"),
+                                          (Role.SERVICE, "notifications service", "service-key.txt")):
+                key_file = data_dir / file_name
+                secret = key_file.read_text().strip() if key_file.exists() else ""
+                if not secret or await get_active_by_hash(session, hash_key(secret)) is None:
+                    if secret:
+                        print(f"{key_file} holds a key this database does not know: creating a new one", flush=True)
+                    _, secret = await create_key(session, SYSTEM, clock, name=name, role=role, partner_id=None)
+                    keys[file_name] = secret
+                keys[role.value] = secret
+        for file_name in ("admin-key.txt", "service-key.txt"):
+            if file_name in keys:  # written once the keys are committed
+                write_private(data_dir / file_name, keys[file_name])
+        return keys
     finally:
         await engine.dispose()
 
@@ -200,17 +218,28 @@ def main() -> int:
     data_dir = Path(os.environ.get("DATA_DIR", "data")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
+    notifications_port = int(os.environ.get("NOTIFICATIONS_PORT", str(port + 1)))
+    smtp_port = int(os.environ.get("SMTP_SINK_PORT", "8025"))
+    mail_dir = data_dir / "mail"
+    notifications_database_url = os.environ.get("NOTIFICATIONS_DATABASE_URL",
+                                                f"sqlite:///{data_dir / 'notifications.db'}")
     nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
     database_url = os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'commitments.db'}")
     base_url = f"http://127.0.0.1:{port}"
+    notifications_url = f"http://127.0.0.1:{notifications_port}"
     service_env = {"DATA_DIR": str(data_dir), "NATS_URL": nats_url, "DATABASE_URL": database_url,
                    "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", base_url),
                    "LOG_JSON": os.environ.get("LOG_JSON", "false"), "PYTHONPATH": str(ROOT)}
-    # Later: the deadline scanner, the notifications and reporting services, an SMTP sink …
-    services = [
+    python = sys.executable
+    smtp_sink = ChildSpec("SMTP sink", [python, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}",
+                                        "-c", "aiosmtpd.handlers.Mailbox", str(mail_dir)],
+                          log_file=data_dir / "smtp-sink.log")
+    commitments = [
         ChildSpec("commitments API (with outbox relay)",
-                  [sys.executable, "-m", "services.commitments", "serve", "--host", host, "--port", str(port)],
+                  [python, "-m", "services.commitments", "serve", "--host", host, "--port", str(port)],
                   {**service_env, "RELAY_IN_PROCESS": "true"}),
+        ChildSpec("deadline scanner", [python, "-m", "services.commitments", "scan"], service_env,
+                  log_file=data_dir / "scanner.log"),
     ]
     children = Children()
     try:
@@ -222,16 +251,40 @@ def main() -> int:
             wait_until(lambda: asyncio.run(_nats_answers(nats_url)), "nats-server", children)
         from services.commitments.migrate import upgrade_database
 
+        from services.notifications.migrate import upgrade_database as upgrade_notifications_database
+
         upgrade_database(database_url)
-        admin_key = asyncio.run(first_start(database_url, data_dir))
-        for spec in services:
+        upgrade_notifications_database(notifications_database_url)
+        keys = asyncio.run(first_start(database_url, data_dir))
+        admin_key = keys["admin"]
+        notifications_env = {
+            **service_env, "NOTIFICATIONS_DATABASE_URL": notifications_database_url, "COMMITMENTS_URL": base_url,
+            "COMMITMENTS_API_KEY": keys["service"], "PUBLIC_BASE_URL": notifications_url,
+            "ACTION_LINK_SECRET": stored_secret(data_dir / "action-link-secret.txt"),
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_STARTTLS": "false", "SMTP_TLS": "false"}
+        notifications = [
+            ChildSpec("notifications API",
+                      [python, "-m", "services.notifications", "serve", "--host", host, "--port",
+                       str(notifications_port)], notifications_env),
+            ChildSpec("notifications worker (emails, digest, webhooks)",
+                      [python, "-m", "services.notifications", "consume"], notifications_env,
+                      log_file=data_dir / "notifications-worker.log"),
+        ]
+        children.start(smtp_sink)
+        for spec in commitments:
             children.start(spec)
         wait_until(lambda: http_ok(f"{base_url}/healthz"), "the API", children)
+        for spec in notifications:
+            children.start(spec)
+        wait_until(lambda: http_ok(f"{notifications_url}/healthz"), "the notifications API", children)
         print(f"""
 Engagements is running.
   API documentation : {base_url}/docs
-  Admin API key     : {admin_key}   (kept in {data_dir / 'admin-key.txt'})
+  Notifications API : {notifications_url}/docs   (deliveries, preferences, webhooks)
+  Admin API key     : {admin_key}   (kept in {data_dir / 'admin-key.txt'}; valid on both APIs)
   Try it            : curl -H "Authorization: Bearer {admin_key}" {base_url}/v1/plans
+  Reminder emails   : kept by the local SMTP sink in {mail_dir}/new/ (one file per message, Maildir)
+  Logs              : {data_dir}/scanner.log, notifications-worker.log, smtp-sink.log
 Press Ctrl-C to stop.
 """, flush=True)
         while (gone := children.exited()) is None:

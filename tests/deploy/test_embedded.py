@@ -1,4 +1,5 @@
-"""`python -m deploy.embedded` on a fresh data folder: schema, sample plan, admin key, API; a clean stop."""
+"""`python -m deploy.embedded` on a fresh data folder: schemas, sample plan, admin key, both APIs, the scanner,
+the notifications worker and the SMTP sink — a reminder reaches the Maildir —; a clean stop."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+
+from shared.calendar import default_calendar
+from shared.clock import PARIS
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +31,13 @@ def _free_port() -> int:
 
 def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, nats_url: str,
                                                               stream_names: tuple[str, str]) -> None:
-    port = _free_port()
-    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "NATS_URL": nats_url,
+    port, notifications_port, smtp_port = _free_port(), _free_port(), _free_port()
+    data = tmp_path / "data"
+    env = {**os.environ, "DATA_DIR": str(data), "PORT": str(port), "NATS_URL": nats_url,
+           "NOTIFICATIONS_PORT": str(notifications_port), "SMTP_SINK_PORT": str(smtp_port),
            "EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED", "EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded"}
-    env.pop("DATABASE_URL", None)
+    for name in ("DATABASE_URL", "NOTIFICATIONS_DATABASE_URL"):
+        env.pop(name, None)
     process = subprocess.Popen([sys.executable, "-m", "deploy.embedded"], cwd=ROOT, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -44,8 +52,40 @@ def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, na
         secret = key_file.read_text().strip()
         assert key_file.stat().st_mode & 0o777 == 0o600
         assert secret in "".join(output) and f"http://127.0.0.1:{port}/docs" in "".join(output)
-        plans = httpx.get(f"http://127.0.0.1:{port}/v1/plans", headers={"Authorization": f"Bearer {secret}"})
+        auth = {"Authorization": f"Bearer {secret}"}
+        plans = httpx.get(f"http://127.0.0.1:{port}/v1/plans", headers=auth)
         assert plans.status_code == 200 and len(plans.json()) == 1
+        # The same admin key is honoured by the notifications API (checked through the commitments service).
+        deliveries = httpx.get(f"http://127.0.0.1:{notifications_port}/v1/deliveries", headers=auth)
+        assert deliveries.status_code == 200, deliveries.text
+        _a_reminder_reaches_the_mail_folder(f"http://127.0.0.1:{port}", auth, data, env)
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+
+
+def _a_reminder_reaches_the_mail_folder(api: str, auth: dict[str, str], data: Path, env: dict[str, str]) -> None:
+    """A contact with an email, a request sent with a response due on a working day; one scanner tick as of
+    that morning (what the README tells a new user to run) ends as a French email in <data>/mail/new."""
+    with httpx.Client(base_url=api, headers=auth, timeout=30) as client:
+        partners = client.get("/v1/partners").json()
+        hsh = next(p["id"] for p in partners if p["name"] == "Hauts-de-Seine Habitat")
+        assert client.post(f"/v1/partners/{hsh}/contacts", json={
+            "civility": "Madame", "last_name": "Martin", "email": "claire.martin@example.org"}).status_code == 201
+        item = client.get("/v1/items", params={"partner_id": hsh}).json()["items"][0]["id"]
+        sent = client.post(f"/v1/items/{item}/transitions", json={"to": "sent", "letter_reference": "SCX/1"})
+        assert sent.status_code == 200, sent.text
+        due = default_calendar().next_working_day(date.today() + timedelta(days=7))
+        assert client.post(f"/v1/items/{item}/deadlines",
+                           json={"kind": "response", "due_on": due.isoformat()}).status_code == 201
+    as_of = datetime.combine(due, datetime.min.time().replace(hour=9), tzinfo=PARIS).isoformat()
+    tick = subprocess.run([sys.executable, "-m", "services.commitments", "scan", "--once", "--as-of", as_of],
+                          cwd=ROOT, env={**env, "DATABASE_URL": f"sqlite:///{data / 'commitments.db'}"},
+                          capture_output=True, text=True, timeout=60)
+    assert tick.returncode == 0 and '"fired": 1' in tick.stdout, tick.stdout + tick.stderr
+    deadline = time.monotonic() + 60
+    while not list((data / "mail" / "new").glob("*")):
+        assert time.monotonic() < deadline, "no reminder reached the SMTP sink's Maildir"
+        time.sleep(0.2)
+    mail = next((data / "mail" / "new").glob("*")).read_text()
+    assert "claire.martin@example.org" in mail and "Madame," in mail
