@@ -7,12 +7,12 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from email.message import EmailMessage
 from enum import StrEnum
 
 import aiosmtplib
 
 from services.notifications.config import NotificationsSettings
+from services.notifications.email.message import OutgoingMail
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,13 @@ class SmtpPool:
                                username=settings.smtp_username, password=settings.smtp_password,
                                timeout=settings.smtp_timeout_seconds)
 
-    async def send(self, message: EmailMessage) -> SendOutcome:
+    async def send(self, mail: OutgoingMail) -> SendOutcome:
         """Send one message on a free connection (waiting for one if all are busy)."""
         client = await self._idle.get()
         try:
             if not client.is_connected:
                 await client.connect()
-            await client.send_message(message)
+            await client.sendmail(mail.sender, list(mail.recipients), mail.content)
             return SendOutcome(SendResult.SENT, "250")
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +20,8 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.service import DeadlineReminder
+from services.notifications.email.message import OutgoingMail, build_mail
+from services.notifications.email.render import render_digest, render_failure_report, render_reminder
 from services.notifications.recipients import CommitmentsClient, Recipient, ReminderContext
 from services.notifications.smtp import SendOutcome, SendResult, SmtpPool
 from shared.calendar import WorkingCalendar
@@ -128,16 +129,13 @@ class DeliverySender:
             return Attempt(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}"[:1000])
         if built is None:
             return Attempt(None, "plus de destinataire (contact effacé, sans adresse, ou élément supprimé)")
-        message, owners = built
-        outcome: SendOutcome = await self.smtp.send(message)
+        mail, owners = built
+        outcome: SendOutcome = await self.smtp.send(mail)
         return Attempt(outcome.result, outcome.reply, owners)
 
     async def _build(self, row: Delivery, parts: list[Delivery],
                      context_for: Callable[..., Awaitable[ReminderContext | None]]
-                     ) -> tuple[EmailMessage, list[Recipient]] | None:
-        from services.notifications.email.message import build_message
-        from services.notifications.email.render import render_digest, render_failure_report, render_reminder
-
+                     ) -> tuple[OutgoingMail, list[Recipient]] | None:
         now = self.clock.now()
         today = paris_today(self.clock)
         if row.kind == DeliveryKind.REMINDER:
@@ -189,9 +187,8 @@ class DeliverySender:
             rendered = render_failure_report(context, failed, report.get("smtp_reply", ""), today,
                                              row.message_id, self.domain)
             owners = []  # a failed report is not reported again
-        message = build_message(rendered, self.settings.mail_sender, recipient.email, recipient.display_name,
-                                date=now)
-        return message, owners
+        mail = build_mail(rendered, self.settings.mail_sender, recipient.email, recipient.display_name, date=now)
+        return mail, owners
 
     async def _record(self, attempts: dict[uuid.UUID, Attempt]) -> None:
         now = self.clock.now()
