@@ -125,12 +125,32 @@ async def scan(settings: ScannerSettings, args: argparse.Namespace) -> None:
     import json
 
     from services.commitments.database import outbox_aware_sessionmaker
+    from services.commitments.outbox.relay import ping_relays
     from services.commitments.reminders.scanner import DeadlineScanner, clock_as_of
+    from shared.bus import StreamSpec, connect
     from shared.db import create_engine
 
     engine = create_engine(settings.database_url)
-    # Events go to the outbox; the relay (in the API process or on its own) publishes them at its next poll.
-    scanner = DeadlineScanner(outbox_aware_sessionmaker(engine, lambda: None), clock_as_of(args.as_of, SystemClock()),
+    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
+                        settings.events_duplicate_window_seconds)
+    try:  # to wake the relay at once after a batch; without NATS the relay's poll still finds the events
+        # connect() retries forever while NATS is away: the scanner does not wait for it.
+        nats_client = await asyncio.wait_for(connect(settings.nats_url, name="commitments-scanner",
+                                                     error_cb=_log_nats_error), timeout=5)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger("services.commitments.scanner").warning(
+            "NATS unreachable (%s): the relay publishes the scanner's events at its next poll", exc)
+        nats_client = None
+    pings: set[asyncio.Task[None]] = set()
+
+    def wake_relays() -> None:
+        if nats_client is not None:
+            task = asyncio.get_running_loop().create_task(ping_relays(nats_client, stream))
+            pings.add(task)  # the loop holds tasks weakly
+            task.add_done_callback(pings.discard)
+
+    # Events go to the outbox in the batch's transaction; the relay publishes them.
+    scanner = DeadlineScanner(outbox_aware_sessionmaker(engine, wake_relays), clock_as_of(args.as_of, SystemClock()),
                               batch_size=settings.scanner_batch_size,
                               pause_in_batch_seconds=settings.scanner_pause_in_batch_seconds)
     try:
@@ -147,6 +167,11 @@ async def scan(settings: ScannerSettings, args: argparse.Namespace) -> None:
         print(json.dumps({"scanner": "started"}), flush=True)
         await scanner.run(stop, settings.scanner_poll_seconds)
     finally:
+        if pings:
+            await asyncio.wait(pings, timeout=2)
+        if nats_client is not None:
+            with contextlib.suppress(Exception):
+                await nats_client.drain()
         await engine.dispose()
 
 
