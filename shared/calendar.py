@@ -155,9 +155,19 @@ class WorkingCalendar:
 add_months = WorkingCalendar.add_months
 
 
+_installation_calendar = WorkingCalendar()
+
+
 def default_calendar() -> WorkingCalendar:
-    """Metropolitan France, lundi de Pentecôte off, no extra closures."""
-    return WorkingCalendar()
+    """The installation's calendar: metropolitan France with lundi de Pentecôte off unless the process was
+    configured otherwise at start (`use_calendar`, from the CALENDAR_* settings)."""
+    return _installation_calendar
+
+
+def use_calendar(calendar: WorkingCalendar) -> None:
+    """Set the installation's calendar for this process (called once at start by each service)."""
+    global _installation_calendar
+    _installation_calendar = calendar
 
 
 def format_date_fr(d: date) -> str:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.calendar import WorkingCalendar
+
 
 class ServiceSettings(BaseSettings):
     """Every setting has a safe default for the embedded run and can be set by environment variable."""
@@ -23,11 +25,20 @@ class ServiceSettings(BaseSettings):
     otel_service_name: str | None = None
     # Tracing costs ~10 % of a request's CPU: on by default only when traces have somewhere to go.
     tracing: bool | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = 256 * 1024
+    # Working days: Alsace-Moselle adds Good Friday and 26 December; some employers work on Whit Monday
+    # (journée de solidarité). Deadlines and reminders of the whole installation follow these two settings.
+    calendar_alsace_moselle: bool = False
+    calendar_pentecost_monday_off: bool = True
+    database_pool_size: int = 20
 
     @property
     def tracing_enabled(self) -> bool:
         return self.tracing if self.tracing is not None else bool(self.otel_exporter_otlp_endpoint)
-    log_level: str = "INFO"
-    log_json: bool = True
-    max_body_bytes: int = 256 * 1024
-    database_pool_size: int = 20
+
+    def working_calendar(self) -> WorkingCalendar:
+        """The working-day calendar these settings describe."""
+        return WorkingCalendar(alsace_moselle=self.calendar_alsace_moselle,
+                               pentecost_monday_is_holiday=self.calendar_pentecost_monday_off)

@@ -128,8 +128,10 @@ async def scan(settings: ScannerSettings, args: argparse.Namespace) -> None:
     from services.commitments.outbox.relay import ping_relays
     from services.commitments.reminders.scanner import DeadlineScanner, clock_as_of
     from shared.bus import StreamSpec, connect
+    from shared.calendar import use_calendar
     from shared.db import create_engine
 
+    use_calendar(settings.working_calendar())
     engine = create_engine(settings.database_url)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)

@@ -31,6 +31,7 @@ from services.commitments.plans.router import router as plans_router
 from services.commitments.reminders.router import router as reminders_router
 from services.commitments.recipients.router import router as recipients_router
 from shared.bus import StreamSpec, connect
+from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
 from shared.events import EventEnvelope
@@ -66,6 +67,7 @@ class BusState:
 def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or CommitmentsSettings()
     clock = clock or SystemClock()
+    use_calendar(settings.working_calendar())
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "commitments", settings.otel_exporter_otlp_endpoint)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
