@@ -319,72 +319,24 @@ def _plain_url(url: str) -> str:
 # --------------------------------------------------------------------------------------------- app variants
 # Each variant changes how the real app is built, inside the server subprocess only (monkeypatching), to
 # measure what a change in the service code would bring. No service file is touched. Variants combine with
-# "+" ("no-pre-ping+cached-groups"); they are applied in the order of VARIANTS whatever the order given.
+# "+" ("a+b"); they are applied in the order of VARIANTS whatever the order given.
 
 
-def _variant_no_pre_ping() -> None:
-    """Engine without pool_pre_ping: one round trip less per request (each checkout pings the server)."""
+def _variant_always_pre_ping() -> None:
+    """Engine with pool_pre_ping, as before 2026-11-26: every checkout pings the server (with asyncpg outside
+    a transaction: BEGIN, ping, ROLLBACK), where the service now pings only connections idle for 2 s."""
     import services.commitments.app as app_module
     from shared import db
 
-    app_module.create_engine = lambda url, **kw: db.create_engine(url, **{"pool_pre_ping": False, **kw})
+    app_module.create_engine = lambda url, **kw: db.create_engine(url, **{"pool_pre_ping": True, **kw})
 
 
-def _variant_cached_groups() -> None:
-    """auth repository.groups_of cached per process for 5 s, like PrincipalCache: group memberships change
-    rarely, and the list endpoint asks for them on every request filtered by partner (one statement less)."""
-    from services.commitments.auth import repository as auth_repository
-
-    original = auth_repository.groups_of
-    cache: dict[uuid.UUID, tuple[float, Any]] = {}
-
-    async def groups_of(session: Any, partner_id: uuid.UUID) -> Any:
-        hit = cache.get(partner_id)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        groups = await original(session, partner_id)
-        cache[partner_id] = (time.monotonic() + 5.0, groups)
-        return groups
-
-    auth_repository.groups_of = groups_of  # type: ignore[assignment]
-
-
-def _variant_autocommit_reads() -> None:
-    """request_session without BEGIN/COMMIT for GET and HEAD (an AUTOCOMMIT view of the same engine and pool):
-    under READ COMMITTED each statement takes its own snapshot anyway, so a read-only request loses nothing
-    and saves two round trips. Edits SessionDep's Depends: must run before the routers are imported."""
-    from fastapi import Request
-    from fastapi.params import Depends
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
-    from services.commitments import database, dependencies
-
-    original = database.request_session
-
-    async def request_session(request: Request) -> Any:
-        if request.method not in ("GET", "HEAD"):
-            async for session in original(request):
-                yield session
-            return
-        state = request.app.state
-        if not hasattr(state, "read_sessionmaker"):
-            state.read_sessionmaker = async_sessionmaker(state.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                                                         expire_on_commit=False, autoflush=False)
-        async with state.read_sessionmaker() as session:
-            yield session
-
-    request_session.__annotations__ = {"request": Request}
-    for marker in dependencies.SessionDep.__metadata__:
-        if isinstance(marker, Depends):
-            object.__setattr__(marker, "dependency", request_session)  # a frozen dataclass
-
-
+# Earlier variants (autocommit reads, cached groups, single statement, tracing off ...) are now the service's
+# own code; see bench/README.md for what each one brought.
 VARIANTS: dict[str, Callable[[], None]] = {
-    "autocommit-reads": _variant_autocommit_reads,
-    "no-pre-ping": _variant_no_pre_ping,
-    "cached-groups": _variant_cached_groups,
+    "always-pre-ping": _variant_always_pre_ping,
 }
-DEFAULT_VARIANTS = ("autocommit-reads", "no-pre-ping", "cached-groups", "autocommit-reads+no-pre-ping+cached-groups")
+DEFAULT_VARIANTS = ("always-pre-ping",)
 
 
 def real_app(database_url: str, variant: str) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 # A runtime import: FastAPI reads the annotation of request_session to inject the request.
@@ -39,8 +40,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:
-    """Create the service's engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def create_engine(url: str, pool_size: int = 20, ping_after_idle_seconds: float = 2.0, **kwargs: Any
+                  ) -> AsyncEngine:
+    """Create the service's engine; SQLite gets WAL, foreign keys and a busy timeout; on PostgreSQL a pooled
+    connection is pinged before use when it sat idle `ping_after_idle_seconds` or more (0: always)."""
     url = async_database_url(url)
     if is_sqlite(url):
         # Looked up at call time so that OpenTelemetry's wrapper (installed by setup_tracing) sees the engine.
@@ -66,8 +69,38 @@ def create_engine(url: str, pool_size: int = 20, **kwargs: Any) -> AsyncEngine:
     # A pool smaller than the concurrency opens and closes PostgreSQL sessions all the time.
     kwargs.setdefault("pool_size", pool_size)
     kwargs.setdefault("max_overflow", pool_size)
-    kwargs.setdefault("pool_pre_ping", True)
-    return sqlalchemy_asyncio.create_async_engine(url, **kwargs)
+    engine = sqlalchemy_asyncio.create_async_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine, ping_after_idle_seconds)
+    return engine
+
+
+# pool_pre_ping pings the server at every checkout: with asyncpg, outside a transaction, that is three round
+# trips (BEGIN, the ping, ROLLBACK) before each request's first statement. A connection that came back to the
+# pool a moment ago is almost surely alive, so only one idle for longer is pinged (and replaced when the ping
+# fails). The trade-off: if the server goes away within that moment, the request that finds out fails, and
+# SQLAlchemy then invalidates the whole pool, so that the requests after it reconnect.
+_RETURNED_AT = "returned_at"
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_RETURNED_AT, 0.0) < idle_seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another one.
+            raise DisconnectionError("stale pooled connection") from exc
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
