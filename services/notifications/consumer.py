@@ -186,6 +186,7 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
     sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp)
+    sender.prepare()
     consumer = ReminderConsumer(sessionmaker, client.jetstream(), stream, settings, clock, commitments, sender)
     try:
         yield Worker(consumer, sender, settings, clock, sessionmaker)

@@ -21,7 +21,7 @@ from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.service import DeadlineReminder
 from services.notifications.email.message import OutgoingMail, build_mail
-from services.notifications.email.render import render_digest, render_failure_report, render_reminder
+from services.notifications.email.render import load_templates, render_digest, render_failure_report, render_reminder
 from services.notifications.recipients import CommitmentsClient, Recipient, ReminderContext
 from services.notifications.smtp import SendOutcome, SendResult, SmtpPool
 from shared.calendar import WorkingCalendar
@@ -67,6 +67,11 @@ class DeliverySender:
         self.action_links = action_links or default_action_links()
         self.domain = settings.message_id_domain
         self._wake = asyncio.Event()
+
+    def prepare(self) -> None:
+        """Load now what the first mail would otherwise wait for: the compiled templates and the holiday tables."""
+        load_templates()
+        self.calendar.is_working_day(paris_today(self.clock))
 
     def wake(self) -> None:
         """New deliveries are committed: look now rather than at the next poll."""

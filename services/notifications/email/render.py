@@ -6,6 +6,7 @@ build_message (message.py) then turns the result into headers. Rendering is pure
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 from uuid import UUID
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from services.notifications.email import wording
 from services.notifications.recipients import Recipient, ReminderContext
@@ -43,9 +44,12 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    # Templates ship with the code: no stat() of every template file on every mail to see if it changed.
+    auto_reload=False,
 )
 # Text templates never escape (they are not HTML); every other template does.
 _text_environment = _environment.overlay(autoescape=False)
+_TEMPLATE_NAMES = ("reminder", "digest", "failure")
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ def _opening(event: DeadlineReminder, context: ReminderContext, today: date, cal
     date_fr = format_date_fr(due_on)
     city = wording.city(context.item.commune)
     if today < due_on:
-        left = calendar.working_days_between(today, due_on)
+        left = wording.working_days_between(calendar, today, due_on)
         counted = f", soit dans {wording.working_days(left)}" if left > 0 else ""
         if _is_request(context):
             return (f"Nous nous permettons de vous rappeler que la {city} attend "
@@ -140,7 +144,7 @@ def _opening(event: DeadlineReminder, context: ReminderContext, today: date, cal
         return f"L'échéance de {noun} ci-dessous est fixée au {date_fr}{counted}."
     if today == due_on:
         return f"L'échéance de {noun} ci-dessous tombe aujourd'hui, {date_fr}."
-    late = calendar.working_days_between(due_on, today)
+    late = wording.working_days_between(calendar, due_on, today)
     by = f" de {wording.working_days(late)}" if late > 0 else ""
     opening = f"Sauf erreur de notre part, l'échéance de {noun} ci-dessous, fixée au {date_fr}, est dépassée{by}."
     if _is_request(context):
@@ -218,10 +222,20 @@ def _item_view(context: ReminderContext, event: DeadlineReminder, today: date, c
     }
 
 
+@functools.cache
+def _templates(template: str) -> tuple[Template, Template]:
+    return (_text_environment.get_template(f"{template}.txt.j2"), _environment.get_template(f"{template}.html.j2"))
+
+
+def load_templates() -> None:
+    """Compile every mail template now (at worker start) rather than on the first mail of each kind."""
+    for template in _TEMPLATE_NAMES:
+        _templates(template)
+
+
 def _render(template: str, **values: Any) -> tuple[str, str]:
-    text = _text_environment.get_template(f"{template}.txt.j2").render(**values)
-    html = _environment.get_template(f"{template}.html.j2").render(**values)
-    return text, html
+    text_template, html_template = _templates(template)
+    return text_template.render(**values), html_template.render(**values)
 
 
 def render_reminder(event: DeadlineReminder, context: ReminderContext, recipient: Recipient, today: date,
