@@ -422,11 +422,11 @@ class StageTimer:
 
     def instrument(self, app: Any) -> Any:
         import fastapi.routing
+        from pydantic import TypeAdapter
         from sqlalchemy.ext.asyncio.session import AsyncSession
         from sqlalchemy.pool import base as pool_base
 
         from services.commitments.items import repository, service
-        from services.commitments.items.schemas import ItemPage
         from services.commitments.partners.service import GroupCache
 
         wrapped = self.wrap_app(app)
@@ -443,8 +443,8 @@ class StageTimer:
             self.wrap_async(owner, attribute, name)
         for owner, attribute, name in (
                 (repository, "page_statement", "      repository.page_statement (kept per shape)"),
-                (pool_base.Pool, "connect", "        pool checkout (pre-ping included)"),
-                (ItemPage, "model_dump_json", "  ItemPage.model_dump_json (the response body)")):
+                (pool_base.Pool, "connect", "        pool checkout (ping if idle >= 2 s)"),
+                (TypeAdapter, "dump_json", "  TypeAdapter(ItemPage).dump_json (the response body)")):
             self.wrap_sync(owner, attribute, name)
         return wrapped
 
