@@ -5,7 +5,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,22 +90,38 @@ async def upcoming(session: AsyncSession, horizon: datetime, visible_partner_ids
     return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
 
 
-def _armed_in_scope(scope: Scope, target_id: uuid.UUID) -> ColumnElement[bool]:
+def _in_scope(scope: Scope, target_id: uuid.UUID) -> ColumnElement[bool]:
     if scope == "item":
-        in_scope: ColumnElement[bool] = ReminderSchedule.item_id == target_id
-    elif scope == "plan":
-        in_scope = ReminderSchedule.item_id.in_(select(Item.id).where(Item.plan_id == target_id))
-    else:
-        in_scope = ReminderSchedule.item_id.in_(select(ItemPartner.item_id).where(
-            ItemPartner.partner_id == target_id, ItemPartner.role == "lead"))
-    return and_(ReminderSchedule.next_fire_at.is_not(None), in_scope)
+        return ReminderSchedule.item_id == target_id
+    if scope == "plan":
+        return ReminderSchedule.item_id.in_(select(Item.id).where(Item.plan_id == target_id))
+    return ReminderSchedule.item_id.in_(select(ItemPartner.item_id).where(
+        ItemPartner.partner_id == target_id, ItemPartner.role == "lead"))
 
 
 async def recompute_soon(session: AsyncSession, scope: Scope, target_id: uuid.UUID, now: datetime) -> None:
-    """Ask the scanner to recompute every armed schedule under this plan, partner or item at its next tick
-    (one statement: the schedules themselves are recomputed in the scanner's batches)."""
-    await session.execute(update(ReminderSchedule).where(_armed_in_scope(scope, target_id))
-                          .where(ReminderSchedule.next_fire_at > now).values(next_fire_at=now)
+    """Ask the scanner to recompute every schedule under this plan, partner or item at its next tick: one
+    waiting for a later step is brought forward; one the scanner disarmed (NULL: inactive, or nothing left) is
+    armed again from now, so the steps that passed while it was disarmed never fire (one statement: the
+    schedules themselves are recomputed in the scanner's batches)."""
+    disarmed = ReminderSchedule.next_fire_at.is_(None)
+    # SET expressions read the row as it was: `disarmed` is evaluated before next_fire_at changes.
+    await session.execute(update(ReminderSchedule)
+                          .where(_in_scope(scope, target_id), or_(disarmed, ReminderSchedule.next_fire_at > now))
+                          .values(next_fire_at=now,
+                                  handled_until=case((disarmed, now), else_=ReminderSchedule.handled_until),
+                                  armed_at=case((disarmed, now), else_=ReminderSchedule.armed_at))
+                          .execution_options(synchronize_session=False))
+
+
+async def rearm_kinds(session: AsyncSession, item_id: uuid.UUID, kinds: Collection[str], now: datetime) -> None:
+    """Arm the item's schedules of these deadline kinds again from now, whatever their state: they were silent
+    until now, so no step that passed meanwhile fires (even if no scanner tick disarmed them in between)."""
+    await session.execute(update(ReminderSchedule)
+                          .where(ReminderSchedule.item_id == item_id,
+                                 ReminderSchedule.deadline_id.in_(select(Deadline.id).where(
+                                     Deadline.item_id == item_id, Deadline.kind.in_(list(kinds)))))
+                          .values(next_fire_at=now, handled_until=now, armed_at=now)
                           .execution_options(synchronize_session=False))
 
 

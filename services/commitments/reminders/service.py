@@ -48,8 +48,11 @@ def is_active(deadline_kind: str, met_on: object, item_status: str) -> bool:
     return not (deadline_kind == "response" and status in ANSWERED)
 
 
+DEADLINE_KINDS = ("response", "delivery", "milestone")
+
+
 def _active_kinds(status: str) -> tuple[bool, ...]:
-    return tuple(is_active(kind, None, status) for kind in ("response", "delivery", "milestone"))
+    return tuple(is_active(kind, None, status) for kind in DEADLINE_KINDS)
 
 
 # ------------------------------------------------------------------------------------------------ rules API
@@ -133,7 +136,12 @@ async def item_status_changed(session: AsyncSession, clock: Clock, item: Item, p
     from the partner resets escalation."""
     if Status(item.status) in RESPONSES:
         await partner_responded(session, clock, item.id)
-    if _active_kinds(previous_status) != _active_kinds(item.status):
+    before, after = _active_kinds(previous_status), _active_kinds(item.status)
+    if before != after:
+        # Kinds silent until now (a draft sent, a delivered item reopened) start again from now.
+        woken = [kind for kind, was, is_ in zip(DEADLINE_KINDS, before, after, strict=True) if is_ and not was]
+        if woken:
+            await repository.rearm_kinds(session, item.id, woken, clock.now())
         await repository.recompute_soon(session, "item", item.id, clock.now())
 
 

@@ -15,7 +15,7 @@ from nats.aio.client import Client as NatsClient
 
 from services.commitments.outbox.relay import OutboxRelay
 from services.commitments.reminders import repository
-from services.commitments.reminders.models import ReminderFiring
+from services.commitments.reminders.models import ReminderFiring, ReminderSchedule
 from services.commitments.reminders.scanner import DeadlineScanner
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock
@@ -35,6 +35,17 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
+async def draft_request(admin: httpx.AsyncClient, objective_id: uuid.UUID, partner_id: uuid.UUID, due_on: str,
+                        title: str = "Rénovation du centre commercial", kind: str = "response") -> Request:
+    """A request to the partner, still a draft, with a deadline of this kind."""
+    item = ok(await admin.post("/v1/items", json={
+        "objective_id": str(objective_id), "kind": "request", "title": title,
+        "plan_text": "La Ville demande au bailleur de rénover le centre commercial.",
+        "lead_partner_id": str(partner_id)}), 201)
+    deadline = ok(await admin.post(f"/v1/items/{item['id']}/deadlines", json={"kind": kind, "due_on": due_on}), 201)
+    return Request(item["id"], deadline["id"], str(partner_id))
+
+
 async def sent_request(admin: httpx.AsyncClient, objective_id: uuid.UUID, partner_id: uuid.UUID, due_on: str,
                        title: str = "Rénovation du centre commercial") -> Request:
     """A request to the partner, sent, with a response deadline."""
@@ -46,6 +57,13 @@ async def sent_request(admin: httpx.AsyncClient, objective_id: uuid.UUID, partne
     deadline = ok(await admin.post(f"/v1/items/{item['id']}/deadlines",
                                    json={"kind": "response", "due_on": due_on}), 201)
     return Request(item["id"], deadline["id"], str(partner_id))
+
+
+async def schedule_of(app: FastAPI, deadline_id: str) -> ReminderSchedule:
+    async with app.state.sessionmaker() as session, session.begin():
+        schedule = await repository.get_schedule(session, uuid.UUID(deadline_id))
+        assert schedule is not None
+        return schedule
 
 
 async def tick_until(scanner: DeadlineScanner, clock: FixedClock, end: datetime,
