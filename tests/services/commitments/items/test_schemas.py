@@ -1,0 +1,45 @@
+"""ItemRead.model_construct's quick path builds the same model as pydantic's own construction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.commitments.items.lifecycle import ItemKind, Status
+from services.commitments.items.schemas import ItemRead
+
+
+def _values() -> dict[str, Any]:
+    return dict(
+        id=uuid.uuid4(), plan_id=uuid.uuid4(), axis_id=uuid.uuid4(), objective_id=uuid.uuid4(), position=3,
+        reference="I.A.3", kind=ItemKind.REQUEST, title="Centre commercial", plan_text="La Ville demande…",
+        status=Status.SENT, status_label="envoyée", allowed_transitions=[Status.ACKNOWLEDGED, Status.ABANDONED],
+        lead_partner_id=uuid.uuid4(), associated_partner_ids=[uuid.uuid4()], owner_contact_id=None,
+        budget=Decimal("150000.00"), tags=["Sceaux"], needs_review=False, review_reason=None,
+        sent_on=date(2026, 3, 2), letter_reference="SCX/DGS/2026-041", progress_percent=None,
+        next_due_on=date(2026, 6, 1), overdue=False, version=2,
+        created_at=datetime(2026, 1, 5, 9, 30, tzinfo=UTC), updated_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+
+
+def test_every_field_given_builds_what_pydantic_builds() -> None:
+    values = _values()
+    quick = ItemRead.model_construct(**values)
+    reference = BaseModel.model_construct.__func__(ItemRead, **values)  # type: ignore[attr-defined]
+    assert quick == reference == ItemRead.model_validate(values)
+    assert quick.model_fields_set == reference.model_fields_set == set(ItemRead.model_fields)
+    assert quick.model_dump_json() == ItemRead.model_validate(values).model_dump_json()
+
+
+def test_missing_or_unknown_fields_take_pydantic_s_own_path() -> None:
+    values = _values()
+    del values["review_reason"]
+    partial = ItemRead.model_construct(**values)
+    assert "review_reason" not in partial.model_fields_set
+    assert not hasattr(partial, "review_reason")
+    extra = ItemRead.model_construct(**_values(), unknown="ignored")
+    assert extra.model_fields_set == set(ItemRead.model_fields)
+    assert "unknown" not in extra.__dict__
