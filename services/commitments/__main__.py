@@ -152,14 +152,21 @@ async def scan(settings: ScannerSettings, args: argparse.Namespace) -> None:
             task.add_done_callback(pings.discard)
 
     # Events go to the outbox in the batch's transaction; the relay publishes them.
+    pause = settings.scanner_pause_in_batch_seconds
+
+    async def pause_in_batch(firings: int) -> None:
+        # A warning, not a debug line: a scanner sleeping in its transactions must not go unnoticed in production.
+        logging.getLogger("services.commitments.scanner").warning(
+            "fault injection: pausing %.1f s in a batch of %d firing(s)", pause, firings)
+        await asyncio.sleep(pause)
+
     scanner = DeadlineScanner(outbox_aware_sessionmaker(engine, wake_relays), clock_as_of(args.as_of, SystemClock()),
-                              batch_size=settings.scanner_batch_size,
-                              pause_in_batch_seconds=settings.scanner_pause_in_batch_seconds)
+                              batch_size=settings.scanner_batch_size, in_batch=pause_in_batch if pause > 0 else None)
     try:
         if args.once:
             result = await scanner.tick()
             print(json.dumps({"scanner": "tick", "fired": result.fired, "superseded": result.skipped,
-                              "recomputed": result.recomputed,
+                              "recomputed": result.recomputed, "failed": result.failed,
                               "unanswered": [str(item_id) for item_id in result.marked_unanswered]}), flush=True)
             return
         stop = asyncio.Event()

@@ -125,6 +125,12 @@ async def rearm_kinds(session: AsyncSession, item_id: uuid.UUID, kinds: Collecti
                           .execution_options(synchronize_session=False))
 
 
+async def put_off(session: AsyncSession, deadline_ids: Collection[uuid.UUID], until: datetime) -> None:
+    """Move these schedules' next look to `until` (rows that failed: the scanner tries them again then)."""
+    await session.execute(update(ReminderSchedule).where(ReminderSchedule.deadline_id.in_(list(deadline_ids)))
+                          .values(next_fire_at=until).execution_options(synchronize_session=False))
+
+
 async def insert_firings(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
     """Insert firing rows, ignoring keys that already fired; returns the keys inserted now."""
     if not rows:

@@ -7,6 +7,8 @@ per batch. A crash loses nothing (the batch rolls back and is claimed again) and
 key is unique). When steps were missed (no scanner ran for days), only the latest one is sent: its content
 (level, audience) is the current one, and a burst of stale reminders would only confuse the reader; the
 firing row counts the steps it superseded. Outside the sending window a missed step waits for its opening.
+Each row is handled under its own savepoint: one that raises is logged, rolled back and put off, the rest of
+the batch goes on.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,8 +48,17 @@ class TickResult:
     fired: int = 0
     skipped: int = 0  # missed steps superseded by a later one
     recomputed: int = 0  # schedules claimed with nothing to send (new date, rules, status) and recomputed
+    failed: int = 0  # schedules that raised: rolled back to their savepoint and put off (see `retry_failed_after`)
     batches: int = 0
     marked_unanswered: list[uuid.UUID] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Firing:
+    row: dict[str, object]
+    event: object
+    step: r.Step
+    superseded: int
 
 
 @dataclass
@@ -55,7 +67,11 @@ class DeadlineScanner:
     clock: Clock
     calendar: WorkingCalendar = field(default_factory=default_calendar)
     batch_size: int = 500
-    pause_in_batch_seconds: float = 0.0
+    # A schedule that raised (unexpected data) is looked at again this much later, so the others go on.
+    retry_failed_after: timedelta = timedelta(hours=1)
+    # Awaited inside each batch's transaction with the number of firings it is about to write (the crash test
+    # injects a pause there: `scan` with SCANNER_PAUSE_IN_BATCH_SECONDS).
+    in_batch: Callable[[int], Awaitable[None]] | None = None
 
     async def tick(self) -> TickResult:
         """Handle every schedule due as of the clock's instant, batch by batch."""
@@ -79,21 +95,38 @@ class DeadlineScanner:
         firings: list[dict[str, object]] = []
         events: dict[str, object] = {}
         unanswered: set[uuid.UUID] = set()
+        failed: list[uuid.UUID] = []
         for schedule, deadline, item in rows:
-            lead = leads.get(item.id)
-            rules = r.merge(overrides.get(("plan", item.plan_id)), overrides.get(("partner", lead)) if lead else None,
-                            overrides.get(("item", item.id)))
-            fired = self._advance(schedule, deadline, item, lead, rules, now, firings, events)
+            deadline_id = deadline.id  # read before a failed savepoint expires what it touched
+            try:
+                # One savepoint per row: a row that raises (an unknown status, a malformed override) is rolled
+                # back alone and put off, instead of failing the batch, which would be claimed again in the same
+                # order at every tick and stop every reminder behind it.
+                async with session.begin_nested():
+                    lead = leads.get(item.id)
+                    rules = r.merge(overrides.get(("plan", item.plan_id)),
+                                    overrides.get(("partner", lead)) if lead else None,
+                                    overrides.get(("item", item.id)))
+                    fired = self._advance(schedule, deadline, item, lead, rules, now)
+                    await session.flush()
+            except Exception:  # noqa: BLE001 - isolate the bad row; the others go on
+                logger.exception("reminder schedule of deadline %s failed; looked at again after %s",
+                                 deadline_id, self.retry_failed_after)
+                failed.append(deadline_id)
+                continue
             if fired is None:
                 result.recomputed += 1
                 continue
-            step, superseded = fired
-            result.skipped += superseded
-            if deadline.kind == "response" and step.offset > 0 and item.status in _WAITING:
+            firings.append(fired.row)
+            events[str(fired.row["reminder_key"])] = fired.event
+            result.skipped += fired.superseded
+            if deadline.kind == "response" and fired.step.offset > 0 and item.status in _WAITING:
                 unanswered.add(item.id)
-        if self.pause_in_batch_seconds:
-            print(f'{{"scanner": "in-batch", "firings": {len(firings)}}}', flush=True)
-            await asyncio.sleep(self.pause_in_batch_seconds)
+        if failed:
+            result.failed += len(failed)
+            await repository.put_off(session, failed, now + self.retry_failed_after)
+        if self.in_batch is not None:
+            await self.in_batch(len(firings))
         inserted = await repository.insert_firings(session, firings)
         for key in inserted:
             record_event(session, events[key], SYSTEM, self.clock)  # type: ignore[arg-type]
@@ -107,10 +140,9 @@ class DeadlineScanner:
         return len(rows)
 
     def _advance(self, schedule: ReminderSchedule, deadline: Deadline, item: Item, lead: uuid.UUID | None,
-                 rules: r.Rules, now: datetime, firings: list[dict[str, object]], events: dict[str, object]
-                 ) -> tuple[r.Step, int] | None:
-        """Fire the latest pending step of one schedule (returns it and how many earlier steps it superseded),
-        or only recompute its next instant (returns None)."""
+                 rules: r.Rules, now: datetime) -> _Firing | None:
+        """The latest pending step of one schedule to fire (with how many earlier steps it superseded), or
+        None when there is nothing to send and only its next instant was recomputed."""
         if schedule.deadline_version != deadline.version:  # moved without the hook: re-arm, send nothing past
             schedule.deadline_version, schedule.arming, schedule.anchor_on = deadline.version, 0, None
             schedule.escalation, schedule.armed_at, schedule.handled_until = "none", now, now
@@ -128,11 +160,11 @@ class DeadlineScanner:
         step = due[-1]
         key = r.reminder_key(deadline.id, schedule.deadline_version, schedule.arming, step.name)
         event_type = step.event_type(schedule.escalation)
-        firings.append({"id": uuid.uuid4(), "reminder_key": key, "deadline_id": deadline.id, "item_id": item.id,
-                        "deadline_version": schedule.deadline_version, "arming": schedule.arming, "step": step.name,
-                        "event_type": event_type, "escalation": step.escalation, "fire_at": step.fire_at,
-                        "fired_at": now, "skipped_steps": len(due) - 1})
-        events[key] = EVENT_CLASSES[event_type](
+        row = {"id": uuid.uuid4(), "reminder_key": key, "deadline_id": deadline.id, "item_id": item.id,
+               "deadline_version": schedule.deadline_version, "arming": schedule.arming, "step": step.name,
+               "event_type": event_type, "escalation": step.escalation, "fire_at": step.fire_at,
+               "fired_at": now, "skipped_steps": len(due) - 1}
+        event = EVENT_CLASSES[event_type](
             reminder_key=key, deadline_id=deadline.id, item_id=item.id, plan_id=item.plan_id,
             kind=deadline.kind, due_on=deadline.due_on, deadline_version=schedule.deadline_version,
             step=step.name, offset_working_days=step.offset, escalation=step.escalation,
@@ -142,16 +174,17 @@ class DeadlineScanner:
             schedule.escalation = step.escalation
         schedule.handled_until = now
         schedule.next_fire_at = r.next_fire_at(steps, now)
-        return step, len(due) - 1
+        return _Firing(row, event, step, len(due) - 1)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
         """Tick until `stop` is set; a failed tick (database away) is retried on the next turn."""
         while not stop.is_set():
             try:
                 result = await self.tick()
-                if result.fired or result.marked_unanswered:
-                    logger.info("scanner tick: %d reminder(s) sent, %d superseded, %d request(s) now unanswered",
-                                result.fired, result.skipped, len(result.marked_unanswered))
+                if result.fired or result.marked_unanswered or result.failed:
+                    logger.info("scanner tick: %d reminder(s) sent, %d superseded, %d request(s) now unanswered, "
+                                "%d schedule(s) failed", result.fired, result.skipped, len(result.marked_unanswered),
+                                result.failed)
             except Exception:  # noqa: BLE001 - keep scanning; the batch rolled back and will be claimed again
                 logger.exception("scanner tick failed, will retry")
             try:

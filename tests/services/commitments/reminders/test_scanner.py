@@ -5,19 +5,23 @@ response; only the latest missed step after a long stop; two scanners in paralle
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from services.commitments.auth.principal import Role
 from services.commitments.database import outbox_aware_sessionmaker
+from services.commitments.items.models import Item
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.reminders import rules as r
+from services.commitments.reminders.models import ReminderRuleSet
 from services.commitments.reminders.scanner import DeadlineScanner
 from shared.calendar import WorkingCalendar
 from shared.bus import StreamSpec
@@ -27,6 +31,7 @@ from tests.services.commitments.reminders.support import (
     firings,
     ok,
     published_reminders,
+    schedule_of,
     sent_request,
     tick_until,
 )
@@ -193,3 +198,38 @@ async def test_two_scanners_in_parallel_send_each_reminder_once(
                     if START < s.fire_at <= clock.now()]
         assert [f.step for f in fired if str(f.deadline_id) == request.deadline_id] == expected
     assert await _count_outbox(app, "deadline.%") - len(requests) == total  # minus one deadline.set each
+
+
+async def test_a_schedule_that_fails_is_put_off_and_the_others_are_sent(
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
+        caplog: pytest.LogCaptureFixture) -> None:
+    objective, partner = await make_objective(), await make_partner("Hauts-de-Seine Habitat")
+    good, malformed, unknown, last = [await sent_request(admin, objective, partner, "2026-03-05", title=f"Demande {n}")
+                                      for n in range(4)]
+    async with app.state.sessionmaker() as session, session.begin():
+        # What no API lets through: an override missing half of a group, an item in a status no code knows.
+        session.add(ReminderRuleSet(item_id=uuid.UUID(malformed.item_id), overrides={"after": {"first": 1}},
+                                    updated_at=clock.now()))
+        await session.execute(update(Item).where(Item.id == uuid.UUID(unknown.item_id)).values(status="égaré"))
+    clock.instant = utc("2026-03-04T08:00")  # D-1 was at 07:30
+    with caplog.at_level(logging.ERROR, logger="services.commitments.reminders.scanner"):
+        result = await make_scanner().tick()  # one batch holds the four
+
+    assert (result.fired, result.failed, result.batches) == (2, 2, 1)
+    assert {str(f.deadline_id) for f in await firings(app)} == {good.deadline_id, last.deadline_id}
+    logged = [record for record in caplog.records if record.exc_info]
+    assert sorted(str(record.args[0]) for record in logged) == sorted([malformed.deadline_id, unknown.deadline_id])
+    for request in (malformed, unknown):  # put off by an hour; the good ones wait for their next step
+        assert (await schedule_of(app, request.deadline_id)).next_fire_at == utc("2026-03-04T09:00")
+    assert (await schedule_of(app, good.deadline_id)).next_fire_at == utc("2026-03-05T07:30")
+
+    async with app.state.sessionmaker() as session, session.begin():  # the data is repaired
+        await session.execute(delete(ReminderRuleSet).where(ReminderRuleSet.item_id == uuid.UUID(malformed.item_id)))
+        await session.execute(update(Item).where(Item.id == uuid.UUID(unknown.item_id)).values(status="sent"))
+    clock.instant = utc("2026-03-04T08:59")
+    assert (await make_scanner().tick()).batches == 0  # not before the hour
+    clock.instant = utc("2026-03-04T09:00")
+    assert ((result := await make_scanner().tick()).fired, result.failed) == (2, 0)
+    assert sorted((str(f.deadline_id), f.step) for f in await firings(app)) == sorted(
+        (request.deadline_id, "D-1") for request in (good, malformed, unknown, last))
