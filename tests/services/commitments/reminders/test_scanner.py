@@ -5,6 +5,8 @@ response; only the latest missed step after a long stop; two scanners in paralle
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,7 +24,7 @@ from services.commitments.items.models import Item
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.reminders import rules as r
 from services.commitments.reminders.models import ReminderRuleSet
-from services.commitments.reminders.scanner import DeadlineScanner
+from services.commitments.reminders.scanner import EVENT_CLASSES, DeadlineScanner, TickResult
 from shared.calendar import WorkingCalendar
 from shared.bus import StreamSpec
 from shared.clock import FixedClock
@@ -169,6 +171,13 @@ DAYS = [9, 10, 11, 12, 13, 16, 17, 18, 19, 20] * 3
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the clock fixture's instant, when the deadlines are set
 
 
+async def _reminder_keys_in_outbox(app: FastAPI) -> list[str]:
+    async with app.state.engine.connect() as connection:
+        payloads = (await connection.scalars(select(OutboxMessage.payload)
+                                             .where(OutboxMessage.event_type.in_(list(EVENT_CLASSES))))).all()
+    return [json.loads(payload)["data"]["reminder_key"] for payload in payloads]
+
+
 async def test_two_scanners_in_parallel_send_each_reminder_once(
         app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock,
         make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
@@ -176,28 +185,55 @@ async def test_two_scanners_in_parallel_send_each_reminder_once(
     objective, partner = await make_objective(), await make_partner("Bailleurs")
     requests = [await sent_request(admin, objective, partner, f"2026-03-{day:02d}", title=f"Demande {n}")
                 for n, day in enumerate(DAYS)]
+    on_postgresql = app.state.engine.dialect.name == "postgresql"
+    # On PostgreSQL, each scanner's first batch waits, its claimed rows locked, until the other one also holds a
+    # batch: that both were inside a batch at once shows they shared the work (FOR UPDATE SKIP LOCKED) rather
+    # than take turns. SQLite has a single writer: two scanners there can only take turns (the second waits for
+    # the first's write lock), so this rendezvous would wait for nothing; there only the outcome is checked.
+    inside = [asyncio.Event(), asyncio.Event()]
+    met = [False, False]
+
+    def rendezvous(me: int) -> Callable[[int], Awaitable[None]]:
+        async def in_batch(_firings: int) -> None:
+            if inside[me].is_set():
+                return
+            inside[me].set()
+            with contextlib.suppress(TimeoutError):  # a generous bound, then the assertion below says why
+                await asyncio.wait_for(inside[1 - me].wait(), timeout=60)
+                met[me] = True
+        return in_batch
+
     database_url = app.state.settings.database_url
     engines = [create_engine(database_url), create_engine(database_url)]
+    results: list[list[TickResult]] = [[], []]
     try:
-        scanners = [DeadlineScanner(outbox_aware_sessionmaker(engine, lambda: None), clock, batch_size=4)
-                    for engine in engines]
-        total = 0
+        scanners = [DeadlineScanner(outbox_aware_sessionmaker(engine, lambda: None), clock, batch_size=4,
+                                    in_batch=rendezvous(n) if on_postgresql else None)
+                    for n, engine in enumerate(engines)]
         while clock.now() < utc("2026-04-30T12:00"):
             clock.advance(timedelta(hours=6))
-            results = await asyncio.gather(*(scanner.tick() for scanner in scanners))
-            total += sum(result.fired for result in results)
+            for mine, result in zip(results, await asyncio.gather(*(scanner.tick() for scanner in scanners)),
+                                    strict=True):
+                mine.append(result)
     finally:
         for engine in engines:
             await engine.dispose()
+
+    # Every request got every step of its schedule between the moment it was set and the last tick, once.
+    expected: dict[str, list[str]] = {
+        request.deadline_id: [s.name for s in r.schedule(date(2026, 3, day), r.DEFAULT_RULES, WorkingCalendar())
+                              if START < s.fire_at <= clock.now()]
+        for request, day in zip(requests, DAYS, strict=True)}
+    expected_count = sum(len(steps) for steps in expected.values())
     fired = await firings(app)
-    keys = [f.reminder_key for f in fired]
-    assert len(keys) == len(set(keys)) == total
-    # Every request got every step of its schedule between the moment it was set and the last tick.
-    for request, day in zip(requests, DAYS, strict=True):
-        expected = [s.name for s in r.schedule(date(2026, 3, day), r.DEFAULT_RULES, WorkingCalendar())
-                    if START < s.fire_at <= clock.now()]
-        assert [f.step for f in fired if str(f.deadline_id) == request.deadline_id] == expected
-    assert await _count_outbox(app, "deadline.%") - len(requests) == total  # minus one deadline.set each
+    assert {deadline_id: [f.step for f in fired if str(f.deadline_id) == deadline_id]
+            for deadline_id in expected} == expected
+    assert len(fired) == sum(result.fired for mine in results for result in mine) == expected_count
+    keys = await _reminder_keys_in_outbox(app)
+    assert len(keys) == expected_count and set(keys) == {f.reminder_key for f in fired}
+    if on_postgresql:
+        assert met == [True, True], "the two scanners never held a batch at the same time"
+        assert all(sum(result.batches for result in mine) > 0 for mine in results)
 
 
 async def test_a_schedule_that_fails_is_put_off_and_the_others_are_sent(
