@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from services.commitments.auth.principal import Principal, Role
+from services.commitments.auth.principal import Principal
 from services.commitments.contacts.schemas import ContactRead
 from services.commitments.dependencies import ClockDep, SessionDep, WriterDep, require_roles
 from services.commitments.items import service as items_service
@@ -19,8 +19,7 @@ from services.commitments.recipients.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["Recipients"])
 
-# Names and emails: the city's staff and the notifications service, not the intranet's readers nor partners.
-RecipientsReaderDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY, Role.SERVICE))]
+RecipientsReaderDep = Annotated[Principal, Depends(require_roles(*service.RECIPIENT_READERS))]
 
 
 @router.get("/items/{item_id}/reminder-context", response_model=ReminderContext)

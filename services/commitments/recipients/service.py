@@ -4,12 +4,12 @@ contact a partner designates for one item ("pas pour moi" → a colleague)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from services.commitments.auth.principal import Principal, Role
 from services.commitments.contacts import service as contacts_service
 from services.commitments.contacts.models import Contact
 from services.commitments.contacts.schemas import ContactCreate, ContactRole
@@ -19,6 +19,8 @@ from services.commitments.items import repository as items_repository
 from services.commitments.items.models import Item, ItemContact
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
+from services.commitments.partners.models import Partner
+from services.commitments.plans.models import Plan
 from services.commitments.recipients import repository
 from services.commitments.recipients.schemas import (
     Audience,
@@ -31,6 +33,11 @@ from services.commitments.recipients.schemas import (
 from shared.clock import Clock, paris_today
 from shared.events.commitments import ItemContactAssigned
 from shared.problems import InvalidInput, NotFound
+
+
+# Who may read the people behind reminders (names, emails): the city's staff and the notifications service,
+# not the intranet's readers nor partners.
+RECIPIENT_READERS = (Role.ADMIN, Role.CITY, Role.SERVICE)
 
 
 async def reminder_context(session: AsyncSession, clock: Clock, item: Item, deadline_id: uuid.UUID | None,
@@ -47,32 +54,8 @@ async def reminder_context(session: AsyncSession, clock: Clock, item: Item, dead
         if deadline is None or deadline.item_id != item.id:
             raise NotFound("Échéance introuvable pour cet élément.")
     lead = await repository.lead_partner(session, item.id)
-    partners = [] if lead is None else list(await repository.members_of(session, lead.id)) if lead.is_group else [lead]
-    partner_ids = [partner.id for partner in partners]
-    today = paris_today(clock)
-
-    found: list[tuple[Audience, Contact]] = []
-    for audience in dict.fromkeys(audiences):  # requested order, each once
-        if audience in (Audience.LIAISON, Audience.DEPUTY):
-            found += [(audience, contact) for contact in
-                      await _partner_correspondents(session, item.id, partner_ids, audience, today)]
-        elif audience is Audience.HIERARCHY:
-            found += [(audience, contact) for contact in
-                      await repository.reachable_contacts(session, partner_ids, [ContactRole.HIERARCHY.value], today)]
-        elif audience is Audience.CITY_OWNER:
-            found += _one(audience, await repository.reachable_contact(session, item.owner_contact_id, today))
-        else:
-            elected_id = item.elected_contact_id or plan.elected_contact_id
-            found += _one(audience, await repository.reachable_contact(session, elected_id, today))
-
-    names = await repository.partner_names(session, list({contact.partner_id for _, contact in found}))
-    recipients: dict[uuid.UUID, Recipient] = {}
-    for audience, contact in found:
-        assert contact.email is not None  # reachable contacts have one
-        recipients.setdefault(contact.id, Recipient(
-            contact_id=contact.id, partner_id=contact.partner_id, partner_name=names[contact.partner_id],
-            audience=audience, civility=contact.civility, first_name=contact.first_name,
-            last_name=contact.last_name, title=contact.title, email=contact.email))
+    people = await _people_by_audience(session, item, lead, plan.elected_contact_id, audiences, paris_today(clock))
+    [recipients] = (await _recipients(session, people, [audiences])).values()
     return ReminderContext(
         item=ReminderItem(
             id=item.id, title=item.title, plan_text=item.plan_text, kind=item.kind, status=item.status,
@@ -83,11 +66,67 @@ async def reminder_context(session: AsyncSession, clock: Clock, item: Item, dead
         deadline=None if deadline is None else ReminderDeadline(
             id=deadline.id, kind=deadline.kind, label=deadline.label, due_on=deadline.due_on,
             original_wording=deadline.original_wording, version=deadline.version),
-        recipients=list(recipients.values()))
+        recipients=recipients)
 
 
-def _one(audience: Audience, contact: Contact | None) -> list[tuple[Audience, Contact]]:
-    return [] if contact is None else [(audience, contact)]
+async def reminder_recipients(session: AsyncSession, clock: Clock, item: Item,
+                              audience_sets: Collection[Sequence[Audience]]
+                              ) -> dict[tuple[Audience, ...], list[Recipient]]:
+    """For each set of audiences, the recipients `reminder_context` would list for it today; the people are
+    resolved once for all the sets (the reminders of one item differ only by their escalation's audience)."""
+    plan = await session.get(Plan, item.plan_id)
+    assert plan is not None
+    lead = await repository.lead_partner(session, item.id)
+    every = [audience for audiences in audience_sets for audience in audiences]
+    people = await _people_by_audience(session, item, lead, plan.elected_contact_id, every, paris_today(clock))
+    return await _recipients(session, people, audience_sets)
+
+
+async def _people_by_audience(session: AsyncSession, item: Item, lead: Partner | None,
+                              plan_elected_contact_id: uuid.UUID | None, audiences: Sequence[Audience], today: date
+                              ) -> dict[Audience, list[Contact]]:
+    """The reachable people behind each audience: the lead partner's (or, for a group, each member's) liaison
+    and deputy — or the contact designated for this item instead —, their hierarchy, the city owner, the
+    elected official (the item's, else the plan's)."""
+    partners = [] if lead is None else list(await repository.members_of(session, lead.id)) if lead.is_group else [lead]
+    partner_ids = [partner.id for partner in partners]
+    people: dict[Audience, list[Contact]] = {}
+    for audience in dict.fromkeys(audiences):
+        if audience in (Audience.LIAISON, Audience.DEPUTY):
+            people[audience] = await _partner_correspondents(session, item.id, partner_ids, audience, today)
+        elif audience is Audience.HIERARCHY:
+            people[audience] = list(await repository.reachable_contacts(session, partner_ids,
+                                                                        [ContactRole.HIERARCHY.value], today))
+        elif audience is Audience.CITY_OWNER:
+            people[audience] = _one(await repository.reachable_contact(session, item.owner_contact_id, today))
+        else:
+            elected_id = item.elected_contact_id or plan_elected_contact_id
+            people[audience] = _one(await repository.reachable_contact(session, elected_id, today))
+    return people
+
+
+async def _recipients(session: AsyncSession, people: dict[Audience, list[Contact]],
+                      audience_sets: Collection[Sequence[Audience]]) -> dict[tuple[Audience, ...], list[Recipient]]:
+    """Each set's recipients: its audiences in the requested order, each person once (under the first
+    audience that names them)."""
+    names = await repository.partner_names(session, list({contact.partner_id for contacts in people.values()
+                                                          for contact in contacts}))
+    found: dict[tuple[Audience, ...], list[Recipient]] = {}
+    for audiences in audience_sets:
+        recipients: dict[uuid.UUID, Recipient] = {}
+        for audience in dict.fromkeys(audiences):
+            for contact in people[audience]:
+                assert contact.email is not None  # reachable contacts have one
+                recipients.setdefault(contact.id, Recipient(
+                    contact_id=contact.id, partner_id=contact.partner_id, partner_name=names[contact.partner_id],
+                    audience=audience, civility=contact.civility, first_name=contact.first_name,
+                    last_name=contact.last_name, title=contact.title, email=contact.email))
+        found[tuple(audiences)] = list(recipients.values())
+    return found
+
+
+def _one(contact: Contact | None) -> list[Contact]:
+    return [] if contact is None else [contact]
 
 
 async def _partner_correspondents(session: AsyncSession, item_id: uuid.UUID, partner_ids: Sequence[uuid.UUID],

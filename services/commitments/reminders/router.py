@@ -30,8 +30,8 @@ async def upcoming_reminders(
     days: Annotated[int, Query(ge=1, le=366, description="Horizon, en jours calendaires.")] = 14,
     limit: Annotated[int, Query(ge=1, le=service.MAX_UPCOMING)] = 200,
 ) -> list[UpcomingReminder]:
-    """What the deadline scanner will send in the coming days: when, which step, to which roles, about what
-    (a partner key sees its own items' reminders only)."""
+    """What the deadline scanner will send in the coming days: when, which step, to which roles and — for
+    admin, city and service keys — to whom, about what (a partner key sees its own items' reminders only)."""
     return await service.upcoming(session, principal, clock, days, limit)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
+from services.commitments.recipients.schemas import Recipient
 from services.commitments.reminders import rules as r
 from shared.input_types import InputModel, StrictFlag
 
@@ -119,7 +120,16 @@ class UpcomingReminder(BaseModel):
         "deadline_id": "01a214bb-8702-7000-abee-62cd37c4247d", "deadline_kind": "response",
         "due_on": "2026-03-09", "deadline_version": 1, "item_id": "01a214bb-8702-7000-abee-62cd37c4247e",
         "item_title": "Rénovation du centre commercial des Blagis",
-        "plan_id": "01a214bb-8702-7000-abee-62cd37c42480"}]})
+        "plan_id": "01a214bb-8702-7000-abee-62cd37c42480",
+        "recipients": [
+            {"contact_id": "01a214bb-8702-7000-abee-62cd37c42481",
+             "partner_id": "01a214bb-8702-7000-abee-62cd37c4247f", "partner_name": "Hauts-de-Seine Habitat",
+             "audience": "liaison", "civility": "Madame", "first_name": "Claire", "last_name": "Martin",
+             "title": "Directrice territoriale", "email": "claire.martin@example.org"},
+            {"contact_id": "01a214bb-8702-7000-abee-62cd37c42482",
+             "partner_id": "01a214bb-8702-7000-abee-62cd37c4247f", "partner_name": "Hauts-de-Seine Habitat",
+             "audience": "deputy", "civility": "Monsieur", "first_name": "Karim", "last_name": "Benali",
+             "title": None, "email": "k.benali@example.org"}]}]})
 
     reminder_key: str
     event_type: str
@@ -136,3 +146,7 @@ class UpcomingReminder(BaseModel):
     item_id: uuid.UUID
     item_title: str
     plan_id: uuid.UUID
+    recipients: list[Recipient] | None = Field(default=None, description=(
+        "Les personnes derrière ces rôles, telles qu'elles seraient résolues aujourd'hui (elles le sont de nouveau "
+        "à l'envoi) ; pour les clés admin, city et service seulement — null pour les autres (lecteurs, "
+        "partenaires), qui ne voient que les rôles."))

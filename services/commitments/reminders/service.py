@@ -25,6 +25,8 @@ from services.commitments.deadlines.models import Deadline
 from services.commitments.history.service import record_change
 from services.commitments.items.lifecycle import ANSWERED, Status
 from services.commitments.items.models import Item
+from services.commitments.recipients import service as recipients_service
+from services.commitments.recipients.schemas import Audience
 from services.commitments.reminders import repository
 from services.commitments.reminders import rules as r
 from services.commitments.reminders.models import ReminderRuleSet, ReminderSchedule
@@ -206,4 +208,20 @@ async def upcoming(session: AsyncSession, principal: Principal, clock: Clock, da
             if r.ESCALATION_RANK[step.escalation] > r.ESCALATION_RANK[announced]:
                 announced = step.escalation
     found.sort(key=lambda u: (u.fire_at, str(u.deadline_id)))
-    return found[:limit]
+    found = found[:limit]
+    if principal.role in recipients_service.RECIPIENT_READERS:
+        await _add_recipients(session, clock, found, {item.id: item for _, _, item in rows})
+    return found
+
+
+async def _add_recipients(session: AsyncSession, clock: Clock, reminders: list[UpcomingReminder],
+                          items: dict[uuid.UUID, Item]) -> None:
+    """Name the people behind each reminder's audience, as the notifications service would resolve them today
+    (it resolves them again when it sends); one resolution per item."""
+    sets: dict[uuid.UUID, set[tuple[Audience, ...]]] = {}
+    for reminder in reminders:
+        sets.setdefault(reminder.item_id, set()).add(tuple(Audience(a) for a in reminder.audience))
+    resolved = {item_id: await recipients_service.reminder_recipients(session, clock, items[item_id], audience_sets)
+                for item_id, audience_sets in sets.items()}
+    for reminder in reminders:
+        reminder.recipients = resolved[reminder.item_id][tuple(Audience(a) for a in reminder.audience)]

@@ -123,11 +123,13 @@ async def test_upcoming_shows_what_will_go_out_and_a_partner_sees_only_its_own(
         "fire_at": "2026-03-04T07:30:00Z", "step": "D-1", "offset_working_days": -1, "escalation": "none",
         "audience": ["liaison", "deputy"], "partner_ids": [str(mine)], "deadline_id": own.deadline_id,
         "deadline_kind": "response", "due_on": "2026-03-05", "deadline_version": 1, "item_id": own.item_id,
-        "item_title": "Rénovation du centre commercial", "plan_id": first["plan_id"]}
+        "item_title": "Rénovation du centre commercial", "plan_id": first["plan_id"], "recipients": []}
     assert len(ok(await admin.get("/v1/reminders/upcoming", params={"days": 3}))) == 4
 
-    for role in (Role.CITY, Role.READER):
-        assert ok(await client_for(await make_key(role)).get("/v1/reminders/upcoming")) == upcoming
+    assert {u["recipients"] == [] for u in upcoming} == {True}  # nobody to write to: no contacts yet
+    assert ok(await client_for(await make_key(Role.CITY)).get("/v1/reminders/upcoming")) == upcoming
+    assert ok(await client_for(await make_key(Role.READER)).get("/v1/reminders/upcoming")) == [
+        u | {"recipients": None} for u in upcoming]
     partner = client_for(await make_key(Role.PARTNER, mine))
     assert {u["item_id"] for u in ok(await partner.get("/v1/reminders/upcoming"))} == {own.item_id}
     assert other.item_id not in (await partner.get("/v1/reminders/upcoming")).text
@@ -160,3 +162,52 @@ async def test_partner_keys_read_only_their_own_rules_and_write_none(
     assert (await partner.delete(f"/v1/partners/{mine}/reminder-rules")).status_code == 403
     assert (await reader.get(f"/v1/items/{other.item_id}/reminder-rules")).status_code == 200
     assert (await reader.put(f"/v1/items/{other.item_id}/reminder-rules", json={})).status_code == 403
+
+
+async def test_upcoming_names_the_recipients_for_staff_and_only_the_roles_for_readers_and_partners(
+        admin: httpx.AsyncClient, make_partner: Callable[..., Awaitable[uuid.UUID]],
+        make_objective: Callable[[], Awaitable[uuid.UUID]], make_key: Callable[..., Awaitable[str]],
+        client_for: Callable[[str | None], httpx.AsyncClient]) -> None:
+    hsh, city = await make_partner("Hauts-de-Seine Habitat"), await make_partner("Ville de Sceaux")
+
+    async def contact(partner: uuid.UUID, **fields: Any) -> str:
+        return ok(await admin.post(f"/v1/partners/{partner}/contacts", json=fields), 201)["id"]  # type: ignore[no-any-return]
+
+    claire = await contact(hsh, civility="Madame", first_name="Claire", last_name="Martin",
+                           title="Directrice territoriale", email="claire.martin@hsh.example")
+    deputy = await contact(hsh, last_name="Petit", email="petit@hsh.example", role="deputy")
+    hierarchy = await contact(hsh, last_name="Grand", email="grand@hsh.example", role="hierarchy")
+    await contact(hsh, last_name="Sans courriel")  # not reachable: never listed
+    owner = await contact(city, last_name="Agent", email="agent@sceaux.example", role="staff")
+    item = ok(await admin.post("/v1/items", json={
+        "objective_id": str(await make_objective()), "kind": "request", "title": "Centre commercial",
+        "plan_text": "La Ville demande à Hauts-de-Seine Habitat de rénover le centre commercial.",
+        "lead_partner_id": str(hsh), "owner_contact_id": owner}), 201)
+    ok(await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/9"}))
+    ok(await admin.post(f"/v1/items/{item['id']}/deadlines", json={"kind": "response", "due_on": "2026-03-05"}), 201)
+
+    upcoming = ok(await admin.get("/v1/reminders/upcoming", params={"days": 30}))
+    by_step = {u["step"]: u for u in upcoming}
+    assert [(r["contact_id"], r["audience"]) for r in by_step["D-1"]["recipients"]] == [
+        (claire, "liaison"), (deputy, "deputy")]
+    assert by_step["D-1"]["recipients"][0] == {
+        "contact_id": claire, "partner_id": str(hsh), "partner_name": "Hauts-de-Seine Habitat", "audience": "liaison",
+        "civility": "Madame", "first_name": "Claire", "last_name": "Martin", "title": "Directrice territoriale",
+        "email": "claire.martin@hsh.example"}
+    late = by_step["D+10"]  # late: the partner's hierarchy and the city owner are added
+    assert late["audience"] == ["liaison", "deputy", "hierarchy", "city_owner"]
+    assert [(r["contact_id"], r["audience"]) for r in late["recipients"]] == [
+        (claire, "liaison"), (deputy, "deputy"), (hierarchy, "hierarchy"), (owner, "city_owner")]
+    # The same people the notifications service gets for that reminder (one resolution, shared).
+    service = client_for(await make_key(Role.SERVICE))
+    for reminder in (by_step["D-1"], late):
+        context = ok(await service.get(f"/v1/items/{item['id']}/reminder-context",
+                                       params={"audience": reminder["audience"], "deadline_id": reminder["deadline_id"]}))
+        assert context["recipients"] == reminder["recipients"]
+    assert ok(await client_for(await make_key(Role.CITY)).get("/v1/reminders/upcoming", params={"days": 30})) == upcoming
+
+    # Readers and partners (even about their own items): the roles, no names nor emails.
+    for client in (client_for(await make_key(Role.READER)), client_for(await make_key(Role.PARTNER, hsh))):
+        response = await client.get("/v1/reminders/upcoming", params={"days": 30})
+        assert ok(response) == [u | {"recipients": None} for u in upcoming]
+        assert "claire.martin" not in response.text and "Martin" not in response.text
