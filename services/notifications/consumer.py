@@ -23,7 +23,7 @@ from services.notifications.app import commitments_http
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import service
 from services.notifications.deliveries.digest import gather_digests
-from services.notifications.deliveries.sender import DeliverySender
+from services.notifications.deliveries.sender import ContextKey, DeliverySender, context_key, reminder_audiences
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
 from services.notifications.recipients import CommitmentsClient, ReminderContext
 from services.notifications.smtp import SmtpPool
@@ -99,13 +99,14 @@ class ReminderConsumer:
                 skipped.append(message)
         # One question per distinct (item, deadline, audiences) in the batch: the steps of one deadline that
         # arrive together (after a pause, or overdue and escalated at once) share the answer.
-        asked: dict[tuple[object, ...], asyncio.Future[ReminderContext | None]] = {}
-        for _, _, event in reminders:
-            key = (event.item_id, event.deadline_id, tuple(event.audience))
+        # The question is the sender's (the event's audiences and the city owner), so that the sender, woken
+        # right after the commit, renders with this answer instead of asking it again (FreshContexts).
+        asked: dict[ContextKey, asyncio.Future[ReminderContext | None]] = {}
+        keys = [context_key(event.item_id, event.deadline_id, reminder_audiences(event)) for _, _, event in reminders]
+        for key in keys:
             if key not in asked:
-                asked[key] = asyncio.ensure_future(self._context(event))
-        results = await asyncio.gather(*(asked[(event.item_id, event.deadline_id, tuple(event.audience))]
-                                         for _, _, event in reminders), return_exceptions=True)
+                asked[key] = asyncio.ensure_future(self.commitments.reminder_context(*key))
+        results = await asyncio.gather(*(asked[key] for key in keys), return_exceptions=True)
         recorded: list[Msg] = []
         later: list[Msg] = []
         async with self.sessionmaker() as session, session.begin():
@@ -121,6 +122,10 @@ class ReminderConsumer:
                 recorded.append(message)
             # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
             await service.insert_ignoring_duplicates(session, rows)
+        if self.sender is not None:
+            for key, result in zip(keys, results, strict=True):
+                if isinstance(result, ReminderContext):
+                    self.sender.fresh.put(key, result)
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):
             await message.ack()
@@ -128,9 +133,6 @@ class ReminderConsumer:
             await message.nak(delay=REDELIVERY_DELAY_SECONDS)
         if recorded and self.sender is not None:
             self.sender.wake()
-
-    async def _context(self, event: DeadlineReminder) -> ReminderContext | None:
-        return await self.commitments.reminder_context(event.item_id, event.deadline_id, event.audience)
 
 
 @dataclass

@@ -60,6 +60,16 @@ async def lease(session: AsyncSession, ids: list[uuid.UUID], until: datetime, no
                           .values(next_attempt_at=until, attempts=Delivery.attempts + 1, updated_at=now))
 
 
+async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime) -> None:
+    """Record that these deliveries went out at `now`."""
+    if not ids:
+        return
+    await session.execute(update(Delivery).where(Delivery.id.in_(ids))
+                          .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
+                                  last_error=None, updated_at=now)
+                          .execution_options(synchronize_session=False))
+
+
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:
     return (await session.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id))).all()
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -44,6 +46,43 @@ def default_action_links() -> ActionLinks:
     return action_links  # type: ignore[no-any-return]
 
 
+ContextKey: TypeAlias = tuple[uuid.UUID, uuid.UUID | None, tuple[str, ...]]
+
+
+def context_key(item_id: uuid.UUID, deadline_id: uuid.UUID | None, audiences: Sequence[str]) -> ContextKey:
+    """What one reminder-context answer is about: the same key is the same question."""
+    return item_id, deadline_id, tuple(sorted(set(audiences)))
+
+
+def reminder_audiences(event: DeadlineReminder) -> list[str]:
+    """The audiences a reminder's context is asked for: the event's, and the city owner (told if it fails)."""
+    return [*event.audience, "city_owner"]
+
+
+class FreshContexts:
+    """Reminder contexts the consumer has just received, for the sender to render with rather than ask the
+    commitments service the same question again a moment later. An answer older than `max_age_seconds` is
+    never used (retries, restarts, digests ask again), so a change in the commitments service reaches the
+    mails as before, give or take that age: of the order of the time a batch already takes to send."""
+
+    def __init__(self, max_age_seconds: float = 2.0, timer: Callable[[], float] = time.monotonic) -> None:
+        self.max_age_seconds = max_age_seconds
+        self.timer = timer
+        self._answers: dict[ContextKey, tuple[float, ReminderContext]] = {}
+
+    def put(self, key: ContextKey, context: ReminderContext) -> None:
+        now = self.timer()
+        if len(self._answers) >= 1000:  # forget what has aged out rather than grow
+            self._answers = {k: v for k, v in self._answers.items() if now - v[0] <= self.max_age_seconds}
+        self._answers[key] = (now, context)
+
+    def get(self, key: ContextKey) -> ReminderContext | None:
+        found = self._answers.get(key)
+        if found is None or self.timer() - found[0] > self.max_age_seconds:
+            return None
+        return found[1]
+
+
 @dataclass
 class Attempt:
     """What happened to one claimed delivery."""
@@ -59,6 +98,7 @@ class DeliverySender:
                  clock: Clock, commitments: CommitmentsClient, smtp: SmtpPool,
                  calendar: WorkingCalendar | None = None, action_links: ActionLinks | None = None) -> None:
         self.sessionmaker = sessionmaker
+        self.fresh = FreshContexts()
         self.settings = settings
         self.clock = clock
         self.commitments = commitments
@@ -110,9 +150,13 @@ class DeliverySender:
 
         async def context_for(item_id: uuid.UUID, deadline_id: uuid.UUID | None, audiences: Sequence[str]
                               ) -> ReminderContext | None:
-            # Several recipients of one event share one request to the commitments service.
-            key = (item_id, deadline_id, tuple(sorted(set(audiences))))
+            # Several recipients of one event share one request to the commitments service, and an answer the
+            # consumer has just received is not asked for again.
+            key = context_key(item_id, deadline_id, audiences)
             if key not in contexts:
+                fresh = self.fresh.get(key)
+                if fresh is not None:
+                    return fresh
                 contexts[key] = asyncio.ensure_future(self.commitments.reminder_context(item_id, deadline_id, key[2]))
             return await contexts[key]
 
@@ -145,7 +189,7 @@ class DeliverySender:
         today = paris_today(self.clock)
         if row.kind == DeliveryKind.REMINDER:
             event = _reminder_event(row)
-            context = await context_for(event.item_id, event.deadline_id, [*event.audience, "city_owner"])
+            context = await context_for(event.item_id, event.deadline_id, reminder_audiences(event))
             if context is None:
                 return None
             recipient = _find(context, row.contact_id, event.audience)
@@ -198,14 +242,14 @@ class DeliverySender:
     async def _record(self, attempts: dict[uuid.UUID, Attempt]) -> None:
         now = self.clock.now()
         settings = self.settings
+        sent = [delivery_id for delivery_id, attempt in attempts.items() if attempt.result is SendResult.SENT]
+        others = [delivery_id for delivery_id, attempt in attempts.items() if attempt.result is not SendResult.SENT]
         async with self.sessionmaker() as session, session.begin():
-            for row in await repository.by_ids(session, list(attempts)):
+            # The usual outcome in one statement for the whole batch; the rest, row by row, below.
+            await repository.mark_sent(session, sent, now)
+            for row in await repository.by_ids(session, others) if others else ():
                 attempt = attempts[row.id]
                 row.updated_at = now
-                if attempt.result is SendResult.SENT:
-                    row.status, row.sent_at, row.next_attempt_at, row.last_error = (
-                        DeliveryStatus.SENT.value, now, None, None)
-                    continue
                 row.last_error = attempt.reply[:1000]
                 if attempt.result is None:
                     row.status, row.next_attempt_at = DeliveryStatus.CANCELLED.value, None

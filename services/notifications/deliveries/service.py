@@ -83,7 +83,8 @@ async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str,
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(Delivery).on_conflict_do_nothing(index_elements=["event_id", "contact_id", "channel"])
+    # A Core insert on the table: the rows are complete dicts already, the ORM's bulk machinery adds nothing.
+    statement = insert(Delivery.__table__).on_conflict_do_nothing(index_elements=["event_id", "contact_id", "channel"])
     await session.execute(statement, rows)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeAlias
 from uuid import UUID
 
@@ -187,39 +188,40 @@ def _reason(recipient: Recipient, context: ReminderContext) -> str:
     return f"au sujet de {noun}"
 
 
-def _recipient_view(recipient: Recipient) -> dict[str, Any]:
-    return {
-        "partner_name": recipient.partner_name,
-        "attention": wording.attention_line(recipient.civility, recipient.first_name, recipient.last_name,
-                                            recipient.title),
-        "salutation": wording.salutation(recipient.civility),
-        "closing": wording.closing(recipient.civility),
-    }
+def _recipient_view(recipient: Recipient) -> SimpleNamespace:
+    # Attributes, not a dict: Jinja's `recipient.salutation` tries getattr first, and a miss raises.
+    return SimpleNamespace(
+        partner_name=recipient.partner_name,
+        attention=wording.attention_line(recipient.civility, recipient.first_name, recipient.last_name,
+                                         recipient.title),
+        salutation=wording.salutation(recipient.civility),
+        closing=wording.closing(recipient.civility),
+    )
 
 
 def _item_view(context: ReminderContext, event: DeadlineReminder, today: date, calendar: WorkingCalendar,
-               action_links: dict[str, str]) -> dict[str, Any]:
+               action_links: dict[str, str]) -> SimpleNamespace:
     item = context.item
     due_on = _due_on(event, context)
     label = _deadline_label(context)
     wording_in_plan = context.deadline.original_wording if context.deadline is not None else None
-    return {
-        "title": item.title,
-        "kind_noun": "Demande" if _is_request(context) else "Engagement de la Ville",
-        "plan_text": item.plan_text,
-        "plan_title": item.plan_title,
-        "city": wording.city(item.commune),
-        "axis_title": item.axis_title,
-        "objective_title": item.objective_title,
-        "partner_name": item.lead_partner_name,
-        "deadline_kind": wording.kind_label(event.kind, label),
-        "due_on": format_date_fr(due_on),
-        "original_wording": wording_in_plan,
-        "timing": wording.timing(calendar, today, due_on),
-        "letter": (wording.letter_sentence("Cette demande", item.sent_on, item.letter_reference)
-                   if _is_request(context) else None),
-        "links": _links(action_links),
-    }
+    return SimpleNamespace(
+        title=item.title,
+        kind_noun="Demande" if _is_request(context) else "Engagement de la Ville",
+        plan_text=item.plan_text,
+        plan_title=item.plan_title,
+        city=wording.city(item.commune),
+        axis_title=item.axis_title,
+        objective_title=item.objective_title,
+        partner_name=item.lead_partner_name,
+        deadline_kind=wording.kind_label(event.kind, label),
+        due_on=format_date_fr(due_on),
+        original_wording=wording_in_plan,
+        timing=wording.timing(calendar, today, due_on),
+        letter=(wording.letter_sentence("Cette demande", item.sent_on, item.letter_reference)
+                if _is_request(context) else None),
+        links=_links(action_links),
+    )
 
 
 @functools.cache
