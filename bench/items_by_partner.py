@@ -63,12 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each measure (2)")
     group.add_argument("--duration", type=float, default=10.0, help="seconds measured per round (10)")
     group.add_argument("--rounds", type=int, default=2, help="rounds; each measures baseline then app (2)")
-    group.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
-                       help="profile the app when the ratio misses the target (auto), always, or never")
+    group.add_argument("--profile", choices=("auto", "always", "never", "variants"), default="auto",
+                       help="profile the app when the ratio misses the target (auto), always, never, or only "
+                            "measure the variants (variants)")
     group.add_argument("--variants", default=None,
                        help="comma-separated app variants measured when profiling, each a '+'-joined set of "
                             f"changes ('none' to skip); known changes: {', '.join(VARIANTS)}; default: "
                             + ", ".join(DEFAULT_VARIANTS))
+    group.add_argument("--pairs", type=int, default=2, help="back-to-back (app, variant) pairs per variant (2)")
     group.add_argument("--profile-out", metavar="FILE",
                        help="also write the app's sampled stacks there, folded (flamegraph.pl, speedscope)")
     group.add_argument("--client", choices=("raw", "httpx"), default="raw",
@@ -331,12 +333,43 @@ def _variant_always_pre_ping() -> None:
     app_module.create_engine = lambda url, **kw: db.create_engine(url, **{"pool_pre_ping": True, **kw})
 
 
+def _variant_group_map_cache() -> None:
+    """GroupCache keeping every group membership (one statement per 5 s and process) instead of one entry per
+    partner: the load cycles over 195 partners, so with a 5 s entry per partner about one request in five
+    misses and runs its own groups_of statement."""
+    from sqlalchemy import select
+
+    from services.commitments.partners.models import GroupMembership
+    from services.commitments.partners.service import GroupCache
+
+    state: dict[str, Any] = {"until": 0.0, "groups": {}}
+
+    async def partner_and_groups(self: Any, session: Any, partner_id: uuid.UUID) -> frozenset[uuid.UUID]:
+        if state["until"] <= time.monotonic():
+            groups: dict[uuid.UUID, set[uuid.UUID]] = collections.defaultdict(set)
+            for group_id, member_id in await session.execute(select(GroupMembership.group_id,
+                                                                    GroupMembership.member_id)):
+                groups[member_id].add(group_id)
+            state["groups"], state["until"] = groups, time.monotonic() + self.ttl_seconds
+        return frozenset({partner_id, *state["groups"].get(partner_id, ())})
+
+    GroupCache.partner_and_groups = partner_and_groups  # type: ignore[method-assign]
+
+
+def _variant_gc_freeze() -> None:
+    """gc.freeze() once the app is built: the objects made at start-up (modules, routes, schemas, ORM
+    mappers) leave the collector's generations, so that the collections a request's allocations trigger
+    scan less. Applied by real_app after create_app."""
+
+
 # Earlier variants (autocommit reads, cached groups, single statement, tracing off ...) are now the service's
 # own code; see bench/README.md for what each one brought.
 VARIANTS: dict[str, Callable[[], None]] = {
     "always-pre-ping": _variant_always_pre_ping,
+    "group-map-cache": _variant_group_map_cache,
+    "gc-freeze": _variant_gc_freeze,
 }
-DEFAULT_VARIANTS = ("always-pre-ping",)
+DEFAULT_VARIANTS = ("always-pre-ping", "group-map-cache", "gc-freeze", "group-map-cache+gc-freeze")
 
 
 def real_app(database_url: str, variant: str) -> Any:
@@ -353,7 +386,12 @@ def real_app(database_url: str, variant: str) -> Any:
 
     settings = CommitmentsSettings(database_url=database_url, relay_in_process=False, nats_url=NATS_URL,
                                    otel_exporter_otlp_endpoint=None)
-    return create_app(settings, SystemClock())
+    app = create_app(settings, SystemClock())
+    if "gc-freeze" in wanted:
+        import gc
+
+        gc.freeze()
+    return app
 
 
 # --------------------------------------------------------------------------------------------- stage timings
@@ -1030,7 +1068,7 @@ async def _run(args: argparse.Namespace) -> int:
         servers.clear()
 
         ratio, met = summarize(results)
-        if args.profile == "always" or (args.profile == "auto" and not met):
+        if args.profile in ("always", "variants") or (args.profile == "auto" and not met):
             await profile(bench, database_url, dataset, auth, ratio)
     except BenchError as error:
         print(f"bench aborted: {error}", flush=True)
@@ -1141,16 +1179,21 @@ async def sql_check(database_url: str, dataset: Dataset) -> None:
         await connection.close()
 
 
-PAIRS = 2
-
-
 async def profile(bench: Bench, database_url: str, dataset: Dataset, auth: dict[str, str], ratio: float) -> None:
     args = bench.args
-    app_paths = [f"/v1/items?partner_id={p}" for p in dataset.partner_ids]
-    baseline_paths = [f"/items?partner_id={p}" for p in dataset.partner_ids]
     variants = args.variants.split(",") if args.variants else list(DEFAULT_VARIANTS)
     if variants == ["none"]:
         variants = []
+    if args.profile != "variants":
+        await profile_steps(bench, database_url, dataset, auth, variants)
+    await measure_variants(bench, database_url, dataset, auth, ratio, variants)
+
+
+async def profile_steps(bench: Bench, database_url: str, dataset: Dataset, auth: dict[str, str],
+                        variants: list[str]) -> None:
+    args = bench.args
+    app_paths = [f"/v1/items?partner_id={p}" for p in dataset.partner_ids]
+    baseline_paths = [f"/items?partner_id={p}" for p in dataset.partner_ids]
     print("\n--- profile 0: the page's SQL in PostgreSQL (EXPLAIN ANALYZE, server-side time only) ---")
     await sql_check(database_url, dataset)
     print(f"\n--- profile 1: stack samples of the app's main thread, {args.concurrency} concurrent requests ---",
@@ -1176,8 +1219,13 @@ async def profile(bench: Bench, database_url: str, dataset: Dataset, auth: dict[
     print(f"baseline: {baseline_one.rps:.1f} req/s one at a time, server process CPU "
           f"{baseline_one.per_request_ms(baseline_one.server_cpu):.2f} ms/req")
 
+
+async def measure_variants(bench: Bench, database_url: str, dataset: Dataset, auth: dict[str, str], ratio: float,
+                           variants: list[str]) -> None:
+    args = bench.args
+    app_paths = [f"/v1/items?partner_id={p}" for p in dataset.partner_ids]
     print(f"\n--- profile 3: variants of the app, built in the server subprocess (service code untouched), "
-          f"{args.concurrency} concurrent requests; each measured in {PAIRS} pairs (app, variant) of "
+          f"{args.concurrency} concurrent requests; each measured in {args.pairs} pairs (app, variant) of "
           f"{args.duration / 2:g} s, back to back, so that the machine's drift cancels out ---", flush=True)
     baseline = Server("baseline", "baseline", "", database_url)
     app = Server("app", "app", "", database_url)
@@ -1199,7 +1247,7 @@ async def profile(bench: Bench, database_url: str, dataset: Dataset, auth: dict[
                 await bench.measure(target, "warm-up", warmup=args.warmup, duration=0)
                 runs: list[Measurement] = []
                 app_runs: list[Measurement] = []
-                for _ in range(PAIRS):
+                for _ in range(args.pairs):
                     app_runs.append(await bench.measure(app_target, "app", warmup=0.5, duration=args.duration / 2))
                     runs.append(await bench.measure(target, variant, warmup=0.5, duration=args.duration / 2))
             finally:
