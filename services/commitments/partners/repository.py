@@ -65,3 +65,12 @@ async def existing_ids(session: AsyncSession, partner_ids: Iterable[uuid.UUID]) 
     if not ids:
         return set()
     return set((await session.scalars(select(Partner.id).where(Partner.id.in_(ids)))).all())
+
+
+async def groups_by_member(session: AsyncSession) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Every membership, as member -> the groups it belongs to (a directory holds a handful of groups)."""
+    groups: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for group_id, member_id in (await session.execute(select(GroupMembership.group_id,
+                                                             GroupMembership.member_id))).all():
+        groups.setdefault(member_id, []).append(group_id)
+    return groups

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth import repository as auth_repository
 from services.commitments.auth.principal import Principal
 from services.commitments.history.service import diff, record_change
 from services.commitments.outbox.recorder import record_event
@@ -24,22 +24,39 @@ from shared.problems import Conflict, InvalidInput, NotFound
 
 @dataclass
 class GroupCache:
-    """The groups a partner belongs to, kept a few seconds per process: listing items by partner asks for
-    them on every request, and memberships change rarely (a change shows within `ttl_seconds`)."""
+    """Which groups each partner belongs to, read whole and kept a few seconds per process: listing items by
+    partner asks on every request, memberships are few and change rarely (a change shows within
+    `ttl_seconds`)."""
 
     ttl_seconds: float = 5.0
-    _entries: dict[uuid.UUID, tuple[float, frozenset[uuid.UUID]]] = field(default_factory=dict)
+    _groups: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
+    _expires: float = 0.0
+    _version: int = -1
 
     async def partner_and_groups(self, session: AsyncSession, partner_id: uuid.UUID) -> frozenset[uuid.UUID]:
         """The partner's id and those of the groups it belongs to."""
-        hit = self._entries.get(partner_id)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        ids = frozenset({partner_id, *await auth_repository.groups_of(session, partner_id)})
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[partner_id] = (time.monotonic() + self.ttl_seconds, ids)
-        return ids
+        if self._expires <= time.monotonic() or self._version != _memberships.version:
+            self._version = _memberships.version
+            self._groups = await repository.groups_by_member(session)
+            self._expires = time.monotonic() + self.ttl_seconds
+        return frozenset({partner_id, *self._groups.get(partner_id, ())})
+
+
+@dataclass
+class _MembershipVersion:
+    """Bumped when a transaction of this process that changed memberships commits: this process's caches
+    re-read them at once (other replicas within the cache lifetime)."""
+
+    version: int = 0
+
+    def changed_by(self, session: AsyncSession) -> None:
+        def bump(_session: object) -> None:
+            self.version += 1
+
+        event.listen(session.sync_session, "after_commit", bump, once=True)
+
+
+_memberships = _MembershipVersion()
 
 
 def visible_to(principal: Principal, partner_id: uuid.UUID) -> bool:
@@ -109,6 +126,7 @@ async def create_partner(session: AsyncSession, actor: Principal, clock: Clock, 
     await _set_aliases(session, partner, data.aliases)
     await _check_members(session, partner, data.member_ids)
     await repository.replace_members(session, partner.id, list(dict.fromkeys(data.member_ids)))
+    _memberships.changed_by(session)
     record_change(session, actor, clock, entity_type="partner", entity_id=partner.id, action="created",
                   changes=data.model_dump(mode="json"))
     record_event(session, PartnerCreated(partner_id=partner.id, name=partner.name, kind=partner.kind,
@@ -142,6 +160,7 @@ async def update_partner(session: AsyncSession, actor: Principal, clock: Clock, 
         await _check_members(session, partner, data.member_ids)
         members = list(dict.fromkeys(data.member_ids))
         await repository.replace_members(session, partner.id, members)
+        _memberships.changed_by(session)
     changed = diff(before, changes)
     if changed:
         partner.updated_at = clock.now()
