@@ -12,7 +12,8 @@ from services.commitments.auth.principal import Principal, Role
 from services.commitments.auth.service import PrincipalCache, act_as_contact, authenticate
 from services.commitments.database import request_session
 from shared.clock import Clock
-from shared.problems import Forbidden, InvalidInput, Unauthorized
+from shared.auth import bearer_secret, role_guard
+from shared.problems import InvalidInput
 
 # scope="function": the transaction commits when the endpoint returns, before the response is sent.
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
@@ -38,14 +39,7 @@ async def current_principal(
 ) -> Principal:
     """The caller behind `Authorization: Bearer <key>` (or `X-API-Key`); a service key may add
     `X-Acting-Contact: <contact id>` to act as that contact (signed links in reminder emails)."""
-    secret = x_api_key
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("En-tête Authorization attendu : « Bearer <clé d'API> ».")
-        secret = value.strip()
-    if not secret:
-        raise Unauthorized("Clé d'API manquante (en-tête Authorization: Bearer <clé>).")
+    secret = bearer_secret(authorization, x_api_key)
     principal = await authenticate(session, get_principal_cache(request), secret)
     if x_acting_contact is None:
         return principal
@@ -59,16 +53,7 @@ async def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
-    """A dependency that lets only the given roles through (403 otherwise)."""
-
-    async def _check(principal: PrincipalDep) -> Principal:
-        if principal.role not in roles:
-            allowed = ", ".join(role.value for role in roles)
-            raise Forbidden(f"Action réservée aux rôles : {allowed}.")
-        return principal
-
-    return _check
+require_roles = role_guard(current_principal)
 
 
 AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

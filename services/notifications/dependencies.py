@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications.auth.principal import Principal, Role
+from shared.auth import Principal, Role, bearer_secret, role_guard
 from services.notifications.auth.service import KeyVerifier
 from services.notifications.config import NotificationsSettings
 from shared.clock import Clock
 from shared.db import request_session
-from shared.problems import Forbidden, Unauthorized
 
 # scope="function": the transaction commits when the endpoint returns, before the response is sent.
 SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
@@ -36,42 +35,19 @@ def get_key_verifier(request: Request) -> KeyVerifier:
     return request.app.state.key_verifier  # type: ignore[no-any-return]
 
 
-def presented_secret(request: Request) -> str:
-    """The key behind `Authorization: Bearer <key>` (or `X-API-Key`), or Unauthorized."""
-    secret = request.headers.get("x-api-key")
-    authorization = request.headers.get("authorization")
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("En-tête Authorization attendu : « Bearer <clé d'API> ».")
-        secret = value.strip()
-    if not secret:
-        raise Unauthorized("Clé d'API manquante (en-tête Authorization: Bearer <clé>).")
-    return secret
-
-
 async def current_principal(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
     """The caller, as the commitments service knows its key (headers declared for the OpenAPI security)."""
-    return await get_key_verifier(request).verify(presented_secret(request))
+    return await get_key_verifier(request).verify(bearer_secret(authorization, x_api_key))
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
-    """A dependency that lets only the given roles through (403 otherwise)."""
-
-    async def _check(principal: PrincipalDep) -> Principal:
-        if principal.role not in roles:
-            allowed = ", ".join(role.value for role in roles)
-            raise Forbidden(f"Action réservée aux rôles : {allowed}.")
-        return principal
-
-    return _check
+require_roles = role_guard(current_principal)
 
 
 EditorDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY))]

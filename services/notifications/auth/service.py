@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from services.notifications.auth.principal import Principal, Role
+from shared.auth import Principal, Role
 from shared.problems import ServiceUnavailable, Unauthorized
 
 

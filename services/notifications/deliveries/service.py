@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications.auth.principal import Principal
+from shared.auth import Principal
 from services.notifications.deliveries import repository
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.repository import DeliveryFilters

@@ -4,10 +4,11 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from services.notifications.dependencies import ClockDep, ContactManagerDep, SessionDep, presented_secret
+from services.notifications.dependencies import ClockDep, ContactManagerDep, SessionDep
 from services.notifications.preferences import service
 from services.notifications.preferences.schemas import PreferencesRead, PreferencesUpdate
 from services.notifications.recipients import CommitmentsClient
+from shared.auth import bearer_secret
 
 router = APIRouter(prefix="/v1", tags=["Preferences"])
 
@@ -17,14 +18,15 @@ _PROBLEM = {"content": {"application/problem+json": {"example": {
 
 
 async def _check_contact(request: Request, contact_id: uuid.UUID) -> None:
-    # The commitments service knows the contact and whether this key may see it (a partner: its own only).
-    client = CommitmentsClient(request.app.state.commitments_http, "")
-    await client.check_contact_visible(contact_id, presented_secret(request))
+    """NotFound unless the caller's own key may see the contact in the commitments service (a partner: its own).
+    Called in the endpoint, after the body is validated: a bad body is a 422 whoever the contact is."""
+    secret = bearer_secret(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    await CommitmentsClient(request.app.state.commitments_http, "").check_contact_visible(contact_id, secret)
 
 
 @router.get("/contacts/{contact_id}/preferences", response_model=PreferencesRead, responses={404: _PROBLEM})
 async def get_preferences(contact_id: uuid.UUID, request: Request, session: SessionDep,
-                          principal: ContactManagerDep) -> PreferencesRead:
+                          _: ContactManagerDep) -> PreferencesRead:
     """A contact's reminder preferences (admin, city, or the contact's own partner)."""
     await _check_contact(request, contact_id)
     return await service.read(session, contact_id)
@@ -33,7 +35,7 @@ async def get_preferences(contact_id: uuid.UUID, request: Request, session: Sess
 @router.put("/contacts/{contact_id}/preferences", response_model=PreferencesRead,
             responses={404: _PROBLEM, 422: _PROBLEM})
 async def put_preferences(contact_id: uuid.UUID, body: PreferencesUpdate, request: Request, session: SessionDep,
-                          clock: ClockDep, principal: ContactManagerDep) -> PreferencesRead:
+                          clock: ClockDep, _: ContactManagerDep) -> PreferencesRead:
     """Choose immediate reminders, or a weekly digest of the "approaching" ones (admin, city, own partner)."""
     await _check_contact(request, contact_id)
     return await service.update(session, clock, contact_id, body)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
-from services.notifications.auth.principal import Principal, Role
+from shared.auth import Principal, Role
 from services.notifications.dependencies import ClockDep, EditorDep, SessionDep, SettingsDep, require_roles
 from services.notifications.webhooks import service
 from services.notifications.webhooks.models import WebhookSubscription
