@@ -8,12 +8,10 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from sqlalchemy import text
 
 from services.commitments.auth.router import router as auth_router
 from services.commitments.auth.service import PrincipalCache
@@ -36,6 +34,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import create_engine
 from shared.events import EventEnvelope
 from shared.events.commitments import ApiKeyRevoked
+from shared.health import add_health_routes
 from shared.http_limits import BodySizeLimit
 from shared.problems import install_problem_handlers
 from shared.telemetry import setup_tracing
@@ -151,28 +150,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
                    journal_router, recipients_router, reminders_router):
         app.include_router(router)
 
-    @app.get("/healthz", tags=["Operations"],
-             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
-    async def healthz() -> dict[str, str]:
-        """The process is alive."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["Operations"], responses={
-        200: {"content": {"application/json": {"example": {"status": "ready",
-                                                           "checks": {"database": "ok", "nats": "ok"}}}}},
-        503: {"content": {"application/json": {"example": {"status": "not ready",
-                                                           "checks": {"database": "ok", "nats": "unreachable"}}}}}})
-    async def readyz(request: Request) -> JSONResponse:
-        """Ready when the database answers and NATS is connected (503 otherwise)."""
-        checks = {"database": "ok", "nats": "ok" if bus.connected else "unreachable"}
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001
-            checks["database"] = f"unreachable: {type(exc).__name__}"
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                            status_code=200 if ready else 503)
+    add_health_routes(app, engine, lambda: bus.connected)
 
     app.add_middleware(IdempotencyMiddleware, sessionmaker=sessionmaker, clock=clock)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
