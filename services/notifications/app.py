@@ -22,6 +22,7 @@ from services.notifications.deliveries.router import router as deliveries_router
 from services.notifications.preferences.router import router as preferences_router
 from services.notifications.webhooks.router import router as webhooks_router
 from shared.bus import StreamSpec, connect
+from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine, create_sessionmaker, read_sessionmaker
 from shared.events import EventEnvelope
@@ -62,6 +63,7 @@ def commitments_http(settings: NotificationsSettings) -> httpx.AsyncClient:
 def create_app(settings: NotificationsSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
     clock = clock or SystemClock()
+    use_calendar(settings.working_calendar())
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "notifications", settings.otel_exporter_otlp_endpoint)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)

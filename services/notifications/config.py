@@ -39,6 +39,7 @@ class NotificationsSettings(ServiceSettings):
     consumer_batch_size: int = 50
     # How long NATS waits for an ack before redelivering; the consumer commits well within it.
     consumer_ack_wait_seconds: float = 60.0
+    consumer_max_deliver: int = 100  # deliveries of one event before NATS gives up on it (5 s doubling to 5 min)
     sender_batch_size: int = 100
     sender_poll_seconds: float = 2.0
     # A claimed delivery not marked sent within this lease is picked again (crash mid-send: one duplicate).

@@ -22,13 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notifications.app import commitments_http
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import service
-from services.notifications.deliveries.digest import gather_digests
+from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.sender import ContextKey, DeliverySender, context_key, reminder_audiences
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
-from services.notifications.recipients import CommitmentsClient, ReminderContext
+from services.notifications.recipients import CommitmentsClient, ContextRefused, ReminderContext
 from services.notifications.smtp import SmtpPool
 from services.notifications.webhooks.consumer import run_webhooks
 from shared.bus import StreamSpec, connect, ensure_stream
+from shared.calendar import use_calendar
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
 from shared.events import EventEnvelope
@@ -36,8 +37,19 @@ from shared.problems import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
-# Before retrying an event whose recipients could not be asked for (commitments service away).
+# Before retrying an event whose recipients could not be asked for (commitments service away): doubled at each
+# redelivery up to the maximum; the consumer's max_deliver (CONSUMER_MAX_DELIVER) bounds the attempts.
 REDELIVERY_DELAY_SECONDS = 5.0
+MAX_REDELIVERY_DELAY_SECONDS = 300.0
+
+
+def redelivery_delay(message: Msg) -> float:
+    """The wait before NATS offers this message again, longer at each failed delivery."""
+    try:
+        delivered = message.metadata.num_delivered
+    except Exception:  # noqa: BLE001 - not a JetStream message (a test's): the first delay
+        delivered = 1
+    return min(REDELIVERY_DELAY_SECONDS * 2 ** max(delivered - 1, 0), MAX_REDELIVERY_DELAY_SECONDS)
 
 
 class ReminderConsumer:
@@ -56,8 +68,11 @@ class ReminderConsumer:
     async def subscribe(self) -> None:
         """Declare the stream if needed and bind to the durable consumer (created on first start)."""
         await ensure_stream(self.js, self.stream)
+        # max_deliver: an event the commitments service keeps failing on is dropped after that many deliveries
+        # rather than retried forever (a refusal, 4xx, is dropped at once: see handle()).
         config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.consumer_ack_wait_seconds,
-                                max_ack_pending=max(1000, 4 * self.settings.consumer_batch_size))
+                                max_ack_pending=max(1000, 4 * self.settings.consumer_batch_size),
+                                max_deliver=self.settings.consumer_max_deliver)
         # All deadline.* events: the ones that are not reminders are acked and skipped.
         self.subscription = await self.js.pull_subscribe(self.stream.subject_for("deadline.>"),
                                                          durable=self.settings.consumer_durable,
@@ -109,16 +124,26 @@ class ReminderConsumer:
         results = await asyncio.gather(*(asked[key] for key in keys), return_exceptions=True)
         recorded: list[Msg] = []
         later: list[Msg] = []
+        refused: list[Msg] = []
+        next_digest_on = next_slot(self.clock.now(), self.settings.digest_weekday, self.settings.digest_time).date()
         async with self.sessionmaker() as session, session.begin():
             rows = []
             for (message, envelope, event), result in zip(reminders, results, strict=True):
+                if isinstance(result, ContextRefused):
+                    # Asking again the same way cannot help (a revoked service key, a question it rejects):
+                    # dropped for good, loudly, rather than retried every few seconds forever.
+                    logger.error("reminder event %s (%s, item %s, deadline %s) dropped: the commitments service "
+                                 "refused its reminder context (%s)", envelope.id, envelope.type, event.item_id,
+                                 event.deadline_id, result)
+                    refused.append(message)
+                    continue
                 if isinstance(result, BaseException):
                     logger.warning("recipients of event %s unavailable (%s); retrying later", envelope.id, result)
                     later.append(message)
                     continue
                 if result is not None:  # None: the item is gone, nobody to remind
                     rows += await service.reminder_rows(session, self.clock, self.settings.message_id_domain,
-                                                        envelope, event, result)
+                                                        envelope, event, result, next_digest_on)
                 recorded.append(message)
             # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
             await service.insert_ignoring_duplicates(session, rows)
@@ -129,8 +154,10 @@ class ReminderConsumer:
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):
             await message.ack()
+        for message in refused:
+            await message.term()
         for message in later:
-            await message.nak(delay=REDELIVERY_DELAY_SECONDS)
+            await message.nak(delay=redelivery_delay(message))
         if recorded and self.sender is not None:
             self.sender.wake()
 
@@ -178,6 +205,7 @@ class Worker:
 @contextlib.asynccontextmanager
 async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None):  # type: ignore[no-untyped-def]
     """A worker with its own engine, HTTP client and SMTP pool, closed on exit."""
+    use_calendar(settings.working_calendar())  # the installation's calendar, for the sender's dates
     own_client = nats_client is None
     client = nats_client or await connect(settings.nats_url, name="notifications-worker")
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)

@@ -15,6 +15,15 @@ from pydantic import BaseModel, ConfigDict
 from shared.problems import NotFound, ServiceUnavailable, Unauthorized
 
 
+class ContextRefused(Exception):
+    """The commitments service refused the question (a 4xx other than 404: a revoked key, a bad parameter):
+    asking again the same way will not help."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(f"{status_code} {detail}".strip())
+        self.status_code = status_code
+
+
 class _Answer(BaseModel):
     # Tolerant of fields the commitments service adds later.
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -45,6 +54,10 @@ class ReminderDeadline(_Answer):
     due_on: date
     original_wording: str | None = None
     version: int
+    met_on: date | None = None
+    # The commitments service's verdict (the scanner's rule): false once the deadline is met, the item closed,
+    # or a response deadline answered.
+    reminders_active: bool = True
 
 
 class Recipient(_Answer):
@@ -90,6 +103,8 @@ class CommitmentsClient:
             raise ServiceUnavailable(f"Service des engagements injoignable : {type(exc).__name__}") from exc
         if response.status_code == 404:
             return None
+        if 400 <= response.status_code < 500:
+            raise ContextRefused(response.status_code, response.text[:300])
         if response.status_code != 200:
             raise ServiceUnavailable(f"Service des engagements : réponse {response.status_code} au contexte de rappel.")
         return ReminderContext.model_validate_json(response.content)

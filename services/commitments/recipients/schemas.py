@@ -30,7 +30,8 @@ _ITEM_EXAMPLE = {
     "lead_partner_id": "01a214bb-8702-7000-abee-62cd37c42401", "lead_partner_name": "Hauts-de-Seine Habitat",
     "owner_contact_id": "01a214bb-8702-7000-abee-62cd37c42402"}
 _DEADLINE_EXAMPLE = {"id": "01a214bb-8702-7000-abee-62cd37c42403", "kind": "response", "label": None,
-                     "due_on": "2026-04-15", "original_wording": None, "version": 1}
+                     "due_on": "2026-04-15", "original_wording": None, "version": 1, "met_on": None,
+                     "reminders_active": True}
 _RECIPIENT_EXAMPLE = {"contact_id": "01a214bb-8702-7000-abee-62cd37c42404",
                       "partner_id": "01a214bb-8702-7000-abee-62cd37c42401", "partner_name": "Hauts-de-Seine Habitat",
                       "audience": "liaison", "civility": "Madame", "first_name": "Claire", "last_name": "Martin",
@@ -66,6 +67,10 @@ class ReminderDeadline(BaseModel):
     due_on: date
     original_wording: str | None
     version: int
+    met_on: date | None = None
+    # Whether this deadline is still being reminded (the scanner's rule: not met, the item not closed, a
+    # response deadline not answered): a reminder queued earlier is dropped when this turns false.
+    reminders_active: bool = True
 
 
 class Recipient(BaseModel):

@@ -65,7 +65,8 @@ async def reminder_context(session: AsyncSession, clock: Clock, item: Item, dead
             owner_contact_id=item.owner_contact_id),
         deadline=None if deadline is None else ReminderDeadline(
             id=deadline.id, kind=deadline.kind, label=deadline.label, due_on=deadline.due_on,
-            original_wording=deadline.original_wording, version=deadline.version),
+            original_wording=deadline.original_wording, version=deadline.version, met_on=deadline.met_on,
+            reminders_active=_reminded(deadline, item)),
         recipients=recipients)
 
 
@@ -123,6 +124,13 @@ async def _recipients(session: AsyncSession, people: dict[Audience, list[Contact
                     last_name=contact.last_name, title=contact.title, email=contact.email))
         found[tuple(audiences)] = list(recipients.values())
     return found
+
+
+def _reminded(deadline: Deadline, item: Item) -> bool:
+    """The scanner's own rule, so that the notifications service drops what the scanner would not send now."""
+    # Imported here: the reminders package imports this module.
+    from services.commitments.reminders.service import is_active
+    return is_active(deadline.kind, deadline.met_on, item.status)
 
 
 def _one(contact: Contact | None) -> list[Contact]:

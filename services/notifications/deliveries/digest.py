@@ -28,27 +28,57 @@ def latest_slot(now: datetime, weekday: int, at: str) -> datetime:
     return slot
 
 
-def digest_event_id(contact_id: uuid.UUID, slot: datetime) -> uuid.UUID:
-    """One digest per contact per slot, whichever replica gathers it."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:engagements:digest:{contact_id}:{slot.isoformat()}")
+def next_slot(now: datetime, weekday: int, at: str) -> datetime:
+    """The first digest time after `now` (Paris time): a reminder held now goes out then."""
+    return latest_slot(now, weekday, at) + timedelta(days=7)
+
+
+def digest_event_id(contact_id: uuid.UUID, slot: datetime, sequence: int = 0) -> uuid.UUID:
+    """One digest per contact per slot, whichever replica gathers it; `sequence` numbers the follow-ups of a
+    slot whose digest was already on its way when more reminders turned up."""
+    follow_up = f":{sequence}" if sequence else ""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:engagements:digest:{contact_id}:{slot.isoformat()}{follow_up}")
+
+
+# Follow-up digests of one slot for one contact, at most (each needs the previous one claimed meanwhile).
+MAX_FOLLOW_UPS = 20
+
+
+async def open_digest(session: AsyncSession, contact_id: uuid.UUID, slot: datetime, first: Delivery,
+                      now: datetime, domain: str) -> Delivery | None:
+    """The contact's digest of this slot that may still take reminders: pending and never claimed by a
+    sender (locked on PostgreSQL until this transaction ends, so no sender claims it meanwhile). When the
+    slot's digest is already claimed or sent, a follow-up digest; None if there are too many already."""
+    lock = session.bind.dialect.name == "postgresql"
+    for sequence in range(MAX_FOLLOW_UPS):
+        event_id = digest_event_id(contact_id, slot, sequence)
+        await insert_ignoring_duplicates(session, [new_row(
+            event_id=event_id, contact_id=contact_id, kind=DeliveryKind.DIGEST, event_type=DIGEST_TYPE,
+            event={"slot": slot.isoformat(), "sequence": sequence}, item_id=None, deadline_id=None,
+            partner_id=first.partner_id, audience=first.audience, held=False, now=now, domain=domain)])
+        digest = await repository.by_key(session, event_id, contact_id, EMAIL, for_update=lock)
+        if digest.status == DeliveryStatus.PENDING.value and digest.attempts == 0:
+            return digest
+    return None
 
 
 async def gather_digests(session: AsyncSession, clock: Clock, weekday: int, at: str, domain: str,
                          limit: int = 5000) -> int:
-    """Turn the reminders held before the latest slot into one pending digest per contact; returns how many."""
+    """Attach the reminders held before the latest slot to one pending digest per contact (a follow-up one
+    when the slot's digest has already gone); returns how many contacts had some."""
     now = clock.now()
     slot = latest_slot(now, weekday, at)
     held: dict[uuid.UUID, list[Delivery]] = defaultdict(list)
-    for row in await repository.held_for_digest(session, slot, limit):
+    skip_locked = session.bind.dialect.name == "postgresql"
+    for row in await repository.held_for_digest(session, slot, limit, skip_locked):
         held[row.contact_id].append(row)
+    gathered = 0
     for contact_id, rows in held.items():
-        event_id = digest_event_id(contact_id, slot)
-        await insert_ignoring_duplicates(session, [new_row(
-            event_id=event_id, contact_id=contact_id, kind=DeliveryKind.DIGEST, event_type=DIGEST_TYPE,
-            event={"slot": slot.isoformat()}, item_id=None, deadline_id=None, partner_id=rows[0].partner_id,
-            audience=rows[0].audience, held=False, now=now, domain=domain)])
-        digest = await repository.by_key(session, event_id, contact_id, EMAIL)
+        digest = await open_digest(session, contact_id, slot, rows[0], now, domain)
+        if digest is None:  # left held: the next slot takes them
+            continue
         for row in rows:
             row.status, row.digest_id, row.updated_at = DeliveryStatus.DIGESTED.value, digest.id, now
+        gathered += 1
     await session.flush()
-    return len(held)
+    return gathered

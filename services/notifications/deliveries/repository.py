@@ -60,11 +60,45 @@ async def lease(session: AsyncSession, ids: list[uuid.UUID], until: datetime, no
                           .values(next_attempt_at=until, attempts=Delivery.attempts + 1, updated_at=now))
 
 
-async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime) -> None:
-    """Record that these deliveries went out at `now`."""
+async def renew_lease(session: AsyncSession, ids: Sequence[uuid.UUID], lease_until: datetime, renewed: datetime
+                      ) -> None:
+    """Extend the lease of the rows still held under `lease_until` (the others are done, or not ours)."""
+    await session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING.value,
+                                                 Delivery.next_attempt_at == lease_until)
+                          .values(next_attempt_at=renewed).execution_options(synchronize_session=False))
+
+
+async def still_claimed(session: AsyncSession, ids: Sequence[uuid.UUID], lease_until: datetime, for_update: bool
+                        ) -> Sequence[Delivery]:
+    """The rows still pending under this lease (the caller checks the attempt number too); locked on
+    PostgreSQL so that no other sender claims them before the outcome is committed."""
+    query = select(Delivery).where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING.value,
+                                   Delivery.next_attempt_at == lease_until).order_by(Delivery.id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.scalars(query)).all()
+
+
+async def cancel_parts(session: AsyncSession, digest_id: uuid.UUID, reasons: dict[uuid.UUID, str], now: datetime
+                       ) -> None:
+    """Cancel reminders of a digest that were no longer current when it was sent, each with its reason."""
+    for row in await by_ids(session, list(reasons)):
+        if row.digest_id == digest_id and row.status == DeliveryStatus.DIGESTED.value:
+            row.status, row.last_error, row.updated_at = DeliveryStatus.CANCELLED.value, reasons[row.id][:1000], now
+
+
+async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, *,
+                    lease_until: datetime | None = None, attempts: int | None = None) -> None:
+    """Record that these deliveries went out at `now` — with a lease and an attempt number, only on the rows
+    still held under that claim."""
     if not ids:
         return
-    await session.execute(update(Delivery).where(Delivery.id.in_(ids))
+    fence = []
+    if lease_until is not None:
+        fence += [Delivery.status == DeliveryStatus.PENDING.value, Delivery.next_attempt_at == lease_until]
+    if attempts is not None:
+        fence.append(Delivery.attempts == attempts)
+    await session.execute(update(Delivery).where(Delivery.id.in_(ids), *fence)
                           .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
                                   last_error=None, updated_at=now)
                           .execution_options(synchronize_session=False))
@@ -74,10 +108,14 @@ async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[De
     return (await session.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id))).all()
 
 
-async def held_for_digest(session: AsyncSession, before: datetime, limit: int) -> Sequence[Delivery]:
-    """Reminders held for a digest since before `before`, by contact."""
+async def held_for_digest(session: AsyncSession, before: datetime, limit: int, skip_locked: bool = False
+                          ) -> Sequence[Delivery]:
+    """Reminders held for a digest since before `before`, by contact; on PostgreSQL the rows another digest
+    pass is gathering are skipped (they would otherwise be attached twice)."""
     query = (select(Delivery).where(Delivery.status == DeliveryStatus.HELD.value, Delivery.created_at < before)
              .order_by(Delivery.contact_id, Delivery.id).limit(limit))
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
     return (await session.scalars(query)).all()
 
 
@@ -86,7 +124,11 @@ async def in_digest(session: AsyncSession, digest_id: uuid.UUID) -> Sequence[Del
                                   .order_by(Delivery.id))).all()
 
 
-async def by_key(session: AsyncSession, event_id: uuid.UUID, contact_id: uuid.UUID, channel: str) -> Delivery:
-    return (await session.scalars(select(Delivery).where(Delivery.event_id == event_id,
-                                                         Delivery.contact_id == contact_id,
-                                                         Delivery.channel == channel))).one()
+async def by_key(session: AsyncSession, event_id: uuid.UUID, contact_id: uuid.UUID, channel: str,
+                 for_update: bool = False) -> Delivery:
+    query = select(Delivery).where(Delivery.event_id == event_id, Delivery.contact_id == contact_id,
+                                   Delivery.channel == channel)
+    if for_update:
+        query = query.with_for_update()
+    # populate_existing: a row this session saw before another transaction changed it is read again.
+    return (await session.scalars(query.execution_options(populate_existing=True))).one()

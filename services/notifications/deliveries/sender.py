@@ -3,11 +3,18 @@ service, sends them over SMTP and records the outcome.
 
 A claim pushes the rows' next attempt to the end of a lease and commits before anything is sent, so a
 sender that dies mid-send leaves rows that come back when the lease lapses: at most one duplicate, under the
-Message-ID stored with the row."""
+Message-ID stored with the row. While a batch is being sent its lease is renewed, and an outcome is recorded
+only on a row still holding this claim (pending, same lease, same attempt number): a sender that was too slow
+never overwrites what another one recorded since.
+
+Just before sending, a reminder is checked against the commitments service's answer: one whose deadline was
+renegotiated since the event, or met, or whose item no longer takes reminders (answered, delivered,
+abandoned …) is cancelled with the reason instead of being mailed."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -24,9 +31,9 @@ from services.notifications.deliveries.models import Delivery, DeliveryKind, Del
 from services.notifications.deliveries.service import DeadlineReminder
 from services.notifications.email.message import OutgoingMail, build_mail
 from services.notifications.email.render import load_templates, render_digest, render_failure_report, render_reminder
-from services.notifications.recipients import CommitmentsClient, Recipient, ReminderContext
+from services.notifications.recipients import CommitmentsClient, ContextRefused, Recipient, ReminderContext
 from services.notifications.smtp import SendOutcome, SendResult, SmtpPool
-from shared.calendar import WorkingCalendar
+from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, paris_today
 from shared.events import EventEnvelope
 from shared.problems import ServiceUnavailable
@@ -44,6 +51,49 @@ def default_action_links() -> ActionLinks:
         logger.warning("services.notifications.actions.links missing: reminders go out without action links")
         return lambda *_args: {}
     return action_links  # type: ignore[no-any-return]
+
+
+# Who may act on a request through the signed links: the partner's people. The city's own (its owner, the
+# elected official) get the mail without them, since the pages act as a contact of the partner.
+PARTNER_AUDIENCES = frozenset({"liaison", "deputy", "hierarchy"})
+
+
+def takes_action_links(context: ReminderContext, recipient: Recipient) -> bool:
+    """Whether this recipient's mail about this item carries action links."""
+    return context.item.kind == "request" and recipient.audience in PARTNER_AUDIENCES
+
+
+def stale_reason(event: DeadlineReminder, context: ReminderContext) -> str | None:
+    """Why a reminder must no longer go out, as of the commitments service's answer; None while it is current."""
+    deadline = context.deadline
+    if deadline is None:
+        return "échéance supprimée"
+    if deadline.version != event.deadline_version:
+        return (f"échéance modifiée depuis le rappel (version {event.deadline_version} → {deadline.version}, "
+                f"désormais le {deadline.due_on.isoformat()})")
+    if deadline.met_on is not None:
+        return f"échéance tenue le {deadline.met_on.isoformat()}"
+    if not deadline.reminders_active:
+        return f"plus de rappel pour cet élément (statut « {context.item.status} »)"
+    return None
+
+
+class Cancelled(Exception):
+    """Nothing to send any more; the reason is kept on the delivery."""
+
+    def __init__(self, reason: str, parts: dict[uuid.UUID, str] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.parts = parts or {}
+
+
+class Refused(Exception):
+    """The message builder refused an address or a header: a permanent failure, reported like a 5xx."""
+
+    def __init__(self, reason: str, owners: list[Recipient]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.owners = owners
 
 
 ContextKey: TypeAlias = tuple[uuid.UUID, uuid.UUID | None, tuple[str, ...]]
@@ -91,6 +141,19 @@ class Attempt:
     reply: str
     # City owners to tell when a reminder fails for good.
     owners: list[Recipient] = field(default_factory=list)
+    # Reminders of a digest dropped as no longer current, with the reason.
+    cancelled_parts: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+@dataclass
+class Claim:
+    """A batch this sender holds: the rows, their attempt number as claimed, and the lease they carry (the
+    fence: an outcome is recorded only where both still match)."""
+
+    rows: list[Delivery]
+    attempts: dict[uuid.UUID, int]
+    lease_until: datetime
+    digest_parts: dict[uuid.UUID, list[Delivery]]
 
 
 class DeliverySender:
@@ -103,7 +166,8 @@ class DeliverySender:
         self.clock = clock
         self.commitments = commitments
         self.smtp = smtp
-        self.calendar = calendar or WorkingCalendar()
+        # The installation's calendar (use_calendar at the process's start), not a default one.
+        self.calendar = calendar or default_calendar()
         self.action_links = action_links or default_action_links()
         self.domain = settings.message_id_domain
         self._wake = asyncio.Event()
@@ -136,17 +200,55 @@ class DeliverySender:
 
     async def send_due(self) -> int:
         """One pass: claim a batch of due deliveries, send them, record the outcomes; returns how many."""
+        claim = await self.claim()
+        if claim is None:
+            return 0
+        done = asyncio.Event()
+        renewing = asyncio.create_task(self._renew_lease(claim, done))
+        try:
+            attempts = await self.attempt(claim)
+        finally:
+            done.set()
+            await renewing  # never mid-commit when the outcomes are recorded
+        await self.record(claim, attempts)
+        return len(claim.rows)
+
+    async def claim(self) -> Claim | None:
+        """Claim a batch of due deliveries for the lease's duration (committed before anything is sent)."""
         now = self.clock.now()
+        lease_until = now + timedelta(seconds=self.settings.sender_lease_seconds)
         async with self.sessionmaker() as session, session.begin():
             skip_locked = session.bind.dialect.name == "postgresql"
             ids = await repository.due_ids(session, now, self.settings.sender_batch_size, skip_locked)
             if not ids:
-                return 0
-            await repository.lease(session, ids, now + timedelta(seconds=self.settings.sender_lease_seconds), now)
+                return None
+            await repository.lease(session, ids, lease_until, now)
             rows = list(await repository.by_ids(session, ids))
             digest_parts = {row.id: list(await repository.in_digest(session, row.id))
                             for row in rows if row.kind == DeliveryKind.DIGEST}
-        contexts: dict[tuple[uuid.UUID, uuid.UUID | None, tuple[str, ...]], asyncio.Future[ReminderContext | None]] = {}
+        return Claim(rows, {row.id: row.attempts for row in rows}, lease_until, digest_parts)
+
+    async def _renew_lease(self, claim: Claim, done: asyncio.Event) -> None:
+        """Push the batch's lease forward every third of it until `done`: a slow SMTP server (a 30 s timeout
+        per command, a few connections for a whole batch) must not let another sender take the rows over."""
+        every = self.settings.sender_lease_seconds / 3
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(done.wait(), timeout=every)
+            if done.is_set():
+                return
+            renewed = self.clock.now() + timedelta(seconds=self.settings.sender_lease_seconds)
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    await repository.renew_lease(session, ids_of(claim.rows), claim.lease_until, renewed)
+            except Exception:  # noqa: BLE001 - the lease still runs; the fence guards what is recorded
+                logger.exception("could not renew the lease of a sender batch")
+                continue
+            claim.lease_until = renewed
+
+    async def attempt(self, claim: Claim) -> dict[uuid.UUID, Attempt]:
+        """Render and send every claimed delivery; what happened to each."""
+        contexts: dict[ContextKey, asyncio.Future[ReminderContext | None]] = {}
 
         async def context_for(item_id: uuid.UUID, deadline_id: uuid.UUID | None, audiences: Sequence[str]
                               ) -> ReminderContext | None:
@@ -160,10 +262,9 @@ class DeliverySender:
                 contexts[key] = asyncio.ensure_future(self.commitments.reminder_context(item_id, deadline_id, key[2]))
             return await contexts[key]
 
-        attempts = await asyncio.gather(*(self._attempt(row, digest_parts.get(row.id, []), context_for)
-                                          for row in rows))
-        await self._record(dict(zip(ids_of(rows), attempts, strict=True)))
-        return len(rows)
+        attempts = await asyncio.gather(*(self._attempt(row, claim.digest_parts.get(row.id, []), context_for)
+                                          for row in claim.rows))
+        return dict(zip(ids_of(claim.rows), attempts, strict=True))
 
     async def _attempt(self, row: Delivery, parts: list[Delivery],
                        context_for: Callable[..., Awaitable[ReminderContext | None]]) -> Attempt:
@@ -171,34 +272,43 @@ class DeliverySender:
             built = await self._build(row, parts, context_for)
         except ServiceUnavailable as exc:
             return Attempt(SendResult.TEMPORARY, exc.detail)
-        except ValueError as exc:  # an address or header the message builder refuses: sending cannot help
-            return Attempt(SendResult.PERMANENT, f"message refusé avant envoi : {exc}"[:1000])
+        except ContextRefused as exc:  # a revoked service key, say: worth trying again once it is fixed
+            return Attempt(SendResult.TEMPORARY, f"Service des engagements : refus {exc}"[:1000])
+        except Cancelled as exc:
+            return Attempt(None, exc.reason, cancelled_parts=exc.parts)
+        except Refused as exc:  # an address or header the message builder refuses: sending cannot help
+            return Attempt(SendResult.PERMANENT, f"message refusé avant envoi : {exc.reason}"[:1000], exc.owners)
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the other deliveries of the batch
             logger.exception("could not build delivery %s", row.id)
             return Attempt(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}"[:1000])
         if built is None:
             return Attempt(None, "plus de destinataire (contact effacé, sans adresse, ou élément supprimé)")
-        mail, owners = built
+        mail, owners, cancelled_parts = built
         outcome: SendOutcome = await self.smtp.send(mail)
-        return Attempt(outcome.result, outcome.reply, owners)
+        return Attempt(outcome.result, outcome.reply, owners, cancelled_parts)
 
     async def _build(self, row: Delivery, parts: list[Delivery],
                      context_for: Callable[..., Awaitable[ReminderContext | None]]
-                     ) -> tuple[OutgoingMail, list[Recipient]] | None:
+                     ) -> tuple[OutgoingMail, list[Recipient], dict[uuid.UUID, str]] | None:
         now = self.clock.now()
         today = paris_today(self.clock)
+        cancelled_parts: dict[uuid.UUID, str] = {}
         if row.kind == DeliveryKind.REMINDER:
             event = _reminder_event(row)
             context = await context_for(event.item_id, event.deadline_id, reminder_audiences(event))
             if context is None:
                 return None
+            stale = stale_reason(event, context)
+            if stale is not None:
+                raise Cancelled(stale)
             recipient = _find(context, row.contact_id, event.audience)
             if recipient is None:
                 return None
             # The city owner was asked for in case of failure; the mail itself shows the event's audience.
             shown = context.model_copy(update={"recipients": [r for r in context.recipients
                                                               if r.audience in event.audience]})
-            links = self.action_links(self.settings, event.item_id, row.contact_id, event.deadline_id, now)
+            links = (self.action_links(self.settings, event.item_id, row.contact_id, event.deadline_id, now)
+                     if takes_action_links(context, recipient) else {})
             rendered = render_reminder(event, shown, recipient, today, self.calendar, links, row.message_id,
                                        self.domain)
             owners = [r for r in context.recipients if r.audience == "city_owner"]
@@ -212,11 +322,18 @@ class DeliverySender:
                 found = _find(context, row.contact_id, event.audience) if context is not None else None
                 if context is None or found is None:
                     continue
+                stale = stale_reason(event, context)
+                if stale is not None:
+                    cancelled_parts[part.id] = stale
+                    continue
                 recipient = found
                 entries.append((event, context))
-                links_per_item[event.item_id] = self.action_links(self.settings, event.item_id, row.contact_id,
-                                                                  event.deadline_id, now)
+                if takes_action_links(context, found):
+                    links_per_item[event.item_id] = self.action_links(self.settings, event.item_id, row.contact_id,
+                                                                      event.deadline_id, now)
             if recipient is None:
+                if cancelled_parts:
+                    raise Cancelled("plus aucun rappel en cours dans ce récapitulatif", cancelled_parts)
                 return None
             rendered = render_digest(entries, recipient, today, self.calendar, links_per_item, row.message_id,
                                      self.domain)
@@ -236,19 +353,41 @@ class DeliverySender:
             rendered = render_failure_report(context, failed, report.get("smtp_reply", ""), today,
                                              row.message_id, self.domain)
             owners = []  # a failed report is not reported again
-        mail = build_mail(rendered, self.settings.mail_sender, recipient.email, recipient.display_name, date=now)
-        return mail, owners
+        try:
+            mail = build_mail(rendered, self.settings.mail_sender, recipient.email, recipient.display_name, date=now)
+        except ValueError as exc:
+            raise Refused(str(exc), owners) from exc
+        return mail, owners, cancelled_parts
 
-    async def _record(self, attempts: dict[uuid.UUID, Attempt]) -> None:
+    async def record(self, claim: Claim, attempts: dict[uuid.UUID, Attempt]) -> None:
+        """Record the outcomes on the rows this claim still holds; a row another sender has taken over since
+        (our lease lapsed) is left as that sender leaves it."""
         now = self.clock.now()
         settings = self.settings
         sent = [delivery_id for delivery_id, attempt in attempts.items() if attempt.result is SendResult.SENT]
         others = [delivery_id for delivery_id, attempt in attempts.items() if attempt.result is not SendResult.SENT]
+        reported = False
         async with self.sessionmaker() as session, session.begin():
-            # The usual outcome in one statement for the whole batch; the rest, row by row, below.
-            await repository.mark_sent(session, sent, now)
-            for row in await repository.by_ids(session, others) if others else ():
-                attempt = attempts[row.id]
+            # Read before the batch's sent rows leave `pending`, and only when some outcome is not the usual one.
+            owned: dict[uuid.UUID, Delivery] = {}
+            if others or any(attempt.cancelled_parts for attempt in attempts.values()):
+                for_update = session.bind.dialect.name == "postgresql"
+                rows = await repository.still_claimed(session, ids_of(claim.rows), claim.lease_until, for_update)
+                owned = {row.id: row for row in rows if row.attempts == claim.attempts[row.id]}
+            # The usual outcome in one statement per attempt number (one, as a rule) for the whole batch.
+            by_attempt: dict[int, list[uuid.UUID]] = {}
+            for delivery_id in sent:
+                by_attempt.setdefault(claim.attempts[delivery_id], []).append(delivery_id)
+            for attempt_number, ids in by_attempt.items():
+                await repository.mark_sent(session, ids, now, lease_until=claim.lease_until, attempts=attempt_number)
+            for delivery_id, attempt in attempts.items():
+                if attempt.cancelled_parts and delivery_id in owned:
+                    await repository.cancel_parts(session, delivery_id, attempt.cancelled_parts, now)
+            for delivery_id in others:
+                row = owned.get(delivery_id)
+                if row is None:
+                    continue  # no longer ours: another sender took it over when our lease lapsed
+                attempt = attempts[delivery_id]
                 row.updated_at = now
                 row.last_error = attempt.reply[:1000]
                 if attempt.result is None:
@@ -265,7 +404,8 @@ class DeliverySender:
                 row.status, row.failed_at, row.next_attempt_at = DeliveryStatus.FAILED.value, now, None
                 if row.kind == DeliveryKind.REMINDER and attempt.owners:
                     await service.record_failure_reports(session, self.clock, self.domain, row, attempt.owners)
-        if any(a.result in (SendResult.PERMANENT, SendResult.TEMPORARY) and a.owners for a in attempts.values()):
+                    reported = True
+        if reported:
             self.wake()
 
 

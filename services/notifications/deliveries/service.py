@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,23 +104,28 @@ def new_row(*, event_id: uuid.UUID, contact_id: uuid.UUID, kind: DeliveryKind, e
 
 
 async def record_reminder(session: AsyncSession, clock: Clock, domain: str, envelope: EventEnvelope,
-                          event: DeadlineReminder, context: ReminderContext) -> int:
+                          event: DeadlineReminder, context: ReminderContext, next_digest_on: date | None = None
+                          ) -> int:
     """One delivery per recipient of a reminder event (held for the digest when the contact chose it for
     "approaching" reminders); returns how many recipients there were."""
-    rows = await reminder_rows(session, clock, domain, envelope, event, context)
+    rows = await reminder_rows(session, clock, domain, envelope, event, context, next_digest_on)
     await insert_ignoring_duplicates(session, rows)
     return len(rows)
 
 
 async def reminder_rows(session: AsyncSession, clock: Clock, domain: str, envelope: EventEnvelope,
-                        event: DeadlineReminder, context: ReminderContext) -> list[dict[str, Any]]:
-    """The delivery rows of a reminder event, one per recipient, to insert with insert_ignoring_duplicates."""
+                        event: DeadlineReminder, context: ReminderContext, next_digest_on: date | None = None
+                        ) -> list[dict[str, Any]]:
+    """The delivery rows of a reminder event, one per recipient, to insert with insert_ignoring_duplicates.
+    An "approaching" reminder is held for the weekly digest (of `next_digest_on`) only when that digest
+    arrives before the deadline's day; otherwise it goes now, as it would come too late."""
     now = clock.now()
     recipients: dict[uuid.UUID, Recipient] = {}
     for recipient in context.recipients:
         if recipient.audience in event.audience:
             recipients.setdefault(recipient.contact_id, recipient)
-    digest_allowed = isinstance(event, DeadlineApproaching)
+    due_on = context.deadline.due_on if context.deadline is not None else event.due_on
+    digest_allowed = isinstance(event, DeadlineApproaching) and (next_digest_on is None or next_digest_on < due_on)
     modes = await preferences_repository.approaching_modes(session, recipients) if digest_allowed else {}
     payload = envelope.model_dump(mode="json")
     rows = [new_row(event_id=envelope.id, contact_id=recipient.contact_id, kind=DeliveryKind.REMINDER,

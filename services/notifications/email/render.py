@@ -96,7 +96,7 @@ def _item_noun(context: ReminderContext) -> str:
 
 def _due_on(event: DeadlineReminder, context: ReminderContext) -> date:
     # The event's date is the one this reminder is about; the context may be a renegotiated version, but
-    # then the event is stale and the consumer does not send it.
+    # then the event is stale and the sender cancels it before rendering (sender.stale_reason).
     return event.due_on
 
 

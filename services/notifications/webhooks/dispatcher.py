@@ -4,6 +4,9 @@ A batch is claimed in a short transaction (its deliveries pushed ahead by a leas
 transaction, and each result recorded in a transaction of its own. A dispatcher that dies mid-send leaves
 its claims to expire: the delivery goes out again with the same `webhook-id`, which the receiver uses to
 drop the duplicate. Several dispatchers may run: on PostgreSQL claims skip rows another one has locked.
+The lease covers the whole batch (its rounds at the dispatcher's concurrency, each up to the timeout), and a
+result is recorded only on a delivery still held by this claim (pending, same lease, same attempt count): a
+dispatcher that was too slow never overwrites what another recorded since.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from opentelemetry import trace
@@ -44,6 +48,9 @@ class ClaimedDelivery:
     url: str
     secrets: tuple[str, ...]
     payload: bytes
+    # The claim's fence: the result is recorded only if the delivery still carries both.
+    attempts: int
+    lease_until: datetime
 
 
 def _pinned_request(client: httpx.AsyncClient, target: CheckedTarget, headers: dict[str, str], body: bytes
@@ -110,9 +117,11 @@ class WebhookDispatcher:
 
     @property
     def lease(self) -> timedelta:
-        # Longer than any send can take (timeout, DNS, the result's transaction): a claim that outlives it
-        # belongs to a dispatcher that died.
-        return timedelta(seconds=2 * self.timeout_seconds + 30)
+        # Longer than the whole batch can take: its rounds at `concurrency`, each send up to twice the timeout
+        # (DNS, connection, answer), and the result's transaction. A claim that outlives it belongs to a
+        # dispatcher that died.
+        rounds = math.ceil(self.batch_size / max(self.concurrency, 1))
+        return timedelta(seconds=rounds * 2 * self.timeout_seconds + 30)
 
     def wake(self) -> None:
         """Look for due deliveries now (called after a commit that queued some)."""
@@ -121,13 +130,14 @@ class WebhookDispatcher:
     async def claim(self) -> list[ClaimedDelivery]:
         """Claim the due deliveries of one batch for the lease's duration."""
         now = self.clock.now()
+        lease_until = now + self.lease
         async with self.sessionmaker() as session, session.begin():
             rows = await repository.claim_due(session, now, self.batch_size)
             for delivery, _subscription in rows:
-                delivery.next_attempt_at = now + self.lease
+                delivery.next_attempt_at = lease_until
             return [ClaimedDelivery(delivery.id, subscription.id, delivery.event_id, delivery.event_type,
                                     subscription.url, tuple(service.secrets_in_use(subscription, now)),
-                                    delivery.payload.encode())
+                                    delivery.payload.encode(), delivery.attempts, lease_until)
                     for delivery, subscription in rows]
 
     async def dispatch_due(self) -> int:
@@ -154,12 +164,23 @@ class WebhookDispatcher:
         if not result.succeeded:
             logger.info("webhook %s to subscription %s: %s %s", claimed.event_id, claimed.subscription_id,
                         result.status_code, result.error or "")
+        await self.record(claimed, result)
+
+    async def record(self, claimed: ClaimedDelivery, result: AttemptResult) -> bool:
+        """Record one attempt's result if the delivery is still held by this claim; whether it was."""
         async with self.sessionmaker() as session, session.begin():
-            delivery = await session.get(WebhookDelivery, claimed.delivery_id)
+            # Locked on PostgreSQL: no other dispatcher claims it between this check and the commit.
+            delivery = await session.get(WebhookDelivery, claimed.delivery_id, with_for_update=True,
+                                         populate_existing=True)
             subscription = await session.get(WebhookSubscription, claimed.subscription_id)
             if delivery is None or subscription is None or delivery.status != "pending":
-                return  # deleted (or settled by a disable) while the request was in flight
+                return False  # deleted (or settled by a disable) while the request was in flight
+            if delivery.attempts != claimed.attempts or delivery.next_attempt_at != claimed.lease_until:
+                logger.warning("webhook %s to subscription %s: result %s not recorded, the delivery was claimed "
+                               "again meanwhile", claimed.event_id, claimed.subscription_id, _describe(result))
+                return False
             await service.record_attempt(session, self.clock, self.policy, delivery, subscription, result)
+            return True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop` is set: on each wake-up, and on a short poll for retries coming due."""
@@ -175,3 +196,7 @@ class WebhookDispatcher:
                 waiter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
+
+
+def _describe(result: AttemptResult) -> str:
+    return f"HTTP {result.status_code}" if result.status_code is not None else (result.error or "?")

@@ -57,6 +57,15 @@ async def valid_webhook(webhook_id: uuid.UUID, session: SessionDep) -> WebhookSu
 WebhookDep = Annotated[WebhookSubscription, Depends(valid_webhook)]
 
 
+async def checked_update(body: WebhookUpdate, settings: SettingsDep) -> service.CheckedUpdate:
+    """The changes, with a new URL already checked against SSRF: this resolves DNS, so it runs before the
+    request's first statement (declared before the subscription), when no transaction holds a lock yet."""
+    return await service.check_update(body, service.target_policy(settings))
+
+
+CheckedUpdateDep = Annotated[service.CheckedUpdate, Depends(checked_update)]
+
+
 @router.post("", status_code=201, response_model=WebhookWithSecret,
              responses={403: _FORBIDDEN, 422: _REFUSED})
 async def create_webhook(editor: EditorDep, body: WebhookCreate, session: SessionDep, clock: ClockDep,
@@ -81,11 +90,10 @@ async def get_webhook(viewer: ViewerDep, subscription: WebhookDep) -> WebhookRea
 
 @router.patch("/{webhook_id}", response_model=WebhookRead, responses={403: _FORBIDDEN, 404: _NOT_FOUND,
                                                                       422: _REFUSED})
-async def update_webhook(editor: EditorDep, subscription: WebhookDep, body: WebhookUpdate, session: SessionDep,
-                         clock: ClockDep, settings: SettingsDep) -> WebhookRead:
+async def update_webhook(editor: EditorDep, changes: CheckedUpdateDep, subscription: WebhookDep,
+                         session: SessionDep, clock: ClockDep) -> WebhookRead:
     """Change the URL or the event types, or enable / disable the subscription (admin, city)."""
-    return WebhookRead.model_validate(await service.update_subscription(
-        session, clock, service.target_policy(settings), subscription, body))
+    return WebhookRead.model_validate(await service.update_subscription(session, clock, subscription, changes))
 
 
 @router.delete("/{webhook_id}", status_code=204, response_class=Response,

@@ -132,15 +132,30 @@ async def create_subscription(session: AsyncSession, actor: Actor, clock: Clock,
     return subscription
 
 
-async def update_subscription(session: AsyncSession, clock: Clock, policy: TargetPolicy,
-                              subscription: WebhookSubscription, data: WebhookUpdate) -> WebhookSubscription:
+@dataclass(frozen=True)
+class CheckedUpdate:
+    """A subscription's changes whose URL, if any, passed the SSRF check (made only by check_update)."""
+
+    data: WebhookUpdate
+
+
+async def check_update(data: WebhookUpdate, policy: TargetPolicy) -> CheckedUpdate:
+    """Check the new URL, if any (DNS: call it before the request's transaction takes any lock)."""
+    if data.url is not None:
+        await checked_url(data.url, policy)
+    return CheckedUpdate(data)
+
+
+async def update_subscription(session: AsyncSession, clock: Clock, subscription: WebhookSubscription,
+                              checked: CheckedUpdate) -> WebhookSubscription:
     """Change the URL, the event types, the description, or enable / disable the subscription."""
+    data = checked.data
     changes = data.model_dump(exclude_unset=True)
     for field in ("url", "event_types", "enabled"):
         if field in changes and changes[field] is None:
             raise InvalidInput(f"{field} ne peut pas être null.", field=field)
     if data.url is not None and data.url != subscription.url:
-        subscription.url = await checked_url(data.url, policy)
+        subscription.url = data.url
     if data.event_types is not None:
         subscription.event_types = data.event_types
     if "description" in changes:

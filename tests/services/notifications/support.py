@@ -227,6 +227,14 @@ async def seed_world(commitments: Commitments) -> World:
     return World(ids, emails)
 
 
+async def send_items(commitments: Commitments, world: World, *items: str) -> None:
+    """Send the world's requests (a draft takes no reminder: the sender cancels those about one)."""
+    async with commitments.client(commitments.admin_secret) as admin:
+        for item in items or ("item", "vsgp_item"):
+            ok(await admin.post(f"/v1/items/{world.ids[item]}/transitions",
+                                json={"to": "sent", "letter_reference": "SCX/DGS/2026-041"}))
+
+
 REMINDERS = {"approaching": DeadlineApproaching, "due": DeadlineDue, "overdue": DeadlineOverdue,
              "escalated": DeadlineEscalated}
 

@@ -98,7 +98,25 @@ async def test_each_audience_resolves_to_reachable_people_only(world: World) -> 
         "Centre commercial", "Hauts-de-Seine Habitat", "Sceaux", ids["owner"])
     assert item["plan_text"].startswith("La Ville demande à Hauts-de-Seine Habitat")
     assert context["deadline"] == {"id": ids["deadline"], "kind": "response", "label": None, "due_on": "2026-03-16",
-                                   "original_wording": None, "version": 1}
+                                   "original_wording": None, "version": 1, "met_on": None,
+                                   "reminders_active": False}  # the request is still a draft
+
+
+async def test_the_deadline_says_whether_it_is_still_reminded(world: World) -> None:
+    deadline = world.ids["deadline"]
+
+    async def state() -> tuple[int, str | None, bool]:
+        found = (await world.context(["liaison"], deadline_id=deadline))["deadline"]
+        return found["version"], found["met_on"], found["reminders_active"]
+
+    assert await state() == (1, None, False)  # a draft: nothing is sent yet
+    _ok(await world.admin.post(f"/v1/items/{world.ids['item']}/transitions",
+                               json={"to": "sent", "letter_reference": "SCX/1"}))
+    assert await state() == (1, None, True)
+    _ok(await world.admin.patch(f"/v1/deadlines/{deadline}", json={"due_on": "2026-03-20", "reason": "Report."}))
+    assert await state() == (2, None, True)
+    _ok(await world.admin.post(f"/v1/items/{world.ids['item']}/transitions", json={"to": "accepted"}))
+    assert await state() == (2, "2026-03-02", False)  # a response deadline, answered (met the day of the answer)
 
 
 async def test_only_the_requested_audiences_and_no_associated_partner(world: World) -> None:

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import select
 
@@ -19,7 +20,22 @@ from services.notifications.consumer import Worker, worker
 from services.notifications.deliveries.models import Delivery
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import SystemClock
-from tests.services.notifications.support import SinkHandler, World, publish, reminder_event, wait_until
+from tests.services.notifications.support import (
+    Commitments,
+    SinkHandler,
+    World,
+    publish,
+    reminder_event,
+    send_items,
+    wait_until,
+)
+
+
+@pytest.fixture
+async def world(world: World, commitments: Commitments) -> World:
+    """The seeded world with its requests sent: reminders about a draft are cancelled before sending."""
+    await send_items(commitments, world)
+    return world
 
 
 @contextlib.asynccontextmanager
