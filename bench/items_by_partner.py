@@ -220,7 +220,7 @@ async def load_dataset(connection: Any, n_items: int, n_partners: int, seed: int
 BASELINE_SQL = """
 WITH page AS (
     SELECT i.id, i.plan_id, i.axis_id, i.objective_id, i.position, i.source_key, i.kind, i.title, i.plan_text,
-           i.status, i.owner_contact_id, i.budget, i.needs_review, i.review_reason, i.sent_on,
+           i.status, i.owner_contact_id, i.elected_contact_id, i.budget, i.needs_review, i.review_reason, i.sent_on,
            i.letter_reference, i.progress_percent, i.version, i.created_at, i.updated_at
     FROM items i
     WHERE i.id IN (
@@ -298,6 +298,7 @@ def baseline_app(database_url: str) -> Any:
                 "lead_partner_id": str(row["lead_partner_id"]) if row["lead_partner_id"] else None,
                 "associated_partner_ids": [str(p) for p in row["associated_partner_ids"]],
                 "owner_contact_id": str(row["owner_contact_id"]) if row["owner_contact_id"] else None,
+                "elected_contact_id": str(row["elected_contact_id"]) if row["elected_contact_id"] else None,
                 "budget": str(budget) if budget is not None else None, "tags": list(row["tags"]),
                 "needs_review": row["needs_review"], "review_reason": row["review_reason"],
                 "sent_on": sent_on.isoformat() if sent_on else None, "letter_reference": row["letter_reference"],

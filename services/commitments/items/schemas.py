@@ -30,6 +30,8 @@ class ItemCreate(InputModel):
     lead_partner_id: uuid.UUID | None = Field(default=None, description="Obligatoire pour une demande.")
     associated_partner_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
     owner_contact_id: uuid.UUID | None = Field(default=None, description="Agent de la ville responsable.")
+    elected_contact_id: uuid.UUID | None = Field(default=None, description=(
+        "Élu (ou cabinet) informé en cas de retard important ; à défaut, celui du plan."))
     budget: Money | None = None
     tags: list[ShortCode] = Field(default_factory=list, max_length=30)
 
@@ -43,6 +45,7 @@ class ItemUpdate(InputModel):
     lead_partner_id: uuid.UUID | None = None
     associated_partner_ids: list[uuid.UUID] | None = Field(default=None, max_length=50)
     owner_contact_id: uuid.UUID | None = None
+    elected_contact_id: uuid.UUID | None = None
     budget: Money | None = None
     tags: list[ShortCode] | None = Field(default=None, max_length=30)
     needs_review: bool | None = None
@@ -79,6 +82,7 @@ class ItemRead(BaseModel):
     lead_partner_id: uuid.UUID | None
     associated_partner_ids: list[uuid.UUID]
     owner_contact_id: uuid.UUID | None
+    elected_contact_id: uuid.UUID | None
     budget: Decimal | None
     tags: list[str]
     needs_review: bool

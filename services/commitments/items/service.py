@@ -125,7 +125,8 @@ async def to_read(session: AsyncSession, principal: Principal, clock: Clock, ite
             plan_text=item.plan_text, status=status, status_label=LABELS_FR[status],
             allowed_transitions=list(allowed_targets(kind, status, principal.is_partner)),
             lead_partner_id=lead, associated_partner_ids=[p for p, role in parties if role != "lead"],
-            owner_contact_id=item.owner_contact_id, budget=item.budget, tags=details[item.id].tags,
+            owner_contact_id=item.owner_contact_id, elected_contact_id=item.elected_contact_id, budget=item.budget,
+            tags=details[item.id].tags,
             needs_review=item.needs_review, review_reason=item.review_reason, sent_on=item.sent_on,
             letter_reference=item.letter_reference, progress_percent=item.progress_percent,
             next_due_on=due, overdue=due is not None and due < today and status not in CLOSED,
@@ -134,7 +135,8 @@ async def to_read(session: AsyncSession, principal: Principal, clock: Clock, ite
 
 
 async def _check_references(session: AsyncSession, kind: ItemKind, lead: uuid.UUID | None,
-                            associated: Sequence[uuid.UUID], owner: uuid.UUID | None) -> None:
+                            associated: Sequence[uuid.UUID], owner: uuid.UUID | None,
+                            elected: uuid.UUID | None) -> None:
     if kind is ItemKind.REQUEST and lead is None:
         raise InvalidInput("Une demande doit désigner le partenaire sollicité (lead_partner_id).")
     wanted = {*associated, *([lead] if lead else [])}
@@ -142,8 +144,9 @@ async def _check_references(session: AsyncSession, kind: ItemKind, lead: uuid.UU
     if unknown:
         names = ", ".join(sorted(map(str, unknown)))
         raise InvalidInput(f"lead_partner_id/associated_partner_ids : partenaires inconnus : {names}.")
-    if owner is not None and await contacts_repository.get(session, owner) is None:
-        raise InvalidInput("owner_contact_id ne désigne aucun contact.")
+    for field, contact_id in (("owner_contact_id", owner), ("elected_contact_id", elected)):
+        if contact_id is not None and await contacts_repository.get(session, contact_id) is None:
+            raise InvalidInput(f"{field} ne désigne aucun contact.")
 
 
 async def create_item(session: AsyncSession, actor: Principal, clock: Clock, data: ItemCreate, *,
@@ -154,12 +157,13 @@ async def create_item(session: AsyncSession, actor: Principal, clock: Clock, dat
     if objective is None:
         raise InvalidInput("objective_id ne désigne aucun objectif.")
     await _check_references(session, data.kind, data.lead_partner_id, data.associated_partner_ids,
-                            data.owner_contact_id)
+                            data.owner_contact_id, data.elected_contact_id)
     now = clock.now()
     item = Item(plan_id=objective.plan_id, axis_id=objective.axis_id, objective_id=objective.id,
                 position=await repository.next_position(session, objective.id), source_key=source_key,
                 kind=data.kind.value, title=data.title, plan_text=data.plan_text,
-                status=INITIAL_STATUS[data.kind].value, owner_contact_id=data.owner_contact_id, budget=data.budget,
+                status=INITIAL_STATUS[data.kind].value, owner_contact_id=data.owner_contact_id,
+                elected_contact_id=data.elected_contact_id, budget=data.budget,
                 needs_review=needs_review, review_reason=review_reason, created_at=now, updated_at=now)
     session.add(item)
     await session.flush()
@@ -186,13 +190,15 @@ async def update_item(session: AsyncSession, actor: Principal, clock: Clock, ite
     lead = next((p for p, role in parties if role == "lead"), None)
     associated = [p for p, role in parties if role != "lead"]
     before = {"title": item.title, "plan_text": item.plan_text, "owner_contact_id": item.owner_contact_id,
-              "budget": item.budget, "needs_review": item.needs_review, "review_reason": item.review_reason,
+              "elected_contact_id": item.elected_contact_id, "budget": item.budget, "needs_review": item.needs_review, "review_reason": item.review_reason,
               "lead_partner_id": lead, "associated_partner_ids": associated, "tags": tags}
     new_lead = data.lead_partner_id if "lead_partner_id" in changes else lead
     new_associated = data.associated_partner_ids if data.associated_partner_ids is not None else associated
     new_owner = data.owner_contact_id if "owner_contact_id" in changes else item.owner_contact_id
-    await _check_references(session, ItemKind(item.kind), new_lead, new_associated, new_owner)
-    for field in ("title", "plan_text", "owner_contact_id", "budget", "needs_review", "review_reason"):
+    new_elected = data.elected_contact_id if "elected_contact_id" in changes else item.elected_contact_id
+    await _check_references(session, ItemKind(item.kind), new_lead, new_associated, new_owner, new_elected)
+    for field in ("title", "plan_text", "owner_contact_id", "elected_contact_id", "budget", "needs_review",
+                  "review_reason"):
         if field in changes:
             setattr(item, field, getattr(data, field))
     if "lead_partner_id" in changes or data.associated_partner_ids is not None:

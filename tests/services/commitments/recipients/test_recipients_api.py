@@ -246,3 +246,16 @@ async def test_plan_update(world: World) -> None:
     cleared = _ok(await world.admin.patch(f"/v1/plans/{world.ids['plan']}", json={"elected_contact_id": None}))
     assert cleared["elected_contact_id"] is None
     assert "elected" not in _by_audience(await world.context())
+
+
+async def test_the_items_elected_official_overrides_the_plans(world: World) -> None:
+    cabinet = await _contact(world.admin, world.ids["city"], last_name="Cabinet du maire",
+                             email="cabinet@sceaux.example", role="elected")
+    item = _ok(await world.admin.patch(f"/v1/items/{world.ids['item']}", json={"elected_contact_id": cabinet}))
+    assert item["elected_contact_id"] == cabinet
+    assert _by_audience(await world.context(["elected"])) == {"elected": [cabinet]}
+    wrong = await world.admin.patch(f"/v1/items/{world.ids['item']}", json={"elected_contact_id": str(uuid.uuid4())})
+    assert wrong.status_code == 422 and wrong.headers["content-type"].startswith("application/problem+json")
+    cleared = _ok(await world.admin.patch(f"/v1/items/{world.ids['item']}", json={"elected_contact_id": None}))
+    assert cleared["elected_contact_id"] is None
+    assert _by_audience(await world.context(["elected"])) == {"elected": [world.ids["elected"]]}  # the plan's again
