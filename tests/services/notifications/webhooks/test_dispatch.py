@@ -270,3 +270,23 @@ async def test_after_a_rotation_both_secrets_verify_until_the_grace_period_ends(
     Webhook(old_secret).verify(during.body, during.headers)
     assert len(after.headers["webhook-signature"].split(" ")) == 1
     Webhook(new_secret).verify(after.body, after.headers)
+
+
+async def test_the_lease_covers_a_whole_batch_and_a_late_result_changes_nothing(sessionmaker, clock, receiver):
+    await subscribe(sessionmaker, clock, receiver.url())
+    await record(sessionmaker, clock, envelope(clock))
+    slow = WebhookDispatcher(sessionmaker, clock, policy=FAST, target_policy=LOCAL, timeout_seconds=10,
+                             batch_size=50, concurrency=10)
+    # Five rounds of ten POSTs, each up to twice the timeout: the claim outlasts them all.
+    assert slow.lease >= timedelta(seconds=5 * 2 * 10)
+    [claimed] = await slow.claim()
+    [delivery] = await deliveries(sessionmaker)
+    assert delivery.next_attempt_at == clock.now() + slow.lease
+    # The slow dispatcher's claim lapses; another takes the delivery over and it succeeds.
+    later = FixedClock(clock.now() + slow.lease + timedelta(seconds=1))
+    assert await dispatcher(sessionmaker, later).dispatch_due() == 1
+    # Then the slow one's 500 comes back: recorded nowhere, the success stands.
+    assert not await slow.record(claimed, service.AttemptResult(status_code=500, duration_ms=10_000))
+    [delivery] = await deliveries(sessionmaker)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("succeeded", 1, 204)
+    assert [a.status_code for a in await attempts(sessionmaker)] == [204]
