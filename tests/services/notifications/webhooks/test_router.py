@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from typing import Any
 
 import pytest
+from sqlalchemy import text, update
+from sqlalchemy.engine import make_url
 from standardwebhooks.webhooks import Webhook
 
 from services.notifications.app import create_app
 from services.notifications.config import NotificationsSettings
+from services.notifications.webhooks import service
 from services.notifications.webhooks.dispatcher import WebhookDispatcher
+from services.notifications.webhooks.models import WebhookSubscription
 from tests.services.notifications.webhooks.test_dispatch import LOCAL, subscribe
 
 HOOK = {"url": "https://93.184.216.34/hooks/engagements", "event_types": ["deadline.overdue", "deadline.escalated"],
@@ -179,3 +185,31 @@ def test_every_webhook_operation_is_documented_with_examples(tmp_path):
         if not errors:
             missing.append(f"{name}: no documented error")
     assert not missing, "\n".join(missing)
+
+
+async def test_a_new_url_is_resolved_before_the_request_takes_any_lock(client_as, keys, notifications_app,
+                                                                       monkeypatch):
+    admin = client_as(keys.admin)
+    created = (await admin.post("/v1/webhooks", json=HOOK)).json()
+    settings = notifications_app.state.settings
+    seen: list[str] = []
+    resolve = service.check_target
+
+    async def resolving(url, policy):  # the DNS lookup: another writer must get the database meanwhile
+        if settings.database_url.startswith("sqlite"):
+            with contextlib.closing(sqlite3.connect(make_url(settings.database_url).database, timeout=0)) as other:
+                other.execute("BEGIN IMMEDIATE")  # "database is locked" if the PATCH held the write lock
+                other.execute("ROLLBACK")
+        else:
+            async with notifications_app.state.sessionmaker() as session, session.begin():
+                await session.execute(text("SET LOCAL lock_timeout = '2s'"))
+                await session.execute(update(WebhookSubscription).where(WebhookSubscription.id == created["id"])
+                                      .values(description="écrit pendant la résolution"))
+        seen.append(url)
+        return await resolve(url, policy)
+
+    monkeypatch.setattr(service, "check_target", resolving)
+    new_url = "https://93.184.216.35/hooks/v2"
+    changed = await admin.patch(f"/v1/webhooks/{created['id']}", json={"url": new_url})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["url"] == new_url and seen == [new_url]
