@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import secrets
@@ -66,6 +67,8 @@ class ActionLink:
     expires_at: datetime
 
 
+# Derived once per secret, not once per link (four links a reminder); a handful of secrets at most per process.
+@functools.lru_cache(maxsize=8)
 def _key(secret: str) -> bytes:
     if not secret:
         raise MissingSecret("ACTION_LINK_SECRET est vide : les liens d'action pourraient être contrefaits.")
