@@ -68,7 +68,8 @@ async def _measure(args: argparse.Namespace) -> int:
     from shared.bus import StreamSpec, ensure_stream
     from shared.clock import SystemClock
     # The tests' helpers: the commitments service under uvicorn, a seeded partner and item, events.
-    from tests.services.notifications.support import publish, reminder_event, seed_world, serve_commitments
+    from tests.services.notifications.support import (publish, reminder_event, seed_world, send_items,
+                                                     serve_commitments)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
     commitments_url = f"sqlite:///{folder / 'commitments.db'}"
@@ -84,6 +85,7 @@ async def _measure(args: argparse.Namespace) -> int:
         async with ProcessSink() if args.sink == "process" else ThreadSink() as sink:
             async with serve_commitments(commitments_url, NATS_URL, stream, folder) as commitments:
                 world = await seed_world(commitments)
+                await send_items(commitments, world, "item")  # a draft takes no reminder: the sender cancels those
                 await ensure_stream(js, stream)
                 for number in range(args.events):
                     await publish(js, stream, reminder_event(world, "due", step=f"due-{number}",
@@ -99,7 +101,13 @@ async def _measure(args: argparse.Namespace) -> int:
                     _, _, sink_cpu_before = await sink.stats()
                     cpu_before, started = time.process_time(), time.perf_counter()
                     task = asyncio.create_task(running.run(stop))
-                    await asyncio.wait_for(sink.wait_for(args.events), timeout=3600)
+                    try:  # a generous bound (runs take seconds), so that a worker sending nothing fails the run
+                        await asyncio.wait_for(sink.wait_for(args.events), timeout=60 + args.events * 0.05)
+                    except TimeoutError:
+                        print(f"the sink holds {(await sink.stats())[0]} of {args.events} mails: the worker stalled")
+                        stop.set()
+                        await task
+                        return 2
                     service_seconds = time.perf_counter() - started
                     service_cpu = time.process_time() - cpu_before
                     received, received_bytes, sink_cpu_after = await sink.stats()
