@@ -34,7 +34,9 @@ def notifications_database_url(database_url: str, tmp_path_factory: pytest.TempP
         upgrade_database(url)
         yield url
         return
-    name = f"{parsed.database}_notifications"
+    # Unique per fixture instance: tests/e2e reuses this fixture through its own conftest, and both instances
+    # live for the whole session.
+    name = f"{parsed.database}_n{uuid.uuid4().hex[:8]}"
     asyncio.run(_pg_admin(PG_ADMIN_URL, f'CREATE DATABASE "{name}"'))
     url = parsed.set(database=name).render_as_string(hide_password=False)
     try:
