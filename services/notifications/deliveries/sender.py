@@ -30,7 +30,8 @@ from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.service import DeadlineReminder
 from services.notifications.email.message import OutgoingMail, build_mail
-from services.notifications.email.render import load_templates, render_digest, render_failure_report, render_reminder
+from services.notifications.email.render import (ReminderDraft, link_keys, load_templates, render_digest,
+                                                 render_failure_report, reminder_draft)
 from services.notifications.recipients import CommitmentsClient, ContextRefused, Recipient, ReminderContext
 from services.notifications.smtp import SendOutcome, SendResult, SmtpPool
 from shared.calendar import WorkingCalendar, default_calendar
@@ -97,6 +98,8 @@ class Refused(Exception):
 
 
 ContextKey: TypeAlias = tuple[uuid.UUID, uuid.UUID | None, tuple[str, ...]]
+# One batch's rendered reminders, by everything their rendering depends on but the action links.
+Drafts: TypeAlias = dict[tuple[object, ...], tuple[ReminderContext, ReminderDraft]]
 
 
 def context_key(item_id: uuid.UUID, deadline_id: uuid.UUID | None, audiences: Sequence[str]) -> ContextKey:
@@ -262,14 +265,15 @@ class DeliverySender:
                 contexts[key] = asyncio.ensure_future(self.commitments.reminder_context(item_id, deadline_id, key[2]))
             return await contexts[key]
 
-        attempts = await asyncio.gather(*(self._attempt(row, claim.digest_parts.get(row.id, []), context_for)
+        drafts: Drafts = {}
+        attempts = await asyncio.gather(*(self._attempt(row, claim.digest_parts.get(row.id, []), context_for, drafts)
                                           for row in claim.rows))
         return dict(zip(ids_of(claim.rows), attempts, strict=True))
 
     async def _attempt(self, row: Delivery, parts: list[Delivery],
-                       context_for: Callable[..., Awaitable[ReminderContext | None]]) -> Attempt:
+                       context_for: Callable[..., Awaitable[ReminderContext | None]], drafts: Drafts) -> Attempt:
         try:
-            built = await self._build(row, parts, context_for)
+            built = await self._build(row, parts, context_for, drafts)
         except ServiceUnavailable as exc:
             return Attempt(SendResult.TEMPORARY, exc.detail)
         except ContextRefused as exc:  # a revoked service key, say: worth trying again once it is fixed
@@ -288,7 +292,7 @@ class DeliverySender:
         return Attempt(outcome.result, outcome.reply, owners, cancelled_parts)
 
     async def _build(self, row: Delivery, parts: list[Delivery],
-                     context_for: Callable[..., Awaitable[ReminderContext | None]]
+                     context_for: Callable[..., Awaitable[ReminderContext | None]], drafts: Drafts
                      ) -> tuple[OutgoingMail, list[Recipient], dict[uuid.UUID, str]] | None:
         now = self.clock.now()
         today = paris_today(self.clock)
@@ -304,13 +308,22 @@ class DeliverySender:
             recipient = _find(context, row.contact_id, event.audience)
             if recipient is None:
                 return None
-            # The city owner was asked for in case of failure; the mail itself shows the event's audience.
-            shown = context.model_copy(update={"recipients": [r for r in context.recipients
-                                                              if r.audience in event.audience]})
             links = (self.action_links(self.settings, event.item_id, row.contact_id, event.deadline_id, now)
                      if takes_action_links(context, recipient) else {})
-            rendered = render_reminder(event, shown, recipient, today, self.calendar, links, row.message_id,
-                                       self.domain)
+            keys = link_keys(links)
+            # Every input of the rendering but the links (signed anew per mail): the same key renders the same.
+            # The context is the very object answered for this batch (kept alive in the value, so its id is not
+            # reused); the recipient is one of its own.
+            draft_key = (id(context), recipient.contact_id, str(recipient.audience), type(event), event.kind,
+                         event.due_on, event.escalation, tuple(event.audience), today, keys)
+            cached = drafts.get(draft_key)
+            if cached is None:
+                # The city owner was asked for in case of failure; the mail itself shows the event's audience.
+                shown = context.model_copy(update={"recipients": [r for r in context.recipients
+                                                                  if r.audience in event.audience]})
+                cached = drafts[draft_key] = (context, reminder_draft(event, shown, recipient, today, self.calendar,
+                                                                      keys))
+            rendered = cached[1].finish(links, row.message_id, self.domain)
             owners = [r for r in context.recipients if r.audience == "city_owner"]
         elif row.kind == DeliveryKind.DIGEST:
             entries: list[tuple[DeadlineReminder, ReminderContext]] = []

@@ -129,6 +129,8 @@ def _needs_encoding(text: str) -> bool:
     return not text.isascii() or "=?" in text or any(len(word) > _LINE - 10 for word in text.split(" "))
 
 
+# Pure functions of their strings: a batch to one recipient about one item writes the same headers again.
+@functools.lru_cache(maxsize=1024)
 def _unstructured(name: str, text: str) -> str:
     """An unstructured header (Subject) from one-line text."""
     if not text:
@@ -138,6 +140,7 @@ def _unstructured(name: str, text: str) -> str:
     return _fold(name, text.split(" "))
 
 
+@functools.lru_cache(maxsize=1024)
 def _mailbox_header(name: str, address: str, display_name: str) -> str:
     """`Name: phrase <address>`: the phrase as atoms, a quoted string or encoded words."""
     if not display_name:

@@ -7,6 +7,7 @@ build_message (message.py) then turns the result into headers. Rendering is pure
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +17,7 @@ from typing import Any, TypeAlias
 from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from markupsafe import escape
 
 from services.notifications.email import wording
 from services.notifications.recipients import Recipient, ReminderContext
@@ -244,20 +246,63 @@ def render_reminder(event: DeadlineReminder, context: ReminderContext, recipient
                     calendar: WorkingCalendar, action_links: dict[str, str], message_id: str,
                     domain: str) -> RenderedEmail:
     """One reminder about one deadline to one recipient, threaded with every other mail about the item."""
+    return reminder_draft(event, context, recipient, today, calendar, link_keys(action_links)).finish(
+        action_links, message_id, domain)
+
+
+# Stands for a link's URL in a draft: random per process and starting with a NUL, which no rendered data
+# carries (wording.one_line and the contexts' strings never hold one), so only our own marks are replaced.
+_LINK_MARK = f"\x00link-{secrets.token_hex(8)}-"
+
+
+def link_keys(action_links: dict[str, str]) -> tuple[str, ...]:
+    """Which action links a mail shows, in their fixed order (what a draft is rendered for)."""
+    return tuple(key for key in ACTION_LABELS if action_links.get(key))
+
+
+@dataclass(frozen=True)
+class ReminderDraft:
+    """A reminder rendered for one recipient with marks in place of its action links: the links are signed
+    anew for every mail (each has its own token), everything else is the same for every mail of one event
+    shape to one recipient, so a sender renders the templates once per batch and only puts the links in."""
+
+    subject: str
+    text: str
+    html: str
+    item_id: UUID
+    link_keys: tuple[str, ...]
+
+    def finish(self, action_links: dict[str, str], message_id: str, domain: str) -> RenderedEmail:
+        """The mail with these links (the same keys as the draft's), exactly as rendering them directly."""
+        if link_keys(action_links) != self.link_keys:
+            raise ValueError("liens d'action différents de ceux du brouillon")
+        text, html = self.text, self.html
+        for key in self.link_keys:
+            url = action_links[key]
+            mark = f"{_LINK_MARK}{key}\x00"
+            text = text.replace(mark, url)
+            html = html.replace(mark, str(escape(url)))
+        root = thread_root_id(self.item_id, domain)
+        return RenderedEmail(self.subject, text, html, message_id, in_reply_to=root, references=root)
+
+
+def reminder_draft(event: DeadlineReminder, context: ReminderContext, recipient: Recipient, today: date,
+                   calendar: WorkingCalendar, keys: tuple[str, ...]) -> ReminderDraft:
+    """The reminder's subject and bodies with marks for the action links `keys` (see ReminderDraft)."""
+    marks = {key: f"{_LINK_MARK}{key}\x00" for key in keys}
     subject = reminder_subject(event, context, today, calendar)
     text, html = _render(
         "reminder",
         subject=subject,
         recipient=_recipient_view(recipient),
         opening=_opening(event, context, today, calendar),
-        item=_item_view(context, event, today, calendar, action_links),
+        item=_item_view(context, event, today, calendar, marks),
         escalation=_escalation_note(event, context),
         reason=_reason(recipient, context),
         digest_hint=isinstance(event, DeadlineApproaching),
         signature=_signature(context),
     )
-    root = thread_root_id(context.item.id, domain)
-    return RenderedEmail(subject, text, html, message_id, in_reply_to=root, references=root)
+    return ReminderDraft(subject, text, html, context.item.id, keys)
 
 
 def render_digest(entries: Sequence[tuple[DeadlineReminder, ReminderContext]], recipient: Recipient,
