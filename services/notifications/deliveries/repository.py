@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,6 +103,27 @@ async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: dateti
                           .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
                                   last_error=None, updated_at=now)
                           .execution_options(synchronize_session=False))
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """What the sender reads of a delivery it claimed: the columns it renders and fences with, not the whole row."""
+
+    id: uuid.UUID
+    kind: str
+    event: dict[str, Any] | None
+    contact_id: uuid.UUID
+    message_id: str
+    attempts: int
+
+
+async def claimed(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ClaimedDelivery]:
+    """The claimed rows' sending columns, by id (a Core select: about half the cost of loading whole rows)."""
+    columns = Delivery.__table__.c
+    result = await session.execute(select(columns.id, columns.kind, columns.event, columns.contact_id,
+                                          columns.message_id, columns.attempts)
+                                   .where(columns.id.in_(ids)).order_by(columns.id))
+    return [ClaimedDelivery(*row) for row in result]
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
+from services.notifications.deliveries.repository import ClaimedDelivery
 from services.notifications.deliveries.service import DeadlineReminder
 from services.notifications.email.message import OutgoingMail, build_mail
 from services.notifications.email.render import (ReminderDraft, link_keys, load_templates, render_digest,
@@ -153,7 +154,7 @@ class Claim:
     """A batch this sender holds: the rows, their attempt number as claimed, and the lease they carry (the
     fence: an outcome is recorded only where both still match)."""
 
-    rows: list[Delivery]
+    rows: list[ClaimedDelivery]
     attempts: dict[uuid.UUID, int]
     lease_until: datetime
     digest_parts: dict[uuid.UUID, list[Delivery]]
@@ -226,7 +227,7 @@ class DeliverySender:
             if not ids:
                 return None
             await repository.lease(session, ids, lease_until, now)
-            rows = list(await repository.by_ids(session, ids))
+            rows = await repository.claimed(session, ids)
             digest_parts = {row.id: list(await repository.in_digest(session, row.id))
                             for row in rows if row.kind == DeliveryKind.DIGEST}
         return Claim(rows, {row.id: row.attempts for row in rows}, lease_until, digest_parts)
@@ -270,7 +271,7 @@ class DeliverySender:
                                           for row in claim.rows))
         return dict(zip(ids_of(claim.rows), attempts, strict=True))
 
-    async def _attempt(self, row: Delivery, parts: list[Delivery],
+    async def _attempt(self, row: ClaimedDelivery, parts: list[Delivery],
                        context_for: Callable[..., Awaitable[ReminderContext | None]], drafts: Drafts) -> Attempt:
         try:
             built = await self._build(row, parts, context_for, drafts)
@@ -291,7 +292,7 @@ class DeliverySender:
         outcome: SendOutcome = await self.smtp.send(mail)
         return Attempt(outcome.result, outcome.reply, owners, cancelled_parts)
 
-    async def _build(self, row: Delivery, parts: list[Delivery],
+    async def _build(self, row: ClaimedDelivery, parts: list[Delivery],
                      context_for: Callable[..., Awaitable[ReminderContext | None]], drafts: Drafts
                      ) -> tuple[OutgoingMail, list[Recipient], dict[uuid.UUID, str]] | None:
         now = self.clock.now()
@@ -422,11 +423,11 @@ class DeliverySender:
             self.wake()
 
 
-def ids_of(rows: Sequence[Delivery]) -> list[uuid.UUID]:
+def ids_of(rows: Sequence[ClaimedDelivery | Delivery]) -> list[uuid.UUID]:
     return [row.id for row in rows]
 
 
-def _reminder_event(row: Delivery) -> DeadlineReminder:
+def _reminder_event(row: ClaimedDelivery | Delivery) -> DeadlineReminder:
     return EventEnvelope.model_validate(row.event).parsed()  # type: ignore[return-value]
 
 
