@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -129,8 +131,10 @@ async def _measure(args: argparse.Namespace) -> int:
                       f"{total} / {total_bytes} B")
                 return 2
     finally:
-        await js.delete_stream(stream.name)
+        with contextlib.suppress(Exception):  # not created when the run failed before publishing
+            await js.delete_stream(stream.name)
         await client.close()
+        shutil.rmtree(folder, ignore_errors=True)
     baseline_seconds, baseline_cpu, baseline_sink_cpu = min(baseline_runs)
     service_rate = args.events / service_seconds
     baseline_rate = len(mails) / baseline_seconds
