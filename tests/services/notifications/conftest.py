@@ -22,7 +22,15 @@ from services.notifications.models import Base as NotificationsBase
 from shared.bus import StreamSpec
 from shared.db import create_engine
 from tests.conftest import PG_ADMIN_URL, _pg_admin
-from tests.services.notifications.support import Commitments, SinkHandler, World, seed_world, serve_commitments, smtp_sink
+from tests.services.notifications.support import (
+    Commitments,
+    SinkHandler,
+    World,
+    seed_world,
+    send_items,
+    serve_commitments,
+    smtp_sink,
+)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +78,10 @@ async def commitments(database_url: str, nats_url: str, stream: StreamSpec, tmp_
 
 @pytest.fixture
 async def world(commitments: Commitments) -> World:
-    return await seed_world(commitments)
+    """The seeded world with its requests sent (reminders about a draft are cancelled before sending)."""
+    world = await seed_world(commitments)
+    await send_items(commitments, world)
+    return world
 
 
 @pytest.fixture

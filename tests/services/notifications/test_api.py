@@ -6,13 +6,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.commitments.auth.principal import Role
@@ -28,16 +27,8 @@ from tests.services.notifications.support import (
     ok,
     publish,
     reminder_event,
-    send_items,
     wait_until,
 )
-
-
-@pytest.fixture
-async def world(world: World, commitments: Commitments) -> World:
-    """The seeded world with its requests sent: reminders about a draft are cancelled before sending."""
-    await send_items(commitments, world)
-    return world
 
 
 @contextlib.asynccontextmanager

@@ -14,20 +14,12 @@ from services.notifications.config import NotificationsSettings
 from shared.bus import StreamSpec, ensure_stream
 from tests.services.notifications.deliveries.test_delivery_guarantees import consumer_drained, deliveries, running
 from tests.services.notifications.support import (
-    Commitments,
     SinkHandler,
     World,
     publish,
     reminder_event,
-    send_items,
     wait_until,
 )
-
-
-@pytest.fixture
-async def world(world: World, commitments: Commitments) -> World:
-    await send_items(commitments, world)
-    return world
 
 
 async def test_a_refused_context_terminates_the_event(

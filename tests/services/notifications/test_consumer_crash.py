@@ -14,27 +14,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.notifications.config import NotificationsSettings
 from shared.bus import StreamSpec, ensure_stream
 from tests.services.notifications.support import (
-    Commitments,
     SinkHandler,
     World,
     publish,
     reminder_event,
-    send_items,
     wait_until,
 )
 
-
-@pytest.fixture
-async def world(world: World, commitments: Commitments) -> World:
-    """The seeded world with its requests sent: reminders about a draft are cancelled before sending."""
-    await send_items(commitments, world)
-    return world
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = 30  # × 2 recipients

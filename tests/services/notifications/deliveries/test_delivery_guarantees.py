@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import select
 
@@ -21,21 +20,12 @@ from services.notifications.deliveries.models import Delivery
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import SystemClock
 from tests.services.notifications.support import (
-    Commitments,
     SinkHandler,
     World,
     publish,
     reminder_event,
-    send_items,
     wait_until,
 )
-
-
-@pytest.fixture
-async def world(world: World, commitments: Commitments) -> World:
-    """The seeded world with its requests sent: reminders about a draft are cancelled before sending."""
-    await send_items(commitments, world)
-    return world
 
 
 @contextlib.asynccontextmanager

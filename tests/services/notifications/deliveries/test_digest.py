@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from services.notifications.config import NotificationsSettings
@@ -19,16 +18,10 @@ from services.notifications.deliveries.models import Delivery
 from services.notifications.preferences.models import ContactPreference
 from services.notifications.recipients import ReminderContext
 from shared.clock import FixedClock
-from tests.services.notifications.support import Commitments, SinkHandler, World, reminder_event, send_items
+from tests.services.notifications.support import SinkHandler, World, reminder_event
 
 MONDAY_2 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # after that Monday's slot (08:30 Paris)
 MONDAY_9 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # after the next one
-
-
-@pytest.fixture
-async def world(world: World, commitments: Commitments) -> World:
-    await send_items(commitments, world)
-    return world
 
 
 async def _weekly(sessionmaker: Any, contact_id: str) -> None:

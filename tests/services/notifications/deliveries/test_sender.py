@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import select, update
 
@@ -30,15 +29,8 @@ from tests.services.notifications.support import (
     ok,
     publish,
     reminder_event,
-    send_items,
     wait_until,
 )
-
-
-@pytest.fixture
-async def world(world: World, commitments: Commitments) -> World:
-    await send_items(commitments, world)
-    return world
 
 
 def _body(mail: Any) -> str:
