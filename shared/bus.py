@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import nats
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, StreamConfig
 from nats.js.errors import NotFoundError
@@ -67,3 +72,58 @@ async def publish_event(js: JetStreamContext, spec: StreamSpec, event_id: str, e
     """Publish one event; `Nats-Msg-Id` lets JetStream drop a re-publish within the dedup window."""
     return await js.publish(spec.subject_for(event_type), payload,
                             headers={**headers, "Nats-Msg-Id": event_id}, stream=spec.name)
+
+
+@dataclass
+class BusState:
+    """An API process's NATS connection, made in the background so the API serves (and /readyz says it is
+    not ready) while NATS is away, and the tasks that use it."""
+
+    client: NatsClient | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    pings: set[asyncio.Task[None]] = field(default_factory=set)  # fire-and-forget publishes, held strongly
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.client.is_connected
+
+    async def connect_until(self, url: str, name: str, stop: asyncio.Event) -> bool:
+        """Connect, retrying every 2 s while NATS is away: True once connected, False if stopped first."""
+        while self.client is None and not stop.is_set():
+            try:
+                self.client = await connect(url, name=name)
+            except Exception as exc:  # noqa: BLE001 - any failure: retry, /readyz says why
+                logger.warning("NATS unreachable at %s (%s); retrying", url, exc)
+                await asyncio.sleep(2.0)
+        return self.client is not None
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Wait for the background tasks (they watch the stop event), then drain the connection."""
+        for task in self.tasks:
+            try:
+                await asyncio.wait_for(task, timeout=timeout)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception:  # a crashed background task must not turn a clean shutdown into an error
+                logger.exception("background task failed")
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.drain()
+
+
+async def follow_key_revocations(client: NatsClient, stream: StreamSpec, forget: Callable[[uuid.UUID], None]
+                                 ) -> None:
+    """Forget each key as soon as its `api_key.revoked` event arrives (rather than when a cache expires)."""
+    from shared.events import EventEnvelope
+    from shared.events.commitments import ApiKeyRevoked
+
+    async def on_revoked(message: Msg) -> None:
+        try:
+            event = EventEnvelope.model_validate_json(message.data).parsed()
+        except (ValueError, KeyError):
+            logger.warning("unreadable api_key.revoked message ignored")
+            return
+        if isinstance(event, ApiKeyRevoked):
+            forget(event.key_id)
+
+    await client.subscribe(stream.subject_for(ApiKeyRevoked.type), cb=on_revoked)

@@ -6,11 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 from fastapi import FastAPI
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.commitments.auth.router import router as auth_router
@@ -28,12 +25,10 @@ from services.commitments.partners.service import GroupCache
 from services.commitments.plans.router import router as plans_router
 from services.commitments.reminders.router import router as reminders_router
 from services.commitments.recipients.router import router as recipients_router
-from shared.bus import StreamSpec, connect
+from shared.bus import BusState, StreamSpec, follow_key_revocations
 from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
-from shared.events import EventEnvelope
-from shared.events.commitments import ApiKeyRevoked
 from shared.health import add_health_routes
 from shared.http_limits import BodySizeLimit
 from shared.problems import install_problem_handlers
@@ -47,20 +42,6 @@ Authentification : `Authorization: Bearer <clé d'API>`. Rôles : `admin`, `city
 les éléments de son organisation), `reader` (lecture seule). Erreurs au format RFC 9457
 (`application/problem+json`). `Idempotency-Key` accepté sur tout POST ; `If-Match` sur les modifications.
 """
-
-
-@dataclass
-class BusState:
-    """The NATS connection, established in the background so the API serves (and says it is not ready)
-    while NATS is away."""
-
-    client: NatsClient | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    pings: set[asyncio.Task[None]] = field(default_factory=set)
-
-    @property
-    def connected(self) -> bool:
-        return self.client is not None and self.client.is_connected
 
 
 def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -91,26 +72,13 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
 
-        async def forget_revoked_key(message: Msg) -> None:
-            # Another replica revoked a key: stop honouring it here now rather than when the cache expires.
-            try:
-                event = EventEnvelope.model_validate_json(message.data).parsed()
-            except (ValueError, KeyError):
-                logger.warning("unreadable api_key.revoked message ignored")
-                return
-            if isinstance(event, ApiKeyRevoked):
-                app.state.principal_cache.forget_key(event.key_id)
-
         async def keep_connected() -> None:
-            while bus.client is None and not stop.is_set():
-                try:
-                    bus.client = await connect(settings.nats_url, name="commitments-api")
-                except Exception as exc:  # noqa: BLE001 - any failure: retry, /readyz says why
-                    logger.warning("NATS unreachable at %s (%s); retrying", settings.nats_url, exc)
-                    await asyncio.sleep(2.0)
-            if bus.client is not None:
-                await bus.client.subscribe(stream.subject_for(ApiKeyRevoked.type), cb=forget_revoked_key)
-            if settings.relay_in_process and bus.client is not None:
+            if not await bus.connect_until(settings.nats_url, "commitments-api", stop):
+                return
+            assert bus.client is not None
+            # Another replica revoked a key: stop honouring it here now rather than when the cache expires.
+            await follow_key_revocations(bus.client, stream, app.state.principal_cache.forget_key)
+            if settings.relay_in_process:
                 relay = OutboxRelay(sessionmaker, bus.client, stream, clock, batch_size=settings.relay_batch_size,
                                     poll_seconds=settings.relay_poll_seconds)
                 relay_holder["relay"] = relay
@@ -122,16 +90,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
             yield
         finally:
             stop.set()
-            for task in bus.tasks:
-                try:
-                    await asyncio.wait_for(task, timeout=5)
-                except (asyncio.TimeoutError, asyncio.CancelledError):
-                    pass
-                except Exception:  # a crashed relay must not turn a clean shutdown into an error
-                    logger.exception("background task failed")
-            if bus.client is not None:
-                with contextlib.suppress(Exception):
-                    await bus.client.drain()
+            await bus.close()
             await engine.dispose()
 
     app = FastAPI(title="Engagements — service des engagements", version="1.0.0", description=DESCRIPTION,
