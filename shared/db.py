@@ -173,3 +173,12 @@ def new_id() -> uuid.UUID:
         counter = 0
     value = (now_ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | secrets.randbits(62)
     return uuid.UUID(int=value)
+
+
+def insert_ignoring_conflicts(session: AsyncSession, table: Any, *index_elements: str) -> Any:
+    """`INSERT … ON CONFLICT (index_elements) DO NOTHING` in the session's dialect (PostgreSQL or SQLite): the
+    idempotent insert behind every unique key that guards against doing a thing twice."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(index_elements))

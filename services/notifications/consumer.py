@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.app import commitments_http
 from services.notifications.config import NotificationsSettings
-from services.notifications.deliveries import service
+from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.sender import ContextKey, DeliverySender, context_key, reminder_audiences
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
@@ -146,7 +146,7 @@ class ReminderConsumer:
                                                         envelope, event, result, next_digest_on)
                 recorded.append(message)
             # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
-            await service.insert_ignoring_duplicates(session, rows)
+            await repository.insert_ignoring_duplicates(session, rows)
         if self.sender is not None:
             for key, result in zip(keys, results, strict=True):
                 if isinstance(result, ReminderContext):

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.deadlines.models import Deadline
 from services.commitments.items.models import Item, ItemPartner
 from services.commitments.reminders.models import ReminderFiring, ReminderRuleSet, ReminderSchedule
+from shared.db import insert_ignoring_conflicts
 
 Scope = str  # "plan" | "partner" | "item"
 
@@ -135,9 +135,7 @@ async def insert_firings(session: AsyncSession, rows: list[dict[str, Any]]) -> s
     """Insert firing rows, ignoring keys that already fired; returns the keys inserted now."""
     if not rows:
         return set()
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (insert(ReminderFiring).values(rows).on_conflict_do_nothing(index_elements=["reminder_key"])
+    statement = (insert_ignoring_conflicts(session, ReminderFiring, "reminder_key").values(rows)
                  .returning(ReminderFiring.reminder_key))
     return set((await session.scalars(statement)).all())
 

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.deliveries import repository
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
-from services.notifications.deliveries.service import DIGEST_TYPE, EMAIL, insert_ignoring_duplicates, new_row
+from services.notifications.deliveries.repository import insert_ignoring_duplicates
+from services.notifications.deliveries.service import DIGEST_TYPE, EMAIL, new_row
 from shared.clock import PARIS, Clock
 
 

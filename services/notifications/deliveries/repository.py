@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.deliveries.models import Delivery, DeliveryStatus
+from shared.db import insert_ignoring_conflicts
 
 
 @dataclass(frozen=True)
@@ -154,3 +155,12 @@ async def by_key(session: AsyncSession, event_id: uuid.UUID, contact_id: uuid.UU
         query = query.with_for_update()
     # populate_existing: a row this session saw before another transaction changed it is read again.
     return (await session.scalars(query.execution_options(populate_existing=True))).one()
+
+
+async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert delivery rows; one whose (event, contact, channel) exists already is skipped, whoever wrote it
+    (a redelivered event, or another replica handling the same one at the same moment)."""
+    if rows:
+        # A Core insert on the table: the rows are complete dicts already, the ORM's bulk machinery adds nothing.
+        await session.execute(insert_ignoring_conflicts(session, Delivery.__table__, "event_id", "contact_id",
+                                                        "channel"), rows)

@@ -74,20 +74,6 @@ async def resend(session: AsyncSession, clock: Clock, delivery: Delivery, domain
     return delivery
 
 
-async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert delivery rows; one whose (event, contact, channel) exists already is skipped, whoever wrote it
-    (a redelivered event, or another replica handling the same one at the same moment)."""
-    if not rows:
-        return
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    # A Core insert on the table: the rows are complete dicts already, the ORM's bulk machinery adds nothing.
-    statement = insert(Delivery.__table__).on_conflict_do_nothing(index_elements=["event_id", "contact_id", "channel"])
-    await session.execute(statement, rows)
-
-
 def new_row(*, event_id: uuid.UUID, contact_id: uuid.UUID, kind: DeliveryKind, event_type: str,
             event: dict[str, Any] | None, item_id: uuid.UUID | None, deadline_id: uuid.UUID | None,
             partner_id: uuid.UUID | None, audience: str | None, held: bool, now: datetime, domain: str
@@ -109,14 +95,14 @@ async def record_reminder(session: AsyncSession, clock: Clock, domain: str, enve
     """One delivery per recipient of a reminder event (held for the digest when the contact chose it for
     "approaching" reminders); returns how many recipients there were."""
     rows = await reminder_rows(session, clock, domain, envelope, event, context, next_digest_on)
-    await insert_ignoring_duplicates(session, rows)
+    await repository.insert_ignoring_duplicates(session, rows)
     return len(rows)
 
 
 async def reminder_rows(session: AsyncSession, clock: Clock, domain: str, envelope: EventEnvelope,
                         event: DeadlineReminder, context: ReminderContext, next_digest_on: date | None = None
                         ) -> list[dict[str, Any]]:
-    """The delivery rows of a reminder event, one per recipient, to insert with insert_ignoring_duplicates.
+    """The delivery rows of a reminder event, one per recipient, to insert with repository.insert_ignoring_duplicates.
     An "approaching" reminder is held for the weekly digest (of `next_digest_on`) only when that digest
     arrives before the deadline's day; otherwise it goes now, as it would come too late."""
     now = clock.now()
@@ -158,4 +144,4 @@ async def record_failure_reports(session: AsyncSession, clock: Clock, domain: st
                       audience=owner.audience, held=False, now=now, domain=domain)
         row["related_delivery_id"] = delivery.id
         rows.append(row)
-    await insert_ignoring_duplicates(session, rows)
+    await repository.insert_ignoring_duplicates(session, rows)

@@ -5,11 +5,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.webhooks.models import PING_EVENT, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from shared.db import insert_ignoring_conflicts
 
 
 async def get(session: AsyncSession, subscription_id: uuid.UUID) -> WebhookSubscription | None:
@@ -29,10 +28,7 @@ async def insert_delivery_once(session: AsyncSession, values: dict[str, object])
     """Insert a delivery unless one exists for its (subscription, event); True when this call inserted it."""
     # ON CONFLICT DO NOTHING rather than a check then an insert: two consumers handling the same redelivered
     # message at once must not both insert, nor fail the whole transaction on the unique key.
-    dialect = session.bind.dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (insert(WebhookDelivery).values(**values)
-                 .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"]))
+    statement = insert_ignoring_conflicts(session, WebhookDelivery, "subscription_id", "event_id").values(**values)
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
