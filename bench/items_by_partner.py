@@ -43,13 +43,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.postgres import ADMIN_URL, admin_execute, plain_url
+
 describe = "GET /v1/items?partner_id=… (first page of 50, 100k items, PostgreSQL) vs bare FastAPI + asyncpg"
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 0.5
 PAGE_SIZE = 50
-ADMIN_URL = (os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-             or "postgresql://postgres@127.0.0.1:5432/test")
 NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -267,7 +267,7 @@ def baseline_app(database_url: str) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
         # The same pool size as the service's engine (pool_size 10 + max_overflow 10).
-        state["pool"] = await asyncpg.create_pool(_plain_url(database_url), min_size=2, max_size=20)
+        state["pool"] = await asyncpg.create_pool(plain_url(database_url), min_size=2, max_size=20)
         try:
             yield
         finally:
@@ -313,10 +313,6 @@ def baseline_app(database_url: str) -> Any:
         return Response(body.encode(), media_type="application/json")
 
     return app
-
-
-def _plain_url(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 # --------------------------------------------------------------------------------------------- app variants
@@ -929,16 +925,6 @@ class Bench:
 # --------------------------------------------------------------------------------------------- the run
 
 
-async def _pg_admin(statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(_plain_url(ADMIN_URL))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 async def create_reader_key(database_url: str) -> str:
     from services.commitments.auth.principal import SYSTEM, Role
     from services.commitments.auth.service import create_key
@@ -1023,12 +1009,12 @@ async def _run(args: argparse.Namespace) -> int:
     servers: list[Server] = []
     bench = Bench(args, name)
     status = 0
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+    await admin_execute(f'CREATE DATABASE "{name}"')
     try:
         started = time.perf_counter()
         await asyncio.to_thread(upgrade_database, database_url)
         migrated = time.perf_counter()
-        connection = await asyncpg.connect(_plain_url(database_url))
+        connection = await asyncpg.connect(plain_url(database_url))
         try:
             dataset = await load_dataset(connection, args.items, args.partners, args.seed)
         finally:
@@ -1038,7 +1024,7 @@ async def _run(args: argparse.Namespace) -> int:
               f"{loaded - migrated:.1f} s: " + ", ".join(f"{n} {table}" for table, n in dataset.counts.items()),
               flush=True)
         auth = {"Authorization": f"Bearer {await create_reader_key(database_url)}"}
-        bench.admin = await asyncpg.connect(_plain_url(ADMIN_URL))
+        bench.admin = await asyncpg.connect(plain_url(ADMIN_URL))
 
         baseline = Server("baseline", "baseline", "", database_url)
         app = Server("app", "app", "", database_url)
@@ -1079,7 +1065,7 @@ async def _run(args: argparse.Namespace) -> int:
             server.stop()
         if bench.admin is not None:
             await bench.admin.close()
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         print(f"database {name} dropped; load average {_load()}", flush=True)
     return status
 
@@ -1154,7 +1140,7 @@ async def sql_check(database_url: str, dataset: Dataset) -> None:
     from services.commitments.items import repository
     from services.commitments.items.repository import ItemFilters
 
-    connection = await asyncpg.connect(_plain_url(database_url))
+    connection = await asyncpg.connect(plain_url(database_url))
     try:
         memberships = await connection.fetch("SELECT member_id, group_id FROM partner_group_members")
         groups: dict[uuid.UUID, list[uuid.UUID]] = collections.defaultdict(list)

@@ -19,14 +19,14 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
+
+from bench.postgres import ADMIN_URL, admin_execute
 
 describe = "one scanner tick sending 10k due reminders over 1M deadlines vs over 100k (PostgreSQL)"
 
 TARGET_RATIO = 1.3
-ADMIN_URL = (os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-             or "postgresql://postgres@127.0.0.1:5432/test")
 # "As of" Tuesday 10 March 2026, 10:00 in Paris: the due deadlines are due on Wednesday 11 March, so their D-1
 # reminder (deadline.approaching) fired at 08:30 in Paris today. Every other schedule is later or disarmed.
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -42,20 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--scan-due", type=int, default=10_000, help="reminders due at the tick, in both (10000)")
     group.add_argument("--scan-rounds", type=int, default=3, help="timed ticks per database, alternated (3)")
     group.add_argument("--scan-batch", type=int, default=500, help="scanner batch size (500, the default)")
-
-
-def _plain_url(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _pg_admin(statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(_plain_url(ADMIN_URL))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def _uuid_sql(prefix: str, number: str) -> str:
@@ -168,7 +154,7 @@ async def _run(args: argparse.Namespace) -> int:
     status = 0
     try:
         for label, size in sizes.items():
-            await _pg_admin(f'CREATE DATABASE "{names[label]}"')
+            await admin_execute(f'CREATE DATABASE "{names[label]}"')
             url = make_url(ADMIN_URL).set(database=names[label]).render_as_string(hide_password=False)
             await asyncio.to_thread(upgrade_database, url)
             engines[label] = create_engine(url, pool_size=5)
@@ -205,7 +191,7 @@ async def _run(args: argparse.Namespace) -> int:
         for engine in engines.values():
             await engine.dispose()
         for name in names.values():
-            await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         print("databases dropped", flush=True)
     return status
 
