@@ -18,11 +18,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
@@ -30,9 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.auth.principal import SYSTEM, Role
 from services.commitments.config import CommitmentsSettings
+from shared.cli import add_serve_command, run_command, serve_app
 from shared.clock import PARIS, SystemClock
-from shared.problems import DomainError
-from shared.telemetry import setup_logging
 
 
 class RelaySettings(CommitmentsSettings):
@@ -75,12 +73,9 @@ def migrate(settings: CommitmentsSettings, _args: argparse.Namespace) -> None:
 
 
 def serve(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
-    import uvicorn
-
     from services.commitments.app import create_app
 
-    # log_config=None: uvicorn's loggers go through the handler setup_logging installed.
-    uvicorn.run(create_app(settings, SystemClock()), host=args.host, port=args.port, log_config=None)
+    serve_app(create_app(settings, SystemClock()), args)
 
 
 async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
@@ -250,10 +245,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      description="Commitments service: API, outbox relay, deadline scanner and admin commands.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(handler=migrate)
-    serve_parser = commands.add_parser("serve", help="run the API")
-    serve_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    serve_parser.set_defaults(handler=serve)
+    add_serve_command(commands, serve, default_port=8000)
     commands.add_parser("relay", help="run the outbox relay until SIGTERM/SIGINT").set_defaults(
         handler=relay, settings_class=RelaySettings)
     scan_parser = commands.add_parser("scan", help="run the deadline scanner until SIGTERM/SIGINT")
@@ -280,19 +272,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = getattr(args, "settings_class", CommitmentsSettings)()
-    setup_logging(settings.log_level, settings.log_json)
-    handler: Callable[[CommitmentsSettings, argparse.Namespace], Awaitable[None] | None] = args.handler
-    try:
-        outcome = handler(settings, args)
-        if asyncio.iscoroutine(outcome):
-            asyncio.run(outcome)
-    except DomainError as error:
-        print(f"error: {error.detail}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    return run_command(args, getattr(args, "settings_class", CommitmentsSettings)())
 
 
 if __name__ == "__main__":

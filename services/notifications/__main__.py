@@ -12,16 +12,12 @@ see services/notifications/config.py).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import os
 import sys
-from collections.abc import Awaitable, Callable
 
 from services.notifications.config import NotificationsSettings
+from shared.cli import add_serve_command, run_command, serve_app
 from shared.clock import SystemClock
-from shared.problems import DomainError
-from shared.telemetry import setup_logging
 
 
 def migrate(settings: NotificationsSettings, _args: argparse.Namespace) -> None:
@@ -32,12 +28,9 @@ def migrate(settings: NotificationsSettings, _args: argparse.Namespace) -> None:
 
 
 def serve(settings: NotificationsSettings, args: argparse.Namespace) -> None:
-    import uvicorn
-
     from services.notifications.app import create_app
 
-    # log_config=None: uvicorn's loggers go through the handler setup_logging installed.
-    uvicorn.run(create_app(settings, SystemClock()), host=args.host, port=args.port, log_config=None)
+    serve_app(create_app(settings, SystemClock()), args)
 
 
 async def consume(settings: NotificationsSettings, _args: argparse.Namespace) -> None:
@@ -51,10 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      description="Notifications service: API, event consumer and SMTP sender.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(handler=migrate)
-    serve_parser = commands.add_parser("serve", help="run the API")
-    serve_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8001")))
-    serve_parser.set_defaults(handler=serve)
+    add_serve_command(commands, serve, default_port=8001)
     commands.add_parser("consume", help="run the consumer, sender and digest until SIGTERM/SIGINT").set_defaults(
         handler=consume)
     return parser.parse_args(argv)
@@ -62,19 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = NotificationsSettings()
-    setup_logging(settings.log_level, settings.log_json)
-    handler: Callable[[NotificationsSettings, argparse.Namespace], Awaitable[None] | None] = args.handler
-    try:
-        outcome = handler(settings, args)
-        if asyncio.iscoroutine(outcome):
-            asyncio.run(outcome)
-    except DomainError as error:
-        print(f"error: {error.detail}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    return run_command(args, NotificationsSettings())
 
 
 if __name__ == "__main__":
