@@ -45,21 +45,35 @@ async def list_page(session: AsyncSession, filters: DeliveryFilters, after: uuid
     return (await session.scalars(query)).all()
 
 
-async def due_ids(session: AsyncSession, now: datetime, limit: int, skip_locked: bool) -> list[uuid.UUID]:
-    """Pending deliveries whose time has come, oldest first; on PostgreSQL rows another sender is claiming
-    are skipped instead of waited for."""
-    query = (select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING.value,
-                                       Delivery.next_attempt_at <= now)
-             .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """What the sender reads of a delivery it claimed: the columns it renders and fences with, not the whole row."""
+
+    id: uuid.UUID
+    kind: str
+    event: dict[str, Any] | None
+    contact_id: uuid.UUID
+    message_id: str
+    attempts: int
+
+
+async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int, skip_locked: bool
+                    ) -> list[ClaimedDelivery]:
+    """Claim the oldest pending deliveries whose time has come, at most `limit`: push their next attempt to the
+    end of the lease (should this sender die, they come back then) and count the attempt, in one statement
+    that returns what the sender needs of them, by id. On PostgreSQL rows another sender is claiming are
+    skipped instead of waited for."""
+    columns = Delivery.__table__.c
+    due = (select(columns.id).where(columns.status == DeliveryStatus.PENDING.value, columns.next_attempt_at <= now)
+           .order_by(columns.next_attempt_at, columns.id).limit(limit))
     if skip_locked:
-        query = query.with_for_update(skip_locked=True)
-    return list((await session.scalars(query)).all())
-
-
-async def lease(session: AsyncSession, ids: list[uuid.UUID], until: datetime, now: datetime) -> None:
-    """Push the claimed rows' next attempt to the end of the lease: should this sender die, they come back."""
-    await session.execute(update(Delivery).where(Delivery.id.in_(ids))
-                          .values(next_attempt_at=until, attempts=Delivery.attempts + 1, updated_at=now))
+        due = due.with_for_update(skip_locked=True)
+    result = await session.execute(
+        update(Delivery.__table__).where(columns.id.in_(due.scalar_subquery()))
+        .values(next_attempt_at=lease_until, attempts=columns.attempts + 1, updated_at=now)
+        .returning(columns.id, columns.kind, columns.event, columns.contact_id, columns.message_id,
+                   columns.attempts))
+    return sorted((ClaimedDelivery(*row) for row in result), key=lambda row: row.id)
 
 
 async def renew_lease(session: AsyncSession, ids: Sequence[uuid.UUID], lease_until: datetime, renewed: datetime
@@ -104,27 +118,6 @@ async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: dateti
                           .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
                                   last_error=None, updated_at=now)
                           .execution_options(synchronize_session=False))
-
-
-@dataclass(frozen=True)
-class ClaimedDelivery:
-    """What the sender reads of a delivery it claimed: the columns it renders and fences with, not the whole row."""
-
-    id: uuid.UUID
-    kind: str
-    event: dict[str, Any] | None
-    contact_id: uuid.UUID
-    message_id: str
-    attempts: int
-
-
-async def claimed(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ClaimedDelivery]:
-    """The claimed rows' sending columns, by id (a Core select: about half the cost of loading whole rows)."""
-    columns = Delivery.__table__.c
-    result = await session.execute(select(columns.id, columns.kind, columns.event, columns.contact_id,
-                                          columns.message_id, columns.attempts)
-                                   .where(columns.id.in_(ids)).order_by(columns.id))
-    return [ClaimedDelivery(*row) for row in result]
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:

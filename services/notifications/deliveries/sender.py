@@ -175,6 +175,10 @@ class DeliverySender:
         self.action_links = action_links or default_action_links()
         self.domain = settings.message_id_domain
         self._wake = asyncio.Event()
+        # Mails of a batch being built or sent at once: one on each connection and one ready behind it. Each
+        # is built just before a connection frees up, while the SMTP server reads the others, rather than the
+        # whole batch first while the server waits (about 10% more mails a second in bench/).
+        self._building = asyncio.Semaphore(2 * smtp.size)
 
     def prepare(self) -> None:
         """Load now what the first mail would otherwise wait for: the compiled templates and the holiday tables."""
@@ -223,11 +227,9 @@ class DeliverySender:
         lease_until = now + timedelta(seconds=self.settings.sender_lease_seconds)
         async with self.sessionmaker() as session, session.begin():
             skip_locked = session.bind.dialect.name == "postgresql"
-            ids = await repository.due_ids(session, now, self.settings.sender_batch_size, skip_locked)
-            if not ids:
+            rows = await repository.claim_due(session, now, lease_until, self.settings.sender_batch_size, skip_locked)
+            if not rows:
                 return None
-            await repository.lease(session, ids, lease_until, now)
-            rows = await repository.claimed(session, ids)
             digest_parts = {row.id: list(await repository.in_digest(session, row.id))
                             for row in rows if row.kind == DeliveryKind.DIGEST}
         return Claim(rows, {row.id: row.attempts for row in rows}, lease_until, digest_parts)
@@ -273,6 +275,12 @@ class DeliverySender:
 
     async def _attempt(self, row: ClaimedDelivery, parts: list[Delivery],
                        context_for: Callable[..., Awaitable[ReminderContext | None]], drafts: Drafts) -> Attempt:
+        async with self._building:  # built just in time (see __init__)
+            return await self._build_and_send(row, parts, context_for, drafts)
+
+    async def _build_and_send(self, row: ClaimedDelivery, parts: list[Delivery],
+                              context_for: Callable[..., Awaitable[ReminderContext | None]], drafts: Drafts
+                              ) -> Attempt:
         try:
             built = await self._build(row, parts, context_for, drafts)
         except ServiceUnavailable as exc:
