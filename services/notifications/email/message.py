@@ -11,7 +11,6 @@ origin. build_message parses the same bytes back into an EmailMessage for caller
 
 from __future__ import annotations
 
-import binascii
 import functools
 import hashlib
 import re
@@ -22,6 +21,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formatdate, getaddresses
 
+from services.notifications.email.quoted_printable import encode_body
 from services.notifications.email.render import RenderedEmail
 from services.notifications.email.wording import one_line
 
@@ -171,21 +171,6 @@ def _from_header(sender: str) -> tuple[str, str]:
     return _mailbox_header("From", address, _clean_name(display_name)), address
 
 
-@functools.lru_cache(maxsize=4096)
-def _quoted_printable_line(line: str) -> bytes:
-    return binascii.b2a_qp(line.encode("utf-8"), quotetabs=False, istext=True, header=False).replace(b"\n", b"\r\n")
-
-
-def _quoted_printable(text: str) -> bytes:
-    """A body as quoted-printable with CRLF line ends: 7 bits, lines of at most 76 characters."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not lines.endswith("\n"):
-        lines += "\n"
-    # Line by line, each with its line end, is byte for byte the encoding of the whole (b2a_qp starts afresh
-    # after every line end); the mails of a batch share nearly all their lines, encoded once here.
-    return b"".join([_quoted_printable_line(f"{line}\n") for line in lines[:-1].split("\n")])
-
-
 def _references(value: str) -> str:
     ids = value.split()
     for reference in ids:
@@ -226,10 +211,10 @@ def build_mail(rendered: RenderedEmail, sender: str, to_email: str, to_name: str
         "\r\n".join(headers).encode("ascii"), b"\r\n\r\n",
         f"--{boundary}\r\n".encode("ascii"),
         b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n',
-        _quoted_printable(rendered.text),
+        rendered.encoded_text if rendered.encoded_text is not None else encode_body(rendered.text),
         f"--{boundary}\r\n".encode("ascii"),
         b'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n',
-        _quoted_printable(rendered.html),
+        rendered.encoded_html if rendered.encoded_html is not None else encode_body(rendered.html),
         f"--{boundary}--\r\n".encode("ascii"),
     ))
     return OutgoingMail(envelope_sender, (address,), content)

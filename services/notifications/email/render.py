@@ -7,6 +7,7 @@ build_message (message.py) then turns the result into headers. Rendering is pure
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from markupsafe import escape
 
 from services.notifications.email import wording
+from services.notifications.email.quoted_printable import BodyTemplate, fill_marks
 from services.notifications.recipients import Recipient, ReminderContext
 from shared.calendar import WorkingCalendar, format_date_fr
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
@@ -63,6 +65,9 @@ class RenderedEmail:
     message_id: str
     in_reply_to: str | None
     references: str | None
+    # The bodies already as quoted-printable (a draft's, encoded once per batch), else build_mail encodes them.
+    encoded_text: bytes | None = None
+    encoded_html: bytes | None = None
 
 
 def thread_root_id(item_id: UUID, domain: str) -> str:
@@ -253,6 +258,7 @@ def render_reminder(event: DeadlineReminder, context: ReminderContext, recipient
 # Stands for a link's URL in a draft: random per process and starting with a NUL, which no rendered data
 # carries (wording.one_line and the contexts' strings never hold one), so only our own marks are replaced.
 _LINK_MARK = f"\x00link-{secrets.token_hex(8)}-"
+_LINK = re.compile(f"{re.escape(_LINK_MARK)}([a-z_]+)\x00")
 
 
 def link_keys(action_links: dict[str, str]) -> tuple[str, ...]:
@@ -267,23 +273,30 @@ class ReminderDraft:
     shape to one recipient, so a sender renders the templates once per batch and only puts the links in."""
 
     subject: str
-    text: str
-    html: str
+    # The bodies split at the marks (text, key, text, key, …: see quoted_printable.fill_marks).
+    text_parts: tuple[str, ...]
+    html_parts: tuple[str, ...]
     item_id: UUID
     link_keys: tuple[str, ...]
+    # The bodies as quoted-printable but for the lines holding a link (see quoted_printable.BodyTemplate).
+    text_body: BodyTemplate
+    html_body: BodyTemplate
+
+    @classmethod
+    def of(cls, subject: str, text: str, html: str, item_id: UUID, keys: tuple[str, ...]) -> ReminderDraft:
+        return cls(subject, tuple(_LINK.split(text)), tuple(_LINK.split(html)), item_id, keys,
+                   BodyTemplate.of(text, _LINK), BodyTemplate.of(html, _LINK))
 
     def finish(self, action_links: dict[str, str], message_id: str, domain: str) -> RenderedEmail:
         """The mail with these links (the same keys as the draft's), exactly as rendering them directly."""
         if link_keys(action_links) != self.link_keys:
             raise ValueError("liens d'action différents de ceux du brouillon")
-        text, html = self.text, self.html
-        for key in self.link_keys:
-            url = action_links[key]
-            mark = f"{_LINK_MARK}{key}\x00"
-            text = text.replace(mark, url)
-            html = html.replace(mark, str(escape(url)))
+        in_html = {key: str(escape(url)) for key, url in action_links.items()}
         root = thread_root_id(self.item_id, domain)
-        return RenderedEmail(self.subject, text, html, message_id, in_reply_to=root, references=root)
+        return RenderedEmail(self.subject, fill_marks(self.text_parts, action_links),
+                             fill_marks(self.html_parts, in_html), message_id, in_reply_to=root, references=root,
+                             encoded_text=self.text_body.fill(action_links),
+                             encoded_html=self.html_body.fill(in_html))
 
 
 def reminder_draft(event: DeadlineReminder, context: ReminderContext, recipient: Recipient, today: date,
@@ -302,7 +315,7 @@ def reminder_draft(event: DeadlineReminder, context: ReminderContext, recipient:
         digest_hint=isinstance(event, DeadlineApproaching),
         signature=_signature(context),
     )
-    return ReminderDraft(subject, text, html, context.item.id, keys)
+    return ReminderDraft.of(subject, text, html, context.item.id, keys)
 
 
 def render_digest(entries: Sequence[tuple[DeadlineReminder, ReminderContext]], recipient: Recipient,
