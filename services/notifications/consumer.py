@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import uuid
 from dataclasses import dataclass
 
 import nats.errors
@@ -23,6 +24,7 @@ from services.notifications.app import commitments_http
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.digest import gather_digests, next_slot
+from services.notifications.deliveries.repository import ClaimedDelivery
 from services.notifications.deliveries.sender import ContextKey, DeliverySender, context_key, reminder_audiences
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
 from services.notifications.recipients import CommitmentsClient, ContextRefused, ReminderContext
@@ -126,6 +128,10 @@ class ReminderConsumer:
         later: list[Msg] = []
         refused: list[Msg] = []
         next_digest_on = next_slot(self.clock.now(), self.settings.digest_weekday, self.settings.digest_time).date()
+        # The rows to send now are written claimed by this process's sender and handed over after the commit,
+        # so that it need not read them back (unless it still has a handed-over batch waiting).
+        claimed_until = self.sender.claim_for_handover() if self.sender is not None else None
+        events: dict[uuid.UUID, DeadlineReminder] = {}
         async with self.sessionmaker() as session, session.begin():
             rows = []
             for (message, envelope, event), result in zip(reminders, results, strict=True):
@@ -142,15 +148,22 @@ class ReminderConsumer:
                     later.append(message)
                     continue
                 if result is not None:  # None: the item is gone, nobody to remind
-                    rows += await service.reminder_rows(session, self.clock, self.settings.message_id_domain,
-                                                        envelope, event, result, next_digest_on)
+                    new_rows = await service.reminder_rows(session, self.clock, self.settings.message_id_domain,
+                                                           envelope, event, result, next_digest_on, claimed_until)
+                    events.update((row["id"], event) for row in new_rows)
+                    rows += new_rows
                 recorded.append(message)
             # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
-            await repository.insert_ignoring_duplicates(session, rows)
+            inserted = await repository.insert_ignoring_duplicates(session, rows)
         if self.sender is not None:
             for key, result in zip(keys, results, strict=True):
                 if isinstance(result, ReminderContext):
                     self.sender.fresh.put(key, result)
+            if claimed_until is not None:  # only the rows written now: a redelivered event's were sent before
+                self.sender.take_over([ClaimedDelivery(row["id"], row["kind"], row["event"], row["contact_id"],
+                                                       row["message_id"], row["attempts"])
+                                       for row in rows if row["id"] in inserted and row["attempts"]],
+                                      events, claimed_until)
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):
             await message.ack()

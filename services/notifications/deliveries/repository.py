@@ -77,11 +77,15 @@ async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime,
 
 
 async def renew_lease(session: AsyncSession, ids: Sequence[uuid.UUID], lease_until: datetime, renewed: datetime
-                      ) -> None:
-    """Extend the lease of the rows still held under `lease_until` (the others are done, or not ours)."""
-    await session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING.value,
-                                                 Delivery.next_attempt_at == lease_until)
-                          .values(next_attempt_at=renewed).execution_options(synchronize_session=False))
+                      ) -> set[uuid.UUID]:
+    """Extend the lease of the rows still held under `lease_until` (the others are done, or not ours); returns
+    the ids of the rows renewed."""
+    columns = Delivery.__table__.c
+    result = await session.execute(
+        update(Delivery.__table__).where(columns.id.in_(ids), columns.status == DeliveryStatus.PENDING.value,
+                                         columns.next_attempt_at == lease_until)
+        .values(next_attempt_at=renewed).returning(columns.id))
+    return set(result.scalars())
 
 
 async def still_claimed(session: AsyncSession, ids: Sequence[uuid.UUID], lease_until: datetime, for_update: bool
@@ -150,10 +154,14 @@ async def by_key(session: AsyncSession, event_id: uuid.UUID, contact_id: uuid.UU
     return (await session.scalars(query.execution_options(populate_existing=True))).one()
 
 
-async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     """Insert delivery rows; one whose (event, contact, channel) exists already is skipped, whoever wrote it
-    (a redelivered event, or another replica handling the same one at the same moment)."""
-    if rows:
-        # A Core insert on the table: the rows are complete dicts already, the ORM's bulk machinery adds nothing.
-        await session.execute(insert_ignoring_conflicts(session, Delivery.__table__, "event_id", "contact_id",
-                                                        "channel"), rows)
+    (a redelivered event, or another replica handling the same one at the same moment). Returns the ids of
+    the rows actually written."""
+    if not rows:
+        return set()
+    # A Core insert on the table: the rows are complete dicts already, the ORM's bulk machinery adds nothing.
+    table = Delivery.__table__
+    result = await session.execute(
+        insert_ignoring_conflicts(session, table, "event_id", "contact_id", "channel").returning(table.c.id), rows)
+    return set(result.scalars())

@@ -14,6 +14,7 @@ abandoned …) is cancelled with the reason instead of being mailed."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -98,6 +99,9 @@ class Refused(Exception):
         self.owners = owners
 
 
+# Batches handed over by the consumer that may wait in memory for the sender; beyond, rows wait in the table.
+HANDOVER_BATCHES = 4
+
 ContextKey: TypeAlias = tuple[uuid.UUID, uuid.UUID | None, tuple[str, ...]]
 # One batch's rendered reminders, by everything their rendering depends on but the action links.
 Drafts: TypeAlias = dict[tuple[object, ...], tuple[ReminderContext, ReminderDraft]]
@@ -158,6 +162,8 @@ class Claim:
     attempts: dict[uuid.UUID, int]
     lease_until: datetime
     digest_parts: dict[uuid.UUID, list[Delivery]]
+    # The reminders as the consumer parsed them, by delivery id (a batch it handed over): not parsed again.
+    events: dict[uuid.UUID, DeadlineReminder] = field(default_factory=dict)
 
 
 class DeliverySender:
@@ -179,6 +185,8 @@ class DeliverySender:
         # is built just before a connection frees up, while the SMTP server reads the others, rather than the
         # whole batch first while the server waits (about 10% more mails a second in bench/).
         self._building = asyncio.Semaphore(2 * smtp.size)
+        # Batches the consumer wrote already claimed and handed over (see take_over), oldest first.
+        self._handed: collections.deque[Claim] = collections.deque()
 
     def prepare(self) -> None:
         """Load now what the first mail would otherwise wait for: the compiled templates and the holiday tables."""
@@ -192,6 +200,9 @@ class DeliverySender:
     async def run(self, stop: asyncio.Event) -> None:
         """Send due deliveries until `stop` is set."""
         while not stop.is_set():
+            # Cleared before looking, not after: a wake() during the pass makes the wait below return at once
+            # instead of leaving rows committed meanwhile for the next poll.
+            self._wake.clear()
             try:
                 sent = await self.send_due()
             except Exception:  # noqa: BLE001 - the database or the network hiccuped: try again shortly
@@ -199,16 +210,53 @@ class DeliverySender:
                 sent = 0
             if sent:
                 continue
-            self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
             await asyncio.wait(waiters, timeout=self.settings.sender_poll_seconds,
                                return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
 
+    def claim_for_handover(self) -> datetime | None:
+        """The lease for the deliveries the consumer is about to write, to write them claimed and hand them
+        over (take_over) rather than have them read back by a claim; None while HANDOVER_BATCHES batches
+        already wait in memory: the new rows are then written pending and claimed from the table as usual."""
+        if len(self._handed) >= HANDOVER_BATCHES:
+            return None
+        return self.clock.now() + timedelta(seconds=self.settings.sender_lease_seconds)
+
+    def take_over(self, rows: Sequence[ClaimedDelivery], events: dict[uuid.UUID, DeadlineReminder],
+                  lease_until: datetime) -> None:
+        """Deliveries committed already claimed until `lease_until` (claim_for_handover): sent next, ahead of
+        the table. Should this process die first, they come back from the table when the lease lapses."""
+        batch = self.settings.sender_batch_size
+        for start in range(0, len(rows), batch):
+            chunk = list(rows[start:start + batch])
+            self._handed.append(Claim(chunk, {row.id: row.attempts for row in chunk}, lease_until, {},
+                                      {row.id: events[row.id] for row in chunk if row.id in events}))
+        if rows:
+            self.wake()
+
+    async def _handed_over(self) -> Claim | None:
+        """The oldest handed-over batch. One that waited a third of its lease or more (a slow SMTP server) has
+        its lease renewed first, keeping only the rows still held, since the renewal during the send comes a
+        third of a lease after its start."""
+        while self._handed:
+            claim = self._handed.popleft()
+            now = self.clock.now()
+            lease = timedelta(seconds=self.settings.sender_lease_seconds)
+            if claim.lease_until - now > lease * 2 / 3:
+                return claim
+            async with self.sessionmaker() as session, session.begin():
+                held = await repository.renew_lease(session, ids_of(claim.rows), claim.lease_until, now + lease)
+            rows = [row for row in claim.rows if row.id in held]
+            if rows:
+                return Claim(rows, {row.id: claim.attempts[row.id] for row in rows}, now + lease, {}, claim.events)
+        return None
+
     async def send_due(self) -> int:
-        """One pass: claim a batch of due deliveries, send them, record the outcomes; returns how many."""
-        claim = await self.claim()
+        """One pass: claim a batch of due deliveries (or take a handed-over one), send them, record the outcomes;
+        returns how many."""
+        claim = await self._handed_over() or await self.claim()
         if claim is None:
             return 0
         done = asyncio.Event()
@@ -269,20 +317,21 @@ class DeliverySender:
             return await contexts[key]
 
         drafts: Drafts = {}
-        attempts = await asyncio.gather(*(self._attempt(row, claim.digest_parts.get(row.id, []), context_for, drafts)
+        attempts = await asyncio.gather(*(self._attempt(row, claim.digest_parts.get(row.id, []), claim.events.get(row.id),
+                                                        context_for, drafts)
                                           for row in claim.rows))
         return dict(zip(ids_of(claim.rows), attempts, strict=True))
 
-    async def _attempt(self, row: ClaimedDelivery, parts: list[Delivery],
+    async def _attempt(self, row: ClaimedDelivery, parts: list[Delivery], event: DeadlineReminder | None,
                        context_for: Callable[..., Awaitable[ReminderContext | None]], drafts: Drafts) -> Attempt:
         async with self._building:  # built just in time (see __init__)
-            return await self._build_and_send(row, parts, context_for, drafts)
+            return await self._build_and_send(row, parts, event, context_for, drafts)
 
-    async def _build_and_send(self, row: ClaimedDelivery, parts: list[Delivery],
+    async def _build_and_send(self, row: ClaimedDelivery, parts: list[Delivery], event: DeadlineReminder | None,
                               context_for: Callable[..., Awaitable[ReminderContext | None]], drafts: Drafts
                               ) -> Attempt:
         try:
-            built = await self._build(row, parts, context_for, drafts)
+            built = await self._build(row, parts, event, context_for, drafts)
         except ServiceUnavailable as exc:
             return Attempt(SendResult.TEMPORARY, exc.detail)
         except ContextRefused as exc:  # a revoked service key, say: worth trying again once it is fixed
@@ -300,14 +349,14 @@ class DeliverySender:
         outcome: SendOutcome = await self.smtp.send(mail)
         return Attempt(outcome.result, outcome.reply, owners, cancelled_parts)
 
-    async def _build(self, row: ClaimedDelivery, parts: list[Delivery],
+    async def _build(self, row: ClaimedDelivery, parts: list[Delivery], parsed: DeadlineReminder | None,
                      context_for: Callable[..., Awaitable[ReminderContext | None]], drafts: Drafts
                      ) -> tuple[OutgoingMail, list[Recipient], dict[uuid.UUID, str]] | None:
         now = self.clock.now()
         today = paris_today(self.clock)
         cancelled_parts: dict[uuid.UUID, str] = {}
         if row.kind == DeliveryKind.REMINDER:
-            event = _reminder_event(row)
+            event = parsed or _reminder_event(row)
             context = await context_for(event.item_id, event.deadline_id, reminder_audiences(event))
             if context is None:
                 return None
