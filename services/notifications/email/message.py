@@ -171,6 +171,12 @@ def _from_header(sender: str) -> tuple[str, str]:
     return _mailbox_header("From", address, _clean_name(display_name)), address
 
 
+@functools.lru_cache(maxsize=64)
+def _date_header(instant: datetime) -> str:
+    """The Date header of an instant to the second (all it shows): the mails of a batch share a few."""
+    return f"Date: {format_datetime(instant)}"
+
+
 def _references(value: str) -> str:
     ids = value.split()
     for reference in ids:
@@ -194,7 +200,8 @@ def build_mail(rendered: RenderedEmail, sender: str, to_email: str, to_name: str
     if rendered.references:
         headers.append(_references(rendered.references))
     # The caller passes its clock's instant; building a message without one stamps the moment it is built.
-    headers.append(f"Date: {format_datetime(date) if date is not None else formatdate(usegmt=True)}")
+    headers.append(_date_header(date.replace(microsecond=0)) if date is not None else
+                   f"Date: {formatdate(usegmt=True)}")
     # RFC 3834: automatic mail; well-behaved auto-responders (vacation notices) do not answer it.
     headers.append("Auto-Submitted: auto-generated")
     headers.append("Content-Language: fr")
