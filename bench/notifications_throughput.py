@@ -2,10 +2,13 @@
 (JetStream consumer → deliveries table → render → SMTP), beside a bare aiosmtplib loop sending the same
 messages over the same number of SMTP connections, in the same run.
 
-    python -m bench notifications_throughput [--events N] [--connections C] [--sink process|thread] [--mail-rounds R]
+    python -m bench notifications_throughput [--events N] [--connections C] [--sink process|thread]
+        [--commitments process|thread] [--mail-rounds R]
 
-One run: SQLite files in a temporary folder for both services; the commitments service served under uvicorn
-in this process (seeded with one partner, its liaison and an item with a deadline); a local aiosmtpd sink
+One run: SQLite files in a temporary folder for both services; the commitments service in a process of its
+own, as deployed (`python -m services.commitments serve`; seeded with one partner, its liaison and an item
+with a deadline), so that its answers and its outbox relay do not run on the worker's event loop (a
+`--commitments thread` run serves it under uvicorn in this process instead); a local aiosmtpd sink
 (bench/smtp_sink.py: counts and keeps each message's envelope and bytes) in a process of its own, as the
 embedded run deploys it (`--sink process`, the default), or in a thread of this process (`--sink thread`); a
 stream of its own on the NATS server at BENCH_NATS_URL. Then R paired rounds: N `deadline.due` events are
@@ -24,19 +27,25 @@ import contextlib
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiosmtplib
+import httpx
 import nats
 
 describe = "deadline events → emails through the notifications worker vs a bare aiosmtplib loop (same messages)"
 
 TARGET_RATIO = 0.7
+ROOT = Path(__file__).resolve().parents[1]
 NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
 
 
@@ -47,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sink", choices=("process", "thread"), default="process",
                        help="where the aiosmtpd sink runs: its own process (default, as deployed) or a thread "
                             "of the bench process")
+    group.add_argument("--commitments", choices=("process", "thread"), default="process",
+                       help="where the commitments service runs: its own process (default, as deployed) or "
+                            "this process's event loop")
     group.add_argument("--mail-rounds", type=int, default=3,
                        help="paired rounds, worker then bare loop on the same mails (default 3; median ratio)")
 
@@ -65,6 +77,52 @@ async def _baseline(mails: list[tuple[str, list[str], bytes]], host: str, port: 
     started = time.perf_counter()
     await asyncio.gather(*(send_share(share) for share in shares))
     return time.perf_counter() - started
+
+
+@contextlib.asynccontextmanager
+async def _commitments_process(database_url: str, stream: Any, folder: Path) -> AsyncIterator[Any]:
+    """The commitments service under `python -m services.commitments serve`, with an admin and a service key
+    made in its database first; yields what the tests' serve_commitments yields (seed_world writes the plan
+    through a sessionmaker of this process on the same database)."""
+    from services.commitments.auth.principal import SYSTEM, Role
+    from services.commitments.auth.service import create_key
+    from services.commitments.database import outbox_aware_sessionmaker
+    from shared.clock import FixedClock
+    from shared.db import create_engine
+    from tests.services.notifications.support import Commitments, free_port
+
+    engine = create_engine(database_url)
+    sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)  # nothing this side writes is published
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday, as in the tests
+    async with sessionmaker() as session, session.begin():
+        _, admin = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
+        _, service = await create_key(session, SYSTEM, clock, name="notifications", role=Role.SERVICE,
+                                      partner_id=None)
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": NATS_URL, "EVENTS_STREAM": stream.name,
+                   "EVENTS_SUBJECT_PREFIX": stream.subject_prefix, "DATA_DIR": str(folder), "LOG_JSON": "false",
+                   "LOG_LEVEL": "WARNING"}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.commitments", "serve", "--host",
+                                                   "127.0.0.1", "--port", str(port), env=environment, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                if process.returncode is not None:
+                    raise RuntimeError(f"the commitments service exited with {process.returncode}")
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the commitments service did not answer within 30 s")
+        yield Commitments(url, SimpleNamespace(state=SimpleNamespace(sessionmaker=sessionmaker)),  # type: ignore[arg-type]
+                          clock, admin, service, stream)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+        await engine.dispose()
 
 
 @dataclass
@@ -101,7 +159,9 @@ async def _measure(args: argparse.Namespace) -> int:
     mail_size = 0.0
     try:
         async with ProcessSink() if args.sink == "process" else ThreadSink() as sink:
-            async with serve_commitments(commitments_url, NATS_URL, stream, folder) as commitments:
+            serving = (_commitments_process(commitments_url, stream, folder) if args.commitments == "process"
+                       else serve_commitments(commitments_url, NATS_URL, stream, folder))
+            async with serving as commitments:
                 world = await seed_world(commitments)
                 await send_items(commitments, world, "item")  # a draft takes no reminder: the sender cancels those
                 await ensure_stream(js, stream)
@@ -157,8 +217,9 @@ async def _measure(args: argparse.Namespace) -> int:
     ratios = sorted(baseline.seconds / service.seconds for service, baseline in rounds)
     ratio = statistics.median(ratios)
     where = "its own process" if args.sink == "process" else "a thread of the bench process"
+    service_where = "its own process" if args.commitments == "process" else "the bench process"
     print(f"events → mails: {args.events} events a round, {len(rounds)} rounds, {mail_size:.0f} B a mail, "
-          f"{args.connections} SMTP connections, sink in {where}")
+          f"{args.connections} SMTP connections, sink in {where}, commitments service in {service_where}")
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
     print(f"  ratio per round {', '.join(f'{r:.2f}' for r in ratios)}; median {ratio:.2f} ({verdict} the "
           f"{TARGET_RATIO} target)")

@@ -99,8 +99,9 @@ class Refused(Exception):
         self.owners = owners
 
 
-# Batches handed over by the consumer that may wait in memory for the sender; beyond, rows wait in the table.
-HANDOVER_BATCHES = 4
+# Batches handed over by the consumer that may wait in memory for the sender (a few megabytes at most: a row
+# and its parsed event, 2 kB or so, a hundred rows a batch); beyond, rows wait in the table.
+HANDOVER_BATCHES = 20
 
 ContextKey: TypeAlias = tuple[uuid.UUID, uuid.UUID | None, tuple[str, ...]]
 # One batch's rendered reminders, by everything their rendering depends on but the action links.
