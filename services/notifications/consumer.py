@@ -3,7 +3,9 @@ and the weekly digest, in one process (`python -m services.notifications consume
 
 For each reminder event the consumer asks the commitments service who the recipients are, writes one
 delivery per recipient (unique per event, contact and channel) and commits; only then does it ack the
-message. A redelivered event finds its rows already there and writes nothing new."""
+message. A redelivered event finds its rows already there and writes nothing new. The rows to send now are
+written already claimed by the sender of this process and handed to it after the commit (see
+DeliverySender.take_over), so that they are not read back from the table."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ A claim pushes the rows' next attempt to the end of a lease and commits before a
 sender that dies mid-send leaves rows that come back when the lease lapses: at most one duplicate, under the
 Message-ID stored with the row. While a batch is being sent its lease is renewed, and an outcome is recorded
 only on a row still holding this claim (pending, same lease, same attempt number): a sender that was too slow
-never overwrites what another one recorded since.
+never overwrites what another one recorded since. The consumer of the same process writes the deliveries it
+records already claimed that way and hands them over (take_over): the same lease and fence, without the claim.
 
 Just before sending, a reminder is checked against the commitments service's answer: one whose deadline was
 renegotiated since the event, or met, or whose item no longer takes reminders (answered, delivered,
