@@ -9,15 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
-from sqlalchemy import select
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.consumer import Worker, worker
-from services.notifications.deliveries.models import Delivery
 from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.smtp import SmtpPool
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock
+from tests.services.notifications.deliveries.test_delivery_guarantees import deliveries
 from tests.services.notifications.support import SinkHandler, World, publish, reminder_event
 
 START = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
@@ -28,11 +27,6 @@ async def _consume_one_batch(running_worker: Worker) -> None:
     assert running_worker.consumer.subscription is not None
     messages = await running_worker.consumer.subscription.fetch(10, timeout=5)
     await running_worker.consumer.handle(messages)
-
-
-async def _rows(running_worker: Worker) -> list[Delivery]:
-    async with running_worker.sessionmaker() as session:
-        return list((await session.scalars(select(Delivery).order_by(Delivery.id))).all())
 
 
 async def test_written_claimed_then_sent_without_a_claim_and_a_duplicate_hands_nothing_over(
@@ -46,7 +40,7 @@ async def test_written_claimed_then_sent_without_a_claim_and_a_duplicate_hands_n
     lease = timedelta(seconds=notifications_settings.sender_lease_seconds)
     async with worker(notifications_settings, FixedClock(START)) as running_worker:
         await _consume_one_batch(running_worker)
-        rows = await _rows(running_worker)
+        rows = await deliveries(running_worker)
         # Committed as a claim leaves rows: pending, first attempt counted, leased; the table has nothing due.
         assert [(row.status, row.attempts, row.next_attempt_at) for row in rows] == [("pending", 1, START + lease)] * 2
         assert await running_worker.sender.claim() is None
@@ -55,7 +49,7 @@ async def test_written_claimed_then_sent_without_a_claim_and_a_duplicate_hands_n
         await publish(js, stream, event, msg_id=f"{event.id}-again")
         await _consume_one_batch(running_worker)
         assert await running_worker.sender.send_due() == 0
-        rows = await _rows(running_worker)
+        rows = await deliveries(running_worker)
     assert [(row.status, row.attempts) for row in rows] == [("sent", 1)] * 2
     assert sorted(mail.to for mail in handler.all()) == sorted([world.emails["liaison"], world.emails["deputy"]])
 
@@ -86,6 +80,6 @@ async def test_a_batch_that_waited_renews_its_lease_and_leaves_what_another_send
         finally:
             await smtp.close()
         assert await running_worker.sender.send_due() == 0
-        rows = await _rows(running_worker)
+        rows = await deliveries(running_worker)
     assert [(row.status, row.attempts) for row in rows] == [("sent", 1), ("sent", 2)]
     assert [mail.to for mail in handler.all()] == [world.emails["liaison"]] * 2
