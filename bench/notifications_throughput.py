@@ -116,8 +116,8 @@ async def _commitments_process(database_url: str, stream: Any, folder: Path) -> 
                 await asyncio.sleep(0.1)
             else:
                 raise RuntimeError("the commitments service did not answer within 30 s")
-        yield Commitments(url, SimpleNamespace(state=SimpleNamespace(sessionmaker=sessionmaker)),  # type: ignore[arg-type]
-                          clock, admin, service, stream)
+        app = SimpleNamespace(state=SimpleNamespace(sessionmaker=sessionmaker))  # what seed_world uses of it
+        yield Commitments(url, app, clock, admin, service, stream)  # type: ignore[arg-type]
     finally:
         if process.returncode is None:
             process.terminate()

@@ -162,10 +162,13 @@ class ReminderConsumer:
             for key, result in zip(keys, results, strict=True):
                 if isinstance(result, ReminderContext):
                     self.sender.fresh.put(key, result)
-            if claimed_until is not None:  # only the rows written now: a redelivered event's were sent before
+            if claimed_until is not None:
+                # The rows written now and claimed: not a redelivered event's (sent before), nor one held for
+                # the weekly digest.
                 self.sender.take_over([ClaimedDelivery(row["id"], row["kind"], row["event"], row["contact_id"],
                                                        row["message_id"], row["attempts"])
-                                       for row in rows if row["id"] in inserted and row["attempts"]],
+                                       for row in rows
+                                       if row["id"] in inserted and row["next_attempt_at"] == claimed_until],
                                       events, claimed_until)
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):

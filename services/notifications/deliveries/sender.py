@@ -319,8 +319,8 @@ class DeliverySender:
             return await contexts[key]
 
         drafts: Drafts = {}
-        attempts = await asyncio.gather(*(self._attempt(row, claim.digest_parts.get(row.id, []), claim.events.get(row.id),
-                                                        context_for, drafts)
+        attempts = await asyncio.gather(*(self._attempt(row, claim.digest_parts.get(row.id, []),
+                                                        claim.events.get(row.id), context_for, drafts)
                                           for row in claim.rows))
         return dict(zip(ids_of(claim.rows), attempts, strict=True))
 
