@@ -83,13 +83,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _token(key: bytes, purpose: Purpose, expires: int, token_id: bytes, item_id: uuid.UUID, contact_id: uuid.UUID,
+           deadline_id: uuid.UUID | None) -> str:
+    payload = _LAYOUT.pack(_VERSION, _PURPOSE_CODES[purpose], expires, token_id, item_id.bytes, contact_id.bytes,
+                           (deadline_id or _NO_DEADLINE).bytes)
+    return f"{_b64(payload)}.{_b64(hmac.digest(key, payload, 'sha256'))}"
+
+
 def sign(secret: str, link: ActionLink) -> str:
     """The token carrying this link, signed with the secret."""
-    payload = _LAYOUT.pack(_VERSION, _PURPOSE_CODES[link.purpose], int(link.expires_at.timestamp()),
-                           link.token_id.bytes, link.item_id.bytes, link.contact_id.bytes,
-                           (link.deadline_id or _NO_DEADLINE).bytes)
-    mac = hmac.new(_key(secret), payload, hashlib.sha256).digest()
-    return f"{_b64(payload)}.{_b64(mac)}"
+    return _token(_key(secret), link.purpose, int(link.expires_at.timestamp()), link.token_id.bytes, link.item_id,
+                  link.contact_id, link.deadline_id)
 
 
 def verify(secret: str, token: str, now: datetime, purpose: Purpose | None = None) -> ActionLink:
@@ -144,11 +148,11 @@ def page_url(settings: NotificationsSettings, token: str) -> str:
 def action_links(settings: NotificationsSettings, item_id: uuid.UUID, contact_id: uuid.UUID,
                  deadline_id: uuid.UUID | None, now: datetime) -> dict[str, str]:
     """The signed links of one reminder to one contact, by purpose (no « new date » without a deadline)."""
-    expires_at = now + timedelta(days=settings.action_link_lifetime_days)
-    links = {}
-    for purpose in Purpose:
-        if purpose is Purpose.NEW_DATE and deadline_id is None:
-            continue
-        token = sign(settings.action_link_secret, new_link(purpose, item_id, contact_id, deadline_id, expires_at))
-        links[purpose.value] = page_url(settings, token)
-    return links
+    # What sign(new_link(…)) does for each purpose, with what the links share worked out once (four a mail).
+    key = _key(settings.action_link_secret)
+    expires = int((now + timedelta(days=settings.action_link_lifetime_days)).timestamp())
+    purposes = [purpose for purpose in Purpose if purpose is not Purpose.NEW_DATE or deadline_id is not None]
+    randomness = secrets.token_bytes(16 * len(purposes))  # one random token id per link
+    return {purpose.value: page_url(settings, _token(key, purpose, expires, randomness[16 * index:16 * index + 16],
+                                                     item_id, contact_id, deadline_id))
+            for index, purpose in enumerate(purposes)}
