@@ -44,6 +44,10 @@ logger = logging.getLogger(__name__)
 
 # Before retrying an event whose recipients could not be asked for (commitments service away): doubled at each
 # redelivery up to the maximum; the consumer's max_deliver (CONSUMER_MAX_DELIVER) bounds the attempts.
+# Reminder-context questions of one batch in flight at once. The commitments service answers them about one at
+# a time: more in flight would only queue in the HTTP client's pool, where the wait counts against each
+# request's timeout (a batch of a few hundred distinct deadlines would then time out).
+CONTEXT_REQUESTS_AT_ONCE = 16
 REDELIVERY_DELAY_SECONDS = 5.0
 MAX_REDELIVERY_DELAY_SECONDS = 300.0
 
@@ -123,9 +127,15 @@ class ReminderConsumer:
         # right after the commit, renders with this answer instead of asking it again (FreshContexts).
         asked: dict[ContextKey, asyncio.Future[ReminderContext | None]] = {}
         keys = [context_key(event.item_id, event.deadline_id, reminder_audiences(event)) for _, _, event in reminders]
+        at_once = asyncio.Semaphore(CONTEXT_REQUESTS_AT_ONCE)
+
+        async def ask(key: ContextKey) -> ReminderContext | None:
+            async with at_once:
+                return await self.commitments.reminder_context(*key)
+
         for key in keys:
             if key not in asked:
-                asked[key] = asyncio.ensure_future(self.commitments.reminder_context(*key))
+                asked[key] = asyncio.ensure_future(ask(key))
         results = await asyncio.gather(*(asked[key] for key in keys), return_exceptions=True)
         recorded: list[Msg] = []
         later: list[Msg] = []

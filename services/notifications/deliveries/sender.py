@@ -200,23 +200,42 @@ class DeliverySender:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Send due deliveries until `stop` is set."""
-        while not stop.is_set():
-            # Cleared before looking, not after: a wake() during the pass makes the wait below return at once
-            # instead of leaving rows committed meanwhile for the next poll.
-            self._wake.clear()
-            try:
-                sent = await self.send_due()
-            except Exception:  # noqa: BLE001 - the database or the network hiccuped: try again shortly
-                logger.exception("sender pass failed")
-                sent = 0
-            if sent:
-                continue
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waiters, timeout=self.settings.sender_poll_seconds,
-                               return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
+        """Send due deliveries until `stop` is set. A batch's outcomes are committed while the next batch goes
+        out (one commit in flight at a time), so the SMTP connections do not sit idle meanwhile."""
+        recording: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                # Cleared before looking, not after: a wake() during the pass makes the wait below return at
+                # once instead of leaving rows committed meanwhile for the next poll.
+                self._wake.clear()
+                try:
+                    batch = await self._send_batch()
+                except Exception:  # noqa: BLE001 - the database or the network hiccuped: try again shortly
+                    logger.exception("sender pass failed")
+                    batch = None
+                if recording is not None:  # one commit in flight at a time; done by now, as a rule
+                    await recording
+                    recording = None
+                if batch is not None:
+                    recording = asyncio.create_task(self._record_or_log(*batch))
+                    continue
+                await self._idle(stop)
+        finally:
+            if recording is not None:
+                await recording
+
+    async def _record_or_log(self, claim: Claim, attempts: dict[uuid.UUID, Attempt]) -> None:
+        try:
+            await self.record(claim, attempts)
+        except Exception:  # noqa: BLE001 - the rows keep their lease and come back when it lapses
+            logger.exception("could not record the outcomes of %d deliveries", len(claim.rows))
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Until wake(), `stop` or the next poll."""
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waiters, timeout=self.settings.sender_poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
 
     def claim_for_handover(self) -> datetime | None:
         """The lease for the deliveries the consumer is about to write, to write them claimed and hand them
@@ -258,9 +277,17 @@ class DeliverySender:
     async def send_due(self) -> int:
         """One pass: claim a batch of due deliveries (or take a handed-over one), send them, record the outcomes;
         returns how many."""
+        batch = await self._send_batch()
+        if batch is None:
+            return 0
+        await self.record(*batch)
+        return len(batch[0].rows)
+
+    async def _send_batch(self) -> tuple[Claim, dict[uuid.UUID, Attempt]] | None:
+        """Claim a batch (or take a handed-over one) and send it: what happened to each, not yet recorded."""
         claim = await self._handed_over() or await self.claim()
         if claim is None:
-            return 0
+            return None
         done = asyncio.Event()
         renewing = asyncio.create_task(self._renew_lease(claim, done))
         try:
@@ -268,8 +295,7 @@ class DeliverySender:
         finally:
             done.set()
             await renewing  # never mid-commit when the outcomes are recorded
-        await self.record(claim, attempts)
-        return len(claim.rows)
+        return claim, attempts
 
     async def claim(self) -> Claim | None:
         """Claim a batch of due deliveries for the lease's duration (committed before anything is sent)."""

@@ -22,7 +22,8 @@ from tests.services.notifications.support import SinkHandler, World, publish, re
 START = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 
 
-async def _consume_one_batch(running_worker: Worker) -> None:
+async def consume_one_batch(running_worker: Worker) -> None:
+    """Fetch what the stream holds (up to 10) and handle it as the consumer loop would, once."""
     await running_worker.consumer.subscribe()
     assert running_worker.consumer.subscription is not None
     messages = await running_worker.consumer.subscription.fetch(10, timeout=5)
@@ -39,7 +40,7 @@ async def test_written_claimed_then_sent_without_a_claim_and_a_duplicate_hands_n
     await publish(js, stream, event)
     lease = timedelta(seconds=notifications_settings.sender_lease_seconds)
     async with worker(notifications_settings, FixedClock(START)) as running_worker:
-        await _consume_one_batch(running_worker)
+        await consume_one_batch(running_worker)
         rows = await deliveries(running_worker)
         # Committed as a claim leaves rows: pending, first attempt counted, leased; the table has nothing due.
         assert [(row.status, row.attempts, row.next_attempt_at) for row in rows] == [("pending", 1, START + lease)] * 2
@@ -47,7 +48,7 @@ async def test_written_claimed_then_sent_without_a_claim_and_a_duplicate_hands_n
         assert await running_worker.sender.send_due() == 2
         # The same event again (another message id: past the stream's duplicate window, say).
         await publish(js, stream, event, msg_id=f"{event.id}-again")
-        await _consume_one_batch(running_worker)
+        await consume_one_batch(running_worker)
         assert await running_worker.sender.send_due() == 0
         rows = await deliveries(running_worker)
     assert [(row.status, row.attempts) for row in rows] == [("sent", 1)] * 2
@@ -65,12 +66,12 @@ async def test_a_batch_that_waited_renews_its_lease_and_leaves_what_another_send
     clock = FixedClock(START)
     async with worker(notifications_settings, clock) as running_worker:
         # Handed over, then kept waiting half its lease (a slow SMTP server): renewed, then sent.
-        await _consume_one_batch(running_worker)
+        await consume_one_batch(running_worker)
         clock.advance(lease / 2)
         assert await running_worker.sender.send_due() == 1
         # Handed over, then kept waiting past its lease: another sender claimed and sent the row meanwhile.
         await publish(js, stream, reminder_event(world, "due", step="second", audience=("liaison",)))
-        await _consume_one_batch(running_worker)
+        await consume_one_batch(running_worker)
         clock.advance(lease + timedelta(seconds=1))
         smtp = SmtpPool(notifications_settings)
         try:
