@@ -167,7 +167,7 @@ class ReminderConsumer:
                     rows += new_rows
                 recorded.append(message)
             # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
-            inserted = await repository.insert_ignoring_duplicates(session, rows)
+            inserted = await repository.insert_telling_written(session, rows)
         if self.sender is not None:
             for key, result in zip(keys, results, strict=True):
                 if isinstance(result, ReminderContext):

@@ -154,20 +154,25 @@ async def by_key(session: AsyncSession, event_id: uuid.UUID, contact_id: uuid.UU
     return (await session.scalars(query.execution_options(populate_existing=True))).one()
 
 
-async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
     """Insert delivery rows; one whose (event, contact, channel) exists already is skipped, whoever wrote it
-    (a redelivered event, or another replica handling the same one at the same moment). Returns the ids of
-    the rows actually written."""
+    (a redelivered event, or another replica handling the same one at the same moment). Returns the driver's
+    row count: how many were written on SQLite, -1 on asyncpg, which does not count an executemany."""
     if not rows:
-        return set()
+        return 0
     # A Core insert on the table: the rows are complete dicts already, the ORM's bulk machinery adds nothing.
     # No RETURNING: it turns SQLite's executemany into rendered multi-row statements, 15-20% dearer a row.
-    table = Delivery.__table__
-    result = await session.execute(insert_ignoring_conflicts(session, table, "event_id", "contact_id", "channel"),
-                                   rows)
+    result = await session.execute(insert_ignoring_conflicts(session, Delivery.__table__, "event_id", "contact_id",
+                                                             "channel"), rows)
+    return int(result.rowcount)
+
+
+async def insert_telling_written(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """insert_ignoring_duplicates, and the ids of the rows actually written."""
     ids = [row["id"] for row in rows]
-    if result.rowcount == len(rows):  # all written (SQLite counts an executemany's rows)
+    if await insert_ignoring_duplicates(session, rows) == len(rows):
         return set(ids)
-    # Some were duplicates, or the driver does not count (asyncpg: -1): which ids are there now is the answer,
-    # as a skipped row's id (new, random) cannot be anyone else's.
+    # Some were duplicates, or the driver does not count: which ids are there now is the answer, as a skipped
+    # row's id (new, random) cannot be anyone else's.
+    table = Delivery.__table__
     return set((await session.scalars(select(table.c.id).where(table.c.id.in_(ids)))).all())

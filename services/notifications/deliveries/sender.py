@@ -190,6 +190,11 @@ class DeliverySender:
         # Batches the consumer wrote already claimed and handed over (see take_over), oldest first.
         self._handed: collections.deque[Claim] = collections.deque()
 
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds its rows (SENDER_LEASE_SECONDS)."""
+        return timedelta(seconds=self.settings.sender_lease_seconds)
+
     def prepare(self) -> None:
         """Load now what the first mail would otherwise wait for: the compiled templates and the holiday tables."""
         load_templates()
@@ -243,7 +248,7 @@ class DeliverySender:
         already wait in memory: the new rows are then written pending and claimed from the table as usual."""
         if len(self._handed) >= HANDOVER_BATCHES:
             return None
-        return self.clock.now() + timedelta(seconds=self.settings.sender_lease_seconds)
+        return self.clock.now() + self.lease
 
     def take_over(self, rows: Sequence[ClaimedDelivery], events: dict[uuid.UUID, DeadlineReminder],
                   lease_until: datetime) -> None:
@@ -264,14 +269,14 @@ class DeliverySender:
         while self._handed:
             claim = self._handed.popleft()
             now = self.clock.now()
-            lease = timedelta(seconds=self.settings.sender_lease_seconds)
-            if claim.lease_until - now > lease * 2 / 3:
+            if claim.lease_until - now > self.lease * 2 / 3:
                 return claim
+            renewed = now + self.lease
             async with self.sessionmaker() as session, session.begin():
-                held = await repository.renew_lease(session, ids_of(claim.rows), claim.lease_until, now + lease)
+                held = await repository.renew_lease(session, ids_of(claim.rows), claim.lease_until, renewed)
             rows = [row for row in claim.rows if row.id in held]
             if rows:
-                return Claim(rows, {row.id: claim.attempts[row.id] for row in rows}, now + lease, {}, claim.events)
+                return Claim(rows, {row.id: claim.attempts[row.id] for row in rows}, renewed, {}, claim.events)
         return None
 
     async def send_due(self) -> int:
@@ -300,7 +305,7 @@ class DeliverySender:
     async def claim(self) -> Claim | None:
         """Claim a batch of due deliveries for the lease's duration (committed before anything is sent)."""
         now = self.clock.now()
-        lease_until = now + timedelta(seconds=self.settings.sender_lease_seconds)
+        lease_until = now + self.lease
         async with self.sessionmaker() as session, session.begin():
             skip_locked = session.bind.dialect.name == "postgresql"
             rows = await repository.claim_due(session, now, lease_until, self.settings.sender_batch_size, skip_locked)
@@ -313,13 +318,13 @@ class DeliverySender:
     async def _renew_lease(self, claim: Claim, done: asyncio.Event) -> None:
         """Push the batch's lease forward every third of it until `done`: a slow SMTP server (a 30 s timeout
         per command, a few connections for a whole batch) must not let another sender take the rows over."""
-        every = self.settings.sender_lease_seconds / 3
+        every = self.lease.total_seconds() / 3
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout=every)
             if done.is_set():
                 return
-            renewed = self.clock.now() + timedelta(seconds=self.settings.sender_lease_seconds)
+            renewed = self.clock.now() + self.lease
             try:
                 async with self.sessionmaker() as session, session.begin():
                     await repository.renew_lease(session, ids_of(claim.rows), claim.lease_until, renewed)
