@@ -5,7 +5,9 @@ already running NATS at NATS_URL is used instead. First start: the schemas, the 
 Blagis, an admin key (kept in <data>/admin-key.txt), the notifications service's own key and the secret
 signing action links. Then, as child processes until Ctrl-C / SIGTERM: the commitments API (with its
 outbox relay), the deadline scanner, the notifications API and its worker (reminder emails, digest,
-webhooks), and a local SMTP sink that keeps every message in <data>/mail (a Maildir).
+webhooks), and a local SMTP sink that keeps every message in <data>/mail (a Maildir). The terminal shows the
+banner as soon as the API answers; each child logs to <data>/<child>.log. The data folder and everything in
+it are readable by their owner only: they hold names, email addresses and keys.
 Settings: DATA_DIR, NATS_URL, DATABASE_URL, NOTIFICATIONS_DATABASE_URL, HOST, PORT, NOTIFICATIONS_PORT,
 SMTP_SINK_PORT.
 """
