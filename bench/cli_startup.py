@@ -1,15 +1,18 @@
-"""Scenario `cli_startup`: how much CPU a command line spends before it is useful, beside the bare interpreter.
+"""Scenario `cli_startup`: how much CPU a command line spends before it is useful, beside the bare
+interpreter.
 
     python -m bench cli_startup [--startup-runs N]
 
-- `python -m services.commitments --help` and `python -m services.notifications --help`, beside `python -c pass`;
-- `python -m services.commitments relay` started on a SQLite outbox holding 20 unpublished events (poll 60 s, so
-  only its start can publish them): the wall time from the process start to the first event seen on the stream's
-  subjects and the relay's CPU at that moment, beside `python -c "import <what a relay cannot start without>"`.
+- `python -m services.commitments --help` and `python -m services.notifications --help`, beside
+  `python -c pass`;
+- `python -m services.commitments relay` started on a SQLite outbox holding 20 unpublished events (poll 60 s,
+  so only its start can publish them): the wall time from the process start to the first event seen on the
+  stream's subjects and the relay's CPU at that moment, beside `python -c "import <what a relay cannot start
+  without>"`.
 
 Prints the medians of N runs (7), the ratio to each baseline and the verdict against the target (under 1 s of
-CPU). Needs NATS with JetStream at BENCH_NATS_URL (default nats://127.0.0.1:4222); the stream is deleted at the
-end.
+CPU). Needs NATS with JetStream at BENCH_NATS_URL (default nats://127.0.0.1:4222); the stream is deleted at
+the end.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
 TARGET_CPU_SECONDS = 1.0
 WAITING_EVENTS = 20
-# What the relay cannot start without: its ORM row, the async engine and driver, its settings, the NATS client.
+# What the relay cannot start without: its ORM row, the async engine and driver, its settings, the NATS
+# client.
 RELAY_FLOOR = "import sqlalchemy.orm, sqlalchemy.ext.asyncio, aiosqlite, pydantic_settings, nats"
 
 
@@ -67,8 +71,9 @@ async def _relay_start(database_url: str) -> tuple[float, float]:
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            session.add_all(OutboxMessage(event_id=uuid.uuid4(), event_type="bench.waiting", payload="{}", headers={},
-                                          created_at=datetime.now(UTC)) for _ in range(WAITING_EVENTS))
+            session.add_all(OutboxMessage(event_id=uuid.uuid4(), event_type="bench.waiting", payload="{}",
+                                          headers={}, created_at=datetime.now(UTC))
+                            for _ in range(WAITING_EVENTS))
     finally:
         await engine.dispose()
     suffix = uuid.uuid4().hex[:8]

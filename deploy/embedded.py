@@ -297,7 +297,8 @@ def main() -> int:
         notifications = [
             ChildSpec("notifications API",
                       [python, "-m", "services.notifications", "serve", "--host", host, "--port",
-                       str(notifications_port)], notifications_env, log_file=data_dir / "notifications-api.log"),
+                       str(notifications_port)], notifications_env,
+                      log_file=data_dir / "notifications-api.log"),
             ChildSpec("notifications worker (emails, digest, webhooks)",
                       [python, "-m", "services.notifications", "consume"], notifications_env,
                       log_file=data_dir / "notifications-worker.log"),

@@ -28,10 +28,10 @@ def sqlite_database_path(url: str) -> Path | None:
 
 
 def make_sqlite_file_private(url: str) -> None:
-    """Before SQLite opens the database of `url`: create its file empty with mode 0600 (SQLite takes an empty
-    file for a new database), or bring an existing file and its companions to 0600. SQLite gives the -wal, -shm
-    and -journal files it creates later the mode of the database file, so they are private too. A folder made
-    here gets 0700; an existing folder is left as it is (it may be shared, like /tmp)."""
+    """Before SQLite opens the database of `url`: create its file empty with mode 0600 (SQLite takes an
+    empty file for a new database), or bring an existing file and its companions to 0600. SQLite gives the
+    -wal, -shm and -journal files it creates later the mode of the database file, so they are private too. A
+    folder made here gets 0700; an existing folder is left as it is (it may be shared, like /tmp)."""
     path = sqlite_database_path(url)
     if path is None:
         return

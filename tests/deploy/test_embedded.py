@@ -67,7 +67,8 @@ def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, na
 
 
 def _the_banner_comes_first(output: list[str], port: int, secret: str, key_file: Path) -> None:
-    """No package listing, no migration or server log line before it: only what the run did on its first start."""
+    """No package listing, no migration or server log line before it: only what the run did on its first
+    start."""
     lines = [line.rstrip("\n") for line in output]
     start = lines.index("Engagements is running.")
     before = [line for line in lines[:start] if line.strip()]
@@ -87,8 +88,8 @@ def _when_it_answers(url: str, headers: dict[str, str], timeout: float = 30) -> 
 
 
 def _personal_data_is_readable_by_its_owner_only(data: Path) -> None:
-    """The databases (with their write-ahead logs, open while the services run), the mails, the logs, the keys:
-    nothing in the data folder is readable by another user."""
+    """The databases (with their write-ahead logs, open while the services run), the mails, the logs, the
+    keys: nothing in the data folder is readable by another user."""
     for name in ("commitments.db", "notifications.db"):
         assert (data / f"{name}-wal").exists()
     readable_by_others = {str(path.relative_to(data)): oct(path.stat().st_mode & 0o777)

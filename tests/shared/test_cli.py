@@ -13,8 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-HEAVY_MODULES = ("fastapi", "starlette", "sqlalchemy", "pydantic", "pydantic_settings", "opentelemetry", "holidays",
-                 "nats", "alembic")
+HEAVY_MODULES = ("fastapi", "starlette", "sqlalchemy", "pydantic", "pydantic_settings", "opentelemetry",
+                 "holidays", "nats", "alembic")
 
 # Runs `python -m <package> --help` in this interpreter, then lists every module it imported.
 _HELP_THEN_LIST_MODULES = """
@@ -31,8 +31,8 @@ print(json.dumps({"help": help_text.getvalue(), "modules": sorted(sys.modules)})
     ("services.notifications", ["migrate", "serve", "consume"]),
 ])
 def test_help_imports_no_heavy_module(package: str, commands: list[str]) -> None:
-    run = subprocess.run([sys.executable, "-c", _HELP_THEN_LIST_MODULES, package], cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
+    run = subprocess.run([sys.executable, "-c", _HELP_THEN_LIST_MODULES, package], cwd=ROOT, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert all(command in result["help"] for command in commands), result["help"]

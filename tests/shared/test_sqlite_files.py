@@ -35,8 +35,8 @@ async def _write_and_check_modes(url: str, database: Path) -> None:
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            session.add(OutboxMessage(event_id=uuid.uuid4(), event_type="test.written", payload="{}", headers={},
-                                      created_at=datetime.now(UTC)))
+            session.add(OutboxMessage(event_id=uuid.uuid4(), event_type="test.written", payload="{}",
+                                      headers={}, created_at=datetime.now(UTC)))
         # While the engine holds its connection, the write-ahead log and its index are on disk.
         files = {path.name: _mode(path) for path in database.parent.iterdir()}
         assert files == {database.name: 0o600, f"{database.name}-wal": 0o600, f"{database.name}-shm": 0o600}

@@ -101,9 +101,9 @@ def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: 
         "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
         "EVENTS_DUPLICATE_WINDOW_SECONDS": str(settings.events_duplicate_window_seconds),
         "DATA_DIR": str(settings.data_dir),
-        # A short poll by default: on PostgreSQL a killed relay's row locks go when the server notices the dead
-        # connection (on one host, within milliseconds of the kill), and SKIP LOCKED makes the next relay look
-        # again on its next turn rather than wait. A test that must rule the poll out sets a long one.
+        # A short poll by default: on PostgreSQL a killed relay's row locks go when the server notices the
+        # dead connection (on one host, within milliseconds of the kill), and SKIP LOCKED makes the next relay
+        # look again on its next turn rather than wait. A test that must rule the poll out sets a long one.
         "RELAY_POLL_SECONDS": str(poll_seconds),
         "RELAY_PAUSE_BEFORE_MARK_SECONDS": str(pause_before_mark_seconds),
         "LOG_LEVEL": "INFO",

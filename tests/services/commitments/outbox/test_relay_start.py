@@ -27,8 +27,8 @@ START_TIMEOUT = 30.0  # a cold Python start on a slow, busy machine
 NO_POLL_SECONDS = 2 * START_TIMEOUT
 # What the relay has no use for: the API's framework, the domain's models and event schemas, the French
 # holidays, the tracing SDK (tracing is off).
-NOT_FOR_THE_RELAY = ("fastapi", "starlette.routing", "services.commitments.items", "shared.events", "holidays",
-                     "opentelemetry.sdk")
+NOT_FOR_THE_RELAY = ("fastapi", "starlette.routing", "services.commitments.items", "shared.events",
+                     "holidays", "opentelemetry.sdk")
 
 
 async def test_relay_publishes_waiting_events_as_it_starts(
@@ -36,7 +36,8 @@ async def test_relay_publishes_waiting_events_as_it_starts(
         start_relay: Callable[..., Awaitable[RelayProcess]]) -> None:
     await create_partners(admin, 3)  # committed while no relay runs: nobody hears the wake-up pings
     rows = await outbox_rows(app.state.sessionmaker)
-    assert len(rows) == 4 and all(row.published_at is None for row in rows)  # the admin key's event, 3 partners
+    # The admin key's event and 3 partners.
+    assert len(rows) == 4 and all(row.published_at is None for row in rows)
 
     # Its poll is longer than the wait and nothing is committed after it starts: only its first drain can
     # publish these rows. PYTHONPROFILEIMPORTTIME lists in its log every module it imported.
