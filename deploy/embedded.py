@@ -5,7 +5,9 @@ already running NATS at NATS_URL is used instead. First start: the schemas, the 
 Blagis, an admin key (kept in <data>/admin-key.txt), the notifications service's own key and the secret
 signing action links. Then, as child processes until Ctrl-C / SIGTERM: the commitments API (with its
 outbox relay), the deadline scanner, the notifications API and its worker (reminder emails, digest,
-webhooks), and a local SMTP sink that keeps every message in <data>/mail (a Maildir).
+webhooks), and a local SMTP sink that keeps every message in <data>/mail (a Maildir). The terminal shows the
+banner as soon as the API answers; each child logs to <data>/<child>.log. The data folder and everything in
+it are readable by their owner only: they hold names, email addresses and keys.
 Settings: DATA_DIR, NATS_URL, DATABASE_URL, NOTIFICATIONS_DATABASE_URL, HOST, PORT, NOTIFICATIONS_PORT,
 SMTP_SINK_PORT.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import secrets
 import shutil
@@ -207,6 +210,29 @@ async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
         await engine.dispose()
 
 
+def banner(base_url: str, notifications_url: str, admin_key: str, data_dir: Path, mail_dir: Path) -> str:
+    """What a person needs first: where the API and its documentation are, and the admin key."""
+    key_file = data_dir / "admin-key.txt"
+    return f"""
+Engagements is running.
+  API documentation : {base_url}/docs
+  Admin API key     : {admin_key}
+                      (kept in {key_file}, readable by you only; valid on both APIs)
+  Try it            : curl -H "Authorization: Bearer $(cat {key_file})" {base_url}/v1/plans
+  Notifications API : {notifications_url}/docs   (deliveries, preferences, webhooks)
+  Reminder emails   : kept by the local SMTP sink in {mail_dir}/new/ (one file per message, Maildir)
+  Logs              : {data_dir}/*.log (one per process)
+Press Ctrl-C to stop.
+"""
+
+
+def print_log_tail(spec: ChildSpec, lines: int = 20) -> None:
+    """The end of a child's log, when it stopped on its own: why it did is usually there."""
+    if spec.log_file is not None and spec.log_file.exists():
+        tail = spec.log_file.read_text(errors="replace").splitlines()[-lines:]
+        print(f"--- last lines of {spec.log_file} ---", *tail, sep="\n", file=sys.stderr, flush=True)
+
+
 def _on_signal(_signum: int, _frame: object) -> None:
     raise Stop
 
@@ -215,8 +241,12 @@ def main() -> int:
     # Explicit SIGINT handler too: a shell starting us in the background (`make run &`) ignores SIGINT.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_signal)
+    # Everything this run and its children write (databases, mails, logs, keys, the NATS store) holds personal
+    # data or secrets: readable by its owner only.
+    os.umask(0o077)
     data_dir = Path(os.environ.get("DATA_DIR", "data")).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)  # a folder made by an earlier version, or by hand
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
     notifications_port = int(os.environ.get("NOTIFICATIONS_PORT", str(port + 1)))
     smtp_port = int(os.environ.get("SMTP_SINK_PORT", "8025"))
@@ -237,7 +267,7 @@ def main() -> int:
     commitments = [
         ChildSpec("commitments API (with outbox relay)",
                   [python, "-m", "services.commitments", "serve", "--host", host, "--port", str(port)],
-                  {**service_env, "RELAY_IN_PROCESS": "true"}),
+                  {**service_env, "RELAY_IN_PROCESS": "true"}, log_file=data_dir / "commitments-api.log"),
         ChildSpec("deadline scanner", [python, "-m", "services.commitments", "scan"], service_env,
                   log_file=data_dir / "scanner.log"),
     ]
@@ -253,6 +283,8 @@ def main() -> int:
 
         from services.notifications.migrate import upgrade_database as upgrade_notifications_database
 
+        # Alembic's INFO lines (one per migration) are for an operator's `migrate`, not for this terminal.
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         upgrade_database(database_url)
         upgrade_notifications_database(notifications_database_url)
         keys = asyncio.run(first_start(database_url, data_dir))
@@ -265,31 +297,22 @@ def main() -> int:
         notifications = [
             ChildSpec("notifications API",
                       [python, "-m", "services.notifications", "serve", "--host", host, "--port",
-                       str(notifications_port)], notifications_env),
+                       str(notifications_port)], notifications_env,
+                      log_file=data_dir / "notifications-api.log"),
             ChildSpec("notifications worker (emails, digest, webhooks)",
                       [python, "-m", "services.notifications", "consume"], notifications_env,
                       log_file=data_dir / "notifications-worker.log"),
         ]
-        children.start(smtp_sink)
-        for spec in commitments:
+        # All at once (the notifications service asks the commitments API nothing before a request or an
+        # event comes): the banner comes as soon as the API answers.
+        for spec in (smtp_sink, *commitments, *notifications):
             children.start(spec)
         wait_until(lambda: http_ok(f"{base_url}/healthz"), "the API", children)
-        for spec in notifications:
-            children.start(spec)
-        wait_until(lambda: http_ok(f"{notifications_url}/healthz"), "the notifications API", children)
-        print(f"""
-Engagements is running.
-  API documentation : {base_url}/docs
-  Notifications API : {notifications_url}/docs   (deliveries, preferences, webhooks)
-  Admin API key     : {admin_key}   (kept in {data_dir / 'admin-key.txt'}; valid on both APIs)
-  Try it            : curl -H "Authorization: Bearer {admin_key}" {base_url}/v1/plans
-  Reminder emails   : kept by the local SMTP sink in {mail_dir}/new/ (one file per message, Maildir)
-  Logs              : {data_dir}/scanner.log, notifications-worker.log, smtp-sink.log
-Press Ctrl-C to stop.
-""", flush=True)
+        print(banner(base_url, notifications_url, admin_key, data_dir, mail_dir), flush=True)
         while (gone := children.exited()) is None:
             time.sleep(0.5)
         print(f"{gone[0].name} exited with code {gone[1]}; stopping", file=sys.stderr, flush=True)
+        print_log_tail(gone[0])
         return 1
     except Stop:
         return 0

@@ -7,23 +7,15 @@ principal from its `GET /v1/auth/whoami` (README, "How the other services verify
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends
 
 from shared.events import Actor
 from shared.problems import Forbidden, Unauthorized
+from shared.roles import Role
 
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    CITY = "city"
-    PARTNER = "partner"
-    READER = "reader"
-    # The other services' own key: reads like `reader`, may read who to write to about an item, and may act
-    # on behalf of one contact (header X-Acting-Contact) — then it is that contact's partner, nothing more.
-    SERVICE = "service"
+__all__ = ["Principal", "Role", "bearer_secret", "role_guard"]
 
 
 @dataclass(frozen=True)

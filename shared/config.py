@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.calendar import WorkingCalendar
+if TYPE_CHECKING:  # imported when asked for: the holidays package costs every command's start otherwise
+    from shared.calendar import WorkingCalendar
 
 
 class ServiceSettings(BaseSettings):
@@ -40,5 +42,7 @@ class ServiceSettings(BaseSettings):
 
     def working_calendar(self) -> WorkingCalendar:
         """The working-day calendar these settings describe."""
+        from shared.calendar import WorkingCalendar
+
         return WorkingCalendar(alsace_moselle=self.calendar_alsace_moselle,
                                pentecost_monday_is_holiday=self.calendar_pentecost_monday_off)

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 # A runtime import: FastAPI reads the annotation of request_session to inject the request.
 from starlette.requests import Request
 
+from shared.sqlite_files import make_sqlite_file_private
+
 # Constraint names every service's metadata uses, so that Alembic batch migrations can find them by name.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -46,6 +48,7 @@ def create_engine(url: str, pool_size: int = 20, ping_after_idle_seconds: float 
     connection is pinged before use when it sat idle `ping_after_idle_seconds` or more (0: always)."""
     url = async_database_url(url)
     if is_sqlite(url):
+        make_sqlite_file_private(url)
         # Looked up at call time so that OpenTelemetry's wrapper (installed by setup_tracing) sees the engine.
         engine = sqlalchemy_asyncio.create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 

@@ -21,11 +21,12 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy import MetaData, pool
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 from shared.db import async_database_url
+from shared.sqlite_files import make_sqlite_file_private
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
@@ -85,7 +86,7 @@ def run_environment(context: EnvironmentContext, metadata: MetaData, default_url
         do_run_migrations(connection)
         return
     url = database_url()
-    _ensure_sqlite_folder(url)
+    make_sqlite_file_private(url)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -106,12 +107,6 @@ def run_environment(context: EnvironmentContext, metadata: MetaData, default_url
     thread.join()
     if errors:
         raise errors[0]
-
-
-def _ensure_sqlite_folder(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 @dataclass(frozen=True)

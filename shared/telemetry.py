@@ -7,13 +7,16 @@ import logging
 import sys
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry import propagate, trace
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry import trace
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+# The SDK, the SQLAlchemy instrumentation and the propagators are imported where they are used: a process
+# that does not trace (a command line's --help, the relay without an OTLP endpoint) does not pay for them.
 
 _configured_provider: TracerProvider | None = None
 
@@ -21,6 +24,11 @@ _configured_provider: TracerProvider | None = None
 def setup_tracing(service_name: str, otlp_endpoint: str | None, extra_exporter: SpanExporter | None = None
                   ) -> TracerProvider:
     """Install one tracer provider per process; spans go to OTLP when an endpoint is configured."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     global _configured_provider
     if _configured_provider is None:
         _configured_provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
@@ -41,12 +49,16 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None, extra_exporter: 
 
 def inject_trace_context(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
     """Write the current W3C trace context (traceparent, tracestate) into message headers."""
+    from opentelemetry import propagate
+
     propagate.inject(headers)
     return headers
 
 
 def extract_trace_context(headers: Mapping[str, str] | None) -> Any:
     """The OpenTelemetry context carried by message headers, to parent a consumer's span."""
+    from opentelemetry import propagate
+
     return propagate.extract(dict(headers or {}))
 
 

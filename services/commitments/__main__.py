@@ -24,29 +24,18 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.commitments.auth.principal import SYSTEM, Role
-from services.commitments.config import CommitmentsSettings
 from shared.cli import add_serve_command, run_command, serve_app
 from shared.clock import PARIS, SystemClock
+from shared.roles import Role
 
+# Only what parsing the arguments needs is imported here: `--help` answers at once, and each command imports
+# what it uses (FastAPI and the ORM models for serve, SQLAlchemy and NATS for the relay …).
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
-class RelaySettings(CommitmentsSettings):
-    """The standalone relay's settings: the service's, plus fault injection for the crash test."""
-
-    # RELAY_PAUSE_BEFORE_MARK_SECONDS: wait between publishing a batch and marking it published.
-    relay_pause_before_mark_seconds: float = 0.0
-
-
-class ScannerSettings(CommitmentsSettings):
-    """The deadline scanner's settings: the service's, plus SCANNER_BATCH_SIZE and SCANNER_POLL_SECONDS."""
-
-    scanner_batch_size: int = 500
-    scanner_poll_seconds: float = 30.0
-    # Fault injection for the crash test only: wait this long inside each batch's transaction.
-    scanner_pause_in_batch_seconds: float = 0.0
+    from services.commitments.config import CommitmentsSettings, RelaySettings, ScannerSettings
 
 
 @contextlib.asynccontextmanager
@@ -193,6 +182,7 @@ async def _log_nats_error(error: Exception) -> None:
 
 
 async def create_key_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
+    from services.commitments.auth.principal import SYSTEM
     from services.commitments.auth.service import create_key
 
     async with transaction(settings) as session:
@@ -203,6 +193,7 @@ async def create_key_command(settings: CommitmentsSettings, args: argparse.Names
 
 
 async def revoke_key_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
+    from services.commitments.auth.principal import SYSTEM
     from services.commitments.auth.service import PrincipalCache, revoke_key
 
     async with transaction(settings) as session:
@@ -223,6 +214,7 @@ async def list_keys_command(settings: CommitmentsSettings, _args: argparse.Names
 
 async def import_plan_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
     # Imported here: the importer is a separate piece of work and the other commands must not need it.
+    from services.commitments.auth.principal import SYSTEM
     from services.commitments.plans.importer import import_plan_text
 
     text = Path(args.file).read_text(encoding="utf-8")
@@ -247,12 +239,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(handler=migrate)
     add_serve_command(commands, serve, default_port=8000)
     commands.add_parser("relay", help="run the outbox relay until SIGTERM/SIGINT").set_defaults(
-        handler=relay, settings_class=RelaySettings)
+        handler=relay, settings_class="RelaySettings")
     scan_parser = commands.add_parser("scan", help="run the deadline scanner until SIGTERM/SIGINT")
     scan_parser.add_argument("--once", action="store_true", help="one tick, print its result as JSON, exit")
     scan_parser.add_argument("--as-of", type=_instant, metavar="INSTANT",
                              help="run as of this instant (ISO 8601; Paris time without an offset)")
-    scan_parser.set_defaults(handler=scan, settings_class=ScannerSettings)
+    scan_parser.set_defaults(handler=scan, settings_class="ScannerSettings")
     create = commands.add_parser("create-key", help="create an API key and print its secret once")
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--name", required=True)
@@ -272,7 +264,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    return run_command(args, getattr(args, "settings_class", CommitmentsSettings)())
+    from services.commitments import config
+
+    # A command's settings class is named, not imported, while parsing: pydantic-settings is slow to import.
+    return run_command(args, getattr(config, getattr(args, "settings_class", "CommitmentsSettings"))())
 
 
 if __name__ == "__main__":

@@ -14,10 +14,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from services.notifications.config import NotificationsSettings
 from shared.cli import add_serve_command, run_command, serve_app
 from shared.clock import SystemClock
+
+# Only what parsing the arguments needs is imported here: `--help` answers at once, and each command imports
+# what it uses.
+if TYPE_CHECKING:
+    from services.notifications.config import NotificationsSettings
 
 
 def migrate(settings: NotificationsSettings, _args: argparse.Namespace) -> None:
@@ -52,6 +57,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from services.notifications.config import NotificationsSettings
+
     return run_command(args, NotificationsSettings())
 
 

@@ -51,17 +51,50 @@ def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, na
         key_file = tmp_path / "data" / "admin-key.txt"
         secret = key_file.read_text().strip()
         assert key_file.stat().st_mode & 0o777 == 0o600
-        assert secret in "".join(output) and f"http://127.0.0.1:{port}/docs" in "".join(output)
+        _the_banner_comes_first(output, port, secret, key_file)
         auth = {"Authorization": f"Bearer {secret}"}
         plans = httpx.get(f"http://127.0.0.1:{port}/v1/plans", headers=auth)
         assert plans.status_code == 200 and len(plans.json()) == 1
         # The same admin key is honoured by the notifications API (checked through the commitments service).
-        deliveries = httpx.get(f"http://127.0.0.1:{notifications_port}/v1/deliveries", headers=auth)
+        # The banner does not wait for it: it is ready a moment later.
+        deliveries = _when_it_answers(f"http://127.0.0.1:{notifications_port}/v1/deliveries", auth)
         assert deliveries.status_code == 200, deliveries.text
         _a_reminder_reaches_the_mail_folder(f"http://127.0.0.1:{port}", auth, data, env)
+        _personal_data_is_readable_by_its_owner_only(data)
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+
+
+def _the_banner_comes_first(output: list[str], port: int, secret: str, key_file: Path) -> None:
+    """No package listing, no migration or server log line before it: only what the run did on its first
+    start."""
+    lines = [line.rstrip("\n") for line in output]
+    start = lines.index("Engagements is running.")
+    before = [line for line in lines[:start] if line.strip()]
+    assert len(before) <= 2 and not [line for line in before if "INFO" in line or "alembic" in line], lines
+    banner = "\n".join(lines[start:])
+    assert f"http://127.0.0.1:{port}/docs" in banner and str(key_file) in banner and secret in banner
+
+
+def _when_it_answers(url: str, headers: dict[str, str], timeout: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, headers=headers)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{url} did not answer"
+            time.sleep(0.2)
+
+
+def _personal_data_is_readable_by_its_owner_only(data: Path) -> None:
+    """The databases (with their write-ahead logs, open while the services run), the mails, the logs, the
+    keys: nothing in the data folder is readable by another user."""
+    for name in ("commitments.db", "notifications.db"):
+        assert (data / f"{name}-wal").exists()
+    readable_by_others = {str(path.relative_to(data)): oct(path.stat().st_mode & 0o777)
+                          for path in (data, *data.rglob("*")) if path.stat().st_mode & 0o077}
+    assert readable_by_others == {}
 
 
 def _a_reminder_reaches_the_mail_folder(api: str, auth: dict[str, str], data: Path, env: dict[str, str]) -> None:

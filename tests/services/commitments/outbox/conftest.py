@@ -61,9 +61,10 @@ async def start_relay(settings: CommitmentsSettings, tmp_path: Path
     started is killed at the end, whatever happened."""
     started: list[RelayProcess] = []
 
-    async def start(pause_before_mark_seconds: float = 0.0) -> RelayProcess:
-        relay = RelayProcess(relay_environment(settings, pause_before_mark_seconds),
-                             tmp_path / f"relay-{len(started) + 1}.log")
+    async def start(pause_before_mark_seconds: float = 0.0, poll_seconds: float = 0.5,
+                    extra_env: dict[str, str] | None = None) -> RelayProcess:
+        env = {**relay_environment(settings, pause_before_mark_seconds, poll_seconds), **(extra_env or {})}
+        relay = RelayProcess(env, tmp_path / f"relay-{len(started) + 1}.log")
         started.append(relay)
         return await relay.start()
 

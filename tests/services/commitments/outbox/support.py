@@ -86,11 +86,12 @@ def event_ids(rows: list[OutboxMessage]) -> list[str]:
 _RELAY_SETTING_NAMES = ({name.upper() for name in CommitmentsSettings.model_fields}
                         | {"RELAY_PAUSE_BEFORE_MARK_SECONDS"})
 
+_IMPORT_TIME_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", re.MULTILINE)
 _DEDUP_LOG = re.compile(r"event ([0-9a-f-]{36}) was already in the stream")
 
 
-def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: float = 0.0
-                      ) -> dict[str, str]:
+def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: float = 0.0,
+                      poll_seconds: float = 0.5) -> dict[str, str]:
     """The environment of a relay process using the same database, NATS and stream as the test's app."""
     env = {name: value for name, value in os.environ.items() if name.upper() not in _RELAY_SETTING_NAMES}
     env.update({
@@ -100,9 +101,10 @@ def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: 
         "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
         "EVENTS_DUPLICATE_WINDOW_SECONDS": str(settings.events_duplicate_window_seconds),
         "DATA_DIR": str(settings.data_dir),
-        # A short poll: on PostgreSQL a killed relay's row locks go when the server notices the dead
-        # connection, and SKIP LOCKED makes the next relay look again on its next turn rather than wait.
-        "RELAY_POLL_SECONDS": "0.5",
+        # A short poll by default: on PostgreSQL a killed relay's row locks go when the server notices the
+        # dead connection (on one host, within milliseconds of the kill), and SKIP LOCKED makes the next relay
+        # look again on its next turn rather than wait. A test that must rule the poll out sets a long one.
+        "RELAY_POLL_SECONDS": str(poll_seconds),
         "RELAY_PAUSE_BEFORE_MARK_SECONDS": str(pause_before_mark_seconds),
         "LOG_LEVEL": "INFO",
         "LOG_JSON": "true",
@@ -177,6 +179,10 @@ class RelayProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def imported_modules(self) -> set[str]:
+        """The modules the process imported, when it ran with PYTHONPROFILEIMPORTTIME=1 (`-X importtime`)."""
+        return set(_IMPORT_TIME_LINE.findall(self.log_text()))
 
     def deduplicated_event_ids(self) -> list[str]:
         """Event ids the relay re-published and JetStream reported as duplicates (its dedup log lines)."""
