@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from services.commitments.models import Base
 from services.commitments.outbox.models import OutboxMessage
+from tests.french import english_in
 from tests.services.commitments.support import seeded_app
 
 # --------------------------------------------------------------------------------------------------- the world
@@ -125,6 +126,7 @@ def assert_refusal(response: httpx.Response, field_name: str | None, status: int
     assert response.headers["content-type"].startswith("application/problem+json"), what
     problem = response.json()
     assert problem["status"] == response.status_code and problem["detail"], what
+    assert not english_in(problem), f"{what}: English reaches the caller: {english_in(problem)}"
     if field_name is not None:
         assert re.search(rf"(?<![\w]){re.escape(field_name)}(?![\w])", problem["detail"]), (
             f"{what}: the detail does not name {field_name!r}: {problem['detail']!r}")
