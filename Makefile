@@ -2,6 +2,7 @@
 #   make run     start everything on this machine (SQLite, nats-server, API on http://127.0.0.1:8000)
 #   make test    run the test suite
 #   make bench   run the benchmarks
+#   make fuzz    schemathesis over every operation of both APIs, long run (SQLite and PostgreSQL)
 #   make clean   remove the environment and caches (not ./data: delete it yourself to start afresh)
 
 PYTHON3 ?= python3
@@ -12,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # --inexact: keep pip and uv themselves, which are not in the lock, inside the environment.
 SYNC   := $(UV) sync --frozen --inexact
 
-.PHONY: run test bench clean env env-dev
+.PHONY: run test bench fuzz clean env env-dev
 
 $(PYTHON):
 	$(PYTHON3) -m venv $(VENV)
@@ -35,6 +36,12 @@ test: env-dev
 
 bench: env-dev
 	$(PYTHON) -m bench
+
+# The suite runs the same tests with a few examples per operation, on PostgreSQL only (tests/api_fuzzing.py).
+FUZZ_EXAMPLES ?= 200
+fuzz: env-dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SQLITE=1 $(PYTHON) -m pytest -p no:cacheprovider $(PYTEST_ARGS) \
+		tests/services/commitments/test_fuzz_api.py tests/services/notifications/test_fuzz_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

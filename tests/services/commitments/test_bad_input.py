@@ -573,6 +573,18 @@ async def test_percent_encoded_junk_cursor_is_400(world: World, raw: str, sort: 
     assert_bad_cursor(await world.admin.get(f"/v1/items?sort={sort}&cursor={raw}"), f"cursor={raw}")
 
 
+@pytest.mark.parametrize("raw", RAW_CURSORS)
+@pytest.mark.parametrize("param", ["q", "tag"])
+async def test_percent_encoded_junk_in_text_queries_is_refused_or_harmless(world: World, raw: str, param: str
+                                                                          ) -> None:
+    # Undecodable bytes arrive as U+FFFD (harmless text); NUL and line separators are refused by QueryText.
+    response = await world.admin.get(f"/v1/items?{param}={raw}")
+    if response.status_code != 200:
+        assert_refusal(response, param, 422, f"{param}={raw}")
+    else:
+        assert "%00" not in raw and "%E2%80%A8" not in raw
+
+
 hostile_cursors = st.one_of(
     st.text(st.characters(codec=None), max_size=300),
     st.binary(max_size=600).map(lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")),
