@@ -2,6 +2,7 @@
 #   make run     start everything on this machine (SQLite, nats-server, API on http://127.0.0.1:8000)
 #   make test    run the test suite
 #   make bench   run the benchmarks
+#   make fuzz    schemathesis over every operation of both APIs, long run (SQLite and PostgreSQL)
 #   make clean   remove the environment and caches (not ./data: delete it yourself to start afresh)
 
 PYTHON3 ?= python3
@@ -14,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # (PYTHONDONTWRITEBYTECODE, a read-only checkout); after the first sync it costs a tenth of a second.
 SYNC   := $(UV) sync --frozen --inexact --compile-bytecode
 
-.PHONY: run test bench clean env env-dev
+.PHONY: run test bench fuzz clean env env-dev
 
 $(PYTHON):
 	@echo "creating the project's environment in $(VENV) (the first time only)"
@@ -40,6 +41,12 @@ test: env-dev
 
 bench: env-dev
 	$(PYTHON) -m bench
+
+# The suite runs the same tests with a few examples per operation, on PostgreSQL only (tests/api_fuzzing.py).
+FUZZ_EXAMPLES ?= 200
+fuzz: env-dev
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SQLITE=1 $(PYTHON) -m pytest -p no:cacheprovider $(PYTEST_ARGS) \
+		tests/services/commitments/test_fuzz_api.py tests/services/notifications/test_fuzz_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.validation_messages import french_message
+
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger(__name__)
 
@@ -78,14 +80,27 @@ def problem_response(
 
 
 def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
-    cleaned = []
-    for error in errors:
-        cleaned.append({
-            "loc": [str(part) for part in error.get("loc", ())],
-            "msg": str(error.get("msg", "")),
-            "type": str(error.get("type", "")),
-        })
-    return cleaned
+    """Pydantic's errors as the API shows them: where (`loc`), what in French (`msg`), and the error `type`."""
+    return [{"loc": [str(part) for part in error.get("loc", ())], "msg": french_message(error),
+             "type": str(error.get("type", ""))} for error in errors]
+
+
+def _where(loc: list[str]) -> str:
+    return ".".join(loc) or "requête"
+
+
+# Errors Starlette and FastAPI raise themselves, with English details: told in French by status.
+_HTTP_ERRORS: dict[int, tuple[str, str, str]] = {
+    400: ("unreadable-body", "Corps de requête illisible",
+          "body : le corps de la requête est illisible (JSON en UTF-8 valide attendu, sans imbrication excessive)."),
+    401: ("unauthorized", "Authentification requise", "Clé d'API manquante ou invalide."),
+    403: ("forbidden", "Action non autorisée", "Action non autorisée."),
+    404: ("not-found", "Introuvable", "Aucune ressource à cette adresse."),
+    405: ("method-not-allowed", "Méthode non autorisée", "Cette méthode n'est pas permise à cette adresse."),
+    406: ("not-acceptable", "Format non disponible", "Le format demandé (en-tête Accept) n'est pas disponible."),
+    413: ("payload-too-large", "Corps de requête trop volumineux", "Le corps de la requête est trop volumineux."),
+    415: ("unsupported-media-type", "Format de corps non pris en charge", "Corps JSON attendu."),
+}
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -97,16 +112,30 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _jsonable_errors(exc.errors())
-        summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
-        return problem_response(422, "validation-error", "Données invalides", summary or "Requête invalide",
+        raw = exc.errors()
+        broken_json = next((error for error in raw if error.get("type") == "json_invalid"), None)
+        if broken_json is not None:
+            # The body is not JSON at all: a 400, like any body that can't be read; 422 is for JSON that is
+            # read but not accepted.
+            position = next((part for part in broken_json.get("loc", ())[1:] if isinstance(part, int)), None)
+            where = f" (caractère {position})" if position is not None else ""
+            return problem_response(400, "invalid-json", "JSON invalide",
+                                    f"body : le corps de la requête n'est pas un JSON valide{where}.",
+                                    request.url.path)
+        errors = _jsonable_errors(raw)
+        summary = "; ".join(f"{_where(error['loc'])} : {error['msg']}" for error in errors[:5])
+        if len(errors) > 5:
+            summary += f" (et {len(errors) - 5} autre(s))"
+        return problem_response(422, "validation-error", "Données invalides", summary or "Requête invalide.",
                                 request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else "Erreur HTTP"
-        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "http-error")
-        return problem_response(exc.status_code, code, detail, detail, request.url.path)
+        code, title, detail = _HTTP_ERRORS.get(
+            exc.status_code, ("http-error", "Erreur HTTP", f"La requête n'a pas abouti (HTTP {exc.status_code})."))
+        response = problem_response(exc.status_code, code, title, detail, request.url.path)
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

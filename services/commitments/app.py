@@ -25,6 +25,7 @@ from services.commitments.partners.service import GroupCache
 from services.commitments.plans.router import router as plans_router
 from services.commitments.reminders.router import router as reminders_router
 from services.commitments.recipients.router import router as recipients_router
+from shared.api_docs import create_api
 from shared.bus import BusState, StreamSpec, follow_key_revocations
 from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
@@ -93,7 +94,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
             await bus.close()
             await engine.dispose()
 
-    app = FastAPI(title="Engagements — service des engagements", version="1.0.0", description=DESCRIPTION,
+    app = create_api(title="Engagements — service des engagements", version="1.0.0", description=DESCRIPTION,
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock

@@ -18,6 +18,7 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.router import router as deliveries_router
 from services.notifications.preferences.router import router as preferences_router
 from services.notifications.webhooks.router import router as webhooks_router
+from shared.api_docs import create_api
 from shared.bus import BusState, StreamSpec, follow_key_revocations
 from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
@@ -74,7 +75,7 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
             await http.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="Engagements — service des notifications", version="1.0.0", description=DESCRIPTION,
+    app = create_api(title="Engagements — service des notifications", version="1.0.0", description=DESCRIPTION,
                   lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock

@@ -54,7 +54,7 @@ async def list_items(
     tag: Annotated[QueryText | None, Query()] = None,
     needs_review: bool | None = None,
     sort: Sort = "created",
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Annotated[str | None, Query(description="Le `next_cursor` de la page précédente (sinon 400).")] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
 ) -> Response:
     """List items with filters, a stable cursor and a sort order; a partner key sees its own items only."""

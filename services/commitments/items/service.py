@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +13,8 @@ from services.commitments.contacts import repository as contacts_repository
 from services.commitments.deadlines import repository as deadlines_repository
 from services.commitments.history.service import diff, record_change
 from services.commitments.items import repository
+from services.commitments.items.cursor import decode_cursor as _decode_cursor
+from services.commitments.items.cursor import encode_cursor as _encode_cursor
 from services.commitments.items.lifecycle import (
     ANSWERED,
     CLOSED,
@@ -58,33 +57,6 @@ def check_version(item: Item, if_match: str | None) -> None:
 
 def etag(item: Item) -> str:
     return f'"{item.version}"'
-
-
-def _encode_cursor(sort: str, value: Any, item_id: uuid.UUID) -> str:
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    raw = json.dumps({"s": sort, "v": None if sort == "created" else value, "id": str(item_id)})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if raw["s"] != sort:
-            raise ValueError("sort changed")
-        key = sort.lstrip("-")
-        value = raw["v"]
-        if key == "updated":
-            value = datetime.fromisoformat(value)
-            if value.tzinfo is None:
-                raise ValueError("naive datetime")
-        elif key == "title" and not isinstance(value, str):
-            raise ValueError("title must be text")
-        elif key == "created" and value is not None:
-            raise ValueError("unexpected value")
-        return value, uuid.UUID(raw["id"])
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise InvalidInput("cursor : curseur de pagination invalide (ou obtenu avec un autre tri).") from exc
 
 
 async def list_page(session: AsyncSession, principal: Principal, filters: ItemFilters, sort: str, cursor: str | None,

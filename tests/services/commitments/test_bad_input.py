@@ -9,6 +9,7 @@ row of every table and the list endpoints.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -19,10 +20,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from services.commitments.models import Base
 from services.commitments.outbox.models import OutboxMessage
+from tests.french import english_in
 from tests.services.commitments.support import seeded_app
 
 # --------------------------------------------------------------------------------------------------- the world
@@ -122,6 +126,7 @@ def assert_refusal(response: httpx.Response, field_name: str | None, status: int
     assert response.headers["content-type"].startswith("application/problem+json"), what
     problem = response.json()
     assert problem["status"] == response.status_code and problem["detail"], what
+    assert not english_in(problem), f"{what}: English reaches the caller: {english_in(problem)}"
     if field_name is not None:
         assert re.search(rf"(?<![\w]){re.escape(field_name)}(?![\w])", problem["detail"]), (
             f"{what}: the detail does not name {field_name!r}: {problem['detail']!r}")
@@ -525,34 +530,91 @@ async def test_refusal_inside_a_service_writes_nothing(world: World, method: str
 
 CURSOR_JUNK = {
     "not base64": "!!!", "not JSON": "bm90IGpzb24", "non-ASCII": "é", "JSON list": "WzFd", "null": "bnVsbA",
+    "NUL": "\x00", "too long": "A" * 5000, "deep nesting": "W1tb" * 600,
     "other sort": {"s": "title", "v": "a", "id": str(uuid.uuid4())},
     "bad id": {"s": "created", "v": None, "id": "x"},
     "number for a title": {"s": "title", "v": 123, "id": str(uuid.uuid4())},
     "object for a title": {"s": "title", "v": {"a": 1}, "id": str(uuid.uuid4())},
     "number for a date": {"s": "updated", "v": 5, "id": str(uuid.uuid4())},
+    "huge number for a date": {"s": "updated", "v": 10**300, "id": str(uuid.uuid4())},
+    "NUL in a title": {"s": "title", "v": "a\x00b", "id": str(uuid.uuid4())},
+    "lone surrogate in a title": {"s": "title", "v": "a\ud800b", "id": str(uuid.uuid4())},
+    "naive date": {"s": "updated", "v": "2026-03-02T09:00:00", "id": str(uuid.uuid4())},
 }
 
 
-
 def _cursor(value: Any) -> str:
-    import base64
-
     if isinstance(value, str):
         return value
+    # json.dumps writes a lone surrogate as the escape \ud800, as a hostile client would.
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
+def assert_bad_cursor(response: httpx.Response, what: str) -> None:
+    problem = assert_refusal(response, "cursor", 400, what)
+    assert problem["code"] == "invalid-cursor", what
+
+
 @pytest.mark.parametrize("label", list(CURSOR_JUNK))
-async def test_bad_cursor_is_422(world: World, label: str) -> None:
+async def test_bad_cursor_is_400(world: World, label: str) -> None:
     value = CURSOR_JUNK[label]
     sort = value["s"] if isinstance(value, dict) and label != "other sort" else "created"
     response = await world.admin.get("/v1/items", params={"cursor": _cursor(value), "sort": sort})
-    assert_refusal(response, None, 422, f"cursor {label}")
+    assert_bad_cursor(response, f"cursor {label}")
 
 
-async def test_bad_cursor_detail_names_the_parameter(world: World) -> None:
-    response = await world.admin.get("/v1/items", params={"cursor": "!!!"})
-    assert_refusal(response, "cursor", 422, "cursor")
+# As they arrive on the wire: percent-escapes the client wrote, not ones httpx would choose.
+RAW_CURSORS = ["%00", "%ED%A0%80", "%ED%A0%80%ED%B0%80", "%FF%FE", "%C0%80", "abc%00def", "%E2%80%A8", "%2B%2F"]
+
+
+@pytest.mark.parametrize("raw", RAW_CURSORS)
+@pytest.mark.parametrize("sort", ["created", "title", "-updated"])
+async def test_percent_encoded_junk_cursor_is_400(world: World, raw: str, sort: str) -> None:
+    assert_bad_cursor(await world.admin.get(f"/v1/items?sort={sort}&cursor={raw}"), f"cursor={raw}")
+
+
+@pytest.mark.parametrize("raw", RAW_CURSORS)
+@pytest.mark.parametrize("param", ["q", "tag"])
+async def test_percent_encoded_junk_in_text_queries_is_refused_or_harmless(world: World, raw: str, param: str
+                                                                          ) -> None:
+    # Undecodable bytes arrive as U+FFFD (harmless text); NUL and line separators are refused by QueryText.
+    response = await world.admin.get(f"/v1/items?{param}=x{raw}y")
+    if response.status_code != 200:
+        assert_refusal(response, param, 422, f"{param}={raw}")
+    else:
+        assert "%00" not in raw and "%E2%80%A8" not in raw
+
+
+hostile_cursors = st.one_of(
+    st.text(st.characters(codec=None), max_size=300),
+    st.binary(max_size=600).map(lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")),
+    st.fixed_dictionaries({"s": st.sampled_from(["created", "title", "updated"]),
+                           "v": st.none() | st.integers() | st.text(st.characters(codec=None), max_size=80),
+                           "id": st.uuids().map(str)}).map(_cursor))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(cursor=hostile_cursors, sort=st.sampled_from(["created", "-created", "title", "-title", "updated", "-updated"]))
+async def test_fuzzed_cursor_is_never_a_server_error(world: World, cursor: str, sort: str) -> None:
+    # A cursor that happens to decode (a valid title or date) just gives a page; anything else is a 400.
+    response = await world.admin.get("/v1/items", params={"cursor": cursor, "sort": sort})
+    if response.status_code != 200:
+        assert_bad_cursor(response, f"cursor {cursor!r}")
+
+
+async def test_cursor_after_the_longest_title_gives_the_next_page(world: World) -> None:
+    titles = [("\U0001d518" * 299) + suffix for suffix in "ab"]  # 4 UTF-8 bytes each: the longest cursor
+    created = [_ok(await world.admin.post("/v1/items", json={
+        "objective_id": world.ids["objective_id"], "kind": "commitment", "title": title, "plan_text": "P"}))["id"]
+        for title in titles]
+    seen: list[str] = []
+    params: dict[str, Any] = {"sort": "-title", "limit": 1, "q": "\U0001d518" * 2}
+    while len(seen) < 2:
+        page = _ok(await world.admin.get("/v1/items", params=params))
+        seen += [item["id"] for item in page["items"]]
+        params["cursor"] = page["next_cursor"]
+    assert seen == created[::-1]
 
 
 BAD_QUERIES = [

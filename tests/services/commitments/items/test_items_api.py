@@ -66,7 +66,7 @@ async def test_cursor_pagination_is_stable_and_complete(admin, make_objective, m
                 await _request(admin, objective, lead, title="ZZ ajoutée" if sort.startswith("-") else "AA ajoutée")
         assert [i for i in seen if i in created] == expected, sort
     bad = await admin.get("/v1/items", params={"cursor": "not-a-cursor"})
-    assert bad.status_code == 422
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid-cursor"
 
 
 async def test_filters_partner_status_text_overdue_due_dates(admin, make_objective, make_partner, clock):
