@@ -69,7 +69,8 @@ async def list_deadlines(access: ItemAccessDep, session: SessionDep) -> list[Dea
 async def add_deadline(body: DeadlineCreate, access: DeadlinesEditorDep, session: SessionDep, clock: ClockDep
                        ) -> DeadlineRead:
     """Set a response, delivery or milestone date on an item (city staff)."""
-    return DeadlineRead.model_validate(await service.add_deadline(session, access.principal, clock, access.item, body))
+    deadline = await service.add_deadline(session, access.principal, clock, access.item, body)
+    return DeadlineRead.model_validate(deadline)
 
 
 @router.patch("/deadlines/{deadline_id}", response_model=DeadlineRead)
@@ -77,7 +78,8 @@ async def update_deadline(target: EditableDeadlineDep, body: DeadlineUpdate, ses
                           ) -> DeadlineRead:
     """Renegotiate a date (a reason is required) or mark a milestone reached (city staff)."""
     deadline, access = target
-    return DeadlineRead.model_validate(await service.update_deadline(session, access.principal, clock, deadline, body))
+    return DeadlineRead.model_validate(await service.update_deadline(session, access.principal, clock, deadline,
+                                                                     body))
 
 
 @router.get("/items/{item_id}/deadline-proposals", response_model=list[ProposalRead])
@@ -91,7 +93,8 @@ async def propose_date(target: ProposableDeadlineDep, body: ProposalCreate, sess
                        ) -> ProposalRead:
     """Propose a new date for a deadline (what the lead partner does instead of changing it); the city decides."""
     deadline, access = target
-    return ProposalRead.model_validate(await service.propose_date(session, access.principal, clock, deadline, body))
+    proposal = await service.propose_date(session, access.principal, clock, deadline, body)
+    return ProposalRead.model_validate(proposal)
 
 
 @router.post("/deadline-proposals/{proposal_id}/decision", response_model=ProposalRead)
@@ -99,4 +102,5 @@ async def decide_proposal(target: DecidableProposalDep, body: ProposalDecision, 
                           ) -> ProposalRead:
     """Accept or refuse a proposed date (city staff)."""
     proposal, access = target
-    return ProposalRead.model_validate(await service.decide_proposal(session, access.principal, clock, proposal, body))
+    decided = await service.decide_proposal(session, access.principal, clock, proposal, body)
+    return ProposalRead.model_validate(decided)

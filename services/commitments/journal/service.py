@@ -40,7 +40,8 @@ async def record_entry(session: AsyncSession, actor: Principal, clock: Clock, it
                        ) -> JournalEntry:
     """Write an entry the caller was already allowed to (an API call above, or a transition's comment); progress
     rolls up from here."""
-    author = (await _resolve(session, [(actor.actor.kind, actor.actor.id)])).get((actor.actor.kind, actor.actor.id))
+    who = (actor.actor.kind, actor.actor.id)
+    author = (await _resolve(session, [who])).get(who)
     entry = JournalEntry(item_id=item.id, kind=kind, text=text, occurred_on=on, progress_percent=progress_percent,
                          evidence_url=evidence_url, author_name=author.name if author else None,
                          actor_kind=actor.actor.kind, actor_id=actor.actor.id, created_at=clock.now())
