@@ -241,10 +241,10 @@ async def transition(session: AsyncSession, access: ItemAccess, clock: Clock, re
     access.require_transition(target)
     check_version(item, if_match)
     on = request.on or paris_today(clock)
-    if target is Status.SENT or kind is ItemKind.COMMITMENT:
-        check_past_date("on", on, clock)
-    else:  # nothing is answered, delivered or given up before the request went out
-        check_past_date("on", on, clock, not_before=item.sent_on, not_before_what="l'envoi de la demande")
+    if request.on is not None:  # a date the caller states (today, the default, needs no check)
+        sent_on = item.sent_on if kind is ItemKind.REQUEST and target is not Status.SENT else None
+        # Nothing is acknowledged, answered, delivered or given up before the request went out.
+        check_past_date("on", on, clock, not_before=sent_on, not_before_what="l'envoi de la demande")
     if target is Status.SENT:
         if not request.letter_reference:
             raise InvalidInput("L'envoi d'une demande exige la référence du courrier (letter_reference).")

@@ -29,8 +29,9 @@ async def add_entry(session: AsyncSession, access: ItemAccess, clock: Clock, dat
     access.require(journal_action(data.kind, data.progress_percent))
     item = access.item
     on = data.occurred_on or paris_today(clock)
-    answer_after = item.sent_on if data.kind == "response" else None
-    check_past_date("occurred_on", on, clock, not_before=answer_after, not_before_what="l'envoi de la demande")
+    if data.occurred_on is not None:  # a date the caller states (today, the default, needs no check)
+        answer_after = item.sent_on if data.kind == "response" else None
+        check_past_date("occurred_on", on, clock, not_before=answer_after, not_before_what="l'envoi de la demande")
     return await record_entry(session, access.principal, clock, item, kind=data.kind, text=data.text, on=on,
                               progress_percent=data.progress_percent, evidence_url=data.evidence_url)
 
