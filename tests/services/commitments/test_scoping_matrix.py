@@ -5,6 +5,11 @@ contact, a deadline, a proposal and a journal entry; keys admin, city, reader, p
 makes one request (actions that use up their object, like an erasure or a decision, get a fresh one). Another
 partner's object is a 404 (as if it did not exist), never a 200 or a 403; lists hold none of it; a refused
 write writes nothing; every refusal is problem+json.
+
+Then relation × action (docs/permissions.md): a partner P, a group GP it belongs to and another partner Q; items
+P leads, GP leads, P or GP is associated with, and that do not concern P; every action of the matrix tried by
+every caller (admin, city, reader, service, P's key, and the service key acting as P's contact), each answer
+compared with the documented table, and every refusal checked to have written nothing.
 """
 
 from __future__ import annotations
