@@ -256,11 +256,11 @@ def baseline_app(database_url: str) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import Response
 
-    from services.commitments.items.lifecycle import CLOSED, LABELS_FR, ItemKind, Status, allowed_targets
+    from services.commitments.items.lifecycle import LABELS_FR, NEVER_LATE, ItemKind, Status, allowed_targets
     from shared.clock import PARIS
 
-    derived = {(kind.value, status.value): (LABELS_FR[status], [t.value for t in allowed_targets(kind, status, False)],
-                                            status in CLOSED)
+    derived = {(kind.value, status.value): (LABELS_FR[status], [t.value for t in allowed_targets(kind, status)],
+                                            status in NEVER_LATE)
                for kind in ItemKind for status in Status}
     state: dict[str, Any] = {}
 

@@ -58,5 +58,4 @@ require_roles = role_guard(current_principal)
 
 AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 EditorDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY))]
-# Partners write too (responses, progress, acknowledgements) but only on their own items.
-WriterDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY, Role.PARTNER))]
+# What a partner may do on an item (and what anyone may do to one) is not a role guard: items/permissions.py.

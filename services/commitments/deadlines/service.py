@@ -22,6 +22,8 @@ from services.commitments.deadlines.schemas import (
 from services.commitments.history.service import record_change
 from services.commitments.items import service as items_service
 from services.commitments.items.models import Item
+from services.commitments.items.permissions import ItemAccess
+from services.commitments.items.stated_dates import check_future_date, check_past_date
 from services.commitments.outbox.recorder import record_event
 from services.commitments.reminders import service as reminders
 from shared.clock import Clock
@@ -29,16 +31,18 @@ from shared.events.commitments import DeadlineProposalDecided, DeadlineProposed,
 from shared.problems import Conflict, InvalidInput, NotFound
 
 
-async def get_visible(session: AsyncSession, principal: Principal, deadline_id: uuid.UUID) -> tuple[Deadline, Item]:
-    """The deadline and its item, or NotFound when the caller may not see the item."""
+async def get_accessible(session: AsyncSession, principal: Principal, deadline_id: uuid.UUID
+                         ) -> tuple[Deadline, ItemAccess]:
+    """The deadline and its item with what the caller is to it, or NotFound when the caller may not see the
+    item."""
     deadline = await repository.get(session, deadline_id)
     if deadline is None:
         raise NotFound("Échéance introuvable.")
     try:
-        item = await items_service.get_visible(session, principal, deadline.item_id)
+        access = await items_service.get_accessible(session, principal, deadline.item_id)
     except NotFound:
         raise NotFound("Échéance introuvable.") from None
-    return deadline, item
+    return deadline, access
 
 
 async def list_for_item(session: AsyncSession, item: Item) -> list[DeadlineRead]:
@@ -88,6 +92,11 @@ async def update_deadline(session: AsyncSession, actor: Principal, clock: Clock,
     changes = data.model_dump(exclude_unset=True, mode="json")
     if "due_on" in changes and data.due_on is None:
         raise InvalidInput("due_on ne peut pas être null.")
+    if "met_on" in changes and data.met_on != deadline.met_on:
+        if deadline.kind != "milestone":
+            raise InvalidInput("met_on : seul un jalon se marque atteint à la main ; les autres suivent l'état de l'élément.")
+        if data.met_on is not None:
+            check_past_date("met_on", data.met_on, clock)
     audit: dict[str, list[object]] = {}
     if data.due_on is not None and data.due_on != deadline.due_on:
         if not data.reason:
@@ -101,8 +110,6 @@ async def update_deadline(session: AsyncSession, actor: Principal, clock: Clock,
         audit["label"] = [deadline.label, data.label]
         deadline.label = data.label
     if "met_on" in changes and data.met_on != deadline.met_on:
-        if deadline.kind != "milestone":
-            raise InvalidInput("met_on : seul un jalon se marque atteint à la main ; les autres suivent l'état de l'élément.")
         audit["met_on"] = [deadline.met_on and deadline.met_on.isoformat(), data.met_on and data.met_on.isoformat()]
         deadline.met_on = data.met_on
         await reminders.reminders_changed(session, clock, deadline.item_id)
@@ -117,7 +124,8 @@ async def update_deadline(session: AsyncSession, actor: Principal, clock: Clock,
 
 async def propose_date(session: AsyncSession, actor: Principal, clock: Clock, deadline: Deadline,
                        data: ProposalCreate) -> DeadlineProposal:
-    """A partner (or staff) proposes a new date; the city decides."""
+    """A partner (or staff) proposes a new date, after today; the city decides."""
+    check_future_date("proposed_due_on", data.proposed_due_on, clock)
     proposal = DeadlineProposal(deadline_id=deadline.id, proposed_due_on=data.proposed_due_on, reason=data.reason,
                                 status="pending", actor_kind=actor.actor.kind, actor_id=actor.actor.id,
                                 proposed_at=clock.now())
@@ -153,17 +161,17 @@ async def decide_proposal(session: AsyncSession, actor: Principal, clock: Clock,
     return proposal
 
 
-async def get_visible_proposal(session: AsyncSession, principal: Principal, proposal_id: uuid.UUID
-                               ) -> DeadlineProposal:
-    """The proposal, or NotFound when the caller may not see its item."""
+async def get_accessible_proposal(session: AsyncSession, principal: Principal, proposal_id: uuid.UUID
+                                  ) -> tuple[DeadlineProposal, ItemAccess]:
+    """The proposal and its item's access, or NotFound when the caller may not see its item."""
     proposal = await repository.get_proposal(session, proposal_id)
     if proposal is None:
         raise NotFound("Proposition introuvable.")
     try:
-        await get_visible(session, principal, proposal.deadline_id)
+        _, access = await get_accessible(session, principal, proposal.deadline_id)
     except NotFound:
         raise NotFound("Proposition introuvable.") from None
-    return proposal
+    return proposal, access
 
 
 async def proposals_for_item(session: AsyncSession, item: Item) -> Sequence[DeadlineProposal]:

@@ -1,4 +1,4 @@
-"""The lifecycle of requests and city commitments: which transitions exist and who may make them."""
+"""The lifecycle of requests and city commitments: which transitions exist (who may make them: permissions.py)."""
 
 from __future__ import annotations
 
@@ -61,25 +61,20 @@ COMMITMENT_TRANSITIONS: dict[Status, tuple[Status, ...]] = {
     Status.ABANDONED: (),
 }
 
-# What a partner may do on its own items: acknowledge, answer, report work and declare it delivered.
-PARTNER_TARGETS = frozenset({Status.ACKNOWLEDGED, *_ANSWERS, Status.IN_PROGRESS, Status.DELIVERED})
-
 INITIAL_STATUS = {ItemKind.REQUEST: Status.DRAFT, ItemKind.COMMITMENT: Status.PLANNED}
 
 # States in which the partner has answered: the response deadline is met.
 ANSWERED = frozenset({*_ANSWERS, Status.IN_PROGRESS, Status.DELIVERED, Status.VERIFIED})
 # States in which the work is finished (or will never be): no deadline is open any more.
 CLOSED = frozenset({Status.DELIVERED, Status.VERIFIED, Status.DONE, Status.ABANDONED, Status.DECLINED})
+# States in which an item is never late: finished, or a request not sent yet (nobody was asked anything).
+NEVER_LATE = CLOSED | {Status.DRAFT}
 
 
 def transitions_for(kind: ItemKind) -> dict[Status, tuple[Status, ...]]:
     return REQUEST_TRANSITIONS if kind is ItemKind.REQUEST else COMMITMENT_TRANSITIONS
 
 
-def allowed_targets(kind: ItemKind, current: Status, by_partner: bool) -> tuple[Status, ...]:
-    """The statuses reachable from `current`, restricted to what a partner may do when it is one."""
-    targets = transitions_for(kind).get(current, ())
-    if by_partner:
-        # Sending a declared delivery back to work is the city's call, not the partner's.
-        targets = tuple(t for t in targets if t in PARTNER_TARGETS and current is not Status.DELIVERED)
-    return targets
+def allowed_targets(kind: ItemKind, current: Status) -> tuple[Status, ...]:
+    """The statuses the lifecycle reaches from `current`, whoever asks (who may take each one: permissions.py)."""
+    return transitions_for(kind).get(current, ())

@@ -3,7 +3,7 @@ from __future__ import annotations
 import collections
 import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,8 +29,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.deadlines.models import Deadline
-from services.commitments.items.lifecycle import CLOSED, Status
+from services.commitments.items.lifecycle import NEVER_LATE, Status
 from services.commitments.items.models import Item, ItemPartner, ItemTag
+from services.commitments.items.permissions import Relation
+from services.commitments.partners.models import GroupMembership
 
 
 @dataclass
@@ -132,11 +134,12 @@ def _page_statement(shape: _Shape) -> Select[Any]:
     for name in ("kind", "plan_id", "axis_id", "objective_id", "needs_review"):
         if name in wanted:
             query = query.where(_items.c[name] == bindparam(name))
-    open_item = _items.c.status.not_in([s.value for s in CLOSED])
+    # A finished item is late no more, and an unsent request never was.
+    may_be_late = _items.c.status.not_in([s.value for s in NEVER_LATE])
     if "overdue_as_of" in wanted:
-        query = query.where(open_item, _open_deadline_exists(_deadlines.c.due_on < bindparam("overdue_as_of")))
+        query = query.where(may_be_late, _open_deadline_exists(_deadlines.c.due_on < bindparam("overdue_as_of")))
     if "not_overdue_as_of" in wanted:
-        query = query.where(or_(~open_item, ~_open_deadline_exists(
+        query = query.where(or_(~may_be_late, ~_open_deadline_exists(
             _deadlines.c.due_on < bindparam("not_overdue_as_of"))))
     bounds = [bound for name, bound in (("due_before", _deadlines.c.due_on <= bindparam("due_before")),
                                         ("due_after", _deadlines.c.due_on >= bindparam("due_after")))
@@ -246,10 +249,30 @@ async def get(session: AsyncSession, item_id: uuid.UUID) -> Item | None:
     return await session.get(Item, item_id)
 
 
-async def is_concerning(session: AsyncSession, item_id: uuid.UUID, partner_ids: Iterable[uuid.UUID]) -> bool:
-    query = select(ItemPartner.item_id).where(ItemPartner.item_id == item_id,
-                                              ItemPartner.partner_id.in_(list(partner_ids))).limit(1)
-    return (await session.scalars(query)).first() is not None
+async def relations_of(session: AsyncSession, item_ids: Sequence[uuid.UUID], partner_id: uuid.UUID
+                       ) -> dict[uuid.UUID, Relation]:
+    """What the partner is to each item: its lead, a member of the group that leads it, associated with it
+    (itself or through one of its groups), or nothing. Group membership is read here, not from a cached key."""
+    relations = dict.fromkeys(item_ids, Relation.NONE)
+    if not item_ids:
+        return relations
+    groups = select(GroupMembership.group_id).where(GroupMembership.member_id == partner_id)
+    query = (select(ItemPartner.item_id, ItemPartner.role, ItemPartner.partner_id == partner_id)
+             .where(ItemPartner.item_id.in_(list(item_ids)),
+                    or_(ItemPartner.partner_id == partner_id, ItemPartner.partner_id.in_(groups))))
+    for item_id, role, direct in (await session.execute(query)).all():
+        if role != "lead":
+            found = Relation.ASSOCIATED
+        else:
+            found = Relation.LEAD if direct else Relation.LEAD_GROUP
+        if _RELATION_RANK[found] > _RELATION_RANK[relations[item_id]]:
+            relations[item_id] = found
+    return relations
+
+
+# When a partner is related to an item in several ways (its group leads, it is associated itself), the
+# strongest relation counts.
+_RELATION_RANK = {Relation.NONE: 0, Relation.ASSOCIATED: 1, Relation.LEAD_GROUP: 2, Relation.LEAD: 3}
 
 
 async def parties_of(session: AsyncSession, item_ids: Sequence[uuid.UUID]

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import TypeAdapter
 
-from services.commitments.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep, WriterDep
+from services.commitments.auth.principal import Principal
+from services.commitments.dependencies import ClockDep, PrincipalDep, SessionDep
 from services.commitments.history.schemas import AuditEntryRead
 from services.commitments.history.service import item_history
-from services.commitments.items import service
+from services.commitments.items import permissions, service
 from services.commitments.items.lifecycle import ItemKind, Status
 from services.commitments.items.models import Item
+from services.commitments.items.permissions import Action, ItemAccess, Relation
 from services.commitments.items.repository import ItemFilters
 from services.commitments.items.schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate, TransitionRequest
 from shared.clock import paris_today
@@ -24,17 +27,56 @@ Sort = Literal["created", "-created", "title", "-title", "updated", "-updated"]
 _PAGE_JSON = TypeAdapter(ItemPage)  # bytes straight from pydantic's serializer
 
 
-async def valid_item(item_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Item:
-    return await service.get_visible(session, principal, item_id)
+async def item_access(item_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> ItemAccess:
+    return await service.get_accessible(session, principal, item_id)
+
+
+# The item and what the caller is to it; 404 when the caller may not see it, before any other check.
+ItemAccessDep = Annotated[ItemAccess, Depends(item_access)]
+
+
+async def valid_item(access: ItemAccessDep) -> Item:
+    return access.item
 
 
 ItemDep = Annotated[Item, Depends(valid_item)]
 
 
-async def _one(session: SessionDep, principal: PrincipalDep, clock: ClockDep, item: Item, response: Response
-               ) -> ItemRead:
-    response.headers["ETag"] = service.etag(item)
-    return (await service.to_read(session, principal, clock, [item]))[0]
+def may_on_item(action: Action) -> Callable[..., Awaitable[ItemAccess]]:
+    """A dependency: the item, when the caller may take `action` on it (docs/permissions.md)."""
+
+    async def check(access: ItemAccessDep) -> ItemAccess:
+        access.require(action)
+        return access
+
+    return check
+
+
+def may_without_item(action: Action) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, when it may take `action`, which concerns no existing item (creating one)."""
+
+    async def check(principal: PrincipalDep) -> Principal:
+        permissions.require(principal, action)
+        return principal
+
+    return check
+
+
+EditableItemDep = Annotated[ItemAccess, Depends(may_on_item(Action.EDIT))]
+
+
+async def _item_editor(access: EditableItemDep) -> Principal:
+    return access.principal
+
+
+# For routers elsewhere that edit what hangs off an item (its reminder rules): the caller, once allowed.
+ItemEditorDep = Annotated[Principal, Depends(_item_editor)]
+
+
+async def _one(session: SessionDep, access: ItemAccess, clock: ClockDep, response: Response) -> ItemRead:
+    response.headers["ETag"] = service.etag(access.item)
+    return (await service.to_read(session, access.principal, clock, [access.item],
+                                  relations={access.item.id: access.relation}))[0]
 
 
 @router.get("", response_model=ItemPage)
@@ -77,36 +119,36 @@ async def list_items(
 
 
 @router.post("", status_code=201, response_model=ItemRead)
-async def create_item(body: ItemCreate, session: SessionDep, clock: ClockDep, editor: EditorDep,
-                      response: Response) -> ItemRead:
+async def create_item(body: ItemCreate, session: SessionDep, clock: ClockDep,
+                      editor: Annotated[Principal, Depends(may_without_item(Action.CREATE))], response: Response
+                      ) -> ItemRead:
     """Create a request to partners or a city commitment."""
     item = await service.create_item(session, editor, clock, body)
-    return await _one(session, editor, clock, item, response)
+    return await _one(session, ItemAccess(item, editor, Relation.NONE), clock, response)
 
 
 @router.get("/{item_id}", response_model=ItemRead)
-async def get_item(item: ItemDep, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                   response: Response) -> ItemRead:
-    """One item; its ETag is the version to send back in If-Match."""
-    return await _one(session, principal, clock, item, response)
+async def get_item(access: ItemAccessDep, session: SessionDep, clock: ClockDep, response: Response) -> ItemRead:
+    """One item; its ETag is the version to send back in If-Match; `allowed_transitions` are the caller's own."""
+    return await _one(session, access, clock, response)
 
 
 @router.patch("/{item_id}", response_model=ItemRead)
-async def update_item(body: ItemUpdate, item: ItemDep, session: SessionDep, clock: ClockDep, editor: EditorDep,
+async def update_item(body: ItemUpdate, access: EditableItemDep, session: SessionDep, clock: ClockDep,
                       response: Response, if_match: IfMatch = None) -> ItemRead:
     """Edit an item (city staff); a stale If-Match is a 412."""
-    service.check_version(item, if_match)
-    item = await service.update_item(session, editor, clock, item, body)
-    return await _one(session, editor, clock, item, response)
+    service.check_version(access.item, if_match)
+    await service.update_item(session, access.principal, clock, access.item, body)
+    return await _one(session, access, clock, response)
 
 
 @router.post("/{item_id}/transitions", response_model=ItemRead)
-async def transition_item(body: TransitionRequest, item: ItemDep, session: SessionDep, clock: ClockDep,
-                          writer: WriterDep, response: Response, if_match: IfMatch = None) -> ItemRead:
-    """Move the item along its lifecycle; a forbidden transition is a 409 naming the allowed ones."""
-    service.check_version(item, if_match)
-    item = await service.transition(session, writer, clock, item, body)
-    return await _one(session, writer, clock, item, response)
+async def transition_item(body: TransitionRequest, access: ItemAccessDep, session: SessionDep, clock: ClockDep,
+                          response: Response, if_match: IfMatch = None) -> ItemRead:
+    """Move the item along its lifecycle: 409 naming the caller's transitions when this one does not exist from
+    the current status, 403 when it exists but is not the caller's to make (docs/permissions.md)."""
+    await service.transition(session, access, clock, body, if_match)
+    return await _one(session, access, clock, response)
 
 
 @router.get("/{item_id}/history", response_model=list[AuditEntryRead])

@@ -78,7 +78,9 @@ class ItemRead(BaseModel):
     plan_text: str
     status: Status
     status_label: str
-    allowed_transitions: list[Status]
+    allowed_transitions: list[Status] = Field(description=(
+        "Les transitions que l'appelant peut faire depuis l'état actuel (docs/permissions.md) : aucune pour un "
+        "partenaire associé, un lecteur ou un service."))
     lead_partner_id: uuid.UUID | None
     associated_partner_ids: list[uuid.UUID]
     owner_contact_id: uuid.UUID | None
@@ -91,7 +93,9 @@ class ItemRead(BaseModel):
     letter_reference: str | None
     progress_percent: int | None
     next_due_on: date | None
-    overdue: bool
+    overdue: bool = Field(description=(
+        "Une échéance ouverte est dépassée. Jamais pour une demande en brouillon (pas encore envoyée) ni pour "
+        "un élément réalisé, vérifié, refusé ou abandonné."))
     version: int
     created_at: datetime
     updated_at: datetime

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,39 +12,45 @@ from services.commitments.contacts import repository as contacts_repository
 from services.commitments.deadlines import repository as deadlines_repository
 from services.commitments.history.service import diff, record_change
 from services.commitments.items import repository
+from services.commitments.items import permissions
 from services.commitments.items.cursor import decode_cursor as _decode_cursor
 from services.commitments.items.cursor import encode_cursor as _encode_cursor
-from services.commitments.items.lifecycle import (
-    ANSWERED,
-    CLOSED,
-    INITIAL_STATUS,
-    LABELS_FR,
-    ItemKind,
-    Status,
-    allowed_targets,
-)
+from services.commitments.items.lifecycle import ANSWERED, INITIAL_STATUS, LABELS_FR, NEVER_LATE, ItemKind, Status
 from services.commitments.items.models import Item
+from services.commitments.items.permissions import Action, ItemAccess, Relation
 from services.commitments.items.repository import ItemDetails, ItemFilters
 from services.commitments.items.schemas import ItemCreate, ItemRead, ItemUpdate, TransitionRequest
-from services.commitments.journal.models import JournalEntry
+from services.commitments.items.stated_dates import check_past_date
+from services.commitments.journal import service as journal
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
 from services.commitments.plans import repository as plans_repository
 from services.commitments.reminders import service as reminders
 from shared.clock import Clock, paris_today
-from shared.events.commitments import ItemCreated, ItemStatusChanged, ItemUpdated, JournalEntryAdded
-from shared.problems import ForbiddenTransition, InvalidInput, NotFound, PreconditionFailed
+from shared.events.commitments import ItemCreated, ItemStatusChanged, ItemUpdated
+from shared.problems import InvalidInput, NotFound, PreconditionFailed
 
 MAX_PAGE = 200
 
 
-async def get_visible(session: AsyncSession, principal: Principal, item_id: uuid.UUID) -> Item:
-    """The item, or NotFound when it does not exist or does not concern the caller's organisation."""
+async def get_accessible(session: AsyncSession, principal: Principal, item_id: uuid.UUID) -> ItemAccess:
+    """The item with what the caller is to it, or NotFound when it does not exist or, for a partner, does not
+    concern its organisation."""
     item = await repository.get(session, item_id)
-    if item is None or (principal.is_partner
-                        and not await repository.is_concerning(session, item.id, principal.visible_partner_ids)):
+    if item is None:
         raise NotFound("Élément introuvable.")
-    return item
+    relation = Relation.NONE
+    if principal.is_partner:
+        assert principal.partner_id is not None  # a partner key (or acting contact) always names its partner
+        relation = (await repository.relations_of(session, [item.id], principal.partner_id))[item.id]
+    access = ItemAccess(item, principal, relation)
+    access.require(Action.READ)
+    return access
+
+
+async def get_visible(session: AsyncSession, principal: Principal, item_id: uuid.UUID) -> Item:
+    """The item, or NotFound when the caller may not see it."""
+    return (await get_accessible(session, principal, item_id)).item
 
 
 def check_version(item: Item, if_match: str | None) -> None:
@@ -79,29 +84,33 @@ async def list_page(session: AsyncSession, principal: Principal, filters: ItemFi
 
 
 async def to_read(session: AsyncSession, principal: Principal, clock: Clock, items: Sequence[Item],
-                  details: dict[uuid.UUID, ItemDetails] | None = None) -> list[ItemRead]:
-    """Items as the API shows them: partners, tags, next deadline and what the caller may do next (details
-    are fetched unless the listing already brought them)."""
+                  details: dict[uuid.UUID, ItemDetails] | None = None,
+                  relations: dict[uuid.UUID, Relation] | None = None) -> list[ItemRead]:
+    """Items as the API shows them: partners, tags, next deadline and what the caller may do next (details, and
+    a partner's relation to each item, are fetched unless the caller already has them)."""
     if details is None:
         details = await repository.details_of(session, [item.id for item in items])
+    if relations is None and principal.is_partner and principal.partner_id is not None:
+        relations = await repository.relations_of(session, [item.id for item in items], principal.partner_id)
     today = paris_today(clock)
     reads = []
     for item in items:
         kind, status = ItemKind(item.kind), Status(item.status)
         parties, due = details[item.id].parties, details[item.id].next_due_on
         lead = next((p for p, role in parties if role == "lead"), None)
+        relation = relations.get(item.id, Relation.NONE) if relations else Relation.NONE
         # Values come typed from the database and the lifecycle tables: no need to validate them again.
         reads.append(ItemRead.model_construct(
             id=item.id, plan_id=item.plan_id, axis_id=item.axis_id, objective_id=item.objective_id,
             position=item.position, reference=item.source_key, kind=kind, title=item.title,
             plan_text=item.plan_text, status=status, status_label=LABELS_FR[status],
-            allowed_transitions=list(allowed_targets(kind, status, principal.is_partner)),
+            allowed_transitions=permissions.allowed_transitions(principal, kind, status, relation),
             lead_partner_id=lead, associated_partner_ids=[p for p, role in parties if role != "lead"],
             owner_contact_id=item.owner_contact_id, elected_contact_id=item.elected_contact_id, budget=item.budget,
             tags=details[item.id].tags,
             needs_review=item.needs_review, review_reason=item.review_reason, sent_on=item.sent_on,
             letter_reference=item.letter_reference, progress_percent=item.progress_percent,
-            next_due_on=due, overdue=due is not None and due < today and status not in CLOSED,
+            next_due_on=due, overdue=due is not None and due < today and status not in NEVER_LATE,
             version=item.version, created_at=item.created_at, updated_at=item.updated_at))
     return reads
 
@@ -194,43 +203,19 @@ async def update_item(session: AsyncSession, actor: Principal, clock: Clock, ite
     return item
 
 
-def _author_name(actor: Principal) -> str | None:
-    return None if actor.contact_id else actor.role.value
-
-
-async def add_journal_entry(session: AsyncSession, actor: Principal, clock: Clock, item: Item, *, kind: str,
-                            text: str, on: date, progress_percent: int | None = None,
-                            evidence_url: str | None = None, author_name: str | None = None) -> JournalEntry:
-    """Record a response, a progress update or a note on an item; progress rolls up from here."""
-    entry = JournalEntry(item_id=item.id, kind=kind, text=text, occurred_on=on, progress_percent=progress_percent,
-                         evidence_url=evidence_url, author_name=author_name or _author_name(actor),
-                         actor_kind=actor.actor.kind, actor_id=actor.actor.id, created_at=clock.now())
-    session.add(entry)
-    await session.flush()
-    if progress_percent is not None:
-        item.progress_percent = progress_percent
-        item.updated_at = clock.now()
-    record_change(session, actor, clock, entity_type="journal_entry", entity_id=entry.id, item_id=item.id,
-                  action="created", changes={"kind": kind, "text": text, "occurred_on": on,
-                                             "progress_percent": progress_percent, "evidence_url": evidence_url})
-    record_event(session, JournalEntryAdded(entry_id=entry.id, item_id=item.id, kind=kind,  # type: ignore[arg-type]
-                                            progress_percent=progress_percent, on=on), actor, clock)
-    if kind in ("response", "progress"):  # the partner (or staff recording its answer) responded
-        await reminders.partner_responded(session, clock, item.id)
-    return entry
-
-
-async def transition(session: AsyncSession, actor: Principal, clock: Clock, item: Item,
-                     request: TransitionRequest) -> Item:
-    """Move an item along its lifecycle; a transition that does not exist (or is not the caller's) is a 409."""
+async def transition(session: AsyncSession, access: ItemAccess, clock: Clock, request: TransitionRequest,
+                     if_match: str | None = None) -> Item:
+    """Move an item along its lifecycle: a transition that does not exist from here is a 409 naming the caller's,
+    one the caller may not make a 403, a stale If-Match a 412; the date stated must have passed."""
+    item, actor = access.item, access.principal
     kind, current, target = ItemKind(item.kind), Status(item.status), request.to
-    allowed = allowed_targets(kind, current, actor.is_partner)
-    if target not in allowed:
-        names = ", ".join(allowed) or "aucune"
-        raise ForbiddenTransition(
-            f"Transition « {current} » → « {target} » impossible pour {'une demande' if kind is ItemKind.REQUEST else 'un engagement'}. "
-            f"Transitions possibles : {names}.", current_status=current.value, allowed_transitions=list(allowed))
+    access.require_transition(target)
+    check_version(item, if_match)
     on = request.on or paris_today(clock)
+    if request.on is not None:  # a date the caller states (today, the default, needs no check)
+        sent_on = item.sent_on if kind is ItemKind.REQUEST and target is not Status.SENT else None
+        # Nothing is acknowledged, answered, delivered or given up before the request went out.
+        check_past_date("on", on, clock, not_before=sent_on, not_before_what="l'envoi de la demande")
     if target is Status.SENT:
         if not request.letter_reference:
             raise InvalidInput("L'envoi d'une demande exige la référence du courrier (letter_reference).")
@@ -251,10 +236,10 @@ async def transition(session: AsyncSession, actor: Principal, clock: Clock, item
     record_event(session, ItemStatusChanged(item_id=item.id, from_status=current.value, to_status=target.value,
                                             on=on), actor, clock)
     await reminders.item_status_changed(session, clock, item, current.value)
-    if request.comment:
+    if request.comment:  # part of the transition the caller was allowed: journaled as its answer or progress
         kind_of_entry = "response" if target in (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.PARTIALLY_ACCEPTED,
                                                  Status.DECLINED) else "progress"
-        await add_journal_entry(session, actor, clock, item, kind=kind_of_entry, text=request.comment, on=on)
+        await journal.record_entry(session, actor, clock, item, kind=kind_of_entry, text=request.comment, on=on)
     return item
 
 
@@ -266,5 +251,5 @@ async def mark_unanswered(session: AsyncSession, actor: Principal, clock: Clock,
         query = query.where(Item.id.in_(list(only)))
     items = list((await session.scalars(query)).all())
     for item in items:
-        await transition(session, actor, clock, item, TransitionRequest(to=Status.NO_ANSWER))
+        await transition(session, ItemAccess(item, actor, Relation.NONE), clock, TransitionRequest(to=Status.NO_ANSWER))
     return items

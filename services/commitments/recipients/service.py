@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal, Role
+from services.commitments.auth.principal import Principal
 from services.commitments.contacts import service as contacts_service
 from services.commitments.contacts.models import Contact
 from services.commitments.contacts.schemas import ContactCreate, ContactRole
@@ -17,6 +17,7 @@ from services.commitments.deadlines.models import Deadline
 from services.commitments.history.service import record_change
 from services.commitments.items import repository as items_repository
 from services.commitments.items.models import Item, ItemContact
+from services.commitments.items.permissions import ROLE_RIGHTS, Action
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
 from services.commitments.partners.models import Partner
@@ -35,9 +36,9 @@ from shared.events.commitments import ItemContactAssigned
 from shared.problems import InvalidInput, NotFound
 
 
-# Who may read the people behind reminders (names, emails): the city's staff and the notifications service,
-# not the intranet's readers nor partners.
-RECIPIENT_READERS = (Role.ADMIN, Role.CITY, Role.SERVICE)
+# Who may read the people behind reminders (names, emails), from the permission matrix: the city's staff and the
+# notifications service, not the intranet's readers nor partners.
+RECIPIENT_READERS = tuple(role for role, rights in ROLE_RIGHTS.items() if Action.READ_RECIPIENTS in rights)
 
 
 async def reminder_context(session: AsyncSession, clock: Clock, item: Item, deadline_id: uuid.UUID | None,

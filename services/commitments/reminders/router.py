@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from services.commitments.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep
-from services.commitments.items.router import ItemDep
+from services.commitments.items.router import ItemDep, ItemEditorDep
 from services.commitments.partners.router import PartnerDep
 from services.commitments.plans import service as plans_service
 from services.commitments.plans.models import Plan
@@ -77,13 +77,13 @@ async def get_item_rules(item: ItemDep, session: SessionDep) -> ReminderRulesRea
 
 @router.put("/items/{item_id}/reminder-rules", response_model=ReminderRulesRead)
 async def put_item_rules(item: ItemDep, body: ReminderRulesUpdate, session: SessionDep, clock: ClockDep,
-                         editor: EditorDep) -> ReminderRulesRead:
+                         editor: ItemEditorDep) -> ReminderRulesRead:
     """Replace the item's override; its deadlines' schedules follow."""
     return await service.put_rules(session, editor, clock, "item", item.id, body, item)
 
 
 @router.delete("/items/{item_id}/reminder-rules", response_model=ReminderRulesRead)
-async def delete_item_rules(item: ItemDep, session: SessionDep, clock: ClockDep, editor: EditorDep
+async def delete_item_rules(item: ItemDep, session: SessionDep, clock: ClockDep, editor: ItemEditorDep
                             ) -> ReminderRulesRead:
     """Drop the item's override: the plan's and the partner's rules apply again; returns what now applies."""
     await service.delete_rules(session, editor, clock, "item", item.id)

@@ -200,8 +200,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         "accept": "bool", "comment": "text"}),
     "journal.create": Endpoint("POST", "/v1/items/{item_id}/journal", {
         "kind": "progress", "text": "Travaux engagés.", "progress_percent": 40, "occurred_on": "2026-03-01"}, {
-        "kind": "enum", "text": "text", "occurred_on": "date", "progress_percent": "int", "evidence_url": "line",
-        "author_name": "line"}),
+        "kind": "enum", "text": "text", "occurred_on": "date", "progress_percent": "int", "evidence_url": "line"}),
     "api-keys.create": Endpoint("POST", "/v1/api-keys", {"name": "Intranet", "role": "reader"}, {
         "name": "line", "role": "enum", "partner_id": "uuid"}),
     "plans.create": Endpoint("POST", "/v1/plans", {"title": "Plan d'action", "commune": "Sceaux"}, {
@@ -276,7 +275,7 @@ async def test_wrong_type_is_refused(world: World, name: str, field_name: str, v
 SINGLE_LINE_FIELDS = [("partners.create", "name"), ("partners.update", "aliases"), ("contacts.create", "last_name"),
                       ("contacts.create", "title"), ("items.create", "title"), ("items.update", "title"),
                       ("items.create", "tags"), ("transitions", "letter_reference"), ("deadlines.create", "label"),
-                      ("journal.create", "author_name"), ("api-keys.create", "name"), ("plans.create", "commune")]
+                      ("api-keys.create", "name"), ("plans.create", "commune")]
 LINE_BREAKERS = {"LF": "\n", "CR": "\r", "CRLF header": "\r\nBcc: x@example.org", "U+2028": "\u2028",
                  "U+2029": "\u2029", "NEL": "\x85", "TAB": "\t", "ESC": "\x1b", "NUL": "\x00", "DEL": "\x7f"}
 MULTI_LINE_FIELDS = [("items.create", "plan_text"), ("items.update", "review_reason"), ("transitions", "comment"),
@@ -686,12 +685,12 @@ async def test_valid_unicode_is_stored_and_read_back(world: World, label: str) -
     _ok(await admin.post(f"/v1/deadlines/{deadline['id']}/proposals", json={
         "proposed_due_on": "2026-10-31", "reason": multi}))
     _ok(await admin.post(f"/v1/items/{item['id']}/journal", json={
-        "kind": "progress", "text": multi, "author_name": text, "progress_percent": 10}))
+        "kind": "progress", "text": multi, "progress_percent": 10}))
     deadlines = _ok(await admin.get(f"/v1/items/{item['id']}/deadlines"))
     assert [(d["label"], d["original_wording"]) for d in deadlines] == [(text, text)]
     assert [p["reason"] for p in _ok(await admin.get(f"/v1/items/{item['id']}/deadline-proposals"))] == [multi]
     journal = _ok(await admin.get(f"/v1/items/{item['id']}/journal"))
-    assert {e["text"] for e in journal} == {multi} and text in [e["author_name"] for e in journal]
+    assert {e["text"] for e in journal} == {multi}
 
     key = _ok(await admin.post("/v1/api-keys", json={"name": text, "role": "reader"}))
     assert [k["name"] for k in _ok(await admin.get("/v1/api-keys")) if k["id"] == key["id"]] == [text]

@@ -5,6 +5,11 @@ contact, a deadline, a proposal and a journal entry; keys admin, city, reader, p
 makes one request (actions that use up their object, like an erasure or a decision, get a fresh one). Another
 partner's object is a 404 (as if it did not exist), never a 200 or a 403; lists hold none of it; a refused
 write writes nothing; every refusal is problem+json.
+
+Then relation × action (docs/permissions.md): a partner P, a group GP it belongs to and another partner Q; items
+P leads, GP leads, P or GP is associated with, and that do not concern P; every action of the matrix tried by
+every caller (admin, city, reader, service, P's key, and the service key acting as P's contact), each answer
+compared with the documented table, and every refusal checked to have written nothing.
 """
 
 from __future__ import annotations
@@ -248,6 +253,8 @@ def expected_status(route: Route, role: str, owner: str) -> int:
     if route.access == "admin":
         return 403
     if route.access == "recipients":
+        if role in PARTNERS and owner not in PARTNERS[role]:
+            return 404  # another partner's item does not exist for it, whatever the action
         return route.success if role in ("city", "service") else 403
     if role == "city":
         return route.success
@@ -392,3 +399,381 @@ async def test_unauthenticated_is_401_everywhere(world: World, method: str, path
     assert response.headers.get("www-authenticate", "").startswith("Bearer")
     if before is not None:
         assert before == await row_counts(world.app), f"{method} {path} with {credential}: something was written"
+
+
+# ================================================================================ relation × action, every caller
+#
+# The permission matrix of docs/permissions.md, copied here as that page writes it (not read from the code):
+# for each action, the answer per caller. Staff columns hold whatever the item's partners; the partner columns
+# are per relation of the partner to the item, for a partner key and for the service key acting as one of the
+# partner's contacts alike. "ok" is the act's success status.
+
+REQUEST_MATRIX = """
+action              admin  city  reader  service  lead  lead_group  associated  none
+read                ok     ok    ok      ok       ok    ok          ok          404
+read_recipients     ok     ok    403     ok       403   403         403         404
+edit                ok     ok    403     403      403   403         403         404
+edit_deadlines      ok     ok    403     403      403   403         403         404
+acknowledge         ok     ok    403     403      ok    ok          403         404
+answer              ok     ok    403     403      ok    ok          403         404
+propose_date        ok     ok    403     403      ok    ok          403         404
+add_progress        ok     ok    403     403      ok    ok          403         404
+set_progress        ok     ok    403     403      ok    ok          403         404
+declare_done        ok     ok    403     403      ok    ok          403         404
+add_note            ok     ok    403     403      ok    ok          ok          404
+designate_contact   ok     ok    403     403      ok    ok          ok          404
+verify              ok     ok    403     403      403   403         403         404
+send                ok     ok    403     403      403   403         403         404
+record_no_answer    ok     ok    403     403      403   403         403         404
+reopen              ok     ok    403     403      403   403         403         404
+abandon             ok     ok    403     403      403   403         403         404
+"""
+
+COMMITMENT_MATRIX = """
+action                 admin  city  reader  service  lead  lead_group  associated  none
+read                   ok     ok    ok      ok       ok    ok          ok          404
+read_recipients        ok     ok    403     ok       403   403         403         404
+edit                   ok     ok    403     403      403   403         403         404
+edit_deadlines         ok     ok    403     403      403   403         403         404
+transition_commitment  ok     ok    403     403      403   403         403         404
+answer                 ok     ok    403     403      403   403         403         404
+add_progress           ok     ok    403     403      403   403         403         404
+set_progress           ok     ok    403     403      403   403         403         404
+propose_date           ok     ok    403     403      403   403         403         404
+add_note               ok     ok    403     403      ok    ok          ok          404
+designate_contact      ok     ok    403     403      ok    ok          ok          404
+"""
+
+
+def _parse_matrix(table: str) -> dict[str, dict[str, str]]:
+    header, *rows = (line.split() for line in table.strip().splitlines())
+    return {row[0]: dict(zip(header[1:], row[1:], strict=True)) for row in rows}
+
+
+MATRIX = {"request": _parse_matrix(REQUEST_MATRIX), "commitment": _parse_matrix(COMMITMENT_MATRIX)}
+STAFF_CALLERS = ("admin", "city", "reader", "service")
+PARTNER_CALLERS = ("partner", "acting")  # P's own key; the service key acting as P's contact
+# P's relations to the items of this section; "associated_group": a group P belongs to is associated.
+RELATIONS = ("lead", "lead_group", "associated", "associated_group", "none")
+MATRIX_COLUMN = {"associated_group": "associated"}
+
+
+@dataclass(frozen=True)
+class Act:
+    """One way of taking one action of the matrix: the request, on an item of this kind in this status."""
+
+    action: str
+    kind: str
+    status: str
+    method: str
+    path: str
+    body: Any = None  # a dict, or a function of whether the caller is staff
+    success: int = 200
+    then: str | None = None  # the status a successful transition leads to
+
+
+def _transition(to: str, **extra: str) -> dict[str, str]:
+    return {"to": to, **extra}
+
+
+def _designate(staff: bool) -> dict[str, str]:
+    # Staff name the partner the contact answers for (the item's lead, Q, on their items); a partner designates
+    # one of its own people, for itself.
+    person = {"last_name": "Collègue", "email": "collegue@example.org"}
+    return {**person, "partner_id": "{lead_partner_id}"} if staff else person
+
+
+REQUEST, COMMITMENT = "request", "commitment"
+ITEM, TRANSITIONS, JOURNAL = "/v1/items/{item_id}", "/v1/items/{item_id}/transitions", "/v1/items/{item_id}/journal"
+ACTS: dict[str, Act] = {
+    # requests to partners
+    "read the request": Act("read", REQUEST, "sent", "GET", ITEM),
+    "list its deadlines": Act("read", REQUEST, "sent", "GET", ITEM + "/deadlines"),
+    "list its proposals": Act("read", REQUEST, "sent", "GET", ITEM + "/deadline-proposals"),
+    "read its journal": Act("read", REQUEST, "sent", "GET", JOURNAL),
+    "read its history": Act("read", REQUEST, "sent", "GET", ITEM + "/history"),
+    "read its reminder rules": Act("read", REQUEST, "sent", "GET", ITEM + "/reminder-rules"),
+    "read its recipients": Act("read_recipients", REQUEST, "sent", "GET", ITEM + "/reminder-context"),
+    "edit its fields": Act("edit", REQUEST, "sent", "PATCH", ITEM, {"tags": ["matrice"]}),
+    "set its reminder rules": Act("edit", REQUEST, "sent", "PUT", ITEM + "/reminder-rules", {"on_due_day": False}),
+    "drop its reminder rules": Act("edit", REQUEST, "sent", "DELETE", ITEM + "/reminder-rules"),
+    "add a deadline": Act("edit_deadlines", REQUEST, "sent", "POST", ITEM + "/deadlines",
+                          {"kind": "milestone", "due_on": "2026-06-30", "label": "Jalon"}, 201),
+    "move a deadline": Act("edit_deadlines", REQUEST, "sent", "PATCH", "/v1/deadlines/{deadline_id}",
+                           {"due_on": "2026-05-29", "reason": "Report demandé."}),
+    "decide a proposed date": Act("edit_deadlines", REQUEST, "sent", "POST",
+                                  "/v1/deadline-proposals/{proposal_id}/decision", {"accept": True}),
+    "acknowledge": Act("acknowledge", REQUEST, "sent", "POST", TRANSITIONS, _transition("acknowledged"),
+                       then="acknowledged"),
+    "accept": Act("answer", REQUEST, "sent", "POST", TRANSITIONS, _transition("accepted"), then="accepted"),
+    "accept in part": Act("answer", REQUEST, "sent", "POST", TRANSITIONS, _transition("partially_accepted"),
+                          then="partially_accepted"),
+    "decline": Act("answer", REQUEST, "sent", "POST", TRANSITIONS, _transition("declined"), then="declined"),
+    "decline with a comment": Act("answer", REQUEST, "sent", "POST", TRANSITIONS,
+                                  _transition("declined", comment="Hors de nos compétences."), then="declined"),
+    "answer in the journal": Act("answer", REQUEST, "sent", "POST", JOURNAL,
+                                 {"kind": "response", "text": "Accord de principe."}, 201),
+    "propose a date": Act("propose_date", REQUEST, "sent", "POST", "/v1/deadlines/{deadline_id}/proposals",
+                          {"proposed_due_on": "2026-07-15", "reason": "Appel d'offres infructueux."}, 201),
+    "start the work": Act("add_progress", REQUEST, "accepted", "POST", TRANSITIONS, _transition("in_progress"),
+                          then="in_progress"),
+    "report progress": Act("add_progress", REQUEST, "accepted", "POST", JOURNAL,
+                           {"kind": "progress", "text": "Études lancées."}, 201),
+    "set progress to 40 %": Act("set_progress", REQUEST, "accepted", "POST", JOURNAL,
+                                {"kind": "progress", "text": "Études rendues.", "progress_percent": 40}, 201),
+    "set progress in a note": Act("set_progress", REQUEST, "sent", "POST", JOURNAL,
+                                  {"kind": "note", "text": "Fini.", "progress_percent": 100}, 201),
+    "declare done": Act("declare_done", REQUEST, "accepted", "POST", TRANSITIONS, _transition("delivered"),
+                        then="delivered"),
+    "add a note": Act("add_note", REQUEST, "sent", "POST", JOURNAL, {"kind": "note", "text": "Réunion tenue."}, 201),
+    "designate a contact": Act("designate_contact", REQUEST, "sent", "POST", ITEM + "/designated-contact",
+                               _designate, 201),
+    "verify": Act("verify", REQUEST, "delivered", "POST", TRANSITIONS, _transition("verified"), then="verified"),
+    "send": Act("send", REQUEST, "draft", "POST", TRANSITIONS, _transition("sent", letter_reference="SCX/2026-9"),
+                then="sent"),
+    "send again after a refusal": Act("send", REQUEST, "declined", "POST", TRANSITIONS,
+                                      _transition("sent", letter_reference="SCX/2026-10"), then="sent"),
+    "record no answer": Act("record_no_answer", REQUEST, "sent", "POST", TRANSITIONS, _transition("no_answer"),
+                            then="no_answer"),
+    "reopen a delivery": Act("reopen", REQUEST, "delivered", "POST", TRANSITIONS, _transition("in_progress"),
+                             then="in_progress"),
+    "abandon": Act("abandon", REQUEST, "sent", "POST", TRANSITIONS, _transition("abandoned"), then="abandoned"),
+    # commitments of the city
+    "read the commitment": Act("read", COMMITMENT, "planned", "GET", ITEM),
+    "read the commitment's journal": Act("read", COMMITMENT, "planned", "GET", JOURNAL),
+    "read the commitment's recipients": Act("read_recipients", COMMITMENT, "planned", "GET",
+                                            ITEM + "/reminder-context"),
+    "edit the commitment": Act("edit", COMMITMENT, "planned", "PATCH", ITEM, {"tags": ["matrice"]}),
+    "move the commitment's deadline": Act("edit_deadlines", COMMITMENT, "planned", "PATCH",
+                                          "/v1/deadlines/{deadline_id}", {"label": "Livraison"}),
+    "start the commitment": Act("transition_commitment", COMMITMENT, "planned", "POST", TRANSITIONS,
+                                _transition("in_progress"), then="in_progress"),
+    "mark the commitment done": Act("transition_commitment", COMMITMENT, "planned", "POST", TRANSITIONS,
+                                    _transition("done"), then="done"),
+    "reopen the commitment": Act("transition_commitment", COMMITMENT, "done", "POST", TRANSITIONS,
+                                 _transition("in_progress"), then="in_progress"),
+    "abandon the commitment": Act("transition_commitment", COMMITMENT, "planned", "POST", TRANSITIONS,
+                                  _transition("abandoned"), then="abandoned"),
+    "answer in the commitment's journal": Act("answer", COMMITMENT, "planned", "POST", JOURNAL,
+                                              {"kind": "response", "text": "D'accord."}, 201),
+    "report the commitment's progress": Act("add_progress", COMMITMENT, "planned", "POST", JOURNAL,
+                                            {"kind": "progress", "text": "Avancé."}, 201),
+    "set the commitment to 100 %": Act("set_progress", COMMITMENT, "planned", "POST", JOURNAL,
+                                       {"kind": "progress", "text": "Terminé.", "progress_percent": 100}, 201),
+    "propose a date for the commitment": Act("propose_date", COMMITMENT, "planned", "POST",
+                                             "/v1/deadlines/{deadline_id}/proposals",
+                                             {"proposed_due_on": "2026-12-15", "reason": "Travaux décalés."}, 201),
+    "add a note to the commitment": Act("add_note", COMMITMENT, "planned", "POST", JOURNAL,
+                                        {"kind": "note", "text": "Le département suit."}, 201),
+    "designate a contact for the commitment": Act("designate_contact", COMMITMENT, "planned", "POST",
+                                                  ITEM + "/designated-contact", _designate, 201),
+}
+
+# The walk from a new item to each status an act starts from.
+WALKS = {
+    (REQUEST, "draft"): [], (REQUEST, "sent"): ["sent"], (REQUEST, "accepted"): ["sent", "accepted"],
+    (REQUEST, "declined"): ["sent", "declined"], (REQUEST, "delivered"): ["sent", "accepted", "delivered"],
+    (COMMITMENT, "planned"): [], (COMMITMENT, "done"): ["done"],
+}
+
+
+def expected_answer(act: Act, caller: str, relation: str) -> int:
+    """What the documented matrix says this caller gets for this act on an item it has this relation to."""
+    column = caller if caller in STAFF_CALLERS else MATRIX_COLUMN.get(relation, relation)
+    cell = MATRIX[act.kind][act.action][column]
+    return act.success if cell == "ok" else int(cell)
+
+
+def test_every_act_is_in_the_documented_matrix_and_every_cell_is_tried() -> None:
+    tried = {(act.kind, act.action) for act in ACTS.values()}
+    documented = {(kind, action) for kind, rows in MATRIX.items() for action in rows}
+    assert tried == documented, f"untried: {documented - tried}; undocumented: {tried - documented}"
+    for act in ACTS.values():
+        assert (act.kind, act.status) in WALKS, act
+
+
+@dataclass
+class MatrixWorld:
+    world: World
+    partners: dict[str, str]  # P, GP (a group P is a member of), Q (another partner)
+    clients: dict[str, httpx.AsyncClient]  # every caller of the matrix
+    contact_id: str  # P's contact the service key acts for
+    stock: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)  # (kind, relation, status)
+
+    def parties(self, relation: str) -> dict[str, Any]:
+        p, gp, q = self.partners["P"], self.partners["GP"], self.partners["Q"]
+        lead, associated = {"lead": (p, []), "lead_group": (gp, []), "associated": (q, [p]),
+                            "associated_group": (q, [gp]), "none": (q, [])}[relation]
+        return {"lead_partner_id": lead, "associated_partner_ids": associated}
+
+    async def new_item(self, kind: str, relation: str, status: str) -> dict[str, str]:
+        """An item with P in this relation to it, walked to `status`, with a deadline and a pending proposal."""
+        admin = self.world.admin
+        item = _ok(await admin.post("/v1/items", json={
+            "objective_id": self.world.objective_id, "kind": kind, "title": f"{kind} {relation} {status}",
+            "plan_text": "La Ville demande à P d'agir.", **self.parties(relation)}))
+        for step in WALKS[(kind, status)]:
+            body = {"to": step, "letter_reference": "SCX/2026-1"} if step == "sent" else {"to": step}
+            _ok(await admin.post(f"/v1/items/{item['id']}/transitions", json=body))
+        deadline = _ok(await admin.post(f"/v1/items/{item['id']}/deadlines", json={
+            "kind": "response" if kind == REQUEST else "delivery", "due_on": "2026-04-15"}))
+        proposal = _ok(await admin.post(f"/v1/deadlines/{deadline['id']}/proposals", json={
+            "proposed_due_on": "2026-05-15", "reason": "Conseil reporté."}))
+        return {"item_id": item["id"], "deadline_id": deadline["id"], "proposal_id": proposal["id"],
+                "lead_partner_id": item["lead_partner_id"] or ""}
+
+    async def item(self, kind: str, relation: str, status: str) -> dict[str, str]:
+        """The stock item of this shape, made once: refusals and reads use it, since they change nothing."""
+        key = (kind, relation, status)
+        if key not in self.stock:
+            self.stock[key] = await self.new_item(kind, relation, status)
+        return self.stock[key]
+
+
+@pytest.fixture(scope="module")
+async def matrix(world: World) -> MatrixWorld:
+    admin = world.admin
+    partners = {}
+    for name in ("P", "Q"):
+        partners[name] = _ok(await admin.post("/v1/partners", json={
+            "name": f"Partenaire {name} de la matrice", "kind": "association"}))["id"]
+    partners["GP"] = _ok(await admin.post("/v1/partners", json={
+        "name": "Groupe de P", "kind": "group", "is_group": True, "member_ids": [partners["P"]]}))["id"]
+    contact_id = _ok(await admin.post(f"/v1/partners/{partners['P']}/contacts", json={
+        "first_name": "Paule", "last_name": "Liaison", "email": "paule@example.org"}))["id"]
+    key = _ok(await admin.post("/v1/api-keys", json={"name": "clé P", "role": "partner",
+                                                     "partner_id": partners["P"]}))
+    service_key = _ok(await admin.post("/v1/api-keys", json={"name": "notifications", "role": "service"}))
+    clients = {"admin": admin, "city": world.clients["city"], "reader": world.clients["reader"],
+               "service": world.clients["service"], "partner": _client(world.app, key["secret"]),
+               "acting": _client(world.app, service_key["secret"], acting_contact=contact_id)}
+    world.clients["matrix partner P"], world.clients["matrix acting for P"] = clients["partner"], clients["acting"]
+    return MatrixWorld(world, partners, clients, contact_id)
+
+
+async def item_state(app: FastAPI, ids: dict[str, str]) -> tuple[Any, ...]:
+    """The item's, deadline's and proposal's rows as they are stored: an update shows here, a row count misses it."""
+    from services.commitments.deadlines.models import Deadline, DeadlineProposal
+    from services.commitments.items.models import Item
+
+    async with app.state.engine.connect() as connection:
+        item = (await connection.execute(select(Item.__table__).where(
+            Item.id == uuid.UUID(ids["item_id"])))).one()
+        deadline = (await connection.execute(select(Deadline.__table__).where(
+            Deadline.id == uuid.UUID(ids["deadline_id"])))).one()
+        proposal = (await connection.execute(select(DeadlineProposal.__table__).where(
+            DeadlineProposal.id == uuid.UUID(ids["proposal_id"])))).one()
+    return tuple(item), tuple(deadline), tuple(proposal)
+
+
+def _matrix_cases() -> list[Any]:
+    cases = []
+    for name, act in ACTS.items():
+        for caller in STAFF_CALLERS:  # their rights do not depend on the item's partners: one item will do
+            cases.append(pytest.param(name, caller, "none", id=f"{name} as {caller}"))
+        for caller in PARTNER_CALLERS:
+            for relation in RELATIONS:
+                cases.append(pytest.param(name, caller, relation, id=f"{name} as {caller} ({relation})"))
+    return cases
+
+
+@pytest.mark.parametrize(("act_name", "caller", "relation"), _matrix_cases())
+async def test_relation_times_action(matrix: MatrixWorld, act_name: str, caller: str, relation: str) -> None:
+    act = ACTS[act_name]
+    expected = expected_answer(act, caller, relation)
+    what = f"{act_name} as {caller} ({relation})"
+    writes = act.method != "GET" and expected < 400
+    ids = await (matrix.new_item if writes else matrix.item)(act.kind, relation, act.status)
+    body = act.body(caller in STAFF_CALLERS) if callable(act.body) else act.body
+    if isinstance(body, dict):
+        body = {key: value.format(**ids) if isinstance(value, str) else value for key, value in body.items()}
+    app = matrix.world.app
+    before = (await row_counts(app), await item_state(app, ids)) if expected >= 400 else None
+
+    response = await matrix.clients[caller].request(act.method, act.path.format(**ids), json=body)
+
+    if expected >= 400:
+        assert_problem(response, expected, what)
+        assert before == (await row_counts(app), await item_state(app, ids)), f"{what}: refused, yet written"
+        if expected == 403:
+            assert response.json()["code"] == "forbidden", what
+        return
+    assert response.status_code == expected, f"{what}: {response.status_code} {response.text}"
+    if act.then is not None:
+        assert response.json()["status"] == act.then, what
+
+
+# ------------------------------------------------------------------------- what the item says the caller may do
+
+# The matrix action each lifecycle transition is (the "how" column of docs/permissions.md).
+def _transition_action(kind: str, source: str, target: str) -> str:
+    if kind == COMMITMENT:
+        return "transition_commitment"
+    if target == "in_progress":
+        return "reopen" if source == "delivered" else "add_progress"
+    return {"sent": "send", "acknowledged": "acknowledge", "accepted": "answer", "partially_accepted": "answer",
+            "declined": "answer", "no_answer": "record_no_answer", "delivered": "declare_done",
+            "verified": "verify", "abandoned": "abandon"}[target]
+
+
+def expected_transitions(kind: str, status: str, caller: str, relation: str) -> list[str]:
+    from services.commitments.items.lifecycle import ItemKind, Status, transitions_for
+
+    targets = transitions_for(ItemKind(kind)).get(Status(status), ())
+    column = caller if caller in STAFF_CALLERS else MATRIX_COLUMN.get(relation, relation)
+    return [t.value for t in targets if MATRIX[kind][_transition_action(kind, status, t.value)][column] == "ok"]
+
+
+_SHAPES = sorted(set(WALKS))
+
+
+@pytest.mark.parametrize("caller", [*STAFF_CALLERS, *PARTNER_CALLERS])
+async def test_allowed_transitions_are_the_callers_own(matrix: MatrixWorld, caller: str) -> None:
+    """`allowed_transitions`, on the item and in the listing alike, is what the matrix lets this caller do."""
+    relations = ("none",) if caller in STAFF_CALLERS else RELATIONS
+    client = matrix.clients[caller]
+    for relation in relations:
+        for kind, status in _SHAPES:
+            ids = await matrix.item(kind, relation, status)
+            response = await client.get(f"/v1/items/{ids['item_id']}")
+            what = f"{kind} {status} as {caller} ({relation})"
+            if caller in PARTNER_CALLERS and relation == "none":
+                assert_problem(response, 404, what)
+                continue
+            expected = expected_transitions(kind, status, caller, relation)
+            assert _ok(response)["allowed_transitions"] == expected, what
+            listed = _ok(await client.get("/v1/items", params={"q": f"{kind} {relation} {status}", "limit": 200}))
+            shown = {i["id"]: i["allowed_transitions"] for i in listed["items"]}
+            assert shown[ids["item_id"]] == expected, f"{what}, in the listing"
+
+
+@pytest.mark.parametrize("caller", [*STAFF_CALLERS, *PARTNER_CALLERS])
+async def test_a_transition_that_does_not_exist_is_409_naming_the_callers(matrix: MatrixWorld, caller: str) -> None:
+    relations = ("none",) if caller in STAFF_CALLERS else RELATIONS
+    app = matrix.world.app
+    for relation in relations:
+        ids = await matrix.item(REQUEST, relation, "sent")
+        what = f"sent → verified as {caller} ({relation})"
+        before = (await row_counts(app), await item_state(app, ids))
+        response = await matrix.clients[caller].post(f"/v1/items/{ids['item_id']}/transitions",
+                                                     json={"to": "verified"})
+        if caller in PARTNER_CALLERS and relation == "none":
+            assert_problem(response, 404, what)
+        else:
+            assert_problem(response, 409, what)
+            assert response.json()["allowed_transitions"] == expected_transitions(REQUEST, "sent", caller, relation)
+        assert before == (await row_counts(app), await item_state(app, ids)), f"{what}: refused, yet written"
+
+
+async def test_the_acting_contact_is_named_in_history_and_journal(matrix: MatrixWorld) -> None:
+    """The service key acting for P's contact acts as P, and what it does is signed by that contact."""
+    ids = await matrix.new_item(REQUEST, "lead", "sent")
+    acting = matrix.clients["acting"]
+    _ok(await acting.post(f"/v1/items/{ids['item_id']}/transitions",
+                          json={"to": "accepted", "comment": "Accord du bureau."}))
+    history = _ok(await matrix.world.admin.get(f"/v1/items/{ids['item_id']}/history"))
+    last = [h for h in history if h["action"] == "transition"][-1]
+    assert (last["actor_kind"], last["actor_id"]) == ("contact", matrix.contact_id)
+    journal = _ok(await matrix.world.admin.get(f"/v1/items/{ids['item_id']}/journal"))
+    assert [(e["kind"], e["author"]["kind"], e["author"]["id"], e["author"]["name"]) for e in journal] == [
+        ("response", "contact", matrix.contact_id, "Paule Liaison")]

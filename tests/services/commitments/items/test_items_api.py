@@ -81,7 +81,12 @@ async def test_filters_partner_status_text_overdue_due_dates(admin, make_objecti
                      json={"kind": "response", "due_on": str(today - timedelta(days=3))})
     await admin.post(f"/v1/items/{bus['id']}/deadlines",
                      json={"kind": "response", "due_on": str(today + timedelta(days=30))})
-    await admin.post(f"/v1/items/{bus['id']}/transitions", json={"to": "sent", "letter_reference": "L1"})
+    # A draft whose date has passed: nobody was asked anything yet, so it is not late.
+    await admin.post(f"/v1/items/{facades['id']}/deadlines",
+                     json={"kind": "response", "due_on": str(today - timedelta(days=10))})
+    for item in (mall, bus):
+        await admin.post(f"/v1/items/{item['id']}/transitions",
+                         json={"to": "sent", "letter_reference": "L1", "on": str(today - timedelta(days=20))})
 
     async def ids(**params):
         response = await admin.get("/v1/items", params=params)
@@ -89,24 +94,29 @@ async def test_filters_partner_status_text_overdue_due_dates(admin, make_objecti
         return {i["id"] for i in response.json()["items"]}
 
     assert await ids(partner_id=str(hdsh)) == {mall["id"], facades["id"]}  # directly and through its group
-    assert await ids(status="sent") == {bus["id"]}
+    assert await ids(status="sent") == {mall["id"], bus["id"]}
     assert await ids(status=["sent", "draft"]) == {mall["id"], bus["id"], facades["id"]}
     assert await ids(q="bus") == {bus["id"]}
     assert await ids(q="100%_") == set()
     assert await ids(overdue="true") == {mall["id"]}
     assert await ids(overdue="false") == {bus["id"], facades["id"]}
-    assert await ids(due_before=str(today)) == {mall["id"]}
+    assert await ids(due_before=str(today)) == {mall["id"], facades["id"]}
     assert await ids(due_after=str(today)) == {bus["id"]}
     item = (await admin.get(f"/v1/items/{mall['id']}")).json()
     assert item["overdue"] is True and item["next_due_on"] == str(today - timedelta(days=3))
+    draft = (await admin.get(f"/v1/items/{facades['id']}")).json()
+    assert draft["overdue"] is False and draft["next_due_on"] == str(today - timedelta(days=10))
+    listed = (await admin.get("/v1/items", params={"objective_id": str(objective)})).json()["items"]
+    assert {i["id"]: i["overdue"] for i in listed} == {mall["id"]: True, bus["id"]: False, facades["id"]: False}
 
 
 async def test_answer_closes_response_deadline_and_progress_rolls_up(admin, make_objective, make_partner):
     objective = await make_objective()
     item = await _request(admin, objective, await make_partner("CSCB"))
     await admin.post(f"/v1/items/{item['id']}/deadlines", json={"kind": "response", "due_on": "2026-02-01"})
-    assert (await admin.get(f"/v1/items/{item['id']}")).json()["overdue"] is True
+    assert (await admin.get(f"/v1/items/{item['id']}")).json()["overdue"] is False  # a draft is never late
     await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "L"})
+    assert (await admin.get(f"/v1/items/{item['id']}")).json()["overdue"] is True
     answer = await admin.post(f"/v1/items/{item['id']}/transitions",
                               json={"to": "accepted", "comment": "Accord du conseil d'administration."})
     assert answer.status_code == 200 and answer.json()["overdue"] is False

@@ -83,7 +83,7 @@ async def test_forbidden_transition_is_409_naming_allowed(admin, make_objective,
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
     assert problem["code"] == "forbidden-transition"
-    assert problem["allowed_transitions"] == [t.value for t in allowed_targets(kind, source, False)]
+    assert problem["allowed_transitions"] == [t.value for t in allowed_targets(kind, source)]
     after = (await admin.get(f"/v1/items/{item_id}")).json()
     assert after["version"] == before["version"] and after["status"] == source.value
 
@@ -96,9 +96,14 @@ async def test_partner_cannot_verify_its_own_delivery(admin, make_objective, mak
     for step in (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.IN_PROGRESS, Status.DELIVERED):
         response = await partner.post(f"/v1/items/{item_id}/transitions", json={"to": step.value})
         assert response.status_code == 200, response.text
+    assert (await partner.get(f"/v1/items/{item_id}")).json()["allowed_transitions"] == []
+    # The lifecycle has « delivered → verified », but it is the city's to make: 403, not 409.
     response = await partner.post(f"/v1/items/{item_id}/transitions", json={"to": "verified"})
-    assert response.status_code == 409
-    assert response.json()["allowed_transitions"] == []
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    # A transition that does not exist from here is still a 409, listing what the partner may do (nothing).
+    response = await partner.post(f"/v1/items/{item_id}/transitions", json={"to": "accepted"})
+    assert response.status_code == 409 and response.json()["allowed_transitions"] == []
+    assert (await admin.get(f"/v1/items/{item_id}")).json()["status"] == "delivered"
 
 
 async def test_sending_requires_letter_reference(admin, make_objective, make_partner):
