@@ -1,0 +1,435 @@
+"""What a bullet says: a request of the city to a partner, or a commitment of the city, by the grammar of its verb.
+
+"La Ville demande à X de …", "invite X à …", "sollicite X pour …", "souhaite que X …": a request, X its lead.
+"La Ville s'engage à …", "organisera …" (a future), "va …", "poursuit …": a commitment. Any other verb is kept
+as a commitment and flagged: the reader never classifies a verb it does not know.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from services.commitments.plans.reading.model import ItemKind, PartyName, ReviewFlag
+from services.commitments.plans.reading.parties import NameReading, read_name, read_names
+from services.commitments.plans.reading.words import ADVERBS, ARTICLES, Token, fold, looks_like_infinitive, tokenize
+
+# Request verbs, 3rd person present or future, singular or plural (folded), and how they name the addressee:
+# "to" = "à X de …", "direct" = "X à / de / pour …", "de" = "de X que / un …", "that" = "que X …".
+_REQUEST_VERBS: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
+    verb: (re.compile(forms), frozenset(constructions.split())) for verb, forms, constructions in (
+        ("demander", r"demand(?:e|ent|era|eront)", "to that"),
+        ("proposer", r"propos(?:e|ent|era|eront)", "to"),
+        ("recommander", r"recommand(?:e|ent|era|eront)", "to"),
+        ("réclamer", r"reclam(?:e|ent|era|eront)", "to near"),
+        ("inviter", r"invit(?:e|ent|era|eront)", "direct"),
+        ("appeler", r"appell?(?:e|ent|era|eront)", "direct"),
+        ("encourager", r"encourag(?:e|ent|era|eront)", "direct"),
+        ("inciter", r"incit(?:e|ent|era|eront)", "direct"),
+        ("exhorter", r"exhort(?:e|ent|era|eront)", "direct"),
+        ("engager", r"engag(?:e|ent|era|eront)", "direct"),
+        ("prier", r"pri(?:e|ent|era|eront)", "direct"),
+        ("charger", r"charg(?:e|ent|era|eront)", "direct"),
+        ("mandater", r"mandat(?:e|ent|era|eront)", "direct"),
+        ("saisir", r"sais(?:it|issent|ira|iront)", "direct"),
+        ("solliciter", r"sollicit(?:e|ent|era|eront)", "direct de near"),
+        ("interpeller", r"interpell(?:e|ent|era|eront)", "direct"),
+        ("enjoindre", r"enjoin(?:t|dra|gnent|dront)", "direct to"),
+        ("attendre", r"attend(?:|ent|ra|ront)", "de that"),
+        ("exiger", r"exig(?:e|ent|era|eront)", "de that"),
+        ("souhaiter", r"souhait(?:e|ent|era|eront)", "that"),
+        ("plaider", r"plaid(?:e|ent|era|eront)", "near"),
+    )
+}
+# Commitments in the present tense, and what they become in a title.
+_PRESENT_COMMITMENTS = {
+    "poursuit": "poursuivre", "poursuivent": "poursuivre", "continue": "continuer", "continuent": "continuer",
+    "entend": "entendre", "prevoit": "prévoir", "compte": "compter", "souhaite": "souhaiter", "veille": "veiller",
+    "met": "mettre", "mettent": "mettre", "lance": "lancer", "cree": "créer", "developpe": "développer",
+    "soutient": "soutenir", "soutiennent": "soutenir", "accompagne": "accompagner", "organise": "organiser",
+    "renforce": "renforcer", "mene": "mener", "porte": "porter", "assure": "assurer", "deploie": "déployer",
+    "finance": "financer", "participe": "participer", "contribue": "contribuer", "apporte": "apporter",
+    "mobilise": "mobiliser", "favorise": "favoriser", "ouvre": "ouvrir", "maintient": "maintenir",
+    "pilote": "piloter", "amenage": "aménager", "renove": "rénover", "installe": "installer", "recrute": "recruter",
+    "engage": "engager", "attache": "attacher", "emploie": "employer", "associe": "associer",
+}
+_IRREGULAR_FUTURES = {
+    "fera": "faire", "sera": "être", "aura": "avoir", "ira": "aller", "pourra": "pouvoir", "devra": "devoir",
+    "verra": "voir", "saura": "savoir", "enverra": "envoyer", "recevra": "recevoir", "voudra": "vouloir",
+    "accueillera": "accueillir", "courra": "courir", "mourra": "mourir", "tiendra": "tenir", "viendra": "venir",
+}
+_FUTURE_ENDINGS = (("iendra", "enir"), ("uira", "uire"), ("ttra", "ttre"), ("ndra", "ndre"), ("vra", "vre"),
+                   ("oiera", "oyer"), ("uiera", "uyer"), ("era", "er"), ("ira", "ir"))
+_NOT_FUTURES = {"extra", "opera", "cobra", "tiara", "mantra", "ultra", "camera", "cholera"}
+_CITY = {"ville", "commune", "municipalite", "mairie", "collectivite"}
+_PRONOUNS_BEFORE_VERB = {"leur", "lui", "y", "en", "les", "l'", "se", "s'", "nous"}
+# "la possibilité de", "d'", "pour", "afin de"… opening what is asked once the addressee is named.
+_TITLE_OPENERS = ({"de", "d'", "à", "pour", "sur", "qu'il", "qu'elle", "qu'ils", "qu'elles"},
+                  {("afin", "de"), ("afin", "d'"), ("en", "vue", "de"), ("en", "vue", "d'"), ("au", "sujet", "de"),
+                   ("au", "sujet", "du"), ("au", "sujet", "des"), ("qu'", "il"), ("qu'", "elle"), ("qu'", "ils"),
+                   ("qu'", "elles")})
+_ASSOCIATION = re.compile(
+    r"\b(?P<marker>(?:avec (?:l'appui|l'aide|la participation|le (?:soutien|concours|partenariat|financement|appui)"
+    r"(?: (?:financier|technique|actif|logistique))?)|aux cotes|aupres) (?=d)"
+    r"|(?:en (?:lien|partenariat|concertation|collaboration|cooperation|association|relation"
+    r"|coordination|liaison) (?:(?:tres |plus )?etroite?s? |etroitement |permanente? |constante? )?avec"
+    r"|conjointement avec|de concert avec|main dans la main avec|(?:en )?(?:y )?associant|avec)(?=[\s']))")
+_LIST_SEPARATORS = (("au", "travers", "de"), ("au", "travers", "du"), ("au", "travers", "des"),
+                    ("au", "travers", "d'"), ("ainsi", "que"), ("via",), ("notamment",), ("et",), (",",))
+
+
+@dataclass
+class Clause:
+    """The classification of one bullet."""
+
+    kind: ItemKind
+    title_source: str
+    lead: PartyName | None = None
+    associated: list[PartyName] = field(default_factory=list)
+    flags: list[ReviewFlag] = field(default_factory=list)
+
+    def flag(self, code: str, message: str) -> None:
+        self.flags.append(ReviewFlag(code, message))
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return f"« {text if len(text) <= limit else text[:limit - 1] + '…'} »"
+
+
+def _request_verb(token: Token) -> str | None:
+    return next((verb for verb, (forms, _) in _REQUEST_VERBS.items() if forms.fullmatch(token.folded)), None)
+
+
+def _future_infinitive(word: str) -> str | None:
+    """The infinitive of a future in the 3rd person ("organisera", "étudieront"), or None if `word` is none."""
+    if word in _NOT_FUTURES or len(word) < 3:
+        return None
+    singular = word[:-len("ont")] + "a" if word.endswith("ront") else word
+    if singular in _IRREGULAR_FUTURES:
+        return _IRREGULAR_FUTURES[singular]
+    ending, replacement = next(((e, r) for e, r in _FUTURE_ENDINGS if singular.endswith(e)), ("", ""))
+    return singular[:-len(ending)] + replacement if ending and len(singular) > len(ending) + 1 else None
+
+
+def _skip_adverbs(tokens: list[Token], position: int) -> int:
+    while position < len(tokens):
+        pair = " ".join(token.low for token in tokens[position:position + 2])
+        if pair in {"en outre", "par ailleurs", "de plus", "à ce titre", "en parallèle", "dans ce cadre"}:
+            position += 2
+        elif tokens[position].low in ADVERBS:
+            position += 1
+        elif tokens[position].text == "," and position > 0:
+            position += 1
+        else:
+            return position
+    return position
+
+
+def _subject_end(tokens: list[Token], clause: Clause) -> int | None:
+    """Where the verb of a sentence whose subject is the city starts; co-subjects become associated partners."""
+    if len(tokens) < 2 or tokens[0].folded not in {"la", "le", "l'"} or tokens[1].folded not in _CITY:
+        return None
+    position = 2
+    if position < len(tokens) and tokens[position].low in {"de", "d'"}:  # "La Ville de Montfleury"
+        position += 1
+        while position < len(tokens) and tokens[position].capitalised:
+            position += 1
+    if position < len(tokens) and tokens[position].text in {",", "("}:  # an incise: ", en lien avec X,"
+        closing = {",": ",", "(": ")"}[tokens[position].text]
+        position = next((index + 1 for index in range(position + 1, len(tokens)) if tokens[index].text == closing),
+                        position)
+    if position < len(tokens) and tokens[position].low == "et":  # "La Ville et le Département demandent"
+        readings, position = read_names(tokens, position + 1, "subject")
+        clause.associated += [reading.party for reading in readings if reading.party]
+    return _skip_adverbs(tokens, position)
+
+
+def _title_start(tokens: list[Token], position: int) -> int:
+    """Where what is asked starts once the addressee is read: after "de", "pour", "afin de", "qu'il"…"""
+    if position < len(tokens) and tokens[position].text == "(":  # a comment on the addressee
+        depth = 0
+        for index in range(position, len(tokens)):
+            depth += {"(": 1, ")": -1}.get(tokens[index].text, 0)
+            if depth == 0:
+                position = index + 1
+                break
+    if position < len(tokens) and tokens[position].text == ",":  # ", propriétaire des murs, de définir"
+        for index in range(position + 1, min(len(tokens), position + 15)):
+            if tokens[index].text == "," and index + 1 < len(tokens):
+                if tokens[index + 1].low in _TITLE_OPENERS[0] or tokens[index + 1].low in {"afin", "en", "qu'"}:
+                    position = index + 1
+                break
+    if position < len(tokens) and tokens[position].text == ",":
+        position += 1
+    singles, sequences = _TITLE_OPENERS
+    for sequence in sorted(sequences, key=len, reverse=True):
+        if tuple(token.low for token in tokens[position:position + len(sequence)]) == sequence:
+            return position + len(sequence)
+    if position < len(tokens) and tokens[position].low in singles:
+        return position + 1
+    return position
+
+
+def _addressees(tokens: list[Token], position: int, verb: str) -> tuple[list[NameReading], int] | None:
+    """The addressees of request verb `verb` whose complement starts at `tokens[position]`, if it has any."""
+    constructions = _REQUEST_VERBS[verb][1]
+    token = tokens[position] if position < len(tokens) else None
+    if token is None:
+        return None
+    following = tokens[position + 1] if position + 1 < len(tokens) else None
+    if "that" in constructions or verb == "demander":
+        if token.low in {"que", "qu'"}:
+            return read_names(tokens, position + 1, "subject")
+        if token.low == "à" and following is not None and following.low == "ce" and position + 2 < len(tokens) \
+                and tokens[position + 2].low in {"que", "qu'"}:
+            return read_names(tokens, position + 3, "subject")
+    if "near" in constructions and token.low == "auprès" and following is not None:
+        return read_names(tokens, position + 1, "list-de")
+    if "to" in constructions and token.low in {"à", "au", "aux"}:
+        readings, end = read_names(tokens, position, "addressee")
+        while readings and readings[-1].boundary == "and-to":  # "à l'État et à la Région"
+            more, end = read_names(tokens, end + 1, "addressee")
+            if not more:
+                break
+            readings += more
+        return readings, end
+    if "de" in constructions and token.low in {"de", "d'", "du", "des"}:
+        return read_names(tokens, position, "list-de")
+    if "direct" in constructions and (token.low in ARTICLES or (token.capitalised and token.is_word)):
+        return read_names(tokens, position, "addressee")
+    return None
+
+
+def _listed_partners(tokens: list[Token], opening: int) -> tuple[list[NameReading], int, bool]:
+    """The partners listed in "ses partenaires (A au travers de B, C...)"; where the list ends; if it is open."""
+    readings: list[NameReading] = []
+    position, open_list = opening + 1, False
+    while position < len(tokens) and tokens[position].text != ")":
+        reading = read_name(tokens, position, "list")
+        if reading is not None:
+            readings.append(reading)
+            position = reading.end
+        for separator in _LIST_SEPARATORS:
+            if tuple(token.low for token in tokens[position:position + len(separator)]) == separator:
+                position += len(separator)
+                break
+        else:
+            if position < len(tokens) and tokens[position].text in {"...", "…"} or (
+                    position < len(tokens) and tokens[position].folded == "etc"):
+                open_list = True
+            if reading is None or position < len(tokens) and tokens[position].text != ")":
+                position += 1
+    return readings, position + 1, open_list
+
+
+def _read_request(tokens: list[Token], text: str, verb_at: int, clause: Clause) -> int | None:
+    """Fill `clause` with the request whose verb is `tokens[verb_at]`; the index where its title starts."""
+    verb = _request_verb(tokens[verb_at])
+    if verb is None:
+        return None
+    found = _addressees(tokens, _skip_adverbs(tokens, verb_at + 1), verb)
+    if found is None or not found[0]:
+        return None
+    readings, end = found
+    first = readings[0]
+    if first.generic:
+        if end < len(tokens) and tokens[end].text == "(":
+            listed, end, open_list = _listed_partners(tokens, end)
+            named = [reading.party for reading in listed if reading.party]
+            if named:
+                clause.lead, clause.associated = named[0], clause.associated + named[1:]
+                clause.flag("addressees-from-list", f"demande adressée à {_quote(first.words)} : responsable "
+                                                    f"déduit de la liste ({named[0].name}), à confirmer")
+                readings = listed
+            else:
+                clause.flag("addressee-missing", f"demande adressée à {_quote(first.words)} : partenaire à préciser")
+            if open_list:
+                clause.flag("open-list", "liste de partenaires ouverte (« ... ») : partenaires associés à compléter")
+        else:
+            clause.flag("addressee-missing", f"demande adressée à {_quote(first.words)} sans les nommer : "
+                                             "partenaire à préciser")
+    else:
+        parties = [reading.party for reading in readings if reading.party]
+        if not parties:
+            return None  # "La Ville invite les habitants à …": no partner is asked
+        clause.lead, clause.associated = parties[0], clause.associated + parties[1:]
+        if len(parties) > 1:
+            names = ", ".join(_quote(party.name) for party in parties)
+            clause.flag("several-addressees", f"demande adressée à plusieurs partenaires ({names}) : "
+                                              f"{_quote(parties[0].name)} retenu comme responsable, à confirmer")
+    for reading in readings:
+        if reading.party and reading.why_uncertain:
+            clause.flag("partner-name-uncertain", f"nom du partenaire {_quote(reading.party.name, 90)} incertain : "
+                                                  f"{reading.why_uncertain}")
+    clause.kind = "request"
+    return _title_start(tokens, end)
+
+
+def _coordinated(tokens: list[Token], start: int) -> list[int]:
+    """Indexes of verbs coordinated after `start` ("… et demande au CSCB", "…, et poursuivra son soutien")."""
+    found = []
+    for index in range(start, len(tokens) - 1):
+        if tokens[index].low in {"et", ","}:
+            verb_at = _skip_adverbs(tokens, index + 1)
+            if verb_at < len(tokens) and tokens[verb_at].low in {"s'", "se"}:
+                verb_at += 1
+            found.append(verb_at)
+    return [index for index in found if index < len(tokens)]
+
+
+def _commitment_title(tokens: list[Token], text: str, verb_at: int) -> str | None:
+    """The title of the city's commitment whose verb is at `verb_at`, or None if the verb is not recognised."""
+    reflexive = verb_at > 0 and tokens[verb_at - 1].low in {"s'", "se"}
+    pronoun = tokens[verb_at - 1].text + ("" if tokens[verb_at - 1].text.endswith("'") else " ") if reflexive else ""
+    verb = tokens[verb_at]
+    rest = text[verb.end:].lstrip()
+    following = tokens[verb_at + 1] if verb_at + 1 < len(tokens) else None
+    if verb.folded in {"engage", "engagent", "engagera", "engageront"} and reflexive:
+        return rest[len(following.text):].lstrip() if following is not None and following.low == "à" else rest
+    if verb.folded in {"va", "vont"} and following is not None and looks_like_infinitive(following):
+        return rest
+    if verb.folded in {"a", "ont"} and following is not None and following.low == "pour":  # "a pour objectif de"
+        return text[tokens[verb_at + 3].end:].lstrip() if verb_at + 3 < len(tokens) else None
+    infinitive = _future_infinitive(verb.folded) or _PRESENT_COMMITMENTS.get(verb.folded)
+    if infinitive is None or (verb.folded == "souhaite" and not (following and looks_like_infinitive(following))):
+        return None
+    if verb.folded in {"engage", "attache", "emploie", "associe"} and not reflexive:
+        return None
+    return f"{pronoun}{infinitive} {rest}"
+
+
+def _verb_position(tokens: list[Token], position: int) -> int:
+    while position < len(tokens) - 1 and tokens[position].low in _PRONOUNS_BEFORE_VERB:
+        position += 1
+    return position
+
+
+def classify(text: str) -> Clause:
+    """The kind, partners, title source and flags of one bullet."""
+    tokens = tokenize(text)
+    clause = Clause(kind="commitment", title_source=text)
+    verb_at = _subject_end(tokens, clause)
+    if verb_at is None:
+        _classify_without_city_subject(tokens, text, clause)
+    elif verb_at < len(tokens):
+        verb_at = _verb_position(tokens, verb_at)
+        _classify_after_city_subject(tokens, text, verb_at, clause)
+    else:
+        clause.flag("verb-not-recognised", f"pas de verbe après « {text.strip()} »")
+    _add_associated(tokens, text, clause)
+    return clause
+
+
+def _classify_after_city_subject(tokens: list[Token], text: str, verb_at: int, clause: Clause) -> None:
+    if (title_at := _read_request(tokens, text, verb_at, clause)) is not None:
+        clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
+        _check_coordinations(tokens, text, title_at, clause)
+        return
+    if (title := _commitment_title(tokens, text, verb_at)) is not None:
+        clause.title_source = title
+        for index in _coordinated(tokens, verb_at + 1):  # "s'engage à … et demande au CSCB de …"
+            if index < len(tokens) and (title_at := _read_request(tokens, text, index, clause)) is not None:
+                clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
+                commitment = text[tokens[_start_of_sentence_verb(tokens, verb_at)].start:tokens[index].start]
+                clause.flag("request-and-commitment", f"la puce contient aussi un engagement de la Ville "
+                                                      f"({_quote(commitment.strip(' ,'))}) : à scinder ou à confirmer")
+                break
+        return
+    verb = tokens[verb_at]
+    clause.title_source = text[verb.start:]
+    if _request_verb(verb):
+        what = f"« {verb.text} » sans partenaire nommé comme destinataire"
+        clause.flag("addressee-not-partner", f"{what} ({_quote(text[verb.start:], 70)}) : demande à un "
+                                             "partenaire ou engagement de la Ville ? à vérifier")
+    else:
+        clause.flag("verb-not-recognised", f"verbe « {verb.text} » non reconnu : demande ou engagement de la Ville "
+                                           "à vérifier")
+
+
+def _start_of_sentence_verb(tokens: list[Token], verb_at: int) -> int:
+    return verb_at - 1 if verb_at > 0 and tokens[verb_at - 1].low in {"s'", "se"} else verb_at
+
+
+def _check_coordinations(tokens: list[Token], text: str, after: int, clause: Clause) -> None:
+    """A second request or a commitment of the city coordinated after a request."""
+    for index in _coordinated(tokens, after):
+        token = tokens[index]
+        if _request_verb(token) and tokens[index - 1].low not in {"leur", "lui"}:
+            extra = Clause(kind="commitment", title_source="")
+            if _read_request(tokens, text, index, extra) is not None and extra.lead is not None:
+                others = [extra.lead, *extra.associated]
+                clause.associated += others
+                names = ", ".join(_quote(party.name) for party in others)
+                clause.flag("several-addressees", f"deuxième demande dans la puce, adressée à {names} : "
+                                                  f"{_quote(clause.lead.name if clause.lead else '?')} retenu comme "
+                                                  "responsable, à confirmer")
+                clause.flags += [flag for flag in extra.flags if flag.code == "partner-name-uncertain"]
+                continue
+        reflexive = tokens[index - 1].low in {"s'", "se"}
+        if (reflexive and token.folded in {"engage", "engagera"}) or (
+                _future_infinitive(token.folded) and not _is_participle_phrase(tokens, index)):
+            start = tokens[index - 1].start if reflexive else token.start
+            wording = text[start:tokens[min(index + 3, len(tokens) - 1)].end]
+            clause.flag("request-and-commitment", f"la puce contient aussi un engagement de la Ville "
+                                                  f"({_quote(wording)}) : à scinder ou à confirmer")
+            return
+
+
+def _is_participle_phrase(tokens: list[Token], index: int) -> bool:
+    # "et sera": a verb whose subject is not the city ("un lieu qui … et sera ouvert") cannot be told apart;
+    # a verb right after a noun of the enumeration is not coordinated with the city either.
+    return tokens[index].folded in {"sera", "seront"}
+
+
+def _classify_without_city_subject(tokens: list[Token], text: str, clause: Clause) -> None:
+    first = tokens[0] if tokens else None
+    if first is not None and first.capitalised and first.is_word:
+        lowered = Token(first.start, first.end, first.text.lower(), first.low, first.folded)
+        infinitive_request = {"demander", "solliciter", "inviter", "saisir", "proposer", "interpeller", "appeler",
+                              "encourager", "inciter", "mandater", "charger", "attendre", "exiger"}
+        if first.folded in infinitive_request:
+            forms = {"demander": "demande", "solliciter": "sollicite", "inviter": "invite", "saisir": "saisit",
+                     "proposer": "propose", "interpeller": "interpelle", "appeler": "appelle",
+                     "encourager": "encourage", "inciter": "incite", "mandater": "mandate", "charger": "charge",
+                     "attendre": "attend", "exiger": "exige"}
+            as_present = [Token(first.start, first.end, forms[first.folded], forms[first.folded],
+                                forms[first.folded]), *tokens[1:]]
+            if (title_at := _read_request(as_present, text, 0, clause)) is not None:
+                clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
+                return
+        if looks_like_infinitive(lowered):  # "Mettre en place …": an action of the city, by convention
+            clause.title_source = text
+            return
+    clause.flag("verb-not-recognised", f"la puce ne commence ni par « La Ville » ni par un infinitif "
+                                       f"({_quote(text, 50)}) : demande ou engagement de la Ville à vérifier")
+
+
+def _add_associated(tokens: list[Token], text: str, clause: Clause) -> None:
+    """Partners the bullet works with: "en lien avec X", "avec X et Y", "en partenariat avec", "associant X"…"""
+    by_start = {token.start: index for index, token in enumerate(tokens)}
+    folded = fold(text)
+    for marker in _ASSOCIATION.finditer(folded):
+        after = marker.end() + len(folded[marker.end():]) - len(folded[marker.end():].lstrip())
+        index = by_start.get(after)
+        if index is None:
+            continue
+        first = tokens[index]
+        if marker["marker"] == "avec" and not (first.low in ARTICLES or (first.capitalised and first.is_word)):
+            continue  # "avec une attention particulière", "avec ses partenaires", "avec cette association"
+        context = "list-de" if first.low in {"de", "du", "des", "d'"} else "list"
+        readings, _ = read_names(tokens, index, context)
+        for reading in readings:
+            if reading.party is None:
+                continue
+            clause.associated.append(reading.party)
+            if reading.why_uncertain:
+                clause.flag("partner-name-uncertain", f"nom du partenaire associé {_quote(reading.party.name, 90)} "
+                                                      f"incertain : {reading.why_uncertain}")
+    seen = {fold(clause.lead.name)} if clause.lead else set()
+    unique = []
+    for party in clause.associated:
+        if fold(party.name) not in seen:
+            seen.add(fold(party.name))
+            unique.append(party)
+    clause.associated = unique
