@@ -53,6 +53,8 @@ _PRESENT_COMMITMENTS = {
     "pilote": "piloter", "amenage": "aménager", "renove": "rénover", "installe": "installer", "recrute": "recruter",
     "engage": "engager", "attache": "attacher", "emploie": "employer", "associe": "associer",
 }
+# Present-tense verbs of intention: the commitment is the infinitive that follows ("entend créer").
+_INTENTIONS = {"prevoit", "prevoient", "entend", "entendent", "compte", "comptent", "souhaite", "souhaitent"}
 _IRREGULAR_FUTURES = {
     "fera": "faire", "sera": "être", "aura": "avoir", "ira": "aller", "pourra": "pouvoir", "devra": "devoir",
     "verra": "voir", "saura": "savoir", "enverra": "envoyer", "recevra": "recevoir", "voudra": "vouloir",
@@ -65,7 +67,7 @@ _CITY = {"ville", "commune", "municipalite", "mairie", "collectivite"}
 _PRONOUNS_BEFORE_VERB = {"leur", "lui", "y", "en", "les", "l'", "se", "s'", "nous"}
 # "la possibilité de", "d'", "pour", "afin de"… opening what is asked once the addressee is named.
 _TITLE_OPENERS = ({"de", "d'", "à", "pour", "sur", "qu'il", "qu'elle", "qu'ils", "qu'elles"},
-                  {("afin", "de"), ("afin", "d'"), ("en", "vue", "de"), ("en", "vue", "d'"), ("au", "sujet", "de"),
+                  {("afin", "de"), ("afin", "d'"), ("afin", "que"), ("afin", "qu'"), ("en", "vue", "de"), ("en", "vue", "d'"), ("au", "sujet", "de"),
                    ("au", "sujet", "du"), ("au", "sujet", "des"), ("qu'", "il"), ("qu'", "elle"), ("qu'", "ils"),
                    ("qu'", "elles")})
 _ASSOCIATION = re.compile(
@@ -103,11 +105,11 @@ def _request_verb(token: Token) -> str | None:
 
 def _future_infinitive(word: str) -> str | None:
     """The infinitive of a future in the 3rd person ("organisera", "étudieront"), or None if `word` is none."""
-    if word in _NOT_FUTURES or len(word) < 3:
+    if fold(word) in _NOT_FUTURES or len(word) < 3:
         return None
     singular = word[:-len("ont")] + "a" if word.endswith("ront") else word
-    if singular in _IRREGULAR_FUTURES:
-        return _IRREGULAR_FUTURES[singular]
+    if fold(singular) in _IRREGULAR_FUTURES:
+        return _IRREGULAR_FUTURES[fold(singular)]
     ending, replacement = next(((e, r) for e, r in _FUTURE_ENDINGS if singular.endswith(e)), ("", ""))
     return singular[:-len(ending)] + replacement if ending and len(singular) > len(ending) + 1 else None
 
@@ -291,7 +293,11 @@ def _commitment_title(tokens: list[Token], text: str, verb_at: int) -> str | Non
         return rest
     if verb.folded in {"a", "ont"} and following is not None and following.low == "pour":  # "a pour objectif de"
         return text[tokens[verb_at + 3].end:].lstrip() if verb_at + 3 < len(tokens) else None
-    infinitive = _future_infinitive(verb.folded) or _PRESENT_COMMITMENTS.get(verb.folded)
+    if verb.folded in _INTENTIONS and following is not None:  # "prévoit de créer": the title is what is planned
+        skip = 1 if following.low in {"de", "d'", "à"} else 0
+        if verb_at + 1 + skip < len(tokens) and looks_like_infinitive(tokens[verb_at + 1 + skip]):
+            return text[tokens[verb_at + 1 + skip].start:]
+    infinitive = _future_infinitive(verb.low) or _PRESENT_COMMITMENTS.get(verb.folded)
     if infinitive is None or (verb.folded == "souhaite" and not (following and looks_like_infinitive(following))):
         return None
     if verb.folded in {"engage", "attache", "emploie", "associe"} and not reflexive:

@@ -48,7 +48,7 @@ _PERIOD = (
     rf"|(?:l'année\s+|année\s+)?(?P<year>{_YEAR})"
     rf"|(?P<this_year>(?:l'|cette\s+)?année(?:\s+en\s+cours|\s+(?P<next_year>prochaine))?)"
 )
-_DATE = re.compile(rf"(?<![\w'-])(?:{_LEAD}(?:\s+|(?<=')))?(?:{_LINK}(?:\s+|(?<=')))?(?:{_MODIFIER})?"
+_DATE = re.compile(rf"(?<![\w'-])(?:{_LEAD}(?:\s+|(?<=[\s'])))?(?:{_LINK}(?:\s+|(?<=')))?(?:{_MODIFIER})?"
                    rf"(?:{_LINK.replace('link', 'link2')}(?:\s+|(?<=')))?(?:{_PERIOD})(?![\w-])")
 _DURATION = re.compile(
     r"(?<![\w'])(?P<lead>dans|sous|d'ici(?:\s+à)?|en\s+moins\s+de)\s+(?:les\s+|un\s+délai\s+de\s+|le\s+délai\s+de\s+)?"

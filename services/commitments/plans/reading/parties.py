@@ -39,8 +39,9 @@ _GENERIC = {"partenaires", "partenaire", "acteurs", "intervenants", "structures"
 _MAX_WORDS = 10
 _ACRONYM_MAX = 12
 # Words that may follow the verb of a clause whose subject is an all-lowercase name.
+# ("y", "en", "ne" come before the verb: they end the name themselves.)
 _AFTER_A_VERB = {"le", "la", "les", "l'", "un", "une", "des", "du", "sa", "son", "ses", "leur", "leurs", "à",
-                 "au", "aux", "en", "y", "ce", "cette", "ces", "tout", "tous", "toutes", "plus", "davantage"}
+                 "au", "aux", "ce", "cette", "ces", "tout", "tous", "toutes", "plus", "davantage"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ def _subject_ends(tokens: list[Token], name_start: int, position: int) -> Litera
     """Whether `tokens[position]` is the verb of a clause whose subject started at `name_start`.
 
     After a proper name ("la Région Île-de-France renforce"), an acronym or its parenthesis, a lowercase word
-    is the verb; after a capitalised head alone ("la Caisse primaire …"), only if an object follows it.
+    is the verb; after a capitalised head alone ("la Caisse primaire …"), only if an object follows it ("l'État
+    finance le projet"); after a lowercase word, that is a guess.
     """
     token, previous = tokens[position], tokens[position - 1]
     following = tokens[position + 1] if position + 1 < len(tokens) else None
@@ -98,10 +100,14 @@ def _subject_ends(tokens: list[Token], name_start: int, position: int) -> Litera
         return None
     if _is_verb_form(token) or previous.text == ")" or previous.is_acronym:
         return "sure"
-    object_follows = following is not None and following.low in _AFTER_A_VERB
-    if previous.capitalised:
-        return "sure" if position - 1 > name_start or object_follows else None
-    return "guess" if object_follows else None
+    if previous.capitalised and position - 1 > name_start:
+        return "sure"
+    if following is None or following.low not in _AFTER_A_VERB:
+        return None
+    if following.low in {"des", "du"}:  # "la Mission locale des Monts du Lyonnais" / "l'État finance des projets"
+        after = tokens[position + 2] if position + 2 < len(tokens) else None
+        return None if after is None or after.capitalised else "guess"
+    return "sure" if previous.capitalised else "guess"
 
 
 def read_name(tokens: list[Token], index: int, context: Context) -> NameReading | None:
@@ -170,6 +176,9 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
             boundary = "verb"
             break
         if token.low in NAME_STOPS:
+            if (through := _acronym_ahead(tokens, name_start, position)) is not None:
+                position = through  # "Agence nationale pour la rénovation urbaine (ANRU)": the acronym says so
+                continue
             boundary = "stop"
             break
         if context == "subject" and position > name_start and (ends := _subject_ends(tokens, name_start, position)):
@@ -193,6 +202,25 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
     is_group = plural and not first.capitalised and first.folded.endswith(("s", "x"))
     party = PartyName(name=name, acronym=acronym, is_group=is_group, uncertain=why_uncertain is not None)
     return NameReading(party, name, start, position, boundary, why_uncertain=why_uncertain)
+
+
+_NOT_INITIALS = {"de", "du", "des", "d'", "la", "le", "les", "l'", "et", "pour", "en", "à", "au", "aux", "sur"}
+_ACRONYM_REACH = 8
+
+
+def _acronym_ahead(tokens: list[Token], name_start: int, position: int) -> int | None:
+    """The index of a "(ACRONYM)" a few words ahead whose letters are the initials of the name up to it."""
+    for index in range(position + 1, min(len(tokens), position + _ACRONYM_REACH)):
+        token = tokens[index]
+        if token.text == "(":
+            closing = _closing_paren(tokens, index)
+            acronym = _acronym_in(tokens, index, closing) if closing is not None else None
+            words = [word for word in tokens[name_start:index] if word.low not in _NOT_INITIALS]
+            initials = "".join(part[0] for word in words for part in word.text.split("-") if part).upper()
+            return index if acronym is not None and initials == acronym.upper() else None
+        if not token.is_word or looks_like_infinitive(token):
+            return None
+    return None
 
 
 def _text_between(tokens: list[Token], first: int, end_char: int) -> str:
