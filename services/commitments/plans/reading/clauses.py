@@ -41,6 +41,8 @@ _REQUEST_VERBS: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
         ("plaider", r"plaid(?:e|ent|era|eront)", "near"),
     )
 }
+# Verbs that ask whatever follows them: without an addressee the bullet is still a request, to a partner unnamed.
+_ASKING = {"demander", "solliciter", "réclamer", "exiger", "attendre", "souhaiter"}
 # Commitments in the present tense, and what they become in a title.
 _PRESENT_COMMITMENTS = {
     "poursuit": "poursuivre", "poursuivent": "poursuivre", "continue": "continuer", "continuent": "continuer",
@@ -337,20 +339,27 @@ def _classify_after_city_subject(tokens: list[Token], text: str, verb_at: int, c
         for index in _coordinated(tokens, verb_at + 1):  # "s'engage à … et demande au CSCB de …"
             if index < len(tokens) and (title_at := _read_request(tokens, text, index, clause)) is not None:
                 clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
-                commitment = text[tokens[_start_of_sentence_verb(tokens, verb_at)].start:tokens[index].start]
+                commitment = text[tokens[_start_of_sentence_verb(tokens, verb_at)].start:tokens[index - 1].end]
+                commitment = commitment.strip(" ,").removesuffix(" et").strip(" ,")
                 clause.flag("request-and-commitment", f"la puce contient aussi un engagement de la Ville "
-                                                      f"({_quote(commitment.strip(' ,'))}) : à scinder ou à confirmer")
+                                                      f"({_quote(commitment)}) : à scinder ou à confirmer")
                 break
         return
     verb = tokens[verb_at]
     clause.title_source = text[verb.start:]
-    if _request_verb(verb):
-        what = f"« {verb.text} » sans partenaire nommé comme destinataire"
-        clause.flag("addressee-not-partner", f"{what} ({_quote(text[verb.start:], 70)}) : demande à un "
-                                             "partenaire ou engagement de la Ville ? à vérifier")
+    request_verb = _request_verb(verb)
+    found = _addressees(tokens, _skip_adverbs(tokens, verb_at + 1), request_verb) if request_verb else None
+    if found and found[0] and not found[0][0].generic:  # "invite les habitants à …": people, no organisation
+        clause.flag("addressee-not-partner", f"demande adressée à {_quote(found[0][0].words)}, qui ne sont pas une "
+                                             "organisation partenaire : engagement de la Ville à vérifier")
+    elif request_verb in _ASKING:  # "La Ville demande que soit étudiée …": asked, but of whom?
+        clause.kind = "request"
+        clause.flag("addressee-missing", f"demande sans partenaire nommé ({_quote(text[verb.start:], 70)}) : "
+                                         "partenaire à préciser")
     else:
-        clause.flag("verb-not-recognised", f"verbe « {verb.text} » non reconnu : demande ou engagement de la Ville "
-                                           "à vérifier")
+        clause.flag("verb-not-recognised", f"verbe « {verb.text} » non reconnu (ou sans destinataire) : demande "
+                                           "ou engagement de la Ville à vérifier")
+    clause.title_source = text[verb.start:]
 
 
 def _start_of_sentence_verb(tokens: list[Token], verb_at: int) -> int:

@@ -59,8 +59,8 @@ _VAGUE = re.compile(
     r"(?<![\w'])(?:prochainement|rapidement|ultérieurement|à\s+(?:court|moyen|long)\s+terme|à\s+terme"
     r"|dans\s+les\s+(?:meilleurs|plus\s+brefs)\s+délais|au\s+plus\s+vite|dès\s+que\s+possible|sans\s+délai"
     r"|dans\s+les\s+prochain(?:e?s)\s+(?:jours|semaines|mois|années|ans)|dans\s+un\s+(?:second|deuxième)\s+temps"
-    r"|(?:d'ici\s+la|en|à\s+la)\s+fin\s+(?:du|de\s+ce)\s+mandat|au\s+cours\s+du\s+mandat|dès\s+que\s+\w+"
-    r"|à\s+l'issue\s+(?:de\s+la|des|du|de\s+l')\s+\w+)(?!\w)")
+    r"|(?:d'ici\s+la|en|à\s+la)\s+fin\s+(?:du|de\s+ce)\s+mandat|au\s+cours\s+du\s+mandat"
+    r"|(?:dès\s+que|à\s+l'issue\s+(?:de\s+la|des|du|de\s+l'|de))\s+[^,.;:()]+)(?<=\w)")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Organisation names read by grammar: where a name starts, where it ends, its acronym, whether it is a group.
 
 A name starts after its preposition and article ("à la", "aux", "l'") and runs on through nouns, adjectives,
-capitalised words and complements ("de la cohésion des territoires", "des Hauts-de-Seine", "d'action
+capitalised words and complements ("de la cohésion des territoires", "du Val-de-Marne", "d'action
 sociale"); it ends at punctuation, at a word that opens what follows ("pour", "afin", "un", "la
 possibilité"…) or at the verb of the request ("de lancer", "d'étudier", "de s'engager", "à participer").
 """
@@ -159,8 +159,12 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
             position, words = position + 1, words + 1
             continue
         if token.low == "et":
-            boundary_after_and = _after_and(following, context)
-            if boundary_after_and is not None:
+            after = tokens[position + 2] if position + 2 < len(tokens) else None
+            boundary_after_and = _after_and(tokens[position - 1], following, after, context)
+            if boundary_after_and == "ambiguous":
+                words_after = " ".join(word.text for word in tokens[position:position + 3])
+                why_uncertain = f"« {words_after} » peut continuer le nom ou nommer un autre partenaire"
+            elif boundary_after_and is not None:
                 boundary = boundary_after_and
                 break
             position += 1
@@ -235,7 +239,8 @@ def _text_between(tokens: list[Token], first: int, end_char: int) -> str:
     return text
 
 
-def _after_and(following: Token | None, context: Context) -> Boundary | None:
+def _after_and(previous: Token, following: Token | None, after: Token | None,
+               context: Context) -> Boundary | Literal["ambiguous"] | None:
     """After "et": another addressee or partner (the name ends), or the name goes on ("social et culturel")."""
     if following is None:
         return "stop"
@@ -244,7 +249,12 @@ def _after_and(following: Token | None, context: Context) -> Boundary | None:
     if following.low in ARTICLES or following.capitalised:
         return "and-party"
     if following.low in {"de", "du", "des", "d'"}:
-        return "and-party" if context == "list-de" else None  # "Chambre de commerce et d'industrie"
+        if context != "list-de":
+            return None  # "Chambre de commerce et d'industrie"
+        # "avec le soutien de l'État et du Département" / "de la Maison de la justice et du droit"
+        if previous.capitalised or previous.is_acronym or previous.text == ")" or (after and after.capitalised):
+            return "and-party"
+        return "ambiguous"
     if following.low in NAME_STOPS or looks_like_infinitive(following) or not following.is_word:
         return "stop"
     return None
