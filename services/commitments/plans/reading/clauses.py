@@ -11,60 +11,16 @@ import re
 from dataclasses import dataclass, field
 
 from services.commitments.plans.reading.model import ItemKind, PartyName, ReviewFlag
-from services.commitments.plans.reading.parties import NameReading, read_name, read_names
+from services.commitments.plans.reading.parties import NameReading, closing_paren, read_name, read_names
+from services.commitments.plans.reading.verbs import (
+    ASKING,
+    REQUEST_VERBS,
+    commitment_title,
+    future_infinitive,
+    request_verb,
+)
 from services.commitments.plans.reading.words import ADVERBS, ARTICLES, Token, fold, looks_like_infinitive, tokenize
 
-# Request verbs, 3rd person present or future, singular or plural (folded), and how they name the addressee:
-# "to" = "à X de …", "direct" = "X à / de / pour …", "de" = "de X que / un …", "that" = "que X …".
-_REQUEST_VERBS: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
-    verb: (re.compile(forms), frozenset(constructions.split())) for verb, forms, constructions in (
-        ("demander", r"demand(?:e|ent|era|eront)", "to that"),
-        ("proposer", r"propos(?:e|ent|era|eront)", "to"),
-        ("recommander", r"recommand(?:e|ent|era|eront)", "to"),
-        ("réclamer", r"reclam(?:e|ent|era|eront)", "to near"),
-        ("inviter", r"invit(?:e|ent|era|eront)", "direct"),
-        ("appeler", r"appell?(?:e|ent|era|eront)", "direct"),
-        ("encourager", r"encourag(?:e|ent|era|eront)", "direct"),
-        ("inciter", r"incit(?:e|ent|era|eront)", "direct"),
-        ("exhorter", r"exhort(?:e|ent|era|eront)", "direct"),
-        ("engager", r"engag(?:e|ent|era|eront)", "direct"),
-        ("prier", r"pri(?:e|ent|era|eront)", "direct"),
-        ("charger", r"charg(?:e|ent|era|eront)", "direct"),
-        ("mandater", r"mandat(?:e|ent|era|eront)", "direct"),
-        ("saisir", r"sais(?:it|issent|ira|iront)", "direct"),
-        ("solliciter", r"sollicit(?:e|ent|era|eront)", "direct de near"),
-        ("interpeller", r"interpell(?:e|ent|era|eront)", "direct"),
-        ("enjoindre", r"enjoin(?:t|dra|gnent|dront)", "direct to"),
-        ("attendre", r"attend(?:|ent|ra|ront)", "de that"),
-        ("exiger", r"exig(?:e|ent|era|eront)", "de that"),
-        ("souhaiter", r"souhait(?:e|ent|era|eront)", "that"),
-        ("plaider", r"plaid(?:e|ent|era|eront)", "near"),
-    )
-}
-# Verbs that ask whatever follows them: without an addressee the bullet is still a request, to a partner unnamed.
-_ASKING = {"demander", "solliciter", "réclamer", "exiger", "attendre", "souhaiter"}
-# Commitments in the present tense, and what they become in a title.
-_PRESENT_COMMITMENTS = {
-    "poursuit": "poursuivre", "poursuivent": "poursuivre", "continue": "continuer", "continuent": "continuer",
-    "entend": "entendre", "prevoit": "prévoir", "compte": "compter", "souhaite": "souhaiter", "veille": "veiller",
-    "met": "mettre", "mettent": "mettre", "lance": "lancer", "cree": "créer", "developpe": "développer",
-    "soutient": "soutenir", "soutiennent": "soutenir", "accompagne": "accompagner", "organise": "organiser",
-    "renforce": "renforcer", "mene": "mener", "porte": "porter", "assure": "assurer", "deploie": "déployer",
-    "finance": "financer", "participe": "participer", "contribue": "contribuer", "apporte": "apporter",
-    "mobilise": "mobiliser", "favorise": "favoriser", "ouvre": "ouvrir", "maintient": "maintenir",
-    "pilote": "piloter", "amenage": "aménager", "renove": "rénover", "installe": "installer", "recrute": "recruter",
-    "engage": "engager", "attache": "attacher", "emploie": "employer", "associe": "associer",
-}
-# Present-tense verbs of intention: the commitment is the infinitive that follows ("entend créer").
-_INTENTIONS = {"prevoit", "prevoient", "entend", "entendent", "compte", "comptent", "souhaite", "souhaitent"}
-_IRREGULAR_FUTURES = {
-    "fera": "faire", "sera": "être", "aura": "avoir", "ira": "aller", "pourra": "pouvoir", "devra": "devoir",
-    "verra": "voir", "saura": "savoir", "enverra": "envoyer", "recevra": "recevoir", "voudra": "vouloir",
-    "accueillera": "accueillir", "courra": "courir", "mourra": "mourir", "tiendra": "tenir", "viendra": "venir",
-}
-_FUTURE_ENDINGS = (("iendra", "enir"), ("uira", "uire"), ("ttra", "ttre"), ("ndra", "ndre"), ("vra", "vre"),
-                   ("oiera", "oyer"), ("uiera", "uyer"), ("era", "er"), ("ira", "ir"))
-_NOT_FUTURES = {"extra", "opera", "cobra", "tiara", "mantra", "ultra", "camera", "cholera"}
 _CITY = {"ville", "commune", "municipalite", "mairie", "collectivite"}
 _PRONOUNS_BEFORE_VERB = {"leur", "lui", "y", "en", "les", "l'", "se", "s'", "nous"}
 # "la possibilité de", "d'", "pour", "afin de"… opening what is asked once the addressee is named.
@@ -101,29 +57,12 @@ def _quote(text: str, limit: int = 60) -> str:
     return f"« {text if len(text) <= limit else text[:limit - 1] + '…'} »"
 
 
-def _request_verb(token: Token) -> str | None:
-    return next((verb for verb, (forms, _) in _REQUEST_VERBS.items() if forms.fullmatch(token.folded)), None)
-
-
-def _future_infinitive(word: str) -> str | None:
-    """The infinitive of a future in the 3rd person ("organisera", "étudieront"), or None if `word` is none."""
-    if fold(word) in _NOT_FUTURES or len(word) < 3:
-        return None
-    singular = word[:-len("ont")] + "a" if word.endswith("ront") else word
-    if fold(singular) in _IRREGULAR_FUTURES:
-        return _IRREGULAR_FUTURES[fold(singular)]
-    ending, replacement = next(((e, r) for e, r in _FUTURE_ENDINGS if singular.endswith(e)), ("", ""))
-    return singular[:-len(ending)] + replacement if ending and len(singular) > len(ending) + 1 else None
-
-
 def _skip_adverbs(tokens: list[Token], position: int) -> int:
     while position < len(tokens):
         pair = " ".join(token.low for token in tokens[position:position + 2])
         if pair in {"en outre", "par ailleurs", "de plus", "à ce titre", "en parallèle", "dans ce cadre"}:
             position += 2
-        elif tokens[position].low in ADVERBS:
-            position += 1
-        elif tokens[position].text == "," and position > 0:
+        elif tokens[position].low in ADVERBS or (tokens[position].text == "," and position > 0):
             position += 1
         else:
             return position
@@ -177,7 +116,7 @@ def _title_start(tokens: list[Token], position: int) -> int:
 
 def _addressees(tokens: list[Token], position: int, verb: str) -> tuple[list[NameReading], int] | None:
     """The addressees of request verb `verb` whose complement starts at `tokens[position]`, if it has any."""
-    constructions = _REQUEST_VERBS[verb][1]
+    constructions = REQUEST_VERBS[verb][1]
     token = tokens[position] if position < len(tokens) else None
     if token is None:
         return None
@@ -207,29 +146,24 @@ def _addressees(tokens: list[Token], position: int, verb: str) -> tuple[list[Nam
 
 def _listed_partners(tokens: list[Token], opening: int) -> tuple[list[NameReading], int, bool]:
     """The partners listed in "ses partenaires (A au travers de B, C...)"; where the list ends; if it is open."""
+    closing = closing_paren(tokens, opening)
+    inside = tokens[opening + 1:closing if closing is not None else len(tokens)]
     readings: list[NameReading] = []
-    position, open_list = opening + 1, False
-    while position < len(tokens) and tokens[position].text != ")":
-        reading = read_name(tokens, position, "list")
+    position = 0
+    while position < len(inside):
+        separator = next((len(words) for words in _LIST_SEPARATORS
+                          if tuple(token.low for token in inside[position:position + len(words)]) == words), 0)
+        reading = None if separator else read_name(inside, position, "list")
         if reading is not None:
             readings.append(reading)
-            position = reading.end
-        for separator in _LIST_SEPARATORS:
-            if tuple(token.low for token in tokens[position:position + len(separator)]) == separator:
-                position += len(separator)
-                break
-        else:
-            if position < len(tokens) and tokens[position].text in {"...", "…"} or (
-                    position < len(tokens) and tokens[position].folded == "etc"):
-                open_list = True
-            if reading is None or position < len(tokens) and tokens[position].text != ")":
-                position += 1
-    return readings, position + 1, open_list
+        position = reading.end if reading is not None and reading.end > position else position + max(separator, 1)
+    open_list = any(token.text in {"...", "…"} or token.folded == "etc" for token in inside)
+    return readings, (closing + 1 if closing is not None else len(tokens)), open_list
 
 
 def _read_request(tokens: list[Token], text: str, verb_at: int, clause: Clause) -> int | None:
     """Fill `clause` with the request whose verb is `tokens[verb_at]`; the index where its title starts."""
-    verb = _request_verb(tokens[verb_at])
+    verb = request_verb(tokens[verb_at])
     if verb is None:
         return None
     found = _addressees(tokens, _skip_adverbs(tokens, verb_at + 1), verb)
@@ -282,31 +216,6 @@ def _coordinated(tokens: list[Token], start: int) -> list[int]:
     return [index for index in found if index < len(tokens)]
 
 
-def _commitment_title(tokens: list[Token], text: str, verb_at: int) -> str | None:
-    """The title of the city's commitment whose verb is at `verb_at`, or None if the verb is not recognised."""
-    reflexive = verb_at > 0 and tokens[verb_at - 1].low in {"s'", "se"}
-    pronoun = tokens[verb_at - 1].text + ("" if tokens[verb_at - 1].text.endswith("'") else " ") if reflexive else ""
-    verb = tokens[verb_at]
-    rest = text[verb.end:].lstrip()
-    following = tokens[verb_at + 1] if verb_at + 1 < len(tokens) else None
-    if verb.folded in {"engage", "engagent", "engagera", "engageront"} and reflexive:
-        return rest[len(following.text):].lstrip() if following is not None and following.low == "à" else rest
-    if verb.folded in {"va", "vont"} and following is not None and looks_like_infinitive(following):
-        return rest
-    if verb.folded in {"a", "ont"} and following is not None and following.low == "pour":  # "a pour objectif de"
-        return text[tokens[verb_at + 3].end:].lstrip() if verb_at + 3 < len(tokens) else None
-    if verb.folded in _INTENTIONS and following is not None:  # "prévoit de créer": the title is what is planned
-        skip = 1 if following.low in {"de", "d'", "à"} else 0
-        if verb_at + 1 + skip < len(tokens) and looks_like_infinitive(tokens[verb_at + 1 + skip]):
-            return text[tokens[verb_at + 1 + skip].start:]
-    infinitive = _future_infinitive(verb.low) or _PRESENT_COMMITMENTS.get(verb.folded)
-    if infinitive is None or (verb.folded == "souhaite" and not (following and looks_like_infinitive(following))):
-        return None
-    if verb.folded in {"engage", "attache", "emploie", "associe"} and not reflexive:
-        return None
-    return f"{pronoun}{infinitive} {rest}"
-
-
 def _verb_position(tokens: list[Token], position: int) -> int:
     while position < len(tokens) - 1 and tokens[position].low in _PRONOUNS_BEFORE_VERB:
         position += 1
@@ -334,7 +243,7 @@ def _classify_after_city_subject(tokens: list[Token], text: str, verb_at: int, c
         clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
         _check_coordinations(tokens, text, title_at, clause)
         return
-    if (title := _commitment_title(tokens, text, verb_at)) is not None:
+    if (title := commitment_title(tokens, text, verb_at)) is not None:
         clause.title_source = title
         for index in _coordinated(tokens, verb_at + 1):  # "s'engage à … et demande au CSCB de …"
             if index < len(tokens) and (title_at := _read_request(tokens, text, index, clause)) is not None:
@@ -347,12 +256,12 @@ def _classify_after_city_subject(tokens: list[Token], text: str, verb_at: int, c
         return
     verb = tokens[verb_at]
     clause.title_source = text[verb.start:]
-    request_verb = _request_verb(verb)
-    found = _addressees(tokens, _skip_adverbs(tokens, verb_at + 1), request_verb) if request_verb else None
+    asking = request_verb(verb)
+    found = _addressees(tokens, _skip_adverbs(tokens, verb_at + 1), asking) if asking else None
     if found and found[0] and not found[0][0].generic:  # "invite les habitants à …": people, no organisation
         clause.flag("addressee-not-partner", f"demande adressée à {_quote(found[0][0].words)}, qui ne sont pas une "
                                              "organisation partenaire : engagement de la Ville à vérifier")
-    elif request_verb in _ASKING:  # "La Ville demande que soit étudiée …": asked, but of whom?
+    elif asking in ASKING:  # "La Ville demande que soit étudiée …": asked, but of whom?
         clause.kind = "request"
         clause.flag("addressee-missing", f"demande sans partenaire nommé ({_quote(text[verb.start:], 70)}) : "
                                          "partenaire à préciser")
@@ -370,7 +279,7 @@ def _check_coordinations(tokens: list[Token], text: str, after: int, clause: Cla
     """A second request or a commitment of the city coordinated after a request."""
     for index in _coordinated(tokens, after):
         token = tokens[index]
-        if _request_verb(token) and tokens[index - 1].low not in {"leur", "lui"}:
+        if request_verb(token) and tokens[index - 1].low not in {"leur", "lui"}:
             extra = Clause(kind="commitment", title_source="")
             if _read_request(tokens, text, index, extra) is not None and extra.lead is not None:
                 others = [extra.lead, *extra.associated]
@@ -383,7 +292,7 @@ def _check_coordinations(tokens: list[Token], text: str, after: int, clause: Cla
                 continue
         reflexive = tokens[index - 1].low in {"s'", "se"}
         if (reflexive and token.folded in {"engage", "engagera"}) or (
-                _future_infinitive(token.folded) and not _is_participle_phrase(tokens, index)):
+                future_infinitive(token.folded) and not _is_participle_phrase(tokens, index)):
             start = tokens[index - 1].start if reflexive else token.start
             wording = text[start:tokens[min(index + 3, len(tokens) - 1)].end]
             clause.flag("request-and-commitment", f"la puce contient aussi un engagement de la Ville "
@@ -432,8 +341,7 @@ def _add_associated(tokens: list[Token], text: str, clause: Clause) -> None:
         first = tokens[index]
         if marker["marker"] == "avec" and not (first.low in ARTICLES or (first.capitalised and first.is_word)):
             continue  # "avec une attention particulière", "avec ses partenaires", "avec cette association"
-        context = "list-de" if first.low in {"de", "du", "des", "d'"} else "list"
-        readings, _ = read_names(tokens, index, context)
+        readings, _ = read_names(tokens, index, "list-de" if first.low in {"de", "du", "des", "d'"} else "list")
         for reading in readings:
             if reading.party is None:
                 continue

@@ -35,7 +35,7 @@ def _number_value(number: str) -> int:
     if number.isdigit():
         return int(number)
     values = [_ROMAN_VALUES[char] for char in number]
-    return sum(-value if value < following else value for value, following in zip(values, values[1:] + [0]))
+    return sum(-value if value < following else value for value, following in zip(values, [*values[1:], 0], strict=True))
 
 
 def _is_uppercase_title(text: str) -> bool:

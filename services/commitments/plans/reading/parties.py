@@ -64,7 +64,7 @@ def _quantifier_at(tokens: list[Token], index: int) -> int:
     return 0
 
 
-def _closing_paren(tokens: list[Token], index: int) -> int | None:
+def closing_paren(tokens: list[Token], index: int) -> int | None:
     depth = 0
     for position in range(index, len(tokens)):
         depth += {"(": 1, ")": -1}.get(tokens[position].text, 0)
@@ -145,7 +145,7 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
         token = tokens[position]
         following = tokens[position + 1] if position + 1 < len(tokens) else None
         if token.text == "(":
-            closing = _closing_paren(tokens, position)
+            closing = closing_paren(tokens, position)
             found = _acronym_in(tokens, position, closing) if closing is not None else None
             if found is None or closing is None:
                 boundary = "paren"
@@ -217,7 +217,7 @@ def _acronym_ahead(tokens: list[Token], name_start: int, position: int) -> int |
     for index in range(position + 1, min(len(tokens), position + _ACRONYM_REACH)):
         token = tokens[index]
         if token.text == "(":
-            closing = _closing_paren(tokens, index)
+            closing = closing_paren(tokens, index)
             acronym = _acronym_in(tokens, index, closing) if closing is not None else None
             words = [word for word in tokens[name_start:index] if word.low not in _NOT_INITIALS]
             initials = "".join(part[0] for word in words for part in word.text.split("-") if part).upper()

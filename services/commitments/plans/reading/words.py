@@ -71,7 +71,7 @@ NAME_STOPS = {
     "si", "ainsi", "notamment", "à", "au", "aux", "un", "une", "le", "la", "les", "l'", "leur", "leurs", "son",
     "sa", "ses", "lui", "y", "se", "s'", "ne", "n'", "selon", "auprès", "entre", "sans", "sous", "vers", "chez",
     "contre", "depuis", "pendant", "lors", "dès", "jusqu'", "tant", "comme", "car", "mais", "puis", "alors",
-    "avant", "après", "durant", "également", "aussi", "afin", "via", "ce", "cet", "cette", "ces", "soit",
+    "avant", "après", "durant", "également", "aussi", "via", "ce", "cet", "cette", "ces", "soit",
     "ni", "et/ou", "quant", "concernant", "relatif", "relative", "relatifs", "relatives", "d'ici",
 }
 # After "de": the infinitive of the request starts here ("de s'engager", "de bien vouloir", "d'y associer").
