@@ -131,11 +131,12 @@ def _addressees(tokens: list[Token], position: int, verb: str) -> tuple[list[Nam
         return read_names(tokens, position + 1, "list-de")
     if "to" in constructions and token.low in {"à", "au", "aux"}:
         readings, end = read_names(tokens, position, "addressee")
-        while readings and readings[-1].boundary == "and-to":  # "à l'État et à la Région"
-            more, end = read_names(tokens, end + 1, "addressee")
+        while readings and (readings[-1].boundary == "and-to" or (  # "à l'État et à la Région", ", à la Région"
+                readings[-1].boundary == "comma" and end + 1 < len(tokens) and tokens[end + 1].low in {"à", "au", "aux"})):
+            more, more_end = read_names(tokens, end + 1, "addressee")
             if not more:
                 break
-            readings += more
+            readings, end = readings + more, more_end
         return readings, end
     if "de" in constructions and token.low in {"de", "d'", "du", "des"}:
         return read_names(tokens, position, "list-de")

@@ -128,6 +128,8 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
     if position >= len(tokens) or not tokens[position].is_word:
         return None
     first = tokens[position]
+    if looks_like_infinitive(first):  # ", à partir de", "à financer": a verb, not a name
+        return None
     if first.low in INDEFINITE or first.low in DEMONSTRATIVES or (first.low in NAME_STOPS and not first.capitalised
                                                                   and first.low not in POSSESSIVES):
         return None
@@ -160,6 +162,8 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
             continue
         if token.low == "et":
             after = tokens[position + 2] if position + 2 < len(tokens) else None
+            if after is not None and after.low in ARTICLES and position + 3 < len(tokens):
+                after = tokens[position + 3]  # "et de l'Office national des forêts"
             boundary_after_and = _after_and(tokens[position - 1], following, after, context)
             if boundary_after_and == "ambiguous":
                 words_after = " ".join(word.text for word in tokens[position:position + 3])

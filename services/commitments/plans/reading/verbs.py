@@ -75,7 +75,15 @@ def future_infinitive(word: str) -> str | None:
     if fold(singular) in _IRREGULAR_FUTURES:
         return _IRREGULAR_FUTURES[fold(singular)]
     ending, replacement = next(((e, r) for e, r in _FUTURE_ENDINGS if singular.endswith(e)), ("", ""))
-    return singular[:-len(ending)] + replacement if ending and len(singular) > len(ending) + 1 else None
+    if not ending or len(singular) <= len(ending) + 1:
+        return None
+    infinitive = singular[:-len(ending)] + replacement
+    # "mènera" → "mener", "achèvera" → "achever", "achètera" → "acheter"; "complètera" → "compléter".
+    if match := re.search(r"è([nvsm]|t(?=er$)(?<=chèt))er$", infinitive):
+        return infinitive[:match.start()] + "e" + infinitive[match.start() + 1:]
+    if match := re.search(r"è(\w{1,2})er$", infinitive):
+        return infinitive[:match.start()] + "é" + infinitive[match.start() + 1:]
+    return infinitive
 
 
 def commitment_title(tokens: list[Token], text: str, verb_at: int) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -292,6 +293,14 @@ def test_two_addressees_make_a_lead_and_an_associated_partner() -> None:
     assert _codes(item) == ["several-addressees"]
 
 
+def test_addressees_listed_with_commas() -> None:
+    item = _only_item("- La Ville demande au Conseil départemental du Nord, à la Région et à l'ANCT de financer")
+    assert item.lead_partner is not None and item.lead_partner.name == "Conseil départemental du Nord"
+    assert [party.name for party in item.associated_partners] == ["Région", "ANCT"]
+    incise = _only_item("- La Ville demande au CSCB, à partir de 2026, de financer les ateliers")
+    assert (incise.associated_partners, incise.title, _codes(incise)) == ((), "Financer les ateliers", [])
+
+
 def test_a_co_subject_of_the_city_is_associated() -> None:
     item = _only_item("- La Ville et le Département demandent à l'ARS d'ouvrir un centre de santé")
     assert (item.lead_partner.name if item.lead_partner else None) == "ARS"
@@ -325,6 +334,8 @@ def test_inhabitants_are_not_asked_as_a_partner() -> None:
     ("La Ville rénovera la halle en lien avec la Maison de la justice et du droit",
      ["Maison de la justice et du droit"]),
     ("La Ville rénovera la halle avec l'appui de la Région et des communes voisines", ["Région", "communes voisines"]),
+    ("La Ville rénovera la halle avec l'aide du CCAS et de l'Office national des forêts",
+     ["CCAS", "Office national des forêts"]),
     ("La Ville rénovera la halle avec une attention particulière aux seniors", []),
     ("La Ville rénovera la halle avec ses partenaires et cette association", []),
     ("La Ville rénovera la halle en lien avec la police municipale", []),
@@ -349,6 +360,9 @@ def test_associated_partners_of_a_request_leave_out_the_lead() -> None:
     ("La Ville se mobilisera pour l'emploi", "Se mobiliser pour l'emploi"),
     ("La Ville va créer un conseil de quartier", "Créer un conseil de quartier"),
     ("La Ville étudiera la création d'une navette", "Étudier la création d'une navette"),
+    ("La Ville mènera une étude", "Mener une étude"),
+    ("La Ville achètera le terrain", "Acheter le terrain"),
+    ("La Ville complètera l'offre", "Compléter l'offre"),
     ("La Ville continuera de soutenir le club", "Continuer de soutenir le club"),
     ("La Ville prévoit de créer un conseil citoyen", "Créer un conseil citoyen"),
     ("La Ville a pour objectif de réduire la vacance", "Réduire la vacance"),
@@ -494,3 +508,41 @@ def test_text_that_is_not_a_supported_plan_is_refused_naming_the_line(text: str,
 def test_review_flags_are_plain_values() -> None:
     flag = ReviewFlag("layout", "ligne 3")
     assert flag == ReviewFlag("layout", "ligne 3") and hash(flag) == hash(ReviewFlag("layout", "ligne 3"))
+
+
+# --- any text ----------------------------------------------------------------------------------------
+
+
+def test_any_bullet_is_read_without_error() -> None:
+    """Seeded random bullets from the fixtures' words: every one is classified, every name has words."""
+    words = " ".join(path.read_text(encoding="utf-8") for path, _ in PLANS.values()).split()
+    words += ["(", ")", ",", "et", "à", "de", "d'", "l'", "s'", "...", "(CPAM)", "1er", "2026", "que", "qu'"]
+    starts = ["La Ville demande à", "La Ville invite", "La Ville sollicite", "La Ville souhaite que",
+              "La Ville attend de", "La Ville s'engage à", "La Ville et le", "La Ville,", "La Ville demande à ses "
+              "partenaires (", "Demander à", ""]
+    generator = random.Random(9)
+    for _ in range(600):
+        bullet = f"{generator.choice(starts)} {' '.join(generator.choices(words, k=generator.randint(0, 20)))}"
+        item = _only_item(f"- {bullet.strip() or 'x'}", reference_date=date(2025, 1, 1))
+        assert item.kind in {"request", "commitment"}
+        assert {flag.code for flag in item.flags} <= FLAG_CODES
+        assert all(party.name.strip() for party in (item.lead_partner, *item.associated_partners) if party)
+
+
+def test_any_layout_is_read_or_refused_with_plan_text_error() -> None:
+    lines = ["PLAN", "", "I. AXE UN", "II. AXE DEUX", "AXE 3 – Trois", "AXE 1", "A | OBJ", "B I OBJ", "C. Obj",
+             "Objectif A : x", "Objectif 1.2 : y", "1.1 Titre", "2.1 Titre", "- La Ville demande à l'État de",
+             "• La commune va créer", "1) La Ville ouvrira", "  suite en minuscule", "Contexte", "E TITRE", "—"]
+    generator = random.Random(4)
+    read = refused = 0
+    for _ in range(2000):
+        text = "\n".join(generator.choices(lines, k=generator.randint(0, 14)))
+        try:
+            plan = parse_plan_text(text)
+        except PlanTextError:
+            refused += 1
+            continue
+        read += 1
+        keys = [item.source_key for axis in plan.axes for objective in axis.objectives for item in objective.items]
+        assert len(keys) == len(set(keys)), text
+    assert read and refused
