@@ -240,6 +240,8 @@ def classify(text: str) -> Clause:
 
 
 def _classify_after_city_subject(tokens: list[Token], text: str, verb_at: int, clause: Clause) -> None:
+    if tokens[verb_at].folded in {"va", "vont"} and verb_at + 1 < len(tokens) and request_verb(tokens[verb_at + 1]):
+        verb_at += 1  # "La Ville va demander à …"
     if (title_at := _read_request(tokens, text, verb_at, clause)) is not None:
         clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
         _check_coordinations(tokens, text, title_at, clause)
@@ -293,7 +295,7 @@ def _check_coordinations(tokens: list[Token], text: str, after: int, clause: Cla
                 continue
         reflexive = tokens[index - 1].low in {"s'", "se"}
         if (reflexive and token.folded in {"engage", "engagera"}) or (
-                future_infinitive(token.folded) and not _is_participle_phrase(tokens, index)):
+                future_infinitive(token.folded) and not _may_have_another_subject(tokens, index)):
             start = tokens[index - 1].start if reflexive else token.start
             wording = text[start:tokens[min(index + 3, len(tokens) - 1)].end]
             clause.flag("request-and-commitment", f"la puce contient aussi un engagement de la Ville "
@@ -301,28 +303,19 @@ def _check_coordinations(tokens: list[Token], text: str, after: int, clause: Cla
             return
 
 
-def _is_participle_phrase(tokens: list[Token], index: int) -> bool:
-    # "et sera": a verb whose subject is not the city ("un lieu qui … et sera ouvert") cannot be told apart;
-    # a verb right after a noun of the enumeration is not coordinated with the city either.
+def _may_have_another_subject(tokens: list[Token], index: int) -> bool:
+    # "… un lieu qui accueillera les familles et sera ouvert le samedi": "sera" is too often the verb of
+    # something else than the city to call the bullet a commitment too.
     return tokens[index].folded in {"sera", "seront"}
 
 
 def _classify_without_city_subject(tokens: list[Token], text: str, clause: Clause) -> None:
     first = tokens[0] if tokens else None
     if first is not None and first.capitalised and first.is_word:
+        if request_verb(first) and (title_at := _read_request(tokens, text, 0, clause)) is not None:
+            clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
+            return  # "Demander à la Mission locale de …": a request of the city
         lowered = Token(first.start, first.end, first.text.lower(), first.low, first.folded)
-        infinitive_request = {"demander", "solliciter", "inviter", "saisir", "proposer", "interpeller", "appeler",
-                              "encourager", "inciter", "mandater", "charger", "attendre", "exiger"}
-        if first.folded in infinitive_request:
-            forms = {"demander": "demande", "solliciter": "sollicite", "inviter": "invite", "saisir": "saisit",
-                     "proposer": "propose", "interpeller": "interpelle", "appeler": "appelle",
-                     "encourager": "encourage", "inciter": "incite", "mandater": "mandate", "charger": "charge",
-                     "attendre": "attend", "exiger": "exige"}
-            as_present = [Token(first.start, first.end, forms[first.folded], forms[first.folded],
-                                forms[first.folded]), *tokens[1:]]
-            if (title_at := _read_request(as_present, text, 0, clause)) is not None:
-                clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
-                return
         if looks_like_infinitive(lowered):  # "Mettre en place …": an action of the city, by convention
             clause.title_source = text
             return

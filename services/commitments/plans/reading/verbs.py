@@ -10,31 +10,32 @@ import re
 
 from services.commitments.plans.reading.words import Token, fold, looks_like_infinitive
 
-# Request verbs, 3rd person present or future, singular or plural (folded), and how they name the addressee:
+# Request verbs, 3rd person present or future, singular or plural, or infinitive ("Demander à X de …" as a
+# bullet, "La Ville va demander à"), folded, and how they name the addressee:
 # "to" = "à X de …", "direct" = "X à / de / pour …", "de" = "de X que / un …", "that" = "que X …".
 REQUEST_VERBS: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
     verb: (re.compile(forms), frozenset(constructions.split())) for verb, forms, constructions in (
-        ("demander", r"demand(?:e|ent|era|eront)", "to that"),
-        ("proposer", r"propos(?:e|ent|era|eront)", "to"),
-        ("recommander", r"recommand(?:e|ent|era|eront)", "to"),
-        ("réclamer", r"reclam(?:e|ent|era|eront)", "to near"),
-        ("inviter", r"invit(?:e|ent|era|eront)", "direct"),
-        ("appeler", r"appell?(?:e|ent|era|eront)", "direct"),
-        ("encourager", r"encourag(?:e|ent|era|eront)", "direct"),
-        ("inciter", r"incit(?:e|ent|era|eront)", "direct"),
-        ("exhorter", r"exhort(?:e|ent|era|eront)", "direct"),
-        ("engager", r"engag(?:e|ent|era|eront)", "direct"),
-        ("prier", r"pri(?:e|ent|era|eront)", "direct"),
-        ("charger", r"charg(?:e|ent|era|eront)", "direct"),
-        ("mandater", r"mandat(?:e|ent|era|eront)", "direct"),
-        ("saisir", r"sais(?:it|issent|ira|iront)", "direct"),
-        ("solliciter", r"sollicit(?:e|ent|era|eront)", "direct de near"),
-        ("interpeller", r"interpell(?:e|ent|era|eront)", "direct"),
-        ("enjoindre", r"enjoin(?:t|dra|gnent|dront)", "direct to"),
-        ("attendre", r"attend(?:|ent|ra|ront)", "de that"),
-        ("exiger", r"exig(?:e|ent|era|eront)", "de that"),
-        ("souhaiter", r"souhait(?:e|ent|era|eront)", "that"),
-        ("plaider", r"plaid(?:e|ent|era|eront)", "near"),
+        ("demander", r"demand(?:e|ent|era|eront|er)", "to that"),
+        ("proposer", r"propos(?:e|ent|era|eront|er)", "to"),
+        ("recommander", r"recommand(?:e|ent|era|eront|er)", "to"),
+        ("réclamer", r"reclam(?:e|ent|era|eront|er)", "to near"),
+        ("inviter", r"invit(?:e|ent|era|eront|er)", "direct"),
+        ("appeler", r"appell?(?:e|ent|era|eront|er)", "direct"),
+        ("encourager", r"encourag(?:e|ent|era|eront|er)", "direct"),
+        ("inciter", r"incit(?:e|ent|era|eront|er)", "direct"),
+        ("exhorter", r"exhort(?:e|ent|era|eront|er)", "direct"),
+        ("engager", r"engag(?:e|ent|era|eront|er)", "direct"),
+        ("prier", r"pri(?:e|ent|era|eront|er)", "direct"),
+        ("charger", r"charg(?:e|ent|era|eront|er)", "direct"),
+        ("mandater", r"mandat(?:e|ent|era|eront|er)", "direct"),
+        ("saisir", r"sais(?:it|issent|ira|iront|ir)", "direct"),
+        ("solliciter", r"sollicit(?:e|ent|era|eront|er)", "direct de near"),
+        ("interpeller", r"interpell(?:e|ent|era|eront|er)", "direct"),
+        ("enjoindre", r"enjoin(?:t|dra|gnent|dront|dre)", "direct to"),
+        ("attendre", r"attend(?:|ent|ra|ront|re)", "de that"),
+        ("exiger", r"exig(?:e|ent|era|eront|er)", "de that"),
+        ("souhaiter", r"souhait(?:e|ent|era|eront|er)", "that"),
+        ("plaider", r"plaid(?:e|ent|era|eront|er)", "near"),
     )
 }
 # Verbs that ask whatever follows them: without an addressee the bullet is still a request, to a partner unnamed.

@@ -234,6 +234,7 @@ def _codes(item: ParsedItem) -> list[str]:
     ("La commune demandera à la Chambre de commerce et d'industrie (CCI) d'animer un club", 
      "Chambre de commerce et d'industrie (CCI)"),
     ("Demander à la Mission locale de suivre chaque jeune", "Mission locale"),
+    ("La Ville va demander à l'ARS de rouvrir le centre", "ARS"),
 ])
 def test_requests_and_their_lead_read_by_grammar(bullet: str, lead: str) -> None:
     item = _only_item(f"- {bullet}")
