@@ -15,6 +15,8 @@ from services.commitments.plans.reading.parties import NameReading, closing_pare
 from services.commitments.plans.reading.verbs import (
     ASKING,
     REQUEST_VERBS,
+    REQUESTED_THINGS,
+    TO_DO_VERBS,
     commitment_title,
     future_infinitive,
     request_verb,
@@ -27,7 +29,8 @@ _PRONOUNS_BEFORE_VERB = {"leur", "lui", "y", "en", "les", "l'", "se", "s'", "nou
 _TITLE_OPENERS = ({"de", "d'", "à", "pour", "sur", "qu'il", "qu'elle", "qu'ils", "qu'elles"},
                   {("afin", "de"), ("afin", "d'"), ("afin", "que"), ("afin", "qu'"), ("en", "vue", "de"), ("en", "vue", "d'"), ("au", "sujet", "de"),
                    ("au", "sujet", "du"), ("au", "sujet", "des"), ("qu'", "il"), ("qu'", "elle"), ("qu'", "ils"),
-                   ("qu'", "elles")})
+                   ("qu'", "elles"), ("pour", "qu'", "il"), ("pour", "qu'", "elle"), ("pour", "qu'", "ils"),
+                   ("pour", "qu'", "elles"), ("pour", "que")})
 _ASSOCIATION = re.compile(
     r"\b(?P<marker>(?:avec (?:l'appui|l'aide|la participation|le (?:soutien|concours|partenariat|financement|appui)"
     r"(?: (?:financier|technique|actif|logistique))?)|aux cotes|aupres) (?=d)"
@@ -141,7 +144,15 @@ def _addressees(tokens: list[Token], position: int, verb: str) -> tuple[list[Nam
     if "de" in constructions and token.low in {"de", "d'", "du", "des"}:
         return read_names(tokens, position, "list-de")
     if "direct" in constructions and (token.low in ARTICLES or (token.capitalised and token.is_word)):
-        return read_names(tokens, position, "addressee")
+        thing = position + (1 if token.low in ARTICLES else 0)
+        if thing < len(tokens) and tokens[thing].folded in REQUESTED_THINGS:  # "le soutien financier de l'État"
+            complement = next((index for index in range(thing + 1, min(len(tokens), thing + 4))
+                               if tokens[index].low in {"de", "du", "des", "d'"}), None)
+            return read_names(tokens, complement, "list-de") if complement is not None else None
+        readings, end = read_names(tokens, position, "addressee")
+        if verb in TO_DO_VERBS and readings and readings[-1].boundary != "verb":
+            return None  # "encouragera la création d'une association": an object, not an addressee
+        return readings, end
     return None
 
 
@@ -246,7 +257,23 @@ def _classify_after_city_subject(tokens: list[Token], text: str, verb_at: int, c
         clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
         _check_coordinations(tokens, text, title_at, clause)
         return
-    if (title := commitment_title(tokens, text, verb_at)) is not None:
+    verb = tokens[verb_at]
+    asking = request_verb(verb)
+    found = _addressees(tokens, _skip_adverbs(tokens, verb_at + 1), asking) if asking else None
+    if found and found[0] and not found[0][0].generic:  # "invite les habitants à …": people, no organisation
+        if (title := commitment_title(tokens, text, verb_at)) is not None:
+            clause.title_source = title  # "proposera aux familles un accompagnement": the city's offer
+            return
+        clause.title_source = text[verb.start:]
+        clause.flag("addressee-not-partner", f"demande adressée à {_quote(found[0][0].words)}, qui ne sont pas une "
+                                             "organisation partenaire : engagement de la Ville à vérifier")
+        return
+    if asking in ASKING:  # "La Ville demande que soit étudiée …": asked, but of whom?
+        clause.kind, clause.title_source = "request", text[verb.start:]
+        clause.flag("addressee-missing", f"demande sans partenaire nommé ({_quote(text[verb.start:], 70)}) : "
+                                         "partenaire à préciser")
+        return
+    if (title := commitment_title(tokens, text, verb_at)) is not None:  # "proposera des ateliers" too
         clause.title_source = title
         for index in _coordinated(tokens, verb_at + 1):  # "s'engage à … et demande au CSCB de …"
             if index < len(tokens) and (title_at := _read_request(tokens, text, index, clause)) is not None:
@@ -257,21 +284,9 @@ def _classify_after_city_subject(tokens: list[Token], text: str, verb_at: int, c
                                                       f"({_quote(commitment)}) : à scinder ou à confirmer")
                 break
         return
-    verb = tokens[verb_at]
     clause.title_source = text[verb.start:]
-    asking = request_verb(verb)
-    found = _addressees(tokens, _skip_adverbs(tokens, verb_at + 1), asking) if asking else None
-    if found and found[0] and not found[0][0].generic:  # "invite les habitants à …": people, no organisation
-        clause.flag("addressee-not-partner", f"demande adressée à {_quote(found[0][0].words)}, qui ne sont pas une "
-                                             "organisation partenaire : engagement de la Ville à vérifier")
-    elif asking in ASKING:  # "La Ville demande que soit étudiée …": asked, but of whom?
-        clause.kind = "request"
-        clause.flag("addressee-missing", f"demande sans partenaire nommé ({_quote(text[verb.start:], 70)}) : "
-                                         "partenaire à préciser")
-    else:
-        clause.flag("verb-not-recognised", f"verbe « {verb.text} » non reconnu (ou sans destinataire) : demande "
-                                           "ou engagement de la Ville à vérifier")
-    clause.title_source = text[verb.start:]
+    clause.flag("verb-not-recognised", f"verbe « {verb.text} » non reconnu (ou sans destinataire) : demande "
+                                       "ou engagement de la Ville à vérifier")
 
 
 def _start_of_sentence_verb(tokens: list[Token], verb_at: int) -> int:

@@ -41,7 +41,8 @@ _ACRONYM_MAX = 12
 # Words that may follow the verb of a clause whose subject is an all-lowercase name.
 # ("y", "en", "ne" come before the verb: they end the name themselves.)
 _AFTER_A_VERB = {"le", "la", "les", "l'", "un", "une", "des", "du", "sa", "son", "ses", "leur", "leurs", "à",
-                 "au", "aux", "ce", "cette", "ces", "tout", "tous", "toutes", "plus", "davantage"}
+                 "au", "aux", "ce", "cette", "ces", "tout", "tous", "toutes", "plus", "davantage", "deux", "trois",
+                 "quatre", "cinq", "dix"}
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
             # "de la cohésion", "de l'emploi": the article belongs to the complement
             position += 2 if following is not None and following.low in ARTICLES and token.low != "des" else 1
             continue
-        if token.low == "à" and following is not None and looks_like_infinitive(following):
+        if token.low == "à" and _verb_follows(token, following, tokens, position):  # "à participer", "à y aller"
             boundary = "verb"
             break
         if token.low in NAME_STOPS:
@@ -202,12 +203,14 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
     content = tokens[name_start:position]
     if first.folded in _GENERIC:
         return NameReading(None, name, start, position, boundary, generic=True)
-    if first.folded in NOT_ORGANISATIONS or any(token.folded in CITY_ADJECTIVES for token in content):
+    if any(token.folded in CITY_ADJECTIVES for token in content) or (
+            first.folded in NOT_ORGANISATIONS and not _services_of_an_organisation(content)):
         return NameReading(None, name, start, position, boundary)
     if why_uncertain is None:
         why_uncertain = _doubtful_complement(content, boundary) or (
             f"nom de plus de {_MAX_WORDS} mots" if words > _MAX_WORDS else None)
-    is_group = plural and not first.capitalised and first.folded.endswith(("s", "x"))
+    is_group = plural and not first.capitalised and first.folded.endswith(("s", "x")) and not (
+        _services_of_an_organisation(content))
     party = PartyName(name=name, acronym=acronym, is_group=is_group, uncertain=why_uncertain is not None)
     return NameReading(party, name, start, position, boundary, why_uncertain=why_uncertain)
 
@@ -229,6 +232,12 @@ def _acronym_ahead(tokens: list[Token], name_start: int, position: int) -> int |
         if not token.is_word or looks_like_infinitive(token):
             return None
     return None
+
+
+def _services_of_an_organisation(content: list[Token]) -> bool:
+    """ "les services de l'État", "les services du Département": an organisation through its services."""
+    return content[0].folded in {"service", "services"} and any(
+        token.capitalised and token.folded not in {"ville", "commune", "mairie"} for token in content[1:])
 
 
 def _text_between(tokens: list[Token], first: int, end_char: int) -> str:
@@ -280,7 +289,7 @@ def _complement_ends_name(preposition: Token, following: Token | None, after: To
 
 
 def _verb_follows(preposition: Token, following: Token | None, tokens: list[Token], position: int) -> bool:
-    if following is None or preposition.low not in {"de", "d'"}:
+    if following is None or preposition.low not in {"de", "d'", "à"}:
         return False
     after = tokens[position + 2] if position + 2 < len(tokens) else None
     return (following.low in VERB_LEADS or looks_like_infinitive(following)

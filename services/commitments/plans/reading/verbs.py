@@ -16,8 +16,8 @@ from services.commitments.plans.reading.words import Token, fold, looks_like_inf
 REQUEST_VERBS: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
     verb: (re.compile(forms), frozenset(constructions.split())) for verb, forms, constructions in (
         ("demander", r"demand(?:e|ent|era|eront|er)", "to that"),
-        ("proposer", r"propos(?:e|ent|era|eront|er)", "to"),
-        ("recommander", r"recommand(?:e|ent|era|eront|er)", "to"),
+        ("proposer", r"propos(?:e|ent|era|eront|er)", "to that"),
+        ("recommander", r"recommand(?:e|ent|era|eront|er)", "to that"),
         ("réclamer", r"reclam(?:e|ent|era|eront|er)", "to near"),
         ("inviter", r"invit(?:e|ent|era|eront|er)", "direct"),
         ("appeler", r"appell?(?:e|ent|era|eront|er)", "direct"),
@@ -38,6 +38,13 @@ REQUEST_VERBS: dict[str, tuple[re.Pattern[str], frozenset[str]]] = {
         ("plaider", r"plaid(?:e|ent|era|eront|er)", "near"),
     )
 }
+# Direct-object verbs whose object must be followed by "à" / "de" + infinitive to be an addressee: "invite la
+# CAF à tenir" asks the CAF; "encouragera la création d'une association" asks no one.
+TO_DO_VERBS = {"inviter", "appeler", "encourager", "inciter", "exhorter", "engager", "prier", "charger"}
+# What is asked of X rather than X itself: "sollicite le soutien financier de l'État", "l'avis de l'architecte".
+REQUESTED_THINGS = {"soutien", "appui", "aide", "concours", "participation", "accompagnement", "expertise", "avis",
+                    "accord", "autorisation", "engagement", "mobilisation", "intervention", "attention",
+                    "financement", "contribution", "partenariat", "implication", "arbitrage", "validation"}
 # Verbs that ask whatever follows them: without an addressee the bullet is still a request, to a partner unnamed.
 ASKING = {"demander", "solliciter", "réclamer", "exiger", "attendre", "souhaiter"}
 # Commitments in the present tense, and what they become in a title.

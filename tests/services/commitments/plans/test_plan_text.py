@@ -235,6 +235,12 @@ def _codes(item: ParsedItem) -> list[str]:
      "Chambre de commerce et d'industrie (CCI)"),
     ("Demander à la Mission locale de suivre chaque jeune", "Mission locale"),
     ("La Ville va demander à l'ARS de rouvrir le centre", "ARS"),
+    ("La Ville sollicitera le soutien financier de l'ANCT pour le gymnase", "ANCT"),
+    ("La Ville sollicite l'avis de l'architecte des bâtiments de France sur le projet",
+     "architecte des bâtiments de France"),
+    ("La Ville demandera aux services de l'État de renforcer les contrôles", "services de l'État"),
+    ("La Ville propose que la Région Grand Est désigne un référent", "Région Grand Est"),
+    ("La Ville interpellera le bailleur Logirep pour qu'il répare les ascenseurs", "bailleur Logirep"),
 ])
 def test_requests_and_their_lead_read_by_grammar(bullet: str, lead: str) -> None:
     item = _only_item(f"- {bullet}")
@@ -369,6 +375,10 @@ def test_associated_partners_of_a_request_leave_out_the_lead() -> None:
     ("La Ville a pour objectif de réduire la vacance", "Réduire la vacance"),
     ("La Ville met en place un guichet unique", "Mettre en place un guichet unique"),
     ("Mettre en place un guichet unique", "Mettre en place un guichet unique"),
+    ("La Ville encouragera la création d'une association de locataires",
+     "Encourager la création d'une association de locataires"),
+    ("La Ville engagera une démarche de labellisation", "Engager une démarche de labellisation"),
+    ("La Ville invitera les habitants à un repas de quartier", "Inviter les habitants à un repas de quartier"),
 ])
 def test_commitments_are_recognised_and_titled_with_an_infinitive(bullet: str, title: str) -> None:
     item = _only_item(f"- {bullet}")
