@@ -297,6 +297,16 @@ def _check_coordinations(tokens: list[Token], text: str, after: int, clause: Cla
     """A second request or a commitment of the city coordinated after a request."""
     for index in _coordinated(tokens, after):
         token = tokens[index]
+        if token.low in {"à", "au", "aux"} and tokens[index - 1].low == "et":  # "… et à la Région d'accélérer"
+            readings, _ = read_names(tokens, index, "addressee")
+            others = [reading.party for reading in readings if reading.party]
+            if others and readings[-1].boundary == "verb":
+                clause.associated += others
+                names = ", ".join(_quote(party.name) for party in others)
+                clause.flag("several-addressees", f"demande adressée aussi à {names} : "
+                                                  f"{_quote(clause.lead.name if clause.lead else '?')} retenu comme "
+                                                  "responsable, à confirmer")
+                continue
         if request_verb(token) and tokens[index - 1].low not in {"leur", "lui"}:
             extra = Clause(kind="commitment", title_source="")
             if _read_request(tokens, text, index, extra) is not None and extra.lead is not None:

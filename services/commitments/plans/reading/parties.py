@@ -35,7 +35,7 @@ _PREPOSITIONS = {"à", "au", "aux", "de", "du", "des", "d'"}
 _QUANTIFIERS = (("l'", "ensemble", "des"), ("l'", "ensemble", "de"), ("tous", "les"), ("toutes", "les"),
                 ("chacun", "des"), ("chacune", "des"), ("les", "différents"), ("les", "différentes"),
                 ("aux", "différents"), ("aux", "différentes"))
-_GENERIC = {"partenaires", "partenaire", "acteurs", "intervenants", "structures", "organismes"}
+_GENERIC = {"partenaires", "partenaire", "acteurs", "intervenants", "structures", "organismes", "tissu"}
 _MAX_WORDS = 10
 _ACRONYM_MAX = 12
 # Words that may follow the verb of a clause whose subject is an all-lowercase name.
@@ -156,6 +156,9 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
             acronym, position = found, closing + 1
             continue
         if not token.is_word:
+            if token.text == "," and (through := _acronym_ahead(tokens, name_start, position)) is not None:
+                position = through  # "direction départementale de l'emploi, du travail et des solidarités (DDETS)"
+                continue
             boundary = "comma" if token.text == "," else "stop"
             break
         if position > name_start and token.capitalised:  # "association Les Jardins du Lac"
@@ -226,7 +229,7 @@ def _acronym_ahead(tokens: list[Token], name_start: int, position: int) -> int |
         if token.text == "(":
             closing = closing_paren(tokens, index)
             acronym = _acronym_in(tokens, index, closing) if closing is not None else None
-            words = [word for word in tokens[name_start:index] if word.low not in _NOT_INITIALS]
+            words = [word for word in tokens[name_start:index] if word.is_word and word.low not in _NOT_INITIALS]
             initials = "".join(part[0] for word in words for part in word.text.split("-") if part).upper()
             return index if acronym is not None and initials == acronym.upper() else None
         if not token.is_word or looks_like_infinitive(token):
@@ -319,12 +322,19 @@ def _boundary_at(tokens: list[Token], position: int) -> Boundary:
 
 
 def read_names(tokens: list[Token], index: int, context: Context) -> tuple[list[NameReading], int]:
-    """An enumeration "A, B et C" from `tokens[index]` on; the index where it ends."""
+    """An enumeration "A, B et C" from `tokens[index]` on; the index where it ends.
+
+    Names after a comma count only if an "et" closes the enumeration: in "avec Île-de-France Mobilités, la
+    création d'une ligne", the comma closes an incise, not a list.
+    """
     readings: list[NameReading] = []
     position, last = index, False
+    confirmed, confirmed_end = 0, index
     while (reading := read_name(tokens, position, context)) is not None:
         readings.append(reading)
         position = reading.end
+        if last or len(readings) == 1 or reading.boundary == "and-party":
+            confirmed, confirmed_end = len(readings), position
         if last:
             break
         if reading.boundary == "and-party":
@@ -333,13 +343,13 @@ def read_names(tokens: list[Token], index: int, context: Context) -> tuple[list[
             position += 1
         else:
             break
-    return readings, position
+    return readings[:confirmed], confirmed_end
 
 
 def _starts_a_name(tokens: list[Token], position: int, context: Context) -> bool:
     if position >= len(tokens):
         return False
     token = tokens[position]
-    if token.low in ARTICLES or (token.capitalised and token.is_word):
-        return True
-    return context == "list-de" and token.low in {"de", "du", "des", "d'"}
+    if context == "list-de":  # "avec le soutien de l'État, de la Région et du Département"
+        return token.low in {"de", "du", "des", "d'"}
+    return token.low in ARTICLES or (token.capitalised and token.is_word)

@@ -44,7 +44,10 @@ TO_DO_VERBS = {"inviter", "appeler", "encourager", "inciter", "exhorter", "engag
 # What is asked of X rather than X itself: "sollicite le soutien financier de l'État", "l'avis de l'architecte".
 REQUESTED_THINGS = {"soutien", "appui", "aide", "concours", "participation", "accompagnement", "expertise", "avis",
                     "accord", "autorisation", "engagement", "mobilisation", "intervention", "attention",
-                    "financement", "contribution", "partenariat", "implication", "arbitrage", "validation"}
+                    "financement", "contribution", "partenariat", "implication", "arbitrage", "validation",
+                    # money asked for, of whoever holds it: "sollicitera les fonds européens"
+                    "fonds", "credits", "subvention", "subventions", "financements", "dotation", "dotations",
+                    "moyens", "aides"}
 # Verbs that ask whatever follows them: without an addressee the bullet is still a request, to a partner unnamed.
 ASKING = {"demander", "solliciter", "réclamer", "exiger", "attendre", "souhaiter"}
 # Commitments in the present tense, and what they become in a title.
@@ -116,4 +119,4 @@ def commitment_title(tokens: list[Token], text: str, verb_at: int) -> str | None
         return None
     if verb.folded in {"engage", "attache", "emploie", "associe"} and not reflexive:
         return None
-    return f"{pronoun}{infinitive} {rest}"
+    return f"{pronoun}{infinitive}{'' if rest[:1] in {',', ')'} else ' '}{rest}"

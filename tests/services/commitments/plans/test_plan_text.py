@@ -241,6 +241,8 @@ def _codes(item: ParsedItem) -> list[str]:
     ("La Ville demandera aux services de l'État de renforcer les contrôles", "services de l'État"),
     ("La Ville propose que la Région Grand Est désigne un référent", "Région Grand Est"),
     ("La Ville interpellera le bailleur Logirep pour qu'il répare les ascenseurs", "bailleur Logirep"),
+    ("La Ville demande à la direction départementale de l'emploi, du travail et des solidarités (DDETS) de "
+     "financer les chantiers", "direction départementale de l'emploi, du travail et des solidarités (DDETS)"),
 ])
 def test_requests_and_their_lead_read_by_grammar(bullet: str, lead: str) -> None:
     item = _only_item(f"- {bullet}")
@@ -308,6 +310,19 @@ def test_addressees_listed_with_commas() -> None:
     assert (incise.associated_partners, incise.title, _codes(incise)) == ((), "Financer les ateliers", [])
 
 
+def test_a_second_addressee_after_the_first_request() -> None:
+    item = _only_item("- La Ville demande à Est Ensemble de reprendre le marché et à Grand Paris Aménagement "
+                      "d'accélérer la ZAC")
+    assert (item.lead_partner.name if item.lead_partner else None) == "Est Ensemble"
+    assert [party.name for party in item.associated_partners] == ["Grand Paris Aménagement"]
+    assert _codes(item) == ["several-addressees"]
+
+
+def test_money_asked_for_names_no_partner() -> None:
+    item = _only_item("- La Ville sollicitera les fonds européens (FEDER) pour rénover l'école")
+    assert (item.kind, item.lead_partner, _codes(item)) == ("request", None, ["addressee-missing"])
+
+
 def test_a_co_subject_of_the_city_is_associated() -> None:
     item = _only_item("- La Ville et le Département demandent à l'ARS d'ouvrir un centre de santé")
     assert (item.lead_partner.name if item.lead_partner else None) == "ARS"
@@ -347,6 +362,11 @@ def test_inhabitants_are_not_asked_as_a_partner() -> None:
     ("La Ville rénovera la halle avec ses partenaires et cette association", []),
     ("La Ville rénovera la halle en lien avec la police municipale", []),
     ("La Ville, en lien avec le CCAS, organisera une collecte", ["CCAS"]),
+    ("La Ville étudiera, avec Île-de-France Mobilités, la création d'une ligne", ["Île-de-France Mobilités"]),
+    ("La Ville continuera à soutenir, aux côtés du Département, les actions de prévention", ["Département"]),
+    ("La Ville renforcera ses liens avec le tissu associatif et les clubs sportifs", ["clubs sportifs"]),
+    ("La Ville rénovera la halle avec le soutien de l'État, de la Région et du Département",
+     ["État", "Région", "Département"]),
 ])
 def test_associated_partners_of_a_commitment(bullet: str, associated: list[str]) -> None:
     item = _only_item(f"- {bullet}")
@@ -379,6 +399,7 @@ def test_associated_partners_of_a_request_leave_out_the_lead() -> None:
      "Encourager la création d'une association de locataires"),
     ("La Ville engagera une démarche de labellisation", "Engager une démarche de labellisation"),
     ("La Ville invitera les habitants à un repas de quartier", "Inviter les habitants à un repas de quartier"),
+    ("La Ville organisera, dès 2026, des réunions publiques", "Organiser, dès 2026, des réunions publiques"),
 ])
 def test_commitments_are_recognised_and_titled_with_an_infinitive(bullet: str, title: str) -> None:
     item = _only_item(f"- {bullet}")
