@@ -51,7 +51,6 @@ class NameReading:
 
     party: PartyName | None  # None: the words name people, the city's own services or a pronoun, no partner
     words: str  # the words read, as written (for messages)
-    start: int  # index of the first token read (its preposition or article included)
     end: int  # index of the token just after the name
     boundary: Boundary
     generic: bool = False  # "ses partenaires": partners not named
@@ -113,7 +112,7 @@ def _subject_ends(tokens: list[Token], name_start: int, position: int) -> Litera
 
 def read_name(tokens: list[Token], index: int, context: Context) -> NameReading | None:
     """The organisation named from `tokens[index]` on, or None when nothing there can start a name."""
-    start = position = index
+    position = index
     plural = False
     while position < len(tokens):
         token = tokens[position]
@@ -137,7 +136,7 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
     if first.low in POSSESSIVES:  # "ses partenaires" names none of them; "son soutien" is no partner
         following = tokens[position + 1] if position + 1 < len(tokens) else None
         if following is not None and following.folded in _GENERIC:
-            return NameReading(None, f"{first.text} {following.text}", start, position + 2,
+            return NameReading(None, f"{first.text} {following.text}", position + 2,
                                _boundary_at(tokens, position + 2), generic=True)
         return None
     name_start, acronym = position, None
@@ -205,17 +204,17 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
     name = name.rstrip(" ,;:.…")
     content = tokens[name_start:position]
     if first.folded in _GENERIC:
-        return NameReading(None, name, start, position, boundary, generic=True)
+        return NameReading(None, name, position, boundary, generic=True)
     if any(token.folded in CITY_ADJECTIVES for token in content) or (
             first.folded in NOT_ORGANISATIONS and not _services_of_an_organisation(content)):
-        return NameReading(None, name, start, position, boundary)
+        return NameReading(None, name, position, boundary)
     if why_uncertain is None:
         why_uncertain = _doubtful_complement(content, boundary) or (
             f"nom de plus de {_MAX_WORDS} mots" if words > _MAX_WORDS else None)
     is_group = plural and not first.capitalised and first.folded.endswith(("s", "x")) and not (
         _services_of_an_organisation(content))
     party = PartyName(name=name, acronym=acronym, is_group=is_group, uncertain=why_uncertain is not None)
-    return NameReading(party, name, start, position, boundary, why_uncertain=why_uncertain)
+    return NameReading(party, name, position, boundary, why_uncertain=why_uncertain)
 
 
 _NOT_INITIALS = {"de", "du", "des", "d'", "la", "le", "les", "l'", "et", "pour", "en", "à", "au", "aux", "sur"}
