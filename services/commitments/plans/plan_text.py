@@ -13,54 +13,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from services.commitments.plans.known_partners import KNOWN_PARTNERS
+from services.commitments.plans.known_partners import KNOWN_PARTNERS  # removed in the next commits
+from services.commitments.plans.reading.model import (
+    ItemKind,
+    ParsedAxis,
+    ParsedItem,
+    ParsedObjective,
+    ParsedPlan,
+    PartyName,
+    PlanTextError,
+    ReviewFlag,
+    TargetDate,
+)
 
-ItemKind = Literal["request", "commitment"]
-
-
-@dataclass(frozen=True)
-class TargetDate:
-    on: date
-    wording: str
-
-
-@dataclass(frozen=True)
-class ParsedItem:
-    position: int
-    source_key: str
-    text: str
-    title: str
-    kind: ItemKind
-    lead_partner: str | None
-    associated_partners: tuple[str, ...]
-    target: TargetDate | None
-    needs_review: bool
-    review_reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ParsedObjective:
-    letter: str
-    title: str
-    context: str
-    items: tuple[ParsedItem, ...]
-
-
-@dataclass(frozen=True)
-class ParsedAxis:
-    number: str
-    title: str
-    objectives: tuple[ParsedObjective, ...]
-
-
-@dataclass(frozen=True)
-class ParsedPlan:
-    title: str
-    axes: tuple[ParsedAxis, ...]
-
-
-class PlanTextError(ValueError):
-    """The text cannot be read as a plan: no axis, or a bullet outside any objective."""
+__all__ = ["ItemKind", "ParsedAxis", "ParsedItem", "ParsedObjective", "ParsedPlan", "PartyName", "PlanTextError",
+           "ReviewFlag", "TargetDate", "parse_plan_text", "parse_target_date"]
 
 
 _LOOKALIKES = {"’": "'", "‘": "'", "ʼ": "'", "\u00a0": " ", "\u202f": " "}
@@ -169,7 +136,7 @@ def _target_dates(text: str) -> list[TargetDate]:
         except ValueError:  # "31 février" is no date: keep looking
             continue
         if on is not None:
-            found.append(TargetDate(on=on, wording=text[match.start():match.end()]))
+            found.append(TargetDate(on=on, wording=text[match.start():match.end()], rule=""))
     return found
 
 
@@ -334,11 +301,15 @@ def _parsed_item(position: int, source_prefix: str, text: str, layout_reasons: l
     if len(dates) > 1:
         wordings = ", ".join(f"« {found.wording} »" for found in dates)
         reasons.append(f"plusieurs échéances dans le texte ({wordings}) : la première est retenue")
+    def party(name: str) -> PartyName:
+        return PartyName(name=name, acronym=None, is_group=False, uncertain=False)
+
     return ParsedItem(
         position=position, source_key=f"{source_prefix}.{position}", text=text,
         title=_short_title(classification.title_source), kind=classification.kind,
-        lead_partner=classification.lead_partner, associated_partners=classification.associated_partners,
-        target=dates[0] if dates else None, needs_review=bool(reasons), review_reasons=tuple(reasons),
+        lead_partner=party(classification.lead_partner) if classification.lead_partner else None,
+        associated_partners=tuple(party(name) for name in classification.associated_partners),
+        target=dates[0] if dates else None, flags=tuple(ReviewFlag("review", reason) for reason in reasons),
     )
 
 
@@ -464,7 +435,7 @@ class _PlanReader:
         ))
 
 
-def parse_plan_text(text: str) -> ParsedPlan:
+def parse_plan_text(text: str, reference_date: date | None = None) -> ParsedPlan:
     """Axes, objectives and classified items of an action plan extracted from a PDF as text."""
     reader = _PlanReader()
     for line_number, line in enumerate(text.splitlines(), start=1):

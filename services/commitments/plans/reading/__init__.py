@@ -1,0 +1,1 @@
+"""Reading an action plan's text: layout, classification, partner names and date wordings, by grammar."""
