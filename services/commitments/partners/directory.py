@@ -89,7 +89,8 @@ class DirectoryReport:
 async def _find(session: AsyncSession, wordings: list[str], scope: str) -> Partner | None:
     keys = [key for key in dict.fromkeys(normalize_name(w) for w in wordings) if key]
     found = await repository.alias_matches(session, keys, [scope])
-    return next((await repository.get(session, found[key, scope]) for key in keys if (key, scope) in found), None)
+    first = next((found[key, scope] for key in keys if (key, scope) in found), None)
+    return None if first is None else await repository.get(session, first)
 
 
 async def _free_aliases(session: AsyncSession, entry: _Entry, scope: str, partner: Partner | None,

@@ -153,7 +153,6 @@ async def import_plan_text(session: AsyncSession, actor: Principal, clock: Clock
                            tags: Sequence[str] = ()) -> ImportReport:
     """Create the plan written in `text` (or complete the plan `plan_id`); returns what was created and what
     needs review. Dates like "dans les six mois" count from `adopted_on`, else the plan's, else today."""
-    fingerprint = text_fingerprint(text)
     reference_date = adopted_on
     if reference_date is None and plan_id is not None and (named := await repository.get(session, plan_id)):
         reference_date = named.adopted_on
@@ -161,6 +160,16 @@ async def import_plan_text(session: AsyncSession, actor: Principal, clock: Clock
         parsed = parse_plan_text(text, reference_date or paris_today(clock))
     except PlanTextError as exc:
         raise InvalidInput(f"Texte de plan illisible : {exc}") from exc
+    return await import_parsed_plan(session, actor, clock, parsed, text_fingerprint(text), plan_id=plan_id,
+                                    commune=commune, territory=territory, title=title, adopted_on=adopted_on,
+                                    tags=tags)
+
+
+async def import_parsed_plan(session: AsyncSession, actor: Principal, clock: Clock, parsed: ParsedPlan,
+                             fingerprint: str, *, plan_id: uuid.UUID | None = None, commune: str | None = None,
+                             territory: str | None = None, title: str | None = None,
+                             adopted_on: date | None = None, tags: Sequence[str] = ()) -> ImportReport:
+    """Import a plan as the reader gave it, the text being known by `fingerprint` (see import_plan_text)."""
     plan, created_plan = await _target_plan(session, actor, clock, fingerprint, parsed.title, plan_id, commune,
                                             territory, title, adopted_on)
     report = ImportReport(plan_id=plan.id, created_plan=created_plan, axes=len(parsed.axes),
@@ -225,11 +234,11 @@ async def _create_item(session: AsyncSession, actor: Principal, clock: Clock, ob
             f"{reference}. Vérifier si elle remplace l'élément {parsed.source_key}.")))
     lead = None
     if parsed.lead_partner is not None:
-        lead, found = await parties.resolve(parsed.lead_partner)
+        lead, found = await parties.resolve(parsed.lead_partner, lead=True)
         flags += found
     associated: list[uuid.UUID] = []
     for party in parsed.associated_partners:
-        partner, found = await parties.resolve(party)
+        partner, found = await parties.resolve(party, lead=False)
         if partner.id != (lead.id if lead else None) and partner.id not in associated:
             associated.append(partner.id)
             flags += [flag for flag in found if flag not in flags]

@@ -53,19 +53,21 @@ class PlanParties:
     def created_names(self) -> list[str]:
         return list(self._names.values())
 
-    async def resolve(self, party: PartyName) -> tuple[Partner, list[ReviewFlag]]:
-        """The partner `party` designates for this plan (added when missing), and what to check about it."""
+    async def resolve(self, party: PartyName, lead: bool) -> tuple[Partner, list[ReviewFlag]]:
+        """The partner `party` designates for this plan (added when missing), and what to check about it: a
+        partner added, a group without members (one added, or the lead: a request to it reaches nobody)."""
         partner = await scopes.find_for_plan(self.session, self.plan, wordings(party))
         if partner is None:
             partner = await self._add(party)
         flags = []
         if partner.id in self.created:
             flags.append(ReviewFlag(PARTNER_CREATED, self.created[partner.id]))
-        if partner.is_group and not (await partners_repository.members_of(self.session, [partner.id]))[partner.id]:
+        if (partner.is_group and (lead or partner.id in self.created)
+                and not (await partners_repository.members_of(self.session, [partner.id]))[partner.id]):
             flags.append(ReviewFlag(GROUP_WITHOUT_MEMBERS, (
-                f"Le groupe « {partner.name} » n'a pas de membres pour ce plan : personne ne sera relancé. "
-                "Indiquer ses membres dans l'annuaire (les membres d'un groupe du même nom dans un autre plan "
-                "ne sont pas repris).")))
+                f"Le groupe « {partner.name} » n'a pas de membres pour ce plan : aucun partenaire n'en sera "
+                "relancé ni ne verra l'élément à ce titre. Indiquer ses membres dans l'annuaire (ceux d'un groupe "
+                "du même nom dans un autre plan ne sont pas repris).")))
         return partner, flags
 
     async def _add(self, party: PartyName) -> Partner:

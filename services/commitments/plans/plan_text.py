@@ -59,6 +59,7 @@ def _cleaned_phrase(phrase: str) -> str:
     return cleaned.strip(" ,;:.…()")
 
 
+_GROUP_NAMES = {partner.name for partner in KNOWN_PARTNERS if partner.kind == "group"}
 _PARTNER_BY_KEY = {_partner_key(alias): partner.name for partner in KNOWN_PARTNERS
                    for alias in (partner.name, *partner.aliases)}
 _ARTICLES = r"(?:(?:a|au|aux|de|du|des|le|la|les)\s+|l'|d')*"
@@ -301,8 +302,10 @@ def _parsed_item(position: int, source_prefix: str, text: str, layout_reasons: l
     if len(dates) > 1:
         wordings = ", ".join(f"« {found.wording} »" for found in dates)
         reasons.append(f"plusieurs échéances dans le texte ({wordings}) : la première est retenue")
-    def party(name: str) -> PartyName:
-        return PartyName(name=name, acronym=None, is_group=False, uncertain=False)
+    def party(name: str) -> PartyName:  # importer branch only: a stand-in until the parser branch lands
+        acronym = re.search(r"\(([A-Z0-9]{2,})\)$", name)
+        return PartyName(name=name, acronym=acronym[1] if acronym else None, is_group=name in _GROUP_NAMES,
+                         uncertain=False)
 
     return ParsedItem(
         position=position, source_key=f"{source_prefix}.{position}", text=text,

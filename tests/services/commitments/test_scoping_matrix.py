@@ -76,7 +76,8 @@ async def _populate(world: World) -> None:
     for owner in ("A", "B", "G"):
         body: dict[str, Any] = {"name": names[owner], "kind": "bailleur_social"}
         if owner == "G":
-            body.update(kind="group", is_group=True, member_ids=[world.ids["A"]["partner_id"]])
+            body.update(kind="group", is_group=True, member_ids=[world.ids["A"]["partner_id"]],
+                        scope_plan_id=world.plan_id)
         world.ids[owner] = {"partner_id": (_ok(await admin.post("/v1/partners", json=body)))["id"]}
     for owner in OWNERS:
         ids = world.ids[owner]
