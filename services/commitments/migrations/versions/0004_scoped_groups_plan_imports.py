@@ -2,7 +2,10 @@
 
 - partners: `scope_plan_id` / `scope_territory` (a group has one, an organisation none); names are unique per
   scope (through partner_aliases), no longer across the directory.
-- partner_aliases: `scope_key`; the matching key is unique within a scope.
+- partner_aliases: `scope_key`; the matching key is unique within a scope. Keys are computed again: the former
+  normalisation cut articles inside words ("les bailleurs" gave "s bailleurs", "Département" gave "partement").
+  Should two partners now share a key in a scope, the later one is renamed "<name> (2)" if it is its name, and
+  loses the alias otherwise.
 - plans: `import_key` (commune + territory + title: two texts could merge) gives way to `plan_imports`, one row
   per text imported, by the text's SHA-256. A plan imported before this migration has no row: to import into
   it again, name it (`--plan`, `plan_id`).
@@ -17,8 +20,9 @@ Each existing group is placed (docs/directory.md, "Migrating existing groups"):
 - named by no item → the only plan, or the one territory of every plan; otherwise left without a scope
   ("unscoped"): no item may name it until it is given one (PATCH /v1/partners/{id}).
 
-Downgrade: the groups stay apart; where two partners now share a name (or an alias key), the later ones are
-renamed "<name> (2)", "(3)" … (and their clashing aliases dropped) so that names are unique again.
+Downgrade: the groups stay apart; keys are computed the former way; where two partners then share a name (or an
+alias key), the later ones are renamed "<name> (2)", "(3)" … (and their clashing aliases dropped) so that names are
+unique across the directory again.
 
 Revision ID: 0004
 Revises: 0003
@@ -31,7 +35,7 @@ import unicodedata
 import uuid
 from collections import defaultdict
 from datetime import datetime, timezone
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
@@ -41,19 +45,24 @@ down_revision: Union[str, Sequence[str], None] = '0003'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-_LEADING_WORDS = re.compile(r"^(?:(?:a|au|aux|de|du|des|d'|le|la|les|l')\s*)+", re.IGNORECASE)
+_LEADING_WORDS = re.compile(r"^(?:(?:aux|au|a|des|du|de|les|le|la)\s+|[dl]'\s*)+")
+_FORMER_LEADING_WORDS = re.compile(r"^(?:(?:a|au|aux|de|du|des|d'|le|la|les|l')\s*)+", re.IGNORECASE)
 _MOVED_MESSAGE = ("Le groupe « {name} » servait aussi à d'autres plans : ce plan a désormais le sien, sans "
                   "membres (migration). Indiquer ses membres dans l'annuaire.")
 
 
-def _normalize(name: str) -> str:
+def _normalize(name: str, leading_words: re.Pattern[str] = _LEADING_WORDS) -> str:
     """services/commitments/partners/naming.py as of this migration (a migration must not follow later code)."""
     text = unicodedata.normalize("NFKD", name)
     text = "".join(char for char in text if not unicodedata.combining(char)).lower()
     text = text.replace("’", "'").replace("œ", "oe").replace("æ", "ae")
     text = re.sub(r"[^\w']+", " ", text).strip()
-    text = _LEADING_WORDS.sub("", text)
+    text = leading_words.sub("", text)
     return re.sub(r"\s+", " ", text.replace("'", " ")).strip()
+
+
+def _former_normalize(name: str) -> str:
+    return _normalize(name, _FORMER_LEADING_WORDS)
 
 
 partners = sa.table('partners', sa.column('id', sa.Uuid()), sa.column('name', sa.String()),
@@ -87,7 +96,6 @@ def upgrade() -> None:
     with op.batch_alter_table('partner_aliases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('scope_key', sa.String(length=320), server_default='', nullable=False))
         batch_op.drop_constraint(batch_op.f('uq_partner_aliases_normalized'), type_='unique')
-        batch_op.create_unique_constraint('uq_partner_aliases_scope_key_normalized', ['scope_key', 'normalized'])
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.add_column(sa.Column('review_flags', sa.JSON(), server_default=sa.text("'[]'"), nullable=False))
     op.create_table('plan_imports',
@@ -108,6 +116,9 @@ def upgrade() -> None:
     connection = op.get_bind()
     _review_reasons_to_flags(connection)
     _scope_existing_groups(connection)
+    _recompute_keys(connection, _normalize, scoped=True)
+    with op.batch_alter_table('partner_aliases', schema=None) as batch_op:
+        batch_op.create_unique_constraint('uq_partner_aliases_scope_key_normalized', ['scope_key', 'normalized'])
 
 
 def _review_reasons_to_flags(connection: sa.Connection) -> None:
@@ -189,9 +200,38 @@ def _copy_for_plan(connection: sa.Connection, group: sa.RowMapping, plan_id: uui
             review_flags=[*flags, {"code": "group-without-members", "message": message}]))
 
 
+def _recompute_keys(connection: sa.Connection, normalize: Callable[[str], str], scoped: bool) -> None:
+    """Every alias row gets the key `normalize` gives; a key already held in its scope (across the directory when
+    not `scoped`) by an earlier partner is dropped, or, for a partner's name, the name is numbered."""
+    held: set[tuple[str, str]] = set()
+    rows = connection.execute(sa.select(partners.c.id, partners.c.name)
+                              .order_by(partners.c.created_at, partners.c.id)).all()
+    for partner_id, name in rows:
+        names = connection.execute(sa.select(aliases.c.id, aliases.c.alias, aliases.c.scope_key)
+                                   .where(aliases.c.partner_id == partner_id)).all()
+        names = sorted(names, key=lambda row: (row.alias != name, row.alias))  # its name first
+        for alias_id, alias, scope in names:
+            scope = scope if scoped else ""
+            key = normalize(alias)
+            if alias == name and (scope, key) in held:
+                count = 2
+                while (scope, normalize(f"{name} ({count})")) in held:
+                    count += 1
+                alias = f"{name} ({count})"
+                key = normalize(alias)
+                connection.execute(partners.update().where(partners.c.id == partner_id).values(name=alias))
+            elif (scope, key) in held:
+                connection.execute(aliases.delete().where(aliases.c.id == alias_id))
+                continue
+            held.add((scope, key))
+            connection.execute(aliases.update().where(aliases.c.id == alias_id).values(alias=alias, normalized=key))
+
+
 def downgrade() -> None:
     connection = op.get_bind()
-    _make_names_unique_again(connection)
+    with op.batch_alter_table('partner_aliases', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_partner_aliases_scope_key_normalized', type_='unique')
+    _recompute_keys(connection, _former_normalize, scoped=False)
     with op.batch_alter_table('plans', schema=None) as batch_op:
         batch_op.add_column(sa.Column('import_key', sa.String(length=200), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_plans_import_key'), ['import_key'])
@@ -201,7 +241,6 @@ def downgrade() -> None:
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.drop_column('review_flags')
     with op.batch_alter_table('partner_aliases', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_partner_aliases_scope_key_normalized', type_='unique')
         batch_op.create_unique_constraint(batch_op.f('uq_partner_aliases_normalized'), ['normalized'])
         batch_op.drop_column('scope_key')
     with op.batch_alter_table('partners', schema=None) as batch_op:
@@ -212,27 +251,3 @@ def downgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f('uq_partners_name'), ['name'])
         batch_op.drop_column('scope_territory')
         batch_op.drop_column('scope_plan_id')
-
-
-def _make_names_unique_again(connection: sa.Connection) -> None:
-    """Before the global unique constraints come back: later partners sharing a name are numbered, and an alias
-    key already held by an earlier partner is dropped."""
-    seen_names: dict[str, int] = {}
-    seen_keys: set[str] = set()
-    rows = connection.execute(sa.select(partners.c.id, partners.c.name)
-                              .order_by(partners.c.created_at, partners.c.id)).all()
-    for partner_id, name in rows:
-        count = seen_names.get(name, 0) + 1
-        seen_names[name] = count
-        if count > 1:
-            new_name = f"{name} ({count})"
-            connection.execute(partners.update().where(partners.c.id == partner_id).values(name=new_name))
-            connection.execute(aliases.update().where(aliases.c.partner_id == partner_id,
-                                                      aliases.c.alias == name)
-                               .values(alias=new_name, normalized=_normalize(new_name)))
-        for alias_id, normalized in connection.execute(sa.select(aliases.c.id, aliases.c.normalized)
-                                                       .where(aliases.c.partner_id == partner_id)
-                                                       .order_by(aliases.c.alias)).all():
-            if normalized in seen_keys:
-                connection.execute(aliases.delete().where(aliases.c.id == alias_id))
-            seen_keys.add(normalized)
