@@ -201,7 +201,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/plans"): Route("edit", 201, scoped=False, body=lambda w, o: {
         "title": f"Plan {uuid.uuid4().hex[:8]}", "commune": "Sceaux"}),
     ("POST", "/v1/plans/import"): Route("edit", scoped=False, body=lambda w, o: {
-        "text": "PLAN D'ACTION\n\nI. BIEN VIVRE\n\nA | CADRE DE VIE\n\n- La Ville rénovera le square",
+        # A text of its own each time: the same text again is a 409 naming its plan.
+        "text": f"PLAN D'ACTION\n\nI. BIEN VIVRE\n\nA | CADRE DE VIE\n\n- La Ville rénovera le square {uuid.uuid4().hex[:8]}",
         "commune": "Sceaux", "title": "Plan importé"}),
     ("POST", "/v1/plans/{plan_id}/axes"): Route("edit", 201, scoped=False, body=lambda w, o: {
         "number": uuid.uuid4().hex[:6], "title": "BIEN GRANDIR"}),
