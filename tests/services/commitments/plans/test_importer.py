@@ -4,12 +4,15 @@ never merge, completing a plan with an amended text."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from pathlib import Path
 
 import httpx
 import pytest
 
 from services.commitments.partners.naming import normalize_name
 from services.commitments.plans.importer import PlanAlreadyImported, text_fingerprint
+from services.commitments.plans.plan_text import PartyName, parse_plan_text
 from shared.problems import InvalidInput
 from tests.services.commitments.plans.support import (
     BLAGIS,
@@ -224,3 +227,49 @@ async def test_partner_key_sees_only_its_items_after_import(app, clock, admin):
     assert sorted(i["reference"] for i in seen) == ["I.A.1", "I.A.2", "I.B.2", "I.C.1", "I.C.2"]
     hidden = (await items_of(admin, report.plan_id))["I.D.2"]
     assert (await partner.get(f"/v1/items/{hidden['id']}")).status_code == 404
+
+
+PLAN_TEXTS = [SAMPLE_PLAN, CENTRE_VILLE, *sorted((Path(__file__).parent / "fixtures").glob("*.txt"))]
+
+
+@pytest.mark.parametrize("path", PLAN_TEXTS, ids=[path.stem for path in PLAN_TEXTS])
+async def test_every_plan_is_imported_as_the_reader_read_it(app, clock, admin, path):
+    """Into an empty directory: every bullet an item with its reference, kind, partners (as written), target
+    and the reader's flags; the directory holds exactly the partners the plan names, each flagged."""
+    text = path.read_text(encoding="utf-8")
+    parsed = parse_plan_text(text, date(2021, 6, 24))
+    report = await import_text(app, clock, text, commune="Commune", territory=path.stem, adopted_on=date(2021, 6, 24))
+    bullets = [item for axis in parsed.axes for objective in axis.objectives for item in objective.items]
+    assert (report.axes, report.objectives, report.items, report.created_items) == (
+        len(parsed.axes), sum(len(a.objectives) for a in parsed.axes), len(bullets), len(bullets))
+    items = await items_of(admin, report.plan_id)
+    partners = {p["id"]: p for p in (await admin.get("/v1/partners")).json()}
+    keys = {pid: {normalize_name(name) for name in [p["name"], *p["aliases"]]} for pid, p in partners.items()}
+
+    def designates(pid: str, party: PartyName) -> bool:
+        return bool({normalize_name(party.name), normalize_name(party.acronym or "")} & keys[pid])
+
+    assert sorted(items) == sorted(bullet.source_key for bullet in bullets)
+    for bullet in bullets:
+        item = items[bullet.source_key]
+        assert item["plan_text"] == bullet.text and item["title"] == bullet.title
+        assert item["review_flags"][:len(bullet.flags)] == [{"code": f.code, "message": f.message}
+                                                            for f in bullet.flags], bullet.source_key
+        if bullet.lead_partner is not None:
+            assert (item["kind"], designates(item["lead_partner_id"], bullet.lead_partner)) == (bullet.kind, True)
+        else:
+            assert item["lead_partner_id"] is None
+            assert item["kind"] == "commitment" and (bullet.kind == "commitment" or "request-without-partner"
+                                                     in _codes(item)), bullet.source_key
+        named = {pid for pid in [item["lead_partner_id"], *item["associated_partner_ids"]] if pid}
+        for party in bullet.associated_partners:
+            assert any(designates(pid, party) for pid in named), (bullet.source_key, party)
+        for pid in named:
+            assert "partner-created" in _codes(item), bullet.source_key
+            if partners[pid]["is_group"]:
+                assert (partners[pid]["scope_plan_id"], partners[pid]["member_ids"]) == (str(report.plan_id), [])
+        deadlines = (await admin.get(f"/v1/items/{item['id']}/deadlines")).json()
+        assert [(d["due_on"], d["original_wording"]) for d in deadlines] == (
+            [(bullet.target.on.isoformat(), bullet.target.wording)] if bullet.target else []), bullet.source_key
+    named_anywhere = {pid for item in items.values() for pid in [item["lead_partner_id"], *item["associated_partner_ids"]]}
+    assert set(partners) == named_anywhere - {None}
