@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.auth.principal import Principal
@@ -114,12 +115,16 @@ async def _set_aliases(session: AsyncSession, partner: Partner, names: Sequence[
         partner.aliases.remove(row)
     if dropped:
         await session.flush()
-    for key, alias in wanted.items():
-        if (row := current.get(key)) is None:
-            partner.aliases.append(PartnerAlias(alias=alias, normalized=key, scope_key=scope))
-        else:
-            row.alias, row.scope_key = alias, scope
-    await session.flush()
+    try:
+        async with session.begin_nested():  # another request may have taken a key since it was checked
+            for key, alias in wanted.items():
+                if (row := current.get(key)) is None:
+                    partner.aliases.append(PartnerAlias(alias=alias, normalized=key, scope_key=scope))
+                else:
+                    row.alias, row.scope_key = alias, scope
+    except IntegrityError as exc:
+        raise Conflict("Un autre partenaire vient de prendre l'un de ces noms : recharger l'annuaire et "
+                       "réessayer.") from exc
 
 
 async def _check_members(session: AsyncSession, partner: Partner, member_ids: Sequence[uuid.UUID]) -> None:

@@ -121,10 +121,7 @@ async def _target_plan(session: AsyncSession, actor: Principal, clock: Clock, fi
                 "un seul plan.", plan_id=str(imported.plan_id))
         return plan, False
     if imported is not None:
-        raise PlanAlreadyImported(
-            f"Ce texte a déjà été importé (plan {imported.plan_id}). Pour compléter ce plan, indiquer son "
-            "identifiant (plan_id, ou --plan en ligne de commande) ; pour un autre plan, importer son propre "
-            "texte.", plan_id=str(imported.plan_id))
+        raise _already_imported(imported.plan_id)
     if commune is None:
         raise InvalidInput("commune : obligatoire pour un nouveau plan (ou indiquer plan_id pour compléter un "
                            "plan existant).")
@@ -137,14 +134,20 @@ async def _target_plan(session: AsyncSession, actor: Principal, clock: Clock, fi
     return await plans_service.create_plan(session, actor, clock, data), True
 
 
+def _already_imported(plan_id: uuid.UUID) -> PlanAlreadyImported:
+    return PlanAlreadyImported(
+        f"Ce texte a déjà été importé (plan {plan_id}). Pour compléter ce plan, indiquer son identifiant (plan_id, "
+        "ou --plan en ligne de commande) ; pour un autre plan, importer son propre texte.", plan_id=str(plan_id))
+
+
 async def _record_import(session: AsyncSession, plan: Plan, fingerprint: str, clock: Clock) -> None:
     """Remember the text; a concurrent import of the same text loses here (the fingerprint is unique)."""
     try:
         async with session.begin_nested():
             session.add(PlanImport(plan_id=plan.id, text_sha256=fingerprint, imported_at=clock.now()))
     except IntegrityError as exc:
-        raise PlanAlreadyImported("Ce texte vient d'être importé par une autre requête ; recharger la liste des "
-                                  "plans.") from exc
+        winner = await repository.import_of(session, fingerprint)  # committed by the other transaction
+        raise _already_imported(winner.plan_id if winner else plan.id) from exc
 
 
 async def import_plan_text(session: AsyncSession, actor: Principal, clock: Clock, text: str, *,

@@ -3,6 +3,7 @@ edited (every edit once failed on the unique index of the aliases)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -115,3 +116,10 @@ async def test_editing_a_groups_aliases(admin):
     edited = _ok(await admin.patch(f"/v1/partners/{group['id']}",
                                    json={"name": "Les bailleurs sociaux", "aliases": ["Bailleurs", "OPH"]}))
     assert (edited["name"], sorted(edited["aliases"])) == ("Les bailleurs sociaux", ["Bailleurs", "OPH"])
+
+
+async def test_the_same_partner_created_twice_at_once_is_one_201_and_one_409(admin):
+    body = {"name": "Mission locale", "kind": "association", "aliases": ["ML"]}
+    responses = await asyncio.gather(*(admin.post("/v1/partners", json=body) for _ in range(2)))
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+    assert [p["name"] for p in (await admin.get("/v1/partners")).json()] == ["Mission locale"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from services.commitments.auth.principal import Role
 from tests.services.commitments.plans.support import SAMPLE_PLAN, load_directory
 
@@ -56,3 +58,17 @@ async def test_import_through_the_api_reports_what_needs_review(app, clock, admi
         assert refused.status_code == 422, wrong
     reader = client_for(await make_key(Role.READER))
     assert (await reader.post("/v1/plans/import", json=body)).status_code == 403
+
+
+async def test_the_same_new_text_imported_twice_at_once_makes_one_plan(admin):
+    """Two requests racing: one creates the plan, the other is told which plan the text belongs to."""
+    body = {"text": SAMPLE_PLAN.read_text(encoding="utf-8"), "commune": "Sceaux"}
+    first, second = await asyncio.gather(admin.post("/v1/plans/import", json=body),
+                                         admin.post("/v1/plans/import", json=body))
+    assert sorted([first.status_code, second.status_code]) == [200, 409], (first.text, second.text)
+    created, refused = (first, second) if first.status_code == 200 else (second, first)
+    assert (refused.json()["code"], refused.json()["plan_id"]) == ("plan-already-imported", created.json()["plan_id"])
+    plans = (await admin.get("/v1/plans")).json()
+    assert [plan["id"] for plan in plans] == [created.json()["plan_id"]]
+    items = (await admin.get("/v1/items", params={"limit": 100})).json()["items"]
+    assert len(items) == 25
