@@ -129,8 +129,10 @@ async def _target_plan(session: AsyncSession, actor: Principal, clock: Clock, fi
     try:
         data = PlanCreate(title=title or (f"{default_title} — {territory}" if territory else default_title)[:300],
                           commune=commune, territory=territory, adopted_on=adopted_on)
-    except ValidationError as exc:
-        raise InvalidInput(f"Plan invalide : {exc.errors()[0]['msg']}") from exc
+    except ValidationError as exc:  # the command line passes them unchecked
+        field = exc.errors()[0]["loc"][0]
+        raise InvalidInput(f"{field} : valeur invalide (une seule ligne, sans caractère de contrôle, 200 caractères "
+                           "au plus).") from exc
     return await plans_service.create_plan(session, actor, clock, data), True
 
 

@@ -12,6 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.auth.principal import Principal
@@ -24,6 +25,7 @@ from services.commitments.partners.service import create_partner
 from services.commitments.plans.models import Plan
 from services.commitments.plans.plan_text import PartyName, ReviewFlag
 from shared.clock import Clock
+from shared.problems import InvalidInput
 
 PARTNER_CREATED = "partner-created"
 GROUP_WITHOUT_MEMBERS = "group-without-members"
@@ -47,11 +49,10 @@ class PlanParties:
     actor: Principal
     clock: Clock
     plan: Plan
-    created: dict[uuid.UUID, str] = field(default_factory=dict)  # partner id -> why (French)
-    _names: dict[uuid.UUID, str] = field(default_factory=dict)
+    created: dict[uuid.UUID, tuple[str, str]] = field(default_factory=dict)  # partner id -> (name, why in French)
 
     def created_names(self) -> list[str]:
-        return list(self._names.values())
+        return [name for name, _ in self.created.values()]
 
     async def resolve(self, party: PartyName, lead: bool) -> tuple[Partner, list[ReviewFlag]]:
         """The partner `party` designates for this plan (added when missing), and what to check about it: a
@@ -61,7 +62,7 @@ class PlanParties:
             partner = await self._add(party)
         flags = []
         if partner.id in self.created:
-            flags.append(ReviewFlag(PARTNER_CREATED, self.created[partner.id]))
+            flags.append(ReviewFlag(PARTNER_CREATED, self.created[partner.id][1]))
         if (partner.is_group and (lead or partner.id in self.created)
                 and not (await partners_repository.members_of(self.session, [partner.id]))[partner.id]):
             flags.append(ReviewFlag(GROUP_WITHOUT_MEMBERS, (
@@ -80,9 +81,12 @@ class PlanParties:
         scope = own_scope if as_group else scopes.ORGANISATIONS
         free = [alias for alias in names[1:]
                 if await scopes.taken_by(self.session, normalize_name(alias), scope, None) is None]
-        partner = await create_partner(self.session, self.actor, self.clock, PartnerCreate(
-            name=name, kind=PartnerKind.GROUP if as_group else PartnerKind.OTHER, aliases=free, is_group=as_group,
-            scope_plan_id=self.plan.id if as_group else None))
+        try:
+            data = PartnerCreate(name=name, kind=PartnerKind.GROUP if as_group else PartnerKind.OTHER, aliases=free,
+                                 is_group=as_group, scope_plan_id=self.plan.id if as_group else None)
+        except ValidationError as exc:  # a control character in the text, say
+            raise InvalidInput(f"Nom de partenaire illisible dans le texte du plan : « {name[:80]} ».") from exc
+        partner = await create_partner(self.session, self.actor, self.clock, data)
         if as_group and not party.is_group:
             why = (f"« {name} » n'est pas dans l'annuaire ; un groupe d'un autre plan porte ce nom : ajouté comme "
                    "groupe propre à ce plan. Vérifier s'il s'agit d'une organisation déjà connue sous un autre nom.")
@@ -92,6 +96,5 @@ class PlanParties:
         else:
             why = (f"Partenaire « {name} » absent de l'annuaire : ajouté. Vérifier qu'il n'y figure pas déjà sous "
                    "un autre nom, et compléter sa fiche (type, alias).")
-        self.created[partner.id] = why
-        self._names[partner.id] = partner.name
+        self.created[partner.id] = (partner.name, why)
         return partner
