@@ -24,7 +24,7 @@ import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -225,6 +225,7 @@ async def list_keys_command(settings: CommitmentsSettings, _args: argparse.Names
 
 async def import_plan_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
     # Imported here: the other commands must not pay for the importer.
+    from services.commitments.auth.principal import SYSTEM
     from services.commitments.plans.importer import import_plan_text
 
     if args.plan is None and args.commune is None:
@@ -250,6 +251,7 @@ async def import_directory_command(settings: CommitmentsSettings, args: argparse
 
     from pydantic import ValidationError
 
+    from services.commitments.auth.principal import SYSTEM
     from services.commitments.partners.directory import DirectoryFile, import_directory
 
     try:
@@ -268,6 +270,8 @@ async def import_directory_command(settings: CommitmentsSettings, args: argparse
 
 
 def _day(text: str) -> date:
+    from datetime import date
+
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
