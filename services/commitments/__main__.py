@@ -224,7 +224,7 @@ async def list_keys_command(settings: CommitmentsSettings, _args: argparse.Names
 
 
 async def import_plan_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
-    # Imported here: the other commands must not pay for the importer.
+    # Imported here: the importer is a separate piece of work and the other commands must not need it.
     from services.commitments.auth.principal import SYSTEM
     from services.commitments.plans.importer import import_plan_text
 
