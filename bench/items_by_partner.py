@@ -136,7 +136,7 @@ async def load_dataset(connection: Any, n_items: int, n_partners: int, seed: int
     for plan_number in range(20):
         plan_id = new_id()
         plans.append((plan_id, f"Plan d'action {plan_number:02d}", "Sceaux", f"Quartier {plan_number:02d}",
-                      date(2021, 1, 1) + timedelta(days=30 * plan_number), f"bench-{plan_number}", now))
+                      date(2021, 1, 1) + timedelta(days=30 * plan_number), now))
         for axis_number in range(1, 6):
             axis_id = new_id()
             axes.append((axis_id, plan_id, str(axis_number), _sentence(rng, 30, 80), axis_number))
@@ -187,7 +187,7 @@ async def load_dataset(connection: Any, n_items: int, n_partners: int, seed: int
     tables: list[tuple[str, list[str], list[tuple[Any, ...]]]] = [
         ("partners", ["id", "name", "kind", "is_group", "siret", "created_at", "updated_at"], partners),
         ("partner_group_members", ["group_id", "member_id"], memberships),
-        ("plans", ["id", "title", "commune", "territory", "adopted_on", "import_key", "created_at"], plans),
+        ("plans", ["id", "title", "commune", "territory", "adopted_on", "created_at"], plans),
         ("axes", ["id", "plan_id", "number", "title", "position"], axes),
         ("objectives", ["id", "plan_id", "axis_id", "letter", "title", "context", "position"],
          [row[:-1] for row in objectives]),
@@ -220,8 +220,8 @@ async def load_dataset(connection: Any, n_items: int, n_partners: int, seed: int
 BASELINE_SQL = """
 WITH page AS (
     SELECT i.id, i.plan_id, i.axis_id, i.objective_id, i.position, i.source_key, i.kind, i.title, i.plan_text,
-           i.status, i.owner_contact_id, i.elected_contact_id, i.budget, i.needs_review, i.review_reason, i.sent_on,
-           i.letter_reference, i.progress_percent, i.version, i.created_at, i.updated_at
+           i.status, i.owner_contact_id, i.elected_contact_id, i.budget, i.needs_review, i.review_reason,
+           i.review_flags, i.sent_on, i.letter_reference, i.progress_percent, i.version, i.created_at, i.updated_at
     FROM items i
     WHERE i.id IN (
         SELECT first_ids.item_id
@@ -301,6 +301,7 @@ def baseline_app(database_url: str) -> Any:
                 "elected_contact_id": str(row["elected_contact_id"]) if row["elected_contact_id"] else None,
                 "budget": str(budget) if budget is not None else None, "tags": list(row["tags"]),
                 "needs_review": row["needs_review"], "review_reason": row["review_reason"],
+                "review_flags": json.loads(row["review_flags"]),
                 "sent_on": sent_on.isoformat() if sent_on else None, "letter_reference": row["letter_reference"],
                 "progress_percent": row["progress_percent"], "next_due_on": due.isoformat() if due else None,
                 "overdue": due is not None and due < today and not closed, "version": row["version"],

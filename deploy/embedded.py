@@ -35,6 +35,7 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PLAN = ROOT / "services/commitments/plans/sample_data/plan-action-blagis.txt"
+SAMPLE_DIRECTORY = ROOT / "services/commitments/plans/sample_data/annuaire-sceaux.json"
 
 
 class Stop(Exception):
@@ -168,8 +169,10 @@ def stored_secret(path: Path) -> str:
 
 
 async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
-    """Import the sample plan into an empty database, and return the admin key and the notifications
-    service's key (created on first start, kept in the data folder)."""
+    """Load the sample directory and import the sample plan into an empty database, and return the admin key
+    and the notifications service's key (created on first start, kept in the data folder)."""
+    import json
+
     from sqlalchemy import select
 
     from services.commitments.auth.keys import hash_key
@@ -177,6 +180,7 @@ async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
     from services.commitments.auth.repository import get_active_by_hash
     from services.commitments.auth.service import create_key
     from services.commitments.database import outbox_aware_sessionmaker
+    from services.commitments.partners.directory import DirectoryFile, import_directory
     from services.commitments.plans.importer import import_plan_text
     from services.commitments.plans.models import Plan
     from shared.clock import SystemClock
@@ -189,6 +193,9 @@ async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
     try:
         async with sessionmaker() as session, session.begin():
             if await session.scalar(select(Plan.id).limit(1)) is None:
+                # Sample data of Sceaux: its directory first, so that the plan's partners are found there.
+                directory = DirectoryFile.model_validate(json.loads(SAMPLE_DIRECTORY.read_text("utf-8")))
+                await import_directory(session, SYSTEM, clock, directory)
                 report = await import_plan_text(session, SYSTEM, clock, SAMPLE_PLAN.read_text("utf-8"),
                                                 commune="Sceaux", territory="Quartier des Blagis")
                 print(f"imported the sample plan of the Blagis ({report.items} items)")

@@ -7,7 +7,9 @@
     create-key --role R --name N [--partner-id ID]   create an API key and print its secret (once)
     revoke-key KEY_ID                revoke an API key
     list-keys                        list API keys (never their secrets)
-    import-plan FILE [--commune C] [--territory T]  import an action plan from its text
+    import-directory FILE            add the partners and groups of a directory file (docs/directory.md)
+    import-plan FILE (--commune C [--territory T] | --plan ID) [--adopted-on DATE]
+                                     import an action plan from its text: a new plan, or complete plan ID
 
 Settings come from the environment (DATABASE_URL, NATS_URL …, see services/commitments/config.py).
 """
@@ -217,19 +219,54 @@ async def import_plan_command(settings: CommitmentsSettings, args: argparse.Name
     from services.commitments.auth.principal import SYSTEM
     from services.commitments.plans.importer import import_plan_text
 
+    if args.plan is None and args.commune is None:
+        raise SystemExit("error: --commune is required for a new plan (or --plan ID to complete a plan)")
+    if args.plan is not None and (args.commune is not None or args.territory is not None):
+        raise SystemExit("error: --commune and --territory describe a new plan; the plan completed (--plan) keeps its own")
     text = Path(args.file).read_text(encoding="utf-8")
     async with transaction(settings) as session:
-        result = await import_plan_text(session, SYSTEM, SystemClock(), text, commune=args.commune,
-                                        territory=args.territory)
-    print(f"imported {args.file}")
-    for name, value in (vars(result).items() if hasattr(result, "__dict__") else [("result", result)]):
-        if isinstance(value, list) and value:
-            print(f"  {name}:")
-            for entry in value:
-                line = " : ".join(map(str, entry)) if isinstance(entry, tuple) else str(entry)
-                print("    - " + line.replace("\n", "\n      "))
-        else:
-            print(f"  {name}: {value}")
+        report = await import_plan_text(session, SYSTEM, SystemClock(), text, plan_id=args.plan, commune=args.commune,
+                                        territory=args.territory, adopted_on=args.adopted_on)
+    print(f"{'created' if report.created_plan else 'completed'} plan {report.plan_id} from {args.file}")
+    print(f"  in the text: {report.axes} axes, {report.objectives} objectives, {report.items} items")
+    print(f"  items created: {report.created_items}; already in the plan: {report.unchanged_items}")
+    print(f"  partners added to the directory: {', '.join(report.created_partners) or 'none'}")
+    print(f"  items to review: {len(report.flagged)}")
+    for flagged in report.flagged:
+        for flag in flagged.flags:
+            print(f"    {flagged.reference}  [{flag.code}] {flag.message}")
+
+
+async def import_directory_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
+    import json
+
+    from pydantic import ValidationError
+
+    from services.commitments.auth.principal import SYSTEM
+    from services.commitments.partners.directory import DirectoryFile, import_directory
+
+    try:
+        directory = DirectoryFile.model_validate(json.loads(Path(args.file).read_text(encoding="utf-8")))
+    except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
+        raise SystemExit(f"error: {args.file} is not a directory file (docs/directory.md): {exc}") from exc
+    async with transaction(settings) as session:
+        report = await import_directory(session, SYSTEM, SystemClock(), directory)
+    print(f"directory {args.file}: {len(report.created)} created, {len(report.completed)} completed, "
+          f"{len(report.unchanged)} unchanged")
+    for label, names in (("created", report.created), ("completed", report.completed)):
+        for name in names:
+            print(f"  {label}: {name}")
+    for warning in report.warnings:
+        print(f"  warning: {warning}")
+
+
+def _day(text: str) -> date:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from exc
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -254,11 +291,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     revoke.add_argument("key_id", type=uuid.UUID)
     revoke.set_defaults(handler=revoke_key_command)
     commands.add_parser("list-keys", help="list API keys").set_defaults(handler=list_keys_command)
-    plan = commands.add_parser("import-plan", help="import an action plan from its text file")
+    plan = commands.add_parser("import-plan", help="import an action plan from its text file: a new plan, or "
+                                                   "--plan ID to complete one")
     plan.add_argument("file")
-    plan.add_argument("--commune", default="Sceaux")
-    plan.add_argument("--territory", default="Quartier des Blagis")
+    plan.add_argument("--plan", type=uuid.UUID, metavar="ID", help="complete this plan (a text already imported "
+                                                                   "into it changes nothing)")
+    plan.add_argument("--commune", help="the commune of a new plan (required without --plan)")
+    plan.add_argument("--territory", help="the neighbourhood of a new plan (its groups of partners are its own)")
+    plan.add_argument("--adopted-on", type=_day, metavar="DATE",
+                      help="adoption date (YYYY-MM-DD): relative wordings count from it; default today (Paris)")
     plan.set_defaults(handler=import_plan_command)
+    directory = commands.add_parser("import-directory", help="add the partners and groups of a directory file "
+                                                             "(JSON, docs/directory.md); loading it again changes nothing")
+    directory.add_argument("file")
+    directory.set_defaults(handler=import_directory_command)
     return parser.parse_args(argv)
 
 

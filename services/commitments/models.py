@@ -10,10 +10,10 @@ from services.commitments.items.models import Item, ItemContact, ItemPartner, It
 from services.commitments.journal.models import JournalEntry
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.partners.models import GroupMembership, Partner, PartnerAlias
-from services.commitments.plans.models import Axis, Objective, Plan
+from services.commitments.plans.models import Axis, Objective, Plan, PlanImport
 from services.commitments.reminders.models import ReminderFiring, ReminderRuleSet, ReminderSchedule
 
 __all__ = ["ApiKey", "AuditEntry", "Axis", "Base", "Contact", "Deadline", "DeadlineChange", "DeadlineProposal",
            "GroupMembership", "IdempotencyRecord", "Item", "ItemContact", "ItemPartner", "ItemTag", "JournalEntry", "Objective",
-           "OutboxMessage", "Partner", "PartnerAlias", "Plan", "ReminderFiring", "ReminderRuleSet",
+           "OutboxMessage", "Partner", "PartnerAlias", "Plan", "PlanImport", "ReminderFiring", "ReminderRuleSet",
            "ReminderSchedule"]

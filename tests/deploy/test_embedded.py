@@ -103,6 +103,9 @@ def _a_reminder_reaches_the_mail_folder(api: str, auth: dict[str, str], data: Pa
     with httpx.Client(base_url=api, headers=auth, timeout=30) as client:
         partners = client.get("/v1/partners").json()
         hsh = next(p["id"] for p in partners if p["name"] == "Hauts-de-Seine Habitat")
+        # The sample directory was loaded before the plan: its group of the Blagis, with its member.
+        group = next(p for p in partners if p["name"] == "Bailleurs sociaux")
+        assert (group["scope_territory"], group["member_ids"]) == ("Quartier des Blagis", [hsh])
         assert client.post(f"/v1/partners/{hsh}/contacts", json={
             "civility": "Madame", "last_name": "Martin", "email": "claire.martin@example.org"}).status_code == 201
         item = client.get("/v1/items", params={"partner_id": hsh}).json()["items"][0]["id"]

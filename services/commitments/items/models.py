@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.commitments.database import Base, IdMixin
@@ -30,6 +30,8 @@ class Item(IdMixin, Base):
     budget: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reason: Mapped[str | None] = mapped_column(Text)
+    # What the import found to check, [{"code", "message"}] (codes in docs/plan-import.md).
+    review_flags: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     sent_on: Mapped[date | None]
     letter_reference: Mapped[str | None] = mapped_column(String(200))
     progress_percent: Mapped[int | None]

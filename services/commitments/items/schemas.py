@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from services.commitments.items.lifecycle import ItemKind, Status
 from shared.input_types import BoundedDate, InputModel, Money, MultiLine, Name, ShortCode, SingleLine
@@ -18,6 +19,13 @@ _EXAMPLE: dict[str, Any] = {
     "lead_partner_id": "01a214bb-8702-7000-abee-62cd37c4247e", "associated_partner_ids": [],
     "tags": ["plan d'action municipal 2021", "Sceaux"], "budget": "150000.00",
 }
+
+
+class ReviewFlagRead(TypedDict):
+    """Something to check, found by the import: a stable code and a French message."""
+
+    code: str
+    message: str
 
 
 class ItemCreate(InputModel):
@@ -89,6 +97,7 @@ class ItemRead(BaseModel):
     tags: list[str]
     needs_review: bool
     review_reason: str | None
+    review_flags: list[ReviewFlagRead] = Field(description="Ce que l'import a relevé à vérifier (code stable, message).")
     sent_on: date | None
     letter_reference: str | None
     progress_percent: int | None

@@ -24,6 +24,7 @@ from services.commitments.items.stated_dates import check_past_date
 from services.commitments.journal import service as journal
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
+from services.commitments.partners.scopes import check_parties_fit_plan
 from services.commitments.plans import repository as plans_repository
 from services.commitments.reminders import service as reminders
 from shared.clock import Clock, paris_today
@@ -108,7 +109,8 @@ async def to_read(session: AsyncSession, principal: Principal, clock: Clock, ite
             lead_partner_id=lead, associated_partner_ids=[p for p, role in parties if role != "lead"],
             owner_contact_id=item.owner_contact_id, elected_contact_id=item.elected_contact_id, budget=item.budget,
             tags=details[item.id].tags,
-            needs_review=item.needs_review, review_reason=item.review_reason, sent_on=item.sent_on,
+            needs_review=item.needs_review, review_reason=item.review_reason, review_flags=item.review_flags,
+            sent_on=item.sent_on,
             letter_reference=item.letter_reference, progress_percent=item.progress_percent,
             next_due_on=due, overdue=due is not None and due < today and status not in NEVER_LATE,
             version=item.version, created_at=item.created_at, updated_at=item.updated_at))
@@ -132,20 +134,22 @@ async def _check_references(session: AsyncSession, kind: ItemKind, lead: uuid.UU
 
 async def create_item(session: AsyncSession, actor: Principal, clock: Clock, data: ItemCreate, *,
                       source_key: str | None = None, needs_review: bool = False,
-                      review_reason: str | None = None) -> Item:
+                      review_reason: str | None = None, review_flags: Sequence[dict[str, str]] = ()) -> Item:
     """Create a request (to partners) or a city commitment under an objective."""
     objective = await plans_repository.get_objective(session, data.objective_id)
     if objective is None:
         raise InvalidInput("objective_id ne désigne aucun objectif.")
     await _check_references(session, data.kind, data.lead_partner_id, data.associated_partner_ids,
                             data.owner_contact_id, data.elected_contact_id)
+    await check_parties_fit_plan(session, objective.plan_id, [data.lead_partner_id, *data.associated_partner_ids])
     now = clock.now()
     item = Item(plan_id=objective.plan_id, axis_id=objective.axis_id, objective_id=objective.id,
                 position=await repository.next_position(session, objective.id), source_key=source_key,
                 kind=data.kind.value, title=data.title, plan_text=data.plan_text,
                 status=INITIAL_STATUS[data.kind].value, owner_contact_id=data.owner_contact_id,
                 elected_contact_id=data.elected_contact_id, budget=data.budget,
-                needs_review=needs_review, review_reason=review_reason, created_at=now, updated_at=now)
+                needs_review=needs_review, review_reason=review_reason, review_flags=list(review_flags),
+                created_at=now, updated_at=now)
     session.add(item)
     await session.flush()
     await repository.replace_parties(session, item.id, data.lead_partner_id, data.associated_partner_ids)
@@ -178,6 +182,7 @@ async def update_item(session: AsyncSession, actor: Principal, clock: Clock, ite
     new_owner = data.owner_contact_id if "owner_contact_id" in changes else item.owner_contact_id
     new_elected = data.elected_contact_id if "elected_contact_id" in changes else item.elected_contact_id
     await _check_references(session, ItemKind(item.kind), new_lead, new_associated, new_owner, new_elected)
+    await check_parties_fit_plan(session, item.plan_id, [new_lead, *new_associated])
     for field in ("title", "plan_text", "owner_contact_id", "elected_contact_id", "budget", "needs_review",
                   "review_reason"):
         if field in changes:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_LEADING_WORDS = re.compile(r"^(?:(?:a|au|aux|de|du|des|d'|le|la|les|l')\s*)+", re.IGNORECASE)
+# Whole words only: "les bailleurs" loses "les", "Département" keeps its "de", "Aulnay" its "au".
+_LEADING_WORDS = re.compile(r"^(?:(?:aux|au|a|des|du|de|les|le|la)\s+|[dl]'\s*)+")
 
 
 def normalize_name(name: str) -> str:

@@ -7,7 +7,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from services.commitments.items.models import Item, ItemPartner
 from services.commitments.partners.models import GroupMembership, Partner, PartnerAlias
+from services.commitments.plans.models import Plan
 
 
 async def get(session: AsyncSession, partner_id: uuid.UUID) -> Partner | None:
@@ -25,22 +27,42 @@ async def list_partners(session: AsyncSession, only_ids: Iterable[uuid.UUID] | N
     return (await session.scalars(query)).all()
 
 
-async def find_by_normalized_name(session: AsyncSession, normalized: str) -> Partner | None:
-    """A partner whose name or alias has this matching key."""
-    alias_query = select(PartnerAlias.partner_id).where(PartnerAlias.normalized == normalized)
-    partner_id = (await session.scalars(alias_query)).first()
-    if partner_id is None:
-        return None
-    return await get(session, partner_id)
+async def alias_owners(session: AsyncSession, normalized: str) -> list[tuple[uuid.UUID, str]]:
+    """Every partner (and its scope key) having a name or alias with this matching key."""
+    query = select(PartnerAlias.partner_id, PartnerAlias.scope_key).where(PartnerAlias.normalized == normalized)
+    return [(partner_id, scope) for partner_id, scope in (await session.execute(query)).all()]
 
 
-async def alias_owner(session: AsyncSession, normalized: str) -> uuid.UUID | None:
-    query = select(PartnerAlias.partner_id).where(PartnerAlias.normalized == normalized)
-    return (await session.scalars(query)).first()
+async def alias_matches(session: AsyncSession, keys: Sequence[str], scope_keys: Sequence[str]
+                        ) -> dict[tuple[str, str], uuid.UUID]:
+    """(matching key, scope key) -> partner, for the keys found in those scopes."""
+    if not keys or not scope_keys:
+        return {}
+    query = select(PartnerAlias.normalized, PartnerAlias.scope_key, PartnerAlias.partner_id).where(
+        PartnerAlias.normalized.in_(list(keys)), PartnerAlias.scope_key.in_(list(scope_keys)))
+    return {(key, scope): partner_id for key, scope, partner_id in (await session.execute(query)).all()}
 
 
-async def name_taken(session: AsyncSession, name: str) -> bool:
-    return (await session.scalars(select(Partner.id).where(Partner.name == name))).first() is not None
+async def groups_among(session: AsyncSession, partner_ids: Iterable[uuid.UUID]) -> Sequence[Partner]:
+    ids = list(partner_ids)
+    if not ids:
+        return []
+    return (await session.scalars(select(Partner).where(Partner.id.in_(ids), Partner.is_group))).all()
+
+
+async def plans_naming(session: AsyncSession, partner_id: uuid.UUID) -> Sequence[Plan]:
+    """The plans whose items name the partner (as lead or associated)."""
+    query = (select(Plan).where(Plan.id.in_(
+        select(Item.plan_id).join(ItemPartner, ItemPartner.item_id == Item.id)
+        .where(ItemPartner.partner_id == partner_id))).order_by(Plan.created_at))
+    return (await session.scalars(query)).all()
+
+
+async def groups_named_in_plan(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[Partner]:
+    """The groups that items of the plan name (as lead or associated)."""
+    query = select(Partner).where(Partner.is_group, Partner.id.in_(
+        select(ItemPartner.partner_id).join(Item, Item.id == ItemPartner.item_id).where(Item.plan_id == plan_id)))
+    return (await session.scalars(query)).all()
 
 
 async def members_of(session: AsyncSession, group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:

@@ -30,7 +30,7 @@ async def list_partners(session: SessionDep, principal: PrincipalDep,
 @router.post("", status_code=201, response_model=PartnerRead)
 async def create_partner(body: PartnerCreate, session: SessionDep, clock: ClockDep, editor: EditorDep
                          ) -> PartnerRead:
-    """Add a partner or a group of partners."""
+    """Add an organisation, or a group of partners belonging to a plan or a territory."""
     partner = await service.create_partner(session, editor, clock, body)
     return (await service.to_read(session, [partner]))[0]
 
@@ -44,6 +44,6 @@ async def get_partner(partner: PartnerDep, session: SessionDep) -> PartnerRead:
 @router.patch("/{partner_id}", response_model=PartnerRead)
 async def update_partner(body: PartnerUpdate, partner: PartnerDep, session: SessionDep, clock: ClockDep,
                          editor: EditorDep) -> PartnerRead:
-    """Change a partner's name, kind, aliases, SIRET or members."""
+    """Change a partner's name, kind, aliases, SIRET, or a group's members or scope (plan or territory)."""
     partner = await service.update_partner(session, editor, clock, partner, body)
     return (await service.to_read(session, [partner]))[0]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.input_types import InputModel, SingleLine
+from shared.input_types import InputModel, Name, SingleLine
 
 
 class PartnerKind(StrEnum):
@@ -39,6 +39,13 @@ def _valid_siret(value: str) -> str:
 
 Siret = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$"), AfterValidator(_valid_siret)]
 
+_SCOPE_PLAN = ("Pour un groupe : le plan auquel il appartient (seuls les éléments de ce plan peuvent le désigner). "
+               "Un groupe a un plan ou un territoire, jamais les deux ; une organisation n'a ni l'un ni l'autre.")
+_SCOPE_TERRITORY = ("Pour un groupe : le territoire auquel il appartient (les plans de ce territoire peuvent le "
+                    "désigner).")
+_SCOPE_CHANGE = ("Envoyer l'un des deux remplace le périmètre du groupe ; refusé si un élément d'un plan hors du "
+                 "nouveau périmètre le désigne.")
+
 _EXAMPLE = {"name": "Vallée Sud Grand Paris", "kind": "etablissement_public_territorial",
             "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"], "siret": "20005791500007"}
 
@@ -53,6 +60,8 @@ class PartnerCreate(InputModel):
     is_group: bool = False
     member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500,
                                         description="Membres, pour un groupe (« les bailleurs sociaux »).")
+    scope_plan_id: uuid.UUID | None = Field(default=None, description=_SCOPE_PLAN)
+    scope_territory: Name | None = Field(default=None, description=_SCOPE_TERRITORY)
 
 
 class PartnerUpdate(InputModel):
@@ -63,11 +72,14 @@ class PartnerUpdate(InputModel):
     aliases: list[SingleLine] | None = Field(default=None, max_length=50)
     siret: Siret | None = None
     member_ids: list[uuid.UUID] | None = Field(default=None, max_length=500)
+    scope_plan_id: uuid.UUID | None = Field(default=None, description=_SCOPE_PLAN + " " + _SCOPE_CHANGE)
+    scope_territory: Name | None = Field(default=None, description=_SCOPE_TERRITORY + " " + _SCOPE_CHANGE)
 
 
 class PartnerRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{**_EXAMPLE, "id": "01a214bb-8702-7000-abee-62cd37c4247d",
-                                                                "is_group": False, "member_ids": []}]})
+                                                                "is_group": False, "member_ids": [], "scope_plan_id": None,
+                                                                "scope_territory": None}]})
 
     id: uuid.UUID
     name: str
@@ -76,5 +88,7 @@ class PartnerRead(BaseModel):
     siret: str | None
     is_group: bool
     member_ids: list[uuid.UUID]
+    scope_plan_id: uuid.UUID | None = Field(description=_SCOPE_PLAN)
+    scope_territory: str | None = Field(description=_SCOPE_TERRITORY)
     created_at: datetime
     updated_at: datetime

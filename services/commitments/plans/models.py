@@ -18,8 +18,6 @@ class Plan(IdMixin, Base):
     commune: Mapped[str] = mapped_column(String(200))
     territory: Mapped[str | None] = mapped_column(String(200))
     adopted_on: Mapped[date | None]
-    # Identifies an imported plan so that importing the same text again changes nothing.
-    import_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     # The elected official (or cabinet) in charge, told when an item of the plan is very late.
     elected_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contacts.id"))
     created_at: Mapped[datetime]
@@ -43,3 +41,15 @@ class Objective(IdMixin, Base):
     title: Mapped[str] = mapped_column(String(500))
     context: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int]
+
+
+class PlanImport(IdMixin, Base):
+    """A text imported into a plan, known by its fingerprint: a text belongs to one plan, and importing it
+    again into that plan changes nothing."""
+
+    __tablename__ = "plan_imports"
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    # SHA-256 (hex) of the text with its layout normalised (plans/fingerprint.py).
+    text_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    imported_at: Mapped[datetime]

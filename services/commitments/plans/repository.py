@@ -8,15 +8,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.items.lifecycle import Status
 from services.commitments.items.models import Item
-from services.commitments.plans.models import Axis, Objective, Plan
+from services.commitments.plans.models import Axis, Objective, Plan, PlanImport
 
 
 async def get(session: AsyncSession, plan_id: uuid.UUID) -> Plan | None:
     return await session.get(Plan, plan_id)
 
 
-async def get_by_import_key(session: AsyncSession, import_key: str) -> Plan | None:
-    return (await session.scalars(select(Plan).where(Plan.import_key == import_key))).one_or_none()
+async def import_of(session: AsyncSession, text_sha256: str) -> PlanImport | None:
+    """The import of the text with this fingerprint, if it was imported."""
+    return (await session.scalars(select(PlanImport).where(PlanImport.text_sha256 == text_sha256))).one_or_none()
+
+
+async def imported_items(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[tuple[str | None, str]]:
+    """(reference, text) of every item of the plan."""
+    query = select(Item.source_key, Item.plan_text).where(Item.plan_id == plan_id)
+    return [(key, text) for key, text in (await session.execute(query)).all()]
 
 
 async def list_plans(session: AsyncSession) -> Sequence[Plan]:

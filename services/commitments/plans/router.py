@@ -1,17 +1,15 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
-
 from fastapi import APIRouter
 
 from services.commitments.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep
 from services.commitments.plans import service
 from services.commitments.plans.importer import import_plan_text
-from services.commitments.plans.plan_text import PlanTextError
 from services.commitments.plans.schemas import (
     AxisCreate,
     AxisRead,
+    FlaggedItemRead,
     ImportReportRead,
     ObjectiveCreate,
     ObjectiveRead,
@@ -20,8 +18,8 @@ from services.commitments.plans.schemas import (
     PlanRead,
     PlanSummary,
     PlanUpdate,
+    ReviewFlagOut,
 )
-from shared.problems import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["Plans"])
 
@@ -40,15 +38,18 @@ async def create_plan(body: PlanCreate, session: SessionDep, clock: ClockDep, ed
 
 @router.post("/plans/import", response_model=ImportReportRead)
 async def import_plan(body: PlanImport, session: SessionDep, clock: ClockDep, editor: EditorDep) -> ImportReportRead:
-    """Create (or complete) a plan from its text; importing the same text twice changes nothing."""
-    try:
-        report = await import_plan_text(session, editor, clock, body.text, commune=body.commune,
-                                        territory=body.territory, title=body.title, tags=body.tags)
-    except PlanTextError as exc:
-        raise InvalidInput(f"Texte de plan illisible : {exc}") from exc
-    fields = asdict(report)
-    fields["flagged"] = [{"reference": ref, "reasons": reasons} for ref, reasons in report.flagged]
-    return ImportReportRead(**fields)
+    """Create a plan from its text, or complete the plan `plan_id`; reports what was created and what to check.
+    A text already imported is a 409 `plan-already-imported` naming its plan (`plan_id`)."""
+    report = await import_plan_text(session, editor, clock, body.text, plan_id=body.plan_id, commune=body.commune,
+                                    territory=body.territory, title=body.title, adopted_on=body.adopted_on,
+                                    tags=body.tags)
+    return ImportReportRead(
+        plan_id=report.plan_id, created_plan=report.created_plan, axes=report.axes, objectives=report.objectives,
+        items=report.items, created_items=report.created_items, unchanged_items=report.unchanged_items,
+        created_partners=report.created_partners,
+        flagged=[FlaggedItemRead(reference=flagged.reference, reasons="\n".join(f.message for f in flagged.flags),
+                                 flags=[ReviewFlagOut(code=f.code, message=f.message) for f in flagged.flags])
+                 for flagged in report.flagged])
 
 
 @router.get("/plans/{plan_id}", response_model=PlanRead)

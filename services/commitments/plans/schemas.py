@@ -93,26 +93,53 @@ class ObjectiveCreate(InputModel):
 
 
 class PlanImport(InputModel):
+    """A plan's text. Without `plan_id`, a new plan is created (`commune` required); a text already imported
+    is refused (409, with the plan it belongs to). With `plan_id`, that plan is completed: the same text again
+    changes nothing, an amended text adds the bullets the plan does not hold yet."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"text": "PLAN D'ACTION\n\nI. BIEN VIVRE AUX BLAGIS\n\nA | AMÉLIORER LE CADRE DE VIE\n\n- La Ville demande "
                  "aux bailleurs sociaux de poursuivre la requalification du patrimoine",
-         "commune": "Sceaux", "territory": "Quartier des Blagis", "tags": ["plan d'action municipal 2021"]}]})
+         "commune": "Sceaux", "territory": "Quartier des Blagis", "adopted_on": "2021-06-24",
+         "tags": ["plan d'action municipal 2021"]}]})
 
     text: MultiLine = Field(min_length=1)
-    commune: Name
+    plan_id: uuid.UUID | None = Field(default=None, description="Le plan à compléter ; absent : un nouveau plan.")
+    commune: Name | None = Field(default=None, description="Obligatoire pour un nouveau plan.")
     territory: Name | None = None
     title: SingleLine | None = None
+    adopted_on: BoundedDate | None = Field(default=None, description=(
+        "Date d'adoption du plan : les échéances relatives (« dans les six mois ») en partent ; à défaut, celle "
+        "du plan complété, sinon aujourd'hui."))
     tags: list[ShortCode] = Field(default_factory=list, max_length=30)
 
 
+class ReviewFlagOut(BaseModel):
+    code: str = Field(description="Code stable : partner-created, group-without-members, partner-name-uncertain…")
+    message: str
+
+
+class FlaggedItemRead(BaseModel):
+    reference: str
+    reasons: str = Field(description="Les messages, un par ligne.")
+    flags: list[ReviewFlagOut]
+
+
 class ImportReportRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"plan_id": "01a214bb-8702-7000-abee-62cd37c4247d", "created_plan": True, "axes": 2, "objectives": 11, "items": 25, "created_items": 25, "created_partners": ["État", "Hauts-de-Seine Habitat"], "flagged": [{"reference": "II.D.3", "reasons": "liste de partenaires ouverte (« ... »)"}]}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "plan_id": "01a214bb-8702-7000-abee-62cd37c4247d", "created_plan": True, "axes": 2, "objectives": 11,
+        "items": 25, "created_items": 25, "unchanged_items": 0, "created_partners": ["Caisse d'allocations familiales"],
+        "flagged": [{"reference": "II.D.3", "reasons": "Partenaire « Caisse d'allocations familiales » absent de "
+                                                     "l'annuaire : ajouté.",
+                     "flags": [{"code": "partner-created", "message": "Partenaire « Caisse d'allocations "
+                                                                      "familiales » absent de l'annuaire : ajouté."}]}]}]})
 
     plan_id: uuid.UUID
     created_plan: bool
-    axes: int
+    axes: int = Field(description="Axes dans le texte.")
     objectives: int
-    items: int
+    items: int = Field(description="Puces dans le texte.")
     created_items: int
+    unchanged_items: int = Field(description="Puces que le plan contenait déjà.")
     created_partners: list[str]
-    flagged: list[dict[str, str]] = Field(description="Éléments à relire : référence et motifs.")
+    flagged: list[FlaggedItemRead] = Field(description="Éléments créés à relire : référence et motifs.")

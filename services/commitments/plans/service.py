@@ -12,6 +12,8 @@ from services.commitments.auth.principal import Principal
 from services.commitments.contacts.models import Contact
 from services.commitments.history.service import diff, record_change
 from services.commitments.outbox.recorder import record_event
+from services.commitments.partners import repository as partners_repository
+from services.commitments.partners.scopes import serves
 from services.commitments.plans import repository
 from services.commitments.plans.models import Axis, Objective, Plan
 from services.commitments.plans.schemas import (
@@ -93,11 +95,25 @@ async def update_plan(session: AsyncSession, actor: Principal, clock: Clock, pla
     before = {field: getattr(plan, field) for field in changes}
     for field, value in changes.items():
         setattr(plan, field, value)
+    if "territory" in changes:
+        await _check_groups_still_served(session, plan)
     await session.flush()
     if changed := diff(before, changes):
         record_change(session, actor, clock, entity_type="plan", entity_id=plan.id, action="updated",
                       changes=changed)
     return plan
+
+
+async def _check_groups_still_served(session: AsyncSession, plan: Plan) -> None:
+    """A plan cannot leave the territory whose groups its items name (they would reach another territory's
+    members, or nobody)."""
+    stranded = [group for group in await partners_repository.groups_named_in_plan(session, plan.id)
+                if not serves(group, plan)]
+    if stranded:
+        names = ", ".join(f"« {group.name} »" for group in stranded)
+        raise Conflict(f"Des éléments du plan désignent des groupes du territoire actuel ({names}) : changer "
+                       "leur partenaire ou le périmètre de ces groupes avant de changer de territoire.",
+                       partner_ids=[str(group.id) for group in stranded])
 
 
 async def add_axis(session: AsyncSession, actor: Principal, clock: Clock, plan: Plan, data: AxisCreate) -> Axis:

@@ -20,6 +20,7 @@ from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind
 from services.commitments.partners.service import create_partner
+from services.commitments.plans.models import Objective
 from shared.clock import FixedClock
 from tests.services.commitments.support import create_plan_axis_objective
 
@@ -85,13 +86,26 @@ async def admin(make_key: Callable[..., Awaitable[str]], client_for: Callable[[s
 @pytest.fixture
 def make_partner(app: FastAPI, clock: FixedClock) -> Callable[..., Awaitable[uuid.UUID]]:
     async def make(name: str, kind: PartnerKind = PartnerKind.BAILLEUR_SOCIAL, member_ids: list[uuid.UUID] | None = None,
-                   is_group: bool = False) -> uuid.UUID:
+                   is_group: bool = False, scope_plan_id: uuid.UUID | None = None) -> uuid.UUID:
         async with app.state.sessionmaker() as session, session.begin():
             partner = await create_partner(session, SYSTEM, clock, PartnerCreate(
-                name=name, kind=kind, is_group=is_group, member_ids=member_ids or []))
+                name=name, kind=kind, is_group=is_group, member_ids=member_ids or [], scope_plan_id=scope_plan_id))
         return partner.id
 
     return make
+
+
+@pytest.fixture
+def plan_of(app: FastAPI) -> Callable[[uuid.UUID], Awaitable[uuid.UUID]]:
+    """The plan an objective belongs to (a group is created for one plan)."""
+
+    async def find(objective_id: uuid.UUID) -> uuid.UUID:
+        async with app.state.sessionmaker() as session:
+            objective = await session.get(Objective, objective_id)
+            assert objective is not None
+            return objective.plan_id
+
+    return find
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ async def world(database_url: str, nats_url: str, stream_names: tuple[str, str],
                 "name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"}))["id"]
             ids["group_id"] = _ok(await admin.post("/v1/partners", json={
                 "name": "Les bailleurs sociaux", "kind": "group", "is_group": True,
-                "member_ids": [ids["partner_id"]]}))["id"]
+                "member_ids": [ids["partner_id"]], "scope_plan_id": ids["plan_id"]}))["id"]
             ids["contact_id"] = _ok(await admin.post(world.url("/v1/partners/{partner_id}/contacts"), json={
                 "last_name": "Martin", "first_name": "Claire", "active_from": "2026-01-01"}))["id"]
             ids["item_id"] = _ok(await admin.post("/v1/items", json={

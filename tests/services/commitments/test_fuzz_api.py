@@ -45,14 +45,15 @@ def _seed(server: ThreadedServer, clock: FixedClock) -> Served:
             _, admin = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
             # A key schemathesis may revoke without locking itself out.
             spare, _ = await create_key(session, SYSTEM, clock, name="spare", role=Role.READER, partner_id=None)
-            _, _, objective = await create_plan_axis_objective(session, clock)
-        return {"admin": admin}, str(spare.id), str(objective.id)
+            plan, _, objective = await create_plan_axis_objective(session, clock)
+        return {"admin": admin}, str(spare.id), str(objective.id), str(plan.id)
 
-    secrets, spare_key, objective_id = server.call(keys())
+    secrets, spare_key, objective_id, plan_id = server.call(keys())
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secrets['admin']}"}) as admin:
         partner = _ok(admin.post("/v1/partners", json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"}))
         group = _ok(admin.post("/v1/partners", json={"name": "Les bailleurs sociaux", "kind": "group",
-                                                     "is_group": True, "member_ids": [partner["id"]]}))
+                                                     "is_group": True, "member_ids": [partner["id"]],
+                                                     "scope_plan_id": plan_id}))
         contact = _ok(admin.post(f"/v1/partners/{partner['id']}/contacts", json={
             "last_name": "Martin", "first_name": "Claire", "email": "claire.martin@example.org"}))
         request = _ok(admin.post("/v1/items", json={

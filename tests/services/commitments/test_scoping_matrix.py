@@ -81,7 +81,8 @@ async def _populate(world: World) -> None:
     for owner in ("A", "B", "G"):
         body: dict[str, Any] = {"name": names[owner], "kind": "bailleur_social"}
         if owner == "G":
-            body.update(kind="group", is_group=True, member_ids=[world.ids["A"]["partner_id"]])
+            body.update(kind="group", is_group=True, member_ids=[world.ids["A"]["partner_id"]],
+                        scope_plan_id=world.plan_id)
         world.ids[owner] = {"partner_id": (_ok(await admin.post("/v1/partners", json=body)))["id"]}
     for owner in OWNERS:
         ids = world.ids[owner]
@@ -205,7 +206,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/plans"): Route("edit", 201, scoped=False, body=lambda w, o: {
         "title": f"Plan {uuid.uuid4().hex[:8]}", "commune": "Sceaux"}),
     ("POST", "/v1/plans/import"): Route("edit", scoped=False, body=lambda w, o: {
-        "text": "PLAN D'ACTION\n\nI. BIEN VIVRE\n\nA | CADRE DE VIE\n\n- La Ville rénovera le square",
+        # A text of its own each time: the same text again is a 409 naming its plan.
+        "text": f"PLAN D'ACTION\n\nI. BIEN VIVRE\n\nA | CADRE DE VIE\n\n- La Ville rénovera le square {uuid.uuid4().hex[:8]}",
         "commune": "Sceaux", "title": "Plan importé"}),
     ("POST", "/v1/plans/{plan_id}/axes"): Route("edit", 201, scoped=False, body=lambda w, o: {
         "number": uuid.uuid4().hex[:6], "title": "BIEN GRANDIR"}),
@@ -638,7 +640,8 @@ async def matrix(world: World) -> MatrixWorld:
         partners[name] = _ok(await admin.post("/v1/partners", json={
             "name": f"Partenaire {name} de la matrice", "kind": "association"}))["id"]
     partners["GP"] = _ok(await admin.post("/v1/partners", json={
-        "name": "Groupe de P", "kind": "group", "is_group": True, "member_ids": [partners["P"]]}))["id"]
+        "name": "Groupe de P", "kind": "group", "is_group": True, "member_ids": [partners["P"]],
+        "scope_plan_id": str(world.plan_id)}))["id"]
     contact_id = _ok(await admin.post(f"/v1/partners/{partners['P']}/contacts", json={
         "first_name": "Paule", "last_name": "Liaison", "email": "paule@example.org"}))["id"]
     key = _ok(await admin.post("/v1/api-keys", json={"name": "clé P", "role": "partner",

@@ -69,10 +69,11 @@ async def test_cursor_pagination_is_stable_and_complete(admin, make_objective, m
     assert bad.status_code == 400 and bad.json()["code"] == "invalid-cursor"
 
 
-async def test_filters_partner_status_text_overdue_due_dates(admin, make_objective, make_partner, clock):
+async def test_filters_partner_status_text_overdue_due_dates(admin, make_objective, make_partner, plan_of, clock):
     objective = await make_objective()
     hdsh, vsgp = await make_partner("Hauts-de-Seine Habitat"), await make_partner("VSGP")
-    group = await make_partner("Bailleurs sociaux", member_ids=[hdsh], is_group=True)
+    group = await make_partner("Bailleurs sociaux", member_ids=[hdsh], is_group=True,
+                               scope_plan_id=await plan_of(objective))
     mall = await _request(admin, objective, hdsh, title="Centre commercial")
     bus = await _request(admin, objective, vsgp, title="Réseau de bus")
     facades = await _request(admin, objective, group, title="Ravalements")

@@ -19,7 +19,8 @@ def _values() -> dict[str, Any]:
         reference="I.A.3", kind=ItemKind.REQUEST, title="Centre commercial", plan_text="La Ville demande…",
         status=Status.SENT, status_label="envoyée", allowed_transitions=[Status.ACKNOWLEDGED, Status.ABANDONED],
         lead_partner_id=uuid.uuid4(), associated_partner_ids=[uuid.uuid4()], owner_contact_id=None, elected_contact_id=None,
-        budget=Decimal("150000.00"), tags=["Sceaux"], needs_review=False, review_reason=None,
+        budget=Decimal("150000.00"), tags=["Sceaux"], needs_review=True, review_reason="Partenaire ajouté.",
+        review_flags=[{"code": "partner-created", "message": "Partenaire ajouté."}],
         sent_on=date(2026, 3, 2), letter_reference="SCX/DGS/2026-041", progress_percent=None,
         next_due_on=date(2026, 6, 1), overdue=False, version=2,
         created_at=datetime(2026, 1, 5, 9, 30, tzinfo=UTC), updated_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC))

@@ -128,13 +128,15 @@ async def test_only_the_requested_audiences_and_no_associated_partner(world: Wor
 
 
 async def test_a_request_to_a_group_reaches_each_member(world: World, make_partner: Callable[..., Awaitable[uuid.UUID]],
-                                                        make_objective: Callable[[], Awaitable[uuid.UUID]]) -> None:
+                                                        make_objective: Callable[[], Awaitable[uuid.UUID]],
+                                                        plan_of: Callable[[uuid.UUID], Awaitable[uuid.UUID]]) -> None:
     other = await make_partner("Sceaux Habitat")
     other_liaison = await _contact(world.admin, other, last_name="Blanc", email="blanc@sh.example")
+    objective = await make_objective()
     group = await make_partner("Les bailleurs sociaux", kind=PartnerKind.GROUP, is_group=True,
-                               member_ids=[uuid.UUID(world.ids["hsh"]), other])
+                               member_ids=[uuid.UUID(world.ids["hsh"]), other], scope_plan_id=await plan_of(objective))
     item = _ok(await world.admin.post("/v1/items", json={
-        "objective_id": str(await make_objective()), "kind": "request", "title": "Requalification",
+        "objective_id": str(objective), "kind": "request", "title": "Requalification",
         "plan_text": "La Ville demande aux bailleurs sociaux de requalifier leur patrimoine.",
         "lead_partner_id": str(group)}))
     world.ids["group_item"] = item["id"]
