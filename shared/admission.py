@@ -51,32 +51,44 @@ class Admission:
             raise ValueError("max_in_flight must be at least 1")
         self._turns = asyncio.Semaphore(self.max_in_flight)
         self._in_flight = 0
+        self._waiting = 0
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
 
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
     async def take_turn(self) -> bool:
-        """Wait for a turn up to the queue timeout: True with a turn (give it back with `end_turn`)."""
+        """A turn now, or after a short wait in the queue: True with a turn (give it back with `end_turn`),
+        False when none came within the queue timeout, or the queue is already as long as the bound (under
+        sustained overload a newcomer would only wait out the timeout, then be refused all the same)."""
         if self._turns.locked():  # only then does acquire() wait
-            if self.queue_timeout_seconds <= 0:
+            if self.queue_timeout_seconds <= 0 or self._waiting >= self.max_in_flight:
                 return False
+            self._waiting += 1
             try:
                 async with asyncio.timeout(self.queue_timeout_seconds):
                     await self._turns.acquire()
             except TimeoutError:
                 return False
+            finally:
+                self._waiting -= 1
         else:
             await self._turns.acquire()
         self._in_flight += 1
         return True
 
-    def end_turn(self) -> None:
+    def end_turn(self, _done: object = None) -> None:
+        """Give a turn back (also a task's done-callback)."""
         self._in_flight -= 1
         self._turns.release()
 
     def report(self) -> dict[str, int]:
-        return {"in_flight": self._in_flight, "max_in_flight": self.max_in_flight, "refused": self.stats.refused,
+        return {"in_flight": self._in_flight, "max_in_flight": self.max_in_flight, "waiting": self._waiting,
+                "refused": self.stats.refused,
                 "pool_timeouts": self.stats.pool_timeouts, "abandoned": self.stats.abandoned}
 
 
@@ -138,10 +150,19 @@ class AdmissionControl:
             if not message.get("more_body", False):
                 break
         exchange = _Exchange(receive, send, body)
+        # The queue wait is short and holds nothing but the turn it waits for: a client that leaves meanwhile is
+        # seen as soon as its request begins, below.
+        if not await self.admission.take_turn():
+            self.admission.stats.refused += 1
+            await self._overloaded(scope, exchange, "Le service reçoit plus de requêtes qu'il ne peut en traiter ; "
+                                                    f"réessayez dans {RETRY_AFTER_SECONDS} seconde.")
+            return
         # Two tasks rather than an anyio cancel scope: a task cancelled once lets the app's cleanup (closing its
         # session, giving the connection back to the pool) await normally, where a cancelled scope would cancel
         # every await of that cleanup again.
         served = asyncio.ensure_future(self._serve(scope, exchange))
+        # Given back when the task ends, however it ends (even cancelled before it began).
+        served.add_done_callback(self.admission.end_turn)
         gone = asyncio.ensure_future(exchange.wait_until_gone())
         try:
             await asyncio.wait((served, gone), return_when=asyncio.FIRST_COMPLETED)
@@ -157,11 +178,6 @@ class AdmissionControl:
             served.cancel()  # this request itself cancelled (server shutdown): take the app down with it
 
     async def _serve(self, scope: Scope, exchange: _Exchange) -> None:
-        if not await self.admission.take_turn():
-            self.admission.stats.refused += 1
-            await self._overloaded(scope, exchange, "Le service reçoit plus de requêtes qu'il ne peut en traiter ; "
-                                                    f"réessayez dans {RETRY_AFTER_SECONDS} seconde.")
-            return
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except PoolTimeout:
@@ -172,8 +188,6 @@ class AdmissionControl:
                            scope["path"])
             await self._overloaded(scope, exchange, "Aucune connexion à la base de données ne s'est libérée à "
                                                     f"temps ; réessayez dans {RETRY_AFTER_SECONDS} seconde.")
-        finally:
-            self.admission.end_turn()
 
     @staticmethod
     async def _overloaded(scope: Scope, exchange: _Exchange, detail: str) -> None:
