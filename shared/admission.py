@@ -119,15 +119,19 @@ class _Exchange:
             self.response_complete = True
         await self._send(message)
 
-    async def wait_until_gone(self) -> None:
-        """Return when the client disconnects before the response is complete."""
+    @property
+    def left(self) -> bool:
+        """The client disconnected before the response was complete."""
+        return self._gone.is_set()
+
+    async def watch(self) -> None:
+        """Return when the connection ends: `left` then says whether the client left before its answer."""
         while True:
             message = await self._receive()
-            if message["type"] == "http.disconnect" and not self.response_complete:
-                self._gone.set()
+            if message["type"] == "http.disconnect":
+                if not self.response_complete:
+                    self._gone.set()
                 return
-            if message["type"] == "http.disconnect":  # the response went out: nothing to cancel
-                await asyncio.Event().wait()  # parked until cancelled when the request ends
 
 
 class AdmissionControl:
@@ -157,25 +161,23 @@ class AdmissionControl:
             await self._overloaded(scope, exchange, "Le service reçoit plus de requêtes qu'il ne peut en traiter ; "
                                                     f"réessayez dans {RETRY_AFTER_SECONDS} seconde.")
             return
-        # Two tasks rather than an anyio cancel scope: a task cancelled once lets the app's cleanup (closing its
-        # session, giving the connection back to the pool) await normally, where a cancelled scope would cancel
-        # every await of that cleanup again.
+        # The request runs in a task of its own, which is cancelled if the client leaves: cancelled once, it lets
+        # the app's cleanup (closing its session, giving the connection back to the pool) await normally, where
+        # an anyio cancel scope would cancel every await of that cleanup again.
         served = asyncio.ensure_future(self._serve(scope, exchange))
-        # Given back when the task ends, however it ends (even cancelled before it began).
-        served.add_done_callback(self.admission.end_turn)
-        gone = asyncio.ensure_future(exchange.wait_until_gone())
+        served.add_done_callback(self.admission.end_turn)  # however the task ends, even cancelled unstarted
+        watcher = asyncio.ensure_future(exchange.watch())
+        watcher.add_done_callback(lambda _: served.cancel() if exchange.left else None)
         try:
-            await asyncio.wait((served, gone), return_when=asyncio.FIRST_COMPLETED)
-            if served.done():
-                served.result()  # the app's own exception, if any, goes on up unchanged
+            await served  # cancelled with it if this request is (server shutdown)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if exchange.left and not (current is not None and current.cancelling()):
+                self.admission.stats.abandoned += 1
                 return
-            served.cancel()
-            self.admission.stats.abandoned += 1
-            with contextlib.suppress(asyncio.CancelledError):
-                await served
+            raise
         finally:
-            gone.cancel()
-            served.cancel()  # this request itself cancelled (server shutdown): take the app down with it
+            watcher.cancel()
 
     async def _serve(self, scope: Scope, exchange: _Exchange) -> None:
         try:
