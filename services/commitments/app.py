@@ -104,7 +104,8 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     app.state.read_sessionmaker = read_sessionmaker(engine)
     app.state.stream = stream
     app.state.bus = bus
-    app.state.principal_cache = PrincipalCache(ttl_seconds=settings.principal_cache_seconds)
+    app.state.principal_cache = PrincipalCache(ttl_seconds=settings.principal_cache_seconds,
+                                               refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
     app.state.group_cache = GroupCache(ttl_seconds=settings.principal_cache_seconds)
     install_problem_handlers(app)
     for router in (auth_router, partners_router, contacts_router, plans_router, items_router, deadlines_router,

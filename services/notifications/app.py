@@ -55,7 +55,8 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
                         settings.events_duplicate_window_seconds)
     bus = BusState()
     http = commitments_http(settings)
-    key_verifier = KeyVerifier(http, ttl_seconds=settings.principal_cache_seconds)
+    key_verifier = KeyVerifier(http, ttl_seconds=settings.principal_cache_seconds,
+                               refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
