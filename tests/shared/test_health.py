@@ -1,5 +1,5 @@
-"""/healthz and /readyz: an API is ready while its database answers, with what it only reports (NATS …) beside
-the verdict; a process without an API (relay, consumers) serves the same routes on a port of its own."""
+"""/healthz and /readyz of an API: ready while its database answers, with what it only reports (NATS …) beside
+the verdict."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from shared.db import create_engine
-from shared.health import add_health_routes, nats_state, serve_probes
+from shared.health import add_health_routes, nats_state
 
 
 async def _get(app: FastAPI, path: str) -> httpx.Response:
@@ -52,30 +52,3 @@ async def test_not_ready_when_the_database_is_away() -> None:
         assert (await _get(app, "/healthz")).status_code == 200  # alive all the same
     finally:
         await engine.dispose()
-
-
-async def test_probes_of_a_process_without_an_api() -> None:
-    state = {"nats": "unreachable"}
-
-    async def checks() -> dict[str, str]:
-        return {"database": "ok", "nats": state["nats"]}
-
-    with serve_probes(0, checks, host="127.0.0.1") as port:
-        assert port
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            assert (await client.get("/healthz")).status_code == 200
-            not_ready = await client.get("/readyz")
-            assert not_ready.status_code == 503
-            assert not_ready.json() == {"status": "not ready", "checks": {"database": "ok", "nats": "unreachable"}}
-            state["nats"] = "ok"
-            ready = await client.get("/readyz")
-            assert (ready.status_code, ready.json()["status"]) == (200, "ready")
-            assert (await client.get("/elsewhere")).status_code == 404
-
-
-async def test_no_port_no_probes() -> None:
-    async def checks() -> dict[str, str]:
-        return {}
-
-    with serve_probes(None, checks) as port:
-        assert port is None
