@@ -117,7 +117,7 @@ def quantile(values: list[float], q: float) -> float:
 def describe_level(level: Level) -> str:
     rate = len(level.served) / level.elapsed if level.elapsed else float("nan")
     text = (f"{level.label:<26} served {len(level.served):6} ({rate:6.1f}/s)  p50 {quantile(level.served, 0.5):7.1f} ms"
-            f"  p99 {quantile(level.served, 0.99):7.1f} ms | 503 {level.share(len(level.refused)):5.1f}% "
+            f"  p95 {quantile(level.served, 0.95):7.1f}  p99 {quantile(level.served, 0.99):7.1f} ms | 503 {level.share(len(level.refused)):5.1f}% "
             f"(p50 {quantile(level.refused, 0.5):5.1f} / p99 {quantile(level.refused, 0.99):6.1f} ms) | other 5xx "
             f"{level.other_5xx} ({level.share(level.other_5xx):.2f}%) | other status {level.other_status} | "
             f"errors {level.errors} | CPU: server {100 * level.server_cpu / level.elapsed if level.elapsed else 0:3.0f}%,"
@@ -383,9 +383,12 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"{args.overload_connections} connections, " + describe_level(overload))
         other = baseline.other_5xx + overload.other_5xx
         met = other == 0 and ratio <= TARGET_RATIO
+        within_a_second = sum(1 for latency in overload.refused if latency < 1.0)
         print(f"503s at {args.overload_connections} connections: {overload.share(len(overload.refused)):.1f}% "
-              f"(p99 {quantile(overload.refused, 0.99):.1f} ms); other 5xx: {other}; transport errors: "
-              f"{baseline.errors + overload.errors}; pool timeouts logged by the server: {pool_timeouts_logged}")
+              f"(p99 {quantile(overload.refused, 0.99):.1f} ms, max {1000 * max(overload.refused, default=0):.0f} ms; "
+              f"{100 * within_a_second / len(overload.refused) if overload.refused else float('nan'):.2f}% within a "
+              f"second); other 5xx: {other}; transport errors: {baseline.errors + overload.errors}; pool timeouts "
+              f"logged by the server: {pool_timeouts_logged}")
         print(f"served p99 ({args.overload_connections}) / served p99 ({args.overload_baseline}) = {ratio:.2f} "
               f"(per round {', '.join(f'{value:.2f}' for value in ratios)}); target: 0 other 5xx and ratio <= "
               f"{TARGET_RATIO:g}: {'MET' if met else 'MISSED'}", flush=True)
