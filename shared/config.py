@@ -35,6 +35,19 @@ class ServiceSettings(BaseSettings):
     calendar_alsace_moselle: bool = False
     calendar_pentecost_monday_off: bool = True
     database_pool_size: int = 20
+    # Overload (shared/admission.py): an API process serves at most this many requests at once (by default as
+    # many as its pool's steady connections); the next ones wait up to REQUEST_QUEUE_TIMEOUT_SECONDS for a
+    # turn, then get 503 with Retry-After. A database connection waited for longer than the pool timeout is
+    # the same 503, never a 500.
+    max_in_flight_requests: int | None = None
+    request_queue_timeout_seconds: float = 0.05
+    database_pool_timeout_seconds: float = 1.0
+    # /healthz and /readyz of a process without an API (relay, scanner, consumers) on this port; none if unset.
+    health_port: int | None = None
+
+    @property
+    def in_flight_limit(self) -> int:
+        return self.max_in_flight_requests or self.database_pool_size
 
     @property
     def tracing_enabled(self) -> bool:

@@ -42,11 +42,19 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, pool_size: int = 20, ping_after_idle_seconds: float = 2.0, **kwargs: Any
-                  ) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20, ping_after_idle_seconds: float = 2.0,
+                  pool_timeout_seconds: float = 30.0, **kwargs: Any) -> AsyncEngine:
     """Create the service's engine; SQLite gets WAL, foreign keys and a busy timeout; on PostgreSQL a pooled
-    connection is pinged before use when it sat idle `ping_after_idle_seconds` or more (0: always)."""
+    connection is pinged before use when it sat idle `ping_after_idle_seconds` or more (0: always). A checkout
+    that waits `pool_timeout_seconds` for a free connection raises sqlalchemy.exc.TimeoutError (an API turns
+    it into 503, shared/admission.py)."""
     url = async_database_url(url)
+    if make_url(url).database not in (None, "", ":memory:"):  # an in-memory SQLite has one connection, no pool
+        # A pool smaller than the concurrency opens and closes sessions all the time (PostgreSQL), and an API
+        # process serves as many requests at once as its pool's steady connections (shared/admission.py).
+        kwargs.setdefault("pool_size", pool_size)
+        kwargs.setdefault("max_overflow", pool_size)
+        kwargs.setdefault("pool_timeout", pool_timeout_seconds)
     if is_sqlite(url):
         make_sqlite_file_private(url)
         # Looked up at call time so that OpenTelemetry's wrapper (installed by setup_tracing) sees the engine.
@@ -69,9 +77,6 @@ def create_engine(url: str, pool_size: int = 20, ping_after_idle_seconds: float 
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    # A pool smaller than the concurrency opens and closes PostgreSQL sessions all the time.
-    kwargs.setdefault("pool_size", pool_size)
-    kwargs.setdefault("max_overflow", pool_size)
     engine = sqlalchemy_asyncio.create_async_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_when_idle(engine, ping_after_idle_seconds)

@@ -1,21 +1,48 @@
-"""`/healthz` (the process is alive) and `/readyz` (it can serve: its database answers, NATS is connected),
-the same in every service, for orchestrators and load balancers."""
+"""`/healthz` (the process is alive) and `/readyz` (it can do its work) of an API, for orchestrators and load
+balancers.
+
+Readiness reflects what a process needs in order to serve. An API needs its database: a NATS outage does not
+take it out of rotation (the commitments service's outbox keeps the events), so NATS and the relay's lag are
+reported beside the verdict, as information. The relay and the consumers need NATS: they are not ready without
+it. Those have no API; shared/probes.py gives them the same two routes on a port of their own (HEALTH_PORT).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-_READY = {"status": "ready", "checks": {"database": "ok", "nats": "ok"}}
-_NOT_READY = {"status": "not ready", "checks": {"database": "ok", "nats": "unreachable"}}
+from shared.probes import REPORT_TIMEOUT_SECONDS, database_check
+
+Info = Callable[[], Awaitable[Any]]
+
+_READY = {"status": "ready", "checks": {"database": "ok"},
+          "info": {"nats": "unreachable", "outbox": {"unpublished": 12, "oldest_unpublished_seconds": 41.5}}}
+_NOT_READY = {"status": "not ready", "checks": {"database": "unreachable: ConnectionRefusedError"},
+              "info": {"nats": "connected"}}
 
 
-def add_health_routes(app: FastAPI, engine: AsyncEngine, nats_connected: Callable[[], bool]) -> None:
-    """Serve /healthz and /readyz on `app`."""
+def nats_state(connected: bool) -> str:
+    return "connected" if connected else "unreachable"
+
+
+async def _report(info: Info) -> Any:
+    try:
+        async with asyncio.timeout(REPORT_TIMEOUT_SECONDS):
+            return await info()
+    except Exception as exc:  # noqa: BLE001 - information only: say it is missing and why
+        return f"unavailable: {type(exc).__name__}"
+
+
+def add_health_routes(app: FastAPI, engine: AsyncEngine, info: Mapping[str, Info] | None = None) -> None:
+    """Serve /healthz and /readyz on `app`: ready while the database answers; `info` adds what an operator
+    wants to see beside the verdict (NATS, the relay's lag, the admission counters) without deciding it."""
+    reports = dict(info or {})
 
     @app.get("/healthz", tags=["Operations"],
              responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
@@ -27,13 +54,11 @@ def add_health_routes(app: FastAPI, engine: AsyncEngine, nats_connected: Callabl
         200: {"content": {"application/json": {"example": _READY}}},
         503: {"content": {"application/json": {"example": _NOT_READY}}}})
     async def readyz() -> JSONResponse:
-        """Ready when the database answers and NATS is connected (503 otherwise)."""
-        checks = {"database": "ok", "nats": "ok" if nats_connected() else "unreachable"}
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - whatever it is, the service is not ready, and says why
-            checks["database"] = f"unreachable: {type(exc).__name__}"
+        """Ready (200) while the database answers, 503 otherwise; NATS and the like are reported, not required."""
+        checks = {"database": await database_check(engine)}
         ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+        if reports:
+            values = await asyncio.gather(*(_report(report) for report in reports.values()))
+            body["info"] = dict(zip(reports, values, strict=True))
+        return JSONResponse(body, status_code=200 if ready else 503)

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.cli import add_serve_command, run_command, serve_app
 from shared.clock import PARIS, SystemClock
@@ -70,6 +70,15 @@ def serve(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
 
 
 async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
+    from shared.probes import worker_probes
+
+    # HEALTH_PORT: ready while NATS is connected and the database answers.
+    connection: dict[str, Any] = {}
+    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
+        await _relay(settings, connection)
+
+
+async def _relay(settings: RelaySettings, connection: dict[str, Any]) -> None:
     from services.commitments.database import outbox_aware_sessionmaker
     from services.commitments.outbox.relay import OutboxRelay
     from shared.bus import StreamSpec, connect
@@ -93,6 +102,7 @@ async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
         return
     stopping.cancel()
     nats_client = connecting.result()
+    connection["nats"] = nats_client
     engine = create_engine(settings.database_url)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
@@ -108,6 +118,15 @@ async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
 
 
 async def scan(settings: ScannerSettings, args: argparse.Namespace) -> None:
+    from shared.probes import worker_probes
+
+    # HEALTH_PORT: ready while the database answers. Not NATS: the scanner's events go to the outbox, and it
+    # only pings the relays (which poll anyway).
+    async with worker_probes(settings.health_port, settings.database_url):
+        await _scan(settings, args)
+
+
+async def _scan(settings: ScannerSettings, args: argparse.Namespace) -> None:
     import json
 
     from services.commitments.database import outbox_aware_sessionmaker

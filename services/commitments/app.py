@@ -19,18 +19,19 @@ from services.commitments.deadlines.router import router as deadlines_router
 from services.commitments.idempotency.middleware import IdempotencyMiddleware
 from services.commitments.items.router import router as items_router
 from services.commitments.journal.router import router as journal_router
-from services.commitments.outbox.relay import OutboxRelay, ping_relays
+from services.commitments.outbox.relay import OutboxRelay, outbox_lag, ping_relays
 from services.commitments.partners.router import router as partners_router
 from services.commitments.partners.service import GroupCache
 from services.commitments.plans.router import router as plans_router
 from services.commitments.reminders.router import router as reminders_router
 from services.commitments.recipients.router import router as recipients_router
+from shared.admission import Admission, AdmissionControl
 from shared.api_docs import create_api
 from shared.bus import BusState, StreamSpec, follow_key_revocations
 from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
-from shared.health import add_health_routes
+from shared.health import add_health_routes, nats_state
 from shared.http_limits import BodySizeLimit
 from shared.problems import install_problem_handlers
 from shared.telemetry import setup_tracing
@@ -51,7 +52,8 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     use_calendar(settings.working_calendar())
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "commitments", settings.otel_exporter_otlp_endpoint)
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
+                           pool_timeout_seconds=settings.database_pool_timeout_seconds)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
     bus = BusState()
@@ -103,16 +105,33 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     app.state.read_sessionmaker = read_sessionmaker(engine)
     app.state.stream = stream
     app.state.bus = bus
-    app.state.principal_cache = PrincipalCache(ttl_seconds=settings.principal_cache_seconds)
+    app.state.principal_cache = PrincipalCache(ttl_seconds=settings.principal_cache_seconds,
+                                               refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
     app.state.group_cache = GroupCache(ttl_seconds=settings.principal_cache_seconds)
     install_problem_handlers(app)
     for router in (auth_router, partners_router, contacts_router, plans_router, items_router, deadlines_router,
                    journal_router, recipients_router, reminders_router):
         app.include_router(router)
 
-    add_health_routes(app, engine, lambda: bus.connected)
+    admission = Admission(settings.in_flight_limit, settings.request_queue_timeout_seconds)
+    app.state.admission = admission
+
+    async def nats() -> str:
+        return nats_state(bus.connected)
+
+    async def outbox() -> dict[str, float | int]:
+        return await outbox_lag(sessionmaker, clock)
+
+    async def load() -> dict[str, int]:
+        return admission.report()
+
+    # Ready while the database answers: during a NATS outage the outbox keeps the events, and its lag says so.
+    add_health_routes(app, engine, {"nats": nats, "outbox": outbox, "admission": load})
 
     app.add_middleware(IdempotencyMiddleware, sessionmaker=sessionmaker, clock=clock)
+    # The last added runs first: a request meets the body-size limit, then admission (which reads the body
+    # the limit let through), then the rest.
+    app.add_middleware(AdmissionControl, admission=admission)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.tracing_enabled:
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

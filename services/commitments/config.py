@@ -16,6 +16,8 @@ class CommitmentsSettings(ServiceSettings):
     relay_batch_size: int = 200
     relay_poll_seconds: float = 5.0
     principal_cache_seconds: float = 5.0
+    # A refused key is remembered this long (at most PRINCIPAL_CACHE_SECONDS): a burst with a bad key asks once.
+    principal_refusal_cache_seconds: float = 5.0
     public_base_url: str = "http://127.0.0.1:8000"
 
 

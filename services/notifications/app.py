@@ -18,12 +18,13 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.router import router as deliveries_router
 from services.notifications.preferences.router import router as preferences_router
 from services.notifications.webhooks.router import router as webhooks_router
+from shared.admission import Admission, AdmissionControl
 from shared.api_docs import create_api
 from shared.bus import BusState, StreamSpec, follow_key_revocations
 from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine, create_sessionmaker, read_sessionmaker
-from shared.health import add_health_routes
+from shared.health import add_health_routes, nats_state
 from shared.http_limits import BodySizeLimit
 from shared.problems import install_problem_handlers
 from shared.telemetry import setup_tracing
@@ -49,12 +50,14 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     use_calendar(settings.working_calendar())
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "notifications", settings.otel_exporter_otlp_endpoint)
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
+                           pool_timeout_seconds=settings.database_pool_timeout_seconds)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
     bus = BusState()
     http = commitments_http(settings)
-    key_verifier = KeyVerifier(http, ttl_seconds=settings.principal_cache_seconds)
+    key_verifier = KeyVerifier(http, ttl_seconds=settings.principal_cache_seconds,
+                               refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -91,8 +94,22 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     for router in (deliveries_router, preferences_router, webhooks_router, actions_router):
         app.include_router(router)
 
-    add_health_routes(app, engine, lambda: bus.connected)
+    admission = Admission(settings.in_flight_limit, settings.request_queue_timeout_seconds)
+    app.state.admission = admission
 
+    async def nats() -> str:
+        return nats_state(bus.connected)
+
+    async def load() -> dict[str, int]:
+        return admission.report()
+
+    # Ready while its database answers: the API needs NATS only to hear of revoked keys sooner than the cache
+    # expires. The consumers need NATS, and say so on their own probes (HEALTH_PORT of `consume`).
+    add_health_routes(app, engine, {"nats": nats, "admission": load})
+
+    # The last added runs first: a request meets the body-size limit, then admission (which reads the body
+    # the limit let through), then the rest.
+    app.add_middleware(AdmissionControl, admission=admission)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.tracing_enabled:
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")

@@ -18,6 +18,8 @@ class NotificationsSettings(ServiceSettings):
     commitments_api_key: str = ""
     commitments_timeout_seconds: float = 10.0
     principal_cache_seconds: float = 5.0
+    # A refused key is remembered this long (at most PRINCIPAL_CACHE_SECONDS): a burst with a bad key asks once.
+    principal_refusal_cache_seconds: float = 5.0
     public_base_url: str = "http://127.0.0.1:8001"
     # Signs the action links of reminder emails (/actions/{token}); the service refuses to start without it.
     action_link_secret: str = ""

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 
 import nats.errors
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -38,6 +39,7 @@ from shared.calendar import use_calendar
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
 from shared.events import EventEnvelope
+from shared.probes import worker_probes
 from shared.problems import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -275,6 +277,22 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with worker(settings, clock) as running:
-        # Webhooks: their own consumer and dispatcher beside the reminders (services/notifications/webhooks/).
-        await asyncio.gather(running.run(stop), run_webhooks(settings, clock, stop))
+    # HEALTH_PORT: ready while NATS is connected and the database answers.
+    connection: dict[str, NatsClient] = {}
+    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
+        # connect() retries while NATS is away: race it against a stop request.
+        connecting = asyncio.ensure_future(connect(settings.nats_url, name="notifications-worker"))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not connecting.done():
+            connecting.cancel()
+            return
+        connection["nats"] = client = connecting.result()
+        try:
+            async with worker(settings, clock, client) as running:
+                # Webhooks: their own consumer and dispatcher beside the reminders (services/notifications/webhooks/).
+                await asyncio.gather(running.run(stop), run_webhooks(settings, clock, stop))
+        finally:
+            with contextlib.suppress(Exception):
+                await client.drain()

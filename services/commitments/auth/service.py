@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,53 +21,87 @@ from shared.clock import Clock
 from shared.events.commitments import ApiKeyCreated, ApiKeyRevoked
 from shared.clock import paris_today
 from shared.problems import Forbidden, InvalidInput, NotFound, Unauthorized
+from shared.single_flight import SingleFlight
 
 
 @dataclass
 class PrincipalCache:
     """Resolved keys kept a few seconds per process; a revocation here clears it at once, and other
-    replicas drop the key on the `api_key.revoked` event or when the entry expires."""
+    replicas drop the key on the `api_key.revoked` event or when the entry expires. Concurrent requests with a
+    key not in the cache share one look-up (single flight), and a refused key is remembered briefly too (at most
+    as long), so that a burst with a bad key does not become a burst of queries."""
 
     ttl_seconds: float = 5.0
-    _entries: dict[str, tuple[float, Principal]] = field(default_factory=dict)
+    refusal_ttl_seconds: float = 5.0  # a refused key is remembered min(this, ttl_seconds)
+    # key hash -> (expiry, the principal, or None when refused)
+    _entries: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    _looking_up: SingleFlight[str, Principal | None] = field(default_factory=SingleFlight)
+    _revocations: int = 0  # bumped by each forget_key: a look-up begun before it is not kept
 
-    def get(self, key_hash: str) -> Principal | None:
+    def get(self, key_hash: str) -> Principal | None | _Miss:
+        """The principal, None for a key known to be refused, or MISS."""
         hit = self._entries.get(key_hash)
         if hit is None or hit[0] < time.monotonic():
             self._entries.pop(key_hash, None)
-            return None
+            return MISS
         return hit[1]
 
-    def put(self, key_hash: str, principal: Principal) -> None:
+    def put(self, key_hash: str, principal: Principal | None) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[key_hash] = (time.monotonic() + self.ttl_seconds, principal)
+        lifetime = self.ttl_seconds if principal is not None else min(self.ttl_seconds, self.refusal_ttl_seconds)
+        self._entries[key_hash] = (time.monotonic() + lifetime, principal)
+
+    async def resolve(self, key_hash: str, look_up: Callable[[], Awaitable[Principal | None]]) -> Principal | None:
+        """The cached answer for a key, or `look_up()`'s, shared with the concurrent requests for the same key
+        and kept (unless a key was revoked meanwhile: the answer may predate it)."""
+        cached = self.get(key_hash)
+        if not isinstance(cached, _Miss):
+            return cached
+
+        async def look_up_and_keep() -> Principal | None:
+            revocations = self._revocations
+            principal = await look_up()
+            if revocations == self._revocations:
+                self.put(key_hash, principal)
+            return principal
+
+        return await self._looking_up.run(key_hash, look_up_and_keep)
 
     def forget_key(self, key_id: uuid.UUID) -> None:
+        self._revocations += 1
         for key_hash, (_, principal) in list(self._entries.items()):
-            if principal.key_id == key_id:
+            if principal is not None and principal.key_id == key_id:
                 del self._entries[key_hash]
 
     def clear(self) -> None:
         self._entries.clear()
 
 
+class _Miss:
+    """Not in the cache (None means a refused key)."""
+
+
+MISS = _Miss()
+
+
 async def authenticate(session: AsyncSession, cache: PrincipalCache, secret: str) -> Principal:
     """The principal behind an API key secret, or Unauthorized."""
     key_hash = hash_key(secret)
-    cached = cache.get(key_hash)
-    if cached is not None:
-        return cached
+    principal = await cache.resolve(key_hash, lambda: _principal_of(session, key_hash))
+    if principal is None:
+        raise Unauthorized("Clé d'API inconnue ou révoquée.")
+    return principal
+
+
+async def _principal_of(session: AsyncSession, key_hash: str) -> Principal | None:
     key = await repository.get_active_by_hash(session, key_hash)
     if key is None:
-        raise Unauthorized("Clé d'API inconnue ou révoquée.")
+        return None
     visible: frozenset[uuid.UUID] = frozenset()
     if key.partner_id is not None:
         visible = frozenset({key.partner_id, *await repository.groups_of(session, key.partner_id)})
-    principal = Principal(role=Role(key.role), key_id=key.id, partner_id=key.partner_id,
-                          visible_partner_ids=visible)
-    cache.put(key_hash, principal)
-    return principal
+    return Principal(role=Role(key.role), key_id=key.id, partner_id=key.partner_id, visible_partner_ids=visible)
 
 
 async def act_as_contact(session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from opentelemetry import trace
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.commitments.outbox.models import OutboxMessage
@@ -144,6 +144,19 @@ class OutboxRelay:
 
     async def _on_wake_message(self, _msg: object) -> None:
         self.wake()
+
+
+async def outbox_lag(sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> dict[str, float | int]:
+    """What the relays have yet to publish: how many outbox rows, and the age of the oldest in seconds (the
+    API reports it in /readyz; an outbox that grows while NATS is away is expected, one that grows with NATS
+    up means no relay runs)."""
+    unpublished = OutboxMessage.published_at.is_(None)
+    async with sessionmaker() as session:
+        count = await session.scalar(select(func.count()).select_from(OutboxMessage).where(unpublished))
+        oldest = await session.scalar(select(OutboxMessage.created_at).where(unpublished)
+                                      .order_by(OutboxMessage.position).limit(1))
+    age = max((clock.now() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    return {"unpublished": int(count or 0), "oldest_unpublished_seconds": round(age, 1)}
 
 
 async def ping_relays(nats: NatsClient, stream: StreamSpec) -> None:

@@ -1,7 +1,10 @@
 """API keys verified by the commitments service (GET /v1/auth/whoami), cached a few seconds per process.
 
 The cache is keyed by the SHA-256 of the key, never the key itself; an `api_key.revoked` event evicts a
-key at once, and the cache lifetime (5 s by default) bounds the delay should the event be late."""
+key at once, and the cache lifetime (5 s by default) bounds the delay should the event be late. Concurrent
+requests with a key not in the cache share one `whoami` (single flight); a refused key is remembered briefly
+too (at most the same lifetime), so that a burst of requests with a bad key does not become a burst of
+`whoami`. An error (the commitments service unreachable or failing) is never remembered."""
 
 from __future__ import annotations
 
@@ -14,45 +17,66 @@ import httpx
 
 from shared.auth import Principal, Role
 from shared.problems import ServiceUnavailable, Unauthorized
+from shared.single_flight import SingleFlight
+
+REFUSED = "Clé d'API inconnue ou révoquée."
 
 
 @dataclass
 class KeyVerifier:
     http: httpx.AsyncClient  # based at the commitments service's URL
     ttl_seconds: float = 5.0
-    _entries: dict[str, tuple[float, Principal]] = field(default_factory=dict)
+    refusal_ttl_seconds: float = 5.0  # a refused key is remembered min(this, ttl_seconds)
+    # key hash -> (expiry, the principal, or None when refused)
+    _entries: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    _asking: SingleFlight[str, Principal | None] = field(default_factory=SingleFlight)
+    _revocations: int = 0  # bumped by each forget_key: an answer asked for before it is not kept
 
     async def verify(self, secret: str) -> Principal:
         """The principal behind a key, or Unauthorized (ServiceUnavailable when nobody can say)."""
         key_hash = hashlib.sha256(secret.encode()).hexdigest()
         hit = self._entries.get(key_hash)
         if hit is not None and hit[0] >= time.monotonic():
-            return hit[1]
-        self._entries.pop(key_hash, None)
+            principal = hit[1]
+        else:
+            self._entries.pop(key_hash, None)
+            principal = await self._asking.run(key_hash, lambda: self._ask(key_hash, secret))
+        if principal is None:
+            raise Unauthorized(REFUSED)
+        return principal
+
+    async def _ask(self, key_hash: str, secret: str) -> Principal | None:
+        """Ask the commitments service, and remember its answer (a principal, or None for a refusal)."""
+        revocations = self._revocations
         try:
             response = await self.http.get("/v1/auth/whoami", headers={"Authorization": f"Bearer {secret}"})
         except httpx.HTTPError as exc:
             raise ServiceUnavailable("Le service des engagements ne répond pas : impossible de vérifier la clé.") \
                 from exc
-        if response.status_code in (401, 403):
-            raise Unauthorized("Clé d'API inconnue ou révoquée.")
-        if response.status_code != 200:
+        principal: Principal | None = None
+        if response.status_code not in (200, 401, 403):
             raise ServiceUnavailable("Le service des engagements n'a pas pu vérifier la clé.")
-        body = response.json()
-        if not body.get("active") or body.get("role") not in {role.value for role in Role}:
-            raise Unauthorized("Clé d'API inconnue ou révoquée.")
-        principal = Principal(
-            role=Role(body["role"]),
-            key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
-            partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
-            visible_partner_ids=frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or []))
+        if response.status_code == 200:
+            body = response.json()
+            if body.get("active") and body.get("role") in {role.value for role in Role}:
+                principal = Principal(
+                    role=Role(body["role"]),
+                    key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
+                    partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
+                    visible_partner_ids=frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or []))
+        if revocations == self._revocations:  # else a revocation came meanwhile: this answer may predate it
+            self._remember(key_hash, principal)
+        return principal
+
+    def _remember(self, key_hash: str, principal: Principal | None) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[key_hash] = (time.monotonic() + self.ttl_seconds, principal)
-        return principal
+        lifetime = self.ttl_seconds if principal is not None else min(self.ttl_seconds, self.refusal_ttl_seconds)
+        self._entries[key_hash] = (time.monotonic() + lifetime, principal)
 
     def forget_key(self, key_id: uuid.UUID) -> None:
         """Drop a revoked key now rather than when its entry expires."""
+        self._revocations += 1
         for key_hash, (_, principal) in list(self._entries.items()):
-            if principal.key_id == key_id:
+            if principal is not None and principal.key_id == key_id:
                 del self._entries[key_hash]
