@@ -108,6 +108,11 @@ async def test_an_address_refused_before_sending_is_reported_to_the_city_owner(
     await publish(js, stream, reminder_event(world, "overdue", audience=("liaison",)))
     async with running(notifications_settings) as running_worker:
         await wait_until(lambda: handler.mails_to(world.emails["owner"]), "the failure report to the city owner")
+
+        async def outcomes_recorded() -> bool:  # the server has the report; its outcome is committed a moment later
+            return {row.status for row in await deliveries(running_worker)} == {"failed", "sent"}
+
+        await wait_until(outcomes_recorded, "every outcome recorded")
         rows = await deliveries(running_worker)
     failed = next(row for row in rows if row.kind == "reminder")
     assert failed.status == "failed" and (failed.last_error or "").startswith("message refusé avant envoi")
