@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import requests
 import schemathesis
 import uvicorn
 from fastapi import FastAPI
@@ -33,6 +34,7 @@ from schemathesis.checks import (
 )
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure
+from sqlalchemy import text
 
 from tests.french import english_in
 
@@ -41,6 +43,9 @@ T = TypeVar("T")
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 LONG_RUN = "FUZZ_EXAMPLES" in os.environ
 ON_SQLITE = os.environ.get("FUZZ_SQLITE") == "1"
+# Generous: the suite may share a busy machine. A request that waits on a database lock never ends, so a
+# hang still fails, and then says what the database sessions were doing.
+REQUEST_TIMEOUT_SECONDS = 30
 
 
 class ThreadedServer:
@@ -70,9 +75,27 @@ class ThreadedServer:
             time.sleep(0.02)
         return self
 
-    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         """Run a coroutine on the server's loop (where its engine and pools live) and wait for it."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=timeout)
+
+    def database_activity(self) -> str:
+        """What the other PostgreSQL sessions of the app's database are doing (to explain a hang)."""
+
+        async def activity() -> str:
+            engine = self.app.state.engine
+            if engine.dialect.name != "postgresql":
+                return "(SQLite)"
+            async with engine.connect() as connection:
+                rows = (await connection.execute(text(
+                    "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 160) "
+                    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))).all()
+            return "\n".join(" | ".join(map(str, row)) for row in rows) or "(none)"
+
+        try:
+            return self.call(activity(), timeout=10)
+        except Exception as exc:  # noqa: BLE001 - a diagnostic must not hide the failure it explains
+            return f"(could not be read: {exc!r}; the server's event loop may be blocked)"
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
@@ -131,6 +154,21 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, problems_in_french]
 
 
+def _timed_out(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, (TimeoutError, requests.exceptions.Timeout)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def call_and_validate(case: Case, server: ThreadedServer, secret: str, ids: dict[str, list[str]]) -> None:
     use_existing_ids(case, ids)
-    case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {secret}"}, checks=CHECKS)
+    try:
+        case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {secret}"}, checks=CHECKS,
+                               timeout=REQUEST_TIMEOUT_SECONDS)
+    except Exception as exc:
+        if not _timed_out(exc):
+            raise
+        raise AssertionError(f"{case.operation.label}: no answer within {REQUEST_TIMEOUT_SECONDS} s. Database "
+                             f"sessions then:\n{server.database_activity()}") from exc
