@@ -16,7 +16,8 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.consumer import worker
 from services.notifications.deliveries import service
 from services.notifications.deliveries.models import Delivery
-from services.notifications.deliveries.sender import Attempt, DeliverySender
+from services.notifications.deliveries.outcomes import Attempt
+from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.smtp import SendResult, SmtpPool
 from shared.bus import StreamSpec, ensure_stream
 from shared.calendar import default_calendar, use_calendar
@@ -131,19 +132,19 @@ async def test_a_late_outcome_does_not_overwrite_what_another_sender_recorded(
         async with running_worker.sessionmaker() as session, session.begin():
             await service.record_reminder(session, FixedClock(start), "sceaux.example", envelope, event, context)
         slow = running_worker.sender
-        claim = await slow.claim()
+        claim = await slow.claims.claim()
         assert claim is not None and len(claim.rows) == 1
         # The slow sender's lease lapses; another replica takes the row over and sends it.
         smtp = SmtpPool(notifications_settings)
         try:
             other = DeliverySender(running_worker.sessionmaker, notifications_settings,
-                                   FixedClock(start + lease + timedelta(seconds=1)), client, smtp)
+                                   FixedClock(start + lease + timedelta(seconds=1)), client, smtp, "other-replica")
             assert await other.send_due() == 1
         finally:
             await smtp.close()
         # Then the slow one's late 5xx comes back: it must change nothing, and report nothing.
         owner = next(r for r in context.recipients if r.audience == "city_owner")
-        await slow.record(claim, {claim.rows[0].id: Attempt(SendResult.PERMANENT, "550 trop tard", [owner])})
+        await slow.recorder.record(claim, claim.rows[0], Attempt(SendResult.PERMANENT, "550 trop tard", [owner]))
         async with running_worker.sessionmaker() as session:
             rows = list((await session.scalars(select(Delivery))).all())
     assert [(row.kind, row.status, row.attempts, row.last_error) for row in rows] == [("reminder", "sent", 2, None)]
