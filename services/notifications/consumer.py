@@ -15,13 +15,13 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifications.app import commitments_http
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.digest import gather_digests, next_slot
@@ -222,7 +222,9 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
         sessionmaker = create_sessionmaker(engine)
-        http = commitments_http(settings)
+        # The client the API's commitments_http makes, without importing the API (FastAPI and its routers): a
+        # worker restarted after a crash is sending again a second or so sooner.
+        http = httpx.AsyncClient(base_url=settings.commitments_url, timeout=settings.commitments_timeout_seconds)
         stack.push_async_callback(http.aclose)
         commitments = CommitmentsClient(http, settings.commitments_api_key)
         smtp = SmtpPool(settings)

@@ -102,12 +102,18 @@ async def renew_lease(session: AsyncSession, ids: Sequence[uuid.UUID], holder: H
     return set(result.scalars())
 
 
+def _released(now: datetime) -> dict[str, Any]:
+    # Due again at once, and back in their place in the queue: as of when they were first due (retry_since: when
+    # they were written, or resent), which is their own due time on a first attempt, and before their claim.
+    columns = Delivery.__table__.c
+    return {"next_attempt_at": columns.retry_since, "claimed_by": None, "claim_generation": None, "updated_at": now}
+
+
 async def release(session: AsyncSession, ids: Sequence[uuid.UUID], holder: Holder, now: datetime) -> int:
     """Give back rows `holder` claimed and did not send: due again at once, for any sender."""
     columns = Delivery.__table__.c
     result = await session.execute(
-        update(Delivery.__table__).where(columns.id.in_(ids), *_held_by(holder))
-        .values(next_attempt_at=now, claimed_by=None, claim_generation=None, updated_at=now))
+        update(Delivery.__table__).where(columns.id.in_(ids), *_held_by(holder)).values(_released(now)))
     return int(result.rowcount)
 
 
@@ -119,7 +125,7 @@ async def release_earlier_generations(session: AsyncSession, holder: Holder, now
         update(Delivery.__table__).where(columns.claimed_by == holder.worker_id,
                                          columns.status == DeliveryStatus.PENDING.value,
                                          columns.claim_generation < holder.generation)
-        .values(next_attempt_at=now, claimed_by=None, claim_generation=None, updated_at=now))
+        .values(_released(now)))
     return int(result.rowcount)
 
 

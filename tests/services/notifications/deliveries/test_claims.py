@@ -1,9 +1,11 @@
 """Claims by worker identity (SQLite and PostgreSQL): a worker restarted under its identity takes back at once
 what its previous run held, never what another live worker holds; a second process under the same identity
-stops the first; the default identity is a slot that a dead process frees and a live one keeps."""
+stops the first; the default identity is a slot that a dead process frees and a live one keeps; a sender asked
+to stop gives back the rows it did not send."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,10 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.claims import Claims, IdentityTaken, worker_identity
 from services.notifications.deliveries.models import Delivery, DeliveryKind, SenderWorker
-from services.notifications.deliveries.outcomes import Attempt
-from services.notifications.deliveries.outcomes import OutcomeRecorder
 from services.notifications.config import NotificationsSettings
-from services.notifications.smtp import SendResult
+from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
+from services.notifications.deliveries.sender import DeliverySender
+from services.notifications.recipients import CommitmentsClient
+from services.notifications.smtp import SendResult, SmtpPool
 from shared.clock import FixedClock
 from shared.db import create_engine, create_sessionmaker
 
@@ -73,7 +77,8 @@ async def test_a_restarted_worker_takes_back_its_own_claims_at_once(
     clock.advance(timedelta(seconds=3))
     restarted = _claims(sessionmaker, "host/0", clock)
     assert await restarted.start() == 3
-    assert [(row.next_attempt_at, row.claimed_by) for row in await _rows(sessionmaker)] == [(clock.now(), None)] * 3
+    # Due again at once, as of when they were first due: back in their place in the queue.
+    assert [(row.next_attempt_at, row.claimed_by) for row in await _rows(sessionmaker)] == [(NOW, None)] * 3
     again = await restarted.claim()
     assert again is not None and [row.id for row in again.rows] == ids
     assert (again.holder.generation, [row.attempts for row in again.rows]) == (claim.holder.generation + 1, [2] * 3)
@@ -136,3 +141,18 @@ def test_the_default_identity_is_a_slot_a_dead_process_frees(tmp_path: Path) -> 
             holder.wait()
     with worker_identity("configured", tmp_path) as configured:
         assert configured == "configured"
+
+
+async def test_a_sender_asked_to_stop_gives_back_what_it_did_not_send(
+        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    ids = await _due_rows(sessionmaker, 3)
+    clock = FixedClock(NOW + timedelta(seconds=5))
+    settings = NotificationsSettings(action_link_secret="test-secret")
+    stop = asyncio.Event()
+    stop.set()  # SIGTERM came while the batch was being claimed
+    async with httpx.AsyncClient() as http:
+        sender = DeliverySender(sessionmaker, settings, clock, CommitmentsClient(http, ""), SmtpPool(settings), "host/0")
+        assert await sender.send_due(stop) == 3
+    # Due at once for whichever worker comes next, not at the end of a lease.
+    assert [(row.id, row.status, row.claimed_by, row.next_attempt_at) for row in await _rows(sessionmaker)] == [
+        (row_id, "pending", None, NOW) for row_id in ids]
