@@ -31,7 +31,6 @@ import contextlib
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -135,9 +134,16 @@ async def _measure(args: argparse.Namespace) -> int:
     from services.notifications.migrate import upgrade_database as upgrade_notifications
     from shared.bus import StreamSpec, ensure_stream
     from shared.clock import SystemClock
+
     # The tests' helpers: the commitments service under uvicorn, a seeded partner and item, events.
-    from tests.services.notifications.support import (commitments_process, publish, reminder_event, seed_world,
-                                                     send_items, serve_commitments)
+    from tests.services.notifications.support import (
+        commitments_process,
+        publish,
+        reminder_event,
+        seed_world,
+        send_items,
+        serve_commitments,
+    )
 
     folder = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
     commitments_url = f"sqlite:///{folder / 'commitments.db'}"
@@ -164,7 +170,7 @@ async def _measure(args: argparse.Namespace) -> int:
                     events_subject_prefix=stream.subject_prefix, commitments_url=commitments.url,
                     commitments_api_key=commitments.service_secret, smtp_host=sink.hostname,
                     smtp_port=sink.port, smtp_connections=args.connections, consumer_durable="bench",
-                    action_link_secret="bench-secret", log_json=False)
+                    action_link_secret="bench-secret", data_dir=folder, log_json=False)
                 for round_number in range(args.mail_rounds):
                     for number in range(args.events):
                         await publish(js, stream, reminder_event(world, "due", step=f"due-{round_number}-{number}",

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
-from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.claims import worker_identity
+from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
 from services.notifications.recipients import CommitmentsClient, ContextRefused, ReminderContext

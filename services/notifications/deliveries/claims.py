@@ -1,25 +1,14 @@
-"""Which sender worker holds which deliveries, for how long, and what a worker takes back when it restarts.
+"""Which sender worker holds which deliveries, for how long, and what a worker takes back when it restarts
+(the design, with what a crash costs: docs/notifications-sender.md).
 
-- **Identity.** A sender worker has a stable identity: `SENDER_WORKER_ID` when set (one per replica: a
-  StatefulSet pod's name, a systemd instance's), otherwise `<host name>/<slot>`, the slot being the lowest number
-  whose lock file in `DATA_DIR/sender-slots/` this process can lock (`flock`). The kernel drops a lock when its
-  process dies, however it dies: a worker restarted on the same host gets the slot, hence the identity, of the
-  one that crashed, and never that of a live worker, which still holds its lock.
-- **Generation.** Every start under an identity counts one more generation (table `sender_workers`). A claim
-  stamps its rows with the identity and the generation; a worker that starts releases at once every row still
-  claimed under its identity by an earlier generation, so a crash costs a restart, not a lease. Before each claim
-  a worker checks that its generation is still the latest: if another process started under the same identity
-  (two replicas given one `SENDER_WORKER_ID`), it stops sending and says so rather than take claims back and
-  forth.
-- **Lease.** A claim also pushes its rows' next attempt to the end of a lease (`SENDER_LEASE_SECONDS`), renewed
-  while the batch is sending. The lease is for a worker that never comes back (its host gone for good): any
-  sender takes its rows when the lease lapses.
-- **Fence.** An outcome is recorded only on a row still pending under the same identity, generation and attempt
-  number (outcomes.py): a worker whose rows were taken over records nothing on them.
-
-What a crash costs in duplicates is the sender's part (sender.py): each connection's outcome is committed before
-that connection takes its next mail, so at most one mail per SMTP connection was accepted by the server and
-not yet recorded as sent.
+- Identity: SENDER_WORKER_ID, or "<host name>/<slot>", the slot a lock file in DATA_DIR/sender-slots/ that the
+  kernel frees when its process dies: a worker restarted on the same host gets the crashed one's identity, never
+  a live one's.
+- Generation: each start under an identity counts one more (table sender_workers). A starting worker releases
+  at once what earlier generations of its identity still hold; before each claim it checks it is still the latest
+  (a second live process under its identity makes it stop sending).
+- Lease: for a worker that never comes back, any sender takes its rows when the lease lapses.
+- Fence: an outcome is recorded only on a row still held under the same identity, generation and attempt.
 """
 
 from __future__ import annotations

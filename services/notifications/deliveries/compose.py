@@ -18,8 +18,12 @@ from services.notifications.deliveries.models import Delivery, DeliveryKind
 from services.notifications.deliveries.repository import ClaimedDelivery
 from services.notifications.deliveries.service import DeadlineReminder
 from services.notifications.email.message import OutgoingMail, build_mail
-from services.notifications.email.render import (RenderedEmail, render_digest, render_failure_report,
-                                                 render_reminder)
+from services.notifications.email.render import (
+    RenderedEmail,
+    render_digest,
+    render_failure_report,
+    render_reminder,
+)
 from services.notifications.recipients import CommitmentsClient, Recipient, ReminderContext
 from shared.calendar import WorkingCalendar
 from shared.clock import Clock, paris_today

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.deliveries.models import Delivery, DeliveryStatus, SenderWorker
@@ -65,10 +65,14 @@ class Holder:
     generation: int
 
 
-def _held_by(holder: Holder) -> list[Any]:
-    columns = Delivery.__table__.c
-    return [columns.status == DeliveryStatus.PENDING.value, columns.claimed_by == holder.worker_id,
-            columns.claim_generation == holder.generation]
+def _held_by(holder: Holder) -> list[ColumnElement[bool]]:
+    return [Delivery.status == DeliveryStatus.PENDING.value, Delivery.claimed_by == holder.worker_id,
+            Delivery.claim_generation == holder.generation]
+
+
+def _update() -> Update:
+    # Bulk statements: the session's objects, if any, are not refreshed from them.
+    return update(Delivery).execution_options(synchronize_session=False)
 
 
 async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int, skip_locked: bool,
@@ -77,17 +81,16 @@ async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime,
     attempt to the end of the lease (should this worker never come back, any sender takes them then) and count
     the attempt, in one statement that returns what the sender needs of them, by id. On PostgreSQL rows another
     sender is claiming are skipped instead of waited for."""
-    columns = Delivery.__table__.c
-    due = (select(columns.id).where(columns.status == DeliveryStatus.PENDING.value, columns.next_attempt_at <= now)
-           .order_by(columns.next_attempt_at, columns.id).limit(limit))
+    due = (select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING.value, Delivery.next_attempt_at <= now)
+           .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
     if skip_locked:
         due = due.with_for_update(skip_locked=True)
     result = await session.execute(
-        update(Delivery.__table__).where(columns.id.in_(due.scalar_subquery()))
-        .values(next_attempt_at=lease_until, attempts=columns.attempts + 1, updated_at=now,
+        _update().where(Delivery.id.in_(due.scalar_subquery()))
+        .values(next_attempt_at=lease_until, attempts=Delivery.attempts + 1, updated_at=now,
                 claimed_by=holder.worker_id, claim_generation=holder.generation)
-        .returning(columns.id, columns.kind, columns.event, columns.contact_id, columns.message_id,
-                   columns.attempts))
+        .returning(Delivery.id, Delivery.kind, Delivery.event, Delivery.contact_id, Delivery.message_id,
+                   Delivery.attempts))
     return sorted((ClaimedDelivery(*row) for row in result), key=lambda row: row.id)
 
 
@@ -95,48 +98,41 @@ async def renew_lease(session: AsyncSession, ids: Sequence[uuid.UUID], holder: H
                       ) -> set[uuid.UUID]:
     """Extend the lease of the rows `holder` still holds (the others are done, or not its own any more); returns
     the ids of the rows renewed."""
-    columns = Delivery.__table__.c
-    result = await session.execute(
-        update(Delivery.__table__).where(columns.id.in_(ids), *_held_by(holder))
-        .values(next_attempt_at=renewed).returning(columns.id))
+    result = await session.execute(_update().where(Delivery.id.in_(ids), *_held_by(holder))
+                                   .values(next_attempt_at=renewed).returning(Delivery.id))
     return set(result.scalars())
 
 
-def _released(now: datetime) -> dict[str, Any]:
+async def _release(session: AsyncSession, now: datetime, *where: ColumnElement[bool]) -> int:
     # Due again at once, and back in their place in the queue: as of when they were first due (retry_since: when
     # they were written, or resent), which is their own due time on a first attempt, and before their claim.
-    columns = Delivery.__table__.c
-    return {"next_attempt_at": columns.retry_since, "claimed_by": None, "claim_generation": None, "updated_at": now}
+    result = await session.execute(
+        _update().where(*where).values(next_attempt_at=Delivery.retry_since, claimed_by=None, claim_generation=None,
+                                       updated_at=now).returning(Delivery.id))
+    return len(result.all())
 
 
 async def release(session: AsyncSession, ids: Sequence[uuid.UUID], holder: Holder, now: datetime) -> int:
     """Give back rows `holder` claimed and did not send: due again at once, for any sender."""
-    columns = Delivery.__table__.c
-    result = await session.execute(
-        update(Delivery.__table__).where(columns.id.in_(ids), *_held_by(holder)).values(_released(now)))
-    return int(result.rowcount)
+    return await _release(session, now, Delivery.id.in_(ids), *_held_by(holder))
 
 
 async def release_earlier_generations(session: AsyncSession, holder: Holder, now: datetime) -> int:
     """Give back every row still claimed under this worker identity by a generation before `holder`'s (a
     process of it that died): due again at once. Returns how many."""
-    columns = Delivery.__table__.c
-    result = await session.execute(
-        update(Delivery.__table__).where(columns.claimed_by == holder.worker_id,
-                                         columns.status == DeliveryStatus.PENDING.value,
-                                         columns.claim_generation < holder.generation)
-        .values(_released(now)))
-    return int(result.rowcount)
+    return await _release(session, now, Delivery.claimed_by == holder.worker_id,
+                          Delivery.status == DeliveryStatus.PENDING.value,
+                          Delivery.claim_generation < holder.generation)
 
 
 async def next_generation(session: AsyncSession, worker_id: str, now: datetime) -> int:
     """Register one more start of this worker identity; returns its new generation (1 the first time)."""
-    table = SenderWorker.__table__
-    await session.execute(insert_ignoring_conflicts(session, table, "worker_id"),
+    await session.execute(insert_ignoring_conflicts(session, SenderWorker.__table__, "worker_id"),
                           [{"worker_id": worker_id, "generation": 0, "started_at": now}])
     result = await session.execute(
-        update(table).where(table.c.worker_id == worker_id)
-        .values(generation=table.c.generation + 1, started_at=now).returning(table.c.generation))
+        update(SenderWorker).where(SenderWorker.worker_id == worker_id)
+        .values(generation=SenderWorker.generation + 1, started_at=now).returning(SenderWorker.generation)
+        .execution_options(synchronize_session=False))
     return int(result.scalar_one())
 
 
@@ -168,13 +164,10 @@ async def cancel_parts(session: AsyncSession, digest_id: uuid.UUID, reasons: dic
 async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, holder: Holder, attempts: int
                     ) -> None:
     """Record that these deliveries went out at `now`, on the rows `holder` still holds at this attempt."""
-    if not ids:
-        return
-    columns = Delivery.__table__.c
-    await session.execute(update(Delivery.__table__)
-                          .where(columns.id.in_(ids), *_held_by(holder), columns.attempts == attempts)
-                          .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
-                                  claimed_by=None, claim_generation=None, last_error=None, updated_at=now))
+    if ids:
+        await session.execute(_update().where(Delivery.id.in_(ids), *_held_by(holder), Delivery.attempts == attempts)
+                              .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
+                                      claimed_by=None, claim_generation=None, last_error=None, updated_at=now))
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:
@@ -207,12 +200,9 @@ async def by_key(session: AsyncSession, event_id: uuid.UUID, contact_id: uuid.UU
     return (await session.scalars(query.execution_options(populate_existing=True))).one()
 
 
-async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert delivery rows; one whose (event, contact, channel) exists already is skipped, whoever wrote it
-    (a redelivered event, or another replica handling the same one at the same moment). Returns the driver's
-    row count: how many were written on SQLite, -1 on asyncpg, which does not count an executemany."""
-    if not rows:
-        return 0
-    result = await session.execute(insert_ignoring_conflicts(session, Delivery.__table__, "event_id", "contact_id",
-                                                             "channel"), rows)
-    return int(result.rowcount)
+    (a redelivered event, or another replica handling the same one at the same moment)."""
+    if rows:
+        await session.execute(insert_ignoring_conflicts(session, Delivery.__table__, "event_id", "contact_id",
+                                                        "channel"), rows)

@@ -19,8 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.claims import Claim, Claims, IdentityTaken
-from services.notifications.deliveries.compose import (ActionLinks, Cancelled, ContextRequests, MailComposer, Refused,
-                                                       default_action_links)
+from services.notifications.deliveries.compose import (
+    ActionLinks,
+    Cancelled,
+    ContextRequests,
+    MailComposer,
+    Refused,
+    default_action_links,
+)
 from services.notifications.deliveries.models import Delivery
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
 from services.notifications.deliveries.repository import ClaimedDelivery

@@ -17,7 +17,11 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.consumer import Worker, worker
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock, SystemClock
-from tests.services.notifications.deliveries.test_delivery_guarantees import consumer_drained, deliveries, running
+from tests.services.notifications.deliveries.test_delivery_guarantees import (
+    consumer_drained,
+    deliveries,
+    running,
+)
 from tests.services.notifications.support import (
     SinkHandler,
     World,

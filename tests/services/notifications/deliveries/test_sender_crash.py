@@ -141,8 +141,8 @@ async def test_three_kills_during_240_mails_cost_at_most_one_duplicate_per_conne
             with worker_process(environment) as process:
                 await wait_until(_counts(notifications, MAILS), "every event recorded as deliveries",
                                  timeout=120)
-                await wait_until(lambda: len(handler.all()) >= threshold, f"{threshold} mails received",
-                                 timeout=120)
+                await wait_until(lambda threshold=threshold: len(handler.all()) >= threshold,  # type: ignore[misc]
+                                 f"{threshold} mails received", timeout=120)
                 process.send_signal(signal.SIGKILL)
                 process.wait(timeout=10)
                 kills.append(Kill(time.monotonic(), len(handler.all()), await _held(notifications)))
