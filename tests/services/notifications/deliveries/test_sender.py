@@ -22,7 +22,7 @@ from services.notifications.smtp import SendResult, SmtpPool
 from shared.bus import StreamSpec, ensure_stream
 from shared.calendar import default_calendar, use_calendar
 from shared.clock import FixedClock, SystemClock
-from tests.services.notifications.deliveries.test_delivery_guarantees import deliveries, running
+from tests.services.notifications.deliveries.test_delivery_guarantees import have_statuses, deliveries, running
 from tests.services.notifications.support import (
     Commitments,
     SinkHandler,
@@ -109,6 +109,8 @@ async def test_an_address_refused_before_sending_is_reported_to_the_city_owner(
     await publish(js, stream, reminder_event(world, "overdue", audience=("liaison",)))
     async with running(notifications_settings) as running_worker:
         await wait_until(lambda: handler.mails_to(world.emails["owner"]), "the failure report to the city owner")
+        # The server has the report; its outcome is committed a moment later.
+        await wait_until(lambda: have_statuses(running_worker, {"failed", "sent"}), "every outcome recorded")
         rows = await deliveries(running_worker)
     failed = next(row for row in rows if row.kind == "reminder")
     assert failed.status == "failed" and (failed.last_error or "").startswith("message refusé avant envoi")
