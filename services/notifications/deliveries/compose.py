@@ -7,12 +7,11 @@ reason instead of being mailed. A digest drops such reminders from its list, eac
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
+from services.notifications.actions.links import action_links as signed_action_links
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.models import Delivery, DeliveryKind
 from services.notifications.deliveries.repository import ClaimedDelivery
@@ -29,23 +28,9 @@ from shared.calendar import WorkingCalendar
 from shared.clock import Clock, paris_today
 from shared.events import EventEnvelope
 
-logger = logging.getLogger(__name__)
-
-ActionLinks = Callable[[NotificationsSettings, uuid.UUID, uuid.UUID, uuid.UUID | None, datetime], dict[str, str]]
-
 # Who may act on a request through the signed links: the partner's people. The city's own (its owner, the
 # elected official) get the mail without them, since the pages act as a contact of the partner.
 PARTNER_AUDIENCES = frozenset({"liaison", "deputy", "hierarchy"})
-
-
-def default_action_links() -> ActionLinks:
-    """The signed links of services/notifications/actions (none until that package is installed)."""
-    try:
-        from services.notifications.actions.links import action_links
-    except ImportError:  # the action pages are a separate package; mails still go out without links
-        logger.warning("services.notifications.actions.links missing: reminders go out without action links")
-        return lambda *_args: {}
-    return action_links  # type: ignore[no-any-return]
 
 
 def takes_action_links(context: ReminderContext, recipient: Recipient) -> bool:
@@ -123,12 +108,10 @@ def _find(context: ReminderContext, contact_id: uuid.UUID, audiences: Sequence[s
 class MailComposer:
     """Renders deliveries for the commitments service's answer of the moment (reminder, digest, failure report)."""
 
-    def __init__(self, settings: NotificationsSettings, clock: Clock, calendar: WorkingCalendar,
-                 action_links: ActionLinks) -> None:
+    def __init__(self, settings: NotificationsSettings, clock: Clock, calendar: WorkingCalendar) -> None:
         self.settings = settings
         self.clock = clock
         self.calendar = calendar
-        self.action_links = action_links
         self.domain = settings.message_id_domain
 
     async def compose(self, row: ClaimedDelivery, digest_parts: list[Delivery], contexts: ContextRequests
@@ -160,7 +143,7 @@ class MailComposer:
         recipient = _find(context, row.contact_id, event.audience)
         if recipient is None:
             return None
-        links = (self.action_links(self.settings, event.item_id, row.contact_id, event.deadline_id, self.clock.now())
+        links = (signed_action_links(self.settings, event.item_id, row.contact_id, event.deadline_id, self.clock.now())
                  if takes_action_links(context, recipient) else {})
         # The mail shows the event's audience, not the city owner asked for in case of failure.
         shown = context.model_copy(update={"recipients": [r for r in context.recipients
@@ -189,7 +172,7 @@ class MailComposer:
             recipient = found
             entries.append((event, context))
             if takes_action_links(context, found):
-                links_per_item[event.item_id] = self.action_links(self.settings, event.item_id, row.contact_id,
+                links_per_item[event.item_id] = signed_action_links(self.settings, event.item_id, row.contact_id,
                                                                   event.deadline_id, self.clock.now())
         if recipient is None:
             if cancelled_parts:

@@ -19,14 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.claims import Claim, Claims, IdentityTaken
-from services.notifications.deliveries.compose import (
-    ActionLinks,
-    Cancelled,
-    ContextRequests,
-    MailComposer,
-    Refused,
-    default_action_links,
-)
+from services.notifications.deliveries.compose import Cancelled, ContextRequests, MailComposer, Refused
 from services.notifications.deliveries.models import Delivery
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
 from services.notifications.deliveries.repository import ClaimedDelivery
@@ -42,15 +35,14 @@ logger = logging.getLogger(__name__)
 class DeliverySender:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: NotificationsSettings,
                  clock: Clock, commitments: CommitmentsClient, smtp: SmtpPool, worker_id: str,
-                 calendar: WorkingCalendar | None = None, action_links: ActionLinks | None = None) -> None:
+                 calendar: WorkingCalendar | None = None) -> None:
         self.settings = settings
         self.commitments = commitments
         self.smtp = smtp
         self.lease = timedelta(seconds=settings.sender_lease_seconds)
         self.claims = Claims(sessionmaker, clock, worker_id, self.lease, settings.sender_batch_size)
         # The installation's calendar (use_calendar at the process's start), not a default one.
-        self.composer = MailComposer(settings, clock, calendar or default_calendar(),
-                                     action_links or default_action_links())
+        self.composer = MailComposer(settings, clock, calendar or default_calendar())
         self.recorder = OutcomeRecorder(sessionmaker, settings, clock, on_new_deliveries=self.wake)
         self._wake = asyncio.Event()
 
