@@ -47,7 +47,11 @@ class NotificationsSettings(ServiceSettings):
     consumer_max_deliver: int = 100  # deliveries of one event before NATS gives up on it (5 s doubling to 5 min)
     sender_batch_size: int = 100
     sender_poll_seconds: float = 2.0
-    # A claimed delivery not marked sent within this lease is picked again (crash mid-send: one duplicate).
+    # This process's sender identity: a restarted worker takes back at once what the same identity held. Unset:
+    # "<host name>/<slot>", the slot locked in DATA_DIR (deliveries/claims.py). Set it per replica when several
+    # hosts share one name, or several processes of one host do not share DATA_DIR.
+    sender_worker_id: str | None = None
+    # A claim not renewed within this lease is taken by any sender: for a worker that never comes back.
     sender_lease_seconds: float = 120.0
 
     # SMTP 4xx: retry after retry_initial_seconds, times retry_multiplier each time, capped at

@@ -3,20 +3,19 @@ and the weekly digest, in one process (`python -m services.notifications consume
 
 For each reminder event the consumer asks the commitments service who the recipients are, writes one
 delivery per recipient (unique per event, contact and channel) and commits; only then does it ack the
-message. A redelivered event finds its rows already there and writes nothing new. The rows to send now are
-written already claimed by the sender of this process and handed to it after the commit (see
-DeliverySender.take_over), so that they are not read back from the table."""
+message. A redelivered event finds its rows already there and writes nothing new. After the commit it wakes
+the sender of its process, which claims the new rows from the table (deliveries/claims.py) at once."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -24,12 +23,11 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifications.app import commitments_http
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
+from services.notifications.deliveries.claims import worker_identity
 from services.notifications.deliveries.digest import gather_digests, next_slot
-from services.notifications.deliveries.repository import ClaimedDelivery
-from services.notifications.deliveries.sender import ContextKey, DeliverySender, context_key, reminder_audiences
+from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
 from services.notifications.recipients import CommitmentsClient, ContextRefused, ReminderContext
 from services.notifications.smtp import SmtpPool
@@ -66,14 +64,15 @@ def redelivery_delay(message: Msg) -> float:
 class ReminderConsumer:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext, stream: StreamSpec,
                  settings: NotificationsSettings, clock: Clock, commitments: CommitmentsClient,
-                 on_recorded: DeliverySender | None = None) -> None:
+                 on_recorded: Callable[[], None] | None = None) -> None:
         self.sessionmaker = sessionmaker
         self.js = js
         self.stream = stream
         self.settings = settings
         self.clock = clock
         self.commitments = commitments
-        self.sender = on_recorded
+        # Told after each commit that wrote deliveries (the sender of the process: it looks at once).
+        self.on_recorded = on_recorded
         self.subscription: JetStreamContext.PullSubscription | None = None
 
     async def subscribe(self) -> None:
@@ -125,28 +124,22 @@ class ReminderConsumer:
                 skipped.append(message)
         # One question per distinct (item, deadline, audiences) in the batch: the steps of one deadline that
         # arrive together (after a pause, or overdue and escalated at once) share the answer.
-        # The question is the sender's (the event's audiences and the city owner), so that the sender, woken
-        # right after the commit, renders with this answer instead of asking it again (FreshContexts).
-        asked: dict[ContextKey, asyncio.Future[ReminderContext | None]] = {}
-        keys = [context_key(event.item_id, event.deadline_id, reminder_audiences(event)) for _, _, event in reminders]
+        asked: dict[tuple[object, ...], asyncio.Future[ReminderContext | None]] = {}
+        keys = [(event.item_id, event.deadline_id, tuple(sorted(set(event.audience)))) for _, _, event in reminders]
         at_once = asyncio.Semaphore(CONTEXT_REQUESTS_AT_ONCE)
 
-        async def ask(key: ContextKey) -> ReminderContext | None:
+        async def ask(event: DeadlineReminder) -> ReminderContext | None:
             async with at_once:
-                return await self.commitments.reminder_context(*key)
+                return await self.commitments.reminder_context(event.item_id, event.deadline_id, event.audience)
 
-        for key in keys:
+        for key, (_, _, event) in zip(keys, reminders, strict=True):
             if key not in asked:
-                asked[key] = asyncio.ensure_future(ask(key))
+                asked[key] = asyncio.ensure_future(ask(event))
         results = await asyncio.gather(*(asked[key] for key in keys), return_exceptions=True)
         recorded: list[Msg] = []
         later: list[Msg] = []
         refused: list[Msg] = []
         next_digest_on = next_slot(self.clock.now(), self.settings.digest_weekday, self.settings.digest_time).date()
-        # The rows to send now are written claimed by this process's sender and handed over after the commit,
-        # so that it need not read them back (unless it still has a handed-over batch waiting).
-        claimed_until = self.sender.claim_for_handover() if self.sender is not None else None
-        events: dict[uuid.UUID, DeadlineReminder] = {}
         async with self.sessionmaker() as session, session.begin():
             rows = []
             for (message, envelope, event), result in zip(reminders, results, strict=True):
@@ -163,25 +156,11 @@ class ReminderConsumer:
                     later.append(message)
                     continue
                 if result is not None:  # None: the item is gone, nobody to remind
-                    new_rows = await service.reminder_rows(session, self.clock, self.settings.message_id_domain,
-                                                           envelope, event, result, next_digest_on, claimed_until)
-                    events.update((row["id"], event) for row in new_rows)
-                    rows += new_rows
+                    rows += await service.reminder_rows(session, self.clock, self.settings.message_id_domain,
+                                                        envelope, event, result, next_digest_on)
                 recorded.append(message)
             # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
-            inserted = await repository.insert_telling_written(session, rows)
-        if self.sender is not None:
-            for key, result in zip(keys, results, strict=True):
-                if isinstance(result, ReminderContext):
-                    self.sender.fresh.put(key, result)
-            if claimed_until is not None:
-                # The rows written now and claimed: not a redelivered event's (sent before), nor one held for
-                # the weekly digest.
-                self.sender.take_over([ClaimedDelivery(row["id"], row["kind"], row["event"], row["contact_id"],
-                                                       row["message_id"], row["attempts"])
-                                       for row in rows
-                                       if row["id"] in inserted and row["next_attempt_at"] == claimed_until],
-                                      events, claimed_until)
+            await repository.insert_ignoring_duplicates(session, rows)
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):
             await message.ack()
@@ -189,8 +168,8 @@ class ReminderConsumer:
             await message.term()
         for message in later:
             await message.nak(delay=redelivery_delay(message))
-        if recorded and self.sender is not None:
-            self.sender.wake()
+        if recorded and self.on_recorded is not None:
+            self.on_recorded()
 
 
 @dataclass
@@ -235,37 +214,41 @@ class Worker:
 
 @contextlib.asynccontextmanager
 async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None):  # type: ignore[no-untyped-def]
-    """A worker with its own engine, HTTP client and SMTP pool, closed on exit."""
+    """A worker with its own engine, HTTP client, SMTP pool and sender identity, closed on exit."""
     use_calendar(settings.working_calendar())  # the installation's calendar, for the sender's dates
-    own_client = nats_client is None
-    client = nats_client or await connect(settings.nats_url, name="notifications-worker")
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
-    sessionmaker = create_sessionmaker(engine)
-    http = commitments_http(settings)
-    commitments = CommitmentsClient(http, settings.commitments_api_key)
-    smtp = SmtpPool(settings)
-    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds)
-    sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp)
-    sender.prepare()
-    consumer = ReminderConsumer(sessionmaker, client.jetstream(), stream, settings, clock, commitments, sender)
-    # What is loaded by now (modules, templates, ORM and pydantic metadata, holiday tables) lives as long as
-    # the process: kept out of the garbage collector's full passes, which otherwise walk it all again (about a
-    # tenth of a second each, every few thousand mails: 4-5% of the worker's time in bench/).
-    gc.freeze()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        worker_id = stack.enter_context(worker_identity(settings.sender_worker_id, settings.data_dir))
+        client = nats_client or await connect(settings.nats_url, name="notifications-worker")
+        if nats_client is None:
+            stack.push_async_callback(_drain, client)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        stack.push_async_callback(engine.dispose)
+        sessionmaker = create_sessionmaker(engine)
+        # The client the API's commitments_http makes, without importing the API (FastAPI and its routers): a
+        # worker restarted after a crash is sending again a second or so sooner.
+        http = httpx.AsyncClient(base_url=settings.commitments_url, timeout=settings.commitments_timeout_seconds)
+        stack.push_async_callback(http.aclose)
+        commitments = CommitmentsClient(http, settings.commitments_api_key)
+        smtp = SmtpPool(settings)
+        stack.push_async_callback(smtp.close)
+        stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
+                            settings.events_duplicate_window_seconds)
+        sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp, worker_id)
+        consumer = ReminderConsumer(sessionmaker, client.jetstream(), stream, settings, clock, commitments,
+                                    on_recorded=sender.wake)
+        stack.push_async_callback(_unsubscribe, consumer)
         yield Worker(consumer, sender, settings, clock, sessionmaker)
-    finally:
-        gc.unfreeze()
-        if consumer.subscription is not None:
-            with contextlib.suppress(Exception):
-                await consumer.subscription.unsubscribe()
-        await smtp.close()
-        await http.aclose()
-        if own_client:
-            with contextlib.suppress(Exception):
-                await client.drain()
-        await engine.dispose()
+
+
+async def _drain(client) -> None:  # type: ignore[no-untyped-def]
+    with contextlib.suppress(Exception):
+        await client.drain()
+
+
+async def _unsubscribe(consumer: ReminderConsumer) -> None:
+    if consumer.subscription is not None:
+        with contextlib.suppress(Exception):
+            await consumer.subscription.unsubscribe()
 
 
 async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> None:

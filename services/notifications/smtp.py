@@ -1,5 +1,6 @@
 """SMTP sending over a small pool of kept-open connections (aiosmtplib), with the server's answer classified:
-2xx sent, 4xx (or no answer at all) try again later, 5xx give up."""
+2xx sent, 4xx (or no answer at all) try again later, 5xx give up. The envelope is the one build_mail checked:
+the recipients are never taken from the headers."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ class SmtpPool:
         try:
             if not client.is_connected:
                 await client.connect()
-            await client.sendmail(mail.sender, list(mail.recipients), mail.content)
+            await client.sendmail(mail.sender, [mail.recipient], mail.as_bytes())
             return SendOutcome(SendResult.SENT, "250")
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]

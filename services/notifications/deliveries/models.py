@@ -14,7 +14,7 @@ from services.notifications.database import Base, IdMixin
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "pending"      # to send at next_attempt_at (first try, retry after a 4xx, or a lease that lapsed)
+    PENDING = "pending"      # to send at next_attempt_at (first try, retry after a 4xx, or claimed: see claimed_by)
     HELD = "held"            # an "approaching" reminder waiting for the contact's weekly digest
     DIGESTED = "digested"    # went out inside a digest (digest_id)
     SENT = "sent"
@@ -53,7 +53,12 @@ class Delivery(IdMixin, Base):
     message_id: Mapped[str] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(default=0)
     resend_count: Mapped[int] = mapped_column(default=0)
+    # When to send; while a sender holds the row, the end of its lease.
     next_attempt_at: Mapped[datetime | None]
+    # The sender worker holding the row (its identity and that identity's generation: deliveries/claims.py), NULL
+    # when none does. A worker restarted after a crash takes back its own claims by these, at once.
+    claimed_by: Mapped[str | None] = mapped_column(String(200), index=True)
+    claim_generation: Mapped[int | None]
     # Retries after SMTP 4xx stop this long after it (RETRY_GIVE_UP_SECONDS); a resend starts a new window.
     retry_since: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(String(1000))
@@ -64,3 +69,15 @@ class Delivery(IdMixin, Base):
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
+
+
+class SenderWorker(Base):
+    """A sender identity and how many times a process started under it: claims carry the generation, so a
+    restarted worker tells its predecessor's claims from its own, and a second live process under the same
+    identity is noticed (deliveries/claims.py)."""
+
+    __tablename__ = "sender_workers"
+
+    worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    generation: Mapped[int]
+    started_at: Mapped[datetime]

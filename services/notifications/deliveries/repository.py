@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications.deliveries.models import Delivery, DeliveryStatus
+from services.notifications.deliveries.models import Delivery, DeliveryStatus, SenderWorker
 from shared.db import insert_ignoring_conflicts
 
 
@@ -57,43 +57,97 @@ class ClaimedDelivery:
     attempts: int
 
 
-async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int, skip_locked: bool
-                    ) -> list[ClaimedDelivery]:
-    """Claim the oldest pending deliveries whose time has come, at most `limit`: push their next attempt to the
-    end of the lease (should this sender die, they come back then) and count the attempt, in one statement
-    that returns what the sender needs of them, by id. On PostgreSQL rows another sender is claiming are
-    skipped instead of waited for."""
-    columns = Delivery.__table__.c
-    due = (select(columns.id).where(columns.status == DeliveryStatus.PENDING.value, columns.next_attempt_at <= now)
-           .order_by(columns.next_attempt_at, columns.id).limit(limit))
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a claim: a sender worker's identity and the generation it runs under (deliveries/claims.py)."""
+
+    worker_id: str
+    generation: int
+
+
+def _held_by(holder: Holder) -> list[ColumnElement[bool]]:
+    return [Delivery.status == DeliveryStatus.PENDING.value, Delivery.claimed_by == holder.worker_id,
+            Delivery.claim_generation == holder.generation]
+
+
+def _update() -> Update:
+    # Bulk statements: the session's objects, if any, are not refreshed from them.
+    return update(Delivery).execution_options(synchronize_session=False)
+
+
+async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int, skip_locked: bool,
+                    holder: Holder) -> list[ClaimedDelivery]:
+    """Claim the oldest pending deliveries whose time has come, at most `limit`, for `holder`: push their next
+    attempt to the end of the lease (should this worker never come back, any sender takes them then) and count
+    the attempt, in one statement that returns what the sender needs of them, by id. On PostgreSQL rows another
+    sender is claiming are skipped instead of waited for."""
+    due = (select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING.value, Delivery.next_attempt_at <= now)
+           .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
     if skip_locked:
         due = due.with_for_update(skip_locked=True)
     result = await session.execute(
-        update(Delivery.__table__).where(columns.id.in_(due.scalar_subquery()))
-        .values(next_attempt_at=lease_until, attempts=columns.attempts + 1, updated_at=now)
-        .returning(columns.id, columns.kind, columns.event, columns.contact_id, columns.message_id,
-                   columns.attempts))
+        _update().where(Delivery.id.in_(due.scalar_subquery()))
+        .values(next_attempt_at=lease_until, attempts=Delivery.attempts + 1, updated_at=now,
+                claimed_by=holder.worker_id, claim_generation=holder.generation)
+        .returning(Delivery.id, Delivery.kind, Delivery.event, Delivery.contact_id, Delivery.message_id,
+                   Delivery.attempts))
     return sorted((ClaimedDelivery(*row) for row in result), key=lambda row: row.id)
 
 
-async def renew_lease(session: AsyncSession, ids: Sequence[uuid.UUID], lease_until: datetime, renewed: datetime
+async def renew_lease(session: AsyncSession, ids: Sequence[uuid.UUID], holder: Holder, renewed: datetime
                       ) -> set[uuid.UUID]:
-    """Extend the lease of the rows still held under `lease_until` (the others are done, or not ours); returns
+    """Extend the lease of the rows `holder` still holds (the others are done, or not its own any more); returns
     the ids of the rows renewed."""
-    columns = Delivery.__table__.c
-    result = await session.execute(
-        update(Delivery.__table__).where(columns.id.in_(ids), columns.status == DeliveryStatus.PENDING.value,
-                                         columns.next_attempt_at == lease_until)
-        .values(next_attempt_at=renewed).returning(columns.id))
+    result = await session.execute(_update().where(Delivery.id.in_(ids), *_held_by(holder))
+                                   .values(next_attempt_at=renewed).returning(Delivery.id))
     return set(result.scalars())
 
 
-async def still_claimed(session: AsyncSession, ids: Sequence[uuid.UUID], lease_until: datetime, for_update: bool
+async def _release(session: AsyncSession, now: datetime, *where: ColumnElement[bool]) -> int:
+    # Due again at once, and back in their place in the queue: as of when they were first due (retry_since: when
+    # they were written, or resent), which is their own due time on a first attempt, and before their claim.
+    result = await session.execute(
+        _update().where(*where).values(next_attempt_at=Delivery.retry_since, claimed_by=None, claim_generation=None,
+                                       updated_at=now).returning(Delivery.id))
+    return len(result.all())
+
+
+async def release(session: AsyncSession, ids: Sequence[uuid.UUID], holder: Holder, now: datetime) -> int:
+    """Give back rows `holder` claimed and did not send: due again at once, for any sender."""
+    return await _release(session, now, Delivery.id.in_(ids), *_held_by(holder))
+
+
+async def release_earlier_generations(session: AsyncSession, holder: Holder, now: datetime) -> int:
+    """Give back every row still claimed under this worker identity by a generation before `holder`'s (a
+    process of it that died): due again at once. Returns how many."""
+    return await _release(session, now, Delivery.claimed_by == holder.worker_id,
+                          Delivery.status == DeliveryStatus.PENDING.value,
+                          Delivery.claim_generation < holder.generation)
+
+
+async def next_generation(session: AsyncSession, worker_id: str, now: datetime) -> int:
+    """Register one more start of this worker identity; returns its new generation (1 the first time)."""
+    await session.execute(insert_ignoring_conflicts(session, SenderWorker.__table__, "worker_id"),
+                          [{"worker_id": worker_id, "generation": 0, "started_at": now}])
+    result = await session.execute(
+        update(SenderWorker).where(SenderWorker.worker_id == worker_id)
+        .values(generation=SenderWorker.generation + 1, started_at=now).returning(SenderWorker.generation)
+        .execution_options(synchronize_session=False))
+    return int(result.scalar_one())
+
+
+async def current_generation(session: AsyncSession, worker_id: str) -> int | None:
+    """The latest generation started under this worker identity."""
+    return await session.scalar(select(SenderWorker.generation).where(SenderWorker.worker_id == worker_id))
+
+
+async def still_claimed(session: AsyncSession, ids: Sequence[uuid.UUID], holder: Holder, for_update: bool
                         ) -> Sequence[Delivery]:
-    """The rows still pending under this lease (the caller checks the attempt number too); locked on
-    PostgreSQL so that no other sender claims them before the outcome is committed."""
-    query = select(Delivery).where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING.value,
-                                   Delivery.next_attempt_at == lease_until).order_by(Delivery.id)
+    """The rows `holder` still holds (the caller checks the attempt number too); locked on PostgreSQL so that
+    no other sender claims them before the outcome is committed."""
+    query = (select(Delivery).where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING.value,
+                                    Delivery.claimed_by == holder.worker_id,
+                                    Delivery.claim_generation == holder.generation).order_by(Delivery.id))
     if for_update:
         query = query.with_for_update()
     return (await session.scalars(query)).all()
@@ -107,21 +161,13 @@ async def cancel_parts(session: AsyncSession, digest_id: uuid.UUID, reasons: dic
             row.status, row.last_error, row.updated_at = DeliveryStatus.CANCELLED.value, reasons[row.id][:1000], now
 
 
-async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, *,
-                    lease_until: datetime | None = None, attempts: int | None = None) -> None:
-    """Record that these deliveries went out at `now` — with a lease and an attempt number, only on the rows
-    still held under that claim."""
-    if not ids:
-        return
-    fence = []
-    if lease_until is not None:
-        fence += [Delivery.status == DeliveryStatus.PENDING.value, Delivery.next_attempt_at == lease_until]
-    if attempts is not None:
-        fence.append(Delivery.attempts == attempts)
-    await session.execute(update(Delivery).where(Delivery.id.in_(ids), *fence)
-                          .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
-                                  last_error=None, updated_at=now)
-                          .execution_options(synchronize_session=False))
+async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, holder: Holder, attempts: int
+                    ) -> None:
+    """Record that these deliveries went out at `now`, on the rows `holder` still holds at this attempt."""
+    if ids:
+        await session.execute(_update().where(Delivery.id.in_(ids), *_held_by(holder), Delivery.attempts == attempts)
+                              .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
+                                      claimed_by=None, claim_generation=None, last_error=None, updated_at=now))
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:
@@ -154,25 +200,9 @@ async def by_key(session: AsyncSession, event_id: uuid.UUID, contact_id: uuid.UU
     return (await session.scalars(query.execution_options(populate_existing=True))).one()
 
 
-async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert delivery rows; one whose (event, contact, channel) exists already is skipped, whoever wrote it
-    (a redelivered event, or another replica handling the same one at the same moment). Returns the driver's
-    row count: how many were written on SQLite, -1 on asyncpg, which does not count an executemany."""
-    if not rows:
-        return 0
-    # A Core insert on the table: the rows are complete dicts already, the ORM's bulk machinery adds nothing.
-    # No RETURNING: it turns SQLite's executemany into rendered multi-row statements, 15-20% dearer a row.
-    result = await session.execute(insert_ignoring_conflicts(session, Delivery.__table__, "event_id", "contact_id",
-                                                             "channel"), rows)
-    return int(result.rowcount)
-
-
-async def insert_telling_written(session: AsyncSession, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """insert_ignoring_duplicates, and the ids of the rows actually written."""
-    ids = [row["id"] for row in rows]
-    if await insert_ignoring_duplicates(session, rows) == len(rows):
-        return set(ids)
-    # Some were duplicates, or the driver does not count: which ids are there now is the answer, as a skipped
-    # row's id (new, random) cannot be anyone else's.
-    table = Delivery.__table__
-    return set((await session.scalars(select(table.c.id).where(table.c.id.in_(ids)))).all())
+    (a redelivered event, or another replica handling the same one at the same moment)."""
+    if rows:
+        await session.execute(insert_ignoring_conflicts(session, Delivery.__table__, "event_id", "contact_id",
+                                                        "channel"), rows)

@@ -76,19 +76,17 @@ async def resend(session: AsyncSession, clock: Clock, delivery: Delivery, domain
 
 def new_row(*, event_id: uuid.UUID, contact_id: uuid.UUID, kind: DeliveryKind, event_type: str,
             event: dict[str, Any] | None, item_id: uuid.UUID | None, deadline_id: uuid.UUID | None,
-            partner_id: uuid.UUID | None, audience: str | None, held: bool, now: datetime, domain: str,
-            claimed_until: datetime | None = None) -> dict[str, Any]:
-    """The values of a new delivery, its Message-ID fixed from its id before anything is sent. With
-    `claimed_until`, a delivery to send now is written already claimed by this process's sender, as a claim
-    leaves it (first attempt counted, leased until then): see DeliverySender.take_over."""
+            partner_id: uuid.UUID | None, audience: str | None, held: bool, now: datetime, domain: str
+            ) -> dict[str, Any]:
+    """The values of a new delivery, its Message-ID fixed from its id before anything is sent."""
     delivery_id = new_id()
-    claimed = claimed_until is not None and not held
     return {"id": delivery_id, "event_id": event_id, "contact_id": contact_id, "channel": EMAIL, "kind": kind.value,
             "event_type": event_type, "event": event, "item_id": item_id, "deadline_id": deadline_id,
             "partner_id": partner_id, "audience": audience,
             "status": (DeliveryStatus.HELD if held else DeliveryStatus.PENDING).value,
-            "message_id": message_id_for(delivery_id, 0, domain), "attempts": 1 if claimed else 0, "resend_count": 0,
-            "next_attempt_at": None if held else claimed_until if claimed else now, "retry_since": now,
+            "message_id": message_id_for(delivery_id, 0, domain), "attempts": 0, "resend_count": 0,
+            "next_attempt_at": None if held else now, "claimed_by": None, "claim_generation": None,
+            "retry_since": now,
             "last_error": None, "digest_id": None,
             "related_delivery_id": None, "created_at": now, "updated_at": now, "sent_at": None, "failed_at": None}
 
@@ -104,8 +102,8 @@ async def record_reminder(session: AsyncSession, clock: Clock, domain: str, enve
 
 
 async def reminder_rows(session: AsyncSession, clock: Clock, domain: str, envelope: EventEnvelope,
-                        event: DeadlineReminder, context: ReminderContext, next_digest_on: date | None = None,
-                        claimed_until: datetime | None = None) -> list[dict[str, Any]]:
+                        event: DeadlineReminder, context: ReminderContext, next_digest_on: date | None = None
+                        ) -> list[dict[str, Any]]:
     """The delivery rows of a reminder event, one per recipient, to insert with repository.insert_ignoring_duplicates.
     An "approaching" reminder is held for the weekly digest (of `next_digest_on`) only when that digest
     arrives before the deadline's day; otherwise it goes now, as it would come too late."""
@@ -122,7 +120,7 @@ async def reminder_rows(session: AsyncSession, clock: Clock, domain: str, envelo
                     event_type=envelope.type, event=payload, item_id=event.item_id, deadline_id=event.deadline_id,
                     partner_id=recipient.partner_id, audience=recipient.audience,
                     held=modes.get(recipient.contact_id) == ApproachingMode.WEEKLY_DIGEST.value, now=now,
-                    domain=domain, claimed_until=claimed_until)
+                    domain=domain)
             for recipient in recipients.values()]
     return rows
 

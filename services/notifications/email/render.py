@@ -1,14 +1,11 @@
 """French reminder emails: plain text and HTML from the same view, threaded per item.
 
-The consumer resolves the event's recipients (ReminderContext) and calls one render function per mail;
-build_message (message.py) then turns the result into headers. Rendering is pure: no clock, no I/O.
+The sender asks the commitments service for the event's recipients (ReminderContext) and calls one render
+function per mail; build_message (message.py) then makes the message. Rendering is pure: no clock, no I/O.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,11 +14,9 @@ from types import SimpleNamespace
 from typing import Any, TypeAlias
 from uuid import UUID
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
-from markupsafe import escape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from services.notifications.email import wording
-from services.notifications.email.quoted_printable import BodyTemplate, fill_marks
 from services.notifications.recipients import Recipient, ReminderContext
 from shared.calendar import WorkingCalendar, format_date_fr
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
@@ -54,7 +49,6 @@ _environment = Environment(
 )
 # Text templates never escape (they are not HTML); every other template does.
 _text_environment = _environment.overlay(autoescape=False)
-_TEMPLATE_NAMES = ("reminder", "digest", "failure")
 
 
 @dataclass(frozen=True)
@@ -65,9 +59,6 @@ class RenderedEmail:
     message_id: str
     in_reply_to: str | None
     references: str | None
-    # The bodies already as quoted-printable (a draft's, encoded once per batch), else build_mail encodes them.
-    encoded_text: bytes | None = None
-    encoded_html: bytes | None = None
 
 
 def thread_root_id(item_id: UUID, domain: str) -> str:
@@ -143,7 +134,7 @@ def _opening(event: DeadlineReminder, context: ReminderContext, today: date, cal
     date_fr = format_date_fr(due_on)
     city = wording.city(context.item.commune)
     if today < due_on:
-        left = wording.working_days_between(calendar, today, due_on)
+        left = calendar.working_days_between(today, due_on)
         counted = f", soit dans {wording.working_days(left)}" if left > 0 else ""
         if _is_request(context):
             return (f"Nous nous permettons de vous rappeler que la {city} attend "
@@ -152,7 +143,7 @@ def _opening(event: DeadlineReminder, context: ReminderContext, today: date, cal
         return f"L'échéance de {noun} ci-dessous est fixée au {date_fr}{counted}."
     if today == due_on:
         return f"L'échéance de {noun} ci-dessous tombe aujourd'hui, {date_fr}."
-    late = wording.working_days_between(calendar, due_on, today)
+    late = calendar.working_days_between(due_on, today)
     by = f" de {wording.working_days(late)}" if late > 0 else ""
     opening = f"Sauf erreur de notre part, l'échéance de {noun} ci-dessous, fixée au {date_fr}, est dépassée{by}."
     if _is_request(context):
@@ -231,91 +222,30 @@ def _item_view(context: ReminderContext, event: DeadlineReminder, today: date, c
     )
 
 
-@functools.cache
-def _templates(template: str) -> tuple[Template, Template]:
-    return (_text_environment.get_template(f"{template}.txt.j2"), _environment.get_template(f"{template}.html.j2"))
-
-
-def load_templates() -> None:
-    """Compile every mail template now (at worker start) rather than on the first mail of each kind."""
-    for template in _TEMPLATE_NAMES:
-        _templates(template)
-
-
 def _render(template: str, **values: Any) -> tuple[str, str]:
-    text_template, html_template = _templates(template)
-    return text_template.render(**values), html_template.render(**values)
+    """The plain-text and HTML bodies of `template` (both compiled once, then kept by Jinja)."""
+    return (_text_environment.get_template(f"{template}.txt.j2").render(**values),
+            _environment.get_template(f"{template}.html.j2").render(**values))
 
 
 def render_reminder(event: DeadlineReminder, context: ReminderContext, recipient: Recipient, today: date,
                     calendar: WorkingCalendar, action_links: dict[str, str], message_id: str,
                     domain: str) -> RenderedEmail:
     """One reminder about one deadline to one recipient, threaded with every other mail about the item."""
-    return reminder_draft(event, context, recipient, today, calendar, link_keys(action_links)).finish(
-        action_links, message_id, domain)
-
-
-# Stands for a link's URL in a draft: random per process and starting with a NUL, which no rendered data
-# carries (wording.one_line and the contexts' strings never hold one), so only our own marks are replaced.
-_LINK_MARK = f"\x00link-{secrets.token_hex(8)}-"
-_LINK = re.compile(f"{re.escape(_LINK_MARK)}([a-z_]+)\x00")
-
-
-def link_keys(action_links: dict[str, str]) -> tuple[str, ...]:
-    """Which action links a mail shows, in their fixed order (what a draft is rendered for)."""
-    return tuple(key for key in ACTION_LABELS if action_links.get(key))
-
-
-@dataclass(frozen=True)
-class ReminderDraft:
-    """A reminder rendered for one recipient with marks in place of its action links: the links are signed
-    anew for every mail (each has its own token), everything else is the same for every mail of one event
-    shape to one recipient, so a sender renders the templates once per batch and only puts the links in."""
-
-    subject: str
-    # The bodies split at the marks (text, key, text, key, …: see quoted_printable.fill_marks).
-    text_parts: tuple[str, ...]
-    html_parts: tuple[str, ...]
-    item_id: UUID
-    link_keys: tuple[str, ...]
-    # The bodies as quoted-printable but for the lines holding a link (see quoted_printable.BodyTemplate).
-    text_body: BodyTemplate
-    html_body: BodyTemplate
-
-    @classmethod
-    def of(cls, subject: str, text: str, html: str, item_id: UUID, keys: tuple[str, ...]) -> ReminderDraft:
-        return cls(subject, tuple(_LINK.split(text)), tuple(_LINK.split(html)), item_id, keys,
-                   BodyTemplate.of(text, _LINK), BodyTemplate.of(html, _LINK))
-
-    def finish(self, action_links: dict[str, str], message_id: str, domain: str) -> RenderedEmail:
-        """The mail with these links (the same keys as the draft's), exactly as rendering them directly."""
-        if link_keys(action_links) != self.link_keys:
-            raise ValueError("liens d'action différents de ceux du brouillon")
-        in_html = {key: str(escape(url)) for key, url in action_links.items()}
-        root = thread_root_id(self.item_id, domain)
-        return RenderedEmail(self.subject, fill_marks(self.text_parts, action_links),
-                             fill_marks(self.html_parts, in_html), message_id, in_reply_to=root, references=root,
-                             encoded_text=self.text_body.fill(action_links),
-                             encoded_html=self.html_body.fill(in_html))
-
-
-def reminder_draft(event: DeadlineReminder, context: ReminderContext, recipient: Recipient, today: date,
-                   calendar: WorkingCalendar, keys: tuple[str, ...]) -> ReminderDraft:
-    """The reminder's subject and bodies with marks for the action links `keys` (see ReminderDraft)."""
-    marks = {key: f"{_LINK_MARK}{key}\x00" for key in keys}
     subject = reminder_subject(event, context, today, calendar)
     text, html = _render(
         "reminder",
         subject=subject,
         recipient=_recipient_view(recipient),
         opening=_opening(event, context, today, calendar),
-        item=_item_view(context, event, today, calendar, marks),
+        item=_item_view(context, event, today, calendar, action_links),
         escalation=_escalation_note(event, context),
         reason=_reason(recipient, context),
         digest_hint=isinstance(event, DeadlineApproaching),
         signature=_signature(context),
     )
-    return ReminderDraft.of(subject, text, html, context.item.id, keys)
+    root = thread_root_id(context.item.id, domain)
+    return RenderedEmail(subject, text, html, message_id, in_reply_to=root, references=root)
 
 
 def render_digest(entries: Sequence[tuple[DeadlineReminder, ReminderContext]], recipient: Recipient,

@@ -5,7 +5,6 @@ Pure functions of plain values, so the templates stay free of grammar and the ph
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import date
 
@@ -29,13 +28,6 @@ def one_line(value: str) -> str:
     """The text on one line: every control, line or paragraph separator becomes a space."""
     # Data written by people (names, titles) must never break a header or a subject line.
     return _LINE_BREAKING.sub(" ", value)
-
-
-@functools.lru_cache(maxsize=1024)
-def working_days_between(calendar: WorkingCalendar, a: date, b: date) -> int:
-    """calendar.working_days_between, remembered: every mail of a batch about one deadline asks the same count,
-    and the calendar walks the days one by one (a long-overdue deadline is months of days)."""
-    return calendar.working_days_between(a, b)
 
 
 def salutation(civility: str | None) -> str:
@@ -131,9 +123,9 @@ def timing(calendar: WorkingCalendar, today: date, due_on: date) -> str:
     if today == due_on:
         return "aujourd'hui"
     if today < due_on:
-        left = working_days_between(calendar, today, due_on)
+        left = calendar.working_days_between(today, due_on)
         return f"dans {working_days(left)}" if left > 0 else f"le {format_date_fr(due_on)}"
-    late = working_days_between(calendar, due_on, today)
+    late = calendar.working_days_between(due_on, today)
     # The weekend after a Friday deadline: past, but no working day late yet.
     return f"en retard de {working_days(late)}" if late > 0 else f"échue depuis le {format_date_fr(due_on)}"
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -29,12 +33,16 @@ from services.commitments.app import create_app as create_commitments_app
 from services.commitments.auth.principal import SYSTEM, Role
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
+from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.models import Base as CommitmentsBase
 from shared.bus import StreamSpec, publish_event
 from shared.clock import FixedClock
+from shared.db import create_engine
 from shared.events import Actor, EventEnvelope
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
 from tests.services.commitments.support import create_plan_axis_objective
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:
@@ -67,6 +75,8 @@ class SinkHandler:
     rejected: set[str] = field(default_factory=set)
     delay_seconds: float = 0.0
     received: list[ReceivedMail] = field(default_factory=list)
+    # When each message of `received` was accepted (time.monotonic()).
+    received_at: list[float] = field(default_factory=list)
     refusals: list[tuple[str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -90,6 +100,7 @@ class SinkHandler:
                             message_from_bytes(envelope.original_content or b"", policy=policy.default))  # type: ignore[arg-type]
         with self.lock:
             self.received.append(mail)
+            self.received_at.append(time.monotonic())
         return "250 Message accepted for delivery"
 
     def mails_to(self, address: str) -> list[ReceivedMail]:
@@ -149,6 +160,48 @@ class Commitments:
             key, secret = await create_key(session, SYSTEM, self.clock, name=f"test {role}", role=role,
                                            partner_id=uuid.UUID(str(partner_id)) if partner_id else None)
         return str(key.id), secret
+
+
+@contextlib.asynccontextmanager
+async def commitments_process(database_url: str, nats_url: str, stream: StreamSpec, data_dir: Path,
+                              empty_tables_after: bool = False) -> AsyncIterator[Commitments]:
+    """The commitments service as deployed, `python -m services.commitments serve` in a process of its own, with
+    an admin and a service key made in its database first. What it yields serves seed_world as serve_commitments'
+    does (the plan is written through a sessionmaker of this process on the same database)."""
+    engine = create_engine(database_url)
+    sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)  # nothing this side writes is published
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday, as in the other tests
+    async with sessionmaker() as session, session.begin():
+        _, admin = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
+        _, service = await create_key(session, SYSTEM, clock, name="notifications", role=Role.SERVICE,
+                                      partner_id=None)
+    port = free_port()
+    environment = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url, "EVENTS_STREAM": stream.name,
+                   "EVENTS_SUBJECT_PREFIX": stream.subject_prefix, "DATA_DIR": str(data_dir), "LOG_JSON": "false",
+                   "LOG_LEVEL": "WARNING"}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.commitments", "serve", "--host",
+                                                   "127.0.0.1", "--port", str(port), env=environment, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            async def answers() -> bool:
+                assert process.returncode is None, f"the commitments service exited with {process.returncode}"
+                with contextlib.suppress(httpx.TransportError):
+                    return (await client.get("/healthz")).status_code == 200
+                return False
+
+            await wait_until(answers, "the commitments service to answer", timeout=60)
+        app = SimpleNamespace(state=SimpleNamespace(sessionmaker=sessionmaker))  # what seed_world uses of it
+        yield Commitments(url, app, clock, admin, service, stream)  # type: ignore[arg-type]
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+        if empty_tables_after:
+            async with engine.begin() as connection:
+                for table in reversed(CommitmentsBase.metadata.sorted_tables):
+                    await connection.execute(delete(table))
+        await engine.dispose()
 
 
 @contextlib.asynccontextmanager

@@ -1,10 +1,12 @@
-"""The reminder consumer against a real nats-server and the commitments service over HTTP: an event whose
-reminder context the commitments service refuses (4xx) is terminated at once, loudly, not retried forever;
-the durable consumer bounds redeliveries; a batch asks a bounded number of reminder contexts at once."""
+"""The reminder consumer against a real nats-server and the commitments service over HTTP: deliveries are written
+pending and the sender is woken after the commit; an event whose reminder context the commitments service refuses
+(4xx) is terminated at once, loudly, not retried forever; the durable consumer bounds redeliveries; a batch asks
+a bounded number of reminder contexts at once."""
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,11 +14,14 @@ from nats.aio.client import Client as NatsClient
 
 from services.notifications import consumer as consumer_module
 from services.notifications.config import NotificationsSettings
-from services.notifications.consumer import worker
+from services.notifications.consumer import Worker, worker
 from shared.bus import StreamSpec, ensure_stream
-from shared.clock import SystemClock
-from tests.services.notifications.deliveries.test_delivery_guarantees import consumer_drained, deliveries, running
-from tests.services.notifications.deliveries.test_handover import consume_one_batch
+from shared.clock import FixedClock, SystemClock
+from tests.services.notifications.deliveries.test_delivery_guarantees import (
+    consumer_drained,
+    deliveries,
+    running,
+)
 from tests.services.notifications.support import (
     SinkHandler,
     World,
@@ -24,6 +29,42 @@ from tests.services.notifications.support import (
     reminder_event,
     wait_until,
 )
+
+
+async def consume_one_batch(running_worker: Worker) -> None:
+    """Fetch what the stream holds (up to 10) and handle it as the consumer loop would, once."""
+    await running_worker.consumer.subscribe()
+    assert running_worker.consumer.subscription is not None
+    messages = await running_worker.consumer.subscription.fetch(10, timeout=5)
+    await running_worker.consumer.handle(messages)
+
+
+async def test_deliveries_are_written_pending_then_the_sender_is_woken(
+        notifications_settings: NotificationsSettings, world: World, nats_client: NatsClient, stream: StreamSpec,
+        sink: tuple[Any, SinkHandler]) -> None:
+    _, handler = sink
+    js = nats_client.jetstream()
+    await ensure_stream(js, stream)
+    event = reminder_event(world, "due")  # to the liaison and the deputy
+    await publish(js, stream, event)
+    clock = FixedClock(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
+    async with worker(notifications_settings, clock) as running_worker:
+        woken: list[bool] = []
+        running_worker.consumer.on_recorded = lambda: woken.append(True)
+        await consume_one_batch(running_worker)
+        rows = await deliveries(running_worker)
+        # Pending, due now, claimed by nobody: the sender claims them from the table like any other.
+        assert [(row.status, row.attempts, row.next_attempt_at, row.claimed_by) for row in rows] == [
+            ("pending", 0, clock.now(), None)] * 2
+        assert woken == [True]
+        assert await running_worker.sender.send_due() == 2
+        # The same event again (another message id: past the stream's duplicate window, say): nothing new.
+        await publish(js, stream, event, msg_id=f"{event.id}-again")
+        await consume_one_batch(running_worker)
+        assert await running_worker.sender.send_due() == 0
+        rows = await deliveries(running_worker)
+    assert [(row.status, row.attempts, row.claimed_by) for row in rows] == [("sent", 1, None)] * 2
+    assert sorted(mail.to for mail in handler.all()) == sorted([world.emails["liaison"], world.emails["deputy"]])
 
 
 async def test_a_refused_context_terminates_the_event(

@@ -42,6 +42,7 @@ def _environment(settings: NotificationsSettings) -> dict[str, str]:
         "CONSUMER_ACK_WAIT_SECONDS": "2", "SENDER_LEASE_SECONDS": "2", "SENDER_BATCH_SIZE": "8",
         "SENDER_POLL_SECONDS": "0.2", "MAIL_SENDER": settings.mail_sender,
         "ACTION_LINK_SECRET": settings.action_link_secret, "LOG_JSON": "false", "LOG_LEVEL": "WARNING",
+        "DATA_DIR": str(settings.data_dir),  # the sender's identity slots: this test's own
     }
     return {**os.environ, **values}
 

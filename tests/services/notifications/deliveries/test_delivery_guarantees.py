@@ -91,7 +91,7 @@ async def test_smtp_451_is_retried_until_it_succeeds(
     await publish(js, stream, reminder_event(world, "due", audience=("liaison",)))
     async with running(notifications_settings) as running_worker:
         await wait_until(lambda: handler.mails_to(world.emails["liaison"]), "the mail, after three 451 answers")
-        await wait_until(lambda: _statuses(running_worker, {"sent"}), "the delivery marked sent")
+        await wait_until(lambda: have_statuses(running_worker, {"sent"}), "the delivery marked sent")
         [row] = await deliveries(running_worker)
     assert handler.refusals == [(world.emails["liaison"], 451)] * 3
     assert len(handler.mails_to(world.emails["liaison"])) == 1
@@ -99,7 +99,7 @@ async def test_smtp_451_is_retried_until_it_succeeds(
     assert handler.mails_to(world.emails["liaison"])[0].message_id == row.message_id
 
 
-async def _statuses(running_worker: Worker, expected: set[str]) -> bool:
+async def have_statuses(running_worker: Worker, expected: set[str]) -> bool:
     rows = await deliveries(running_worker)
     return bool(rows) and {row.status for row in rows} == expected
 
@@ -115,6 +115,8 @@ async def test_smtp_550_fails_at_once_and_is_reported_once_to_the_city_owner(
     await publish(js, stream, event)
     async with running(notifications_settings) as running_worker:
         await wait_until(lambda: handler.mails_to(world.emails["owner"]), "the failure report to the city owner")
+        # The server has the report; its outcome is committed a moment later.
+        await wait_until(lambda: have_statuses(running_worker, {"failed", "sent"}), "every outcome recorded")
         # A redelivered event and more sender passes change nothing: one failure, one report.
         await publish(js, stream, event, msg_id=str(uuid.uuid4()))
         await wait_until(lambda: consumer_drained(running_worker), "the duplicate consumed")

@@ -1,5 +1,5 @@
 """The sender's claim on the deliveries table (SQLite and PostgreSQL): the oldest due rows, each taken by one
-claim only, leased and counted in the same statement."""
+claim only, leased, counted and stamped with the claiming worker in the same statement."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from shared.db import create_engine, create_sessionmaker
 
 NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(minutes=5)
+HOLDER = repository.Holder("host/0", 3)
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ async def _claim(sessionmaker: async_sessionmaker[AsyncSession], limit: int,
                  started: asyncio.Event | None = None) -> list[repository.ClaimedDelivery]:
     async with sessionmaker() as session, session.begin():
         skip_locked = session.bind.dialect.name == "postgresql"
-        claimed = await repository.claim_due(session, NOW, LEASE, limit, skip_locked)
+        claimed = await repository.claim_due(session, NOW, LEASE, limit, skip_locked, HOLDER)
         if started is not None:  # hold the claim open while the other one runs
             started.set()
             await asyncio.sleep(0.2)
@@ -75,4 +76,5 @@ async def test_claims_take_the_oldest_due_rows_once_each(sessionmaker: async_ses
     async with sessionmaker() as session:
         rows = {row.id: row for row in (await session.scalars(select(Delivery))).all()}
     assert {rows[row_id].next_attempt_at for row_id in claimed_ids} == {LEASE}
+    assert {(rows[row_id].claimed_by, rows[row_id].claim_generation) for row_id in claimed_ids} == {("host/0", 3)}
     assert rows[later["id"]].attempts == 0 and rows[held["id"]].attempts == 0

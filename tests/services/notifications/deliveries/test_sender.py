@@ -16,12 +16,13 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.consumer import worker
 from services.notifications.deliveries import service
 from services.notifications.deliveries.models import Delivery
-from services.notifications.deliveries.sender import Attempt, DeliverySender
+from services.notifications.deliveries.outcomes import Attempt
+from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.smtp import SendResult, SmtpPool
 from shared.bus import StreamSpec, ensure_stream
 from shared.calendar import default_calendar, use_calendar
 from shared.clock import FixedClock, SystemClock
-from tests.services.notifications.deliveries.test_delivery_guarantees import deliveries, running
+from tests.services.notifications.deliveries.test_delivery_guarantees import have_statuses, deliveries, running
 from tests.services.notifications.support import (
     Commitments,
     SinkHandler,
@@ -108,11 +109,8 @@ async def test_an_address_refused_before_sending_is_reported_to_the_city_owner(
     await publish(js, stream, reminder_event(world, "overdue", audience=("liaison",)))
     async with running(notifications_settings) as running_worker:
         await wait_until(lambda: handler.mails_to(world.emails["owner"]), "the failure report to the city owner")
-
-        async def outcomes_recorded() -> bool:  # the server has the report; its outcome is committed a moment later
-            return {row.status for row in await deliveries(running_worker)} == {"failed", "sent"}
-
-        await wait_until(outcomes_recorded, "every outcome recorded")
+        # The server has the report; its outcome is committed a moment later.
+        await wait_until(lambda: have_statuses(running_worker, {"failed", "sent"}), "every outcome recorded")
         rows = await deliveries(running_worker)
     failed = next(row for row in rows if row.kind == "reminder")
     assert failed.status == "failed" and (failed.last_error or "").startswith("message refusé avant envoi")
@@ -136,19 +134,19 @@ async def test_a_late_outcome_does_not_overwrite_what_another_sender_recorded(
         async with running_worker.sessionmaker() as session, session.begin():
             await service.record_reminder(session, FixedClock(start), "sceaux.example", envelope, event, context)
         slow = running_worker.sender
-        claim = await slow.claim()
+        claim = await slow.claims.claim()
         assert claim is not None and len(claim.rows) == 1
         # The slow sender's lease lapses; another replica takes the row over and sends it.
         smtp = SmtpPool(notifications_settings)
         try:
             other = DeliverySender(running_worker.sessionmaker, notifications_settings,
-                                   FixedClock(start + lease + timedelta(seconds=1)), client, smtp)
+                                   FixedClock(start + lease + timedelta(seconds=1)), client, smtp, "other-replica")
             assert await other.send_due() == 1
         finally:
             await smtp.close()
         # Then the slow one's late 5xx comes back: it must change nothing, and report nothing.
         owner = next(r for r in context.recipients if r.audience == "city_owner")
-        await slow.record(claim, {claim.rows[0].id: Attempt(SendResult.PERMANENT, "550 trop tard", [owner])})
+        await slow.recorder.record(claim, claim.rows[0], Attempt(SendResult.PERMANENT, "550 trop tard", [owner]))
         async with running_worker.sessionmaker() as session:
             rows = list((await session.scalars(select(Delivery))).all())
     assert [(row.kind, row.status, row.attempts, row.last_error) for row in rows] == [("reminder", "sent", 2, None)]

@@ -1,0 +1,151 @@
+"""What happened to each claimed delivery, recorded on its row: sent, cancelled, retried later (SMTP 4xx, with
+exponential backoff, given up after RETRY_GIVE_UP_SECONDS) or failed (5xx, reported once to the item's city
+owner).
+
+Outcomes are committed as they come: a connection's outcome is in the database before that connection takes
+its next mail (sender.py), the outcomes that arrive while a commit is under way going together in the next one.
+Each is fenced: recorded only on a row still held by the same worker identity, generation and attempt number
+(claims.py), so a worker whose rows were taken over records nothing on them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifications.config import NotificationsSettings
+from services.notifications.deliveries import repository, service
+from services.notifications.deliveries.claims import Claim
+from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
+from services.notifications.deliveries.repository import ClaimedDelivery, Holder
+from services.notifications.recipients import Recipient
+from services.notifications.smtp import SendResult
+from shared.clock import Clock
+
+
+@dataclass
+class Attempt:
+    """What happened to one claimed delivery."""
+
+    result: SendResult | None  # None: nothing to send any more (cancelled)
+    reply: str
+    # City owners to tell when a reminder fails for good.
+    owners: list[Recipient] = field(default_factory=list)
+    # Reminders of a digest dropped as no longer current, with the reason.
+    cancelled_parts: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    claim: Claim
+    row: ClaimedDelivery
+    attempt: Attempt
+
+
+class OutcomeRecorder:
+    """Commits outcomes as they come, those that arrive during a commit together in the next one."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: NotificationsSettings,
+                 clock: Clock, on_new_deliveries: Callable[[], None]) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.clock = clock
+        self.on_new_deliveries = on_new_deliveries
+        self._waiting: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._committing: asyncio.Task[None] | None = None
+
+    async def record(self, claim: Claim, row: ClaimedDelivery, attempt: Attempt) -> None:
+        """Returns once the outcome is committed; raises what the commit raised."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((Outcome(claim, row, attempt), future))
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit_waiting())
+        await asyncio.shield(future)  # a lane cancelled meanwhile does not cancel the others' commit
+
+    async def _commit_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    reported = await record_outcomes(session, self.settings, self.clock,
+                                                     [outcome for outcome, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each waiting lane gets it (the rows keep their claim)
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for _, future in batch:
+                future.set_result(None)
+            if reported:
+                self.on_new_deliveries()
+
+
+def retry_delay(settings: NotificationsSettings, attempts: int) -> timedelta:
+    """The wait before the next attempt after a temporary failure (attempts: the ones made so far)."""
+    delay = settings.retry_initial_seconds * settings.retry_multiplier ** max(attempts - 1, 0)
+    return timedelta(seconds=min(delay, settings.retry_max_interval_seconds))
+
+
+async def record_outcomes(session: AsyncSession, settings: NotificationsSettings, clock: Clock,
+                          outcomes: list[Outcome]) -> bool:
+    """Record outcomes on the rows their claims still hold; returns whether failure reports were written."""
+    now = clock.now()
+    # The rows whose outcome is not the usual one, read before the digests among the sent rows leave `pending`.
+    unusual = [outcome for outcome in outcomes
+               if outcome.attempt.result is not SendResult.SENT or outcome.attempt.cancelled_parts]
+    owned = await _still_held(session, unusual)
+    sent: dict[tuple[Holder, int], list[uuid.UUID]] = {}
+    for outcome in outcomes:
+        if outcome.attempt.result is SendResult.SENT:
+            sent.setdefault((outcome.claim.holder, outcome.row.attempts), []).append(outcome.row.id)
+    for (holder, attempts), ids in sent.items():
+        await repository.mark_sent(session, ids, now, holder, attempts)
+    reported = False
+    for outcome in unusual:
+        row = owned.get(outcome.row.id)
+        if row is None:
+            continue  # no longer ours: another sender took it over when our lease lapsed
+        attempt = outcome.attempt
+        if attempt.cancelled_parts:
+            await repository.cancel_parts(session, row.id, attempt.cancelled_parts, now)
+        if attempt.result is not SendResult.SENT:
+            reported |= await _record_unsent(session, settings, clock, row, attempt, now)
+    return reported
+
+
+async def _still_held(session: AsyncSession, outcomes: list[Outcome]) -> dict[uuid.UUID, Delivery]:
+    owned: dict[uuid.UUID, Delivery] = {}
+    for_update = session.bind.dialect.name == "postgresql"
+    by_holder: dict[Holder, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_holder.setdefault(outcome.claim.holder, []).append(outcome)
+    for holder, holder_outcomes in by_holder.items():
+        attempts = {outcome.row.id: outcome.row.attempts for outcome in holder_outcomes}
+        rows = await repository.still_claimed(session, list(attempts), holder, for_update)
+        owned.update((row.id, row) for row in rows if row.attempts == attempts[row.id])
+    return owned
+
+
+async def _record_unsent(session: AsyncSession, settings: NotificationsSettings, clock: Clock, row: Delivery,
+                         attempt: Attempt, now: datetime) -> bool:
+    """A delivery not sent this time: cancelled, retried later, or failed (and reported); returns whether a
+    failure report was written."""
+    row.updated_at, row.last_error = now, attempt.reply[:1000]
+    row.claimed_by = row.claim_generation = None
+    if attempt.result is None:
+        row.status, row.next_attempt_at = DeliveryStatus.CANCELLED.value, None
+        return False
+    gave_up = (now - row.retry_since).total_seconds() >= settings.retry_give_up_seconds
+    if attempt.result is SendResult.TEMPORARY and not gave_up:
+        row.next_attempt_at = now + retry_delay(settings, row.attempts)
+        return False
+    if gave_up and attempt.result is SendResult.TEMPORARY:
+        row.last_error = f"abandon après {row.attempts} tentatives : {attempt.reply}"[:1000]
+    row.status, row.failed_at, row.next_attempt_at = DeliveryStatus.FAILED.value, now, None
+    if row.kind == DeliveryKind.REMINDER and attempt.owners:
+        await service.record_failure_reports(session, clock, settings.message_id_domain, row, attempt.owners)
+        return True
+    return False
