@@ -24,14 +24,14 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifications.app import commitments_http
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.repository import ClaimedDelivery
 from services.notifications.deliveries.sender import ContextKey, DeliverySender, context_key, reminder_audiences
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
-from services.notifications.recipients import CommitmentsClient, ContextRefused, ReminderContext
+from services.notifications.commitments_client import CommitmentsClient, ContextRefused
+from services.notifications.recipients import ReminderContext
 from services.notifications.smtp import SmtpPool
 from services.notifications.webhooks.consumer import run_webhooks
 from shared.bus import StreamSpec, connect, ensure_stream
@@ -241,8 +241,7 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None
     client = nats_client or await connect(settings.nats_url, name="notifications-worker")
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessionmaker = create_sessionmaker(engine)
-    http = commitments_http(settings)
-    commitments = CommitmentsClient(http, settings.commitments_api_key)
+    commitments = CommitmentsClient.from_settings(settings)
     smtp = SmtpPool(settings)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
@@ -261,7 +260,7 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None
             with contextlib.suppress(Exception):
                 await consumer.subscription.unsubscribe()
         await smtp.close()
-        await http.aclose()
+        await commitments.aclose()
         if own_client:
             with contextlib.suppress(Exception):
                 await client.drain()

@@ -35,7 +35,8 @@ from services.notifications.deliveries.service import DeadlineReminder
 from services.notifications.email.message import OutgoingMail, build_mail
 from services.notifications.email.render import (ReminderDraft, link_keys, load_templates, render_digest,
                                                  render_failure_report, reminder_draft)
-from services.notifications.recipients import CommitmentsClient, ContextRefused, Recipient, ReminderContext
+from services.notifications.commitments_client import CommitmentsClient, ContextRefused
+from services.notifications.recipients import Recipient, ReminderContext
 from services.notifications.smtp import SendOutcome, SendResult, SmtpPool
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, paris_today

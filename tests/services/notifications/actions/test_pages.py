@@ -20,6 +20,7 @@ from services.notifications.actions.links import MissingSecret, action_links, ve
 from services.notifications.actions.models import ActionLinkUse
 from services.notifications.actions.service import CLAIM_LEASE
 from services.notifications.app import create_app
+from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
 from shared.clock import FixedClock
 from tests.services.notifications.support import Commitments, World, free_port, ok
@@ -285,13 +286,15 @@ async def test_commitments_service_down_leaves_the_link_usable(
     item = world.ids["item"]
     await _move(admin, item, "sent")
     link = _links(notifications_settings, world, clock)["acknowledge"]
-    healthy = app.state.commitments_http
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}", timeout=5) as nowhere:
-        app.state.commitments_http = nowhere
-        try:
-            down = await browser.post(link, headers=FORM, content=b"")
-        finally:
-            app.state.commitments_http = healthy
+    healthy = app.state.commitments
+    nowhere = CommitmentsClient.from_settings(notifications_settings.model_copy(
+        update={"commitments_url": f"http://127.0.0.1:{free_port()}", "commitments_connect_timeout_seconds": 5.0}))
+    app.state.commitments = nowhere
+    try:
+        down = await browser.post(link, headers=FORM, content=b"")
+    finally:
+        app.state.commitments = healthy
+        await nowhere.aclose()
     assert down.status_code == 503 and "n'a pas été enregistrée" in _read(down)
     assert await _uses(app) == []
     again = await browser.post(link, headers=FORM, content=b"")
