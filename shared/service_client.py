@@ -73,7 +73,8 @@ class _NotNow(Exception):
     """An answer worth asking again for (RETRYABLE_STATUSES), raised to the retry loop."""
 
     def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"HTTP {response.status_code} from {response.request.method} {response.request.url.path}")
+        request = response.request
+        super().__init__(f"HTTP {response.status_code} from {request.method} {request.url.path}")
         self.response = response
         self.retry_after = retry_after_seconds(response)
 
@@ -94,18 +95,19 @@ class ServiceClient:
         # `name` as French sentences start with it: "Le service des engagements".
         self.name = name
         self.policy = policy or CallPolicy()
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=self.policy.timeout(), limits=self.policy.limits(),
-                                      transport=transport)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=self.policy.timeout(),
+                                      limits=self.policy.limits(), transport=transport)
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
     async def call(self, method: str, path: str, *, params: Any = None, json: Any = None,
-                   headers: dict[str, str] | None = None, idempotency_key: str | None = None) -> httpx.Response:
+                   headers: dict[str, str] | None = None, idempotency_key: str | None = None
+                   ) -> httpx.Response:
         """The service's 2xx answer. A refusal (4xx) is raised as the domain error of its status with the
-        problem's French detail and extensions; ServiceUnavailable when the service cannot answer (unreachable,
-        too slow, 5xx, still busy after the retries). Only idempotent calls are retried: GET and the like, and a
-        POST that carries an Idempotency-Key."""
+        problem's French detail and extensions; ServiceUnavailable when the service cannot answer
+        (unreachable, too slow, 5xx, still busy after the retries). Only idempotent calls are retried: GET and
+        the like, and a POST that carries an Idempotency-Key."""
         method = method.upper()
         headers = dict(headers or {})
         if idempotency_key is not None:
@@ -117,11 +119,12 @@ class ServiceClient:
             response = busy.response
         except httpx.TimeoutException as exc:
             logger.warning("%s %s%s: %s", method, self.http.base_url, path, type(exc).__name__)
-            raise ServiceUnavailable(f"{self.name} n'a pas répondu à temps ; réessayez dans un instant.") from exc
+            raise ServiceUnavailable(f"{self.name} n'a pas répondu à temps ; réessayez dans un instant.") \
+                from exc
         except httpx.TransportError as exc:
             logger.warning("%s %s%s: %r", method, self.http.base_url, path, exc)
-            raise ServiceUnavailable(f"{self.name} est injoignable pour le moment ; réessayez dans un instant.") \
-                from exc
+            raise ServiceUnavailable(f"{self.name} est injoignable pour le moment ; réessayez dans un "
+                                     "instant.") from exc
         if response.is_success:
             return response
         raise self.refusal(response)
@@ -155,8 +158,8 @@ class ServiceClient:
         status = response.status_code
         if status >= 500 or status in RETRYABLE_STATUSES:
             logger.warning("%s %s answered %s", response.request.method, response.request.url, status)
-            return ServiceUnavailable(f"{self.name} est momentanément indisponible (HTTP {status}) ; réessayez "
-                                      "dans un instant.")
+            return ServiceUnavailable(f"{self.name} est momentanément indisponible (HTTP {status}) ; "
+                                      "réessayez dans un instant.")
         problem = _problem(response)
         detail = problem.get("detail")
         if not isinstance(detail, str) or not detail:

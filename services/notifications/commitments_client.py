@@ -1,6 +1,6 @@
 """The commitments service as the notifications service calls it: one client per process for the key checks
-(`whoami`), the recipients of a reminder (`reminder-context`), the contacts the preferences API is asked about,
-and the actions of a signed link, made as its contact (`X-Acting-Contact`).
+(`whoami`), the recipients of a reminder (`reminder-context`), the contacts the preferences API is asked
+about, and the actions of a signed link, made as its contact (`X-Acting-Contact`).
 
 Timeouts, the connection pool, retries of idempotent calls and the French errors come from
 shared/service_client.py; this module says which calls exist and what their refusals mean here."""
@@ -86,11 +86,11 @@ class CommitmentsClient:
         body = response.json()
         if not body.get("active") or body.get("role") not in {role.value for role in Role}:
             return None
-        return Principal(
-            role=Role(body["role"]),
-            key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
-            partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
-            visible_partner_ids=frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or []))
+        visible = frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or ())
+        return Principal(role=Role(body["role"]),
+                         key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
+                         partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
+                         visible_partner_ids=visible)
 
     async def reminder_context(self, item_id: uuid.UUID, deadline_id: uuid.UUID | None,
                                audiences: Iterable[str]) -> ReminderContext | None:
@@ -116,7 +116,8 @@ class CommitmentsClient:
 
     async def check_contact_visible(self, contact_id: uuid.UUID, secret: str) -> None:
         """NotFound unless the holder of `secret` may see this contact (the commitments service decides)."""
-        await self.service.call("GET", f"/v1/contacts/{contact_id}", headers={"Authorization": f"Bearer {secret}"})
+        await self.service.call("GET", f"/v1/contacts/{contact_id}",
+                                headers={"Authorization": f"Bearer {secret}"})
 
     def acting_as(self, contact_id: uuid.UUID) -> ContactActions:
         """Calls made as this contact: exactly its partner's rights, and the history names it."""
@@ -167,8 +168,8 @@ class ContactActions:
         except NotFound as exc:
             raise ActionRefused(404, _NOT_YOURS) from exc
         except Forbidden as exc:
-            # The permission matrix names the action it refuses ("only the partner asked may …"): its own French
-            # detail says why. A 403 without one refuses the acting contact itself: no longer active.
+            # The permission matrix names the action it refuses ("only the partner asked may …"): its own
+            # French detail says why. A 403 without one refuses the acting contact itself: no longer active.
             if "action" in exc.extensions:
                 raise ActionRefused(403, exc.detail, **exc.extensions) from exc
             raise ActionRefused(403, _CONTACT_GONE, "Lien inutilisable") from exc
@@ -187,14 +188,16 @@ class ContactActions:
         """The item as the contact sees it (title, status, allowed transitions)."""
         return await self._call("GET", f"/v1/items/{item_id}")
 
-    async def transition(self, item_id: uuid.UUID, to: str, key: str, comment: str | None = None) -> dict[str, Any]:
+    async def transition(self, item_id: uuid.UUID, to: str, key: str, comment: str | None = None
+                         ) -> dict[str, Any]:
         """Move the item to `to` (acknowledged, delivered …)."""
         body: dict[str, Any] = {"to": to}
         if comment:
             body["comment"] = comment
         return await self._call("POST", f"/v1/items/{item_id}/transitions", body, key)
 
-    async def add_progress(self, item_id: uuid.UUID, text: str, evidence_url: str | None, key: str) -> dict[str, Any]:
+    async def add_progress(self, item_id: uuid.UUID, text: str, evidence_url: str | None, key: str
+                           ) -> dict[str, Any]:
         """A progress entry in the item's journal."""
         body: dict[str, Any] = {"kind": "progress", "text": text}
         if evidence_url:

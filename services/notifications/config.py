@@ -17,8 +17,9 @@ class NotificationsSettings(ServiceSettings):
     commitments_url: str = "http://127.0.0.1:8000"
     # A key of role `service` on the commitments service: reads reminder contexts, acts for a contact.
     commitments_api_key: str = ""
-    # Calls to the commitments service (one client per process, shared/service_client.py): the timeouts of one
-    # attempt, the connection pool, and the retries of idempotent calls (GETs, and POSTs with an Idempotency-Key).
+    # Calls to the commitments service (one client per process, shared/service_client.py): the timeouts of
+    # one attempt, the connection pool, and the retries of idempotent calls (GETs, and POSTs with an
+    # Idempotency-Key).
     commitments_connect_timeout_seconds: float = 2.0
     commitments_timeout_seconds: float = 10.0  # reading an answer (and writing a request)
     commitments_pool_timeout_seconds: float = 10.0  # waiting for a free connection of the pool

@@ -91,7 +91,8 @@ async def test_an_unreachable_service_is_not_remembered() -> None:
     counter = WhoamiCounter()
     # One attempt per call (no retry), so that the requests counted are the checks made; the retries are
     # tested in test_commitments_client.py.
-    async with counted_client("http://127.0.0.1:1", counter, CallPolicy(connect_timeout_seconds=5, attempts=1)) as http:
+    async with counted_client("http://127.0.0.1:1", counter,
+                              CallPolicy(connect_timeout_seconds=5, attempts=1)) as http:
         verifier = KeyVerifier(http, ttl_seconds=3600.0, refusal_ttl_seconds=3600.0)
         outcomes = await asyncio.gather(*(verifier.verify("eng_some-key") for _ in range(50)), return_exceptions=True)
         assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes)
