@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -128,8 +128,8 @@ class ActionRefused(DomainError):
     """The commitments service said no to a contact's action; the status and French detail are its own."""
 
     code = "action-refused"
-    TITLES = {403: "Action non autorisée", 404: "Demande introuvable", 409: "Action impossible",
-              422: "Données refusées"}
+    TITLES: ClassVar[dict[int, str]] = {403: "Action non autorisée", 404: "Demande introuvable",
+                                        409: "Action impossible", 422: "Données refusées"}
 
     def __init__(self, status: int, detail: str, title: str | None = None, **extensions: Any) -> None:
         super().__init__(detail, **extensions)

@@ -24,13 +24,13 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifications.commitments_client import CommitmentsClient, ContextRefused
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.repository import ClaimedDelivery
 from services.notifications.deliveries.sender import ContextKey, DeliverySender, context_key, reminder_audiences
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
-from services.notifications.commitments_client import CommitmentsClient, ContextRefused
 from services.notifications.recipients import ReminderContext
 from services.notifications.smtp import SmtpPool
 from services.notifications.webhooks.consumer import run_webhooks

@@ -27,6 +27,7 @@ from typing import TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifications.commitments_client import CommitmentsClient, ContextRefused
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
@@ -35,7 +36,6 @@ from services.notifications.deliveries.service import DeadlineReminder
 from services.notifications.email.message import OutgoingMail, build_mail
 from services.notifications.email.render import (ReminderDraft, link_keys, load_templates, render_digest,
                                                  render_failure_report, reminder_draft)
-from services.notifications.commitments_client import CommitmentsClient, ContextRefused
 from services.notifications.recipients import Recipient, ReminderContext
 from services.notifications.smtp import SendOutcome, SendResult, SmtpPool
 from shared.calendar import WorkingCalendar, default_calendar

@@ -4,10 +4,10 @@ import uuid
 
 from fastapi import APIRouter, Request
 
+from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.dependencies import ClockDep, ContactManagerDep, SessionDep
 from services.notifications.preferences import service
 from services.notifications.preferences.schemas import PreferencesRead, PreferencesUpdate
-from services.notifications.commitments_client import CommitmentsClient
 from shared.auth import bearer_secret
 
 router = APIRouter(prefix="/v1", tags=["Preferences"])
