@@ -8,12 +8,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import httpx
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.notifications.actions.router import router as actions_router
 from services.notifications.auth.service import KeyVerifier
+from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.router import router as deliveries_router
 from services.notifications.preferences.router import router as preferences_router
@@ -39,11 +39,6 @@ RFC 9457 (`application/problem+json`).
 """
 
 
-def commitments_http(settings: NotificationsSettings) -> httpx.AsyncClient:
-    """An HTTP client based at the commitments service."""
-    return httpx.AsyncClient(base_url=settings.commitments_url, timeout=settings.commitments_timeout_seconds)
-
-
 def create_app(settings: NotificationsSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
     clock = clock or SystemClock()
@@ -55,8 +50,9 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
     bus = BusState()
-    http = commitments_http(settings)
-    key_verifier = KeyVerifier(http, ttl_seconds=settings.principal_cache_seconds,
+    # One client of the commitments service for the whole process (key checks, contacts, action pages).
+    commitments = CommitmentsClient.from_settings(settings)
+    key_verifier = KeyVerifier(commitments, ttl_seconds=settings.principal_cache_seconds,
                                refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
 
     @contextlib.asynccontextmanager
@@ -75,7 +71,7 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
         finally:
             stop.set()
             await bus.close()
-            await http.aclose()
+            await commitments.aclose()
             await engine.dispose()
 
     app = create_api(title="Engagements — service des notifications", version="1.0.0", description=DESCRIPTION,
@@ -87,7 +83,7 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     app.state.read_sessionmaker = read_sessionmaker(engine)
     app.state.stream = stream
     app.state.bus = bus
-    app.state.commitments_http = http
+    app.state.commitments = commitments
     app.state.key_verifier = key_verifier
     install_problem_handlers(app)
     # Other packages register their routers here, one line each.

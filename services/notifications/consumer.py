@@ -15,7 +15,6 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -23,13 +22,14 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifications.commitments_client import CommitmentsClient, ContextRefused
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.claims import worker_identity
 from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
-from services.notifications.recipients import CommitmentsClient, ContextRefused, ReminderContext
+from services.notifications.recipients import ReminderContext
 from services.notifications.smtp import SmtpPool
 from services.notifications.webhooks.consumer import run_webhooks
 from shared.bus import StreamSpec, connect, ensure_stream
@@ -224,11 +224,8 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
         sessionmaker = create_sessionmaker(engine)
-        # The client the API's commitments_http makes, without importing the API (FastAPI and its routers): a
-        # worker restarted after a crash is sending again a second or so sooner.
-        http = httpx.AsyncClient(base_url=settings.commitments_url, timeout=settings.commitments_timeout_seconds)
-        stack.push_async_callback(http.aclose)
-        commitments = CommitmentsClient(http, settings.commitments_api_key)
+        commitments = CommitmentsClient.from_settings(settings)
+        stack.push_async_callback(commitments.aclose)
         smtp = SmtpPool(settings)
         stack.push_async_callback(smtp.close)
         stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,

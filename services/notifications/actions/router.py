@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.actions import pages, service
-from services.notifications.actions.client import ContactActions
 from services.notifications.actions.links import MAX_TOKEN_LENGTH, ActionLink, MissingSecret
 from services.notifications.actions.schemas import FIELD_LIMIT, UnreadableForm, parse_form
+from services.notifications.commitments_client import CommitmentsClient, ContactActions
 from services.notifications.dependencies import ClockDep, SettingsDep
 from shared.clock import paris_today
 from shared.problems import DomainError
@@ -42,8 +42,9 @@ def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
 
 
-def _actions(request: Request, settings: SettingsDep, link: ActionLink) -> ContactActions:
-    return ContactActions(request.app.state.commitments_http, settings.commitments_api_key, link.contact_id)
+def _actions(request: Request, link: ActionLink) -> ContactActions:
+    commitments: CommitmentsClient = request.app.state.commitments
+    return commitments.acting_as(link.contact_id)
 
 
 async def _open(sessionmaker: async_sessionmaker[AsyncSession], settings: SettingsDep, clock: ClockDep,
@@ -70,7 +71,7 @@ async def show_action(token: Token, request: Request, sessionmaker: Sessionmaker
     """The page of one link: what it is about and a form (nothing changes until the form is sent)."""
     try:
         link = await _open(sessionmaker, settings, clock, token)
-        item = await _actions(request, settings, link).item(link.item_id)
+        item = await _actions(request, link).item(link.item_id)
     except DomainError as error:
         return pages.error_page(error)
     return pages.form_page(link, item, paris_today(clock))
@@ -82,7 +83,7 @@ async def submit_action(token: Token, request: Request, sessionmaker: Sessionmak
     """Record the link's action in the commitments service as its contact, then show the result."""
     try:
         link = await _open(sessionmaker, settings, clock, token)
-        actions = _actions(request, settings, link)
+        actions = _actions(request, link)
         fields = await _form_fields(request)
         form, errors = parse_form(link.purpose.value, fields)
         if form is not None:

@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.actions import repository
-from services.notifications.actions.client import ContactActions
 from services.notifications.actions.links import ActionLink, InvalidLink, Purpose, verify
 from services.notifications.actions.models import ActionLinkUse
 from services.notifications.actions.schemas import DoneForm, NewDateForm, NotForMeForm
+from services.notifications.commitments_client import ContactActions
 from shared.calendar import format_date_fr
 from shared.clock import PARIS
 from shared.problems import Conflict

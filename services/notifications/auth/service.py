@@ -4,7 +4,8 @@ The cache is keyed by the SHA-256 of the key, never the key itself; an `api_key.
 key at once, and the cache lifetime (5 s by default) bounds the delay should the event be late. Concurrent
 requests with a key not in the cache share one `whoami` (single flight); a refused key is remembered briefly
 too (at most the same lifetime), so that a burst of requests with a bad key does not become a burst of
-`whoami`. An error (the commitments service unreachable or failing) is never remembered."""
+`whoami`. An error (the commitments service unreachable or failing, after the client's retries) is never
+remembered."""
 
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-import httpx
-
-from shared.auth import Principal, Role
-from shared.problems import ServiceUnavailable, Unauthorized
+from services.notifications.commitments_client import CommitmentsClient
+from shared.auth import Principal
+from shared.problems import Unauthorized
 from shared.single_flight import SingleFlight
 
 REFUSED = "Clé d'API inconnue ou révoquée."
@@ -24,7 +24,7 @@ REFUSED = "Clé d'API inconnue ou révoquée."
 
 @dataclass
 class KeyVerifier:
-    http: httpx.AsyncClient  # based at the commitments service's URL
+    commitments: CommitmentsClient
     ttl_seconds: float = 5.0
     refusal_ttl_seconds: float = 5.0  # a refused key is remembered min(this, ttl_seconds)
     # key hash -> (expiry, the principal, or None when refused)
@@ -48,22 +48,7 @@ class KeyVerifier:
     async def _ask(self, key_hash: str, secret: str) -> Principal | None:
         """Ask the commitments service, and remember its answer (a principal, or None for a refusal)."""
         revocations = self._revocations
-        try:
-            response = await self.http.get("/v1/auth/whoami", headers={"Authorization": f"Bearer {secret}"})
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailable("Le service des engagements ne répond pas : impossible de vérifier la clé.") \
-                from exc
-        principal: Principal | None = None
-        if response.status_code not in (200, 401, 403):
-            raise ServiceUnavailable("Le service des engagements n'a pas pu vérifier la clé.")
-        if response.status_code == 200:
-            body = response.json()
-            if body.get("active") and body.get("role") in {role.value for role in Role}:
-                principal = Principal(
-                    role=Role(body["role"]),
-                    key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
-                    partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
-                    visible_partner_ids=frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or []))
+        principal = await self.commitments.whoami(secret)
         if revocations == self._revocations:  # else a revocation came meanwhile: this answer may predate it
             self._remember(key_hash, principal)
         return principal

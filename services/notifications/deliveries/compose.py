@@ -23,7 +23,8 @@ from services.notifications.email.render import (
     render_failure_report,
     render_reminder,
 )
-from services.notifications.recipients import CommitmentsClient, Recipient, ReminderContext
+from services.notifications.commitments_client import CommitmentsClient
+from services.notifications.recipients import Recipient, ReminderContext
 from shared.calendar import WorkingCalendar
 from shared.clock import Clock, paris_today
 from shared.events import EventEnvelope

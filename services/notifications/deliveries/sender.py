@@ -17,13 +17,13 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifications.commitments_client import CommitmentsClient, ContextRefused
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.claims import Claim, Claims, IdentityTaken
 from services.notifications.deliveries.compose import Cancelled, ContextRequests, MailComposer, Refused
 from services.notifications.deliveries.models import Delivery
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
 from services.notifications.deliveries.repository import ClaimedDelivery
-from services.notifications.recipients import CommitmentsClient, ContextRefused
 from services.notifications.smtp import SendResult, SmtpPool
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock

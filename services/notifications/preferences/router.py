@@ -4,10 +4,10 @@ import uuid
 
 from fastapi import APIRouter, Request
 
+from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.dependencies import ClockDep, ContactManagerDep, SessionDep
 from services.notifications.preferences import service
 from services.notifications.preferences.schemas import PreferencesRead, PreferencesUpdate
-from services.notifications.recipients import CommitmentsClient
 from shared.auth import bearer_secret
 
 router = APIRouter(prefix="/v1", tags=["Preferences"])
@@ -21,7 +21,8 @@ async def _check_contact(request: Request, contact_id: uuid.UUID) -> None:
     """NotFound unless the caller's own key may see the contact in the commitments service (a partner: its own).
     Called in the endpoint, after the body is validated: a bad body is a 422 whoever the contact is."""
     secret = bearer_secret(request.headers.get("authorization"), request.headers.get("x-api-key"))
-    await CommitmentsClient(request.app.state.commitments_http, "").check_contact_visible(contact_id, secret)
+    commitments: CommitmentsClient = request.app.state.commitments
+    await commitments.check_contact_visible(contact_id, secret)
 
 
 @router.get("/contacts/{contact_id}/preferences", response_model=PreferencesRead, responses={404: _PROBLEM})

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,9 +13,11 @@ import pytest
 
 from services.commitments.auth.principal import Role
 from services.notifications.auth.service import KeyVerifier
+from services.notifications.commitments_client import NAME, CommitmentsClient
 from services.notifications.config import NotificationsSettings
 from shared.clock import FixedClock
 from shared.problems import ServiceUnavailable, Unauthorized
+from shared.service_client import CallPolicy, ServiceClient
 from tests.services.notifications.support import Commitments, ok
 from tests.services.notifications.test_api import client, notifications_api
 
@@ -33,11 +36,22 @@ class WhoamiCounter:
             await self.open.wait()
 
 
+@contextlib.asynccontextmanager
+async def counted_client(url: str, counter: WhoamiCounter, policy: CallPolicy | None = None
+                         ) -> AsyncIterator[CommitmentsClient]:
+    """The notifications service's client of the commitments service, each request it sends counted."""
+    client = CommitmentsClient(ServiceClient(url, NAME, policy or CallPolicy(read_timeout_seconds=30)), "")
+    client.http.event_hooks["request"].append(counter)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
 async def counted(commitments: Commitments) -> AsyncIterator[tuple[KeyVerifier, WhoamiCounter]]:
     counter = WhoamiCounter()
-    async with httpx.AsyncClient(base_url=commitments.url, timeout=30,
-                                 event_hooks={"request": [counter]}) as http:
+    async with counted_client(commitments.url, counter) as http:
         yield KeyVerifier(http, ttl_seconds=3600.0, refusal_ttl_seconds=3600.0), counter
 
 
@@ -65,7 +79,7 @@ async def test_a_bad_key_asks_once_then_is_refused_from_the_cache(
 
 async def test_refusals_are_kept_no_longer_than_their_setting(commitments: Commitments) -> None:
     counter = WhoamiCounter()
-    async with httpx.AsyncClient(base_url=commitments.url, timeout=30, event_hooks={"request": [counter]}) as http:
+    async with counted_client(commitments.url, counter) as http:
         verifier = KeyVerifier(http, ttl_seconds=3600.0, refusal_ttl_seconds=0.0)
         for _ in range(2):
             with pytest.raises(Unauthorized):
@@ -75,7 +89,10 @@ async def test_refusals_are_kept_no_longer_than_their_setting(commitments: Commi
 
 async def test_an_unreachable_service_is_not_remembered() -> None:
     counter = WhoamiCounter()
-    async with httpx.AsyncClient(base_url="http://127.0.0.1:1", timeout=5, event_hooks={"request": [counter]}) as http:
+    # One attempt per call (no retry), so that the requests counted are the checks made; the retries are
+    # tested in test_commitments_client.py.
+    async with counted_client("http://127.0.0.1:1", counter,
+                              CallPolicy(connect_timeout_seconds=5, attempts=1)) as http:
         verifier = KeyVerifier(http, ttl_seconds=3600.0, refusal_ttl_seconds=3600.0)
         outcomes = await asyncio.gather(*(verifier.verify("eng_some-key") for _ in range(50)), return_exceptions=True)
         assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes)
@@ -109,7 +126,7 @@ async def test_the_api_under_a_burst_with_one_key_asks_once(
     _, secret = await commitments.make_key(Role.CITY)
     async with notifications_api(settings, FixedClock()) as app:
         counter = WhoamiCounter()
-        app.state.commitments_http.event_hooks["request"].append(counter)
+        app.state.commitments.http.event_hooks["request"].append(counter)
         city = client(app, secret)
         responses = await asyncio.gather(*(city.get("/v1/deliveries") for _ in range(100)))
         assert {response.status_code for response in responses} == {200}

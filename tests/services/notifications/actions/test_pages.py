@@ -20,6 +20,7 @@ from services.notifications.actions.links import MissingSecret, action_links, ve
 from services.notifications.actions.models import ActionLinkUse
 from services.notifications.actions.service import CLAIM_LEASE
 from services.notifications.app import create_app
+from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
 from shared.clock import FixedClock
 from tests.services.notifications.support import Commitments, World, free_port, ok
@@ -285,15 +286,53 @@ async def test_commitments_service_down_leaves_the_link_usable(
     item = world.ids["item"]
     await _move(admin, item, "sent")
     link = _links(notifications_settings, world, clock)["acknowledge"]
-    healthy = app.state.commitments_http
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}", timeout=5) as nowhere:
-        app.state.commitments_http = nowhere
-        try:
-            down = await browser.post(link, headers=FORM, content=b"")
-        finally:
-            app.state.commitments_http = healthy
+    healthy = app.state.commitments
+    nowhere = CommitmentsClient.from_settings(notifications_settings.model_copy(
+        update={"commitments_url": f"http://127.0.0.1:{free_port()}", "commitments_connect_timeout_seconds": 5.0}))
+    app.state.commitments = nowhere
+    try:
+        down = await browser.post(link, headers=FORM, content=b"")
+    finally:
+        app.state.commitments = healthy
+        await nowhere.aclose()
     assert down.status_code == 503 and "n'a pas été enregistrée" in _read(down)
     assert await _uses(app) == []
     again = await browser.post(link, headers=FORM, content=b"")
     assert again.status_code == 200, again.text
     assert await _status(admin, item) == "acknowledged"
+
+
+async def test_a_refusal_of_the_permission_matrix_is_shown_in_its_own_words(
+        app: FastAPI, browser: httpx.AsyncClient, admin: httpx.AsyncClient, world: World,
+        notifications_settings: NotificationsSettings, clock: FixedClock) -> None:
+    """Vallée Sud Grand Paris is associated with Hauts-de-Seine Habitat's request: its liaison sees the request
+    but may not acknowledge it — only the partner asked may. The page says so, in the commitments service's
+    words, rather than calling the link unusable."""
+    item = world.ids["item"]
+    await _move(admin, item, "sent")
+    ok(await admin.patch(f"/v1/items/{item}", json={"associated_partner_ids": [world.ids["vsgp"]]}))
+    link = _links(notifications_settings, world, clock, contact="vsgp_liaison")["acknowledge"]
+    page = await browser.get(link)
+    assert page.status_code == 200 and "Rénovation du centre commercial" in _read(page)
+
+    refused = await browser.post(link, headers=FORM, content=b"")
+    assert refused.status_code == 403, refused.text
+    assert "Action non autorisée" in _read(refused)
+    assert ("Seul le partenaire sollicité peut accuser réception ; un partenaire associé peut consulter la "
+            "demande et y ajouter une note.") in _read(refused)
+    assert "n'est plus active" not in _read(refused)
+    assert await _status(admin, item) == "sent"
+    assert await _uses(app) == []  # nothing happened: the link stays usable
+
+
+async def test_a_contact_no_longer_active_is_told_the_link_cannot_serve(
+        app: FastAPI, browser: httpx.AsyncClient, admin: httpx.AsyncClient, world: World,
+        notifications_settings: NotificationsSettings, clock: FixedClock) -> None:
+    item = world.ids["item"]
+    await _move(admin, item, "sent")
+    link = _links(notifications_settings, world, clock)["acknowledge"]
+    ok(await admin.post(f"/v1/contacts/{world.ids['liaison']}/erasure"))
+    refused = await browser.post(link, headers=FORM, content=b"")
+    assert refused.status_code == 403, refused.text
+    assert "Lien inutilisable" in _read(refused) and "n'est plus active" in _read(refused)
+    assert await _status(admin, item) == "sent"

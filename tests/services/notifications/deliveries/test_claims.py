@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,7 +25,7 @@ from services.notifications.deliveries.claims import Claims, IdentityTaken, work
 from services.notifications.deliveries.models import Delivery, DeliveryKind, SenderWorker
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
 from services.notifications.deliveries.sender import DeliverySender
-from services.notifications.recipients import CommitmentsClient
+from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.smtp import SendResult, SmtpPool
 from shared.clock import FixedClock
 from shared.db import create_engine, create_sessionmaker
@@ -150,9 +149,12 @@ async def test_a_sender_asked_to_stop_gives_back_what_it_did_not_send(
     settings = NotificationsSettings(action_link_secret="test-secret")
     stop = asyncio.Event()
     stop.set()  # SIGTERM came while the batch was being claimed
-    async with httpx.AsyncClient() as http:
-        sender = DeliverySender(sessionmaker, settings, clock, CommitmentsClient(http, ""), SmtpPool(settings), "host/0")
+    commitments = CommitmentsClient.from_settings(settings)
+    try:
+        sender = DeliverySender(sessionmaker, settings, clock, commitments, SmtpPool(settings), "host/0")
         assert await sender.send_due(stop) == 3
+    finally:
+        await commitments.aclose()
     # Due at once for whichever worker comes next, not at the end of a lease.
     assert [(row.id, row.status, row.claimed_by, row.next_attempt_at) for row in await _rows(sessionmaker)] == [
         (row_id, "pending", None, NOW) for row_id in ids]
