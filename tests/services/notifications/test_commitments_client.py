@@ -220,8 +220,10 @@ async def test_a_slow_answer_is_a_french_503_not_a_long_wait(
     proxy, url = gateway
     _, secret = await commitments.make_key(Role.CITY)
     proxy.faults.append(Fault("/whoami", "slow"))
+    # The slow answer never comes (held until released): the timeout only needs to be longer than a normal
+    # answer takes on a busy machine, which the last request below needs.
     settings = notifications_settings.model_copy(update={"commitments_url": url,
-                                                         "commitments_timeout_seconds": 0.5})
+                                                         "commitments_timeout_seconds": 3.0})
     app = create_app(settings, FixedClock())
     async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                                        base_url="http://test") as notifications:
