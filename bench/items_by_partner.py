@@ -256,10 +256,16 @@ def baseline_app(database_url: str) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import Response
 
-    from services.commitments.items.lifecycle import LABELS_FR, NEVER_LATE, ItemKind, Status, allowed_targets
+    from services.commitments.items.lifecycle import LABELS_FR, NEVER_LATE, ItemKind, Status
+    from services.commitments.items.permissions import Relation, allowed_transitions
+    from shared.auth import Principal
     from shared.clock import PARIS
+    from shared.roles import Role
 
-    derived = {(kind.value, status.value): (LABELS_FR[status], [t.value for t in allowed_targets(kind, status)],
+    # The measure's key is a reader's: the transitions it may make, by the service's own matrix (none today).
+    reader = Principal(role=Role.READER)
+    derived = {(kind.value, status.value): (LABELS_FR[status],
+                                            [t.value for t in allowed_transitions(reader, kind, status, Relation.NONE)],
                                             status in NEVER_LATE)
                for kind in ItemKind for status in Status}
     state: dict[str, Any] = {}
