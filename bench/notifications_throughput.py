@@ -84,7 +84,7 @@ async def _commitments_process(database_url: str, stream: Any, folder: Path) -> 
     """The commitments service under `python -m services.commitments serve`, with an admin and a service key
     made in its database first; yields what the tests' serve_commitments yields (seed_world writes the plan
     through a sessionmaker of this process on the same database)."""
-    from services.commitments.auth.principal import SYSTEM, Role
+    from shared.auth import SYSTEM, Role
     from services.commitments.auth.service import create_key
     from services.commitments.database import outbox_aware_sessionmaker
     from shared.clock import FixedClock

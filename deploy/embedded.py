@@ -176,7 +176,7 @@ async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
     from sqlalchemy import select
 
     from services.commitments.auth.keys import hash_key
-    from services.commitments.auth.principal import SYSTEM, Role
+    from shared.auth import SYSTEM, Role
     from services.commitments.auth.repository import get_active_by_hash
     from services.commitments.auth.service import create_key
     from services.commitments.database import outbox_aware_sessionmaker

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.notifications.config import NotificationsSettings
 from shared.bus import StreamSpec
 from tests.e2e.support import EMAILS, LATE, PARTNER, VERY_LATE, Flow, running, utc

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from services.commitments.auth.principal import Principal, Role
+from shared.auth import Principal, Role
 from services.commitments.contacts import service
 from services.commitments.contacts.models import Contact
 from services.commitments.contacts.schemas import ContactCreate, ContactExport, ContactRead, ContactUpdate

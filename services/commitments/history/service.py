@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from shared.auth import Principal
 from services.commitments.history import repository
 from services.commitments.history.models import AuditEntry
 from shared.clock import Clock

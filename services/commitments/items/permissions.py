@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from services.commitments.auth.principal import Principal, Role
+from shared.auth import Principal, Role
 from services.commitments.items.lifecycle import ItemKind, Status, transitions_for
 from shared.problems import Forbidden, ForbiddenTransition, NotFound
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import TypeAdapter
 
-from services.commitments.auth.principal import Principal
+from shared.auth import Principal
 from services.commitments.dependencies import ClockDep, PrincipalDep, SessionDep
 from services.commitments.history.schemas import AuditEntryRead
 from services.commitments.history.service import item_history

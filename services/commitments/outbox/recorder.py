@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from shared.auth import Principal
 from services.commitments.database import OUTBOX_PENDING
 from services.commitments.outbox.models import OutboxMessage
 from shared.clock import Clock

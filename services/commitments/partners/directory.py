@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from shared.auth import Principal
 from services.commitments.partners import repository, scopes
 from services.commitments.partners.models import Partner
 from services.commitments.partners.naming import normalize_name

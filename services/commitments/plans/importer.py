@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from shared.auth import Principal
 from services.commitments.deadlines.schemas import DeadlineCreate
 from services.commitments.deadlines.service import add_deadline
 from services.commitments.items import service as items_service

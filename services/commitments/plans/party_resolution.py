@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from shared.auth import Principal
 from services.commitments.partners import repository as partners_repository
 from services.commitments.partners import scopes
 from services.commitments.partners.models import Partner

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.commitments.auth.principal import SYSTEM
+from shared.auth import SYSTEM
 from services.commitments.deadlines.models import Deadline
 from services.commitments.items import service as items_service
 from services.commitments.items.lifecycle import Status

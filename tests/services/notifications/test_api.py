@@ -14,7 +14,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.notifications.app import create_app
 from services.notifications.config import NotificationsSettings
 from services.notifications.consumer import Worker, worker

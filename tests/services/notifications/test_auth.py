@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.notifications.auth.service import KeyVerifier
 from services.notifications.config import NotificationsSettings
 from shared.clock import FixedClock

@@ -15,7 +15,7 @@ from schemathesis import Case
 from sqlalchemy import delete
 
 from services.commitments.app import create_app as create_commitments_app
-from services.commitments.auth.principal import SYSTEM, Role
+from shared.auth import SYSTEM, Role
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base as CommitmentsBase

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.commitments.items.lifecycle import (
     COMMITMENT_TRANSITIONS,
     REQUEST_TRANSITIONS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.commitments.journal.models import JournalEntry
 
 

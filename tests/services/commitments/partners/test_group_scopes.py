@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.commitments.outbox.models import OutboxMessage
 
 PLAN_B_TEXT = """PLAN D'ACTION DU QUARTIER B

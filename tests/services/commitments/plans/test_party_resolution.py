@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.commitments.auth.principal import SYSTEM
+from shared.auth import SYSTEM
 from services.commitments.plans.importer import ImportReport, import_parsed_plan
 from services.commitments.plans.plan_text import (
     ParsedAxis,

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.partners.schemas import PartnerKind
 

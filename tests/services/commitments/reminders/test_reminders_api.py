@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.commitments.reminders.scanner import DeadlineScanner
 from shared.clock import FixedClock
 from tests.services.commitments.reminders.support import firings, ok, sent_request

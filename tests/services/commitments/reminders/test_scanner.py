@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import delete, func, select, update
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.items.models import Item
 from services.commitments.outbox.models import OutboxMessage

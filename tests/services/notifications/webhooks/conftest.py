@@ -142,7 +142,7 @@ async def commitments_service(database_url: str, nats_url: str, stream_names: tu
     """The commitments service served by uvicorn (the notifications service verifies keys through it), with a
     key per role; its tables are emptied at the end of the module."""
     from services.commitments.app import create_app
-    from services.commitments.auth.principal import SYSTEM, Role
+    from shared.auth import SYSTEM, Role
     from services.commitments.auth.service import create_key
     from services.commitments.config import CommitmentsSettings
     from services.commitments.models import Base
