@@ -96,8 +96,8 @@ async def to_read(session: AsyncSession, principal: Principal, clock: Clock, ite
         parties, due = details[item.id].parties, details[item.id].next_due_on
         lead = next((p for p, role in parties if role == "lead"), None)
         relation = relations.get(item.id, Relation.NONE) if relations else Relation.NONE
-        # Values come typed from the database and the lifecycle tables: no need to validate them again.
-        reads.append(ItemRead.model_construct(
+        # Validated from a dict: pydantic-core checks the typed values in one call, as fast as constructing.
+        reads.append(ItemRead.model_validate(dict(
             id=item.id, plan_id=item.plan_id, axis_id=item.axis_id, objective_id=item.objective_id,
             position=item.position, reference=item.source_key, kind=kind, title=item.title,
             plan_text=item.plan_text, status=status, status_label=LABELS_FR[status],
@@ -109,7 +109,7 @@ async def to_read(session: AsyncSession, principal: Principal, clock: Clock, ite
             sent_on=item.sent_on,
             letter_reference=item.letter_reference, progress_percent=item.progress_percent,
             next_due_on=due, overdue=due is not None and due < today and status not in NEVER_LATE,
-            version=item.version, created_at=item.created_at, updated_at=item.updated_at))
+            version=item.version, created_at=item.created_at, updated_at=item.updated_at)))
     return reads
 
 
