@@ -941,8 +941,8 @@ class Bench:
 
 
 async def create_reader_key(database_url: str) -> str:
-    from shared.auth import SYSTEM, Role
     from services.commitments.auth.service import create_key
+    from shared.auth import SYSTEM, Role
     from shared.clock import SystemClock
     from shared.db import create_engine, create_sessionmaker
 

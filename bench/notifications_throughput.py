@@ -84,9 +84,9 @@ async def _commitments_process(database_url: str, stream: Any, folder: Path) -> 
     """The commitments service under `python -m services.commitments serve`, with an admin and a service key
     made in its database first; yields what the tests' serve_commitments yields (seed_world writes the plan
     through a sessionmaker of this process on the same database)."""
-    from shared.auth import SYSTEM, Role
     from services.commitments.auth.service import create_key
     from services.commitments.database import outbox_aware_sessionmaker
+    from shared.auth import SYSTEM, Role
     from shared.clock import FixedClock
     from shared.db import create_engine
     from tests.services.notifications.support import Commitments, free_port
@@ -142,9 +142,15 @@ async def _measure(args: argparse.Namespace) -> int:
     from services.notifications.migrate import upgrade_database as upgrade_notifications
     from shared.bus import StreamSpec, ensure_stream
     from shared.clock import SystemClock
+
     # The tests' helpers: the commitments service under uvicorn, a seeded partner and item, events.
-    from tests.services.notifications.support import (publish, reminder_event, seed_world, send_items,
-                                                     serve_commitments)
+    from tests.services.notifications.support import (
+        publish,
+        reminder_event,
+        seed_world,
+        send_items,
+        serve_commitments,
+    )
 
     folder = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
     commitments_url = f"sqlite:///{folder / 'commitments.db'}"

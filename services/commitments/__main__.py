@@ -207,8 +207,8 @@ async def _log_nats_error(error: Exception) -> None:
 
 
 async def create_key_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
-    from shared.auth import SYSTEM
     from services.commitments.auth.service import create_key
+    from shared.auth import SYSTEM
 
     async with transaction(settings) as session:
         key, secret = await create_key(session, SYSTEM, SystemClock(), name=args.name, role=Role(args.role),
@@ -218,8 +218,8 @@ async def create_key_command(settings: CommitmentsSettings, args: argparse.Names
 
 
 async def revoke_key_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
-    from shared.auth import SYSTEM
     from services.commitments.auth.service import PrincipalCache, revoke_key
+    from shared.auth import SYSTEM
 
     async with transaction(settings) as session:
         key = await revoke_key(session, PrincipalCache(), SYSTEM, SystemClock(), args.key_id)
@@ -239,8 +239,8 @@ async def list_keys_command(settings: CommitmentsSettings, _args: argparse.Names
 
 async def import_plan_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
     # Imported here: the importer is a separate piece of work and the other commands must not need it.
-    from shared.auth import SYSTEM
     from services.commitments.plans.importer import import_plan_text
+    from shared.auth import SYSTEM
 
     if args.plan is None and args.commune is None:
         raise SystemExit("error: --commune is required for a new plan (or --plan ID to complete a plan)")
@@ -265,8 +265,8 @@ async def import_directory_command(settings: CommitmentsSettings, args: argparse
 
     from pydantic import ValidationError
 
-    from shared.auth import SYSTEM
     from services.commitments.partners.directory import DirectoryFile, import_directory
+    from shared.auth import SYSTEM
 
     try:
         directory = DirectoryFile.model_validate(json.loads(Path(args.file).read_text(encoding="utf-8")))

@@ -23,9 +23,9 @@ from services.commitments.outbox.relay import OutboxRelay, outbox_lag, ping_rela
 from services.commitments.partners.router import router as partners_router
 from services.commitments.partners.service import GroupCache
 from services.commitments.plans.router import router as plans_router
+from services.commitments.recipients.router import router as recipients_router
 from services.commitments.reminders.router import router as reminders_router
 from services.commitments.subscriptions import install as install_subscriptions
-from services.commitments.recipients.router import router as recipients_router
 from shared.admission import Admission, AdmissionControl
 from shared.api_docs import create_api
 from shared.bus import BusState, StreamSpec, follow_key_revocations

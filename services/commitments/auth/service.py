@@ -12,13 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.commitments.auth import repository
 from services.commitments.auth.keys import display_prefix, generate_key, hash_key
 from services.commitments.auth.models import ApiKey
-from shared.auth import Principal, Role
 from services.commitments.history.service import record_change
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
-from shared.clock import Clock
+from shared.auth import Principal, Role
+from shared.clock import Clock, paris_today
 from shared.events.commitments import ApiKeyCreated, ApiKeyRevoked
-from shared.clock import paris_today
 from shared.problems import Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.single_flight import SingleFlight
 

@@ -8,7 +8,6 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
 from services.commitments import messagebus
 from services.commitments.deadlines import repository
 from services.commitments.deadlines.events import DeadlineDated, MilestoneMetChanged
@@ -29,6 +28,7 @@ from services.commitments.items.models import Item
 from services.commitments.items.permissions import ItemAccess
 from services.commitments.items.stated_dates import check_future_date, check_past_date
 from services.commitments.outbox.recorder import record_event
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.events.commitments import DeadlineProposalDecided, DeadlineProposed, DeadlineSet
 from shared.problems import Conflict, InvalidInput, NotFound

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Uuid,
     and_,
     any_,
     bindparam,
@@ -23,7 +24,6 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
-    Uuid,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession

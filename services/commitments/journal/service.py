@@ -8,7 +8,6 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
 from services.commitments import messagebus
 from services.commitments.history.service import record_change
 from services.commitments.items import events as item_events
@@ -20,6 +19,7 @@ from services.commitments.journal import repository
 from services.commitments.journal.models import JournalEntry
 from services.commitments.journal.schemas import JournalAuthor, JournalEntryCreate, JournalEntryRead
 from services.commitments.outbox.recorder import record_event
+from shared.auth import Principal
 from shared.clock import Clock, paris_today
 from shared.events.commitments import JournalEntryAdded
 

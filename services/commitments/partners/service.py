@@ -11,7 +11,6 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
 from services.commitments.history.service import diff, record_change
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository, scopes
@@ -19,6 +18,7 @@ from services.commitments.partners.models import Partner, PartnerAlias
 from services.commitments.partners.naming import normalize_name
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind, PartnerRead, PartnerUpdate
 from services.commitments.plans.models import Plan
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.events.commitments import PartnerCreated, PartnerUpdated
 from shared.problems import Conflict, InvalidInput, NotFound

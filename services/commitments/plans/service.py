@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
 from services.commitments.history.service import diff, record_change
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
@@ -25,6 +24,7 @@ from services.commitments.plans.schemas import (
     PlanSummary,
     PlanUpdate,
 )
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.events.commitments import AxisCreated, ObjectiveCreated, PlanCreated
 from shared.problems import Conflict, InvalidInput, NotFound

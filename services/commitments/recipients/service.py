@@ -9,7 +9,6 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
 from services.commitments.contacts import service as contacts_service
 from services.commitments.contacts.models import Contact
 from services.commitments.contacts.schemas import ContactCreate, ContactRole
@@ -31,10 +30,10 @@ from services.commitments.recipients.schemas import (
     ReminderDeadline,
     ReminderItem,
 )
+from shared.auth import Principal
 from shared.clock import Clock, paris_today
 from shared.events.commitments import ItemContactAssigned
 from shared.problems import InvalidInput, NotFound
-
 
 # Who may read the people behind reminders (names, emails), from the permission matrix: the city's staff and the
 # notifications service, not the intranet's readers nor partners.

@@ -32,7 +32,12 @@ from services.commitments.reminders import repository
 from services.commitments.reminders import rules as r
 from services.commitments.reminders.models import ReminderRuleSet, ReminderSchedule
 from services.commitments.reminders.repository import Scope
-from services.commitments.reminders.schemas import ReminderRulesRead, ReminderRulesUpdate, RulesDocument, UpcomingReminder
+from services.commitments.reminders.schemas import (
+    ReminderRulesRead,
+    ReminderRulesUpdate,
+    RulesDocument,
+    UpcomingReminder,
+)
 from shared.auth import Principal
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, paris_today

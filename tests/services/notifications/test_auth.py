@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from shared.auth import Role
 from services.notifications.auth.service import KeyVerifier
 from services.notifications.config import NotificationsSettings
+from shared.auth import Role
 from shared.clock import FixedClock
 from shared.problems import ServiceUnavailable, Unauthorized
 from tests.services.notifications.support import Commitments, ok
