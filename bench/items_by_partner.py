@@ -479,7 +479,7 @@ class StageTimer:
                 (service, "list_page", "  service.list_page"),
                 (repository, "list_page", "    repository.list_page (page statement, 51 rows)"),
                 (AsyncSession, "execute", "      AsyncSession.execute (checkout, statement, rows)"),
-                (service, "to_read", "  service.to_read (50 ItemRead.model_construct)"),
+                (service, "to_read", "  service.to_read (50 ItemRead.model_validate)"),
                 (AsyncSession, "close", "session close (connection back to the pool)"),
                 (fastapi.routing, "serialize_response", "FastAPI serialize_response (validate + JSON)")):
             self.wrap_async(owner, attribute, name)
