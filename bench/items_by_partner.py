@@ -264,9 +264,10 @@ def baseline_app(database_url: str) -> Any:
 
     # The measure's key is a reader's: the transitions it may make, by the service's own matrix (none today).
     reader = Principal(role=Role.READER)
-    derived = {(kind.value, status.value): (LABELS_FR[status],
-                                            [t.value for t in allowed_transitions(reader, kind, status, Relation.NONE)],
-                                            status in NEVER_LATE)
+    derived = {(kind.value, status.value): (
+                   LABELS_FR[status],
+                   [t.value for t in allowed_transitions(reader, kind, status, Relation.NONE)],
+                   status in NEVER_LATE)
                for kind in ItemKind for status in Status}
     state: dict[str, Any] = {}
 

@@ -121,7 +121,8 @@ async def act_as_contact(session: AsyncSession, principal: Principal, clock: Clo
 
 @dataclass
 class KeyAuthenticator:
-    """The caller behind a key, as `dependencies.current_principal` asks for it (`app.state.authenticator`)."""
+    """The caller behind a key, as `dependencies.current_principal` asks for it
+    (`app.state.authenticator`)."""
 
     cache: PrincipalCache
 

@@ -1,4 +1,5 @@
-"""What happens to a deadline that other packages react to (domain events: messagebus.py, subscriptions.py)."""
+"""What happens to a deadline that other packages react to (domain events: messagebus.py,
+subscriptions.py)."""
 
 from __future__ import annotations
 

@@ -182,9 +182,10 @@ async def proposals_for_item(session: AsyncSession, item: Item) -> Sequence[Dead
     return await repository.proposals_for_item(session, item.id)
 
 
-async def on_item_status_changed(session: AsyncSession, _clock: Clock, event: item_events.StatusChanged) -> None:
-    """An answer meets the response deadline, a delivery (or a commitment done) the delivery deadline; a delivery
-    sent back to work reopens it."""
+async def on_item_status_changed(session: AsyncSession, _clock: Clock, event: item_events.StatusChanged
+                                 ) -> None:
+    """An answer meets the response deadline, a delivery (or a commitment done) the delivery deadline; a
+    delivery sent back to work reopens it."""
     item, target, current = event.item, Status(event.item.status), Status(event.previous_status)
     if target in ANSWERED:
         await repository.mark_met(session, item.id, ("response",), event.on)

@@ -323,7 +323,8 @@ async def next_position(session: AsyncSession, objective_id: uuid.UUID) -> int:
     return int((await session.scalar(query)) or 0) + 1
 
 
-async def unanswered(session: AsyncSession, as_of: date, only: Collection[uuid.UUID] | None = None) -> list[Item]:
+async def unanswered(session: AsyncSession, as_of: date, only: Collection[uuid.UUID] | None = None
+                     ) -> list[Item]:
     """Requests still waiting for an answer whose response deadline has passed (among `only`, if given)."""
     query = select(Item).where(
         Item.status.in_([Status.SENT.value, Status.ACKNOWLEDGED.value]),

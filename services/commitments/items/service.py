@@ -230,8 +230,10 @@ async def transition(session: AsyncSession, access: ItemAccess, clock: Clock, re
                                                 "letter_reference": request.letter_reference})
     record_event(session, ItemStatusChanged(item_id=item.id, from_status=current.value, to_status=target.value,
                                             on=on), actor, clock)
-    # Its deadlines met or reopened, its reminders stopped or restarted, the comment journaled: subscriptions.py.
-    await messagebus.publish(session, clock, events.StatusChanged(item, actor, current.value, on, request.comment))
+    # Its deadlines met or reopened, its reminders stopped or restarted, its comment journaled: see
+    # subscriptions.py.
+    await messagebus.publish(session, clock,
+                             events.StatusChanged(item, actor, current.value, on, request.comment))
     return item
 
 

@@ -63,8 +63,10 @@ async def record_entry(session: AsyncSession, actor: Principal, clock: Clock, it
     return entry
 
 
-async def on_item_status_changed(session: AsyncSession, clock: Clock, event: item_events.StatusChanged) -> None:
-    """A transition's comment, part of the move the caller was allowed: journaled as its answer or progress."""
+async def on_item_status_changed(session: AsyncSession, clock: Clock, event: item_events.StatusChanged
+                                 ) -> None:
+    """A transition's comment, part of the move the caller was allowed: journaled as its answer or
+    progress."""
     if not event.comment:
         return
     answers = (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.PARTIALLY_ACCEPTED, Status.DECLINED)

@@ -49,7 +49,8 @@ RESPONSES = frozenset({Status.ACKNOWLEDGED, Status.ACCEPTED, Status.PARTIALLY_AC
 MAX_UPCOMING = 1000
 
 
-# Whether a deadline of an item in this status is being reminded: the items' lifecycle says (recipients asks too).
+# Whether a deadline of an item in this status is being reminded: the items' lifecycle says (recipients asks
+# too).
 is_active = deadline_running
 
 DEADLINE_KINDS = ("response", "delivery", "milestone")
@@ -123,19 +124,22 @@ async def on_deadline_dated(session: AsyncSession, clock: Clock, event: Deadline
     await deadline_dated(session, clock, event.deadline)
 
 
-async def on_item_status_changed(session: AsyncSession, clock: Clock, event: item_events.StatusChanged) -> None:
+async def on_item_status_changed(session: AsyncSession, clock: Clock, event: item_events.StatusChanged
+                                 ) -> None:
     await item_status_changed(session, clock, event.item, event.previous_status)
 
 
 async def on_lead_changed(session: AsyncSession, clock: Clock, event: item_events.LeadChanged) -> None:
-    await reminders_changed(session, clock, event.item_id)  # another partner's rules, another partner reminded
+    # Another partner's rules, another partner reminded.
+    await reminders_changed(session, clock, event.item_id)
 
 
 async def on_milestone_met_changed(session: AsyncSession, clock: Clock, event: MilestoneMetChanged) -> None:
     await reminders_changed(session, clock, event.item_id)
 
 
-async def on_partner_responded(session: AsyncSession, clock: Clock, event: item_events.PartnerResponded) -> None:
+async def on_partner_responded(session: AsyncSession, clock: Clock, event: item_events.PartnerResponded
+                               ) -> None:
     await partner_responded(session, clock, event.item_id)
 
 
