@@ -182,10 +182,12 @@ async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
     from services.commitments.partners.directory import DirectoryFile, import_directory
     from services.commitments.plans.importer import import_plan_text
     from services.commitments.plans.models import Plan
+    from services.commitments.subscriptions import install as install_subscriptions
     from shared.auth import SYSTEM, Role
     from shared.clock import SystemClock
     from shared.db import create_engine
 
+    install_subscriptions()  # what importing the sample plan sets off (reminder schedules …) runs with it
     engine = create_engine(database_url)
     sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)  # the relay starts later and drains it
     clock = SystemClock()
