@@ -256,11 +256,18 @@ def baseline_app(database_url: str) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import Response
 
-    from services.commitments.items.lifecycle import LABELS_FR, NEVER_LATE, ItemKind, Status, allowed_targets
+    from services.commitments.items.lifecycle import LABELS_FR, NEVER_LATE, ItemKind, Status
+    from services.commitments.items.permissions import Relation, allowed_transitions
+    from shared.auth import Principal
     from shared.clock import PARIS
+    from shared.roles import Role
 
-    derived = {(kind.value, status.value): (LABELS_FR[status], [t.value for t in allowed_targets(kind, status)],
-                                            status in NEVER_LATE)
+    # The measure's key is a reader's: the transitions it may make, by the service's own matrix (none today).
+    reader = Principal(role=Role.READER)
+    derived = {(kind.value, status.value): (
+                   LABELS_FR[status],
+                   [t.value for t in allowed_transitions(reader, kind, status, Relation.NONE)],
+                   status in NEVER_LATE)
                for kind in ItemKind for status in Status}
     state: dict[str, Any] = {}
 
@@ -473,7 +480,7 @@ class StageTimer:
                 (service, "list_page", "  service.list_page"),
                 (repository, "list_page", "    repository.list_page (page statement, 51 rows)"),
                 (AsyncSession, "execute", "      AsyncSession.execute (checkout, statement, rows)"),
-                (service, "to_read", "  service.to_read (50 ItemRead.model_construct)"),
+                (service, "to_read", "  service.to_read (50 ItemRead.model_validate)"),
                 (AsyncSession, "close", "session close (connection back to the pool)"),
                 (fastapi.routing, "serialize_response", "FastAPI serialize_response (validate + JSON)")):
             self.wrap_async(owner, attribute, name)
@@ -935,8 +942,8 @@ class Bench:
 
 
 async def create_reader_key(database_url: str) -> str:
-    from services.commitments.auth.principal import SYSTEM, Role
     from services.commitments.auth.service import create_key
+    from shared.auth import SYSTEM, Role
     from shared.clock import SystemClock
     from shared.db import create_engine, create_sessionmaker
 

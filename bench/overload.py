@@ -285,8 +285,8 @@ async def drive(port: int, auth: dict[str, str], mix: Mix, connections: int, war
 
 
 async def create_city_key(database_url: str) -> str:
-    from services.commitments.auth.principal import SYSTEM, Role
     from services.commitments.auth.service import create_key
+    from shared.auth import SYSTEM, Role
     from shared.clock import SystemClock
     from shared.db import create_engine, create_sessionmaker
 

@@ -176,16 +176,18 @@ async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
     from sqlalchemy import select
 
     from services.commitments.auth.keys import hash_key
-    from services.commitments.auth.principal import SYSTEM, Role
     from services.commitments.auth.repository import get_active_by_hash
     from services.commitments.auth.service import create_key
     from services.commitments.database import outbox_aware_sessionmaker
     from services.commitments.partners.directory import DirectoryFile, import_directory
     from services.commitments.plans.importer import import_plan_text
     from services.commitments.plans.models import Plan
+    from services.commitments.subscriptions import install as install_subscriptions
+    from shared.auth import SYSTEM, Role
     from shared.clock import SystemClock
     from shared.db import create_engine
 
+    install_subscriptions()  # what importing the sample plan sets off (reminder schedules …) runs with it
     engine = create_engine(database_url)
     sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)  # the relay starts later and drains it
     clock = SystemClock()
@@ -287,7 +289,6 @@ def main() -> int:
             children.start(nats_server_spec(nats_url, data_dir))
             wait_until(lambda: asyncio.run(_nats_answers(nats_url)), "nats-server", children)
         from services.commitments.migrate import upgrade_database
-
         from services.notifications.migrate import upgrade_database as upgrade_notifications_database
 
         # Alembic's INFO lines (one per migration) are for an operator's `migrate`, not for this terminal.

@@ -15,7 +15,7 @@ from shared.events import Actor
 from shared.problems import Forbidden, Unauthorized
 from shared.roles import Role
 
-__all__ = ["Principal", "Role", "bearer_secret", "role_guard"]
+__all__ = ["SYSTEM", "Principal", "Role", "bearer_secret", "role_guard"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class Principal:
         if self.key_id is None:
             return Actor(kind="system", role=self.role.value)
         return Actor(kind="api_key", id=str(self.key_id), role=self.role.value)
+
+
+# The service itself as a caller: the deadline scanner, the command line, an import. The history names it
+# "system" (no key behind it).
+SYSTEM = Principal(role=Role.ADMIN)
 
 
 def bearer_secret(authorization: str | None, x_api_key: str | None) -> str:

@@ -44,8 +44,10 @@ if TYPE_CHECKING:
 async def transaction(settings: CommitmentsSettings) -> AsyncIterator[AsyncSession]:
     """One session and one transaction for a command, committed when the command succeeds."""
     from services.commitments.database import outbox_aware_sessionmaker
+    from services.commitments.subscriptions import install
     from shared.db import create_engine
 
+    install()
     engine = create_engine(settings.database_url)
     # No relay to wake in this process: a running relay picks the rows up on its next poll.
     sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)
@@ -132,11 +134,13 @@ async def _scan(settings: ScannerSettings, args: argparse.Namespace) -> None:
     from services.commitments.database import outbox_aware_sessionmaker
     from services.commitments.outbox.relay import ping_relays
     from services.commitments.reminders.scanner import DeadlineScanner, clock_as_of
+    from services.commitments.subscriptions import install
     from shared.bus import StreamSpec, connect
     from shared.calendar import use_calendar
     from shared.db import create_engine
 
     use_calendar(settings.working_calendar())
+    install()  # a request marked « sans réponse » moves along its lifecycle, with what that sets off
     engine = create_engine(settings.database_url)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
@@ -203,8 +207,8 @@ async def _log_nats_error(error: Exception) -> None:
 
 
 async def create_key_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
-    from services.commitments.auth.principal import SYSTEM
     from services.commitments.auth.service import create_key
+    from shared.auth import SYSTEM
 
     async with transaction(settings) as session:
         key, secret = await create_key(session, SYSTEM, SystemClock(), name=args.name, role=Role(args.role),
@@ -214,8 +218,8 @@ async def create_key_command(settings: CommitmentsSettings, args: argparse.Names
 
 
 async def revoke_key_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
-    from services.commitments.auth.principal import SYSTEM
     from services.commitments.auth.service import PrincipalCache, revoke_key
+    from shared.auth import SYSTEM
 
     async with transaction(settings) as session:
         key = await revoke_key(session, PrincipalCache(), SYSTEM, SystemClock(), args.key_id)
@@ -235,8 +239,8 @@ async def list_keys_command(settings: CommitmentsSettings, _args: argparse.Names
 
 async def import_plan_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
     # Imported here: the importer is a separate piece of work and the other commands must not need it.
-    from services.commitments.auth.principal import SYSTEM
     from services.commitments.plans.importer import import_plan_text
+    from shared.auth import SYSTEM
 
     if args.plan is None and args.commune is None:
         raise SystemExit("error: --commune is required for a new plan (or --plan ID to complete a plan)")
@@ -261,8 +265,8 @@ async def import_directory_command(settings: CommitmentsSettings, args: argparse
 
     from pydantic import ValidationError
 
-    from services.commitments.auth.principal import SYSTEM
     from services.commitments.partners.directory import DirectoryFile, import_directory
+    from shared.auth import SYSTEM
 
     try:
         directory = DirectoryFile.model_validate(json.loads(Path(args.file).read_text(encoding="utf-8")))

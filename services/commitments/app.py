@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.commitments.auth.router import router as auth_router
-from services.commitments.auth.service import PrincipalCache
+from services.commitments.auth.service import KeyAuthenticator, PrincipalCache
 from services.commitments.config import CommitmentsSettings
 from services.commitments.contacts.router import router as contacts_router
 from services.commitments.database import outbox_aware_sessionmaker, read_sessionmaker
@@ -23,8 +23,9 @@ from services.commitments.outbox.relay import OutboxRelay, outbox_lag, ping_rela
 from services.commitments.partners.router import router as partners_router
 from services.commitments.partners.service import GroupCache
 from services.commitments.plans.router import router as plans_router
-from services.commitments.reminders.router import router as reminders_router
 from services.commitments.recipients.router import router as recipients_router
+from services.commitments.reminders.router import router as reminders_router
+from services.commitments.subscriptions import install as install_subscriptions
 from shared.admission import Admission, AdmissionControl
 from shared.api_docs import create_api
 from shared.bus import BusState, StreamSpec, follow_key_revocations
@@ -50,6 +51,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     settings = settings or CommitmentsSettings()
     clock = clock or SystemClock()
     use_calendar(settings.working_calendar())
+    install_subscriptions()
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "commitments", settings.otel_exporter_otlp_endpoint)
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
@@ -107,6 +109,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     app.state.bus = bus
     app.state.principal_cache = PrincipalCache(ttl_seconds=settings.principal_cache_seconds,
                                                refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
+    app.state.authenticator = KeyAuthenticator(app.state.principal_cache)
     app.state.group_cache = GroupCache(ttl_seconds=settings.principal_cache_seconds)
     install_problem_handlers(app)
     for router in (auth_router, partners_router, contacts_router, plans_router, items_router, deadlines_router,

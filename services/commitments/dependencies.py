@@ -1,18 +1,19 @@
-"""Request-scoped dependencies every router uses: the session, the clock, the caller."""
+"""Request-scoped dependencies every router uses: the session, the clock, the caller.
+
+The caller comes from `app.state.authenticator` (the API keys of `auth/`, set by `app.py`): this module is
+plumbing below every domain package, `auth` included, whose own router uses it too."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal, Role
-from services.commitments.auth.service import PrincipalCache, act_as_contact, authenticate
 from services.commitments.database import request_session
+from shared.auth import Principal, Role, bearer_secret, role_guard
 from shared.clock import Clock
-from shared.auth import bearer_secret, role_guard
 from shared.problems import InvalidInput
 
 # scope="function": the transaction commits when the endpoint returns, before the response is sent.
@@ -26,8 +27,13 @@ async def get_clock(request: Request) -> Clock:  # async: a plain def would cost
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def get_principal_cache(request: Request) -> PrincipalCache:
-    return request.app.state.principal_cache  # type: ignore[no-any-return]
+class Authenticator(Protocol):
+    """Turns a presented key into the caller (`auth.service.KeyAuthenticator`)."""
+
+    async def principal(self, session: AsyncSession, secret: str) -> Principal: ...
+
+    async def acting_as(self, session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID
+                        ) -> Principal: ...
 
 
 async def current_principal(
@@ -40,14 +46,15 @@ async def current_principal(
     """The caller behind `Authorization: Bearer <key>` (or `X-API-Key`); a service key may add
     `X-Acting-Contact: <contact id>` to act as that contact (signed links in reminder emails)."""
     secret = bearer_secret(authorization, x_api_key)
-    principal = await authenticate(session, get_principal_cache(request), secret)
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.principal(session, secret)
     if x_acting_contact is None:
         return principal
     try:
         contact_id = uuid.UUID(x_acting_contact.strip())
     except ValueError:
         raise InvalidInput("X-Acting-Contact doit être l'identifiant (UUID) d'un contact.") from None
-    return await act_as_contact(session, principal, request.app.state.clock, contact_id)
+    return await authenticator.acting_as(session, principal, request.app.state.clock, contact_id)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from services.commitments.auth.principal import Role
 from services.notifications.config import NotificationsSettings
+from shared.auth import Role
 from shared.bus import StreamSpec
 from tests.e2e.support import EMAILS, LATE, PARTNER, VERY_LATE, Flow, running, utc
 from tests.services.notifications.support import Commitments, SinkHandler, ok

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.auth.models import ApiKey
+from services.commitments.contacts.models import Contact
 from services.commitments.partners.models import GroupMembership
 
 
@@ -26,3 +27,8 @@ async def list_keys(session: AsyncSession) -> Sequence[ApiKey]:
 async def groups_of(session: AsyncSession, partner_id: uuid.UUID) -> Sequence[uuid.UUID]:
     query = select(GroupMembership.group_id).where(GroupMembership.member_id == partner_id)
     return (await session.scalars(query)).all()
+
+
+async def get_contact(session: AsyncSession, contact_id: uuid.UUID) -> Contact | None:
+    """The contact a service key acts for (whether it may is the service's rule)."""
+    return await session.get(Contact, contact_id)

@@ -6,15 +6,14 @@ from fastapi import APIRouter, Request
 
 from services.commitments.auth import service
 from services.commitments.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Introspection
-from services.commitments.dependencies import (
-    AdminDep,
-    ClockDep,
-    PrincipalDep,
-    SessionDep,
-    get_principal_cache,
-)
+from services.commitments.auth.service import PrincipalCache
+from services.commitments.dependencies import AdminDep, ClockDep, PrincipalDep, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["API keys"])
+
+
+def get_principal_cache(request: Request) -> PrincipalCache:
+    return request.app.state.principal_cache  # type: ignore[no-any-return]
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from shared.input_types import InputModel, Name
 
 

@@ -12,14 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.commitments.auth import repository
 from services.commitments.auth.keys import display_prefix, generate_key, hash_key
 from services.commitments.auth.models import ApiKey
-from services.commitments.auth.principal import Principal, Role
-from services.commitments.contacts.models import Contact
 from services.commitments.history.service import record_change
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
-from shared.clock import Clock
+from shared.auth import Principal, Role
+from shared.clock import Clock, paris_today
 from shared.events.commitments import ApiKeyCreated, ApiKeyRevoked
-from shared.clock import paris_today
 from shared.problems import Forbidden, InvalidInput, NotFound, Unauthorized
 from shared.single_flight import SingleFlight
 
@@ -110,7 +108,7 @@ async def act_as_contact(session: AsyncSession, principal: Principal, clock: Clo
     that contact's partner, with exactly a partner key's rights, and the history names the contact."""
     if principal.role is not Role.SERVICE:
         raise Forbidden("L'en-tête X-Acting-Contact est réservé aux clés de service.")
-    contact = await session.get(Contact, contact_id)
+    contact = await repository.get_contact(session, contact_id)
     today = paris_today(clock)
     if (contact is None or contact.erased_at is not None
             or (contact.active_from is not None and today < contact.active_from)
@@ -119,6 +117,21 @@ async def act_as_contact(session: AsyncSession, principal: Principal, clock: Clo
     visible = frozenset({contact.partner_id, *await repository.groups_of(session, contact.partner_id)})
     return Principal(role=Role.PARTNER, key_id=principal.key_id, partner_id=contact.partner_id,
                      visible_partner_ids=visible, contact_id=contact.id)
+
+
+@dataclass
+class KeyAuthenticator:
+    """The caller behind a key, as `dependencies.current_principal` asks for it
+    (`app.state.authenticator`)."""
+
+    cache: PrincipalCache
+
+    async def principal(self, session: AsyncSession, secret: str) -> Principal:
+        return await authenticate(session, self.cache, secret)
+
+    async def acting_as(self, session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID
+                        ) -> Principal:
+        return await act_as_contact(session, principal, clock, contact_id)
 
 
 async def create_key(session: AsyncSession, actor: Principal, clock: Clock, *, name: str, role: Role,

@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from services.commitments.auth.principal import Principal, Role
 from services.commitments.contacts import service
 from services.commitments.contacts.models import Contact
 from services.commitments.contacts.schemas import ContactCreate, ContactExport, ContactRead, ContactUpdate
 from services.commitments.dependencies import ClockDep, EditorDep, SessionDep, require_roles
 from services.commitments.partners.router import PartnerDep
+from shared.auth import Principal, Role
 
 router = APIRouter(prefix="/v1", tags=["Contacts"])
 

@@ -8,7 +8,6 @@ from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
 from services.commitments.contacts import repository
 from services.commitments.contacts.models import Contact
 from services.commitments.contacts.schemas import ContactCreate, ContactExport, ContactRead, ContactUpdate
@@ -17,6 +16,7 @@ from services.commitments.history.service import diff, record_change, redact_ent
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners.models import Partner
 from services.commitments.partners.service import visible_to
+from shared.auth import Principal
 from shared.clock import Clock, paris_today
 from shared.events.commitments import ContactCreated, ContactErased, ContactUpdated
 from shared.problems import Conflict, InvalidInput, NotFound

@@ -8,8 +8,9 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from services.commitments import messagebus
 from services.commitments.deadlines import repository
+from services.commitments.deadlines.events import DeadlineDated, MilestoneMetChanged
 from services.commitments.deadlines.models import Deadline, DeadlineChange, DeadlineProposal
 from services.commitments.deadlines.schemas import (
     DeadlineChangeRead,
@@ -20,12 +21,14 @@ from services.commitments.deadlines.schemas import (
     ProposalDecision,
 )
 from services.commitments.history.service import record_change
+from services.commitments.items import events as item_events
 from services.commitments.items import service as items_service
+from services.commitments.items.lifecycle import ANSWERED, Status
 from services.commitments.items.models import Item
 from services.commitments.items.permissions import ItemAccess
 from services.commitments.items.stated_dates import check_future_date, check_past_date
 from services.commitments.outbox.recorder import record_event
-from services.commitments.reminders import service as reminders
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.events.commitments import DeadlineProposalDecided, DeadlineProposed, DeadlineSet
 from shared.problems import Conflict, InvalidInput, NotFound
@@ -82,7 +85,7 @@ async def add_deadline(session: AsyncSession, actor: Principal, clock: Clock, it
     record_change(session, actor, clock, entity_type="deadline", entity_id=deadline.id, item_id=item.id,
                   action="created", changes=data.model_dump(mode="json"))
     _record_date_change(session, actor, clock, deadline, None, None)
-    await reminders.deadline_dated(session, clock, deadline)
+    await messagebus.publish(session, clock, DeadlineDated(deadline))
     return deadline
 
 
@@ -105,14 +108,14 @@ async def update_deadline(session: AsyncSession, actor: Principal, clock: Clock,
         deadline.due_on, deadline.version = data.due_on, deadline.version + 1
         audit["due_on"] = [previous.isoformat(), data.due_on.isoformat()]
         _record_date_change(session, actor, clock, deadline, previous, data.reason)
-        await reminders.deadline_dated(session, clock, deadline)
+        await messagebus.publish(session, clock, DeadlineDated(deadline))
     if "label" in changes and data.label != deadline.label:
         audit["label"] = [deadline.label, data.label]
         deadline.label = data.label
     if "met_on" in changes and data.met_on != deadline.met_on:
         audit["met_on"] = [deadline.met_on and deadline.met_on.isoformat(), data.met_on and data.met_on.isoformat()]
         deadline.met_on = data.met_on
-        await reminders.reminders_changed(session, clock, deadline.item_id)
+        await messagebus.publish(session, clock, MilestoneMetChanged(deadline.item_id, deadline.id))
     if audit:
         deadline.updated_at = clock.now()
         if data.reason:
@@ -136,8 +139,8 @@ async def propose_date(session: AsyncSession, actor: Principal, clock: Clock, de
                   changes={"proposed_due_on": data.proposed_due_on, "reason": data.reason})
     record_event(session, DeadlineProposed(proposal_id=proposal.id, deadline_id=deadline.id, item_id=deadline.item_id,
                                            proposed_due_on=data.proposed_due_on), actor, clock)
-    if actor.is_partner:  # a partner proposing a date is responding: escalation starts again
-        await reminders.partner_responded(session, clock, deadline.item_id)
+    if actor.is_partner:  # a partner proposing a date is responding
+        await messagebus.publish(session, clock, item_events.PartnerResponded(deadline.item_id))
     return proposal
 
 
@@ -177,3 +180,16 @@ async def get_accessible_proposal(session: AsyncSession, principal: Principal, p
 async def proposals_for_item(session: AsyncSession, item: Item) -> Sequence[DeadlineProposal]:
     """Every date proposed for the item's deadlines."""
     return await repository.proposals_for_item(session, item.id)
+
+
+async def on_item_status_changed(session: AsyncSession, _clock: Clock, event: item_events.StatusChanged
+                                 ) -> None:
+    """An answer meets the response deadline, a delivery (or a commitment done) the delivery deadline; a
+    delivery sent back to work reopens it."""
+    item, target, current = event.item, Status(event.item.status), Status(event.previous_status)
+    if target in ANSWERED:
+        await repository.mark_met(session, item.id, ("response",), event.on)
+    if target in (Status.DELIVERED, Status.DONE):
+        await repository.mark_met(session, item.id, ("delivery",), event.on)
+    if target is Status.IN_PROGRESS and current in (Status.DELIVERED, Status.DONE):
+        await repository.reopen(session, item.id, ("delivery",))

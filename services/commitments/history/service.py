@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
 from services.commitments.history import repository
 from services.commitments.history.models import AuditEntry
+from shared.auth import Principal
 from shared.clock import Clock
 
 

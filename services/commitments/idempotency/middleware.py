@@ -7,11 +7,11 @@ import hashlib
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.commitments.idempotency import repository
 from services.commitments.idempotency.models import IdempotencyRecord
 from shared.clock import Clock
 from shared.problems import problem_response
@@ -46,10 +46,9 @@ class IdempotencyMiddleware:
         fingerprint = hashlib.sha256(b"\n".join([scope["method"].encode(), path.encode(),
                                                  scope.get("query_string", b""), body])).hexdigest()
         async with self.sessionmaker() as session, session.begin():
-            record = await session.get(IdempotencyRecord, (caller, key))
+            record = await repository.get(session, caller, key)
             if record is not None and record.created_at < self.clock.now() - RETENTION:
-                await session.delete(record)
-                await session.flush()
+                await repository.remove(session, record)
                 record = None
             if record is None:
                 session.add(IdempotencyRecord(caller_hash=caller, key=key, method=scope["method"], path=path,
@@ -87,10 +86,9 @@ class IdempotencyMiddleware:
         async with self.sessionmaker() as session, session.begin():
             if status >= 500 or status in (401, 429):
                 # Nothing was done (or we can't tell): let the client retry with the same key.
-                await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.caller_hash == caller,
-                                                                      IdempotencyRecord.key == key))
+                await repository.forget(session, caller, key)
                 return
-            record = await session.get(IdempotencyRecord, (caller, key))
+            record = await repository.get(session, caller, key)
             if record is not None:
                 record.status_code = status
                 record.content_type = captured["content_type"]  # type: ignore[assignment]
@@ -124,7 +122,7 @@ async def _read_body(receive: Receive) -> bytes:
 
 async def purge_expired(session: AsyncSession, clock: Clock) -> None:
     """Drop records older than the retention period."""
-    await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < clock.now() - RETENTION))
+    await repository.delete_older_than(session, clock.now() - RETENTION)
 
 
 

@@ -71,6 +71,16 @@ CLOSED = frozenset({Status.DELIVERED, Status.VERIFIED, Status.DONE, Status.ABAND
 NEVER_LATE = CLOSED | {Status.DRAFT}
 
 
+def deadline_running(deadline_kind: str, met_on: object, item_status: str) -> bool:
+    """Whether a deadline of an item in this status still runs (the scanner reminds it): not met, the item
+    neither a draft nor finished, and a response deadline not answered yet (an acknowledgement is not an
+    answer)."""
+    status = Status(item_status)
+    if met_on is not None or status in NEVER_LATE:
+        return False
+    return not (deadline_kind == "response" and status in ANSWERED)
+
+
 def transitions_for(kind: ItemKind) -> dict[Status, tuple[Status, ...]]:
     return REQUEST_TRANSITIONS if kind is ItemKind.REQUEST else COMMITMENT_TRANSITIONS
 

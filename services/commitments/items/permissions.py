@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from services.commitments.auth.principal import Principal, Role
 from services.commitments.items.lifecycle import ItemKind, Status, transitions_for
+from shared.auth import Principal, Role
 from shared.problems import Forbidden, ForbiddenTransition, NotFound
 
 if TYPE_CHECKING:

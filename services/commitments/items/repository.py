@@ -3,7 +3,7 @@ from __future__ import annotations
 import collections
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    Uuid,
     and_,
     any_,
     bindparam,
@@ -23,7 +24,6 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
-    Uuid,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,7 @@ from services.commitments.items.lifecycle import NEVER_LATE, Status
 from services.commitments.items.models import Item, ItemPartner, ItemTag
 from services.commitments.items.permissions import Relation
 from services.commitments.partners.models import GroupMembership
+from services.commitments.plans.models import Objective
 
 
 @dataclass
@@ -322,9 +323,18 @@ async def next_position(session: AsyncSession, objective_id: uuid.UUID) -> int:
     return int((await session.scalar(query)) or 0) + 1
 
 
-def unanswered_query(as_of: date) -> Select[tuple[Item]]:
-    """Requests still waiting for an answer whose response deadline has passed."""
-    return select(Item).where(
+async def unanswered(session: AsyncSession, as_of: date, only: Collection[uuid.UUID] | None = None
+                     ) -> list[Item]:
+    """Requests still waiting for an answer whose response deadline has passed (among `only`, if given)."""
+    query = select(Item).where(
         Item.status.in_([Status.SENT.value, Status.ACKNOWLEDGED.value]),
         _open_deadline(and_(Deadline.kind == "response", Deadline.due_on < as_of)),
     ).order_by(Item.id)
+    if only is not None:  # the deadline scanner: just the requests whose overdue reminder it is sending
+        query = query.where(Item.id.in_(list(only)))
+    return list((await session.scalars(query)).all())
+
+
+async def get_objective(session: AsyncSession, objective_id: uuid.UUID) -> Objective | None:
+    """The objective an item goes under (it gives the item its plan and axis)."""
+    return await session.get(Objective, objective_id)

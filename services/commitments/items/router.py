@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import TypeAdapter
 
-from services.commitments.auth.principal import Principal
 from services.commitments.dependencies import ClockDep, PrincipalDep, SessionDep
 from services.commitments.history.schemas import AuditEntryRead
 from services.commitments.history.service import item_history
@@ -17,6 +16,7 @@ from services.commitments.items.models import Item
 from services.commitments.items.permissions import Action, ItemAccess, Relation
 from services.commitments.items.repository import ItemFilters
 from services.commitments.items.schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate, TransitionRequest
+from shared.auth import Principal
 from shared.clock import paris_today
 from shared.input_types import BoundedDate, QueryText
 

@@ -7,26 +7,22 @@ from collections.abc import Collection, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from services.commitments import messagebus
 from services.commitments.contacts import repository as contacts_repository
-from services.commitments.deadlines import repository as deadlines_repository
 from services.commitments.history.service import diff, record_change
-from services.commitments.items import repository
-from services.commitments.items import permissions
+from services.commitments.items import events, permissions, repository
 from services.commitments.items.cursor import decode_cursor as _decode_cursor
 from services.commitments.items.cursor import encode_cursor as _encode_cursor
-from services.commitments.items.lifecycle import ANSWERED, INITIAL_STATUS, LABELS_FR, NEVER_LATE, ItemKind, Status
+from services.commitments.items.lifecycle import INITIAL_STATUS, LABELS_FR, NEVER_LATE, ItemKind, Status
 from services.commitments.items.models import Item
 from services.commitments.items.permissions import Action, ItemAccess, Relation
 from services.commitments.items.repository import ItemDetails, ItemFilters
 from services.commitments.items.schemas import ItemCreate, ItemRead, ItemUpdate, TransitionRequest
 from services.commitments.items.stated_dates import check_past_date
-from services.commitments.journal import service as journal
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
 from services.commitments.partners.scopes import check_parties_fit_plan
-from services.commitments.plans import repository as plans_repository
-from services.commitments.reminders import service as reminders
+from shared.auth import Principal
 from shared.clock import Clock, paris_today
 from shared.events.commitments import ItemCreated, ItemStatusChanged, ItemUpdated
 from shared.problems import InvalidInput, NotFound, PreconditionFailed
@@ -95,25 +91,30 @@ async def to_read(session: AsyncSession, principal: Principal, clock: Clock, ite
         relations = await repository.relations_of(session, [item.id for item in items], principal.partner_id)
     today = paris_today(clock)
     reads = []
+    # A page holds a few (kind, status, relation): the caller's transitions are worked out once for each.
+    transitions: dict[tuple[ItemKind, Status, Relation], list[Status]] = {}
     for item in items:
         kind, status = ItemKind(item.kind), Status(item.status)
         parties, due = details[item.id].parties, details[item.id].next_due_on
         lead = next((p for p, role in parties if role == "lead"), None)
         relation = relations.get(item.id, Relation.NONE) if relations else Relation.NONE
-        # Values come typed from the database and the lifecycle tables: no need to validate them again.
-        reads.append(ItemRead.model_construct(
-            id=item.id, plan_id=item.plan_id, axis_id=item.axis_id, objective_id=item.objective_id,
-            position=item.position, reference=item.source_key, kind=kind, title=item.title,
-            plan_text=item.plan_text, status=status, status_label=LABELS_FR[status],
-            allowed_transitions=permissions.allowed_transitions(principal, kind, status, relation),
-            lead_partner_id=lead, associated_partner_ids=[p for p, role in parties if role != "lead"],
-            owner_contact_id=item.owner_contact_id, elected_contact_id=item.elected_contact_id, budget=item.budget,
-            tags=details[item.id].tags,
-            needs_review=item.needs_review, review_reason=item.review_reason, review_flags=item.review_flags,
-            sent_on=item.sent_on,
-            letter_reference=item.letter_reference, progress_percent=item.progress_percent,
-            next_due_on=due, overdue=due is not None and due < today and status not in NEVER_LATE,
-            version=item.version, created_at=item.created_at, updated_at=item.updated_at))
+        if (allowed := transitions.get((kind, status, relation))) is None:
+            allowed = permissions.allowed_transitions(principal, kind, status, relation)
+            transitions[kind, status, relation] = allowed
+        # Validated from a dict: pydantic-core checks the typed values in one call, about as fast as
+        # constructing the model without checks.
+        reads.append(ItemRead.model_validate({
+            "id": item.id, "plan_id": item.plan_id, "axis_id": item.axis_id,
+            "objective_id": item.objective_id, "position": item.position, "reference": item.source_key,
+            "kind": kind, "title": item.title, "plan_text": item.plan_text, "status": status,
+            "status_label": LABELS_FR[status], "allowed_transitions": allowed, "lead_partner_id": lead,
+            "associated_partner_ids": [p for p, role in parties if role != "lead"],
+            "owner_contact_id": item.owner_contact_id, "elected_contact_id": item.elected_contact_id,
+            "budget": item.budget, "tags": details[item.id].tags, "needs_review": item.needs_review,
+            "review_reason": item.review_reason, "review_flags": item.review_flags, "sent_on": item.sent_on,
+            "letter_reference": item.letter_reference, "progress_percent": item.progress_percent,
+            "next_due_on": due, "overdue": due is not None and due < today and status not in NEVER_LATE,
+            "version": item.version, "created_at": item.created_at, "updated_at": item.updated_at}))
     return reads
 
 
@@ -136,7 +137,7 @@ async def create_item(session: AsyncSession, actor: Principal, clock: Clock, dat
                       source_key: str | None = None, needs_review: bool = False,
                       review_reason: str | None = None, review_flags: Sequence[dict[str, str]] = ()) -> Item:
     """Create a request (to partners) or a city commitment under an objective."""
-    objective = await plans_repository.get_objective(session, data.objective_id)
+    objective = await repository.get_objective(session, data.objective_id)
     if objective is None:
         raise InvalidInput("objective_id ne désigne aucun objectif.")
     await _check_references(session, data.kind, data.lead_partner_id, data.associated_partner_ids,
@@ -198,8 +199,8 @@ async def update_item(session: AsyncSession, actor: Principal, clock: Clock, ite
         await session.flush()
         record_change(session, actor, clock, entity_type="item", entity_id=item.id, item_id=item.id,
                       action="updated", changes=changed)
-        if "lead_partner_id" in changed:  # another partner's rules, another partner reminded
-            await reminders.reminders_changed(session, clock, item.id)
+        if "lead_partner_id" in changed:
+            await messagebus.publish(session, clock, events.LeadChanged(item.id))
         record_event(session, ItemUpdated(
             item_id=item.id, changed=sorted(changed), title=item.title, lead_partner_id=new_lead,
             associated_partner_ids=[p for p in dict.fromkeys(new_associated) if p != new_lead],
@@ -225,12 +226,6 @@ async def transition(session: AsyncSession, access: ItemAccess, clock: Clock, re
         if not request.letter_reference:
             raise InvalidInput("L'envoi d'une demande exige la référence du courrier (letter_reference).")
         item.sent_on, item.letter_reference = on, request.letter_reference
-    if target in ANSWERED:
-        await deadlines_repository.mark_met(session, item.id, ("response",), on)
-    if target in (Status.DELIVERED, Status.DONE):
-        await deadlines_repository.mark_met(session, item.id, ("delivery",), on)
-    if target is Status.IN_PROGRESS and current in (Status.DELIVERED, Status.DONE):
-        await deadlines_repository.reopen(session, item.id, ("delivery",))
     if target in (Status.VERIFIED, Status.DONE):
         item.progress_percent = 100
     item.status, item.status_changed_on, item.updated_at = target.value, on, clock.now()
@@ -240,21 +235,17 @@ async def transition(session: AsyncSession, access: ItemAccess, clock: Clock, re
                                                 "letter_reference": request.letter_reference})
     record_event(session, ItemStatusChanged(item_id=item.id, from_status=current.value, to_status=target.value,
                                             on=on), actor, clock)
-    await reminders.item_status_changed(session, clock, item, current.value)
-    if request.comment:  # part of the transition the caller was allowed: journaled as its answer or progress
-        kind_of_entry = "response" if target in (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.PARTIALLY_ACCEPTED,
-                                                 Status.DECLINED) else "progress"
-        await journal.record_entry(session, actor, clock, item, kind=kind_of_entry, text=request.comment, on=on)
+    # Its deadlines met or reopened, its reminders stopped or restarted, its comment journaled: see
+    # subscriptions.py.
+    await messagebus.publish(session, clock,
+                             events.StatusChanged(item, actor, current.value, on, request.comment))
     return item
 
 
 async def mark_unanswered(session: AsyncSession, actor: Principal, clock: Clock,
                           only: Collection[uuid.UUID] | None = None) -> list[Item]:
     """Requests past their response deadline with no answer become « sans réponse » (never « acceptée »)."""
-    query = repository.unanswered_query(paris_today(clock))
-    if only is not None:  # the deadline scanner: just the requests whose overdue reminder it is sending
-        query = query.where(Item.id.in_(list(only)))
-    items = list((await session.scalars(query)).all())
+    items = await repository.unanswered(session, paris_today(clock), only)
     for item in items:
         await transition(session, ItemAccess(item, actor, Relation.NONE), clock, TransitionRequest(to=Status.NO_ANSWER))
     return items

@@ -1,0 +1,1 @@
+"""The journal of an item: responses, progress and notes, each signed by its author. The usual rooms."""

@@ -8,8 +8,10 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from services.commitments import messagebus
 from services.commitments.history.service import record_change
+from services.commitments.items import events as item_events
+from services.commitments.items.lifecycle import Status
 from services.commitments.items.models import Item
 from services.commitments.items.permissions import ItemAccess, journal_action
 from services.commitments.items.stated_dates import check_past_date
@@ -17,7 +19,7 @@ from services.commitments.journal import repository
 from services.commitments.journal.models import JournalEntry
 from services.commitments.journal.schemas import JournalAuthor, JournalEntryCreate, JournalEntryRead
 from services.commitments.outbox.recorder import record_event
-from services.commitments.reminders import service as reminders
+from shared.auth import Principal
 from shared.clock import Clock, paris_today
 from shared.events.commitments import JournalEntryAdded
 
@@ -57,8 +59,19 @@ async def record_entry(session: AsyncSession, actor: Principal, clock: Clock, it
     record_event(session, JournalEntryAdded(entry_id=entry.id, item_id=item.id, kind=kind,  # type: ignore[arg-type]
                                             progress_percent=progress_percent, on=on), actor, clock)
     if kind in ("response", "progress"):  # the partner (or staff recording its answer) responded
-        await reminders.partner_responded(session, clock, item.id)
+        await messagebus.publish(session, clock, item_events.PartnerResponded(item.id))
     return entry
+
+
+async def on_item_status_changed(session: AsyncSession, clock: Clock, event: item_events.StatusChanged
+                                 ) -> None:
+    """A transition's comment, part of the move the caller was allowed: journaled as its answer or
+    progress."""
+    if not event.comment:
+        return
+    answers = (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.PARTIALLY_ACCEPTED, Status.DECLINED)
+    kind = "response" if Status(event.item.status) in answers else "progress"
+    await record_entry(session, event.actor, clock, event.item, kind=kind, text=event.comment, on=event.on)
 
 
 async def list_entries(session: AsyncSession, principal: Principal, item: Item) -> list[JournalEntryRead]:

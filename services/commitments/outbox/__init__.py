@@ -1,0 +1,3 @@
+"""Integration events written in the change's transaction, and the relay that publishes them to NATS.
+recorder.py and relay.py stand for the service: nothing here is served over HTTP (no router, no schemas).
+"""

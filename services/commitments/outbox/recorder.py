@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
 from services.commitments.database import OUTBOX_PENDING
 from services.commitments.outbox.models import OutboxMessage
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.events import EventData, EventEnvelope
 from shared.telemetry import inject_trace_context

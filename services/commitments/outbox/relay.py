@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from opentelemetry import trace
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.commitments.outbox import repository
 from services.commitments.outbox.models import OutboxMessage
 from shared.bus import StreamSpec, ensure_stream, publish_event
 from shared.clock import Clock
@@ -77,11 +77,7 @@ class OutboxRelay:
             return len(rows)
 
     async def _oldest_unpublished(self, session: AsyncSession, claim: bool) -> list[OutboxMessage]:
-        query = (select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
-                 .order_by(OutboxMessage.position).limit(self.batch_size))
-        if claim:
-            query = query.with_for_update(skip_locked=True)
-        return list((await session.scalars(query)).all())
+        return await repository.oldest_unpublished(session, self.batch_size, claim)
 
     async def _publish(self, js: JetStreamContext, rows: list[OutboxMessage]) -> None:
         for row in rows:
@@ -150,13 +146,11 @@ async def outbox_lag(sessionmaker: async_sessionmaker[AsyncSession], clock: Cloc
     """What the relays have yet to publish: how many outbox rows, and the age of the oldest in seconds (the
     API reports it in /readyz; an outbox that grows while NATS is away is expected, one that grows with NATS
     up means no relay runs)."""
-    unpublished = OutboxMessage.published_at.is_(None)
     async with sessionmaker() as session:
-        count = await session.scalar(select(func.count()).select_from(OutboxMessage).where(unpublished))
-        oldest = await session.scalar(select(OutboxMessage.created_at).where(unpublished)
-                                      .order_by(OutboxMessage.position).limit(1))
+        count = await repository.unpublished_count(session)
+        oldest = await repository.oldest_unpublished_at(session)
     age = max((clock.now() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
-    return {"unpublished": int(count or 0), "oldest_unpublished_seconds": round(age, 1)}
+    return {"unpublished": count, "oldest_unpublished_seconds": round(age, 1)}
 
 
 async def ping_relays(nats: NatsClient, stream: StreamSpec) -> None:

@@ -14,12 +14,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
 from services.commitments.partners import repository, scopes
 from services.commitments.partners.models import Partner
 from services.commitments.partners.naming import normalize_name
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind, PartnerUpdate, Siret
 from services.commitments.partners.service import create_partner, update_partner
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.input_types import Name, SingleLine
 

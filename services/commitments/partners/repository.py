@@ -27,6 +27,11 @@ async def list_partners(session: AsyncSession, only_ids: Iterable[uuid.UUID] | N
     return (await session.scalars(query)).all()
 
 
+async def get_plan(session: AsyncSession, plan_id: uuid.UUID) -> Plan | None:
+    """The plan a group belongs to, or an item's (which groups it may name)."""
+    return await session.get(Plan, plan_id)
+
+
 async def alias_owners(session: AsyncSession, normalized: str) -> list[tuple[uuid.UUID, str]]:
     """Every partner (and its scope key) having a name or alias with this matching key."""
     query = select(PartnerAlias.partner_id, PartnerAlias.scope_key).where(PartnerAlias.normalized == normalized)

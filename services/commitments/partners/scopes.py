@@ -97,7 +97,7 @@ async def check_parties_fit_plan(session: AsyncSession, plan_id: uuid.UUID,
     groups = await repository.groups_among(session, {p for p in partner_ids if p is not None})
     if not groups:
         return
-    plan = await session.get(Plan, plan_id)
+    plan = await repository.get_plan(session, plan_id)
     assert plan is not None  # the item's plan
     for group in groups:
         if not serves(group, plan):

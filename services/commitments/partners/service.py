@@ -11,7 +11,6 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
 from services.commitments.history.service import diff, record_change
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository, scopes
@@ -19,6 +18,7 @@ from services.commitments.partners.models import Partner, PartnerAlias
 from services.commitments.partners.naming import normalize_name
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind, PartnerRead, PartnerUpdate
 from services.commitments.plans.models import Plan
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.events.commitments import PartnerCreated, PartnerUpdated
 from shared.problems import Conflict, InvalidInput, NotFound
@@ -148,7 +148,7 @@ async def _checked_scope(session: AsyncSession, is_group: bool, plan_id: uuid.UU
     if (plan_id is None) == (territory is None):
         raise InvalidInput("scope_plan_id/scope_territory : un groupe appartient à un plan (scope_plan_id) ou "
                            "à un territoire (scope_territory), l'un des deux exactement.")
-    if plan_id is not None and await session.get(Plan, plan_id) is None:
+    if plan_id is not None and await repository.get_plan(session, plan_id) is None:
         raise InvalidInput("scope_plan_id ne désigne aucun plan.")
     if territory is not None and not normalize_name(territory):
         raise InvalidInput(f"scope_territory : territoire sans lettre ni chiffre : « {territory} ».")

@@ -23,7 +23,6 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
 from services.commitments.deadlines.schemas import DeadlineCreate
 from services.commitments.deadlines.service import add_deadline
 from services.commitments.items import service as items_service
@@ -34,8 +33,15 @@ from services.commitments.plans import repository
 from services.commitments.plans import service as plans_service
 from services.commitments.plans.models import Axis, Objective, Plan, PlanImport
 from services.commitments.plans.party_resolution import PlanParties
-from services.commitments.plans.plan_text import ParsedItem, ParsedPlan, PlanTextError, ReviewFlag, parse_plan_text
+from services.commitments.plans.plan_text import (
+    ParsedItem,
+    ParsedPlan,
+    PlanTextError,
+    ReviewFlag,
+    parse_plan_text,
+)
 from services.commitments.plans.schemas import PlanCreate
+from shared.auth import Principal
 from shared.clock import Clock, paris_today
 from shared.events.commitments import AxisCreated, ObjectiveCreated
 from shared.problems import Conflict, InvalidInput

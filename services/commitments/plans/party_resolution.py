@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
 from services.commitments.partners import repository as partners_repository
 from services.commitments.partners import scopes
 from services.commitments.partners.models import Partner
@@ -24,6 +23,7 @@ from services.commitments.partners.schemas import PartnerCreate, PartnerKind
 from services.commitments.partners.service import create_partner
 from services.commitments.plans.models import Plan
 from services.commitments.plans.plan_text import PartyName, ReviewFlag
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.problems import InvalidInput
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.commitments.contacts.models import Contact
 from services.commitments.items.lifecycle import Status
 from services.commitments.items.models import Item
 from services.commitments.plans.models import Axis, Objective, Plan, PlanImport
@@ -13,6 +14,11 @@ from services.commitments.plans.models import Axis, Objective, Plan, PlanImport
 
 async def get(session: AsyncSession, plan_id: uuid.UUID) -> Plan | None:
     return await session.get(Plan, plan_id)
+
+
+async def get_contact(session: AsyncSession, contact_id: uuid.UUID) -> Contact | None:
+    """The elected official a plan names (a contact)."""
+    return await session.get(Contact, contact_id)
 
 
 async def import_of(session: AsyncSession, text_sha256: str) -> PlanImport | None:

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
-from services.commitments.contacts.models import Contact
 from services.commitments.history.service import diff, record_change
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
@@ -26,6 +24,7 @@ from services.commitments.plans.schemas import (
     PlanSummary,
     PlanUpdate,
 )
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.events.commitments import AxisCreated, ObjectiveCreated, PlanCreated
 from shared.problems import Conflict, InvalidInput, NotFound
@@ -90,7 +89,8 @@ async def update_plan(session: AsyncSession, actor: Principal, clock: Clock, pla
     changes = data.model_dump(exclude_unset=True)
     if changes.get("title", "") is None:
         raise InvalidInput("title ne peut pas être vide.")
-    if changes.get("elected_contact_id") is not None and await session.get(Contact, changes["elected_contact_id"]) is None:
+    if (changes.get("elected_contact_id") is not None
+            and await repository.get_contact(session, changes["elected_contact_id"]) is None):
         raise InvalidInput("elected_contact_id ne désigne aucun contact.")
     before = {field: getattr(plan, field) for field in changes}
     for field, value in changes.items():

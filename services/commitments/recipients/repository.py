@@ -10,6 +10,7 @@ from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.contacts.models import Contact
+from services.commitments.deadlines.models import Deadline
 from services.commitments.items.models import Item, ItemContact, ItemPartner
 from services.commitments.partners.models import GroupMembership, Partner
 from services.commitments.plans.models import Axis, Objective, Plan
@@ -20,6 +21,14 @@ async def item_frame(session: AsyncSession, item_id: uuid.UUID) -> Row[tuple[Pla
     query = (select(Plan, Axis, Objective).join(Item, Item.objective_id == Objective.id)
              .join(Axis, Axis.id == Item.axis_id).join(Plan, Plan.id == Item.plan_id).where(Item.id == item_id))
     return (await session.execute(query)).first()
+
+
+async def get_plan(session: AsyncSession, plan_id: uuid.UUID) -> Plan | None:
+    return await session.get(Plan, plan_id)
+
+
+async def get_deadline(session: AsyncSession, deadline_id: uuid.UUID) -> Deadline | None:
+    return await session.get(Deadline, deadline_id)
 
 
 async def lead_partner(session: AsyncSession, item_id: uuid.UUID) -> Partner | None:

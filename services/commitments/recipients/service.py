@@ -9,19 +9,18 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
 from services.commitments.contacts import service as contacts_service
 from services.commitments.contacts.models import Contact
 from services.commitments.contacts.schemas import ContactCreate, ContactRole
 from services.commitments.deadlines.models import Deadline
 from services.commitments.history.service import record_change
 from services.commitments.items import repository as items_repository
+from services.commitments.items.lifecycle import deadline_running
 from services.commitments.items.models import Item, ItemContact
 from services.commitments.items.permissions import ROLE_RIGHTS, Action
 from services.commitments.outbox.recorder import record_event
 from services.commitments.partners import repository as partners_repository
 from services.commitments.partners.models import Partner
-from services.commitments.plans.models import Plan
 from services.commitments.recipients import repository
 from services.commitments.recipients.schemas import (
     Audience,
@@ -31,10 +30,10 @@ from services.commitments.recipients.schemas import (
     ReminderDeadline,
     ReminderItem,
 )
+from shared.auth import Principal
 from shared.clock import Clock, paris_today
 from shared.events.commitments import ItemContactAssigned
 from shared.problems import InvalidInput, NotFound
-
 
 # Who may read the people behind reminders (names, emails), from the permission matrix: the city's staff and the
 # notifications service, not the intranet's readers nor partners.
@@ -51,7 +50,7 @@ async def reminder_context(session: AsyncSession, clock: Clock, item: Item, dead
     plan, axis, objective = frame
     deadline = None
     if deadline_id is not None:
-        deadline = await session.get(Deadline, deadline_id)
+        deadline = await repository.get_deadline(session, deadline_id)
         if deadline is None or deadline.item_id != item.id:
             raise NotFound("Échéance introuvable pour cet élément.")
     lead = await repository.lead_partner(session, item.id)
@@ -76,7 +75,7 @@ async def reminder_recipients(session: AsyncSession, clock: Clock, item: Item,
                               ) -> dict[tuple[Audience, ...], list[Recipient]]:
     """For each set of audiences, the recipients `reminder_context` would list for it today; the people are
     resolved once for all the sets (the reminders of one item differ only by their escalation's audience)."""
-    plan = await session.get(Plan, item.plan_id)
+    plan = await repository.get_plan(session, item.plan_id)
     assert plan is not None
     lead = await repository.lead_partner(session, item.id)
     every = [audience for audiences in audience_sets for audience in audiences]
@@ -129,9 +128,7 @@ async def _recipients(session: AsyncSession, people: dict[Audience, list[Contact
 
 def _reminded(deadline: Deadline, item: Item) -> bool:
     """The scanner's own rule, so that the notifications service drops what the scanner would not send now."""
-    # Imported here: the reminders package imports this module.
-    from services.commitments.reminders.service import is_active
-    return is_active(deadline.kind, deadline.met_on, item.status)
+    return deadline_running(deadline.kind, deadline.met_on, item.status)
 
 
 def _one(contact: Contact | None) -> list[Contact]:

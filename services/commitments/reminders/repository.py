@@ -23,6 +23,11 @@ async def get_rule_set(session: AsyncSession, scope: Scope, target_id: uuid.UUID
     return await session.scalar(select(ReminderRuleSet).where(_SCOPE_COLUMN[scope] == target_id))
 
 
+async def delete_rule_set(session: AsyncSession, rule_set: ReminderRuleSet) -> None:
+    await session.delete(rule_set)
+    await session.flush()
+
+
 async def rule_sets_for(session: AsyncSession, plan_ids: Collection[uuid.UUID], partner_ids: Collection[uuid.UUID],
                         item_ids: Collection[uuid.UUID]) -> dict[tuple[str, uuid.UUID], dict[str, Any]]:
     """The overrides of these plans, partners and items, keyed by (scope, id), in one statement."""

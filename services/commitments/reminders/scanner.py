@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.commitments.auth.principal import SYSTEM
 from services.commitments.deadlines.models import Deadline
 from services.commitments.items import service as items_service
 from services.commitments.items.lifecycle import Status
@@ -32,6 +31,7 @@ from services.commitments.reminders import repository
 from services.commitments.reminders import rules as r
 from services.commitments.reminders.models import ReminderSchedule
 from services.commitments.reminders.service import is_active
+from shared.auth import SYSTEM
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, FixedClock
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue

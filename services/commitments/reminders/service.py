@@ -20,10 +20,11 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.auth.principal import Principal
+from services.commitments.deadlines.events import DeadlineDated, MilestoneMetChanged
 from services.commitments.deadlines.models import Deadline
 from services.commitments.history.service import record_change
-from services.commitments.items.lifecycle import ANSWERED, Status
+from services.commitments.items import events as item_events
+from services.commitments.items.lifecycle import NEVER_LATE, Status, deadline_running
 from services.commitments.items.models import Item
 from services.commitments.recipients import service as recipients_service
 from services.commitments.recipients.schemas import Audience
@@ -31,24 +32,26 @@ from services.commitments.reminders import repository
 from services.commitments.reminders import rules as r
 from services.commitments.reminders.models import ReminderRuleSet, ReminderSchedule
 from services.commitments.reminders.repository import Scope
-from services.commitments.reminders.schemas import ReminderRulesRead, ReminderRulesUpdate, RulesDocument, UpcomingReminder
+from services.commitments.reminders.schemas import (
+    ReminderRulesRead,
+    ReminderRulesUpdate,
+    RulesDocument,
+    UpcomingReminder,
+)
+from shared.auth import Principal
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, paris_today
 
 # Statuses in which no deadline of the item is reminded: not sent yet, or finished one way or another.
-SILENT = frozenset({Status.DRAFT, Status.DELIVERED, Status.VERIFIED, Status.DONE, Status.DECLINED, Status.ABANDONED})
+SILENT = NEVER_LATE
 # A partner's move that counts as a response (escalation starts again): an acknowledgement, an answer, work.
 RESPONSES = frozenset({Status.ACKNOWLEDGED, Status.ACCEPTED, Status.PARTIALLY_ACCEPTED, Status.IN_PROGRESS})
 MAX_UPCOMING = 1000
 
 
-def is_active(deadline_kind: str, met_on: object, item_status: str) -> bool:
-    """Whether a deadline of an item in this status is being reminded."""
-    status = Status(item_status)
-    if met_on is not None or status in SILENT:
-        return False
-    return not (deadline_kind == "response" and status in ANSWERED)
-
+# Whether a deadline of an item in this status is being reminded: the items' lifecycle says (recipients asks
+# too).
+is_active = deadline_running
 
 DEADLINE_KINDS = ("response", "delivery", "milestone")
 
@@ -110,12 +113,35 @@ async def delete_rules(session: AsyncSession, actor: Principal, clock: Clock, sc
     record_change(session, actor, clock, entity_type="reminder_rules", entity_id=rule_set.id,
                   item_id=target_id if scope == "item" else None, action="deleted",
                   changes={"scope": scope, "target_id": target_id, "overrides": [rule_set.overrides, None]})
-    await session.delete(rule_set)
-    await session.flush()
+    await repository.delete_rule_set(session, rule_set)
     await repository.recompute_soon(session, scope, target_id, clock.now())
 
 
-# ------------------------------------------------------------------------------------------------ hooks
+# ------------------------------------------------------------------------------------------------ reactions
+# What other packages' changes do to reminders (domain events, wired in subscriptions.py).
+
+async def on_deadline_dated(session: AsyncSession, clock: Clock, event: DeadlineDated) -> None:
+    await deadline_dated(session, clock, event.deadline)
+
+
+async def on_item_status_changed(session: AsyncSession, clock: Clock, event: item_events.StatusChanged
+                                 ) -> None:
+    await item_status_changed(session, clock, event.item, event.previous_status)
+
+
+async def on_lead_changed(session: AsyncSession, clock: Clock, event: item_events.LeadChanged) -> None:
+    # Another partner's rules, another partner reminded.
+    await reminders_changed(session, clock, event.item_id)
+
+
+async def on_milestone_met_changed(session: AsyncSession, clock: Clock, event: MilestoneMetChanged) -> None:
+    await reminders_changed(session, clock, event.item_id)
+
+
+async def on_partner_responded(session: AsyncSession, clock: Clock, event: item_events.PartnerResponded
+                               ) -> None:
+    await partner_responded(session, clock, event.item_id)
+
 
 async def deadline_dated(session: AsyncSession, clock: Clock, deadline: Deadline) -> None:
     """A deadline was created or moved: arm its schedule against the (new) date and version."""

@@ -14,13 +14,13 @@ from fastapi import FastAPI
 from sqlalchemy import delete
 
 from services.commitments.app import create_app
-from services.commitments.auth.principal import SYSTEM, Role
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind
 from services.commitments.partners.service import create_partner
 from services.commitments.plans.models import Objective
+from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
 from tests.services.commitments.support import create_plan_axis_objective
 

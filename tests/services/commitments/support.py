@@ -14,11 +14,11 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.app import create_app
-from services.commitments.auth.principal import SYSTEM, Role
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
 from services.commitments.plans.models import Axis, Objective, Plan
+from shared.auth import SYSTEM, Role
 from shared.clock import Clock, FixedClock
 
 

@@ -4,7 +4,6 @@ its problems in French."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,10 +15,10 @@ from schemathesis import Case
 from sqlalchemy import delete
 
 from services.commitments.app import create_app
-from services.commitments.auth.principal import SYSTEM, Role
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
+from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
 from tests.api_fuzzing import ThreadedServer, call_and_validate, schema_of, skip_sqlite_unless_asked
 from tests.services.commitments.support import create_plan_axis_objective

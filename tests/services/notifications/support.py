@@ -30,11 +30,11 @@ from nats.js import JetStreamContext
 from sqlalchemy import delete
 
 from services.commitments.app import create_app as create_commitments_app
-from services.commitments.auth.principal import SYSTEM, Role
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.models import Base as CommitmentsBase
+from shared.auth import SYSTEM, Role
 from shared.bus import StreamSpec, publish_event
 from shared.clock import FixedClock
 from shared.db import create_engine

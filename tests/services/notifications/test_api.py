@@ -14,10 +14,10 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from services.commitments.auth.principal import Role
 from services.notifications.app import create_app
 from services.notifications.config import NotificationsSettings
 from services.notifications.consumer import Worker, worker
+from shared.auth import Role
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock
 from tests.services.notifications.support import (

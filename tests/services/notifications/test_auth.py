@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.commitments.auth.principal import Role
 from services.notifications.auth.service import KeyVerifier
 from services.notifications.commitments_client import NAME, CommitmentsClient
 from services.notifications.config import NotificationsSettings
+from shared.auth import Role
 from shared.clock import FixedClock
 from shared.problems import ServiceUnavailable, Unauthorized
 from shared.service_client import CallPolicy, ServiceClient

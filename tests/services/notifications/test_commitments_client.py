@@ -21,7 +21,7 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from services.notifications.actions.links import action_links
 from services.notifications.app import create_app
 from services.notifications.auth.service import KeyVerifier

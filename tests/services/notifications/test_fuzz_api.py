@@ -15,13 +15,13 @@ from schemathesis import Case
 from sqlalchemy import delete
 
 from services.commitments.app import create_app as create_commitments_app
-from services.commitments.auth.principal import SYSTEM, Role
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base as CommitmentsBase
 from services.notifications.app import create_app
 from services.notifications.config import NotificationsSettings
 from services.notifications.models import Base
+from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
 from tests.api_fuzzing import ThreadedServer, call_and_validate, schema_of, skip_sqlite_unless_asked
 

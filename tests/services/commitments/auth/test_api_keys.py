@@ -30,7 +30,7 @@ async def test_key_shown_once_stored_hashed_and_revocation_is_immediate(app, adm
 
 
 async def test_partner_role_requires_partner_and_only_admin_creates_keys(admin, make_key, client_for):
-    from services.commitments.auth.principal import Role
+    from shared.auth import Role
 
     assert (await admin.post("/v1/api-keys", json={"name": "x", "role": "partner"})).status_code == 422
     city = client_for(await make_key(Role.CITY))
@@ -48,7 +48,7 @@ async def test_revocation_event_evicts_key_from_another_replica(settings, clock,
     from asgi_lifespan import LifespanManager
 
     from services.commitments.app import create_app
-    from services.commitments.auth.principal import Role
+    from shared.auth import Role
 
     secret = await make_key(Role.READER)
     admin_secret = await make_key(Role.ADMIN)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 
 
 async def _item(admin, make_objective, lead):

@@ -138,8 +138,8 @@ async def test_answer_closes_response_deadline_and_progress_rolls_up(admin, make
 @pytest.mark.parametrize("answered", [False, True])
 async def test_silence_past_the_response_deadline_is_no_answer_not_acceptance(app, admin, make_objective,
                                                                               make_partner, clock, answered):
-    from services.commitments.auth.principal import SYSTEM
     from services.commitments.items.service import mark_unanswered
+    from shared.auth import SYSTEM
 
     item = await _request(admin, await make_objective(), await make_partner("État"))
     await admin.post(f"/v1/items/{item['id']}/deadlines", json={"kind": "response", "due_on": "2026-03-10"})

@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from services.commitments.auth.principal import Role
 from services.commitments.items.lifecycle import (
     COMMITMENT_TRANSITIONS,
     REQUEST_TRANSITIONS,
@@ -14,6 +13,7 @@ from services.commitments.items.lifecycle import (
     Status,
     allowed_targets,
 )
+from shared.auth import Role
 
 # A path from the initial status to each status, so that each allowed transition can be tried from it.
 REQUEST_PATHS: dict[Status, list[Status]] = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from services.commitments.auth.principal import Role
 from services.commitments.journal.models import JournalEntry
+from shared.auth import Role
 
 
 def _ok(response):

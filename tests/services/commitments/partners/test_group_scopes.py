@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from services.commitments.auth.principal import Role
 from services.commitments.outbox.models import OutboxMessage
+from shared.auth import Role
 
 PLAN_B_TEXT = """PLAN D'ACTION DU QUARTIER B
 

@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from services.commitments.auth.principal import SYSTEM
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.partners.directory import DirectoryFile, DirectoryReport, import_directory
 from services.commitments.plans.importer import ImportReport, import_plan_text
+from shared.auth import SYSTEM
 from shared.clock import Clock
 
 ROOT = Path(__file__).parents[4]

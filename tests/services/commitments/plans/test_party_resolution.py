@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from services.commitments.auth.principal import SYSTEM
 from services.commitments.plans.importer import ImportReport, import_parsed_plan
 from services.commitments.plans.plan_text import (
     ParsedAxis,
@@ -22,6 +21,7 @@ from services.commitments.plans.plan_text import (
     ReviewFlag,
     TargetDate,
 )
+from shared.auth import SYSTEM
 from tests.services.commitments.plans.support import items_of, load_directory
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.commitments.auth.principal import Role
+from shared.auth import Role
 from tests.services.commitments.plans.support import SAMPLE_PLAN, load_directory
 
 

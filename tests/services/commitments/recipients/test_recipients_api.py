@@ -13,9 +13,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from services.commitments.auth.principal import Role
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.partners.schemas import PartnerKind
+from shared.auth import Role
 
 ALL_AUDIENCES = ["liaison", "deputy", "hierarchy", "city_owner", "elected"]
 

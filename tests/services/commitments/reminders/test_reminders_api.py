@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.commitments.auth.principal import Role
 from services.commitments.reminders.scanner import DeadlineScanner
+from shared.auth import Role
 from shared.clock import FixedClock
 from tests.services.commitments.reminders.support import firings, ok, sent_request
 

@@ -18,15 +18,15 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import delete, func, select, update
 
-from services.commitments.auth.principal import Role
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.items.models import Item
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.reminders import rules as r
 from services.commitments.reminders.models import ReminderRuleSet
 from services.commitments.reminders.scanner import EVENT_CLASSES, DeadlineScanner, TickResult
-from shared.calendar import WorkingCalendar
+from shared.auth import Role
 from shared.bus import StreamSpec
+from shared.calendar import WorkingCalendar
 from shared.clock import FixedClock
 from shared.db import create_engine
 from tests.services.commitments.reminders.support import (

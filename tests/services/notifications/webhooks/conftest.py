@@ -142,12 +142,12 @@ async def commitments_service(database_url: str, nats_url: str, stream_names: tu
     """The commitments service served by uvicorn (the notifications service verifies keys through it), with a
     key per role; its tables are emptied at the end of the module."""
     from services.commitments.app import create_app
-    from services.commitments.auth.principal import SYSTEM, Role
     from services.commitments.auth.service import create_key
     from services.commitments.config import CommitmentsSettings
     from services.commitments.models import Base
     from services.commitments.partners.schemas import PartnerCreate, PartnerKind
     from services.commitments.partners.service import create_partner
+    from shared.auth import SYSTEM, Role
 
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     settings = CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
