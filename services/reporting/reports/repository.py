@@ -1,0 +1,213 @@
+"""Queries on the read model. Each report is a few statements whatever the number of items: counts and sums
+are made by the database, and only what must be listed comes back row by row.
+
+`visible` narrows a query to the items a partner may see (None: every item): those where one of these
+partners is the lead or is associated, as the commitments service scopes them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row, and_, case, exists, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement, Select
+
+from services.reporting.projection.models import (
+    Axis,
+    Deadline,
+    Delivery,
+    Item,
+    ItemPartner,
+    Objective,
+    Partner,
+    Plan,
+    TimelineEntry,
+)
+from services.reporting.statuses import FINISHED
+
+Visible = Collection[uuid.UUID] | None
+
+
+def _visible_items(visible: Visible) -> ColumnElement[bool]:
+    if visible is None:
+        return literal(True)
+    return exists().where(ItemPartner.item_id == Item.id, ItemPartner.partner_id.in_(list(visible)))
+
+
+def _open_deadline() -> ColumnElement[bool]:
+    """A deadline still to be met, of an item not finished."""
+    return and_(Deadline.met_on.is_(None), Deadline.removed.is_(False), Item.status.not_in(FINISHED))
+
+
+async def partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner | None:
+    return await session.get(Partner, partner_id)
+
+
+async def partners(session: AsyncSession, visible: Visible) -> Sequence[Partner]:
+    query = select(Partner).order_by(Partner.name, Partner.id)
+    if visible is not None:
+        query = query.where(Partner.id.in_(list(visible)))
+    return (await session.scalars(query)).all()
+
+
+def _between(column: Any, start: date, end: date) -> ColumnElement[bool]:
+    return column.between(start, end)
+
+
+def _count_if(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def step_counts_query(partner_id: uuid.UUID, start: date, end: date) -> Select[Any]:
+    """Requests led by the partner: how many reached each step within the period."""
+    answered = _between(Item.answered_on, start, end)
+    return select(
+        _count_if(_between(Item.requested_on, start, end)).label("requested"),
+        _count_if(_between(Item.acknowledged_on, start, end)).label("acknowledged"),
+        _count_if(answered).label("answered"),
+        _count_if(and_(answered, Item.answered_by_deadline.is_(True))).label("answered_by_deadline"),
+        _count_if(and_(answered, Item.answered_by_deadline.is_not(None))).label("answered_with_deadline"),
+        _count_if(_between(Item.delivered_on, start, end)).label("delivered"),
+        _count_if(_between(Item.verified_on, start, end)).label("verified"),
+    ).where(Item.lead_partner_id == partner_id, Item.kind == "request")
+
+
+def response_delays_query(partner_id: uuid.UUID, start: date, end: date) -> Select[Any]:
+    return select(Item.response_delay_working_days).where(
+        Item.lead_partner_id == partner_id, Item.kind == "request", _between(Item.answered_on, start, end),
+        Item.response_delay_working_days.is_not(None))
+
+
+def lateness_query(partner_id: uuid.UUID, today: date, very_late_before: date) -> Select[Any]:
+    """The partner's late requests now, by the party they wait on: how many, and how many very late (their
+    earliest open date before `very_late_before`)."""
+    earliest = (select(Item.id, Item.waiting_on, func.min(Deadline.due_on).label("due_on"))
+                .join(Deadline, Deadline.item_id == Item.id)
+                .where(Item.lead_partner_id == partner_id, Item.kind == "request", _open_deadline(),
+                       Deadline.due_on < today)
+                .group_by(Item.id, Item.waiting_on).subquery())
+    return (select(earliest.c.waiting_on, func.count().label("late"),
+                   _count_if(earliest.c.due_on < very_late_before).label("very_late"))
+            .group_by(earliest.c.waiting_on))
+
+
+def reminders_query(partner_id: uuid.UUID, start: date, end: date) -> Select[Any]:
+    """Reminders (by reminder key) to the partner's people first seen in the period: how many reached
+    someone, and how many failed to reach anyone (every delivery refused, or bounced)."""
+    reached = and_(Delivery.sent_on.is_not(None), Delivery.bounced_on.is_(None))
+    failed = case((Delivery.failed_on.is_not(None) | Delivery.bounced_on.is_not(None), 1), else_=0)
+    per_reminder = (select(Delivery.reminder_key,
+                           func.max(case((reached, 1), else_=0)).label("reached"),
+                           func.max(failed).label("failed"))
+                    .where(Delivery.partner_id == partner_id, _between(Delivery.first_seen_on, start, end))
+                    .group_by(Delivery.reminder_key).subquery())
+    return select(_count_if(per_reminder.c.reached == 1).label("sent"),
+                  _count_if(and_(per_reminder.c.reached == 0, per_reminder.c.failed == 1)).label("unreached"))
+
+
+@dataclass(frozen=True)
+class ScorecardRows:
+    steps: Row[Any]
+    delays: list[int]
+    lateness: list[Row[Any]]
+    reminders: Row[Any]
+
+
+async def scorecard_rows(session: AsyncSession, partner_id: uuid.UUID, start: date, end: date, today: date,
+                         very_late_before: date) -> ScorecardRows:
+    """The four statements of a partner's scorecard."""
+    steps = (await session.execute(step_counts_query(partner_id, start, end))).one()
+    delays = list((await session.scalars(response_delays_query(partner_id, start, end))).all())
+    lateness = list((await session.execute(lateness_query(partner_id, today, very_late_before))).all())
+    reminders = (await session.execute(reminders_query(partner_id, start, end))).one()
+    return ScorecardRows(steps, delays, lateness, reminders)
+
+
+async def plan(session: AsyncSession, plan_id: uuid.UUID) -> Plan | None:
+    return await session.get(Plan, plan_id)
+
+
+async def plan_structure(session: AsyncSession, plan_id: uuid.UUID) -> tuple[Sequence[Axis], Sequence[Objective]]:
+    axes = (await session.scalars(select(Axis).where(Axis.plan_id == plan_id)
+                                  .order_by(Axis.position, Axis.number, Axis.id))).all()
+    objectives = (await session.scalars(select(Objective).where(Objective.plan_id == plan_id)
+                                        .order_by(Objective.position, Objective.letter, Objective.id))).all()
+    return axes, objectives
+
+
+async def status_counts(session: AsyncSession, plan_id: uuid.UUID, visible: Visible) -> list[Row[Any]]:
+    """Per objective and status: how many items, and the sum of their progress (in percent)."""
+    progress = case((Item.status.in_(("verified", "done")), 100), else_=func.coalesce(Item.progress_percent, 0))
+    query = (select(Item.objective_id, Item.status, func.count().label("items"),
+                    func.coalesce(func.sum(progress), 0).label("progress"))
+             .where(Item.plan_id == plan_id, _visible_items(visible))
+             .group_by(Item.objective_id, Item.status))
+    return list((await session.execute(query)).all())
+
+
+def late_items_query(today: date, visible: Visible, plan_id: uuid.UUID | None = None,
+                     partner_id: uuid.UUID | None = None) -> Select[Any]:
+    """Items with an open date passed, the earliest first: id, title, objective, lead, waiting_on, due_on."""
+    earliest = func.min(Deadline.due_on).label("due_on")
+    query = (select(Item.id, Item.title, Item.kind, Item.status, Item.plan_id, Item.objective_id,
+                    Item.lead_partner_id, Item.waiting_on, earliest)
+             .join(Deadline, Deadline.item_id == Item.id)
+             .where(_open_deadline(), Deadline.due_on < today, _visible_items(visible))
+             .group_by(Item.id, Item.title, Item.kind, Item.status, Item.plan_id, Item.objective_id,
+                       Item.lead_partner_id, Item.waiting_on)
+             .order_by(earliest, Item.id))
+    if plan_id is not None:
+        query = query.where(Item.plan_id == plan_id)
+    if partner_id is not None:
+        query = query.where(Item.lead_partner_id == partner_id)
+    return query
+
+
+async def late_items(session: AsyncSession, today: date, visible: Visible, plan_id: uuid.UUID | None = None,
+                     partner_id: uuid.UUID | None = None, limit: int = 1000) -> list[Row[Any]]:
+    return list((await session.execute(late_items_query(today, visible, plan_id, partner_id).limit(limit))).all())
+
+
+async def deadlines(session: AsyncSession, visible: Visible, *, due_from: date | None = None,
+                    due_before: date | None = None, open_only: bool = True, moved_only: bool = False,
+                    plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None, limit: int = 1000
+                    ) -> list[Row[Any]]:
+    """Deadlines with their item, by date in force then id."""
+    query = (select(Deadline.id, Deadline.item_id, Deadline.kind, Deadline.original_due_on, Deadline.due_on,
+                    Deadline.met_on, Item.title, Item.status, Item.plan_id, Item.lead_partner_id, Item.waiting_on)
+             .join(Item, Item.id == Deadline.item_id)
+             .where(Deadline.removed.is_(False), _visible_items(visible))
+             .order_by(Deadline.due_on, Deadline.id).limit(limit))
+    if open_only:
+        query = query.where(_open_deadline())
+    if due_from is not None:
+        query = query.where(Deadline.due_on >= due_from)
+    if due_before is not None:
+        query = query.where(Deadline.due_on < due_before)
+    if moved_only:
+        query = query.where(Deadline.due_on != Deadline.original_due_on)
+    if plan_id is not None:
+        query = query.where(Item.plan_id == plan_id)
+    if partner_id is not None:
+        query = query.where(Item.lead_partner_id == partner_id)
+    return list((await session.execute(query)).all())
+
+
+async def visible_item(session: AsyncSession, item_id: uuid.UUID, visible: Visible) -> Item | None:
+    return (await session.scalars(select(Item).where(Item.id == item_id, _visible_items(visible)))).first()
+
+
+async def timeline(session: AsyncSession, item_id: uuid.UUID) -> Sequence[TimelineEntry]:
+    return (await session.scalars(select(TimelineEntry).where(TimelineEntry.item_id == item_id)
+                                  .order_by(TimelineEntry.occurred_at, TimelineEntry.event_id))).all()
+
+
+async def partner_names(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(list(ids))))
+    return {row.id: row.name for row in rows}
