@@ -35,11 +35,16 @@ def paris_date(instant: datetime) -> date:
     return instant.astimezone(PARIS).date()
 
 
+# session.info key: the (stream, sequence) of the event being applied (set by projector.apply_batch).
+STREAM_POSITION = "reporting.stream_position"
+
+
 def add_timeline_entry(session: AsyncSession, envelope: EventEnvelope, item_id: uuid.UUID, on: date | None,
                        details: dict[str, Any]) -> None:
     """The event as a line of its item's history."""
-    session.add(TimelineEntry(event_id=envelope.id, item_id=item_id, occurred_at=envelope.occurred_at, on=on,
-                              type=envelope.type, details=details))
+    stream, seq = session.info[STREAM_POSITION]
+    session.add(TimelineEntry(event_id=envelope.id, item_id=item_id, occurred_at=envelope.occurred_at,
+                              stream=stream, stream_seq=seq, on=on, type=envelope.type, details=details))
 
 
 def _json(data: events.EventData, *fields: str) -> dict[str, Any]:

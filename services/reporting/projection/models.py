@@ -170,6 +170,9 @@ class TimelineEntry(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     item_id: Mapped[uuid.UUID]
     occurred_at: Mapped[datetime]
+    # Where the event sits in its stream: events of one instant (one transaction) keep their order.
+    stream: Mapped[str] = mapped_column(String(64))
+    stream_seq: Mapped[int] = mapped_column(BigInteger)
     on: Mapped[date | None]
     type: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting.config import ReportingSettings
 from services.reporting.projection import commitments, notifications
+from services.reporting.projection.commitments import STREAM_POSITION
 from services.reporting.projection.models import ProcessedEvent, StreamPosition
 from shared.bus import StreamSpec, connect, ensure_stream
 from shared.calendar import use_calendar
@@ -88,6 +89,7 @@ async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: So
             if envelope.id in seen:
                 continue
             seen.add(envelope.id)
+            session.info[STREAM_POSITION] = (source.name, seq)
             try:
                 await source.apply(session, envelope)
             except (KeyError, ValueError) as exc:  # a type or version this build does not know, a bad payload

@@ -176,12 +176,12 @@ async def deadlines(session: AsyncSession, visible: Visible, *, due_from: date |
                     due_before: date | None = None, open_only: bool = True, moved_only: bool = False,
                     plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None, limit: int = 1000
                     ) -> list[Row[Any]]:
-    """Deadlines with their item, by date in force then id."""
+    """Deadlines with their item, by date in force, then item title."""
     query = (select(Deadline.id, Deadline.item_id, Deadline.kind, Deadline.original_due_on, Deadline.due_on,
                     Deadline.met_on, Item.title, Item.status, Item.plan_id, Item.lead_partner_id, Item.waiting_on)
              .join(Item, Item.id == Deadline.item_id)
              .where(Deadline.removed.is_(False), _visible_items(visible))
-             .order_by(Deadline.due_on, Deadline.id).limit(limit))
+             .order_by(Deadline.due_on, Item.title, Deadline.id).limit(limit))
     if open_only:
         query = query.where(_open_deadline())
     if due_from is not None:
@@ -203,7 +203,8 @@ async def visible_item(session: AsyncSession, item_id: uuid.UUID, visible: Visib
 
 async def timeline(session: AsyncSession, item_id: uuid.UUID) -> Sequence[TimelineEntry]:
     return (await session.scalars(select(TimelineEntry).where(TimelineEntry.item_id == item_id)
-                                  .order_by(TimelineEntry.occurred_at, TimelineEntry.event_id))).all()
+                                  .order_by(TimelineEntry.occurred_at, TimelineEntry.stream,
+                                            TimelineEntry.stream_seq))).all()
 
 
 async def partner_names(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:

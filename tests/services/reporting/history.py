@@ -43,7 +43,7 @@ def scorecard_story(partner_a: uuid.UUID, partner_b: uuid.UUID, with_partners: b
     if with_partners:
         s.emit(ev.PartnerCreated(partner_id=partner_a, name="Bailleur A", kind="bailleur_social", is_group=False),
                start)
-        s.emit(ev.PartnerCreated(partner_id=partner_b, name="Territoire B", kind="ept", is_group=False), start)
+        s.emit(ev.PartnerCreated(partner_id=partner_b, name="Territoire B", kind="etablissement_public_territorial", is_group=False), start)
     s.emit(ev.PlanCreated(plan_id=ids["plan"], title="Plan d'action du quartier", commune="Sceaux"), start)
     s.emit(ev.AxisCreated(axis_id=ids["axis"], plan_id=ids["plan"], number="I", title="BIEN VIVRE", position=1),
            start)
