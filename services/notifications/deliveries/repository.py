@@ -211,3 +211,11 @@ async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str,
     if rows:
         await session.execute(insert_ignoring_conflicts(session, Delivery.__table__, "event_id", "contact_id",
                                                         "channel"), rows)
+
+
+async def by_message_id(session: AsyncSession, message_id: str, for_update: bool = False) -> Delivery | None:
+    """The delivery sent under this Message-ID (angle brackets included, as the header writes it)."""
+    query = select(Delivery).where(Delivery.message_id == message_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.scalars(query.execution_options(populate_existing=True))).first()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,3 +54,17 @@ class DeliveryPage(BaseModel):
 
     items: list[DeliveryRead]
     next_cursor: str | None = Field(description="À passer en `cursor` pour la page suivante ; null à la fin.")
+
+
+class BounceRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "delivery_id": "019abc12-8702-7000-abee-62cd37c4247d", "outcome": "bounced", "action": "failed",
+        "status": "5.1.1", "reason": "invalid-address:5.1.1"}]})
+
+    delivery_id: uuid.UUID = Field(description="L'envoi que l'avis renvoie (par son Message-ID).")
+    outcome: Literal["bounced", "already-bounced", "ignored"] = Field(
+        description="`bounced` : l'envoi est marqué non remis ; `already-bounced` : il l'était déjà ; `ignored` : "
+                    "l'avis ne dit pas un échec (`delayed`, `delivered` …) ou l'envoi n'était pas parti.")
+    action: str = Field(description="Le champ `Action` de l'avis (failed, delayed, delivered …).")
+    status: str = Field(description="Le code d'état RFC 3463 de l'avis, p. ex. 5.1.1.")
+    reason: str | None = Field(description="La raison publiée dans `delivery.bounced`, p. ex. invalid-address:5.1.1.")
