@@ -5,7 +5,8 @@ already running NATS at NATS_URL is used instead. First start: the schemas, the 
 Blagis, an admin key (kept in <data>/admin-key.txt), the notifications service's own key and the secret
 signing action links. Then, as child processes until Ctrl-C / SIGTERM: the commitments API (with its
 outbox relay), the deadline scanner, the notifications API and its worker (reminder emails, digest,
-webhooks), the reporting API and its projector (the read model of the reports), and a local SMTP sink that keeps every message in <data>/mail (a Maildir). The terminal shows the
+webhooks, and the relay of its own events), the reporting API and its projector (the read model of the
+reports), and a local SMTP sink that keeps every message in <data>/mail (a Maildir). The terminal shows the
 banner as soon as the API answers; each child logs to <data>/<child>.log. The data folder and everything in
 it are readable by their owner only: they hold names, email addresses and keys.
 Settings: DATA_DIR, NATS_URL, DATABASE_URL, NOTIFICATIONS_DATABASE_URL, REPORTING_DATABASE_URL, HOST, PORT,
@@ -314,7 +315,7 @@ def main() -> int:
                       [python, "-m", "services.notifications", "serve", "--host", host, "--port",
                        str(notifications_port)], notifications_env,
                       log_file=data_dir / "notifications-api.log"),
-            ChildSpec("notifications worker (emails, digest, webhooks)",
+            ChildSpec("notifications worker (emails, digest, webhooks, events relay)",
                       [python, "-m", "services.notifications", "consume"], notifications_env,
                       log_file=data_dir / "notifications-worker.log"),
         ]

@@ -2,23 +2,19 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.bus import StreamSpec
 from shared.config import ServiceSettings
 from shared.service_client import CallPolicy
 
 
 class ReportingSettings(ServiceSettings):
     """Settings of the reporting service (environment variables; the shared ones have no prefix: NATS_URL,
-    EVENTS_STREAM … name the commitments stream; the service's own database is REPORTING_DATABASE_URL)."""
+    EVENTS_STREAM and NOTIFICATIONS_EVENTS_STREAM name the two streams it reads; the service's own database is
+    REPORTING_DATABASE_URL)."""
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
     # Its own database: DATABASE_URL belongs to the commitments service when both run on one machine.
     reporting_database_url: str = "sqlite:///data/reporting.db"
-    # The notifications service's stream (what happened to each reminder): delivery.*, action_link.used.
-    notifications_events_stream: str = "NOTIFICATIONS"
-    notifications_events_subject_prefix: str = "notifications"
-
     # Key checks (GET /v1/auth/whoami) through one client of the commitments service per process
     # (shared/service_client.py), the same settings as the notifications service's.
     commitments_url: str = "http://127.0.0.1:8000"
@@ -57,10 +53,3 @@ class ReportingSettings(ServiceSettings):
     @property
     def database_url(self) -> str:
         return self.reporting_database_url
-
-    def commitments_stream(self) -> StreamSpec:
-        return StreamSpec(self.events_stream, self.events_subject_prefix, self.events_duplicate_window_seconds)
-
-    def notifications_stream(self) -> StreamSpec:
-        return StreamSpec(self.notifications_events_stream, self.notifications_events_subject_prefix,
-                          self.events_duplicate_window_seconds)

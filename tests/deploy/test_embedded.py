@@ -35,9 +35,10 @@ def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, na
     data = tmp_path / "data"
     env = {**os.environ, "DATA_DIR": str(data), "PORT": str(port), "NATS_URL": nats_url,
            "NOTIFICATIONS_PORT": str(notifications_port), "REPORTING_PORT": str(reporting_port),
-           "SMTP_SINK_PORT": str(smtp_port), "NOTIFICATIONS_EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED_N",
-           "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded-notifications",
-           "EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED", "EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded"}
+           "SMTP_SINK_PORT": str(smtp_port),
+           "EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED", "EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded",
+           "NOTIFICATIONS_EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED_EV",
+           "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded-ev"}
     for name in ("DATABASE_URL", "NOTIFICATIONS_DATABASE_URL", "REPORTING_DATABASE_URL"):
         env.pop(name, None)
     process = subprocess.Popen([sys.executable, "-m", "deploy.embedded"], cwd=ROOT, env=env, text=True,

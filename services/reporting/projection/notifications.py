@@ -6,50 +6,19 @@ These events may interleave in any way with those of the commitments stream (liv
 its own; a rebuild replays one stream after the other): each handler only writes what commutes with the other
 stream's (a delivery's columns only grow, a timeline entry is keyed by its event).
 
-The payloads are read with the models below, the contract of docs/events.md for the notifications stream; the
-reader ignores fields it does not know (a newer version adding some)."""
+The payloads are the contract of shared/events/notifications.py (docs/events.md)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.projection.commitments import add_timeline_entry, paris_date
 from services.reporting.projection.models import Delivery
 from shared.events import EventEnvelope
-
-
-class DeliveryOutcome(BaseModel):
-    """The data of delivery.sent, delivery.failed and delivery.bounced."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    delivery_id: uuid.UUID
-    reminder_key: str
-    item_id: uuid.UUID
-    plan_id: uuid.UUID
-    deadline_id: uuid.UUID | None = None
-    partner_id: uuid.UUID | None = None
-    contact_id: uuid.UUID | None = None
-    channel: Literal["email", "webhook"]
-    attempt: int = 1
-    reason: str | None = None
-    permanent: bool = False
-
-
-class ActionLinkUsed(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    item_id: uuid.UUID
-    deadline_id: uuid.UUID | None = None
-    partner_id: uuid.UUID | None = None
-    contact_id: uuid.UUID | None = None
-    action: str
+from shared.events.notifications import ActionLinkUsed, DeliveryBounced, DeliveryFailed, DeliverySent
 
 
 def _earliest(current: date | None, new: date) -> date:
@@ -57,7 +26,8 @@ def _earliest(current: date | None, new: date) -> date:
 
 
 async def _delivery(session: AsyncSession, envelope: EventEnvelope) -> None:
-    outcome = DeliveryOutcome.model_validate(envelope.data)
+    outcome = envelope.parsed()
+    assert isinstance(outcome, DeliverySent | DeliveryFailed | DeliveryBounced)
     on = paris_date(envelope.occurred_at)
     row = await session.get(Delivery, outcome.delivery_id)
     if row is None:
@@ -72,17 +42,19 @@ async def _delivery(session: AsyncSession, envelope: EventEnvelope) -> None:
         row.sent_on = _earliest(row.sent_on, on)
     elif envelope.type == "delivery.bounced":
         row.bounced_on = _earliest(row.bounced_on, on)
-    elif outcome.permanent:  # delivery.failed: a temporary failure is retried, and says nothing yet
+    elif isinstance(outcome, DeliveryFailed) and outcome.permanent:  # a temporary failure says nothing yet
         row.failed_on = _earliest(row.failed_on, on)
     details = {"delivery_id": str(outcome.delivery_id), "channel": outcome.channel, "attempt": outcome.attempt,
                "partner_id": outcome.partner_id and str(outcome.partner_id)}
     if envelope.type != "delivery.sent":
-        details |= {"reason": outcome.reason, "permanent": outcome.permanent or envelope.type == "delivery.bounced"}
+        permanent = outcome.permanent if isinstance(outcome, DeliveryFailed) else True  # a bounce is final
+        details |= {"reason": outcome.reason, "permanent": permanent}
     add_timeline_entry(session, envelope, outcome.item_id, on, details)
 
 
 async def _action_link_used(session: AsyncSession, envelope: EventEnvelope) -> None:
-    used = ActionLinkUsed.model_validate(envelope.data)
+    used = envelope.parsed()
+    assert isinstance(used, ActionLinkUsed)
     add_timeline_entry(session, envelope, used.item_id, paris_date(envelope.occurred_at),
                        {"action": used.action, "partner_id": used.partner_id and str(used.partner_id)})
 

@@ -140,20 +140,18 @@ def scorecard_story(partner_a: uuid.UUID, partner_b: uuid.UUID, with_partners: b
         ids.setdefault(delivery_id, _id())
         s.notify(event_type, day, delivery_id=ids[delivery_id], reminder_key=f"{reminder}:1:1:overdue",
                  item_id=ids[item_key], plan_id=ids["plan"], deadline_id=None, partner_id=partner, contact_id=_id(),
-                 channel="email", attempt=extra.pop("attempt", 1), reason=extra.pop("reason", None),
-                 permanent=extra.pop("permanent", False))
+                 channel="email", attempt=extra.pop("attempt", 1), reason=extra.pop("reason", None), **extra)
 
     delivery("delivery.sent", "r1", date(2026, 3, 20), partner_a, "i4", "d1")
-    delivery("delivery.failed", "r1", date(2026, 3, 20), partner_a, "i4", "d2", reason="550 boîte inconnue",
-             permanent=True)
-    delivery("delivery.failed", "r2", date(2026, 4, 10), partner_a, "i4", "d3", reason="550", permanent=True)
+    delivery("delivery.failed", "r1", date(2026, 3, 20), partner_a, "i4", "d2", reason="smtp-refused", permanent=True)
+    delivery("delivery.failed", "r2", date(2026, 4, 10), partner_a, "i4", "d3", reason="smtp-refused", permanent=True)
     delivery("delivery.sent", "r2", date(2026, 4, 10), partner_a, "i4", "d4")
-    delivery("delivery.bounced", "r2", date(2026, 4, 11), partner_a, "i4", "d4", reason="boîte pleine")
-    delivery("delivery.failed", "r3", date(2026, 5, 5), partner_a, "i4", "d5", reason="451", permanent=False)
+    delivery("delivery.bounced", "r2", date(2026, 4, 11), partner_a, "i4", "d4", reason="mailbox-unavailable:5.2.2")
+    delivery("delivery.failed", "r3", date(2026, 5, 5), partner_a, "i4", "d5", reason="smtp-gave-up", permanent=False)
     delivery("delivery.sent", "r3", date(2026, 5, 5), partner_a, "i4", "d5", attempt=2)
     delivery("delivery.sent", "r4", date(2026, 2, 10), partner_a, "i4", "d6")
     delivery("delivery.sent", "r5", date(2026, 3, 20), partner_b, "i8", "d7")
-    delivery("delivery.failed", "r6", date(2026, 5, 10), partner_a, "i4", "d8", reason="451", permanent=False)
+    delivery("delivery.failed", "r6", date(2026, 5, 10), partner_a, "i4", "d8", reason="smtp-gave-up", permanent=False)
     s.notify("action_link.used", date(2026, 3, 4), item_id=ids["i1"], deadline_id=ids["i1_response"],
              partner_id=partner_a, contact_id=_id(), action="acknowledge")
     return Story(s, ids)
