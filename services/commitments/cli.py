@@ -36,7 +36,7 @@ from shared.roles import Role
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from services.commitments.config import CommitmentsSettings, RelaySettings, ScannerSettings
+    from services.commitments.config import CommitmentsSettings, ScannerSettings
 
 
 @contextlib.asynccontextmanager
@@ -70,7 +70,7 @@ def serve(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
     serve_app(create_app(settings, SystemClock()), args)
 
 
-async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
+async def relay(settings: CommitmentsSettings, _args: argparse.Namespace) -> None:
     from services.commitments.workers.relay import run_relay
 
     await run_relay(settings)
@@ -183,8 +183,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(handler=migrate)
     add_serve_command(commands, serve, default_port=8000)
-    commands.add_parser("relay", help="run the outbox relay until SIGTERM/SIGINT").set_defaults(
-        handler=relay, settings_class="RelaySettings")
+    commands.add_parser("relay", help="run the outbox relay until SIGTERM/SIGINT").set_defaults(handler=relay)
     scan_parser = commands.add_parser("scan", help="run the deadline scanner until SIGTERM/SIGINT")
     scan_parser.add_argument("--once", action="store_true", help="one tick, print its result as JSON, exit")
     scan_parser.add_argument("--as-of", type=_instant, metavar="INSTANT",

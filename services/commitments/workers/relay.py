@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from services.commitments.config import RelaySettings
+from services.commitments.config import CommitmentsSettings
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.outbox.relay import OutboxRelay
 from services.commitments.workers import stop_on_signals
@@ -23,14 +24,17 @@ from shared.telemetry import setup_tracing
 logger = logging.getLogger("services.commitments.relay")
 
 
-async def run_relay(settings: RelaySettings) -> None:
-    """Relay until SIGTERM/SIGINT; ready (HEALTH_PORT) while NATS is connected and the database answers."""
+async def run_relay(settings: CommitmentsSettings, *, before_mark: Callable[[int], Awaitable[None]] | None = None
+                    ) -> None:
+    """Relay until SIGTERM/SIGINT; ready (HEALTH_PORT) while NATS is connected and the database answers.
+    `before_mark` is the relay's hook between publishing a batch and marking it (the crash tests use it)."""
     connection: dict[str, Any] = {}
     async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
-        await _relay(settings, connection)
+        await _relay(settings, connection, before_mark)
 
 
-async def _relay(settings: RelaySettings, connection: dict[str, Any]) -> None:
+async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
+                 before_mark: Callable[[int], Awaitable[None]] | None) -> None:
     # The relay's publish spans, and the trace context of events recorded outside any HTTP request.
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "commitments-relay", settings.otel_exporter_otlp_endpoint)
@@ -51,7 +55,7 @@ async def _relay(settings: RelaySettings, connection: dict[str, Any]) -> None:
                         settings.events_duplicate_window_seconds)
     outbox_relay = OutboxRelay(outbox_aware_sessionmaker(engine, lambda: None), nats_client, stream, SystemClock(),
                                batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
-                               pause_before_mark_seconds=settings.relay_pause_before_mark_seconds)
+                               before_mark=before_mark)
     try:
         await outbox_relay.run(stop)  # declares the stream (ensure_stream) before relaying
     finally:

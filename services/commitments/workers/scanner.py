@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from nats.aio.client import Client as NatsClient
@@ -28,15 +29,18 @@ from shared.probes import worker_probes
 logger = logging.getLogger("services.commitments.scanner")
 
 
-async def run_scanner(settings: ScannerSettings, *, once: bool, as_of: datetime | None) -> None:
+async def run_scanner(settings: ScannerSettings, *, once: bool, as_of: datetime | None,
+                      in_batch: Callable[[int], Awaitable[None]] | None = None) -> None:
     """One tick printed as a JSON line (`once`), or ticks every SCANNER_POLL_SECONDS until SIGTERM/SIGINT;
-    `as_of` fixes the clock. Ready (HEALTH_PORT) while the database answers. Not NATS: the scanner's events go to the
-    outbox, and it only pings the relays (which poll anyway)."""
+    `as_of` fixes the clock; `in_batch` is the scanner's hook inside each batch's transaction (the crash tests
+    use it). Ready (HEALTH_PORT) while the database answers. Not NATS: the scanner's events go to the outbox,
+    and it only pings the relays (which poll anyway)."""
     async with worker_probes(settings.health_port, settings.database_url):
-        await _scan(settings, once, as_of)
+        await _scan(settings, once, as_of, in_batch)
 
 
-async def _scan(settings: ScannerSettings, once: bool, as_of: datetime | None) -> None:
+async def _scan(settings: ScannerSettings, once: bool, as_of: datetime | None,
+                in_batch: Callable[[int], Awaitable[None]] | None) -> None:
     use_calendar(settings.working_calendar())
     install()  # a request marked « sans réponse » moves along its lifecycle, with what that sets off
     engine = create_engine(settings.database_url)
@@ -58,15 +62,8 @@ async def _scan(settings: ScannerSettings, once: bool, as_of: datetime | None) -
             task.add_done_callback(pings.discard)
 
     # Events go to the outbox in the batch's transaction; the relay publishes them.
-    pause = settings.scanner_pause_in_batch_seconds
-
-    async def pause_in_batch(firings: int) -> None:
-        # A warning, not a debug line: a scanner sleeping in its transactions must not go unnoticed.
-        logger.warning("fault injection: pausing %.1f s in a batch of %d firing(s)", pause, firings)
-        await asyncio.sleep(pause)
-
     scanner = DeadlineScanner(outbox_aware_sessionmaker(engine, wake_relays), clock_as_of(as_of, SystemClock()),
-                              batch_size=settings.scanner_batch_size, in_batch=pause_in_batch if pause > 0 else None)
+                              batch_size=settings.scanner_batch_size, in_batch=in_batch)
     try:
         if once:
             result = await scanner.tick()
