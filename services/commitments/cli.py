@@ -23,7 +23,7 @@ import logging
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -169,8 +169,6 @@ async def import_directory_command(settings: CommitmentsSettings, args: argparse
 
 
 def _day(text: str) -> date:
-    from datetime import date
-
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
