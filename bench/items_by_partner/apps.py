@@ -221,7 +221,7 @@ def instrument_list_steps(timer: StageTimer) -> None:
     from services.commitments.items import repository, service
     from services.commitments.partners.service import GroupCache
 
-    for owner, attribute, name in (
+    async_steps: tuple[tuple[Any, str, str], ...] = (
             (fastapi.routing, "solve_dependencies", "FastAPI solve_dependencies (auth, session, clock, query)"),
             (fastapi.routing, "run_endpoint_function", "endpoint list_items"),
             (GroupCache, "partner_and_groups", "  GroupCache.partner_and_groups (cached 5 s)"),
@@ -230,12 +230,14 @@ def instrument_list_steps(timer: StageTimer) -> None:
             (AsyncSession, "execute", "      AsyncSession.execute (checkout, statement, rows)"),
             (service, "to_read", "  service.to_read (50 ItemRead.model_validate)"),
             (AsyncSession, "close", "session close (connection back to the pool)"),
-            (fastapi.routing, "serialize_response", "FastAPI serialize_response (validate + JSON)")):
-        timer.wrap_async(owner, attribute, name)
-    for owner, attribute, name in (
+            (fastapi.routing, "serialize_response", "FastAPI serialize_response (validate + JSON)"))
+    sync_steps: tuple[tuple[Any, str, str], ...] = (
             (repository, "page_statement", "      repository.page_statement (kept per shape)"),
             (pool_base.Pool, "connect", "        pool checkout (ping if idle >= 2 s)"),
-            (TypeAdapter, "dump_json", "  TypeAdapter(ItemPage).dump_json (the response body)")):
+            (TypeAdapter, "dump_json", "  TypeAdapter(ItemPage).dump_json (the response body)"))
+    for owner, attribute, name in async_steps:
+        timer.wrap_async(owner, attribute, name)
+    for owner, attribute, name in sync_steps:
         timer.wrap_sync(owner, attribute, name)
 
 

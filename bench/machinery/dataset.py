@@ -88,7 +88,7 @@ async def load_dataset(connection: Any, n_items: int, n_partners: int, seed: int
     items, item_partners, item_tags, deadlines = [], [], [], []
     for index in range(n_items):
         item_id = new_id()
-        objective_id, plan_id, axis_id, letter, *_rest, axis_number = objectives[rng.randrange(len(objectives))]
+        objective_id, plan_id, axis_id, letter, *_rest, axis_label = objectives[rng.randrange(len(objectives))]
         positions[objective_id] += 1
         position = positions[objective_id]
         is_request = rng.random() < 0.8
@@ -98,7 +98,7 @@ async def load_dataset(connection: Any, n_items: int, n_partners: int, seed: int
         needs_review = rng.random() < 0.05
         budget = Decimal(rng.randrange(100_000, 500_000_000)) / 100 if rng.random() < 0.3 else None
         items.append((
-            item_id, plan_id, axis_id, objective_id, position, f"{axis_number}.{letter}.{position}",
+            item_id, plan_id, axis_id, objective_id, position, f"{axis_label}.{letter}.{position}",
             "request" if is_request else "commitment", rng.choice(titles),
             " ".join(rng.sample(sentences, rng.randint(2, 5))), status, None, budget, needs_review,
             "Partenaire non reconnu dans le texte du plan." if needs_review else None,

@@ -109,6 +109,8 @@ class StackSampler:
 
     def _run(self) -> None:
         target = threading.main_thread().ident
+        if target is None:
+            return
         while not self._stop.wait(self.interval):
             frame = sys._current_frames().get(target)
             if frame is None:
