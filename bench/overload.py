@@ -32,10 +32,10 @@ from typing import Any
 from bench.machinery import run_async
 from bench.machinery.dataset import create_key, load_dataset
 from bench.machinery.http_clients import RawHttpClient
+from bench.machinery.postgres import plain_url, scratch_database
 from bench.machinery.profiling import print_samples
 from bench.machinery.report import BenchError, load_average
 from bench.machinery.servers import HOST, NATS_URL, ServerProcess, app_server
-from bench.postgres import plain_url, scratch_database
 
 describe = ("one API process on PostgreSQL at 500 connections beside 16: share of 503s and other 5xx, served p99 "
             "(500) / served p99 (16)")

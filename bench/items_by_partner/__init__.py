@@ -30,9 +30,9 @@ from bench.items_by_partner.profile import profile
 from bench.machinery import run_async
 from bench.machinery.dataset import create_key, load_dataset
 from bench.machinery.load import LoadGenerator, Measurement, Target
+from bench.machinery.postgres import ADMIN_URL, plain_url, scratch_database
 from bench.machinery.report import BenchError, load_average, mean
 from bench.machinery.servers import ServerProcess
-from bench.postgres import ADMIN_URL, plain_url, scratch_database
 
 describe = "GET /v1/items?partner_id=… (first page of 50, 100k items, PostgreSQL) vs bare FastAPI + asyncpg"
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.machinery.http_clients import RawHttpClient
+from bench.machinery.postgres import plain_url
 from bench.machinery.profiling import StageTimer
 from bench.machinery.report import BenchError, mean
 from bench.machinery.servers import HOST, ServerProcess, app_server, commitments_app
-from bench.postgres import plain_url
 
 PAGE_SIZE = 50
 

@@ -19,10 +19,10 @@ from bench.items_by_partner.apps import (
 )
 from bench.machinery.dataset import Dataset
 from bench.machinery.load import LoadGenerator, Measurement, Target
+from bench.machinery.postgres import plain_url
 from bench.machinery.profiling import print_samples, print_stages
 from bench.machinery.report import mean
 from bench.machinery.servers import ServerProcess
-from bench.postgres import plain_url
 
 
 async def probed_run(args: argparse.Namespace, load: LoadGenerator, server: ServerProcess, target_paths: list[str],

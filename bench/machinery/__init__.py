@@ -6,6 +6,8 @@
     load.py          the load generator: N connections on a server for a time, requests/s, latencies, CPU
     profiling.py     a stack sampler and step timings, run inside a server process, and their printing
     report.py        means, the machine's load, and the error that ends a run without figures
+    postgres.py      the PostgreSQL the scenarios create their databases on, and a database for one run
+    smtp_sink.py     the SMTP sink of notifications_throughput (in a process of its own, or a thread)
 
 Each scenario (bench/<scenario>.py) holds what it measures, its baseline and its verdict.
 """

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.machinery.http_clients import HttpxClient, RawHttpClient
+from bench.machinery.postgres import ADMIN_URL, plain_url
 from bench.machinery.servers import HOST, ServerProcess, process_cpu_seconds
-from bench.postgres import ADMIN_URL, plain_url
 
 
 @dataclass
