@@ -70,7 +70,7 @@ class DeadlineScanner:
     # A schedule that raised (unexpected data) is looked at again this much later, so the others go on.
     retry_failed_after: timedelta = timedelta(hours=1)
     # Awaited inside each batch's transaction with the number of firings it is about to write (the crash test
-    # injects a pause there: tests/services/commitments/workers/faults.py).
+    # injects a pause there: `scan` with SCANNER_PAUSE_IN_BATCH_SECONDS).
     in_batch: Callable[[int], Awaitable[None]] | None = None
 
     async def tick(self) -> TickResult:
