@@ -149,7 +149,9 @@ def _variant_always_pre_ping() -> None:
     import services.commitments.app as app_module
     from shared import db
 
-    app_module.create_engine = lambda url, **kw: db.create_engine(url, **{"pool_pre_ping": True, **kw})
+    # The app module's own name for the engine factory, replaced in this server process only.
+    app_module.create_engine = lambda url, **kw: db.create_engine(  # type: ignore[attr-defined]
+        url, **{"pool_pre_ping": True, **kw})
 
 
 def _variant_group_map_cache() -> None:

@@ -30,7 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bench.machinery.http_clients import RawHttpClient
 from bench.machinery.report import BenchError
@@ -80,7 +80,7 @@ class ServerProcess:
     report_to: Path | None = None
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
-    log: Any = None
+    log: IO[bytes] | None = None
 
     def start(self) -> None:
         self.port = free_port()
