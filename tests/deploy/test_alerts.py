@@ -1,6 +1,6 @@
 """deploy/prometheus/alerts.yml is a Prometheus rule file: groups of uniquely named alerts, each with a PromQL
-expression (parsed by promql-parser, the Rust parser of PromQL), a duration, a severity and French-free
-operator annotations; and it watches the metrics docs/operations.md names."""
+expression (parsed by promql-parser, the Rust parser of PromQL), a duration, a severity and its summary and
+description for the operator; and it watches the metrics docs/operations.md names."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ def of_kind(kind: str, objects: list[dict[str, Any]] | None = None) -> dict[str,
 
 
 def _seconds(directive: str) -> str:
-    match = re.search(rf"^{directive} (\d+)s;$", PROXY_TEMPLATE.read_text(), flags=re.MULTILINE)
+    match = re.search(rf"^\s*{directive} (\d+)s;$", PROXY_TEMPLATE.read_text(), flags=re.MULTILINE)
     assert match, directive
     return match.group(1)
 

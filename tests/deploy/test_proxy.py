@@ -96,7 +96,8 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, api: int) -> Iterator[int]:
     rendered = string.Template(TEMPLATE.read_text()).safe_substitute(values)
     assert not re.search(r"\$\{[A-Z_]+\}", rendered)  # every variable of the template is given
     (folder / "engagements.conf").write_text(rendered)
-    # The rest of what the image's nginx.conf gives, in this folder: one process, in the foreground.
+    # The rest of what the official image's nginx.conf gives (its http block, whose directives this file must
+    # not repeat), in this folder: one process, in the foreground.
     temp_paths = "\n".join(f"    {kind}_temp_path {folder / kind};" for kind in
                            ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (folder / "nginx.conf").write_text(f"""
@@ -107,6 +108,9 @@ pid {folder / 'nginx.pid'};
 error_log {folder / 'error.log'} info;
 events {{ worker_connections 64; }}
 http {{
+    default_type application/octet-stream;
+    sendfile on;
+    keepalive_timeout 65;
     access_log {folder / 'access.log'};
 {temp_paths}
     include {folder / 'engagements.conf'};
