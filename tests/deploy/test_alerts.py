@@ -5,6 +5,7 @@ description for the operator; and it watches the metrics docs/operations.md name
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import promql_parser
 import pytest
@@ -16,7 +17,7 @@ ALERTS = ROOT / "deploy/prometheus/alerts.yml"
 DURATION = re.compile(r"^(\d+[smhdwy])+$")
 
 
-def rules() -> list[dict[str, object]]:
+def rules() -> list[dict[str, Any]]:
     return [rule for group in yaml.safe_load(ALERTS.read_text())["groups"] for rule in group["rules"]]
 
 
@@ -30,12 +31,12 @@ def test_the_file_is_a_rule_file() -> None:
 
 
 @pytest.mark.parametrize("rule", rules(), ids=lambda rule: str(rule["alert"]))
-def test_each_alert_is_complete_and_its_expression_is_promql(rule: dict[str, object]) -> None:
+def test_each_alert_is_complete_and_its_expression_is_promql(rule: dict[str, Any]) -> None:
     assert set(rule) <= {"alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
     assert re.fullmatch(r"Engagements[A-Z][A-Za-z]+", str(rule["alert"]))
     assert DURATION.match(str(rule["for"]))
     assert rule["labels"] == {"severity": "warning"} or rule["labels"] == {"severity": "critical"}
-    assert set(rule["annotations"]) == {"summary", "description"}  # type: ignore[arg-type]
+    assert set(rule["annotations"]) == {"summary", "description"}
     promql_parser.parse(str(rule["expr"]))
 
 
