@@ -144,3 +144,9 @@ def test_each_command_is_one_the_service_has(command: tuple[str, ...]) -> None:
     if result.returncode != 0 and pending and "invalid choice" in result.stderr:
         pytest.skip(f"{module} {subcommand} is not here yet: {pending}")
     assert result.returncode == 0, result.stderr
+
+
+def test_the_relays_run_on_their_own() -> None:
+    services = compose()["services"]
+    assert services["commitments-api"]["environment"]["RELAY_IN_PROCESS"] == "false"
+    assert services["notifications-worker"]["environment"]["OUTBOX_RELAY_IN_WORKER"] == "false"

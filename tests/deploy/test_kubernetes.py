@@ -186,3 +186,11 @@ def test_nats_runs_three_servers_with_durable_jetstream() -> None:
     assert values["jetstream"]["enabled"] and values["jetstream"]["fileStore"]["pvc"]["enabled"]
     assert values["jetstream"]["merge"]["sync_interval"] == "always"
 
+
+
+def test_the_relays_run_on_their_own() -> None:
+    config_maps = of_kind("ConfigMap")
+    commitments = next(data for name, data in config_maps.items() if name.startswith("commitments-config"))
+    assert commitments["data"]["RELAY_IN_PROCESS"] == "false"
+    worker = of_kind("Deployment")["notifications-worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "OUTBOX_RELAY_IN_WORKER", "value": "false"} in worker["env"]
