@@ -137,7 +137,7 @@ async def _main(args: argparse.Namespace) -> int:
     import nats
     from sqlalchemy import text
 
-    from bench.postgres import ADMIN_URL, admin_execute
+    from bench.machinery.postgres import ADMIN_URL, admin_execute
     from services.reporting.config import ReportingSettings
     from services.reporting.migrate import upgrade_database
     from services.reporting.projection.projector import StreamProjector, sources
