@@ -109,7 +109,7 @@ class DeadlineScanner:
                                     overrides.get(("item", item.id)))
                     fired = self._advance(schedule, deadline, item, lead, rules, now)
                     await session.flush()
-            except Exception:  # noqa: BLE001 - isolate the bad row; the others go on
+            except Exception:  # isolate the bad row; the others go on
                 logger.exception("reminder schedule of deadline %s failed; looked at again after %s",
                                  deadline_id, self.retry_failed_after)
                 failed.append(deadline_id)
@@ -185,7 +185,7 @@ class DeadlineScanner:
                     logger.info("scanner tick: %d reminder(s) sent, %d superseded, %d request(s) now unanswered, "
                                 "%d schedule(s) failed", result.fired, result.skipped, len(result.marked_unanswered),
                                 result.failed)
-            except Exception:  # noqa: BLE001 - keep scanning; the batch rolled back and will be claimed again
+            except Exception:  # keep scanning; the batch rolled back and will be claimed again
                 logger.exception("scanner tick failed, will retry")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
