@@ -96,7 +96,7 @@ class ReminderConsumer:
         while not stop.is_set():
             try:
                 messages = await self.subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):  # nothing new within a second
+            except (TimeoutError, nats.errors.TimeoutError):  # nothing new within a second
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                 if stop.is_set():
@@ -105,7 +105,7 @@ class ReminderConsumer:
                 continue
             try:
                 await self.handle(messages)
-            except Exception:  # noqa: BLE001 - unacked messages come back after ack_wait
+            except Exception:  # unacked messages come back after ack_wait
                 logger.exception("batch of %d reminder events failed; NATS will redeliver", len(messages))
 
     async def handle(self, messages: list[Msg]) -> None:
@@ -195,7 +195,7 @@ class Worker:
         while not stop.is_set():
             try:
                 await self.digest_pass()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("digest pass failed")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every_seconds)

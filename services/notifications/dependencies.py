@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal, Role, bearer_secret, role_guard
 from services.notifications.auth.service import KeyVerifier
 from services.notifications.config import NotificationsSettings
+from shared.auth import Principal, Role, bearer_secret, role_guard
 from shared.clock import Clock
 from shared.db import request_session
 

@@ -7,7 +7,12 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications.webhooks.models import PING_EVENT, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from services.notifications.webhooks.models import (
+    PING_EVENT,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from shared.db import insert_ignoring_conflicts
 
 
