@@ -761,7 +761,7 @@ class RawHttpClient:
             body = b"".join(chunks)
         else:
             body = await self.reader.read()
-        if headers.get(b"connection") == b"close" or b"content-length" not in headers and b"transfer-encoding" not in headers:
+        if headers.get(b"connection") == b"close" or (b"content-length" not in headers and b"transfer-encoding" not in headers):
             await self.close()
             await self.connect()
         return status, headers, body

@@ -243,7 +243,7 @@ async def drive(port: int, auth: dict[str, str], mix: Mix, connections: int, war
             try:
                 status, headers, answer = await asyncio.wait_for(client.request(method, path, body),
                                                                  REQUEST_TIMEOUT_SECONDS)
-            except (OSError, asyncio.IncompleteReadError, ValueError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                 if measured:
                     level.errors += 1
                     level.samples.append(repr(exc))

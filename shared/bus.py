@@ -102,7 +102,7 @@ class BusState:
         for task in self.tasks:
             try:
                 await asyncio.wait_for(task, timeout=timeout)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 pass
             except Exception:  # a crashed background task must not turn a clean shutdown into an error
                 logger.exception("background task failed")

@@ -38,7 +38,7 @@ async def database_check(engine: AsyncEngine) -> str:
 
 
 @contextlib.contextmanager
-def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Iterator[int | None]:  # noqa: S104
+def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Iterator[int | None]:
     """/healthz and /readyz on `port` for a process without an API (relay, scanner, consumers), while the
     block runs; no port, no probes. Ready when every check says "ok"; alive while the event loop answers.
 
@@ -56,7 +56,7 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Ite
         return {"event_loop": "ok"}
 
     class Probe(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_GET(self) -> None:  # the name http.server calls
             route = {"/healthz": (alive, "ok"), "/readyz": (checks, "ready")}.get(self.path.split("?")[0])
             if route is None:
                 self._answer(404, {"status": "not found"})
