@@ -290,7 +290,7 @@ def _text_value(endpoint: Endpoint, field_name: str, text: str) -> Any:
 
 # Every character on a few fields, the commonest ones on every field: the check is one shared type.
 SINGLE_LINE_CASES = [(name, field_name, label) for name, field_name in SINGLE_LINE_FIELDS for label in LINE_BREAKERS
-                     if field_name in ("name", "last_name", "title") and name.endswith("create")
+                     if (field_name in ("name", "last_name", "title") and name.endswith("create"))
                      or label in ("LF", "U+2028", "NUL")]
 
 

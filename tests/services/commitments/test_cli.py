@@ -48,7 +48,7 @@ CENTRE_VILLE = ROOT / "tests/services/commitments/plans/importer_fixtures/plan-c
 
 def _count(path: Path, table: str) -> int:
     with sqlite3.connect(path) as connection:
-        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names
+        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # fixed names
 
 
 def test_import_a_directory_then_plans(tmp_path: Path) -> None:

@@ -103,8 +103,8 @@ def test_wrong_type_or_value_in_a_field_is_refused_or_harmless(field: str, sort:
     # ensure_ascii escapes lone surrogates as \ud800, the way a hostile client would send them in JSON.
     cursor = b64(json.dumps({**good, field: wrong}).encode())
     assert_refused_or_storable(cursor, sort)
-    harmless = field == "v" and (sort == "created" and wrong is None
-                                 or sort == "title" and wrong in ("", "2026-03-02T09:00:00"))
+    harmless = field == "v" and ((sort == "created" and wrong is None)
+                                 or (sort == "title" and wrong in ("", "2026-03-02T09:00:00")))
     if not harmless:
         with pytest.raises(InvalidCursor):
             decode_cursor(cursor, sort)

@@ -22,7 +22,11 @@ from services.notifications.smtp import SendResult, SmtpPool
 from shared.bus import StreamSpec, ensure_stream
 from shared.calendar import default_calendar, use_calendar
 from shared.clock import FixedClock, SystemClock
-from tests.services.notifications.deliveries.test_delivery_guarantees import have_statuses, deliveries, running
+from tests.services.notifications.deliveries.test_delivery_guarantees import (
+    deliveries,
+    have_statuses,
+    running,
+)
 from tests.services.notifications.support import (
     Commitments,
     SinkHandler,

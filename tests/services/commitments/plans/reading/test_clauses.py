@@ -26,7 +26,7 @@ from tests.services.commitments.plans.reading.support import codes, only_item
     ("La Ville appelle le conseil de quartier à relayer l'enquête", "conseil de quartier"),
     ("La Ville interpelle l'État sur la fermeture du bureau de poste", "État"),
     ("La Ville encourage la Ville de Nanterre à rejoindre le dispositif", "Ville de Nanterre"),
-    ("La commune demandera à la Chambre de commerce et d'industrie (CCI) d'animer un club", 
+    ("La commune demandera à la Chambre de commerce et d'industrie (CCI) d'animer un club",
      "Chambre de commerce et d'industrie (CCI)"),
     ("Demander à la Mission locale de suivre chaque jeune", "Mission locale"),
     ("La Ville va demander à l'ARS de rouvrir le centre", "ARS"),
