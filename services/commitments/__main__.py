@@ -24,7 +24,7 @@ import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -246,7 +246,7 @@ async def import_plan_command(settings: CommitmentsSettings, args: argparse.Name
         raise SystemExit("error: --commune is required for a new plan (or --plan ID to complete a plan)")
     if args.plan is not None and (args.commune is not None or args.territory is not None):
         raise SystemExit("error: --commune and --territory describe a new plan; the plan completed (--plan) keeps its own")
-    text = Path(args.file).read_text(encoding="utf-8")
+    text = Path(args.file).read_text(encoding="utf-8")  # noqa: ASYNC240 - a one-shot command: the loop serves nothing else
     async with transaction(settings) as session:
         report = await import_plan_text(session, SYSTEM, SystemClock(), text, plan_id=args.plan, commune=args.commune,
                                         territory=args.territory, adopted_on=args.adopted_on)
@@ -269,7 +269,7 @@ async def import_directory_command(settings: CommitmentsSettings, args: argparse
     from shared.auth import SYSTEM
 
     try:
-        directory = DirectoryFile.model_validate(json.loads(Path(args.file).read_text(encoding="utf-8")))
+        directory = DirectoryFile.model_validate(json.loads(Path(args.file).read_text(encoding="utf-8")))  # noqa: ASYNC240 - a one-shot command
     except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
         raise SystemExit(f"error: {args.file} is not a directory file (docs/directory.md): {exc}") from exc
     async with transaction(settings) as session:
@@ -284,8 +284,6 @@ async def import_directory_command(settings: CommitmentsSettings, args: argparse
 
 
 def _day(text: str) -> date:
-    from datetime import date
-
     try:
         return date.fromisoformat(text)
     except ValueError as exc:

@@ -14,9 +14,9 @@ class ApiKeyCreate(InputModel):
     role: Role = Field(examples=["reader"])
     partner_id: uuid.UUID | None = Field(default=None, description="Obligatoire pour le rôle partner.")
 
-    model_config = {"json_schema_extra": {"examples": [
+    model_config = ConfigDict(json_schema_extra={"examples": [
         {"name": "Hauts-de-Seine Habitat — liaison", "role": "partner",
-         "partner_id": "01a214bb-8702-7000-abee-62cd37c4247d"}]}}
+         "partner_id": "01a214bb-8702-7000-abee-62cd37c4247d"}]})
 
 
 class ApiKeyRead(BaseModel):

@@ -262,10 +262,7 @@ async def relations_of(session: AsyncSession, item_ids: Sequence[uuid.UUID], par
              .where(ItemPartner.item_id.in_(list(item_ids)),
                     or_(ItemPartner.partner_id == partner_id, ItemPartner.partner_id.in_(groups))))
     for item_id, role, direct in (await session.execute(query)).all():
-        if role != "lead":
-            found = Relation.ASSOCIATED
-        else:
-            found = Relation.LEAD if direct else Relation.LEAD_GROUP
+        found = Relation.ASSOCIATED if role != "lead" else Relation.LEAD if direct else Relation.LEAD_GROUP
         if _RELATION_RANK[found] > _RELATION_RANK[relations[item_id]]:
             relations[item_id] = found
     return relations
@@ -301,7 +298,7 @@ async def next_open_due(session: AsyncSession, item_ids: Sequence[uuid.UUID]) ->
         return {}
     query = (select(Deadline.item_id, func.min(Deadline.due_on))
              .where(Deadline.item_id.in_(item_ids), Deadline.met_on.is_(None)).group_by(Deadline.item_id))
-    return {item_id: due_on for item_id, due_on in (await session.execute(query)).all()}
+    return dict((await session.execute(query)).tuples().all())
 
 
 async def replace_parties(session: AsyncSession, item_id: uuid.UUID, lead: uuid.UUID | None,

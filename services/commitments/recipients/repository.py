@@ -69,7 +69,7 @@ async def reachable_contact(session: AsyncSession, contact_id: uuid.UUID | None,
 async def designated_contacts(session: AsyncSession, item_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID]:
     """partner id -> the contact designated for this item."""
     query = select(ItemContact.partner_id, ItemContact.contact_id).where(ItemContact.item_id == item_id)
-    return {partner_id: contact_id for partner_id, contact_id in (await session.execute(query)).all()}
+    return dict((await session.execute(query)).tuples().all())
 
 
 async def designation(session: AsyncSession, item_id: uuid.UUID, partner_id: uuid.UUID) -> ItemContact | None:
@@ -80,7 +80,7 @@ async def partner_names(session: AsyncSession, partner_ids: Sequence[uuid.UUID])
     if not partner_ids:
         return {}
     query = select(Partner.id, Partner.name).where(Partner.id.in_(list(partner_ids)))
-    return {partner_id: name for partner_id, name in (await session.execute(query)).all()}
+    return dict((await session.execute(query)).tuples().all())
 
 
 async def is_member_or_self(session: AsyncSession, partner_id: uuid.UUID, of: uuid.UUID) -> bool:

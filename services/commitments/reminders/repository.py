@@ -50,7 +50,7 @@ async def lead_partners(session: AsyncSession, item_ids: Collection[uuid.UUID]) 
         return {}
     query = select(ItemPartner.item_id, ItemPartner.partner_id).where(ItemPartner.item_id.in_(list(item_ids)),
                                                                       ItemPartner.role == "lead")
-    return {item_id: partner_id for item_id, partner_id in (await session.execute(query)).all()}
+    return dict((await session.execute(query)).tuples().all())
 
 
 async def schedules_of_item(session: AsyncSession, item_id: uuid.UUID) -> dict[uuid.UUID, ReminderSchedule]:

@@ -14,6 +14,7 @@ the batch goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -187,10 +188,8 @@ class DeadlineScanner:
                                 result.failed)
             except Exception:  # keep scanning; the batch rolled back and will be claimed again
                 logger.exception("scanner tick failed, will retry")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-            except TimeoutError:
-                pass
 
 
 def clock_as_of(as_of: datetime | None, fallback: Clock) -> Clock:
