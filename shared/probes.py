@@ -79,7 +79,7 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Ite
             self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - probes every few seconds: quiet
-            logger.debug("probe: " + format, *args)
+            logger.debug("probe: " + format, *args)  # noqa: G003 - http.server hands its own %-template and args
 
     server = ThreadingHTTPServer((host, port), Probe)
     server.daemon_threads = True
