@@ -650,7 +650,7 @@ VALID_TEXT = {
     "RTL": "مركز تجاري — מרכז מסחרי",
     "combining marks": "Cafe\u0301 de\u0301core\u0301 Ångstro\u0308m",
     "CJK": "再開発プロジェクト 재개발 项目",
-    "astral": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𓀀 \U0001f600 𠜎",
+    "astral": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𓀀 \U0001f600 𠜎",  # noqa: RUF001 - astral-plane letters on purpose
     "typography": "Œuvre « ß » ﬁ ½ l’été\u00a0insécable\u200dzwj",
 }
 

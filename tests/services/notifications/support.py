@@ -85,7 +85,7 @@ class SinkHandler:
         with self.lock:
             if address in self.rejected:
                 self.refusals.append((address, 550))
-                return "550 5.1.1 <%s>: boîte inconnue" % address
+                return f"550 5.1.1 <{address}>: boîte inconnue"
             if self.temporary_failures.get(address, 0) > 0:
                 self.temporary_failures[address] -= 1
                 self.refusals.append((address, 451))
