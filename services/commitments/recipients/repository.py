@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Row, and_, or_, select
+from sqlalchemy import ColumnElement, Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.contacts.models import Contact
@@ -43,7 +43,7 @@ async def members_of(session: AsyncSession, group_id: uuid.UUID) -> Sequence[Par
     return (await session.scalars(query)).all()
 
 
-def _reachable(today: date) -> list[object]:
+def _reachable(today: date) -> list[ColumnElement[bool]]:
     """A contact one may write to today: not erased, with an email, within its period of activity."""
     return [Contact.erased_at.is_(None), Contact.email.is_not(None),
             or_(Contact.active_from.is_(None), Contact.active_from <= today),

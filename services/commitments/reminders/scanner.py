@@ -35,6 +35,7 @@ from services.commitments.reminders.service import is_active
 from shared.auth import SYSTEM
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, FixedClock
+from shared.events import EventData
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class TickResult:
 @dataclass(frozen=True)
 class _Firing:
     row: dict[str, object]
-    event: object
+    event: EventData
     step: r.Step
     superseded: int
 
@@ -94,7 +95,7 @@ class DeadlineScanner:
         overrides = await repository.rule_sets_for(session, {item.plan_id for _, _, item in rows},
                                                    set(leads.values()), item_ids)
         firings: list[dict[str, object]] = []
-        events: dict[str, object] = {}
+        events: dict[str, EventData] = {}
         unanswered: set[uuid.UUID] = set()
         failed: list[uuid.UUID] = []
         for schedule, deadline, item in rows:
@@ -130,7 +131,7 @@ class DeadlineScanner:
             await self.in_batch(len(firings))
         inserted = await repository.insert_firings(session, firings)
         for key in inserted:
-            record_event(session, events[key], SYSTEM, self.clock)  # type: ignore[arg-type]
+            record_event(session, events[key], SYSTEM, self.clock)
         result.fired += len(inserted)
         if len(inserted) < len(firings):
             logger.warning("%d reminder(s) had already fired; not sent again", len(firings) - len(inserted))
