@@ -99,7 +99,7 @@ class Composed:
 
 def reminder_event(row: ClaimedDelivery | Delivery) -> DeadlineReminder:
     """The reminder event a delivery row keeps."""
-    return EventEnvelope.model_validate(row.event).parsed()  # type: ignore[return-value]
+    return EventEnvelope.model_validate(row.event).parsed()  # type: ignore[return-value]  # a delivery keeps only reminder events
 
 
 def _find(context: ReminderContext, contact_id: uuid.UUID, audiences: Sequence[str]) -> Recipient | None:
