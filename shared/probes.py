@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,7 +22,7 @@ from shared.db import create_engine
 
 logger = logging.getLogger(__name__)
 
-Checks = Callable[[], Awaitable[dict[str, str]]]
+Checks = Callable[[], Coroutine[Any, Any, dict[str, str]]]
 # A report that cannot be had within this is "unavailable", and a probe that cannot be answered within it fails.
 REPORT_TIMEOUT_SECONDS = 2.0
 
