@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bench.postgres import ADMIN_URL, admin_execute, plain_url
 
@@ -152,7 +152,7 @@ async def load_dataset(connection: Any, n_items: int, n_partners: int, seed: int
     items, item_partners, item_tags, deadlines = [], [], [], []
     for index in range(n_items):
         item_id = new_id()
-        objective_id, plan_id, axis_id, letter, *_rest, axis_number = objectives[rng.randrange(len(objectives))]
+        objective_id, plan_id, axis_id, letter, *_rest, axis_label = objectives[rng.randrange(len(objectives))]
         positions[objective_id] += 1
         position = positions[objective_id]
         is_request = rng.random() < 0.8
@@ -162,7 +162,7 @@ async def load_dataset(connection: Any, n_items: int, n_partners: int, seed: int
         needs_review = rng.random() < 0.05
         budget = Decimal(rng.randrange(100_000, 500_000_000)) / 100 if rng.random() < 0.3 else None
         items.append((
-            item_id, plan_id, axis_id, objective_id, position, f"{axis_number}.{letter}.{position}",
+            item_id, plan_id, axis_id, objective_id, position, f"{axis_label}.{letter}.{position}",
             "request" if is_request else "commitment", rng.choice(titles),
             " ".join(rng.sample(sentences, rng.randint(2, 5))), status, None, budget, needs_review,
             "Partenaire non reconnu dans le texte du plan." if needs_review else None,
@@ -335,7 +335,8 @@ def _variant_always_pre_ping() -> None:
     import services.commitments.app as app_module
     from shared import db
 
-    app_module.create_engine = lambda url, **kw: db.create_engine(url, **{"pool_pre_ping": True, **kw})
+    app_module.create_engine = lambda url, **kw: db.create_engine(  # type: ignore[attr-defined]  # patches the app's own import
+        url, **{"pool_pre_ping": True, **kw})
 
 
 def _variant_group_map_cache() -> None:
@@ -358,7 +359,7 @@ def _variant_group_map_cache() -> None:
             state["groups"], state["until"] = groups, time.monotonic() + self.ttl_seconds
         return frozenset({partner_id, *state["groups"].get(partner_id, ())})
 
-    GroupCache.partner_and_groups = partner_and_groups  # type: ignore[method-assign]
+    GroupCache.partner_and_groups = partner_and_groups  # type: ignore[method-assign]  # the variant replaces the method
 
 
 def _variant_gc_freeze() -> None:
@@ -473,6 +474,7 @@ class StageTimer:
         from services.commitments.partners.service import GroupCache
 
         wrapped = self.wrap_app(app)
+        owner: Any  # modules and classes alike
         for owner, attribute, name in (
                 (fastapi.routing, "solve_dependencies", "FastAPI solve_dependencies (auth, session, clock, query)"),
                 (fastapi.routing, "run_endpoint_function", "endpoint list_items"),
@@ -527,6 +529,7 @@ class StackSampler:
 
     def _run(self) -> None:
         target = threading.main_thread().ident
+        assert target is not None  # the main thread runs
         while not self._stop.wait(self.interval):
             frame = sys._current_frames().get(target)
             if frame is None:
@@ -635,7 +638,7 @@ class Server:
     probe_to: str | None = None
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
-    log: Any = None
+    log: IO[bytes] | None = None
 
     def start(self) -> None:
         self.port = _free_port()
@@ -1168,7 +1171,7 @@ async def sql_check(database_url: str, dataset: Dataset) -> None:
             statement, parameters = repository.page_statement(
                 ItemFilters(partner_ids=frozenset({partner, *groups[partner]})), "created", False, None,
                 PAGE_SIZE + 1, postgresql=True)
-            compiled = statement.compile(dialect=asyncpg_dialect())
+            compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are not annotated
             values = compiled.construct_params(parameters)
             app_params = tuple(values[name] for name in compiled.positiontup or ())
             for name, sql, params in (("app page statement", str(compiled), app_params),

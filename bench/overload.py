@@ -31,7 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bench.items_by_partner import (
     HOST,
@@ -152,7 +152,7 @@ class ApiProcess:
     database_url: str
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
-    log: Any = None
+    log: IO[bytes] | None = None
 
     def start(self) -> None:
         self.port = _free_port()
@@ -219,7 +219,7 @@ async def readiness(port: int) -> dict[str, Any]:
         _, body = await client.get("/readyz")
     finally:
         await client.close()
-    return json.loads(body)  # type: ignore[no-any-return]
+    return json.loads(body)  # type: ignore[no-any-return]  # /readyz answers a JSON object
 
 
 async def drive(port: int, auth: dict[str, str], mix: Mix, connections: int, warmup: float, duration: float,
