@@ -45,7 +45,9 @@ def assert_refused_or_storable(cursor: str, sort: str) -> None:
 # ------------------------------------------------------------------------------------------------ round trip
 
 titles = st.text(st.characters(exclude_categories=["Cs", "Cc"]), min_size=1, max_size=300)
-aware = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1),  # noqa: DTZ001 - naive bounds: hypothesis wants them so, the timezones below make the values aware
+# Naive bounds, as hypothesis wants them beside `timezones` (which makes the values aware).
+EARLIEST, LATEST = datetime(1970, 1, 1), datetime(2200, 1, 1)  # noqa: DTZ001
+aware = st.datetimes(min_value=EARLIEST, max_value=LATEST,
                      timezones=st.sampled_from([UTC, timezone(timedelta(hours=2))]))
 
 
