@@ -11,17 +11,20 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from services.commitments.app import create_app
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
+from services.commitments.outbox.models import OutboxMessage
+from services.commitments.partners.directory import DirectoryFile, DirectoryReport, import_directory
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind
 from services.commitments.partners.service import create_partner
 from services.commitments.plans.models import Objective
 from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
+from tests.services.commitments.sample_data import sample_directory
 from tests.services.commitments.support import create_plan_axis_objective
 
 
@@ -118,3 +121,46 @@ def make_objective(app: FastAPI, clock: FixedClock) -> Callable[[], Awaitable[uu
             return objective.id
 
     return make
+
+
+@pytest.fixture
+def load_directory(app: FastAPI, clock: FixedClock) -> Callable[..., Awaitable[DirectoryReport]]:
+    """Import a directory of partners (by default the sample directory of Sceaux) in a transaction of its own."""
+
+    async def load(directory: DirectoryFile | None = None) -> DirectoryReport:
+        async with app.state.sessionmaker() as session, session.begin():
+            return await import_directory(session, SYSTEM, clock, directory or sample_directory())
+
+    return load
+
+
+@pytest.fixture
+def outbox_count(app: FastAPI) -> Callable[[], Awaitable[int]]:
+    """How many events the outbox holds."""
+
+    async def count() -> int:
+        async with app.state.sessionmaker() as session:
+            return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+
+    return count
+
+
+@pytest.fixture
+def items_of(admin: httpx.AsyncClient) -> Callable[[uuid.UUID | str], Awaitable[dict[str, dict[str, Any]]]]:
+    """A plan's items by reference, as the API shows them to the admin."""
+
+    async def read(plan_id: uuid.UUID | str) -> dict[str, dict[str, Any]]:
+        page = (await admin.get("/v1/items", params={"plan_id": str(plan_id), "limit": 200})).json()
+        return {item["reference"]: item for item in page["items"]}
+
+    return read
+
+
+@pytest.fixture
+def partners_by_name(admin: httpx.AsyncClient) -> Callable[[], Awaitable[dict[str, dict[str, Any]]]]:
+    """The partners by name, as the API shows them to the admin."""
+
+    async def read() -> dict[str, dict[str, Any]]:
+        return {p["name"]: p for p in (await admin.get("/v1/partners")).json()}
+
+    return read
