@@ -21,7 +21,7 @@ from services.notifications.consumer import worker
 from services.notifications.deliveries.models import Delivery, DeliveryStatus
 from shared.bus import StreamSpec
 from shared.db import create_engine
-from tests.services.commitments.support import create_plan_axis_objective
+from tests.services.commitments.factories import create_plan_axis_objective
 from tests.services.notifications.support import Commitments, ReceivedMail, SinkHandler, ok, wait_until
 
 EMAILS = {"liaison": "claire.martin@hsh.example", "deputy": "paul.petit@hsh.example",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from services.commitments.plans.models import Objective
 from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
 from tests.services.commitments.sample_data import sample_directory
-from tests.services.commitments.support import create_plan_axis_objective
+from tests.services.commitments.factories import create_plan_axis_objective
 
 
 @pytest.fixture
@@ -51,6 +52,36 @@ async def app(settings: CommitmentsSettings, clock: FixedClock) -> AsyncIterator
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(delete(table))
     await engine.dispose()
+
+
+@dataclass
+class SeededApp:
+    app: FastAPI
+    admin_secret: str
+    ids: dict[str, str]  # plan_id, axis_id, objective_id
+
+
+@pytest.fixture(scope="module")
+async def seeded_app(database_url: str, nats_url: str, stream_names: tuple[str, str],
+                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SeededApp]:
+    """A running app with an admin key and a plan/axis/objective, for a whole test module (the `app` fixture is
+    one per test); every table is emptied when the module is done."""
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    settings = CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
+                                   events_subject_prefix=stream_names[1], data_dir=tmp_path_factory.mktemp("data"),
+                                   relay_in_process=False, log_json=False)
+    application = create_app(settings, clock)
+    async with LifespanManager(application):
+        async with application.state.sessionmaker() as session, session.begin():
+            _, secret = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
+            plan, axis, objective = await create_plan_axis_objective(session, clock)
+        try:
+            yield SeededApp(application, secret, {"plan_id": str(plan.id), "axis_id": str(axis.id),
+                                                  "objective_id": str(objective.id)})
+        finally:
+            async with application.state.engine.begin() as connection:
+                for table in reversed(Base.metadata.sorted_tables):
+                    await connection.execute(delete(table))
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from shared.clock import FixedClock
 from shared.db import create_engine
 from shared.events import Actor, EventEnvelope
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
-from tests.services.commitments.support import create_plan_axis_objective
+from tests.services.commitments.factories import create_plan_axis_objective
 
 ROOT = Path(__file__).resolve().parents[3]
 
