@@ -20,15 +20,11 @@ from services.notifications.consumer import Worker, worker
 from shared.auth import Role
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock
-from tests.services.notifications.support import (
-    Commitments,
-    SinkHandler,
-    World,
-    ok,
-    publish,
-    reminder_event,
-    wait_until,
-)
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
+from tests.waiting import wait_until
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,8 @@ from shared.auth import Role
 from shared.clock import FixedClock
 from shared.problems import ServiceUnavailable, Unauthorized
 from shared.service_client import CallPolicy, ServiceClient
-from tests.services.notifications.support import Commitments, ok
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
 from tests.services.notifications.test_api import client, notifications_api
 
 

@@ -22,13 +22,9 @@ from tests.services.notifications.deliveries.test_delivery_guarantees import (
     deliveries,
     running,
 )
-from tests.services.notifications.support import (
-    SinkHandler,
-    World,
-    publish,
-    reminder_event,
-    wait_until,
-)
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
+from tests.waiting import wait_until
 
 
 async def consume_one_batch(running_worker: Worker) -> None:

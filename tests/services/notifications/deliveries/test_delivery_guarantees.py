@@ -19,13 +19,9 @@ from services.notifications.consumer import Worker, worker
 from services.notifications.deliveries.models import Delivery
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import SystemClock
-from tests.services.notifications.support import (
-    SinkHandler,
-    World,
-    publish,
-    reminder_event,
-    wait_until,
-)
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
+from tests.waiting import wait_until
 
 
 @contextlib.asynccontextmanager

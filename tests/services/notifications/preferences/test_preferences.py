@@ -24,7 +24,9 @@ from services.notifications.recipients import Recipient, ReminderContext, Remind
 from shared.auth import Role
 from shared.clock import FixedClock
 from shared.db import create_engine
-from tests.services.notifications.support import Commitments, World, ok, reminder_event
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
+from tests.services.notifications.world import World, reminder_event
 
 TUESDAY = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 
