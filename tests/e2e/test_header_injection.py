@@ -14,7 +14,7 @@ from services.commitments.contacts.models import Contact
 from services.commitments.items.models import Item
 from services.notifications.config import NotificationsSettings
 from shared.bus import StreamSpec
-from tests.e2e.support import EMAILS, PARTNER, running, utc
+from tests.e2e.flow import EMAILS, PARTNER, running, utc
 from tests.services.notifications.served_commitments import Commitments
 from tests.smtp_sink import SinkHandler
 

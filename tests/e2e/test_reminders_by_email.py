@@ -11,7 +11,7 @@ from typing import Any
 from services.notifications.config import NotificationsSettings
 from shared.auth import Role
 from shared.bus import StreamSpec
-from tests.e2e.support import EMAILS, LATE, PARTNER, VERY_LATE, Flow, running, utc
+from tests.e2e.flow import EMAILS, LATE, PARTNER, VERY_LATE, Flow, running, utc
 from tests.responses import ok
 from tests.services.notifications.served_commitments import Commitments
 from tests.smtp_sink import SinkHandler
