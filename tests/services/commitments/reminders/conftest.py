@@ -18,8 +18,8 @@ from services.commitments.reminders.scanner import DeadlineScanner
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock
 from shared.events import EventEnvelope
+from tests.jetstream import stream_messages
 from tests.services.commitments.outbox.conftest import nats_client, settings, settings_overrides, stream
-from tests.services.commitments.outbox.support import stream_messages
 
 __all__ = ["nats_client", "settings", "settings_overrides", "stream"]
 

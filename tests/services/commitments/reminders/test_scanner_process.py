@@ -21,7 +21,7 @@ from services.commitments.config import CommitmentsSettings
 from services.commitments.reminders import rules as r
 from services.commitments.reminders.models import ReminderFiring
 from shared.calendar import WorkingCalendar
-from tests.services.commitments.outbox.support import REPOSITORY_ROOT, relay_environment
+from tests.services.commitments.outbox.relay_process import REPOSITORY_ROOT, relay_environment
 from tests.services.commitments.reminders.requests import sent_request
 from tests.services.commitments.reminders.test_scanner import _count_outbox
 
