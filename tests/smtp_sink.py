@@ -64,7 +64,7 @@ class SinkHandler:
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         mail = ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos),
-                            message_from_bytes(envelope.original_content or b"", policy=policy.default))  # type: ignore[arg-type]
+                            message_from_bytes(envelope.original_content or b"", policy=policy.default))
         with self.lock:
             self.received.append(mail)
             self.received_at.append(time.monotonic())

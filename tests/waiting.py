@@ -7,13 +7,21 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
-async def wait_until(probe: Callable[[], Awaitable[T] | T], what: str, timeout: float = 60.0,
-                     interval: float = 0.05) -> T:
+@overload
+async def wait_until(probe: Callable[[], Awaitable[T]], what: str, timeout: float = 60.0,
+                     interval: float = 0.05) -> T: ...
+
+
+@overload
+async def wait_until(probe: Callable[[], T], what: str, timeout: float = 60.0, interval: float = 0.05) -> T: ...
+
+
+async def wait_until(probe: Callable[[], Any], what: str, timeout: float = 60.0, interval: float = 0.05) -> Any:
     """Call `probe` (plain or async) until it returns something truthy, and return that; fail (with `what`)
     after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -22,7 +30,7 @@ async def wait_until(probe: Callable[[], Awaitable[T] | T], what: str, timeout: 
         if inspect.isawaitable(result):
             result = await result
         if result:
-            return result  # type: ignore[return-value]
+            return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
         await asyncio.sleep(interval)

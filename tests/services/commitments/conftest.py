@@ -25,8 +25,8 @@ from services.commitments.partners.service import create_partner
 from services.commitments.plans.models import Objective
 from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
-from tests.services.commitments.sample_data import sample_directory
 from tests.services.commitments.factories import create_plan_axis_objective
+from tests.services.commitments.sample_data import sample_directory
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from tests.services.notifications.world import World, publish, reminder_event
 from tests.smtp_sink import SinkHandler
 from tests.waiting import wait_until
 
-
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = 30  # × 2 recipients
 

@@ -159,6 +159,7 @@ async def test_the_same_text_without_naming_the_plan_is_refused_with_its_plan(ad
         await import_blagis()
     assert refused.value.status == 409 and refused.value.extensions["plan_id"] == str(first.plan_id)
     assert "plan_id" in refused.value.detail and "--plan" in refused.value.detail
+    assert await outbox_count() == events  # the refused import recorded nothing
     other = await import_text(CENTRE_VILLE.read_text(encoding="utf-8"), commune="Sceaux")
     with pytest.raises(PlanAlreadyImported):  # nor into another plan: a text belongs to one plan
         await import_blagis(plan_id=other.plan_id, commune=None, territory=None)
