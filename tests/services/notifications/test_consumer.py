@@ -17,7 +17,7 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.consumer import Worker, worker
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock, SystemClock
-from tests.services.notifications.deliveries.test_delivery_guarantees import (
+from tests.services.notifications.running_worker import (
     consumer_drained,
     deliveries,
     running,

@@ -19,8 +19,8 @@ from shared.clock import FixedClock
 from shared.problems import ServiceUnavailable, Unauthorized
 from shared.service_client import CallPolicy, ServiceClient
 from tests.responses import ok
+from tests.services.notifications.in_process_api import client, notifications_api
 from tests.services.notifications.served_commitments import Commitments
-from tests.services.notifications.test_api import client, notifications_api
 
 
 class WhoamiCounter:

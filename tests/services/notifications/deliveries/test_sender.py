@@ -23,7 +23,7 @@ from shared.bus import StreamSpec, ensure_stream
 from shared.calendar import default_calendar, use_calendar
 from shared.clock import FixedClock, SystemClock
 from tests.responses import ok
-from tests.services.notifications.deliveries.test_delivery_guarantees import (
+from tests.services.notifications.running_worker import (
     deliveries,
     have_statuses,
     running,

@@ -9,12 +9,8 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from services.notifications.app import create_app
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.service import reminder_rows
 from services.notifications.preferences import repository, service
@@ -25,22 +21,11 @@ from shared.auth import Role
 from shared.clock import FixedClock
 from shared.db import create_engine
 from tests.responses import ok
+from tests.services.notifications.in_process_api import client, notifications_api
 from tests.services.notifications.served_commitments import Commitments
 from tests.services.notifications.world import World, reminder_event
 
 TUESDAY = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
-
-
-@contextlib.asynccontextmanager
-async def _api(settings: NotificationsSettings, clock: FixedClock) -> AsyncIterator[FastAPI]:
-    app = create_app(settings, clock)
-    async with LifespanManager(app):
-        yield app
-
-
-def _client(app: FastAPI, secret: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                             headers={"Authorization": f"Bearer {secret}"})
 
 
 @contextlib.asynccontextmanager
@@ -124,8 +109,8 @@ async def test_the_preferences_routes(notifications_settings: NotificationsSetti
     _, city_secret = await commitments.make_key(Role.CITY)
     _, reader_secret = await commitments.make_key(Role.READER)
     path = f"/v1/contacts/{world.ids['deputy']}/preferences"
-    async with _api(notifications_settings, clock) as app:
-        hsh, city, reader = (_client(app, s) for s in (hsh_secret, city_secret, reader_secret))
+    async with notifications_api(notifications_settings, clock) as app:
+        hsh, city, reader = (client(app, s) for s in (hsh_secret, city_secret, reader_secret))
         assert ok(await city.get(path)) == {"contact_id": world.ids["deputy"], "approaching": "immediate",
                                             "updated_at": None}
         chosen = ok(await hsh.put(path, json={"approaching": "weekly_digest"}))
@@ -145,8 +130,8 @@ async def test_the_preferences_routes(notifications_settings: NotificationsSetti
 
 async def test_a_wrong_body_is_refused_in_french(notifications_settings: NotificationsSettings,
                                                  commitments: Commitments, world: World) -> None:
-    async with _api(notifications_settings, FixedClock(TUESDAY)) as app:
-        admin = _client(app, commitments.admin_secret)
+    async with notifications_api(notifications_settings, FixedClock(TUESDAY)) as app:
+        admin = client(app, commitments.admin_secret)
         path = f"/v1/contacts/{world.ids['liaison']}/preferences"
         for body, field in (({"approaching": "monthly"}, "approaching"), ({}, "approaching"),
                             ({"approaching": "immediate", "channel": "sms"}, "channel")):
