@@ -230,7 +230,8 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client: Nat
         smtp = SmtpPool(settings)
         stack.push_async_callback(smtp.close)
         stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                            settings.events_duplicate_window_seconds)
+                            settings.events_duplicate_window_seconds,
+                            settings.events_stream_replicas)
         sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp, worker_id)
         consumer = ReminderConsumer(sessionmaker, client.jetstream(), stream, settings, clock, commitments,
                                     on_recorded=sender.wake)
