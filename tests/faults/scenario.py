@@ -52,7 +52,7 @@ class Size:
     start_timeout: float = 180.0
 
 
-SHORT = Size(events=400, clients=3, nats_down_seconds=3.0)
+SHORT = Size(events=400, clients=2, nats_down_seconds=3.0)
 FULL = Size(events=10_000, clients=6, nats_down_seconds=10.0, drain_timeout=900.0)
 
 
