@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -80,7 +81,7 @@ class Process:
         self._output.flush()
         self.popen = subprocess.Popen(argv or self.argv, cwd=ROOT, env={**os.environ, **self.env},
                                       stdout=self._output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
+                                      start_new_session=True, preexec_fn=_die_with_parent)
         self.starts += 1
         self.stopped_on_purpose = False
 
@@ -168,6 +169,12 @@ class Process:
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"{self.name}: no {marker!r} within {timeout:.0f} s")
             await asyncio.sleep(0.05)
+
+
+def _die_with_parent() -> None:
+    """Linux: the process gets SIGKILL if the run dies without stopping it (a killed test runner)."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 @dataclass

@@ -131,7 +131,7 @@ class Load:
         self.ids: dict[str, str] = {}
         self.stop = asyncio.Event()
         self.client = httpx.AsyncClient(headers={"Authorization": f"Bearer {cluster.keys['admin']}"},
-                                        timeout=httpx.Timeout(15.0, connect=2.0))
+                                        timeout=httpx.Timeout(30.0, connect=2.0))
 
     async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         key = str(uuid.uuid4())
@@ -144,6 +144,12 @@ class Load:
             except httpx.TransportError:
                 response = None
             self.requests += 1
+            if response is not None and response.status_code == 409 \
+                    and response.json().get("code") == "idempotency-key-in-progress":
+                # The first attempt timed out on this side but still runs on the server: ask again later.
+                self.retries += 1
+                await asyncio.sleep(0.5)
+                continue
             if response is not None and response.status_code < 500:
                 if response.status_code >= 400:
                     raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
