@@ -409,7 +409,10 @@ class Cluster:
                 "SMTP_PORT": str(self.sink.add()), "SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
                 "SENDER_WORKER_ID": f"mail-worker-{replica}", "SENDER_LEASE_SECONDS": "10",
                 "SENDER_POLL_SECONDS": "0.5", "SENDER_BATCH_SIZE": "20", "CONSUMER_BATCH_SIZE": "50",
-                "CONSUMER_ACK_WAIT_SECONDS": "10", "DATA_DIR": str(data_dir)},
+                "CONSUMER_ACK_WAIT_SECONDS": "10", "DATA_DIR": str(data_dir),
+                # A mail not rendered because the commitments API answered 503 (overloaded) is tried again
+                # within seconds, not minutes: the drain at the end does not wait for the default backoff.
+                "RETRY_INITIAL_SECONDS": "2", "RETRY_MAX_INTERVAL_SECONDS": "10"},
                 f"http://127.0.0.1:{health}/readyz")
 
     def _add(self, name: str, argv: list[str], env: dict[str, str], health_url: str) -> None:
