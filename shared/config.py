@@ -28,6 +28,9 @@ class ServiceSettings(BaseSettings):
     # it, read by the reporting service. Same dedup window as above.
     notifications_events_stream: str = "NOTIFICATIONS"
     notifications_events_subject_prefix: str = "notifications"
+    # Replicas of the event stream when a service creates it: 3 on a three-node NATS cluster (a stream that
+    # already exists keeps its own). NATS_URL may then list the cluster's servers, separated by commas.
+    events_stream_replicas: int = 1
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None
     # Tracing costs ~10 % of a request's CPU: on by default only when traces have somewhere to go.
@@ -55,14 +58,14 @@ class ServiceSettings(BaseSettings):
         from shared.bus import StreamSpec
 
         return StreamSpec(self.events_stream, self.events_subject_prefix,
-                          self.events_duplicate_window_seconds)
+                          self.events_duplicate_window_seconds, self.events_stream_replicas)
 
     def notifications_stream(self) -> StreamSpec:
         """Where the notifications service publishes its events."""
         from shared.bus import StreamSpec
 
         return StreamSpec(self.notifications_events_stream, self.notifications_events_subject_prefix,
-                          self.events_duplicate_window_seconds)
+                          self.events_duplicate_window_seconds, self.events_stream_replicas)
 
     @property
     def in_flight_limit(self) -> int:
