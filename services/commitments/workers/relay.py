@@ -24,17 +24,19 @@ from shared.telemetry import setup_tracing
 logger = logging.getLogger("services.commitments.relay")
 
 
-async def run_relay(settings: CommitmentsSettings, *, before_mark: Callable[[int], Awaitable[None]] | None = None
-                    ) -> None:
+async def run_relay(settings: CommitmentsSettings, *, before_mark: Callable[[int], Awaitable[None]] | None = None,
+                    before_publish: Callable[[int], Awaitable[None]] | None = None) -> None:
     """Relay until SIGTERM/SIGINT; ready (HEALTH_PORT) while NATS is connected and the database answers.
-    `before_mark` is the relay's hook between publishing a batch and marking it (the crash tests use it)."""
+    `before_publish` and `before_mark` are the relay's hooks once a batch is read and before publishing it,
+    and between publishing it and marking it (the crash tests use them)."""
     connection: dict[str, Any] = {}
     async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
-        await _relay(settings, connection, before_mark)
+        await _relay(settings, connection, before_mark, before_publish)
 
 
 async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
-                 before_mark: Callable[[int], Awaitable[None]] | None) -> None:
+                 before_mark: Callable[[int], Awaitable[None]] | None,
+                 before_publish: Callable[[int], Awaitable[None]] | None) -> None:
     # The relay's publish spans, and the trace context of events recorded outside any HTTP request.
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "commitments-relay", settings.otel_exporter_otlp_endpoint)
@@ -56,7 +58,7 @@ async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
                         settings.events_stream_replicas)
     outbox_relay = OutboxRelay(outbox_aware_sessionmaker(engine, lambda: None), nats_client, stream, SystemClock(),
                                batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
-                               before_mark=before_mark)
+                               before_mark=before_mark, before_publish=before_publish)
     try:
         await outbox_relay.run(stop)  # declares the stream (ensure_stream) before relaying
     finally:
