@@ -145,7 +145,12 @@ class Load:
     async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         key = str(uuid.uuid4())
         first = next(self.turn)
-        for attempt in range(60):
+        # Both replicas may refuse for a while (one killed, the other overloaded: 503 on a busy machine): keep
+        # asking for up to a minute.
+        deadline = time.monotonic() + 60.0
+        for attempt in itertools.count():
+            if time.monotonic() > deadline:
+                break
             url = self.urls[(first + attempt) % 2]
             try:
                 response = await self.client.request(method, url + path, json=body,
@@ -166,7 +171,8 @@ class Load:
                 return result
             self.retries += 1
             await asyncio.sleep(0.2 if attempt % 2 else 0.0)
-        raise RuntimeError(f"{method} {path}: no replica answered")
+        raise RuntimeError(f"{method} {path}: no replica answered within a minute (last: "
+                           f"{response.status_code if response is not None else 'no connection'})")
 
     async def seed(self) -> None:
         partner = await self.call("POST", "/v1/partners", {"name": "Hauts-de-Seine Habitat",
