@@ -77,6 +77,7 @@ class Report:
     duration: float = 0.0
     load_requests: int = 0
     load_retries: int = 0
+    load_stuck_keys: int = 0
     starts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -114,7 +115,9 @@ class Report:
         ]
         lines += ["", "| Figure | Count |", "|---|---:|"] + [f"| {name} | {value} |" for name, value in rows]
         lines += ["", (f"{self.load_requests} HTTP requests of load ({self.load_retries} retried on the other "
-                  f"replica), {self.duration:.0f} s from the first request to the end of the drain.")]
+                  f"replica; {self.load_stuck_keys} sent again under a new Idempotency-Key, the first left "
+                  f"« in progress » by a killed API replica), {self.duration:.0f} s from the first request to "
+                  f"the end of the drain.")]
         return "\n".join(lines)
 
 
@@ -137,6 +140,7 @@ class Load:
         self.turn = itertools.count()
         self.requests = 0
         self.retries = 0
+        self.stuck_keys = 0
         self.ids: dict[str, str] = {}
         self.stop = asyncio.Event()
         self.client = httpx.AsyncClient(headers={"Authorization": f"Bearer {cluster.keys['admin']}"},
@@ -148,6 +152,7 @@ class Load:
         # Both replicas may refuse for a while (one killed, the other overloaded: 503 on a busy machine): keep
         # asking for up to a minute.
         deadline = time.monotonic() + 60.0
+        in_progress_since: float | None = None
         for attempt in itertools.count():
             if time.monotonic() > deadline:
                 break
@@ -160,8 +165,14 @@ class Load:
             self.requests += 1
             if response is not None and response.status_code == 409 \
                     and response.json().get("code") == "idempotency-key-in-progress":
-                # The first attempt timed out on this side but still runs on the server: ask again later.
+                # The first attempt timed out on this side but still runs on the server: ask again later. A key
+                # left "in progress" by a replica killed during the request stays so (the API keeps no lease
+                # on it): after 10 s, the request goes again under a new key (counted: it may create twice).
                 self.retries += 1
+                in_progress_since = in_progress_since or time.monotonic()
+                if time.monotonic() - in_progress_since > 10.0:
+                    key, in_progress_since = str(uuid.uuid4()), None
+                    self.stuck_keys += 1
                 await asyncio.sleep(0.5)
                 continue
             if response is not None and response.status_code < 500:
@@ -528,6 +539,7 @@ async def run(admin_database_url: str, size: Size, today: date | None = None,
             report.duration = time.monotonic() - started
             await count(cluster, database, report)
             report.load_requests, report.load_retries = load.requests, load.retries
+            report.load_stuck_keys = load.stuck_keys
             report.starts = {process.name: process.starts for process in [*cluster.nats,
                                                                           *cluster.services.values()]}
         finally:
