@@ -78,6 +78,7 @@ class Report:
     load_requests: int = 0
     load_retries: int = 0
     load_stuck_keys: int = 0
+    reporting_differences: list[str] = field(default_factory=list)
     starts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -114,6 +115,9 @@ class Report:
             ("**Events lost in all**", f"**{f['lost']}**"),
         ]
         lines += ["", "| Figure | Count |", "|---|---:|"] + [f"| {name} | {value} |" for name, value in rows]
+        if self.reporting_differences:
+            lines += ["", "Reporting figures that differ (figure, key: source of truth → reporting):", ""]
+            lines += [f"- {difference}" for difference in self.reporting_differences]
         lines += ["", (f"{self.load_requests} HTTP requests of load ({self.load_retries} retried on the other "
                   f"replica; {self.load_stuck_keys} sent again under a new Idempotency-Key, the first left "
                   f"« in progress » by a killed API replica), {self.duration:.0f} s from the first request to "
@@ -471,9 +475,9 @@ async def count(cluster: Cluster, database: Database, report: Report) -> None:
         "lost": lost_on_bus + lost_by_consumers + mails_lost,
     }
     report.figures["lost"] += report.figures["deadlines"] - report.figures["firings"]
-    compared, differences = await compare_reporting(database)
+    compared, report.reporting_differences = await compare_reporting(database)
     report.figures["reporting_figures"] = compared
-    report.figures["reporting_differences"] = differences
+    report.figures["reporting_differences"] = len(report.reporting_differences)
 
 
 # Each figure read from the source of truth and from the reporting database: rows (key..., count).
@@ -492,20 +496,22 @@ REMINDERS_CHECK = ("reminders sent by partner",
                    "SELECT partner_id::text, count(*) FROM deliveries WHERE sent_on IS NOT NULL GROUP BY 1")
 
 
-async def compare_reporting(database: Database) -> tuple[int, int]:
+async def compare_reporting(database: Database) -> tuple[int, list[str]]:
     """The reporting database against the commitments database (items, deadlines) and the notifications
-    database (reminders sent), each read with SQL: how many figures were compared, and how many differ (a
+    database (reminders sent), each read with SQL: how many figures were compared, and those that differ (a
     figure present on one side only counts as one difference)."""
-    compared = differences = 0
+    compared = 0
+    differences: list[str] = []
     checks = [(database.commitments, *check) for check in REPORTING_CHECKS]
     checks.append((database.notifications, *REMINDERS_CHECK))
-    for source, _what, source_sql, reporting_sql in checks:
+    for source, what, source_sql, reporting_sql in checks:
         expected = {tuple(row[:-1]): int(row[-1]) for row in await database.rows(source, source_sql)}
         projected = {tuple(row[:-1]): int(row[-1]) for row in await database.rows(database.reporting,
                                                                                   reporting_sql)}
         keys = set(expected) | set(projected)
         compared += len(keys)
-        differences += sum(1 for key in keys if expected.get(key) != projected.get(key))
+        differences += [f"{what}, {', '.join(map(str, key))}: {expected.get(key)} → {projected.get(key)}"
+                        for key in sorted(keys, key=str) if expected.get(key) != projected.get(key)]
     return compared, differences
 
 
