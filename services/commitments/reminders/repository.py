@@ -170,12 +170,14 @@ async def put_off(session: AsyncSession, deadline_ids: Collection[uuid.UUID], un
 
 
 async def insert_firings(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert firing rows, ignoring keys that already fired; returns the keys inserted now."""
+    """Insert firing rows, ignoring keys that already fired; returns the keys inserted now. One statement,
+    compiled once and cached: the rows go as an executemany, which SQLAlchemy sends as multi-row INSERTs
+    ("insertmanyvalues") with their RETURNING."""
     if not rows:
         return set()
-    statement = (insert_ignoring_conflicts(session, ReminderFiring, "reminder_key").values(rows)
-                 .returning(ReminderFiring.reminder_key))
-    return set((await session.scalars(statement)).all())
+    table = ReminderFiring.__table__
+    statement = insert_ignoring_conflicts(session, table, "reminder_key").returning(table.c.reminder_key)
+    return set((await session.scalars(statement, rows)).all())
 
 
 async def firings_of(session: AsyncSession, deadline_ids: Collection[uuid.UUID] | None = None

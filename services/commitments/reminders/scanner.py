@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.commitments.items import service as items_service
 from services.commitments.items.lifecycle import Status
-from services.commitments.outbox.recorder import record_event
+from services.commitments.outbox.recorder import record_events
 from services.commitments.reminders import repository
 from services.commitments.reminders import rules as r
 from services.commitments.reminders.repository import DueSchedule
@@ -164,7 +164,7 @@ class DeadlineScanner:
         await repository.save_schedules(session, [advance.schedule for advance in advances])
         firings = [advance.firing for advance in advances if advance.firing is not None]
         inserted = await repository.insert_firings(session, [firing.row for firing in firings])
-        self._record_events(session, [firing.event for firing in firings if firing.key in inserted])
+        await self._record_events(session, [firing.event for firing in firings if firing.key in inserted])
         if len(inserted) < len(firings):
             logger.warning("%d reminder(s) had already fired; not sent again", len(firings) - len(inserted))
         written = _Written(fired=len(inserted), skipped=sum(firing.superseded for firing in firings),
@@ -177,10 +177,9 @@ class DeadlineScanner:
         await session.flush()
         return written
 
-    def _record_events(self, session: AsyncSession, events: Sequence[EventData]) -> None:
+    async def _record_events(self, session: AsyncSession, events: Sequence[EventData]) -> None:
         """The one place the scanner records its events: an outbox row each, in the batch's transaction."""
-        for event in events:
-            record_event(session, event, SYSTEM, self.clock)
+        await record_events(session, events, SYSTEM, self.clock)
 
     def advance(self, due: DueSchedule, lead: uuid.UUID | None, rules: r.Rules, now: datetime) -> Advance:
         """What one claimed schedule becomes at `now` (pure: nothing is written): its recomputed state, and the
