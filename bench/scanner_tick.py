@@ -269,7 +269,7 @@ async def _run(args: argparse.Namespace) -> int:
         # round runs the scanner and the baseline on the same rows (put back in between), on each database in
         # turn; who goes first alternates from round to round, so that a drift of the machine's load does not
         # favour one. Each pair gives a ratio: the machine is shared, so pairing is what makes it usable.
-        for round_number in range(0, args.scan_rounds + 1):
+        for round_number in range(args.scan_rounds + 1):
             for label in sizes:
                 engine = engines[label]
                 order = list(runners) if round_number % 2 == 0 else list(reversed(runners))
@@ -294,11 +294,11 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"median tick ({args.scan_due:,} reminders, batches of {args.scan_batch}; the ratio is the scanner's "
               "reminders/s over the baseline's, per round):")
         print(f"  {'deadlines':>10}  {'scanner':>18}  {'asyncpg baseline':>18}  {'ratio per round':>22}  median")
-        for label in sizes:
+        for label, size in sizes.items():
             rates = [f"{t:5.2f} s {args.scan_due / t:6,.0f}/s" for t in (median[("scanner", label)],
                                                                          median[("baseline", label)])]
             rounds = ", ".join(f"{ratio:.2f}" for ratio in pairs[label])
-            print(f"  {sizes[label]:>10,}  {rates[0]:>18}  {rates[1]:>18}  {rounds:>22}  "
+            print(f"  {size:>10,}  {rates[0]:>18}  {rates[1]:>18}  {rounds:>22}  "
                   f"{statistics.median(pairs[label]):.2f}")
             per = [statistics.median(cpu[(who, label)]) / args.scan_due * 1000 for who in runners]
             print(f"  {'CPU':>10}  {f'{per[0]:.3f} ms a reminder':>18}  {f'{per[1]:.3f} ms a reminder':>18}  "

@@ -40,6 +40,6 @@ async def record_events(session: AsyncSession, events: Sequence[EventData], acto
     now = clock.now()
     rows = [_outbox_row(data, actor, now) for data in events]
     await session.flush()  # the rows `record_event` added before these come first
-    await session.execute(insert(OutboxMessage.__table__), [row for _, row in rows])
+    await session.execute(insert(OutboxMessage), [row for _, row in rows])
     session.info[OUTBOX_PENDING] = True
     return [envelope for envelope, _ in rows]

@@ -40,7 +40,9 @@ async def _outbox_rows(engine: AsyncEngine) -> int:
         return int(await connection.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
 
 
-async def test_a_savepoint_rolled_back_after_an_event_still_wakes_the_relay_at_commit(engine: AsyncEngine) -> None:
+async def test_a_savepoint_rolled_back_after_an_event_still_wakes_the_relay_at_commit(
+    engine: AsyncEngine,
+) -> None:
     wakes: list[None] = []
     sessionmaker = outbox_aware_sessionmaker(engine, lambda: wakes.append(None))
 

@@ -50,5 +50,9 @@ async def test_many_events_at_once_make_the_same_rows_as_one_at_a_time(engine: A
         envelope = EventEnvelope.model_validate_json(row.payload)
         assert (row.event_type, row.created_at, row.published_at) == ("contact.erased", NOW, None)
         assert (envelope.id, envelope.occurred_at, envelope.actor, envelope.parsed()) == (
-            row.event_id, NOW, SYSTEM.actor, event)
+            row.event_id,
+            NOW,
+            SYSTEM.actor,
+            event,
+        )
         assert isinstance(row.headers, dict)

@@ -278,13 +278,14 @@ async def _database_refuses_firings_of(app: FastAPI, deadline_id: str) -> AsyncI
     name = f"refuse_{uuid.uuid4().hex[:12]}"
     matches = f"NEW.reminder_key LIKE '{deadline_id}:%'"
     if app.state.engine.dialect.name == "postgresql":
-        create = [f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF {matches} THEN "
-                  f"RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$",
+        function = (f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF {matches} THEN "
+                    "RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$")
+        create = [function,
                   f"CREATE TRIGGER {name} BEFORE INSERT ON reminder_firings FOR EACH ROW EXECUTE FUNCTION {name}()"]
         drop = [f"DROP TRIGGER {name} ON reminder_firings", f"DROP FUNCTION {name}()"]
     else:
-        create = [f"CREATE TRIGGER {name} BEFORE INSERT ON reminder_firings WHEN {matches} "
-                  "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"]
+        create = [(f"CREATE TRIGGER {name} BEFORE INSERT ON reminder_firings WHEN {matches} "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")]
         drop = [f"DROP TRIGGER {name}"]
     async with app.state.engine.begin() as connection:
         for statement in create:
