@@ -32,7 +32,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.machinery.postgres import ADMIN_URL, admin_execute
+from bench.machinery.postgres import ADMIN_URL, admin_execute, plain_url
 
 describe = "one scanner tick sending 10k due reminders over 1M deadlines vs over 100k (PostgreSQL)"
 
@@ -169,7 +169,6 @@ async def _baseline_tick(url: str, batch_size: int) -> tuple[float, float, int]:
 
     import asyncpg
 
-    from bench.postgres import plain_url
     from services.commitments.reminders import rules as r
     from services.commitments.reminders.repository import DueSchedule
     from services.commitments.reminders.scanner import DeadlineScanner

@@ -91,8 +91,8 @@ class DeadlineScanner:
     batch_size: int = 500
     # A schedule that raised (unexpected data) is looked at again this much later, so the others go on.
     retry_failed_after: timedelta = timedelta(hours=1)
-    # Awaited inside each batch's transaction, once, with the number of firings it is about to write (the crash
-    # test injects a pause there: `scan` with SCANNER_PAUSE_IN_BATCH_SECONDS).
+    # Awaited inside each batch's transaction, once, before anything is written, with the number of firings it
+    # is about to write (the crash test injects a pause there: tests/services/commitments/workers/faults.py).
     in_batch: Callable[[int], Awaitable[None]] | None = None
 
     async def tick(self) -> TickResult:
