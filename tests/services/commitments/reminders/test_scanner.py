@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, event, func, select, text, update
 
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.items.models import Item
@@ -334,3 +334,32 @@ async def test_a_row_the_database_refuses_is_put_off_and_the_rest_of_its_batch_i
         1, 0, [uuid.UUID(poisoned.item_id)])
     assert sorted((str(f.deadline_id), f.step) for f in await firings(app)) == sorted(
         (request.deadline_id, "D+1") for request in requests)
+
+
+async def test_a_batch_is_written_whole_in_the_same_statements_whatever_its_size(
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
+        ) -> None:
+    objective, partner = await make_objective(), await make_partner("Hauts-de-Seine Habitat")
+    for n in range(2):
+        await sent_request(admin, objective, partner, "2026-03-05", title=f"Demande {n}")
+    for n in range(6):
+        await sent_request(admin, objective, partner, "2026-03-10", title=f"Demande {n + 2}")
+    statements: list[str] = []
+
+    def record(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        counts = []
+        for instant, expected in (("2026-03-04T08:00", 2), ("2026-03-05T08:00", 8)):  # 2 D-1; then 2 D, 6 D-3
+            statements.clear()
+            clock.instant = utc(instant)
+            result = await make_scanner().tick()
+            assert (result.fired, result.failed, result.batches) == (expected, 0, 1)
+            assert statements.count("SAVEPOINT") == 1  # the batch's own, no row's
+            counts.append(len(statements))
+    finally:
+        event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
+    assert counts[0] == counts[1], "a bigger batch took more statements: some are sent per row"
