@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+import sqlalchemy
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
-from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.items.models import Item
@@ -350,7 +351,7 @@ async def test_a_batch_is_written_whole_in_the_same_statements_whatever_its_size
     def record(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
         statements.append(statement.split(None, 1)[0].upper())
 
-    event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
+    sqlalchemy.event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
     try:
         counts = []
         for instant, expected in (("2026-03-04T08:00", 2), ("2026-03-05T08:00", 8)):  # 2 D-1; then 2 D, 6 D-3
@@ -361,5 +362,5 @@ async def test_a_batch_is_written_whole_in_the_same_statements_whatever_its_size
             assert statements.count("SAVEPOINT") == 1  # the batch's own, no row's
             counts.append(len(statements))
     finally:
-        event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
+        sqlalchemy.event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
     assert counts[0] == counts[1], "a bigger batch took more statements: some are sent per row"
