@@ -29,6 +29,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -260,8 +261,9 @@ async def _run(args: argparse.Namespace) -> int:
             print(f"{label}: {size:,} deadlines ({armed:,} armed schedules, {args.scan_due:,} due) loaded in "
                   f"{time.perf_counter() - started:.1f} s", flush=True)
         urls = {label: engines[label].url.render_as_string(hide_password=False) for label in sizes}
-        runners = {"scanner": lambda label: _tick(engines[label], args.scan_batch),
-                   "baseline": lambda label: _baseline_tick(urls[label], args.scan_batch)}
+        runners: dict[str, Callable[[str], Awaitable[tuple[float, float, Any]]]] = {
+            "scanner": lambda label: _tick(engines[label], args.scan_batch),
+            "baseline": lambda label: _baseline_tick(urls[label], args.scan_batch)}
         times: dict[tuple[str, str], list[float]] = {(who, label): [] for who in runners for label in sizes}
         cpu: dict[tuple[str, str], list[float]] = {key: [] for key in times}
         # Round 0 is a warm-up (imports, statement caches, the calendar's holiday tables), not counted. Each

@@ -18,6 +18,7 @@ in the same order at every tick, they would otherwise stop every reminder behind
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 EVENT_CLASSES = {"deadline.approaching": DeadlineApproaching, "deadline.due": DeadlineDue,
                  "deadline.overdue": DeadlineOverdue, "deadline.escalated": DeadlineEscalated}
 _WAITING = (Status.SENT.value, Status.ACKNOWLEDGED.value)
+_FAILED = "reminder schedule of deadline %s failed; looked at again after %s"
 
 
 @dataclass
@@ -123,14 +125,15 @@ class DeadlineScanner:
                                 overrides.get(("partner", lead)) if lead else None,
                                 overrides.get(("item", row.item_id)))
                 advances.append(self.advance(row, lead, rules, now))
-            except Exception:  # noqa: BLE001 - isolate the bad row; the others go on
-                self._failed(row.deadline_id, failed)
+            except Exception:  # isolate the bad row; the others go on
+                logger.exception(_FAILED, row.deadline_id, self.retry_failed_after)
+                failed.append(row.deadline_id)
         if self.in_batch is not None:
             await self.in_batch(sum(advance.firing is not None for advance in advances))
         try:
             async with session.begin_nested():  # the batch whole: a few bulk statements
                 written = await self._write(session, advances)
-        except Exception as error:  # noqa: BLE001 - rolled back to the savepoint; find the row(s) that raise
+        except Exception as error:  # noqa: BLE001 - retried row by row, which logs the culprit's traceback
             logger.warning("a batch of %d reminder schedule(s) failed whole (%s: %s); written again row by row",
                            len(advances), type(error).__name__, error)
             written = _Written()
@@ -138,8 +141,9 @@ class DeadlineScanner:
                 try:
                     async with session.begin_nested():
                         one = await self._write(session, [advance])
-                except Exception:  # noqa: BLE001 - isolate the bad row; the others go on
-                    self._failed(advance.deadline_id, failed)
+                except Exception:  # isolate the bad row; the others go on
+                    logger.exception(_FAILED, advance.deadline_id, self.retry_failed_after)
+                    failed.append(advance.deadline_id)
                     continue
                 written.fired, written.skipped = written.fired + one.fired, written.skipped + one.skipped
                 written.recomputed += one.recomputed
@@ -152,11 +156,6 @@ class DeadlineScanner:
         result.recomputed += written.recomputed
         result.marked_unanswered.extend(written.marked)
         return len(rows)
-
-    def _failed(self, deadline_id: uuid.UUID, failed: list[uuid.UUID]) -> None:
-        logger.exception("reminder schedule of deadline %s failed; looked at again after %s", deadline_id,
-                         self.retry_failed_after)
-        failed.append(deadline_id)
 
     async def _write(self, session: AsyncSession, advances: Sequence[Advance]) -> _Written:
         """Write these schedules' new states, their firing rows and events, and the requests they leave
@@ -232,12 +231,10 @@ class DeadlineScanner:
                     logger.info("scanner tick: %d reminder(s) sent, %d superseded, %d request(s) now unanswered, "
                                 "%d schedule(s) failed", result.fired, result.skipped, len(result.marked_unanswered),
                                 result.failed)
-            except Exception:  # noqa: BLE001 - keep scanning; the batch rolled back and will be claimed again
+            except Exception:  # keep scanning; the batch rolled back and will be claimed again
                 logger.exception("scanner tick failed, will retry")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-            except TimeoutError:
-                pass
 
 
 def clock_as_of(as_of: datetime | None, fallback: Clock) -> Clock:

@@ -60,7 +60,7 @@ class DeliverySender:
             try:
                 await self.claims.start()
                 break
-            except Exception:  # noqa: BLE001 - the database is not there yet: try again shortly
+            except Exception:  # the database is not there yet: try again shortly
                 logger.exception("sender could not start")
                 await self._idle(stop)
         while not stop.is_set():
@@ -72,7 +72,7 @@ class DeliverySender:
                 logger.error("another process started as sender %s: this one stops sending (give each replica its "
                              "own SENDER_WORKER_ID)", self.claims.worker_id)
                 return
-            except Exception:  # noqa: BLE001 - the database or the network hiccuped: try again shortly
+            except Exception:  # the database or the network hiccuped: try again shortly
                 logger.exception("sender pass failed")
                 claimed = 0
             if not claimed:
@@ -116,7 +116,7 @@ class DeliverySender:
                 attempt = await self._attempt(row, claim.digest_parts.get(row.id, []), contexts)
                 try:
                     await self.recorder.record(claim, row, attempt)
-                except Exception:  # noqa: BLE001 - the row keeps its claim: sent again after a restart or the lease
+                except Exception:  # the row keeps its claim: sent again after a restart or the lease
                     logger.exception("could not record the outcome of delivery %s; the batch stops here", row.id)
                     unrecorded = True  # sending more would only add mails the table does not know were sent
 
@@ -136,7 +136,7 @@ class DeliverySender:
             return Attempt(None, exc.reason, cancelled_parts=exc.parts)
         except Refused as exc:  # an address or header the message builder refuses: sending cannot help
             return Attempt(SendResult.PERMANENT, f"message refusé avant envoi : {exc.reason}"[:1000], exc.owners)
-        except Exception as exc:  # noqa: BLE001 - a bug must not stop the other deliveries of the batch
+        except Exception as exc:  # a bug must not stop the other deliveries of the batch
             logger.exception("could not build delivery %s", row.id)
             return Attempt(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}"[:1000])
         if composed is None:
@@ -155,5 +155,5 @@ class DeliverySender:
                 return
             try:
                 await self.claims.renew(claim)
-            except Exception:  # noqa: BLE001 - the lease still runs; the fence guards what is recorded
+            except Exception:  # the lease still runs; the fence guards what is recorded
                 logger.exception("could not renew the lease of a sender batch")
