@@ -4,11 +4,10 @@ savepoint rolled back inside the transaction forgets nothing written before it."
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.commitments.database import outbox_aware_sessionmaker
@@ -16,7 +15,6 @@ from services.commitments.outbox.models import OutboxMessage
 from services.commitments.outbox.recorder import record_event
 from shared.auth import SYSTEM
 from shared.clock import FixedClock
-from shared.db import create_engine
 from shared.events.commitments import ContactErased
 
 CLOCK = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
@@ -24,15 +22,6 @@ CLOCK = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
 
 def _event() -> ContactErased:
     return ContactErased(contact_id=uuid.uuid4(), partner_id=uuid.uuid4())
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    async with engine.begin() as connection:
-        await connection.execute(delete(OutboxMessage))
-    await engine.dispose()
 
 
 async def _outbox_rows(engine: AsyncEngine) -> int:

@@ -4,11 +4,9 @@ both write the same rows, in order, and both wake the relay at commit."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.commitments.database import outbox_aware_sessionmaker
@@ -16,20 +14,10 @@ from services.commitments.outbox.models import OutboxMessage
 from services.commitments.outbox.recorder import record_event, record_events
 from shared.auth import SYSTEM
 from shared.clock import FixedClock
-from shared.db import create_engine
 from shared.events import EventEnvelope
 from shared.events.commitments import ContactErased
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    async with engine.begin() as connection:
-        await connection.execute(delete(OutboxMessage))
-    await engine.dispose()
 
 
 async def test_many_events_at_once_make_the_same_rows_as_one_at_a_time(engine: AsyncEngine) -> None:
