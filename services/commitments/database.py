@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 
 from shared.db import NAMING_CONVENTION, UtcDateTime, new_id, read_sessionmaker, request_session
 
@@ -40,9 +40,11 @@ def outbox_aware_sessionmaker(engine: AsyncEngine, on_outbox_commit: Callable[[]
         if session.info.pop(OUTBOX_PENDING, False):
             on_outbox_commit()
 
-    @event.listens_for(OutboxAwareSession, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        session.info.pop(OUTBOX_PENDING, None)
+    @event.listens_for(OutboxAwareSession, "after_soft_rollback")
+    def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+        # Not on a savepoint's rollback: outbox rows written before the savepoint are still to be committed.
+        if not previous_transaction.nested:
+            session.info.pop(OUTBOX_PENDING, None)
 
     return async_sessionmaker(engine, expire_on_commit=False,
                               sync_session_class=OutboxAwareSession)
