@@ -162,6 +162,8 @@ async def _measure(args: argparse.Namespace) -> int:
                 settings = NotificationsSettings(
                     notifications_database_url=notifications_url, nats_url=NATS_URL, events_stream=stream.name,
                     events_subject_prefix=stream.subject_prefix, commitments_url=commitments.url,
+                    notifications_events_stream=f"{stream.name}_EV",
+                    notifications_events_subject_prefix=f"{stream.subject_prefix}ev",
                     commitments_api_key=commitments.service_secret, smtp_host=sink.hostname,
                     smtp_port=sink.port, smtp_connections=args.connections, consumer_durable="bench",
                     action_link_secret="bench-secret", data_dir=folder, log_json=False)
@@ -206,8 +208,9 @@ async def _measure(args: argparse.Namespace) -> int:
                     _print_round(round_number + 1, args.events, service, baseline, args.sink == "process")
                 latencies = await _latencies(args.latency_probes, settings, js, stream, world, sink)
     finally:
-        with contextlib.suppress(Exception):  # not created when the run failed before publishing
-            await js.delete_stream(stream.name)
+        for name in (stream.name, f"{stream.name}_EV"):  # the reminders, and the worker's own events
+            with contextlib.suppress(Exception):  # not created when the run failed before publishing
+                await js.delete_stream(name)
         await client.close()
         shutil.rmtree(folder, ignore_errors=True)
     ratios = sorted(baseline.seconds / service.seconds for service, baseline in rounds)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:  # imported when asked for: the holidays package costs every command's start otherwise
+    from shared.bus import StreamSpec
     from shared.calendar import WorkingCalendar
 
 
@@ -26,6 +27,10 @@ class ServiceSettings(BaseSettings):
     # Replicas of the event stream when a service creates it: 3 on a three-node NATS cluster (a stream that
     # already exists keeps its own). NATS_URL may then list the cluster's servers, separated by commas.
     events_stream_replicas: int = 1
+    # The notifications service's own stream (what happened to each reminder, action links used): published by
+    # it, read by the reporting service. Same dedup window as above.
+    notifications_events_stream: str = "NOTIFICATIONS"
+    notifications_events_subject_prefix: str = "notifications"
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None
     # Tracing costs ~10 % of a request's CPU: on by default only when traces have somewhere to go.
@@ -47,6 +52,20 @@ class ServiceSettings(BaseSettings):
     database_pool_timeout_seconds: float = 1.0
     # /healthz and /readyz of a process without an API (relay, scanner, consumers) on this port; none if unset.
     health_port: int | None = None
+
+    def commitments_stream(self) -> StreamSpec:
+        """Where the commitments service publishes its events."""
+        from shared.bus import StreamSpec
+
+        return StreamSpec(self.events_stream, self.events_subject_prefix,
+                          self.events_duplicate_window_seconds)
+
+    def notifications_stream(self) -> StreamSpec:
+        """Where the notifications service publishes its events."""
+        from shared.bus import StreamSpec
+
+        return StreamSpec(self.notifications_events_stream, self.notifications_events_subject_prefix,
+                          self.events_duplicate_window_seconds, self.events_stream_replicas)
 
     @property
     def in_flight_limit(self) -> int:

@@ -2,8 +2,10 @@
 
     migrate                          bring the database to the latest schema (every migration head)
     serve [--host H] [--port P]      run the API
-    consume                          run the event consumer, the SMTP sender and the weekly digest, until
-                                     SIGTERM / SIGINT
+    consume                          run the event consumer, the SMTP sender, the weekly digest and (unless
+                                     OUTBOX_RELAY_IN_WORKER=false) the outbox relay, until SIGTERM / SIGINT
+    relay                            run the outbox relay on its own (the service's events to its stream),
+                                     until SIGTERM / SIGINT
 
 Settings come from the environment (NOTIFICATIONS_DATABASE_URL, NATS_URL, COMMITMENTS_URL, SMTP_HOST …,
 see services/notifications/config.py).
@@ -44,6 +46,12 @@ async def consume(settings: NotificationsSettings, _args: argparse.Namespace) ->
     await run_until_stopped(settings, SystemClock())
 
 
+async def relay(settings: NotificationsSettings, _args: argparse.Namespace) -> None:
+    from services.notifications.outbox.relay import run_until_stopped
+
+    await run_until_stopped(settings, SystemClock())
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m services.notifications",
                                      description="Notifications service: API, event consumer and SMTP sender.")
@@ -52,6 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_serve_command(commands, serve, default_port=8001)
     commands.add_parser("consume", help="run the consumer, sender and digest until SIGTERM/SIGINT").set_defaults(
         handler=consume)
+    commands.add_parser("relay", help="run the outbox relay until SIGTERM/SIGINT").set_defaults(handler=relay)
     return parser.parse_args(argv)
 
 

@@ -16,6 +16,7 @@ from services.notifications.auth.service import KeyVerifier
 from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.router import router as deliveries_router
+from services.notifications.outbox.relay import outbox_lag, ping_relays
 from services.notifications.preferences.router import router as preferences_router
 from services.notifications.webhooks.router import router as webhooks_router
 from shared.admission import Admission, AdmissionControl
@@ -23,9 +24,10 @@ from shared.api_docs import create_api
 from shared.bus import BusState, StreamSpec, follow_key_revocations
 from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
-from shared.db import create_engine, create_sessionmaker, read_sessionmaker
+from shared.db import create_engine, read_sessionmaker
 from shared.health import add_health_routes, nats_state
 from shared.http_limits import BodySizeLimit
+from shared.outbox.session import outbox_aware_sessionmaker
 from shared.problems import install_problem_handlers
 from shared.telemetry import setup_tracing
 
@@ -50,7 +52,18 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds,
                         settings.events_stream_replicas)
+    own_stream = settings.notifications_stream()
     bus = BusState()
+
+    def on_outbox_commit() -> None:
+        # The relay runs in the worker (or on its own): wake it over NATS (it polls anyway).
+        if bus.client is not None:
+            # Keep a reference: the event loop holds tasks weakly, an unreferenced one may vanish unrun.
+            task = asyncio.get_running_loop().create_task(ping_relays(bus.client, own_stream))
+            bus.pings.add(task)
+            task.add_done_callback(bus.pings.discard)
+
+    sessionmaker = outbox_aware_sessionmaker(engine, on_outbox_commit)
     # One client of the commitments service for the whole process (key checks, contacts, action pages).
     commitments = CommitmentsClient.from_settings(settings)
     key_verifier = KeyVerifier(commitments, ttl_seconds=settings.principal_cache_seconds,
@@ -80,7 +93,7 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     app.state.settings = settings
     app.state.clock = clock
     app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.sessionmaker = sessionmaker
     app.state.read_sessionmaker = read_sessionmaker(engine)
     app.state.stream = stream
     app.state.bus = bus
@@ -100,9 +113,13 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     async def load() -> dict[str, int]:
         return admission.report()
 
+    async def outbox() -> dict[str, float | int]:
+        return await outbox_lag(sessionmaker, clock)
+
     # Ready while its database answers: the API needs NATS only to hear of revoked keys sooner than the cache
-    # expires. The consumers need NATS, and say so on their own probes (HEALTH_PORT of `consume`).
-    add_health_routes(app, engine, {"nats": nats, "admission": load})
+    # expires. The consumers need NATS, and say so on their own probes (HEALTH_PORT of `consume`). The outbox's
+    # lag says whether the relay keeps up.
+    add_health_routes(app, engine, {"nats": nats, "outbox": outbox, "admission": load})
 
     # The last added runs first: a request meets the body-size limit, then admission (which reads the body
     # the limit let through), then the rest.

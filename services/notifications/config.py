@@ -94,6 +94,13 @@ class NotificationsSettings(ServiceSettings):
     webhook_concurrency: int = 10
     webhook_poll_seconds: float = 2.0
 
+    # The service's own events (delivery.*, action_link.used) go to its outbox; the relay publishes them to
+    # NOTIFICATIONS_EVENTS_STREAM. It runs inside `consume` unless OUTBOX_RELAY_IN_WORKER is false (then run
+    # `relay` on its own). The API wakes it over NATS after a commit that wrote events (action links, bounces).
+    outbox_relay_in_worker: bool = True
+    outbox_relay_batch_size: int = 200
+    outbox_relay_poll_seconds: float = 5.0
+
     def commitments_policy(self) -> CallPolicy:
         """How this process calls the commitments service."""
         return CallPolicy(connect_timeout_seconds=self.commitments_connect_timeout_seconds,

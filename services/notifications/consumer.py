@@ -1,5 +1,6 @@
-"""The notifications worker: a durable JetStream pull consumer of deadline reminder events, the SMTP sender
-and the weekly digest, in one process (`python -m services.notifications consume`).
+"""The notifications worker: a durable JetStream pull consumer of deadline reminder events, the SMTP sender,
+the weekly digest and the relay of the service's own outbox, in one process (`python -m services.notifications
+consume`).
 
 For each reminder event the consumer asks the commitments service who the recipients are, writes one
 delivery per recipient (unique per event, contact and channel) and commits; only then does it ack the
@@ -30,6 +31,7 @@ from services.notifications.deliveries.claims import worker_identity
 from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
+from services.notifications.outbox.relay import OutboxRelay, ping_relays
 from services.notifications.recipients import ReminderContext
 from services.notifications.smtp import SmtpPool
 from services.notifications.webhooks.consumer import run_webhooks
@@ -38,6 +40,7 @@ from shared.calendar import use_calendar
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
 from shared.events import EventEnvelope
+from shared.outbox.session import outbox_aware_sessionmaker
 from shared.probes import worker_probes
 from shared.problems import ServiceUnavailable
 
@@ -188,6 +191,8 @@ class Worker:
     settings: NotificationsSettings
     clock: Clock
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Publishes the outcomes' events (OUTBOX_RELAY_IN_WORKER); None when a `relay` process does.
+    relay: OutboxRelay | None = None
 
     async def digest_pass(self) -> int:
         """Gather the digests whose slot has come (a no-op between slots)."""
@@ -208,10 +213,12 @@ class Worker:
                 await asyncio.wait_for(stop.wait(), timeout=every_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run the three loops until `stop` is set."""
+        """Run the loops until `stop` is set."""
         await self.consumer.subscribe()
         tasks = [asyncio.create_task(self.consumer.run(stop)), asyncio.create_task(self.sender.run(stop)),
                  asyncio.create_task(self.run_digests(stop))]
+        if self.relay is not None:
+            tasks.append(asyncio.create_task(self.relay.run(stop)))
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -231,7 +238,22 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client: Nat
             stack.push_async_callback(_drain, client)
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
-        sessionmaker = create_sessionmaker(engine)
+        relay = (OutboxRelay(create_sessionmaker(engine), client, settings.notifications_stream(), clock,
+                             batch_size=settings.outbox_relay_batch_size,
+                             poll_seconds=settings.outbox_relay_poll_seconds)
+                 if settings.outbox_relay_in_worker else None)
+        own_stream = settings.notifications_stream()
+
+        def on_outbox_commit() -> None:  # an outcome wrote events: publish them now rather than at the next poll
+            if relay is not None:
+                relay.wake()
+            else:
+                ping = asyncio.get_running_loop().create_task(ping_relays(client, own_stream))
+                pings.add(ping)
+                ping.add_done_callback(pings.discard)
+
+        pings: set[asyncio.Task[None]] = set()  # held strongly until done
+        sessionmaker = outbox_aware_sessionmaker(engine, on_outbox_commit)
         commitments = CommitmentsClient.from_settings(settings)
         stack.push_async_callback(commitments.aclose)
         smtp = SmtpPool(settings)
@@ -243,7 +265,7 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client: Nat
         consumer = ReminderConsumer(sessionmaker, client.jetstream(), stream, settings, clock, commitments,
                                     on_recorded=sender.wake)
         stack.push_async_callback(_unsubscribe, consumer)
-        yield Worker(consumer, sender, settings, clock, sessionmaker)
+        yield Worker(consumer, sender, settings, clock, sessionmaker, relay)
 
 
 async def _drain(client: NatsClient) -> None:

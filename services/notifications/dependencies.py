@@ -52,3 +52,5 @@ require_roles = role_guard(current_principal)
 
 EditorDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY))]
 ContactManagerDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY, Role.PARTNER))]
+# The mail server's pipe that hands over bounces (POST /v1/deliveries/bounces): a `service` key, or an admin's.
+BounceReporterDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.SERVICE))]

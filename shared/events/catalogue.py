@@ -14,6 +14,7 @@ import argparse
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,34 @@ ASYNCAPI_PATH = Path("docs/asyncapi.json")
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 _SETTINGS = ServiceSettings.model_fields
-DEFAULT_STREAM: str = _SETTINGS["events_stream"].default
-DEFAULT_SUBJECT_PREFIX: str = _SETTINGS["events_subject_prefix"].default
 DEFAULT_DUPLICATE_WINDOW_SECONDS: float = _SETTINGS["events_duplicate_window_seconds"].default
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """A service that publishes events, on its own stream under its own subject prefix (both settings)."""
+
+    key: str  # EventData.publisher
+    label: str  # "le service des engagements"
+    heading: str
+    stream_setting: str
+    prefix_setting: str
+
+    @property
+    def stream(self) -> str:
+        return str(_SETTINGS[self.stream_setting].default)
+
+    @property
+    def subject_prefix(self) -> str:
+        return str(_SETTINGS[self.prefix_setting].default)
+
+
+PUBLISHERS = {
+    "commitments": Publisher("commitments", "le service des engagements", "Service des engagements",
+                             "events_stream", "events_subject_prefix"),
+    "notifications": Publisher("notifications", "le service des notifications", "Service des notifications",
+                               "notifications_events_stream", "notifications_events_subject_prefix"),
+}
 
 _SCHEMA_REF = "#/components/schemas/{model}"
 
@@ -64,29 +90,47 @@ HEADERS: dict[str, tuple[str, bool, str]] = {
 }
 
 INTRODUCTION = (
-    "Le service des engagements publie ses changements sur le flux JetStream `{stream}` (réglage "
-    "`EVENTS_STREAM`), sous les sujets `{prefix}.<type>` (préfixe : réglage `EVENTS_SUBJECT_PREFIX`). Chaque "
-    "événement est écrit dans la même transaction que le changement qu'il rapporte (outbox) ; le relais le "
-    "publie ensuite avec `Nats-Msg-Id` = `id`, et JetStream écarte une republication pendant {window:g} h "
-    "(réglage `EVENTS_DUPLICATE_WINDOW_SECONDS`). Les consommateurs sont idempotents par `id` et "
-    "n'acquittent qu'après leur propre transaction.")
+    "Chaque service publie ses événements sur son propre flux JetStream, sous ses propres sujets "
+    "(ci-dessous). Chaque événement est écrit dans la même transaction que le changement qu'il rapporte "
+    "(outbox) ; le relais du service le publie ensuite avec `Nats-Msg-Id` = `id`, et JetStream écarte une "
+    "republication pendant {window:g} h (réglage `EVENTS_DUPLICATE_WINDOW_SECONDS`). Les consommateurs sont "
+    "idempotents par `id` et n'acquittent qu'après leur propre transaction.")
+
+PUBLISHER_INTRODUCTION = (
+    "Flux JetStream `{stream}` (réglage `{stream_setting}`), sujets `{prefix}.<type>` (préfixe : réglage "
+    "`{prefix_setting}`).")
 
 NO_PERSONAL_DATA = (
-    "**Aucune donnée personnelle** : des ids, des états, des dates et des intitulés publics (le nom d'un "
-    "partenaire est celui d'une organisation). Noms, courriels, téléphones et textes écrits par des "
+    "**Aucune donnée personnelle** : des ids, des états, des dates, des codes et des intitulés publics (le "
+    "nom d'un partenaire est celui d'une organisation). Noms, courriels, téléphones et textes écrits par des "
     "personnes restent dans le service des engagements ; les destinataires se résolvent auprès de lui au "
-    "moment de l'envoi, si bien qu'effacer un contact l'efface partout.")
+    "moment de l'envoi, si bien qu'effacer un contact l'efface partout. Le service des notifications ne "
+    "publie ni adresse ni texte de courrier : le destinataire est un `contact_id`, la cause d'un échec un "
+    "code stable.")
 
 ASYNCAPI_DESCRIPTION = (
-    "Événements publiés sur le flux JetStream `{stream}` (réglage `EVENTS_STREAM`), sujets `{prefix}.<type>` "
-    "(préfixe : réglage `EVENTS_SUBJECT_PREFIX`). Chaque événement est écrit dans la même transaction que le "
-    "changement qu'il rapporte (outbox), puis publié par le relais avec `Nats-Msg-Id` = id de l'événement. "
-    "Aucune donnée personnelle : des ids, des états, des dates et des intitulés publics ; les destinataires "
-    "se résolvent auprès du service des engagements. Généré par `python -m shared.events.catalogue`.")
+    "Événements publiés par les services d'Engagements, chacun sur son flux JetStream : {streams}. Chaque "
+    "événement est écrit dans la même transaction que le changement qu'il rapporte (outbox), puis publié par "
+    "le relais du service avec `Nats-Msg-Id` = id de l'événement. Aucune donnée personnelle : des ids, des "
+    "états, des dates, des codes et des intitulés publics ; les destinataires se résolvent auprès du service "
+    "des engagements. Généré par `python -m shared.events.catalogue`.")
 
 
-def subject_for(event_type: str, subject_prefix: str = DEFAULT_SUBJECT_PREFIX) -> str:
-    return f"{subject_prefix}.{event_type}"
+def publisher_of(event_type: str) -> Publisher:
+    """The service that publishes an event type."""
+    for (registered, _version), model in event_types().items():
+        if registered == event_type:
+            return PUBLISHERS[model.publisher]
+    raise KeyError(event_type)
+
+
+def subject_for(event_type: str, subject_prefix: str | None = None) -> str:
+    """The subject of an event type: under its publisher's default prefix unless another is given."""
+    return f"{subject_prefix or publisher_of(event_type).subject_prefix}.{event_type}"
+
+
+def _setting_name(field: str) -> str:
+    return field.upper()
 
 
 def payload_schema(model: type[EventData]) -> dict[str, Any]:
@@ -125,8 +169,8 @@ def _message(event_type: str, version: int, model: type[EventData]) -> dict[str,
     }
 
 
-def asyncapi_document(subject_prefix: str = DEFAULT_SUBJECT_PREFIX) -> dict[str, Any]:
-    """The AsyncAPI 3.0 description of everything the commitments service publishes."""
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 description of everything the services publish."""
     schemas: dict[str, Any] = {}
 
     def add_schema(name: str, schema: dict[str, Any]) -> None:
@@ -139,28 +183,35 @@ def asyncapi_document(subject_prefix: str = DEFAULT_SUBJECT_PREFIX) -> dict[str,
     add_schema("EventEnvelope", envelope_schema())
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
+    publishers: dict[str, Publisher] = {}
     for (event_type, version), model in event_types().items():
         channel_key, message_key = _key(event_type), _key(event_type, version)
         add_schema(model.__name__, payload_schema(model))
         messages[message_key] = _message(event_type, version, model)
-        channel = channels.setdefault(channel_key, {"address": subject_for(event_type, subject_prefix),
+        channel = channels.setdefault(channel_key, {"address": subject_for(event_type),
                                                     "title": event_type, "messages": {}})
         channel["messages"][message_key] = {"$ref": f"#/components/messages/{message_key}"}
+        publishers[channel_key] = PUBLISHERS[model.publisher]
     operations = {
         f"send_{key}": {
             "action": "send",
             "channel": {"$ref": f"#/channels/{key}"},
-            "summary": f"Le service des engagements publie `{channel['title']}`.",
+            "summary": f"{publishers[key].label[0].upper()}{publishers[key].label[1:]} publie "
+                       f"`{channel['title']}`.",
             "messages": [{"$ref": f"#/channels/{key}/messages/{message}"} for message in channel["messages"]],
         }
         for key, channel in channels.items()
     }
+    streams = ", ".join(
+        f"`{publisher.stream}` pour {publisher.label} (sujets `{publisher.subject_prefix}.<type>`, réglages "
+        f"`{_setting_name(publisher.stream_setting)}` et `{_setting_name(publisher.prefix_setting)}`)"
+        for publisher in PUBLISHERS.values())
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
-            "title": "Engagements — événements du service des engagements",
+            "title": "Engagements — événements des services",
             "version": DOCUMENT_VERSION,
-            "description": ASYNCAPI_DESCRIPTION.format(stream=DEFAULT_STREAM, prefix=subject_prefix),
+            "description": ASYNCAPI_DESCRIPTION.format(streams=streams),
         },
         "defaultContentType": "application/json",
         "channels": channels,
@@ -227,23 +278,27 @@ def _fields_table(schema: dict[str, Any], descriptions: dict[str, str] | None = 
     return lines
 
 
-def markdown_page(subject_prefix: str = DEFAULT_SUBJECT_PREFIX) -> str:
-    """The human-readable catalogue: headers, envelope, then each event type with its subject and fields."""
-    registry = event_types()
+def markdown_page() -> str:
+    """The human-readable catalogue: headers, envelope, then each service's stream and event types with their
+    subjects and fields."""
     envelope = envelope_schema()
     nested: dict[str, dict[str, Any]] = dict(envelope.get("$defs", {}))
     lines = [
-        "# Événements du service des engagements",
+        "# Événements des services",
         "",
         ("<!-- Fichier généré par `python -m shared.events.catalogue` à partir de `shared/events/` : ne pas "
          "modifier à la main. -->"),
         "",
-        INTRODUCTION.format(stream=DEFAULT_STREAM, prefix=subject_prefix,
-                            window=DEFAULT_DUPLICATE_WINDOW_SECONDS / 3600),
+        INTRODUCTION.format(window=DEFAULT_DUPLICATE_WINDOW_SECONDS / 3600),
         "",
         NO_PERSONAL_DATA,
         "",
         f"Le même catalogue au format AsyncAPI {ASYNCAPI_VERSION} : [asyncapi.json](asyncapi.json).",
+        "",
+        "| Service | Flux | Sujets |",
+        "|---|---|---|",
+        *[f"| [{publisher.heading}](#{_anchor(publisher.heading)}) | `{publisher.stream}` | "
+          f"`{publisher.subject_prefix}.>` |" for publisher in PUBLISHERS.values()],
         "",
         "## En-têtes",
         "",
@@ -258,30 +313,36 @@ def markdown_page(subject_prefix: str = DEFAULT_SUBJECT_PREFIX) -> str:
         "",
         *_fields_table(envelope, ENVELOPE_FIELDS),
         "",
-        "## Types d'événements",
-        "",
-        "| Type | Version | Sujet | Résumé |",
-        "|---|---|---|---|",
     ]
-    for (event_type, version), model in registry.items():
-        link = f"[`{event_type}`](#{_anchor(f'{event_type} (v{version})')})"
-        subject = subject_for(event_type, subject_prefix)
-        lines.append(f"| {link} | {version} | `{subject}` | {_cell(model.summary)} |")
-    lines.append("")
-    for (event_type, version), model in registry.items():
-        schema = payload_schema(model)
-        nested.update(schema.get("$defs", {}))
+    for publisher in PUBLISHERS.values():
+        registry = event_types(publisher.key)
         lines += [
-            f"### {event_type} (v{version})",
+            f"## {publisher.heading}",
             "",
-            model.summary,
+            PUBLISHER_INTRODUCTION.format(stream=publisher.stream, prefix=publisher.subject_prefix,
+                                          stream_setting=_setting_name(publisher.stream_setting),
+                                          prefix_setting=_setting_name(publisher.prefix_setting)),
             "",
-            (f"Sujet : `{subject_for(event_type, subject_prefix)}` · "
-             f"modèle : `{model.__module__}.{model.__qualname__}`"),
-            "",
-            *_fields_table(schema),
-            "",
+            "| Type | Version | Sujet | Résumé |",
+            "|---|---|---|---|",
         ]
+        for (event_type, version), model in registry.items():
+            link = f"[`{event_type}`](#{_anchor(f'{event_type} (v{version})')})"
+            lines.append(f"| {link} | {version} | `{subject_for(event_type)}` | {_cell(model.summary)} |")
+        lines.append("")
+        for (event_type, version), model in registry.items():
+            schema = payload_schema(model)
+            nested.update(schema.get("$defs", {}))
+            lines += [
+                f"### {event_type} (v{version})",
+                "",
+                model.summary,
+                "",
+                f"Sujet : `{subject_for(event_type)}` · modèle : `{model.__module__}.{model.__qualname__}`",
+                "",
+                *_fields_table(schema),
+                "",
+            ]
     if nested:
         lines += ["## Objets imbriqués", ""]
         for name, schema in sorted(nested.items()):
@@ -291,8 +352,8 @@ def markdown_page(subject_prefix: str = DEFAULT_SUBJECT_PREFIX) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def asyncapi_json(subject_prefix: str = DEFAULT_SUBJECT_PREFIX) -> str:
-    return json.dumps(asyncapi_document(subject_prefix), ensure_ascii=False, indent=2) + "\n"
+def asyncapi_json() -> str:
+    return json.dumps(asyncapi_document(), ensure_ascii=False, indent=2) + "\n"
 
 
 def generated_files() -> dict[Path, str]:

@@ -19,6 +19,8 @@ class EventData(BaseModel):
     type: ClassVar[str]
     version: ClassVar[int] = 1
     summary: ClassVar[str] = ""
+    # The service that publishes it, on its own stream (shared/events/catalogue.py: PUBLISHERS).
+    publisher: ClassVar[str] = "commitments"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -58,8 +60,11 @@ class EventEnvelope(BaseModel):
         return _REGISTRY[(self.type, self.version)].model_validate(self.data)
 
 
-def event_types() -> dict[tuple[str, int], type[EventData]]:
-    """Every registered event type, by (type, version)."""
-    import shared.events.commitments  # noqa: F401  (registers the commitments catalogue)
+def event_types(publisher: str | None = None) -> dict[tuple[str, int], type[EventData]]:
+    """Every registered event type, by (type, version); only those one service publishes if `publisher` is
+    given ("commitments", "notifications")."""
+    import shared.events.commitments
+    import shared.events.notifications  # noqa: F401  (and the notifications one)
 
-    return dict(sorted(_REGISTRY.items()))
+    return {key: model for key, model in sorted(_REGISTRY.items())
+            if publisher is None or model.publisher == publisher}

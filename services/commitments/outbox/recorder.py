@@ -3,43 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.commitments.database import OUTBOX_PENDING
 from services.commitments.outbox.models import OutboxMessage
 from shared.auth import Principal
 from shared.clock import Clock
 from shared.events import EventData, EventEnvelope
-from shared.telemetry import inject_trace_context
-
-
-def _outbox_row(data: EventData, actor: Principal, now: datetime) -> tuple[EventEnvelope, dict[str, Any]]:
-    envelope = EventEnvelope.wrap(data, occurred_at=now, actor=actor.actor)
-    return envelope, {"event_id": envelope.id, "event_type": envelope.type, "payload": envelope.model_dump_json(),
-                      "headers": dict(inject_trace_context({})), "created_at": now}
+from shared.outbox import recorder
 
 
 def record_event(session: AsyncSession, data: EventData, actor: Principal, clock: Clock) -> EventEnvelope:
     """Add the event's outbox row to the session; it is published only if the transaction commits."""
-    envelope, row = _outbox_row(data, actor, clock.now())
-    session.add(OutboxMessage(**row))
-    session.info[OUTBOX_PENDING] = True
-    return envelope
+    return recorder.record_event(session, OutboxMessage, data, actor.actor, clock)
 
 
 async def record_events(session: AsyncSession, events: Sequence[EventData], actor: Principal, clock: Clock
                         ) -> list[EventEnvelope]:
-    """Write the outbox rows of many events at once (one executemany: no ORM object each), in this order; they
-    are published only if the transaction commits."""
-    if not events:
-        return []
-    now = clock.now()
-    rows = [_outbox_row(data, actor, now) for data in events]
-    await session.flush()  # the rows `record_event` added before these come first
-    await session.execute(insert(OutboxMessage), [row for _, row in rows])
-    session.info[OUTBOX_PENDING] = True
-    return [envelope for envelope, _ in rows]
+    """Write the outbox rows of many events at once, in this order (the scanner's batches)."""
+    return await recorder.record_events(session, OutboxMessage, events, actor.actor, clock)

@@ -90,7 +90,7 @@ async def submit_action(token: Token, request: Request, sessionmaker: Sessionmak
             errors = service.check_form(link, form, paris_today(clock))
         if form is None or errors:
             return pages.form_page(link, await actions.item(link.item_id), paris_today(clock), fields, errors)
-        outcome = await service.perform(sessionmaker, actions, link, form, clock.now())
+        outcome = await service.perform(sessionmaker, actions, link, form, clock)
     except DomainError as error:
         return pages.error_page(error)
     return pages.result_page(outcome)

@@ -21,8 +21,11 @@ from services.notifications.actions.links import ActionLink, InvalidLink, Purpos
 from services.notifications.actions.models import ActionLinkUse
 from services.notifications.actions.schemas import DoneForm, NewDateForm, NotForMeForm
 from services.notifications.commitments_client import ContactActions
+from services.notifications.outbox.recorder import record_event
 from shared.calendar import format_date_fr
-from shared.clock import PARIS
+from shared.clock import PARIS, Clock
+from shared.events import Actor
+from shared.events.notifications import ActionLinkUsed
 from shared.problems import Conflict
 
 # A claim older than this was left by a crash (or a very slow call): the link may be submitted again.
@@ -91,16 +94,25 @@ async def _release(sessionmaker: async_sessionmaker[AsyncSession], link: ActionL
         await repository.release_claim(session, link.token_id, claimed_at)
 
 
-async def _complete(sessionmaker: async_sessionmaker[AsyncSession], link: ActionLink, now: datetime,
+async def _complete(sessionmaker: async_sessionmaker[AsyncSession], link: ActionLink, clock: Clock,
                     outcome: Outcome) -> None:
+    """Mark the link used and write its `action_link.used` event, in one transaction."""
+    now = clock.now()
     async with sessionmaker() as session, session.begin():
         use = await repository.get(session, link.token_id, for_update=True)
         if use is None:  # the claim was released meanwhile: record the use anyway, it happened
             use = ActionLinkUse(token_id=link.token_id, purpose=link.purpose.value, item_id=link.item_id,
                                 contact_id=link.contact_id, claimed_at=now)
             session.add(use)
+        elif use.used_at is not None:
+            return  # used meanwhile by another submission, which told it
         use.used_at = now
         use.outcome = outcome.title[:500]
+        partner_id = await repository.contact_partner(session, link.item_id, link.contact_id)
+        record_event(session, ActionLinkUsed(item_id=link.item_id, deadline_id=link.deadline_id,
+                                             partner_id=partner_id, contact_id=link.contact_id,
+                                             action=link.purpose.value),
+                     clock, Actor(kind="contact", id=str(link.contact_id)))
 
 
 def _idempotency_key(link: ActionLink, step: str, body: Any) -> str:
@@ -172,14 +184,14 @@ def check_form(link: ActionLink, form: BaseModel, today: date) -> dict[str, str]
 
 
 async def perform(sessionmaker: async_sessionmaker[AsyncSession], actions: ContactActions, link: ActionLink,
-                  form: BaseModel, now: datetime) -> Outcome:
+                  form: BaseModel, clock: Clock) -> Outcome:
     """Record the link's action in the commitments service as its contact, once; the link is then used up."""
-    claimed_at = await _claim(sessionmaker, link, now)
+    claimed_at = await _claim(sessionmaker, link, clock.now())
     try:
         outcome = await _act(actions, link, form)
     except BaseException:
         # Nothing was recorded (or the commitments service will replay it): the link stays usable.
         await _release(sessionmaker, link, claimed_at)
         raise
-    await _complete(sessionmaker, link, now, outcome)
+    await _complete(sessionmaker, link, clock, outcome)
     return outcome

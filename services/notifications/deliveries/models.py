@@ -20,6 +20,7 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"        # 5xx, or 4xx until the retry policy gave up
     CANCELLED = "cancelled"  # nobody to send to any more (contact erased or without email, item closed)
+    BOUNCED = "bounced"      # sent, then returned by the recipient's server (a delivery status notification)
 
 
 class DeliveryKind(StrEnum):
@@ -50,7 +51,8 @@ class Delivery(IdMixin, Base):
     partner_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     audience: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(16))
-    message_id: Mapped[str] = mapped_column(String(255))
+    # A bounce (delivery status notification) names the message it returns by this (deliveries/bounces.py).
+    message_id: Mapped[str] = mapped_column(String(255), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     resend_count: Mapped[int] = mapped_column(default=0)
     # When to send; while a sender holds the row, the end of its lease.
@@ -69,6 +71,7 @@ class Delivery(IdMixin, Base):
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]
+    bounced_at: Mapped[datetime | None]
 
 
 class SenderWorker(Base):

@@ -5,7 +5,11 @@ owner).
 Outcomes are committed as they come: a connection's outcome is in the database before that connection takes
 its next mail (sender.py), the outcomes that arrive while a commit is under way going together in the next one.
 Each is fenced: recorded only on a row still held by the same worker identity, generation and attempt number
-(claims.py), so a worker whose rows were taken over records nothing on them."""
+(claims.py), so a worker whose rows were taken over records nothing on them.
+
+An outcome that ends a reminder's delivery writes its event (deliveries/events.py) into the service's outbox in
+the same transaction: sent, or failed for good (5xx, an address refused, retries given up, nobody left to
+write to). A retry scheduled, or a reminder cancelled because it is no longer current, writes none."""
 
 from __future__ import annotations
 
@@ -18,10 +22,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.config import NotificationsSettings
-from services.notifications.deliveries import repository, service
+from services.notifications.deliveries import events, repository, service
 from services.notifications.deliveries.claims import Claim
+from services.notifications.deliveries.events import ReminderDelivery
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.repository import ClaimedDelivery, Holder
+from services.notifications.outbox.recorder import record_event
 from services.notifications.recipients import Recipient
 from services.notifications.smtp import SendResult
 from shared.clock import Clock
@@ -37,6 +43,9 @@ class Attempt:
     owners: list[Recipient] = field(default_factory=list)
     # Reminders of a digest dropped as no longer current, with the reason.
     cancelled_parts: dict[uuid.UUID, str] = field(default_factory=dict)
+    # Why it was not sent, as a stable code (deliveries/events.py) when the sender knows better than the result:
+    # "no-recipient" (nobody left to write to), "invalid-address" (refused before sending).
+    reason: str | None = None
 
 
 @dataclass
@@ -101,8 +110,13 @@ async def record_outcomes(session: AsyncSession, settings: NotificationsSettings
     for outcome in outcomes:
         if outcome.attempt.result is SendResult.SENT:
             sent.setdefault((outcome.claim.holder, outcome.row.attempts), []).append(outcome.row.id)
+    marked: dict[uuid.UUID, uuid.UUID | None] = {}
     for (holder, attempts), ids in sent.items():
-        await repository.mark_sent(session, ids, now, holder, attempts)
+        marked.update(await repository.mark_sent(session, ids, now, holder, attempts))
+    for outcome in outcomes:
+        if outcome.row.id in marked:
+            for reminder in _reminders(outcome, marked[outcome.row.id]):
+                _record(session, clock, reminder.sent())
     reported = False
     for outcome in unusual:
         row = owned.get(outcome.row.id)
@@ -112,8 +126,26 @@ async def record_outcomes(session: AsyncSession, settings: NotificationsSettings
         if attempt.cancelled_parts:
             await repository.cancel_parts(session, row.id, attempt.cancelled_parts, now)
         if attempt.result is not SendResult.SENT:
-            reported |= await _record_unsent(session, settings, clock, row, attempt, now)
+            reported |= await _record_unsent(session, settings, clock, row, attempt, now,
+                                             _reminders(outcome, row.partner_id))
     return reported
+
+
+def _reminders(outcome: Outcome, partner_id: uuid.UUID | None) -> list[ReminderDelivery]:
+    """The reminders an outcome is about: the delivery itself, or the reminders its digest carried (those not
+    dropped as stale), each told apart by its own delivery id."""
+    row = outcome.row
+    if row.kind == DeliveryKind.DIGEST:
+        return [ReminderDelivery(part.id, part.event, part.partner_id, part.contact_id, row.attempts)
+                for part in outcome.claim.digest_parts.get(row.id, [])
+                if part.id not in outcome.attempt.cancelled_parts]
+    return [ReminderDelivery(row.id, row.event, partner_id, row.contact_id, row.attempts)]
+
+
+def _record(session: AsyncSession, clock: Clock, data: events.DeliverySent | events.DeliveryFailed | None
+            ) -> None:
+    if data is not None:  # None: not a reminder (a failure report)
+        record_event(session, data, clock)
 
 
 async def _still_held(session: AsyncSession, outcomes: list[Outcome]) -> dict[uuid.UUID, Delivery]:
@@ -130,13 +162,16 @@ async def _still_held(session: AsyncSession, outcomes: list[Outcome]) -> dict[uu
 
 
 async def _record_unsent(session: AsyncSession, settings: NotificationsSettings, clock: Clock, row: Delivery,
-                         attempt: Attempt, now: datetime) -> bool:
+                         attempt: Attempt, now: datetime, reminders: list[ReminderDelivery]) -> bool:
     """A delivery not sent this time: cancelled, retried later, or failed (and reported); returns whether a
     failure report was written."""
     row.updated_at, row.last_error = now, attempt.reply[:1000]
     row.claimed_by = row.claim_generation = None
     if attempt.result is None:
         row.status, row.next_attempt_at = DeliveryStatus.CANCELLED.value, None
+        if attempt.reason == events.NO_RECIPIENT:  # nobody to write to: an address to fix, not a stale reminder
+            for reminder in reminders:
+                _record(session, clock, reminder.failed(events.NO_RECIPIENT, permanent=True))
         return False
     gave_up = (now - row.retry_since).total_seconds() >= settings.retry_give_up_seconds
     if attempt.result is SendResult.TEMPORARY and not gave_up:
@@ -145,6 +180,10 @@ async def _record_unsent(session: AsyncSession, settings: NotificationsSettings,
     if gave_up and attempt.result is SendResult.TEMPORARY:
         row.last_error = f"abandon après {row.attempts} tentatives : {attempt.reply}"[:1000]
     row.status, row.failed_at, row.next_attempt_at = DeliveryStatus.FAILED.value, now, None
+    permanent = attempt.result is SendResult.PERMANENT
+    reason = attempt.reason or (events.SMTP_REFUSED if permanent else events.SMTP_GAVE_UP)
+    for reminder in reminders:
+        _record(session, clock, reminder.failed(reason, permanent))
     if row.kind == DeliveryKind.REMINDER and attempt.owners:
         await service.record_failure_reports(session, clock, settings.message_id_domain, row, attempt.owners)
         return True

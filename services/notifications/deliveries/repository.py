@@ -162,12 +162,17 @@ async def cancel_parts(session: AsyncSession, digest_id: uuid.UUID, reasons: dic
 
 
 async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, holder: Holder, attempts: int
-                    ) -> None:
-    """Record that these deliveries went out at `now`, on the rows `holder` still holds at this attempt."""
-    if ids:
-        await session.execute(_update().where(Delivery.id.in_(ids), *_held_by(holder), Delivery.attempts == attempts)
-                              .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
-                                      claimed_by=None, claim_generation=None, last_error=None, updated_at=now))
+                    ) -> dict[uuid.UUID, uuid.UUID | None]:
+    """Record that these deliveries went out at `now`, on the rows `holder` still holds at this attempt; returns
+    the rows marked (id: partner id)."""
+    if not ids:
+        return {}
+    result = await session.execute(
+        _update().where(Delivery.id.in_(ids), *_held_by(holder), Delivery.attempts == attempts)
+        .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None, claimed_by=None,
+                claim_generation=None, last_error=None, updated_at=now)
+        .returning(Delivery.id, Delivery.partner_id))
+    return dict(result.tuples().all())
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:
@@ -206,3 +211,11 @@ async def insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str,
     if rows:
         await session.execute(insert_ignoring_conflicts(session, Delivery.__table__, "event_id", "contact_id",
                                                         "channel"), rows)
+
+
+async def by_message_id(session: AsyncSession, message_id: str, for_update: bool = False) -> Delivery | None:
+    """The delivery sent under this Message-ID (angle brackets included, as the header writes it)."""
+    query = select(Delivery).where(Delivery.message_id == message_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.scalars(query.execution_options(populate_existing=True))).first()

@@ -3,13 +3,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
-from services.notifications.deliveries import service
+from services.notifications.deliveries import bounces, service
 from services.notifications.deliveries.models import Delivery, DeliveryStatus
 from services.notifications.deliveries.repository import DeliveryFilters
-from services.notifications.deliveries.schemas import DeliveryPage, DeliveryRead
-from services.notifications.dependencies import ClockDep, EditorDep, PrincipalDep, SessionDep, SettingsDep
+from services.notifications.deliveries.schemas import BounceRead, DeliveryPage, DeliveryRead
+from services.notifications.dependencies import (
+    BounceReporterDep,
+    ClockDep,
+    EditorDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
 
 router = APIRouter(prefix="/v1", tags=["Deliveries"])
 
@@ -53,3 +60,26 @@ async def resend_delivery(delivery_id: uuid.UUID, session: SessionDep, clock: Cl
     """Send a delivery again now, under a new Message-ID (admin, city)."""
     delivery = await service.get_visible(session, editor, delivery_id)
     return DeliveryRead.model_validate(await service.resend(session, clock, delivery, settings.message_id_domain))
+
+
+_REPORT_PROBLEM = {"content": {"application/problem+json": {"example": {
+    "type": "urn:engagements:problem:not-a-delivery-report", "title": "Avis de non-remise illisible", "status": 422,
+    "detail": "Ce courrier n'est pas un avis de remise (multipart/report, report-type=delivery-status, RFC 3464).",
+    "code": "not-a-delivery-report"}}}}
+_DSN_BODY = {"requestBody": {"required": True, "description": (
+    "L'avis de remise tel que reçu par le serveur de courrier (RFC 3464 : multipart/report, "
+    "report-type=delivery-status), en-têtes compris."),
+    "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+@router.post("/deliveries/bounces", response_model=BounceRead, openapi_extra=_DSN_BODY,
+             responses={404: _PROBLEM, 422: _REPORT_PROBLEM})
+async def report_bounce(request: Request, session: SessionDep, clock: ClockDep, _reporter: BounceReporterDep
+                        ) -> BounceRead:
+    """Hand over a delivery status notification (bounce) received for a sent mail (admin, service: the key of
+    the mail server's pipe). `Action: failed` marks the delivery `bounced` and publishes `delivery.bounced`;
+    other reports, and a second report of the same bounce, change nothing (`outcome`)."""
+    report = bounces.parse_report(await request.body())
+    result = await bounces.record_bounce(session, clock, report)
+    return BounceRead(delivery_id=result.delivery.id, outcome=result.outcome, action=report.action,
+                      status=report.status, reason=report.reason if report.is_bounce else None)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,8 @@ _EXAMPLE: dict[str, Any] = {
     "audience": "liaison", "status": "failed", "message_id": "<019abc12-8702-7000-abee-62cd37c4247d@ville-sceaux.fr>",
     "attempts": 1, "next_attempt_at": None, "last_error": "550 5.1.1 Boîte aux lettres inconnue",
     "digest_id": None, "related_delivery_id": None, "created_at": "2026-03-16T07:30:00Z",
-    "updated_at": "2026-03-16T07:30:02Z", "sent_at": None, "failed_at": "2026-03-16T07:30:02Z"}
+    "updated_at": "2026-03-16T07:30:02Z", "sent_at": None, "failed_at": "2026-03-16T07:30:02Z",
+    "bounced_at": None}
 
 
 class DeliveryRead(BaseModel):
@@ -36,13 +37,15 @@ class DeliveryRead(BaseModel):
     message_id: str
     attempts: int
     next_attempt_at: datetime | None
-    last_error: str | None = Field(description="La dernière réponse du serveur SMTP en cas d'échec.")
+    last_error: str | None = Field(description="La dernière réponse du serveur SMTP en cas d'échec, ou l'avis "
+                                               "de non-remise.")
     digest_id: uuid.UUID | None = Field(description="Le résumé hebdomadaire qui a repris ce rappel.")
     related_delivery_id: uuid.UUID | None = Field(description="Pour un signalement d'échec : l'envoi échoué.")
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
     failed_at: datetime | None
+    bounced_at: datetime | None = Field(description="Quand un avis de non-remise est revenu pour cet envoi.")
 
 
 class DeliveryPage(BaseModel):
@@ -51,3 +54,17 @@ class DeliveryPage(BaseModel):
 
     items: list[DeliveryRead]
     next_cursor: str | None = Field(description="À passer en `cursor` pour la page suivante ; null à la fin.")
+
+
+class BounceRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "delivery_id": "019abc12-8702-7000-abee-62cd37c4247d", "outcome": "bounced", "action": "failed",
+        "status": "5.1.1", "reason": "invalid-address:5.1.1"}]})
+
+    delivery_id: uuid.UUID = Field(description="L'envoi que l'avis renvoie (par son Message-ID).")
+    outcome: Literal["bounced", "already-bounced", "ignored"] = Field(
+        description="`bounced` : l'envoi est marqué non remis ; `already-bounced` : il l'était déjà ; `ignored` : "
+                    "l'avis ne dit pas un échec (`delayed`, `delivered` …) ou l'envoi n'était pas parti.")
+    action: str = Field(description="Le champ `Action` de l'avis (failed, delayed, delivered …).")
+    status: str = Field(description="Le code d'état RFC 3463 de l'avis, p. ex. 5.1.1.")
+    reason: str | None = Field(description="La raison publiée dans `delivery.bounced`, p. ex. invalid-address:5.1.1.")

@@ -21,6 +21,7 @@ from services.notifications.commitments_client import CommitmentsClient, Context
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.claims import Claim, Claims, IdentityTaken
 from services.notifications.deliveries.compose import Cancelled, ContextRequests, MailComposer, Refused
+from services.notifications.deliveries.events import INVALID_ADDRESS, NO_RECIPIENT
 from services.notifications.deliveries.models import Delivery
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
 from services.notifications.deliveries.repository import ClaimedDelivery
@@ -135,12 +136,14 @@ class DeliverySender:
         except Cancelled as exc:
             return Attempt(None, exc.reason, cancelled_parts=exc.parts)
         except Refused as exc:  # an address or header the message builder refuses: sending cannot help
-            return Attempt(SendResult.PERMANENT, f"message refusé avant envoi : {exc.reason}"[:1000], exc.owners)
+            return Attempt(SendResult.PERMANENT, f"message refusé avant envoi : {exc.reason}"[:1000], exc.owners,
+                           reason=INVALID_ADDRESS)
         except Exception as exc:  # a bug must not stop the other deliveries of the batch
             logger.exception("could not build delivery %s", row.id)
             return Attempt(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}"[:1000])
         if composed is None:
-            return Attempt(None, "plus de destinataire (contact effacé, sans adresse, ou élément supprimé)")
+            return Attempt(None, "plus de destinataire (contact effacé, sans adresse, ou élément supprimé)",
+                           reason=NO_RECIPIENT)
         outcome = await self.smtp.send(composed.mail)
         return Attempt(outcome.result, outcome.reply, composed.owners, composed.cancelled_parts)
 

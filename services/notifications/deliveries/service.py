@@ -68,7 +68,7 @@ async def resend(session: AsyncSession, clock: Clock, delivery: Delivery, domain
     delivery.next_attempt_at = now
     delivery.retry_since = now
     delivery.last_error = None
-    delivery.failed_at = None
+    delivery.failed_at = delivery.bounced_at = None
     delivery.updated_at = now
     await session.flush()
     return delivery
@@ -88,7 +88,8 @@ def new_row(*, event_id: uuid.UUID, contact_id: uuid.UUID, kind: DeliveryKind, e
             "next_attempt_at": None if held else now, "claimed_by": None, "claim_generation": None,
             "retry_since": now,
             "last_error": None, "digest_id": None,
-            "related_delivery_id": None, "created_at": now, "updated_at": now, "sent_at": None, "failed_at": None}
+            "related_delivery_id": None, "created_at": now, "updated_at": now, "sent_at": None, "failed_at": None,
+            "bounced_at": None}
 
 
 async def record_reminder(session: AsyncSession, clock: Clock, domain: str, envelope: EventEnvelope,

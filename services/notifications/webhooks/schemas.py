@@ -17,8 +17,9 @@ _SECRET_EXAMPLE = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def subscribable_types() -> list[str]:
-    """The event types a subscription may name: those of the catalogue in shared/events, and "*" for all."""
-    return [ALL_EVENTS, *sorted({event_type for event_type, _version in event_types()})]
+    """The event types a subscription may name: those the commitments service publishes (the stream the webhook
+    consumer follows; catalogue in shared/events), and "*" for all."""
+    return [ALL_EVENTS, *sorted({event_type for event_type, _version in event_types("commitments")})]
 
 
 def _known_types(values: list[str]) -> list[str]:

@@ -93,7 +93,9 @@ async def notifications_settings(notifications_database_url: str, nats_url: str,
     controller, _ = sink
     yield NotificationsSettings(
         notifications_database_url=notifications_database_url, nats_url=nats_url, events_stream=stream.name,
-        events_subject_prefix=stream.subject_prefix, data_dir=tmp_path, commitments_url=commitments.url,
+        events_subject_prefix=stream.subject_prefix, data_dir=tmp_path,
+        # The service's own events: a stream of this test too (the run's cleanup removes it by its name).
+        notifications_events_stream=f"{stream.name}_EV", notifications_events_subject_prefix=f"{stream.subject_prefix}ev", commitments_url=commitments.url,
         commitments_api_key=commitments.service_secret, smtp_host=controller.hostname, smtp_port=controller.port,
         consumer_durable=f"notifications_{uuid.uuid4().hex[:8]}", sender_poll_seconds=0.1,
         retry_initial_seconds=0.05, retry_multiplier=2.0, retry_max_interval_seconds=0.2,

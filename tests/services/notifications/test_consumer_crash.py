@@ -30,6 +30,8 @@ def _environment(settings: NotificationsSettings) -> dict[str, str]:
     values = {
         "NOTIFICATIONS_DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url,
         "EVENTS_STREAM": settings.events_stream, "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
+        "NOTIFICATIONS_EVENTS_STREAM": settings.notifications_events_stream,
+        "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": settings.notifications_events_subject_prefix,
         "COMMITMENTS_URL": settings.commitments_url, "COMMITMENTS_API_KEY": settings.commitments_api_key,
         "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port), "SMTP_CONNECTIONS": "2",
         "CONSUMER_DURABLE": settings.consumer_durable, "CONSUMER_BATCH_SIZE": "10",

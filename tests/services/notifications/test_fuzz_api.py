@@ -74,6 +74,7 @@ def served(database_url: str, notifications_database_url: str, nats_url: str, st
         settings = NotificationsSettings(
             notifications_database_url=notifications_database_url, nats_url=nats_url,
             events_stream=stream_names[0], events_subject_prefix=stream_names[1], data_dir=data_dir,
+            notifications_events_stream=f"{stream_names[0]}_EV", notifications_events_subject_prefix=f"{stream_names[1]}ev",
             commitments_url=commitments.url, commitments_api_key=secrets["service"], log_json=False,
             action_link_secret="fuzz-action-link-secret", webhook_allow_http=True, webhook_allow_private_targets=True)
         try:

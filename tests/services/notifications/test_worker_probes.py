@@ -14,6 +14,8 @@ def worker_env(notifications_database_url: str, nats_url: str, stream_names: tup
     return {"NOTIFICATIONS_DATABASE_URL": notifications_database_url, "NATS_URL": nats_url,
             "COMMITMENTS_API_KEY": "eng_unused-here", "ACTION_LINK_SECRET": "test-action-link-secret",
             "EVENTS_STREAM": stream_names[0] + "_WPROBE", "EVENTS_SUBJECT_PREFIX": stream_names[1] + "wprobe",
+            "NOTIFICATIONS_EVENTS_STREAM": stream_names[0] + "_WPROBE_EV",
+            "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": stream_names[1] + "wprobeev",
             "CONSUMER_DURABLE": "probe-reminders", "WEBHOOK_CONSUMER_DURABLE": "probe-webhooks"}
 
 

@@ -22,7 +22,9 @@ from services.notifications.actions.service import CLAIM_LEASE
 from services.notifications.app import create_app
 from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
+from services.notifications.outbox.models import OutboxMessage
 from shared.clock import FixedClock
+from shared.events import EventEnvelope
 from tests.ports import free_port
 from tests.responses import ok
 from tests.services.notifications.served_commitments import Commitments
@@ -88,6 +90,13 @@ async def _uses(app: FastAPI) -> list[ActionLinkUse]:
         return list((await session.execute(select(ActionLinkUse))).scalars())
 
 
+async def _events(app: FastAPI) -> list[EventEnvelope]:
+    """The service's own events waiting in its outbox."""
+    async with app.state.sessionmaker() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.position))).all()
+    return [EventEnvelope.model_validate_json(row.payload) for row in rows]
+
+
 async def test_acknowledge_is_recorded_as_the_contact_once(
         app: FastAPI, browser: httpx.AsyncClient, admin: httpx.AsyncClient, world: World,
         notifications_settings: NotificationsSettings, clock: FixedClock) -> None:
@@ -115,10 +124,15 @@ async def test_acknowledge_is_recorded_as_the_contact_once(
         assert "Lien déjà utilisé" in _read(again) and "déjà été utilisé" in _read(again)
     assert len([e for e in ok(await admin.get(f"/v1/items/{item}/history")) if e["action"] == "transition"]) == 2
     assert [use.used_at is not None for use in await _uses(app)] == [True]
+    # Told once, with ids only, as the contact (no delivery to them in this test: no partner known here).
+    [event] = await _events(app)
+    assert (event.type, event.actor.kind, event.actor.id) == ("action_link.used", "contact", world.ids["liaison"])
+    assert event.data == {"item_id": item, "deadline_id": world.ids["item_deadline"], "partner_id": None,
+                          "contact_id": world.ids["liaison"], "action": "acknowledge"}
 
 
 async def test_two_submissions_at_once_act_once(
-        browser: httpx.AsyncClient, admin: httpx.AsyncClient, world: World,
+        app: FastAPI, browser: httpx.AsyncClient, admin: httpx.AsyncClient, world: World,
         notifications_settings: NotificationsSettings, clock: FixedClock) -> None:
     item = world.ids["item"]
     await _move(admin, item, "sent")
@@ -127,6 +141,7 @@ async def test_two_submissions_at_once_act_once(
     assert sorted(answer.status_code for answer in answers) == [200, 409, 409]
     history = ok(await admin.get(f"/v1/items/{item}/history"))
     assert [e["changes"]["status"][1] for e in history if e["action"] == "transition"] == ["sent", "acknowledged"]
+    assert [event.type for event in await _events(app)] == ["action_link.used"]  # one use, one event
 
 
 async def test_a_contact_cannot_act_on_another_partners_item(
@@ -147,7 +162,7 @@ async def test_a_contact_cannot_act_on_another_partners_item(
     assert await _status(admin, item) == "sent"
     assert ok(await admin.get(f"/v1/items/{item}/journal")) == []
     assert ok(await admin.get(f"/v1/items/{item}/deadline-proposals")) == []
-    assert await _uses(app) == []  # nothing happened, nothing used up
+    assert await _uses(app) == [] and await _events(app) == []  # nothing happened, nothing used up, nothing told
 
 
 async def test_done_adds_a_progress_entry_and_declares_delivery_when_allowed(

@@ -70,6 +70,7 @@ def _environment(commitments: Commitments, database_url: str, nats_url: str, str
                  data_dir: Path) -> dict[str, str]:
     return {**os.environ, "NOTIFICATIONS_DATABASE_URL": database_url, "NATS_URL": nats_url,
             "EVENTS_STREAM": stream.name, "EVENTS_SUBJECT_PREFIX": stream.subject_prefix,
+            "NOTIFICATIONS_EVENTS_STREAM": f"{stream.name}_EV", "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": f"{stream.subject_prefix}ev",
             "COMMITMENTS_URL": commitments.url, "COMMITMENTS_API_KEY": commitments.service_secret,
             "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "CONSUMER_DURABLE": f"crash_{uuid.uuid4().hex[:8]}",
             "MAIL_SENDER": "Ville de Sceaux <engagements@sceaux.example>", "ACTION_LINK_SECRET": "test-secret",

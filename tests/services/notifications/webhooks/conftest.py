@@ -115,6 +115,7 @@ def settings_for(notifications_database_url: str, nats_url: str, stream_names: t
     values: dict[str, Any] = {
         "notifications_database_url": notifications_database_url, "nats_url": nats_url,
         "events_stream": stream_names[0], "events_subject_prefix": stream_names[1], "log_json": False,
+        "notifications_events_stream": f"{stream_names[0]}_EV", "notifications_events_subject_prefix": f"{stream_names[1]}ev",
         "webhook_allow_http": True, "webhook_retry_initial_seconds": 1.0, "webhook_retry_multiplier": 2.0,
         "webhook_retry_max_interval_seconds": 8.0, "webhook_timeout_seconds": 5.0,
         "webhook_consumer_durable": f"webhooks_{uuid.uuid4().hex[:8]}",
