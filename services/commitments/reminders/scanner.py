@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.commitments.deadlines.models import Deadline
@@ -35,8 +36,10 @@ from shared.auth import SYSTEM
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, FixedClock
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
+from shared.telemetry import extract_trace_context
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 EVENT_CLASSES = {"deadline.approaching": DeadlineApproaching, "deadline.due": DeadlineDue,
                  "deadline.overdue": DeadlineOverdue, "deadline.escalated": DeadlineEscalated}
@@ -94,6 +97,7 @@ class DeadlineScanner:
                                                    set(leads.values()), item_ids)
         firings: list[dict[str, object]] = []
         events: dict[str, object] = {}
+        traces: dict[str, dict[str, str] | None] = {}
         unanswered: set[uuid.UUID] = set()
         failed: list[uuid.UUID] = []
         for schedule, deadline, item in rows:
@@ -119,6 +123,7 @@ class DeadlineScanner:
                 continue
             firings.append(fired.row)
             events[str(fired.row["reminder_key"])] = fired.event
+            traces[str(fired.row["reminder_key"])] = schedule.trace_context
             result.skipped += fired.superseded
             if deadline.kind == "response" and fired.step.offset > 0 and item.status in _WAITING:
                 unanswered.add(item.id)
@@ -129,7 +134,11 @@ class DeadlineScanner:
             await self.in_batch(len(firings))
         inserted = await repository.insert_firings(session, firings)
         for key in inserted:
-            record_event(session, events[key], SYSTEM, self.clock)  # type: ignore[arg-type]
+            # In the trace of the request that dated the deadline: the event's outbox row carries it on.
+            with tracer.start_as_current_span(f"fire {events[key].type}",  # type: ignore[attr-defined]
+                                              context=extract_trace_context(traces[key]),
+                                              attributes={"reminder.key": key}):
+                record_event(session, events[key], SYSTEM, self.clock)  # type: ignore[arg-type]
         result.fired += len(inserted)
         if len(inserted) < len(firings):
             logger.warning("%d reminder(s) had already fired; not sent again", len(firings) - len(inserted))
