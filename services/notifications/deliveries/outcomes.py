@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.config import NotificationsSettings
@@ -25,6 +28,8 @@ from services.notifications.deliveries.repository import ClaimedDelivery, Holder
 from services.notifications.recipients import Recipient
 from services.notifications.smtp import SendResult
 from shared.clock import Clock
+
+tracer = trace.get_tracer(__name__)
 
 
 @dataclass
@@ -44,6 +49,8 @@ class Outcome:
     claim: Claim
     row: ClaimedDelivery
     attempt: Attempt
+    # The span of the delivery's send: the commit that records outcomes of several sends links to each.
+    span: SpanContext
 
 
 class OutcomeRecorder:
@@ -61,7 +68,8 @@ class OutcomeRecorder:
     async def record(self, claim: Claim, row: ClaimedDelivery, attempt: Attempt) -> None:
         """Returns once the outcome is committed; raises what the commit raised."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((Outcome(claim, row, attempt), future))
+        span = trace.get_current_span().get_span_context()  # the send's (sender.py)
+        self._waiting.append((Outcome(claim, row, attempt, span), future))
         if self._committing is None or self._committing.done():
             self._committing = asyncio.create_task(self._commit_waiting())
         await asyncio.shield(future)  # a lane cancelled meanwhile does not cancel the others' commit
@@ -70,9 +78,12 @@ class OutcomeRecorder:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                async with self.sessionmaker() as session, session.begin():
-                    reported = await record_outcomes(session, self.settings, self.clock,
-                                                     [outcome for outcome, _ in batch])
+                # Outcomes of several traces: a span of its own, linked to each send's.
+                with tracer.start_as_current_span("record outcomes", context=otel_context.Context(),
+                                                  links=[trace.Link(outcome.span) for outcome, _ in batch]):
+                    async with self.sessionmaker() as session, session.begin():
+                        reported = await record_outcomes(session, self.settings, self.clock,
+                                                         [outcome for outcome, _ in batch])
             except Exception as exc:  # noqa: BLE001 - each waiting lane gets it (the rows keep their claim)
                 for _, future in batch:
                     future.set_exception(exc)

@@ -55,6 +55,7 @@ class ClaimedDelivery:
     contact_id: uuid.UUID
     message_id: str
     attempts: int
+    trace_context: dict[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime,
         .values(next_attempt_at=lease_until, attempts=Delivery.attempts + 1, updated_at=now,
                 claimed_by=holder.worker_id, claim_generation=holder.generation)
         .returning(Delivery.id, Delivery.kind, Delivery.event, Delivery.contact_id, Delivery.message_id,
-                   Delivery.attempts))
+                   Delivery.attempts, Delivery.trace_context))
     return sorted((ClaimedDelivery(*row) for row in result), key=lambda row: row.id)
 
 

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.commitments_client import CommitmentsClient, ContextRefused
@@ -28,8 +29,10 @@ from services.notifications.smtp import SendResult, SmtpPool
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock
 from shared.problems import ServiceUnavailable
+from shared.telemetry import extract_trace_context
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 class DeliverySender:
@@ -113,12 +116,19 @@ class DeliverySender:
                 if stop.is_set() or unrecorded:
                     left.append(row)
                     continue
-                attempt = await self._attempt(row, claim.digest_parts.get(row.id, []), contexts)
-                try:
-                    await self.recorder.record(claim, row, attempt)
-                except Exception:  # noqa: BLE001 - the row keeps its claim: sent again after a restart or the lease
-                    logger.exception("could not record the outcome of delivery %s; the batch stops here", row.id)
-                    unrecorded = True  # sending more would only add mails the table does not know were sent
+                # In the trace the row was written in (the reminder's: from the request that dated the deadline).
+                with tracer.start_as_current_span(f"deliver {row.kind}",
+                                                  context=extract_trace_context(row.trace_context),
+                                                  attributes={"delivery.id": str(row.id),
+                                                              "delivery.attempt": row.attempts}) as span:
+                    attempt = await self._attempt(row, claim.digest_parts.get(row.id, []), contexts)
+                    span.set_attribute("delivery.result", attempt.result or "cancelled")
+                    try:
+                        await self.recorder.record(claim, row, attempt)
+                    except Exception:  # noqa: BLE001 - the row keeps its claim: sent again after a restart or lease
+                        logger.exception("could not record the outcome of delivery %s; the batch stops here",
+                                         row.id)
+                        unrecorded = True  # sending more would only add mails the table does not know were sent
 
         await asyncio.gather(*(lane() for _ in range(self.smtp.size)))
         if left and not unrecorded:
