@@ -205,14 +205,14 @@ async def commitments_process(database_url: str, nats_url: str, stream: StreamSp
 
 
 @contextlib.asynccontextmanager
-async def serve_commitments(database_url: str, nats_url: str, stream: StreamSpec, data_dir: Any
-                            ) -> AsyncIterator[Commitments]:
-    """The commitments service under uvicorn on a free port (relay in process: revocations reach NATS);
-    every table is emptied when it stops."""
+async def serve_commitments(database_url: str, nats_url: str, stream: StreamSpec, data_dir: Any,
+                            tracing: bool = False) -> AsyncIterator[Commitments]:
+    """The commitments service under uvicorn on a free port (relay in process: revocations reach NATS), its
+    requests traced if asked; every table is emptied when it stops."""
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))  # a Monday
     settings = CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream.name,
                                    events_subject_prefix=stream.subject_prefix, data_dir=data_dir,
-                                   relay_in_process=True, relay_poll_seconds=0.2, log_json=False)
+                                   relay_in_process=True, relay_poll_seconds=0.2, log_json=False, tracing=tracing)
     app = create_commitments_app(settings, clock)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
