@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.deliveries.models import Delivery, DeliveryStatus, SenderWorker
@@ -162,13 +162,27 @@ async def cancel_parts(session: AsyncSession, digest_id: uuid.UUID, reasons: dic
             row.status, row.last_error, row.updated_at = DeliveryStatus.CANCELLED.value, reasons[row.id][:1000], now
 
 
+def _mark_sent_statement() -> Update:
+    now = bindparam("sent_now")
+    return (_update().where(Delivery.id.in_(bindparam("sent_ids", expanding=True)),
+                            Delivery.status == DeliveryStatus.PENDING.value,
+                            Delivery.claimed_by == bindparam("held_by"),
+                            Delivery.claim_generation == bindparam("held_generation"),
+                            Delivery.attempts == bindparam("held_attempts"))
+            .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None, claimed_by=None,
+                    claim_generation=None, last_error=None, updated_at=now))
+
+
+# Built once, run at every outcome commit: neither the statement nor its cache key is built again for each.
+_MARK_SENT = _mark_sent_statement()
+
+
 async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, holder: Holder, attempts: int
                     ) -> None:
     """Record that these deliveries went out at `now`, on the rows `holder` still holds at this attempt."""
     if ids:
-        await session.execute(_update().where(Delivery.id.in_(ids), *_held_by(holder), Delivery.attempts == attempts)
-                              .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None,
-                                      claimed_by=None, claim_generation=None, last_error=None, updated_at=now))
+        await session.execute(_MARK_SENT, {"sent_ids": list(ids), "sent_now": now, "held_by": holder.worker_id,
+                                           "held_generation": holder.generation, "held_attempts": attempts})
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:
