@@ -163,12 +163,14 @@ async def cancel_parts(session: AsyncSession, digest_id: uuid.UUID, reasons: dic
 
 
 def _mark_sent_statement() -> Update:
-    now = bindparam("sent_now")
-    return (_update().where(Delivery.id.in_(bindparam("sent_ids", expanding=True)),
-                            Delivery.status == DeliveryStatus.PENDING.value,
-                            Delivery.claimed_by == bindparam("held_by"),
-                            Delivery.claim_generation == bindparam("held_generation"),
-                            Delivery.attempts == bindparam("held_attempts"))
+    # On the table (Core), not the entity: nothing in the session is to be synchronised, and the ORM's bulk
+    # update path would cost more than the statement at every outcome commit.
+    deliveries, now = Delivery.__table__.c, bindparam("sent_now")
+    return (update(Delivery.__table__)
+            .where(deliveries.id.in_(bindparam("sent_ids", expanding=True)),
+                   deliveries.status == DeliveryStatus.PENDING.value, deliveries.claimed_by == bindparam("held_by"),
+                   deliveries.claim_generation == bindparam("held_generation"),
+                   deliveries.attempts == bindparam("held_attempts"))
             .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None, claimed_by=None,
                     claim_generation=None, last_error=None, updated_at=now))
 
