@@ -2,7 +2,7 @@
 exponential backoff, given up after RETRY_GIVE_UP_SECONDS) or failed (5xx, reported once to the item's city
 owner).
 
-Outcomes are committed as they come: a connection's outcome is in the database before that connection takes
+Outcomes are committed as they come: a connection's outcome is in the database before that connection sends
 its next mail (sender.py), the outcomes that arrive while a commit is under way going together in the next one.
 Each is fenced: recorded only on a row still held by the same worker identity, generation and attempt number
 (claims.py), so a worker whose rows were taken over records nothing on them."""

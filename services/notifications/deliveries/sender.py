@@ -2,8 +2,8 @@
 moment (compose.py), sends it over a small pool of SMTP connections (smtp.py) and records its outcome
 (outcomes.py).
 
-Each connection sends one mail, waits until its outcome is committed, then takes the next one. A worker killed at
-any moment thus leaves at most one mail per connection that the server accepted and the table does not say was
+Each connection (a lane) sends one mail, and sends the next only once that mail's outcome is committed; it
+composes the next meanwhile, which sends nothing. A worker killed at any moment thus leaves at most one mail per connection that the server accepted and the table does not say was
 sent; its restart takes its claims back at once (claims.py) and sends those again, under the same Message-ID.
 The rest of its batch had not reached SMTP: it goes out once. A worker asked to stop finishes the mails under
 way and gives the rest of its batch back, due at once for whichever worker comes next."""
