@@ -48,7 +48,8 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
                            pool_timeout_seconds=settings.database_pool_timeout_seconds)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds)
+                        settings.events_duplicate_window_seconds,
+                        settings.events_stream_replicas)
     bus = BusState()
     # One client of the commitments service for the whole process (key checks, contacts, action pages).
     commitments = CommitmentsClient.from_settings(settings)

@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -62,7 +63,7 @@ def redelivery_delay(message: Msg) -> float:
         delivered = message.metadata.num_delivered
     except Exception:  # noqa: BLE001 - not a JetStream message (a test's): the first delay
         delivered = 1
-    return min(REDELIVERY_DELAY_SECONDS * 2 ** max(delivered - 1, 0), MAX_REDELIVERY_DELAY_SECONDS)
+    return min(REDELIVERY_DELAY_SECONDS * 2.0 ** max(delivered - 1, 0), MAX_REDELIVERY_DELAY_SECONDS)
 
 
 class ReminderConsumer:
@@ -100,16 +101,22 @@ class ReminderConsumer:
         while not stop.is_set():
             try:
                 messages = await self.subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):  # nothing new within a second
+            except (TimeoutError, nats.errors.TimeoutError):  # nothing new within a second
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                 if stop.is_set():
                     return
                 await asyncio.sleep(1.0)
                 continue
+            except (nats.js.errors.APIError, nats.errors.NoRespondersError) as exc:
+                # A NATS cluster electing a stream or consumer leader (a node died) answers 503 for a while:
+                # the worker waits and asks again rather than exit.
+                logger.warning("fetch refused by NATS (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+                continue
             try:
                 await self.handle(messages)
-            except Exception:  # noqa: BLE001 - unacked messages come back after ack_wait
+            except Exception:  # unacked messages come back after ack_wait
                 logger.exception("batch of %d reminder events failed; NATS will redeliver", len(messages))
 
     async def handle(self, messages: list[Msg]) -> None:
@@ -137,6 +144,7 @@ class ReminderConsumer:
                 if envelope.type not in REMINDER_TYPES:
                     skipped.append(message)
                     continue
+                # REMINDER_TYPES checked just above
                 reminders.append((message, span, envelope, envelope.parsed()))  # type: ignore[arg-type]
             except (ValueError, KeyError):
                 logger.warning("unreadable event on %s dropped", message.subject)
@@ -234,7 +242,7 @@ class Worker:
         while not stop.is_set():
             try:
                 await self.digest_pass()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("digest pass failed")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every_seconds)
@@ -252,7 +260,8 @@ class Worker:
 
 
 @contextlib.asynccontextmanager
-async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None):  # type: ignore[no-untyped-def]
+async def worker(settings: NotificationsSettings, clock: Clock, nats_client: NatsClient | None = None
+                 ) -> AsyncIterator[Worker]:
     """A worker with its own engine, HTTP client, SMTP pool and sender identity, closed on exit."""
     use_calendar(settings.working_calendar())  # the installation's calendar, for the sender's dates
     async with contextlib.AsyncExitStack() as stack:
@@ -268,7 +277,8 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None
         smtp = SmtpPool(settings)
         stack.push_async_callback(smtp.close)
         stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                            settings.events_duplicate_window_seconds)
+                            settings.events_duplicate_window_seconds,
+                            settings.events_stream_replicas)
         sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp, worker_id)
         consumer = ReminderConsumer(sessionmaker, client.jetstream(), stream, settings, clock, commitments,
                                     on_recorded=sender.wake)
@@ -276,7 +286,7 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None
         yield Worker(consumer, sender, settings, clock, sessionmaker)
 
 
-async def _drain(client) -> None:  # type: ignore[no-untyped-def]
+async def _drain(client: NatsClient) -> None:
     with contextlib.suppress(Exception):
         await client.drain()
 

@@ -14,8 +14,9 @@ from services.commitments.contacts.models import Contact
 from services.commitments.items.models import Item
 from services.notifications.config import NotificationsSettings
 from shared.bus import StreamSpec
-from tests.e2e.support import EMAILS, PARTNER, running, utc
-from tests.services.notifications.support import Commitments, SinkHandler
+from tests.e2e.flow import EMAILS, PARTNER, running, utc
+from tests.services.notifications.served_commitments import Commitments
+from tests.smtp_sink import SinkHandler
 
 INJECTED_NAME = "Martin\r\nBcc: intrus@evil.example\r\nX-Injected: nom"
 INJECTED_TITLE = "Directrice\nCc: intrus2@evil.example"  # (PostgreSQL text holds no NUL)
@@ -37,7 +38,7 @@ async def test_crlf_in_data_adds_no_header_and_no_recipient(
     assert {mail.to for mail in mails} == PARTNER and len(mails) == 2, [m.rcpt_tos for m in mails]
     for mail in mails:
         assert len(mail.rcpt_tos) == 1 and not any("evil" in rcpt for rcpt in mail.rcpt_tos)
-        names = [name.lower() for name in mail.message.keys()]
+        names = [name.lower() for name in mail.message]
         assert "bcc" not in names and "cc" not in names and "x-injected" not in names, names
         for name, value in mail.message.items():
             assert not any(c in str(value) for c in "\r\n\x00"), (name, value)

@@ -23,9 +23,12 @@ from shared.bus import StreamSpec
 from shared.db import create_engine, create_sessionmaker
 from shared.events import Actor
 from shared.telemetry import setup_tracing
-from tests.e2e.support import PARTNER, running, utc
-from tests.services.notifications.support import Commitments, SinkHandler, serve_commitments, wait_until
-from tests.services.notifications.webhooks.conftest import Receiver, free_port, serve
+from tests.e2e.flow import PARTNER, running, utc
+from tests.ports import free_port
+from tests.services.notifications.served_commitments import Commitments, serve_commitments
+from tests.services.notifications.webhooks.conftest import Receiver, serve
+from tests.smtp_sink import SinkHandler
+from tests.waiting import wait_until
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ the service owns (subjects, dedup window), never what operations chose (replicas
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -30,10 +31,8 @@ async def spec(nats_client: NatsClient, stream_names: tuple[str, str]) -> AsyncI
     suffix = uuid.uuid4().hex[:8]
     spec = StreamSpec(f"{stream_names[0]}_BUS_{suffix}", f"{stream_names[1]}_bus_{suffix}", 600.0)
     yield spec
-    try:
+    with contextlib.suppress(NotFoundError):
         await nats_client.jetstream().delete_stream(spec.name)
-    except NotFoundError:
-        pass
 
 
 async def test_creates_the_stream_with_its_subjects_and_dedup_window(nats_client: NatsClient, spec: StreamSpec
@@ -57,3 +56,16 @@ async def test_existing_stream_keeps_what_operations_configured(nats_client: Nat
     assert config.subjects == [f"{spec.subject_prefix}.>"] and config.duplicate_window == 600.0
     assert (config.storage, config.max_age, config.max_msgs, config.description) == (
         storage, 86400.0, 1000, "set by operations")
+
+
+async def test_connects_to_the_first_server_of_a_list_that_answers(nats_url: str) -> None:
+    """NATS_URL may list a cluster's servers separated by commas: a dead first one is passed over."""
+    from shared.bus import connect
+    from tests.conftest import _free_port
+
+    client = await connect(f"nats://127.0.0.1:{_free_port()}, {nats_url}", name="bus-tests")
+    try:
+        assert client.is_connected and client.connected_url is not None
+        assert client.connected_url.port == int(nats_url.rsplit(":", 1)[1])
+    finally:
+        await client.close()

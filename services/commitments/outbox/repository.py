@@ -27,4 +27,4 @@ async def unpublished_count(session: AsyncSession) -> int:
 
 async def oldest_unpublished_at(session: AsyncSession) -> datetime | None:
     query = select(OutboxMessage.created_at).where(_UNPUBLISHED).order_by(OutboxMessage.position).limit(1)
-    return await session.scalar(query)
+    return (await session.execute(query)).scalar()

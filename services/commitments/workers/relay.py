@@ -52,7 +52,8 @@ async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
     connection["nats"] = nats_client
     engine = create_engine(settings.database_url)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds)
+                        settings.events_duplicate_window_seconds,
+                        settings.events_stream_replicas)
     outbox_relay = OutboxRelay(outbox_aware_sessionmaker(engine, lambda: None), nats_client, stream, SystemClock(),
                                batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
                                before_mark=before_mark)

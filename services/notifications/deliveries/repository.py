@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Update, bindparam, select, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.deliveries.models import Delivery, DeliveryStatus, SenderWorker
@@ -139,7 +139,7 @@ async def next_generation(session: AsyncSession, worker_id: str, now: datetime) 
 
 async def current_generation(session: AsyncSession, worker_id: str) -> int | None:
     """The latest generation started under this worker identity."""
-    return await session.scalar(select(SenderWorker.generation).where(SenderWorker.worker_id == worker_id))
+    return (await session.execute(select(SenderWorker.generation).where(SenderWorker.worker_id == worker_id))).scalar()
 
 
 async def still_claimed(session: AsyncSession, ids: Sequence[uuid.UUID], holder: Holder, for_update: bool
@@ -165,8 +165,9 @@ async def cancel_parts(session: AsyncSession, digest_id: uuid.UUID, reasons: dic
 def _mark_sent_statement() -> Update:
     # On the table (Core), not the entity: nothing in the session is to be synchronised, and the ORM's bulk
     # update path would cost more than the statement at every outcome commit.
-    deliveries, now = Delivery.__table__.c, bindparam("sent_now")
-    return (update(Delivery.__table__)
+    table = cast(Table, Delivery.__table__)
+    deliveries, now = table.c, bindparam("sent_now", type_=Delivery.__table__.c.sent_at.type)
+    return (update(table)
             .where(deliveries.id.in_(bindparam("sent_ids", expanding=True)),
                    deliveries.status == DeliveryStatus.PENDING.value, deliveries.claimed_by == bindparam("held_by"),
                    deliveries.claim_generation == bindparam("held_generation"),

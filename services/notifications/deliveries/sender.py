@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.notifications.commitments_client import CommitmentsClient, ContextRefused
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.claims import Claim, Claims, IdentityTaken
-from services.notifications.deliveries.compose import Cancelled, Composed, ContextRequests, MailComposer, Refused
+from services.notifications.deliveries.compose import (
+    Cancelled,
+    Composed,
+    ContextRequests,
+    MailComposer,
+    Refused,
+)
 from services.notifications.deliveries.models import Delivery
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
 from services.notifications.deliveries.repository import ClaimedDelivery
@@ -63,7 +69,7 @@ class DeliverySender:
             try:
                 await self.claims.start()
                 break
-            except Exception:  # noqa: BLE001 - the database is not there yet: try again shortly
+            except Exception:  # the database is not there yet: try again shortly
                 logger.exception("sender could not start")
                 await self._idle(stop)
         while not stop.is_set():
@@ -75,7 +81,7 @@ class DeliverySender:
                 logger.error("another process started as sender %s: this one stops sending (give each replica its "
                              "own SENDER_WORKER_ID)", self.claims.worker_id)
                 return
-            except Exception:  # noqa: BLE001 - the database or the network hiccuped: try again shortly
+            except Exception:  # the database or the network hiccuped: try again shortly
                 logger.exception("sender pass failed")
                 claimed = 0
             if not claimed:
@@ -117,7 +123,7 @@ class DeliverySender:
             try:
                 with trace.use_span(span, end_on_exit=True):
                     await self.recorder.record(claim, row, attempt)
-            except Exception:  # noqa: BLE001 - the row keeps its claim: sent again after a restart or the lease
+            except Exception:  # the row keeps its claim: sent again after a restart or the lease
                 logger.exception("could not record the outcome of delivery %s; the batch stops here", row.id)
                 unrecorded = True  # sending more would only add mails the table does not know were sent
 
@@ -163,7 +169,7 @@ class DeliverySender:
             return Attempt(None, exc.reason, cancelled_parts=exc.parts)
         except Refused as exc:  # an address or header the message builder refuses: sending cannot help
             return Attempt(SendResult.PERMANENT, f"message refusé avant envoi : {exc.reason}"[:1000], exc.owners)
-        except Exception as exc:  # noqa: BLE001 - a bug must not stop the other deliveries of the batch
+        except Exception as exc:  # a bug must not stop the other deliveries of the batch
             logger.exception("could not build delivery %s", row.id)
             return Attempt(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}"[:1000])
         if composed is None:
@@ -185,5 +191,5 @@ class DeliverySender:
                 return
             try:
                 await self.claims.renew(claim)
-            except Exception:  # noqa: BLE001 - the lease still runs; the fence guards what is recorded
+            except Exception:  # the lease still runs; the fence guards what is recorded
                 logger.exception("could not renew the lease of a sender batch")

@@ -89,7 +89,7 @@ class WebhookConsumer:
                 if subscription is None:
                     subscription = await self.subscribe()
                 messages = await subscription.fetch(self.batch_size, timeout=1.0)
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 # Nothing new within a second: the normal state of an idle consumer. nats-py raises either.
                 continue
             except Exception:  # NATS away or the stream not there yet: try again shortly
@@ -121,7 +121,8 @@ async def run_webhooks(settings: NotificationsSettings, clock: Clock, stop: asyn
                                    poll_seconds=settings.webhook_poll_seconds)
     client = await connect(settings.nats_url, name="notifications-webhooks")
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds)
+                        settings.events_duplicate_window_seconds,
+                        settings.events_stream_replicas)
     consumer = WebhookConsumer(client, stream, sessionmaker, clock, durable=settings.webhook_consumer_durable,
                                ack_wait_seconds=settings.consumer_ack_wait_seconds, on_recorded=dispatcher.wake)
     try:

@@ -23,7 +23,10 @@ from services.notifications.app import create_app
 from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
 from shared.clock import FixedClock
-from tests.services.notifications.support import Commitments, World, free_port, ok
+from tests.ports import free_port
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
+from tests.services.notifications.world import World
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

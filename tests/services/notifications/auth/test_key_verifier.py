@@ -18,8 +18,9 @@ from shared.auth import Role
 from shared.clock import FixedClock
 from shared.problems import ServiceUnavailable, Unauthorized
 from shared.service_client import CallPolicy, ServiceClient
-from tests.services.notifications.support import Commitments, ok
-from tests.services.notifications.test_api import client, notifications_api
+from tests.responses import ok
+from tests.services.notifications.in_process_api import client, notifications_api
+from tests.services.notifications.served_commitments import Commitments
 
 
 class WhoamiCounter:
@@ -110,7 +111,7 @@ async def test_a_revocation_evicts_and_is_not_undone_by_an_answer_in_flight(
     verifier.forget_key(uuid.UUID(key_id))
     counter.open.clear()  # the next whoami waits at the door
     asking = asyncio.ensure_future(verifier.verify(secret))
-    while counter.calls < 2:
+    while counter.calls < 2:  # noqa: ASYNC110 - the fake server counts requests; polled until the second arrives
         await asyncio.sleep(0.01)
     verifier.forget_key(uuid.UUID(key_id))  # the revocation event arrives meanwhile
     counter.open.set()
