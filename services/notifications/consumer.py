@@ -22,6 +22,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.commitments_client import CommitmentsClient, ContextRefused
@@ -43,8 +45,10 @@ from shared.events import EventEnvelope
 from shared.outbox.session import outbox_aware_sessionmaker
 from shared.probes import worker_probes
 from shared.problems import ServiceUnavailable
+from shared.telemetry import extract_trace_context, setup_tracing
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 # Before retrying an event whose recipients could not be asked for (commitments service away): doubled at each
 # redelivery up to the maximum; the consumer's max_deliver (CONSUMER_MAX_DELIVER) bounds the attempts.
@@ -119,58 +123,85 @@ class ReminderConsumer:
                 logger.exception("batch of %d reminder events failed; NATS will redeliver", len(messages))
 
     async def handle(self, messages: list[Msg]) -> None:
-        """Record the deliveries of a batch in one transaction, then ack what was committed."""
-        reminders: list[tuple[Msg, EventEnvelope, DeadlineReminder]] = []
+        """Record the deliveries of a batch in one transaction, then ack what was committed. Each message has its
+        span, in the trace its headers carry on (the request that dated the deadline, through the scanner and
+        the relay); the batch's transaction has one, linked to them."""
+        spans = [_message_span(message) for message in messages]
+        try:
+            await self._handle(list(zip(messages, spans, strict=True)))
+        except BaseException as exc:
+            for span in spans:
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
+            raise
+        finally:
+            for span in spans:
+                span.end()
+
+    async def _handle(self, messages: list[tuple[Msg, trace.Span]]) -> None:
+        reminders: list[tuple[Msg, trace.Span, EventEnvelope, DeadlineReminder]] = []
         skipped: list[Msg] = []
-        for message in messages:
+        for message, span in messages:
             try:
                 envelope = EventEnvelope.model_validate_json(message.data)
                 if envelope.type not in REMINDER_TYPES:
                     skipped.append(message)
                     continue
-                reminders.append((message, envelope, envelope.parsed()))  # type: ignore[arg-type]  # REMINDER_TYPES checked just above
+                # REMINDER_TYPES checked just above
+                reminders.append((message, span, envelope, envelope.parsed()))  # type: ignore[arg-type]
             except (ValueError, KeyError):
                 logger.warning("unreadable event on %s dropped", message.subject)
+                span.set_status(trace.StatusCode.ERROR, "unreadable event")
                 skipped.append(message)
         # One question per distinct (item, deadline, audiences) in the batch: the steps of one deadline that
         # arrive together (after a pause, or overdue and escalated at once) share the answer.
         asked: dict[tuple[object, ...], asyncio.Future[ReminderContext | None]] = {}
-        keys = [(event.item_id, event.deadline_id, tuple(sorted(set(event.audience)))) for _, _, event in reminders]
+        keys = [(event.item_id, event.deadline_id, tuple(sorted(set(event.audience)))) for _, _, _, event in reminders]
         at_once = asyncio.Semaphore(CONTEXT_REQUESTS_AT_ONCE)
 
         async def ask(event: DeadlineReminder) -> ReminderContext | None:
             async with at_once:
                 return await self.commitments.reminder_context(event.item_id, event.deadline_id, event.audience)
 
-        for key, (_, _, event) in zip(keys, reminders, strict=True):
+        for key, (_, span, _, event) in zip(keys, reminders, strict=True):
             if key not in asked:
-                asked[key] = asyncio.ensure_future(ask(event))
+                # Started in the message's span: the request (its client span, its trace headers) belongs to it.
+                with trace.use_span(span):
+                    asked[key] = asyncio.ensure_future(ask(event))
         results = await asyncio.gather(*(asked[key] for key in keys), return_exceptions=True)
         recorded: list[Msg] = []
         later: list[Msg] = []
         refused: list[Msg] = []
         next_digest_on = next_slot(self.clock.now(), self.settings.digest_weekday, self.settings.digest_time).date()
-        async with self.sessionmaker() as session, session.begin():
-            rows = []
-            for (message, envelope, event), result in zip(reminders, results, strict=True):
-                if isinstance(result, ContextRefused):
-                    # Asking again the same way cannot help (a revoked service key, a question it rejects):
-                    # dropped for good, loudly, rather than retried every few seconds forever.
-                    logger.error("reminder event %s (%s, item %s, deadline %s) dropped: the commitments service "
-                                 "refused its reminder context (%s)", envelope.id, envelope.type, event.item_id,
-                                 event.deadline_id, result)
-                    refused.append(message)
-                    continue
-                if isinstance(result, BaseException):
-                    logger.warning("recipients of event %s unavailable (%s); retrying later", envelope.id, result)
-                    later.append(message)
-                    continue
-                if result is not None:  # None: the item is gone, nobody to remind
-                    rows += await service.reminder_rows(session, self.clock, self.settings.message_id_domain,
-                                                        envelope, event, result, next_digest_on)
-                recorded.append(message)
-            # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
-            await repository.insert_ignoring_duplicates(session, rows)
+        links = [trace.Link(span.get_span_context()) for _, span in messages]
+        with tracer.start_as_current_span("record deliveries", context=otel_context.Context(), links=links):
+            async with self.sessionmaker() as session, session.begin():
+                rows = []
+                for (message, span, envelope, event), result in zip(reminders, results, strict=True):
+                    if isinstance(result, ContextRefused):
+                        # Asking again the same way cannot help (a revoked service key, a question it rejects):
+                        # dropped for good, loudly, rather than retried every few seconds forever.
+                        logger.error("reminder event %s (%s, item %s, deadline %s) dropped: the commitments "
+                                     "service refused its reminder context (%s)", envelope.id, envelope.type,
+                                     event.item_id, event.deadline_id, result)
+                        span.set_status(trace.StatusCode.ERROR, "reminder context refused")
+                        refused.append(message)
+                        continue
+                    if isinstance(result, BaseException):
+                        logger.warning("recipients of event %s unavailable (%s); retrying later", envelope.id,
+                                       result)
+                        span.set_attribute("notifications.retried_later", True)
+                        later.append(message)
+                        continue
+                    if result is not None:  # None: the item is gone, nobody to remind
+                        # In the message's span: each delivery row keeps its trace, for the send to carry on.
+                        with trace.use_span(span):
+                            rows += await service.reminder_rows(session, self.clock,
+                                                                self.settings.message_id_domain, envelope, event,
+                                                                result, next_digest_on)
+                    recorded.append(message)
+                # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
+                await repository.insert_ignoring_duplicates(session, rows)
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):
             await message.ack()
@@ -180,6 +211,15 @@ class ReminderConsumer:
             await message.nak(delay=redelivery_delay(message))
         if recorded and self.on_recorded is not None:
             self.on_recorded()
+
+
+def _message_span(message: Msg) -> trace.Span:
+    """The CONSUMER span of one message, in the trace its headers carry (OpenTelemetry's messaging conventions)."""
+    return tracer.start_span(f"process {message.subject}", context=extract_trace_context(message.headers),
+                             kind=trace.SpanKind.CONSUMER,
+                             attributes={"messaging.system": "nats", "messaging.operation.type": "process",
+                                         "messaging.destination.name": message.subject,
+                                         "messaging.message.id": (message.headers or {}).get("Nats-Msg-Id", "")})
 
 
 @dataclass
@@ -284,6 +324,9 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
     if not settings.commitments_api_key:
         raise ServiceUnavailable("COMMITMENTS_API_KEY manquante : une clé de rôle « service » du service des "
                                  "engagements est nécessaire pour connaître les destinataires.")
+    # Spans of the consumers, the sender and the webhooks, exported when an endpoint is set (OTEL_*, TRACING).
+    if settings.tracing_enabled:
+        setup_tracing(settings.otel_service_name or "notifications-worker", settings.otel_exporter_otlp_endpoint)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

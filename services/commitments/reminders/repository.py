@@ -85,12 +85,14 @@ class DueSchedule(NamedTuple):
     plan_id: uuid.UUID
     item_kind: str
     status: str
+    trace_context: dict[str, str] | None  # of the request that dated the deadline
 
 
 _DUE_COLUMNS = (ReminderSchedule.deadline_id, ReminderSchedule.item_id, ReminderSchedule.deadline_version,
                 ReminderSchedule.arming, ReminderSchedule.anchor_on, ReminderSchedule.armed_at,
                 ReminderSchedule.handled_until, ReminderSchedule.escalation, Deadline.version, Deadline.kind,
-                Deadline.due_on, Deadline.met_on, Item.plan_id, Item.kind, Item.status)
+                Deadline.due_on, Deadline.met_on, Item.plan_id, Item.kind, Item.status,
+                ReminderSchedule.trace_context)
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[DueSchedule]:

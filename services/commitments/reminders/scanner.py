@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.commitments.items import service as items_service
@@ -39,8 +40,10 @@ from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, FixedClock
 from shared.events import EventData
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
+from shared.telemetry import extract_trace_context, inject_trace_context
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 EVENT_CLASSES = {"deadline.approaching": DeadlineApproaching, "deadline.due": DeadlineDue,
                  "deadline.overdue": DeadlineOverdue, "deadline.escalated": DeadlineEscalated}
@@ -66,6 +69,8 @@ class Firing:
     event: EventData
     superseded: int  # earlier missed steps this one stands for
     unanswered: bool  # past a waiting request's response deadline: the request becomes « sans réponse »
+    # The trace context of the request that dated the deadline (kept on its schedule): the event carries it on.
+    trace_context: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,7 @@ class DeadlineScanner:
         await repository.save_schedules(session, [advance.schedule for advance in advances])
         firings = [advance.firing for advance in advances if advance.firing is not None]
         inserted = await repository.insert_firings(session, [firing.row for firing in firings])
-        await self._record_events(session, [firing.event for firing in firings if firing.key in inserted])
+        await self._record_events(session, [firing for firing in firings if firing.key in inserted])
         if len(inserted) < len(firings):
             logger.warning("%d reminder(s) had already fired; not sent again", len(firings) - len(inserted))
         written = _Written(fired=len(inserted), skipped=sum(firing.superseded for firing in firings),
@@ -176,9 +181,16 @@ class DeadlineScanner:
         await session.flush()
         return written
 
-    async def _record_events(self, session: AsyncSession, events: Sequence[EventData]) -> None:
-        """The one place the scanner records its events: an outbox row each, in the batch's transaction."""
-        await record_events(session, events, SYSTEM, self.clock)
+    async def _record_events(self, session: AsyncSession, firings: Sequence[Firing]) -> None:
+        """The one place the scanner records its events: an outbox row each, in the batch's transaction. Each
+        event is fired in the trace of the request that dated its deadline; its outbox row carries it on."""
+        headers: list[dict[str, str]] = []
+        for firing in firings:
+            with tracer.start_as_current_span(f"fire {firing.event.type}",
+                                              context=extract_trace_context(firing.trace_context),
+                                              attributes={"reminder.key": firing.key}):
+                headers.append(dict(inject_trace_context({})))
+        await record_events(session, [firing.event for firing in firings], SYSTEM, self.clock, headers=headers)
 
     def advance(self, due: DueSchedule, lead: uuid.UUID | None, rules: r.Rules, now: datetime) -> Advance:
         """What one claimed schedule becomes at `now` (pure: nothing is written): its recomputed state, and the
@@ -220,7 +232,8 @@ class DeadlineScanner:
         handled_until = now
         unanswered = due.kind == "response" and step.offset > 0 and due.status in _WAITING
         return Advance(due.deadline_id, state(r.next_fire_at(steps, now)),
-                       Firing(key, due.item_id, row, event, len(pending) - 1, unanswered))
+                       Firing(key, due.item_id, row, event, len(pending) - 1, unanswered,
+                              due.trace_context))
 
     async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
         """Tick until `stop` is set; a failed tick (database away) is retried on the next turn."""

@@ -2,7 +2,7 @@
 exponential backoff, given up after RETRY_GIVE_UP_SECONDS) or failed (5xx, reported once to the item's city
 owner).
 
-Outcomes are committed as they come: a connection's outcome is in the database before that connection takes
+Outcomes are committed as they come: a connection's outcome is in the database before that connection sends
 its next mail (sender.py), the outcomes that arrive while a commit is under way going together in the next one.
 Each is fenced: recorded only on a row still held by the same worker identity, generation and attempt number
 (claims.py), so a worker whose rows were taken over records nothing on them.
@@ -19,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.config import NotificationsSettings
@@ -31,6 +34,8 @@ from services.notifications.outbox.recorder import record_event
 from services.notifications.recipients import Recipient
 from services.notifications.smtp import SendResult
 from shared.clock import Clock
+
+tracer = trace.get_tracer(__name__)
 
 
 @dataclass
@@ -53,6 +58,8 @@ class Outcome:
     claim: Claim
     row: ClaimedDelivery
     attempt: Attempt
+    # The span of the delivery's send: the commit that records outcomes of several sends links to each.
+    span: SpanContext
 
 
 class OutcomeRecorder:
@@ -70,7 +77,8 @@ class OutcomeRecorder:
     async def record(self, claim: Claim, row: ClaimedDelivery, attempt: Attempt) -> None:
         """Returns once the outcome is committed; raises what the commit raised."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((Outcome(claim, row, attempt), future))
+        span = trace.get_current_span().get_span_context()  # the send's (sender.py)
+        self._waiting.append((Outcome(claim, row, attempt, span), future))
         if self._committing is None or self._committing.done():
             self._committing = asyncio.create_task(self._commit_waiting())
         await asyncio.shield(future)  # a lane cancelled meanwhile does not cancel the others' commit
@@ -79,9 +87,12 @@ class OutcomeRecorder:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                async with self.sessionmaker() as session, session.begin():
-                    reported = await record_outcomes(session, self.settings, self.clock,
-                                                     [outcome for outcome, _ in batch])
+                # Outcomes of several traces: a span of its own, linked to each send's.
+                with tracer.start_as_current_span("record outcomes", context=otel_context.Context(),
+                                                  links=[trace.Link(outcome.span) for outcome, _ in batch]):
+                    async with self.sessionmaker() as session, session.begin():
+                        reported = await record_outcomes(session, self.settings, self.clock,
+                                                         [outcome for outcome, _ in batch])
             except Exception as exc:  # noqa: BLE001 - each waiting lane gets it (the rows keep their claim)
                 for _, future in batch:
                     future.set_exception(exc)

@@ -30,6 +30,7 @@ from services.notifications.webhooks.service import AttemptResult, RetryPolicy
 from services.notifications.webhooks.signing import signature_headers
 from services.notifications.webhooks.ssrf import CheckedTarget, TargetPolicy, UnsafeTarget, check_target
 from shared.clock import Clock
+from shared.telemetry import extract_trace_context
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -51,6 +52,8 @@ class ClaimedDelivery:
     # The claim's fence: the result is recorded only if the delivery still carries both.
     attempts: int
     lease_until: datetime
+    # The trace it was queued in, carried on by the POST's span.
+    trace_context: dict[str, str] | None = None
 
 
 def _pinned_request(client: httpx.AsyncClient, target: CheckedTarget, headers: dict[str, str], body: bytes
@@ -137,7 +140,8 @@ class WebhookDispatcher:
                 delivery.next_attempt_at = lease_until
             return [ClaimedDelivery(delivery.id, subscription.id, delivery.event_id, delivery.event_type,
                                     subscription.url, tuple(service.secrets_in_use(subscription, now)),
-                                    delivery.payload.encode(), delivery.attempts, lease_until)
+                                    delivery.payload.encode(), delivery.attempts, lease_until,
+                                    delivery.trace_context)
                     for delivery, subscription in rows]
 
     async def dispatch_due(self) -> int:
@@ -157,6 +161,7 @@ class WebhookDispatcher:
 
     async def _send_and_record(self, client: httpx.AsyncClient, claimed: ClaimedDelivery) -> None:
         with tracer.start_as_current_span("webhook POST", kind=trace.SpanKind.CLIENT,
+                                          context=extract_trace_context(claimed.trace_context),
                                           attributes={"webhook.subscription_id": str(claimed.subscription_id),
                                                       "webhook.event_id": str(claimed.event_id),
                                                       "webhook.event_type": claimed.event_type}):
