@@ -58,8 +58,9 @@ class Outcome:
     claim: Claim
     row: ClaimedDelivery
     attempt: Attempt
-    # The span of the delivery's send: the commit that records outcomes of several sends links to each.
-    span: SpanContext
+    # The span of the delivery's send: the commit that records outcomes of several sends links to each (none
+    # when an outcome is recorded outside a send).
+    span: SpanContext = trace.INVALID_SPAN_CONTEXT
 
 
 class OutcomeRecorder:
@@ -89,7 +90,8 @@ class OutcomeRecorder:
             try:
                 # Outcomes of several traces: a span of its own, linked to each send's.
                 with tracer.start_as_current_span("record outcomes", context=otel_context.Context(),
-                                                  links=[trace.Link(outcome.span) for outcome, _ in batch]):
+                                                  links=[trace.Link(outcome.span) for outcome, _ in batch
+                                                         if outcome.span.is_valid]):
                     async with self.sessionmaker() as session, session.begin():
                         reported = await record_outcomes(session, self.settings, self.clock,
                                                          [outcome for outcome, _ in batch])
