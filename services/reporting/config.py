@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import time
+
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -36,6 +38,15 @@ class ReportingSettings(ServiceSettings):
     # A late item is "very overdue" from this many working days past its date (the reminder rules' very-late
     # step, +20, by default).
     very_overdue_working_days: int = 20
+
+    # Calendar feeds (services/reporting/calendar/): the address the feeds' URLs are given with, the page each
+    # event links to ({item_id} replaced), and the reminder rules' steps up to the deadline that become alarms
+    # (the commitments service's defaults; its per-plan, partner and item overrides are not in the events).
+    reporting_public_url: str = "http://127.0.0.1:8002"
+    calendar_item_url: str = "http://127.0.0.1:8002/v1/reports/items/{item_id}/timeline"
+    reminder_before_working_days: list[int] = [10, 3, 1]
+    reminder_on_due_day: bool = True
+    reminder_window_start: time = time(8, 30)
 
     def commitments_policy(self) -> CallPolicy:
         """How this process calls the commitments service."""

@@ -1,0 +1,62 @@
+"""Routes of the calendar feeds (/v1/calendars): staff manage the feeds with their keys; a calendar client
+reads a feed with its secret alone in the URL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, status
+from fastapi.responses import Response
+
+from services.reporting.calendar import service
+from services.reporting.calendar.ics import ReminderDays
+from services.reporting.calendar.schemas import CalendarFeedCreate, CalendarFeedCreated, CalendarFeedRead
+from services.reporting.dependencies import ClockDep, SessionDep, SettingsDep, current_principal
+from shared.auth import Principal, Role, role_guard
+
+router = APIRouter(prefix="/v1/calendars", tags=["Calendars"])
+
+require_roles = role_guard(current_principal)
+StaffDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY))]
+_PROBLEM = {"content": {"application/problem+json": {}}}
+ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
+
+
+@router.post("", response_model=CalendarFeedCreated, status_code=status.HTTP_201_CREATED,
+             responses={403: _PROBLEM, 404: _PROBLEM})
+async def create_feed(body: CalendarFeedCreate, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+                      principal: StaffDep) -> CalendarFeedCreated:
+    """A new feed of a partner's deadlines; its secret URL is shown this once (admin and city keys)."""
+    feed, token = await service.create_feed(session, principal, clock, body)
+    read = CalendarFeedRead.model_validate(feed, from_attributes=True)
+    url = f"{settings.reporting_public_url.rstrip('/')}/v1/calendars/{token}.ics"
+    return CalendarFeedCreated(**read.model_dump(), token=token, url=url)
+
+
+@router.get("", response_model=list[CalendarFeedRead], responses={403: _PROBLEM})
+async def list_feeds(session: SessionDep, _: StaffDep, partner_id: uuid.UUID | None = None
+                     ) -> list[CalendarFeedRead]:
+    """Every feed, revoked ones included, without their secrets (admin and city keys)."""
+    return [CalendarFeedRead.model_validate(feed, from_attributes=True)
+            for feed in await service.list_feeds(session, partner_id)]
+
+
+@router.delete("/{feed_id}", status_code=status.HTTP_204_NO_CONTENT, responses={403: _PROBLEM, 404: _PROBLEM})
+async def revoke_feed(feed_id: uuid.UUID, session: SessionDep, clock: ClockDep, _: StaffDep) -> Response:
+    """Revoke a feed: its URL answers 404 from now on (admin and city keys)."""
+    await service.revoke_feed(session, clock, feed_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{token}.ics", response_class=Response,
+            responses={200: {"content": {ICS_MEDIA_TYPE: {}}}, 404: _PROBLEM})
+async def feed(token: Annotated[str, Path(max_length=100)], session: SessionDep, clock: ClockDep,
+               settings: SettingsDep) -> Response:
+    """The iCalendar feed behind a secret (no other authentication: calendar clients send no header)."""
+    rules = ReminderDays(tuple(settings.reminder_before_working_days), settings.reminder_on_due_day,
+                         settings.reminder_window_start)
+    content = await service.feed_ics(session, clock, token, settings.calendar_item_url, rules)
+    return Response(content, media_type=ICS_MEDIA_TYPE,
+                    headers={"Content-Disposition": 'inline; filename="echeances.ics"',
+                             "Cache-Control": "private, no-store"})
