@@ -39,13 +39,16 @@ class ReportingSettings(ServiceSettings):
     # step, +20, by default).
     very_overdue_working_days: int = 20
 
-    # Calendar feeds (services/reporting/calendar/): the address the feeds' URLs are given with, the page each
-    # event links to ({item_id} replaced), and the reminder rules' steps up to the deadline that become alarms
-    # (the commitments service's defaults; its per-plan, partner and item overrides are not in the events).
+    # The address this service is reached at, which the calendar feeds' secret URLs are given with.
     reporting_public_url: str = "http://127.0.0.1:8002"
+    # The page a calendar event links to, {item_id} replaced by the item's id.
     calendar_item_url: str = "http://127.0.0.1:8002/v1/reports/items/{item_id}/timeline"
+    # The calendar feeds' alarms: the reminders sent this many working days before a deadline (the commitments
+    # service's default rules; its per-plan, partner and item overrides are not in the events).
     reminder_before_working_days: list[int] = [10, 3, 1]
+    # An alarm on the deadline's day too, as the reminder sent that day.
     reminder_on_due_day: bool = True
+    # The hour (Europe/Paris) the alarms ring: the opening of the reminders' sending window.
     reminder_window_start: time = time(8, 30)
 
     def commitments_policy(self) -> CallPolicy:
