@@ -41,15 +41,16 @@ class ReportingSettings(ServiceSettings):
 
     # The address this service is reached at, which the calendar feeds' secret URLs are given with.
     reporting_public_url: str = "http://127.0.0.1:8002"
-    # The page a calendar event links to, {item_id} replaced by the item's id.
-    calendar_item_url: str = "http://127.0.0.1:8002/v1/reports/items/{item_id}/timeline"
+    # The page a calendar event links to, {item_id} replaced by the item's id (empty: the item's timeline in
+    # this service's reports, at REPORTING_PUBLIC_URL).
+    feed_item_url: str = ""
     # The calendar feeds' alarms: the reminders sent this many working days before a deadline (the commitments
     # service's default rules; its per-plan, partner and item overrides are not in the events).
-    reminder_before_working_days: list[int] = [10, 3, 1]
+    feed_alarm_working_days: list[int] = [10, 3, 1]
     # An alarm on the deadline's day too, as the reminder sent that day.
-    reminder_on_due_day: bool = True
+    feed_alarm_on_due_day: bool = True
     # The hour (Europe/Paris) the alarms ring: the opening of the reminders' sending window.
-    reminder_window_start: time = time(8, 30)
+    feed_alarm_time: time = time(8, 30)
 
     def commitments_policy(self) -> CallPolicy:
         """How this process calls the commitments service."""
@@ -63,6 +64,11 @@ class ReportingSettings(ServiceSettings):
                           retry_initial_seconds=self.commitments_retry_initial_seconds,
                           retry_max_seconds=self.commitments_retry_max_seconds,
                           retry_after_max_seconds=self.commitments_retry_after_max_seconds)
+
+    def feed_item_url_template(self) -> str:
+        """The page a calendar event links to, with an {item_id} placeholder."""
+        return self.feed_item_url or (f"{self.reporting_public_url.rstrip('/')}"
+                                          "/v1/reports/items/{item_id}/timeline")
 
     @property
     def database_url(self) -> str:

@@ -54,9 +54,9 @@ async def revoke_feed(feed_id: uuid.UUID, session: SessionDep, clock: ClockDep, 
 async def feed(token: Annotated[str, Path(max_length=100)], session: SessionDep, clock: ClockDep,
                settings: SettingsDep) -> Response:
     """The iCalendar feed behind a secret (no other authentication: calendar clients send no header)."""
-    rules = ReminderDays(tuple(settings.reminder_before_working_days), settings.reminder_on_due_day,
-                         settings.reminder_window_start)
-    content = await service.feed_ics(session, clock, token, settings.calendar_item_url, rules)
+    rules = ReminderDays(tuple(settings.feed_alarm_working_days), settings.feed_alarm_on_due_day,
+                         settings.feed_alarm_time)
+    content = await service.feed_ics(session, clock, token, settings.feed_item_url_template(), rules)
     return Response(content, media_type=ICS_MEDIA_TYPE,
                     headers={"Content-Disposition": 'inline; filename="echeances.ics"',
                              "Cache-Control": "private, no-store"})

@@ -74,7 +74,7 @@ async def served_reporting(commitments: Commitments, new_database: NewDatabase, 
             "a": (await commitments.make_key(Role.PARTNER, a))[1], "b": (await commitments.make_key(Role.PARTNER, b))[1]}
     settings = reporting_settings(await new_database(), nats_url, streams, commitments_url=commitments.url,
                                   reporting_public_url="https://rapports.example.test",
-                                  calendar_item_url="https://intranet.example.test/elements/{item_id}")
+                                  feed_item_url="https://intranet.example.test/elements/{item_id}")
     client = await nats.connect(nats_url)
     try:
         await publish_script(client, streams, story.script)
