@@ -17,7 +17,10 @@ class CalendarFeed(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    partner_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    # Whose deadlines: a partner's (what a key of that partner sees), or a city owner's (the items whose city
+    # agent in charge is that contact). Exactly one of the two.
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    owner_contact_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     label: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     created_by_key_id: Mapped[uuid.UUID | None]

@@ -6,29 +6,45 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Header, Path, Request, status
 from fastapi.responses import Response
 
 from services.reporting.calendar import service
 from services.reporting.calendar.ics import ReminderDays
 from services.reporting.calendar.schemas import CalendarFeedCreate, CalendarFeedCreated, CalendarFeedRead
+from services.reporting.commitments_client import CommitmentsClient
 from services.reporting.dependencies import ClockDep, SessionDep, SettingsDep, current_principal
-from shared.auth import Principal, Role, role_guard
+from shared.auth import Principal, Role, bearer_secret, role_guard
 
 router = APIRouter(prefix="/v1/calendars", tags=["Calendars"])
 
 require_roles = role_guard(current_principal)
+
+
+def caller_secret(authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+                  x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None) -> str:
+    """The caller's key, to ask the commitments service on its behalf."""
+    return bearer_secret(authorization, x_api_key)
+
+
+SecretDep = Annotated[str, Depends(caller_secret)]
 StaffDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY))]
 _PROBLEM = {"content": {"application/problem+json": {}}}
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
 
 
 @router.post("", response_model=CalendarFeedCreated, status_code=status.HTTP_201_CREATED,
-             responses={403: _PROBLEM, 404: _PROBLEM})
-async def create_feed(body: CalendarFeedCreate, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                      principal: StaffDep) -> CalendarFeedCreated:
-    """A new feed of a partner's deadlines; its secret URL is shown this once (admin and city keys)."""
-    feed, token = await service.create_feed(session, principal, clock, body)
+             responses={403: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM})
+async def create_feed(body: CalendarFeedCreate, request: Request, session: SessionDep, clock: ClockDep,
+                      settings: SettingsDep, principal: StaffDep, secret: SecretDep) -> CalendarFeedCreated:
+    """A new feed of a partner's deadlines, or of a city owner's; its secret URL is shown this once (admin and
+    city keys)."""
+    commitments: CommitmentsClient = request.app.state.commitments
+
+    async def owner_exists(contact_id: uuid.UUID) -> None:
+        await commitments.check_contact_visible(contact_id, secret)
+
+    feed, token = await service.create_feed(session, principal, clock, body, owner_exists)
     read = CalendarFeedRead.model_validate(feed, from_attributes=True)
     url = f"{settings.reporting_public_url.rstrip('/')}/v1/calendars/{token}.ics"
     return CalendarFeedCreated(**read.model_dump(), token=token, url=url)

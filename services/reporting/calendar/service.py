@@ -1,13 +1,14 @@
 """Calendar feeds: created and revoked by city staff, each behind a random secret of which only the SHA-256 is
 kept; read by calendar clients with the secret alone in the URL (they send no header). An unknown or revoked
-secret finds nothing (404). A partner's feed shows what a key of that partner would see, nothing else."""
+secret finds nothing (404). A partner's feed shows what a key of that partner would see, nothing else; a city
+owner's feed, the deadlines of the items that agent is in charge of."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +21,7 @@ from services.reporting.reports import service as reports
 from shared.auth import Principal
 from shared.calendar import default_calendar
 from shared.clock import Clock, paris_today
-from shared.problems import NotFound
+from shared.problems import InvalidInput, NotFound
 
 FEED_NOT_FOUND = "Calendrier introuvable."
 TOKEN_PREFIX = "cal_"
@@ -30,15 +31,21 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_feed(session: AsyncSession, principal: Principal, clock: Clock, data: CalendarFeedCreate
-                      ) -> tuple[CalendarFeed, str]:
-    """A new feed of a partner's deadlines, and its secret (returned this once)."""
-    if await reports_repository.partner(session, data.partner_id) is None:
+async def create_feed(session: AsyncSession, principal: Principal, clock: Clock, data: CalendarFeedCreate,
+                      owner_exists: Callable[[uuid.UUID], Awaitable[None]]) -> tuple[CalendarFeed, str]:
+    """A new feed of a partner's or of a city owner's deadlines, and its secret (returned this once).
+    `owner_exists` raises NotFound for a contact the caller may not see (the commitments service knows)."""
+    if (data.partner_id is None) == (data.owner_contact_id is None):
+        raise InvalidInput("Indiquez soit un partenaire (partner_id), soit un agent responsable "
+                           "(owner_contact_id), pas les deux.", field="partner_id")
+    if data.partner_id is not None and await reports_repository.partner(session, data.partner_id) is None:
         raise NotFound(reports.PARTNER_NOT_FOUND)
+    if data.owner_contact_id is not None:
+        await owner_exists(data.owner_contact_id)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     feed = CalendarFeed(id=uuid.uuid4(), token_sha256=token_hash(token), partner_id=data.partner_id,
-                        label=data.label, created_at=clock.now(), created_by_key_id=principal.key_id,
-                        revoked_at=None)
+                        owner_contact_id=data.owner_contact_id, label=data.label, created_at=clock.now(),
+                        created_by_key_id=principal.key_id, revoked_at=None)
     session.add(feed)
     await session.flush()
     return feed, token
@@ -65,12 +72,18 @@ async def feed_ics(session: AsyncSession, clock: Clock, token: str, item_url: st
     feed = await repository.by_token_hash(session, token_hash(token))
     if feed is None or feed.revoked_at is not None:
         raise NotFound(FEED_NOT_FOUND)
-    partner = await reports_repository.partner(session, feed.partner_id)
-    visible = await reports_repository.organisation_of(session, feed.partner_id)
-    if partner is None or not visible:
-        raise NotFound(FEED_NOT_FOUND)
-    now = clock.now()
-    deadlines = await reports.deadline_list(session, visible, paris_today(clock), open_only=False)
+    today = paris_today(clock)
+    if feed.partner_id is not None:
+        partner = await reports_repository.partner(session, feed.partner_id)
+        visible = await reports_repository.organisation_of(session, feed.partner_id)
+        if partner is None or not visible:
+            raise NotFound(FEED_NOT_FOUND)
+        name = f"Échéances – {partner.name}"
+        deadlines = await reports.deadline_list(session, visible, today, open_only=False)
+    else:
+        name = "Échéances des éléments dont vous êtes responsable"
+        deadlines = await reports.deadline_list(session, None, today, open_only=False,
+                                                owner_contact_id=feed.owner_contact_id)
     names = await reports_repository.partner_names(
         session, {d.lead_partner_id for d in deadlines if d.lead_partner_id is not None})
-    return build_feed(f"Échéances – {partner.name}", deadlines, names, item_url, now, rules, default_calendar())
+    return build_feed(name, deadlines, names, item_url, clock.now(), rules, default_calendar())

@@ -175,9 +175,10 @@ async def late_items(session: AsyncSession, today: date, visible: Visible, plan_
 
 async def deadlines(session: AsyncSession, visible: Visible, *, due_from: date | None = None,
                     due_before: date | None = None, open_only: bool = True, moved_only: bool = False,
-                    plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None, limit: int = 1000
-                    ) -> list[Row[Any]]:
-    """Deadlines with their item, by date in force, then item title."""
+                    plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None, limit: int = 1000,
+                    owner_contact_id: uuid.UUID | None = None) -> list[Row[Any]]:
+    """Deadlines with their item, by date in force, then item title (`owner_contact_id`: of the items that city
+    agent is in charge of)."""
     query = (select(Deadline.id, Deadline.item_id, Deadline.kind, Deadline.original_due_on, Deadline.due_on,
                     Deadline.met_on, Item.title, Item.status, Item.plan_id, Item.lead_partner_id, Item.waiting_on)
              .join(Item, Item.id == Deadline.item_id)
@@ -195,6 +196,8 @@ async def deadlines(session: AsyncSession, visible: Visible, *, due_from: date |
         query = query.where(Item.plan_id == plan_id)
     if partner_id is not None:
         query = query.where(Item.lead_partner_id == partner_id)
+    if owner_contact_id is not None:
+        query = query.where(Item.owner_contact_id == owner_contact_id)
     return list((await session.execute(query)).all())
 
 

@@ -40,14 +40,14 @@ class Served:
 
 
 def add_request(story: Story, key: str, lead: uuid.UUID, deadlines: dict[str, tuple[str, date]],
-                sent_on: date | None = None) -> None:
-    """One more request of the story's plan, with its deadlines ({key: (kind, due date)})."""
+                sent_on: date | None = None, owner: uuid.UUID | None = None) -> None:
+    """One more request of the story's plan, with its deadlines ({key: (kind, due date)}) and its city owner."""
     s, ids = story.script, story.ids
     ids[key] = uuid.uuid4()
     created = date(2026, 6, 1)
     s.emit(ev.ItemCreated(item_id=ids[key], plan_id=ids["plan"], objective_id=ids["objective"], kind="request",
                           title=f"Demande {key}", status="draft", lead_partner_id=lead, associated_partner_ids=[],
-                          tags=[], needs_review=False), created)
+                          tags=[], needs_review=False, owner_contact_id=owner), created)
     for deadline_key, (kind, due) in deadlines.items():
         ids[deadline_key] = uuid.uuid4()
         s.emit(ev.DeadlineSet(deadline_id=ids[deadline_key], item_id=ids[key], kind=kind,  # type: ignore[arg-type]

@@ -5,12 +5,14 @@ VTIMEZONE; a revoked or unknown token gets 404; a partner's feed never holds ano
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time, timedelta
 
 from icalendar import Calendar, Event
 
 from shared.bus import StreamSpec
 from shared.clock import PARIS
+from shared.events import commitments as ev
 from tests.services.notifications.support import Commitments, ok
 from tests.services.reporting.history import Story
 from tests.services.reporting.served import NewDatabase, add_request, served_reporting
@@ -135,3 +137,44 @@ async def test_only_staff_manage_feeds(
             assert (await a.delete(f"/v1/calendars/{feed['id']}")).status_code == 403
             unknown = await admin.post("/v1/calendars", json={"partner_id": str(ids["plan"])})
             assert (unknown.status_code, unknown.json()["detail"]) == (404, "Partenaire introuvable.")
+
+
+async def test_a_city_owners_feed_holds_the_items_in_their_charge(
+        commitments: Commitments, new_reporting_database: NewDatabase, nats_url: str,
+        streams: tuple[StreamSpec, StreamSpec]) -> None:
+    async with commitments.client(commitments.admin_secret) as admin:
+        city = ok(await admin.post("/v1/partners", json={"name": "Ville", "kind": "collectivite"}))["id"]
+        owner = uuid.UUID(ok(await admin.post(f"/v1/partners/{city}/contacts",
+                                               json={"last_name": "Agent", "email": "agent@sceaux.fr"}))["id"])
+        other = uuid.UUID(ok(await admin.post(f"/v1/partners/{city}/contacts", json={"last_name": "Autre"}))["id"])
+
+    def owned(story: Story) -> None:
+        # i9 and i10 in the owner's charge, i11 in another agent's; then i10 is handed to the other agent.
+        add_request(story, "i9", story.ids["a"], {"i9_response": ("response", date(2026, 7, 17))}, owner=owner)
+        add_request(story, "i10", story.ids["b"], {"i10_response": ("response", date(2026, 7, 20))}, owner=owner)
+        add_request(story, "i11", story.ids["a"], {"i11_delivery": ("delivery", date(2026, 8, 1))}, owner=other)
+        story.script.emit(ev.ItemUpdated(item_id=story.ids["i10"], changed=["owner_contact_id"], title="Demande i10",
+                                         lead_partner_id=story.ids["b"], associated_partner_ids=[], tags=[],
+                                         budget=None, needs_review=False, owner_contact_id=other), date(2026, 6, 5))
+
+    async with served_reporting(commitments, new_reporting_database, nats_url, streams, extend=owned) as served:
+        ids = served.story.ids
+        async with served.client("admin") as admin, served.client() as anyone:
+            feed = ok(await admin.post("/v1/calendars", json={"owner_contact_id": str(owner)}))
+            assert (feed["owner_contact_id"], feed["partner_id"]) == (str(owner), None)
+            calendar = Calendar.from_ical((await anyone.get(f"/v1/calendars/{feed['token']}.ics")).content)
+            assert str(calendar["x-wr-calname"]) == "Échéances des éléments dont vous êtes responsable"
+            assert set(events_by_deadline(calendar)) == {str(ids["i9_response"])}
+            assert alarm_instants(events_by_deadline(calendar)[str(ids["i9_response"])])[-1] == paris(date(2026, 7, 17))
+
+            theirs = ok(await admin.post("/v1/calendars", json={"owner_contact_id": str(other)}))
+            calendar = Calendar.from_ical((await anyone.get(f"/v1/calendars/{theirs['token']}.ics")).content)
+            assert set(events_by_deadline(calendar)) == {str(ids["i10_response"]), str(ids["i11_delivery"])}
+
+            # A contact the commitments service does not know; both kinds of owner at once; neither.
+            unknown = await admin.post("/v1/calendars", json={"owner_contact_id": str(uuid.uuid4())})
+            assert unknown.status_code == 404
+            both = await admin.post("/v1/calendars", json={"owner_contact_id": str(owner),
+                                                           "partner_id": str(ids["a"])})
+            assert both.status_code == 422 and "pas les deux" in both.json()["detail"]
+            assert (await admin.post("/v1/calendars", json={})).status_code == 422
