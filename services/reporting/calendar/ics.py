@@ -11,6 +11,7 @@ what every client honours. Only the reminders still to come get an alarm, and on
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -70,13 +71,14 @@ def _description(deadline: DeadlineReportRead, partner_name: str | None) -> str:
     return "\n".join(lines)
 
 
-def build_feed(name: str, deadlines: Sequence[DeadlineReportRead], partner_names: Mapping[object, str],
-               item_url: str, now: datetime, rules: ReminderDays, calendar: WorkingCalendar) -> bytes:
-    """The feed: one all-day event per deadline, alarms on the reminder days still to come, the Europe/Paris
-    VTIMEZONE. `item_url` has an `{item_id}` placeholder."""
-    feed = Calendar.new(prodid=PRODID, name=name, refresh_interval=timedelta(hours=1))
+def build_feed(uid: uuid.UUID, name: str, deadlines: Sequence[DeadlineReportRead],
+               partner_names: Mapping[object, str], item_url: str, now: datetime, rules: ReminderDays,
+               calendar: WorkingCalendar) -> bytes:
+    """The feed (`uid`: the feed's own, stable): one all-day event per deadline, alarms on the reminder days
+    still to come, the Europe/Paris VTIMEZONE. `item_url` has an `{item_id}` placeholder."""
+    feed = Calendar.new(prodid=PRODID, name=name, uid=uid, refresh_interval=timedelta(hours=1))
     feed.add("x-wr-timezone", TIMEZONE)
-    feed.add("x-published-ttl", timedelta(hours=1))
+    feed.add("x-published-ttl", "PT1H")  # the older clients' REFRESH-INTERVAL
     feed.add_component(Timezone.from_tzid(TIMEZONE, first_date=date(now.year - 1, 1, 1),
                                           last_date=date(now.year + 3, 1, 1)))
     for deadline in deadlines:

@@ -86,4 +86,4 @@ async def feed_ics(session: AsyncSession, clock: Clock, token: str, item_url: st
                                                 owner_contact_id=feed.owner_contact_id)
     names = await reports_repository.partner_names(
         session, {d.lead_partner_id for d in deadlines if d.lead_partner_id is not None})
-    return build_feed(name, deadlines, names, item_url, clock.now(), rules, default_calendar())
+    return build_feed(feed.id, name, deadlines, names, item_url, clock.now(), rules, default_calendar())

@@ -66,6 +66,8 @@ async def test_feed_events_alarms_timezone_and_tokens(
             assert [str(tz["tzid"]) for tz in timezones] == ["Europe/Paris"]
             assert {component.name for component in timezones[0].subcomponents} == {"STANDARD", "DAYLIGHT"}
             assert str(feed["x-wr-calname"]) == "Échéances – Bailleur A"
+            assert str(feed["uid"]) == feed_a["id"] and str(feed["x-published-ttl"]) == "PT1H"
+            assert feed.decoded("refresh-interval") == timedelta(hours=1)
 
             events = events_by_deadline(feed)
             # A's deadlines (its requests, and i7 where it is associated), met ones included; never B's alone.
