@@ -7,10 +7,19 @@ from __future__ import annotations
 from datetime import date
 
 STATUS_LABELS = {
-    "draft": "brouillon", "sent": "envoyée", "acknowledged": "accusé de réception", "accepted": "acceptée",
-    "partially_accepted": "partiellement acceptée", "declined": "refusée", "no_answer": "sans réponse",
-    "in_progress": "en cours", "delivered": "réalisée (déclarée)", "verified": "vérifiée", "planned": "prévu",
-    "done": "réalisé", "abandoned": "abandonné",
+    "draft": "brouillon",
+    "sent": "envoyée",
+    "acknowledged": "accusé de réception",
+    "accepted": "acceptée",
+    "partially_accepted": "partiellement acceptée",
+    "declined": "refusée",
+    "no_answer": "sans réponse",
+    "in_progress": "en cours",
+    "delivered": "réalisée (déclarée)",
+    "verified": "vérifiée",
+    "planned": "prévu",
+    "done": "réalisé",
+    "abandoned": "abandonné",
 }
 KIND_LABELS = {"request": "demande", "commitment": "engagement de la ville"}
 DEADLINE_KIND_LABELS = {"response": "réponse", "delivery": "réalisation", "milestone": "jalon"}

@@ -6,8 +6,8 @@ before it: the rules' "n working days before" steps and the due day, counted in 
 deadline moved to the next working day when it falls on a closed day (CPC art. 642, as the commitments
 service's scanner counts them), at the opening of the sending window (08:30 Europe/Paris by default). A
 calendar client knows nothing of public holidays, so each trigger is the actual instant worked out here,
-written relative to the event's start (an all-day event starts at 00:00 on its date): a relative trigger is
-what every client honours. Only the reminders still to come get an alarm, and only for deadlines still open."""
+written relative to the event's start (an all-day event starts at 00:00 on its date): a relative trigger
+is what every client honours. Only the reminders still to come get an alarm, and only for deadlines still open."""
 
 from __future__ import annotations
 
@@ -46,8 +46,10 @@ class Reminder:
 def reminders(due_on: date, rules: ReminderDays, calendar: WorkingCalendar) -> list[Reminder]:
     """The reminders of a deadline up to its day, in time order."""
     due = calendar.deadline_from_due(due_on)
-    steps = [(f"J-{n}", calendar.add_working_days(due, -n)) for n in sorted(set(rules.before_working_days),
-                                                                             reverse=True)]
+    steps = [
+        (f"J-{n}", calendar.add_working_days(due, -n))
+        for n in sorted(set(rules.before_working_days), reverse=True)
+    ]
     if rules.on_due_day:
         steps.append(("J", due))
     return [Reminder(step, datetime.combine(day, rules.window_start, tzinfo=PARIS)) for step, day in steps]
@@ -64,30 +66,45 @@ def _description(deadline: DeadlineReportRead, partner_name: str | None) -> str:
     if partner_name:
         lines.append(f"Partenaire pilote : {partner_name}")
     if deadline.original_due_on != deadline.due_on:
-        lines.append(f"Date initiale : {date_fr(deadline.original_due_on)} (glissement : "
-                     f"{deadline.slippage_working_days} jours ouvrés)")
+        lines.append(
+            f"Date initiale : {date_fr(deadline.original_due_on)} (glissement : "
+            f"{deadline.slippage_working_days} jours ouvrés)"
+        )
     if deadline.met_on is not None:
         lines.append(f"Atteinte le {date_fr(deadline.met_on)}")
     return "\n".join(lines)
 
 
-def build_feed(uid: uuid.UUID, name: str, deadlines: Sequence[DeadlineReportRead],
-               partner_names: Mapping[object, str], item_url: str, now: datetime, rules: ReminderDays,
-               calendar: WorkingCalendar) -> bytes:
+def build_feed(
+    uid: uuid.UUID,
+    name: str,
+    deadlines: Sequence[DeadlineReportRead],
+    partner_names: Mapping[object, str],
+    item_url: str,
+    now: datetime,
+    rules: ReminderDays,
+    calendar: WorkingCalendar,
+) -> bytes:
     """The feed (`uid`: the feed's own, stable): one all-day event per deadline, alarms on the reminder days
     still to come, the Europe/Paris VTIMEZONE. `item_url` has an `{item_id}` placeholder."""
     feed = Calendar.new(prodid=PRODID, name=name, uid=uid, refresh_interval=timedelta(hours=1))
     feed.add("x-wr-timezone", TIMEZONE)
     feed.add("x-published-ttl", "PT1H")  # the older clients' REFRESH-INTERVAL
-    feed.add_component(Timezone.from_tzid(TIMEZONE, first_date=date(now.year - 1, 1, 1),
-                                          last_date=date(now.year + 3, 1, 1)))
+    feed.add_component(
+        Timezone.from_tzid(TIMEZONE, first_date=date(now.year - 1, 1, 1), last_date=date(now.year + 3, 1, 1))
+    )
     for deadline in deadlines:
         kind = label(DEADLINE_KIND_LABELS, deadline.kind)
         event = Event.new(
-            uid=f"{deadline.deadline_id}@engagements", stamp=now.astimezone(UTC), start=deadline.due_on,
-            end=deadline.due_on + timedelta(days=1), summary=f"Échéance ({kind}) : {deadline.item_title}",
+            uid=f"{deadline.deadline_id}@engagements",
+            stamp=now.astimezone(UTC),
+            start=deadline.due_on,
+            end=deadline.due_on + timedelta(days=1),
+            summary=f"Échéance ({kind}) : {deadline.item_title}",
             description=_description(deadline, partner_names.get(deadline.lead_partner_id)),
-            url=item_url.format(item_id=deadline.item_id), categories=[kind])
+            url=item_url.format(item_id=deadline.item_id),
+            categories=[kind],
+        )
         event.add("transp", "TRANSPARENT")
         if deadline.met_on is None:
             start = datetime.combine(deadline.due_on, time(0), tzinfo=PARIS)

@@ -1,4 +1,5 @@
-"""A calendar feed: who it shows, and the SHA-256 of its secret (the secret itself is shown once, at creation).
+"""A calendar feed: whose deadlines it shows, and the SHA-256 of its secret (the secret itself is shown once,
+at creation).
 Not a copy of any event: feeds are the reporting service's own data, which a rebuild does not recreate."""
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ from services.reporting.calendar.models import CalendarFeed
 
 
 async def by_token_hash(session: AsyncSession, token_sha256: str) -> CalendarFeed | None:
-    return (await session.scalars(select(CalendarFeed).where(CalendarFeed.token_sha256 == token_sha256))).first()
+    return (
+        await session.scalars(select(CalendarFeed).where(CalendarFeed.token_sha256 == token_sha256))
+    ).first()
 
 
 async def by_id(session: AsyncSession, feed_id: uuid.UUID) -> CalendarFeed | None:

@@ -21,8 +21,10 @@ router = APIRouter(prefix="/v1/calendars", tags=["Calendars"])
 require_roles = role_guard(current_principal)
 
 
-def caller_secret(authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-                  x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None) -> str:
+def caller_secret(
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> str:
     """The caller's key, to ask the commitments service on its behalf."""
     return bearer_secret(authorization, x_api_key)
 
@@ -33,10 +35,21 @@ _PROBLEM = {"content": {"application/problem+json": {}}}
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
 
 
-@router.post("", response_model=CalendarFeedCreated, status_code=status.HTTP_201_CREATED,
-             responses={403: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM})
-async def create_feed(body: CalendarFeedCreate, request: Request, session: SessionDep, clock: ClockDep,
-                      settings: SettingsDep, principal: StaffDep, secret: SecretDep) -> CalendarFeedCreated:
+@router.post(
+    "",
+    response_model=CalendarFeedCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses={403: _PROBLEM, 404: _PROBLEM, 422: _PROBLEM},
+)
+async def create_feed(
+    body: CalendarFeedCreate,
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    principal: StaffDep,
+    secret: SecretDep,
+) -> CalendarFeedCreated:
     """A new feed of a partner's deadlines, or of a city owner's; its secret URL is shown this once (admin and
     city keys)."""
     commitments: CommitmentsClient = request.app.state.commitments
@@ -51,11 +64,14 @@ async def create_feed(body: CalendarFeedCreate, request: Request, session: Sessi
 
 
 @router.get("", response_model=list[CalendarFeedRead], responses={403: _PROBLEM})
-async def list_feeds(session: SessionDep, _: StaffDep, partner_id: uuid.UUID | None = None
-                     ) -> list[CalendarFeedRead]:
+async def list_feeds(
+    session: SessionDep, _: StaffDep, partner_id: uuid.UUID | None = None
+) -> list[CalendarFeedRead]:
     """Every feed, revoked ones included, without their secrets (admin and city keys)."""
-    return [CalendarFeedRead.model_validate(feed, from_attributes=True)
-            for feed in await service.list_feeds(session, partner_id)]
+    return [
+        CalendarFeedRead.model_validate(feed, from_attributes=True)
+        for feed in await service.list_feeds(session, partner_id)
+    ]
 
 
 @router.delete("/{feed_id}", status_code=status.HTTP_204_NO_CONTENT, responses={403: _PROBLEM, 404: _PROBLEM})
@@ -65,14 +81,22 @@ async def revoke_feed(feed_id: uuid.UUID, session: SessionDep, clock: ClockDep, 
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{token}.ics", response_class=Response,
-            responses={200: {"content": {ICS_MEDIA_TYPE: {}}}, 404: _PROBLEM})
-async def feed(token: Annotated[str, Path(max_length=100)], session: SessionDep, clock: ClockDep,
-               settings: SettingsDep) -> Response:
+@router.get(
+    "/{token}.ics", response_class=Response, responses={200: {"content": {ICS_MEDIA_TYPE: {}}}, 404: _PROBLEM}
+)
+async def feed(
+    token: Annotated[str, Path(max_length=100)], session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> Response:
     """The iCalendar feed behind a secret (no other authentication: calendar clients send no header)."""
-    rules = ReminderDays(tuple(settings.feed_alarm_working_days), settings.feed_alarm_on_due_day,
-                         settings.feed_alarm_time)
+    rules = ReminderDays(
+        tuple(settings.feed_alarm_working_days), settings.feed_alarm_on_due_day, settings.feed_alarm_time
+    )
     content = await service.feed_ics(session, clock, token, settings.feed_item_url_template(), rules)
-    return Response(content, media_type=ICS_MEDIA_TYPE,
-                    headers={"Content-Disposition": 'inline; filename="echeances.ics"',
-                             "Cache-Control": "private, no-store"})
+    return Response(
+        content,
+        media_type=ICS_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": 'inline; filename="echeances.ics"',
+            "Cache-Control": "private, no-store",
+        },
+    )

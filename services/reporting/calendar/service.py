@@ -31,21 +31,36 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_feed(session: AsyncSession, principal: Principal, clock: Clock, data: CalendarFeedCreate,
-                      owner_exists: Callable[[uuid.UUID], Awaitable[None]]) -> tuple[CalendarFeed, str]:
+async def create_feed(
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    data: CalendarFeedCreate,
+    owner_exists: Callable[[uuid.UUID], Awaitable[None]],
+) -> tuple[CalendarFeed, str]:
     """A new feed of a partner's or of a city owner's deadlines, and its secret (returned this once).
     `owner_exists` raises NotFound for a contact the caller may not see (the commitments service knows)."""
     if (data.partner_id is None) == (data.owner_contact_id is None):
-        raise InvalidInput("Indiquez soit un partenaire (partner_id), soit un agent responsable "
-                           "(owner_contact_id), pas les deux.", field="partner_id")
+        raise InvalidInput(
+            "Indiquez soit un partenaire (partner_id), soit un agent responsable "
+            "(owner_contact_id), pas les deux.",
+            field="partner_id",
+        )
     if data.partner_id is not None and await reports_repository.partner(session, data.partner_id) is None:
         raise NotFound(reports.PARTNER_NOT_FOUND)
     if data.owner_contact_id is not None:
         await owner_exists(data.owner_contact_id)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    feed = CalendarFeed(id=uuid.uuid4(), token_sha256=token_hash(token), partner_id=data.partner_id,
-                        owner_contact_id=data.owner_contact_id, label=data.label, created_at=clock.now(),
-                        created_by_key_id=principal.key_id, revoked_at=None)
+    feed = CalendarFeed(
+        id=uuid.uuid4(),
+        token_sha256=token_hash(token),
+        partner_id=data.partner_id,
+        owner_contact_id=data.owner_contact_id,
+        label=data.label,
+        created_at=clock.now(),
+        created_by_key_id=principal.key_id,
+        revoked_at=None,
+    )
     session.add(feed)
     await session.flush()
     return feed, token
@@ -66,7 +81,9 @@ async def revoke_feed(session: AsyncSession, clock: Clock, feed_id: uuid.UUID) -
         await session.flush()
 
 
-async def feed_ics(session: AsyncSession, clock: Clock, token: str, item_url: str, rules: ReminderDays) -> bytes:
+async def feed_ics(
+    session: AsyncSession, clock: Clock, token: str, item_url: str, rules: ReminderDays
+) -> bytes:
     """The iCalendar feed behind a secret: the deadlines of the items its partner sees (404 when unknown or
     revoked)."""
     feed = await repository.by_token_hash(session, token_hash(token))
@@ -82,8 +99,10 @@ async def feed_ics(session: AsyncSession, clock: Clock, token: str, item_url: st
         deadlines = await reports.deadline_list(session, visible, today, open_only=False)
     else:
         name = "Échéances des éléments dont vous êtes responsable"
-        deadlines = await reports.deadline_list(session, None, today, open_only=False,
-                                                owner_contact_id=feed.owner_contact_id)
+        deadlines = await reports.deadline_list(
+            session, None, today, open_only=False, owner_contact_id=feed.owner_contact_id
+        )
     names = await reports_repository.partner_names(
-        session, {d.lead_partner_id for d in deadlines if d.lead_partner_id is not None})
+        session, {d.lead_partner_id for d in deadlines if d.lead_partner_id is not None}
+    )
     return build_feed(feed.id, name, deadlines, names, item_url, clock.now(), rules, default_calendar())

@@ -33,30 +33,61 @@ def _date_field(name: str, title: str) -> dict[str, Any]:
 
 
 FIELDS: list[dict[str, Any]] = [
-    {"name": "identifiant", "type": "string", "format": "uuid", "title": "Identifiant",
-     "description": "Identifiant stable de l'élément.", "constraints": {"required": True, "unique": True}},
+    {
+        "name": "identifiant",
+        "type": "string",
+        "format": "uuid",
+        "title": "Identifiant",
+        "description": "Identifiant stable de l'élément.",
+        "constraints": {"required": True, "unique": True},
+    },
     {"name": "commune", "type": "string", "title": "Commune"},
     {"name": "plan", "type": "string", "title": "Plan d'action"},
     {"name": "axe", "type": "string", "title": "Axe", "description": "Numéro et intitulé de l'axe du plan."},
-    {"name": "objectif", "type": "string", "title": "Objectif", "description": "Lettre et intitulé de l'objectif."},
+    {
+        "name": "objectif",
+        "type": "string",
+        "title": "Objectif",
+        "description": "Lettre et intitulé de l'objectif.",
+    },
     {"name": "intitule", "type": "string", "title": "Intitulé", "constraints": {"required": True}},
-    {"name": "nature", "type": "string", "title": "Nature",
-     "description": "Demande de la ville à un partenaire, ou engagement de la ville elle-même.",
-     "constraints": {"required": True, "enum": list(KIND_LABELS.values())}},
-    {"name": "statut", "type": "string", "title": "Statut",
-     "constraints": {"required": True, "enum": list(STATUS_LABELS.values())}},
-    {"name": "partenaire_pilote", "type": "string", "title": "Partenaire pilote",
-     "description": "Organisation à qui la demande est faite (aucune personne n'est nommée)."},
-    {"name": "avancement", "type": "integer", "title": "Avancement (%)",
-     "constraints": {"minimum": 0, "maximum": 100}},
+    {
+        "name": "nature",
+        "type": "string",
+        "title": "Nature",
+        "description": "Demande de la ville à un partenaire, ou engagement de la ville elle-même.",
+        "constraints": {"required": True, "enum": list(KIND_LABELS.values())},
+    },
+    {
+        "name": "statut",
+        "type": "string",
+        "title": "Statut",
+        "constraints": {"required": True, "enum": list(STATUS_LABELS.values())},
+    },
+    {
+        "name": "partenaire_pilote",
+        "type": "string",
+        "title": "Partenaire pilote",
+        "description": "Organisation à qui la demande est faite (aucune personne n'est nommée).",
+    },
+    {
+        "name": "avancement",
+        "type": "integer",
+        "title": "Avancement (%)",
+        "constraints": {"minimum": 0, "maximum": 100},
+    },
     _date_field("date_creation", "Créé le"),
     _date_field("date_envoi", "Demande envoyée le"),
     _date_field("date_reponse", "Réponse du partenaire le"),
     _date_field("date_realisation", "Réalisation déclarée le"),
     _date_field("date_verification", "Réalisation vérifiée le"),
     _date_field("prochaine_echeance", "Prochaine échéance"),
-    {"name": "en_retard", "type": "boolean", "title": "En retard",
-     "description": "Une échéance ouverte est dépassée à la date de l'export."},
+    {
+        "name": "en_retard",
+        "type": "boolean",
+        "title": "En retard",
+        "description": "Une échéance ouverte est dépassée à la date de l'export.",
+    },
 ]
 
 
@@ -70,13 +101,20 @@ def datapackage(as_of: date) -> dict[str, Any]:
     return {
         "name": RESOURCE,
         "title": "Engagements de la ville et demandes à ses partenaires",
-        "description": f"Suivi des plans d'action : demandes aux partenaires et engagements de la ville, état au "
-                       f"{as_of.strftime('%d/%m/%Y')}. Aucune donnée personnelle.",
-        "resources": [{
-            "name": RESOURCE, "path": CSV_NAME, "profile": "tabular-data-resource", "format": "csv",
-            "mediatype": "text/csv", "encoding": "utf-8", "dialect": {"delimiter": ",", "header": True},
-            "schema": table_schema(),
-        }],
+        "description": "Suivi des plans d'action : demandes aux partenaires et engagements de la ville, état au "
+        f"{as_of.strftime('%d/%m/%Y')}. Aucune donnée personnelle.",
+        "resources": [
+            {
+                "name": RESOURCE,
+                "path": CSV_NAME,
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "dialect": {"delimiter": ",", "header": True},
+                "schema": table_schema(),
+            }
+        ],
     }
 
 
@@ -90,8 +128,9 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-async def open_data_csv(session: AsyncSession, principal: Principal, clock: Clock,
-                        plan_id: uuid.UUID | None = None) -> bytes:
+async def open_data_csv(
+    session: AsyncSession, principal: Principal, clock: Clock, plan_id: uuid.UUID | None = None
+) -> bytes:
     """The items the caller may see, public fields only, as the descriptor describes them."""
     today = paris_today(clock)
     rows = await repository.export_items(session, reports.visible_to(principal), plan_id)
@@ -100,10 +139,26 @@ async def open_data_csv(session: AsyncSession, principal: Principal, clock: Cloc
     writer.writerow([field["name"] for field in FIELDS])
     for row in rows:
         progress = item_progress(row.status, row.progress_percent)
-        writer.writerow(_value(value) for value in (
-            row.id, row.commune, row.plan_title, numbered(row.axis_number, row.axis_title),
-            numbered(row.objective_letter, row.objective_title), row.title, label(KIND_LABELS, row.kind),
-            label(STATUS_LABELS, row.status), row.lead_partner_name, progress, row.created_on, row.requested_on,
-            row.answered_on, row.delivered_on, row.verified_on, row.next_due_on,
-            row.next_due_on is not None and row.next_due_on < today))
+        writer.writerow(
+            _value(value)
+            for value in (
+                row.id,
+                row.commune,
+                row.plan_title,
+                numbered(row.axis_number, row.axis_title),
+                numbered(row.objective_letter, row.objective_title),
+                row.title,
+                label(KIND_LABELS, row.kind),
+                label(STATUS_LABELS, row.status),
+                row.lead_partner_name,
+                progress,
+                row.created_on,
+                row.requested_on,
+                row.answered_on,
+                row.delivered_on,
+                row.verified_on,
+                row.next_due_on,
+                row.next_due_on is not None and row.next_due_on < today,
+            )
+        )
     return buffer.getvalue().encode("utf-8")

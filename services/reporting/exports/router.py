@@ -24,8 +24,9 @@ _PROBLEM = {"content": {"application/problem+json": {}}}
 
 
 def _attachment(content: bytes, media_type: str, filename: str) -> Response:
-    return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 def _sheet_file(sheet: Sheet, fmt: Format) -> Response:
@@ -35,52 +36,86 @@ def _sheet_file(sheet: Sheet, fmt: Format) -> Response:
 
 
 @router.get("/items.{fmt}", response_class=Response, responses={200: _FILES, 404: _PROBLEM})
-async def export_items(fmt: Format, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                       plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None) -> Response:
+async def export_items(
+    fmt: Format,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    plan_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+) -> Response:
     """The items the caller may see (CSV « ; » UTF-8 with BOM, or ODS), French headers and dates."""
     return _sheet_file(await service.items_sheet(session, principal, clock, plan_id, partner_id), fmt)
 
 
 @router.get("/deadlines.{fmt}", response_class=Response, responses={200: _FILES, 404: _PROBLEM})
-async def export_deadlines(fmt: Format, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                           include_met: Annotated[bool, Query(description="Aussi les échéances atteintes et "
-                                                                          "celles des éléments terminés.")] = False,
-                           plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None) -> Response:
+async def export_deadlines(
+    fmt: Format,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    include_met: Annotated[
+        bool, Query(description="Aussi les échéances atteintes et celles des éléments terminés.")
+    ] = False,
+    plan_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+) -> Response:
     """The open deadlines (or all of them) of the items the caller may see, by date in force."""
     sheet = await service.deadlines_sheet(session, principal, clock, include_met, plan_id, partner_id)
     return _sheet_file(sheet, fmt)
 
 
 @router.get("/scorecards.{fmt}", response_class=Response, responses={200: _FILES, 422: _PROBLEM})
-async def export_scorecards(fmt: Format, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                            settings: SettingsDep, start: FromDate = None, end: ToDate = None) -> Response:
+async def export_scorecards(
+    fmt: Format,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    start: FromDate = None,
+    end: ToDate = None,
+) -> Response:
     """The scorecard of every partner the caller may see over the period, one row each."""
     period = reports.default_period(clock, start, end)
-    sheet = await service.scorecards_sheet(session, principal, clock, period, settings.very_overdue_working_days)
+    sheet = await service.scorecards_sheet(
+        session, principal, clock, period, settings.very_overdue_working_days
+    )
     return _sheet_file(sheet, fmt)
 
 
-@router.get(f"/open-data/{opendata.CSV_NAME}", response_class=Response,
-            responses={200: {"content": {opendata.CSV_MEDIA_TYPE: {}}}})
-async def open_data_csv(session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                        plan_id: uuid.UUID | None = None) -> Response:
+@router.get(
+    f"/open-data/{opendata.CSV_NAME}",
+    response_class=Response,
+    responses={200: {"content": {opendata.CSV_MEDIA_TYPE: {}}}},
+)
+async def open_data_csv(
+    session: SessionDep, principal: PrincipalDep, clock: ClockDep, plan_id: uuid.UUID | None = None
+) -> Response:
     """Open data: the items' public fields (no personal data), as datapackage.json describes them."""
     content = await opendata.open_data_csv(session, principal, clock, plan_id)
     return _attachment(content, opendata.CSV_MEDIA_TYPE, opendata.CSV_NAME)
 
 
-@router.get("/open-data/datapackage.json", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/open-data/datapackage.json",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
 async def open_data_package(principal: PrincipalDep, clock: ClockDep) -> Response:
     """The Frictionless Data Package descriptor of the open-data CSV (its Table Schema inline)."""
     descriptor = opendata.datapackage(paris_today(clock))
-    return _attachment(json.dumps(descriptor, ensure_ascii=False, indent=2).encode(), "application/json",
-                       "datapackage.json")
+    return _attachment(
+        json.dumps(descriptor, ensure_ascii=False, indent=2).encode(), "application/json", "datapackage.json"
+    )
 
 
-@router.get("/open-data/schema.json", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/open-data/schema.json", response_class=Response, responses={200: {"content": {"application/json": {}}}}
+)
 async def open_data_schema(principal: PrincipalDep) -> Response:
     """The Table Schema of the open-data CSV alone."""
-    return _attachment(json.dumps(opendata.table_schema(), ensure_ascii=False, indent=2).encode(),
-                       "application/json", "schema.json")
+    return _attachment(
+        json.dumps(opendata.table_schema(), ensure_ascii=False, indent=2).encode(),
+        "application/json",
+        "schema.json",
+    )

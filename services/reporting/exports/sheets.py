@@ -74,11 +74,15 @@ def to_ods(sheet: Sheet) -> bytes:
     """The sheet as an OpenDocument spreadsheet, dates typed and shown dd/mm/yyyy."""
     document = Document("spreadsheet")
     document.body.clear()
-    document.insert_style(Element.from_tag(
-        f'<number:date-style style:name="{_DATE_STYLE}" number:language="fr" number:country="FR">'
-        '<number:day number:style="long"/><number:text>/</number:text>'
-        '<number:month number:style="long"/><number:text>/</number:text>'
-        '<number:year number:style="long"/></number:date-style>'), automatic=True)
+    document.insert_style(
+        Element.from_tag(
+            f'<number:date-style style:name="{_DATE_STYLE}" number:language="fr" number:country="FR">'
+            '<number:day number:style="long"/><number:text>/</number:text>'
+            '<number:month number:style="long"/><number:text>/</number:text>'
+            '<number:year number:style="long"/></number:date-style>'
+        ),
+        automatic=True,
+    )
     document.insert_style(Style("table-cell", name=_DATE_CELL_STYLE, data_style=_DATE_STYLE), automatic=True)
     table = Table(sheet.title[:31])
     for values in [list(sheet.headers), *sheet.rows]:

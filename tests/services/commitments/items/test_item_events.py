@@ -13,9 +13,17 @@ from services.commitments.outbox.models import OutboxMessage
 
 async def _events(app: Any, event_type: str) -> list[dict[str, Any]]:
     async with app.state.sessionmaker() as session:
-        rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.event_type == event_type)
-                                      .order_by(OutboxMessage.position))).all()
-    return [json.loads(row.payload)["data"] if isinstance(row.payload, str) else row.payload["data"] for row in rows]
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.event_type == event_type)
+                .order_by(OutboxMessage.position)
+            )
+        ).all()
+    return [
+        json.loads(row.payload)["data"] if isinstance(row.payload, str) else row.payload["data"]
+        for row in rows
+    ]
 
 
 async def test_created_and_updated_items_state_their_owner(app, admin, make_objective, make_partner) -> None:
@@ -26,9 +34,17 @@ async def test_created_and_updated_items_state_their_owner(app, admin, make_obje
         response = await admin.post(f"/v1/partners/{city}/contacts", json={"last_name": name})
         assert response.status_code == 201, response.text
         contacts.append(response.json()["id"])
-    response = await admin.post("/v1/items", json={
-        "objective_id": str(await make_objective()), "kind": "request", "title": "Rénovation",
-        "plan_text": "La Ville demande de rénover", "lead_partner_id": str(lead), "owner_contact_id": contacts[0]})
+    response = await admin.post(
+        "/v1/items",
+        json={
+            "objective_id": str(await make_objective()),
+            "kind": "request",
+            "title": "Rénovation",
+            "plan_text": "La Ville demande de rénover",
+            "lead_partner_id": str(lead),
+            "owner_contact_id": contacts[0],
+        },
+    )
     assert response.status_code == 201, response.text
     item = response.json()
     assert [event["owner_contact_id"] for event in await _events(app, "item.created")] == [contacts[0]]
@@ -39,4 +55,6 @@ async def test_created_and_updated_items_state_their_owner(app, admin, make_obje
     assert retitled.status_code == 200, retitled.text
     updated = await _events(app, "item.updated")
     assert [(event["changed"], event["owner_contact_id"]) for event in updated] == [
-        (["owner_contact_id"], contacts[1]), (["title"], contacts[1])]
+        (["owner_contact_id"], contacts[1]),
+        (["title"], contacts[1]),
+    ]
