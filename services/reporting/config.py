@@ -46,7 +46,7 @@ class ReportingSettings(ServiceSettings):
     feed_item_url: str = ""
     # The calendar feeds' alarms: the reminders sent this many working days before a deadline (the commitments
     # service's default rules; its per-plan, partner and item overrides are not in the events).
-    feed_alarm_working_days: list[int] = [10, 3, 1]
+    feed_alarm_working_days: tuple[int, ...] = (10, 3, 1)
     # An alarm on the deadline's day too, as the reminder sent that day.
     feed_alarm_on_due_day: bool = True
     # The hour (Europe/Paris) the alarms ring: the opening of the reminders' sending window.

@@ -55,6 +55,10 @@ def reminders(due_on: date, rules: ReminderDays, calendar: WorkingCalendar) -> l
     return [Reminder(step, datetime.combine(day, rules.window_start, tzinfo=PARIS)) for step, day in steps]
 
 
+def _lead_name(deadline: DeadlineReportRead, partner_names: Mapping[uuid.UUID, str]) -> str | None:
+    return partner_names.get(deadline.lead_partner_id) if deadline.lead_partner_id is not None else None
+
+
 def _description(deadline: DeadlineReportRead, partner_name: str | None) -> str:
     lines = [
         f"Élément : {deadline.item_title}",
@@ -79,7 +83,7 @@ def build_feed(
     uid: uuid.UUID,
     name: str,
     deadlines: Sequence[DeadlineReportRead],
-    partner_names: Mapping[object, str],
+    partner_names: Mapping[uuid.UUID, str],
     item_url: str,
     now: datetime,
     rules: ReminderDays,
@@ -101,7 +105,7 @@ def build_feed(
             start=deadline.due_on,
             end=deadline.due_on + timedelta(days=1),
             summary=f"Échéance ({kind}) : {deadline.item_title}",
-            description=_description(deadline, partner_names.get(deadline.lead_partner_id)),
+            description=_description(deadline, _lead_name(deadline, partner_names)),
             url=item_url.format(item_id=deadline.item_id),
             categories=[kind],
         )
@@ -117,4 +121,5 @@ def build_feed(
                 alarm.add("trigger", reminder.fire_at.replace(tzinfo=None) - start.replace(tzinfo=None))
                 event.add_component(alarm)
         feed.add_component(event)
-    return feed.to_ical()
+    content: bytes = feed.to_ical()
+    return content

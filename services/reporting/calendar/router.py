@@ -4,7 +4,7 @@ reads a feed with its secret alone in the URL."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, status
 from fastapi.responses import Response
@@ -31,7 +31,7 @@ def caller_secret(
 
 SecretDep = Annotated[str, Depends(caller_secret)]
 StaffDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY))]
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
 
 
@@ -89,7 +89,7 @@ async def feed(
 ) -> Response:
     """The iCalendar feed behind a secret (no other authentication: calendar clients send no header)."""
     rules = ReminderDays(
-        tuple(settings.feed_alarm_working_days), settings.feed_alarm_on_due_day, settings.feed_alarm_time
+        settings.feed_alarm_working_days, settings.feed_alarm_on_due_day, settings.feed_alarm_time
     )
     content = await service.feed_ics(session, clock, token, settings.feed_item_url_template(), rules)
     return Response(

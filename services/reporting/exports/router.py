@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -19,8 +19,8 @@ from shared.clock import paris_today
 router = APIRouter(prefix="/v1/exports", tags=["Exports"])
 
 Format = Literal["csv", "ods"]
-_FILES = {"content": {CSV_MEDIA_TYPE: {}, ODS_MEDIA_TYPE: {}}}
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_FILES: dict[str, Any] = {"content": {CSV_MEDIA_TYPE: {}, ODS_MEDIA_TYPE: {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 def _attachment(content: bytes, media_type: str, filename: str) -> Response:

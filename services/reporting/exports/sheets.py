@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from odfdo import Cell, Document, Element, Row, Style, Table
+from odfdo import Cell, Document, Row, Style, Table
 
 from services.reporting.labels import date_fr
 
@@ -75,12 +75,10 @@ def to_ods(sheet: Sheet) -> bytes:
     document = Document("spreadsheet")
     document.body.clear()
     document.insert_style(
-        Element.from_tag(
-            f'<number:date-style style:name="{_DATE_STYLE}" number:language="fr" number:country="FR">'
-            '<number:day number:style="long"/><number:text>/</number:text>'
-            '<number:month number:style="long"/><number:text>/</number:text>'
-            '<number:year number:style="long"/></number:date-style>'
-        ),
+        f'<number:date-style style:name="{_DATE_STYLE}" number:language="fr" number:country="FR">'
+        '<number:day number:style="long"/><number:text>/</number:text>'
+        '<number:month number:style="long"/><number:text>/</number:text>'
+        '<number:year number:style="long"/></number:date-style>',
         automatic=True,
     )
     document.insert_style(Style("table-cell", name=_DATE_CELL_STYLE, data_style=_DATE_STYLE), automatic=True)
