@@ -5,4 +5,4 @@ Each scenario is a module of this package with `describe` (one line), `add_argum
 """
 
 SCENARIOS = ("items_by_partner", "notifications_throughput", "scanner_tick", "cli_startup", "overload",
-             "reporting_catchup")
+             "reporting_scorecard", "reporting_catchup")
