@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.calendar.models import CalendarFeed
+from services.reporting.projection.models import Partner
 
 
 async def by_token_hash(session: AsyncSession, token_sha256: str) -> CalendarFeed | None:
@@ -26,3 +27,7 @@ async def all_feeds(session: AsyncSession, partner_id: uuid.UUID | None = None) 
     if partner_id is not None:
         query = query.where(CalendarFeed.partner_id == partner_id)
     return (await session.scalars(query)).all()
+
+
+async def partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner | None:
+    return await session.get(Partner, partner_id)

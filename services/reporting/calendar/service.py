@@ -46,7 +46,7 @@ async def create_feed(
             "(owner_contact_id), pas les deux.",
             field="partner_id",
         )
-    if data.partner_id is not None and await reports_repository.partner(session, data.partner_id) is None:
+    if data.partner_id is not None and await repository.partner(session, data.partner_id) is None:
         raise NotFound(reports.PARTNER_NOT_FOUND)
     if data.owner_contact_id is not None:
         await owner_exists(data.owner_contact_id)
@@ -91,7 +91,7 @@ async def feed_ics(
         raise NotFound(FEED_NOT_FOUND)
     today = paris_today(clock)
     if feed.partner_id is not None:
-        partner = await reports_repository.partner(session, feed.partner_id)
+        partner = await repository.partner(session, feed.partner_id)
         visible = await reports_repository.organisation_of(session, feed.partner_id)
         if partner is None or not visible:
             raise NotFound(FEED_NOT_FOUND)
