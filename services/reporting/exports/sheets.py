@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from odfdo import Cell, Document, Row, Style, Table
+from odfdo import Cell, Column, Document, Row, Style, Table
 
 from services.reporting.labels import date_fr
 
@@ -83,11 +83,15 @@ def to_ods(sheet: Sheet) -> bytes:
     )
     document.insert_style(Style("table-cell", name=_DATE_CELL_STYLE, data_style=_DATE_STYLE), automatic=True)
     table = Table(sheet.title[:31])
+    table.append_column(Column(repeated=len(sheet.headers)))
+    # Rows built whole then added in one go: Row.append_cell and Table.append_row keep odfdo's caches up to
+    # date cell by cell, three times slower, and nothing here reads those caches back.
+    rows = []
     for values in [list(sheet.headers), *sheet.rows]:
         row = Row()
-        for value in values:
-            row.append_cell(_cell(value))
-        table.append_row(row)
+        row.extend([_cell(value) for value in values])
+        rows.append(row)
+    table.extend(rows)
     document.body.append(table)
     buffer = io.BytesIO()
     document.save(buffer)
