@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request, status
+from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.responses import Response
 
 from services.reporting.calendar import service
@@ -85,7 +85,7 @@ async def revoke_feed(feed_id: uuid.UUID, session: SessionDep, clock: ClockDep, 
     "/{token}.ics", response_class=Response, responses={200: {"content": {ICS_MEDIA_TYPE: {}}}, 404: _PROBLEM}
 )
 async def feed(
-    token: Annotated[str, Path(max_length=100)], session: SessionDep, clock: ClockDep, settings: SettingsDep
+    token: str, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> Response:
     """The iCalendar feed behind a secret (no other authentication: calendar clients send no header)."""
     rules = ReminderDays(
