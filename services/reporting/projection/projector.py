@@ -21,6 +21,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -82,7 +83,7 @@ async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: So
             except ValueError:
                 logger.warning("unreadable event at %s #%d skipped", source.name, seq)
         ids = [envelope.id for _, envelope in readable]
-        seen = set((await session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids))))
+        seen = set(await session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids)))
                    ) if ids else set()
         fresh = []
         for seq, envelope in readable:
@@ -118,9 +119,21 @@ class StreamProjector:
 
     async def subscribe(self) -> None:
         """Declare the stream if needed and bind to the durable consumer. Created on first start, it starts
-        after what the tables already hold (a database rebuilt from the streams goes on from there)."""
+        after what the tables already hold (a database rebuilt from the streams goes on from there). A durable
+        consumer acknowledged past what the tables hold (acks follow commits: by the projector of another
+        database, before a switch to a rebuilt one) would skip events: it is made again from the tables'
+        position."""
         await ensure_stream(self.js, self.source.spec)
         start = await last_applied(self.sessionmaker, self.source)
+        durable, stream = self.settings.projector_durable, self.source.spec.name
+        try:
+            info = await self.js.consumer_info(stream, durable)
+        except NotFoundError:
+            info = None
+        if info is not None and info.ack_floor is not None and (info.ack_floor.stream_seq or 0) > start:
+            logger.warning("consumer %s of %s is acknowledged up to #%d but the tables hold up to #%d: made again "
+                           "from #%d", durable, stream, info.ack_floor.stream_seq, start, start + 1)
+            await self.js.delete_consumer(stream, durable)
         config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.projector_ack_wait_seconds,
                                 max_ack_pending=self.settings.projector_batch_size)
         if start:
@@ -137,7 +150,7 @@ class StreamProjector:
         while not stop.is_set():
             try:
                 messages = await self.subscription.fetch(self.settings.projector_batch_size, timeout=1.0)
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                 if stop.is_set():
@@ -146,7 +159,7 @@ class StreamProjector:
                 continue
             try:
                 await self.handle(messages)
-            except Exception:  # noqa: BLE001 - the batch comes back (nak), whole and before anything newer
+            except Exception:
                 logger.exception("batch of %d events of %s failed; retrying it", len(messages), self.source.name)
                 await asyncio.sleep(1.0)
 
