@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 
 from shared.clock import FixedClock
 from shared.events import commitments as ev
-from tests.services.reporting.support import Script
+from tests.services.reporting.scripted_events import Script
 
 TODAY = date(2026, 6, 15)
 PERIOD = ("2026-03-01", "2026-05-31")

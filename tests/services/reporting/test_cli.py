@@ -18,7 +18,8 @@ from services.reporting.config import ReportingSettings
 from shared.bus import StreamSpec
 from tests.services.reporting.conftest import reporting_settings
 from tests.services.reporting.history import scorecard_story
-from tests.services.reporting.support import dump_tables, publish_all
+from tests.services.reporting.running_projector import dump_tables
+from tests.services.reporting.scripted_events import publish_all
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -15,13 +15,13 @@ from services.reporting.projection.rebuild import RebuildRefused, rebuild
 from shared.bus import StreamSpec
 from tests.services.reporting.conftest import reporting_settings
 from tests.services.reporting.history import scorecard_story
-from tests.services.reporting.support import (
+from tests.services.reporting.running_projector import (
     dump_tables,
     positions,
     projector_running,
-    publish_all,
     wait_caught_up,
 )
+from tests.services.reporting.scripted_events import publish_all
 
 NewDatabase = Callable[..., Awaitable[str]]
 
