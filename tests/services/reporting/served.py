@@ -19,10 +19,12 @@ from services.reporting.app import create_app
 from shared.auth import Role
 from shared.bus import StreamSpec
 from shared.events import commitments as ev
-from tests.services.notifications.support import Commitments, ok
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
 from tests.services.reporting.conftest import reporting_settings
 from tests.services.reporting.history import Story, clock, scorecard_story
-from tests.services.reporting.support import project, publish_script
+from tests.services.reporting.running_projector import project
+from tests.services.reporting.scripted_events import publish_script
 
 NewDatabase = Callable[..., Awaitable[str]]
 

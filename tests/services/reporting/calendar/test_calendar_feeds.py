@@ -14,7 +14,8 @@ from icalendar import Calendar, Event
 from shared.bus import StreamSpec
 from shared.clock import PARIS
 from shared.events import commitments as ev
-from tests.services.notifications.support import Commitments, ok
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
 from tests.services.reporting.history import Story
 from tests.services.reporting.served import NewDatabase, add_request, served_reporting
 

@@ -18,7 +18,7 @@ import httpx
 from python_calamine import CalamineWorkbook
 
 from shared.bus import StreamSpec
-from tests.services.notifications.support import Commitments
+from tests.services.notifications.served_commitments import Commitments
 from tests.services.reporting.history import EXPECTED_A, PERIOD
 from tests.services.reporting.served import NewDatabase, served_reporting
 
