@@ -321,7 +321,7 @@ def main() -> int:
         ]
         # The reporting service needs no key of its own: it checks its callers' keys with the commitments service.
         reporting_env = {**service_env, "REPORTING_DATABASE_URL": reporting_database_url,
-                         "COMMITMENTS_URL": base_url}
+                         "COMMITMENTS_URL": base_url, "REPORTING_PUBLIC_URL": reporting_url}
         reporting = [
             ChildSpec("reporting API",
                       [python, "-m", "services.reporting", "serve", "--host", host, "--port", str(reporting_port)],

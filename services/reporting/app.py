@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from services.reporting.calendar.router import router as calendar_router
 from services.reporting.commitments_client import CommitmentsClient
 from services.reporting.config import ReportingSettings
+from services.reporting.exports.router import router as exports_router
 from services.reporting.reports.router import router as reports_router
 from shared.admission import Admission, AdmissionControl
 from shared.api_docs import create_api
@@ -84,6 +86,8 @@ def create_app(settings: ReportingSettings | None = None, clock: Clock | None = 
     app.state.key_verifier = key_verifier
     install_problem_handlers(app)
     app.include_router(reports_router)
+    app.include_router(exports_router)
+    app.include_router(calendar_router)
 
     admission = Admission(settings.in_flight_limit, settings.request_queue_timeout_seconds)
     app.state.admission = admission

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import time
+
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -37,6 +39,19 @@ class ReportingSettings(ServiceSettings):
     # step, +20, by default).
     very_overdue_working_days: int = 20
 
+    # The address this service is reached at, which the calendar feeds' secret URLs are given with.
+    reporting_public_url: str = "http://127.0.0.1:8002"
+    # The page a calendar event links to, {item_id} replaced by the item's id (empty: the item's timeline in
+    # this service's reports, at REPORTING_PUBLIC_URL).
+    feed_item_url: str = ""
+    # The calendar feeds' alarms: the reminders sent this many working days before a deadline (the commitments
+    # service's default rules; its per-plan, partner and item overrides are not in the events).
+    feed_alarm_working_days: tuple[int, ...] = (10, 3, 1)
+    # An alarm on the deadline's day too, as the reminder sent that day.
+    feed_alarm_on_due_day: bool = True
+    # The hour (Europe/Paris) the alarms ring: the opening of the reminders' sending window.
+    feed_alarm_time: time = time(8, 30)
+
     def commitments_policy(self) -> CallPolicy:
         """How this process calls the commitments service."""
         return CallPolicy(connect_timeout_seconds=self.commitments_connect_timeout_seconds,
@@ -49,6 +64,11 @@ class ReportingSettings(ServiceSettings):
                           retry_initial_seconds=self.commitments_retry_initial_seconds,
                           retry_max_seconds=self.commitments_retry_max_seconds,
                           retry_after_max_seconds=self.commitments_retry_after_max_seconds)
+
+    def feed_item_url_template(self) -> str:
+        """The page a calendar event links to, with an {item_id} placeholder."""
+        return self.feed_item_url or (f"{self.reporting_public_url.rstrip('/')}"
+                                          "/v1/reports/items/{item_id}/timeline")
 
     @property
     def database_url(self) -> str:

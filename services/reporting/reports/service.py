@@ -238,3 +238,15 @@ async def item_timeline(session: AsyncSession, principal: Principal, item_id: uu
 def _about_another_partner(details: dict[str, Any], visible: Visible) -> bool:
     partner = details.get("partner_id")
     return partner is not None and visible is not None and uuid.UUID(partner) not in visible
+
+
+async def deadline_list(session: AsyncSession, visible: Visible, today: date, *, open_only: bool = True,
+                        plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None,
+                        owner_contact_id: uuid.UUID | None = None, limit: int = 100_000
+                        ) -> list[DeadlineReportRead]:
+    """Deadlines of the visible items (the open ones, or all but removed ones), by date in force then title, as
+    the deadlines report shows each one (exports and calendar feeds; `owner_contact_id`: of one city agent's
+    items)."""
+    rows = await repository.deadlines(session, visible, open_only=open_only, plan_id=plan_id, partner_id=partner_id,
+                                      limit=limit, owner_contact_id=owner_contact_id)
+    return [_deadline(row, today) for row in rows]
