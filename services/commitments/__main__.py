@@ -74,17 +74,19 @@ def serve(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
 async def relay(settings: RelaySettings, _args: argparse.Namespace) -> None:
     from shared.probes import worker_probes
 
-    # HEALTH_PORT: ready while NATS is connected and the database answers.
+    # HEALTH_PORT: ready while NATS is connected and the database answers; /metrics (the outbox's lag).
     connection: dict[str, Any] = {}
-    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
-        await _relay(settings, connection)
+    hooks: list[Any] = []
+    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks):
+        await _relay(settings, connection, hooks)
 
 
-async def _relay(settings: RelaySettings, connection: dict[str, Any]) -> None:
+async def _relay(settings: RelaySettings, connection: dict[str, Any], metrics_hooks: list[Any]) -> None:
     from services.commitments.database import outbox_aware_sessionmaker
-    from services.commitments.outbox.relay import OutboxRelay
+    from services.commitments.outbox.relay import OutboxRelay, outbox_lag
     from shared.bus import StreamSpec, connect
     from shared.db import create_engine
+    from shared.metrics import outbox_lag_hook
     from shared.telemetry import setup_tracing
 
     # The relay's publish spans, and the trace context of events recorded outside any HTTP request.
@@ -108,7 +110,9 @@ async def _relay(settings: RelaySettings, connection: dict[str, Any]) -> None:
     engine = create_engine(settings.database_url)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds)
-    outbox_relay = OutboxRelay(outbox_aware_sessionmaker(engine, lambda: None), nats_client, stream, SystemClock(),
+    sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)
+    metrics_hooks.append(outbox_lag_hook(stream.name, lambda: outbox_lag(sessionmaker, SystemClock())))
+    outbox_relay = OutboxRelay(sessionmaker, nats_client, stream, SystemClock(),
                                batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
                                pause_before_mark_seconds=settings.relay_pause_before_mark_seconds)
     try:

@@ -27,6 +27,7 @@ from services.notifications.deliveries.events import ReminderDelivery
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.outbox.recorder import record_event
 from shared.clock import Clock
+from shared.events import EventData
 from shared.problems import InvalidInput, NotFound
 
 _STATUS = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
@@ -125,6 +126,7 @@ def _returned_message_id(message: Message) -> str | None:
 class BounceResult:
     delivery: Delivery
     outcome: str  # "bounced", "already-bounced", "ignored"
+    events: tuple[EventData, ...] = ()  # written to the outbox
 
 
 async def record_bounce(session: AsyncSession, clock: Clock, report: DeliveryReport) -> BounceResult:
@@ -142,12 +144,14 @@ async def record_bounce(session: AsyncSession, clock: Clock, report: DeliveryRep
     detail = f" ({report.diagnostic})" if report.diagnostic else ""
     delivery.status, delivery.bounced_at, delivery.updated_at = DeliveryStatus.BOUNCED.value, now, now
     delivery.last_error = f"avis de non-remise : {report.status}{detail}"[:1000]
+    told: list[EventData] = []
     for reminder in await _reminders(session, delivery):
         data = reminder.bounced(report.reason)
         if data is not None:
             record_event(session, data, clock)
+            told.append(data)
     await session.flush()
-    return BounceResult(delivery, "bounced")
+    return BounceResult(delivery, "bounced", tuple(told))
 
 
 async def _reminders(session: AsyncSession, delivery: Delivery) -> list[ReminderDelivery]:
