@@ -21,9 +21,10 @@ REMINDERS_BOUNCED = Counter(
     "engagements_reminders_bounced", "Reminders returned by the recipient's server after being accepted (a "
     "delivery status notification), by reason (invalid-address, mailbox-unavailable, message-refused, bounced).",
     ["reason"])
-WEBHOOK_ATTEMPTS = Counter(
-    "engagements_webhook_attempts", "Webhook POSTs made, by outcome: success (2xx) or failure (any other answer, or "
-    "none).", ["outcome"])
+WEBHOOK_ATTEMPTS = Counter("engagements_webhook_attempts", "Webhook POSTs made (each attempt of each delivery).")
+WEBHOOK_FAILURES = Counter(
+    "engagements_webhook_failures",
+    "Webhook POSTs that failed: an answer other than 2xx, a timeout, a refused or unreachable target.")
 WEBHOOK_DELIVERIES_FAILED = Counter(
     "engagements_webhook_deliveries_failed",
     "Webhook deliveries given up (retries exhausted, or 410 Gone): the endpoint never got the event.")

@@ -27,7 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.deliveries import events
 from services.notifications.deliveries.events import ReminderDelivery
-from services.notifications.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES_FAILED, count_reminder_events
+from services.notifications.metrics import (
+    WEBHOOK_ATTEMPTS,
+    WEBHOOK_DELIVERIES_FAILED,
+    WEBHOOK_FAILURES,
+    count_reminder_events,
+)
 from services.notifications.outbox.recorder import record_event
 from services.notifications.webhooks import repository, service
 from services.notifications.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -187,7 +192,9 @@ class WebhookDispatcher:
                 return False
             await service.record_attempt(session, self.clock, self.policy, delivery, subscription, result)
             told = _reminder_outcome(session, self.clock, delivery, result)
-        WEBHOOK_ATTEMPTS.labels("success" if result.succeeded else "failure").inc()
+        WEBHOOK_ATTEMPTS.inc()
+        if not result.succeeded:
+            WEBHOOK_FAILURES.inc()
         if delivery.status == "failed":
             WEBHOOK_DELIVERIES_FAILED.inc()
         count_reminder_events(told)
