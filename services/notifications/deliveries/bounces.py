@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
+from email.utils import collapse_rfc2231_value
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,11 +64,18 @@ class DeliveryReport:
 def parse_report(raw: bytes) -> DeliveryReport:
     """Read a DSN (the whole mail as received); NotADeliveryReport when it is not one, or names no message."""
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-    except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything it still chokes on is not a DSN
-        raise NotADeliveryReport("Ce courrier n'a pas pu être lu.") from exc
-    if message.get_content_type() != "multipart/report" \
-            or (message.get_param("report-type") or "").lower() != "delivery-status":
+        return _parse(raw)
+    except NotADeliveryReport:
+        raise
+    except (ValueError, TypeError, AttributeError, LookupError) as exc:
+        # Anyone may send anything to the sender's address: what the parser chokes on is not a report.
+        raise NotADeliveryReport("Ce courrier n'a pas pu être lu comme un avis de remise.") from exc
+
+
+def _parse(raw: bytes) -> DeliveryReport:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    report_type = collapse_rfc2231_value(message.get_param("report-type") or "")
+    if message.get_content_type() != "multipart/report" or report_type.lower() != "delivery-status":
         raise NotADeliveryReport("Ce courrier n'est pas un avis de remise (multipart/report, "
                                  "report-type=delivery-status, RFC 3464).")
     status_part = _first_part(message, "message/delivery-status")

@@ -140,6 +140,12 @@ def test_the_reason_follows_the_status_subject(status: str, reason: str) -> None
     assert parse_report(postfix_dsn(MESSAGE_ID, "x@hsh.example", status=status)).reason == reason
 
 
+def test_a_report_type_in_rfc_2231_form_is_read() -> None:
+    raw = postfix_dsn(MESSAGE_ID, "x@hsh.example").replace(b"report-type=delivery-status",
+                                                           b"report-type*=utf-8''delivery-status")
+    assert parse_report(raw).status == "5.1.1"
+
+
 def test_a_delay_warning_is_not_a_bounce() -> None:
     report = parse_report(postfix_dsn(MESSAGE_ID, "x@hsh.example", action="delayed", status="4.4.1"))
     assert (report.action, report.is_bounce) == ("delayed", False)
