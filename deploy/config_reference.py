@@ -25,11 +25,10 @@ from pydantic_settings import BaseSettings
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs/configuration.md"
 
-# Which processes read each settings class (the commands of services/<service>/__main__.py).
+# Which processes read each settings class (the commands of `python -m services.<service>`).
 PROCESSES = {
     "ServiceSettings": "every process of every service",
     "CommitmentsSettings": "`python -m services.commitments` (every command)",
-    "RelaySettings": "`python -m services.commitments relay`",
     "ScannerSettings": "`python -m services.commitments scan`",
     "NotificationsSettings": "`python -m services.notifications` (every command)",
     "ReportingSettings": "`python -m services.reporting` (every command)",
