@@ -317,7 +317,7 @@ async def test_a_reminder_delivered_to_a_webhook_is_told_once_settled(sessionmak
     event = reminder(clock, partner)
     await record(sessionmaker, clock, event)
     await record(sessionmaker, clock, envelope(clock, "item.created"))  # not a reminder: nothing told
-    receiver.answer(500)
+    receiver.answer(500, 500)  # both POSTs fail, whichever goes first
     send = dispatcher(sessionmaker, clock)
     await send.dispatch_due()
     assert await outbox_events(sessionmaker) == []  # a retry is coming: nothing settled, nothing told
