@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,7 +24,7 @@ from shared.metrics import CONTENT_TYPE_LATEST, Hook, MetricsExposition
 
 logger = logging.getLogger(__name__)
 
-Checks = Callable[[], Awaitable[dict[str, str]]]
+Checks = Callable[[], Coroutine[Any, Any, dict[str, str]]]
 # A report that cannot be had within this is "unavailable", and a probe that cannot be answered within it fails.
 REPORT_TIMEOUT_SECONDS = 2.0
 
@@ -40,7 +40,7 @@ async def database_check(engine: AsyncEngine) -> str:
 
 
 @contextlib.contextmanager
-def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0",  # noqa: S104
+def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0",
                  metrics: MetricsExposition | None = None) -> Iterator[int | None]:
     """/healthz and /readyz on `port` for a process without an API (relay, scanner, consumers), while the
     block runs; no port, no probes. Ready when every check says "ok"; alive while the event loop answers.
@@ -62,7 +62,7 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0",  # noq
     exposition = metrics or MetricsExposition()
 
     class Probe(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_GET(self) -> None:  # the name http.server calls
             if self.path.split("?")[0] == "/metrics":
                 self._metrics()
                 return
@@ -101,7 +101,7 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0",  # noq
             self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - probes every few seconds: quiet
-            logger.debug("probe: " + format, *args)
+            logger.debug("probe: " + format, *args)  # noqa: G003 - http.server hands its own %-template and args
 
     server = ThreadingHTTPServer((host, port), Probe)
     server.daemon_threads = True

@@ -138,7 +138,7 @@ async def next_generation(session: AsyncSession, worker_id: str, now: datetime) 
 
 async def current_generation(session: AsyncSession, worker_id: str) -> int | None:
     """The latest generation started under this worker identity."""
-    return await session.scalar(select(SenderWorker.generation).where(SenderWorker.worker_id == worker_id))
+    return (await session.execute(select(SenderWorker.generation).where(SenderWorker.worker_id == worker_id))).scalar()
 
 
 async def still_claimed(session: AsyncSession, ids: Sequence[uuid.UUID], holder: Holder, for_update: bool

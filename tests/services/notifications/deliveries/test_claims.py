@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.claims import Claims, IdentityTaken, worker_identity
@@ -26,7 +27,6 @@ from services.notifications.deliveries.models import Delivery, DeliveryKind, Sen
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
 from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.outbox.models import OutboxMessage
-from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.smtp import SendResult, SmtpPool
 from shared.clock import FixedClock
 from shared.db import create_engine, create_sessionmaker
