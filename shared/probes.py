@@ -16,11 +16,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
-from shared.metrics import CONTENT_TYPE_LATEST, Hook, MetricsExposition
+from shared.metrics import Hook, MetricsExposition
 
 logger = logging.getLogger(__name__)
 

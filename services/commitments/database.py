@@ -10,6 +10,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import NAMING_CONVENTION, UtcDateTime, new_id, read_sessionmaker, request_session
+
 # Sessions that wake the relay after a commit that wrote outbox rows (shared/outbox/session.py).
 from shared.outbox.session import outbox_aware_sessionmaker
 

@@ -96,6 +96,12 @@ def _parse(raw: bytes) -> DeliveryReport:
                           diagnostic=str(diagnostic).strip() if diagnostic else None)
 
 
+def _decoded(part: Message) -> bytes:
+    """A leaf part's content, its transfer encoding undone."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
 def _first_part(message: Message, content_type: str) -> Message | None:
     return next((part for part in message.walk() if part.get_content_type() == content_type), None)
 
@@ -106,7 +112,7 @@ def _recipient_blocks(status_part: Message) -> list[Message]:
     if isinstance(payload, list):
         blocks = [block for block in payload if isinstance(block, Message)]
     else:  # a part the parser left as text (an unusual transfer encoding): read its blocks as headers
-        text = status_part.get_payload(decode=True) or b""
+        text = _decoded(status_part)
         blocks = [BytesHeaderParser().parsebytes(chunk.strip() + b"\n")
                   for chunk in re.split(rb"\r?\n\r?\n", text) if chunk.strip()]
     return [block for block in blocks if block.get("Action") is not None]
@@ -123,7 +129,7 @@ def _returned_message_id(message: Message) -> str | None:
             if isinstance(returned, Message) and returned.get("Message-ID"):
                 return str(returned["Message-ID"]).strip()
         elif kind in ("text/rfc822-headers", "message/global-headers"):
-            raw = part.get_payload(decode=True) or b""
+            raw = _decoded(part)
             headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
             if headers.get("Message-ID"):
                 return str(headers["Message-ID"]).strip()

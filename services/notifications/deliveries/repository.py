@@ -172,7 +172,7 @@ async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: dateti
         .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None, claimed_by=None,
                 claim_generation=None, last_error=None, updated_at=now)
         .returning(Delivery.id, Delivery.partner_id))
-    return {delivery_id: partner_id for delivery_id, partner_id in result}
+    return dict(result.tuples().all())
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:

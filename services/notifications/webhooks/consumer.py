@@ -29,9 +29,9 @@ from services.notifications.webhooks import service
 from services.notifications.webhooks.dispatcher import WebhookDispatcher
 from shared.bus import StreamSpec, connect, ensure_stream
 from shared.clock import Clock
-from shared.metrics import Hook, consumer_lag_hook, count_consumed
 from shared.db import create_engine, create_sessionmaker
 from shared.events.envelope import EventEnvelope
+from shared.metrics import Hook, consumer_lag_hook, count_consumed
 from shared.telemetry import extract_trace_context
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,14 @@ from services.notifications.app import create_app
 from services.notifications.config import NotificationsSettings
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import SystemClock
-from tests.services.notifications.support import Commitments, SinkHandler, World, free_port, publish, reminder_event
+from tests.services.notifications.support import (
+    Commitments,
+    SinkHandler,
+    World,
+    free_port,
+    publish,
+    reminder_event,
+)
 from tests.shared.probes_support import running
 from tests.shared.test_metrics import samples, value
 
@@ -45,7 +52,7 @@ async def scrape_until(url: str, holds: Callable[[Scraped], bool], what: str, ti
                 pass  # still starting
             await asyncio.sleep(0.2)
     raise AssertionError(f"timed out waiting for: {what}; last scrape: "
-                         f"{sorted((n, dict(l), v) for (n, l), v in last.items() if n.startswith('engagements'))}")
+                         f"{sorted((n, dict(ls), v) for (n, ls), v in last.items() if n.startswith('engagements'))}")
 
 
 def _worker_environment(settings: NotificationsSettings) -> dict[str, str]:
