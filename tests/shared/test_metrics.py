@@ -14,30 +14,19 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import Gauge
-from prometheus_client.parser import text_string_to_metric_families
 
 from shared.metrics import UNMATCHED, install_metrics
 from shared.probes import serve_probes
-from tests.conftest import _free_port
+from tests.ports import free_port
+from tests.scraped_metrics import samples, value
 
 # A gauge of these tests alone, set by their hooks.
 READING = Gauge("engagements_test_reading", "A value read at scrape time (tests only).", ["test"])
 
 
-def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of an exposition: (name, labels) → value."""
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
-
-
-def value(scraped: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
-    """A sample's value, 0 when the series does not exist (yet)."""
-    return scraped.get((name, frozenset(labels.items())), 0.0)
-
-
 @contextlib.asynccontextmanager
 async def served(app: FastAPI) -> AsyncIterator[str]:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -132,7 +121,7 @@ async def test_a_worker_serves_its_metrics_on_its_probes_port(service: str) -> N
     async def reading() -> None:
         READING.labels(service).set(3)
 
-    with probes_with([reading], _free_port()) as port:
+    with probes_with([reading], free_port()) as port:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             scrape = await client.get("/metrics")
             ready = await client.get("/readyz")

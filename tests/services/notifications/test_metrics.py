@@ -6,9 +6,7 @@ route template and report their outbox's lag."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,40 +18,14 @@ from services.notifications.app import create_app
 from services.notifications.config import NotificationsSettings
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import SystemClock
-from tests.services.notifications.support import (
-    Commitments,
-    SinkHandler,
-    World,
-    free_port,
-    publish,
-    reminder_event,
-)
-from tests.shared.probes_support import running
-from tests.shared.test_metrics import samples, value
+from tests.ports import free_port
+from tests.probed_process import running
+from tests.scraped_metrics import Scraped, scrape_until, value
+from tests.services.notifications.served_commitments import Commitments
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
 
 pytestmark = pytest.mark.slow
-
-Scraped = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-async def scrape_until(url: str, holds: Callable[[Scraped], bool], what: str, timeout: float = 90.0) -> Scraped:
-    """Scrape `url` until what it answers satisfies `holds` (a bound on the wait, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    last: Scraped = {}
-    async with httpx.AsyncClient(timeout=5) as client:
-        while time.monotonic() < deadline:
-            try:
-                answer = await client.get(url)
-                if answer.status_code == 200:
-                    last = samples(answer.text)
-                    if holds(last):
-                        return last
-            except httpx.HTTPError:
-                pass  # still starting
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for: {what}; last scrape: "
-                         f"{sorted((n, dict(ls), v) for (n, ls), v in last.items() if n.startswith('engagements'))}")
-
 
 def _worker_environment(settings: NotificationsSettings) -> dict[str, str]:
     return {

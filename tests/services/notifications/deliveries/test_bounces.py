@@ -22,8 +22,12 @@ from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock
 from shared.events import EventEnvelope
 from shared.events.notifications import DeliveryBounced
-from tests.services.notifications.support import Commitments, SinkHandler, World, ok, publish, reminder_event
-from tests.services.notifications.test_api import client, consume_all, notifications_api
+from tests.responses import ok
+from tests.services.notifications.in_process_api import client, notifications_api
+from tests.services.notifications.served_commitments import Commitments
+from tests.services.notifications.test_api import consume_all
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
 
 MESSAGE_ID = "<019abc12-8702-7000-abee-62cd37c4247d@sceaux.example>"
 
