@@ -4,6 +4,8 @@
 #   make lint    ruff (lint rules in pyproject.toml) and mypy (strict) over the tree
 #   make bench   run the benchmarks
 #   make fuzz    schemathesis over every operation of both APIs, long run (SQLite and PostgreSQL)
+#   make faults  the multi-node fault run (3-node NATS cluster, PostgreSQL, 2 replicas of everything, every kill,
+#                10,000 events and more), printing the fault table (docs/operations.md)
 #   make clean   remove the environment and caches (not ./data: delete it yourself to start afresh)
 
 PYTHON3 ?= python3
@@ -16,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # (PYTHONDONTWRITEBYTECODE, a read-only checkout); after the first sync it costs a tenth of a second.
 SYNC   := $(UV) sync --frozen --inexact --compile-bytecode
 
-.PHONY: run test lint bench fuzz clean env env-dev system-packages
+.PHONY: run test lint bench fuzz faults clean env env-dev system-packages
 
 # Programs the tests run that PyPI does not ship: nginx (the reverse proxy of tests/deploy/test_proxy.py).
 # Installed with apt-get when missing (quiet, and nothing when present); without apt-get as root their tests
@@ -68,6 +70,12 @@ FUZZ_EXAMPLES ?= 200
 fuzz: env-dev
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SQLITE=1 $(PYTHON) -m pytest -p no:cacheprovider $(PYTEST_ARGS) \
 		tests/services/commitments/test_fuzz_api.py tests/services/notifications/test_fuzz_api.py
+
+# PostgreSQL from TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test); FAULTS_ARGS e.g.
+# "--events 20000 --clients 8 --keep-logs /tmp/faults-logs". The suite runs a short variant (tests/faults/).
+FAULTS_ARGS ?=
+faults: env-dev
+	$(PYTHON) -m tests.faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,11 +5,12 @@ already running NATS at NATS_URL is used instead. First start: the schemas, the 
 Blagis, an admin key (kept in <data>/admin-key.txt), the notifications service's own key and the secret
 signing action links. Then, as child processes until Ctrl-C / SIGTERM: the commitments API (with its
 outbox relay), the deadline scanner, the notifications API and its worker (reminder emails, digest,
-webhooks, and the relay of its own events), and a local SMTP sink that keeps every message in <data>/mail (a Maildir). The terminal shows the
+webhooks, and the relay of its own events), the reporting API and its projector (the read model of the
+reports), and a local SMTP sink that keeps every message in <data>/mail (a Maildir). The terminal shows the
 banner as soon as the API answers; each child logs to <data>/<child>.log. The data folder and everything in
 it are readable by their owner only: they hold names, email addresses and keys.
-Settings: DATA_DIR, NATS_URL, DATABASE_URL, NOTIFICATIONS_DATABASE_URL, HOST, PORT, NOTIFICATIONS_PORT,
-SMTP_SINK_PORT.
+Settings: DATA_DIR, NATS_URL, DATABASE_URL, NOTIFICATIONS_DATABASE_URL, REPORTING_DATABASE_URL, HOST, PORT,
+NOTIFICATIONS_PORT, REPORTING_PORT, SMTP_SINK_PORT.
 """
 
 from __future__ import annotations
@@ -219,16 +220,18 @@ async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
         await engine.dispose()
 
 
-def banner(base_url: str, notifications_url: str, admin_key: str, data_dir: Path, mail_dir: Path) -> str:
+def banner(base_url: str, notifications_url: str, reporting_url: str, admin_key: str, data_dir: Path,
+           mail_dir: Path) -> str:
     """What a person needs first: where the API and its documentation are, and the admin key."""
     key_file = data_dir / "admin-key.txt"
     return f"""
 Engagements is running.
   API documentation : {base_url}/docs
   Admin API key     : {admin_key}
-                      (kept in {key_file}, readable by you only; valid on both APIs)
+                      (kept in {key_file}, readable by you only; valid on every API)
   Try it            : curl -H "Authorization: Bearer $(cat {key_file})" {base_url}/v1/plans
   Notifications API : {notifications_url}/docs   (deliveries, preferences, webhooks)
+  Reports API       : {reporting_url}/docs   (partner scorecards, plan progress, deadlines, item histories)
   Reminder emails   : kept by the local SMTP sink in {mail_dir}/new/ (one file per message, Maildir)
   Logs              : {data_dir}/*.log (one per process)
 Press Ctrl-C to stop.
@@ -258,14 +261,17 @@ def main() -> int:
     data_dir.chmod(0o700)  # a folder made by an earlier version, or by hand
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
     notifications_port = int(os.environ.get("NOTIFICATIONS_PORT", str(port + 1)))
+    reporting_port = int(os.environ.get("REPORTING_PORT", str(port + 2)))
     smtp_port = int(os.environ.get("SMTP_SINK_PORT", "8025"))
     mail_dir = data_dir / "mail"
     notifications_database_url = os.environ.get("NOTIFICATIONS_DATABASE_URL",
                                                 f"sqlite:///{data_dir / 'notifications.db'}")
+    reporting_database_url = os.environ.get("REPORTING_DATABASE_URL", f"sqlite:///{data_dir / 'reporting.db'}")
     nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
     database_url = os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'commitments.db'}")
     base_url = f"http://127.0.0.1:{port}"
     notifications_url = f"http://127.0.0.1:{notifications_port}"
+    reporting_url = f"http://127.0.0.1:{reporting_port}"
     service_env = {"DATA_DIR": str(data_dir), "NATS_URL": nats_url, "DATABASE_URL": database_url,
                    "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", base_url),
                    "LOG_JSON": os.environ.get("LOG_JSON", "false"), "PYTHONPATH": str(ROOT)}
@@ -290,11 +296,13 @@ def main() -> int:
             wait_until(lambda: asyncio.run(_nats_answers(nats_url)), "nats-server", children)
         from services.commitments.migrate import upgrade_database
         from services.notifications.migrate import upgrade_database as upgrade_notifications_database
+        from services.reporting.migrate import upgrade_database as upgrade_reporting_database
 
         # Alembic's INFO lines (one per migration) are for an operator's `migrate`, not for this terminal.
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         upgrade_database(database_url)
         upgrade_notifications_database(notifications_database_url)
+        upgrade_reporting_database(reporting_database_url)
         keys = asyncio.run(first_start(database_url, data_dir))
         admin_key = keys["admin"]
         notifications_env = {
@@ -311,12 +319,22 @@ def main() -> int:
                       [python, "-m", "services.notifications", "consume"], notifications_env,
                       log_file=data_dir / "notifications-worker.log"),
         ]
-        # All at once (the notifications service asks the commitments API nothing before a request or an
-        # event comes): the banner comes as soon as the API answers.
-        for spec in (smtp_sink, *commitments, *notifications):
+        # The reporting service needs no key of its own: it checks its callers' keys with the commitments service.
+        reporting_env = {**service_env, "REPORTING_DATABASE_URL": reporting_database_url,
+                         "COMMITMENTS_URL": base_url}
+        reporting = [
+            ChildSpec("reporting API",
+                      [python, "-m", "services.reporting", "serve", "--host", host, "--port", str(reporting_port)],
+                      reporting_env, log_file=data_dir / "reporting-api.log"),
+            ChildSpec("reporting projector", [python, "-m", "services.reporting", "project"], reporting_env,
+                      log_file=data_dir / "reporting-projector.log"),
+        ]
+        # All at once (the notifications and reporting services ask the commitments API nothing before a request
+        # or an event comes): the banner comes as soon as the API answers.
+        for spec in (smtp_sink, *commitments, *notifications, *reporting):
             children.start(spec)
         wait_until(lambda: http_ok(f"{base_url}/healthz"), "the API", children)
-        print(banner(base_url, notifications_url, admin_key, data_dir, mail_dir), flush=True)
+        print(banner(base_url, notifications_url, reporting_url, admin_key, data_dir, mail_dir), flush=True)
         while (gone := children.exited()) is None:
             time.sleep(0.5)
         print(f"{gone[0].name} exited with code {gone[1]}; stopping", file=sys.stderr, flush=True)

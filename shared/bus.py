@@ -26,6 +26,9 @@ class StreamSpec:
     name: str
     subject_prefix: str
     duplicate_window_seconds: float = 3600.0
+    # Copies of the stream kept by a NATS cluster (1 on a single server, 3 on a three-node cluster), used when
+    # a service creates the stream; a stream that exists keeps the replicas operations gave it.
+    replicas: int = 1
 
     @property
     def subjects(self) -> list[str]:
@@ -41,8 +44,10 @@ class StreamSpec:
 
 
 async def connect(url: str, name: str, **options: object) -> NatsClient:
-    """Connect to NATS with reconnects that never give up (the service outlives NATS restarts)."""
-    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+    """Connect to NATS with reconnects that never give up (the service outlives NATS restarts). `url` may list
+    several servers of a cluster, separated by commas (nats://a:4222,nats://b:4222): the client tries each."""
+    servers = [server.strip() for server in url.split(",") if server.strip()]
+    return await nats.connect(servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                               connect_timeout=2, **options)
 
 
@@ -52,7 +57,7 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         info = await js.stream_info(spec.name)
     except NotFoundError:
         await js.add_stream(StreamConfig(name=spec.name, subjects=spec.subjects,
-                                         duplicate_window=spec.duplicate_window_seconds))
+                                         duplicate_window=spec.duplicate_window_seconds, num_replicas=spec.replicas))
         logger.info("created stream %s for %s", spec.name, spec.subjects)
         return
     current = info.config

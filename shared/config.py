@@ -24,6 +24,9 @@ class ServiceSettings(BaseSettings):
     events_stream: str = "COMMITMENTS"
     events_subject_prefix: str = "commitments"
     events_duplicate_window_seconds: float = 3600.0
+    # Replicas of the event stream when a service creates it: 3 on a three-node NATS cluster (a stream that
+    # already exists keeps its own). NATS_URL may then list the cluster's servers, separated by commas.
+    events_stream_replicas: int = 1
     # The notifications service's own stream (what happened to each reminder, action links used): published by
     # it, read by the reporting service. Same dedup window as above.
     notifications_events_stream: str = "NOTIFICATIONS"
@@ -62,7 +65,7 @@ class ServiceSettings(BaseSettings):
         from shared.bus import StreamSpec
 
         return StreamSpec(self.notifications_events_stream, self.notifications_events_subject_prefix,
-                          self.events_duplicate_window_seconds)
+                          self.events_duplicate_window_seconds, self.events_stream_replicas)
 
     @property
     def in_flight_limit(self) -> int:

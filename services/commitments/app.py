@@ -58,7 +58,8 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
                            pool_timeout_seconds=settings.database_pool_timeout_seconds)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds)
+                        settings.events_duplicate_window_seconds,
+                        settings.events_stream_replicas)
     bus = BusState()
     relay_holder: dict[str, OutboxRelay] = {}
 

@@ -51,7 +51,8 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
                            pool_timeout_seconds=settings.database_pool_timeout_seconds)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds)
+                        settings.events_duplicate_window_seconds,
+                        settings.events_stream_replicas)
     own_stream = settings.notifications_stream()
     bus = BusState()
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -110,6 +111,12 @@ class ReminderConsumer:
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                 if stop.is_set():
                     return
+                await asyncio.sleep(1.0)
+                continue
+            except (nats.js.errors.APIError, nats.errors.NoRespondersError) as exc:
+                # A NATS cluster electing a stream or consumer leader (a node died) answers 503 for a while:
+                # the worker waits and asks again rather than exit.
+                logger.warning("fetch refused by NATS (%s); retrying", exc)
                 await asyncio.sleep(1.0)
                 continue
             try:
@@ -270,7 +277,8 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client: Nat
         smtp = SmtpPool(settings)
         stack.push_async_callback(smtp.close)
         stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                            settings.events_duplicate_window_seconds)
+                            settings.events_duplicate_window_seconds,
+                            settings.events_stream_replicas)
         sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp, worker_id)
         consumer = ReminderConsumer(sessionmaker, client.jetstream(), stream, settings, clock, commitments,
                                     on_recorded=sender.wake)

@@ -3,7 +3,7 @@
 from services.notifications.actions.models import ActionLinkUse  # noqa: F401 - imported to register its tables
 from services.notifications.database import Base
 from services.notifications.deliveries.models import Delivery, SenderWorker  # noqa: F401 - imported to register its tables
-from services.notifications.outbox.models import OutboxMessage  # noqa: F401 - imported to register its table
+from services.notifications.outbox.models import OutboxMessage  # noqa: F401 - imported to register its tables
 from services.notifications.preferences.models import ContactPreference
 from services.notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription  # noqa: F401 - imported to register its tables
 

@@ -130,6 +130,14 @@ class DeadlineRemoved(EventData):
     item_id: UUID
 
 
+class DeadlineMetChanged(EventData):
+    type, summary = ("deadline.met_changed",
+                     "Un jalon a été marqué atteint (ou ne l'est plus) ; les autres échéances suivent l'état de l'élément.")
+    deadline_id: UUID
+    item_id: UUID
+    met_on: date | None
+
+
 class DeadlineProposed(EventData):
     type, summary = "deadline.proposed", "Un partenaire propose une nouvelle date pour une échéance."
     proposal_id: UUID

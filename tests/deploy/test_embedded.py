@@ -25,14 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, nats_url: str,
                                                               stream_names: tuple[str, str]) -> None:
-    port, notifications_port, smtp_port = free_port(), free_port(), free_port()
+    port, notifications_port, reporting_port, smtp_port = free_port(), free_port(), free_port(), free_port()
     data = tmp_path / "data"
     env = {**os.environ, "DATA_DIR": str(data), "PORT": str(port), "NATS_URL": nats_url,
-           "NOTIFICATIONS_PORT": str(notifications_port), "SMTP_SINK_PORT": str(smtp_port),
+           "NOTIFICATIONS_PORT": str(notifications_port), "REPORTING_PORT": str(reporting_port),
+           "SMTP_SINK_PORT": str(smtp_port),
            "EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED", "EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded",
            "NOTIFICATIONS_EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED_EV",
            "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded-ev"}
-    for name in ("DATABASE_URL", "NOTIFICATIONS_DATABASE_URL"):
+    for name in ("DATABASE_URL", "NOTIFICATIONS_DATABASE_URL", "REPORTING_DATABASE_URL"):
         env.pop(name, None)
     process = subprocess.Popen([sys.executable, "-m", "deploy.embedded"], cwd=ROOT, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -55,6 +56,7 @@ def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, na
         # The banner does not wait for it: it is ready a moment later.
         deliveries = _when_it_answers(f"http://127.0.0.1:{notifications_port}/v1/deliveries", auth)
         assert deliveries.status_code == 200, deliveries.text
+        _the_reports_show_the_sample_plan(f"http://127.0.0.1:{reporting_port}", plans.json()[0]["id"], auth)
         _a_reminder_reaches_the_mail_folder(f"http://127.0.0.1:{port}", auth, data, env)
         _personal_data_is_readable_by_its_owner_only(data)
     finally:
@@ -83,10 +85,22 @@ def _when_it_answers(url: str, headers: dict[str, str], timeout: float = 30) -> 
             time.sleep(0.2)
 
 
+def _the_reports_show_the_sample_plan(reporting: str, plan_id: str, auth: dict[str, str]) -> None:
+    """The projector fills the reporting service's read model from the stream: the plan's progress lists its
+    items, with the same admin key."""
+    deadline = time.monotonic() + 60
+    while True:
+        progress = _when_it_answers(f"{reporting}/v1/reports/plans/{plan_id}/progress", auth)
+        if progress.status_code == 200 and progress.json()["items"] > 0:
+            return
+        assert time.monotonic() < deadline, f"the reports never showed the plan: {progress.text}"
+        time.sleep(0.3)
+
+
 def _personal_data_is_readable_by_its_owner_only(data: Path) -> None:
     """The databases (with their write-ahead logs, open while the services run), the mails, the logs, the
     keys: nothing in the data folder is readable by another user."""
-    for name in ("commitments.db", "notifications.db"):
+    for name in ("commitments.db", "notifications.db", "reporting.db"):
         assert (data / f"{name}-wal").exists()
     readable_by_others = {str(path.relative_to(data)): oct(path.stat().st_mode & 0o777)
                           for path in (data, *data.rglob("*")) if path.stat().st_mode & 0o077}

@@ -30,7 +30,12 @@ from services.commitments.items.stated_dates import check_future_date, check_pas
 from services.commitments.outbox.recorder import record_event
 from shared.auth import Principal
 from shared.clock import Clock
-from shared.events.commitments import DeadlineProposalDecided, DeadlineProposed, DeadlineSet
+from shared.events.commitments import (
+    DeadlineMetChanged,
+    DeadlineProposalDecided,
+    DeadlineProposed,
+    DeadlineSet,
+)
 from shared.problems import Conflict, InvalidInput, NotFound
 
 
@@ -115,6 +120,8 @@ async def update_deadline(session: AsyncSession, actor: Principal, clock: Clock,
     if "met_on" in changes and data.met_on != deadline.met_on:
         audit["met_on"] = [deadline.met_on and deadline.met_on.isoformat(), data.met_on and data.met_on.isoformat()]
         deadline.met_on = data.met_on
+        record_event(session, DeadlineMetChanged(deadline_id=deadline.id, item_id=deadline.item_id,
+                                                 met_on=data.met_on), actor, clock)
         await messagebus.publish(session, clock, MilestoneMetChanged(deadline.item_id, deadline.id))
     if audit:
         deadline.updated_at = clock.now()

@@ -55,7 +55,8 @@ async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
     connection["nats"] = nats_client
     engine = create_engine(settings.database_url)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds)
+                        settings.events_duplicate_window_seconds,
+                        settings.events_stream_replicas)
     sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)
     metrics_hooks.append(outbox_lag_hook(stream.name, lambda: outbox_lag(sessionmaker, SystemClock())))
     outbox_relay = OutboxRelay(sessionmaker, nats_client, stream, SystemClock(),

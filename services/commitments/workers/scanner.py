@@ -45,7 +45,8 @@ async def _scan(settings: ScannerSettings, once: bool, as_of: datetime | None,
     install()  # a request marked « sans réponse » moves along its lifecycle, with what that sets off
     engine = create_engine(settings.database_url)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds)
+                        settings.events_duplicate_window_seconds,
+                        settings.events_stream_replicas)
     try:  # to wake the relay at once after a batch; without NATS the relay's poll still finds the events
         # connect() retries forever while NATS is away: the scanner does not wait for it.
         nats_client: NatsClient | None = await asyncio.wait_for(

@@ -131,7 +131,8 @@ async def run_webhooks(settings: NotificationsSettings, clock: Clock, stop: asyn
                                    poll_seconds=settings.webhook_poll_seconds)
     client = await connect(settings.nats_url, name="notifications-webhooks")
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds)
+                        settings.events_duplicate_window_seconds,
+                        settings.events_stream_replicas)
     consumer = WebhookConsumer(client, stream, sessionmaker, clock, durable=settings.webhook_consumer_durable,
                                ack_wait_seconds=settings.consumer_ack_wait_seconds, on_recorded=dispatcher.wake)
     if metrics_hooks is not None:

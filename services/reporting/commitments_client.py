@@ -1,0 +1,54 @@
+"""The commitments service as the reporting service calls it: one client per process, for the key checks
+(`GET /v1/auth/whoami`). The read model comes from events; only who is calling is asked at once over HTTP.
+
+Timeouts, the connection pool, retries of idempotent calls and the French errors come from
+shared/service_client.py; this module says which calls exist and what their refusals mean here."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from services.reporting.config import ReportingSettings
+from shared.auth import Principal, Role
+from shared.problems import DomainError, Forbidden, ServiceUnavailable, Unauthorized
+from shared.service_client import ServiceClient
+
+NAME = "Le service des engagements"
+
+
+class CommitmentsClient:
+    """The commitments service, for the reporting service (the caller's own key)."""
+
+    def __init__(self, service: ServiceClient) -> None:
+        self.service = service
+
+    @classmethod
+    def from_settings(cls, settings: ReportingSettings,
+                      transport: httpx.AsyncBaseTransport | None = None) -> CommitmentsClient:
+        """The process's client (COMMITMENTS_URL and the COMMITMENTS_* call settings)."""
+        return cls(ServiceClient(settings.commitments_url, NAME, settings.commitments_policy(), transport))
+
+    async def aclose(self) -> None:
+        await self.service.aclose()
+
+    async def whoami(self, secret: str) -> Principal | None:
+        """The principal behind a key; None when the commitments service refuses it (unknown, revoked)."""
+        try:
+            response = await self.service.call("GET", "/v1/auth/whoami",
+                                               headers={"Authorization": f"Bearer {secret}"})
+        except (Unauthorized, Forbidden):
+            return None
+        except ServiceUnavailable:
+            raise
+        except DomainError as exc:  # not an answer about the key
+            raise ServiceUnavailable(f"{NAME} n'a pas pu vérifier la clé (HTTP {exc.status}).") from exc
+        body = response.json()
+        if not body.get("active") or body.get("role") not in {role.value for role in Role}:
+            return None
+        visible = frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or ())
+        return Principal(role=Role(body["role"]),
+                         key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
+                         partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
+                         visible_partner_ids=visible)

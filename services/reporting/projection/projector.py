@@ -1,0 +1,230 @@
+"""The projector (`python -m services.reporting project`): one durable JetStream pull consumer per stream
+(commitments, notifications), each applying its batches in stream order, one transaction per batch.
+
+Idempotent twice over: a batch skips the events whose id it already applied (processed_events), and the
+stream sequence it reached is kept with the rows (stream_positions), so a message older than it is known to
+be in. Messages are acknowledged only once the batch has committed; at most one batch is pending at a time
+(max_ack_pending), so a batch that failed, or that a killed process left, comes back whole before anything
+after it, and is applied in sequence order again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.reporting.config import ReportingSettings
+from services.reporting.projection import commitments, notifications
+from services.reporting.projection.batch import Batch
+from services.reporting.projection.models import ProcessedEvent, StreamPosition
+from shared.bus import StreamSpec, connect, ensure_stream
+from shared.calendar import use_calendar
+from shared.clock import Clock
+from shared.db import create_engine, create_sessionmaker
+from shared.events import EventEnvelope
+from shared.probes import worker_probes
+
+logger = logging.getLogger(__name__)
+
+Apply = Callable[[Batch, EventEnvelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A stream the read model is built from: `name` is what the tables record (not the NATS stream's
+    name, which operators may change)."""
+
+    name: str
+    spec: StreamSpec
+    apply: Apply
+
+
+def sources(settings: ReportingSettings) -> list[Source]:
+    """The two streams, commitments first (a rebuild replays them in this order)."""
+    return [Source("commitments", settings.commitments_stream(), commitments.apply),
+            Source("notifications", settings.notifications_stream(), notifications.apply)]
+
+
+async def last_applied(sessionmaker: async_sessionmaker[AsyncSession], source: Source) -> int:
+    """The stream sequence the tables hold up to (0: nothing yet)."""
+    async with sessionmaker() as session:
+        position = await session.get(StreamPosition, source.name)
+        return position.last_seq if position is not None else 0
+
+
+async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: Source,
+                      messages: Sequence[tuple[int, bytes]]) -> int:
+    """Apply (stream sequence, body) pairs in one transaction, in sequence order; the number applied (events
+    already in the tables are skipped)."""
+    ordered = sorted(messages)
+    async with sessionmaker() as session, session.begin():
+        position = await session.get(StreamPosition, source.name)
+        if position is None:
+            position = StreamPosition(stream=source.name, last_seq=0)
+            session.add(position)
+        readable: list[tuple[int, EventEnvelope]] = []
+        for seq, body in ordered:
+            if seq <= position.last_seq:
+                continue
+            try:
+                readable.append((seq, EventEnvelope.model_validate_json(body)))
+            except ValueError:
+                logger.warning("unreadable event at %s #%d skipped", source.name, seq)
+        ids = [envelope.id for _, envelope in readable]
+        seen = set(await session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids)))
+                   ) if ids else set()
+        fresh = []
+        for seq, envelope in readable:
+            if envelope.id not in seen:
+                seen.add(envelope.id)
+                fresh.append((seq, envelope))
+        batch = Batch(session, source.name)
+        await batch.load([envelope for _, envelope in fresh])
+        for seq, envelope in fresh:
+            batch.seq = seq
+            try:
+                await source.apply(batch, envelope)
+            except (KeyError, ValueError) as exc:  # a type or version this build does not know, a bad payload
+                logger.warning("event %s (%s v%d) at %s #%d not applied: %r", envelope.id, envelope.type,
+                               envelope.version, source.name, seq, exc)
+            batch.mark_processed(envelope)
+        await batch.write()
+        if ordered:
+            position.last_seq = max(position.last_seq, ordered[-1][0])
+    return len(fresh)
+
+
+class StreamProjector:
+    """The durable consumer of one stream, feeding the read model."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext, source: Source,
+                 settings: ReportingSettings) -> None:
+        self.sessionmaker = sessionmaker
+        self.js = js
+        self.source = source
+        self.settings = settings
+        self.subscription: JetStreamContext.PullSubscription | None = None
+
+    async def subscribe(self) -> None:
+        """Declare the stream if needed and bind to the durable consumer. Created on first start, it starts
+        after what the tables already hold (a database rebuilt from the streams goes on from there). A durable
+        consumer acknowledged past what the tables hold (acks follow commits: by the projector of another
+        database, before a switch to a rebuilt one) would skip events: it is made again from the tables'
+        position."""
+        await ensure_stream(self.js, self.source.spec)
+        start = await last_applied(self.sessionmaker, self.source)
+        durable, stream = self.settings.projector_durable, self.source.spec.name
+        try:
+            info = await self.js.consumer_info(stream, durable)
+        except NotFoundError:
+            info = None
+        if info is not None and info.ack_floor is not None and (info.ack_floor.stream_seq or 0) > start:
+            logger.warning("consumer %s of %s is acknowledged up to #%d but the tables hold up to #%d: made again "
+                           "from #%d", durable, stream, info.ack_floor.stream_seq, start, start + 1)
+            await self.js.delete_consumer(stream, durable)
+        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.projector_ack_wait_seconds,
+                                max_ack_pending=self.settings.projector_batch_size)
+        if start:
+            config.deliver_policy, config.opt_start_seq = DeliverPolicy.BY_START_SEQUENCE, start + 1
+        self.subscription = await self.js.pull_subscribe(self.source.spec.subject_for(">"),
+                                                         durable=self.settings.projector_durable,
+                                                         stream=self.source.spec.name, config=config)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch and apply batches until `stop` is set."""
+        if self.subscription is None:
+            await self.subscribe()
+        assert self.subscription is not None
+        while not stop.is_set():
+            try:
+                messages = await self.subscription.fetch(self.settings.projector_batch_size, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                if stop.is_set():
+                    return
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                await self.handle(messages)
+            except Exception:
+                logger.exception("batch of %d events of %s failed; retrying it", len(messages), self.source.name)
+                await asyncio.sleep(1.0)
+
+    async def handle(self, messages: list[Msg]) -> None:
+        """Apply a batch in one transaction, then acknowledge it; on failure, hand it back in order."""
+        ordered = sorted(messages, key=lambda message: message.metadata.sequence.stream)
+        try:
+            await apply_batch(self.sessionmaker, self.source,
+                              [(message.metadata.sequence.stream, message.data) for message in ordered])
+        except Exception:
+            for message in ordered:
+                with contextlib.suppress(Exception):
+                    await message.nak()
+            raise
+        # Committed: now, and only now, NATS may forget these messages.
+        for message in ordered:
+            await message.ack()
+
+    async def unsubscribe(self) -> None:
+        if self.subscription is not None:
+            with contextlib.suppress(Exception):
+                await self.subscription.unsubscribe()
+
+
+@contextlib.asynccontextmanager
+async def projectors(settings: ReportingSettings, client: NatsClient):  # type: ignore[no-untyped-def]
+    """The consumers of both streams on one engine, unsubscribed and closed on exit."""
+    use_calendar(settings.working_calendar())  # working days counted as the installation counts them
+    engine = create_engine(settings.database_url, pool_size=2)
+    sessionmaker = create_sessionmaker(engine)
+    running = [StreamProjector(sessionmaker, client.jetstream(), source, settings) for source in sources(settings)]
+    try:
+        yield running
+    finally:
+        for projector in running:
+            await projector.unsubscribe()
+        await engine.dispose()
+
+
+async def run_projectors(settings: ReportingSettings, client: NatsClient, stop: asyncio.Event) -> None:
+    """Both consumers, until `stop` is set."""
+    async with projectors(settings, client) as running:
+        for projector in running:
+            await projector.subscribe()
+        await asyncio.gather(*(projector.run(stop) for projector in running))
+
+
+async def run_until_stopped(settings: ReportingSettings, _clock: Clock) -> None:
+    """The `project` command: run both consumers until SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    connection: dict[str, NatsClient] = {}
+    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
+        connecting = asyncio.ensure_future(connect(settings.nats_url, name="reporting-projector"))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not connecting.done():
+            connecting.cancel()
+            return
+        connection["nats"] = client = connecting.result()
+        try:
+            await run_projectors(settings, client, stop)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.drain()
