@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import nats.errors
 import nats.js.errors
@@ -33,7 +34,7 @@ from services.notifications.deliveries.claims import worker_identity
 from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
-from services.notifications.outbox.relay import OutboxRelay, ping_relays
+from services.notifications.outbox.relay import OutboxRelay, outbox_lag, ping_relays
 from services.notifications.recipients import ReminderContext
 from services.notifications.smtp import SmtpPool
 from services.notifications.webhooks.consumer import run_webhooks
@@ -42,6 +43,7 @@ from shared.calendar import use_calendar
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
 from shared.events import EventEnvelope
+from shared.metrics import Hook, consumer_lag_hook, count_consumed, outbox_lag_hook
 from shared.outbox.session import outbox_aware_sessionmaker
 from shared.probes import worker_probes
 from shared.problems import ServiceUnavailable
@@ -95,6 +97,10 @@ class ReminderConsumer:
         self.subscription = await self.js.pull_subscribe(self.stream.subject_for("deadline.>"),
                                                          durable=self.settings.consumer_durable,
                                                          stream=self.stream.name, config=config)
+
+    async def consumer_info(self) -> Any:
+        """The durable consumer's JetStream info (its backlog); None before it is subscribed."""
+        return None if self.subscription is None else await self.subscription.consumer_info()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and handle batches until `stop` is set."""
@@ -205,6 +211,8 @@ class ReminderConsumer:
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):
             await message.ack()
+        count_consumed(self.settings.consumer_durable, self.stream.subject_prefix,
+                       (message.subject for message in (*recorded, *skipped)))
         for message in refused:
             await message.term()
         for message in later:
@@ -233,6 +241,16 @@ class Worker:
     sessionmaker: async_sessionmaker[AsyncSession]
     # Publishes the outcomes' events (OUTBOX_RELAY_IN_WORKER); None when a `relay` process does.
     relay: OutboxRelay | None = None
+
+    def metrics_hooks(self) -> list[Hook]:
+        """What the worker's /metrics reads at each scrape: the reminder consumer's backlog, and the outbox's lag
+        when this process relays it."""
+        subscription_info = self.consumer.consumer_info
+        hooks = [consumer_lag_hook(self.settings.consumer_durable, subscription_info)]
+        if self.relay is not None:
+            relay = self.relay
+            hooks.append(outbox_lag_hook(relay.stream.name, lambda: outbox_lag(relay.sessionmaker, self.clock)))
+        return hooks
 
     async def digest_pass(self) -> int:
         """Gather the digests whose slot has come (a no-op between slots)."""
@@ -331,9 +349,11 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    # HEALTH_PORT: ready while NATS is connected and the database answers.
+    # HEALTH_PORT: ready while NATS is connected and the database answers; /metrics, with the consumers' and the
+    # outbox's lag read at each scrape once they run.
     connection: dict[str, NatsClient] = {}
-    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
+    hooks: list[Hook] = []
+    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks):
         # connect() retries while NATS is away: race it against a stop request.
         connecting = asyncio.ensure_future(connect(settings.nats_url, name="notifications-worker"))
         stopping = asyncio.ensure_future(stop.wait())
@@ -345,8 +365,9 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
         connection["nats"] = client = connecting.result()
         try:
             async with worker(settings, clock, client) as running:
+                hooks.extend(running.metrics_hooks())
                 # Webhooks: their own consumer and dispatcher beside the reminders (services/notifications/webhooks/).
-                await asyncio.gather(running.run(stop), run_webhooks(settings, clock, stop))
+                await asyncio.gather(running.run(stop), run_webhooks(settings, clock, stop, hooks))
         finally:
             with contextlib.suppress(Exception):
                 await client.drain()

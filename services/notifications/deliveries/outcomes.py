@@ -30,10 +30,12 @@ from services.notifications.deliveries.claims import Claim
 from services.notifications.deliveries.events import ReminderDelivery
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.repository import ClaimedDelivery, Holder
+from services.notifications.metrics import count_reminder_events
 from services.notifications.outbox.recorder import record_event
 from services.notifications.recipients import Recipient
 from services.notifications.smtp import SendResult
 from shared.clock import Clock
+from shared.events import EventData
 
 tracer = trace.get_tracer(__name__)
 
@@ -87,6 +89,7 @@ class OutcomeRecorder:
     async def _commit_waiting(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            told: list[EventData] = []
             try:
                 # Outcomes of several traces: a span of its own, linked to each send's.
                 with tracer.start_as_current_span("record outcomes", context=otel_context.Context(),
@@ -94,11 +97,12 @@ class OutcomeRecorder:
                                                          if outcome.span.is_valid]):
                     async with self.sessionmaker() as session, session.begin():
                         reported = await record_outcomes(session, self.settings, self.clock,
-                                                         [outcome for outcome, _ in batch])
+                                                         [outcome for outcome, _ in batch], told)
             except Exception as exc:  # noqa: BLE001 - each waiting lane gets it (the rows keep their claim)
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
+            count_reminder_events(told)  # committed: now they count
             for _, future in batch:
                 future.set_result(None)
             if reported:
@@ -112,8 +116,10 @@ def retry_delay(settings: NotificationsSettings, attempts: int) -> timedelta:
 
 
 async def record_outcomes(session: AsyncSession, settings: NotificationsSettings, clock: Clock,
-                          outcomes: list[Outcome]) -> bool:
-    """Record outcomes on the rows their claims still hold; returns whether failure reports were written."""
+                          outcomes: list[Outcome], told: list[EventData] | None = None) -> bool:
+    """Record outcomes on the rows their claims still hold; returns whether failure reports were written.
+    The events written go to `told` too (for the metrics, counted once committed)."""
+    told = [] if told is None else told
     now = clock.now()
     # The rows whose outcome is not the usual one, read before the digests among the sent rows leave `pending`.
     unusual = [outcome for outcome in outcomes
@@ -129,7 +135,7 @@ async def record_outcomes(session: AsyncSession, settings: NotificationsSettings
     for outcome in outcomes:
         if outcome.row.id in marked:
             for reminder in _reminders(outcome, marked[outcome.row.id]):
-                _record(session, clock, reminder.sent())
+                _record(session, clock, reminder.sent(), told)
     reported = False
     for outcome in unusual:
         row = owned.get(outcome.row.id)
@@ -140,7 +146,7 @@ async def record_outcomes(session: AsyncSession, settings: NotificationsSettings
             await repository.cancel_parts(session, row.id, attempt.cancelled_parts, now)
         if attempt.result is not SendResult.SENT:
             reported |= await _record_unsent(session, settings, clock, row, attempt, now,
-                                             _reminders(outcome, row.partner_id))
+                                             _reminders(outcome, row.partner_id), told)
     return reported
 
 
@@ -155,10 +161,11 @@ def _reminders(outcome: Outcome, partner_id: uuid.UUID | None) -> list[ReminderD
     return [ReminderDelivery(row.id, row.event, partner_id, row.contact_id, row.attempts)]
 
 
-def _record(session: AsyncSession, clock: Clock, data: events.DeliverySent | events.DeliveryFailed | None
-            ) -> None:
+def _record(session: AsyncSession, clock: Clock, data: events.DeliverySent | events.DeliveryFailed | None,
+            told: list[EventData]) -> None:
     if data is not None:  # None: not a reminder (a failure report)
         record_event(session, data, clock)
+        told.append(data)
 
 
 async def _still_held(session: AsyncSession, outcomes: list[Outcome]) -> dict[uuid.UUID, Delivery]:
@@ -175,7 +182,8 @@ async def _still_held(session: AsyncSession, outcomes: list[Outcome]) -> dict[uu
 
 
 async def _record_unsent(session: AsyncSession, settings: NotificationsSettings, clock: Clock, row: Delivery,
-                         attempt: Attempt, now: datetime, reminders: list[ReminderDelivery]) -> bool:
+                         attempt: Attempt, now: datetime, reminders: list[ReminderDelivery],
+                         told: list[EventData]) -> bool:
     """A delivery not sent this time: cancelled, retried later, or failed (and reported); returns whether a
     failure report was written."""
     row.updated_at, row.last_error = now, attempt.reply[:1000]
@@ -184,7 +192,7 @@ async def _record_unsent(session: AsyncSession, settings: NotificationsSettings,
         row.status, row.next_attempt_at = DeliveryStatus.CANCELLED.value, None
         if attempt.reason == events.NO_RECIPIENT:  # nobody to write to: an address to fix, not a stale reminder
             for reminder in reminders:
-                _record(session, clock, reminder.failed(events.NO_RECIPIENT, permanent=True))
+                _record(session, clock, reminder.failed(events.NO_RECIPIENT, permanent=True), told)
         return False
     gave_up = (now - row.retry_since).total_seconds() >= settings.retry_give_up_seconds
     if attempt.result is SendResult.TEMPORARY and not gave_up:
@@ -196,7 +204,7 @@ async def _record_unsent(session: AsyncSession, settings: NotificationsSettings,
     permanent = attempt.result is SendResult.PERMANENT
     reason = attempt.reason or (events.SMTP_REFUSED if permanent else events.SMTP_GAVE_UP)
     for reminder in reminders:
-        _record(session, clock, reminder.failed(reason, permanent))
+        _record(session, clock, reminder.failed(reason, permanent), told)
     if row.kind == DeliveryKind.REMINDER and attempt.owners:
         await service.record_failure_reports(session, clock, settings.message_id_domain, row, attempt.owners)
         return True
