@@ -37,6 +37,29 @@ class ReportingSettings(ServiceSettings):
     # step, +20, by default).
     very_overdue_working_days: int = 20
 
+    # The intranet page (/tableau-de-bord, services/reporting/pages/). Staff sign in once with their API key;
+    # the session cookie is signed with this secret and holds the key's id, role and partner, never the key.
+    # Set it (a long random string, the same on every replica): when empty, each process draws its own at
+    # start, and sessions end with the process.
+    pages_session_secret: str = ""
+    # A session ends this long after sign-in. A revoked key's sessions end at once in every running process
+    # (the api_key.revoked event); this lifetime bounds the delay in a process started after the revocation.
+    pages_session_max_age_seconds: int = 3600
+    # The cookie's Secure flag: unset, set when the request came over https (behind a proxy, with
+    # FORWARDED_ALLOW_IPS naming it so that uvicorn sees the scheme the browser used); true or false forces it.
+    pages_cookie_secure: bool | None = None
+    # Off by default. The name of a header (e.g. X-Remote-User) set by the intranet's authenticating reverse
+    # proxy: the user it names is signed in without the form, if the request came straight from one of
+    # PAGES_TRUSTED_PROXIES and PAGES_TRUSTED_USERS maps that user.
+    pages_trusted_header: str = ""
+    # The proxies' addresses or networks (JSON list, e.g. ["10.0.0.5", "10.1.0.0/16"]); the header of a request
+    # from anywhere else is ignored.
+    pages_trusted_proxies: list[str] = []
+    # The proxy's users and what they may see (JSON object): "admin", "city" or "reader", or
+    # "partner:<partner id>" (that partner's organisation only), e.g. {"mdupont": "city",
+    # "jmartin@bailleur.fr": "partner:6f1c…"}. A user not listed is refused.
+    pages_trusted_users: dict[str, str] = {}
+
     def commitments_policy(self) -> CallPolicy:
         """How this process calls the commitments service."""
         return CallPolicy(connect_timeout_seconds=self.commitments_connect_timeout_seconds,

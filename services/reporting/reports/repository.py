@@ -24,6 +24,7 @@ from services.reporting.projection.models import (
     ItemPartner,
     Objective,
     Partner,
+    PartnerMember,
     Plan,
     TimelineEntry,
 )
@@ -212,3 +213,20 @@ async def partner_names(session: AsyncSession, ids: Collection[uuid.UUID]) -> di
         return {}
     rows = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(list(ids))))
     return {row.id: row.name for row in rows}
+
+
+# --- Added for the intranet page (services/reporting/pages/) -------------------------------------------------
+
+
+async def plans(session: AsyncSession, visible: Visible) -> Sequence[Plan]:
+    """The plans, by title; for a partner, those holding at least one of its items."""
+    query = select(Plan).order_by(Plan.title, Plan.id)
+    if visible is not None:
+        query = query.where(exists().where(Item.plan_id == Plan.id, _visible_items(visible)))
+    return (await session.scalars(query)).all()
+
+
+async def groups_of(session: AsyncSession, partner_id: uuid.UUID) -> set[uuid.UUID]:
+    """The groups a partner belongs to."""
+    return set((await session.scalars(select(PartnerMember.group_id)
+                                      .where(PartnerMember.member_id == partner_id))).all())
