@@ -15,7 +15,12 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # (PYTHONDONTWRITEBYTECODE, a read-only checkout); after the first sync it costs a tenth of a second.
 SYNC   := $(UV) sync --frozen --inexact --compile-bytecode
 
-.PHONY: run test bench fuzz clean env env-dev
+.PHONY: run test bench fuzz clean env env-dev system-packages
+
+# Programs the tests run that PyPI does not ship: nginx (the reverse proxy of tests/deploy/test_proxy.py).
+# Installed with apt-get when missing (quiet, and nothing when present); without apt-get as root their tests
+# are skipped, except under CI=true, where this fails instead.
+SYSTEM_PACKAGES := nginx
 
 $(PYTHON):
 	@echo "creating the project's environment in $(VENV) (the first time only)"
@@ -28,8 +33,19 @@ $(UV): | $(PYTHON)
 env: $(UV)
 	@$(SYNC) --no-dev
 
-env-dev: $(UV)
+env-dev: $(UV) system-packages
 	$(SYNC)
+
+system-packages:
+	@missing=""; for program in $(SYSTEM_PACKAGES); do \
+		command -v $$program >/dev/null 2>&1 || [ -x /usr/sbin/$$program ] || missing="$$missing $$program"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing system packages:$$missing"; \
+		log=$$( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing) 2>&1) || { echo "$$log" >&2; exit 1; }; \
+	elif [ "$$CI" = true ]; then echo "missing system packages:$$missing (and no apt-get as root)" >&2; exit 1; \
+	else echo "system packages missing:$$missing (no apt-get as root): their tests will be skipped"; fi
 
 # The first lines of `make run` are the banner's (where the API is, the admin key), not a package listing.
 run: SYNC += --quiet

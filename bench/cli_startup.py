@@ -27,12 +27,11 @@ import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
+
+from bench.machinery.servers import NATS_URL, ROOT, cpu_seconds_to_exit, process_cpu_seconds
 
 describe = "CPU of `--help` and of a relay's start to its first publish, beside the bare interpreter"
 
-ROOT = Path(__file__).resolve().parent.parent
-NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
 TARGET_CPU_SECONDS = 1.0
 WAITING_EVENTS = 20
 # What the relay cannot start without: its ORM row, the async engine and driver, its settings, the NATS
@@ -43,22 +42,6 @@ RELAY_FLOOR = "import sqlalchemy.orm, sqlalchemy.ext.asyncio, aiosqlite, pydanti
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cli_startup")
     group.add_argument("--startup-runs", type=int, default=7, help="runs of each command (7)")
-
-
-def _cpu_seconds(argv: list[str], env: dict[str, str] | None = None) -> float:
-    """User + system CPU of one run of `argv`, to its exit."""
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} exited with {process.returncode}")
-    return usage.ru_utime + usage.ru_stime
-
-
-def _process_cpu_seconds(pid: int) -> float:
-    """User + system CPU a running process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _relay_start(database_url: str) -> tuple[float, float]:
@@ -93,7 +76,7 @@ async def _relay_start(database_url: str) -> tuple[float, float]:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         published = await asyncio.wait_for(first, 60)
-        return published - started, _process_cpu_seconds(relay.pid)
+        return published - started, process_cpu_seconds(relay.pid)
     finally:
         relay.terminate()
         relay.wait(10)
@@ -117,14 +100,14 @@ def run(args: argparse.Namespace) -> int:
     runs = args.startup_runs
     python = sys.executable
     print(f"CPU (user + system) to exit, {runs} runs each:")
-    bare = [_cpu_seconds([python, "-c", "pass"]) for _ in range(runs)]
+    bare = [cpu_seconds_to_exit([python, "-c", "pass"]) for _ in range(runs)]
     print(_line("python -c pass (baseline)", bare))
     worst = 0.0
     for package in ("services.commitments", "services.notifications"):
-        help_cpu = [_cpu_seconds([python, "-m", package, "--help"]) for _ in range(runs)]
+        help_cpu = [cpu_seconds_to_exit([python, "-m", package, "--help"]) for _ in range(runs)]
         print(_line(f"python -m {package} --help", help_cpu, statistics.median(bare)))
         worst = max(worst, statistics.median(help_cpu))
-    floor = [_cpu_seconds([python, "-c", RELAY_FLOOR]) for _ in range(runs)]
+    floor = [cpu_seconds_to_exit([python, "-c", RELAY_FLOOR]) for _ in range(runs)]
     print(f"\nRelay started with {WAITING_EVENTS} events waiting (SQLite, poll 60 s), {runs} runs:")
     print(_line("python -c 'import <what the relay needs>' (baseline)", floor))
     walls, cpus = [], []

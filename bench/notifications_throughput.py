@@ -127,7 +127,7 @@ class Side:
 
 
 async def _measure(args: argparse.Namespace) -> int:
-    from bench.smtp_sink import ProcessSink, ThreadSink
+    from bench.machinery.smtp_sink import ProcessSink, ThreadSink
     from services.commitments.migrate import upgrade_database as upgrade_commitments
     from services.notifications.config import NotificationsSettings
     from services.notifications.consumer import worker

@@ -23,30 +23,19 @@ import contextlib
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from bench.items_by_partner import (
-    HOST,
-    NATS_URL,
-    ROOT,
-    BenchError,
-    RawHttpClient,
-    Server,
-    _free_port,
-    _load,
-    _proc_cpu,
-    load_dataset,
-    print_samples,
-)
-from bench.postgres import ADMIN_URL, admin_execute, plain_url
+from bench.machinery import run_async
+from bench.machinery.dataset import create_key, load_dataset
+from bench.machinery.http_clients import RawHttpClient
+from bench.machinery.postgres import plain_url, scratch_database
+from bench.machinery.profiling import print_samples
+from bench.machinery.report import BenchError, load_average
+from bench.machinery.servers import HOST, NATS_URL, ServerProcess, app_server
 
 describe = ("one API process on PostgreSQL at 500 connections beside 16: share of 503s and other 5xx, served p99 "
             "(500) / served p99 (16)")
@@ -144,72 +133,13 @@ class Mix:
         return "GET", f"/v1/items/{self.rng.choice(self.item_ids)}", None
 
 
-@dataclass
-class ApiProcess:
+def api_process(database_url: str) -> ServerProcess:
     """`python -m services.commitments serve` on a free port, as deployed (uvicorn with uvloop and httptools,
-    JSON logs at INFO), the relay out of process."""
-
-    database_url: str
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    log: Any = None
-
-    def start(self) -> None:
-        self.port = _free_port()
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        suffix = uuid.uuid4().hex[:8]
-        env = {**os.environ, "DATABASE_URL": self.database_url, "NATS_URL": NATS_URL, "RELAY_IN_PROCESS": "false",
-               "EVENTS_STREAM": f"BENCH_OVERLOAD_{suffix}", "EVENTS_SUBJECT_PREFIX": f"bench{suffix}",
-               "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-        self.process = subprocess.Popen([sys.executable, "-m", "services.commitments", "serve", "--host", HOST,
-                                         "--port", str(self.port)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-
-    async def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise BenchError(f"the API exited with {self.process.returncode}:\n{self.output()}")
-            with contextlib.suppress(OSError, asyncio.IncompleteReadError, ValueError):
-                client = RawHttpClient(HOST, self.port, {})
-                await client.connect()
-                try:
-                    status, _ = await asyncio.wait_for(client.get("/healthz"), 5)
-                finally:
-                    await client.close()
-                if status == 200:
-                    return
-            await asyncio.sleep(0.1)
-        raise BenchError(f"the API is not ready after {timeout:.0f} s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.log is not None:
-            self.log.close()
-            self.log = None
-
-    def output(self) -> str:
-        if self.log is None:
-            return ""
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")[-4000:]
-
-    def log_lines(self, needle: str) -> int:
-        """How many lines of the server's log contain `needle`."""
-        if self.log is None:
-            return 0
-        self.log.seek(0)
-        return sum(1 for line in self.log.read().decode("utf-8", "replace").splitlines() if needle in line)
-
-    def cpu_seconds(self) -> float:
-        return _proc_cpu(self.process.pid) if self.process is not None else 0.0
+    JSON logs at INFO), the relay out of process; not started yet."""
+    suffix = uuid.uuid4().hex[:8]
+    return ServerProcess("the API", ["-m", "services.commitments", "serve", "--host", HOST], env={
+        "DATABASE_URL": database_url, "NATS_URL": NATS_URL, "RELAY_IN_PROCESS": "false",
+        "EVENTS_STREAM": f"BENCH_OVERLOAD_{suffix}", "EVENTS_SUBJECT_PREFIX": f"bench{suffix}"})
 
 
 async def readiness(port: int) -> dict[str, Any]:
@@ -243,7 +173,7 @@ async def drive(port: int, auth: dict[str, str], mix: Mix, connections: int, war
             try:
                 status, headers, answer = await asyncio.wait_for(client.request(method, path, body),
                                                                  REQUEST_TIMEOUT_SECONDS)
-            except (OSError, asyncio.IncompleteReadError, ValueError, asyncio.TimeoutError) as exc:
+            except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
                 if measured:
                     level.errors += 1
                     level.samples.append(repr(exc))
@@ -284,27 +214,10 @@ async def drive(port: int, auth: dict[str, str], mix: Mix, connections: int, war
     return level
 
 
-async def create_city_key(database_url: str) -> str:
-    from services.commitments.auth.service import create_key
-    from shared.auth import SYSTEM, Role
-    from shared.clock import SystemClock
-    from shared.db import create_engine, create_sessionmaker
-
-    engine = create_engine(database_url)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            _, secret = await create_key(session, SYSTEM, SystemClock(), name="bench city", role=Role.CITY,
-                                         partner_id=None)
-    finally:
-        await engine.dispose()
-    return secret
-
-
 async def profile_overload(args: argparse.Namespace, database_url: str, auth: dict[str, str], mix: Mix) -> None:
-    """Stack samples of the server's main thread under the overload (the items_by_partner server entry, with
-    its sampler: the same app and uvicorn, without the access log)."""
-    report_path = Path(tempfile.mkdtemp(prefix="eng-overload-")) / "samples.json"
-    server = Server("app (sampled)", "app", "", database_url, probe="sampler", probe_to=str(report_path))
+    """Stack samples of the server's main thread under the overload (the benches' app server with its
+    sampler, bench/machinery/servers.py: the same app and uvicorn, without the access log)."""
+    server = app_server("app (sampled)", "bench.machinery.servers:commitments_app", database_url, probe="sampler")
     server.start()
     try:
         await server.wait_ready()
@@ -314,102 +227,87 @@ async def profile_overload(args: argparse.Namespace, database_url: str, auth: di
                                             args.overload_duration, "sampled", not args.overload_impatient,
                                             server.cpu_seconds))
         await asyncio.sleep(args.overload_warmup)
-        server.signal(signal.SIGUSR1)
+        server.start_probe()
         level = await measure
-        server.signal(signal.SIGUSR2)
-        for _ in range(100):
-            if report_path.exists() and report_path.stat().st_size:
-                break
-            await asyncio.sleep(0.1)
+        report = await server.probe_report()
         print(describe_level(level), flush=True)
-        print_samples(json.loads(report_path.read_text()))
+        print_samples(report)
     finally:
         server.stop()
 
 
 async def _run(args: argparse.Namespace) -> int:
     import asyncpg
-    from sqlalchemy.engine import make_url
 
     from services.commitments.migrate import upgrade_database
 
     patient = not args.overload_impatient
-    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load average {_load()}; "
+    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load average {load_average()}; "
           f"levels: {args.overload_baseline} then {args.overload_connections} connections, "
           f"{args.overload_warmup:g} s warm-up + {args.overload_duration:g} s each, {args.overload_rounds} round(s); "
           f"clients {'wait Retry-After after a 503' if patient else 'ignore Retry-After'}", flush=True)
-    name = f"eng_bench_{uuid.uuid4().hex[:10]}"
-    database_url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    api = ApiProcess(database_url)
     status = 0
-    await admin_execute(f'CREATE DATABASE "{name}"')
-    try:
-        await asyncio.to_thread(upgrade_database, database_url)
-        connection = await asyncpg.connect(plain_url(database_url))
+    async with scratch_database() as (name, database_url):
+        api = api_process(database_url)
         try:
-            dataset = await load_dataset(connection, args.overload_items, 200, 42)
-            item_ids = [row["id"] for row in await connection.fetch(
-                "SELECT id FROM items ORDER BY md5(id::text) LIMIT 5000")]
+            await asyncio.to_thread(upgrade_database, database_url)
+            connection = await asyncpg.connect(plain_url(database_url))
+            try:
+                dataset = await load_dataset(connection, args.overload_items, 200, 42)
+                item_ids = [row["id"] for row in await connection.fetch(
+                    "SELECT id FROM items ORDER BY md5(id::text) LIMIT 5000")]
+            finally:
+                await connection.close()
+            print(f"database {name}: " + ", ".join(f"{n} {table}" for table, n in dataset.counts.items()), flush=True)
+            auth = {"Authorization": f"Bearer {await create_key(database_url, 'city', 'bench city')}"}
+            mix = Mix(dataset.partner_ids, item_ids)
+            api.start()
+            await api.wait_ready()
+            settings = (await readiness(api.port)).get("info", {}).get("admission", {})
+            print(f"API: pid {api.process.pid if api.process else '?'}, admission {settings}", flush=True)
+
+            totals = {"baseline": Level("all rounds", args.overload_baseline),
+                      "overload": Level("all rounds", args.overload_connections)}
+            ratios = []
+            for round_number in range(1, args.overload_rounds + 1):
+                measured = {}
+                for key, connections in (("baseline", args.overload_baseline), ("overload", args.overload_connections)):
+                    level = await drive(api.port, auth, mix, connections, args.overload_warmup, args.overload_duration,
+                                        f"round {round_number}: {connections:>3} conn.", patient, api.cpu_seconds)
+                    print(describe_level(level), flush=True)
+                    print(f"{'':<26} admission path: {level.admission}", flush=True)
+                    totals[key].add(level)
+                    measured[key] = level
+                ratios.append(quantile(measured["overload"].served, 0.99) / quantile(measured["baseline"].served, 0.99))
+            pool_timeouts_logged = api.log_lines("no database connection within the pool timeout")
+            api.stop()
+
+            baseline, overload = totals["baseline"], totals["overload"]
+            ratio = quantile(overload.served, 0.99) / quantile(baseline.served, 0.99)
+            print()
+            print(f"{args.overload_baseline} connections, " + describe_level(baseline))
+            print(f"{args.overload_connections} connections, " + describe_level(overload))
+            other = baseline.other_5xx + overload.other_5xx
+            met = other == 0 and ratio <= TARGET_RATIO
+            within_a_second = sum(1 for latency in overload.refused if latency < 1.0)
+            print(f"503s at {args.overload_connections} connections: {overload.share(len(overload.refused)):.1f}% "
+                  f"(p99 {quantile(overload.refused, 0.99):.1f} ms, max {1000 * max(overload.refused, default=0):.0f} ms; "
+                  f"{100 * within_a_second / len(overload.refused) if overload.refused else float('nan'):.2f}% within a "
+                  f"second); other 5xx: {other}; transport errors: {baseline.errors + overload.errors}; pool timeouts "
+                  f"logged by the server: {pool_timeouts_logged}")
+            print(f"served p99 ({args.overload_connections}) / served p99 ({args.overload_baseline}) = {ratio:.2f} "
+                  f"(per round {', '.join(f'{value:.2f}' for value in ratios)}); target: 0 other 5xx and ratio <= "
+                  f"{TARGET_RATIO:g}: {'MET' if met else 'MISSED'}", flush=True)
+            if args.overload_profile == "always" or (args.overload_profile == "auto" and not met):
+                await profile_overload(args, database_url, auth, mix)
+        except BenchError as error:
+            print(f"bench aborted: {error}", flush=True)
+            status = 2
         finally:
-            await connection.close()
-        print(f"database {name}: " + ", ".join(f"{n} {table}" for table, n in dataset.counts.items()), flush=True)
-        auth = {"Authorization": f"Bearer {await create_city_key(database_url)}"}
-        mix = Mix(dataset.partner_ids, item_ids)
-        api.start()
-        await api.wait_ready()
-        settings = (await readiness(api.port)).get("info", {}).get("admission", {})
-        print(f"API: pid {api.process.pid if api.process else '?'}, admission {settings}", flush=True)
-
-        totals = {"baseline": Level("all rounds", args.overload_baseline),
-                  "overload": Level("all rounds", args.overload_connections)}
-        ratios = []
-        for round_number in range(1, args.overload_rounds + 1):
-            measured = {}
-            for key, connections in (("baseline", args.overload_baseline), ("overload", args.overload_connections)):
-                level = await drive(api.port, auth, mix, connections, args.overload_warmup, args.overload_duration,
-                                    f"round {round_number}: {connections:>3} conn.", patient, api.cpu_seconds)
-                print(describe_level(level), flush=True)
-                print(f"{'':<26} admission path: {level.admission}", flush=True)
-                totals[key].add(level)
-                measured[key] = level
-            ratios.append(quantile(measured["overload"].served, 0.99) / quantile(measured["baseline"].served, 0.99))
-        pool_timeouts_logged = api.log_lines("no database connection within the pool timeout")
-        api.stop()
-
-        baseline, overload = totals["baseline"], totals["overload"]
-        ratio = quantile(overload.served, 0.99) / quantile(baseline.served, 0.99)
-        print()
-        print(f"{args.overload_baseline} connections, " + describe_level(baseline))
-        print(f"{args.overload_connections} connections, " + describe_level(overload))
-        other = baseline.other_5xx + overload.other_5xx
-        met = other == 0 and ratio <= TARGET_RATIO
-        within_a_second = sum(1 for latency in overload.refused if latency < 1.0)
-        print(f"503s at {args.overload_connections} connections: {overload.share(len(overload.refused)):.1f}% "
-              f"(p99 {quantile(overload.refused, 0.99):.1f} ms, max {1000 * max(overload.refused, default=0):.0f} ms; "
-              f"{100 * within_a_second / len(overload.refused) if overload.refused else float('nan'):.2f}% within a "
-              f"second); other 5xx: {other}; transport errors: {baseline.errors + overload.errors}; pool timeouts "
-              f"logged by the server: {pool_timeouts_logged}")
-        print(f"served p99 ({args.overload_connections}) / served p99 ({args.overload_baseline}) = {ratio:.2f} "
-              f"(per round {', '.join(f'{value:.2f}' for value in ratios)}); target: 0 other 5xx and ratio <= "
-              f"{TARGET_RATIO:g}: {'MET' if met else 'MISSED'}", flush=True)
-        if args.overload_profile == "always" or (args.overload_profile == "auto" and not met):
-            await profile_overload(args, database_url, auth, mix)
-    except BenchError as error:
-        print(f"bench aborted: {error}", flush=True)
-        status = 2
-    finally:
-        api.stop()
-        await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        print(f"database {name} dropped; load average {_load()}", flush=True)
+            api.stop()
+    print(f"database {name} dropped; load average {load_average()}", flush=True)
     return status
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(_run(args))
-    return uvloop.run(_run(args))
+    return run_async(_run, args)

@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.postgres import ADMIN_URL, admin_execute
+from bench.machinery.postgres import ADMIN_URL, admin_execute
 
 describe = "one scanner tick sending 10k due reminders over 1M deadlines vs over 100k (PostgreSQL)"
 

@@ -21,17 +21,8 @@ class CommitmentsSettings(ServiceSettings):
     public_base_url: str = "http://127.0.0.1:8000"
 
 
-class RelaySettings(CommitmentsSettings):
-    """The standalone relay's settings: the service's, plus fault injection for the crash test."""
-
-    # RELAY_PAUSE_BEFORE_MARK_SECONDS: wait between publishing a batch and marking it published.
-    relay_pause_before_mark_seconds: float = 0.0
-
-
 class ScannerSettings(CommitmentsSettings):
     """The deadline scanner's settings: the service's, plus SCANNER_BATCH_SIZE and SCANNER_POLL_SECONDS."""
 
     scanner_batch_size: int = 500
     scanner_poll_seconds: float = 30.0
-    # Fault injection for the crash test only: wait this long inside each batch's transaction.
-    scanner_pause_in_batch_seconds: float = 0.0

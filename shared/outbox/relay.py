@@ -10,8 +10,8 @@ would only re-publish what JetStream then drops.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -48,8 +48,9 @@ class OutboxRelay:
     clock: Clock
     batch_size: int = 200
     poll_seconds: float = 5.0
-    # Fault injection for the crash test only: wait this long between publishing a batch and marking it.
-    pause_before_mark_seconds: float = 0.0
+    # Awaited between publishing a batch and marking it, with the number of rows published (the crash tests
+    # pause there, so that a kill lands between the two: tests/services/commitments/workers/faults.py).
+    before_mark: Callable[[int], Awaitable[None]] | None = None
     stats: RelayStats = field(default_factory=RelayStats)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -67,6 +68,8 @@ class OutboxRelay:
                 async with session.begin():
                     rows = await self._oldest_unpublished(session, claim=True)
                     await self._publish(js, rows)
+                    if rows and self.before_mark is not None:
+                        await self.before_mark(len(rows))
                     self._mark(rows)
                 return len(rows)
             # SQLite has one write lock for the whole database, taken by every transaction (BEGIN IMMEDIATE):
@@ -78,6 +81,8 @@ class OutboxRelay:
             if not rows:
                 return 0
             await self._publish(js, rows)
+            if self.before_mark is not None:
+                await self.before_mark(len(rows))
             async with session.begin():
                 self._mark(rows)
             return len(rows)
@@ -102,11 +107,6 @@ class OutboxRelay:
             if ack.duplicate:
                 self.stats.duplicates += 1
                 logger.info("event %s was already in the stream (dedup)", row.event_id)
-        if rows and self.pause_before_mark_seconds:
-            logger.warning("published %d event(s); pausing %.1fs before marking them (fault injection)",
-                           len(rows), self.pause_before_mark_seconds)
-            print(json.dumps({"relay": "published-unmarked", "count": len(rows)}), flush=True)
-            await asyncio.sleep(self.pause_before_mark_seconds)
 
     def _mark(self, rows: list[OutboxColumns]) -> None:
         now = self.clock.now()

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.reporting.projection.commitments import add_timeline_entry, paris_date
+from services.reporting.projection.batch import Batch
+from services.reporting.projection.commitments import paris_date
 from services.reporting.projection.models import Delivery
 from shared.events import EventEnvelope
 from shared.events.notifications import ActionLinkUsed, DeliveryBounced, DeliveryFailed, DeliverySent
@@ -25,41 +24,41 @@ def _earliest(current: date | None, new: date) -> date:
     return new if current is None or new < current else current
 
 
-async def _delivery(session: AsyncSession, envelope: EventEnvelope) -> None:
+async def _delivery(batch: Batch, envelope: EventEnvelope) -> None:
     outcome = envelope.parsed()
     assert isinstance(outcome, DeliverySent | DeliveryFailed | DeliveryBounced)
     on = paris_date(envelope.occurred_at)
-    row = await session.get(Delivery, outcome.delivery_id)
+    row = batch.get(Delivery, outcome.delivery_id)
     if row is None:
-        row = Delivery(id=outcome.delivery_id, reminder_key=outcome.reminder_key, item_id=outcome.item_id,
-                       partner_id=outcome.partner_id, channel=outcome.channel, attempts=outcome.attempt,
-                       sent_on=None, failed_on=None, bounced_on=None, first_seen_on=on)
-        session.add(row)
+        row = batch.add(Delivery, {"id": outcome.delivery_id, "reminder_key": outcome.reminder_key,
+                                   "item_id": outcome.item_id, "partner_id": outcome.partner_id,
+                                   "channel": outcome.channel, "attempts": outcome.attempt, "sent_on": None,
+                                   "failed_on": None, "bounced_on": None, "first_seen_on": on})
     else:
-        row.attempts = max(row.attempts, outcome.attempt)
-        row.first_seen_on = _earliest(row.first_seen_on, on)
+        row["attempts"] = max(row["attempts"], outcome.attempt)
+        row["first_seen_on"] = _earliest(row["first_seen_on"], on)
     if envelope.type == "delivery.sent":
-        row.sent_on = _earliest(row.sent_on, on)
+        row["sent_on"] = _earliest(row["sent_on"], on)
     elif envelope.type == "delivery.bounced":
-        row.bounced_on = _earliest(row.bounced_on, on)
+        row["bounced_on"] = _earliest(row["bounced_on"], on)
     elif isinstance(outcome, DeliveryFailed) and outcome.permanent:  # a temporary failure says nothing yet
-        row.failed_on = _earliest(row.failed_on, on)
+        row["failed_on"] = _earliest(row["failed_on"], on)
     details = {"delivery_id": str(outcome.delivery_id), "channel": outcome.channel, "attempt": outcome.attempt,
                "partner_id": outcome.partner_id and str(outcome.partner_id)}
     if envelope.type != "delivery.sent":
         permanent = outcome.permanent if isinstance(outcome, DeliveryFailed) else True  # a bounce is final
         details |= {"reason": outcome.reason, "permanent": permanent}
-    add_timeline_entry(session, envelope, outcome.item_id, on, details)
+    batch.add_timeline_entry(envelope, outcome.item_id, on, details)
 
 
-async def _action_link_used(session: AsyncSession, envelope: EventEnvelope) -> None:
+async def _action_link_used(batch: Batch, envelope: EventEnvelope) -> None:
     used = envelope.parsed()
     assert isinstance(used, ActionLinkUsed)
-    add_timeline_entry(session, envelope, used.item_id, paris_date(envelope.occurred_at),
+    batch.add_timeline_entry(envelope, used.item_id, paris_date(envelope.occurred_at),
                        {"action": used.action, "partner_id": used.partner_id and str(used.partner_id)})
 
 
-HANDLERS: dict[str, Callable[[AsyncSession, EventEnvelope], Awaitable[None]]] = {
+HANDLERS: dict[str, Callable[[Batch, EventEnvelope], Awaitable[None]]] = {
     "delivery.sent": _delivery,
     "delivery.failed": _delivery,
     "delivery.bounced": _delivery,
@@ -67,8 +66,8 @@ HANDLERS: dict[str, Callable[[AsyncSession, EventEnvelope], Awaitable[None]]] = 
 }
 
 
-async def apply(session: AsyncSession, envelope: EventEnvelope) -> None:
+async def apply(batch: Batch, envelope: EventEnvelope) -> None:
     """Apply one event of the notifications stream (any other type is only recorded as seen)."""
     handler = HANDLERS.get(envelope.type)
     if handler is not None:
-        await handler(session, envelope)
+        await handler(batch, envelope)

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting.config import ReportingSettings
 from services.reporting.projection import commitments, notifications
-from services.reporting.projection.commitments import STREAM_POSITION
+from services.reporting.projection.batch import Batch
 from services.reporting.projection.models import ProcessedEvent, StreamPosition
 from shared.bus import StreamSpec, connect, ensure_stream
 from shared.calendar import use_calendar
@@ -37,7 +37,7 @@ from shared.probes import worker_probes
 
 logger = logging.getLogger(__name__)
 
-Apply = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+Apply = Callable[[Batch, EventEnvelope], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,6 @@ async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: So
     """Apply (stream sequence, body) pairs in one transaction, in sequence order; the number applied (events
     already in the tables are skipped)."""
     ordered = sorted(messages)
-    applied = 0
     async with sessionmaker() as session, session.begin():
         position = await session.get(StreamPosition, source.name)
         if position is None:
@@ -85,21 +84,25 @@ async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: So
         ids = [envelope.id for _, envelope in readable]
         seen = set((await session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids))))
                    ) if ids else set()
+        fresh = []
         for seq, envelope in readable:
-            if envelope.id in seen:
-                continue
-            seen.add(envelope.id)
-            session.info[STREAM_POSITION] = (source.name, seq)
+            if envelope.id not in seen:
+                seen.add(envelope.id)
+                fresh.append((seq, envelope))
+        batch = Batch(session, source.name)
+        await batch.load([envelope for _, envelope in fresh])
+        for seq, envelope in fresh:
+            batch.seq = seq
             try:
-                await source.apply(session, envelope)
+                await source.apply(batch, envelope)
             except (KeyError, ValueError) as exc:  # a type or version this build does not know, a bad payload
                 logger.warning("event %s (%s v%d) at %s #%d not applied: %r", envelope.id, envelope.type,
                                envelope.version, source.name, seq, exc)
-            session.add(ProcessedEvent(event_id=envelope.id, stream=source.name, stream_seq=seq))
-            applied += 1
+            batch.mark_processed(envelope)
+        await batch.write()
         if ordered:
             position.last_seq = max(position.last_seq, ordered[-1][0])
-    return applied
+    return len(fresh)
 
 
 class StreamProjector:

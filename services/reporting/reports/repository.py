@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, and_, case, exists, func, literal, select
+from sqlalchemy import Date, Row, Uuid, and_, bindparam, case, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -44,8 +44,10 @@ def _open_deadline() -> ColumnElement[bool]:
     return and_(Deadline.met_on.is_(None), Deadline.removed.is_(False), Item.status.not_in(FINISHED))
 
 
-async def partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner | None:
-    return await session.get(Partner, partner_id)
+async def partner_name(session: AsyncSession, partner_id: uuid.UUID) -> str | None:
+    """The partner's name; None when the read model does not know it."""
+    row = (await (await session.connection()).execute(PARTNER, {"partner_id": partner_id})).first()
+    return row.name if row is not None else None
 
 
 async def partners(session: AsyncSession, visible: Visible) -> Sequence[Partner]:
@@ -63,40 +65,48 @@ def _count_if(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def step_counts_query(partner_id: uuid.UUID, start: date, end: date) -> Select[Any]:
+# The scorecard's statements are built once, with named parameters: building them takes longer than running
+# them (SQLAlchemy caches a statement's compiled form by its structure, and a statement built once has its
+# cache key ready). Parameters: partner_id, start, end (the period), today, very_late_before.
+_PARTNER = bindparam("partner_id", type_=Uuid)
+_START, _END = bindparam("start", type_=Date), bindparam("end", type_=Date)
+_TODAY, _VERY_LATE_BEFORE = bindparam("today", type_=Date), bindparam("very_late_before", type_=Date)
+
+
+def _step_counts() -> Select[Any]:
     """Requests led by the partner: how many reached each step within the period."""
-    answered = _between(Item.answered_on, start, end)
+    answered = _between(Item.answered_on, _START, _END)
     return select(
-        _count_if(_between(Item.requested_on, start, end)).label("requested"),
-        _count_if(_between(Item.acknowledged_on, start, end)).label("acknowledged"),
+        _count_if(_between(Item.requested_on, _START, _END)).label("requested"),
+        _count_if(_between(Item.acknowledged_on, _START, _END)).label("acknowledged"),
         _count_if(answered).label("answered"),
         _count_if(and_(answered, Item.answered_by_deadline.is_(True))).label("answered_by_deadline"),
         _count_if(and_(answered, Item.answered_by_deadline.is_not(None))).label("answered_with_deadline"),
-        _count_if(_between(Item.delivered_on, start, end)).label("delivered"),
-        _count_if(_between(Item.verified_on, start, end)).label("verified"),
-    ).where(Item.lead_partner_id == partner_id, Item.kind == "request")
+        _count_if(_between(Item.delivered_on, _START, _END)).label("delivered"),
+        _count_if(_between(Item.verified_on, _START, _END)).label("verified"),
+    ).where(Item.lead_partner_id == _PARTNER, Item.kind == "request")
 
 
-def response_delays_query(partner_id: uuid.UUID, start: date, end: date) -> Select[Any]:
+def _response_delays() -> Select[Any]:
     return select(Item.response_delay_working_days).where(
-        Item.lead_partner_id == partner_id, Item.kind == "request", _between(Item.answered_on, start, end),
+        Item.lead_partner_id == _PARTNER, Item.kind == "request", _between(Item.answered_on, _START, _END),
         Item.response_delay_working_days.is_not(None))
 
 
-def lateness_query(partner_id: uuid.UUID, today: date, very_late_before: date) -> Select[Any]:
+def _lateness() -> Select[Any]:
     """The partner's late requests now, by the party they wait on: how many, and how many very late (their
     earliest open date before `very_late_before`)."""
     earliest = (select(Item.id, Item.waiting_on, func.min(Deadline.due_on).label("due_on"))
                 .join(Deadline, Deadline.item_id == Item.id)
-                .where(Item.lead_partner_id == partner_id, Item.kind == "request", _open_deadline(),
-                       Deadline.due_on < today)
+                .where(Item.lead_partner_id == _PARTNER, Item.kind == "request", _open_deadline(),
+                       Deadline.due_on < _TODAY)
                 .group_by(Item.id, Item.waiting_on).subquery())
     return (select(earliest.c.waiting_on, func.count().label("late"),
-                   _count_if(earliest.c.due_on < very_late_before).label("very_late"))
+                   _count_if(earliest.c.due_on < _VERY_LATE_BEFORE).label("very_late"))
             .group_by(earliest.c.waiting_on))
 
 
-def reminders_query(partner_id: uuid.UUID, start: date, end: date) -> Select[Any]:
+def _reminders() -> Select[Any]:
     """Reminders (by reminder key) to the partner's people first seen in the period: how many reached
     someone, and how many failed to reach anyone (every delivery refused, or bounced)."""
     reached = and_(Delivery.sent_on.is_not(None), Delivery.bounced_on.is_(None))
@@ -104,10 +114,17 @@ def reminders_query(partner_id: uuid.UUID, start: date, end: date) -> Select[Any
     per_reminder = (select(Delivery.reminder_key,
                            func.max(case((reached, 1), else_=0)).label("reached"),
                            func.max(failed).label("failed"))
-                    .where(Delivery.partner_id == partner_id, _between(Delivery.first_seen_on, start, end))
+                    .where(Delivery.partner_id == _PARTNER, _between(Delivery.first_seen_on, _START, _END))
                     .group_by(Delivery.reminder_key).subquery())
     return select(_count_if(per_reminder.c.reached == 1).label("sent"),
                   _count_if(and_(per_reminder.c.reached == 0, per_reminder.c.failed == 1)).label("unreached"))
+
+
+PARTNER = select(Partner.id, Partner.name).where(Partner.id == _PARTNER)
+STEP_COUNTS = _step_counts()
+RESPONSE_DELAYS = _response_delays()
+LATENESS = _lateness()
+REMINDERS = _reminders()
 
 
 @dataclass(frozen=True)
@@ -121,10 +138,14 @@ class ScorecardRows:
 async def scorecard_rows(session: AsyncSession, partner_id: uuid.UUID, start: date, end: date, today: date,
                          very_late_before: date) -> ScorecardRows:
     """The four statements of a partner's scorecard."""
-    steps = (await session.execute(step_counts_query(partner_id, start, end))).one()
-    delays = list((await session.scalars(response_delays_query(partner_id, start, end))).all())
-    lateness = list((await session.execute(lateness_query(partner_id, today, very_late_before))).all())
-    reminders = (await session.execute(reminders_query(partner_id, start, end))).one()
+    params = {"partner_id": partner_id, "start": start, "end": end, "today": today,
+              "very_late_before": very_late_before}
+    # On the session's connection: plain rows, without the ORM's work per statement (none is needed here).
+    connection = await session.connection()
+    steps = (await connection.execute(STEP_COUNTS, params)).one()
+    delays = list((await connection.scalars(RESPONSE_DELAYS, params)).all())
+    lateness = list((await connection.execute(LATENESS, params)).all())
+    reminders = (await connection.execute(REMINDERS, params)).one()
     return ScorecardRows(steps, delays, lateness, reminders)
 
 

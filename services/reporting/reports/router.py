@@ -4,7 +4,8 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, TypeAdapter
 
 from services.reporting.dependencies import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from services.reporting.reports import service
@@ -28,25 +29,32 @@ FromDate = Annotated[date | None, Query(alias="from", description="Début de la 
 ToDate = Annotated[date | None, Query(alias="to", description="Fin de la période (incluse) ; par défaut "
                                                               "aujourd'hui (Europe/Paris).")]
 Limit = Annotated[int, Query(ge=1, le=10_000)]
+_SCORECARDS = TypeAdapter(list[PartnerScorecardRead])
+
+
+def _json(model: BaseModel) -> Response:
+    """The schema the service built, serialised once by pydantic (FastAPI would dump it to a dict, validate it
+    again against the response_model and render that: three passes). response_model still documents it."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 @router.get("/partners/scorecards", response_model=list[PartnerScorecardRead], responses={422: _PROBLEM})
 async def partner_scorecards(session: SessionDep, principal: PrincipalDep, clock: ClockDep, settings: SettingsDep,
-                             start: FromDate = None, end: ToDate = None) -> list[PartnerScorecardRead]:
+                             start: FromDate = None, end: ToDate = None) -> Response:
     """The scorecard of every partner the caller may see (a partner key: its own organisation)."""
     period = service.default_period(clock, start, end)
-    return await service.partner_scorecards(session, principal, clock, period, settings.very_overdue_working_days)
+    cards = await service.partner_scorecards(session, principal, clock, period, settings.very_overdue_working_days)
+    return Response(_SCORECARDS.dump_json(cards), media_type="application/json")
 
 
 @router.get("/partners/{partner_id}/scorecard", response_model=PartnerScorecardRead,
             responses={404: _PROBLEM, 422: _PROBLEM})
 async def partner_scorecard(partner_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-                            settings: SettingsDep, start: FromDate = None, end: ToDate = None
-                            ) -> PartnerScorecardRead:
+                            settings: SettingsDep, start: FromDate = None, end: ToDate = None) -> Response:
     """A partner's scorecard over a period: requests, answers and delays, deliveries, lateness, reminders."""
     period = service.default_period(clock, start, end)
-    return await service.partner_scorecard(session, principal, clock, partner_id, period,
-                                           settings.very_overdue_working_days)
+    return _json(await service.partner_scorecard(session, principal, clock, partner_id, period,
+                                                 settings.very_overdue_working_days))
 
 
 @router.get("/plans/{plan_id}/progress", response_model=PlanProgressRead, responses={404: _PROBLEM})

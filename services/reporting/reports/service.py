@@ -84,8 +84,8 @@ async def partner_scorecard(session: AsyncSession, principal: Principal, clock: 
     """A partner's scorecard over the period (404 for a partner the caller may not see)."""
     if not principal.may_see_partner(partner_id):
         raise NotFound(PARTNER_NOT_FOUND)
-    partner = await repository.partner(session, partner_id)
-    if partner is None:
+    name = await repository.partner_name(session, partner_id)
+    if name is None:
         raise NotFound(PARTNER_NOT_FOUND)
     today = paris_today(clock)
     rows = await repository.scorecard_rows(session, partner_id, period.start, period.end, today,
@@ -94,7 +94,7 @@ async def partner_scorecard(session: AsyncSession, principal: Principal, clock: 
     percent = (round(100 * steps.answered_by_deadline / steps.answered_with_deadline, 1)
                if steps.answered_with_deadline else None)
     return PartnerScorecardRead(
-        partner_id=partner.id, partner_name=partner.name, period=period, as_of=today,
+        partner_id=partner_id, partner_name=name, period=period, as_of=today,
         requested=steps.requested, acknowledged=steps.acknowledged, answered=steps.answered,
         answered_within_deadline=steps.answered_by_deadline, answered_within_deadline_percent=percent,
         median_response_working_days=float(statistics.median(rows.delays)) if rows.delays else None,

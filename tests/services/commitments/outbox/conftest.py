@@ -57,14 +57,15 @@ async def nats_client(nats_url: str, stream: StreamSpec) -> AsyncIterator[NatsCl
 @pytest.fixture
 async def start_relay(settings: CommitmentsSettings, tmp_path: Path
                       ) -> AsyncIterator[Callable[..., Awaitable[RelayProcess]]]:
-    """Start `python -m services.commitments relay` against the test's database and stream; every process
-    started is killed at the end, whatever happened."""
+    """Start `python -m services.commitments relay` (paused before marking what it published, with
+    `pause_before_mark_seconds`: RelayProcess) against the test's database and stream; every process started is
+    killed at the end, whatever happened."""
     started: list[RelayProcess] = []
 
     async def start(pause_before_mark_seconds: float = 0.0, poll_seconds: float = 0.5,
                     extra_env: dict[str, str] | None = None) -> RelayProcess:
-        env = {**relay_environment(settings, pause_before_mark_seconds, poll_seconds), **(extra_env or {})}
-        relay = RelayProcess(env, tmp_path / f"relay-{len(started) + 1}.log")
+        env = {**relay_environment(settings, poll_seconds), **(extra_env or {})}
+        relay = RelayProcess(env, tmp_path / f"relay-{len(started) + 1}.log", pause_before_mark_seconds)
         started.append(relay)
         return await relay.start()
 

@@ -1,5 +1,6 @@
 """Helpers for the outbox relay tests: read a JetStream stream, read the outbox, wait for a condition, and run
-the relay as a separate OS process (`python -m services.commitments relay`)."""
+the relay as a separate OS process (`python -m services.commitments relay`, or with a pause before it marks
+what it published: tests/services/commitments/workers/faults.py)."""
 
 from __future__ import annotations
 
@@ -83,15 +84,13 @@ def event_ids(rows: list[OutboxMessage]) -> list[str]:
 
 # The relay's settings: variables of these names in the test run's environment are dropped, so the subprocess
 # sees exactly the test's configuration.
-_RELAY_SETTING_NAMES = ({name.upper() for name in CommitmentsSettings.model_fields}
-                        | {"RELAY_PAUSE_BEFORE_MARK_SECONDS"})
+_RELAY_SETTING_NAMES = {name.upper() for name in CommitmentsSettings.model_fields}
 
 _IMPORT_TIME_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", re.MULTILINE)
 _DEDUP_LOG = re.compile(r"event ([0-9a-f-]{36}) was already in the stream")
 
 
-def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: float = 0.0,
-                      poll_seconds: float = 0.5) -> dict[str, str]:
+def relay_environment(settings: CommitmentsSettings, poll_seconds: float = 0.5) -> dict[str, str]:
     """The environment of a relay process using the same database, NATS and stream as the test's app."""
     env = {name: value for name, value in os.environ.items() if name.upper() not in _RELAY_SETTING_NAMES}
     env.update({
@@ -105,7 +104,6 @@ def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: 
         # dead connection (on one host, within milliseconds of the kill), and SKIP LOCKED makes the next relay
         # look again on its next turn rather than wait. A test that must rule the poll out sets a long one.
         "RELAY_POLL_SECONDS": str(poll_seconds),
-        "RELAY_PAUSE_BEFORE_MARK_SECONDS": str(pause_before_mark_seconds),
         "LOG_LEVEL": "INFO",
         "LOG_JSON": "true",
         "PYTHONUNBUFFERED": "1",
@@ -114,10 +112,14 @@ def relay_environment(settings: CommitmentsSettings, pause_before_mark_seconds: 
 
 
 class RelayProcess:
-    """The standalone relay in its own OS process: stdout read line by line, logs (stderr) in a file."""
+    """The standalone relay in its own OS process: stdout read line by line, logs (stderr) in a file. With
+    `pause_before_mark_seconds`, the relay of tests/services/commitments/workers/faults.py: it prints
+    {"relay": "published-unmarked", "count": N} after publishing a batch and waits that long before marking it."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, pause_before_mark_seconds: float = 0.0) -> None:
         self.env = env
+        self.module = (["tests.services.commitments.workers.faults", str(pause_before_mark_seconds)]
+                       if pause_before_mark_seconds else ["services.commitments"])
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
         self.stdout_lines: list[str] = []
@@ -125,7 +127,7 @@ class RelayProcess:
     async def start(self) -> RelayProcess:
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "services.commitments", "relay", cwd=REPOSITORY_ROOT, env=self.env,
+                sys.executable, "-m", *self.module, "relay", cwd=REPOSITORY_ROOT, env=self.env,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log)
         return self
 

@@ -141,7 +141,7 @@ async def test_api_writes_do_not_wait_on_a_relay_busy_with_nats(
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
     await create_partners(admin, 1)
-    stuck = OutboxRelay(app.state.sessionmaker, nats_client, stream, clock, pause_before_mark_seconds=60)
+    stuck = OutboxRelay(app.state.sessionmaker, nats_client, stream, clock, before_mark=_hang)
     publishing = asyncio.create_task(stuck.publish_batch())
     try:
         await wait_until(lambda: _stream_count(nats_client, stream, 2), TIMEOUT, "the relay to publish")
@@ -157,6 +157,11 @@ async def test_api_writes_do_not_wait_on_a_relay_busy_with_nats(
     assert await restarted.drain() == 3
     assert restarted.stats.duplicates == 2
     assert message_ids(await stream_messages(js, stream.name)) == event_ids(rows)
+
+
+async def _hang(_published: int) -> None:
+    """The relay's hook between publish and mark: it stays there (as long as a NATS call can take)."""
+    await asyncio.sleep(60)
 
 
 async def _stream_count(nats_client: NatsClient, stream: StreamSpec, expected: int) -> bool:

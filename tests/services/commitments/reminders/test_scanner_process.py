@@ -1,5 +1,6 @@
 """`python -m services.commitments scan` as its own OS process: killed (SIGKILL) in the middle of a batch, then
-restarted, it loses nothing and sends nothing twice; SIGTERM stops it cleanly."""
+restarted, it loses nothing and sends nothing twice; SIGTERM stops it cleanly. To be killed mid-batch, it is run
+with a pause inside each batch's transaction (tests/services/commitments/workers/faults.py)."""
 
 from __future__ import annotations
 
@@ -32,41 +33,34 @@ DAYS = [3, 4, 5, 6, 9, 10, 11, 12, 13, 16, 17, 18]
 
 async def _start_scanner(settings: CommitmentsSettings, log: Path, *args: str, batch_size: int = 4,
                          pause: float = 0.0) -> asyncio.subprocess.Process:
-    """The scanner process; its stdout (the command's JSON lines) is piped, and so are its logs (JSON lines on
-    stderr) when it pauses in its batches, since the pause is announced there."""
+    """The scanner process, its stdout (the command's JSON lines) piped and its logs in `log`; with `pause`,
+    the scanner of faults.py, which prints {"scanner": "paused-in-batch", …} and waits that long in each batch's
+    transaction."""
     env = relay_environment(settings)
-    env.update({"SCANNER_BATCH_SIZE": str(batch_size), "SCANNER_PAUSE_IN_BATCH_SECONDS": str(pause),
-                "SCANNER_POLL_SECONDS": "0.5", "LOG_JSON": "true"})
+    env.update({"SCANNER_BATCH_SIZE": str(batch_size), "SCANNER_POLL_SECONDS": "0.5", "LOG_JSON": "true"})
+    module = ["tests.services.commitments.workers.faults", str(pause)] if pause else ["services.commitments"]
     with log.open("ab") as stderr:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.commitments", "scan", *args, cwd=REPOSITORY_ROOT, env=env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE if pause else stderr)
+            sys.executable, "-m", *module, "scan", *args, cwd=REPOSITORY_ROOT, env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=stderr)
 
 
 def _paused_in_batch(entry: dict[str, object]) -> bool:
-    return entry.get("logger") == "services.commitments.scanner" and str(entry.get("msg", "")).startswith(
-        "fault injection: pausing")
+    return entry.get("scanner") == "paused-in-batch"
 
 
 async def _json_lines(process: asyncio.subprocess.Process, wanted: Callable[[dict[str, object]], bool], count: int,
-                      log: Path, timeout: float = 60.0, stream: asyncio.StreamReader | None = None
-                      ) -> list[dict[str, object]]:
-    """Read stdout (or `stream`) until `count` JSON lines satisfy `wanted` (a generous bound, not a timing
-    assertion); lines read from a piped stderr are copied to the log."""
-    source = stream or process.stdout
-    assert source is not None
+                      log: Path, timeout: float = 60.0) -> list[dict[str, object]]:
+    """Read stdout until `count` JSON lines satisfy `wanted` (a generous bound, not a timing assertion)."""
+    assert process.stdout is not None
     found: list[dict[str, object]] = []
     while len(found) < count:
         try:
-            raw = await asyncio.wait_for(source.readline(), timeout)
+            raw = await asyncio.wait_for(process.stdout.readline(), timeout)
         except TimeoutError:
             raise AssertionError(f"no expected line from the scanner; logs:\n{log.read_text()}") from None
         if not raw:
             raise AssertionError(f"scanner exited ({await process.wait()}); logs:\n{log.read_text()}")
-        if stream is not None:
-            with log.open("ab") as copy:
-                copy.write(raw)
         try:
             entry = json.loads(raw)
         except ValueError:
@@ -87,7 +81,7 @@ async def test_a_scanner_killed_in_a_batch_then_restarted_loses_nothing_and_repe
     # The scanner has been down since the deadlines were set: each one owes its latest missed step.
     first = await _start_scanner(settings, log, "--as-of", AS_OF.isoformat(), pause=1.0)
     try:
-        await _json_lines(first, _paused_in_batch, 2, log, stream=first.stderr)
+        await _json_lines(first, _paused_in_batch, 2, log)
     finally:
         first.send_signal(signal.SIGKILL)
         await first.wait()

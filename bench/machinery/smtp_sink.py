@@ -1,7 +1,7 @@
 """The notifications_throughput bench's SMTP sink: a real aiosmtpd server that counts what it accepts and keeps
 each message's envelope and exact bytes (no parsing), run in a process of its own or in a thread.
 
-    python -m bench.smtp_sink [--host 127.0.0.1] [--port 0]
+    python -m bench.machinery.smtp_sink [--host 127.0.0.1] [--port 0]
 
 As a process it prints `ready <port>` once listening, then answers one command per line on stdin, one line
 on stdout each:
@@ -32,7 +32,7 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
 Mail = tuple[str, list[str], bytes]
-_REPOSITORY = Path(__file__).resolve().parents[1]
+_REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 class CountingHandler:
@@ -100,7 +100,8 @@ async def _serve(host: str, port: int) -> None:
 
 
 class ProcessSink:
-    """The sink in a child process (`python -m bench.smtp_sink`), as the embedded run deploys its SMTP sink."""
+    """The sink in a child process (`python -m bench.machinery.smtp_sink`), as the embedded run deploys its
+    SMTP sink."""
 
     hostname = "127.0.0.1"
 
@@ -111,8 +112,8 @@ class ProcessSink:
 
     async def __aenter__(self) -> ProcessSink:
         self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.smtp_sink", "--host", self.hostname, "--port", "0", cwd=_REPOSITORY,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable, "-m", "bench.machinery.smtp_sink", "--host", self.hostname, "--port", "0",
+            cwd=_REPOSITORY, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         word, port = (await self._read_line()).split()
         if word != "ready":
             raise RuntimeError(f"SMTP sink did not start: {word} {port}")
@@ -193,7 +194,8 @@ class ThreadSink:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.smtp_sink", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.machinery.smtp_sink",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: a free port, printed in the `ready` line")
     args: Any = parser.parse_args(argv)

@@ -1,0 +1,68 @@
+"""The outbox relay as a process of its own (`python -m services.commitments relay`): /healthz and /readyz
+on HEALTH_PORT, a NATS connection, then `OutboxRelay` (services/commitments/outbox/relay.py) until
+SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services.commitments.config import CommitmentsSettings
+from services.commitments.database import outbox_aware_sessionmaker
+from services.commitments.outbox.relay import OutboxRelay
+from services.commitments.workers import stop_on_signals
+from shared.bus import StreamSpec, connect
+from shared.clock import SystemClock
+from shared.db import create_engine
+from shared.probes import worker_probes
+from shared.telemetry import setup_tracing
+
+logger = logging.getLogger("services.commitments.relay")
+
+
+async def run_relay(settings: CommitmentsSettings, *, before_mark: Callable[[int], Awaitable[None]] | None = None
+                    ) -> None:
+    """Relay until SIGTERM/SIGINT; ready (HEALTH_PORT) while NATS is connected and the database answers.
+    `before_mark` is the relay's hook between publishing a batch and marking it (the crash tests use it)."""
+    connection: dict[str, Any] = {}
+    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
+        await _relay(settings, connection, before_mark)
+
+
+async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
+                 before_mark: Callable[[int], Awaitable[None]] | None) -> None:
+    # The relay's publish spans, and the trace context of events recorded outside any HTTP request.
+    if settings.tracing_enabled:
+        setup_tracing(settings.otel_service_name or "commitments-relay", settings.otel_exporter_otlp_endpoint)
+    stop = stop_on_signals()
+    # connect() retries forever while NATS is away: race it against a stop request.
+    connecting = asyncio.ensure_future(connect(settings.nats_url, name="commitments-relay",
+                                               error_cb=_log_nats_error))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():
+        connecting.cancel()
+        return
+    stopping.cancel()
+    nats_client = connecting.result()
+    connection["nats"] = nats_client
+    engine = create_engine(settings.database_url)
+    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
+                        settings.events_duplicate_window_seconds)
+    outbox_relay = OutboxRelay(outbox_aware_sessionmaker(engine, lambda: None), nats_client, stream, SystemClock(),
+                               batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
+                               before_mark=before_mark)
+    try:
+        await outbox_relay.run(stop)  # declares the stream (ensure_stream) before relaying
+    finally:
+        with contextlib.suppress(Exception):
+            await nats_client.drain()
+        await engine.dispose()
+
+
+async def _log_nats_error(error: Exception) -> None:
+    logger.warning("NATS: %s", error or type(error).__name__)
