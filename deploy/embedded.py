@@ -232,6 +232,7 @@ Engagements is running.
   Try it            : curl -H "Authorization: Bearer $(cat {key_file})" {base_url}/v1/plans
   Notifications API : {notifications_url}/docs   (deliveries, preferences, webhooks)
   Reports API       : {reporting_url}/docs   (partner scorecards, plan progress, deadlines, item histories)
+  Dashboard         : {reporting_url}/tableau-de-bord/   (the intranet page; sign in with the admin key)
   Reminder emails   : kept by the local SMTP sink in {mail_dir}/new/ (one file per message, Maildir)
   Logs              : {data_dir}/*.log (one per process)
 Press Ctrl-C to stop.
