@@ -53,7 +53,9 @@ class ReportingSettings(ServiceSettings):
     # PAGES_TRUSTED_PROXIES and PAGES_TRUSTED_USERS maps that user.
     pages_trusted_header: str = ""
     # The proxies' addresses or networks (JSON list, e.g. ["10.0.0.5", "10.1.0.0/16"]); the header of a request
-    # from anywhere else is ignored.
+    # from anywhere else is ignored. The address is the peer as uvicorn reports it: a proxy named in
+    # FORWARDED_ALLOW_IPS is replaced by the browser's address it forwards, so leave the proxy out of
+    # FORWARDED_ALLOW_IPS in this mode (and set PAGES_COOKIE_SECURE if it ends TLS).
     pages_trusted_proxies: list[str] = []
     # The proxy's users and what they may see (JSON object): "admin", "city" or "reader", or
     # "partner:<partner id>" (that partner's organisation only), e.g. {"mdupont": "city",
