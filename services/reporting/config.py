@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.config import ServiceSettings
@@ -56,11 +57,11 @@ class ReportingSettings(ServiceSettings):
     # from anywhere else is ignored. The address is the peer as uvicorn reports it: a proxy named in
     # FORWARDED_ALLOW_IPS is replaced by the browser's address it forwards, so leave the proxy out of
     # FORWARDED_ALLOW_IPS in this mode (and set PAGES_COOKIE_SECURE if it ends TLS).
-    pages_trusted_proxies: list[str] = []
+    pages_trusted_proxies: list[str] = Field(default_factory=list)
     # The proxy's users and what they may see (JSON object): "admin", "city" or "reader", or
     # "partner:<partner id>" (that partner's organisation only), e.g. {"mdupont": "city",
     # "jmartin@bailleur.fr": "partner:6f1c…"}. A user not listed is refused.
-    pages_trusted_users: dict[str, str] = {}
+    pages_trusted_users: dict[str, str] = Field(default_factory=dict)
 
     def commitments_policy(self) -> CallPolicy:
         """How this process calls the commitments service."""
