@@ -14,6 +14,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.reporting.commitments_client import CommitmentsClient
 from services.reporting.config import ReportingSettings
+from services.reporting.pages.revocations import follow_revoked_keys
 from services.reporting.pages.router import router as pages_router
 from services.reporting.pages.router import static_files as pages_static_files
 from services.reporting.pages.sessions import Sessions
@@ -71,6 +72,7 @@ def create_app(settings: ReportingSettings | None = None, clock: Clock | None = 
                 assert bus.client is not None
                 # A key was revoked: stop honouring it here now rather than when the cache expires.
                 await follow_key_revocations(bus.client, stream, forget_key)
+                await follow_revoked_keys(bus.client, stream, page_sessions, clock.now())
 
         bus.tasks.append(asyncio.create_task(keep_connected()))
         try:

@@ -43,8 +43,8 @@ class ReportingSettings(ServiceSettings):
     # Set it (a long random string, the same on every replica): when empty, each process draws its own at
     # start, and sessions end with the process.
     pages_session_secret: str = ""
-    # A session ends this long after sign-in. A revoked key's sessions end at once in every running process
-    # (the api_key.revoked event); this lifetime bounds the delay in a process started after the revocation.
+    # A session ends this long after sign-in, and at once when its key is revoked (the api_key.revoked event;
+    # a process reads back from the stream the revocations of this span before its start).
     pages_session_max_age_seconds: int = 3600
     # The cookie's Secure flag: unset, set when the request came over https (behind a proxy, with
     # FORWARDED_ALLOW_IPS naming it so that uvicorn sees the scheme the browser used); true or false forces it.

@@ -4,7 +4,7 @@ https) holding the signed-in key's id, role and partner (never the key), and the
 A visitor who has not signed in gets a session too, without a principal: its token protects the sign-in form.
 Signing in issues a new session (a new token); signing out removes it. A session ends
 PAGES_SESSION_MAX_AGE_SECONDS after it was issued, and at once when its key is revoked (the api_key.revoked
-event, heard by every running process: `revoke`)."""
+event, heard by every process, including those started after it: revocations.py, `revoke`)."""
 
 from __future__ import annotations
 

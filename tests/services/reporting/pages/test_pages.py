@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 import httpx
+import nats
 from itsdangerous import URLSafeTimedSerializer
+from nats.js.errors import NotFoundError
 
 from services.reporting.pages.sessions import COOKIE
 from shared.bus import StreamSpec
@@ -158,6 +160,47 @@ async def test_a_revoked_keys_session_ends(commitments: Commitments, new_reporti
                 return (await browser.get(PAGE)).status_code == 303
 
             await wait_until(signed_out, "the revoked key's session to end")
+
+
+async def test_a_process_started_after_a_revocation_knows_it(
+        commitments: Commitments, new_reporting_database: NewDatabase, nats_url: str,
+        streams: tuple[StreamSpec, StreamSpec]) -> None:
+    """A session outlives the process that made it (another replica, a restart): the revocation, published before
+    the process started, is read back from the stream."""
+    async with history(commitments, new_reporting_database, nats_url, streams) as served:
+        key_id, secret = served.keys["reader"]
+        replica = {"pages_session_secret": "the same on every replica"}
+        async with browsing(served.app(**replica)) as browser:
+            assert (await sign_in(browser, secret)).status_code == 303
+            cookies = browser.cookies
+        async with commitments.client(commitments.admin_secret) as admin:
+            ok(await admin.post(f"/v1/api-keys/{key_id}/revoke"))
+        client = await nats.connect(nats_url)
+        try:
+            async def published() -> bool:
+                try:
+                    await client.jetstream().get_last_msg(streams[0].name, streams[0].subject_for("api_key.revoked"))
+                except NotFoundError:
+                    return False
+                return True
+
+            await wait_until(published, "the revocation in the stream")
+        finally:
+            await client.drain()
+        async with browsing(served.app(**replica)) as browser:
+            browser.cookies = cookies
+
+            async def signed_out() -> bool:
+                return (await browser.get(PAGE)).status_code == 303
+
+            await wait_until(signed_out, "the revoked key's session to end in the new process")
+        # A key not revoked: its session goes on in another process signing with the same secret.
+        async with browsing(served.app(**replica)) as browser:
+            assert (await sign_in(browser, served.keys["a"][1])).status_code == 303
+            cookies = browser.cookies
+        async with browsing(served.app(**replica)) as browser:
+            browser.cookies = cookies
+            assert (await browser.get(PAGE)).status_code == 200
 
 
 async def test_the_trusted_header_of_the_intranet_proxy(commitments: Commitments,
