@@ -8,6 +8,7 @@ by the real commitments service.
 - axe-core (from the npm registry: node/package.json, installed by make env-dev) finds no serious or critical
   violation, on the form and on the page;
 - printed, the page has no navigation and one section per partner, each starting a page;
+- a partner's page has no serious or critical violation either; signing out leads back to the form;
 - Tab alone reaches every link and control, in the page's order, each with a visible focus; the skip link
   leads to the content.
 
@@ -214,5 +215,15 @@ async def test_the_dashboard_in_chromium(commitments: Commitments, new_reporting
                                       pack.read_bytes())
                     assert pages is not None and int(pages.group(1) or pages.group(2)) >= 1 + len(partners)
                     print(f"printed pack: {pack}")
+
+                    # A partner's page, followed from the overview, is as accessible; signing out ends there.
+                    driver.find_element(By.LINK_TEXT, "Page de Territoire B").click()
+                    WebDriverWait(driver, TIMEOUT).until(lambda d: h1(d) == "Territoire B")
+                    violations = serious_violations(driver)
+                    assert not violations, violations
+                    driver.find_element(By.XPATH, "//button[text()='Se déconnecter']").click()
+                    WebDriverWait(driver, TIMEOUT).until(lambda d: h1(d) == "Connexion au tableau de bord")
+                    driver.get(f"{base_url}{PAGE}")
+                    assert h1(driver) == "Connexion au tableau de bord"
 
             await asyncio.to_thread(browse)
