@@ -57,9 +57,8 @@ def compiled_statements() -> dict[str, tuple[str, list[tuple[str | None, Any]]]]
     dialect = asyncpg_dialect.dialect()
     request_values = {"partner_id", "start", "end", "today", "very_late_before"}
     compiled = {}
-    for name, statement in (("partner", repository.PARTNER), ("steps", repository.STEP_COUNTS),
-                            ("delays", repository.RESPONSE_DELAYS), ("lateness", repository.LATENESS),
-                            ("reminders", repository.REMINDERS)):
+    for name, statement in (("counts", repository.COUNTS), ("delays", repository.RESPONSE_DELAYS),
+                            ("lateness", repository.LATENESS)):
         # Placeholder values, so that the IN lists expand; each request passes its own.
         placeholders = statement.params(partner_id=uuid.UUID(int=0), start=date.min, end=date.min, today=date.min,
                                         very_late_before=date.min)
@@ -102,13 +101,11 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
             return [values[role] if role else constant for role, constant in statements[name][1]]
 
         async with state["pool"].acquire() as connection:
-            partner = await connection.fetchrow(statements["partner"][0], *args("partner"))
-            if partner is None:
+            steps = await connection.fetchrow(statements["counts"][0], *args("counts"))
+            if steps is None:
                 return JSONResponse({"detail": "Partenaire introuvable."}, status_code=404)
-            steps = await connection.fetchrow(statements["steps"][0], *args("steps"))
             delays = [row[0] for row in await connection.fetch(statements["delays"][0], *args("delays"))]
             lateness = await connection.fetch(statements["lateness"][0], *args("lateness"))
-            reminders = await connection.fetchrow(statements["reminders"][0], *args("reminders"))
         late = {row["waiting_on"]: (row["late"], row["very_late"]) for row in lateness}
 
         def late_count(index: int) -> dict[str, int]:
@@ -118,7 +115,7 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
 
         with_deadline = steps["answered_with_deadline"]
         body = {
-            "partner_id": str(partner["id"]), "partner_name": partner["name"],
+            "partner_id": str(partner_id), "partner_name": steps["name"],
             "period": {"start": start.isoformat(), "end": end.isoformat()}, "as_of": today.isoformat(),
             "requested": steps["requested"], "acknowledged": steps["acknowledged"], "answered": steps["answered"],
             "answered_within_deadline": steps["answered_by_deadline"],
@@ -128,7 +125,7 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
             "p90_response_working_days": nearest_rank(delays, 0.9),
             "delivered": steps["delivered"], "verified": steps["verified"],
             "overdue_now": late_count(0), "very_overdue_now": late_count(1),
-            "reminders_sent": reminders["sent"], "reminders_unreached": reminders["unreached"],
+            "reminders_sent": steps["sent"], "reminders_unreached": steps["unreached"],
         }
         return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
                         media_type="application/json")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Row, Uuid, and_, bindparam, case, exists, func, literal, select
+from sqlalchemy import Date, Row, Uuid, and_, bindparam, case, exists, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -42,12 +42,6 @@ def _visible_items(visible: Visible) -> ColumnElement[bool]:
 def _open_deadline() -> ColumnElement[bool]:
     """A deadline still to be met, of an item not finished."""
     return and_(Deadline.met_on.is_(None), Deadline.removed.is_(False), Item.status.not_in(FINISHED))
-
-
-async def partner_name(session: AsyncSession, partner_id: uuid.UUID) -> str | None:
-    """The partner's name; None when the read model does not know it."""
-    row = (await (await session.connection()).execute(PARTNER, {"partner_id": partner_id})).first()
-    return row.name if row is not None else None
 
 
 async def partners(session: AsyncSession, visible: Visible) -> Sequence[Partner]:
@@ -120,33 +114,39 @@ def _reminders() -> Select[Any]:
                   _count_if(and_(per_reminder.c.reached == 0, per_reminder.c.failed == 1)).label("unreached"))
 
 
-PARTNER = select(Partner.id, Partner.name).where(Partner.id == _PARTNER)
-STEP_COUNTS = _step_counts()
+def _counts() -> Select[Any]:
+    """The partner's name, step counts and reminder counts in one row (none if the partner is unknown)."""
+    steps, reminders = _step_counts().subquery("steps"), _reminders().subquery("reminders")
+    return (select(Partner.name, *steps.c, *reminders.c)
+            .select_from(Partner.__table__.join(steps, true()).join(reminders, true()))
+            .where(Partner.id == _PARTNER))
+
+
+COUNTS = _counts()
 RESPONSE_DELAYS = _response_delays()
 LATENESS = _lateness()
-REMINDERS = _reminders()
 
 
 @dataclass(frozen=True)
 class ScorecardRows:
-    steps: Row[Any]
+    counts: Row[Any]  # name, the step counts, sent and unreached reminders
     delays: list[int]
     lateness: list[Row[Any]]
-    reminders: Row[Any]
 
 
 async def scorecard_rows(session: AsyncSession, partner_id: uuid.UUID, start: date, end: date, today: date,
-                         very_late_before: date) -> ScorecardRows:
-    """The four statements of a partner's scorecard."""
+                         very_late_before: date) -> ScorecardRows | None:
+    """The three statements of a partner's scorecard; None when the partner is unknown."""
     params = {"partner_id": partner_id, "start": start, "end": end, "today": today,
               "very_late_before": very_late_before}
     # On the session's connection: plain rows, without the ORM's work per statement (none is needed here).
     connection = await session.connection()
-    steps = (await connection.execute(STEP_COUNTS, params)).one()
+    counts = (await connection.execute(COUNTS, params)).first()
+    if counts is None:
+        return None
     delays = list((await connection.scalars(RESPONSE_DELAYS, params)).all())
     lateness = list((await connection.execute(LATENESS, params)).all())
-    reminders = (await connection.execute(REMINDERS, params)).one()
-    return ScorecardRows(steps, delays, lateness, reminders)
+    return ScorecardRows(counts, delays, lateness)
 
 
 async def plan(session: AsyncSession, plan_id: uuid.UUID) -> Plan | None:

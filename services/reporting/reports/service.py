@@ -84,24 +84,23 @@ async def partner_scorecard(session: AsyncSession, principal: Principal, clock: 
     """A partner's scorecard over the period (404 for a partner the caller may not see)."""
     if not principal.may_see_partner(partner_id):
         raise NotFound(PARTNER_NOT_FOUND)
-    name = await repository.partner_name(session, partner_id)
-    if name is None:
-        raise NotFound(PARTNER_NOT_FOUND)
     today = paris_today(clock)
     rows = await repository.scorecard_rows(session, partner_id, period.start, period.end, today,
                                            very_late_before(today, very_overdue_working_days))
-    steps = rows.steps
-    percent = (round(100 * steps.answered_by_deadline / steps.answered_with_deadline, 1)
-               if steps.answered_with_deadline else None)
+    if rows is None:
+        raise NotFound(PARTNER_NOT_FOUND)
+    counts = rows.counts
+    percent = (round(100 * counts.answered_by_deadline / counts.answered_with_deadline, 1)
+               if counts.answered_with_deadline else None)
     return PartnerScorecardRead(
-        partner_id=partner_id, partner_name=name, period=period, as_of=today,
-        requested=steps.requested, acknowledged=steps.acknowledged, answered=steps.answered,
-        answered_within_deadline=steps.answered_by_deadline, answered_within_deadline_percent=percent,
+        partner_id=partner_id, partner_name=counts.name, period=period, as_of=today,
+        requested=counts.requested, acknowledged=counts.acknowledged, answered=counts.answered,
+        answered_within_deadline=counts.answered_by_deadline, answered_within_deadline_percent=percent,
         median_response_working_days=float(statistics.median(rows.delays)) if rows.delays else None,
         p90_response_working_days=nearest_rank(rows.delays, 0.9),
-        delivered=steps.delivered, verified=steps.verified,
+        delivered=counts.delivered, verified=counts.verified,
         overdue_now=_late_count(rows.lateness, "late"), very_overdue_now=_late_count(rows.lateness, "very_late"),
-        reminders_sent=rows.reminders.sent, reminders_unreached=rows.reminders.unreached)
+        reminders_sent=counts.sent, reminders_unreached=counts.unreached)
 
 
 async def partner_scorecards(session: AsyncSession, principal: Principal, clock: Clock, period: Period,
