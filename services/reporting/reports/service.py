@@ -257,6 +257,6 @@ async def partner_names(session: AsyncSession, principal: Principal, ids: set[uu
 
 async def organisation_of(session: AsyncSession, partner_id: uuid.UUID) -> frozenset[uuid.UUID] | None:
     """A partner and the groups it belongs to (what its key would see), or None for an unknown partner."""
-    if await repository.partner_name(session, partner_id) is None:
+    if partner_id not in await repository.partner_names(session, {partner_id}):
         return None
     return frozenset({partner_id} | await repository.groups_of(session, partner_id))
