@@ -39,6 +39,12 @@ class Dashboard:
     upcoming: list[DeadlineReportRead]
     partners: list[PartnerSection]
     names: dict[uuid.UUID, str]
+    listed: int
+
+    @property
+    def late_total(self) -> int:
+        """Every late item the visitor may see (the list stops at `listed`)."""
+        return sum(plan.late for plan in self.plans)
 
 
 async def _partner_section(session: AsyncSession, principal: Principal, clock: Clock, card: PartnerScorecardRead
@@ -61,7 +67,7 @@ async def dashboard(session: AsyncSession, principal: Principal, clock: Clock, p
     partners = [await _partner_section(session, principal, clock, card) for card in cards]
     leads = {item.lead_partner_id for item in late} | {deadline.lead_partner_id for deadline in upcoming}
     return Dashboard(period, plans, late, upcoming, partners,
-                     await service.partner_names(session, principal, leads))
+                     await service.partner_names(session, principal, leads), LISTED)
 
 
 async def partner_page(session: AsyncSession, principal: Principal, clock: Clock, partner_id: uuid.UUID,

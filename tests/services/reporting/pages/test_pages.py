@@ -4,13 +4,16 @@ partner seeing its own organisation only, and the trusted header of the intranet
 
 from __future__ import annotations
 
+import html
 import re
 
 import httpx
 import nats
+import pytest
 from itsdangerous import URLSafeTimedSerializer
 from nats.js.errors import NotFoundError
 
+from services.reporting.pages import views
 from services.reporting.pages.sessions import COOKIE
 from shared.bus import StreamSpec
 from tests.services.notifications.support import Commitments, ok, wait_until
@@ -144,6 +147,20 @@ async def test_a_partner_sees_its_own_organisation_only(commitments: Commitments
         async with browsing(served.app()) as browser:
             assert (await sign_in(browser, served.keys["reader"][1])).status_code == 303
             assert (await browser.get(f"{PAGE}partenaires/{ids['b']}")).status_code == 200
+
+
+async def test_the_overview_says_when_its_lists_stop(commitments: Commitments,
+                                                     new_reporting_database: NewDatabase, nats_url: str,
+                                                     streams: tuple[StreamSpec, StreamSpec],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(views, "LISTED", 2)
+    async with history(commitments, new_reporting_database, nats_url, streams) as served:
+        async with browsing(served.app()) as browser:
+            assert (await sign_in(browser, served.keys["admin"][1])).status_code == 303
+            page = html.unescape((await browser.get(PAGE)).text)
+            assert "Les 2 plus anciens des 5 éléments en retard, et qui doit agir" in page
+            assert "Demande i4" in page and "Demande i3" not in page.split('id="echeances"')[0]
+            assert "Les 2 premières échéances" not in page  # one deadline to come: the whole list
 
 
 async def test_a_revoked_keys_session_ends(commitments: Commitments, new_reporting_database: NewDatabase,
