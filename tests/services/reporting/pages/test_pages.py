@@ -154,13 +154,13 @@ async def test_the_overview_says_when_its_lists_stop(commitments: Commitments,
                                                      streams: tuple[StreamSpec, StreamSpec],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(views, "LISTED", 2)
-    async with history(commitments, new_reporting_database, nats_url, streams) as served:
-        async with browsing(served.app()) as browser:
-            assert (await sign_in(browser, served.keys["admin"][1])).status_code == 303
-            page = html.unescape((await browser.get(PAGE)).text)
-            assert "Les 2 plus anciens des 5 éléments en retard, et qui doit agir" in page
-            assert "Demande i4" in page and "Demande i3" not in page.split('id="echeances"')[0]
-            assert "Les 2 premières échéances" not in page  # one deadline to come: the whole list
+    async with (history(commitments, new_reporting_database, nats_url, streams) as served,
+                browsing(served.app()) as browser):
+        assert (await sign_in(browser, served.keys["admin"][1])).status_code == 303
+        page = html.unescape((await browser.get(PAGE)).text)
+        assert "Les 2 plus anciens des 5 éléments en retard, et qui doit agir" in page
+        assert "Demande i4" in page and "Demande i3" not in page.split('id="echeances"')[0]
+        assert "Les 2 premières échéances" not in page  # one deadline to come: the whole list
 
 
 async def test_a_revoked_keys_session_ends(commitments: Commitments, new_reporting_database: NewDatabase,
