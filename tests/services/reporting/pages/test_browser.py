@@ -3,8 +3,8 @@ Debian's chromedriver, against the reporting service under uvicorn over the scri
 by the real commitments service.
 
 - the page loads after signing in through the form (typed and sent from the keyboard);
-- a screenshot of the whole page is kept: test-artifacts/dashboard.png (and the printed pack,
-  test-artifacts/comite-de-pilotage.pdf);
+- a screenshot of the whole page is kept: test-artifacts/dashboard.png (and of the form, connexion.png, and
+  the printed pack, comite-de-pilotage.pdf);
 - axe-core (from the npm registry: node/package.json, installed by make env-dev) finds no serious or critical
   violation, on the form and on the page;
 - printed, the page has no navigation and one section per partner, each starting a page;
@@ -109,6 +109,7 @@ def sign_in(driver: WebDriver, base_url: str, secret: str) -> None:
     assert driver.current_url.endswith("/tableau-de-bord/connexion")
     violations = serious_violations(driver)
     assert not violations, violations
+    screenshot(driver, "connexion.png")
     field = driver.find_element(By.ID, "cle")
     field.send_keys(secret)
     field.send_keys(Keys.ENTER)
@@ -123,7 +124,7 @@ def screenshot(driver: WebDriver, name: str) -> Path:
     path = ARTIFACTS / name
     assert driver.save_screenshot(str(path))
     driver.set_window_size(1280, 900)
-    print(f"\nscreenshot of the dashboard: {path}")
+    print(f"\nscreenshot: {path}")
     return path
 
 
