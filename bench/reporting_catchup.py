@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -30,7 +31,6 @@ from typing import Any
 describe = "reporting projector catch-up in events/s vs a bare consumer writing (id, body) (PostgreSQL or SQLite)"
 
 TARGET_RATIO = 0.5
-NATS_URL = "nats://127.0.0.1:4222"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +138,7 @@ async def _main(args: argparse.Namespace) -> int:
     from sqlalchemy import text
 
     from bench.machinery.postgres import ADMIN_URL, admin_execute
+    from bench.machinery.servers import NATS_URL
     from services.reporting.config import ReportingSettings
     from services.reporting.migrate import upgrade_database
     from services.reporting.projection.projector import StreamProjector, sources
@@ -228,6 +229,7 @@ async def _main(args: argparse.Namespace) -> int:
         if args.catchup_backend == "postgresql":
             for name in made:
                 await admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(folder, ignore_errors=True)
     projector, baseline = statistics.median(rates["projector"]), statistics.median(rates["baseline"])
     ratio = projector / baseline
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
@@ -237,4 +239,6 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_main(args))
+    from bench.machinery import run_async
+
+    return run_async(_main, args)

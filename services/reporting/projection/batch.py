@@ -6,6 +6,7 @@ several per event, and no ORM bookkeeping per row."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -49,6 +50,18 @@ def _ids(envelopes: Iterable[EventEnvelope]) -> dict[str, set[uuid.UUID]]:
                 continue
             found[key].add(value)
     return {key: {uuid.UUID(str(value)) for value in values} for key, values in found.items()}
+
+
+@functools.cache
+def upsert(dialect_name: str, table: Table) -> Any:
+    """`INSERT … ON CONFLICT (primary key) DO UPDATE SET every other column`, built once per table: a statement
+    built once keeps its compiled form in SQLAlchemy's cache (building it costs more than running it)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    keys = [column.name for column in table.primary_key]
+    return statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={column.name: statement.excluded[column.name] for column in table.columns if column.name not in keys})
 
 
 class Batch:
@@ -156,12 +169,7 @@ class Batch:
         self.processed.append({"event_id": envelope.id, "stream": self.stream, "stream_seq": self.seq})
 
     def _upsert(self, table: Table) -> Any:
-        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table)
-        keys = [column.name for column in table.primary_key]
-        return statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={column.name: statement.excluded[column.name] for column in table.columns if column.name not in keys})
+        return upsert(self.session.bind.dialect.name, table)
 
     async def write(self) -> None:
         """Write what the batch added and changed (the caller commits)."""

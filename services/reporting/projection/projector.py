@@ -21,6 +21,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -118,9 +119,21 @@ class StreamProjector:
 
     async def subscribe(self) -> None:
         """Declare the stream if needed and bind to the durable consumer. Created on first start, it starts
-        after what the tables already hold (a database rebuilt from the streams goes on from there)."""
+        after what the tables already hold (a database rebuilt from the streams goes on from there). A durable
+        consumer acknowledged past what the tables hold (acks follow commits: by the projector of another
+        database, before a switch to a rebuilt one) would skip events: it is made again from the tables'
+        position."""
         await ensure_stream(self.js, self.source.spec)
         start = await last_applied(self.sessionmaker, self.source)
+        durable, stream = self.settings.projector_durable, self.source.spec.name
+        try:
+            info = await self.js.consumer_info(stream, durable)
+        except NotFoundError:
+            info = None
+        if info is not None and info.ack_floor is not None and (info.ack_floor.stream_seq or 0) > start:
+            logger.warning("consumer %s of %s is acknowledged up to #%d but the tables hold up to #%d: made again "
+                           "from #%d", durable, stream, info.ack_floor.stream_seq, start, start + 1)
+            await self.js.delete_consumer(stream, durable)
         config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.projector_ack_wait_seconds,
                                 max_ack_pending=self.settings.projector_batch_size)
         if start:

@@ -89,3 +89,29 @@ async def test_a_database_already_filled_is_refused(
         await client.drain()
     assert "La base de destination n'est pas vide" in refused.value.detail
     assert await dump_tables(settings.database_url) == before
+
+
+async def test_the_projector_goes_on_from_a_rebuilt_database(
+        new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]) -> None:
+    """Rebuild into a new database while the old one's projector goes on; then switch: the projector, on the
+    rebuilt database with the same durable consumer name, applies what came since the rebuild (its consumer had
+    gone past it for the old database) and ends with the old database's tables."""
+    story = scorecard_story(uuid.uuid4(), uuid.uuid4())
+    half = len(story.script.commitments) // 2
+    old = reporting_settings(await new_reporting_database(), nats_url, streams)
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        await publish_all(js, streams[0], story.script.commitments[:half])
+        rebuilt = await new_reporting_database(migrated=False)
+        await rebuild(old, into=rebuilt, client=client, show_progress=False)
+        async with projector_running(old, client):
+            await publish_all(js, streams[0], story.script.commitments[half:])
+            await publish_all(js, streams[1], story.script.notifications)
+            await wait_caught_up(old.database_url, client, streams)
+        switched = old.model_copy(update={"reporting_database_url": rebuilt})
+        async with projector_running(switched, client):
+            await wait_caught_up(rebuilt, client, streams)
+    finally:
+        await client.drain()
+    assert await dump_tables(rebuilt) == await dump_tables(old.database_url)
