@@ -322,6 +322,8 @@ def main() -> int:
         ]
         # The reporting service needs no key of its own: it checks its callers' keys with the commitments service.
         reporting_env = {**service_env, "REPORTING_DATABASE_URL": reporting_database_url,
+                         # The dashboard's sessions outlive a restart of the run.
+                         "PAGES_SESSION_SECRET": stored_secret(data_dir / "pages-session-secret.txt"),
                          "COMMITMENTS_URL": base_url}
         reporting = [
             ChildSpec("reporting API",
