@@ -55,6 +55,12 @@ class Visitor:
     name: str | None = None
 
 
+class _Refused(DomainError):
+    """A refusal shown as a page (403)."""
+
+    status, code, title = 403, "forbidden", "Accès refusé"
+
+
 def _sessions(request: Request) -> Sessions:
     return request.app.state.page_sessions  # type: ignore[no-any-return]
 
@@ -71,7 +77,7 @@ def _error(request: Request, error: DomainError, visitor: Visitor | None = None)
 
 async def _visitor(request: Request, session: SessionDep, settings: SettingsDep) -> Visitor | None:
     """Who is looking: the user named by the trusted proxy, or the session's principal; None: nobody yet.
-    Raises Forbidden for a proxy user the configuration does not map."""
+    Refuses (403) a proxy user the configuration does not map, or whose partner is unknown."""
     user = proxy_user(request, settings)
     if user is not None:
         if user.role is None:
@@ -88,10 +94,6 @@ async def _visitor(request: Request, session: SessionDep, settings: SettingsDep)
     if page_session is None or page_session.principal is None:
         return None
     return Visitor(page_session.principal, page_session)
-
-
-class _Refused(DomainError):
-    status, code, title = 403, "forbidden", "Accès refusé"
 
 
 def _to_sign_in() -> RedirectResponse:
