@@ -1,6 +1,7 @@
 # Engagements: one virtual environment (.venv), built from uv.lock with the project's own tooling.
 #   make run     start everything on this machine (SQLite, nats-server, API on http://127.0.0.1:8000)
-#   make test    run the test suite
+#   make test    run the linters (make lint), then the test suite
+#   make lint    ruff (lint rules in pyproject.toml) and mypy (strict) over the tree
 #   make bench   run the benchmarks
 #   make fuzz    schemathesis over every operation of both APIs, long run (SQLite and PostgreSQL)
 #   make clean   remove the environment and caches (not ./data: delete it yourself to start afresh)
@@ -15,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # (PYTHONDONTWRITEBYTECODE, a read-only checkout); after the first sync it costs a tenth of a second.
 SYNC   := $(UV) sync --frozen --inexact --compile-bytecode
 
-.PHONY: run test bench fuzz clean env env-dev system-packages
+.PHONY: run test lint bench fuzz clean env env-dev system-packages
 
 # Programs the tests run that PyPI does not ship: nginx (the reverse proxy of tests/deploy/test_proxy.py),
 # chromium and chromedriver (the dashboard's browser tests, tests/services/reporting/pages/test_browser.py), npm
@@ -63,8 +64,12 @@ run: SYNC += --quiet
 run: env
 	@$(PYTHON) -m deploy.embedded
 
-test: env-dev
+test: lint
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: env-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: env-dev
 	$(PYTHON) -m bench
@@ -76,5 +81,5 @@ fuzz: env-dev
 		tests/services/commitments/test_fuzz_api.py tests/services/notifications/test_fuzz_api.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -149,7 +149,7 @@ async def readiness(port: int) -> dict[str, Any]:
         _, body = await client.get("/readyz")
     finally:
         await client.close()
-    return json.loads(body)  # type: ignore[no-any-return]
+    return json.loads(body)  # type: ignore[no-any-return]  # /readyz answers a JSON object
 
 
 async def drive(port: int, auth: dict[str, str], mix: Mix, connections: int, warmup: float, duration: float,

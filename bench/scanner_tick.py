@@ -167,7 +167,7 @@ async def _run(args: argparse.Namespace) -> int:
                   f"{time.perf_counter() - started:.1f} s", flush=True)
         times: dict[str, list[float]] = {label: [] for label in sizes}
         # Round 0 is a warm-up (imports, statement caches, the calendar's holiday tables), not counted.
-        for round_number in range(0, args.scan_rounds + 1):
+        for round_number in range(args.scan_rounds + 1):
             for label in sizes:
                 engine = engines[label]
                 elapsed, result = await _tick(engine, args.scan_batch)

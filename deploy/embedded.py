@@ -117,7 +117,7 @@ async def _nats_answers(url: str) -> bool:
         return False
     try:
         await client.jetstream().account_info()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise SystemExit(f"NATS at {url} answers but without JetStream ({exc}); start it with -js") from exc
     finally:
         await client.close()

@@ -13,7 +13,6 @@ inside the body-size limit, which has read the body by then.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field

@@ -91,9 +91,9 @@ def document_problems(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = build()
             _add_problems(schema)
-        return app.openapi_schema  # type: ignore[return-value]
+        return app.openapi_schema  # type: ignore[return-value]  # build() has just set it
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend its schema
 
 
 def _add_problems(schema: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ class StreamSpec:
 async def connect(url: str, name: str, **options: object) -> NatsClient:
     """Connect to NATS with reconnects that never give up (the service outlives NATS restarts)."""
     return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                              connect_timeout=2, **options)  # type: ignore[arg-type]
+                              connect_timeout=2, **options)
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
@@ -102,7 +102,7 @@ class BusState:
         for task in self.tasks:
             try:
                 await asyncio.wait_for(task, timeout=timeout)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 pass
             except Exception:  # a crashed background task must not turn a clean shutdown into an error
                 logger.exception("background task failed")

@@ -50,7 +50,7 @@ def run_command(args: argparse.Namespace, settings: ServiceSettings) -> int:
     except Exception as error:
         if not _is_domain_error(error):
             raise
-        print(f"error: {error.detail}", file=sys.stderr)  # type: ignore[attr-defined]
+        print(f"error: {error.detail}", file=sys.stderr)  # type: ignore[attr-defined]  # a DomainError (checked above)
         return 2
     return 0
 

@@ -14,12 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from logging.config import fileConfig
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from alembic import command
+from alembic import command, context
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -29,7 +28,7 @@ from shared.db import async_database_url
 from shared.sqlite_files import make_sqlite_file_private
 
 
-def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render project TypeDecorators (UtcDateTime …) as their plain SQLAlchemy type, so that migrations do
     not import application code that may change later."""
     if type_ == "type" and isinstance(obj, TypeDecorator):
@@ -37,9 +36,10 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
-def run_environment(context: EnvironmentContext, metadata: MetaData, default_url: Callable[[], str],
-                    version_table: str = "alembic_version") -> None:
-    """Run the migrations of one service (online or offline), as its env.py is asked to."""
+def run_environment(metadata: MetaData, default_url: Callable[[], str], version_table: str = "alembic_version"
+                    ) -> None:
+    """Run the migrations of one service (online or offline), as its env.py is asked to (alembic's `context`
+    stands for the environment while env.py runs)."""
     config = context.config
     # Configure logging only when nobody has (the alembic command line); a service calling
     # upgrade_database keeps its own logging untouched.

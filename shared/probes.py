@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -22,7 +22,7 @@ from shared.db import create_engine
 
 logger = logging.getLogger(__name__)
 
-Checks = Callable[[], Awaitable[dict[str, str]]]
+Checks = Callable[[], Coroutine[Any, Any, dict[str, str]]]
 # A report that cannot be had within this is "unavailable", and a probe that cannot be answered within it fails.
 REPORT_TIMEOUT_SECONDS = 2.0
 
@@ -38,7 +38,7 @@ async def database_check(engine: AsyncEngine) -> str:
 
 
 @contextlib.contextmanager
-def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Iterator[int | None]:  # noqa: S104
+def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Iterator[int | None]:
     """/healthz and /readyz on `port` for a process without an API (relay, scanner, consumers), while the
     block runs; no port, no probes. Ready when every check says "ok"; alive while the event loop answers.
 
@@ -56,7 +56,7 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Ite
         return {"event_loop": "ok"}
 
     class Probe(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_GET(self) -> None:  # the name http.server calls
             route = {"/healthz": (alive, "ok"), "/readyz": (checks, "ready")}.get(self.path.split("?")[0])
             if route is None:
                 self._answer(404, {"status": "not found"})
@@ -79,7 +79,7 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Ite
             self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - probes every few seconds: quiet
-            logger.debug("probe: " + format, *args)
+            logger.debug("probe: " + format, *args)  # noqa: G003 - http.server hands its own %-template and args
 
     server = ThreadingHTTPServer((host, port), Probe)
     server.daemon_threads = True

@@ -7,6 +7,7 @@ runs and a nats-server started here; under CI=true a missing PostgreSQL or NATS 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -98,10 +99,8 @@ def _delete_test_streams(nats_url: str, stream_names: tuple[str, str]) -> Iterat
         finally:
             await client.close()
 
-    try:
+    with contextlib.suppress(Exception):  # cleanup must not hide the test result
         asyncio.run(delete())
-    except Exception:  # noqa: BLE001 - cleanup must not hide the test result
-        pass
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -150,7 +150,7 @@ def _variant_always_pre_ping() -> None:
     from shared import db
 
     # The app module's own name for the engine factory, replaced in this server process only.
-    app_module.create_engine = lambda url, **kw: db.create_engine(  # type: ignore[attr-defined]
+    app_module.create_engine = lambda url, **kw: db.create_engine(  # type: ignore[attr-defined]  # patches the app's own import
         url, **{"pool_pre_ping": True, **kw})
 
 
@@ -174,7 +174,7 @@ def _variant_group_map_cache() -> None:
             state["groups"], state["until"] = groups, time.monotonic() + self.ttl_seconds
         return frozenset({partner_id, *state["groups"].get(partner_id, ())})
 
-    GroupCache.partner_and_groups = partner_and_groups  # type: ignore[method-assign]
+    GroupCache.partner_and_groups = partner_and_groups  # type: ignore[method-assign]  # the variant replaces the method
 
 
 def _variant_gc_freeze() -> None:

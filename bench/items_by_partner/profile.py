@@ -78,7 +78,7 @@ async def sql_check(database_url: str, dataset: Dataset) -> None:
             statement, parameters = repository.page_statement(
                 ItemFilters(partner_ids=frozenset({partner, *groups[partner]})), "created", False, None,
                 PAGE_SIZE + 1, postgresql=True)
-            compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+            compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are not annotated
             values = compiled.construct_params(parameters)
             app_params = tuple(values[name] for name in compiled.positiontup or ())
             for name, sql, params in (("app page statement", str(compiled), app_params),

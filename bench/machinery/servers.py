@@ -123,7 +123,7 @@ class ServerProcess:
         self.signal(signal.SIGUSR2)
         for _ in range(200):
             with contextlib.suppress(OSError, ValueError):
-                return json.loads(self.report_to.read_text())  # type: ignore[no-any-return]
+                return json.loads(self.report_to.read_text())  # type: ignore[no-any-return]  # the probe writes a JSON object
             await asyncio.sleep(0.05)
         raise BenchError(f"no probe report from {self.label}:\n{self.output()}")
 

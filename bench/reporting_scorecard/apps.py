@@ -12,7 +12,7 @@ import json
 import statistics
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from bench.reporting_scorecard.data import AS_OF
 
@@ -54,7 +54,7 @@ def compiled_statements() -> dict[str, tuple[str, list[tuple[str | None, Any]]]]
 
     from services.reporting.reports import repository
 
-    dialect = asyncpg_dialect.dialect()
+    dialect = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialect classes are untyped
     request_values = {"partner_id", "start", "end", "today", "very_late_before"}
     compiled = {}
     for name, statement in (("counts", repository.COUNTS), ("delays", repository.RESPONSE_DELAYS),
@@ -63,8 +63,9 @@ def compiled_statements() -> dict[str, tuple[str, list[tuple[str | None, Any]]]]
         placeholders = statement.params(partner_id=uuid.UUID(int=0), start=date.min, end=date.min, today=date.min,
                                         very_late_before=date.min)
         done = placeholders.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        compiled[name] = (str(done), [(key, None) if key in request_values else (None, done.params[key])
-                                      for key in done.positiontup or ()])
+        placeholders_of: list[tuple[str | None, Any]] = [
+            (key, None) if key in request_values else (None, done.params[key]) for key in done.positiontup or ()]
+        compiled[name] = (str(done), placeholders_of)
     return compiled
 
 
@@ -93,8 +94,8 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
         return Response(b"ok")
 
     @app.get("/scorecard/{partner_id}")
-    async def scorecard(partner_id: uuid.UUID, start: date = Query(alias="from"), end: date = Query(alias="to")
-                        ) -> Response:
+    async def scorecard(partner_id: uuid.UUID, start: Annotated[date, Query(alias="from")],
+                        end: Annotated[date, Query(alias="to")]) -> Response:
         values = {"partner_id": partner_id, "start": start, "end": end, "today": today, "very_late_before": very}
 
         def args(name: str) -> list[Any]:

@@ -21,7 +21,7 @@ SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
 async def get_clock(request: Request) -> Clock:  # async: a plain def would cost a thread hop per request
-    return request.app.state.clock  # type: ignore[no-any-return]
+    return request.app.state.clock  # type: ignore[no-any-return]  # Starlette's app.state is untyped
 
 
 ClockDep = Annotated[Clock, Depends(get_clock)]

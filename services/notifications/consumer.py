@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import nats.errors
@@ -61,7 +61,7 @@ def redelivery_delay(message: Msg) -> float:
         delivered = message.metadata.num_delivered
     except Exception:  # noqa: BLE001 - not a JetStream message (a test's): the first delay
         delivered = 1
-    return min(REDELIVERY_DELAY_SECONDS * 2 ** max(delivered - 1, 0), MAX_REDELIVERY_DELAY_SECONDS)
+    return min(REDELIVERY_DELAY_SECONDS * 2.0 ** max(delivered - 1, 0), MAX_REDELIVERY_DELAY_SECONDS)
 
 
 class ReminderConsumer:
@@ -99,7 +99,7 @@ class ReminderConsumer:
         while not stop.is_set():
             try:
                 messages = await self.subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):  # nothing new within a second
+            except (TimeoutError, nats.errors.TimeoutError):  # nothing new within a second
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                 if stop.is_set():
@@ -108,7 +108,7 @@ class ReminderConsumer:
                 continue
             try:
                 await self.handle(messages)
-            except Exception:  # noqa: BLE001 - unacked messages come back after ack_wait
+            except Exception:  # unacked messages come back after ack_wait
                 logger.exception("batch of %d reminder events failed; NATS will redeliver", len(messages))
 
     async def handle(self, messages: list[Msg]) -> None:
@@ -121,7 +121,7 @@ class ReminderConsumer:
                 if envelope.type not in REMINDER_TYPES:
                     skipped.append(message)
                     continue
-                reminders.append((message, envelope, envelope.parsed()))  # type: ignore[arg-type]
+                reminders.append((message, envelope, envelope.parsed()))  # type: ignore[arg-type]  # REMINDER_TYPES checked just above
             except (ValueError, KeyError):
                 logger.warning("unreadable event on %s dropped", message.subject)
                 skipped.append(message)
@@ -200,7 +200,7 @@ class Worker:
         while not stop.is_set():
             try:
                 await self.digest_pass()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("digest pass failed")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every_seconds)
@@ -220,7 +220,8 @@ class Worker:
 
 
 @contextlib.asynccontextmanager
-async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None):  # type: ignore[no-untyped-def]
+async def worker(settings: NotificationsSettings, clock: Clock, nats_client: NatsClient | None = None
+                 ) -> AsyncIterator[Worker]:
     """A worker with its own engine, HTTP client, SMTP pool and sender identity, closed on exit."""
     use_calendar(settings.working_calendar())  # the installation's calendar, for the sender's dates
     async with contextlib.AsyncExitStack() as stack:
@@ -259,7 +260,7 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client=None
         yield Worker(consumer, sender, settings, clock, sessionmaker, relay)
 
 
-async def _drain(client) -> None:  # type: ignore[no-untyped-def]
+async def _drain(client: NatsClient) -> None:
     with contextlib.suppress(Exception):
         await client.drain()
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal, Role, bearer_secret, role_guard
 from services.notifications.auth.service import KeyVerifier
 from services.notifications.config import NotificationsSettings
+from shared.auth import Principal, Role, bearer_secret, role_guard
 from shared.clock import Clock
 from shared.db import request_session
 
@@ -18,21 +18,21 @@ SessionDep = Annotated[AsyncSession, Depends(request_session, scope="function")]
 
 
 async def get_clock(request: Request) -> Clock:
-    return request.app.state.clock  # type: ignore[no-any-return]
+    return request.app.state.clock  # type: ignore[no-any-return]  # Starlette's app.state is untyped
 
 
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 async def get_settings(request: Request) -> NotificationsSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings  # type: ignore[no-any-return]  # Starlette's app.state is untyped
 
 
 SettingsDep = Annotated[NotificationsSettings, Depends(get_settings)]
 
 
 def get_key_verifier(request: Request) -> KeyVerifier:
-    return request.app.state.key_verifier  # type: ignore[no-any-return]
+    return request.app.state.key_verifier  # type: ignore[no-any-return]  # Starlette's app.state is untyped
 
 
 async def current_principal(

@@ -68,7 +68,7 @@ class SmtpPool:
             if exc.code in (421, -1):  # the server is closing the connection: open a new one next time
                 await self._close(client)
             return SendOutcome.from_code(exc.code, exc.message)
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             await self._close(client)
             return SendOutcome(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}"[:1000])
         finally:

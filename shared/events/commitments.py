@@ -22,7 +22,7 @@ class PartnerCreated(EventData):
     name: str
     kind: str
     is_group: bool
-    member_ids: list[UUID] = []
+    member_ids: list[UUID] = []  # noqa: RUF012 - a pydantic field (copied per instance); the schema says default []
 
 
 class PartnerUpdated(EventData):
@@ -30,7 +30,7 @@ class PartnerUpdated(EventData):
     partner_id: UUID
     name: str
     kind: str
-    member_ids: list[UUID] = []
+    member_ids: list[UUID] = []  # noqa: RUF012 - a pydantic field (copied per instance); the schema says default []
 
 
 class ContactCreated(EventData):

@@ -63,7 +63,7 @@ class EventEnvelope(BaseModel):
 def event_types(publisher: str | None = None) -> dict[tuple[str, int], type[EventData]]:
     """Every registered event type, by (type, version); only those one service publishes if `publisher` is
     given ("commitments", "notifications")."""
-    import shared.events.commitments  # noqa: F401  (registers the commitments catalogue)
+    import shared.events.commitments
     import shared.events.notifications  # noqa: F401  (and the notifications one)
 
     return {key: model for key, model in sorted(_REGISTRY.items())

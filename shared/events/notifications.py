@@ -43,22 +43,22 @@ class DeliverySent(_DeliveryOutcome):
 
 class DeliveryFailed(_DeliveryOutcome):
     type, summary = ("delivery.failed",
-                     "Un rappel n'a pas pu être envoyé : refus définitif, ou abandon après les nouvelles "
-                     "tentatives.")
+                     ("Un rappel n'a pas pu être envoyé : refus définitif, ou abandon après les nouvelles "
+                      "tentatives."))
     # True when sending again to the same address cannot work (5xx, no address, invalid address).
     permanent: bool
 
 
 class DeliveryBounced(_DeliveryOutcome):
     type, summary = ("delivery.bounced",
-                     "Un rappel accepté a été renvoyé plus tard par le serveur du destinataire (avis de "
-                     "non-remise).")
+                     ("Un rappel accepté a été renvoyé plus tard par le serveur du destinataire (avis de "
+                      "non-remise)."))
 
 
 class ActionLinkUsed(EventData):
     type, summary = ("action_link.used",
-                     "Un contact a utilisé un lien d'action d'un rappel (accusé de réception, fait, nouvelle "
-                     "date, « pas pour moi »).")
+                     ("Un contact a utilisé un lien d'action d'un rappel (accusé de réception, fait, nouvelle "
+                      "date, « pas pour moi »)."))
     publisher: ClassVar[str] = "notifications"
 
     item_id: UUID

@@ -37,7 +37,7 @@ async def test_crlf_in_data_adds_no_header_and_no_recipient(
     assert {mail.to for mail in mails} == PARTNER and len(mails) == 2, [m.rcpt_tos for m in mails]
     for mail in mails:
         assert len(mail.rcpt_tos) == 1 and not any("evil" in rcpt for rcpt in mail.rcpt_tos)
-        names = [name.lower() for name in mail.message.keys()]
+        names = [name.lower() for name in mail.message]
         assert "bcc" not in names and "cc" not in names and "x-injected" not in names, names
         for name, value in mail.message.items():
             assert not any(c in str(value) for c in "\r\n\x00"), (name, value)

@@ -3,6 +3,7 @@ the service owns (subjects, dedup window), never what operations chose (replicas
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -30,10 +31,8 @@ async def spec(nats_client: NatsClient, stream_names: tuple[str, str]) -> AsyncI
     suffix = uuid.uuid4().hex[:8]
     spec = StreamSpec(f"{stream_names[0]}_BUS_{suffix}", f"{stream_names[1]}_bus_{suffix}", 600.0)
     yield spec
-    try:
+    with contextlib.suppress(NotFoundError):
         await nats_client.jetstream().delete_stream(spec.name)
-    except NotFoundError:
-        pass
 
 
 async def test_creates_the_stream_with_its_subjects_and_dedup_window(nats_client: NatsClient, spec: StreamSpec

@@ -32,7 +32,7 @@ print(json.dumps({"help": help_text.getvalue(), "modules": sorted(sys.modules)})
 ])
 def test_help_imports_no_heavy_module(package: str, commands: list[str]) -> None:
     run = subprocess.run([sys.executable, "-c", _HELP_THEN_LIST_MODULES, package], cwd=ROOT, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert all(command in result["help"] for command in commands), result["help"]

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1", tags=["API keys"])
 
 
 def get_principal_cache(request: Request) -> PrincipalCache:
-    return request.app.state.principal_cache  # type: ignore[no-any-return]
+    return request.app.state.principal_cache  # type: ignore[no-any-return]  # Starlette's app.state is untyped
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)

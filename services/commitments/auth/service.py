@@ -36,7 +36,7 @@ class PrincipalCache:
     _looking_up: SingleFlight[str, Principal | None] = field(default_factory=SingleFlight)
     _revocations: int = 0  # bumped by each forget_key: a look-up begun before it is not kept
 
-    def get(self, key_hash: str) -> Principal | None | _Miss:
+    def get(self, key_hash: str) -> Principal | _Miss | None:
         """The principal, None for a key known to be refused, or MISS."""
         hit = self._entries.get(key_hash)
         if hit is None or hit[0] < time.monotonic():

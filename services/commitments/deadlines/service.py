@@ -30,7 +30,12 @@ from services.commitments.items.stated_dates import check_future_date, check_pas
 from services.commitments.outbox.recorder import record_event
 from shared.auth import Principal
 from shared.clock import Clock
-from shared.events.commitments import DeadlineMetChanged, DeadlineProposalDecided, DeadlineProposed, DeadlineSet
+from shared.events.commitments import (
+    DeadlineMetChanged,
+    DeadlineProposalDecided,
+    DeadlineProposed,
+    DeadlineSet,
+)
 from shared.problems import Conflict, InvalidInput, NotFound
 
 
@@ -63,7 +68,7 @@ def _record_date_change(session: AsyncSession, actor: Principal, clock: Clock, d
     session.add(DeadlineChange(deadline_id=deadline.id, previous_due_on=previous, new_due_on=deadline.due_on,
                                reason=reason, actor_kind=actor.actor.kind, actor_id=actor.actor.id,
                                changed_at=clock.now()))
-    record_event(session, DeadlineSet(deadline_id=deadline.id, item_id=deadline.item_id, kind=deadline.kind,  # type: ignore[arg-type]
+    record_event(session, DeadlineSet(deadline_id=deadline.id, item_id=deadline.item_id, kind=deadline.kind,
                                       due_on=deadline.due_on, previous_due_on=previous,
                                       deadline_version=deadline.version),
                  actor, clock)

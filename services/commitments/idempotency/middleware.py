@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.commitments.idempotency import repository
@@ -19,6 +21,15 @@ from shared.problems import problem_response
 logger = logging.getLogger(__name__)
 MAX_KEY_LENGTH = 255
 RETENTION = timedelta(hours=24)
+
+
+@dataclass
+class _Captured:
+    """The response the application gave, kept for a repeat of the request."""
+
+    status: int = 500
+    content_type: str | None = None
+    body: list[bytes] = field(default_factory=list)
 
 
 class IdempotencyMiddleware:
@@ -33,7 +44,7 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST" or raw_key is None:
             await self.app(scope, receive, send)
             return
-        path = scope.get("path")
+        path: str = scope["path"]
         key = raw_key.decode("latin-1").strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             await problem_response(400, "invalid-idempotency-key", "Idempotency-Key invalide",
@@ -61,16 +72,16 @@ class IdempotencyMiddleware:
             await self._answer_repeat(record, fingerprint, scope, receive, send)
             return
 
-        captured: dict[str, object] = {"status": 500, "content_type": None, "body": []}
+        captured = _Captured()
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
+                captured.status = message["status"]
                 for name, value in message.get("headers", []):
                     if name.lower() == b"content-type":
-                        captured["content_type"] = value.decode("latin-1")
+                        captured.content_type = value.decode("latin-1")
             elif message["type"] == "http.response.body":
-                captured["body"].append(message.get("body", b""))  # type: ignore[union-attr]
+                captured.body.append(message.get("body", b""))
             await send(message)
 
         async def replay_body() -> Message:
@@ -81,8 +92,8 @@ class IdempotencyMiddleware:
         finally:
             await self._store(caller, key, captured)
 
-    async def _store(self, caller: str, key: str, captured: dict[str, object]) -> None:
-        status = int(captured["status"])  # type: ignore[call-overload]
+    async def _store(self, caller: str, key: str, captured: _Captured) -> None:
+        status = captured.status
         async with self.sessionmaker() as session, session.begin():
             if status >= 500 or status in (401, 429):
                 # Nothing was done (or we can't tell): let the client retry with the same key.
@@ -91,12 +102,13 @@ class IdempotencyMiddleware:
             record = await repository.get(session, caller, key)
             if record is not None:
                 record.status_code = status
-                record.content_type = captured["content_type"]  # type: ignore[assignment]
-                record.body = b"".join(captured["body"]).decode("utf-8", "replace")  # type: ignore[arg-type]
+                record.content_type = captured.content_type
+                record.body = b"".join(captured.body).decode("utf-8", "replace")
 
     async def _answer_repeat(self, record: IdempotencyRecord, fingerprint: str, scope: Scope, receive: Receive,
                              send: Send) -> None:
         path = scope.get("path")
+        response: Response
         if record.request_hash != fingerprint:
             response = problem_response(422, "idempotency-key-reused", "Idempotency-Key déjà utilisée",
                                         "Cette Idempotency-Key a déjà servi pour une autre requête.", path)
@@ -104,8 +116,6 @@ class IdempotencyMiddleware:
             response = problem_response(409, "idempotency-key-in-progress", "Requête en cours",
                                         "Une requête avec cette Idempotency-Key est en cours de traitement.", path)
         else:
-            from starlette.responses import Response
-
             response = Response(record.body or b"", status_code=record.status_code,
                                 media_type=record.content_type, headers={"Idempotent-Replayed": "true"})
         await response(scope, receive, send)

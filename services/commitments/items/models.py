@@ -40,7 +40,7 @@ class Item(IdMixin, Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once, mapping the class
     __table_args__ = (Index("ix_items_plan_source_key", "plan_id", "source_key", unique=True),)
 
 

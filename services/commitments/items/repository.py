@@ -69,10 +69,10 @@ def _like_pattern(text: str) -> str:
 # kept: SQLAlchemy then finds its compiled form from the statement's memoized cache key, and asyncpg its
 # prepared statement from the SQL text. On PostgreSQL the id and status lists are one array parameter
 # (`= ANY(...)`): an expanding `IN` would be rendered anew at each execution.
-_items: Table = Item.__table__  # type: ignore[assignment]
-_parties: Table = ItemPartner.__table__  # type: ignore[assignment]
-_tags: Table = ItemTag.__table__  # type: ignore[assignment]
-_deadlines: Table = Deadline.__table__  # type: ignore[assignment]
+_items: Table = Item.__table__  # type: ignore[assignment]  # a mapped class's __table__ is a Table
+_parties: Table = ItemPartner.__table__  # type: ignore[assignment]  # a mapped class's __table__ is a Table
+_tags: Table = ItemTag.__table__  # type: ignore[assignment]  # a mapped class's __table__ is a Table
+_deadlines: Table = Deadline.__table__  # type: ignore[assignment]  # a mapped class's __table__ is a Table
 _SORT_COLUMNS = {"created": _items.c.id, "title": _items.c.title, "updated": _items.c.updated_at}
 
 
@@ -89,8 +89,8 @@ class _Shape:
 
 def _in_list(column: Any, name: str, item_type: Any, postgresql: bool) -> ColumnElement[bool]:
     if postgresql:
-        return column == any_(bindparam(name, type_=ARRAY(item_type)))  # type: ignore[no-any-return]
-    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+        return column == any_(bindparam(name, type_=ARRAY(item_type)))  # type: ignore[no-any-return]  # the column comes in as Any
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]  # the column comes in as Any
 
 
 def _concerning(name: str, wanted: frozenset[str], postgresql: bool) -> ColumnElement[bool]:
@@ -202,9 +202,10 @@ def page_statement(filters: ItemFilters, sort: str, descending: bool, after: tup
 
 
 # Rows as named tuples: the service reads some twenty attributes of each, and a named tuple's attribute is
-# several times quicker to read than a SQLAlchemy Row's.
-_ItemRow = collections.namedtuple("_ItemRow", [column.key for column in _items.c])  # type: ignore[misc]
-_PageRow = collections.namedtuple(  # type: ignore[misc]
+# several times quicker to read than a SQLAlchemy Row's. Their fields are the table's columns, which mypy
+# cannot list (hence the ignores): code reading them holds them as Any.
+_ItemRow = collections.namedtuple("_ItemRow", [column.key for column in _items.c])  # type: ignore[misc]  # fields listed at import (see above)
+_PageRow = collections.namedtuple(  # type: ignore[misc]  # fields listed at import (see above)
     "_PageRow", [*_ItemRow._fields, "lead_partner_id", "associated_partner_ids", "tags", "next_due_on"])
 
 
@@ -225,10 +226,12 @@ async def list_page(session: AsyncSession, filters: ItemFilters, sort: str, desc
     postgresql = session.bind.dialect.name == "postgresql"
     statement, parameters = page_statement(filters, sort, descending, after, limit, postgresql)
     result = await session.execute(statement, parameters)
+    rows: list[Any]
     if not postgresql:
         rows = [_ItemRow._make(row) for row in result]
         return rows, await details_of(session, [row.id for row in rows])
     rows, details = [], {}
+    row: Any
     for row in map(_PageRow._make, result):
         rows.append(row)
         lead = row.lead_partner_id
@@ -262,10 +265,7 @@ async def relations_of(session: AsyncSession, item_ids: Sequence[uuid.UUID], par
              .where(ItemPartner.item_id.in_(list(item_ids)),
                     or_(ItemPartner.partner_id == partner_id, ItemPartner.partner_id.in_(groups))))
     for item_id, role, direct in (await session.execute(query)).all():
-        if role != "lead":
-            found = Relation.ASSOCIATED
-        else:
-            found = Relation.LEAD if direct else Relation.LEAD_GROUP
+        found = Relation.ASSOCIATED if role != "lead" else Relation.LEAD if direct else Relation.LEAD_GROUP
         if _RELATION_RANK[found] > _RELATION_RANK[relations[item_id]]:
             relations[item_id] = found
     return relations
@@ -301,7 +301,7 @@ async def next_open_due(session: AsyncSession, item_ids: Sequence[uuid.UUID]) ->
         return {}
     query = (select(Deadline.item_id, func.min(Deadline.due_on))
              .where(Deadline.item_id.in_(item_ids), Deadline.met_on.is_(None)).group_by(Deadline.item_id))
-    return {item_id: due_on for item_id, due_on in (await session.execute(query)).all()}
+    return dict((await session.execute(query)).tuples().all())
 
 
 async def replace_parties(session: AsyncSession, item_id: uuid.UUID, lead: uuid.UUID | None,

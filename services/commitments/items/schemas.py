@@ -111,7 +111,7 @@ class ItemRead(BaseModel):
 
 
 class ItemPage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": ItemRead.model_config["json_schema_extra"]["examples"],  # type: ignore[index]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": ItemRead.model_config["json_schema_extra"]["examples"],  # type: ignore[index]  # set as a dict just above
                                                                "next_cursor": "eyJzIjoiY3JlYXRlZCJ9"}]})
 
     items: list[ItemRead]

@@ -56,7 +56,7 @@ async def record_entry(session: AsyncSession, actor: Principal, clock: Clock, it
     record_change(session, actor, clock, entity_type="journal_entry", entity_id=entry.id, item_id=item.id,
                   action="created", changes={"kind": kind, "text": text, "occurred_on": on,
                                              "progress_percent": progress_percent, "evidence_url": evidence_url})
-    record_event(session, JournalEntryAdded(entry_id=entry.id, item_id=item.id, kind=kind,  # type: ignore[arg-type]
+    record_event(session, JournalEntryAdded(entry_id=entry.id, item_id=item.id, kind=kind,
                                             progress_percent=progress_percent, on=on), actor, clock)
     if kind in ("response", "progress"):  # the partner (or staff recording its answer) responded
         await messagebus.publish(session, clock, item_events.PartnerResponded(item.id))

@@ -6,10 +6,8 @@ The URL comes from, in order: `config.attributes["database_url"]` (set by `upgra
 
 from __future__ import annotations
 
-from alembic import context
-
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
 from shared.migrations import run_environment
 
-run_environment(context, Base.metadata, lambda: CommitmentsSettings().database_url)
+run_environment(Base.metadata, lambda: CommitmentsSettings().database_url)

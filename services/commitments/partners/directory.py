@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,7 @@ from shared.auth import Principal
 from shared.clock import Clock
 from shared.input_types import Name, SingleLine
 
-FORMAT = "engagements-annuaire/1"
+FORMAT: Final = "engagements-annuaire/1"
 
 
 class _Entry(BaseModel):

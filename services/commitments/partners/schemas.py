@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -46,7 +46,7 @@ _SCOPE_TERRITORY = ("Pour un groupe : le territoire auquel il appartient (les pl
 _SCOPE_CHANGE = ("Envoyer l'un des deux remplace le périmètre du groupe ; refusé si un élément d'un plan hors du "
                  "nouveau périmètre le désigne.")
 
-_EXAMPLE = {"name": "Vallée Sud Grand Paris", "kind": "etablissement_public_territorial",
+_EXAMPLE: dict[str, Any] = {"name": "Vallée Sud Grand Paris", "kind": "etablissement_public_territorial",
             "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"], "siret": "20005791500007"}
 
 

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
@@ -118,10 +119,10 @@ async def _set_aliases(session: AsyncSession, partner: Partner, names: Sequence[
     try:
         async with session.begin_nested():  # another request may have taken a key since it was checked
             for key, alias in wanted.items():
-                if (row := current.get(key)) is None:
+                if (existing := current.get(key)) is None:
                     partner.aliases.append(PartnerAlias(alias=alias, normalized=key, scope_key=scope))
                 else:
-                    row.alias, row.scope_key = alias, scope
+                    existing.alias, existing.scope_key = alias, scope
     except IntegrityError as exc:
         raise Conflict("Un autre partenaire vient de prendre l'un de ces noms : recharger l'annuaire et "
                        "réessayer.") from exc
@@ -198,7 +199,7 @@ async def update_partner(session: AsyncSession, actor: Principal, clock: Clock, 
     for required in ("name", "kind", "aliases", "member_ids"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} ne peut pas être null.")
-    before = {"name": partner.name, "kind": partner.kind, "siret": partner.siret,
+    before: dict[str, Any] = {"name": partner.name, "kind": partner.kind, "siret": partner.siret,
               "aliases": [a.alias for a in partner.aliases if a.alias != partner.name],
               "member_ids": [str(m) for m in (await repository.members_of(session, [partner.id]))[partner.id]],
               "scope_plan_id": str(partner.scope_plan_id) if partner.scope_plan_id else None,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Row, and_, or_, select
+from sqlalchemy import ColumnElement, Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.commitments.contacts.models import Contact
@@ -43,7 +43,7 @@ async def members_of(session: AsyncSession, group_id: uuid.UUID) -> Sequence[Par
     return (await session.scalars(query)).all()
 
 
-def _reachable(today: date) -> list[object]:
+def _reachable(today: date) -> list[ColumnElement[bool]]:
     """A contact one may write to today: not erased, with an email, within its period of activity."""
     return [Contact.erased_at.is_(None), Contact.email.is_not(None),
             or_(Contact.active_from.is_(None), Contact.active_from <= today),
@@ -69,7 +69,7 @@ async def reachable_contact(session: AsyncSession, contact_id: uuid.UUID | None,
 async def designated_contacts(session: AsyncSession, item_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID]:
     """partner id -> the contact designated for this item."""
     query = select(ItemContact.partner_id, ItemContact.contact_id).where(ItemContact.item_id == item_id)
-    return {partner_id: contact_id for partner_id, contact_id in (await session.execute(query)).all()}
+    return dict((await session.execute(query)).tuples().all())
 
 
 async def designation(session: AsyncSession, item_id: uuid.UUID, partner_id: uuid.UUID) -> ItemContact | None:
@@ -80,7 +80,7 @@ async def partner_names(session: AsyncSession, partner_ids: Sequence[uuid.UUID])
     if not partner_ids:
         return {}
     query = select(Partner.id, Partner.name).where(Partner.id.in_(list(partner_ids)))
-    return {partner_id: name for partner_id, name in (await session.execute(query)).all()}
+    return dict((await session.execute(query)).tuples().all())
 
 
 async def is_member_or_self(session: AsyncSession, partner_id: uuid.UUID, of: uuid.UUID) -> bool:

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["Recipients"])
 async def reminder_context(
     access: Annotated[ItemAccess, Depends(may_on_item(Action.READ_RECIPIENTS))], session: SessionDep, clock: ClockDep,
     deadline_id: uuid.UUID | None = None,
-    audience: Annotated[list[Audience], Query(description="Rôles à qui écrire (répétable).")] = [  # noqa: B006
+    audience: Annotated[list[Audience], Query(description="Rôles à qui écrire (répétable).")] = [  # noqa: B006 - FastAPI copies a default
         Audience.LIAISON, Audience.DEPUTY],
 ) -> ReminderContext:
     """Who a reminder about this item goes to today, with what the email needs (admin, city, service)."""

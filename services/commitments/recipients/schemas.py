@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,7 +21,7 @@ class Audience(StrEnum):
     ELECTED = "elected"
 
 
-_ITEM_EXAMPLE = {
+_ITEM_EXAMPLE: dict[str, Any] = {
     "id": "01a214bb-8702-7000-abee-62cd37c4247d", "title": "Rénovation du centre commercial des Blagis",
     "plan_text": "La Ville demande à Hauts-de-Seine Habitat de présenter un projet de rénovation du centre "
                  "commercial.",
@@ -29,10 +30,10 @@ _ITEM_EXAMPLE = {
     "commune": "Sceaux", "axis_title": "BIEN VIVRE AUX BLAGIS", "objective_title": "AMÉLIORER LE CADRE DE VIE",
     "lead_partner_id": "01a214bb-8702-7000-abee-62cd37c42401", "lead_partner_name": "Hauts-de-Seine Habitat",
     "owner_contact_id": "01a214bb-8702-7000-abee-62cd37c42402"}
-_DEADLINE_EXAMPLE = {"id": "01a214bb-8702-7000-abee-62cd37c42403", "kind": "response", "label": None,
+_DEADLINE_EXAMPLE: dict[str, Any] = {"id": "01a214bb-8702-7000-abee-62cd37c42403", "kind": "response", "label": None,
                      "due_on": "2026-04-15", "original_wording": None, "version": 1, "met_on": None,
                      "reminders_active": True}
-_RECIPIENT_EXAMPLE = {"contact_id": "01a214bb-8702-7000-abee-62cd37c42404",
+_RECIPIENT_EXAMPLE: dict[str, Any] = {"contact_id": "01a214bb-8702-7000-abee-62cd37c42404",
                       "partner_id": "01a214bb-8702-7000-abee-62cd37c42401", "partner_name": "Hauts-de-Seine Habitat",
                       "audience": "liaison", "civility": "Madame", "first_name": "Claire", "last_name": "Martin",
                       "title": "Directrice territoriale", "email": "claire.martin@example.org"}

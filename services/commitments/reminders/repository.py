@@ -20,7 +20,7 @@ _SCOPE_COLUMN = {"plan": ReminderRuleSet.plan_id, "partner": ReminderRuleSet.par
 
 
 async def get_rule_set(session: AsyncSession, scope: Scope, target_id: uuid.UUID) -> ReminderRuleSet | None:
-    return await session.scalar(select(ReminderRuleSet).where(_SCOPE_COLUMN[scope] == target_id))
+    return (await session.execute(select(ReminderRuleSet).where(_SCOPE_COLUMN[scope] == target_id))).scalar()
 
 
 async def delete_rule_set(session: AsyncSession, rule_set: ReminderRuleSet) -> None:
@@ -50,7 +50,7 @@ async def lead_partners(session: AsyncSession, item_ids: Collection[uuid.UUID]) 
         return {}
     query = select(ItemPartner.item_id, ItemPartner.partner_id).where(ItemPartner.item_id.in_(list(item_ids)),
                                                                       ItemPartner.role == "lead")
-    return {item_id: partner_id for item_id, partner_id in (await session.execute(query)).all()}
+    return dict((await session.execute(query)).tuples().all())
 
 
 async def schedules_of_item(session: AsyncSession, item_id: uuid.UUID) -> dict[uuid.UUID, ReminderSchedule]:
@@ -77,7 +77,7 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int
              .order_by(ReminderSchedule.next_fire_at)
              .limit(limit)
              .with_for_update(skip_locked=True, of=ReminderSchedule))
-    return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+    return list((await session.execute(query)).tuples().all())
 
 
 async def upcoming(session: AsyncSession, horizon: datetime, visible_partner_ids: frozenset[uuid.UUID] | None,
@@ -92,7 +92,7 @@ async def upcoming(session: AsyncSession, horizon: datetime, visible_partner_ids
     if visible_partner_ids is not None:
         query = query.where(Item.id.in_(select(ItemPartner.item_id)
                                         .where(ItemPartner.partner_id.in_(list(visible_partner_ids)))))
-    return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+    return list((await session.execute(query)).tuples().all())
 
 
 def _in_scope(scope: Scope, target_id: uuid.UUID) -> ColumnElement[bool]:

@@ -162,7 +162,8 @@ def effective_due(due_on: date, calendar: WorkingCalendar) -> date:
 
 def _working_days_after(start: date, count: int, calendar: WorkingCalendar) -> list[date]:
     # One walk gives every "+k working days" of the schedule: [start+1, …, start+count].
-    days, day = [], start
+    days: list[date] = []
+    day = start
     while len(days) < count:
         day += timedelta(days=1)
         if calendar.is_working_day(day):

@@ -14,6 +14,7 @@ the batch goes on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,7 @@ from services.commitments.reminders.service import is_active
 from shared.auth import SYSTEM
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, FixedClock
+from shared.events import EventData
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class TickResult:
 @dataclass(frozen=True)
 class _Firing:
     row: dict[str, object]
-    event: object
+    event: EventData
     step: r.Step
     superseded: int
 
@@ -93,7 +95,7 @@ class DeadlineScanner:
         overrides = await repository.rule_sets_for(session, {item.plan_id for _, _, item in rows},
                                                    set(leads.values()), item_ids)
         firings: list[dict[str, object]] = []
-        events: dict[str, object] = {}
+        events: dict[str, EventData] = {}
         unanswered: set[uuid.UUID] = set()
         failed: list[uuid.UUID] = []
         for schedule, deadline, item in rows:
@@ -109,7 +111,7 @@ class DeadlineScanner:
                                     overrides.get(("item", item.id)))
                     fired = self._advance(schedule, deadline, item, lead, rules, now)
                     await session.flush()
-            except Exception:  # noqa: BLE001 - isolate the bad row; the others go on
+            except Exception:  # isolate the bad row; the others go on
                 logger.exception("reminder schedule of deadline %s failed; looked at again after %s",
                                  deadline_id, self.retry_failed_after)
                 failed.append(deadline_id)
@@ -129,7 +131,7 @@ class DeadlineScanner:
             await self.in_batch(len(firings))
         inserted = await repository.insert_firings(session, firings)
         for key in inserted:
-            record_event(session, events[key], SYSTEM, self.clock)  # type: ignore[arg-type]
+            record_event(session, events[key], SYSTEM, self.clock)
         result.fired += len(inserted)
         if len(inserted) < len(firings):
             logger.warning("%d reminder(s) had already fired; not sent again", len(firings) - len(inserted))
@@ -185,12 +187,10 @@ class DeadlineScanner:
                     logger.info("scanner tick: %d reminder(s) sent, %d superseded, %d request(s) now unanswered, "
                                 "%d schedule(s) failed", result.fired, result.skipped, len(result.marked_unanswered),
                                 result.failed)
-            except Exception:  # noqa: BLE001 - keep scanning; the batch rolled back and will be claimed again
+            except Exception:  # keep scanning; the batch rolled back and will be claimed again
                 logger.exception("scanner tick failed, will retry")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-            except TimeoutError:
-                pass
 
 
 def clock_as_of(as_of: datetime | None, fallback: Clock) -> Clock:

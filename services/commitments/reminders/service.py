@@ -79,7 +79,7 @@ async def get_rules(session: AsyncSession, scope: Scope, target_id: uuid.UUID, i
     """A level's own override and the rules that result (for an item: plan → lead partner → item)."""
     rule_set = await repository.get_rule_set(session, scope, target_id)
     chain = await _chain(session, scope, target_id, item)
-    return ReminderRulesRead(scope=scope, target_id=target_id,  # type: ignore[arg-type]
+    return ReminderRulesRead(scope=scope, target_id=target_id,
                              override=rule_set.overrides if rule_set else None,
                              effective=RulesDocument(**r.merge(*chain).as_document()),
                              updated_at=rule_set.updated_at if rule_set else None)

@@ -50,7 +50,7 @@ async def _scan(settings: ScannerSettings, once: bool, as_of: datetime | None,
         # connect() retries forever while NATS is away: the scanner does not wait for it.
         nats_client: NatsClient | None = await asyncio.wait_for(
             connect(settings.nats_url, name="commitments-scanner", error_cb=_log_nats_error), timeout=5)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - whatever stops NATS, the relay's poll still publishes
         logger.warning("NATS unreachable (%s): the relay publishes the scanner's events at its next poll", exc)
         nats_client = None
     pings: set[asyncio.Task[None]] = set()

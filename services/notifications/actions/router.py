@@ -36,7 +36,7 @@ Token = Annotated[str, Path(max_length=MAX_TOKEN_LENGTH)]
 
 
 def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    return request.app.state.sessionmaker  # type: ignore[no-any-return]
+    return request.app.state.sessionmaker  # type: ignore[no-any-return]  # Starlette's app.state is untyped
 
 
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]

@@ -141,8 +141,8 @@ async def _report_done(actions: ContactActions, link: ActionLink, form: DoneForm
     status = item.get("status_label") or item.get("status")
     return Outcome("Compte rendu enregistré",
                    f"Merci. Votre compte rendu est enregistré dans le suivi de la demande « {item['title']} ».",
-                   (f"La demande n'a pas été déclarée réalisée : dans son état actuel (« {status} »), la Ville "
-                    "doit d'abord enregistrer votre réponse. Elle en est informée par votre compte rendu.",))
+                   ((f"La demande n'a pas été déclarée réalisée : dans son état actuel (« {status} »), la Ville "
+                     "doit d'abord enregistrer votre réponse. Elle en est informée par votre compte rendu."),))
 
 
 async def _propose_date(actions: ContactActions, link: ActionLink, form: NewDateForm) -> Outcome:

@@ -63,10 +63,11 @@ def parse_report(raw: bytes) -> DeliveryReport:
     """Read a DSN (the whole mail as received); NotADeliveryReport when it is not one, or names no message."""
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
-    except Exception as exc:  # noqa: BLE001 - the parser is lenient; anything it still chokes on is not a DSN
+    except Exception as exc:
         raise NotADeliveryReport("Ce courrier n'a pas pu être lu.") from exc
+    report_type = message.get_param("report-type")
     if message.get_content_type() != "multipart/report" \
-            or (message.get_param("report-type") or "").lower() != "delivery-status":
+            or not isinstance(report_type, str) or report_type.lower() != "delivery-status":
         raise NotADeliveryReport("Ce courrier n'est pas un avis de remise (multipart/report, "
                                  "report-type=delivery-status, RFC 3464).")
     status_part = _first_part(message, "message/delivery-status")
@@ -97,7 +98,8 @@ def _recipient_blocks(status_part: Message) -> list[Message]:
     if isinstance(payload, list):
         blocks = [block for block in payload if isinstance(block, Message)]
     else:  # a part the parser left as text (an unusual transfer encoding): read its blocks as headers
-        text = status_part.get_payload(decode=True) or b""
+        decoded = status_part.get_payload(decode=True)
+        text = decoded if isinstance(decoded, bytes) else b""
         blocks = [BytesHeaderParser().parsebytes(chunk.strip() + b"\n")
                   for chunk in re.split(rb"\r?\n\r?\n", text) if chunk.strip()]
     return [block for block in blocks if block.get("Action") is not None]
@@ -114,8 +116,9 @@ def _returned_message_id(message: Message) -> str | None:
             if isinstance(returned, Message) and returned.get("Message-ID"):
                 return str(returned["Message-ID"]).strip()
         elif kind in ("text/rfc822-headers", "message/global-headers"):
-            raw = part.get_payload(decode=True) or b""
-            headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+            decoded = part.get_payload(decode=True)
+            headers = BytesHeaderParser(policy=email.policy.default).parsebytes(
+                decoded if isinstance(decoded, bytes) else b"")
             if headers.get("Message-ID"):
                 return str(headers["Message-ID"]).strip()
     return None

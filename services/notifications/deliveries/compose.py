@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from services.notifications.actions.links import action_links as signed_action_links
+from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.models import Delivery, DeliveryKind
 from services.notifications.deliveries.repository import ClaimedDelivery
@@ -23,7 +24,6 @@ from services.notifications.email.render import (
     render_failure_report,
     render_reminder,
 )
-from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.recipients import Recipient, ReminderContext
 from shared.calendar import WorkingCalendar
 from shared.clock import Clock, paris_today
@@ -99,7 +99,7 @@ class Composed:
 
 def reminder_event(row: ClaimedDelivery | Delivery) -> DeadlineReminder:
     """The reminder event a delivery row keeps."""
-    return EventEnvelope.model_validate(row.event).parsed()  # type: ignore[return-value]
+    return EventEnvelope.model_validate(row.event).parsed()  # type: ignore[return-value]  # a delivery keeps only reminder events
 
 
 def _find(context: ReminderContext, contact_id: uuid.UUID, audiences: Sequence[str]) -> Recipient | None:

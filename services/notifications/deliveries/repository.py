@@ -138,7 +138,7 @@ async def next_generation(session: AsyncSession, worker_id: str, now: datetime) 
 
 async def current_generation(session: AsyncSession, worker_id: str) -> int | None:
     """The latest generation started under this worker identity."""
-    return await session.scalar(select(SenderWorker.generation).where(SenderWorker.worker_id == worker_id))
+    return (await session.execute(select(SenderWorker.generation).where(SenderWorker.worker_id == worker_id))).scalar()
 
 
 async def still_claimed(session: AsyncSession, ids: Sequence[uuid.UUID], holder: Holder, for_update: bool
@@ -172,7 +172,7 @@ async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: dateti
         .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None, claimed_by=None,
                 claim_generation=None, last_error=None, updated_at=now)
         .returning(Delivery.id, Delivery.partner_id))
-    return {delivery_id: partner_id for delivery_id, partner_id in result}
+    return dict(result.tuples().all())
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:

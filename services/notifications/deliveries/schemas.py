@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notifications.deliveries.models import DeliveryKind, DeliveryStatus
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, Any] = {
     "id": "019abc12-8702-7000-abee-62cd37c4247d", "event_id": "5f0e4f7e-3d0a-4a55-9b8e-1c2d3e4f5a6b",
     "event_type": "deadline.overdue", "kind": "reminder", "channel": "email",
     "contact_id": "019abc12-8702-7000-abee-62cd37c42400", "item_id": "019abc12-8702-7000-abee-62cd37c42401",

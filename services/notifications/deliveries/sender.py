@@ -61,7 +61,7 @@ class DeliverySender:
             try:
                 await self.claims.start()
                 break
-            except Exception:  # noqa: BLE001 - the database is not there yet: try again shortly
+            except Exception:  # the database is not there yet: try again shortly
                 logger.exception("sender could not start")
                 await self._idle(stop)
         while not stop.is_set():
@@ -73,7 +73,7 @@ class DeliverySender:
                 logger.error("another process started as sender %s: this one stops sending (give each replica its "
                              "own SENDER_WORKER_ID)", self.claims.worker_id)
                 return
-            except Exception:  # noqa: BLE001 - the database or the network hiccuped: try again shortly
+            except Exception:  # the database or the network hiccuped: try again shortly
                 logger.exception("sender pass failed")
                 claimed = 0
             if not claimed:
@@ -117,7 +117,7 @@ class DeliverySender:
                 attempt = await self._attempt(row, claim.digest_parts.get(row.id, []), contexts)
                 try:
                     await self.recorder.record(claim, row, attempt)
-                except Exception:  # noqa: BLE001 - the row keeps its claim: sent again after a restart or the lease
+                except Exception:  # the row keeps its claim: sent again after a restart or the lease
                     logger.exception("could not record the outcome of delivery %s; the batch stops here", row.id)
                     unrecorded = True  # sending more would only add mails the table does not know were sent
 
@@ -138,7 +138,7 @@ class DeliverySender:
         except Refused as exc:  # an address or header the message builder refuses: sending cannot help
             return Attempt(SendResult.PERMANENT, f"message refusé avant envoi : {exc.reason}"[:1000], exc.owners,
                            reason=INVALID_ADDRESS)
-        except Exception as exc:  # noqa: BLE001 - a bug must not stop the other deliveries of the batch
+        except Exception as exc:  # a bug must not stop the other deliveries of the batch
             logger.exception("could not build delivery %s", row.id)
             return Attempt(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}"[:1000])
         if composed is None:
@@ -158,5 +158,5 @@ class DeliverySender:
                 return
             try:
                 await self.claims.renew(claim)
-            except Exception:  # noqa: BLE001 - the lease still runs; the fence guards what is recorded
+            except Exception:  # the lease still runs; the fence guards what is recorded
                 logger.exception("could not renew the lease of a sender batch")

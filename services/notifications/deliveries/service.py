@@ -9,13 +9,13 @@ from typing import Any, TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
 from services.notifications.deliveries import repository
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.repository import DeliveryFilters
 from services.notifications.preferences import repository as preferences_repository
 from services.notifications.preferences.models import ApproachingMode
 from services.notifications.recipients import Recipient, ReminderContext
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.db import new_id
 from shared.events import EventEnvelope

@@ -7,11 +7,9 @@ Its own version table, so that pointing it at the commitments database by mistak
 
 from __future__ import annotations
 
-from alembic import context
-
 from services.notifications.config import NotificationsSettings
 from services.notifications.models import Base
 from shared.migrations import run_environment
 
-run_environment(context, Base.metadata, lambda: NotificationsSettings().database_url,
+run_environment(Base.metadata, lambda: NotificationsSettings().database_url,
                 version_table="notifications_alembic_version")

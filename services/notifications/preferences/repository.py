@@ -22,4 +22,4 @@ async def approaching_modes(session: AsyncSession, contact_ids: Iterable[uuid.UU
         return {}
     rows = await session.execute(select(ContactPreference.contact_id, ContactPreference.approaching)
                                  .where(ContactPreference.contact_id.in_(ids)))
-    return {contact_id: mode for contact_id, mode in rows.all()}
+    return dict(rows.tuples().all())

@@ -89,7 +89,7 @@ class WebhookConsumer:
                 if subscription is None:
                     subscription = await self.subscribe()
                 messages = await subscription.fetch(self.batch_size, timeout=1.0)
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 # Nothing new within a second: the normal state of an idle consumer. nats-py raises either.
                 continue
             except Exception:  # NATS away or the stream not there yet: try again shortly

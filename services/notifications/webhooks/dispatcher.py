@@ -143,9 +143,9 @@ class WebhookDispatcher:
     async def dispatch_due(self) -> int:
         """Send every delivery due now, one batch after another; returns how many attempts were made."""
         total = 0
+        limit = asyncio.Semaphore(self.concurrency)
         async with http_client(self.timeout_seconds) as client:
             while claimed := await self.claim():
-                limit = asyncio.Semaphore(self.concurrency)
 
                 async def send(item: ClaimedDelivery) -> None:
                     async with limit:

@@ -7,7 +7,12 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifications.webhooks.models import PING_EVENT, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from services.notifications.webhooks.models import (
+    PING_EVENT,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from shared.db import insert_ignoring_conflicts
 
 
@@ -30,7 +35,7 @@ async def insert_delivery_once(session: AsyncSession, values: dict[str, object])
     # message at once must not both insert, nor fail the whole transaction on the unique key.
     statement = insert_ignoring_conflicts(session, WebhookDelivery, "subscription_id", "event_id").values(**values)
     result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # an INSERT's result is a CursorResult
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int

@@ -5,7 +5,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
-from shared.auth import Principal, Role
 from services.notifications.dependencies import ClockDep, EditorDep, SessionDep, SettingsDep, require_roles
 from services.notifications.webhooks import service
 from services.notifications.webhooks.models import WebhookSubscription
@@ -18,6 +17,7 @@ from services.notifications.webhooks.schemas import (
     WebhookUpdate,
     WebhookWithSecret,
 )
+from shared.auth import Principal, Role
 from shared.events.envelope import Actor
 
 router = APIRouter(prefix="/v1/webhooks", tags=["Webhooks"])

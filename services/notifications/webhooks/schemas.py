@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -62,7 +62,7 @@ class WebhookUpdate(InputModel):
     enabled: bool | None = Field(default=None, description="Réactiver remet à zéro le compteur d'échecs.")
 
 
-_READ_EXAMPLE = {"id": _ID, "url": "https://intranet.ville-sceaux.fr/hooks/engagements",
+_READ_EXAMPLE: dict[str, Any] = {"id": _ID, "url": "https://intranet.ville-sceaux.fr/hooks/engagements",
                  "description": "Tableau de bord du cabinet",
                  "event_types": ["deadline.escalated", "deadline.overdue"], "enabled": True,
                  "disabled_reason": None, "consecutive_failures": 0,

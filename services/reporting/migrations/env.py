@@ -7,11 +7,8 @@ Its own version table, so that pointing it at another service's database by mist
 
 from __future__ import annotations
 
-from alembic import context
-
 from services.reporting.config import ReportingSettings
 from services.reporting.models import Base
 from shared.migrations import run_environment
 
-run_environment(context, Base.metadata, lambda: ReportingSettings().database_url,
-                version_table="reporting_alembic_version")
+run_environment(Base.metadata, lambda: ReportingSettings().database_url, version_table="reporting_alembic_version")

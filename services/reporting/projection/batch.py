@@ -52,6 +52,13 @@ def _ids(envelopes: Iterable[EventEnvelope]) -> dict[str, set[uuid.UUID]]:
     return {key: {uuid.UUID(str(value)) for value in values} for key, values in found.items()}
 
 
+def _table(model: type[Any]) -> Table:
+    """The model's table, as a Table (what the ORM declares is any FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 @functools.cache
 def upsert(dialect_name: str, table: Table) -> Any:
     """`INSERT … ON CONFLICT (primary key) DO UPDATE SET every other column`, built once per table: a statement
@@ -88,7 +95,7 @@ class Batch:
     async def load(self, envelopes: Sequence[EventEnvelope]) -> None:
         """Read every row the batch's events may touch (a few statements)."""
         ids = _ids(envelopes)
-        items, deadlines, deliveries = Item.__table__, Deadline.__table__, Delivery.__table__
+        items, deadlines, deliveries = _table(Item), _table(Deadline), _table(Delivery)
         item_ids, deadline_ids = ids["item_id"], ids["deadline_id"]
         if item_ids or deadline_ids:
             for row in await self._read(items, items.c.id.in_(item_ids)):
@@ -96,21 +103,21 @@ class Batch:
             for row in await self._read(deadlines, or_(deadlines.c.item_id.in_(item_ids),
                                                        deadlines.c.id.in_(deadline_ids))):
                 self._keep_deadline(row)
-            parties = ItemPartner.__table__
+            parties = _table(ItemPartner)
             for row in await self._read(parties, parties.c.item_id.in_(item_ids)):
                 self.parties.setdefault(row["item_id"], {})[row["partner_id"]] = row["relation"]
         if ids["delivery_id"]:
             for row in await self._read(deliveries, deliveries.c.id.in_(ids["delivery_id"])):
                 self._keep(deliveries, row["id"], row)
         if ids["partner_id"]:
-            partners, members = Partner.__table__, PartnerMember.__table__
+            partners, members = _table(Partner), _table(PartnerMember)
             for row in await self._read(partners, partners.c.id.in_(ids["partner_id"])):
                 self._keep(partners, row["id"], row)
             for row in await self._read(members, members.c.group_id.in_(ids["partner_id"])):
                 self.members.setdefault(row["group_id"], set()).add(row["member_id"])
         for model, key in ((Plan, "plan_id"), (Axis, "axis_id"), (Objective, "objective_id")):
             if ids[key]:
-                table = model.__table__
+                table = _table(model)
                 for row in await self._read(table, table.c.id.in_(ids[key])):
                     self._keep(table, row["id"], row)
 
@@ -118,21 +125,21 @@ class Batch:
         self.rows.setdefault(table, {})[key] = row
 
     def _keep_deadline(self, row: Row) -> None:
-        self._keep(Deadline.__table__, row["id"], row)
+        self._keep(_table(Deadline), row["id"], row)
         self.deadlines_by_item.setdefault(row["item_id"], []).append(row)
 
     def get(self, model: type[Any], key: Any) -> Row | None:
         """The row of this table with this primary key, if it exists; the caller may change it (`touch`)."""
-        row = self.rows.get(model.__table__, {}).get(key)
+        row = self.rows.get(_table(model), {}).get(key)
         if row is not None:
-            self.touched.setdefault(model.__table__, set()).add(key)
+            self.touched.setdefault(_table(model), set()).add(key)
         return row
 
     def add(self, model: type[Any], row: Row) -> Row:
         """A new row, every column given."""
-        table = model.__table__
+        table = _table(model)
         key = row["id"]
-        if table is Deadline.__table__:
+        if table is _table(Deadline):
             self._keep_deadline(row)
         else:
             self._keep(table, key, row)
@@ -142,12 +149,12 @@ class Batch:
     def deadlines_of(self, item_id: uuid.UUID, *kinds: str) -> list[Row]:
         """The item's deadlines of these kinds, not removed (to change them)."""
         found = [d for d in self.deadlines_by_item.get(item_id, ()) if d["kind"] in kinds and not d["removed"]]
-        self.touched.setdefault(Deadline.__table__, set()).update(d["id"] for d in found)
+        self.touched.setdefault(_table(Deadline), set()).update(d["id"] for d in found)
         return found
 
     def set_parties(self, item_id: uuid.UUID, lead: uuid.UUID | None, associated: Iterable[uuid.UUID]) -> None:
         """The item's partners become exactly its lead and these associated ones."""
-        wanted = {partner: "associated" for partner in associated}
+        wanted = dict.fromkeys(associated, "associated")
         if lead is not None:
             wanted[lead] = "lead"
         self.parties[item_id] = wanted
@@ -179,20 +186,20 @@ class Batch:
                 rows = self.rows[table]
                 await session.execute(self._upsert(table), [rows[key] for key in keys])
         if self.parties_changed:
-            parties = ItemPartner.__table__
+            parties = _table(ItemPartner)
             await session.execute(delete(parties).where(parties.c.item_id.in_(self.parties_changed)))
-            rows = [{"item_id": item, "partner_id": partner, "relation": relation}
-                    for item in self.parties_changed for partner, relation in self.parties[item].items()]
-            if rows:
-                await session.execute(insert(parties), rows)
+            party_rows = [{"item_id": item, "partner_id": partner, "relation": relation}
+                          for item in self.parties_changed for partner, relation in self.parties[item].items()]
+            if party_rows:
+                await session.execute(insert(parties), party_rows)
         if self.members_changed:
-            members = PartnerMember.__table__
+            members = _table(PartnerMember)
             await session.execute(delete(members).where(members.c.group_id.in_(self.members_changed)))
-            rows = [{"group_id": group, "member_id": member}
-                    for group in self.members_changed for member in self.members[group]]
-            if rows:
-                await session.execute(insert(members), rows)
+            member_rows = [{"group_id": group, "member_id": member}
+                           for group in self.members_changed for member in self.members[group]]
+            if member_rows:
+                await session.execute(insert(members), member_rows)
         if self.timeline:
-            await session.execute(insert(TimelineEntry.__table__), self.timeline)
+            await session.execute(insert(_table(TimelineEntry)), self.timeline)
         if self.processed:
-            await session.execute(insert(ProcessedEvent.__table__), self.processed)
+            await session.execute(insert(_table(ProcessedEvent)), self.processed)

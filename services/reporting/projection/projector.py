@@ -83,7 +83,7 @@ async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: So
             except ValueError:
                 logger.warning("unreadable event at %s #%d skipped", source.name, seq)
         ids = [envelope.id for _, envelope in readable]
-        seen = set((await session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids))))
+        seen = set(await session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids)))
                    ) if ids else set()
         fresh = []
         for seq, envelope in readable:
@@ -150,7 +150,7 @@ class StreamProjector:
         while not stop.is_set():
             try:
                 messages = await self.subscription.fetch(self.settings.projector_batch_size, timeout=1.0)
-            except (asyncio.TimeoutError, nats.errors.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                 if stop.is_set():
@@ -159,7 +159,7 @@ class StreamProjector:
                 continue
             try:
                 await self.handle(messages)
-            except Exception:  # noqa: BLE001 - the batch comes back (nak), whole and before anything newer
+            except Exception:
                 logger.exception("batch of %d events of %s failed; retrying it", len(messages), self.source.name)
                 await asyncio.sleep(1.0)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Row, Uuid, and_, bindparam, case, exists, func, literal, select, true
+from sqlalchemy import Date, Row, Uuid, and_, bindparam, case, exists, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -35,7 +35,7 @@ Visible = Collection[uuid.UUID] | None
 
 def _visible_items(visible: Visible) -> ColumnElement[bool]:
     if visible is None:
-        return literal(True)
+        return true()
     return exists().where(ItemPartner.item_id == Item.id, ItemPartner.partner_id.in_(list(visible)))
 
 
@@ -51,8 +51,10 @@ async def partners(session: AsyncSession, visible: Visible) -> Sequence[Partner]
     return (await session.scalars(query)).all()
 
 
-def _between(column: Any, start: date, end: date) -> ColumnElement[bool]:
-    return column.between(start, end)
+def _between(column: Any, start: Any, end: Any) -> ColumnElement[bool]:
+    """`column BETWEEN start AND end`: dates, or the bound parameters of a statement built once."""
+    between: ColumnElement[bool] = column.between(start, end)
+    return between
 
 
 def _count_if(condition: ColumnElement[bool]) -> Any:

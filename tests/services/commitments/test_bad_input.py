@@ -290,7 +290,7 @@ def _text_value(endpoint: Endpoint, field_name: str, text: str) -> Any:
 
 # Every character on a few fields, the commonest ones on every field: the check is one shared type.
 SINGLE_LINE_CASES = [(name, field_name, label) for name, field_name in SINGLE_LINE_FIELDS for label in LINE_BREAKERS
-                     if field_name in ("name", "last_name", "title") and name.endswith("create")
+                     if (field_name in ("name", "last_name", "title") and name.endswith("create"))
                      or label in ("LF", "U+2028", "NUL")]
 
 
@@ -650,7 +650,7 @@ VALID_TEXT = {
     "RTL": "مركز تجاري — מרכז מסחרי",
     "combining marks": "Cafe\u0301 de\u0301core\u0301 Ångstro\u0308m",
     "CJK": "再開発プロジェクト 재개발 项目",
-    "astral": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𓀀 \U0001f600 𠜎",
+    "astral": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𓀀 \U0001f600 𠜎",  # noqa: RUF001 - astral-plane letters on purpose
     "typography": "Œuvre « ß » ﬁ ½ l’été\u00a0insécable\u200dzwj",
 }
 

@@ -671,7 +671,7 @@ async def item_state(app: FastAPI, ids: dict[str, str]) -> tuple[Any, ...]:
 
 def _matrix_cases() -> list[Any]:
     cases = []
-    for name, act in ACTS.items():
+    for name in ACTS:
         for caller in STAFF_CALLERS:  # their rights do not depend on the item's partners: one item will do
             cases.append(pytest.param(name, caller, "none", id=f"{name} as {caller}"))
         for caller in PARTNER_CALLERS:

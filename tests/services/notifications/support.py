@@ -85,7 +85,7 @@ class SinkHandler:
         with self.lock:
             if address in self.rejected:
                 self.refusals.append((address, 550))
-                return "550 5.1.1 <%s>: boîte inconnue" % address
+                return f"550 5.1.1 <{address}>: boîte inconnue"
             if self.temporary_failures.get(address, 0) > 0:
                 self.temporary_failures[address] -= 1
                 self.refusals.append((address, 451))
@@ -97,7 +97,7 @@ class SinkHandler:
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         mail = ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos),
-                            message_from_bytes(envelope.original_content or b"", policy=policy.default))  # type: ignore[arg-type]
+                            message_from_bytes(envelope.original_content or b"", policy=policy.default))
         with self.lock:
             self.received.append(mail)
             self.received_at.append(time.monotonic())

@@ -21,12 +21,12 @@ import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from shared.auth import Role
 from services.notifications.actions.links import action_links
 from services.notifications.app import create_app
 from services.notifications.auth.service import KeyVerifier
 from services.notifications.commitments_client import NAME, CommitmentsClient, ContextRefused
 from services.notifications.config import NotificationsSettings
+from shared.auth import Role
 from shared.clock import FixedClock
 from shared.problems import NotFound, ServiceUnavailable
 from shared.service_client import CallPolicy, ServiceClient

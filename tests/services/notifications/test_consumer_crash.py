@@ -26,7 +26,6 @@ from tests.services.notifications.support import (
     wait_until,
 )
 
-
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = 30  # × 2 recipients
 

@@ -121,7 +121,7 @@ async def dump_tables(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
             dump = {}
             for table in Base.metadata.sorted_tables:
                 rows = (await connection.execute(select(table))).all()
-                dump[table.name] = sorted((tuple(repr(value) for value in row) for row in rows))
+                dump[table.name] = sorted(tuple(repr(value) for value in row) for row in rows)
             return dump
     finally:
         await engine.dispose()

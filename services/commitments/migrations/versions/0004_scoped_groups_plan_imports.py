@@ -34,16 +34,16 @@ import re
 import unicodedata
 import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0004'
-down_revision: Union[str, Sequence[str], None] = '0003'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 _LEADING_WORDS = re.compile(r"^(?:(?:aux|au|a|des|du|de|les|le|la)\s+|[dl]'\s*)+")
 _FORMER_LEADING_WORDS = re.compile(r"^(?:(?:a|au|aux|de|du|des|d'|le|la|les|l')\s*)+", re.IGNORECASE)
@@ -177,7 +177,7 @@ def _place(connection: sa.Connection, group_id: uuid.UUID, plan_id: uuid.UUID | 
 def _copy_for_plan(connection: sa.Connection, group: sa.RowMapping, plan_id: uuid.UUID) -> None:
     """An empty copy of `group` for `plan_id`, named by that plan's items instead, which are flagged."""
     copy_id = uuid.uuid4()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     connection.execute(partners.insert().values(
         id=copy_id, name=group['name'], kind=group['kind'], is_group=True, siret=group['siret'],
         scope_plan_id=plan_id, scope_territory=None, created_at=now, updated_at=now))

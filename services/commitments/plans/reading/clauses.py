@@ -21,7 +21,14 @@ from services.commitments.plans.reading.verbs import (
     future_infinitive,
     request_verb,
 )
-from services.commitments.plans.reading.words import ADVERBS, ARTICLES, Token, fold, looks_like_infinitive, tokenize
+from services.commitments.plans.reading.words import (
+    ADVERBS,
+    ARTICLES,
+    Token,
+    fold,
+    looks_like_infinitive,
+    tokenize,
+)
 
 _CITY = {"ville", "commune", "municipalite", "mairie", "collectivite"}
 _PRONOUNS_BEFORE_VERB = {"leur", "lui", "y", "en", "les", "l'", "se", "s'", "nous"}

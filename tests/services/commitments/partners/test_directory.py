@@ -7,7 +7,12 @@ import pytest
 from pydantic import ValidationError
 
 from services.commitments.partners.directory import DirectoryFile
-from tests.services.commitments.plans.support import load_directory, outbox_count, partners_by_name, sample_directory
+from tests.services.commitments.plans.support import (
+    load_directory,
+    outbox_count,
+    partners_by_name,
+    sample_directory,
+)
 
 
 async def test_the_sample_directory_loads_once(app, clock, admin):

@@ -162,6 +162,7 @@ async def test_the_same_text_without_naming_the_plan_is_refused_with_its_plan(ap
         await import_blagis(app, clock)
     assert refused.value.status == 409 and refused.value.extensions["plan_id"] == str(first.plan_id)
     assert "plan_id" in refused.value.detail and "--plan" in refused.value.detail
+    assert await outbox_count(app) == events  # the refused import recorded nothing
     other = await import_text(app, clock, CENTRE_VILLE.read_text(encoding="utf-8"), commune="Sceaux")
     with pytest.raises(PlanAlreadyImported):  # nor into another plan: a text belongs to one plan
         await import_blagis(app, clock, plan_id=other.plan_id, commune=None, territory=None)

@@ -202,8 +202,8 @@ def test_any_bullet_is_read_without_error() -> None:
     words = " ".join(path.read_text(encoding="utf-8") for path, _ in PLANS.values()).split()
     words += ["(", ")", ",", "et", "à", "de", "d'", "l'", "s'", "...", "(CPAM)", "1er", "2026", "que", "qu'"]
     starts = ["La Ville demande à", "La Ville invite", "La Ville sollicite", "La Ville souhaite que",
-              "La Ville attend de", "La Ville s'engage à", "La Ville et le", "La Ville,", "La Ville demande à ses "
-              "partenaires (", "Demander à", ""]
+              "La Ville attend de", "La Ville s'engage à", "La Ville et le", "La Ville,", ("La Ville demande à ses "
+              "partenaires ("), "Demander à", ""]
     generator = random.Random(9)
     for _ in range(600):
         bullet = f"{generator.choice(starts)} {' '.join(generator.choices(words, k=generator.randint(0, 20)))}"

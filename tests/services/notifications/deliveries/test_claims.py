@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries import repository, service
 from services.notifications.deliveries.claims import Claims, IdentityTaken, worker_identity
 from services.notifications.deliveries.models import Delivery, DeliveryKind, SenderWorker
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
 from services.notifications.deliveries.sender import DeliverySender
-from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.smtp import SendResult, SmtpPool
 from shared.clock import FixedClock
 from shared.db import create_engine, create_sessionmaker

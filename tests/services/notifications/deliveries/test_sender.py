@@ -5,7 +5,7 @@ people, refused addresses are reported, the installation's calendar is used."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -22,7 +22,11 @@ from services.notifications.smtp import SendResult, SmtpPool
 from shared.bus import StreamSpec, ensure_stream
 from shared.calendar import default_calendar, use_calendar
 from shared.clock import FixedClock, SystemClock
-from tests.services.notifications.deliveries.test_delivery_guarantees import have_statuses, deliveries, running
+from tests.services.notifications.deliveries.test_delivery_guarantees import (
+    deliveries,
+    have_statuses,
+    running,
+)
 from tests.services.notifications.support import (
     Commitments,
     SinkHandler,
@@ -159,7 +163,7 @@ async def test_the_worker_uses_the_installations_calendar(notifications_settings
     try:
         async with worker(settings, SystemClock()) as running_worker:
             # 26 December: a holiday in Alsace-Moselle only.
-            assert not running_worker.sender.calendar.is_working_day(datetime(2025, 12, 26).date())
-            assert before.is_working_day(datetime(2025, 12, 26).date())
+            assert not running_worker.sender.calendar.is_working_day(date(2025, 12, 26))
+            assert before.is_working_day(date(2025, 12, 26))
     finally:
         use_calendar(before)

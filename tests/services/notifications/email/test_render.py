@@ -14,8 +14,8 @@ from shared.calendar import WorkingCalendar, default_calendar
 from tests.services.notifications.email.support import (
     DUE_ON,
     ITEM_ID,
-    LINKS,
     LIAISON_ID,
+    LINKS,
     PLAN_TEXT,
     context,
     event,

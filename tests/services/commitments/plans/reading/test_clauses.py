@@ -26,7 +26,7 @@ from tests.services.commitments.plans.reading.support import codes, only_item
     ("La Ville appelle le conseil de quartier à relayer l'enquête", "conseil de quartier"),
     ("La Ville interpelle l'État sur la fermeture du bureau de poste", "État"),
     ("La Ville encourage la Ville de Nanterre à rejoindre le dispositif", "Ville de Nanterre"),
-    ("La commune demandera à la Chambre de commerce et d'industrie (CCI) d'animer un club", 
+    ("La commune demandera à la Chambre de commerce et d'industrie (CCI) d'animer un club",
      "Chambre de commerce et d'industrie (CCI)"),
     ("Demander à la Mission locale de suivre chaque jeune", "Mission locale"),
     ("La Ville va demander à l'ARS de rouvrir le centre", "ARS"),
@@ -36,8 +36,8 @@ from tests.services.commitments.plans.reading.support import codes, only_item
     ("La Ville demandera aux services de l'État de renforcer les contrôles", "services de l'État"),
     ("La Ville propose que la Région Grand Est désigne un référent", "Région Grand Est"),
     ("La Ville interpellera le bailleur Logirep pour qu'il répare les ascenseurs", "bailleur Logirep"),
-    ("La Ville demande à la direction départementale de l'emploi, du travail et des solidarités (DDETS) de "
-     "financer les chantiers", "direction départementale de l'emploi, du travail et des solidarités (DDETS)"),
+    (("La Ville demande à la direction départementale de l'emploi, du travail et des solidarités (DDETS) de "
+      "financer les chantiers"), "direction départementale de l'emploi, du travail et des solidarités (DDETS)"),
 ])
 def test_requests_and_their_lead_read_by_grammar(bullet: str, lead: str) -> None:
     item = only_item(f"- {bullet}")

@@ -79,8 +79,8 @@ def test_calendar_wordings(wording: str, on: date, rule: str) -> None:
     ("dans un délai de deux ans", date(2027, 6, 10), "date de référence + 2 ans"),
     ("au 1er trimestre", date(2026, 3, 31), "fin du trimestre, première occurrence après la date de référence"),
     ("au second semestre", date(2025, 12, 31), "fin du semestre, première occurrence après la date de référence"),
-    ("à la rentrée", date(2025, 9, 1), "rentrée scolaire : 1er septembre, première occurrence après la date de "
-                                       "référence"),
+    ("à la rentrée", date(2025, 9, 1), ("rentrée scolaire : 1er septembre, première occurrence après la date de "
+                                        "référence")),
     ("avant l'été", date(2025, 6, 20), "veille du début de l'été, première occurrence après la date de référence"),
     ("en mai", date(2026, 5, 31), "fin du mois, première occurrence après la date de référence"),
     ("d'ici la fin de l'année", date(2025, 12, 31), "fin de l'année, année de la date de référence"),
@@ -110,8 +110,8 @@ def test_vague_wordings_are_reported(wording: str) -> None:
 def test_a_delay_counted_from_an_event_is_reported() -> None:
     reading = read_dates("dans les six mois suivant la signature de la convention", REFERENCE)
     assert reading.targets == ()
-    assert reading.not_understood == (("dans les six mois", "délai compté à partir de « suivant la signature de la "
-                                                            "convention »"),)
+    assert reading.not_understood == (("dans les six mois", ("délai compté à partir de « suivant la signature de la "
+                                                             "convention »")),)
 
 
 @pytest.mark.parametrize("wording", ["", "sans date", "la loi de 2014", "des 2000 logements", "le 31 février 2022",

@@ -45,13 +45,13 @@ def test_an_objective_letter_that_is_also_a_roman_numeral() -> None:
 
 
 @pytest.mark.parametrize(("layout", "keys"), [
-    ("AXE 1 – Se loger\n\nObjectif A : Rénover\n\n• La Ville ouvrira une crèche\n\n"
-     "AXE 2 – Se soigner\n\nObjectif A : Soigner\n\n• La Ville ouvrira un centre\n", ["1.A.1", "2.A.1"]),
+    (("AXE 1 – Se loger\n\nObjectif A : Rénover\n\n• La Ville ouvrira une crèche\n\n"
+      "AXE 2 – Se soigner\n\nObjectif A : Soigner\n\n• La Ville ouvrira un centre\n"), ["1.A.1", "2.A.1"]),
     ("Axe II : Se loger\n", None),
-    ("Axe I : Se loger\n\nA. Rénover les logements\n\n1) La Ville ouvrira une crèche\n"
-     "2) La Ville ouvrira un centre\n\nB. Soigner\n\n* La Ville ouvrira une école\n", ["I.A.1", "I.A.2", "I.B.1"]),
-    ("I. Bien vivre\n\n1.1 Rénover\n\n- La Ville ouvrira une crèche\n\n1.2 - Soigner\n\n"
-     "- La Ville ouvrira un centre\n\nII. Bien grandir\n\nObjectif 2.1 : Grandir\n\n- La Ville ouvrira une école\n",
+    (("Axe I : Se loger\n\nA. Rénover les logements\n\n1) La Ville ouvrira une crèche\n"
+      "2) La Ville ouvrira un centre\n\nB. Soigner\n\n* La Ville ouvrira une école\n"), ["I.A.1", "I.A.2", "I.B.1"]),
+    (("I. Bien vivre\n\n1.1 Rénover\n\n- La Ville ouvrira une crèche\n\n1.2 - Soigner\n\n"
+      "- La Ville ouvrira un centre\n\nII. Bien grandir\n\nObjectif 2.1 : Grandir\n\n- La Ville ouvrira une école\n"),
      ["I.1.1", "I.2.1", "II.1.1"]),
     ("AXE 1\nHabiter\n\nOBJECTIF 1 – Rénover\n\n- La Ville ouvrira une crèche\n", ["1.1.1"]),
 ])
