@@ -136,14 +136,8 @@ async def _measure(args: argparse.Namespace) -> int:
     from shared.clock import SystemClock
 
     # The tests' helpers: the commitments service under uvicorn, a seeded partner and item, events.
-    from tests.services.notifications.support import (
-        commitments_process,
-        publish,
-        reminder_event,
-        seed_world,
-        send_items,
-        serve_commitments,
-    )
+    from tests.services.notifications.served_commitments import commitments_process, serve_commitments
+    from tests.services.notifications.world import publish, reminder_event, seed_world, send_items
 
     folder = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
     commitments_url = f"sqlite:///{folder / 'commitments.db'}"
@@ -244,7 +238,7 @@ async def _latencies(probes: int, settings: Any, js: Any, stream: Any, world: An
     waiting on a fetch, its sender on a poll or a wake-up)."""
     from services.notifications.consumer import worker
     from shared.clock import SystemClock
-    from tests.services.notifications.support import publish, reminder_event
+    from tests.services.notifications.world import publish, reminder_event
 
     latencies = []
     stop = asyncio.Event()

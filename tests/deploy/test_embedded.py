@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,21 +17,16 @@ import pytest
 
 from shared.calendar import default_calendar
 from shared.clock import PARIS
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, nats_url: str,
                                                               stream_names: tuple[str, str]) -> None:
-    port, notifications_port, reporting_port, smtp_port = _free_port(), _free_port(), _free_port(), _free_port()
+    port, notifications_port, reporting_port, smtp_port = free_port(), free_port(), free_port(), free_port()
     data = tmp_path / "data"
     env = {**os.environ, "DATA_DIR": str(data), "PORT": str(port), "NATS_URL": nats_url,
            "NOTIFICATIONS_PORT": str(notifications_port), "REPORTING_PORT": str(reporting_port),

@@ -18,17 +18,12 @@ import httpx
 import pytest
 
 from tests.deploy.conftest import ROOT
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
 TEMPLATE = ROOT / "deploy/nginx/templates/engagements.conf.template"
 API_HOST = "api.test"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seconds(directive: str) -> float:
@@ -62,7 +57,7 @@ def _answers(url: str, host: str | None = None) -> bool:
 def api(tmp_path_factory: pytest.TempPathFactory, nats_url: str, stream_names: tuple[str, str]) -> Iterator[int]:
     """The commitments API on a SQLite file, under uvicorn (its own `serve` command): its port."""
     folder = tmp_path_factory.mktemp("proxied-api")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'commitments.db'}", "DATA_DIR": str(folder),
            "NATS_URL": nats_url, "EVENTS_STREAM": f"{stream_names[0]}_PROXY",
            "EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-proxy", "RELAY_IN_PROCESS": "false", "LOG_JSON": "false"}
@@ -87,7 +82,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, api: int) -> Iterator[int]:
 
     nginx = find_tool("nginx")
     folder = tmp_path_factory.mktemp("proxy")
-    port = _free_port()
+    port = free_port()
     # What the official image's entrypoint does with envsubst: only the named variables are replaced.
     values = {"PROXY_PORT": str(port), "COMMITMENTS_UPSTREAM": f"127.0.0.1:{api}",
               "NOTIFICATIONS_UPSTREAM": f"127.0.0.1:{api}", "REPORTING_UPSTREAM": f"127.0.0.1:{api}",

@@ -14,8 +14,9 @@ from services.commitments.contacts.models import Contact
 from services.commitments.items.models import Item
 from services.notifications.config import NotificationsSettings
 from shared.bus import StreamSpec
-from tests.e2e.support import EMAILS, PARTNER, running, utc
-from tests.services.notifications.support import Commitments, SinkHandler
+from tests.e2e.flow import EMAILS, PARTNER, running, utc
+from tests.services.notifications.served_commitments import Commitments
+from tests.smtp_sink import SinkHandler
 
 INJECTED_NAME = "Martin\r\nBcc: intrus@evil.example\r\nX-Injected: nom"
 INJECTED_TITLE = "Directrice\nCc: intrus2@evil.example"  # (PostgreSQL text holds no NUL)

@@ -11,8 +11,10 @@ from typing import Any
 from services.notifications.config import NotificationsSettings
 from shared.auth import Role
 from shared.bus import StreamSpec
-from tests.e2e.support import EMAILS, LATE, PARTNER, VERY_LATE, Flow, running, utc
-from tests.services.notifications.support import Commitments, SinkHandler, ok
+from tests.e2e.flow import EMAILS, LATE, PARTNER, VERY_LATE, Flow, running, utc
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
+from tests.smtp_sink import SinkHandler
 
 
 def _thread_root(flow: Flow) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,18 +12,21 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from services.commitments.app import create_app
 from services.commitments.auth.service import create_key
 from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
+from services.commitments.outbox.models import OutboxMessage
+from services.commitments.partners.directory import DirectoryFile, DirectoryReport, import_directory
 from services.commitments.partners.schemas import PartnerCreate, PartnerKind
 from services.commitments.partners.service import create_partner
 from services.commitments.plans.models import Objective
 from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
-from tests.services.commitments.support import create_plan_axis_objective
+from tests.services.commitments.factories import create_plan_axis_objective
+from tests.services.commitments.sample_data import sample_directory
 
 
 @pytest.fixture
@@ -48,6 +52,36 @@ async def app(settings: CommitmentsSettings, clock: FixedClock) -> AsyncIterator
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(delete(table))
     await engine.dispose()
+
+
+@dataclass
+class SeededApp:
+    app: FastAPI
+    admin_secret: str
+    ids: dict[str, str]  # plan_id, axis_id, objective_id
+
+
+@pytest.fixture(scope="module")
+async def seeded_app(database_url: str, nats_url: str, stream_names: tuple[str, str],
+                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SeededApp]:
+    """A running app with an admin key and a plan/axis/objective, for a whole test module (the `app` fixture is
+    one per test); every table is emptied when the module is done."""
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    settings = CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
+                                   events_subject_prefix=stream_names[1], data_dir=tmp_path_factory.mktemp("data"),
+                                   relay_in_process=False, log_json=False)
+    application = create_app(settings, clock)
+    async with LifespanManager(application):
+        async with application.state.sessionmaker() as session, session.begin():
+            _, secret = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
+            plan, axis, objective = await create_plan_axis_objective(session, clock)
+        try:
+            yield SeededApp(application, secret, {"plan_id": str(plan.id), "axis_id": str(axis.id),
+                                                  "objective_id": str(objective.id)})
+        finally:
+            async with application.state.engine.begin() as connection:
+                for table in reversed(Base.metadata.sorted_tables):
+                    await connection.execute(delete(table))
 
 
 @pytest.fixture
@@ -118,3 +152,46 @@ def make_objective(app: FastAPI, clock: FixedClock) -> Callable[[], Awaitable[uu
             return objective.id
 
     return make
+
+
+@pytest.fixture
+def load_directory(app: FastAPI, clock: FixedClock) -> Callable[..., Awaitable[DirectoryReport]]:
+    """Import a directory of partners (by default the sample directory of Sceaux) in a transaction of its own."""
+
+    async def load(directory: DirectoryFile | None = None) -> DirectoryReport:
+        async with app.state.sessionmaker() as session, session.begin():
+            return await import_directory(session, SYSTEM, clock, directory or sample_directory())
+
+    return load
+
+
+@pytest.fixture
+def outbox_count(app: FastAPI) -> Callable[[], Awaitable[int]]:
+    """How many events the outbox holds."""
+
+    async def count() -> int:
+        async with app.state.sessionmaker() as session:
+            return int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+
+    return count
+
+
+@pytest.fixture
+def items_of(admin: httpx.AsyncClient) -> Callable[[uuid.UUID | str], Awaitable[dict[str, dict[str, Any]]]]:
+    """A plan's items by reference, as the API shows them to the admin."""
+
+    async def read(plan_id: uuid.UUID | str) -> dict[str, dict[str, Any]]:
+        page = (await admin.get("/v1/items", params={"plan_id": str(plan_id), "limit": 200})).json()
+        return {item["reference"]: item for item in page["items"]}
+
+    return read
+
+
+@pytest.fixture
+def partners_by_name(admin: httpx.AsyncClient) -> Callable[[], Awaitable[dict[str, dict[str, Any]]]]:
+    """The partners by name, as the API shows them to the admin."""
+
+    async def read() -> dict[str, dict[str, Any]]:
+        return {p["name"]: p for p in (await admin.get("/v1/partners")).json()}
+
+    return read

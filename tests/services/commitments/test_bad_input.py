@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from services.commitments.models import Base
 from services.commitments.outbox.models import OutboxMessage
 from tests.french import english_in
-from tests.services.commitments.support import seeded_app
+from tests.services.commitments.conftest import SeededApp
 
 # --------------------------------------------------------------------------------------------------- the world
 
@@ -51,38 +51,36 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-async def world(database_url: str, nats_url: str, stream_names: tuple[str, str],
-                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+async def world(seeded_app: SeededApp) -> AsyncIterator[World]:
     """One populated app per database for the whole module; every table emptied afterwards."""
-    async with seeded_app(database_url, nats_url, stream_names, tmp_path_factory.mktemp("data")) as seeded:
-        app, secret = seeded.app, seeded.admin_secret
-        admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-                                  base_url="http://test", headers={"Authorization": f"Bearer {secret}"})
-        world = World(app, admin, dict(seeded.ids))
-        try:
-            ids = world.ids
-            ids["partner_id"] = _ok(await admin.post("/v1/partners", json={
-                "name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"}))["id"]
-            ids["group_id"] = _ok(await admin.post("/v1/partners", json={
-                "name": "Les bailleurs sociaux", "kind": "group", "is_group": True,
-                "member_ids": [ids["partner_id"]], "scope_plan_id": ids["plan_id"]}))["id"]
-            ids["contact_id"] = _ok(await admin.post(world.url("/v1/partners/{partner_id}/contacts"), json={
-                "last_name": "Martin", "first_name": "Claire", "active_from": "2026-01-01"}))["id"]
-            ids["item_id"] = _ok(await admin.post("/v1/items", json={
-                "objective_id": ids["objective_id"], "kind": "request", "title": "Rénovation du centre commercial",
-                "plan_text": "La Ville demande à Hauts-de-Seine Habitat de rénover.",
-                "lead_partner_id": ids["partner_id"]}))["id"]
-            _ok(await admin.post(world.url("/v1/items/{item_id}/transitions"),
-                                 json={"to": "sent", "letter_reference": "SCX/2026-001"}))
-            ids["deadline_id"] = _ok(await admin.post(world.url("/v1/items/{item_id}/deadlines"), json={
-                "kind": "response", "due_on": "2026-04-15"}))["id"]
-            ids["proposal_id"] = _ok(await admin.post(world.url("/v1/deadlines/{deadline_id}/proposals"), json={
-                "proposed_due_on": "2026-05-15", "reason": "Conseil d'administration reporté."}))["id"]
-            _ok(await admin.post(world.url("/v1/items/{item_id}/journal"),
-                                 json={"kind": "note", "text": "Réunion."}))
-            yield world
-        finally:
-            await admin.aclose()
+    app, secret = seeded_app.app, seeded_app.admin_secret
+    admin = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                              base_url="http://test", headers={"Authorization": f"Bearer {secret}"})
+    world = World(app, admin, dict(seeded_app.ids))
+    try:
+        ids = world.ids
+        ids["partner_id"] = _ok(await admin.post("/v1/partners", json={
+            "name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"}))["id"]
+        ids["group_id"] = _ok(await admin.post("/v1/partners", json={
+            "name": "Les bailleurs sociaux", "kind": "group", "is_group": True,
+            "member_ids": [ids["partner_id"]], "scope_plan_id": ids["plan_id"]}))["id"]
+        ids["contact_id"] = _ok(await admin.post(world.url("/v1/partners/{partner_id}/contacts"), json={
+            "last_name": "Martin", "first_name": "Claire", "active_from": "2026-01-01"}))["id"]
+        ids["item_id"] = _ok(await admin.post("/v1/items", json={
+            "objective_id": ids["objective_id"], "kind": "request", "title": "Rénovation du centre commercial",
+            "plan_text": "La Ville demande à Hauts-de-Seine Habitat de rénover.",
+            "lead_partner_id": ids["partner_id"]}))["id"]
+        _ok(await admin.post(world.url("/v1/items/{item_id}/transitions"),
+                             json={"to": "sent", "letter_reference": "SCX/2026-001"}))
+        ids["deadline_id"] = _ok(await admin.post(world.url("/v1/items/{item_id}/deadlines"), json={
+            "kind": "response", "due_on": "2026-04-15"}))["id"]
+        ids["proposal_id"] = _ok(await admin.post(world.url("/v1/deadlines/{deadline_id}/proposals"), json={
+            "proposed_due_on": "2026-05-15", "reason": "Conseil d'administration reporté."}))["id"]
+        _ok(await admin.post(world.url("/v1/items/{item_id}/journal"),
+                             json={"kind": "note", "text": "Réunion."}))
+        yield world
+    finally:
+        await admin.aclose()
 
 
 # ------------------------------------------------------------------------------------- "nothing was written"

@@ -21,7 +21,7 @@ from services.commitments.models import Base
 from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
 from tests.api_fuzzing import ThreadedServer, call_and_validate, schema_of, skip_sqlite_unless_asked
-from tests.services.commitments.support import create_plan_axis_objective
+from tests.services.commitments.factories import create_plan_axis_objective
 
 
 @dataclass

@@ -24,8 +24,8 @@ from services.commitments.config import CommitmentsSettings
 from services.commitments.models import Base
 from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
-from tests.services.commitments.support import create_plan_axis_objective
-from tests.shared.test_admission import wait_until
+from tests.services.commitments.factories import create_plan_axis_objective
+from tests.waiting import wait_until
 
 CLOSED_PORT_NATS = "nats://127.0.0.1:1"  # nothing listens there: NATS is away
 

@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
 from services.commitments.models import Base
-from tests.services.commitments.support import seeded_app
+from tests.services.commitments.conftest import SeededApp
 
 OWNERS = ("A", "G", "B")
 STAFF = ("admin", "city", "reader", "service")
@@ -120,19 +120,17 @@ def _client(app: FastAPI, secret: str | None, acting_contact: str | None = None)
 
 
 @pytest.fixture(scope="module")
-async def world(database_url: str, nats_url: str, stream_names: tuple[str, str],
-                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+async def world(seeded_app: SeededApp) -> AsyncIterator[World]:
     """One populated app per database for the whole module; every table emptied afterwards."""
-    async with seeded_app(database_url, nats_url, stream_names, tmp_path_factory.mktemp("data")) as seeded:
-        app, secret = seeded.app, seeded.admin_secret
-        world = World(app=app, clients={"admin": _client(app, secret)}, plan_id=seeded.ids["plan_id"],
-                      axis_id=seeded.ids["axis_id"], objective_id=seeded.ids["objective_id"])
-        try:
-            await _populate(world)
-            yield world
-        finally:
-            for client in world.clients.values():
-                await client.aclose()
+    app, secret = seeded_app.app, seeded_app.admin_secret
+    world = World(app=app, clients={"admin": _client(app, secret)}, plan_id=seeded_app.ids["plan_id"],
+                  axis_id=seeded_app.ids["axis_id"], objective_id=seeded_app.ids["objective_id"])
+    try:
+        await _populate(world)
+        yield world
+    finally:
+        for client in world.clients.values():
+            await client.aclose()
 
 
 async def row_counts(app: FastAPI) -> dict[str, int]:

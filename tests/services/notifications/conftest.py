@@ -22,15 +22,9 @@ from services.notifications.models import Base as NotificationsBase
 from shared.bus import StreamSpec
 from shared.db import create_engine
 from tests.conftest import PG_ADMIN_URL, _pg_admin
-from tests.services.notifications.support import (
-    Commitments,
-    SinkHandler,
-    World,
-    seed_world,
-    send_items,
-    serve_commitments,
-    smtp_sink,
-)
+from tests.services.notifications.served_commitments import Commitments, serve_commitments
+from tests.services.notifications.world import World, seed_world, send_items
+from tests.smtp_sink import SinkHandler, smtp_sink
 
 
 @pytest.fixture(scope="session")

@@ -3,44 +3,23 @@ the weekly digest, resend, key revocation honoured at once, bad input answered w
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from services.notifications.app import create_app
 from services.notifications.config import NotificationsSettings
 from services.notifications.consumer import Worker, worker
 from shared.auth import Role
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock
-from tests.services.notifications.support import (
-    Commitments,
-    SinkHandler,
-    World,
-    ok,
-    publish,
-    reminder_event,
-    wait_until,
-)
-
-
-@contextlib.asynccontextmanager
-async def notifications_api(settings: NotificationsSettings, clock: FixedClock) -> AsyncIterator[FastAPI]:
-    app = create_app(settings, clock)
-    async with LifespanManager(app):
-        yield app
-
-
-def client(app: FastAPI, secret: str | None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers)
+from tests.responses import ok
+from tests.services.notifications.in_process_api import client, notifications_api
+from tests.services.notifications.served_commitments import Commitments
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
+from tests.waiting import wait_until
 
 
 async def consume_all(running: Worker, expected_rows: int) -> None:

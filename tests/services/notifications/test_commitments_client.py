@@ -30,7 +30,11 @@ from shared.auth import Role
 from shared.clock import FixedClock
 from shared.problems import NotFound, ServiceUnavailable
 from shared.service_client import CallPolicy, ServiceClient
-from tests.services.notifications.support import Commitments, World, free_port, ok, wait_until
+from tests.ports import free_port
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
+from tests.services.notifications.world import World
+from tests.waiting import wait_until
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}

@@ -17,18 +17,14 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.consumer import Worker, worker
 from shared.bus import StreamSpec, ensure_stream
 from shared.clock import FixedClock, SystemClock
-from tests.services.notifications.deliveries.test_delivery_guarantees import (
+from tests.services.notifications.running_worker import (
     consumer_drained,
     deliveries,
     running,
 )
-from tests.services.notifications.support import (
-    SinkHandler,
-    World,
-    publish,
-    reminder_event,
-    wait_until,
-)
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
+from tests.waiting import wait_until
 
 
 async def consume_one_batch(running_worker: Worker) -> None:

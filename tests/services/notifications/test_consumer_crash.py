@@ -18,13 +18,9 @@ from nats.aio.client import Client as NatsClient
 
 from services.notifications.config import NotificationsSettings
 from shared.bus import StreamSpec, ensure_stream
-from tests.services.notifications.support import (
-    SinkHandler,
-    World,
-    publish,
-    reminder_event,
-    wait_until,
-)
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = 30  # × 2 recipients

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.shared.probes_support import CLOSED_PORT_NATS, probe, running
+from tests.probed_process import CLOSED_PORT_NATS, probe, running
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from services.reporting.config import ReportingSettings
 from services.reporting.migrate import upgrade_database
 from shared.bus import StreamSpec
 from tests.conftest import PG_ADMIN_URL, _pg_admin
-from tests.services.notifications.support import Commitments, serve_commitments
+from tests.services.notifications.served_commitments import Commitments, serve_commitments
 
 
 @pytest.fixture

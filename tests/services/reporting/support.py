@@ -23,7 +23,7 @@ from shared.bus import StreamSpec, ensure_stream, publish_event
 from shared.clock import PARIS
 from shared.db import create_engine, create_sessionmaker
 from shared.events import Actor, EventData, EventEnvelope
-from tests.services.notifications.support import wait_until
+from tests.waiting import wait_until
 
 SYSTEM = Actor(kind="system")
 

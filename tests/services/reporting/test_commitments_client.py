@@ -11,7 +11,9 @@ from services.reporting.commitments_client import CommitmentsClient
 from shared.auth import Role
 from shared.bus import StreamSpec
 from shared.problems import ServiceUnavailable
-from tests.services.notifications.support import Commitments, free_port, ok
+from tests.ports import free_port
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
 from tests.services.reporting.conftest import reporting_settings
 
 

@@ -1,4 +1,5 @@
-"""Fixtures for the outbox relay tests: a stream of its own for each test, a NATS client, relay processes."""
+"""Fixtures for the outbox relay tests: a stream of its own for each test, a NATS client, relay processes, and
+partners created through the API (one outbox row each)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -15,7 +17,7 @@ from nats.js.errors import NotFoundError
 
 from services.commitments.config import CommitmentsSettings
 from shared.bus import StreamSpec
-from tests.services.commitments.outbox.support import RelayProcess, relay_environment
+from tests.services.commitments.outbox.relay_process import RelayProcess, relay_environment
 
 
 @pytest.fixture
@@ -74,3 +76,17 @@ async def start_relay(settings: CommitmentsSettings, tmp_path: Path
     finally:
         for relay in started:
             await relay.kill()
+
+
+@pytest.fixture
+def create_partners(admin: httpx.AsyncClient) -> Callable[[int], Awaitable[None]]:
+    """`count` partners through the API: each writes one outbox row."""
+
+    async def create(count: int) -> None:
+        tag = uuid.uuid4().hex[:8]
+        for n in range(count):
+            response = await admin.post("/v1/partners",
+                                        json={"name": f"Bailleur {tag} {n}", "kind": "bailleur_social"})
+            assert response.status_code == 201, response.text
+
+    return create

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
 from shared.bus import StreamSpec
-from tests.services.commitments.outbox.support import (
-    RelayProcess,
-    create_partners,
-    event_ids,
-    message_ids,
-    outbox_rows,
-    stream_messages,
-    wait_until,
-)
+from tests.jetstream import stream_messages
+from tests.services.commitments.outbox.published import event_ids, message_ids, outbox_rows
+from tests.services.commitments.outbox.relay_process import RelayProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +27,14 @@ async def _outbox_drained(app: FastAPI) -> bool:
 
 
 async def test_relay_crashes_lose_nothing_and_duplicate_nothing(
-        app: FastAPI, admin: httpx.AsyncClient, nats_client: NatsClient, stream: StreamSpec,
-        start_relay: Callable[..., Awaitable[RelayProcess]]) -> None:
+        app: FastAPI, nats_client: NatsClient, stream: StreamSpec,
+        start_relay: Callable[..., Awaitable[RelayProcess]],
+        create_partners: Callable[[int], Awaitable[None]]) -> None:
     """Two crashes in one run, to start as few processes as possible: rows published but not marked when the
     relay was killed (re-published, dropped by JetStream), and rows committed after it was killed, while no
     relay ran (published once, as new messages)."""
     js = nats_client.jetstream()
-    await create_partners(admin, 4)
+    await create_partners(4)
     published_unmarked = await outbox_rows(app.state.sessionmaker)
     assert len(published_unmarked) == 5  # the admin key's event and 4 partners
     assert all(row.published_at is None for row in published_unmarked)
@@ -55,14 +50,14 @@ async def test_relay_crashes_lose_nothing_and_duplicate_nothing(
     assert message_ids(await stream_messages(js, stream.name)) == event_ids(published_unmarked)
 
     # Committed while no relay runs: the dead relay never saw these.
-    await create_partners(admin, 2)
+    await create_partners(2)
     rows = await outbox_rows(app.state.sessionmaker)
     never_published = rows[len(published_unmarked):]
     assert len(never_published) == 2 and all(row.published_at is None for row in rows)
 
     # A poll longer than the wait: only the drain the relay does as it starts can publish these rows.
     restarted = await start_relay(poll_seconds=NO_POLL_SECONDS)
-    await wait_until(lambda: _outbox_drained(app), START_TIMEOUT, "the restarted relay to drain the outbox")
+    await wait_until(lambda: _outbox_drained(app), "the restarted relay to drain the outbox", START_TIMEOUT)
     assert await restarted.stop() == 0
 
     # Exactly one message per row, in outbox order: nothing lost, nothing twice.

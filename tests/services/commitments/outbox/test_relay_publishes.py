@@ -19,13 +19,9 @@ from services.commitments.outbox.relay import OutboxRelay
 from shared.bus import StreamSpec, connect
 from shared.clock import FixedClock
 from shared.events import EventEnvelope, event_types
-from tests.services.commitments.outbox.support import (
-    event_ids,
-    message_ids,
-    outbox_rows,
-    stream_messages,
-    wait_until,
-)
+from tests.jetstream import stream_messages
+from tests.services.commitments.outbox.published import event_ids, message_ids, outbox_rows
+from tests.waiting import wait_until
 
 # The relay inside the API process, with a poll far longer than any wait below: only a wake-up is that fast.
 IN_PROCESS_RELAY = {"relay_in_process": True, "relay_poll_seconds": 30.0}
@@ -70,7 +66,7 @@ async def test_relay_publishes_each_outbox_row_once_in_order_without_personal_da
     erased = await admin.post(f"/v1/contacts/{contact_id}/erasure")
     assert erased.status_code == 200, erased.text
 
-    await wait_until(lambda: _all_published(app), ARRIVAL_TIMEOUT, "the relay to publish every row")
+    await wait_until(lambda: _all_published(app), "the relay to publish every row", ARRIVAL_TIMEOUT)
     rows = await outbox_rows(app.state.sessionmaker)
     messages = await stream_messages(nats_client.jetstream(), stream.name)
 
@@ -115,22 +111,22 @@ async def _partner_event_arrives(nats_client: NatsClient, stream: StreamSpec, pa
 @pytest.mark.parametrize("settings_overrides", [IN_PROCESS_RELAY], ids=["in-process-relay"])
 async def test_commit_wakes_the_in_process_relay(app: FastAPI, admin: httpx.AsyncClient,
                                                  nats_client: NatsClient, stream: StreamSpec) -> None:
-    relay: OutboxRelay = await wait_until(lambda: getattr(app.state, "relay", None), ARRIVAL_TIMEOUT,
-                                          "the in-process relay to start")
+    relay: OutboxRelay = await wait_until(lambda: getattr(app.state, "relay", None), "the in-process relay to start",
+                                          ARRIVAL_TIMEOUT)
     assert relay.poll_seconds == 30.0
     # Each change is awaited before the next: after the first, the relay is idle in its 30 s wait, so only
     # the wake-up from the commit can bring the next events out in time.
     first = await _create_partner(admin, f"Bailleur {uuid.uuid4().hex[:8]}")
     await wait_until(lambda: _partner_event_arrives(nats_client, stream, first["id"], "partner.created"),
-                     ARRIVAL_TIMEOUT, "the first event")
+                     "the first event", ARRIVAL_TIMEOUT)
     renamed = await admin.patch(f"/v1/partners/{first['id']}",
                                 json={"name": f"Renomme {uuid.uuid4().hex[:8]}"})
     assert renamed.status_code == 200, renamed.text
     await wait_until(lambda: _partner_event_arrives(nats_client, stream, first["id"], "partner.updated"),
-                     ARRIVAL_TIMEOUT, "the update event, woken by its commit")
+                     "the update event, woken by its commit", ARRIVAL_TIMEOUT)
     second = await _create_partner(admin, f"Bailleur {uuid.uuid4().hex[:8]}")
     await wait_until(lambda: _partner_event_arrives(nats_client, stream, second["id"], "partner.created"),
-                     ARRIVAL_TIMEOUT, "the second partner's event, woken by its commit")
+                     "the second partner's event, woken by its commit", ARRIVAL_TIMEOUT)
 
 
 async def test_commit_pings_a_relay_running_in_another_process(app: FastAPI, admin: httpx.AsyncClient,
@@ -142,13 +138,13 @@ async def test_commit_pings_a_relay_running_in_another_process(app: FastAPI, adm
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     try:
-        await wait_until(lambda: app.state.bus.connected, ARRIVAL_TIMEOUT, "the API's NATS connection")
+        await wait_until(lambda: app.state.bus.connected, "the API's NATS connection", ARRIVAL_TIMEOUT)
         first = await _create_partner(admin, f"Bailleur {uuid.uuid4().hex[:8]}")
         await wait_until(lambda: _partner_event_arrives(nats_client, stream, first["id"], "partner.created"),
-                         ARRIVAL_TIMEOUT, "the first event")
+                         "the first event", ARRIVAL_TIMEOUT)
         second = await _create_partner(admin, f"Bailleur {uuid.uuid4().hex[:8]}")
         await wait_until(lambda: _partner_event_arrives(nats_client, stream, second["id"], "partner.created"),
-                         ARRIVAL_TIMEOUT, "the second event, woken by the API's ping")
+                         "the second event, woken by the API's ping", ARRIVAL_TIMEOUT)
         assert relay.stats.duplicates == 0
     finally:
         stop.set()

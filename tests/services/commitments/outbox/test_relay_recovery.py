@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 import httpx
 import nats
@@ -17,25 +18,19 @@ from nats.js.errors import NoStreamResponseError, NotFoundError
 from services.commitments.outbox.relay import OutboxRelay
 from shared.bus import StreamSpec, connect, ensure_stream
 from shared.clock import FixedClock
-from tests.services.commitments.outbox.support import (
-    create_partners,
-    event_ids,
-    message_ids,
-    outbox_rows,
-    stream_exists,
-    stream_messages,
-    wait_until,
-)
+from tests.jetstream import stream_exists, stream_messages
+from tests.services.commitments.outbox.published import event_ids, message_ids, outbox_rows
+from tests.waiting import wait_until
 
 TIMEOUT = 10.0
 
 
 @pytest.mark.parametrize("outage", ["no-stream-captures-the-subject", "connection-closed"])
 async def test_rows_stay_unpublished_while_nats_is_unreachable_and_go_out_when_it_is_back(
-        app: FastAPI, admin: httpx.AsyncClient, nats_client: NatsClient, stream: StreamSpec,
-        clock: FixedClock, nats_url: str, outage: str) -> None:
+        app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock, nats_url: str,
+        outage: str, create_partners: Callable[[int], Awaitable[None]]) -> None:
     js = nats_client.jetstream()
-    await create_partners(admin, 2)
+    await create_partners(2)
     relay_connection = await nats.connect(nats_url, connect_timeout=2)
     relay = OutboxRelay(app.state.sessionmaker, relay_connection, stream, clock)
     try:
@@ -66,8 +61,8 @@ async def test_rows_stay_unpublished_while_nats_is_unreachable_and_go_out_when_i
 
 
 async def test_running_relay_keeps_failed_rows_and_retries_until_the_stream_is_back(
-        app: FastAPI, admin: httpx.AsyncClient, nats_client: NatsClient, stream: StreamSpec,
-        clock: FixedClock, nats_url: str, caplog: pytest.LogCaptureFixture) -> None:
+        app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock, nats_url: str,
+        caplog: pytest.LogCaptureFixture, create_partners: Callable[[int], Awaitable[None]]) -> None:
     """The relay's loop survives failed publishes: it keeps the rows, logs, and publishes them later."""
     js = nats_client.jetstream()
     relay_connection = await connect(nats_url, name="outbox-tests-relay")
@@ -75,19 +70,19 @@ async def test_running_relay_keeps_failed_rows_and_retries_until_the_stream_is_b
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     try:
-        await wait_until(lambda: _published_count(app, 1), TIMEOUT, "the admin key's event to go out")
+        await wait_until(lambda: _published_count(app, 1), "the admin key's event to go out", TIMEOUT)
         await js.delete_stream(stream.name)  # from now on nothing can be stored
 
         caplog.set_level(logging.ERROR, logger="services.commitments.outbox.relay")
-        await create_partners(admin, 2)
+        await create_partners(2)
         relay.wake()
-        await wait_until(lambda: _failure_logged(caplog), TIMEOUT, "a failed publish to be logged")
+        await wait_until(lambda: _failure_logged(caplog), "a failed publish to be logged", TIMEOUT)
         rows = await outbox_rows(app.state.sessionmaker)
         assert [row.published_at is None for row in rows] == [False, True, True]
         assert not await stream_exists(js, stream.name)
 
         await ensure_stream(js, stream)
-        await wait_until(lambda: _published_count(app, 3), TIMEOUT, "the relay to publish the kept rows")
+        await wait_until(lambda: _published_count(app, 3), "the relay to publish the kept rows", TIMEOUT)
         assert message_ids(await stream_messages(js, stream.name)) == event_ids(rows[1:])
         assert not running.done()
     finally:
@@ -118,11 +113,11 @@ async def test_relay_starting_while_its_stream_cannot_be_declared_retries_instea
     caplog.set_level(logging.ERROR, logger="services.commitments.outbox.relay")
     running = asyncio.create_task(relay.run(stop))
     try:
-        await wait_until(lambda: _failure_logged(caplog), TIMEOUT, "the relay to fail declaring its stream")
+        await wait_until(lambda: _failure_logged(caplog), "the relay to fail declaring its stream", TIMEOUT)
         assert not running.done()
         await js.delete_stream(blocker.name)
         # The one row is the `admin` fixture's key creation.
-        await wait_until(lambda: _published_count(app, 1), TIMEOUT, "the relay to declare and publish")
+        await wait_until(lambda: _published_count(app, 1), "the relay to declare and publish", TIMEOUT)
         rows = await outbox_rows(app.state.sessionmaker)
         assert message_ids(await stream_messages(js, stream.name)) == event_ids(rows)
     finally:
@@ -134,18 +129,18 @@ async def test_relay_starting_while_its_stream_cannot_be_declared_retries_instea
 
 
 async def test_api_writes_do_not_wait_on_a_relay_busy_with_nats(
-        app: FastAPI, admin: httpx.AsyncClient, nats_client: NatsClient, stream: StreamSpec,
-        clock: FixedClock) -> None:
+        app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock,
+        create_partners: Callable[[int], Awaitable[None]]) -> None:
     """A relay between publish and mark (as long as a NATS call can take) holds no lock an API write needs: on
     SQLite the relay must not keep the database's single write lock across NATS calls."""
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
-    await create_partners(admin, 1)
+    await create_partners(1)
     stuck = OutboxRelay(app.state.sessionmaker, nats_client, stream, clock, before_mark=_hang)
     publishing = asyncio.create_task(stuck.publish_batch())
     try:
-        await wait_until(lambda: _stream_count(nats_client, stream, 2), TIMEOUT, "the relay to publish")
-        await asyncio.wait_for(create_partners(admin, 1), TIMEOUT)  # would wait on the relay's lock
+        await wait_until(lambda: _stream_count(nats_client, stream, 2), "the relay to publish", TIMEOUT)
+        await asyncio.wait_for(create_partners(1), TIMEOUT)  # would wait on the relay's lock
     finally:
         publishing.cancel()  # the relay dies before marking
         with contextlib.suppress(asyncio.CancelledError):

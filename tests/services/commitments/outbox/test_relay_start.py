@@ -5,21 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
 from shared.bus import StreamSpec
-from tests.services.commitments.outbox.support import (
-    RelayProcess,
-    create_partners,
-    event_ids,
-    message_ids,
-    outbox_rows,
-    stream_messages,
-    wait_until,
-)
+from tests.jetstream import stream_messages
+from tests.services.commitments.outbox.published import event_ids, message_ids, outbox_rows
+from tests.services.commitments.outbox.relay_process import RelayProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +26,10 @@ NOT_FOR_THE_RELAY = ("fastapi", "starlette.routing", "services.commitments.items
 
 
 async def test_relay_publishes_waiting_events_as_it_starts(
-        app: FastAPI, admin: httpx.AsyncClient, nats_client: NatsClient, stream: StreamSpec,
-        start_relay: Callable[..., Awaitable[RelayProcess]]) -> None:
-    await create_partners(admin, 3)  # committed while no relay runs: nobody hears the wake-up pings
+        app: FastAPI, nats_client: NatsClient, stream: StreamSpec,
+        start_relay: Callable[..., Awaitable[RelayProcess]],
+        create_partners: Callable[[int], Awaitable[None]]) -> None:
+    await create_partners(3)  # committed while no relay runs: nobody hears the wake-up pings
     rows = await outbox_rows(app.state.sessionmaker)
     # The admin key's event and 3 partners.
     assert len(rows) == 4 and all(row.published_at is None for row in rows)
@@ -42,7 +37,7 @@ async def test_relay_publishes_waiting_events_as_it_starts(
     # Its poll is longer than the wait and nothing is committed after it starts: only its first drain can
     # publish these rows. PYTHONPROFILEIMPORTTIME lists in its log every module it imported.
     relay = await start_relay(poll_seconds=NO_POLL_SECONDS, extra_env={"PYTHONPROFILEIMPORTTIME": "1"})
-    await wait_until(lambda: _drained(app), START_TIMEOUT, "the relay to publish the waiting events")
+    await wait_until(lambda: _drained(app), "the relay to publish the waiting events", START_TIMEOUT)
     assert await relay.stop() == 0
 
     assert message_ids(await stream_messages(nats_client.jetstream(), stream.name)) == event_ids(rows)

@@ -7,20 +7,15 @@ import pytest
 from pydantic import ValidationError
 
 from services.commitments.partners.directory import DirectoryFile
-from tests.services.commitments.plans.support import (
-    load_directory,
-    outbox_count,
-    partners_by_name,
-    sample_directory,
-)
+from tests.services.commitments.sample_data import sample_directory
 
 
-async def test_the_sample_directory_loads_once(app, clock, admin):
-    first = await load_directory(app, clock)
+async def test_the_sample_directory_loads_once(load_directory, partners_by_name, outbox_count):
+    first = await load_directory()
     sample = sample_directory()
     assert sorted(first.created) == sorted([p.name for p in sample.partners] + [g.name for g in sample.groups])
     assert (first.completed, first.warnings) == ([], [])
-    partners = await partners_by_name(admin)
+    partners = await partners_by_name()
     assert partners["Vallée Sud Grand Paris"]["kind"] == "etablissement_public_territorial"
     assert sorted(partners["Vallée Sud Grand Paris"]["aliases"]) == sorted([
         "VSGP", "l'établissement public Vallée Sud Grand Paris",
@@ -28,24 +23,25 @@ async def test_the_sample_directory_loads_once(app, clock, admin):
     assert partners["Bailleurs sociaux"]["member_ids"] == [partners["Hauts-de-Seine Habitat"]["id"]]
     assert partners["Communes voisines"]["scope_territory"] == "Quartier des Blagis"
 
-    events = await outbox_count(app)
-    again = await load_directory(app, clock)
+    events = await outbox_count()
+    again = await load_directory()
     assert (again.created, again.completed, again.warnings) == ([], [], [])
     assert len(again.unchanged) == len(first.created)
-    assert await outbox_count(app) == events and await partners_by_name(admin) == partners
+    assert await outbox_count() == events and await partners_by_name() == partners
 
 
-async def test_a_directory_completes_what_is_there_and_removes_nothing(app, clock, admin):
-    await load_directory(app, clock)
+async def test_a_directory_completes_what_is_there_and_removes_nothing(admin, load_directory,
+                                                                       partners_by_name):
+    await load_directory()
     # People edited the directory since: an alias of their own, a member of their own.
-    partners = await partners_by_name(admin)
+    partners = await partners_by_name()
     hdsh = partners["Hauts-de-Seine Habitat"]
     await admin.patch(f"/v1/partners/{hdsh['id']}", json={"aliases": [*hdsh["aliases"], "HSH"]})
     other = (await admin.post("/v1/partners", json={"name": "Sceaux Habitat", "kind": "bailleur_social"})).json()
     group = partners["Bailleurs sociaux"]
     await admin.patch(f"/v1/partners/{group['id']}", json={"member_ids": [*group["member_ids"], other["id"]]})
 
-    report = await load_directory(app, clock, DirectoryFile.model_validate({
+    report = await load_directory(DirectoryFile.model_validate({
         "partners": [{"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social", "acronym": "HdSH",
                       "aliases": ["Sceaux Habitat"]},  # another partner's name: ignored, said
                      {"name": "Antony Habitat", "kind": "bailleur_social"}],

@@ -22,7 +22,6 @@ from services.commitments.plans.plan_text import (
     TargetDate,
 )
 from shared.auth import SYSTEM
-from tests.services.commitments.plans.support import items_of, load_directory
 
 
 def party(name: str, acronym: str | None = None, is_group: bool = False, uncertain: bool = False) -> PartyName:
@@ -52,8 +51,8 @@ def _codes(found: dict[str, Any]) -> list[str]:
     return [flag["code"] for flag in found["review_flags"]]
 
 
-async def test_names_resolve_as_written_by_alias_and_by_acronym(app, clock, admin):
-    await load_directory(app, clock)
+async def test_names_resolve_as_written_by_alias_and_by_acronym(app, clock, admin, load_directory, items_of):
+    await load_directory()
     partners = {p["name"]: p["id"] for p in (await admin.get("/v1/partners")).json()}
     report = await _import(app, clock, plan(
         item(1, "La Ville demande à l'État …", lead=party("État")),
@@ -67,14 +66,15 @@ async def test_names_resolve_as_written_by_alias_and_by_acronym(app, clock, admi
              lead=party("école de la 2e chance (E2C)", acronym="E2C")),
         item(6, "La Ville demande aux bailleurs …", lead=party("bailleurs", is_group=True))))
     assert (report.created_partners, report.flagged) == ([], [])
-    items = await items_of(admin, report.plan_id)
+    items = await items_of(report.plan_id)
     assert [items[f"I.A.{n}"]["lead_partner_id"] for n in range(1, 7)] == [
         partners["État"], partners["Vallée Sud Grand Paris"], *[partners["Centre social et culturel des Blagis (CSCB)"]] * 2,
         partners["École de la deuxième chance"], partners["Bailleurs sociaux"]]
 
 
-async def test_unknown_names_are_added_flagged_and_associated_partners_kept(app, clock, admin):
-    await load_directory(app, clock)
+async def test_unknown_names_are_added_flagged_and_associated_partners_kept(app, clock, admin, load_directory,
+                                                                            items_of):
+    await load_directory()
     uncertain = ReviewFlag("partner-name-uncertain", "Fin du nom incertaine : « Caisse primaire … »")
     report = await _import(app, clock, plan(
         item(1, "La Ville demande à la Caisse primaire d'assurance maladie (CPAM) …",
@@ -92,7 +92,7 @@ async def test_unknown_names_are_added_flagged_and_associated_partners_kept(app,
     assert quarter["is_group"] and quarter["member_ids"] == [] and quarter["scope_plan_id"] == str(report.plan_id)
     assert sorted(report.created_partners) == sorted(["Caisse primaire d'assurance maladie (CPAM)", "Mission locale",
                                                       "associations de quartier"])
-    items = await items_of(admin, report.plan_id)
+    items = await items_of(report.plan_id)
     first, second, third, fourth = (items[f"I.A.{n}"] for n in range(1, 5))
     assert first["lead_partner_id"] == cpam["id"]
     assert first["associated_partner_ids"] == sorted([partners["État"]["id"], partners["Mission locale"]["id"]])
@@ -114,9 +114,10 @@ async def test_unknown_names_are_added_flagged_and_associated_partners_kept(app,
         ref: _codes(items[ref]) for ref in ("I.A.1", "I.A.2", "I.A.3")}
 
 
-async def test_a_group_unknown_to_the_plan_is_created_empty_for_it(app, clock, admin):
+async def test_a_group_unknown_to_the_plan_is_created_empty_for_it(app, clock, admin, load_directory,
+                                                                   items_of):
     """Another plan's group of the same name is never used, nor are its members copied."""
-    await load_directory(app, clock)
+    await load_directory()
     report = await _import(app, clock, plan(
         item(1, "La Ville demande aux bailleurs sociaux …", lead=party("bailleurs sociaux", is_group=True))),
         territory="Centre-ville")
@@ -126,17 +127,18 @@ async def test_a_group_unknown_to_the_plan_is_created_empty_for_it(app, clock, a
     [blagis] = [g for g in groups if g["scope_territory"] == "Quartier des Blagis"]
     [ours] = [g for g in groups if g["scope_plan_id"] == str(report.plan_id)]
     assert blagis["member_ids"] and ours["member_ids"] == []
-    found = (await items_of(admin, report.plan_id))["I.A.1"]
+    found = (await items_of(report.plan_id))["I.A.1"]
     assert found["lead_partner_id"] == ours["id"]
     assert _codes(found) == ["partner-created", "group-without-members"]
 
 
-async def test_a_name_only_another_plans_group_bears_becomes_a_group_of_this_plan(app, clock, admin):
+async def test_a_name_only_another_plans_group_bears_becomes_a_group_of_this_plan(app, clock, admin,
+                                                                                  load_directory, items_of):
     """The reader did not see a collective, but an organisation may not take a group's name."""
-    await load_directory(app, clock)
+    await load_directory()
     report = await _import(app, clock, plan(
         item(1, "La Ville demande aux bailleurs sociaux …", lead=party("bailleurs sociaux"))), territory="Ailleurs")
-    found = (await items_of(admin, report.plan_id))["I.A.1"]
+    found = (await items_of(report.plan_id))["I.A.1"]
     lead = (await admin.get(f"/v1/partners/{found['lead_partner_id']}")).json()
     assert lead["is_group"] and lead["scope_plan_id"] == str(report.plan_id) and lead["member_ids"] == []
     assert _codes(found) == ["partner-created", "group-without-members"]

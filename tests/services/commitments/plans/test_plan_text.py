@@ -18,7 +18,7 @@ from services.commitments.plans.plan_text import (
     TargetDate,
     parse_plan_text,
 )
-from tests.services.commitments.plans.reading.support import FLAG_CODES, only_item
+from tests.services.commitments.plans.made_up_plans import FLAG_CODES, only_item
 
 SEED = Path(plan_text.__file__).parent / "sample_data" / "plan-action-blagis.txt"
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from shared.auth import Role
-from tests.services.commitments.plans.support import SAMPLE_PLAN, load_directory
+from tests.services.commitments.sample_data import SAMPLE_PLAN
 
 
 async def test_build_a_plan_by_hand(admin):
@@ -22,8 +22,8 @@ async def test_build_a_plan_by_hand(admin):
     assert [(a["number"], [o["letter"] for o in a["objectives"]]) for a in tree["axes"]] == [("I", ["A"])]
 
 
-async def test_import_through_the_api_reports_what_needs_review(app, clock, admin, make_key, client_for):
-    await load_directory(app, clock)
+async def test_import_through_the_api_reports_what_needs_review(admin, make_key, client_for, load_directory):
+    await load_directory()
     body = {"text": SAMPLE_PLAN.read_text(encoding="utf-8"), "commune": "Sceaux", "territory": "Quartier des Blagis",
             "adopted_on": "2021-06-24"}
     first = await admin.post("/v1/plans/import", json=body)

@@ -12,10 +12,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.commitments.reminders.models import ReminderFiring
 from services.commitments.reminders.scanner import DeadlineScanner
 from shared.auth import Role
 from shared.clock import FixedClock
-from tests.services.commitments.reminders.support import firings, ok, sent_request
+from tests.services.commitments.reminders.requests import ok, sent_request
 
 DEFAULTS = {"enabled": True, "before_working_days": [10, 3, 1], "on_due_day": True, "after": {"first": 1, "every": 5},
             "escalation": {"late_after": 10, "very_late_after": 20, "repeats_after_very_late": 2},
@@ -97,9 +98,10 @@ async def test_rules_of_an_unknown_target_are_404(admin: httpx.AsyncClient) -> N
 
 
 async def test_upcoming_shows_what_will_go_out_and_a_partner_sees_only_its_own(
-        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
         make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
-        make_key: Callable[..., Awaitable[str]], client_for: Callable[[str | None], httpx.AsyncClient]) -> None:
+        make_key: Callable[..., Awaitable[str]], client_for: Callable[[str | None], httpx.AsyncClient],
+        firings: Callable[..., Awaitable[list[ReminderFiring]]]) -> None:
     objective = await make_objective()
     mine, theirs = await make_partner("Hauts-de-Seine Habitat"), await make_partner("Vallée Sud Grand Paris")
     own = await sent_request(admin, objective, mine, "2026-03-05", title="Rénovation du centre commercial")
@@ -140,7 +142,7 @@ async def test_upcoming_shows_what_will_go_out_and_a_partner_sees_only_its_own(
     assert steps == ["D-2", "D+1", "D+5"]
     clock.advance(timedelta(hours=23))  # Tuesday 08:00 UTC: the first's D-2 and the second's D-3 are due
     assert (await make_scanner().tick()).fired == 2
-    assert [f.step for f in await firings(app, own.deadline_id)] == ["D-2"]
+    assert [f.step for f in await firings(own.deadline_id)] == ["D-2"]
 
 
 async def test_partner_keys_read_only_their_own_rules_and_write_none(

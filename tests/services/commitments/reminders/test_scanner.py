@@ -15,28 +15,20 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from nats.aio.client import Client as NatsClient
 from sqlalchemy import delete, func, select, update
 
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.items.models import Item
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.reminders import rules as r
-from services.commitments.reminders.models import ReminderRuleSet
+from services.commitments.reminders.models import ReminderFiring, ReminderRuleSet, ReminderSchedule
 from services.commitments.reminders.scanner import EVENT_CLASSES, DeadlineScanner, TickResult
 from shared.auth import Role
-from shared.bus import StreamSpec
 from shared.calendar import WorkingCalendar
 from shared.clock import FixedClock
 from shared.db import create_engine
-from tests.services.commitments.reminders.support import (
-    firings,
-    ok,
-    published_reminders,
-    schedule_of,
-    sent_request,
-    tick_until,
-)
+from shared.events import EventEnvelope
+from tests.services.commitments.reminders.requests import ok, sent_request
 
 REQUEST = ["liaison", "deputy"]
 LATE = ["liaison", "deputy", "hierarchy", "city_owner"]
@@ -64,26 +56,27 @@ EXPECTED_MONTH = [
 
 
 async def test_a_month_of_reminders_for_a_response_due_in_three_working_days(
-        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        admin: httpx.AsyncClient, make_scanner: Callable[..., DeadlineScanner],
         make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
-        nats_client: NatsClient, stream: StreamSpec) -> None:
+        tick_until: Callable[..., Awaitable[int]], firings: Callable[..., Awaitable[list[ReminderFiring]]],
+        published_reminders: Callable[[], Awaitable[list[EventEnvelope]]]) -> None:
     partner = await make_partner("Hauts-de-Seine Habitat")
     request = await sent_request(admin, await make_objective(), partner, "2026-03-05")
     scanner = make_scanner()
 
-    await tick_until(scanner, clock, utc("2026-03-06T10:00"))
+    await tick_until(scanner, utc("2026-03-06T10:00"))
     # The first overdue reminder also records that the request went unanswered (silence is never acceptance).
     assert ok(await admin.get(f"/v1/items/{request.item_id}"))["status"] == "no_answer"
-    await tick_until(scanner, clock, utc("2026-05-15T12:00"))
+    await tick_until(scanner, utc("2026-05-15T12:00"))
 
-    fired = await firings(app, request.deadline_id)
+    fired = await firings(request.deadline_id)
     assert [(f.step, f.fire_at, f.event_type, f.escalation) for f in fired] == [
         (step, utc(at), kind, level) for step, at, kind, level, _ in EXPECTED_MONTH]
     for firing in fired:  # sent at the first tick at or after the step's instant (hourly ticks)
         assert firing.fire_at <= firing.fired_at < firing.fire_at + timedelta(hours=1)
         assert firing.reminder_key == f"{request.deadline_id}:1:0:{firing.step}" and firing.skipped_steps == 0
 
-    events = await published_reminders(app, nats_client, stream, clock)
+    events = await published_reminders()
     assert [(e.data["step"], e.type, e.data["escalation"], e.data["audience"]) for e in events] == [
         (step, kind, level, audience) for step, _, kind, level, audience in EXPECTED_MONTH]
     for event in events:
@@ -96,22 +89,23 @@ async def test_a_month_of_reminders_for_a_response_due_in_three_working_days(
 
 
 async def test_an_answer_stops_the_reminders_and_an_acknowledgement_resets_escalation(
-        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        admin: httpx.AsyncClient, make_scanner: Callable[..., DeadlineScanner],
         make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
-        make_key: Callable[..., Awaitable[str]], client_for: Callable[[str | None], httpx.AsyncClient]) -> None:
+        make_key: Callable[..., Awaitable[str]], client_for: Callable[[str | None], httpx.AsyncClient],
+        tick_until: Callable[..., Awaitable[int]], firings: Callable[..., Awaitable[list[ReminderFiring]]]) -> None:
     partner_id = await make_partner("Vallée Sud Grand Paris")
     partner = client_for(await make_key(Role.PARTNER, partner_id))
     request = await sent_request(admin, await make_objective(), partner_id, "2026-03-05")
     scanner = make_scanner()
-    await tick_until(scanner, clock, utc("2026-03-20T10:00"))  # D+10 (late) went out yesterday
+    await tick_until(scanner, utc("2026-03-20T10:00"))  # D+10 (late) went out yesterday
     # The partner acknowledges receipt: not an answer, but a response: escalation starts again from today.
     ok(await partner.post(f"/v1/items/{request.item_id}/transitions", json={"to": "acknowledged"}))
-    await tick_until(scanner, clock, utc("2026-04-08T10:00"))
+    await tick_until(scanner, utc("2026-04-08T10:00"))
     # Then it answers: the response deadline is met, nothing more is sent.
     ok(await partner.post(f"/v1/items/{request.item_id}/transitions", json={"to": "accepted"}))
-    await tick_until(scanner, clock, utc("2026-05-29T10:00"), every=timedelta(hours=3))
+    await tick_until(scanner, utc("2026-05-29T10:00"), every=timedelta(hours=3))
 
-    fired = [(f.arming, f.step, f.event_type, f.escalation) for f in await firings(app, request.deadline_id)]
+    fired = [(f.arming, f.step, f.event_type, f.escalation) for f in await firings(request.deadline_id)]
     assert fired == [
         (0, "D-1", "deadline.approaching", "none"), (0, "D", "deadline.due", "none"),
         (0, "D+1", "deadline.overdue", "none"), (0, "D+5", "deadline.overdue", "none"),
@@ -123,17 +117,17 @@ async def test_an_answer_stops_the_reminders_and_an_acknowledgement_resets_escal
 
 
 async def test_a_renegotiated_date_re_arms_the_reminders_against_it(
-        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
-        ) -> None:
+        admin: httpx.AsyncClient, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
+        tick_until: Callable[..., Awaitable[int]], firings: Callable[..., Awaitable[list[ReminderFiring]]]) -> None:
     request = await sent_request(admin, await make_objective(), await make_partner("CSCB"), "2026-03-05")
     scanner = make_scanner()
-    await tick_until(scanner, clock, utc("2026-03-06T10:00"))
+    await tick_until(scanner, utc("2026-03-06T10:00"))
     ok(await admin.patch(f"/v1/deadlines/{request.deadline_id}",
                          json={"due_on": "2026-03-20", "reason": "Conseil d'administration reporté."}))
-    await tick_until(scanner, clock, utc("2026-03-25T10:00"))
+    await tick_until(scanner, utc("2026-03-25T10:00"))
 
-    fired = [(f.deadline_version, f.step, f.fire_at) for f in await firings(app, request.deadline_id)]
+    fired = [(f.deadline_version, f.step, f.fire_at) for f in await firings(request.deadline_id)]
     assert fired == [
         (1, "D-1", utc("2026-03-04T07:30")), (1, "D", utc("2026-03-05T07:30")), (1, "D+1", utc("2026-03-06T07:30")),
         # Version 2, due Friday 20 March; its D-10 (this morning) was past when the date moved.
@@ -142,9 +136,9 @@ async def test_a_renegotiated_date_re_arms_the_reminders_against_it(
 
 
 async def test_after_days_without_a_scanner_only_the_latest_missed_step_is_sent_inside_the_window(
-        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
-        ) -> None:
+        admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
+        firings: Callable[..., Awaitable[list[ReminderFiring]]]) -> None:
     request = await sent_request(admin, await make_objective(), await make_partner("Préfecture"), "2026-03-05")
     scanner = make_scanner()
     # Down until Friday 13 March, 19:00 in Paris: D-1, D, D+1 and D+5 were missed; the window is closed.
@@ -155,7 +149,7 @@ async def test_after_days_without_a_scanner_only_the_latest_missed_step_is_sent_
     clock.instant = utc("2026-03-16T07:30")
     result = await scanner.tick()
     assert (result.fired, result.skipped) == (1, 3)
-    [firing] = await firings(app, request.deadline_id)
+    [firing] = await firings(request.deadline_id)
     assert (firing.step, firing.skipped_steps, firing.fired_at) == ("D+5", 3, utc("2026-03-16T07:30"))
     assert (await scanner.tick()).fired == 0
     assert ok(await admin.get(f"/v1/items/{request.item_id}"))["status"] == "no_answer"
@@ -180,8 +174,8 @@ async def _reminder_keys_in_outbox(app: FastAPI) -> list[str]:
 
 async def test_two_scanners_in_parallel_send_each_reminder_once(
         app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock,
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
-        ) -> None:
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
+        firings: Callable[..., Awaitable[list[ReminderFiring]]]) -> None:
     objective, partner = await make_objective(), await make_partner("Bailleurs")
     requests = [await sent_request(admin, objective, partner, f"2026-03-{day:02d}", title=f"Demande {n}")
                 for n, day in enumerate(DAYS)]
@@ -225,7 +219,7 @@ async def test_two_scanners_in_parallel_send_each_reminder_once(
                               if START < s.fire_at <= clock.now()]
         for request, day in zip(requests, DAYS, strict=True)}
     expected_count = sum(len(steps) for steps in expected.values())
-    fired = await firings(app)
+    fired = await firings()
     assert {deadline_id: [f.step for f in fired if str(f.deadline_id) == deadline_id]
             for deadline_id in expected} == expected
     assert len(fired) == sum(result.fired for mine in results for result in mine) == expected_count
@@ -237,9 +231,11 @@ async def test_two_scanners_in_parallel_send_each_reminder_once(
 
 
 async def test_a_schedule_that_fails_is_put_off_and_the_others_are_sent(
-        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
-        caplog: pytest.LogCaptureFixture) -> None:
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock,
+        make_scanner: Callable[..., DeadlineScanner], make_partner: Callable[..., Awaitable[uuid.UUID]],
+        make_objective: Callable[[], Awaitable[uuid.UUID]], caplog: pytest.LogCaptureFixture,
+        schedule_of: Callable[[str], Awaitable[ReminderSchedule]],
+        firings: Callable[..., Awaitable[list[ReminderFiring]]]) -> None:
     objective, partner = await make_objective(), await make_partner("Hauts-de-Seine Habitat")
     good, malformed, unknown, last = [await sent_request(admin, objective, partner, "2026-03-05", title=f"Demande {n}")
                                       for n in range(4)]
@@ -253,12 +249,12 @@ async def test_a_schedule_that_fails_is_put_off_and_the_others_are_sent(
         result = await make_scanner().tick()  # one batch holds the four
 
     assert (result.fired, result.failed, result.batches) == (2, 2, 1)
-    assert {str(f.deadline_id) for f in await firings(app)} == {good.deadline_id, last.deadline_id}
+    assert {str(f.deadline_id) for f in await firings()} == {good.deadline_id, last.deadline_id}
     logged = [record for record in caplog.records if record.exc_info]
     assert sorted(str(record.args[0]) for record in logged) == sorted([malformed.deadline_id, unknown.deadline_id])
     for request in (malformed, unknown):  # put off by an hour; the good ones wait for their next step
-        assert (await schedule_of(app, request.deadline_id)).next_fire_at == utc("2026-03-04T09:00")
-    assert (await schedule_of(app, good.deadline_id)).next_fire_at == utc("2026-03-05T07:30")
+        assert (await schedule_of(request.deadline_id)).next_fire_at == utc("2026-03-04T09:00")
+    assert (await schedule_of(good.deadline_id)).next_fire_at == utc("2026-03-05T07:30")
 
     async with app.state.sessionmaker() as session, session.begin():  # the data is repaired
         await session.execute(delete(ReminderRuleSet).where(ReminderRuleSet.item_id == uuid.UUID(malformed.item_id)))
@@ -267,5 +263,5 @@ async def test_a_schedule_that_fails_is_put_off_and_the_others_are_sent(
     assert (await make_scanner().tick()).batches == 0  # not before the hour
     clock.instant = utc("2026-03-04T09:00")
     assert ((result := await make_scanner().tick()).fired, result.failed) == (2, 0)
-    assert sorted((str(f.deadline_id), f.step) for f in await firings(app)) == sorted(
+    assert sorted((str(f.deadline_id), f.step) for f in await firings()) == sorted(
         (request.deadline_id, "D-1") for request in (good, malformed, unknown, last))

@@ -19,9 +19,10 @@ from fastapi import FastAPI
 
 from services.commitments.config import CommitmentsSettings
 from services.commitments.reminders import rules as r
+from services.commitments.reminders.models import ReminderFiring
 from shared.calendar import WorkingCalendar
-from tests.services.commitments.outbox.support import REPOSITORY_ROOT, relay_environment
-from tests.services.commitments.reminders.support import firings, sent_request
+from tests.services.commitments.outbox.relay_process import REPOSITORY_ROOT, relay_environment
+from tests.services.commitments.reminders.requests import sent_request
 from tests.services.commitments.reminders.test_scanner import _count_outbox
 
 pytestmark = pytest.mark.slow
@@ -72,8 +73,8 @@ async def _json_lines(process: asyncio.subprocess.Process, wanted: Callable[[dic
 
 async def test_a_scanner_killed_in_a_batch_then_restarted_loses_nothing_and_repeats_nothing(
         app: FastAPI, admin: httpx.AsyncClient, settings: CommitmentsSettings, tmp_path: Path,
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
-        ) -> None:
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
+        firings: Callable[..., Awaitable[list[ReminderFiring]]]) -> None:
     objective, partner = await make_objective(), await make_partner("Hauts-de-Seine Habitat")
     requests = [await sent_request(admin, objective, partner, f"2026-03-{day:02d}", title=f"Demande {n}")
                 for n, day in enumerate(DAYS)]
@@ -85,7 +86,7 @@ async def test_a_scanner_killed_in_a_batch_then_restarted_loses_nothing_and_repe
     finally:
         first.send_signal(signal.SIGKILL)
         await first.wait()
-    committed = await firings(app)
+    committed = await firings()
     assert len(committed) == 4  # the first batch committed; the second died with its transaction
 
     second = await _start_scanner(settings, log, "--once", "--as-of", AS_OF.isoformat())
@@ -93,7 +94,7 @@ async def test_a_scanner_killed_in_a_batch_then_restarted_loses_nothing_and_repe
     assert await second.wait() == 0
     assert result["fired"] == len(requests) - 4
 
-    fired = await firings(app)
+    fired = await firings()
     calendar = WorkingCalendar()
     expected = {}
     for request, day in zip(requests, DAYS, strict=True):

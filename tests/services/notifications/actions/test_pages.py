@@ -25,7 +25,10 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.outbox.models import OutboxMessage
 from shared.clock import FixedClock
 from shared.events import EventEnvelope
-from tests.services.notifications.support import Commitments, World, free_port, ok
+from tests.ports import free_port
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
+from tests.services.notifications.world import World
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 

@@ -4,53 +4,18 @@ reported to the item's city owner."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
-from sqlalchemy import select
 
 from services.notifications.config import NotificationsSettings
-from services.notifications.consumer import Worker, worker
-from services.notifications.deliveries.models import Delivery
 from shared.bus import StreamSpec, ensure_stream
-from shared.clock import SystemClock
-from tests.services.notifications.support import (
-    SinkHandler,
-    World,
-    publish,
-    reminder_event,
-    wait_until,
-)
-
-
-@contextlib.asynccontextmanager
-async def running(settings: NotificationsSettings) -> AsyncIterator[Worker]:
-    """The worker (consumer, sender, digest) running in this process until the block ends."""
-    stop = asyncio.Event()
-    async with worker(settings, SystemClock()) as running_worker:
-        task = asyncio.create_task(running_worker.run(stop))
-        try:
-            yield running_worker
-        finally:
-            stop.set()
-            await task
-
-
-async def deliveries(running_worker: Worker) -> list[Delivery]:
-    async with running_worker.sessionmaker() as session:
-        return list((await session.scalars(select(Delivery).order_by(Delivery.id))).all())
-
-
-async def consumer_drained(running_worker: Worker) -> bool:
-    if running_worker.consumer.subscription is None:  # the worker has not subscribed yet
-        return False
-    info = await running_worker.consumer.subscription.consumer_info()
-    return info.num_pending == 0 and info.num_ack_pending == 0
+from tests.services.notifications.running_worker import consumer_drained, deliveries, have_statuses, running
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
+from tests.waiting import wait_until
 
 
 async def test_redelivering_every_event_sends_no_duplicate(
@@ -97,11 +62,6 @@ async def test_smtp_451_is_retried_until_it_succeeds(
     assert len(handler.mails_to(world.emails["liaison"])) == 1
     assert (row.status, row.attempts, row.last_error) == ("sent", 4, None)
     assert handler.mails_to(world.emails["liaison"])[0].message_id == row.message_id
-
-
-async def have_statuses(running_worker: Worker, expected: set[str]) -> bool:
-    rows = await deliveries(running_worker)
-    return bool(rows) and {row.status for row in rows} == expected
 
 
 async def test_smtp_550_fails_at_once_and_is_reported_once_to_the_city_owner(

@@ -18,7 +18,8 @@ from services.notifications.deliveries.models import Delivery
 from services.notifications.preferences.models import ContactPreference
 from services.notifications.recipients import ReminderContext
 from shared.clock import FixedClock
-from tests.services.notifications.support import SinkHandler, World, reminder_event
+from tests.services.notifications.world import World, reminder_event
+from tests.smtp_sink import SinkHandler
 
 MONDAY_2 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # after that Monday's slot (08:30 Paris)
 MONDAY_9 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # after the next one

@@ -22,20 +22,16 @@ from services.notifications.smtp import SendResult, SmtpPool
 from shared.bus import StreamSpec, ensure_stream
 from shared.calendar import default_calendar, use_calendar
 from shared.clock import FixedClock, SystemClock
-from tests.services.notifications.deliveries.test_delivery_guarantees import (
+from tests.responses import ok
+from tests.services.notifications.running_worker import (
     deliveries,
     have_statuses,
     running,
 )
-from tests.services.notifications.support import (
-    Commitments,
-    SinkHandler,
-    World,
-    ok,
-    publish,
-    reminder_event,
-    wait_until,
-)
+from tests.services.notifications.served_commitments import Commitments
+from tests.services.notifications.world import World, publish, reminder_event
+from tests.smtp_sink import SinkHandler
+from tests.waiting import wait_until
 
 
 def _body(mail: Any) -> str:

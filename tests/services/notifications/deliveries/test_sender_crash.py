@@ -32,19 +32,10 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.models import Delivery, SenderWorker
 from shared.bus import StreamSpec, ensure_stream
 from shared.db import create_engine, create_sessionmaker
-from tests.services.notifications.support import (
-    ROOT,
-    Commitments,
-    SinkHandler,
-    World,
-    commitments_process,
-    publish,
-    reminder_event,
-    seed_world,
-    send_items,
-    smtp_sink,
-    wait_until,
-)
+from tests.services.notifications.served_commitments import ROOT, Commitments, commitments_process
+from tests.services.notifications.world import World, publish, reminder_event, seed_world, send_items
+from tests.smtp_sink import SinkHandler, smtp_sink
+from tests.waiting import wait_until
 
 EVENTS = 120  # × 2 recipients (the liaison and the deputy)
 MAILS = 2 * EVENTS

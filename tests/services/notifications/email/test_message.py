@@ -13,8 +13,8 @@ import pytest
 from services.notifications.email.message import build_mail, build_message, mailbox
 from services.notifications.email.render import RenderedEmail, render_failure_report, render_reminder
 from shared.calendar import default_calendar
-from tests.services.notifications.email.support import DUE_ON, ITEM_ID, LINKS, context, event
-from tests.services.notifications.support import smtp_sink
+from tests.services.notifications.email.sample_reminders import DUE_ON, ITEM_ID, LINKS, context, event
+from tests.smtp_sink import smtp_sink
 
 SENDER = "Ville de Sceaux <engagements@sceaux.example>"
 ROOT = f"<item-{ITEM_ID}@sceaux.example>"

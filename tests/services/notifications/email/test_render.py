@@ -11,7 +11,7 @@ from markupsafe import escape
 from services.notifications.email import wording
 from services.notifications.email.render import render_digest, render_failure_report, render_reminder
 from shared.calendar import WorkingCalendar, default_calendar
-from tests.services.notifications.email.support import (
+from tests.services.notifications.email.sample_reminders import (
     DUE_ON,
     ITEM_ID,
     LIAISON_ID,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,12 +27,7 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from shared.clock import FixedClock
 from shared.db import create_engine, create_sessionmaker
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import free_port
 
 
 @contextlib.asynccontextmanager

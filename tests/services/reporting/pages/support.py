@@ -22,7 +22,8 @@ from services.reporting.config import ReportingSettings
 from shared.auth import Role
 from shared.bus import StreamSpec
 from shared.events import commitments as ev
-from tests.services.notifications.support import Commitments, ok
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
 from tests.services.reporting.conftest import reporting_settings
 from tests.services.reporting.history import Story, clock, scorecard_story
 from tests.services.reporting.support import project, publish_script

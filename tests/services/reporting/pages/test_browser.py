@@ -36,8 +36,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from shared.bus import StreamSpec
-from tests.services.notifications.support import Commitments, free_port, wait_until
+from tests.ports import free_port
+from tests.services.notifications.served_commitments import Commitments
 from tests.services.reporting.pages.support import PAGE, NewDatabase, history
+from tests.waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -16,7 +16,8 @@ from nats.js.errors import NotFoundError
 from services.reporting.pages import views
 from services.reporting.pages.sessions import COOKIE
 from shared.bus import StreamSpec
-from tests.services.notifications.support import Commitments, ok, wait_until
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
 from tests.services.reporting.pages.support import (
     PAGE,
     SIGN_IN,
@@ -27,6 +28,7 @@ from tests.services.reporting.pages.support import (
     history,
     sign_in,
 )
+from tests.waiting import wait_until
 
 
 def set_cookie(response: httpx.Response) -> str:

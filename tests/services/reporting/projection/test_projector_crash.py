@@ -25,10 +25,10 @@ from shared.auth import Principal, Role
 from shared.bus import StreamSpec, publish_event
 from shared.db import create_engine, create_sessionmaker
 from shared.events import commitments as ev
-from tests.services.notifications.support import wait_until
 from tests.services.reporting.conftest import reporting_settings
 from tests.services.reporting.history import EXPECTED_A, PERIOD, clock, scorecard_story
 from tests.services.reporting.support import Script, dump_tables, positions, publish_all, stream_last_seqs
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[4]
 NewDatabase = Callable[..., Awaitable[str]]

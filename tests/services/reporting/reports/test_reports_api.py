@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from services.reporting.app import create_app
 from shared.auth import Role
 from shared.bus import StreamSpec
-from tests.services.notifications.support import Commitments, ok
+from tests.responses import ok
+from tests.services.notifications.served_commitments import Commitments
 from tests.services.reporting.conftest import reporting_settings
 from tests.services.reporting.history import EXPECTED_A, PERIOD, Story, clock, scorecard_story
 from tests.services.reporting.support import project, publish_script

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from services.commitments.plans.plan_text import PartyName, TargetDate, parse_target_date
-from tests.services.commitments.plans.reading.support import codes, only_item
+from tests.services.commitments.plans.made_up_plans import codes, only_item
 
 
 @pytest.mark.parametrize(("bullet", "lead"), [

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from services.commitments.plans.plan_text import PlanTextError, ReviewFlag, parse_plan_text
-from tests.services.commitments.plans.reading.support import only_item, plan_of
+from tests.services.commitments.plans.made_up_plans import only_item, plan_of
 
 
 def test_a_bullet_wrapped_across_two_lines_is_one_item() -> None:

@@ -18,8 +18,9 @@ from shared.auth import Role
 from shared.clock import FixedClock
 from shared.problems import ServiceUnavailable, Unauthorized
 from shared.service_client import CallPolicy, ServiceClient
-from tests.services.notifications.support import Commitments, ok
-from tests.services.notifications.test_api import client, notifications_api
+from tests.responses import ok
+from tests.services.notifications.in_process_api import client, notifications_api
+from tests.services.notifications.served_commitments import Commitments
 
 
 class WhoamiCounter:

@@ -1,4 +1,5 @@
-"""Small made-up plans for the reader's tests: one objective, the bullets given."""
+"""Small made-up plans for the tests of the plan reader: one axis, one objective, the bullets given, read as the
+importer reads them."""
 
 from __future__ import annotations
 

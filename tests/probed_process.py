@@ -1,4 +1,5 @@
-"""Helpers for the tests of processes without an API: run one with HEALTH_PORT, and ask its probes."""
+"""A process without an API (a worker, the relay, the scanner) run with HEALTH_PORT for a test, and its probes
+asked."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import _free_port
+from tests.ports import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CLOSED_PORT_NATS = "nats://127.0.0.1:1"  # nothing listens there: NATS is away
 
 
@@ -23,7 +24,7 @@ CLOSED_PORT_NATS = "nats://127.0.0.1:1"  # nothing listens there: NATS is away
 def running(module: str, command: list[str], env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`python -m module command…` with HEALTH_PORT on a free port, stopped (SIGTERM) at the end; yields the
     process and its probes' base URL."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", module, *command], cwd=ROOT,
                                env={**os.environ, "LOG_JSON": "false", "PYTHONPATH": str(ROOT),
                                     "HEALTH_PORT": str(port), **env},

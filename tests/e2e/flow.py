@@ -21,8 +21,11 @@ from services.notifications.consumer import worker
 from services.notifications.deliveries.models import Delivery, DeliveryStatus
 from shared.bus import StreamSpec
 from shared.db import create_engine
-from tests.services.commitments.support import create_plan_axis_objective
-from tests.services.notifications.support import Commitments, ReceivedMail, SinkHandler, ok, wait_until
+from tests.responses import ok
+from tests.services.commitments.factories import create_plan_axis_objective
+from tests.services.notifications.served_commitments import Commitments
+from tests.smtp_sink import ReceivedMail, SinkHandler
+from tests.waiting import wait_until
 
 EMAILS = {"liaison": "claire.martin@hsh.example", "deputy": "paul.petit@hsh.example",
           "hierarchy": "direction@hsh.example", "owner": "agent@sceaux.example", "elected": "adjointe@sceaux.example"}

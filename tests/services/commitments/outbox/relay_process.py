@@ -1,86 +1,24 @@
-"""Helpers for the outbox relay tests: read a JetStream stream, read the outbox, wait for a condition, and run
-the relay as a separate OS process (`python -m services.commitments relay`, or with a pause before it marks
-what it published: tests/services/commitments/workers/faults.py)."""
+"""The outbox relay run as a separate OS process (`python -m services.commitments relay`, or the relay of
+tests/services/commitments/workers/faults.py that pauses before it marks what it published): its environment, its
+output read line by line, its logs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import os
 import re
 import signal
 import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
-
-import httpx
-from nats.js import JetStreamContext
-from nats.js.api import RawStreamMsg
-from nats.js.errors import NotFoundError
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import Any
 
 from services.commitments.config import CommitmentsSettings
-from services.commitments.outbox.models import OutboxMessage
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[4]
-
-T = TypeVar("T")
-
-
-async def wait_until(probe: Callable[[], Awaitable[T] | T], timeout: float, what: str,
-                     interval: float = 0.05) -> T:
-    """Call `probe` (plain or async) until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(interval)
-
-
-async def stream_messages(js: JetStreamContext, stream_name: str) -> list[RawStreamMsg]:
-    """Every message the stream holds, by sequence (no consumer: nothing to clean up)."""
-    try:
-        info = await js.stream_info(stream_name)
-    except NotFoundError:
-        return []
-    if not info.state.messages:
-        return []
-    sequences = range(info.state.first_seq, info.state.last_seq + 1)
-    return [await js.get_msg(stream_name, seq) for seq in sequences]
-
-
-async def stream_exists(js: JetStreamContext, stream_name: str) -> bool:
-    try:
-        await js.stream_info(stream_name)
-    except NotFoundError:
-        return False
-    return True
-
-
-async def outbox_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
-    """The outbox, oldest first."""
-    async with sessionmaker() as session, session.begin():
-        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.position))).all())
-
-
-def message_ids(messages: list[RawStreamMsg]) -> list[str]:
-    return [(message.headers or {}).get("Nats-Msg-Id", "") for message in messages]
-
-
-def event_ids(rows: list[OutboxMessage]) -> list[str]:
-    return [str(row.event_id) for row in rows]
-
 
 # The relay's settings: variables of these names in the test run's environment are dropped, so the subprocess
 # sees exactly the test's configuration.
@@ -189,12 +127,3 @@ class RelayProcess:
     def deduplicated_event_ids(self) -> list[str]:
         """Event ids the relay re-published and JetStream reported as duplicates (its dedup log lines)."""
         return _DEDUP_LOG.findall(self.log_text())
-
-
-async def create_partners(admin: httpx.AsyncClient, count: int) -> None:
-    """`count` partners through the API: each writes one outbox row."""
-    tag = uuid.uuid4().hex[:8]
-    for n in range(count):
-        response = await admin.post("/v1/partners",
-                                    json={"name": f"Bailleur {tag} {n}", "kind": "bailleur_social"})
-        assert response.status_code == 201, response.text
