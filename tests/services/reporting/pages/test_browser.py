@@ -38,7 +38,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from shared.bus import StreamSpec
 from tests.ports import free_port
 from tests.services.notifications.served_commitments import Commitments
-from tests.services.reporting.pages.support import PAGE, NewDatabase, history
+from tests.services.reporting.pages.served_pages import PAGE, NewDatabase, history
 from tests.waiting import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -18,7 +18,7 @@ from services.reporting.pages.sessions import COOKIE
 from shared.bus import StreamSpec
 from tests.responses import ok
 from tests.services.notifications.served_commitments import Commitments
-from tests.services.reporting.pages.support import (
+from tests.services.reporting.pages.served_pages import (
     PAGE,
     SIGN_IN,
     SIGN_OUT,
