@@ -282,3 +282,18 @@ async def organisation_of(session: AsyncSession, partner_id: uuid.UUID) -> froze
         return frozenset()
     groups = await session.scalars(select(PartnerMember.group_id).where(PartnerMember.member_id == partner_id))
     return frozenset({partner_id, *groups})
+# --- Added for the intranet page (services/reporting/pages/) -------------------------------------------------
+
+
+async def plans(session: AsyncSession, visible: Visible) -> Sequence[Plan]:
+    """The plans, by title; for a partner, those holding at least one of its items."""
+    query = select(Plan).order_by(Plan.title, Plan.id)
+    if visible is not None:
+        query = query.where(exists().where(Item.plan_id == Plan.id, _visible_items(visible)))
+    return (await session.scalars(query)).all()
+
+
+async def groups_of(session: AsyncSession, partner_id: uuid.UUID) -> set[uuid.UUID]:
+    """The groups a partner belongs to."""
+    return set((await session.scalars(select(PartnerMember.group_id)
+                                      .where(PartnerMember.member_id == partner_id))).all())
