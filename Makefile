@@ -20,10 +20,14 @@ SYNC   := $(UV) sync --frozen --inexact --compile-bytecode
 
 .PHONY: run test lint bench fuzz faults clean env env-dev system-packages
 
-# Programs the tests run that PyPI does not ship: nginx (the reverse proxy of tests/deploy/test_proxy.py).
+# Programs the tests run that PyPI does not ship: nginx (the reverse proxy of tests/deploy/test_proxy.py),
+# chromium and chromedriver (the dashboard's browser tests, tests/services/reporting/pages/test_browser.py), npm
+# (to install axe-core for them). Each is `package` or `package:program` when the program is named otherwise.
 # Installed with apt-get when missing (quiet, and nothing when present); without apt-get as root their tests
 # are skipped, except under CI=true, where this fails instead.
-SYSTEM_PACKAGES := nginx
+SYSTEM_PACKAGES := nginx chromium chromium-driver:chromedriver npm
+# axe-core from the npm registry, as locked in its package-lock.json, injected into the page by the browser tests.
+AXE_DIR := tests/services/reporting/pages/node
 
 $(PYTHON):
 	@echo "creating the project's environment in $(VENV) (the first time only)"
@@ -36,12 +40,12 @@ $(UV): | $(PYTHON)
 env: $(UV)
 	@$(SYNC) --no-dev
 
-env-dev: $(UV) system-packages
+env-dev: $(UV) system-packages $(AXE_DIR)/node_modules/axe-core/axe.min.js
 	$(SYNC)
 
 system-packages:
-	@missing=""; for program in $(SYSTEM_PACKAGES); do \
-		command -v $$program >/dev/null 2>&1 || [ -x /usr/sbin/$$program ] || missing="$$missing $$program"; done; \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do package=$${entry%%:*}; program=$${entry##*:}; \
+		command -v $$program >/dev/null 2>&1 || [ -x /usr/sbin/$$program ] || missing="$$missing $$package"; done; \
 	if [ -z "$$missing" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		echo "installing system packages:$$missing"; \
@@ -49,6 +53,13 @@ system-packages:
 			apt-get install -y -qq --no-install-recommends $$missing) 2>&1) || { echo "$$log" >&2; exit 1; }; \
 	elif [ "$$CI" = true ]; then echo "missing system packages:$$missing (and no apt-get as root)" >&2; exit 1; \
 	else echo "system packages missing:$$missing (no apt-get as root): their tests will be skipped"; fi
+
+$(AXE_DIR)/node_modules/axe-core/axe.min.js: $(AXE_DIR)/package-lock.json | system-packages
+	@if command -v npm >/dev/null 2>&1; then \
+		log=$$(npm ci --prefix $(AXE_DIR) --no-audit --no-fund 2>&1) || { echo "$$log" >&2; exit 1; }; \
+		touch $@; \
+	elif [ "$$CI" = true ]; then echo "npm missing: axe-core cannot be installed" >&2; exit 1; \
+	else echo "npm missing: the browser tests will be skipped"; fi
 
 # The first lines of `make run` are the banner's (where the API is, the admin key), not a package listing.
 run: SYNC += --quiet

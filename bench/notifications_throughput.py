@@ -28,7 +28,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import os
+import pstats
 import shutil
 import statistics
 import tempfile
@@ -65,6 +67,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="paired rounds, worker then baseline on the same mails (default 3; median ratio)")
     group.add_argument("--latency-probes", type=int, default=5,
                        help="single events sent to an idle worker after the rounds, timed to the sink (default 5)")
+    group.add_argument("--worker-tracing", action="store_true",
+                       help="record the worker's spans (an SDK tracer provider with a span processor that drops "
+                            "them), to measure what tracing costs; by default none is installed, as in a "
+                            "deployment without an OTLP endpoint")
+    group.add_argument("--worker-profile", metavar="FILE",
+                       help="profile the worker's side of each round with cProfile (the baseline is not "
+                            "profiled), write the stats to FILE and print the functions of the send path that "
+                            "cost the most; the profiler slows the worker, so the ratios of such a run are not "
+                            "figures")
 
 
 # The headers the baseline writes, as the worker's mails carry them.
@@ -139,6 +150,9 @@ async def _measure(args: argparse.Namespace) -> int:
     from tests.services.notifications.served_commitments import commitments_process, serve_commitments
     from tests.services.notifications.world import publish, reminder_event, seed_world, send_items
 
+    if args.worker_tracing:
+        _record_spans()
+    profiler = cProfile.Profile() if args.worker_profile else None
     folder = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
     commitments_url = f"sqlite:///{folder / 'commitments.db'}"
     notifications_url = f"sqlite:///{folder / 'notifications.db'}"
@@ -176,6 +190,8 @@ async def _measure(args: argparse.Namespace) -> int:
                     # A worker per round, built before the clock starts (connections, identity: a start-up cost
                     # paid once); the durable consumer carries on where the last one stopped.
                     async with worker(settings, SystemClock()) as running:
+                        if profiler is not None:
+                            profiler.enable()
                         cpu_before, started = time.process_time(), time.perf_counter()
                         task = asyncio.create_task(running.run(stop))
                         try:  # a generous bound (runs take seconds), so that a worker sending nothing fails the run
@@ -188,6 +204,8 @@ async def _measure(args: argparse.Namespace) -> int:
                             await task
                             return 2
                         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_before
+                        if profiler is not None:
+                            profiler.disable()
                         received, received_bytes, sink_cpu_after = await sink.stats()
                         stop.set()
                         await task
@@ -213,13 +231,15 @@ async def _measure(args: argparse.Namespace) -> int:
                 await js.delete_stream(name)
         await client.close()
         shutil.rmtree(folder, ignore_errors=True)
+    if profiler is not None:
+        _print_profile(profiler, args.worker_profile, args.events * len(rounds))
     ratios = sorted(baseline.seconds / service.seconds for service, baseline in rounds)
     ratio = statistics.median(ratios)
     where = "its own process" if args.sink == "process" else "a thread of the bench process"
     service_where = "its own process" if args.commitments == "process" else "the bench process"
     print(f"events → mails: {args.events} events a round, {len(rounds)} rounds, {mail_size:.0f} B a mail (baseline "
           f"{baseline_size:.0f} B), {args.connections} SMTP connections, sink in {where}, commitments service in "
-          f"{service_where}")
+          f"{service_where}, worker spans {'recorded' if args.worker_tracing else 'off (no tracer provider)'}")
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
     print(f"  ratio per round {', '.join(f'{r:.2f}' for r in ratios)}; median {ratio:.2f} ({verdict} the "
           f"{TARGET_RATIO} target)")
@@ -227,6 +247,42 @@ async def _measure(args: argparse.Namespace) -> int:
         print(f"  latency of one event to an idle worker, publish → mail at the sink: median "
               f"{statistics.median(latencies) * 1000:.0f} ms ({', '.join(f'{s * 1000:.0f}' for s in latencies)} ms)")
     return 0
+
+
+class _DroppedSpans:
+    """A span exporter that keeps nothing: what a recorded span costs the worker, without a collector."""
+
+    def export(self, spans: Any) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _record_spans() -> None:
+    """Tracing as a deployment with an OTLP endpoint has it (shared.telemetry.setup_tracing: an SDK tracer
+    provider, SQL spans, a batch span processor), spans dropped instead of sent."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from shared.telemetry import setup_tracing
+
+    setup_tracing("notifications-worker", None).add_span_processor(BatchSpanProcessor(_DroppedSpans()))  # type: ignore[arg-type]
+
+
+def _print_profile(profiler: cProfile.Profile, path: str, mails: int) -> None:
+    """Write the worker's profile to `path`; print the costliest functions by own time, and by cumulative time
+    those of the project's send path."""
+    profiler.dump_stats(path)
+    stats = pstats.Stats(profiler)
+    total = sum(entry[2] for entry in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"worker profile ({path}): {total * 1000 / mails:.2f} ms of own time a mail under the profiler")
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumtime").print_stats(r"services/notifications|shared/", 30)
 
 
 def _message_ids(mails: list[tuple[str, list[str], bytes]]) -> list[str]:

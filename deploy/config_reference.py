@@ -113,7 +113,7 @@ def own_settings(cls: type[BaseSettings]) -> list[Setting]:
     own = [name for name in inspect.get_annotations(cls) if name in cls.model_fields]
     prefix = str(cls.model_config.get("env_prefix") or "")
     return [Setting((prefix + name).upper(), _type(cls.model_fields[name].annotation),
-                    _default(cls.model_fields[name].default), comments.get(name, ""))
+                    _default(cls.model_fields[name].get_default(call_default_factory=True)), comments.get(name, ""))
             for name in own]
 
 

@@ -232,6 +232,7 @@ Engagements is running.
   Try it            : curl -H "Authorization: Bearer $(cat {key_file})" {base_url}/v1/plans
   Notifications API : {notifications_url}/docs   (deliveries, preferences, webhooks)
   Reports API       : {reporting_url}/docs   (partner scorecards, plan progress, deadlines, item histories)
+  Dashboard         : {reporting_url}/tableau-de-bord/   (the intranet page; sign in with the admin key)
   Reminder emails   : kept by the local SMTP sink in {mail_dir}/new/ (one file per message, Maildir)
   Logs              : {data_dir}/*.log (one per process)
 Press Ctrl-C to stop.
@@ -321,7 +322,9 @@ def main() -> int:
         ]
         # The reporting service needs no key of its own: it checks its callers' keys with the commitments service.
         reporting_env = {**service_env, "REPORTING_DATABASE_URL": reporting_database_url,
-                         "COMMITMENTS_URL": base_url}
+                         # The dashboard's sessions outlive a restart of the run.
+                         "PAGES_SESSION_SECRET": stored_secret(data_dir / "pages-session-secret.txt"),
+                         "COMMITMENTS_URL": base_url, "REPORTING_PUBLIC_URL": reporting_url}
         reporting = [
             ChildSpec("reporting API",
                       [python, "-m", "services.reporting", "serve", "--host", host, "--port", str(reporting_port)],

@@ -4,7 +4,8 @@ At most `max_in_flight` requests are served at once; the next ones wait their tu
 timeout, then get `503` problem+json (`code: overloaded`) with `Retry-After`. A database pool timeout
 (`sqlalchemy.exc.TimeoutError`) anywhere below gets the same 503 instead of a 500. And a request whose client
 has gone away (uvicorn then answers `receive()` with `http.disconnect`) is cancelled, waiting or running, so
-that it stops holding its turn and its database connection. `/healthz` and `/readyz` are never held back.
+that it stops holding its turn and its database connection. `/healthz`, `/readyz` and `/metrics` are never
+held back.
 
 A pure ASGI middleware (not BaseHTTPMiddleware, which would hide `http.disconnect` from the endpoint); place it
 inside the body-size limit, which has read the body by then.
@@ -134,7 +135,7 @@ class _Exchange:
 
 
 class AdmissionControl:
-    def __init__(self, app: ASGIApp, admission: Admission, bypass_paths: Iterable[str] = ("/healthz", "/readyz")
+    def __init__(self, app: ASGIApp, admission: Admission, bypass_paths: Iterable[str] = ("/healthz", "/readyz", "/metrics")
                  ) -> None:
         self.app = app
         self.admission = admission

@@ -120,15 +120,23 @@ class WorkingCalendar:
         # "N jours ouvrés de retard" is working_days_between(due, today): 0 on the due date and on the weekend
         # right after a Friday due date, 1 on the following Monday.
         if a <= b:
-            lo, hi, sign = a + _ONE_DAY, b, 1
-        else:
-            lo, hi, sign = b, a - _ONE_DAY, -1
-        count = 0
-        d = lo
-        while d <= hi:
-            count += self.is_working_day(d)
-            d += _ONE_DAY
-        return sign * count
+            return self._working_days_in(a + _ONE_DAY, b)
+        return -self._working_days_in(b, a - _ONE_DAY)
+
+    def _working_days_in(self, lo: date, hi: date) -> int:
+        """How many working days lie in [lo, hi] (none when hi < lo): the weekdays, counted by whole weeks, less
+        the holidays and closures that fall on one of them. Its cost does not grow with the span (a reminder
+        months overdue counts as fast as one due tomorrow)."""
+        days = (hi - lo).days + 1
+        if days <= 0:
+            return 0
+        weeks, rest = divmod(days, 7)
+        first = lo.weekday()
+        weekdays = weeks * 5 + sum((first + k) % 7 < _SATURDAY for k in range(rest))
+        closed = set(self.extra_closed_days)
+        for year in range(lo.year, hi.year + 1):
+            closed.update(_public_holidays(year, self.alsace_moselle, self.pentecost_monday_is_holiday))
+        return weekdays - sum(1 for d in closed if lo <= d <= hi and d.weekday() < _SATURDAY)
 
     def deadline_from_due(self, d: date) -> date:
         """CPC art. 642: a deadline falling on a non-working day moves to the next working day."""

@@ -24,13 +24,13 @@ class ServiceSettings(BaseSettings):
     events_stream: str = "COMMITMENTS"
     events_subject_prefix: str = "commitments"
     events_duplicate_window_seconds: float = 3600.0
+    # Replicas of the event stream when a service creates it: 3 on a three-node NATS cluster (a stream that
+    # already exists keeps its own). NATS_URL may then list the cluster's servers, separated by commas.
+    events_stream_replicas: int = 1
     # The notifications service's own stream (what happened to each reminder, action links used): published by
     # it, read by the reporting service. Same dedup window as above.
     notifications_events_stream: str = "NOTIFICATIONS"
     notifications_events_subject_prefix: str = "notifications"
-    # Replicas of the event stream when a service creates it: 3 on a three-node NATS cluster (a stream that
-    # already exists keeps its own). NATS_URL may then list the cluster's servers, separated by commas.
-    events_stream_replicas: int = 1
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None
     # Tracing costs ~10 % of a request's CPU: on by default only when traces have somewhere to go.

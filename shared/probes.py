@@ -1,5 +1,6 @@
 """/healthz and /readyz for a process without an API (the relay, the scanner, the consumers), on a port of its
 own (HEALTH_PORT), for orchestrators: alive while its event loop answers, ready while what it needs answers.
+The same port serves the process's Prometheus metrics (/metrics, shared/metrics.py).
 
 Kept apart from shared/health.py so that these processes need not import FastAPI to start.
 """
@@ -15,10 +16,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine
+from shared.metrics import Hook, MetricsExposition
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +41,11 @@ async def database_check(engine: AsyncEngine) -> str:
 
 
 @contextlib.contextmanager
-def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Iterator[int | None]:
+def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0",
+                 metrics: MetricsExposition | None = None) -> Iterator[int | None]:
     """/healthz and /readyz on `port` for a process without an API (relay, scanner, consumers), while the
     block runs; no port, no probes. Ready when every check says "ok"; alive while the event loop answers.
+    /metrics: the process's metrics, `metrics`' hooks run on the event loop first.
 
     A standard-library HTTP server in a thread (as prometheus_client serves its metrics): it takes nothing from
     the process's own work, and runs `checks` on the process's event loop, so that a stuck loop is seen."""
@@ -55,8 +60,13 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Ite
     async def alive() -> dict[str, str]:
         return {"event_loop": "ok"}
 
+    exposition = metrics or MetricsExposition()
+
     class Probe(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # the name http.server calls
+            if self.path.split("?")[0] == "/metrics":
+                self._metrics()
+                return
             route = {"/healthz": (alive, "ok"), "/readyz": (checks, "ready")}.get(self.path.split("?")[0])
             if route is None:
                 self._answer(404, {"status": "not found"})
@@ -69,6 +79,19 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Ite
                 return
             ok = all(value == "ok" for value in results.values())
             self._answer(200 if ok else 503, {"status": good if ok else "not " + good, "checks": results})
+
+        def _metrics(self) -> None:
+            try:
+                payload = asyncio.run_coroutine_threadsafe(exposition.render(), loop).result(
+                    timeout=REPORT_TIMEOUT_SECONDS * (len(exposition.hooks) + 1))
+            except Exception as exc:  # noqa: BLE001 - the loop did not answer in time
+                self._answer(503, {"status": "metrics unavailable", "checks": {"event_loop": type(exc).__name__}})
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
             payload = json.dumps(body).encode()
@@ -94,11 +117,12 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0") -> Ite
 
 
 @contextlib.asynccontextmanager
-async def worker_probes(port: int | None, database_url: str, nats: Callable[[], Any] | None = None
-                        ) -> AsyncIterator[int | None]:
+async def worker_probes(port: int | None, database_url: str, nats: Callable[[], Any] | None = None,
+                        metrics_hooks: list[Hook] | None = None) -> AsyncIterator[int | None]:
     """`serve_probes` for a worker process: ready while its database answers (asked on a connection of the
     probes' own) and, for a worker that needs NATS (`nats` gives its client, None until connected), while NATS
-    is connected. No port, nothing at all."""
+    is connected; its metrics, with `metrics_hooks` (a list the worker may fill once it has started). No port,
+    nothing at all."""
     if port is None:
         yield None
         return
@@ -112,7 +136,8 @@ async def worker_probes(port: int | None, database_url: str, nats: Callable[[], 
         return results
 
     try:
-        with serve_probes(port, checks) as bound:
+        with serve_probes(port, checks, metrics=MetricsExposition(metrics_hooks if metrics_hooks is not None
+                                                                  else [])) as bound:
             yield bound
     finally:
         await engine.dispose()

@@ -24,6 +24,7 @@ from shared.problems import (
     ServiceUnavailable,
     Unauthorized,
 )
+from shared.telemetry import instrument_http_client
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class ServiceClient:
         self.policy = policy or CallPolicy()
         self.http = httpx.AsyncClient(base_url=base_url, timeout=self.policy.timeout(),
                                       limits=self.policy.limits(), transport=transport)
+        # A span per request, and the caller's trace carried on by the service called.
+        instrument_http_client(self.http)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 
 if TYPE_CHECKING:
+    import httpx
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -60,6 +61,16 @@ def extract_trace_context(headers: Mapping[str, str] | None) -> Any:
     from opentelemetry import propagate
 
     return propagate.extract(dict(headers or {}))
+
+
+def instrument_http_client(client: httpx.AsyncClient) -> None:
+    """Give an HTTP client a CLIENT span per request and the W3C trace headers (with the maintained
+    opentelemetry-instrumentation-httpx): the service called carries on the caller's trace. Spans are recorded
+    once a tracer provider is installed, whenever that is; the headers go out even when none is (a trace begun
+    upstream carries on downstream)."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor.instrument_client(client)
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -40,6 +40,9 @@ from tests.french import english_in
 
 T = TypeVar("T")
 
+# A body sent as it is (the notifications service's bounces, POST /v1/deliveries/bounces: a whole mail).
+schemathesis.serializer.alias("message/rfc822", "application/octet-stream")
+
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 LONG_RUN = "FUZZ_EXAMPLES" in os.environ
 ON_SQLITE = os.environ.get("FUZZ_SQLITE") == "1"

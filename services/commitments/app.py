@@ -34,6 +34,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import create_engine
 from shared.health import add_health_routes, nats_state
 from shared.http_limits import BodySizeLimit
+from shared.metrics import install_metrics, outbox_lag_hook
 from shared.problems import install_problem_handlers
 from shared.telemetry import setup_tracing
 
@@ -137,6 +138,8 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     # the limit let through), then the rest.
     app.add_middleware(AdmissionControl, admission=admission)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: every request is counted, those the limits above turn away too. GET /metrics (Prometheus).
+    install_metrics(app, "commitments", [outbox_lag_hook(stream.name, outbox)])
     if settings.tracing_enabled:
         FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app

@@ -15,6 +15,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import nats.errors
 import nats.js.errors
@@ -22,6 +23,8 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.commitments_client import CommitmentsClient, ContextRefused
@@ -31,7 +34,7 @@ from services.notifications.deliveries.claims import worker_identity
 from services.notifications.deliveries.digest import gather_digests, next_slot
 from services.notifications.deliveries.sender import DeliverySender
 from services.notifications.deliveries.service import REMINDER_TYPES, DeadlineReminder
-from services.notifications.outbox.relay import OutboxRelay, ping_relays
+from services.notifications.outbox.relay import OutboxRelay, outbox_lag, ping_relays
 from services.notifications.recipients import ReminderContext
 from services.notifications.smtp import SmtpPool
 from services.notifications.webhooks.consumer import run_webhooks
@@ -40,11 +43,14 @@ from shared.calendar import use_calendar
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
 from shared.events import EventEnvelope
+from shared.metrics import Hook, consumer_lag_hook, count_consumed, outbox_lag_hook
 from shared.outbox.session import outbox_aware_sessionmaker
 from shared.probes import worker_probes
 from shared.problems import ServiceUnavailable
+from shared.telemetry import extract_trace_context, setup_tracing
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 # Before retrying an event whose recipients could not be asked for (commitments service away): doubled at each
 # redelivery up to the maximum; the consumer's max_deliver (CONSUMER_MAX_DELIVER) bounds the attempts.
@@ -92,6 +98,10 @@ class ReminderConsumer:
                                                          durable=self.settings.consumer_durable,
                                                          stream=self.stream.name, config=config)
 
+    async def consumer_info(self) -> Any:
+        """The durable consumer's JetStream info (its backlog); None before it is subscribed."""
+        return None if self.subscription is None else await self.subscription.consumer_info()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and handle batches until `stop` is set."""
         if self.subscription is None:
@@ -119,67 +129,105 @@ class ReminderConsumer:
                 logger.exception("batch of %d reminder events failed; NATS will redeliver", len(messages))
 
     async def handle(self, messages: list[Msg]) -> None:
-        """Record the deliveries of a batch in one transaction, then ack what was committed."""
-        reminders: list[tuple[Msg, EventEnvelope, DeadlineReminder]] = []
+        """Record the deliveries of a batch in one transaction, then ack what was committed. Each message has its
+        span, in the trace its headers carry on (the request that dated the deadline, through the scanner and
+        the relay); the batch's transaction has one, linked to them."""
+        spans = [_message_span(message) for message in messages]
+        try:
+            await self._handle(list(zip(messages, spans, strict=True)))
+        except BaseException as exc:
+            for span in spans:
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
+            raise
+        finally:
+            for span in spans:
+                span.end()
+
+    async def _handle(self, messages: list[tuple[Msg, trace.Span]]) -> None:
+        reminders: list[tuple[Msg, trace.Span, EventEnvelope, DeadlineReminder]] = []
         skipped: list[Msg] = []
-        for message in messages:
+        for message, span in messages:
             try:
                 envelope = EventEnvelope.model_validate_json(message.data)
                 if envelope.type not in REMINDER_TYPES:
                     skipped.append(message)
                     continue
-                reminders.append((message, envelope, envelope.parsed()))  # type: ignore[arg-type]  # REMINDER_TYPES checked just above
+                # REMINDER_TYPES checked just above
+                reminders.append((message, span, envelope, envelope.parsed()))  # type: ignore[arg-type]
             except (ValueError, KeyError):
                 logger.warning("unreadable event on %s dropped", message.subject)
+                span.set_status(trace.StatusCode.ERROR, "unreadable event")
                 skipped.append(message)
         # One question per distinct (item, deadline, audiences) in the batch: the steps of one deadline that
         # arrive together (after a pause, or overdue and escalated at once) share the answer.
         asked: dict[tuple[object, ...], asyncio.Future[ReminderContext | None]] = {}
-        keys = [(event.item_id, event.deadline_id, tuple(sorted(set(event.audience)))) for _, _, event in reminders]
+        keys = [(event.item_id, event.deadline_id, tuple(sorted(set(event.audience)))) for _, _, _, event in reminders]
         at_once = asyncio.Semaphore(CONTEXT_REQUESTS_AT_ONCE)
 
         async def ask(event: DeadlineReminder) -> ReminderContext | None:
             async with at_once:
                 return await self.commitments.reminder_context(event.item_id, event.deadline_id, event.audience)
 
-        for key, (_, _, event) in zip(keys, reminders, strict=True):
+        for key, (_, span, _, event) in zip(keys, reminders, strict=True):
             if key not in asked:
-                asked[key] = asyncio.ensure_future(ask(event))
+                # Started in the message's span: the request (its client span, its trace headers) belongs to it.
+                with trace.use_span(span):
+                    asked[key] = asyncio.ensure_future(ask(event))
         results = await asyncio.gather(*(asked[key] for key in keys), return_exceptions=True)
         recorded: list[Msg] = []
         later: list[Msg] = []
         refused: list[Msg] = []
         next_digest_on = next_slot(self.clock.now(), self.settings.digest_weekday, self.settings.digest_time).date()
-        async with self.sessionmaker() as session, session.begin():
-            rows = []
-            for (message, envelope, event), result in zip(reminders, results, strict=True):
-                if isinstance(result, ContextRefused):
-                    # Asking again the same way cannot help (a revoked service key, a question it rejects):
-                    # dropped for good, loudly, rather than retried every few seconds forever.
-                    logger.error("reminder event %s (%s, item %s, deadline %s) dropped: the commitments service "
-                                 "refused its reminder context (%s)", envelope.id, envelope.type, event.item_id,
-                                 event.deadline_id, result)
-                    refused.append(message)
-                    continue
-                if isinstance(result, BaseException):
-                    logger.warning("recipients of event %s unavailable (%s); retrying later", envelope.id, result)
-                    later.append(message)
-                    continue
-                if result is not None:  # None: the item is gone, nobody to remind
-                    rows += await service.reminder_rows(session, self.clock, self.settings.message_id_domain,
-                                                        envelope, event, result, next_digest_on)
-                recorded.append(message)
-            # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
-            await repository.insert_ignoring_duplicates(session, rows)
+        links = [trace.Link(span.get_span_context()) for _, span in messages]
+        with tracer.start_as_current_span("record deliveries", context=otel_context.Context(), links=links):
+            async with self.sessionmaker() as session, session.begin():
+                rows = []
+                for (message, span, envelope, event), result in zip(reminders, results, strict=True):
+                    if isinstance(result, ContextRefused):
+                        # Asking again the same way cannot help (a revoked service key, a question it rejects):
+                        # dropped for good, loudly, rather than retried every few seconds forever.
+                        logger.error("reminder event %s (%s, item %s, deadline %s) dropped: the commitments "
+                                     "service refused its reminder context (%s)", envelope.id, envelope.type,
+                                     event.item_id, event.deadline_id, result)
+                        span.set_status(trace.StatusCode.ERROR, "reminder context refused")
+                        refused.append(message)
+                        continue
+                    if isinstance(result, BaseException):
+                        logger.warning("recipients of event %s unavailable (%s); retrying later", envelope.id,
+                                       result)
+                        span.set_attribute("notifications.retried_later", True)
+                        later.append(message)
+                        continue
+                    if result is not None:  # None: the item is gone, nobody to remind
+                        # In the message's span: each delivery row keeps its trace, for the send to carry on.
+                        with trace.use_span(span):
+                            rows += await service.reminder_rows(session, self.clock,
+                                                                self.settings.message_id_domain, envelope, event,
+                                                                result, next_digest_on)
+                    recorded.append(message)
+                # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
+                await repository.insert_ignoring_duplicates(session, rows)
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):
             await message.ack()
+        count_consumed(self.settings.consumer_durable, self.stream.subject_prefix,
+                       (message.subject for message in (*recorded, *skipped)))
         for message in refused:
             await message.term()
         for message in later:
             await message.nak(delay=redelivery_delay(message))
         if recorded and self.on_recorded is not None:
             self.on_recorded()
+
+
+def _message_span(message: Msg) -> trace.Span:
+    """The CONSUMER span of one message, in the trace its headers carry (OpenTelemetry's messaging conventions)."""
+    return tracer.start_span(f"process {message.subject}", context=extract_trace_context(message.headers),
+                             kind=trace.SpanKind.CONSUMER,
+                             attributes={"messaging.system": "nats", "messaging.operation.type": "process",
+                                         "messaging.destination.name": message.subject,
+                                         "messaging.message.id": (message.headers or {}).get("Nats-Msg-Id", "")})
 
 
 @dataclass
@@ -193,6 +241,16 @@ class Worker:
     sessionmaker: async_sessionmaker[AsyncSession]
     # Publishes the outcomes' events (OUTBOX_RELAY_IN_WORKER); None when a `relay` process does.
     relay: OutboxRelay | None = None
+
+    def metrics_hooks(self) -> list[Hook]:
+        """What the worker's /metrics reads at each scrape: the reminder consumer's backlog, and the outbox's lag
+        when this process relays it."""
+        subscription_info = self.consumer.consumer_info
+        hooks = [consumer_lag_hook(self.settings.consumer_durable, subscription_info)]
+        if self.relay is not None:
+            relay = self.relay
+            hooks.append(outbox_lag_hook(relay.stream.name, lambda: outbox_lag(relay.sessionmaker, self.clock)))
+        return hooks
 
     async def digest_pass(self) -> int:
         """Gather the digests whose slot has come (a no-op between slots)."""
@@ -284,13 +342,18 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
     if not settings.commitments_api_key:
         raise ServiceUnavailable("COMMITMENTS_API_KEY manquante : une clé de rôle « service » du service des "
                                  "engagements est nécessaire pour connaître les destinataires.")
+    # Spans of the consumers, the sender and the webhooks, exported when an endpoint is set (OTEL_*, TRACING).
+    if settings.tracing_enabled:
+        setup_tracing(settings.otel_service_name or "notifications-worker", settings.otel_exporter_otlp_endpoint)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    # HEALTH_PORT: ready while NATS is connected and the database answers.
+    # HEALTH_PORT: ready while NATS is connected and the database answers; /metrics, with the consumers' and the
+    # outbox's lag read at each scrape once they run.
     connection: dict[str, NatsClient] = {}
-    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
+    hooks: list[Hook] = []
+    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks):
         # connect() retries while NATS is away: race it against a stop request.
         connecting = asyncio.ensure_future(connect(settings.nats_url, name="notifications-worker"))
         stopping = asyncio.ensure_future(stop.wait())
@@ -302,8 +365,9 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
         connection["nats"] = client = connecting.result()
         try:
             async with worker(settings, clock, client) as running:
+                hooks.extend(running.metrics_hooks())
                 # Webhooks: their own consumer and dispatcher beside the reminders (services/notifications/webhooks/).
-                await asyncio.gather(running.run(stop), run_webhooks(settings, clock, stop))
+                await asyncio.gather(running.run(stop), run_webhooks(settings, clock, stop, hooks))
         finally:
             with contextlib.suppress(Exception):
                 await client.drain()

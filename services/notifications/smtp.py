@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import aiosmtplib
+from opentelemetry import trace
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.email.message import OutgoingMail
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 class SendResult(StrEnum):
@@ -54,8 +56,18 @@ class SmtpPool:
                                timeout=settings.smtp_timeout_seconds)
 
     async def send(self, mail: OutgoingMail) -> SendOutcome:
-        """Send one message on a free connection (waiting for one if all are busy)."""
+        """Send one message on a free connection (waiting for one if all are busy), in a CLIENT span."""
         client = await self._idle.get()
+        with tracer.start_as_current_span("smtp sendmail", kind=trace.SpanKind.CLIENT,
+                                          attributes={"server.address": self.settings.smtp_host,
+                                                      "server.port": self.settings.smtp_port}) as span:
+            outcome = await self._send(client, mail)
+            span.set_attribute("smtp.reply", outcome.reply)
+            if outcome.result is not SendResult.SENT:
+                span.set_status(trace.StatusCode.ERROR, outcome.result)
+        return outcome
+
+    async def _send(self, client: aiosmtplib.SMTP, mail: OutgoingMail) -> SendOutcome:
         try:
             if not client.is_connected:
                 await client.connect()

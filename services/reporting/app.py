@@ -6,13 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from services.reporting.calendar.router import router as calendar_router
 from services.reporting.commitments_client import CommitmentsClient
 from services.reporting.config import ReportingSettings
+from services.reporting.exports.router import router as exports_router
+from services.reporting.pages.revocations import follow_revoked_keys
+from services.reporting.pages.router import router as pages_router
+from services.reporting.pages.router import static_files as pages_static_files
+from services.reporting.pages.sessions import Sessions
 from services.reporting.reports.router import router as reports_router
 from shared.admission import Admission, AdmissionControl
 from shared.api_docs import create_api
@@ -52,6 +59,11 @@ def create_app(settings: ReportingSettings | None = None, clock: Clock | None = 
     commitments = CommitmentsClient.from_settings(settings)
     key_verifier = KeyVerifier(commitments, ttl_seconds=settings.principal_cache_seconds,
                                refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
+    page_sessions = Sessions.from_settings(settings)
+
+    def forget_key(key_id: uuid.UUID) -> None:
+        key_verifier.forget_key(key_id)
+        page_sessions.revoke(key_id)  # the intranet page's sessions of that key end too
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +73,8 @@ def create_app(settings: ReportingSettings | None = None, clock: Clock | None = 
             if await bus.connect_until(settings.nats_url, "reporting-api", stop):
                 assert bus.client is not None
                 # A key was revoked: stop honouring it here now rather than when the cache expires.
-                await follow_key_revocations(bus.client, stream, key_verifier.forget_key)
+                await follow_key_revocations(bus.client, stream, forget_key)
+                await follow_revoked_keys(bus.client, stream, page_sessions, clock.now())
 
         bus.tasks.append(asyncio.create_task(keep_connected()))
         try:
@@ -82,8 +95,14 @@ def create_app(settings: ReportingSettings | None = None, clock: Clock | None = 
     app.state.bus = bus
     app.state.commitments = commitments
     app.state.key_verifier = key_verifier
+    app.state.page_sessions = page_sessions
     install_problem_handlers(app)
     app.include_router(reports_router)
+    app.include_router(exports_router)
+    app.include_router(calendar_router)
+    # The intranet page (HTML) and its stylesheet, served by the app itself.
+    app.include_router(pages_router)
+    app.mount("/tableau-de-bord/static", pages_static_files(), name="pages-static")
 
     admission = Admission(settings.in_flight_limit, settings.request_queue_timeout_seconds)
     app.state.admission = admission

@@ -52,3 +52,8 @@ class CommitmentsClient:
                          key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
                          partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
                          visible_partner_ids=visible)
+
+    async def check_contact_visible(self, contact_id: uuid.UUID, secret: str) -> None:
+        """NotFound (in the commitments service's words) unless the holder of `secret` may see this contact: a
+        calendar feed is made for a city owner the commitments service knows."""
+        await self.service.call("GET", f"/v1/contacts/{contact_id}", headers={"Authorization": f"Bearer {secret}"})

@@ -92,6 +92,8 @@ class ItemCreated(EventData):
     associated_partner_ids: list[UUID]
     tags: list[str]
     needs_review: bool
+    # The city agent in charge (a contact's id, never a name): the reporting service's calendar per owner.
+    owner_contact_id: UUID | None = None
 
 
 class ItemUpdated(EventData):
@@ -104,6 +106,7 @@ class ItemUpdated(EventData):
     tags: list[str]
     budget: Decimal | None
     needs_review: bool
+    owner_contact_id: UUID | None = None
 
 
 class ItemStatusChanged(EventData):

@@ -63,8 +63,9 @@ class EventEnvelope(BaseModel):
 def event_types(publisher: str | None = None) -> dict[tuple[str, int], type[EventData]]:
     """Every registered event type, by (type, version); only those one service publishes if `publisher` is
     given ("commitments", "notifications")."""
+    # Imported for what importing them does: each catalogue registers its event types.
     import shared.events.commitments
-    import shared.events.notifications  # noqa: F401  (and the notifications one)
+    import shared.events.notifications  # noqa: F401 - imported to register its event types
 
     return {key: model for key, model in sorted(_REGISTRY.items())
             if publisher is None or model.publisher == publisher}

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus import StreamSpec, ensure_stream, publish_event
 from shared.clock import Clock
+from shared.metrics import OUTBOX_DUPLICATES, OUTBOX_PUBLISHED
 from shared.outbox import repository
 from shared.outbox.models import OutboxColumns
 from shared.telemetry import extract_trace_context, inject_trace_context
@@ -111,8 +112,10 @@ class OutboxRelay:
                 ack = await publish_event(js, self.stream, str(row.event_id), event_type,
                                           row.payload.encode(), headers)
             self.stats.published += 1
+            OUTBOX_PUBLISHED.labels(self.stream.name).inc()
             if ack.duplicate:
                 self.stats.duplicates += 1
+                OUTBOX_DUPLICATES.labels(self.stream.name).inc()
                 logger.info("event %s was already in the stream (dedup)", row.event_id)
 
     def _mark(self, rows: list[OutboxColumns]) -> None:

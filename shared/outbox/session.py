@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 # Set in session.info by recorder.record_event; popped by the commit (or rollback) that follows.
 OUTBOX_PENDING = "outbox_pending"
@@ -25,9 +25,11 @@ def outbox_aware_sessionmaker(engine: AsyncEngine, on_outbox_commit: Callable[[]
         if session.info.pop(OUTBOX_PENDING, False):
             on_outbox_commit()
 
-    @event.listens_for(OutboxAwareSession, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        session.info.pop(OUTBOX_PENDING, None)
+    @event.listens_for(OutboxAwareSession, "after_soft_rollback")
+    def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+        # Not on a savepoint's rollback: outbox rows written before the savepoint are still to be committed.
+        if not previous_transaction.nested:
+            session.info.pop(OUTBOX_PENDING, None)
 
     return async_sessionmaker(engine, expire_on_commit=False,
                               sync_session_class=OutboxAwareSession)

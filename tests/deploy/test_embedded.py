@@ -3,6 +3,7 @@ the notifications worker and the SMTP sink â€” a reminder reaches the Maildir â€
 
 from __future__ import annotations
 
+import html
 import os
 import signal
 import subprocess
@@ -57,6 +58,8 @@ def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, na
         deliveries = _when_it_answers(f"http://127.0.0.1:{notifications_port}/v1/deliveries", auth)
         assert deliveries.status_code == 200, deliveries.text
         _the_reports_show_the_sample_plan(f"http://127.0.0.1:{reporting_port}", plans.json()[0]["id"], auth)
+        _the_dashboard_shows_it_after_signing_in(f"http://127.0.0.1:{reporting_port}", "".join(output), secret,
+                                                 plans.json()[0]["title"])
         _a_reminder_reaches_the_mail_folder(f"http://127.0.0.1:{port}", auth, data, env)
         _personal_data_is_readable_by_its_owner_only(data)
     finally:
@@ -73,6 +76,21 @@ def _the_banner_comes_first(output: list[str], port: int, secret: str, key_file:
     assert len(before) <= 2 and not [line for line in before if "INFO" in line or "alembic" in line], lines
     banner = "\n".join(lines[start:])
     assert f"http://127.0.0.1:{port}/docs" in banner and str(key_file) in banner and secret in banner
+
+
+def _the_dashboard_shows_it_after_signing_in(reporting: str, output: str, secret: str, plan_title: str) -> None:
+    """The banner gives the intranet page's address; signed in through its form with the admin key, it shows
+    the sample plan's progress."""
+    page = f"{reporting}/tableau-de-bord/"
+    assert f"Dashboard         : {page}" in output
+    with httpx.Client() as browser:
+        form = browser.get(page, follow_redirects=True)
+        assert form.status_code == 200 and "Connexion au tableau de bord" in form.text
+        csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        dashboard = browser.post(f"{reporting}/tableau-de-bord/connexion", data={"csrf": csrf, "cle": secret},
+                                 follow_redirects=True)
+        assert dashboard.status_code == 200 and "Avancement par axe" in dashboard.text
+        assert plan_title in html.unescape(dashboard.text)
 
 
 def _when_it_answers(url: str, headers: dict[str, str], timeout: float = 30) -> httpx.Response:

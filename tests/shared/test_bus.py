@@ -61,9 +61,9 @@ async def test_existing_stream_keeps_what_operations_configured(nats_client: Nat
 async def test_connects_to_the_first_server_of_a_list_that_answers(nats_url: str) -> None:
     """NATS_URL may list a cluster's servers separated by commas: a dead first one is passed over."""
     from shared.bus import connect
-    from tests.conftest import _free_port
+    from tests.ports import free_port
 
-    client = await connect(f"nats://127.0.0.1:{_free_port()}, {nats_url}", name="bus-tests")
+    client = await connect(f"nats://127.0.0.1:{free_port()}, {nats_url}", name="bus-tests")
     try:
         assert client.is_connected and client.connected_url is not None
         assert client.connected_url.port == int(nats_url.rsplit(":", 1)[1])

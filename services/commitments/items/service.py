@@ -161,7 +161,8 @@ async def create_item(session: AsyncSession, actor: Principal, clock: Clock, dat
         item_id=item.id, plan_id=item.plan_id, objective_id=item.objective_id, kind=data.kind.value,
         title=item.title, status=item.status, lead_partner_id=data.lead_partner_id,
         associated_partner_ids=[p for p in dict.fromkeys(data.associated_partner_ids) if p != data.lead_partner_id],
-        tags=list(dict.fromkeys(data.tags)), needs_review=needs_review), actor, clock)
+        tags=list(dict.fromkeys(data.tags)), needs_review=needs_review, owner_contact_id=item.owner_contact_id),
+        actor, clock)
     return item
 
 
@@ -205,7 +206,7 @@ async def update_item(session: AsyncSession, actor: Principal, clock: Clock, ite
             item_id=item.id, changed=sorted(changed), title=item.title, lead_partner_id=new_lead,
             associated_partner_ids=[p for p in dict.fromkeys(new_associated) if p != new_lead],
             tags=list(dict.fromkeys(data.tags if data.tags is not None else tags)), budget=item.budget,
-            needs_review=item.needs_review), actor, clock)
+            needs_review=item.needs_review, owner_contact_id=item.owner_contact_id), actor, clock)
     return item
 
 

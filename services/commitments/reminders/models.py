@@ -41,6 +41,9 @@ class ReminderSchedule(Base):
     # The escalation level last announced in this arming (a higher one makes the next event an escalation).
     escalation: Mapped[str] = mapped_column(String(16), default="none")
     next_fire_at: Mapped[datetime | None]
+    # The W3C trace context (traceparent, tracestate) of the request that dated the deadline: the scanner records
+    # each reminder event under it, so that a reminder's mail is in the same trace as that request.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     # The scanner's only access path: the due rows, oldest first; its cost follows the due rows, not the table.
     __table_args__ = (Index("ix_reminder_schedules_next_fire_at", "next_fire_at"),)

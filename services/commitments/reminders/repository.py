@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,18 +66,53 @@ async def deadlines_of_item(session: AsyncSession, item_id: uuid.UUID) -> Sequen
     return (await session.scalars(select(Deadline).where(Deadline.item_id == item_id))).all()
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int
-                    ) -> list[tuple[ReminderSchedule, Deadline, Item]]:
+class DueSchedule(NamedTuple):
+    """One claimed schedule with what the scanner reads of its deadline and item: plain values, no ORM state
+    (the scanner writes the schedule back in bulk, see `save_schedules`)."""
+
+    deadline_id: uuid.UUID
+    item_id: uuid.UUID
+    deadline_version: int  # the version this schedule follows (may lag the deadline's)
+    arming: int
+    anchor_on: date | None
+    armed_at: datetime
+    handled_until: datetime
+    escalation: str
+    current_version: int  # the deadline's version
+    kind: str  # the deadline's kind
+    due_on: date
+    met_on: date | None
+    plan_id: uuid.UUID
+    item_kind: str
+    status: str
+    trace_context: dict[str, str] | None  # of the request that dated the deadline
+
+
+_DUE_COLUMNS = (ReminderSchedule.deadline_id, ReminderSchedule.item_id, ReminderSchedule.deadline_version,
+                ReminderSchedule.arming, ReminderSchedule.anchor_on, ReminderSchedule.armed_at,
+                ReminderSchedule.handled_until, ReminderSchedule.escalation, Deadline.version, Deadline.kind,
+                Deadline.due_on, Deadline.met_on, Item.plan_id, Item.kind, Item.status,
+                ReminderSchedule.trace_context)
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[DueSchedule]:
     """The schedules due at `now`, oldest first, locked for this transaction; on PostgreSQL rows another
     scanner holds are skipped, not waited for (SQLite has one writer: the transaction already serialises)."""
-    query = (select(ReminderSchedule, Deadline, Item)
+    query = (select(*_DUE_COLUMNS)
              .join(Deadline, Deadline.id == ReminderSchedule.deadline_id)
              .join(Item, Item.id == ReminderSchedule.item_id)
              .where(ReminderSchedule.next_fire_at <= now)
              .order_by(ReminderSchedule.next_fire_at)
              .limit(limit)
              .with_for_update(skip_locked=True, of=ReminderSchedule))
-    return list((await session.execute(query)).tuples().all())
+    return [DueSchedule(*row) for row in (await session.execute(query)).all()]
+
+
+async def save_schedules(session: AsyncSession, states: Sequence[Mapping[str, Any]]) -> None:
+    """Write these schedules' new states, each a mapping of columns with its `deadline_id`, in one executemany
+    (the ORM's bulk UPDATE by primary key; objects already in the session are not refreshed)."""
+    if states:
+        await session.execute(update(ReminderSchedule), list(states))
 
 
 async def upcoming(session: AsyncSession, horizon: datetime, visible_partner_ids: frozenset[uuid.UUID] | None,
@@ -137,12 +172,14 @@ async def put_off(session: AsyncSession, deadline_ids: Collection[uuid.UUID], un
 
 
 async def insert_firings(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert firing rows, ignoring keys that already fired; returns the keys inserted now."""
+    """Insert firing rows, ignoring keys that already fired; returns the keys inserted now. One statement,
+    compiled once and cached: the rows go as an executemany, which SQLAlchemy sends as multi-row INSERTs
+    ("insertmanyvalues") with their RETURNING."""
     if not rows:
         return set()
-    statement = (insert_ignoring_conflicts(session, ReminderFiring, "reminder_key").values(rows)
-                 .returning(ReminderFiring.reminder_key))
-    return set((await session.scalars(statement)).all())
+    table = ReminderFiring.__table__
+    statement = insert_ignoring_conflicts(session, table, "reminder_key").returning(table.c.reminder_key)
+    return set((await session.scalars(statement, rows)).all())
 
 
 async def firings_of(session: AsyncSession, deadline_ids: Collection[uuid.UUID] | None = None

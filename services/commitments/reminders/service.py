@@ -41,6 +41,7 @@ from services.commitments.reminders.schemas import (
 from shared.auth import Principal
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock, paris_today
+from shared.telemetry import inject_trace_context
 
 # Statuses in which no deadline of the item is reminded: not sent yet, or finished one way or another.
 SILENT = NEVER_LATE
@@ -146,17 +147,20 @@ async def on_partner_responded(session: AsyncSession, clock: Clock, event: item_
 async def deadline_dated(session: AsyncSession, clock: Clock, deadline: Deadline) -> None:
     """A deadline was created or moved: arm its schedule against the (new) date and version."""
     now = clock.now()
+    # The reminders of this date carry on the trace of the request that set it (None outside any trace).
+    trace_context = dict(inject_trace_context({})) or None
     schedule = await repository.get_schedule(session, deadline.id)
     if schedule is None:
         session.add(ReminderSchedule(deadline_id=deadline.id, item_id=deadline.item_id,
                                      deadline_version=deadline.version, arming=0, anchor_on=None, armed_at=now,
-                                     handled_until=now, escalation="none", next_fire_at=now))
+                                     handled_until=now, escalation="none", next_fire_at=now,
+                                     trace_context=trace_context))
         return
     if schedule.deadline_version != deadline.version:
         # A new version is a new set of keys: the steps of the new date fire, each once; past ones never.
         schedule.deadline_version, schedule.arming, schedule.anchor_on = deadline.version, 0, None
         schedule.escalation, schedule.armed_at, schedule.handled_until = "none", now, now
-    schedule.next_fire_at = now
+    schedule.next_fire_at, schedule.trace_context = now, trace_context
 
 
 async def item_status_changed(session: AsyncSession, clock: Clock, item: Item, previous_status: str) -> None:

@@ -13,11 +13,12 @@ from typing import Any
 
 from services.commitments.config import CommitmentsSettings
 from services.commitments.database import outbox_aware_sessionmaker
-from services.commitments.outbox.relay import OutboxRelay
+from services.commitments.outbox.relay import OutboxRelay, outbox_lag
 from services.commitments.workers import stop_on_signals
 from shared.bus import StreamSpec, connect
 from shared.clock import SystemClock
 from shared.db import create_engine
+from shared.metrics import Hook, outbox_lag_hook
 from shared.probes import worker_probes
 from shared.telemetry import setup_tracing
 
@@ -26,17 +27,18 @@ logger = logging.getLogger("services.commitments.relay")
 
 async def run_relay(settings: CommitmentsSettings, *, before_mark: Callable[[int], Awaitable[None]] | None = None,
                     before_publish: Callable[[int], Awaitable[None]] | None = None) -> None:
-    """Relay until SIGTERM/SIGINT; ready (HEALTH_PORT) while NATS is connected and the database answers.
-    `before_publish` and `before_mark` are the relay's hooks once a batch is read and before publishing it,
-    and between publishing it and marking it (the crash tests use them)."""
+    """Relay until SIGTERM/SIGINT; ready (HEALTH_PORT) while NATS is connected and the database answers, and
+    /metrics there (the outbox's lag). `before_publish` and `before_mark` are the relay's hooks once a batch is
+    read and before publishing it, and between publishing it and marking it (the crash tests use them)."""
     connection: dict[str, Any] = {}
-    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
-        await _relay(settings, connection, before_mark, before_publish)
+    hooks: list[Hook] = []
+    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks):
+        await _relay(settings, connection, before_mark, before_publish, hooks)
 
 
 async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
                  before_mark: Callable[[int], Awaitable[None]] | None,
-                 before_publish: Callable[[int], Awaitable[None]] | None) -> None:
+                 before_publish: Callable[[int], Awaitable[None]] | None, metrics_hooks: list[Hook]) -> None:
     # The relay's publish spans, and the trace context of events recorded outside any HTTP request.
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "commitments-relay", settings.otel_exporter_otlp_endpoint)
@@ -56,7 +58,9 @@ async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
                         settings.events_duplicate_window_seconds,
                         settings.events_stream_replicas)
-    outbox_relay = OutboxRelay(outbox_aware_sessionmaker(engine, lambda: None), nats_client, stream, SystemClock(),
+    sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)
+    metrics_hooks.append(outbox_lag_hook(stream.name, lambda: outbox_lag(sessionmaker, SystemClock())))
+    outbox_relay = OutboxRelay(sessionmaker, nats_client, stream, SystemClock(),
                                batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
                                before_mark=before_mark, before_publish=before_publish)
     try:

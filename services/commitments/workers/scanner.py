@@ -25,6 +25,7 @@ from shared.calendar import use_calendar
 from shared.clock import SystemClock
 from shared.db import create_engine
 from shared.probes import worker_probes
+from shared.telemetry import setup_tracing
 
 logger = logging.getLogger("services.commitments.scanner")
 
@@ -42,6 +43,9 @@ async def run_scanner(settings: ScannerSettings, *, once: bool, as_of: datetime 
 async def _scan(settings: ScannerSettings, once: bool, as_of: datetime | None,
                 in_batch: Callable[[int], Awaitable[None]] | None) -> None:
     use_calendar(settings.working_calendar())
+    # The spans of the reminders fired, each in the trace of the request that dated its deadline.
+    if settings.tracing_enabled:
+        setup_tracing(settings.otel_service_name or "commitments-scanner", settings.otel_exporter_otlp_endpoint)
     install()  # a request marked « sans réponse » moves along its lifecycle, with what that sets off
     engine = create_engine(settings.database_url)
     stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,

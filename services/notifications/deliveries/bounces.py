@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
+from email.utils import collapse_rfc2231_value
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ from services.notifications.deliveries.events import ReminderDelivery
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.outbox.recorder import record_event
 from shared.clock import Clock
+from shared.events import EventData
 from shared.problems import InvalidInput, NotFound
 
 _STATUS = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
@@ -62,12 +64,18 @@ class DeliveryReport:
 def parse_report(raw: bytes) -> DeliveryReport:
     """Read a DSN (the whole mail as received); NotADeliveryReport when it is not one, or names no message."""
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-    except Exception as exc:
-        raise NotADeliveryReport("Ce courrier n'a pas pu être lu.") from exc
-    report_type = message.get_param("report-type")
-    if message.get_content_type() != "multipart/report" \
-            or not isinstance(report_type, str) or report_type.lower() != "delivery-status":
+        return _parse(raw)
+    except NotADeliveryReport:
+        raise
+    except (ValueError, TypeError, AttributeError, LookupError) as exc:
+        # Anyone may send anything to the sender's address: what the parser chokes on is not a report.
+        raise NotADeliveryReport("Ce courrier n'a pas pu être lu comme un avis de remise.") from exc
+
+
+def _parse(raw: bytes) -> DeliveryReport:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    report_type = collapse_rfc2231_value(message.get_param("report-type") or "")
+    if message.get_content_type() != "multipart/report" or report_type.lower() != "delivery-status":
         raise NotADeliveryReport("Ce courrier n'est pas un avis de remise (multipart/report, "
                                  "report-type=delivery-status, RFC 3464).")
     status_part = _first_part(message, "message/delivery-status")
@@ -88,6 +96,12 @@ def parse_report(raw: bytes) -> DeliveryReport:
                           diagnostic=str(diagnostic).strip() if diagnostic else None)
 
 
+def _decoded(part: Message) -> bytes:
+    """A leaf part's content, its transfer encoding undone."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
 def _first_part(message: Message, content_type: str) -> Message | None:
     return next((part for part in message.walk() if part.get_content_type() == content_type), None)
 
@@ -98,8 +112,7 @@ def _recipient_blocks(status_part: Message) -> list[Message]:
     if isinstance(payload, list):
         blocks = [block for block in payload if isinstance(block, Message)]
     else:  # a part the parser left as text (an unusual transfer encoding): read its blocks as headers
-        decoded = status_part.get_payload(decode=True)
-        text = decoded if isinstance(decoded, bytes) else b""
+        text = _decoded(status_part)
         blocks = [BytesHeaderParser().parsebytes(chunk.strip() + b"\n")
                   for chunk in re.split(rb"\r?\n\r?\n", text) if chunk.strip()]
     return [block for block in blocks if block.get("Action") is not None]
@@ -116,9 +129,8 @@ def _returned_message_id(message: Message) -> str | None:
             if isinstance(returned, Message) and returned.get("Message-ID"):
                 return str(returned["Message-ID"]).strip()
         elif kind in ("text/rfc822-headers", "message/global-headers"):
-            decoded = part.get_payload(decode=True)
-            headers = BytesHeaderParser(policy=email.policy.default).parsebytes(
-                decoded if isinstance(decoded, bytes) else b"")
+            raw = _decoded(part)
+            headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
             if headers.get("Message-ID"):
                 return str(headers["Message-ID"]).strip()
     return None
@@ -128,6 +140,7 @@ def _returned_message_id(message: Message) -> str | None:
 class BounceResult:
     delivery: Delivery
     outcome: str  # "bounced", "already-bounced", "ignored"
+    events: tuple[EventData, ...] = ()  # written to the outbox
 
 
 async def record_bounce(session: AsyncSession, clock: Clock, report: DeliveryReport) -> BounceResult:
@@ -145,12 +158,14 @@ async def record_bounce(session: AsyncSession, clock: Clock, report: DeliveryRep
     detail = f" ({report.diagnostic})" if report.diagnostic else ""
     delivery.status, delivery.bounced_at, delivery.updated_at = DeliveryStatus.BOUNCED.value, now, now
     delivery.last_error = f"avis de non-remise : {report.status}{detail}"[:1000]
+    told: list[EventData] = []
     for reminder in await _reminders(session, delivery):
         data = reminder.bounced(report.reason)
         if data is not None:
             record_event(session, data, clock)
+            told.append(data)
     await session.flush()
-    return BounceResult(delivery, "bounced")
+    return BounceResult(delivery, "bounced", tuple(told))
 
 
 async def _reminders(session: AsyncSession, delivery: Delivery) -> list[ReminderDelivery]:

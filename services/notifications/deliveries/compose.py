@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from opentelemetry import trace
+
 from services.notifications.actions.links import action_links as signed_action_links
 from services.notifications.commitments_client import CommitmentsClient
 from services.notifications.config import NotificationsSettings
@@ -28,6 +30,8 @@ from services.notifications.recipients import Recipient, ReminderContext
 from shared.calendar import WorkingCalendar
 from shared.clock import Clock, paris_today
 from shared.events import EventEnvelope
+
+tracer = trace.get_tracer(__name__)
 
 # Who may act on a request through the signed links: the partner's people. The city's own (its owner, the
 # elected official) get the mail without them, since the pages act as a contact of the partner.
@@ -119,11 +123,13 @@ class MailComposer:
                       ) -> Composed | None:
         """The mail of `row`; None when nobody is left to write to. Raises Cancelled when what it says is no longer
         current, Refused when the message builder refuses an address."""
-        if row.kind == DeliveryKind.REMINDER:
-            return await self._reminder(row, contexts)
-        if row.kind == DeliveryKind.DIGEST:
-            return await self._digest(row, digest_parts, contexts)
-        return await self._failure_report(row, contexts)
+        # The recipients' lookup (a client span) and the rendering happen in it.
+        with tracer.start_as_current_span(f"compose {row.kind}"):
+            if row.kind == DeliveryKind.REMINDER:
+                return await self._reminder(row, contexts)
+            if row.kind == DeliveryKind.DIGEST:
+                return await self._digest(row, digest_parts, contexts)
+            return await self._failure_report(row, contexts)
 
     def _mail(self, rendered: RenderedEmail, recipient: Recipient, owners: list[Recipient]) -> OutgoingMail:
         try:

@@ -2,7 +2,8 @@
 and the reminder event it keeps: never an address, never the server's own words (a stable reason code instead).
 
 Only reminders have them: a digest's outcome is told once per reminder it carries, and a failure report (a mail
-to the city about another delivery) has none."""
+to the city about another delivery) has none. A webhook delivery of a reminder event is told too (channel
+"webhook", no contact: an endpoint is not a person)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ __all__ = ["DeliveryBounced", "DeliveryFailed", "DeliverySent", "ReminderDeliver
 EMAIL = "email"
 
 # Reasons (shared.events.notifications.REASONS) of the outcomes the sender records.
+WEBHOOK = "webhook"
+
 SMTP_REFUSED = "smtp-refused"
 SMTP_GAVE_UP = "smtp-gave-up"
 NO_RECIPIENT = "no-recipient"
 INVALID_ADDRESS = "invalid-address"
+WEBHOOK_REFUSED = "webhook-refused"
+WEBHOOK_UNREACHABLE = "webhook-unreachable"
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class ReminderDelivery:
     partner_id: uuid.UUID | None
     contact_id: uuid.UUID | None
     attempt: int
+    channel: str = EMAIL
 
     def _fields(self) -> dict[str, Any] | None:
         data = (self.event or {}).get("data") or {}
@@ -39,7 +45,7 @@ class ReminderDelivery:
             return None  # not a reminder
         return {"delivery_id": self.delivery_id, "reminder_key": data["reminder_key"], "item_id": data["item_id"],
                 "plan_id": data["plan_id"], "deadline_id": data.get("deadline_id"), "partner_id": self.partner_id,
-                "contact_id": self.contact_id, "channel": EMAIL, "attempt": self.attempt}
+                "contact_id": self.contact_id, "channel": self.channel, "attempt": self.attempt}
 
     def sent(self) -> DeliverySent | None:
         fields = self._fields()

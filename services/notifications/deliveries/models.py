@@ -67,6 +67,9 @@ class Delivery(IdMixin, Base):
     digest_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     # A failure report points at the delivery that failed.
     related_delivery_id: Mapped[uuid.UUID | None]
+    # The W3C trace context (traceparent, tracestate) the row was written under: its send, later and maybe in
+    # another process, carries on that trace (the reminder's: from the request that dated the deadline).
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 exponential backoff, given up after RETRY_GIVE_UP_SECONDS) or failed (5xx, reported once to the item's city
 owner).
 
-Outcomes are committed as they come: a connection's outcome is in the database before that connection takes
+Outcomes are committed as they come: a connection's outcome is in the database before that connection sends
 its next mail (sender.py), the outcomes that arrive while a commit is under way going together in the next one.
 Each is fenced: recorded only on a row still held by the same worker identity, generation and attempt number
 (claims.py), so a worker whose rows were taken over records nothing on them.
@@ -19,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.config import NotificationsSettings
@@ -27,10 +30,14 @@ from services.notifications.deliveries.claims import Claim
 from services.notifications.deliveries.events import ReminderDelivery
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.repository import ClaimedDelivery, Holder
+from services.notifications.metrics import count_reminder_events
 from services.notifications.outbox.recorder import record_event
 from services.notifications.recipients import Recipient
 from services.notifications.smtp import SendResult
 from shared.clock import Clock
+from shared.events import EventData
+
+tracer = trace.get_tracer(__name__)
 
 
 @dataclass
@@ -53,6 +60,9 @@ class Outcome:
     claim: Claim
     row: ClaimedDelivery
     attempt: Attempt
+    # The span of the delivery's send: the commit that records outcomes of several sends links to each (none
+    # when an outcome is recorded outside a send).
+    span: SpanContext = trace.INVALID_SPAN_CONTEXT
 
 
 class OutcomeRecorder:
@@ -70,7 +80,8 @@ class OutcomeRecorder:
     async def record(self, claim: Claim, row: ClaimedDelivery, attempt: Attempt) -> None:
         """Returns once the outcome is committed; raises what the commit raised."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((Outcome(claim, row, attempt), future))
+        span = trace.get_current_span().get_span_context()  # the send's (sender.py)
+        self._waiting.append((Outcome(claim, row, attempt, span), future))
         if self._committing is None or self._committing.done():
             self._committing = asyncio.create_task(self._commit_waiting())
         await asyncio.shield(future)  # a lane cancelled meanwhile does not cancel the others' commit
@@ -78,14 +89,20 @@ class OutcomeRecorder:
     async def _commit_waiting(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            told: list[EventData] = []
             try:
-                async with self.sessionmaker() as session, session.begin():
-                    reported = await record_outcomes(session, self.settings, self.clock,
-                                                     [outcome for outcome, _ in batch])
+                # Outcomes of several traces: a span of its own, linked to each send's.
+                with tracer.start_as_current_span("record outcomes", context=otel_context.Context(),
+                                                  links=[trace.Link(outcome.span) for outcome, _ in batch
+                                                         if outcome.span.is_valid]):
+                    async with self.sessionmaker() as session, session.begin():
+                        reported = await record_outcomes(session, self.settings, self.clock,
+                                                         [outcome for outcome, _ in batch], told)
             except Exception as exc:  # noqa: BLE001 - each waiting lane gets it (the rows keep their claim)
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
+            count_reminder_events(told)  # committed: now they count
             for _, future in batch:
                 future.set_result(None)
             if reported:
@@ -99,8 +116,10 @@ def retry_delay(settings: NotificationsSettings, attempts: int) -> timedelta:
 
 
 async def record_outcomes(session: AsyncSession, settings: NotificationsSettings, clock: Clock,
-                          outcomes: list[Outcome]) -> bool:
-    """Record outcomes on the rows their claims still hold; returns whether failure reports were written."""
+                          outcomes: list[Outcome], told: list[EventData] | None = None) -> bool:
+    """Record outcomes on the rows their claims still hold; returns whether failure reports were written.
+    The events written go to `told` too (for the metrics, counted once committed)."""
+    told = [] if told is None else told
     now = clock.now()
     # The rows whose outcome is not the usual one, read before the digests among the sent rows leave `pending`.
     unusual = [outcome for outcome in outcomes
@@ -116,7 +135,7 @@ async def record_outcomes(session: AsyncSession, settings: NotificationsSettings
     for outcome in outcomes:
         if outcome.row.id in marked:
             for reminder in _reminders(outcome, marked[outcome.row.id]):
-                _record(session, clock, reminder.sent())
+                _record(session, clock, reminder.sent(), told)
     reported = False
     for outcome in unusual:
         row = owned.get(outcome.row.id)
@@ -127,7 +146,7 @@ async def record_outcomes(session: AsyncSession, settings: NotificationsSettings
             await repository.cancel_parts(session, row.id, attempt.cancelled_parts, now)
         if attempt.result is not SendResult.SENT:
             reported |= await _record_unsent(session, settings, clock, row, attempt, now,
-                                             _reminders(outcome, row.partner_id))
+                                             _reminders(outcome, row.partner_id), told)
     return reported
 
 
@@ -142,10 +161,11 @@ def _reminders(outcome: Outcome, partner_id: uuid.UUID | None) -> list[ReminderD
     return [ReminderDelivery(row.id, row.event, partner_id, row.contact_id, row.attempts)]
 
 
-def _record(session: AsyncSession, clock: Clock, data: events.DeliverySent | events.DeliveryFailed | None
-            ) -> None:
+def _record(session: AsyncSession, clock: Clock, data: events.DeliverySent | events.DeliveryFailed | None,
+            told: list[EventData]) -> None:
     if data is not None:  # None: not a reminder (a failure report)
         record_event(session, data, clock)
+        told.append(data)
 
 
 async def _still_held(session: AsyncSession, outcomes: list[Outcome]) -> dict[uuid.UUID, Delivery]:
@@ -162,7 +182,8 @@ async def _still_held(session: AsyncSession, outcomes: list[Outcome]) -> dict[uu
 
 
 async def _record_unsent(session: AsyncSession, settings: NotificationsSettings, clock: Clock, row: Delivery,
-                         attempt: Attempt, now: datetime, reminders: list[ReminderDelivery]) -> bool:
+                         attempt: Attempt, now: datetime, reminders: list[ReminderDelivery],
+                         told: list[EventData]) -> bool:
     """A delivery not sent this time: cancelled, retried later, or failed (and reported); returns whether a
     failure report was written."""
     row.updated_at, row.last_error = now, attempt.reply[:1000]
@@ -171,7 +192,7 @@ async def _record_unsent(session: AsyncSession, settings: NotificationsSettings,
         row.status, row.next_attempt_at = DeliveryStatus.CANCELLED.value, None
         if attempt.reason == events.NO_RECIPIENT:  # nobody to write to: an address to fix, not a stale reminder
             for reminder in reminders:
-                _record(session, clock, reminder.failed(events.NO_RECIPIENT, permanent=True))
+                _record(session, clock, reminder.failed(events.NO_RECIPIENT, permanent=True), told)
         return False
     gave_up = (now - row.retry_since).total_seconds() >= settings.retry_give_up_seconds
     if attempt.result is SendResult.TEMPORARY and not gave_up:
@@ -183,7 +204,7 @@ async def _record_unsent(session: AsyncSession, settings: NotificationsSettings,
     permanent = attempt.result is SendResult.PERMANENT
     reason = attempt.reason or (events.SMTP_REFUSED if permanent else events.SMTP_GAVE_UP)
     for reminder in reminders:
-        _record(session, clock, reminder.failed(reason, permanent))
+        _record(session, clock, reminder.failed(reason, permanent), told)
     if row.kind == DeliveryKind.REMINDER and attempt.owners:
         await service.record_failure_reports(session, clock, settings.message_id_domain, row, attempt.owners)
         return True

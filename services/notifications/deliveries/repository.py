@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Update, select, update
+from sqlalchemy import ColumnElement, Table, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.deliveries.models import Delivery, DeliveryStatus, SenderWorker
@@ -55,6 +55,7 @@ class ClaimedDelivery:
     contact_id: uuid.UUID
     message_id: str
     attempts: int
+    trace_context: dict[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime,
         .values(next_attempt_at=lease_until, attempts=Delivery.attempts + 1, updated_at=now,
                 claimed_by=holder.worker_id, claim_generation=holder.generation)
         .returning(Delivery.id, Delivery.kind, Delivery.event, Delivery.contact_id, Delivery.message_id,
-                   Delivery.attempts))
+                   Delivery.attempts, Delivery.trace_context))
     return sorted((ClaimedDelivery(*row) for row in result), key=lambda row: row.id)
 
 
@@ -161,18 +162,34 @@ async def cancel_parts(session: AsyncSession, digest_id: uuid.UUID, reasons: dic
             row.status, row.last_error, row.updated_at = DeliveryStatus.CANCELLED.value, reasons[row.id][:1000], now
 
 
+def _mark_sent_statement() -> Update:
+    # On the table (Core), not the entity: nothing in the session is to be synchronised, and the ORM's bulk
+    # update path would cost more than the statement at every outcome commit.
+    table = cast(Table, Delivery.__table__)
+    deliveries, now = table.c, bindparam("sent_now", type_=Delivery.__table__.c.sent_at.type)
+    return (update(table)
+            .where(deliveries.id.in_(bindparam("sent_ids", expanding=True)),
+                   deliveries.status == DeliveryStatus.PENDING.value, deliveries.claimed_by == bindparam("held_by"),
+                   deliveries.claim_generation == bindparam("held_generation"),
+                   deliveries.attempts == bindparam("held_attempts"))
+            .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None, claimed_by=None,
+                    claim_generation=None, last_error=None, updated_at=now)
+            .returning(deliveries.id, deliveries.partner_id))
+
+
+# Built once, run at every outcome commit: neither the statement nor its cache key is built again for each.
+_MARK_SENT = _mark_sent_statement()
+
+
 async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, holder: Holder, attempts: int
                     ) -> dict[uuid.UUID, uuid.UUID | None]:
     """Record that these deliveries went out at `now`, on the rows `holder` still holds at this attempt; returns
     the rows marked (id: partner id)."""
     if not ids:
         return {}
-    result = await session.execute(
-        _update().where(Delivery.id.in_(ids), *_held_by(holder), Delivery.attempts == attempts)
-        .values(status=DeliveryStatus.SENT.value, sent_at=now, next_attempt_at=None, claimed_by=None,
-                claim_generation=None, last_error=None, updated_at=now)
-        .returning(Delivery.id, Delivery.partner_id))
-    return dict(result.tuples().all())
+    result = await session.execute(_MARK_SENT, {"sent_ids": list(ids), "sent_now": now, "held_by": holder.worker_id,
+                                                "held_generation": holder.generation, "held_attempts": attempts})
+    return {row.id: row.partner_id for row in result}
 
 
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Delivery]:

@@ -17,6 +17,7 @@ from services.notifications.dependencies import (
     SessionDep,
     SettingsDep,
 )
+from services.notifications.metrics import count_reminder_events
 
 router = APIRouter(prefix="/v1", tags=["Deliveries"])
 
@@ -81,5 +82,8 @@ async def report_bounce(request: Request, session: SessionDep, clock: ClockDep, 
     other reports, and a second report of the same bounce, change nothing (`outcome`)."""
     report = bounces.parse_report(await request.body())
     result = await bounces.record_bounce(session, clock, report)
+    # Counted before the request's commit: a commit that fails answers 500, and the mail server hands the report
+    # over again, so a bounce may count twice (never zero times).
+    count_reminder_events(result.events)
     return BounceRead(delivery_id=result.delivery.id, outcome=result.outcome, action=report.action,
                       status=report.status, reason=report.reason if report.is_bounce else None)

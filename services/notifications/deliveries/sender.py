@@ -2,8 +2,8 @@
 moment (compose.py), sends it over a small pool of SMTP connections (smtp.py) and records its outcome
 (outcomes.py).
 
-Each connection sends one mail, waits until its outcome is committed, then takes the next one. A worker killed at
-any moment thus leaves at most one mail per connection that the server accepted and the table does not say was
+Each connection (a lane) sends one mail, and sends the next only once that mail's outcome is committed; it
+composes the next meanwhile, which sends nothing. A worker killed at any moment thus leaves at most one mail per connection that the server accepted and the table does not say was
 sent; its restart takes its claims back at once (claims.py) and sends those again, under the same Message-ID.
 The rest of its batch had not reached SMTP: it goes out once. A worker asked to stop finishes the mails under
 way and gives the rest of its batch back, due at once for whichever worker comes next."""
@@ -15,12 +15,19 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.commitments_client import CommitmentsClient, ContextRefused
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.claims import Claim, Claims, IdentityTaken
-from services.notifications.deliveries.compose import Cancelled, ContextRequests, MailComposer, Refused
+from services.notifications.deliveries.compose import (
+    Cancelled,
+    Composed,
+    ContextRequests,
+    MailComposer,
+    Refused,
+)
 from services.notifications.deliveries.events import INVALID_ADDRESS, NO_RECIPIENT
 from services.notifications.deliveries.models import Delivery
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
@@ -29,8 +36,10 @@ from services.notifications.smtp import SendResult, SmtpPool
 from shared.calendar import WorkingCalendar, default_calendar
 from shared.clock import Clock
 from shared.problems import ServiceUnavailable
+from shared.telemetry import extract_trace_context
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 class DeliverySender:
@@ -102,31 +111,55 @@ class DeliverySender:
         return len(claim.rows)
 
     async def _send(self, claim: Claim, stop: asyncio.Event) -> None:
-        """Send a claimed batch over the pool, one lane per connection taking the next row as it is free."""
+        """Send a claimed batch over the pool, one lane per connection taking the next row as it is free. A lane
+        composes its next mail while the outcome of its last one is being committed, and sends it only once that
+        commit is done: at any moment at most one mail per lane is out without the table saying so."""
         contexts = ContextRequests(self.commitments)
         rows = iter(claim.rows)
         left: list[ClaimedDelivery] = []
         unrecorded = False
 
-        async def lane() -> None:
+        async def record(row: ClaimedDelivery, attempt: Attempt, span: trace.Span) -> None:
             nonlocal unrecorded
+            try:
+                with trace.use_span(span, end_on_exit=True):
+                    await self.recorder.record(claim, row, attempt)
+            except Exception:  # the row keeps its claim: sent again after a restart or the lease
+                logger.exception("could not record the outcome of delivery %s; the batch stops here", row.id)
+                unrecorded = True  # sending more would only add mails the table does not know were sent
+
+        async def lane() -> None:
+            recording: asyncio.Task[None] | None = None  # the outcome of this lane's last mail, being committed
             for row in rows:
                 if stop.is_set() or unrecorded:
                     left.append(row)
                     continue
-                attempt = await self._attempt(row, claim.digest_parts.get(row.id, []), contexts)
-                try:
-                    await self.recorder.record(claim, row, attempt)
-                except Exception:  # the row keeps its claim: sent again after a restart or the lease
-                    logger.exception("could not record the outcome of delivery %s; the batch stops here", row.id)
-                    unrecorded = True  # sending more would only add mails the table does not know were sent
+                # In the trace the row was written in (the reminder's: from the request that dated the deadline).
+                span = tracer.start_span(f"deliver {row.kind}", context=extract_trace_context(row.trace_context),
+                                         attributes={"delivery.id": str(row.id), "delivery.attempt": row.attempts})
+                with trace.use_span(span):
+                    prepared = await self._prepare(row, claim.digest_parts.get(row.id, []), contexts)
+                if recording is not None:
+                    await recording
+                    recording = None
+                if stop.is_set() or unrecorded:  # composed, not sent: given back, or kept claimed (see below)
+                    span.end()
+                    left.append(row)
+                    continue
+                with trace.use_span(span):
+                    attempt = prepared if isinstance(prepared, Attempt) else await self._deliver(prepared)
+                span.set_attribute("delivery.result", attempt.result or "cancelled")
+                recording = asyncio.create_task(record(row, attempt, span))
+            if recording is not None:
+                await recording
 
         await asyncio.gather(*(lane() for _ in range(self.smtp.size)))
         if left and not unrecorded:
             await self.claims.release(claim, left)
 
-    async def _attempt(self, row: ClaimedDelivery, digest_parts: list[Delivery], contexts: ContextRequests
-                       ) -> Attempt:
+    async def _prepare(self, row: ClaimedDelivery, digest_parts: list[Delivery], contexts: ContextRequests
+                       ) -> Composed | Attempt:
+        """The mail of `row`, or the outcome of a delivery that will not be sent this time."""
         try:
             composed = await self.composer.compose(row, digest_parts, contexts)
         except ServiceUnavailable as exc:
@@ -144,6 +177,9 @@ class DeliverySender:
         if composed is None:
             return Attempt(None, "plus de destinataire (contact effacé, sans adresse, ou élément supprimé)",
                            reason=NO_RECIPIENT)
+        return composed
+
+    async def _deliver(self, composed: Composed) -> Attempt:
         outcome = await self.smtp.send(composed.mail)
         return Attempt(outcome.result, outcome.reply, composed.owners, composed.cancelled_parts)
 

@@ -21,6 +21,7 @@ from shared.db import new_id
 from shared.events import EventEnvelope
 from shared.events.commitments import DeadlineApproaching, DeadlineDue, DeadlineEscalated, DeadlineOverdue
 from shared.problems import Conflict, NotFound
+from shared.telemetry import inject_trace_context
 
 DeadlineReminder: TypeAlias = DeadlineApproaching | DeadlineDue | DeadlineOverdue | DeadlineEscalated
 REMINDER_TYPES = frozenset(cls.type for cls in (DeadlineApproaching, DeadlineDue, DeadlineOverdue, DeadlineEscalated))
@@ -76,9 +77,10 @@ async def resend(session: AsyncSession, clock: Clock, delivery: Delivery, domain
 
 def new_row(*, event_id: uuid.UUID, contact_id: uuid.UUID, kind: DeliveryKind, event_type: str,
             event: dict[str, Any] | None, item_id: uuid.UUID | None, deadline_id: uuid.UUID | None,
-            partner_id: uuid.UUID | None, audience: str | None, held: bool, now: datetime, domain: str
-            ) -> dict[str, Any]:
-    """The values of a new delivery, its Message-ID fixed from its id before anything is sent."""
+            partner_id: uuid.UUID | None, audience: str | None, held: bool, now: datetime, domain: str,
+            trace_context: dict[str, str] | None = None) -> dict[str, Any]:
+    """The values of a new delivery, its Message-ID fixed from its id before anything is sent; its send carries
+    on `trace_context`."""
     delivery_id = new_id()
     return {"id": delivery_id, "event_id": event_id, "contact_id": contact_id, "channel": EMAIL, "kind": kind.value,
             "event_type": event_type, "event": event, "item_id": item_id, "deadline_id": deadline_id,
@@ -88,8 +90,8 @@ def new_row(*, event_id: uuid.UUID, contact_id: uuid.UUID, kind: DeliveryKind, e
             "next_attempt_at": None if held else now, "claimed_by": None, "claim_generation": None,
             "retry_since": now,
             "last_error": None, "digest_id": None,
-            "related_delivery_id": None, "created_at": now, "updated_at": now, "sent_at": None, "failed_at": None,
-            "bounced_at": None}
+            "related_delivery_id": None, "trace_context": trace_context, "created_at": now, "updated_at": now,
+            "sent_at": None, "failed_at": None, "bounced_at": None}
 
 
 async def record_reminder(session: AsyncSession, clock: Clock, domain: str, envelope: EventEnvelope,
@@ -117,11 +119,13 @@ async def reminder_rows(session: AsyncSession, clock: Clock, domain: str, envelo
     digest_allowed = isinstance(event, DeadlineApproaching) and (next_digest_on is None or next_digest_on < due_on)
     modes = await preferences_repository.approaching_modes(session, recipients) if digest_allowed else {}
     payload = envelope.model_dump(mode="json")
+    # The trace the event is handled in (the consumer's span): each mail's send carries it on.
+    trace_context = dict(inject_trace_context({})) or None
     rows = [new_row(event_id=envelope.id, contact_id=recipient.contact_id, kind=DeliveryKind.REMINDER,
                     event_type=envelope.type, event=payload, item_id=event.item_id, deadline_id=event.deadline_id,
                     partner_id=recipient.partner_id, audience=recipient.audience,
                     held=modes.get(recipient.contact_id) == ApproachingMode.WEEKLY_DIGEST.value, now=now,
-                    domain=domain)
+                    domain=domain, trace_context=trace_context)
             for recipient in recipients.values()]
     return rows
 
@@ -144,7 +148,8 @@ async def record_failure_reports(session: AsyncSession, clock: Clock, domain: st
         row = new_row(event_id=failure_report_event_id(delivery), contact_id=owner.contact_id,
                       kind=DeliveryKind.FAILURE_REPORT, event_type=FAILURE_REPORT_TYPE, event=payload,
                       item_id=delivery.item_id, deadline_id=delivery.deadline_id, partner_id=owner.partner_id,
-                      audience=owner.audience, held=False, now=now, domain=domain)
+                      audience=owner.audience, held=False, now=now, domain=domain,
+                      trace_context=delivery.trace_context)  # in the trace of the reminder that failed
         row["related_delivery_id"] = delivery.id
         rows.append(row)
     await repository.insert_ignoring_duplicates(session, rows)

@@ -20,6 +20,7 @@ lines of at most 76 characters, encoded when they are set.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,8 +96,9 @@ def mailbox(email_address: str, display_name: str | None = None) -> Address:
     return Address(display_name=header_text(display_name), addr_spec=_checked_address(email_address))
 
 
+@functools.lru_cache(maxsize=16)
 def _sender_mailbox(sender: str) -> Address:
-    """The configured sender ("Name <address>")."""
+    """The configured sender ("Name <address>"); parsed once per value (one per installation), not per mail."""
     if _FORBIDDEN_IN_ADDRESS & set(sender):
         raise ValueError("expéditeur invalide : caractère de contrôle")
     parsed = getaddresses([sender])

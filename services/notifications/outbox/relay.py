@@ -16,6 +16,7 @@ from services.notifications.outbox.models import OutboxMessage
 from shared.bus import connect
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
+from shared.metrics import Hook, outbox_lag_hook
 from shared.outbox import relay
 from shared.outbox.relay import ping_relays
 from shared.probes import worker_probes
@@ -34,13 +35,14 @@ async def outbox_lag(sessionmaker: async_sessionmaker[AsyncSession], clock: Cloc
 
 async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> None:
     """The `relay` command: publish the outbox until SIGTERM or SIGINT (when OUTBOX_RELAY_IN_WORKER is false,
-    or to run more relays). HEALTH_PORT: ready while NATS is connected and the database answers."""
+    or to run more relays). HEALTH_PORT: ready while NATS is connected and the database answers; /metrics."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     connection: dict[str, NatsClient] = {}
-    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
+    hooks: list[Hook] = []
+    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks):
         # connect() retries while NATS is away: race it against a stop request.
         connecting = asyncio.ensure_future(connect(settings.nats_url, name="notifications-relay"))
         stopping = asyncio.ensure_future(stop.wait())
@@ -51,7 +53,10 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
             return
         connection["nats"] = client = connecting.result()
         engine = create_engine(settings.database_url)
-        relay = OutboxRelay(create_sessionmaker(engine), client, settings.notifications_stream(), clock,
+        sessionmaker = create_sessionmaker(engine)
+        stream = settings.notifications_stream()
+        hooks.append(outbox_lag_hook(stream.name, lambda: outbox_lag(sessionmaker, clock)))
+        relay = OutboxRelay(sessionmaker, client, stream, clock,
                             batch_size=settings.outbox_relay_batch_size,
                             poll_seconds=settings.outbox_relay_poll_seconds)
         try:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
@@ -30,6 +31,7 @@ from shared.bus import StreamSpec, connect, ensure_stream
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
 from shared.events.envelope import EventEnvelope
+from shared.metrics import Hook, consumer_lag_hook, count_consumed
 from shared.telemetry import extract_trace_context
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class WebhookConsumer:
     # Called after a commit that queued deliveries (wakes the dispatcher).
     on_recorded: Callable[[], None] = lambda: None
     recorded: int = field(default=0, init=False)
+    subscription: JetStreamContext.PullSubscription | None = field(default=None, init=False)
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         """Declare the stream if nobody has yet, and bind to (or create) the durable consumer."""
@@ -77,9 +80,14 @@ class WebhookConsumer:
             async with self.sessionmaker() as session, session.begin():
                 created = await service.record_event(session, self.clock, envelope)
         await message.ack()
+        count_consumed(self.durable, self.stream.subject_prefix, [message.subject])
         if created:
             self.recorded += created
             self.on_recorded()
+
+    async def consumer_info(self) -> Any:
+        """The durable consumer's JetStream info (its backlog); None before it is subscribed."""
+        return None if self.subscription is None else await self.subscription.consumer_info()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and handle events until `stop` is set; a message that fails is left for redelivery."""
@@ -87,7 +95,7 @@ class WebhookConsumer:
         while not stop.is_set():
             try:
                 if subscription is None:
-                    subscription = await self.subscribe()
+                    subscription = self.subscription = await self.subscribe()
                 messages = await subscription.fetch(self.batch_size, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
                 # Nothing new within a second: the normal state of an idle consumer. nats-py raises either.
@@ -110,8 +118,10 @@ async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def run_webhooks(settings: NotificationsSettings, clock: Clock, stop: asyncio.Event) -> None:
-    """Run the webhook consumer and dispatcher of one process until `stop` is set."""
+async def run_webhooks(settings: NotificationsSettings, clock: Clock, stop: asyncio.Event,
+                       metrics_hooks: list[Hook] | None = None) -> None:
+    """Run the webhook consumer and dispatcher of one process until `stop` is set; the consumer's backlog is
+    added to `metrics_hooks` (the worker's /metrics)."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessionmaker = create_sessionmaker(engine)
     dispatcher = WebhookDispatcher(sessionmaker, clock, policy=service.retry_policy(settings),
@@ -125,6 +135,8 @@ async def run_webhooks(settings: NotificationsSettings, clock: Clock, stop: asyn
                         settings.events_stream_replicas)
     consumer = WebhookConsumer(client, stream, sessionmaker, clock, durable=settings.webhook_consumer_durable,
                                ack_wait_seconds=settings.consumer_ack_wait_seconds, on_recorded=dispatcher.wake)
+    if metrics_hooks is not None:
+        metrics_hooks.append(consumer_lag_hook(consumer.durable, consumer.consumer_info))
     try:
         await asyncio.gather(consumer.run(stop), dispatcher.run(stop))
     finally:

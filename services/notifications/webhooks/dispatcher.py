@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import time
@@ -24,12 +25,23 @@ import httpx
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.notifications.deliveries import events
+from services.notifications.deliveries.events import ReminderDelivery
+from services.notifications.metrics import (
+    WEBHOOK_ATTEMPTS,
+    WEBHOOK_DELIVERIES_FAILED,
+    WEBHOOK_FAILURES,
+    count_reminder_events,
+)
+from services.notifications.outbox.recorder import record_event
 from services.notifications.webhooks import repository, service
 from services.notifications.webhooks.models import WebhookDelivery, WebhookSubscription
 from services.notifications.webhooks.service import AttemptResult, RetryPolicy
 from services.notifications.webhooks.signing import signature_headers
 from services.notifications.webhooks.ssrf import CheckedTarget, TargetPolicy, UnsafeTarget, check_target
 from shared.clock import Clock
+from shared.events import EventData
+from shared.telemetry import extract_trace_context
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -51,6 +63,8 @@ class ClaimedDelivery:
     # The claim's fence: the result is recorded only if the delivery still carries both.
     attempts: int
     lease_until: datetime
+    # The trace it was queued in, carried on by the POST's span.
+    trace_context: dict[str, str] | None = None
 
 
 def _pinned_request(client: httpx.AsyncClient, target: CheckedTarget, headers: dict[str, str], body: bytes
@@ -137,7 +151,8 @@ class WebhookDispatcher:
                 delivery.next_attempt_at = lease_until
             return [ClaimedDelivery(delivery.id, subscription.id, delivery.event_id, delivery.event_type,
                                     subscription.url, tuple(service.secrets_in_use(subscription, now)),
-                                    delivery.payload.encode(), delivery.attempts, lease_until)
+                                    delivery.payload.encode(), delivery.attempts, lease_until,
+                                    delivery.trace_context)
                     for delivery, subscription in rows]
 
     async def dispatch_due(self) -> int:
@@ -157,6 +172,7 @@ class WebhookDispatcher:
 
     async def _send_and_record(self, client: httpx.AsyncClient, claimed: ClaimedDelivery) -> None:
         with tracer.start_as_current_span("webhook POST", kind=trace.SpanKind.CLIENT,
+                                          context=extract_trace_context(claimed.trace_context),
                                           attributes={"webhook.subscription_id": str(claimed.subscription_id),
                                                       "webhook.event_id": str(claimed.event_id),
                                                       "webhook.event_type": claimed.event_type}):
@@ -180,7 +196,14 @@ class WebhookDispatcher:
                                "again meanwhile", claimed.event_id, claimed.subscription_id, _describe(result))
                 return False
             await service.record_attempt(session, self.clock, self.policy, delivery, subscription, result)
-            return True
+            told = _reminder_outcome(session, self.clock, delivery, result)
+        WEBHOOK_ATTEMPTS.inc()
+        if not result.succeeded:
+            WEBHOOK_FAILURES.inc()
+        if delivery.status == "failed":
+            WEBHOOK_DELIVERIES_FAILED.inc()
+        count_reminder_events(told)
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop` is set: on each wake-up, and on a short poll for retries coming due."""
@@ -196,6 +219,30 @@ class WebhookDispatcher:
                 waiter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
+
+
+def _reminder_outcome(session: AsyncSession, clock: Clock, delivery: WebhookDelivery, result: AttemptResult
+                      ) -> list[EventData]:
+    """A settled webhook delivery of a reminder event: its `delivery.sent` or `delivery.failed`, in the
+    transaction that settles it (none for other events, nor while retries go on)."""
+    if delivery.status not in ("succeeded", "failed"):
+        return []
+    try:
+        envelope = json.loads(delivery.payload)
+    except ValueError:
+        return []
+    partners = (envelope.get("data") or {}).get("partner_ids") or []
+    reminder = ReminderDelivery(delivery.id, envelope, uuid.UUID(partners[0]) if len(partners) == 1 else None,
+                                None, delivery.attempts, channel=events.WEBHOOK)
+    if delivery.status == "succeeded":
+        data: EventData | None = reminder.sent()
+    else:
+        reason = events.WEBHOOK_REFUSED if result.status_code is not None else events.WEBHOOK_UNREACHABLE
+        data = reminder.failed(reason, permanent=result.gone)
+    if data is None:
+        return []
+    record_event(session, data, clock)
+    return [data]
 
 
 def _describe(result: AttemptResult) -> str:

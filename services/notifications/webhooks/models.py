@@ -54,6 +54,8 @@ class WebhookDelivery(IdMixin, Base):
     next_attempt_at: Mapped[datetime | None]
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # The W3C trace context (traceparent, tracestate) it was queued under: each POST carries on that trace.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
 

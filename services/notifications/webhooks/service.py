@@ -30,6 +30,7 @@ from services.notifications.webhooks.ssrf import TargetPolicy, UnsafeTarget, che
 from shared.clock import Clock
 from shared.events.envelope import Actor, EventEnvelope
 from shared.problems import InvalidInput, NotFound
+from shared.telemetry import inject_trace_context
 
 MAX_PAGE = 200
 
@@ -218,7 +219,8 @@ async def queue_ping(session: AsyncSession, actor: Actor, clock: Clock, subscrip
                              data={"subscription_id": str(subscription.id)})
     delivery = WebhookDelivery(subscription_id=subscription.id, event_id=envelope.id, event_type=PING_EVENT,
                                payload=envelope.model_dump_json(), status="pending", attempts=0,
-                               next_attempt_at=now, created_at=now)
+                               next_attempt_at=now, trace_context=dict(inject_trace_context({})) or None,
+                               created_at=now)
     session.add(delivery)
     await session.flush()
     return delivery
@@ -233,6 +235,8 @@ async def record_event(session: AsyncSession, clock: Clock, envelope: EventEnvel
     this call created."""
     now = clock.now()
     payload = envelope.model_dump_json()
+    # The trace the event is handled in (the consumer's span): each POST of it carries it on.
+    trace_context = dict(inject_trace_context({})) or None
     created = 0
     for subscription in await repository.list_enabled(session):
         # A new subscription receives what happens from then on, not the stream's history.
@@ -240,7 +244,7 @@ async def record_event(session: AsyncSession, clock: Clock, envelope: EventEnvel
             created += await repository.insert_delivery_once(session, {
                 "subscription_id": subscription.id, "event_id": envelope.id, "event_type": envelope.type,
                 "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
-                "created_at": now})
+                "trace_context": trace_context, "created_at": now})
     return created
 
 

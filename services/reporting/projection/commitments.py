@@ -63,6 +63,7 @@ async def _item_created(batch: Batch, envelope: EventEnvelope, data: events.Item
     batch.add(Item, {"id": data.item_id, "plan_id": data.plan_id, "objective_id": data.objective_id,
                      "kind": data.kind, "title": data.title, "status": data.status,
                      "waiting_on": waiting_on(data.kind, data.status), "lead_partner_id": data.lead_partner_id,
+                     "owner_contact_id": data.owner_contact_id,
                      "progress_percent": None, "created_on": on, "status_changed_on": on, "requested_on": None,
                      "acknowledged_on": None, "answered_on": None, "delivered_on": None, "verified_on": None,
                      "response_delay_working_days": None, "answered_by_deadline": None})
@@ -74,7 +75,7 @@ async def _item_updated(batch: Batch, envelope: EventEnvelope, data: events.Item
     item = batch.get(Item, data.item_id)
     if item is None:
         return
-    item.update(title=data.title, lead_partner_id=data.lead_partner_id)
+    item.update(title=data.title, lead_partner_id=data.lead_partner_id, owner_contact_id=data.owner_contact_id)
     batch.set_parties(data.item_id, data.lead_partner_id, data.associated_partner_ids)
     batch.add_timeline_entry(envelope, data.item_id, paris_date(envelope.occurred_at),
                              _json(envelope, "changed", "title", "lead_partner_id"))

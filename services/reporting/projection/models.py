@@ -98,6 +98,8 @@ class Item(Base):
     status: Mapped[str] = mapped_column(String(32))
     waiting_on: Mapped[str] = mapped_column(String(16))
     lead_partner_id: Mapped[uuid.UUID | None]
+    # The city agent in charge (a contact's id; no name): whose calendar feed the item's deadlines go to.
+    owner_contact_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     progress_percent: Mapped[int | None]
     created_on: Mapped[date]
     status_changed_on: Mapped[date]

@@ -24,6 +24,7 @@ from services.reporting.projection.models import (
     ItemPartner,
     Objective,
     Partner,
+    PartnerMember,
     Plan,
     TimelineEntry,
 )
@@ -197,9 +198,10 @@ async def late_items(session: AsyncSession, today: date, visible: Visible, plan_
 
 async def deadlines(session: AsyncSession, visible: Visible, *, due_from: date | None = None,
                     due_before: date | None = None, open_only: bool = True, moved_only: bool = False,
-                    plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None, limit: int = 1000
-                    ) -> list[Row[Any]]:
-    """Deadlines with their item, by date in force, then item title."""
+                    plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None, limit: int = 1000,
+                    owner_contact_id: uuid.UUID | None = None) -> list[Row[Any]]:
+    """Deadlines with their item, by date in force, then item title (`owner_contact_id`: of the items that city
+    agent is in charge of)."""
     query = (select(Deadline.id, Deadline.item_id, Deadline.kind, Deadline.original_due_on, Deadline.due_on,
                     Deadline.met_on, Item.title, Item.status, Item.plan_id, Item.lead_partner_id, Item.waiting_on)
              .join(Item, Item.id == Deadline.item_id)
@@ -217,6 +219,8 @@ async def deadlines(session: AsyncSession, visible: Visible, *, due_from: date |
         query = query.where(Item.plan_id == plan_id)
     if partner_id is not None:
         query = query.where(Item.lead_partner_id == partner_id)
+    if owner_contact_id is not None:
+        query = query.where(Item.owner_contact_id == owner_contact_id)
     return list((await session.execute(query)).all())
 
 
@@ -235,3 +239,61 @@ async def partner_names(session: AsyncSession, ids: Collection[uuid.UUID]) -> di
         return {}
     rows = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(list(ids))))
     return {row.id: row.name for row in rows}
+
+
+# Exports and calendar feeds (services/reporting/exports/, services/reporting/calendar/).
+
+
+def _next_open_due() -> Any:
+    """The earliest open date of the item of the enclosing query (None once it is finished)."""
+    return (select(func.min(Deadline.due_on))
+            .where(Deadline.item_id == Item.id, Deadline.met_on.is_(None), Deadline.removed.is_(False),
+                   Item.status.not_in(FINISHED))
+            .correlate(Item).scalar_subquery())
+
+
+async def export_items(session: AsyncSession, visible: Visible, plan_id: uuid.UUID | None = None,
+                       partner_id: uuid.UUID | None = None) -> list[Row[Any]]:
+    """Items with their plan, axis and objective, the lead partner's name and their earliest open date, in the
+    plan's order (axis, objective), then by title."""
+    query = (select(Item.id, Item.kind, Item.title, Item.status, Item.waiting_on, Item.progress_percent,
+                    Item.created_on, Item.requested_on, Item.acknowledged_on, Item.answered_on, Item.delivered_on,
+                    Item.verified_on, Item.response_delay_working_days, Item.lead_partner_id,
+                    Plan.title.label("plan_title"), Plan.commune, Axis.number.label("axis_number"),
+                    Axis.title.label("axis_title"), Objective.letter.label("objective_letter"),
+                    Objective.title.label("objective_title"), Partner.name.label("lead_partner_name"),
+                    _next_open_due().label("next_due_on"))
+             .outerjoin(Plan, Plan.id == Item.plan_id)
+             .outerjoin(Objective, Objective.id == Item.objective_id)
+             .outerjoin(Axis, Axis.id == Objective.axis_id)
+             .outerjoin(Partner, Partner.id == Item.lead_partner_id)
+             .where(_visible_items(visible))
+             .order_by(Plan.title, Item.plan_id, Axis.position, Objective.position, Item.title, Item.id))
+    if plan_id is not None:
+        query = query.where(Item.plan_id == plan_id)
+    if partner_id is not None:
+        query = query.where(Item.lead_partner_id == partner_id)
+    return list((await session.execute(query)).all())
+
+
+async def organisation_of(session: AsyncSession, partner_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    """A partner and the groups it belongs to: what a key of that partner sees (empty: no such partner)."""
+    if await session.get(Partner, partner_id) is None:
+        return frozenset()
+    groups = await session.scalars(select(PartnerMember.group_id).where(PartnerMember.member_id == partner_id))
+    return frozenset({partner_id, *groups})
+# --- Added for the intranet page (services/reporting/pages/) -------------------------------------------------
+
+
+async def plans(session: AsyncSession, visible: Visible) -> Sequence[Plan]:
+    """The plans, by title; for a partner, those holding at least one of its items."""
+    query = select(Plan).order_by(Plan.title, Plan.id)
+    if visible is not None:
+        query = query.where(exists().where(Item.plan_id == Plan.id, _visible_items(visible)))
+    return (await session.scalars(query)).all()
+
+
+async def groups_of(session: AsyncSession, partner_id: uuid.UUID) -> set[uuid.UUID]:
+    """The groups a partner belongs to."""
+    return set((await session.scalars(select(PartnerMember.group_id)
+                                      .where(PartnerMember.member_id == partner_id))).all())

@@ -238,3 +238,35 @@ async def item_timeline(session: AsyncSession, principal: Principal, item_id: uu
 def _about_another_partner(details: dict[str, Any], visible: Visible) -> bool:
     partner = details.get("partner_id")
     return partner is not None and visible is not None and uuid.UUID(partner) not in visible
+
+
+async def deadline_list(session: AsyncSession, visible: Visible, today: date, *, open_only: bool = True,
+                        plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None,
+                        owner_contact_id: uuid.UUID | None = None, limit: int = 100_000
+                        ) -> list[DeadlineReportRead]:
+    """Deadlines of the visible items (the open ones, or all but removed ones), by date in force then title, as
+    the deadlines report shows each one (exports and calendar feeds; `owner_contact_id`: of one city agent's
+    items)."""
+    rows = await repository.deadlines(session, visible, open_only=open_only, plan_id=plan_id, partner_id=partner_id,
+                                      limit=limit, owner_contact_id=owner_contact_id)
+    return [_deadline(row, today) for row in rows]
+# --- Added for the intranet page (services/reporting/pages/) -------------------------------------------------
+
+
+async def plans(session: AsyncSession, principal: Principal) -> list[tuple[uuid.UUID, str]]:
+    """The plans the caller has something in (id, title), by title."""
+    return [(plan.id, plan.title) for plan in await repository.plans(session, visible_to(principal))]
+
+
+async def partner_names(session: AsyncSession, principal: Principal, ids: set[uuid.UUID | None]
+                        ) -> dict[uuid.UUID, str]:
+    """The names of these partners that the caller may see (to name the lead of a late item, a deadline)."""
+    return await repository.partner_names(session, {pid for pid in ids
+                                                    if pid is not None and principal.may_see_partner(pid)})
+
+
+async def organisation_of(session: AsyncSession, partner_id: uuid.UUID) -> frozenset[uuid.UUID] | None:
+    """A partner and the groups it belongs to (what its key would see), or None for an unknown partner."""
+    if partner_id not in await repository.partner_names(session, {partner_id}):
+        return None
+    return frozenset({partner_id} | await repository.groups_of(session, partner_id))

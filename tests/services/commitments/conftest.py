@@ -13,6 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.commitments.app import create_app
 from services.commitments.auth.service import create_key
@@ -25,6 +26,7 @@ from services.commitments.partners.service import create_partner
 from services.commitments.plans.models import Objective
 from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
+from shared.db import create_engine
 from tests.services.commitments.factories import create_plan_axis_objective
 from tests.services.commitments.sample_data import sample_directory
 
@@ -51,6 +53,17 @@ async def app(settings: CommitmentsSettings, clock: FixedClock) -> AsyncIterator
     async with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(delete(table))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test database without the app (the unit of work and the outbox on their own); the outbox
+    is emptied after the test."""
+    engine = create_engine(database_url)
+    yield engine
+    async with engine.begin() as connection:
+        await connection.execute(delete(OutboxMessage))
     await engine.dispose()
 
 

@@ -9,13 +9,14 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+import sqlalchemy
 from fastapi import FastAPI
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.items.models import Item
@@ -265,3 +266,98 @@ async def test_a_schedule_that_fails_is_put_off_and_the_others_are_sent(
     assert ((result := await make_scanner().tick()).fired, result.failed) == (2, 0)
     assert sorted((str(f.deadline_id), f.step) for f in await firings()) == sorted(
         (request.deadline_id, "D-1") for request in (good, malformed, unknown, last))
+
+
+@contextlib.asynccontextmanager
+async def _database_refuses_firings_of(app: FastAPI, deadline_id: str) -> AsyncIterator[None]:
+    """A trigger that makes the database itself refuse this deadline's firing rows (as a constraint would), so
+    that the batch fails at the database, not in the scanner's own code."""
+    name = f"refuse_{uuid.uuid4().hex[:12]}"
+    matches = f"NEW.reminder_key LIKE '{deadline_id}:%'"
+    if app.state.engine.dialect.name == "postgresql":
+        function = (f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF {matches} THEN "
+                    "RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$")
+        create = [function,
+                  f"CREATE TRIGGER {name} BEFORE INSERT ON reminder_firings FOR EACH ROW EXECUTE FUNCTION {name}()"]
+        drop = [f"DROP TRIGGER {name} ON reminder_firings", f"DROP FUNCTION {name}()"]
+    else:
+        create = [(f"CREATE TRIGGER {name} BEFORE INSERT ON reminder_firings WHEN {matches} "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")]
+        drop = [f"DROP TRIGGER {name}"]
+    async with app.state.engine.begin() as connection:
+        for statement in create:
+            await connection.execute(text(statement))
+    try:
+        yield
+    finally:
+        async with app.state.engine.begin() as connection:
+            for statement in drop:
+                await connection.execute(text(statement))
+
+
+async def test_a_row_the_database_refuses_is_put_off_and_the_rest_of_its_batch_is_sent(
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
+        caplog: pytest.LogCaptureFixture, schedule_of: Callable[[str], Awaitable[ReminderSchedule]],
+        firings: Callable[..., Awaitable[list[ReminderFiring]]]) -> None:
+    objective, partner = await make_objective(), await make_partner("Hauts-de-Seine Habitat")
+    requests = [await sent_request(admin, objective, partner, "2026-03-05", title=f"Demande {n}") for n in range(5)]
+    poisoned, good = requests[2], [request for n, request in enumerate(requests) if n != 2]
+    # Friday 6 March, 09:00 in Paris: D+1 is due (D-1 and D superseded), and the requests go unanswered with it.
+    clock.instant = utc("2026-03-06T08:00")
+    async with _database_refuses_firings_of(app, poisoned.deadline_id):
+        with caplog.at_level(logging.WARNING, logger="services.commitments.reminders.scanner"):
+            result = await make_scanner().tick()  # one batch holds the five
+
+    assert (result.fired, result.skipped, result.failed, result.batches) == (4, 8, 1, 1)
+    assert sorted(result.marked_unanswered) == sorted(uuid.UUID(request.item_id) for request in good)
+    # The batch failed whole once (a warning), then row by row only the poisoned row failed (an error, its id).
+    assert [record.levelno for record in caplog.records] == [logging.WARNING, logging.ERROR]
+    assert "refused by the test" in caplog.records[0].getMessage()
+    assert caplog.records[1].exc_info and str(caplog.records[1].args[0]) == poisoned.deadline_id
+    # The others: fired once each, their event in the outbox, their schedule moved on, the request unanswered.
+    assert sorted((str(f.deadline_id), f.step) for f in await firings()) == sorted(
+        (request.deadline_id, "D+1") for request in good)
+    assert sorted(await _reminder_keys_in_outbox(app)) == sorted(f"{r.deadline_id}:1:0:D+1" for r in good)
+    for request in good:
+        assert (await schedule_of(request.deadline_id)).next_fire_at == utc("2026-03-12T07:30")  # D+5
+        assert ok(await admin.get(f"/v1/items/{request.item_id}"))["status"] == "no_answer"
+    # The poisoned one: nothing written, put off by an hour.
+    schedule = await schedule_of(poisoned.deadline_id)
+    assert (schedule.next_fire_at, schedule.handled_until) == (utc("2026-03-06T09:00"), START)
+    assert ok(await admin.get(f"/v1/items/{poisoned.item_id}"))["status"] == "sent"
+
+    clock.instant = utc("2026-03-06T09:00")  # the database accepts it now: sent an hour late, whole
+    assert ((result := await make_scanner().tick()).fired, result.failed, result.marked_unanswered) == (
+        1, 0, [uuid.UUID(poisoned.item_id)])
+    assert sorted((str(f.deadline_id), f.step) for f in await firings()) == sorted(
+        (request.deadline_id, "D+1") for request in requests)
+
+
+async def test_a_batch_is_written_whole_in_the_same_statements_whatever_its_size(
+        app: FastAPI, admin: httpx.AsyncClient, clock: FixedClock, make_scanner: Callable[..., DeadlineScanner],
+        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]
+        ) -> None:
+    objective, partner = await make_objective(), await make_partner("Hauts-de-Seine Habitat")
+    for n in range(2):
+        await sent_request(admin, objective, partner, "2026-03-05", title=f"Demande {n}")
+    for n in range(6):
+        await sent_request(admin, objective, partner, "2026-03-10", title=f"Demande {n + 2}")
+    statements: list[str] = []
+
+    def record(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    sqlalchemy.event.listen(app.state.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        counts = []
+        for instant, expected in (("2026-03-04T08:00", 2), ("2026-03-05T08:00", 8)):  # 2 D-1; then 2 D, 6 D-3
+            statements.clear()
+            clock.instant = utc(instant)
+            result = await make_scanner().tick()
+            assert (result.fired, result.failed, result.batches) == (expected, 0, 1)
+            assert statements.count("SAVEPOINT") == 1  # the batch's own, no row's
+            counts.append(len(statements))
+    finally:
+        sqlalchemy.event.remove(app.state.engine.sync_engine, "before_cursor_execute", record)
+    assert counts[0] == counts[1], "a bigger batch took more statements: some are sent per row"

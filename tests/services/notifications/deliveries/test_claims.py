@@ -26,6 +26,7 @@ from services.notifications.deliveries.claims import Claims, IdentityTaken, work
 from services.notifications.deliveries.models import Delivery, DeliveryKind, SenderWorker
 from services.notifications.deliveries.outcomes import Attempt, OutcomeRecorder
 from services.notifications.deliveries.sender import DeliverySender
+from services.notifications.outbox.models import OutboxMessage
 from services.notifications.smtp import SendResult, SmtpPool
 from shared.clock import FixedClock
 from shared.db import create_engine, create_sessionmaker
@@ -43,6 +44,7 @@ async def sessionmaker(notifications_database_url: str) -> AsyncIterator[async_s
         async with engine.begin() as connection:
             await connection.execute(delete(Delivery))
             await connection.execute(delete(SenderWorker))
+            await connection.execute(delete(OutboxMessage))
         await engine.dispose()
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.deliveries.models import Delivery, SenderWorker
+from services.notifications.outbox.models import OutboxMessage
 from shared.bus import StreamSpec, ensure_stream
 from shared.db import create_engine, create_sessionmaker
 from tests.services.notifications.served_commitments import ROOT, Commitments, commitments_process
@@ -63,6 +64,7 @@ async def notifications(notifications_database_url: str) -> AsyncIterator[async_
         async with engine.begin() as connection:
             await connection.execute(delete(Delivery))
             await connection.execute(delete(SenderWorker))
+            await connection.execute(delete(OutboxMessage))  # the events of the outcomes it recorded
         await engine.dispose()
 
 

@@ -22,8 +22,9 @@ from shared.bus import StreamSpec, ensure_stream
 from shared.clock import SystemClock
 from shared.events import EventEnvelope
 from shared.events.notifications import ActionLinkUsed, DeliveryFailed, DeliverySent
-from tests.services.commitments.outbox.support import message_ids, stream_messages
-from tests.services.notifications.deliveries.test_delivery_guarantees import running
+from tests.jetstream import stream_messages
+from tests.services.commitments.outbox.published import message_ids
+from tests.services.notifications.running_worker import running
 from tests.services.notifications.world import World, publish, reminder_event
 from tests.smtp_sink import SinkHandler
 from tests.waiting import wait_until

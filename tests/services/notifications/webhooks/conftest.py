@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.notifications.config import NotificationsSettings
+from services.notifications.outbox.models import OutboxMessage
 from services.notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from shared.clock import FixedClock
 from shared.db import create_engine, create_sessionmaker
@@ -52,7 +53,7 @@ async def sessionmaker(notifications_database_url: str) -> AsyncIterator[async_s
     engine = create_engine(notifications_database_url)
     yield create_sessionmaker(engine)
     async with engine.begin() as connection:
-        for model in (WebhookAttempt, WebhookDelivery, WebhookSubscription):
+        for model in (WebhookAttempt, WebhookDelivery, WebhookSubscription, OutboxMessage):
             await connection.execute(delete(model))
     await engine.dispose()
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from services.notifications.outbox.models import OutboxMessage
 from services.notifications.webhooks import service
 from services.notifications.webhooks.dispatcher import WebhookDispatcher
 from services.notifications.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -17,7 +18,9 @@ from services.notifications.webhooks.schemas import WebhookCreate
 from services.notifications.webhooks.service import RetryPolicy
 from services.notifications.webhooks.ssrf import TargetPolicy
 from shared.clock import FixedClock
+from shared.events.commitments import DeadlineOverdue
 from shared.events.envelope import Actor, EventEnvelope
+from shared.events.notifications import DeliveryFailed, DeliverySent
 from tests.services.notifications.webhooks.conftest import Receiver
 
 LOCAL = TargetPolicy(allow_http=True, allow_private=True)
@@ -290,3 +293,51 @@ async def test_the_lease_covers_a_whole_batch_and_a_late_result_changes_nothing(
     [delivery] = await deliveries(sessionmaker)
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("succeeded", 1, 204)
     assert [a.status_code for a in await attempts(sessionmaker)] == [204]
+
+
+def reminder(clock: FixedClock, partner_id: uuid.UUID) -> EventEnvelope:
+    """A `deadline.overdue` reminder as the scanner emits it (a reminder key, one partner)."""
+    deadline, item = uuid.uuid4(), uuid.uuid4()
+    return EventEnvelope.wrap(DeadlineOverdue(
+        reminder_key=f"{deadline}:1:1:j+1", deadline_id=deadline, item_id=item, plan_id=uuid.uuid4(),
+        kind="response", due_on=date(2026, 3, 16), deadline_version=1, step="j+1", offset_working_days=1,
+        escalation="none", audience=["liaison"], partner_ids=[partner_id], fire_at=clock.now()),
+        clock.now(), Actor(kind="system"))
+
+
+async def outbox_events(sessionmaker: async_sessionmaker[AsyncSession]) -> list[EventEnvelope]:
+    async with sessionmaker() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.position))).all()
+    return [EventEnvelope.model_validate_json(row.payload) for row in rows]
+
+
+async def test_a_reminder_delivered_to_a_webhook_is_told_once_settled(sessionmaker, clock, receiver):
+    await subscribe(sessionmaker, clock, receiver.url(), ["deadline.overdue", "item.created"])
+    partner = uuid.uuid4()
+    event = reminder(clock, partner)
+    await record(sessionmaker, clock, event)
+    await record(sessionmaker, clock, envelope(clock, "item.created"))  # not a reminder: nothing told
+    receiver.answer(500, 500)  # both POSTs fail, whichever goes first
+    send = dispatcher(sessionmaker, clock)
+    await send.dispatch_due()
+    assert await outbox_events(sessionmaker) == []  # a retry is coming: nothing settled, nothing told
+    clock.advance(timedelta(seconds=10))
+    await send.dispatch_due()
+    [told] = await outbox_events(sessionmaker)
+    [delivery] = [d for d in await deliveries(sessionmaker) if d.event_type == "deadline.overdue"]
+    parsed = told.parsed()
+    assert isinstance(parsed, DeliverySent)
+    assert (parsed.delivery_id, parsed.channel, parsed.contact_id, parsed.partner_id, parsed.attempt) == (
+        delivery.id, "webhook", None, partner, 2)
+    assert parsed.reminder_key == event.data["reminder_key"] and parsed.item_id == uuid.UUID(event.data["item_id"])
+
+
+async def test_a_reminder_a_webhook_refuses_for_good_is_told_failed(sessionmaker, clock, receiver):
+    await subscribe(sessionmaker, clock, receiver.url(), ["deadline.overdue"])
+    await record(sessionmaker, clock, reminder(clock, uuid.uuid4()))
+    receiver.answer(410)  # Gone: never again
+    await dispatcher(sessionmaker, clock).dispatch_due()
+    [told] = await outbox_events(sessionmaker)
+    parsed = told.parsed()
+    assert isinstance(parsed, DeliveryFailed)
+    assert (parsed.channel, parsed.reason, parsed.permanent) == ("webhook", "webhook-refused", True)

@@ -1,0 +1,30 @@
+"""French words and numbers of the page: statuses, who an item waits on, kinds of deadlines, dates."""
+
+from __future__ import annotations
+
+from datetime import date
+
+STATUS = {
+    "draft": "brouillon", "sent": "envoyée", "acknowledged": "reçue", "accepted": "acceptée",
+    "partially_accepted": "acceptée en partie", "declined": "refusée", "no_answer": "sans réponse",
+    "in_progress": "en cours", "delivered": "réalisée, à vérifier", "verified": "vérifiée", "planned": "prévu",
+    "done": "réalisé", "abandoned": "abandonné",
+}
+WAITING_ON = {"partner": "le partenaire", "city": "la ville", "none": "personne"}
+ITEM_KIND = {"request": "demande", "commitment": "engagement de la ville"}
+DEADLINE_KIND = {"response": "réponse", "delivery": "réalisation", "milestone": "jalon"}
+ROLE = {"admin": "administration", "city": "ville", "reader": "lecture", "partner": "partenaire",
+        "service": "service"}
+
+
+def date_fr(day: date | None) -> str:
+    """15/06/2026 (the French numeric date); a dash for none."""
+    return day.strftime("%d/%m/%Y") if day is not None else "—"
+
+
+def number_fr(value: float | int | None, unit: str = "") -> str:
+    """12,5 (a decimal comma, no useless ,0); a dash for none."""
+    if value is None:
+        return "—"
+    text = f"{value:g}".replace(".", ",") if isinstance(value, float) else str(value)
+    return f"{text}\u00a0{unit}" if unit else text
