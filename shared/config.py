@@ -58,7 +58,7 @@ class ServiceSettings(BaseSettings):
         from shared.bus import StreamSpec
 
         return StreamSpec(self.events_stream, self.events_subject_prefix,
-                          self.events_duplicate_window_seconds)
+                          self.events_duplicate_window_seconds, self.events_stream_replicas)
 
     def notifications_stream(self) -> StreamSpec:
         """Where the notifications service publishes its events."""

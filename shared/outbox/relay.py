@@ -52,6 +52,9 @@ class OutboxRelay:
     # Awaited between publishing a batch and marking it, with the number of rows published (the crash tests
     # pause there, so that a kill lands between the two: tests/services/commitments/workers/faults.py).
     before_mark: Callable[[int], Awaitable[None]] | None = None
+    # Awaited once a batch is read (claimed, on PostgreSQL) and before any of it is published, with the number
+    # of rows: a kill there leaves rows committed by the API but not yet on the bus (the same crash tests).
+    before_publish: Callable[[int], Awaitable[None]] | None = None
     stats: RelayStats = field(default_factory=RelayStats)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -68,6 +71,8 @@ class OutboxRelay:
                 # Row locks do not get in the way of the API, which only inserts outbox rows.
                 async with session.begin():
                     rows = await self._oldest_unpublished(session, claim=True)
+                    if rows and self.before_publish is not None:
+                        await self.before_publish(len(rows))
                     await self._publish(js, rows)
                     if rows and self.before_mark is not None:
                         await self.before_mark(len(rows))
@@ -81,6 +86,8 @@ class OutboxRelay:
                 rows = await self._oldest_unpublished(session, claim=False)
             if not rows:
                 return 0
+            if self.before_publish is not None:
+                await self.before_publish(len(rows))
             await self._publish(js, rows)
             if self.before_mark is not None:
                 await self.before_mark(len(rows))

@@ -1,7 +1,9 @@
 """The parts of a multi-node run, each a real process on this machine: a three-node NATS cluster (three
-nats-server processes on loopback ports, JetStream on file storage with `sync_interval: always`), two
-PostgreSQL databases made for the run and dropped after it, two replicas of every service and worker, and an
-SMTP sink per mail worker that counts what it receives.
+nats-server processes on loopback ports, JetStream on file storage with `sync_interval: always`, both streams
+at 3 replicas), three PostgreSQL databases made for the run and dropped after it (commitments, notifications,
+reporting), two replicas of every service and worker that may run twice, one of the notifications relay and of
+the reporting projector (each applies or publishes its stream in order: docs/deployment.md), and an SMTP sink
+per mail worker that counts what it receives.
 
 Every process runs in its own process group (killed as a group, SIGKILL for a crash, SIGTERM for a stop), logs
 to a file of the run's temporary folder, and is stopped when the run ends, whatever happens
@@ -286,6 +288,14 @@ class Cluster:
         return f"faults{self.run_id}.commitments"
 
     @property
+    def notifications_stream_name(self) -> str:
+        return f"FAULTS_{self.run_id}_N"
+
+    @property
+    def notifications_subject_prefix(self) -> str:
+        return f"faults{self.run_id}.notifications"
+
+    @property
     def nats_urls(self) -> str:
         return ",".join(node.url for node in self.nodes)
 
@@ -314,31 +324,34 @@ class Cluster:
         return next(process for process, node in zip(self.nats, self.nodes, strict=True) if node.name == server_name)
 
     async def create_stream(self, timeout: float = 60.0) -> None:
-        """The event stream at 3 replicas, once the cluster has elected its JetStream meta leader."""
+        """Both event streams (commitments, notifications) at 3 replicas, once the cluster has elected its
+        JetStream meta leader."""
         from shared.bus import StreamSpec, connect, ensure_stream
 
         client = await connect(self.nats_urls, name="faults-harness")
         try:
             js = client.jetstream()
-            started = time.monotonic()
-            while True:
-                try:
-                    await ensure_stream(js, StreamSpec(self.stream_name, self.subject_prefix, replicas=3))
-                    break
-                except Exception:
-                    if time.monotonic() - started > timeout:
-                        raise
-                    await asyncio.sleep(0.5)
-            info = await js.stream_info(self.stream_name)
-            if info.config.num_replicas != 3:
-                raise RuntimeError(f"stream {self.stream_name} has {info.config.num_replicas} replicas, not 3")
+            for name, prefix in ((self.stream_name, self.subject_prefix),
+                                 (self.notifications_stream_name, self.notifications_subject_prefix)):
+                started = time.monotonic()
+                while True:
+                    try:
+                        await ensure_stream(js, StreamSpec(name, prefix, replicas=3))
+                        break
+                    except Exception:
+                        if time.monotonic() - started > timeout:
+                            raise
+                        await asyncio.sleep(0.5)
+                info = await js.stream_info(name)
+                if info.config.num_replicas != 3:
+                    raise RuntimeError(f"stream {name} has {info.config.num_replicas} replicas, not 3")
         finally:
             await client.close()
 
     # --- PostgreSQL -------------------------------------------------------------------------------------
 
     async def create_databases(self) -> None:
-        for which in ("c", "n"):
+        for which in ("c", "n", "r"):
             name = f"eng_faults_{self.run_id}_{which}"
             await _pg_admin(self.admin_database_url, f'CREATE DATABASE "{name}"')
             self.databases.append(name)
@@ -373,6 +386,8 @@ class Cluster:
         self.run_command(["-m", "services.commitments", "migrate"], commitments)
         notifications_db = {"NOTIFICATIONS_DATABASE_URL": self.database_url("n")}
         self.run_command(["-m", "services.notifications", "migrate"], notifications_db)
+        reporting_db = {"REPORTING_DATABASE_URL": self.database_url("r")}
+        self.run_command(["-m", "services.reporting", "migrate"], reporting_db)
         for role in ("admin", "service"):
             output = self.run_command(["-m", "services.commitments", "create-key", "--role", role, "--name",
                                        f"faults {role}"], commitments)
@@ -392,6 +407,11 @@ class Cluster:
             notifications = {
                 **notifications_db, "NATS_URL": self.nats_urls, "EVENTS_STREAM": self.stream_name,
                 "EVENTS_SUBJECT_PREFIX": self.subject_prefix, "EVENTS_STREAM_REPLICAS": "3",
+                "NOTIFICATIONS_EVENTS_STREAM": self.notifications_stream_name,
+                "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": self.notifications_subject_prefix,
+                # The notifications relay runs on its own, one replica (it publishes the service's events in
+                # order), not in each mail worker.
+                "OUTBOX_RELAY_IN_WORKER": "false", "OUTBOX_RELAY_POLL_SECONDS": "1",
                 # Each replica asks the commitments API of its own side (behind a load balancer in production).
                 "COMMITMENTS_URL": self.api_url(replica), "COMMITMENTS_API_KEY": self.keys["service"],
                 "ACTION_LINK_SECRET": f"faults-{self.run_id}-secret-of-the-action-links",
@@ -414,6 +434,20 @@ class Cluster:
                 # within seconds, not minutes: the drain at the end does not wait for the default backoff.
                 "RETRY_INITIAL_SECONDS": "2", "RETRY_MAX_INTERVAL_SECONDS": "10"},
                 f"http://127.0.0.1:{health}/readyz")
+            if replica == "a":
+                health = free_port()
+                self._add("notifications-relay", ["-m", "services.notifications", "relay"],
+                          {**notifications, "HEALTH_PORT": str(health)}, f"http://127.0.0.1:{health}/readyz")
+        health = free_port()
+        self._add("reporting-projector", ["-m", "services.reporting", "project"], {
+            **reporting_db, "NATS_URL": self.nats_urls, "EVENTS_STREAM": self.stream_name,
+            "EVENTS_SUBJECT_PREFIX": self.subject_prefix, "NOTIFICATIONS_EVENTS_STREAM": self.notifications_stream_name,
+            "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": self.notifications_subject_prefix, "EVENTS_STREAM_REPLICAS": "3",
+            "HEALTH_PORT": str(health), "PROJECTOR_DURABLE": f"reporting-{self.run_id}",
+            # Small batches, and a batch left by a killed projector back within seconds (not the default 60).
+            "PROJECTOR_BATCH_SIZE": "100", "PROJECTOR_ACK_WAIT_SECONDS": "10",
+            "LOG_JSON": "false", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)},
+            f"http://127.0.0.1:{health}/readyz")
 
     def _add(self, name: str, argv: list[str], env: dict[str, str], health_url: str) -> None:
         self.services[name] = Process(name, [PYTHON, *argv], env, self.work / f"{name}.log", health_url)

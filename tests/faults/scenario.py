@@ -4,11 +4,14 @@ replicas, the kills listed below while it runs, a drain, then the counts (`run`,
 The kills, one after another, each followed by a restart of what was killed:
     1. the NATS node leading the event stream (SIGKILL);
     2. one replica of each service and worker (SIGKILL): commitments API, relay, scanner, notifications API,
-       mail worker;
+       mail worker, notifications relay;
     3. the scanner in the middle of a tick: a replica started with the test-only pause inside a batch's
        transaction (tests/services/commitments/workers/faults.py), killed there;
-    4. the relay between publishing a batch and marking it published (the same hooks entry);
-    5. a mail worker while its SMTP sink is receiving mails from it.
+    4. the relay between reading (claiming) a batch and publishing it, and the relay between publishing a
+       batch and marking it published (the same hooks entry);
+    5. a mail worker while its SMTP sink is receiving mails from it;
+    6. the reporting projector mid-batch: while its consumer of the commitments stream has messages delivered
+       and not yet acknowledged (a batch being applied or just committed).
 
 Reminders: every deadline of the load is due on the second working day from today; the scanners run as of the
 next working day at 10:00 (Paris), so the step "1 working day before" of every deadline is due, once, and
@@ -17,7 +20,9 @@ goes out as a `deadline.approaching` event and one mail (the partner has a singl
 The counts: events in the commitments outbox against messages in the stream (by event id: lost, duplicated);
 reminder events against the notifications service's deliveries (by event id: not consumed); deliveries sent
 against mails received (by Message-ID: lost, duplicated; the duplicates bounded by SMTP_CONNECTIONS per killed
-mail worker); deadlines against reminder firings (the scanner lost none)."""
+mail worker); deadlines against reminder firings (the scanner lost none); the reporting database against the
+commitments and notifications databases, read with SQL from each (items per lead partner and status, deadlines
+per due date, reminders sent per partner): equal, or how many figures differ."""
 
 from __future__ import annotations
 
@@ -72,6 +77,8 @@ class Report:
     duration: float = 0.0
     load_requests: int = 0
     load_retries: int = 0
+    load_stuck_keys: int = 0
+    reporting_differences: list[str] = field(default_factory=list)
     starts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -100,12 +107,21 @@ class Report:
             ("Mails lost (sent, never received)", f["mails_lost"]),
             ("Duplicate mails (bound: SMTP connections × mail-worker kills)",
              f"{f['mails_duplicated']} (≤ {self.duplicate_bound})"),
+            (("Reporting figures compared (items by partner and status, deadlines by due date, reminders sent "
+              "by partner)"), f["reporting_figures"]),
+            ("**reporting = commitments**", "**equal**" if f["reporting_differences"] == 0
+             else f"**{f['reporting_differences']} differences**"),
             ("Processes that exited on their own", sum(1 for x in self.faults if "on its own" in x.what)),
             ("**Events lost in all**", f"**{f['lost']}**"),
         ]
         lines += ["", "| Figure | Count |", "|---|---:|"] + [f"| {name} | {value} |" for name, value in rows]
+        if self.reporting_differences:
+            lines += ["", "Reporting figures that differ (figure, key: source of truth → reporting):", ""]
+            lines += [f"- {difference}" for difference in self.reporting_differences]
         lines += ["", (f"{self.load_requests} HTTP requests of load ({self.load_retries} retried on the other "
-                  f"replica), {self.duration:.0f} s from the first request to the end of the drain.")]
+                  f"replica; {self.load_stuck_keys} sent again under a new Idempotency-Key, the first left "
+                  f"« in progress » by a killed API replica), {self.duration:.0f} s from the first request to "
+                  f"the end of the drain.")]
         return "\n".join(lines)
 
 
@@ -128,6 +144,7 @@ class Load:
         self.turn = itertools.count()
         self.requests = 0
         self.retries = 0
+        self.stuck_keys = 0
         self.ids: dict[str, str] = {}
         self.stop = asyncio.Event()
         self.client = httpx.AsyncClient(headers={"Authorization": f"Bearer {cluster.keys['admin']}"},
@@ -136,7 +153,13 @@ class Load:
     async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         key = str(uuid.uuid4())
         first = next(self.turn)
-        for attempt in range(60):
+        # Both replicas may refuse for a while (one killed, the other overloaded: 503 on a busy machine): keep
+        # asking for up to a minute.
+        deadline = time.monotonic() + 60.0
+        in_progress_since: float | None = None
+        for attempt in itertools.count():
+            if time.monotonic() > deadline:
+                break
             url = self.urls[(first + attempt) % 2]
             try:
                 response = await self.client.request(method, url + path, json=body,
@@ -146,8 +169,14 @@ class Load:
             self.requests += 1
             if response is not None and response.status_code == 409 \
                     and response.json().get("code") == "idempotency-key-in-progress":
-                # The first attempt timed out on this side but still runs on the server: ask again later.
+                # The first attempt timed out on this side but still runs on the server: ask again later. A key
+                # left "in progress" by a replica killed during the request stays so (the API keeps no lease
+                # on it): after 10 s, the request goes again under a new key (counted: it may create twice).
                 self.retries += 1
+                in_progress_since = in_progress_since or time.monotonic()
+                if time.monotonic() - in_progress_since > 10.0:
+                    key, in_progress_since = str(uuid.uuid4()), None
+                    self.stuck_keys += 1
                 await asyncio.sleep(0.5)
                 continue
             if response is not None and response.status_code < 500:
@@ -157,7 +186,8 @@ class Load:
                 return result
             self.retries += 1
             await asyncio.sleep(0.2 if attempt % 2 else 0.0)
-        raise RuntimeError(f"{method} {path}: no replica answered")
+        raise RuntimeError(f"{method} {path}: no replica answered within a minute (last: "
+                           f"{response.status_code if response is not None else 'no connection'})")
 
     async def seed(self) -> None:
         partner = await self.call("POST", "/v1/partners", {"name": "Hauts-de-Seine Habitat",
@@ -195,6 +225,7 @@ class Database:
 
         self.commitments = create_engine(cluster.database_url("c"), pool_size=2)
         self.notifications = create_engine(cluster.database_url("n"), pool_size=2)
+        self.reporting = create_engine(cluster.database_url("r"), pool_size=2)
 
     async def scalar(self, engine: Any, sql: str, **params: Any) -> Any:
         from sqlalchemy import text
@@ -214,6 +245,7 @@ class Database:
     async def close(self) -> None:
         await self.commitments.dispose()
         await self.notifications.dispose()
+        await self.reporting.dispose()
 
 
 async def _restart(process: Process, timeout: float) -> float:
@@ -251,7 +283,8 @@ async def run_faults(cluster: Cluster, report: Report, started: float, size: Siz
     await settle()
 
     # 2. One replica of each service and worker.
-    for name in ("commitments-api-b", "relay-b", "scanner-b", "notifications-api-b", "mail-worker-b"):
+    for name in ("commitments-api-b", "relay-b", "scanner-b", "notifications-api-b", "mail-worker-b",
+                 "notifications-relay"):
         process = cluster.services[name]
         entry = fault("replica killed", name)
         killed = time.monotonic()
@@ -261,17 +294,20 @@ async def run_faults(cluster: Cluster, report: Report, started: float, size: Siz
         entry.down = time.monotonic() - killed
     await settle()
 
-    # 3 and 4. The scanner inside a batch's transaction, the relay between publish and mark: the replica is
-    # stopped, started again with the pause at its hook, killed once it says it is there, restarted plainly.
-    hooks = (("scanner killed mid-tick (in a batch's transaction)", "scanner-a", '"paused-in-batch"'),
-             ("relay killed between publish and mark", "relay-a", '"published-unmarked"'))
-    for what, name, marker in hooks:
+    # 3 and 4. The scanner inside a batch's transaction, the relay between reading a batch and publishing it,
+    # and between publishing and marking it: the replica is stopped, started again with the pause at its hook
+    # (the hooks entry's command), killed once it says it is there, restarted plainly.
+    hooks = (("scanner killed mid-tick (in a batch's transaction)", "scanner-a", "scan", '"paused-in-batch"'),
+             ("relay killed between commit and publish (batch read, not published)", "relay-a",
+              "relay-before-publish", '"read-unpublished"'),
+             ("relay killed between publish and mark", "relay-a", "relay", '"published-unmarked"'))
+    for what, name, hook, marker in hooks:
         process = cluster.services[name]
         process.stop()
         offset = process.log_size()
-        command = process.argv[process.argv.index("services.commitments") + 1:]
+        options = process.argv[process.argv.index("services.commitments") + 2:]
         process.start([process.argv[0], "-m", "tests.services.commitments.workers.faults",
-                       str(HOOK_PAUSE_SECONDS), *command])
+                       str(HOOK_PAUSE_SECONDS), hook, *options])
         await process.wait_for_output(marker, offset, size.start_timeout)
         entry = fault(what, name, "killed at its hook")
         killed = time.monotonic()
@@ -294,6 +330,36 @@ async def run_faults(cluster: Cluster, report: Report, started: float, size: Siz
     entry = fault("mail worker killed mid-send", "mail-worker-a", f"{in_flight} mail(s) in flight")
     killed = time.monotonic()
     process.kill()
+    await asyncio.sleep(1.0)
+    await _restart(process, size.start_timeout)
+    entry.down = time.monotonic() - killed
+    await settle()
+
+    # 6. The reporting projector with a batch of the commitments stream delivered and not acknowledged.
+    process = cluster.services["reporting-projector"]
+    client = await connect(cluster.nats_urls, name="faults-harness")
+    try:
+        js = client.jetstream()
+        durable = process.env["PROJECTOR_DURABLE"]
+        waited = time.monotonic()
+        while True:
+            try:
+                in_batch = (await js.consumer_info(cluster.stream_name, durable)).num_ack_pending
+            except Exception:  # noqa: BLE001 - the consumer not made yet, a leader being elected: look again
+                in_batch = 0
+            if in_batch:
+                break
+            if not process.running:
+                raise RuntimeError(f"reporting-projector exited:\n{process.log_text()[-3000:]}")
+            if time.monotonic() - waited > size.start_timeout:
+                raise TimeoutError("the reporting projector never had a batch in hand")
+            await asyncio.sleep(0.005)
+        process.kill()
+    finally:
+        await client.close()
+    entry = fault("reporting projector killed mid-batch", "reporting-projector",
+                  f"{in_batch} event(s) delivered, not acknowledged")
+    killed = time.monotonic()
     await asyncio.sleep(1.0)
     await _restart(process, size.start_timeout)
     entry.down = time.monotonic() - killed
@@ -331,16 +397,28 @@ async def drain(cluster: Cluster, database: Database, as_of: datetime, timeout: 
                                             "WHERE next_fire_at <= :as_of", as_of=as_of)
             pending = await database.scalar(database.notifications,
                                             "SELECT count(*) FROM deliveries WHERE status = 'pending'")
+            unpublished += await database.scalar(database.notifications, "SELECT count(*) FROM notifications_outbox "
+                                                 "WHERE published_at IS NULL")
+            durable = cluster.services["reporting-projector"].env["PROJECTOR_DURABLE"]
+            unconsumed = unprojected = 0
             try:
-                consumer = await js.consumer_info(cluster.stream_name, "notifications")
-                unconsumed = consumer.num_pending + consumer.num_ack_pending
-            except Exception:  # noqa: BLE001 - the cluster still electing: not drained yet
+                for stream, consumer_name in ((cluster.stream_name, "notifications"),
+                                              (cluster.stream_name, durable),
+                                              (cluster.notifications_stream_name, durable)):
+                    consumer = await js.consumer_info(stream, consumer_name)
+                    waiting = consumer.num_pending + consumer.num_ack_pending
+                    if consumer_name == durable:
+                        unprojected += waiting
+                    else:
+                        unconsumed += waiting
+            except Exception:  # noqa: BLE001 - the cluster still electing, a consumer not made yet: not drained
                 unconsumed = -1
-            if unpublished == unfired == pending == unconsumed == 0:
+            if unpublished == unfired == pending == unconsumed == unprojected == 0:
                 return
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"not drained within {timeout:.0f} s: {unpublished} unpublished, {unfired} "
-                                   f"reminders not fired, {unconsumed} not consumed, {pending} deliveries pending")
+                                   f"reminders not fired, {unconsumed} not consumed, {pending} deliveries pending, "
+                                   f"{unprojected} not projected")
             await asyncio.sleep(1.0)
     finally:
         await client.close()
@@ -397,6 +475,44 @@ async def count(cluster: Cluster, database: Database, report: Report) -> None:
         "lost": lost_on_bus + lost_by_consumers + mails_lost,
     }
     report.figures["lost"] += report.figures["deadlines"] - report.figures["firings"]
+    compared, report.reporting_differences = await compare_reporting(database)
+    report.figures["reporting_figures"] = compared
+    report.figures["reporting_differences"] = len(report.reporting_differences)
+
+
+# Each figure read from the source of truth and from the reporting database: rows (key..., count).
+REPORTING_CHECKS = (
+    ("items by lead partner and status",
+     ("SELECT ip.partner_id::text, i.status, count(*) FROM items i "
+      "JOIN item_partners ip ON ip.item_id = i.id AND ip.role = 'lead' GROUP BY 1, 2"),
+     "SELECT lead_partner_id::text, status, count(*) FROM items WHERE lead_partner_id IS NOT NULL GROUP BY 1, 2"),
+    ("items by status", "SELECT status, count(*) FROM items GROUP BY 1",
+     "SELECT status, count(*) FROM items GROUP BY 1"),
+    ("deadlines by due date", "SELECT due_on::text, count(*) FROM deadlines GROUP BY 1",
+     "SELECT due_on::text, count(*) FROM deadlines WHERE NOT removed GROUP BY 1"),
+)
+REMINDERS_CHECK = ("reminders sent by partner",
+                   "SELECT partner_id::text, count(*) FROM deliveries WHERE status = 'sent' GROUP BY 1",
+                   "SELECT partner_id::text, count(*) FROM deliveries WHERE sent_on IS NOT NULL GROUP BY 1")
+
+
+async def compare_reporting(database: Database) -> tuple[int, list[str]]:
+    """The reporting database against the commitments database (items, deadlines) and the notifications
+    database (reminders sent), each read with SQL: how many figures were compared, and those that differ (a
+    figure present on one side only counts as one difference)."""
+    compared = 0
+    differences: list[str] = []
+    checks = [(database.commitments, *check) for check in REPORTING_CHECKS]
+    checks.append((database.notifications, *REMINDERS_CHECK))
+    for source, what, source_sql, reporting_sql in checks:
+        expected = {tuple(row[:-1]): int(row[-1]) for row in await database.rows(source, source_sql)}
+        projected = {tuple(row[:-1]): int(row[-1]) for row in await database.rows(database.reporting,
+                                                                                  reporting_sql)}
+        keys = set(expected) | set(projected)
+        compared += len(keys)
+        differences += [f"{what}, {', '.join(map(str, key))}: {expected.get(key)} → {projected.get(key)}"
+                        for key in sorted(keys, key=str) if expected.get(key) != projected.get(key)]
+    return compared, differences
 
 
 async def run(admin_database_url: str, size: Size, today: date | None = None,
@@ -429,6 +545,7 @@ async def run(admin_database_url: str, size: Size, today: date | None = None,
             report.duration = time.monotonic() - started
             await count(cluster, database, report)
             report.load_requests, report.load_retries = load.requests, load.retries
+            report.load_stuck_keys = load.stuck_keys
             report.starts = {process.name: process.starts for process in [*cluster.nats,
                                                                           *cluster.services.values()]}
         finally:

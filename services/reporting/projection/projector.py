@@ -157,6 +157,12 @@ class StreamProjector:
                     return
                 await asyncio.sleep(1.0)
                 continue
+            except nats.errors.Error as exc:
+                # A NATS node gone, the consumer's leader being elected (no responders, 503): the consumer is
+                # still there, ask again (the fault run kills the stream leader: tests/faults).
+                logger.warning("fetch from %s failed (%r); asking again", self.source.name, exc)
+                await asyncio.sleep(1.0)
+                continue
             try:
                 await self.handle(messages)
             except Exception:

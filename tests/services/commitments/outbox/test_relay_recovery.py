@@ -154,6 +154,41 @@ async def test_api_writes_do_not_wait_on_a_relay_busy_with_nats(
     assert message_ids(await stream_messages(js, stream.name)) == event_ids(rows)
 
 
+async def test_a_relay_dying_between_reading_and_publishing_leaves_the_rows_to_the_next_one(
+        app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock,
+        create_partners: Callable[[int], Awaitable[None]]) -> None:
+    """Killed once it holds a batch and before publishing any of it (`before_publish`): nothing of the batch is
+    on the bus nor marked, and a restarted relay publishes all of it, once."""
+    js = nats_client.jetstream()
+    await ensure_stream(js, stream)
+    await create_partners(2)
+    before = len(await outbox_rows(app.state.sessionmaker))
+    held: list[int] = []
+
+    async def hold(count: int) -> None:
+        held.append(count)
+        await asyncio.sleep(60)
+
+    stuck = OutboxRelay(app.state.sessionmaker, nats_client, stream, clock, before_publish=hold)
+    publishing = asyncio.create_task(stuck.publish_batch())
+    try:
+        await wait_until(lambda: held, "the relay to read its batch", TIMEOUT)
+        await asyncio.wait_for(create_partners(1), TIMEOUT)  # the API writes meanwhile
+    finally:
+        publishing.cancel()  # the relay dies before publishing
+        with contextlib.suppress(asyncio.CancelledError):
+            await publishing
+    assert held == [before]
+    assert await stream_messages(js, stream.name) == []
+    rows = await outbox_rows(app.state.sessionmaker)
+    assert len(rows) > before and all(row.published_at is None for row in rows)
+
+    restarted = OutboxRelay(app.state.sessionmaker, nats_client, stream, clock)
+    assert await restarted.drain() == len(rows)
+    assert restarted.stats.duplicates == 0
+    assert message_ids(await stream_messages(js, stream.name)) == event_ids(rows)
+
+
 async def _hang(_published: int) -> None:
     """The relay's hook between publish and mark: it stays there (as long as a NATS call can take)."""
     await asyncio.sleep(60)
