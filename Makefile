@@ -71,6 +71,7 @@ test: lint
 
 lint: env-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 bench: env-dev

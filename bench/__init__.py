@@ -4,5 +4,12 @@ Each scenario is a module of this package with `describe` (one line), `add_argum
 `run(args) -> int`; SCENARIOS lists them in the order `python -m bench` runs them.
 """
 
-SCENARIOS = ("items_by_partner", "notifications_throughput", "scanner_tick", "cli_startup", "overload",
-             "reporting_scorecard", "reporting_catchup")
+SCENARIOS = (
+    "items_by_partner",
+    "notifications_throughput",
+    "scanner_tick",
+    "cli_startup",
+    "overload",
+    "reporting_scorecard",
+    "reporting_catchup",
+)

@@ -12,10 +12,16 @@ from bench import SCENARIOS
 def main(argv: list[str] | None = None) -> int:
     modules = {name: importlib.import_module(f"bench.{name}") for name in SCENARIOS}
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Run benchmark scenarios and print their figures.",
-        epilog="scenarios: " + "; ".join(f"{name}: {module.describe}" for name, module in modules.items()))
-    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
-                        help=f"scenarios to run (default: all): {', '.join(SCENARIOS)}")
+        prog="python -m bench",
+        description="Run benchmark scenarios and print their figures.",
+        epilog="scenarios: " + "; ".join(f"{name}: {module.describe}" for name, module in modules.items()),
+    )
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help=f"scenarios to run (default: all): {', '.join(SCENARIOS)}",
+    )
     for module in modules.values():
         module.add_arguments(parser)
     args = parser.parse_args(argv)

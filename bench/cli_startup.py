@@ -54,9 +54,16 @@ async def _relay_start(database_url: str) -> tuple[float, float]:
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            session.add_all(OutboxMessage(event_id=uuid.uuid4(), event_type="bench.waiting", payload="{}",
-                                          headers={}, created_at=datetime.now(UTC))
-                            for _ in range(WAITING_EVENTS))
+            session.add_all(
+                OutboxMessage(
+                    event_id=uuid.uuid4(),
+                    event_type="bench.waiting",
+                    payload="{}",
+                    headers={},
+                    created_at=datetime.now(UTC),
+                )
+                for _ in range(WAITING_EVENTS)
+            )
     finally:
         await engine.dispose()
     suffix = uuid.uuid4().hex[:8]
@@ -69,11 +76,23 @@ async def _relay_start(database_url: str) -> tuple[float, float]:
             first.set_result(time.monotonic())
 
     await client.subscribe(f"{prefix}.>", cb=seen)
-    env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": NATS_URL, "EVENTS_STREAM": stream,
-           "EVENTS_SUBJECT_PREFIX": prefix, "RELAY_POLL_SECONDS": "60", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "NATS_URL": NATS_URL,
+        "EVENTS_STREAM": stream,
+        "EVENTS_SUBJECT_PREFIX": prefix,
+        "RELAY_POLL_SECONDS": "60",
+        "PYTHONPATH": str(ROOT),
+    }
     started = time.monotonic()
-    relay = subprocess.Popen([sys.executable, "-m", "services.commitments", "relay"], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    relay = subprocess.Popen(
+        [sys.executable, "-m", "services.commitments", "relay"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         published = await asyncio.wait_for(first, 60)
         return published - started, process_cpu_seconds(relay.pid)

@@ -45,8 +45,10 @@ from typing import Any
 import aiosmtplib
 import nats
 
-describe = ("deadline events → emails through the notifications worker vs the same mails built with the standard "
-            "library's email package and sent with aiosmtplib")
+describe = (
+    "deadline events → emails through the notifications worker vs the same mails built with the standard "
+    "library's email package and sent with aiosmtplib"
+)
 
 TARGET_RATIO = 0.7
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,32 +57,67 @@ NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("notifications_throughput")
-    group.add_argument("--events", type=int, default=2000, help="reminder events, one mail each (default 2000)")
-    group.add_argument("--connections", type=int, default=4, help="SMTP connections on both sides (default 4)")
-    group.add_argument("--sink", choices=("process", "thread"), default="process",
-                       help="where the aiosmtpd sink runs: its own process (default, as deployed) or a thread "
-                            "of the bench process")
-    group.add_argument("--commitments", choices=("process", "thread"), default="process",
-                       help="where the commitments service runs: its own process (default, as deployed) or "
-                            "this process's event loop")
-    group.add_argument("--mail-rounds", type=int, default=3,
-                       help="paired rounds, worker then baseline on the same mails (default 3; median ratio)")
-    group.add_argument("--latency-probes", type=int, default=5,
-                       help="single events sent to an idle worker after the rounds, timed to the sink (default 5)")
-    group.add_argument("--worker-tracing", action="store_true",
-                       help="record the worker's spans (an SDK tracer provider with a span processor that drops "
-                            "them), to measure what tracing costs; by default none is installed, as in a "
-                            "deployment without an OTLP endpoint")
-    group.add_argument("--worker-profile", metavar="FILE",
-                       help="profile the worker's side of each round with cProfile (the baseline is not "
-                            "profiled), write the stats to FILE and print the functions of the send path that "
-                            "cost the most; the profiler slows the worker, so the ratios of such a run are not "
-                            "figures")
+    group.add_argument(
+        "--events", type=int, default=2000, help="reminder events, one mail each (default 2000)"
+    )
+    group.add_argument(
+        "--connections", type=int, default=4, help="SMTP connections on both sides (default 4)"
+    )
+    group.add_argument(
+        "--sink",
+        choices=("process", "thread"),
+        default="process",
+        help="where the aiosmtpd sink runs: its own process (default, as deployed) or a thread "
+        "of the bench process",
+    )
+    group.add_argument(
+        "--commitments",
+        choices=("process", "thread"),
+        default="process",
+        help="where the commitments service runs: its own process (default, as deployed) or "
+        "this process's event loop",
+    )
+    group.add_argument(
+        "--mail-rounds",
+        type=int,
+        default=3,
+        help="paired rounds, worker then baseline on the same mails (default 3; median ratio)",
+    )
+    group.add_argument(
+        "--latency-probes",
+        type=int,
+        default=5,
+        help="single events sent to an idle worker after the rounds, timed to the sink (default 5)",
+    )
+    group.add_argument(
+        "--worker-tracing",
+        action="store_true",
+        help="record the worker's spans (an SDK tracer provider with a span processor that drops "
+        "them), to measure what tracing costs; by default none is installed, as in a "
+        "deployment without an OTLP endpoint",
+    )
+    group.add_argument(
+        "--worker-profile",
+        metavar="FILE",
+        help="profile the worker's side of each round with cProfile (the baseline is not "
+        "profiled), write the stats to FILE and print the functions of the send path that "
+        "cost the most; the profiler slows the worker, so the ratios of such a run are not "
+        "figures",
+    )
 
 
 # The headers the baseline writes, as the worker's mails carry them.
-HEADERS = ("From", "To", "Subject", "Message-ID", "In-Reply-To", "References", "Date", "Auto-Submitted",
-           "Content-Language")
+HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Date",
+    "Auto-Submitted",
+    "Content-Language",
+)
 
 
 @dataclass
@@ -100,9 +137,15 @@ def _contents(mails: list[tuple[str, list[str], bytes]]) -> list[MailContent]:
         parsed = message_from_bytes(raw, policy=policy.default)
         plain, rich = parsed.get_body(("plain",)), parsed.get_body(("html",))
         assert plain is not None and rich is not None
-        contents.append(MailContent(sender, recipients, [(name, str(parsed[name])) for name in HEADERS
-                                                         if parsed[name] is not None],
-                                    plain.get_content(), rich.get_content()))
+        contents.append(
+            MailContent(
+                sender,
+                recipients,
+                [(name, str(parsed[name])) for name in HEADERS if parsed[name] is not None],
+                plain.get_content(),
+                rich.get_content(),
+            )
+        )
     return contents
 
 
@@ -167,24 +210,43 @@ async def _measure(args: argparse.Namespace) -> int:
     latencies: list[float] = []
     try:
         async with ProcessSink() if args.sink == "process" else ThreadSink() as sink:
-            serving = (commitments_process(commitments_url, NATS_URL, stream, folder) if args.commitments == "process"
-                       else serve_commitments(commitments_url, NATS_URL, stream, folder))
+            serving = (
+                commitments_process(commitments_url, NATS_URL, stream, folder)
+                if args.commitments == "process"
+                else serve_commitments(commitments_url, NATS_URL, stream, folder)
+            )
             async with serving as commitments:
                 world = await seed_world(commitments)
-                await send_items(commitments, world, "item")  # a draft takes no reminder: the sender cancels those
+                await send_items(
+                    commitments, world, "item"
+                )  # a draft takes no reminder: the sender cancels those
                 await ensure_stream(js, stream)
                 settings = NotificationsSettings(
-                    notifications_database_url=notifications_url, nats_url=NATS_URL, events_stream=stream.name,
-                    events_subject_prefix=stream.subject_prefix, commitments_url=commitments.url,
+                    notifications_database_url=notifications_url,
+                    nats_url=NATS_URL,
+                    events_stream=stream.name,
+                    events_subject_prefix=stream.subject_prefix,
+                    commitments_url=commitments.url,
                     notifications_events_stream=f"{stream.name}_EV",
                     notifications_events_subject_prefix=f"{stream.subject_prefix}ev",
-                    commitments_api_key=commitments.service_secret, smtp_host=sink.hostname,
-                    smtp_port=sink.port, smtp_connections=args.connections, consumer_durable="bench",
-                    action_link_secret="bench-secret", data_dir=folder, log_json=False)
+                    commitments_api_key=commitments.service_secret,
+                    smtp_host=sink.hostname,
+                    smtp_port=sink.port,
+                    smtp_connections=args.connections,
+                    consumer_durable="bench",
+                    action_link_secret="bench-secret",
+                    data_dir=folder,
+                    log_json=False,
+                )
                 for round_number in range(args.mail_rounds):
                     for number in range(args.events):
-                        await publish(js, stream, reminder_event(world, "due", step=f"due-{round_number}-{number}",
-                                                                 audience=("liaison",)))
+                        await publish(
+                            js,
+                            stream,
+                            reminder_event(
+                                world, "due", step=f"due-{round_number}-{number}", audience=("liaison",)
+                            ),
+                        )
                     before, before_bytes, sink_cpu_before = await sink.stats()
                     stop = asyncio.Event()
                     # A worker per round, built before the clock starts (connections, identity: a start-up cost
@@ -195,11 +257,14 @@ async def _measure(args: argparse.Namespace) -> int:
                         cpu_before, started = time.process_time(), time.perf_counter()
                         task = asyncio.create_task(running.run(stop))
                         try:  # a generous bound (runs take seconds), so that a worker sending nothing fails the run
-                            await asyncio.wait_for(sink.wait_for(before + args.events),
-                                                   timeout=60 + args.events * 0.05)
+                            await asyncio.wait_for(
+                                sink.wait_for(before + args.events), timeout=60 + args.events * 0.05
+                            )
                         except TimeoutError:
-                            print(f"the sink holds {(await sink.stats())[0] - before} of the round's {args.events} "
-                                  "mails: the worker stalled")
+                            print(
+                                f"the sink holds {(await sink.stats())[0] - before} of the round's {args.events} "
+                                "mails: the worker stalled"
+                            )
                             stop.set()
                             await task
                             return 2
@@ -216,12 +281,22 @@ async def _measure(args: argparse.Namespace) -> int:
                     # Payload check: the baseline delivered the worker's mails of the round, one each.
                     round_bytes = received_bytes - before_bytes
                     ids = sorted(_message_ids(mails))
-                    if (received - before != args.events or len(mails) != args.events or total - received != args.events
-                            or sorted(_message_ids((await sink.mails())[received:])) != ids or len(set(ids)) != len(ids)):
-                        print(f"payload check failed in round {round_number + 1}: worker {received - before} mails, "
-                              f"then the baseline {total - received}, or not the same Message-IDs")
+                    if (
+                        received - before != args.events
+                        or len(mails) != args.events
+                        or total - received != args.events
+                        or sorted(_message_ids((await sink.mails())[received:])) != ids
+                        or len(set(ids)) != len(ids)
+                    ):
+                        print(
+                            f"payload check failed in round {round_number + 1}: worker {received - before} mails, "
+                            f"then the baseline {total - received}, or not the same Message-IDs"
+                        )
                         return 2
-                    mail_size, baseline_size = round_bytes / args.events, (total_bytes - received_bytes) / args.events
+                    mail_size, baseline_size = (
+                        round_bytes / args.events,
+                        (total_bytes - received_bytes) / args.events,
+                    )
                     rounds.append((service, baseline))
                     _print_round(round_number + 1, args.events, service, baseline, args.sink == "process")
                 latencies = await _latencies(args.latency_probes, settings, js, stream, world, sink)
@@ -237,15 +312,21 @@ async def _measure(args: argparse.Namespace) -> int:
     ratio = statistics.median(ratios)
     where = "its own process" if args.sink == "process" else "a thread of the bench process"
     service_where = "its own process" if args.commitments == "process" else "the bench process"
-    print(f"events → mails: {args.events} events a round, {len(rounds)} rounds, {mail_size:.0f} B a mail (baseline "
-          f"{baseline_size:.0f} B), {args.connections} SMTP connections, sink in {where}, commitments service in "
-          f"{service_where}, worker spans {'recorded' if args.worker_tracing else 'off (no tracer provider)'}")
+    print(
+        f"events → mails: {args.events} events a round, {len(rounds)} rounds, {mail_size:.0f} B a mail (baseline "
+        f"{baseline_size:.0f} B), {args.connections} SMTP connections, sink in {where}, commitments service in "
+        f"{service_where}, worker spans {'recorded' if args.worker_tracing else 'off (no tracer provider)'}"
+    )
     verdict = "meets" if ratio >= TARGET_RATIO else "misses"
-    print(f"  ratio per round {', '.join(f'{r:.2f}' for r in ratios)}; median {ratio:.2f} ({verdict} the "
-          f"{TARGET_RATIO} target)")
+    print(
+        f"  ratio per round {', '.join(f'{r:.2f}' for r in ratios)}; median {ratio:.2f} ({verdict} the "
+        f"{TARGET_RATIO} target)"
+    )
     if latencies:
-        print(f"  latency of one event to an idle worker, publish → mail at the sink: median "
-              f"{statistics.median(latencies) * 1000:.0f} ms ({', '.join(f'{s * 1000:.0f}' for s in latencies)} ms)")
+        print(
+            f"  latency of one event to an idle worker, publish → mail at the sink: median "
+            f"{statistics.median(latencies) * 1000:.0f} ms ({', '.join(f'{s * 1000:.0f}' for s in latencies)} ms)"
+        )
     return 0
 
 
@@ -305,7 +386,9 @@ async def _latencies(probes: int, settings: Any, js: Any, stream: Any, world: An
                 await asyncio.sleep(1.5)  # idle: past a consumer fetch timeout and most of a sender poll
                 before = (await sink.stats())[0]
                 started = time.perf_counter()
-                await publish(js, stream, reminder_event(world, "due", step=f"probe-{probe}", audience=("liaison",)))
+                await publish(
+                    js, stream, reminder_event(world, "due", step=f"probe-{probe}", audience=("liaison",))
+                )
                 await asyncio.wait_for(sink.wait_for(before + 1), timeout=30)
                 latencies.append(time.perf_counter() - started)
         finally:
@@ -327,11 +410,16 @@ def _print_round(number: int, events: int, service: Side, baseline: Side, sink_a
     def side(label: str, measured: Side) -> str:
         per_mail = 1000 / events
         sink_part = f", sink {measured.sink_cpu * per_mail:.2f} ms" if sink_apart else ""
-        return (f"{label} {events / measured.seconds:7.1f} mails/s ({measured.seconds:.2f} s; CPU a mail: bench "
-                f"process {measured.cpu * per_mail:.2f} ms{sink_part})")
+        return (
+            f"{label} {events / measured.seconds:7.1f} mails/s ({measured.seconds:.2f} s; CPU a mail: bench "
+            f"process {measured.cpu * per_mail:.2f} ms{sink_part})"
+        )
 
-    print(f"  round {number}: {side('worker', service)} | {side('stdlib + aiosmtplib', baseline)} | ratio "
-          f"{baseline.seconds / service.seconds:.2f}", flush=True)
+    print(
+        f"  round {number}: {side('worker', service)} | {side('stdlib + aiosmtplib', baseline)} | ratio "
+        f"{baseline.seconds / service.seconds:.2f}",
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

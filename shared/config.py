@@ -57,15 +57,23 @@ class ServiceSettings(BaseSettings):
         """Where the commitments service publishes its events."""
         from shared.bus import StreamSpec
 
-        return StreamSpec(self.events_stream, self.events_subject_prefix,
-                          self.events_duplicate_window_seconds, self.events_stream_replicas)
+        return StreamSpec(
+            self.events_stream,
+            self.events_subject_prefix,
+            self.events_duplicate_window_seconds,
+            self.events_stream_replicas,
+        )
 
     def notifications_stream(self) -> StreamSpec:
         """Where the notifications service publishes its events."""
         from shared.bus import StreamSpec
 
-        return StreamSpec(self.notifications_events_stream, self.notifications_events_subject_prefix,
-                          self.events_duplicate_window_seconds, self.events_stream_replicas)
+        return StreamSpec(
+            self.notifications_events_stream,
+            self.notifications_events_subject_prefix,
+            self.events_duplicate_window_seconds,
+            self.events_stream_replicas,
+        )
 
     @property
     def in_flight_limit(self) -> int:
@@ -79,5 +87,7 @@ class ServiceSettings(BaseSettings):
         """The working-day calendar these settings describe."""
         from shared.calendar import WorkingCalendar
 
-        return WorkingCalendar(alsace_moselle=self.calendar_alsace_moselle,
-                               pentecost_monday_is_holiday=self.calendar_pentecost_monday_off)
+        return WorkingCalendar(
+            alsace_moselle=self.calendar_alsace_moselle,
+            pentecost_monday_is_holiday=self.calendar_pentecost_monday_off,
+        )

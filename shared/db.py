@@ -33,7 +33,11 @@ NAMING_CONVENTION = {
 def async_database_url(url: str) -> str:
     """Turn a plain `postgresql://` or `sqlite://` URL into the async driver URL SQLAlchemy needs."""
     parsed = make_url(url)
-    driver = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+    driver = {
+        "postgresql": "postgresql+asyncpg",
+        "postgres": "postgresql+asyncpg",
+        "sqlite": "sqlite+aiosqlite",
+    }
     if parsed.drivername in driver:
         parsed = parsed.set(drivername=driver[parsed.drivername])
     return parsed.render_as_string(hide_password=False)
@@ -43,14 +47,23 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, pool_size: int = 20, ping_after_idle_seconds: float = 2.0,
-                  pool_timeout_seconds: float = 30.0, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str,
+    pool_size: int = 20,
+    ping_after_idle_seconds: float = 2.0,
+    pool_timeout_seconds: float = 30.0,
+    **kwargs: Any,
+) -> AsyncEngine:
     """Create the service's engine; SQLite gets WAL, foreign keys and a busy timeout; on PostgreSQL a pooled
     connection is pinged before use when it sat idle `ping_after_idle_seconds` or more (0: always). A checkout
     that waits `pool_timeout_seconds` for a free connection raises sqlalchemy.exc.TimeoutError (an API turns
     it into 503, shared/admission.py)."""
     url = async_database_url(url)
-    if make_url(url).database not in (None, "", ":memory:"):  # an in-memory SQLite has one connection, no pool
+    if make_url(url).database not in (
+        None,
+        "",
+        ":memory:",
+    ):  # an in-memory SQLite has one connection, no pool
         # A pool smaller than the concurrency opens and closes sessions all the time (PostgreSQL), and an API
         # process serves as many requests at once as its pool's steady connections (shared/admission.py).
         kwargs.setdefault("pool_size", pool_size)

@@ -21,10 +21,16 @@ from shared.probes import REPORT_TIMEOUT_SECONDS, database_check
 
 Info = Callable[[], Awaitable[Any]]
 
-_READY = {"status": "ready", "checks": {"database": "ok"},
-          "info": {"nats": "unreachable", "outbox": {"unpublished": 12, "oldest_unpublished_seconds": 41.5}}}
-_NOT_READY = {"status": "not ready", "checks": {"database": "unreachable: ConnectionRefusedError"},
-              "info": {"nats": "connected"}}
+_READY = {
+    "status": "ready",
+    "checks": {"database": "ok"},
+    "info": {"nats": "unreachable", "outbox": {"unpublished": 12, "oldest_unpublished_seconds": 41.5}},
+}
+_NOT_READY = {
+    "status": "not ready",
+    "checks": {"database": "unreachable: ConnectionRefusedError"},
+    "info": {"nats": "connected"},
+}
 
 
 def nats_state(connected: bool) -> str:
@@ -44,15 +50,23 @@ def add_health_routes(app: FastAPI, engine: AsyncEngine, info: Mapping[str, Info
     wants to see beside the verdict (NATS, the relay's lag, the admission counters) without deciding it."""
     reports = dict(info or {})
 
-    @app.get("/healthz", tags=["Operations"],
-             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
+    @app.get(
+        "/healthz",
+        tags=["Operations"],
+        responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    )
     async def healthz() -> dict[str, str]:
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["Operations"], responses={
-        200: {"content": {"application/json": {"example": _READY}}},
-        503: {"content": {"application/json": {"example": _NOT_READY}}}})
+    @app.get(
+        "/readyz",
+        tags=["Operations"],
+        responses={
+            200: {"content": {"application/json": {"example": _READY}}},
+            503: {"content": {"application/json": {"example": _NOT_READY}}},
+        },
+    )
     async def readyz() -> JSONResponse:
         """Ready (200) while the database answers, 503 otherwise; NATS and the like are reported, not required."""
         checks = {"database": await database_check(engine)}

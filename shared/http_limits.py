@@ -48,6 +48,11 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(413, "payload-too-large", "Corps de requête trop volumineux",
-                                    f"Le corps de la requête dépasse {self.max_bytes} octets.", scope.get("path"))
+        response = problem_response(
+            413,
+            "payload-too-large",
+            "Corps de requête trop volumineux",
+            f"Le corps de la requête dépasse {self.max_bytes} octets.",
+            scope.get("path"),
+        )
         await response(scope, receive, send)

@@ -51,7 +51,9 @@ def _single_line(value: str) -> str:
     for char in value:
         # CR/LF/NEL and the Unicode line and paragraph separators would split a mail header or a CSV line.
         if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
-            raise ValueError(f"le texte doit tenir sur une ligne, sans caractère de contrôle (U+{ord(char):04X})")
+            raise ValueError(
+                f"le texte doit tenir sur une ligne, sans caractère de contrôle (U+{ord(char):04X})"
+            )
     return value
 
 
@@ -82,22 +84,35 @@ def _in_date_range(value: date) -> date:
     return value
 
 
-SingleLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
-                       AfterValidator(_single_line)]
+SingleLine = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), AfterValidator(_single_line)
+]
 # Sized to the columns that store them (a longer value would be a database error, not a 422).
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                 AfterValidator(_single_line)]
-Marker = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10),
-                   AfterValidator(_single_line)]
-ShortCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
-                      AfterValidator(_single_line)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_single_line)
+]
+Marker = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10), AfterValidator(_single_line)
+]
+ShortCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), AfterValidator(_single_line)
+]
 MultiLine = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_multi_line)]
-Email = Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(_single_line),
-                  AfterValidator(_deliverable_mailbox)]
+Email = Annotated[
+    EmailStr,
+    StringConstraints(max_length=254),
+    AfterValidator(_single_line),
+    AfterValidator(_deliverable_mailbox),
+]
 BoundedDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_in_date_range)]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000,
-                                       pattern=r"^https?://[^\s\x00-\x1f]+$"), AfterValidator(_single_line)]
-QueryText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_single_line)]
+Url = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://[^\s\x00-\x1f]+$"),
+    AfterValidator(_single_line),
+]
+QueryText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_single_line)
+]
 Percent = Annotated[int, Strict(), Field(ge=0, le=100)]
 StrictFlag = Annotated[bool, Strict()]
 Money = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), max_digits=15, decimal_places=2)]

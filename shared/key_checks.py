@@ -66,7 +66,9 @@ class KeyVerifier:
     def _remember(self, key_hash: str, principal: Principal | None) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
-        lifetime = self.ttl_seconds if principal is not None else min(self.ttl_seconds, self.refusal_ttl_seconds)
+        lifetime = (
+            self.ttl_seconds if principal is not None else min(self.ttl_seconds, self.refusal_ttl_seconds)
+        )
         self._entries[key_hash] = (time.monotonic() + lifetime, principal)
 
     def forget_key(self, key_id: uuid.UUID) -> None:

@@ -36,8 +36,10 @@ from prometheus_client import (
 logger = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None]]
-ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]],
-                    Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+ASGIApp = Callable[
+    [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
+    Awaitable[None],
+]
 
 # A hook that takes longer than this is abandoned for this scrape (Prometheus's own timeout is 10 s by default).
 HOOK_TIMEOUT_SECONDS = 2.0
@@ -45,41 +47,55 @@ HOOK_TIMEOUT_SECONDS = 2.0
 UNMATCHED = "<unmatched>"
 
 HTTP_REQUESTS = Counter(
-    "engagements_http_requests", "HTTP requests answered, by service, route template, method and status.",
-    ["service", "route", "method", "status"])
+    "engagements_http_requests",
+    "HTTP requests answered, by service, route template, method and status.",
+    ["service", "route", "method", "status"],
+)
 HTTP_DURATION = Histogram(
     "engagements_http_request_duration_seconds",
     "Time from a request's arrival to its response's last byte, by service, route template and method.",
     ["service", "route", "method"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 
 OUTBOX_UNPUBLISHED = Gauge(
-    "engagements_outbox_unpublished_events", "Events written to an outbox and not yet published, by stream.",
-    ["stream"])
+    "engagements_outbox_unpublished_events",
+    "Events written to an outbox and not yet published, by stream.",
+    ["stream"],
+)
 OUTBOX_OLDEST_AGE = Gauge(
     "engagements_outbox_oldest_unpublished_age_seconds",
-    "Age of the oldest event not yet published (0 when none waits), by stream.", ["stream"])
+    "Age of the oldest event not yet published (0 when none waits), by stream.",
+    ["stream"],
+)
 OUTBOX_PUBLISHED = Counter(
-    "engagements_outbox_published_events", "Events a relay of this process published, by stream.", ["stream"])
+    "engagements_outbox_published_events", "Events a relay of this process published, by stream.", ["stream"]
+)
 OUTBOX_DUPLICATES = Counter(
     "engagements_outbox_duplicate_events",
-    "Publishes JetStream dropped as already in the stream (a re-publish after a crash), by stream.", ["stream"])
+    "Publishes JetStream dropped as already in the stream (a re-publish after a crash), by stream.",
+    ["stream"],
+)
 
 EVENTS_CONSUMED = Counter(
     "engagements_events_consumed",
     "Events a consumer of this process handled and acknowledged, by durable consumer and event type.",
-    ["consumer", "type"])
+    ["consumer", "type"],
+)
 CONSUMER_PENDING = Gauge(
     "engagements_consumer_pending_messages",
     "Messages of the stream a durable consumer has not been delivered yet (JetStream num_pending).",
-    ["consumer"])
+    ["consumer"],
+)
 CONSUMER_ACK_PENDING = Gauge(
     "engagements_consumer_ack_pending_messages",
     "Messages delivered to a durable consumer and not acknowledged yet (JetStream num_ack_pending).",
-    ["consumer"])
+    ["consumer"],
+)
 
 HOOK_ERRORS = Counter(
-    "engagements_metrics_hook_errors", "Scrape-time readings that failed or timed out (their gauges kept).")
+    "engagements_metrics_hook_errors", "Scrape-time readings that failed or timed out (their gauges kept)."
+)
 
 
 @dataclass

@@ -36,8 +36,9 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     return False
 
 
-def run_environment(metadata: MetaData, default_url: Callable[[], str], version_table: str = "alembic_version"
-                    ) -> None:
+def run_environment(
+    metadata: MetaData, default_url: Callable[[], str], version_table: str = "alembic_version"
+) -> None:
     """Run the migrations of one service (online or offline), as its env.py is asked to (alembic's `context`
     stands for the environment while env.py runs)."""
     config = context.config
@@ -47,7 +48,9 @@ def run_environment(metadata: MetaData, default_url: Callable[[], str], version_
         fileConfig(config.config_file_name, disable_existing_loggers=False)
 
     def database_url() -> str:
-        url = config.attributes.get("database_url") or context.get_x_argument(as_dictionary=True).get("database_url")
+        url = config.attributes.get("database_url") or context.get_x_argument(as_dictionary=True).get(
+            "database_url"
+        )
         return str(url or default_url())
 
     def do_run_migrations(connection: Connection) -> None:
@@ -75,9 +78,15 @@ def run_environment(metadata: MetaData, default_url: Callable[[], str], version_
             await engine.dispose()
 
     if context.is_offline_mode():
-        context.configure(url=async_database_url(database_url()), target_metadata=metadata,
-                          version_table=version_table, literal_binds=True, dialect_opts={"paramstyle": "named"},
-                          render_as_batch=True, render_item=render_item)
+        context.configure(
+            url=async_database_url(database_url()),
+            target_metadata=metadata,
+            version_table=version_table,
+            literal_binds=True,
+            dialect_opts={"paramstyle": "named"},
+            render_as_batch=True,
+            render_item=render_item,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

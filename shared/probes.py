@@ -31,7 +31,7 @@ REPORT_TIMEOUT_SECONDS = 2.0
 
 
 async def database_check(engine: AsyncEngine) -> str:
-    """"ok" when the database answers a trivial query, else why not."""
+    """ "ok" when the database answers a trivial query, else why not."""
     try:
         async with asyncio.timeout(REPORT_TIMEOUT_SECONDS), engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
@@ -41,8 +41,9 @@ async def database_check(engine: AsyncEngine) -> str:
 
 
 @contextlib.contextmanager
-def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0",
-                 metrics: MetricsExposition | None = None) -> Iterator[int | None]:
+def serve_probes(
+    port: int | None, checks: Checks, host: str = "0.0.0.0", metrics: MetricsExposition | None = None
+) -> Iterator[int | None]:
     """/healthz and /readyz on `port` for a process without an API (relay, scanner, consumers), while the
     block runs; no port, no probes. Ready when every check says "ok"; alive while the event loop answers.
     /metrics: the process's metrics, `metrics`' hooks run on the event loop first.
@@ -83,9 +84,12 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0",
         def _metrics(self) -> None:
             try:
                 payload = asyncio.run_coroutine_threadsafe(exposition.render(), loop).result(
-                    timeout=REPORT_TIMEOUT_SECONDS * (len(exposition.hooks) + 1))
+                    timeout=REPORT_TIMEOUT_SECONDS * (len(exposition.hooks) + 1)
+                )
             except Exception as exc:  # noqa: BLE001 - the loop did not answer in time
-                self._answer(503, {"status": "metrics unavailable", "checks": {"event_loop": type(exc).__name__}})
+                self._answer(
+                    503, {"status": "metrics unavailable", "checks": {"event_loop": type(exc).__name__}}
+                )
                 return
             self.send_response(200)
             self.send_header("Content-Type", CONTENT_TYPE_LATEST)
@@ -117,8 +121,12 @@ def serve_probes(port: int | None, checks: Checks, host: str = "0.0.0.0",
 
 
 @contextlib.asynccontextmanager
-async def worker_probes(port: int | None, database_url: str, nats: Callable[[], Any] | None = None,
-                        metrics_hooks: list[Hook] | None = None) -> AsyncIterator[int | None]:
+async def worker_probes(
+    port: int | None,
+    database_url: str,
+    nats: Callable[[], Any] | None = None,
+    metrics_hooks: list[Hook] | None = None,
+) -> AsyncIterator[int | None]:
     """`serve_probes` for a worker process: ready while its database answers (asked on a connection of the
     probes' own) and, for a worker that needs NATS (`nats` gives its client, None until connected), while NATS
     is connected; its metrics, with `metrics_hooks` (a list the worker may fill once it has started). No port,
@@ -136,8 +144,9 @@ async def worker_probes(port: int | None, database_url: str, nats: Callable[[], 
         return results
 
     try:
-        with serve_probes(port, checks, metrics=MetricsExposition(metrics_hooks if metrics_hooks is not None
-                                                                  else [])) as bound:
+        with serve_probes(
+            port, checks, metrics=MetricsExposition(metrics_hooks if metrics_hooks is not None else [])
+        ) as bound:
             yield bound
     finally:
         await engine.dispose()

@@ -70,8 +70,13 @@ class ServiceUnavailable(DomainError):
 def problem_response(
     status: int, code: str, title: str, detail: str, instance: str | None = None, **extensions: Any
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": f"urn:engagements:problem:{code}", "title": title, "status": status,
-                            "detail": detail, "code": code}
+    body: dict[str, Any] = {
+        "type": f"urn:engagements:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
     if instance:
         body["instance"] = instance
     body.update(extensions)
@@ -81,8 +86,14 @@ def problem_response(
 
 def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
     """Pydantic's errors as the API shows them: where (`loc`), what in French (`msg`), and the error `type`."""
-    return [{"loc": [str(part) for part in error.get("loc", ())], "msg": french_message(error),
-             "type": str(error.get("type", ""))} for error in errors]
+    return [
+        {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "msg": french_message(error),
+            "type": str(error.get("type", "")),
+        }
+        for error in errors
+    ]
 
 
 def _where(loc: list[str]) -> str:
@@ -91,14 +102,25 @@ def _where(loc: list[str]) -> str:
 
 # Errors Starlette and FastAPI raise themselves, with English details: told in French by status.
 _HTTP_ERRORS: dict[int, tuple[str, str, str]] = {
-    400: ("unreadable-body", "Corps de requête illisible",
-          "body : le corps de la requête est illisible (JSON en UTF-8 valide attendu, sans imbrication excessive)."),
+    400: (
+        "unreadable-body",
+        "Corps de requête illisible",
+        "body : le corps de la requête est illisible (JSON en UTF-8 valide attendu, sans imbrication excessive).",
+    ),
     401: ("unauthorized", "Authentification requise", "Clé d'API manquante ou invalide."),
     403: ("forbidden", "Action non autorisée", "Action non autorisée."),
     404: ("not-found", "Introuvable", "Aucune ressource à cette adresse."),
     405: ("method-not-allowed", "Méthode non autorisée", "Cette méthode n'est pas permise à cette adresse."),
-    406: ("not-acceptable", "Format non disponible", "Le format demandé (en-tête Accept) n'est pas disponible."),
-    413: ("payload-too-large", "Corps de requête trop volumineux", "Le corps de la requête est trop volumineux."),
+    406: (
+        "not-acceptable",
+        "Format non disponible",
+        "Le format demandé (en-tête Accept) n'est pas disponible.",
+    ),
+    413: (
+        "payload-too-large",
+        "Corps de requête trop volumineux",
+        "Le corps de la requête est trop volumineux.",
+    ),
     415: ("unsupported-media-type", "Format de corps non pris en charge", "Corps JSON attendu."),
 }
 
@@ -108,7 +130,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(exc.status, exc.code, exc.title, exc.detail, request.url.path, **exc.extensions)
+        return problem_response(
+            exc.status, exc.code, exc.title, exc.detail, request.url.path, **exc.extensions
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -119,20 +143,32 @@ def install_problem_handlers(app: FastAPI) -> None:
             # read but not accepted.
             position = next((part for part in broken_json.get("loc", ())[1:] if isinstance(part, int)), None)
             where = f" (caractère {position})" if position is not None else ""
-            return problem_response(400, "invalid-json", "JSON invalide",
-                                    f"body : le corps de la requête n'est pas un JSON valide{where}.",
-                                    request.url.path)
+            return problem_response(
+                400,
+                "invalid-json",
+                "JSON invalide",
+                f"body : le corps de la requête n'est pas un JSON valide{where}.",
+                request.url.path,
+            )
         errors = _jsonable_errors(raw)
         summary = "; ".join(f"{_where(error['loc'])} : {error['msg']}" for error in errors[:5])
         if len(errors) > 5:
             summary += f" (et {len(errors) - 5} autre(s))"
-        return problem_response(422, "validation-error", "Données invalides", summary or "Requête invalide.",
-                                request.url.path, errors=errors)
+        return problem_response(
+            422,
+            "validation-error",
+            "Données invalides",
+            summary or "Requête invalide.",
+            request.url.path,
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, title, detail = _HTTP_ERRORS.get(
-            exc.status_code, ("http-error", "Erreur HTTP", f"La requête n'a pas abouti (HTTP {exc.status_code})."))
+            exc.status_code,
+            ("http-error", "Erreur HTTP", f"La requête n'a pas abouti (HTTP {exc.status_code})."),
+        )
         response = problem_response(exc.status_code, code, title, detail, request.url.path)
         response.headers.update(exc.headers or {})  # e.g. Allow on a 405
         return response
@@ -140,5 +176,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem_response(500, "internal-error", "Erreur interne", "Une erreur interne est survenue.",
-                                request.url.path)
+        return problem_response(
+            500, "internal-error", "Erreur interne", "Une erreur interne est survenue.", request.url.path
+        )

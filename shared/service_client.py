@@ -36,12 +36,23 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 # The connection failed or broke: the same request may be sent again. Not a read timeout: the other service is
 # working on it, and asking again would double both its load and the caller's wait.
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError,
-                                                 httpx.WriteError, httpx.RemoteProtocolError)
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
 _PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code"})
 # A refusal of the other service becomes the domain error of its status here, with its detail and extensions.
-_REFUSALS: dict[int, type[DomainError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
-                                           412: PreconditionFailed, 422: InvalidInput}
+_REFUSALS: dict[int, type[DomainError]] = {
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    412: PreconditionFailed,
+    422: InvalidInput,
+}
 
 
 @dataclass(frozen=True)
@@ -62,12 +73,17 @@ class CallPolicy:
     retry_budget_seconds: float = 15.0  # no retry starts after this long since the first attempt
 
     def timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect_timeout_seconds, read=self.read_timeout_seconds,
-                             write=self.write_timeout_seconds, pool=self.pool_timeout_seconds)
+        return httpx.Timeout(
+            connect=self.connect_timeout_seconds,
+            read=self.read_timeout_seconds,
+            write=self.write_timeout_seconds,
+            pool=self.pool_timeout_seconds,
+        )
 
     def limits(self) -> httpx.Limits:
-        return httpx.Limits(max_connections=self.max_connections,
-                            max_keepalive_connections=self.max_keepalive_connections)
+        return httpx.Limits(
+            max_connections=self.max_connections, max_keepalive_connections=self.max_keepalive_connections
+        )
 
 
 class _NotNow(Exception):
@@ -91,22 +107,35 @@ class ServiceClient:
     """One service as another one calls it. Create one per process (it holds the connection pool) and close
     it on the way out."""
 
-    def __init__(self, base_url: str, name: str, policy: CallPolicy | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        name: str,
+        policy: CallPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         # `name` as French sentences start with it: "Le service des engagements".
         self.name = name
         self.policy = policy or CallPolicy()
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=self.policy.timeout(),
-                                      limits=self.policy.limits(), transport=transport)
+        self.http = httpx.AsyncClient(
+            base_url=base_url, timeout=self.policy.timeout(), limits=self.policy.limits(), transport=transport
+        )
         # A span per request, and the caller's trace carried on by the service called.
         instrument_http_client(self.http)
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def call(self, method: str, path: str, *, params: Any = None, json: Any = None,
-                   headers: dict[str, str] | None = None, idempotency_key: str | None = None
-                   ) -> httpx.Response:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
         """The service's 2xx answer. A refusal (4xx) is raised as the domain error of its status with the
         problem's French detail and extensions; ServiceUnavailable when the service cannot answer
         (unreachable, too slow, 5xx, still busy after the retries). Only idempotent calls are retried: GET and
@@ -122,12 +151,14 @@ class ServiceClient:
             response = busy.response
         except httpx.TimeoutException as exc:
             logger.warning("%s %s%s: %s", method, self.http.base_url, path, type(exc).__name__)
-            raise ServiceUnavailable(f"{self.name} n'a pas répondu à temps ; réessayez dans un instant.") \
-                from exc
+            raise ServiceUnavailable(
+                f"{self.name} n'a pas répondu à temps ; réessayez dans un instant."
+            ) from exc
         except httpx.TransportError as exc:
             logger.warning("%s %s%s: %r", method, self.http.base_url, path, exc)
-            raise ServiceUnavailable(f"{self.name} est injoignable pour le moment ; réessayez dans un "
-                                     "instant.") from exc
+            raise ServiceUnavailable(
+                f"{self.name} est injoignable pour le moment ; réessayez dans un instant."
+            ) from exc
         if response.is_success:
             return response
         raise self.refusal(response)
@@ -137,9 +168,13 @@ class ServiceClient:
             return await self.http.request(method, path, **request)
         policy = self.policy
         async for attempt in stamina.retry_context(
-                on=self._worth_retrying, attempts=policy.attempts, timeout=policy.retry_budget_seconds,
-                wait_initial=policy.retry_initial_seconds, wait_max=policy.retry_max_seconds,
-                wait_jitter=policy.retry_initial_seconds):
+            on=self._worth_retrying,
+            attempts=policy.attempts,
+            timeout=policy.retry_budget_seconds,
+            wait_initial=policy.retry_initial_seconds,
+            wait_max=policy.retry_max_seconds,
+            wait_jitter=policy.retry_initial_seconds,
+        ):
             with attempt:
                 response = await self.http.request(method, path, **request)
                 if response.status_code in RETRYABLE_STATUSES:
@@ -161,14 +196,16 @@ class ServiceClient:
         status = response.status_code
         if status >= 500 or status in RETRYABLE_STATUSES:
             logger.warning("%s %s answered %s", response.request.method, response.request.url, status)
-            return ServiceUnavailable(f"{self.name} est momentanément indisponible (HTTP {status}) ; "
-                                      "réessayez dans un instant.")
+            return ServiceUnavailable(
+                f"{self.name} est momentanément indisponible (HTTP {status}) ; réessayez dans un instant."
+            )
         problem = _problem(response)
         detail = problem.get("detail")
         if not isinstance(detail, str) or not detail:
             detail = f"{self.name} a refusé la demande (HTTP {status})."
         error = _REFUSALS.get(status, DomainError)(
-            detail, **{name: value for name, value in problem.items() if name not in _PROBLEM_MEMBERS})
+            detail, **{name: value for name, value in problem.items() if name not in _PROBLEM_MEMBERS}
+        )
         error.status = status
         for member in ("code", "title"):
             if isinstance(problem.get(member), str) and problem[member]:

@@ -21,8 +21,13 @@ def sqlite_database_path(url: str) -> Path | None:
     """The file of a SQLite URL; None for another database, an in-memory one or a `file:` URI."""
     parsed = make_url(url)
     database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
-            or parsed.query.get("uri") or database.startswith("file:"):
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not database
+        or database == ":memory:"
+        or parsed.query.get("uri")
+        or database.startswith("file:")
+    ):
         return None
     return Path(database)
 

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 _configured_provider: TracerProvider | None = None
 
 
-def setup_tracing(service_name: str, otlp_endpoint: str | None, extra_exporter: SpanExporter | None = None
-                  ) -> TracerProvider:
+def setup_tracing(
+    service_name: str, otlp_endpoint: str | None, extra_exporter: SpanExporter | None = None
+) -> TracerProvider:
     """Install one tracer provider per process; spans go to OTLP when an endpoint is configured."""
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from opentelemetry.sdk.resources import Resource

@@ -61,8 +61,11 @@ class ThreadedServer:
             self.port = int(sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on", loop="asyncio"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", loop="asyncio"
+            )
+        )
         self.thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
 
     def _run(self) -> None:
@@ -90,9 +93,14 @@ class ThreadedServer:
             if engine.dialect.name != "postgresql":
                 return "(SQLite)"
             async with engine.connect() as connection:
-                rows = (await connection.execute(text(
-                    "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 160) "
-                    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))).all()
+                rows = (
+                    await connection.execute(
+                        text(
+                            "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 160) "
+                            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        )
+                    )
+                ).all()
             return "\n".join(" | ".join(map(str, row)) for row in rows) or "(none)"
 
         try:
@@ -107,8 +115,13 @@ class ThreadedServer:
 
 
 def config(thorough: bool) -> SchemathesisConfig:
-    data: dict[str, Any] = {"seed": 20260302, "generation": {
-        "max-examples": MAX_EXAMPLES if thorough else max(2, MAX_EXAMPLES // 2), "deterministic": True}}
+    data: dict[str, Any] = {
+        "seed": 20260302,
+        "generation": {
+            "max-examples": MAX_EXAMPLES if thorough else max(2, MAX_EXAMPLES // 2),
+            "deterministic": True,
+        },
+    }
     if not thorough and not LONG_RUN:
         data["phases"] = {"coverage": {"enabled": False}}
     return SchemathesisConfig.from_dict(data)
@@ -148,13 +161,22 @@ def problems_in_french(ctx: Any, response: Any, case: Case) -> bool | None:
         return None
     leaked = english_in(response.json())
     if leaked:
-        raise Failure(operation=case.operation.label, title="English in a problem",
-                      message=f"Texts a person reads are in English: {leaked}")
+        raise Failure(
+            operation=case.operation.label,
+            title="English in a problem",
+            message=f"Texts a person reads are in English: {leaked}",
+        )
     return True
 
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance, problems_in_french]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    problems_in_french,
+]
 
 
 def _timed_out(exc: BaseException | None) -> bool:
@@ -168,10 +190,16 @@ def _timed_out(exc: BaseException | None) -> bool:
 def call_and_validate(case: Case, server: ThreadedServer, secret: str, ids: dict[str, list[str]]) -> None:
     use_existing_ids(case, ids)
     try:
-        case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {secret}"}, checks=CHECKS,
-                               timeout=REQUEST_TIMEOUT_SECONDS)
+        case.call_and_validate(
+            base_url=server.url,
+            headers={"Authorization": f"Bearer {secret}"},
+            checks=CHECKS,
+            timeout=REQUEST_TIMEOUT_SECONDS,
+        )
     except Exception as exc:
         if not _timed_out(exc):
             raise
-        raise AssertionError(f"{case.operation.label}: no answer within {REQUEST_TIMEOUT_SECONDS} s. Database "
-                             f"sessions then:\n{server.database_activity()}") from exc
+        raise AssertionError(
+            f"{case.operation.label}: no answer within {REQUEST_TIMEOUT_SECONDS} s. Database "
+            f"sessions then:\n{server.database_activity()}"
+        ) from exc

@@ -59,8 +59,11 @@ def nats_url() -> Iterator[str]:
         binary = Path(shutil.which("nats-server") or "nats-server")
     port = free_port()
     store = tempfile.mkdtemp(prefix="eng-nats-")
-    process = subprocess.Popen([str(binary), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(binary), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while not _reachable("127.0.0.1", port):
         if time.monotonic() > deadline:
@@ -121,8 +124,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         upgrade_database(url)
         yield url
     finally:
-        asyncio.run(_pg_admin(admin.render_as_string(hide_password=False),
-                              f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(
+            _pg_admin(
+                admin.render_as_string(hide_password=False), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+            )
+        )
 
 
 async def _pg_admin(url: str, statement: str) -> None:

@@ -11,7 +11,8 @@ ENGLISH = re.compile(
     r"Input should|Field required|should (?:be|have|match)|Extra inputs|[Vv]alue error|[Vv]alue is not|"
     r"Assertion failed|Invalid JSON|JSON decode|There was an error|Not Found|Method Not Allowed|"
     r"Unprocessable|Internal Server Error|\b(?:valid|invalid|required|expected|must|allowed|characters?|"
-    r"greater|less|than|equal|number|integer|string|address|length)\b")
+    r"greater|less|than|equal|number|integer|string|address|length)\b"
+)
 
 
 def english_in(problem: dict[str, Any]) -> list[str]:

@@ -21,14 +21,19 @@ CLOSED_PORT_NATS = "nats://127.0.0.1:1"  # nothing listens there: NATS is away
 
 
 @contextlib.contextmanager
-def running(module: str, command: list[str], env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def running(
+    module: str, command: list[str], env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`python -m module command…` with HEALTH_PORT on a free port, stopped (SIGTERM) at the end; yields the
     process and its probes' base URL."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", module, *command], cwd=ROOT,
-                               env={**os.environ, "LOG_JSON": "false", "PYTHONPATH": str(ROOT),
-                                    "HEALTH_PORT": str(port), **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *command],
+        cwd=ROOT,
+        env={**os.environ, "LOG_JSON": "false", "PYTHONPATH": str(ROOT), "HEALTH_PORT": str(port), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield process, f"http://127.0.0.1:{port}"
     finally:
@@ -40,8 +45,9 @@ def running(module: str, command: list[str], env: dict[str, str]) -> Iterator[tu
             process.wait()
 
 
-def probe(process: subprocess.Popen[bytes], url: str, path: str, expected: int, timeout: float = 60.0
-          ) -> httpx.Response:
+def probe(
+    process: subprocess.Popen[bytes], url: str, path: str, expected: int, timeout: float = 60.0
+) -> httpx.Response:
     """Ask `path` until it answers `expected` (the process may still be starting, or connecting): a bound on
     the wait, not an assertion on time."""
     deadline = time.monotonic() + timeout

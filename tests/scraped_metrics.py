@@ -15,8 +15,11 @@ Scraped = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 def samples(text: str) -> Scraped:
     """Every sample of an exposition: (name, labels) → value."""
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def value(scraped: Scraped, name: str, **labels: str) -> float:
@@ -24,7 +27,9 @@ def value(scraped: Scraped, name: str, **labels: str) -> float:
     return scraped.get((name, frozenset(labels.items())), 0.0)
 
 
-async def scrape_until(url: str, holds: Callable[[Scraped], bool], what: str, timeout: float = 90.0) -> Scraped:
+async def scrape_until(
+    url: str, holds: Callable[[Scraped], bool], what: str, timeout: float = 90.0
+) -> Scraped:
     """Scrape `url` until what it answers satisfies `holds` (a bound on the wait, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     last: Scraped = {}
@@ -39,6 +44,9 @@ async def scrape_until(url: str, holds: Callable[[Scraped], bool], what: str, ti
             except httpx.HTTPError:
                 pass  # still starting
             await asyncio.sleep(0.2)
-    series = sorted((name, dict(labels), number) for (name, labels), number in last.items()
-                    if name.startswith("engagements"))
+    series = sorted(
+        (name, dict(labels), number)
+        for (name, labels), number in last.items()
+        if name.startswith("engagements")
+    )
     raise AssertionError(f"timed out waiting for: {what}; last scrape: {series}")

@@ -47,8 +47,9 @@ class SinkHandler:
     refusals: list[tuple[str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         with self.lock:
             if address in self.rejected:
                 self.refusals.append((address, 550))
@@ -63,8 +64,11 @@ class SinkHandler:
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
-        mail = ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos),
-                            message_from_bytes(envelope.original_content or b"", policy=policy.default))
+        mail = ReceivedMail(
+            str(envelope.mail_from),
+            list(envelope.rcpt_tos),
+            message_from_bytes(envelope.original_content or b"", policy=policy.default),
+        )
         with self.lock:
             self.received.append(mail)
             self.received_at.append(time.monotonic())

@@ -13,15 +13,20 @@ T = TypeVar("T")
 
 
 @overload
-async def wait_until(probe: Callable[[], Awaitable[T]], what: str, timeout: float = 60.0,
-                     interval: float = 0.05) -> T: ...
+async def wait_until(
+    probe: Callable[[], Awaitable[T]], what: str, timeout: float = 60.0, interval: float = 0.05
+) -> T: ...
 
 
 @overload
-async def wait_until(probe: Callable[[], T], what: str, timeout: float = 60.0, interval: float = 0.05) -> T: ...
+async def wait_until(
+    probe: Callable[[], T], what: str, timeout: float = 60.0, interval: float = 0.05
+) -> T: ...
 
 
-async def wait_until(probe: Callable[[], Any], what: str, timeout: float = 60.0, interval: float = 0.05) -> Any:
+async def wait_until(
+    probe: Callable[[], Any], what: str, timeout: float = 60.0, interval: float = 0.05
+) -> Any:
     """Call `probe` (plain or async) until it returns something truthy, and return that; fail (with `what`)
     after `timeout` seconds."""
     deadline = time.monotonic() + timeout

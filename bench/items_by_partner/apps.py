@@ -78,11 +78,15 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
 
     # The measure's key is a reader's: the transitions it may make, by the service's own matrix (none today).
     reader = Principal(role=Role.READER)
-    derived = {(kind.value, status.value): (
-                   LABELS_FR[status],
-                   [t.value for t in allowed_transitions(reader, kind, status, Relation.NONE)],
-                   status in NEVER_LATE)
-               for kind in ItemKind for status in Status}
+    derived = {
+        (kind.value, status.value): (
+            LABELS_FR[status],
+            [t.value for t in allowed_transitions(reader, kind, status, Relation.NONE)],
+            status in NEVER_LATE,
+        )
+        for kind in ItemKind
+        for status in Status
+    }
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
@@ -110,28 +114,48 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
             label, transitions, closed = derived[(row["kind"], row["status"])]
             due = row["next_due_on"]
             budget, sent_on = row["budget"], row["sent_on"]
-            page.append({
-                "id": str(row["id"]), "plan_id": str(row["plan_id"]), "axis_id": str(row["axis_id"]),
-                "objective_id": str(row["objective_id"]), "position": row["position"],
-                "reference": row["source_key"], "kind": row["kind"], "title": row["title"],
-                "plan_text": row["plan_text"], "status": row["status"], "status_label": label,
-                "allowed_transitions": transitions,
-                "lead_partner_id": str(row["lead_partner_id"]) if row["lead_partner_id"] else None,
-                "associated_partner_ids": [str(p) for p in row["associated_partner_ids"]],
-                "owner_contact_id": str(row["owner_contact_id"]) if row["owner_contact_id"] else None,
-                "elected_contact_id": str(row["elected_contact_id"]) if row["elected_contact_id"] else None,
-                "budget": str(budget) if budget is not None else None, "tags": list(row["tags"]),
-                "needs_review": row["needs_review"], "review_reason": row["review_reason"],
-                "review_flags": json.loads(row["review_flags"]),
-                "sent_on": sent_on.isoformat() if sent_on else None, "letter_reference": row["letter_reference"],
-                "progress_percent": row["progress_percent"], "next_due_on": due.isoformat() if due else None,
-                "overdue": due is not None and due < today and not closed, "version": row["version"],
-                "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"])})
+            page.append(
+                {
+                    "id": str(row["id"]),
+                    "plan_id": str(row["plan_id"]),
+                    "axis_id": str(row["axis_id"]),
+                    "objective_id": str(row["objective_id"]),
+                    "position": row["position"],
+                    "reference": row["source_key"],
+                    "kind": row["kind"],
+                    "title": row["title"],
+                    "plan_text": row["plan_text"],
+                    "status": row["status"],
+                    "status_label": label,
+                    "allowed_transitions": transitions,
+                    "lead_partner_id": str(row["lead_partner_id"]) if row["lead_partner_id"] else None,
+                    "associated_partner_ids": [str(p) for p in row["associated_partner_ids"]],
+                    "owner_contact_id": str(row["owner_contact_id"]) if row["owner_contact_id"] else None,
+                    "elected_contact_id": str(row["elected_contact_id"])
+                    if row["elected_contact_id"]
+                    else None,
+                    "budget": str(budget) if budget is not None else None,
+                    "tags": list(row["tags"]),
+                    "needs_review": row["needs_review"],
+                    "review_reason": row["review_reason"],
+                    "review_flags": json.loads(row["review_flags"]),
+                    "sent_on": sent_on.isoformat() if sent_on else None,
+                    "letter_reference": row["letter_reference"],
+                    "progress_percent": row["progress_percent"],
+                    "next_due_on": due.isoformat() if due else None,
+                    "overdue": due is not None and due < today and not closed,
+                    "version": row["version"],
+                    "created_at": _iso(row["created_at"]),
+                    "updated_at": _iso(row["updated_at"]),
+                }
+            )
         next_cursor = None
         if len(rows) > limit and page:
             raw = json.dumps({"s": "created", "v": None, "id": page[-1]["id"]})
             next_cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-        body = json.dumps({"items": page, "next_cursor": next_cursor}, ensure_ascii=False, separators=(",", ":"))
+        body = json.dumps(
+            {"items": page, "next_cursor": next_cursor}, ensure_ascii=False, separators=(",", ":")
+        )
         return Response(body.encode(), media_type="application/json")
 
     return app
@@ -151,7 +175,8 @@ def _variant_always_pre_ping() -> None:
 
     # The app module's own name for the engine factory, replaced in this server process only.
     app_module.create_engine = lambda url, **kw: db.create_engine(  # type: ignore[attr-defined]  # patches the app's own import
-        url, **{"pool_pre_ping": True, **kw})
+        url, **{"pool_pre_ping": True, **kw}
+    )
 
 
 def _variant_group_map_cache() -> None:
@@ -168,8 +193,9 @@ def _variant_group_map_cache() -> None:
     async def partner_and_groups(self: Any, session: Any, partner_id: uuid.UUID) -> frozenset[uuid.UUID]:
         if state["until"] <= time.monotonic():
             groups: dict[uuid.UUID, set[uuid.UUID]] = collections.defaultdict(set)
-            for group_id, member_id in await session.execute(select(GroupMembership.group_id,
-                                                                    GroupMembership.member_id)):
+            for group_id, member_id in await session.execute(
+                select(GroupMembership.group_id, GroupMembership.member_id)
+            ):
                 groups[member_id].add(group_id)
             state["groups"], state["until"] = groups, time.monotonic() + self.ttl_seconds
         return frozenset({partner_id, *state["groups"].get(partner_id, ())})
@@ -224,33 +250,43 @@ def instrument_list_steps(timer: StageTimer) -> None:
     from services.commitments.partners.service import GroupCache
 
     async_steps: tuple[tuple[Any, str, str], ...] = (
-            (fastapi.routing, "solve_dependencies", "FastAPI solve_dependencies (auth, session, clock, query)"),
-            (fastapi.routing, "run_endpoint_function", "endpoint list_items"),
-            (GroupCache, "partner_and_groups", "  GroupCache.partner_and_groups (cached 5 s)"),
-            (service, "list_page", "  service.list_page"),
-            (repository, "list_page", "    repository.list_page (page statement, 51 rows)"),
-            (AsyncSession, "execute", "      AsyncSession.execute (checkout, statement, rows)"),
-            (service, "to_read", "  service.to_read (50 ItemRead.model_validate)"),
-            (AsyncSession, "close", "session close (connection back to the pool)"),
-            (fastapi.routing, "serialize_response", "FastAPI serialize_response (validate + JSON)"))
+        (fastapi.routing, "solve_dependencies", "FastAPI solve_dependencies (auth, session, clock, query)"),
+        (fastapi.routing, "run_endpoint_function", "endpoint list_items"),
+        (GroupCache, "partner_and_groups", "  GroupCache.partner_and_groups (cached 5 s)"),
+        (service, "list_page", "  service.list_page"),
+        (repository, "list_page", "    repository.list_page (page statement, 51 rows)"),
+        (AsyncSession, "execute", "      AsyncSession.execute (checkout, statement, rows)"),
+        (service, "to_read", "  service.to_read (50 ItemRead.model_validate)"),
+        (AsyncSession, "close", "session close (connection back to the pool)"),
+        (fastapi.routing, "serialize_response", "FastAPI serialize_response (validate + JSON)"),
+    )
     sync_steps: tuple[tuple[Any, str, str], ...] = (
-            (repository, "page_statement", "      repository.page_statement (kept per shape)"),
-            (pool_base.Pool, "connect", "        pool checkout (ping if idle >= 2 s)"),
-            (TypeAdapter, "dump_json", "  TypeAdapter(ItemPage).dump_json (the response body)"))
+        (repository, "page_statement", "      repository.page_statement (kept per shape)"),
+        (pool_base.Pool, "connect", "        pool checkout (ping if idle >= 2 s)"),
+        (TypeAdapter, "dump_json", "  TypeAdapter(ItemPage).dump_json (the response body)"),
+    )
     for owner, attribute, name in async_steps:
         timer.wrap_async(owner, attribute, name)
     for owner, attribute, name in sync_steps:
         timer.wrap_sync(owner, attribute, name)
 
 
-def items_server(label: str, kind: str, database_url: str, variant: str = "", probe: str | None = None
-                 ) -> ServerProcess:
+def items_server(
+    label: str, kind: str, database_url: str, variant: str = "", probe: str | None = None
+) -> ServerProcess:
     """The app ("app", with `variant`) or the baseline ("baseline") in a uvicorn subprocess; not started yet."""
     if kind == "baseline":
-        return app_server(label, "bench.items_by_partner.apps:baseline_app", database_url, probe=probe,
-                          ready_path="/ping")
-    return app_server(label, "bench.items_by_partner.apps:real_app", database_url, variant=variant, probe=probe,
-                      instrument="bench.items_by_partner.apps:instrument_list_steps")
+        return app_server(
+            label, "bench.items_by_partner.apps:baseline_app", database_url, probe=probe, ready_path="/ping"
+        )
+    return app_server(
+        label,
+        "bench.items_by_partner.apps:real_app",
+        database_url,
+        variant=variant,
+        probe=probe,
+        instrument="bench.items_by_partner.apps:instrument_list_steps",
+    )
 
 
 def _compare_pages(app_body: bytes, baseline_body: bytes) -> list[str]:
@@ -261,16 +297,23 @@ def _compare_pages(app_body: bytes, baseline_body: bytes) -> list[str]:
     for mine, theirs in zip(app_page["items"], baseline_page["items"], strict=False):
         differing = sorted(key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key))
         if differing:
-            problems.append(f"item {mine.get('id')}: {', '.join(differing)} differ (app "
-                            f"{[mine.get(k) for k in differing]} vs baseline {[theirs.get(k) for k in differing]})")
+            problems.append(
+                f"item {mine.get('id')}: {', '.join(differing)} differ (app "
+                f"{[mine.get(k) for k in differing]} vs baseline {[theirs.get(k) for k in differing]})"
+            )
             break
     if (app_page["next_cursor"] is None) != (baseline_page["next_cursor"] is None):
         problems.append("next_cursor differs")
     return problems
 
 
-async def check_same_pages(app: ServerProcess, baseline: ServerProcess, auth: dict[str, str], partner_ids: Sequence[uuid.UUID],
-                           count: int = 20) -> tuple[float, float]:
+async def check_same_pages(
+    app: ServerProcess,
+    baseline: ServerProcess,
+    auth: dict[str, str],
+    partner_ids: Sequence[uuid.UUID],
+    count: int = 20,
+) -> tuple[float, float]:
     """Both servers return the same first page for `count` partners (group members among them), or the
     comparison means nothing: BenchError. Returns the mean body sizes (app, baseline)."""
     app_client, baseline_client = RawHttpClient(HOST, app.port, auth), RawHttpClient(HOST, baseline.port, {})
@@ -282,11 +325,15 @@ async def check_same_pages(app: ServerProcess, baseline: ServerProcess, auth: di
             app_status, app_body = await app_client.get(f"/v1/items?partner_id={partner_id}")
             base_status, base_body = await baseline_client.get(f"/items?partner_id={partner_id}")
             if app_status != 200 or base_status != 200:
-                raise BenchError(f"payload check ({app.label}): HTTP {app_status} / {base_status}: "
-                                 f"{app_body[:300]!r} / {base_body[:300]!r}")
+                raise BenchError(
+                    f"payload check ({app.label}): HTTP {app_status} / {base_status}: "
+                    f"{app_body[:300]!r} / {base_body[:300]!r}"
+                )
             problems = _compare_pages(app_body, base_body)
             if problems:
-                raise BenchError(f"payload check ({app.label}) failed for partner {partner_id}: {'; '.join(problems)}")
+                raise BenchError(
+                    f"payload check ({app.label}) failed for partner {partner_id}: {'; '.join(problems)}"
+                )
             sizes.append((len(app_body), len(base_body)))
     finally:
         await app_client.close()

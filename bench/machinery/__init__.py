@@ -21,7 +21,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 
-def run_async(main: Callable[[argparse.Namespace], Coroutine[Any, Any, int]], args: argparse.Namespace) -> int:
+def run_async(
+    main: Callable[[argparse.Namespace], Coroutine[Any, Any, int]], args: argparse.Namespace
+) -> int:
     """Run a scenario's coroutine on uvloop (as the services run), or asyncio's loop without it."""
     # A handler on the root logger keeps Alembic from installing its own INFO logging (see migrations/env.py).
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

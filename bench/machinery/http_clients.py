@@ -33,14 +33,30 @@ class RawHttpClient:
         status, _headers, body = await self.request("GET", path)
         return status, body
 
-    async def request(self, method: str, path: str, json_body: bytes | None = None
-                      ) -> tuple[int, dict[bytes, bytes], bytes]:
+    async def request(
+        self, method: str, path: str, json_body: bytes | None = None
+    ) -> tuple[int, dict[bytes, bytes], bytes]:
         """One request (a JSON body for a POST); the status, the headers (lower-cased) and the body."""
         assert self.reader is not None and self.writer is not None
-        body_headers = b"" if json_body is None else (b"Content-Type: application/json\r\nContent-Length: "
-                                                      + str(len(json_body)).encode() + b"\r\n")
-        self.writer.write(method.encode() + b" " + path.encode("latin-1") + b" HTTP/1.1\r\nHost: "
-                          + self.host.encode() + b"\r\n" + self.extra + body_headers + b"\r\n" + (json_body or b""))
+        body_headers = (
+            b""
+            if json_body is None
+            else (
+                b"Content-Type: application/json\r\nContent-Length: " + str(len(json_body)).encode() + b"\r\n"
+            )
+        )
+        self.writer.write(
+            method.encode()
+            + b" "
+            + path.encode("latin-1")
+            + b" HTTP/1.1\r\nHost: "
+            + self.host.encode()
+            + b"\r\n"
+            + self.extra
+            + body_headers
+            + b"\r\n"
+            + (json_body or b"")
+        )
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         headers = {}
@@ -61,8 +77,9 @@ class RawHttpClient:
             body = b"".join(chunks)
         else:
             body = await self.reader.read()
-        if headers.get(b"connection") == b"close" or (b"content-length" not in headers
-                                                      and b"transfer-encoding" not in headers):
+        if headers.get(b"connection") == b"close" or (
+            b"content-length" not in headers and b"transfer-encoding" not in headers
+        ):
             await self.close()
             await self.connect()
         return status, headers, body

@@ -45,11 +45,13 @@ class Measurement:
         return seconds * 1000 / self.requests if self.requests else float("nan")
 
     def line(self) -> str:
-        text = (f"{self.label:<28} {self.rps:8.1f} req/s  p50 {self.quantile(0.5):6.1f} ms  "
-                f"p95 {self.quantile(0.95):6.1f} ms  n={self.requests:<6}  "
-                f"cpu/req: server {self.per_request_ms(self.server_cpu):5.2f} ms, "
-                f"postgres {self.per_request_ms(self.postgres_cpu):5.2f} ms, "
-                f"client {self.per_request_ms(self.client_cpu):4.2f} ms; new PG sessions {self.new_sessions}")
+        text = (
+            f"{self.label:<28} {self.rps:8.1f} req/s  p50 {self.quantile(0.5):6.1f} ms  "
+            f"p95 {self.quantile(0.95):6.1f} ms  n={self.requests:<6}  "
+            f"cpu/req: server {self.per_request_ms(self.server_cpu):5.2f} ms, "
+            f"postgres {self.per_request_ms(self.postgres_cpu):5.2f} ms, "
+            f"client {self.per_request_ms(self.client_cpu):4.2f} ms; new PG sessions {self.new_sessions}"
+        )
         if self.errors:
             text += f"  ERRORS {self.errors} (e.g. {self.error_samples[:1]})"
         return text
@@ -89,7 +91,9 @@ class LoadGenerator:
     async def _postgres_pids(self) -> list[int]:
         if self.admin is None:
             return []
-        rows = await self.admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database_name)
+        rows = await self.admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database_name
+        )
         return [row["pid"] for row in rows]
 
     async def _sessions(self) -> int:
@@ -97,8 +101,12 @@ class LoadGenerator:
         if self.admin is None:
             return 0
         with contextlib.suppress(Exception):
-            return int(await self.admin.fetchval("SELECT sessions FROM pg_stat_database WHERE datname = $1",
-                                                 self.database_name) or 0)
+            return int(
+                await self.admin.fetchval(
+                    "SELECT sessions FROM pg_stat_database WHERE datname = $1", self.database_name
+                )
+                or 0
+            )
         return 0
 
     async def _watch_backends(self, cpu: dict[int, list[float]], stop: asyncio.Event) -> None:
@@ -117,9 +125,16 @@ class LoadGenerator:
                 await asyncio.wait_for(stop.wait(), 0.1)
                 return
 
-    async def measure(self, target: Target, label: str, *, warmup: float, duration: float,
-                      on_measure_start: Callable[[], None] | None = None,
-                      concurrency: int | None = None) -> Measurement:
+    async def measure(
+        self,
+        target: Target,
+        label: str,
+        *,
+        warmup: float,
+        duration: float,
+        on_measure_start: Callable[[], None] | None = None,
+        concurrency: int | None = None,
+    ) -> Measurement:
         """Warm up, then load `target` for `duration` seconds with `concurrency` connections."""
         paths = target.paths
         concurrency = concurrency or self.concurrency
@@ -128,8 +143,11 @@ class LoadGenerator:
             import httpx
 
             httpx_client = httpx.AsyncClient(
-                base_url=f"http://{HOST}:{target.server.port}", headers=target.headers, timeout=30,
-                limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
+                base_url=f"http://{HOST}:{target.server.port}",
+                headers=target.headers,
+                timeout=30,
+                limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            )
             clients: list[Any] = [HttpxClient(httpx_client) for _ in range(concurrency)]
         else:
             clients = [RawHttpClient(HOST, target.server.port, target.headers) for _ in range(concurrency)]
@@ -163,8 +181,9 @@ class LoadGenerator:
             if httpx_client is not None:
                 await httpx_client.aclose()
 
-    async def _drive(self, clients: Sequence[Any], paths: list[str], counter: Any, duration: float,
-                     result: Measurement) -> None:
+    async def _drive(
+        self, clients: Sequence[Any], paths: list[str], counter: Any, duration: float, result: Measurement
+    ) -> None:
         started = time.perf_counter()
         deadline = started + duration
 

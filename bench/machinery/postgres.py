@@ -7,8 +7,11 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 
-ADMIN_URL = (os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-             or "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN_URL = (
+    os.environ.get("BENCH_POSTGRES_URL")
+    or os.environ.get("TEST_POSTGRES_URL")
+    or "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def plain_url(url: str) -> str:

@@ -77,8 +77,10 @@ class StageTimer:
         setattr(owner, attribute, timed)
 
     def report(self) -> dict[str, Any]:
-        return {"requests": self.requests,
-                "stages": [[name, *self.stats[name]] for name in self.order if name in self.stats]}
+        return {
+            "requests": self.requests,
+            "stages": [[name, *self.stats[name]] for name in self.order if name in self.stats],
+        }
 
 
 class StackSampler:
@@ -132,10 +134,15 @@ class StackSampler:
                 self.inclusive[label] += 1
 
     def report(self) -> dict[str, Any]:
-        return {"samples": self.samples, "busy": self.busy, "greenlet": self.greenlet,
-                "packages": self.packages.most_common(),
-                "leaf": self.leaf.most_common(40), "inclusive": self.inclusive.most_common(400),
-                "folded": [[";".join(stack), count] for stack, count in self.stacks.most_common()]}
+        return {
+            "samples": self.samples,
+            "busy": self.busy,
+            "greenlet": self.greenlet,
+            "packages": self.packages.most_common(),
+            "leaf": self.leaf.most_common(40),
+            "inclusive": self.inclusive.most_common(400),
+            "folded": [[";".join(stack), count] for stack, count in self.stacks.most_common()],
+        }
 
 
 IDLE = "(event loop: idle, or C code under it: uvloop / httptools / asyncpg protocol)"
@@ -146,11 +153,14 @@ def _frame_label(filename: str, function: str) -> str:
     if "/site-packages/" in path:
         path = path.split("/site-packages/", 1)[1]
     elif path.startswith(str(ROOT) + "/"):
-        path = path[len(str(ROOT)) + 1:]
+        path = path[len(str(ROOT)) + 1 :]
     elif "/lib/python3" in path:
         path = "stdlib/" + path.split("/lib/python3", 1)[1].split("/", 1)[-1]
-    if (path, function) in {("stdlib/asyncio/runners.py", "run"), ("stdlib/asyncio/base_events.py", "run_forever"),
-                            ("stdlib/asyncio/base_events.py", "run_until_complete")}:
+    if (path, function) in {
+        ("stdlib/asyncio/runners.py", "run"),
+        ("stdlib/asyncio/base_events.py", "run_forever"),
+        ("stdlib/asyncio/base_events.py", "run_until_complete"),
+    }:
         return IDLE
     return f"{path}:{function}"
 
@@ -164,7 +174,9 @@ def _component(labels: list[str]) -> str:
         if path.startswith(("stdlib/", "<")):
             continue
         head = path.removesuffix(".py").split("/")
-        return "/".join(head[:3] if head[0] == "services" else head[:2] if head[0] in ("shared", "bench") else head[:1])
+        return "/".join(
+            head[:3] if head[0] == "services" else head[:2] if head[0] in ("shared", "bench") else head[:1]
+        )
     return "stdlib: " + labels[0]
 
 
@@ -172,14 +184,18 @@ def print_stages(report: dict[str, Any]) -> None:
     requests = report["requests"] or 1
     print(f"  {'step':<66} {'calls/req':>9} {'CPU ms/req':>10} {'wall ms/req':>11}")
     for name, calls, cpu, wall in report["stages"]:
-        print(f"  {name:<66} {calls / requests:9.2f} {1000 * cpu / requests:10.2f} {1000 * wall / requests:11.2f}")
+        print(
+            f"  {name:<66} {calls / requests:9.2f} {1000 * cpu / requests:10.2f} {1000 * wall / requests:11.2f}"
+        )
 
 
 def print_samples(report: dict[str, Any]) -> None:
     samples, busy = report["samples"] or 1, report["busy"] or 1
-    print(f"{report['samples']} samples; busy (running Python) in {100 * busy / samples:.0f}% of them, the rest "
-          f"is the event loop idle or in C under it (uvloop, httptools, asyncpg's protocol); "
-          f"{100 * report['greenlet'] / busy:.0f}% of the busy samples are in SQLAlchemy's sync layer (greenlets)")
+    print(
+        f"{report['samples']} samples; busy (running Python) in {100 * busy / samples:.0f}% of them, the rest "
+        f"is the event loop idle or in C under it (uvloop, httptools, asyncpg's protocol); "
+        f"{100 * report['greenlet'] / busy:.0f}% of the busy samples are in SQLAlchemy's sync layer (greenlets)"
+    )
     print("busy time by component (innermost frame outside the standard library), % of busy:")
     for component, count in report["packages"]:
         if component != IDLE and count / busy >= 0.005:
@@ -188,13 +204,26 @@ def print_samples(report: dict[str, Any]) -> None:
     for label, count in [(label, count) for label, count in report["leaf"] if label != IDLE][:16]:
         print(f"  {100 * count / busy:5.1f}%  {label}")
     print("inclusive time of frames on the request path, % of busy:")
-    wanted = ("services/", "shared/", "fastapi/routing.py:", "fastapi/dependencies/utils.py:solve_dependencies",
-              "fastapi/_compat/", "opentelemetry/instrumentation/", "opentelemetry/sdk/trace/__init__.py:start_span",
-              "sqlalchemy/orm/session.py:execute", "sqlalchemy/orm/session.py:commit", "sqlalchemy/orm/loading.py:instances",
-              "sqlalchemy/sql/compiler.py:_process_parameters_for_postcompile", "sqlalchemy/pool/base.py:_checkout",
-              "sqlalchemy/engine/default.py:_init_compiled", "sqlalchemy/dialects/postgresql/asyncpg.py:_prepare_and_execute",
-              "sqlalchemy/dialects/postgresql/asyncpg.py:do_ping", "sqlalchemy/sql/elements.py:_compile_w_cache",
-              "pydantic/main.py:__init__", "starlette/concurrency.py:run_in_threadpool")
+    wanted = (
+        "services/",
+        "shared/",
+        "fastapi/routing.py:",
+        "fastapi/dependencies/utils.py:solve_dependencies",
+        "fastapi/_compat/",
+        "opentelemetry/instrumentation/",
+        "opentelemetry/sdk/trace/__init__.py:start_span",
+        "sqlalchemy/orm/session.py:execute",
+        "sqlalchemy/orm/session.py:commit",
+        "sqlalchemy/orm/loading.py:instances",
+        "sqlalchemy/sql/compiler.py:_process_parameters_for_postcompile",
+        "sqlalchemy/pool/base.py:_checkout",
+        "sqlalchemy/engine/default.py:_init_compiled",
+        "sqlalchemy/dialects/postgresql/asyncpg.py:_prepare_and_execute",
+        "sqlalchemy/dialects/postgresql/asyncpg.py:do_ping",
+        "sqlalchemy/sql/elements.py:_compile_w_cache",
+        "pydantic/main.py:__init__",
+        "starlette/concurrency.py:run_in_threadpool",
+    )
     shown = 0
     for label, count in report["inclusive"]:
         if label != IDLE and label.startswith(wanted) and count / busy < 0.995 and count / busy >= 0.01:

@@ -85,17 +85,28 @@ class ServerProcess:
     def start(self) -> None:
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server, closed in stop()
-        env = {**os.environ, **self.env,
-               "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env = {
+            **os.environ,
+            **self.env,
+            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        }
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
-        self.process = subprocess.Popen([sys.executable, *self.arguments, "--port", str(self.port)], cwd=ROOT,
-                                        env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, *self.arguments, "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise BenchError(f"{self.label} server exited with {self.process.returncode}:\n{self.output()}")
+                raise BenchError(
+                    f"{self.label} server exited with {self.process.returncode}:\n{self.output()}"
+                )
             with contextlib.suppress(OSError, asyncio.IncompleteReadError, ValueError):
                 client = RawHttpClient(HOST, self.port, {})
                 await client.connect()
@@ -160,10 +171,26 @@ class ServerProcess:
         return process_cpu_seconds(self.process.pid) if self.process is not None else 0.0
 
 
-def app_server(label: str, factory: str, database_url: str, *, variant: str = "", probe: str | None = None,
-               instrument: str | None = None, ready_path: str = "/healthz") -> ServerProcess:
+def app_server(
+    label: str,
+    factory: str,
+    database_url: str,
+    *,
+    variant: str = "",
+    probe: str | None = None,
+    instrument: str | None = None,
+    ready_path: str = "/healthz",
+) -> ServerProcess:
     """An ASGI app (`factory`, "module:function") served by this module's entry; not started yet."""
-    arguments = ["-m", "bench.machinery.servers", factory, "--database-url", database_url, "--variant", variant]
+    arguments = [
+        "-m",
+        "bench.machinery.servers",
+        factory,
+        "--database-url",
+        database_url,
+        "--variant",
+        variant,
+    ]
     report_to = None
     if probe is not None:
         report_to = Path(tempfile.mkdtemp(prefix="bench-probe-")) / "report.json"
@@ -181,8 +208,9 @@ def commitments_app(database_url: str, variant: str = "") -> Any:
     from services.commitments.config import CommitmentsSettings
     from shared.clock import SystemClock
 
-    settings = CommitmentsSettings(database_url=database_url, relay_in_process=False, nats_url=NATS_URL,
-                                   otel_exporter_otlp_endpoint=None)
+    settings = CommitmentsSettings(
+        database_url=database_url, relay_in_process=False, nats_url=NATS_URL, otel_exporter_otlp_endpoint=None
+    )
     return create_app(settings, SystemClock())
 
 
@@ -228,8 +256,10 @@ def serve(options: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.machinery.servers",
-                                     description="Serve a bench's ASGI app (started by app_server).")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.machinery.servers",
+        description="Serve a bench's ASGI app (started by app_server).",
+    )
     parser.add_argument("factory", metavar="MODULE:FACTORY")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database-url", required=True)

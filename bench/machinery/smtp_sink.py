@@ -74,7 +74,8 @@ async def _serve(host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     handler = CountingHandler()
     server = await loop.create_server(
-        lambda: SMTPServer(handler, hostname="bench-sink", enable_SMTPUTF8=True, loop=loop), host, port)
+        lambda: SMTPServer(handler, hostname="bench-sink", enable_SMTPUTF8=True, loop=loop), host, port
+    )
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     out = sys.stdout
@@ -112,8 +113,17 @@ class ProcessSink:
 
     async def __aenter__(self) -> ProcessSink:
         self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.machinery.smtp_sink", "--host", self.hostname, "--port", "0",
-            cwd=_REPOSITORY, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bench.machinery.smtp_sink",
+            "--host",
+            self.hostname,
+            "--port",
+            "0",
+            cwd=_REPOSITORY,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
         word, port = (await self._read_line()).split()
         if word != "ready":
             raise RuntimeError(f"SMTP sink did not start: {word} {port}")
@@ -170,8 +180,9 @@ class ThreadSink:
         with socket.socket() as probe:  # Controller checks it is up by connecting: it needs a real port
             probe.bind((self.hostname, 0))
             self.port = int(probe.getsockname()[1])
-        self._controller = Controller(self.handler, hostname=self.hostname, port=self.port,
-                                      server_hostname="bench-sink")
+        self._controller = Controller(
+            self.handler, hostname=self.hostname, port=self.port, server_hostname="bench-sink"
+        )
 
     async def __aenter__(self) -> ThreadSink:
         await asyncio.to_thread(self._controller.start)
@@ -183,7 +194,8 @@ class ThreadSink:
     async def wait_for(self, count: int) -> int:
         """Returns once the sink accepted at least `count` messages (awaited on the sink's own loop)."""
         return await asyncio.wrap_future(
-            asyncio.run_coroutine_threadsafe(self.handler.wait(count), self._controller.loop))
+            asyncio.run_coroutine_threadsafe(self.handler.wait(count), self._controller.loop)
+        )
 
     async def stats(self) -> tuple[int, int, float]:
         """Messages and bytes accepted so far; CPU is the whole process's (the sink has none of its own)."""
@@ -194,8 +206,9 @@ class ThreadSink:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.machinery.smtp_sink",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.machinery.smtp_sink", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: a free port, printed in the `ready` line")
     args: Any = parser.parse_args(argv)

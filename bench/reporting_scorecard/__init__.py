@@ -29,19 +29,29 @@ from bench.machinery.servers import HOST, ServerProcess, app_server
 from bench.reporting_scorecard.apps import same_figures
 from bench.reporting_scorecard.data import PERIOD, load
 
-describe = "GET /v1/reports/partners/{id}/scorecard (100k items, 1M events, PostgreSQL) vs the same SQL via asyncpg"
+describe = (
+    "GET /v1/reports/partners/{id}/scorecard (100k items, 1M events, PostgreSQL) vs the same SQL via asyncpg"
+)
 
 TARGET_RATIO = 0.7
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("reporting_scorecard")
-    group.add_argument("--scorecard-items", type=int, default=100_000, help="items in the read model (100000)")
-    group.add_argument("--scorecard-events", type=int, default=1_000_000, help="events it was built from (1000000)")
+    group.add_argument(
+        "--scorecard-items", type=int, default=100_000, help="items in the read model (100000)"
+    )
+    group.add_argument(
+        "--scorecard-events", type=int, default=1_000_000, help="events it was built from (1000000)"
+    )
     group.add_argument("--scorecard-partners", type=int, default=200, help="partners (200)")
     group.add_argument("--scorecard-concurrency", type=int, default=8, help="keep-alive connections (8)")
-    group.add_argument("--scorecard-warmup", type=float, default=2.0, help="seconds of warm-up per measure (2)")
-    group.add_argument("--scorecard-duration", type=float, default=10.0, help="seconds measured per round (10)")
+    group.add_argument(
+        "--scorecard-warmup", type=float, default=2.0, help="seconds of warm-up per measure (2)"
+    )
+    group.add_argument(
+        "--scorecard-duration", type=float, default=10.0, help="seconds measured per round (10)"
+    )
     group.add_argument("--scorecard-rounds", type=int, default=2, help="rounds of baseline then app (2)")
 
 
@@ -56,8 +66,10 @@ async def _same_figures(app: ServerProcess, baseline: ServerProcess, partner_ids
             app_status, app_body = await app_client.get(f"/v1/reports/partners/{partner}/scorecard{query}")
             baseline_status, baseline_body = await baseline_client.get(f"/scorecard/{partner}{query}")
             if (app_status, baseline_status) != (200, 200) or not same_figures(app_body, baseline_body):
-                raise BenchError(f"partner {partner}: the app ({app_status}) and the baseline ({baseline_status}) "
-                                 f"differ:\n{app_body[:600]!r}\n{baseline_body[:600]!r}")
+                raise BenchError(
+                    f"partner {partner}: the app ({app_status}) and the baseline ({baseline_status}) "
+                    f"differ:\n{app_body[:600]!r}\n{baseline_body[:600]!r}"
+                )
     finally:
         await app_client.close()
         await baseline_client.close()
@@ -68,10 +80,13 @@ async def _run(args: argparse.Namespace) -> int:
 
     from services.reporting.migrate import upgrade_database
 
-    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load average {load_average()}; "
-          f"{args.scorecard_items} items, {args.scorecard_events} events, {args.scorecard_partners} partners; "
-          f"{args.scorecard_concurrency} connections, warm-up {args.scorecard_warmup:g} s + "
-          f"{args.scorecard_duration:g} s per measure, {args.scorecard_rounds} round(s)", flush=True)
+    print(
+        f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load average {load_average()}; "
+        f"{args.scorecard_items} items, {args.scorecard_events} events, {args.scorecard_partners} partners; "
+        f"{args.scorecard_concurrency} connections, warm-up {args.scorecard_warmup:g} s + "
+        f"{args.scorecard_duration:g} s per measure, {args.scorecard_rounds} round(s)",
+        flush=True,
+    )
     servers: list[ServerProcess] = []
     load_generator = LoadGenerator(args.scorecard_concurrency)
     status = 0
@@ -81,15 +96,19 @@ async def _run(args: argparse.Namespace) -> int:
             await asyncio.to_thread(upgrade_database, database_url)
             connection = await asyncpg.connect(plain_url(database_url))
             try:
-                partner_ids = await load(connection, args.scorecard_items, args.scorecard_events,
-                                         args.scorecard_partners)
+                partner_ids = await load(
+                    connection, args.scorecard_items, args.scorecard_events, args.scorecard_partners
+                )
             finally:
                 await connection.close()
-            print(f"database {name}: migrated, filled and vacuumed in {time.perf_counter() - started:.1f} s",
-                  flush=True)
+            print(
+                f"database {name}: migrated, filled and vacuumed in {time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
             await load_generator.watch_postgres(name)
-            baseline = app_server("baseline", "bench.reporting_scorecard.apps:baseline_app", database_url,
-                                  ready_path="/ping")
+            baseline = app_server(
+                "baseline", "bench.reporting_scorecard.apps:baseline_app", database_url, ready_path="/ping"
+            )
             app = app_server("app", "bench.reporting_scorecard.apps:real_app", database_url)
             servers += [baseline, app]
             for server in servers:
@@ -97,29 +116,41 @@ async def _run(args: argparse.Namespace) -> int:
             for server in servers:
                 await server.wait_ready()
             await _same_figures(app, baseline, partner_ids)
-            print("figures check: the app and the baseline give the same scorecard for 20 partners", flush=True)
+            print(
+                "figures check: the app and the baseline give the same scorecard for 20 partners", flush=True
+            )
             query = f"?from={PERIOD[0]}&to={PERIOD[1]}"
             targets = {
                 "baseline": Target(baseline, [f"/scorecard/{p}{query}" for p in partner_ids], {}),
-                "app": Target(app, [f"/v1/reports/partners/{p}/scorecard{query}" for p in partner_ids],
-                              {"Authorization": "Bearer bench"}),
+                "app": Target(
+                    app,
+                    [f"/v1/reports/partners/{p}/scorecard{query}" for p in partner_ids],
+                    {"Authorization": "Bearer bench"},
+                ),
             }
             results: dict[str, list[Measurement]] = {"baseline": [], "app": []}
             for round_number in range(1, args.scorecard_rounds + 1):
                 for label, target in targets.items():
-                    measurement = await load_generator.measure(target, f"round {round_number} {label}",
-                                                               warmup=args.scorecard_warmup,
-                                                               duration=args.scorecard_duration)
+                    measurement = await load_generator.measure(
+                        target,
+                        f"round {round_number} {label}",
+                        warmup=args.scorecard_warmup,
+                        duration=args.scorecard_duration,
+                    )
                     results[label].append(measurement)
                     print(measurement.line(), flush=True)
             baseline_rps = mean([m.rps for m in results["baseline"]])
             app_rps = mean([m.rps for m in results["app"]])
             ratio = app_rps / baseline_rps if baseline_rps else float("nan")
             verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
-            print(f"\nmeans: baseline {baseline_rps:.1f} req/s, app {app_rps:.1f} req/s; ratio app/baseline "
-                  f"{ratio:.2f} ({verdict} the target ≥ {TARGET_RATIO}); per round: "
-                  + ", ".join(f"{a.rps / b.rps:.2f}" for a, b in zip(results["app"], results["baseline"],
-                                                                     strict=True)), flush=True)
+            print(
+                f"\nmeans: baseline {baseline_rps:.1f} req/s, app {app_rps:.1f} req/s; ratio app/baseline "
+                f"{ratio:.2f} ({verdict} the target ≥ {TARGET_RATIO}); per round: "
+                + ", ".join(
+                    f"{a.rps / b.rps:.2f}" for a, b in zip(results["app"], results["baseline"], strict=True)
+                ),
+                flush=True,
+            )
         except BenchError as error:
             print(f"bench aborted: {error}", flush=True)
             status = 2

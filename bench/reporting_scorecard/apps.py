@@ -39,8 +39,13 @@ def real_app(database_url: str, variant: str = "") -> Any:
 
     if variant:
         raise SystemExit(f"the reporting app has no variant {variant!r}")
-    settings = ReportingSettings(reporting_database_url=database_url, nats_url=NATS_URL, database_pool_size=POOL_SIZE,
-                                 otel_exporter_otlp_endpoint=None, very_overdue_working_days=VERY_OVERDUE_WORKING_DAYS)
+    settings = ReportingSettings(
+        reporting_database_url=database_url,
+        nats_url=NATS_URL,
+        database_pool_size=POOL_SIZE,
+        otel_exporter_otlp_endpoint=None,
+        very_overdue_working_days=VERY_OVERDUE_WORKING_DAYS,
+    )
     app = create_app(settings, FixedClock(AS_OF_INSTANT))
     app.state.key_verifier = KeyVerifier(_Reader(), ttl_seconds=3600)
     return app
@@ -57,14 +62,24 @@ def compiled_statements() -> dict[str, tuple[str, list[tuple[str | None, Any]]]]
     dialect = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialect classes are untyped
     request_values = {"partner_id", "start", "end", "today", "very_late_before"}
     compiled = {}
-    for name, statement in (("counts", repository.COUNTS), ("delays", repository.RESPONSE_DELAYS),
-                            ("lateness", repository.LATENESS)):
+    for name, statement in (
+        ("counts", repository.COUNTS),
+        ("delays", repository.RESPONSE_DELAYS),
+        ("lateness", repository.LATENESS),
+    ):
         # Placeholder values, so that the IN lists expand; each request passes its own.
-        placeholders = statement.params(partner_id=uuid.UUID(int=0), start=date.min, end=date.min, today=date.min,
-                                        very_late_before=date.min)
+        placeholders = statement.params(
+            partner_id=uuid.UUID(int=0),
+            start=date.min,
+            end=date.min,
+            today=date.min,
+            very_late_before=date.min,
+        )
         done = placeholders.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         placeholders_of: list[tuple[str | None, Any]] = [
-            (key, None) if key in request_values else (None, done.params[key]) for key in done.positiontup or ()]
+            (key, None) if key in request_values else (None, done.params[key])
+            for key in done.positiontup or ()
+        ]
         compiled[name] = (str(done), placeholders_of)
     return compiled
 
@@ -83,7 +98,9 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
     very = very_late_before(today, VERY_OVERDUE_WORKING_DAYS)
 
     async def lifespan(app: FastAPI) -> Any:
-        state["pool"] = await asyncpg.create_pool(plain_url(database_url), min_size=POOL_SIZE, max_size=POOL_SIZE)
+        state["pool"] = await asyncpg.create_pool(
+            plain_url(database_url), min_size=POOL_SIZE, max_size=POOL_SIZE
+        )
         yield
         await state["pool"].close()
 
@@ -94,9 +111,18 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
         return Response(b"ok")
 
     @app.get("/scorecard/{partner_id}")
-    async def scorecard(partner_id: uuid.UUID, start: Annotated[date, Query(alias="from")],
-                        end: Annotated[date, Query(alias="to")]) -> Response:
-        values = {"partner_id": partner_id, "start": start, "end": end, "today": today, "very_late_before": very}
+    async def scorecard(
+        partner_id: uuid.UUID,
+        start: Annotated[date, Query(alias="from")],
+        end: Annotated[date, Query(alias="to")],
+    ) -> Response:
+        values = {
+            "partner_id": partner_id,
+            "start": start,
+            "end": end,
+            "today": today,
+            "very_late_before": very,
+        }
 
         def args(name: str) -> list[Any]:
             return [values[role] if role else constant for role, constant in statements[name][1]]
@@ -111,25 +137,38 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
 
         def late_count(index: int) -> dict[str, int]:
             by_party = {party: counts[index] for party, counts in late.items()}
-            return {"total": sum(by_party.values()), "waiting_on_partner": by_party.get("partner", 0),
-                    "waiting_on_city": by_party.get("city", 0)}
+            return {
+                "total": sum(by_party.values()),
+                "waiting_on_partner": by_party.get("partner", 0),
+                "waiting_on_city": by_party.get("city", 0),
+            }
 
         with_deadline = steps["answered_with_deadline"]
         body = {
-            "partner_id": str(partner_id), "partner_name": steps["name"],
-            "period": {"start": start.isoformat(), "end": end.isoformat()}, "as_of": today.isoformat(),
-            "requested": steps["requested"], "acknowledged": steps["acknowledged"], "answered": steps["answered"],
+            "partner_id": str(partner_id),
+            "partner_name": steps["name"],
+            "period": {"start": start.isoformat(), "end": end.isoformat()},
+            "as_of": today.isoformat(),
+            "requested": steps["requested"],
+            "acknowledged": steps["acknowledged"],
+            "answered": steps["answered"],
             "answered_within_deadline": steps["answered_by_deadline"],
             "answered_within_deadline_percent": round(100 * steps["answered_by_deadline"] / with_deadline, 1)
-            if with_deadline else None,
+            if with_deadline
+            else None,
             "median_response_working_days": float(statistics.median(delays)) if delays else None,
             "p90_response_working_days": nearest_rank(delays, 0.9),
-            "delivered": steps["delivered"], "verified": steps["verified"],
-            "overdue_now": late_count(0), "very_overdue_now": late_count(1),
-            "reminders_sent": steps["sent"], "reminders_unreached": steps["unreached"],
+            "delivered": steps["delivered"],
+            "verified": steps["verified"],
+            "overdue_now": late_count(0),
+            "very_overdue_now": late_count(1),
+            "reminders_sent": steps["sent"],
+            "reminders_unreached": steps["unreached"],
         }
-        return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
-                        media_type="application/json")
+        return Response(
+            json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            media_type="application/json",
+        )
 
     return app
 

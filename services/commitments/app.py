@@ -55,11 +55,17 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     install_subscriptions()
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "commitments", settings.otel_exporter_otlp_endpoint)
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
-                           pool_timeout_seconds=settings.database_pool_timeout_seconds)
-    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds,
-                        settings.events_stream_replicas)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout_seconds=settings.database_pool_timeout_seconds,
+    )
+    stream = StreamSpec(
+        settings.events_stream,
+        settings.events_subject_prefix,
+        settings.events_duplicate_window_seconds,
+        settings.events_stream_replicas,
+    )
     bus = BusState()
     relay_holder: dict[str, OutboxRelay] = {}
 
@@ -86,8 +92,14 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
             # Another replica revoked a key: stop honouring it here now rather than when the cache expires.
             await follow_key_revocations(bus.client, stream, app.state.principal_cache.forget_key)
             if settings.relay_in_process:
-                relay = OutboxRelay(sessionmaker, bus.client, stream, clock, batch_size=settings.relay_batch_size,
-                                    poll_seconds=settings.relay_poll_seconds)
+                relay = OutboxRelay(
+                    sessionmaker,
+                    bus.client,
+                    stream,
+                    clock,
+                    batch_size=settings.relay_batch_size,
+                    poll_seconds=settings.relay_poll_seconds,
+                )
                 relay_holder["relay"] = relay
                 app.state.relay = relay
                 await relay.run(stop)
@@ -100,8 +112,12 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
             await bus.close()
             await engine.dispose()
 
-    app = create_api(title="Engagements — service des engagements", version="1.0.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = create_api(
+        title="Engagements — service des engagements",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.clock = clock
     app.state.engine = engine
@@ -109,13 +125,24 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     app.state.read_sessionmaker = read_sessionmaker(engine)
     app.state.stream = stream
     app.state.bus = bus
-    app.state.principal_cache = PrincipalCache(ttl_seconds=settings.principal_cache_seconds,
-                                               refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
+    app.state.principal_cache = PrincipalCache(
+        ttl_seconds=settings.principal_cache_seconds,
+        refusal_ttl_seconds=settings.principal_refusal_cache_seconds,
+    )
     app.state.authenticator = KeyAuthenticator(app.state.principal_cache)
     app.state.group_cache = GroupCache(ttl_seconds=settings.principal_cache_seconds)
     install_problem_handlers(app)
-    for router in (auth_router, partners_router, contacts_router, plans_router, items_router, deadlines_router,
-                   journal_router, recipients_router, reminders_router):
+    for router in (
+        auth_router,
+        partners_router,
+        contacts_router,
+        plans_router,
+        items_router,
+        deadlines_router,
+        journal_router,
+        recipients_router,
+        reminders_router,
+    ):
         app.include_router(router)
 
     admission = Admission(settings.in_flight_limit, settings.request_queue_timeout_seconds)

@@ -96,8 +96,9 @@ async def create_key_command(settings: CommitmentsSettings, args: argparse.Names
     from shared.auth import SYSTEM
 
     async with transaction(settings) as session:
-        key, secret = await create_key(session, SYSTEM, SystemClock(), name=args.name, role=Role(args.role),
-                                       partner_id=args.partner_id)
+        key, secret = await create_key(
+            session, SYSTEM, SystemClock(), name=args.name, role=Role(args.role), partner_id=args.partner_id
+        )
     print(f"created {key.role} key {key.id} ({key.name}); its secret, shown only now:", file=sys.stderr)
     print(secret)
 
@@ -119,7 +120,9 @@ async def list_keys_command(settings: CommitmentsSettings, _args: argparse.Names
     print(f"{'id':36}  {'prefix':16}  {'role':7}  {'partner':36}  {'revoked':10}  name")
     for key in keys:
         revoked = f"{key.revoked_at:%Y-%m-%d}" if key.revoked_at else "-"
-        print(f"{key.id!s:36}  {key.prefix:16}  {key.role:7}  {key.partner_id or '-'!s:36}  {revoked:10}  {key.name}")
+        print(
+            f"{key.id!s:36}  {key.prefix:16}  {key.role:7}  {key.partner_id or '-'!s:36}  {revoked:10}  {key.name}"
+        )
 
 
 async def import_plan_command(settings: CommitmentsSettings, args: argparse.Namespace) -> None:
@@ -130,11 +133,21 @@ async def import_plan_command(settings: CommitmentsSettings, args: argparse.Name
     if args.plan is None and args.commune is None:
         raise SystemExit("error: --commune is required for a new plan (or --plan ID to complete a plan)")
     if args.plan is not None and (args.commune is not None or args.territory is not None):
-        raise SystemExit("error: --commune and --territory describe a new plan; the plan completed (--plan) keeps its own")
+        raise SystemExit(
+            "error: --commune and --territory describe a new plan; the plan completed (--plan) keeps its own"
+        )
     text = Path(args.file).read_text(encoding="utf-8")  # noqa: ASYNC240 - a one-shot command: the loop serves nothing else
     async with transaction(settings) as session:
-        report = await import_plan_text(session, SYSTEM, SystemClock(), text, plan_id=args.plan, commune=args.commune,
-                                        territory=args.territory, adopted_on=args.adopted_on)
+        report = await import_plan_text(
+            session,
+            SYSTEM,
+            SystemClock(),
+            text,
+            plan_id=args.plan,
+            commune=args.commune,
+            territory=args.territory,
+            adopted_on=args.adopted_on,
+        )
     print(f"{'created' if report.created_plan else 'completed'} plan {report.plan_id} from {args.file}")
     print(f"  in the text: {report.axes} axes, {report.objectives} objectives, {report.items} items")
     print(f"  items created: {report.created_items}; already in the plan: {report.unchanged_items}")
@@ -159,8 +172,10 @@ async def import_directory_command(settings: CommitmentsSettings, args: argparse
         raise SystemExit(f"error: {args.file} is not a directory file (docs/directory.md): {exc}") from exc
     async with transaction(settings) as session:
         report = await import_directory(session, SYSTEM, SystemClock(), directory)
-    print(f"directory {args.file}: {len(report.created)} created, {len(report.completed)} completed, "
-          f"{len(report.unchanged)} unchanged")
+    print(
+        f"directory {args.file}: {len(report.created)} created, {len(report.completed)} completed, "
+        f"{len(report.unchanged)} unchanged"
+    )
     for label, names in (("created", report.created), ("completed", report.completed)):
         for name in names:
             print(f"  {label}: {name}")
@@ -176,16 +191,24 @@ def _day(text: str) -> date:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m services.commitments",
-                                     description="Commitments service: API, outbox relay, deadline scanner and admin commands.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.commitments",
+        description="Commitments service: API, outbox relay, deadline scanner and admin commands.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(handler=migrate)
+    commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(
+        handler=migrate
+    )
     add_serve_command(commands, serve, default_port=8000)
     commands.add_parser("relay", help="run the outbox relay until SIGTERM/SIGINT").set_defaults(handler=relay)
     scan_parser = commands.add_parser("scan", help="run the deadline scanner until SIGTERM/SIGINT")
     scan_parser.add_argument("--once", action="store_true", help="one tick, print its result as JSON, exit")
-    scan_parser.add_argument("--as-of", type=_instant, metavar="INSTANT",
-                             help="run as of this instant (ISO 8601; Paris time without an offset)")
+    scan_parser.add_argument(
+        "--as-of",
+        type=_instant,
+        metavar="INSTANT",
+        help="run as of this instant (ISO 8601; Paris time without an offset)",
+    )
     scan_parser.set_defaults(handler=scan, settings_class="ScannerSettings")
     create = commands.add_parser("create-key", help="create an API key and print its secret once")
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
@@ -196,18 +219,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     revoke.add_argument("key_id", type=uuid.UUID)
     revoke.set_defaults(handler=revoke_key_command)
     commands.add_parser("list-keys", help="list API keys").set_defaults(handler=list_keys_command)
-    plan = commands.add_parser("import-plan", help="import an action plan from its text file: a new plan, or "
-                                                   "--plan ID to complete one")
+    plan = commands.add_parser(
+        "import-plan",
+        help="import an action plan from its text file: a new plan, or --plan ID to complete one",
+    )
     plan.add_argument("file")
-    plan.add_argument("--plan", type=uuid.UUID, metavar="ID", help="complete this plan (a text already imported "
-                                                                   "into it changes nothing)")
+    plan.add_argument(
+        "--plan",
+        type=uuid.UUID,
+        metavar="ID",
+        help="complete this plan (a text already imported into it changes nothing)",
+    )
     plan.add_argument("--commune", help="the commune of a new plan (required without --plan)")
-    plan.add_argument("--territory", help="the neighbourhood of a new plan (its groups of partners are its own)")
-    plan.add_argument("--adopted-on", type=_day, metavar="DATE",
-                      help="adoption date (YYYY-MM-DD): relative wordings count from it; default today (Paris)")
+    plan.add_argument(
+        "--territory", help="the neighbourhood of a new plan (its groups of partners are its own)"
+    )
+    plan.add_argument(
+        "--adopted-on",
+        type=_day,
+        metavar="DATE",
+        help="adoption date (YYYY-MM-DD): relative wordings count from it; default today (Paris)",
+    )
     plan.set_defaults(handler=import_plan_command)
-    directory = commands.add_parser("import-directory", help="add the partners and groups of a directory file "
-                                                             "(JSON, docs/directory.md); loading it again changes nothing")
+    directory = commands.add_parser(
+        "import-directory",
+        help="add the partners and groups of a directory file "
+        "(JSON, docs/directory.md); loading it again changes nothing",
+    )
     directory.add_argument("file")
     directory.set_defaults(handler=import_directory_command)
     return parser.parse_args(argv)

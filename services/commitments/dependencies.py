@@ -32,8 +32,9 @@ class Authenticator(Protocol):
 
     async def principal(self, session: AsyncSession, secret: str) -> Principal: ...
 
-    async def acting_as(self, session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID
-                        ) -> Principal: ...
+    async def acting_as(
+        self, session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID
+    ) -> Principal: ...
 
 
 async def current_principal(

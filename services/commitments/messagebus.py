@@ -44,8 +44,10 @@ def handlers_of(event_type: type) -> tuple[Handler, ...]:
     """The handlers an event of this type runs, in order; an event nobody handles is a wiring mistake."""
     found = _handlers.get(event_type)
     if not found:
-        raise LookupError(f"no handler for the domain event {event_type.__name__}: is it listed in "
-                          "services/commitments/subscriptions.py, and was subscriptions.install() called?")
+        raise LookupError(
+            f"no handler for the domain event {event_type.__name__}: is it listed in "
+            "services/commitments/subscriptions.py, and was subscriptions.install() called?"
+        )
     return found
 
 

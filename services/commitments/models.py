@@ -13,7 +13,29 @@ from services.commitments.partners.models import GroupMembership, Partner, Partn
 from services.commitments.plans.models import Axis, Objective, Plan, PlanImport
 from services.commitments.reminders.models import ReminderFiring, ReminderRuleSet, ReminderSchedule
 
-__all__ = ["ApiKey", "AuditEntry", "Axis", "Base", "Contact", "Deadline", "DeadlineChange", "DeadlineProposal",
-           "GroupMembership", "IdempotencyRecord", "Item", "ItemContact", "ItemPartner", "ItemTag", "JournalEntry", "Objective",
-           "OutboxMessage", "Partner", "PartnerAlias", "Plan", "PlanImport", "ReminderFiring", "ReminderRuleSet",
-           "ReminderSchedule"]
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "Axis",
+    "Base",
+    "Contact",
+    "Deadline",
+    "DeadlineChange",
+    "DeadlineProposal",
+    "GroupMembership",
+    "IdempotencyRecord",
+    "Item",
+    "ItemContact",
+    "ItemPartner",
+    "ItemTag",
+    "JournalEntry",
+    "Objective",
+    "OutboxMessage",
+    "Partner",
+    "PartnerAlias",
+    "Plan",
+    "PlanImport",
+    "ReminderFiring",
+    "ReminderRuleSet",
+    "ReminderSchedule",
+]

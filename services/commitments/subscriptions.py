@@ -18,8 +18,11 @@ from services.commitments.reminders import service as reminders
 HANDLERS: dict[type, list[messagebus.Handler]] = {
     DeadlineDated: [reminders.on_deadline_dated],  # a new date: the schedule re-armed against it
     MilestoneMetChanged: [reminders.on_milestone_met_changed],
-    item_events.StatusChanged: [deadlines.on_item_status_changed, reminders.on_item_status_changed,
-                                journal.on_item_status_changed],
+    item_events.StatusChanged: [
+        deadlines.on_item_status_changed,
+        reminders.on_item_status_changed,
+        journal.on_item_status_changed,
+    ],
     item_events.LeadChanged: [reminders.on_lead_changed],
     item_events.PartnerResponded: [reminders.on_partner_responded],  # escalation counts again from today
 }

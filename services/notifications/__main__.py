@@ -53,13 +53,18 @@ async def relay(settings: NotificationsSettings, _args: argparse.Namespace) -> N
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m services.notifications",
-                                     description="Notifications service: API, event consumer and SMTP sender.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.notifications",
+        description="Notifications service: API, event consumer and SMTP sender.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(handler=migrate)
+    commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(
+        handler=migrate
+    )
     add_serve_command(commands, serve, default_port=8001)
-    commands.add_parser("consume", help="run the consumer, sender and digest until SIGTERM/SIGINT").set_defaults(
-        handler=consume)
+    commands.add_parser(
+        "consume", help="run the consumer, sender and digest until SIGTERM/SIGINT"
+    ).set_defaults(handler=consume)
     commands.add_parser("relay", help="run the outbox relay until SIGTERM/SIGINT").set_defaults(handler=relay)
     return parser.parse_args(argv)
 

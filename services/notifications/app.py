@@ -48,11 +48,17 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     use_calendar(settings.working_calendar())
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "notifications", settings.otel_exporter_otlp_endpoint)
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
-                           pool_timeout_seconds=settings.database_pool_timeout_seconds)
-    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds,
-                        settings.events_stream_replicas)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout_seconds=settings.database_pool_timeout_seconds,
+    )
+    stream = StreamSpec(
+        settings.events_stream,
+        settings.events_subject_prefix,
+        settings.events_duplicate_window_seconds,
+        settings.events_stream_replicas,
+    )
     own_stream = settings.notifications_stream()
     bus = BusState()
 
@@ -67,8 +73,11 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
     sessionmaker = outbox_aware_sessionmaker(engine, on_outbox_commit)
     # One client of the commitments service for the whole process (key checks, contacts, action pages).
     commitments = CommitmentsClient.from_settings(settings)
-    key_verifier = KeyVerifier(commitments, ttl_seconds=settings.principal_cache_seconds,
-                               refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
+    key_verifier = KeyVerifier(
+        commitments,
+        ttl_seconds=settings.principal_cache_seconds,
+        refusal_ttl_seconds=settings.principal_refusal_cache_seconds,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,8 +98,12 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
             await commitments.aclose()
             await engine.dispose()
 
-    app = create_api(title="Engagements — service des notifications", version="1.0.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = create_api(
+        title="Engagements — service des notifications",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.clock = clock
     app.state.engine = engine

@@ -56,11 +56,14 @@ class CommitmentsClient:
         self._contexts: SingleFlight[ContextQuestion, ReminderContext | None] = SingleFlight()
 
     @classmethod
-    def from_settings(cls, settings: NotificationsSettings,
-                      transport: httpx.AsyncBaseTransport | None = None) -> CommitmentsClient:
+    def from_settings(
+        cls, settings: NotificationsSettings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> CommitmentsClient:
         """The process's client (COMMITMENTS_URL, COMMITMENTS_API_KEY and the COMMITMENTS_* call settings)."""
-        return cls(ServiceClient(settings.commitments_url, NAME, settings.commitments_policy(), transport),
-                   settings.commitments_api_key)
+        return cls(
+            ServiceClient(settings.commitments_url, NAME, settings.commitments_policy(), transport),
+            settings.commitments_api_key,
+        )
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -75,8 +78,9 @@ class CommitmentsClient:
     async def whoami(self, secret: str) -> Principal | None:
         """The principal behind a key; None when the commitments service refuses it (unknown, revoked)."""
         try:
-            response = await self.service.call("GET", "/v1/auth/whoami",
-                                               headers={"Authorization": f"Bearer {secret}"})
+            response = await self.service.call(
+                "GET", "/v1/auth/whoami", headers={"Authorization": f"Bearer {secret}"}
+            )
         except (Unauthorized, Forbidden):
             return None
         except ServiceUnavailable:
@@ -87,25 +91,30 @@ class CommitmentsClient:
         if not body.get("active") or body.get("role") not in {role.value for role in Role}:
             return None
         visible = frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or ())
-        return Principal(role=Role(body["role"]),
-                         key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
-                         partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
-                         visible_partner_ids=visible)
+        return Principal(
+            role=Role(body["role"]),
+            key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
+            partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
+            visible_partner_ids=visible,
+        )
 
-    async def reminder_context(self, item_id: uuid.UUID, deadline_id: uuid.UUID | None,
-                               audiences: Iterable[str]) -> ReminderContext | None:
+    async def reminder_context(
+        self, item_id: uuid.UUID, deadline_id: uuid.UUID | None, audiences: Iterable[str]
+    ) -> ReminderContext | None:
         """The item, deadline and recipients for these audiences; None when the item no longer exists."""
         question = (item_id, deadline_id, tuple(dict.fromkeys(audiences)))
         return await self._contexts.run(question, lambda: self._ask_context(*question))
 
-    async def _ask_context(self, item_id: uuid.UUID, deadline_id: uuid.UUID | None,
-                           audiences: tuple[str, ...]) -> ReminderContext | None:
+    async def _ask_context(
+        self, item_id: uuid.UUID, deadline_id: uuid.UUID | None, audiences: tuple[str, ...]
+    ) -> ReminderContext | None:
         params: list[tuple[str, str]] = [("audience", audience) for audience in audiences]
         if deadline_id is not None:
             params.append(("deadline_id", str(deadline_id)))
         try:
-            response = await self.service.call("GET", f"/v1/items/{item_id}/reminder-context", params=params,
-                                               headers=self._as_service())
+            response = await self.service.call(
+                "GET", f"/v1/items/{item_id}/reminder-context", params=params, headers=self._as_service()
+            )
         except NotFound:
             return None
         except ServiceUnavailable:
@@ -116,8 +125,9 @@ class CommitmentsClient:
 
     async def check_contact_visible(self, contact_id: uuid.UUID, secret: str) -> None:
         """NotFound unless the holder of `secret` may see this contact (the commitments service decides)."""
-        await self.service.call("GET", f"/v1/contacts/{contact_id}",
-                                headers={"Authorization": f"Bearer {secret}"})
+        await self.service.call(
+            "GET", f"/v1/contacts/{contact_id}", headers={"Authorization": f"Bearer {secret}"}
+        )
 
     def acting_as(self, contact_id: uuid.UUID) -> ContactActions:
         """Calls made as this contact: exactly its partner's rights, and the history names it."""
@@ -128,8 +138,12 @@ class ActionRefused(DomainError):
     """The commitments service said no to a contact's action; the status and French detail are its own."""
 
     code = "action-refused"
-    TITLES: ClassVar[dict[int, str]] = {403: "Action non autorisée", 404: "Demande introuvable",
-                                        409: "Action impossible", 422: "Données refusées"}
+    TITLES: ClassVar[dict[int, str]] = {
+        403: "Action non autorisée",
+        404: "Demande introuvable",
+        409: "Action impossible",
+        422: "Données refusées",
+    }
 
     def __init__(self, status: int, detail: str, title: str | None = None, **extensions: Any) -> None:
         super().__init__(detail, **extensions)
@@ -141,12 +155,18 @@ class CommitmentsUnavailable(ServiceUnavailable):
     code = "commitments-unavailable"
 
 
-_NOT_YOURS = ("Cette demande n'est pas accessible avec ce lien : elle ne concerne pas votre organisation, ou "
-              "elle a été supprimée.")
-_CONTACT_GONE = ("Votre fiche de contact n'est plus active auprès de la Ville : ce lien ne peut plus servir. "
-                 "Répondez directement au responsable du dossier.")
-_UNAVAILABLE = ("Le service de suivi des engagements ne répond pas pour le moment. Votre action n'a pas été "
-                "enregistrée ; réessayez dans quelques minutes avec le même lien.")
+_NOT_YOURS = (
+    "Cette demande n'est pas accessible avec ce lien : elle ne concerne pas votre organisation, ou "
+    "elle a été supprimée."
+)
+_CONTACT_GONE = (
+    "Votre fiche de contact n'est plus active auprès de la Ville : ce lien ne peut plus servir. "
+    "Répondez directement au responsable du dossier."
+)
+_UNAVAILABLE = (
+    "Le service de suivi des engagements ne répond pas pour le moment. Votre action n'a pas été "
+    "enregistrée ; réessayez dans quelques minutes avec le même lien."
+)
 
 
 class ContactActions:
@@ -158,11 +178,13 @@ class ContactActions:
         self.service = service
         self.headers = {"Authorization": f"Bearer {service_key}", "X-Acting-Contact": str(contact_id)}
 
-    async def _call(self, method: str, path: str, json: dict[str, Any] | None = None,
-                    idempotency_key: str | None = None) -> dict[str, Any]:
+    async def _call(
+        self, method: str, path: str, json: dict[str, Any] | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         try:
-            response = await self.service.call(method, path, json=json, headers=self.headers,
-                                               idempotency_key=idempotency_key)
+            response = await self.service.call(
+                method, path, json=json, headers=self.headers, idempotency_key=idempotency_key
+            )
         except ServiceUnavailable as exc:
             raise CommitmentsUnavailable(_UNAVAILABLE) from exc
         except NotFound as exc:
@@ -188,24 +210,27 @@ class ContactActions:
         """The item as the contact sees it (title, status, allowed transitions)."""
         return await self._call("GET", f"/v1/items/{item_id}")
 
-    async def transition(self, item_id: uuid.UUID, to: str, key: str, comment: str | None = None
-                         ) -> dict[str, Any]:
+    async def transition(
+        self, item_id: uuid.UUID, to: str, key: str, comment: str | None = None
+    ) -> dict[str, Any]:
         """Move the item to `to` (acknowledged, delivered …)."""
         body: dict[str, Any] = {"to": to}
         if comment:
             body["comment"] = comment
         return await self._call("POST", f"/v1/items/{item_id}/transitions", body, key)
 
-    async def add_progress(self, item_id: uuid.UUID, text: str, evidence_url: str | None, key: str
-                           ) -> dict[str, Any]:
+    async def add_progress(
+        self, item_id: uuid.UUID, text: str, evidence_url: str | None, key: str
+    ) -> dict[str, Any]:
         """A progress entry in the item's journal."""
         body: dict[str, Any] = {"kind": "progress", "text": text}
         if evidence_url:
             body["evidence_url"] = evidence_url
         return await self._call("POST", f"/v1/items/{item_id}/journal", body, key)
 
-    async def propose_date(self, deadline_id: uuid.UUID, proposed_due_on: date, reason: str,
-                           key: str) -> dict[str, Any]:
+    async def propose_date(
+        self, deadline_id: uuid.UUID, proposed_due_on: date, reason: str, key: str
+    ) -> dict[str, Any]:
         """A new date proposed for the deadline, for the city to accept or refuse."""
         body = {"proposed_due_on": proposed_due_on.isoformat(), "reason": reason}
         return await self._call("POST", f"/v1/deadlines/{deadline_id}/proposals", body, key)

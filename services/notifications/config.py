@@ -56,7 +56,8 @@ class NotificationsSettings(ServiceSettings):
     consumer_batch_size: int = 500
     # How long NATS waits for an ack before redelivering; the consumer commits well within it.
     consumer_ack_wait_seconds: float = 60.0
-    consumer_max_deliver: int = 100  # deliveries of one event before NATS gives up on it (5 s doubling to 5 min)
+    # Deliveries of one event before NATS gives up on it (5 s doubling to 5 min).
+    consumer_max_deliver: int = 100
     sender_batch_size: int = 100
     sender_poll_seconds: float = 2.0
     # This process's sender identity: a restarted worker takes back at once what the same identity held. Unset:
@@ -103,16 +104,18 @@ class NotificationsSettings(ServiceSettings):
 
     def commitments_policy(self) -> CallPolicy:
         """How this process calls the commitments service."""
-        return CallPolicy(connect_timeout_seconds=self.commitments_connect_timeout_seconds,
-                          read_timeout_seconds=self.commitments_timeout_seconds,
-                          write_timeout_seconds=self.commitments_timeout_seconds,
-                          pool_timeout_seconds=self.commitments_pool_timeout_seconds,
-                          max_connections=self.commitments_max_connections,
-                          max_keepalive_connections=self.commitments_max_connections,
-                          attempts=self.commitments_attempts,
-                          retry_initial_seconds=self.commitments_retry_initial_seconds,
-                          retry_max_seconds=self.commitments_retry_max_seconds,
-                          retry_after_max_seconds=self.commitments_retry_after_max_seconds)
+        return CallPolicy(
+            connect_timeout_seconds=self.commitments_connect_timeout_seconds,
+            read_timeout_seconds=self.commitments_timeout_seconds,
+            write_timeout_seconds=self.commitments_timeout_seconds,
+            pool_timeout_seconds=self.commitments_pool_timeout_seconds,
+            max_connections=self.commitments_max_connections,
+            max_keepalive_connections=self.commitments_max_connections,
+            attempts=self.commitments_attempts,
+            retry_initial_seconds=self.commitments_retry_initial_seconds,
+            retry_max_seconds=self.commitments_retry_max_seconds,
+            retry_after_max_seconds=self.commitments_retry_after_max_seconds,
+        )
 
     @property
     def database_url(self) -> str:

@@ -72,9 +72,16 @@ def redelivery_delay(message: Msg) -> float:
 
 
 class ReminderConsumer:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext, stream: StreamSpec,
-                 settings: NotificationsSettings, clock: Clock, commitments: CommitmentsClient,
-                 on_recorded: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        js: JetStreamContext,
+        stream: StreamSpec,
+        settings: NotificationsSettings,
+        clock: Clock,
+        commitments: CommitmentsClient,
+        on_recorded: Callable[[], None] | None = None,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.js = js
         self.stream = stream
@@ -90,13 +97,19 @@ class ReminderConsumer:
         await ensure_stream(self.js, self.stream)
         # max_deliver: an event the commitments service keeps failing on is dropped after that many deliveries
         # rather than retried forever (a refusal, 4xx, is dropped at once: see handle()).
-        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.consumer_ack_wait_seconds,
-                                max_ack_pending=max(1000, 4 * self.settings.consumer_batch_size),
-                                max_deliver=self.settings.consumer_max_deliver)
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.settings.consumer_ack_wait_seconds,
+            max_ack_pending=max(1000, 4 * self.settings.consumer_batch_size),
+            max_deliver=self.settings.consumer_max_deliver,
+        )
         # All deadline.* events: the ones that are not reminders are acked and skipped.
-        self.subscription = await self.js.pull_subscribe(self.stream.subject_for("deadline.>"),
-                                                         durable=self.settings.consumer_durable,
-                                                         stream=self.stream.name, config=config)
+        self.subscription = await self.js.pull_subscribe(
+            self.stream.subject_for("deadline.>"),
+            durable=self.settings.consumer_durable,
+            stream=self.stream.name,
+            config=config,
+        )
 
     async def consumer_info(self) -> Any:
         """The durable consumer's JetStream info (its backlog); None before it is subscribed."""
@@ -162,12 +175,17 @@ class ReminderConsumer:
         # One question per distinct (item, deadline, audiences) in the batch: the steps of one deadline that
         # arrive together (after a pause, or overdue and escalated at once) share the answer.
         asked: dict[tuple[object, ...], asyncio.Future[ReminderContext | None]] = {}
-        keys = [(event.item_id, event.deadline_id, tuple(sorted(set(event.audience)))) for _, _, _, event in reminders]
+        keys = [
+            (event.item_id, event.deadline_id, tuple(sorted(set(event.audience))))
+            for _, _, _, event in reminders
+        ]
         at_once = asyncio.Semaphore(CONTEXT_REQUESTS_AT_ONCE)
 
         async def ask(event: DeadlineReminder) -> ReminderContext | None:
             async with at_once:
-                return await self.commitments.reminder_context(event.item_id, event.deadline_id, event.audience)
+                return await self.commitments.reminder_context(
+                    event.item_id, event.deadline_id, event.audience
+                )
 
         for key, (_, span, _, event) in zip(keys, reminders, strict=True):
             if key not in asked:
@@ -178,7 +196,9 @@ class ReminderConsumer:
         recorded: list[Msg] = []
         later: list[Msg] = []
         refused: list[Msg] = []
-        next_digest_on = next_slot(self.clock.now(), self.settings.digest_weekday, self.settings.digest_time).date()
+        next_digest_on = next_slot(
+            self.clock.now(), self.settings.digest_weekday, self.settings.digest_time
+        ).date()
         links = [trace.Link(span.get_span_context()) for _, span in messages]
         with tracer.start_as_current_span("record deliveries", context=otel_context.Context(), links=links):
             async with self.sessionmaker() as session, session.begin():
@@ -187,32 +207,48 @@ class ReminderConsumer:
                     if isinstance(result, ContextRefused):
                         # Asking again the same way cannot help (a revoked service key, a question it rejects):
                         # dropped for good, loudly, rather than retried every few seconds forever.
-                        logger.error("reminder event %s (%s, item %s, deadline %s) dropped: the commitments "
-                                     "service refused its reminder context (%s)", envelope.id, envelope.type,
-                                     event.item_id, event.deadline_id, result)
+                        logger.error(
+                            "reminder event %s (%s, item %s, deadline %s) dropped: the commitments "
+                            "service refused its reminder context (%s)",
+                            envelope.id,
+                            envelope.type,
+                            event.item_id,
+                            event.deadline_id,
+                            result,
+                        )
                         span.set_status(trace.StatusCode.ERROR, "reminder context refused")
                         refused.append(message)
                         continue
                     if isinstance(result, BaseException):
-                        logger.warning("recipients of event %s unavailable (%s); retrying later", envelope.id,
-                                       result)
+                        logger.warning(
+                            "recipients of event %s unavailable (%s); retrying later", envelope.id, result
+                        )
                         span.set_attribute("notifications.retried_later", True)
                         later.append(message)
                         continue
                     if result is not None:  # None: the item is gone, nobody to remind
                         # In the message's span: each delivery row keeps its trace, for the send to carry on.
                         with trace.use_span(span):
-                            rows += await service.reminder_rows(session, self.clock,
-                                                                self.settings.message_id_domain, envelope, event,
-                                                                result, next_digest_on)
+                            rows += await service.reminder_rows(
+                                session,
+                                self.clock,
+                                self.settings.message_id_domain,
+                                envelope,
+                                event,
+                                result,
+                                next_digest_on,
+                            )
                     recorded.append(message)
                 # One statement for the whole batch: on SQLite each round trip waits for the writer's lock.
                 await repository.insert_ignoring_duplicates(session, rows)
         # Committed: now, and only now, NATS may forget these messages.
         for message in (*recorded, *skipped):
             await message.ack()
-        count_consumed(self.settings.consumer_durable, self.stream.subject_prefix,
-                       (message.subject for message in (*recorded, *skipped)))
+        count_consumed(
+            self.settings.consumer_durable,
+            self.stream.subject_prefix,
+            (message.subject for message in (*recorded, *skipped)),
+        )
         for message in refused:
             await message.term()
         for message in later:
@@ -223,11 +259,17 @@ class ReminderConsumer:
 
 def _message_span(message: Msg) -> trace.Span:
     """The CONSUMER span of one message, in the trace its headers carry (OpenTelemetry's messaging conventions)."""
-    return tracer.start_span(f"process {message.subject}", context=extract_trace_context(message.headers),
-                             kind=trace.SpanKind.CONSUMER,
-                             attributes={"messaging.system": "nats", "messaging.operation.type": "process",
-                                         "messaging.destination.name": message.subject,
-                                         "messaging.message.id": (message.headers or {}).get("Nats-Msg-Id", "")})
+    return tracer.start_span(
+        f"process {message.subject}",
+        context=extract_trace_context(message.headers),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": message.subject,
+            "messaging.message.id": (message.headers or {}).get("Nats-Msg-Id", ""),
+        },
+    )
 
 
 @dataclass
@@ -249,14 +291,21 @@ class Worker:
         hooks = [consumer_lag_hook(self.settings.consumer_durable, subscription_info)]
         if self.relay is not None:
             relay = self.relay
-            hooks.append(outbox_lag_hook(relay.stream.name, lambda: outbox_lag(relay.sessionmaker, self.clock)))
+            hooks.append(
+                outbox_lag_hook(relay.stream.name, lambda: outbox_lag(relay.sessionmaker, self.clock))
+            )
         return hooks
 
     async def digest_pass(self) -> int:
         """Gather the digests whose slot has come (a no-op between slots)."""
         async with self.sessionmaker() as session, session.begin():
-            count = await gather_digests(session, self.clock, self.settings.digest_weekday,
-                                         self.settings.digest_time, self.settings.message_id_domain)
+            count = await gather_digests(
+                session,
+                self.clock,
+                self.settings.digest_weekday,
+                self.settings.digest_time,
+                self.settings.message_id_domain,
+            )
         if count:
             self.sender.wake()
         return count
@@ -273,8 +322,11 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Run the loops until `stop` is set."""
         await self.consumer.subscribe()
-        tasks = [asyncio.create_task(self.consumer.run(stop)), asyncio.create_task(self.sender.run(stop)),
-                 asyncio.create_task(self.run_digests(stop))]
+        tasks = [
+            asyncio.create_task(self.consumer.run(stop)),
+            asyncio.create_task(self.sender.run(stop)),
+            asyncio.create_task(self.run_digests(stop)),
+        ]
         if self.relay is not None:
             tasks.append(asyncio.create_task(self.relay.run(stop)))
         try:
@@ -285,8 +337,9 @@ class Worker:
 
 
 @contextlib.asynccontextmanager
-async def worker(settings: NotificationsSettings, clock: Clock, nats_client: NatsClient | None = None
-                 ) -> AsyncIterator[Worker]:
+async def worker(
+    settings: NotificationsSettings, clock: Clock, nats_client: NatsClient | None = None
+) -> AsyncIterator[Worker]:
     """A worker with its own engine, HTTP client, SMTP pool and sender identity, closed on exit."""
     use_calendar(settings.working_calendar())  # the installation's calendar, for the sender's dates
     async with contextlib.AsyncExitStack() as stack:
@@ -296,13 +349,23 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client: Nat
             stack.push_async_callback(_drain, client)
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
-        relay = (OutboxRelay(create_sessionmaker(engine), client, settings.notifications_stream(), clock,
-                             batch_size=settings.outbox_relay_batch_size,
-                             poll_seconds=settings.outbox_relay_poll_seconds)
-                 if settings.outbox_relay_in_worker else None)
+        relay = (
+            OutboxRelay(
+                create_sessionmaker(engine),
+                client,
+                settings.notifications_stream(),
+                clock,
+                batch_size=settings.outbox_relay_batch_size,
+                poll_seconds=settings.outbox_relay_poll_seconds,
+            )
+            if settings.outbox_relay_in_worker
+            else None
+        )
         own_stream = settings.notifications_stream()
 
-        def on_outbox_commit() -> None:  # an outcome wrote events: publish them now rather than at the next poll
+        def on_outbox_commit() -> (
+            None
+        ):  # an outcome wrote events: publish them now rather than at the next poll
             if relay is not None:
                 relay.wake()
             else:
@@ -316,12 +379,16 @@ async def worker(settings: NotificationsSettings, clock: Clock, nats_client: Nat
         stack.push_async_callback(commitments.aclose)
         smtp = SmtpPool(settings)
         stack.push_async_callback(smtp.close)
-        stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                            settings.events_duplicate_window_seconds,
-                            settings.events_stream_replicas)
+        stream = StreamSpec(
+            settings.events_stream,
+            settings.events_subject_prefix,
+            settings.events_duplicate_window_seconds,
+            settings.events_stream_replicas,
+        )
         sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp, worker_id)
-        consumer = ReminderConsumer(sessionmaker, client.jetstream(), stream, settings, clock, commitments,
-                                    on_recorded=sender.wake)
+        consumer = ReminderConsumer(
+            sessionmaker, client.jetstream(), stream, settings, clock, commitments, on_recorded=sender.wake
+        )
         stack.push_async_callback(_unsubscribe, consumer)
         yield Worker(consumer, sender, settings, clock, sessionmaker, relay)
 
@@ -340,11 +407,15 @@ async def _unsubscribe(consumer: ReminderConsumer) -> None:
 async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> None:
     """The `consume` command: run the worker until SIGTERM or SIGINT."""
     if not settings.commitments_api_key:
-        raise ServiceUnavailable("COMMITMENTS_API_KEY manquante : une clé de rôle « service » du service des "
-                                 "engagements est nécessaire pour connaître les destinataires.")
+        raise ServiceUnavailable(
+            "COMMITMENTS_API_KEY manquante : une clé de rôle « service » du service des "
+            "engagements est nécessaire pour connaître les destinataires."
+        )
     # Spans of the consumers, the sender and the webhooks, exported when an endpoint is set (OTEL_*, TRACING).
     if settings.tracing_enabled:
-        setup_tracing(settings.otel_service_name or "notifications-worker", settings.otel_exporter_otlp_endpoint)
+        setup_tracing(
+            settings.otel_service_name or "notifications-worker", settings.otel_exporter_otlp_endpoint
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -353,7 +424,9 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
     # outbox's lag read at each scrape once they run.
     connection: dict[str, NatsClient] = {}
     hooks: list[Hook] = []
-    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks):
+    async with worker_probes(
+        settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks
+    ):
         # connect() retries while NATS is away: race it against a stop request.
         connecting = asyncio.ensure_future(connect(settings.nats_url, name="notifications-worker"))
         stopping = asyncio.ensure_future(stop.wait())

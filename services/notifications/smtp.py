@@ -50,17 +50,24 @@ class SmtpPool:
 
     def _client(self) -> aiosmtplib.SMTP:
         settings = self.settings
-        return aiosmtplib.SMTP(hostname=settings.smtp_host, port=settings.smtp_port, use_tls=settings.smtp_tls,
-                               start_tls=settings.smtp_starttls if not settings.smtp_tls else False,
-                               username=settings.smtp_username, password=settings.smtp_password,
-                               timeout=settings.smtp_timeout_seconds)
+        return aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            use_tls=settings.smtp_tls,
+            start_tls=settings.smtp_starttls if not settings.smtp_tls else False,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            timeout=settings.smtp_timeout_seconds,
+        )
 
     async def send(self, mail: OutgoingMail) -> SendOutcome:
         """Send one message on a free connection (waiting for one if all are busy), in a CLIENT span."""
         client = await self._idle.get()
-        with tracer.start_as_current_span("smtp sendmail", kind=trace.SpanKind.CLIENT,
-                                          attributes={"server.address": self.settings.smtp_host,
-                                                      "server.port": self.settings.smtp_port}) as span:
+        with tracer.start_as_current_span(
+            "smtp sendmail",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"server.address": self.settings.smtp_host, "server.port": self.settings.smtp_port},
+        ) as span:
             outcome = await self._send(client, mail)
             span.set_attribute("smtp.reply", outcome.reply)
             if outcome.result is not SendResult.SENT:

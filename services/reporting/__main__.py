@@ -55,15 +55,25 @@ async def rebuild(settings: ReportingSettings, args: argparse.Namespace) -> None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m services.reporting",
-                                     description="Reporting service: reports API, projector and rebuild.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.reporting",
+        description="Reporting service: reports API, projector and rebuild.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(handler=migrate)
+    commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(
+        handler=migrate
+    )
     add_serve_command(commands, serve, default_port=8002)
-    commands.add_parser("project", help="run the projector until SIGTERM/SIGINT").set_defaults(handler=project)
+    commands.add_parser("project", help="run the projector until SIGTERM/SIGINT").set_defaults(
+        handler=project
+    )
     rebuilding = commands.add_parser("rebuild", help="replay both streams into a fresh database")
-    rebuilding.add_argument("--into", metavar="URL", default=None,
-                            help="the fresh database to fill (default: REPORTING_DATABASE_URL)")
+    rebuilding.add_argument(
+        "--into",
+        metavar="URL",
+        default=None,
+        help="the fresh database to fill (default: REPORTING_DATABASE_URL)",
+    )
     rebuilding.add_argument("--quiet", action="store_true", help="no progress bar")
     rebuilding.set_defaults(handler=rebuild)
     return parser.parse_args(argv)

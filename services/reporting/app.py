@@ -51,14 +51,20 @@ def create_app(settings: ReportingSettings | None = None, clock: Clock | None = 
     use_calendar(settings.working_calendar())
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "reporting", settings.otel_exporter_otlp_endpoint)
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size,
-                           pool_timeout_seconds=settings.database_pool_timeout_seconds)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout_seconds=settings.database_pool_timeout_seconds,
+    )
     stream = settings.commitments_stream()
     bus = BusState()
     # One client of the commitments service for the whole process (key checks).
     commitments = CommitmentsClient.from_settings(settings)
-    key_verifier = KeyVerifier(commitments, ttl_seconds=settings.principal_cache_seconds,
-                               refusal_ttl_seconds=settings.principal_refusal_cache_seconds)
+    key_verifier = KeyVerifier(
+        commitments,
+        ttl_seconds=settings.principal_cache_seconds,
+        refusal_ttl_seconds=settings.principal_refusal_cache_seconds,
+    )
     page_sessions = Sessions.from_settings(settings)
 
     def forget_key(key_id: uuid.UUID) -> None:
@@ -85,8 +91,12 @@ def create_app(settings: ReportingSettings | None = None, clock: Clock | None = 
             await commitments.aclose()
             await engine.dispose()
 
-    app = create_api(title="Engagements — service des rapports", version="1.0.0", description=DESCRIPTION,
-                     lifespan=lifespan)
+    app = create_api(
+        title="Engagements — service des rapports",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.clock = clock
     app.state.engine = engine

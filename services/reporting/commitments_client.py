@@ -25,8 +25,9 @@ class CommitmentsClient:
         self.service = service
 
     @classmethod
-    def from_settings(cls, settings: ReportingSettings,
-                      transport: httpx.AsyncBaseTransport | None = None) -> CommitmentsClient:
+    def from_settings(
+        cls, settings: ReportingSettings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> CommitmentsClient:
         """The process's client (COMMITMENTS_URL and the COMMITMENTS_* call settings)."""
         return cls(ServiceClient(settings.commitments_url, NAME, settings.commitments_policy(), transport))
 
@@ -36,8 +37,9 @@ class CommitmentsClient:
     async def whoami(self, secret: str) -> Principal | None:
         """The principal behind a key; None when the commitments service refuses it (unknown, revoked)."""
         try:
-            response = await self.service.call("GET", "/v1/auth/whoami",
-                                               headers={"Authorization": f"Bearer {secret}"})
+            response = await self.service.call(
+                "GET", "/v1/auth/whoami", headers={"Authorization": f"Bearer {secret}"}
+            )
         except (Unauthorized, Forbidden):
             return None
         except ServiceUnavailable:
@@ -48,12 +50,16 @@ class CommitmentsClient:
         if not body.get("active") or body.get("role") not in {role.value for role in Role}:
             return None
         visible = frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or ())
-        return Principal(role=Role(body["role"]),
-                         key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
-                         partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
-                         visible_partner_ids=visible)
+        return Principal(
+            role=Role(body["role"]),
+            key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
+            partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
+            visible_partner_ids=visible,
+        )
 
     async def check_contact_visible(self, contact_id: uuid.UUID, secret: str) -> None:
         """NotFound (in the commitments service's words) unless the holder of `secret` may see this contact: a
         calendar feed is made for a city owner the commitments service knows."""
-        await self.service.call("GET", f"/v1/contacts/{contact_id}", headers={"Authorization": f"Bearer {secret}"})
+        await self.service.call(
+            "GET", f"/v1/contacts/{contact_id}", headers={"Authorization": f"Bearer {secret}"}
+        )

@@ -79,21 +79,24 @@ class ReportingSettings(ServiceSettings):
 
     def commitments_policy(self) -> CallPolicy:
         """How this process calls the commitments service."""
-        return CallPolicy(connect_timeout_seconds=self.commitments_connect_timeout_seconds,
-                          read_timeout_seconds=self.commitments_timeout_seconds,
-                          write_timeout_seconds=self.commitments_timeout_seconds,
-                          pool_timeout_seconds=self.commitments_pool_timeout_seconds,
-                          max_connections=self.commitments_max_connections,
-                          max_keepalive_connections=self.commitments_max_connections,
-                          attempts=self.commitments_attempts,
-                          retry_initial_seconds=self.commitments_retry_initial_seconds,
-                          retry_max_seconds=self.commitments_retry_max_seconds,
-                          retry_after_max_seconds=self.commitments_retry_after_max_seconds)
+        return CallPolicy(
+            connect_timeout_seconds=self.commitments_connect_timeout_seconds,
+            read_timeout_seconds=self.commitments_timeout_seconds,
+            write_timeout_seconds=self.commitments_timeout_seconds,
+            pool_timeout_seconds=self.commitments_pool_timeout_seconds,
+            max_connections=self.commitments_max_connections,
+            max_keepalive_connections=self.commitments_max_connections,
+            attempts=self.commitments_attempts,
+            retry_initial_seconds=self.commitments_retry_initial_seconds,
+            retry_max_seconds=self.commitments_retry_max_seconds,
+            retry_after_max_seconds=self.commitments_retry_after_max_seconds,
+        )
 
     def feed_item_url_template(self) -> str:
         """The page a calendar event links to, with an {item_id} placeholder."""
-        return self.feed_item_url or (f"{self.reporting_public_url.rstrip('/')}"
-                                          "/v1/reports/items/{item_id}/timeline")
+        return self.feed_item_url or (
+            f"{self.reporting_public_url.rstrip('/')}/v1/reports/items/{{item_id}}/timeline"
+        )
 
     @property
     def database_url(self) -> str:

@@ -12,14 +12,33 @@ ANSWERS = frozenset({"accepted", "partially_accepted", "declined"})
 ANSWERED = ANSWERS | {"in_progress", "delivered", "verified"}
 # Finished, or never to be: nothing about the item can be late any more.
 FINISHED = frozenset({"verified", "done", "abandoned", "declined"})
-ALL_STATUSES = ("draft", "sent", "acknowledged", "accepted", "partially_accepted", "declined", "no_answer",
-                "in_progress", "delivered", "verified", "planned", "done", "abandoned")
+ALL_STATUSES = (
+    "draft",
+    "sent",
+    "acknowledged",
+    "accepted",
+    "partially_accepted",
+    "declined",
+    "no_answer",
+    "in_progress",
+    "delivered",
+    "verified",
+    "planned",
+    "done",
+    "abandoned",
+)
 
 # Whose move it is, by kind and status. A request: the city must send it (draft), then the partner must answer
 # and deliver, then the city must verify what was declared delivered. A commitment of the city: the city.
 _REQUEST_WAITING_ON: dict[str, WaitingOn] = {
-    "draft": "city", "sent": "partner", "acknowledged": "partner", "no_answer": "partner", "accepted": "partner",
-    "partially_accepted": "partner", "in_progress": "partner", "delivered": "city",
+    "draft": "city",
+    "sent": "partner",
+    "acknowledged": "partner",
+    "no_answer": "partner",
+    "accepted": "partner",
+    "partially_accepted": "partner",
+    "in_progress": "partner",
+    "delivered": "city",
 }
 _COMMITMENT_WAITING_ON: dict[str, WaitingOn] = {"planned": "city", "in_progress": "city"}
 

@@ -51,41 +51,67 @@ class Publisher:
 
 
 PUBLISHERS = {
-    "commitments": Publisher("commitments", "le service des engagements", "Service des engagements",
-                             "events_stream", "events_subject_prefix"),
-    "notifications": Publisher("notifications", "le service des notifications", "Service des notifications",
-                               "notifications_events_stream", "notifications_events_subject_prefix"),
+    "commitments": Publisher(
+        "commitments",
+        "le service des engagements",
+        "Service des engagements",
+        "events_stream",
+        "events_subject_prefix",
+    ),
+    "notifications": Publisher(
+        "notifications",
+        "le service des notifications",
+        "Service des notifications",
+        "notifications_events_stream",
+        "notifications_events_subject_prefix",
+    ),
 }
 
 _SCHEMA_REF = "#/components/schemas/{model}"
 
 # What the envelope's fields mean (the model carries no descriptions; the page needs them).
 ENVELOPE_FIELDS = {
-    "id": ("Identifiant de l'événement, repris dans l'en-tête `Nats-Msg-Id` ; clé d'idempotence des "
-           "consommateurs."),
+    "id": (
+        "Identifiant de l'événement, repris dans l'en-tête `Nats-Msg-Id` ; clé d'idempotence des "
+        "consommateurs."
+    ),
     "type": "Type de l'événement (dernier segment du sujet), p. ex. `item.created`.",
     "version": "Version du schéma de `data` pour ce type.",
     "occurred_at": "Instant du changement (UTC, ISO 8601).",
-    "actor": ("Qui a causé le changement : clé d'API, contact agissant par lien signé, ou le système (ids "
-              "seulement)."),
+    "actor": (
+        "Qui a causé le changement : clé d'API, contact agissant par lien signé, ou le système (ids "
+        "seulement)."
+    ),
     "data": "Contenu propre au type, décrit ci-dessous.",
 }
 
 # The page is in French; nested models' docstrings are in English like the rest of the code.
 NESTED_DESCRIPTIONS = {
-    "Actor": ("Qui a causé l'événement : une clé d'API (`api_key`, son id et son rôle), un contact agissant "
-              "par un lien signé (`contact`, son id) ou le système (`system`, p. ex. le scanner "
-              "d'échéances)."),
+    "Actor": (
+        "Qui a causé l'événement : une clé d'API (`api_key`, son id et son rôle), un contact agissant "
+        "par un lien signé (`contact`, son id) ou le système (`system`, p. ex. le scanner "
+        "d'échéances)."
+    ),
 }
 
 # Header: (type, required, meaning).
 HEADERS: dict[str, tuple[str, bool, str]] = {
-    "Nats-Msg-Id": ("string (uuid)", True,
-                    ("L'`id` de l'enveloppe : JetStream écarte toute republication du même événement dans la "
-                     "fenêtre de déduplication (une relance du relais après une panne).")),
-    "traceparent": ("string", False,
-                    ("Contexte de trace W3C : la trace de la requête HTTP qui a causé l'événement se "
-                     "poursuit chez les consommateurs.")),
+    "Nats-Msg-Id": (
+        "string (uuid)",
+        True,
+        (
+            "L'`id` de l'enveloppe : JetStream écarte toute republication du même événement dans la "
+            "fenêtre de déduplication (une relance du relais après une panne)."
+        ),
+    ),
+    "traceparent": (
+        "string",
+        False,
+        (
+            "Contexte de trace W3C : la trace de la requête HTTP qui a causé l'événement se "
+            "poursuit chez les consommateurs."
+        ),
+    ),
     "tracestate": ("string", False, "Complément W3C Trace Context, s'il y en a un."),
 }
 
@@ -94,11 +120,13 @@ INTRODUCTION = (
     "(ci-dessous). Chaque événement est écrit dans la même transaction que le changement qu'il rapporte "
     "(outbox) ; le relais du service le publie ensuite avec `Nats-Msg-Id` = `id`, et JetStream écarte une "
     "republication pendant {window:g} h (réglage `EVENTS_DUPLICATE_WINDOW_SECONDS`). Les consommateurs sont "
-    "idempotents par `id` et n'acquittent qu'après leur propre transaction.")
+    "idempotents par `id` et n'acquittent qu'après leur propre transaction."
+)
 
 PUBLISHER_INTRODUCTION = (
     "Flux JetStream `{stream}` (réglage `{stream_setting}`), sujets `{prefix}.<type>` (préfixe : réglage "
-    "`{prefix_setting}`).")
+    "`{prefix_setting}`)."
+)
 
 NO_PERSONAL_DATA = (
     "**Aucune donnée personnelle** : des ids, des états, des dates, des codes et des intitulés publics (le "
@@ -106,14 +134,16 @@ NO_PERSONAL_DATA = (
     "personnes restent dans le service des engagements ; les destinataires se résolvent auprès de lui au "
     "moment de l'envoi, si bien qu'effacer un contact l'efface partout. Le service des notifications ne "
     "publie ni adresse ni texte de courrier : le destinataire est un `contact_id`, la cause d'un échec un "
-    "code stable.")
+    "code stable."
+)
 
 ASYNCAPI_DESCRIPTION = (
     "Événements publiés par les services d'Engagements, chacun sur son flux JetStream : {streams}. Chaque "
     "événement est écrit dans la même transaction que le changement qu'il rapporte (outbox), puis publié par "
     "le relais du service avec `Nats-Msg-Id` = id de l'événement. Aucune donnée personnelle : des ids, des "
     "états, des dates, des codes et des intitulés publics ; les destinataires se résolvent auprès du service "
-    "des engagements. Généré par `python -m shared.events.catalogue`.")
+    "des engagements. Généré par `python -m shared.events.catalogue`."
+)
 
 
 def publisher_of(event_type: str) -> Publisher:
@@ -160,11 +190,19 @@ def _message(event_type: str, version: int, model: type[EventData]) -> dict[str,
         "title": f"{event_type} (v{version})",
         "summary": model.summary,
         "traits": [{"$ref": "#/components/messageTraits/natsEvent"}],
-        "payload": {"allOf": [
-            {"$ref": "#/components/schemas/EventEnvelope"},
-            {"type": "object", "properties": {"type": {"const": event_type}, "version": {"const": version},
-                                              "data": data_schema}},
-        ]},
+        "payload": {
+            "allOf": [
+                {"$ref": "#/components/schemas/EventEnvelope"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": event_type},
+                        "version": {"const": version},
+                        "data": data_schema,
+                    },
+                },
+            ]
+        },
         "x-python-model": f"{model.__module__}.{model.__qualname__}",
     }
 
@@ -188,8 +226,9 @@ def asyncapi_document() -> dict[str, Any]:
         channel_key, message_key = _key(event_type), _key(event_type, version)
         add_schema(model.__name__, payload_schema(model))
         messages[message_key] = _message(event_type, version, model)
-        channel = channels.setdefault(channel_key, {"address": subject_for(event_type),
-                                                    "title": event_type, "messages": {}})
+        channel = channels.setdefault(
+            channel_key, {"address": subject_for(event_type), "title": event_type, "messages": {}}
+        )
         channel["messages"][message_key] = {"$ref": f"#/components/messages/{message_key}"}
         publishers[channel_key] = PUBLISHERS[model.publisher]
     operations = {
@@ -197,7 +236,7 @@ def asyncapi_document() -> dict[str, Any]:
             "action": "send",
             "channel": {"$ref": f"#/channels/{key}"},
             "summary": f"{publishers[key].label[0].upper()}{publishers[key].label[1:]} publie "
-                       f"`{channel['title']}`.",
+            f"`{channel['title']}`.",
             "messages": [{"$ref": f"#/channels/{key}/messages/{message}"} for message in channel["messages"]],
         }
         for key, channel in channels.items()
@@ -205,7 +244,8 @@ def asyncapi_document() -> dict[str, Any]:
     streams = ", ".join(
         f"`{publisher.stream}` pour {publisher.label} (sujets `{publisher.subject_prefix}.<type>`, réglages "
         f"`{_setting_name(publisher.stream_setting)}` et `{_setting_name(publisher.prefix_setting)}`)"
-        for publisher in PUBLISHERS.values())
+        for publisher in PUBLISHERS.values()
+    )
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -230,8 +270,11 @@ def _headers_schema() -> dict[str, Any]:
         properties[name] = {"type": "string", "description": description}
         if "uuid" in label:
             properties[name]["format"] = "uuid"
-    return {"type": "object", "required": [name for name, (_, required, _) in HEADERS.items() if required],
-            "properties": properties}
+    return {
+        "type": "object",
+        "required": [name for name, (_, required, _) in HEADERS.items() if required],
+        "properties": properties,
+    }
 
 
 def type_label(schema: dict[str, Any]) -> str:
@@ -286,8 +329,10 @@ def markdown_page() -> str:
     lines = [
         "# Événements des services",
         "",
-        ("<!-- Fichier généré par `python -m shared.events.catalogue` à partir de `shared/events/` : ne pas "
-         "modifier à la main. -->"),
+        (
+            "<!-- Fichier généré par `python -m shared.events.catalogue` à partir de `shared/events/` : ne pas "
+            "modifier à la main. -->"
+        ),
         "",
         INTRODUCTION.format(window=DEFAULT_DUPLICATE_WINDOW_SECONDS / 3600),
         "",
@@ -297,15 +342,20 @@ def markdown_page() -> str:
         "",
         "| Service | Flux | Sujets |",
         "|---|---|---|",
-        *[f"| [{publisher.heading}](#{_anchor(publisher.heading)}) | `{publisher.stream}` | "
-          f"`{publisher.subject_prefix}.>` |" for publisher in PUBLISHERS.values()],
+        *[
+            f"| [{publisher.heading}](#{_anchor(publisher.heading)}) | `{publisher.stream}` | "
+            f"`{publisher.subject_prefix}.>` |"
+            for publisher in PUBLISHERS.values()
+        ],
         "",
         "## En-têtes",
         "",
         "| En-tête | Type | Obligatoire | Description |",
         "|---|---|---|---|",
-        *[f"| `{name}` | {label} | {'oui' if required else 'non'} | {_cell(description)} |"
-          for name, (label, required, description) in HEADERS.items()],
+        *[
+            f"| `{name}` | {label} | {'oui' if required else 'non'} | {_cell(description)} |"
+            for name, (label, required, description) in HEADERS.items()
+        ],
         "",
         "## Enveloppe",
         "",
@@ -319,9 +369,12 @@ def markdown_page() -> str:
         lines += [
             f"## {publisher.heading}",
             "",
-            PUBLISHER_INTRODUCTION.format(stream=publisher.stream, prefix=publisher.subject_prefix,
-                                          stream_setting=_setting_name(publisher.stream_setting),
-                                          prefix_setting=_setting_name(publisher.prefix_setting)),
+            PUBLISHER_INTRODUCTION.format(
+                stream=publisher.stream,
+                prefix=publisher.subject_prefix,
+                stream_setting=_setting_name(publisher.stream_setting),
+                prefix_setting=_setting_name(publisher.prefix_setting),
+            ),
             "",
             "| Type | Version | Sujet | Résumé |",
             "|---|---|---|---|",
@@ -347,8 +400,13 @@ def markdown_page() -> str:
         lines += ["## Objets imbriqués", ""]
         for name, schema in sorted(nested.items()):
             description = NESTED_DESCRIPTIONS.get(name, schema.get("description", ""))
-            lines += [f"### {name}", "", *([description, ""] if description else []), *_fields_table(schema),
-                      ""]
+            lines += [
+                f"### {name}",
+                "",
+                *([description, ""] if description else []),
+                *_fields_table(schema),
+                "",
+            ]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -382,8 +440,10 @@ def write_files(root: Path = REPOSITORY_ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.events.catalogue",
-                                     description="Generate docs/events.md and docs/asyncapi.json.")
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.events.catalogue",
+        description="Generate docs/events.md and docs/asyncapi.json.",
+    )
     parser.add_argument("--check", action="store_true", help="only report stale files (exit status 1)")
     args = parser.parse_args(argv)
     if args.check:

@@ -34,7 +34,10 @@ class PartnerUpdated(EventData):
 
 
 class ContactCreated(EventData):
-    type, summary = "contact.created", "Un contact a été rattaché à un partenaire (sans données personnelles)."
+    type, summary = (
+        "contact.created",
+        "Un contact a été rattaché à un partenaire (sans données personnelles).",
+    )
     contact_id: UUID
     partner_id: UUID
     role: str
@@ -134,8 +137,10 @@ class DeadlineRemoved(EventData):
 
 
 class DeadlineMetChanged(EventData):
-    type, summary = ("deadline.met_changed",
-                     "Un jalon a été marqué atteint (ou ne l'est plus) ; les autres échéances suivent l'état de l'élément.")
+    type, summary = (
+        "deadline.met_changed",
+        "Un jalon a été marqué atteint (ou ne l'est plus) ; les autres échéances suivent l'état de l'élément.",
+    )
     deadline_id: UUID
     item_id: UUID
     met_on: date | None
@@ -218,12 +223,17 @@ class DeadlineOverdue(_DeadlineReminder):
 
 
 class DeadlineEscalated(_DeadlineReminder):
-    type, summary = "deadline.escalated", "Une échéance est dépassée depuis longtemps : la relance monte d'un niveau."
+    type, summary = (
+        "deadline.escalated",
+        "Une échéance est dépassée depuis longtemps : la relance monte d'un niveau.",
+    )
 
 
 class ItemContactAssigned(EventData):
-    type, summary = ("item.contact_assigned",
-                     "Un contact a été désigné pour un élément à la place du correspondant habituel (« pas pour moi »).")
+    type, summary = (
+        "item.contact_assigned",
+        "Un contact a été désigné pour un élément à la place du correspondant habituel (« pas pour moi »).",
+    )
     item_id: UUID
     partner_id: UUID
     contact_id: UUID

@@ -52,8 +52,13 @@ class EventEnvelope(BaseModel):
 
     @classmethod
     def wrap(cls, data: EventData, occurred_at: datetime, actor: Actor) -> EventEnvelope:
-        return cls(type=data.type, version=data.version, occurred_at=occurred_at, actor=actor,
-                   data=data.model_dump(mode="json"))
+        return cls(
+            type=data.type,
+            version=data.version,
+            occurred_at=occurred_at,
+            actor=actor,
+            data=data.model_dump(mode="json"),
+        )
 
     def parsed(self) -> EventData:
         """The typed payload; raises KeyError for a type/version this build does not know."""
@@ -67,5 +72,8 @@ def event_types(publisher: str | None = None) -> dict[tuple[str, int], type[Even
     import shared.events.commitments
     import shared.events.notifications  # noqa: F401 - imported to register its event types
 
-    return {key: model for key, model in sorted(_REGISTRY.items())
-            if publisher is None or model.publisher == publisher}
+    return {
+        key: model
+        for key, model in sorted(_REGISTRY.items())
+        if publisher is None or model.publisher == publisher
+    }

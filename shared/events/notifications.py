@@ -37,28 +37,36 @@ class _DeliveryOutcome(EventData):
 
 
 class DeliverySent(_DeliveryOutcome):
-    type, summary = ("delivery.sent",
-                     "Un rappel a été remis au serveur de courrier (ou au webhook), qui l'a accepté.")
+    type, summary = (
+        "delivery.sent",
+        "Un rappel a été remis au serveur de courrier (ou au webhook), qui l'a accepté.",
+    )
 
 
 class DeliveryFailed(_DeliveryOutcome):
-    type, summary = ("delivery.failed",
-                     ("Un rappel n'a pas pu être envoyé : refus définitif, ou abandon après les nouvelles "
-                      "tentatives."))
+    type, summary = (
+        "delivery.failed",
+        ("Un rappel n'a pas pu être envoyé : refus définitif, ou abandon après les nouvelles tentatives."),
+    )
     # True when sending again to the same address cannot work (5xx, no address, invalid address).
     permanent: bool
 
 
 class DeliveryBounced(_DeliveryOutcome):
-    type, summary = ("delivery.bounced",
-                     ("Un rappel accepté a été renvoyé plus tard par le serveur du destinataire (avis de "
-                      "non-remise)."))
+    type, summary = (
+        "delivery.bounced",
+        ("Un rappel accepté a été renvoyé plus tard par le serveur du destinataire (avis de non-remise)."),
+    )
 
 
 class ActionLinkUsed(EventData):
-    type, summary = ("action_link.used",
-                     ("Un contact a utilisé un lien d'action d'un rappel (accusé de réception, fait, nouvelle "
-                      "date, « pas pour moi »)."))
+    type, summary = (
+        "action_link.used",
+        (
+            "Un contact a utilisé un lien d'action d'un rappel (accusé de réception, fait, nouvelle "
+            "date, « pas pour moi »)."
+        ),
+    )
     publisher: ClassVar[str] = "notifications"
 
     item_id: UUID

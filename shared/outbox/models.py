@@ -17,8 +17,9 @@ class OutboxColumns:
     (published_at, position), the relay's query."""
 
     # BigInteger on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite: both increase with each insert.
-    position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                          autoincrement=True)
+    position: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     event_type: Mapped[str] = mapped_column(String(80))
     payload: Mapped[str] = mapped_column(Text)

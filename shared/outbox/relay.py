@@ -102,15 +102,20 @@ class OutboxRelay:
         for row in rows:
             event_type = row.event_type
             subject = self.stream.subject_for(event_type)
-            with tracer.start_as_current_span(f"publish {subject}",
-                                              context=extract_trace_context(row.headers),
-                                              kind=trace.SpanKind.PRODUCER,
-                                              attributes={"messaging.system": "nats",
-                                                          "messaging.destination.name": subject,
-                                                          "messaging.message.id": str(row.event_id)}):
+            with tracer.start_as_current_span(
+                f"publish {subject}",
+                context=extract_trace_context(row.headers),
+                kind=trace.SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.destination.name": subject,
+                    "messaging.message.id": str(row.event_id),
+                },
+            ):
                 headers = dict(inject_trace_context({}))
-                ack = await publish_event(js, self.stream, str(row.event_id), event_type,
-                                          row.payload.encode(), headers)
+                ack = await publish_event(
+                    js, self.stream, str(row.event_id), event_type, row.payload.encode(), headers
+                )
             self.stats.published += 1
             OUTBOX_PUBLISHED.labels(self.stream.name).inc()
             if ack.duplicate:
@@ -158,8 +163,9 @@ class OutboxRelay:
         self.wake()
 
 
-async def outbox_lag(sessionmaker: async_sessionmaker[AsyncSession], model: type[OutboxColumns], clock: Clock
-                     ) -> dict[str, float | int]:
+async def outbox_lag(
+    sessionmaker: async_sessionmaker[AsyncSession], model: type[OutboxColumns], clock: Clock
+) -> dict[str, float | int]:
     """What the relays have yet to publish: how many outbox rows, and the age of the oldest in seconds (the
     API reports it in /readyz; an outbox that grows while NATS is away is expected, one that grows with NATS
     up means no relay runs)."""

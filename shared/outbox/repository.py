@@ -29,6 +29,5 @@ async def unpublished_count(session: AsyncSession, model: type[OutboxColumns]) -
 
 
 async def oldest_unpublished_at(session: AsyncSession, model: type[OutboxColumns]) -> datetime | None:
-    query = (select(model.created_at).where(model.published_at.is_(None)).order_by(model.position)
-             .limit(1))
+    query = select(model.created_at).where(model.published_at.is_(None)).order_by(model.position).limit(1)
     return (await session.execute(query)).scalar()

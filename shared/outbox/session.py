@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, SessionTransaction
 OUTBOX_PENDING = "outbox_pending"
 
 
-def outbox_aware_sessionmaker(engine: AsyncEngine, on_outbox_commit: Callable[[], None]
-                              ) -> async_sessionmaker[AsyncSession]:
+def outbox_aware_sessionmaker(
+    engine: AsyncEngine, on_outbox_commit: Callable[[], None]
+) -> async_sessionmaker[AsyncSession]:
     """A sessionmaker whose sessions call `on_outbox_commit` after each commit that wrote outbox rows,
     so the relay wakes at once instead of polling."""
 
@@ -31,5 +32,4 @@ def outbox_aware_sessionmaker(engine: AsyncEngine, on_outbox_commit: Callable[[]
         if not previous_transaction.nested:
             session.info.pop(OUTBOX_PENDING, None)
 
-    return async_sessionmaker(engine, expire_on_commit=False,
-                              sync_session_class=OutboxAwareSession)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=OutboxAwareSession)

@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def find_tool(name: str) -> Path:
     """The executable `name`, from the project's environment first, else on PATH; skip (fail under CI) if none."""
     beside = Path(sys.executable).parent / name
-    found = beside if beside.is_file() else Path(shutil.which(name) or shutil.which(name, path="/usr/sbin") or "")
+    found = (
+        beside if beside.is_file() else Path(shutil.which(name) or shutil.which(name, path="/usr/sbin") or "")
+    )
     if not found.is_file():
         message = f"{name} not found (installed by `make env-dev`)"
         if IN_CI:

@@ -51,9 +51,16 @@ def test_the_alerts_are_unique_and_cover_the_documented_metrics() -> None:
     expressions = " ".join(str(rule["expr"]) for rule in rules())
     operations = (ROOT / "docs/operations.md").read_text()
     for metric in sorted(set(re.findall(r"\bengagements_[a-z_]+\b", expressions))):
-        assert re.sub(r"_bucket$", "", metric) in operations, f"{metric} is not described in docs/operations.md"
-    for metric in ("engagements_http_requests_total", "engagements_outbox_unpublished_events",
-                   "engagements_outbox_oldest_unpublished_age_seconds", "engagements_consumer_pending_messages",
-                   "engagements_reminders_sent_total", "engagements_reminders_failed_total",
-                   "engagements_webhook_failures_total"):
+        assert re.sub(r"_bucket$", "", metric) in operations, (
+            f"{metric} is not described in docs/operations.md"
+        )
+    for metric in (
+        "engagements_http_requests_total",
+        "engagements_outbox_unpublished_events",
+        "engagements_outbox_oldest_unpublished_age_seconds",
+        "engagements_consumer_pending_messages",
+        "engagements_reminders_sent_total",
+        "engagements_reminders_failed_total",
+        "engagements_webhook_failures_total",
+    ):
         assert metric in expressions, metric

@@ -32,13 +32,21 @@ def compose() -> dict[str, Any]:
 
 def app_services() -> dict[str, dict[str, Any]]:
     """The containers of the project's own image."""
-    return {name: spec for name, spec in compose()["services"].items()
-            if str(spec.get("image", "")).startswith("${ENGAGEMENTS_IMAGE")}
+    return {
+        name: spec
+        for name, spec in compose()["services"].items()
+        if str(spec.get("image", "")).startswith("${ENGAGEMENTS_IMAGE")
+    }
 
 
 def check_jsonschema(tool: Callable[[str], Path], path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(tool("check-jsonschema")), "--builtin-schema", "vendor.compose-spec", str(path)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(tool("check-jsonschema")), "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_compose_file_follows_the_compose_specification(tool: Callable[[str], Path]) -> None:
@@ -56,14 +64,16 @@ def test_the_schema_refuses_a_wrong_depends_on_condition(tool: Callable[[str], P
 
 def test_the_nats_configuration_is_valid_and_durable(tool: Callable[[str], Path], tmp_path: Path) -> None:
     nats_server = str(tool("nats-server"))
-    result = subprocess.run([nats_server, "-t", "-c", str(NATS_CONF)], capture_output=True, text=True, timeout=30,
-                            check=False)
+    result = subprocess.run(
+        [nats_server, "-t", "-c", str(NATS_CONF)], capture_output=True, text=True, timeout=30, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^\s*sync_interval:\s*always\s*$", NATS_CONF.read_text(), flags=re.MULTILINE)
     bad = tmp_path / "nats.conf"
     bad.write_text(NATS_CONF.read_text().replace("sync_interval: always", "sync_interval: sometimes"))
-    refused = subprocess.run([nats_server, "-t", "-c", str(bad)], capture_output=True, text=True, timeout=30,
-                             check=False)
+    refused = subprocess.run(
+        [nats_server, "-t", "-c", str(bad)], capture_output=True, text=True, timeout=30, check=False
+    )
     assert refused.returncode != 0
 
 
@@ -74,8 +84,14 @@ def test_every_variable_has_a_default_or_stops_the_stack_with_a_message() -> Non
     for reference in references:
         assert re.fullmatch(r"[A-Z][A-Z0-9_]*(:-[^}]*|:\?.+)", reference), f"${{{reference}}}"
     required = {ref.split(":?")[0] for ref in references if ":?" in ref}
-    assert {"POSTGRES_PASSWORD", "COMMITMENTS_DB_PASSWORD", "NOTIFICATIONS_DB_PASSWORD", "REPORTING_DB_PASSWORD",
-            "ACTION_LINK_SECRET", "NOTIFICATIONS_SERVICE_KEY"} <= required
+    assert {
+        "POSTGRES_PASSWORD",
+        "COMMITMENTS_DB_PASSWORD",
+        "NOTIFICATIONS_DB_PASSWORD",
+        "REPORTING_DB_PASSWORD",
+        "ACTION_LINK_SECRET",
+        "NOTIFICATIONS_SERVICE_KEY",
+    } <= required
     # The example .env lists every required secret, empty.
     listed = set(re.findall(r"^([A-Z][A-Z0-9_]*)=$", ENV_EXAMPLE.read_text(), flags=re.MULTILINE))
     assert listed == required
@@ -124,22 +140,36 @@ def test_each_process_waits_for_its_migration_and_what_it_needs() -> None:
 def test_one_container_per_process() -> None:
     commands = {tuple(spec["command"][:2]) for spec in app_services().values()}
     assert commands == {
-        ("services.commitments", "migrate"), ("services.commitments", "serve"), ("services.commitments", "relay"),
-        ("services.commitments", "scan"), ("services.notifications", "migrate"),
-        ("services.notifications", "serve"), ("services.notifications", "consume"),
-        ("services.notifications", "relay"), ("services.reporting", "migrate"), ("services.reporting", "serve"),
-        ("services.reporting", "project")}
+        ("services.commitments", "migrate"),
+        ("services.commitments", "serve"),
+        ("services.commitments", "relay"),
+        ("services.commitments", "scan"),
+        ("services.notifications", "migrate"),
+        ("services.notifications", "serve"),
+        ("services.notifications", "consume"),
+        ("services.notifications", "relay"),
+        ("services.reporting", "migrate"),
+        ("services.reporting", "serve"),
+        ("services.reporting", "project"),
+    }
 
 
-@pytest.mark.parametrize("command", sorted({tuple(spec["command"]) for spec in app_services().values()}),
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "command", sorted({tuple(spec["command"]) for spec in app_services().values()}), ids=" ".join
+)
 def test_each_command_is_one_the_service_has(command: tuple[str, ...]) -> None:
     module, subcommand = command[0], command[1]
     pending = PENDING.get((module, subcommand)) or PENDING.get((module, None))
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} is not here yet: {pending}" if pending else f"{module} is missing")
-    result = subprocess.run([sys.executable, "-m", *command, "--help"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", *command, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if result.returncode != 0 and pending and "invalid choice" in result.stderr:
         pytest.skip(f"{module} {subcommand} is not here yet: {pending}")
     assert result.returncode == 0, result.stderr

@@ -36,7 +36,11 @@ def test_the_check_command_fails_on_drift(tmp_path: Path, monkeypatch: pytest.Mo
 def test_every_setting_is_in_the_reference() -> None:
     page = config_reference.OUTPUT.read_text(encoding="utf-8")
     classes = config_reference.settings_classes()
-    assert {cls.__name__ for cls in classes} >= {"ServiceSettings", "CommitmentsSettings", "NotificationsSettings"}
+    assert {cls.__name__ for cls in classes} >= {
+        "ServiceSettings",
+        "CommitmentsSettings",
+        "NotificationsSettings",
+    }
     for cls in classes:
         for name in cls.model_fields:
             assert f"| `{name.upper()}` |" in page, f"{cls.__name__}.{name}"
@@ -46,7 +50,9 @@ def test_every_variable_read_outside_the_settings_is_in_the_reference() -> None:
     listed = {name for name, *_ in config_reference.OTHER_VARIABLES}
     for folder in ("services", "shared"):
         for path in (ROOT / folder).rglob("*.py"):
-            for name in re.findall(r"os\.environ(?:\.get)?[(\[]\"([A-Z_]+)\"", path.read_text(encoding="utf-8")):
+            for name in re.findall(
+                r"os\.environ(?:\.get)?[(\[]\"([A-Z_]+)\"", path.read_text(encoding="utf-8")
+            ):
                 assert name in listed, f"{name} ({path.relative_to(ROOT)})"
 
 
@@ -59,8 +65,11 @@ def _known(module: str) -> set[str] | None:
     """The variables the processes of `services.<module>` read; None while that service is not here."""
     if importlib.util.find_spec(f"services.{module}") is None:
         return None
-    classes = [cls for cls in config_reference.settings_classes()
-               if cls.__module__ in ("shared.config", f"services.{module}.config")]
+    classes = [
+        cls
+        for cls in config_reference.settings_classes()
+        if cls.__module__ in ("shared.config", f"services.{module}.config")
+    ]
     settings = {name.upper() for cls in classes for name in cls.model_fields}
     all_settings = {name.upper() for cls in config_reference.settings_classes() for name in cls.model_fields}
     return settings | {name for name, *_ in config_reference.OTHER_VARIABLES} | (PENDING - all_settings)
@@ -83,12 +92,18 @@ def test_kubernetes_sets_only_variables_the_processes_read() -> None:
     objects = rendered()
     config_maps = of_kind("ConfigMap", objects)
     job = of_kind("Job", objects)["engagements-migrate"]["spec"]["template"]["spec"]
-    containers = [c for d in of_kind("Deployment", objects).values() for c in d["spec"]["template"]["spec"]["containers"]]
+    containers = [
+        c
+        for d in of_kind("Deployment", objects).values()
+        for c in d["spec"]["template"]["spec"]["containers"]
+    ]
     for container in containers + job["initContainers"] + job["containers"]:
         known = _known(container["args"][0].split(".")[1])
         if known is None:
             continue
-        variables = {item["name"] for item in container.get("env", [])} - {"DB_PASSWORD"}  # only spelled into a URL
+        variables = {item["name"] for item in container.get("env", [])} - {
+            "DB_PASSWORD"
+        }  # only spelled into a URL
         for source in container.get("envFrom", []):
             variables |= set(config_maps[source["configMapRef"]["name"]]["data"])
         unknown = variables - known
@@ -96,6 +111,12 @@ def test_kubernetes_sets_only_variables_the_processes_read() -> None:
 
 
 def test_the_command_line_checks_the_page() -> None:
-    result = subprocess.run([sys.executable, "-m", "deploy.config_reference", "--check"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.config_reference", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr

@@ -19,8 +19,13 @@ DOCKERFILE = ROOT / "Dockerfile"
 
 
 def hadolint(tool: Callable[[str], Path], path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(tool("hadolint")), "--no-color", "--failure-threshold", "style", str(path)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [str(tool("hadolint")), "--no-color", "--failure-threshold", "style", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_the_dockerfile_passes_hadolint(tool: Callable[[str], Path]) -> None:
@@ -44,14 +49,20 @@ def test_the_image_is_multi_stage_and_runs_as_a_user_from_the_lock_file() -> Non
     users = re.findall(r"^USER (\S+)$", runtime, flags=re.MULTILINE)
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert "uv sync --frozen --no-dev" in text  # the lock file as it is, without the dev group
-    assert not re.search(r"\buv\b", re.sub(r"#.*", "", runtime.split("COPY --from=build", 1)[1]))  # no uv at run time
+    assert not re.search(
+        r"\buv\b", re.sub(r"#.*", "", runtime.split("COPY --from=build", 1)[1])
+    )  # no uv at run time
 
 
 def test_the_image_pins_the_uv_of_the_repository() -> None:
-    pinned = re.search(r"^FROM ghcr\.io/astral-sh/uv:(\S+) AS uv$", DOCKERFILE.read_text(), flags=re.MULTILINE)
+    pinned = re.search(
+        r"^FROM ghcr\.io/astral-sh/uv:(\S+) AS uv$", DOCKERFILE.read_text(), flags=re.MULTILINE
+    )
     assert pinned
     uv = Path(sys.executable).parent / "uv"
-    version = subprocess.run([str(uv), "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
+    version = subprocess.run(
+        [str(uv), "--version"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
     assert version.split()[1] == pinned.group(1)
 
 
@@ -68,26 +79,59 @@ def test_what_the_image_holds_is_enough_to_run_every_command(tmp_path: Path) -> 
     app.mkdir()
     for name in ("pyproject.toml", "uv.lock"):
         shutil.copy(ROOT / name, app / name)
-    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(app / ".venv"), "UV_PYTHON": sys.executable,
-           "UV_LINK_MODE": "copy", "UV_NO_PROGRESS": "1", "VIRTUAL_ENV": ""}
+    env = {
+        **os.environ,
+        "UV_PROJECT_ENVIRONMENT": str(app / ".venv"),
+        "UV_PYTHON": sys.executable,
+        "UV_LINK_MODE": "copy",
+        "UV_NO_PROGRESS": "1",
+        "VIRTUAL_ENV": "",
+    }
     uv = Path(sys.executable).parent / "uv"
-    result = subprocess.run([str(uv), *sync.group(1).split()[1:], "--offline"], cwd=app, env=env,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [str(uv), *sync.group(1).split()[1:], "--offline"],
+        cwd=app,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     copied = re.findall(r"^COPY (\S+)/ \1/$", build, flags=re.MULTILINE)
     assert set(copied) == {"shared", "services"}
     for folder in copied:
         shutil.copytree(ROOT / folder, app / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    runtime_env = {"PATH": f"{app / '.venv/bin'}:/usr/bin:/bin", "PYTHONPATH": str(app), "HOME": str(tmp_path),
-                   "DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
-                   "NOTIFICATIONS_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}", "LOG_JSON": "false"}
+    runtime_env = {
+        "PATH": f"{app / '.venv/bin'}:/usr/bin:/bin",
+        "PYTHONPATH": str(app),
+        "HOME": str(tmp_path),
+        "DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
+        "NOTIFICATIONS_DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}",
+        "LOG_JSON": "false",
+    }
     python = str(app / ".venv/bin/python")
     for service in ("commitments", "notifications"):
-        help_text = subprocess.run([python, "-m", f"services.{service}", "--help"], cwd=app, env=runtime_env,
-                                   capture_output=True, text=True, timeout=60, check=False)
+        help_text = subprocess.run(
+            [python, "-m", f"services.{service}", "--help"],
+            cwd=app,
+            env=runtime_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert help_text.returncode == 0, help_text.stderr
-        migrate = subprocess.run([python, "-m", f"services.{service}", "migrate"], cwd=app, env=runtime_env,
-                                 capture_output=True, text=True, timeout=120, check=False)
+        migrate = subprocess.run(
+            [python, "-m", f"services.{service}", "migrate"],
+            cwd=app,
+            env=runtime_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert migrate.returncode == 0, migrate.stderr
     # The development tools stay out of the image.
     assert not (app / ".venv/bin/pytest").exists() and not (app / ".venv/bin/hadolint").exists()

@@ -24,20 +24,34 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, nats_url: str,
-                                                              stream_names: tuple[str, str]) -> None:
+def test_first_start_serves_the_sample_plan_and_stops_cleanly(
+    tmp_path: Path, nats_url: str, stream_names: tuple[str, str]
+) -> None:
     port, notifications_port, reporting_port, smtp_port = free_port(), free_port(), free_port(), free_port()
     data = tmp_path / "data"
-    env = {**os.environ, "DATA_DIR": str(data), "PORT": str(port), "NATS_URL": nats_url,
-           "NOTIFICATIONS_PORT": str(notifications_port), "REPORTING_PORT": str(reporting_port),
-           "SMTP_SINK_PORT": str(smtp_port),
-           "EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED", "EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded",
-           "NOTIFICATIONS_EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED_EV",
-           "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded-ev"}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data),
+        "PORT": str(port),
+        "NATS_URL": nats_url,
+        "NOTIFICATIONS_PORT": str(notifications_port),
+        "REPORTING_PORT": str(reporting_port),
+        "SMTP_SINK_PORT": str(smtp_port),
+        "EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED",
+        "EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded",
+        "NOTIFICATIONS_EVENTS_STREAM": f"{stream_names[0]}_EMBEDDED_EV",
+        "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-embedded-ev",
+    }
     for name in ("DATABASE_URL", "NOTIFICATIONS_DATABASE_URL", "REPORTING_DATABASE_URL"):
         env.pop(name, None)
-    process = subprocess.Popen([sys.executable, "-m", "deploy.embedded"], cwd=ROOT, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deploy.embedded"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         assert process.stdout is not None
         output = []
@@ -58,8 +72,9 @@ def test_first_start_serves_the_sample_plan_and_stops_cleanly(tmp_path: Path, na
         deliveries = _when_it_answers(f"http://127.0.0.1:{notifications_port}/v1/deliveries", auth)
         assert deliveries.status_code == 200, deliveries.text
         _the_reports_show_the_sample_plan(f"http://127.0.0.1:{reporting_port}", plans.json()[0]["id"], auth)
-        _the_dashboard_shows_it_after_signing_in(f"http://127.0.0.1:{reporting_port}", "".join(output), secret,
-                                                 plans.json()[0]["title"])
+        _the_dashboard_shows_it_after_signing_in(
+            f"http://127.0.0.1:{reporting_port}", "".join(output), secret, plans.json()[0]["title"]
+        )
         _a_reminder_reaches_the_mail_folder(f"http://127.0.0.1:{port}", auth, data, env)
         _personal_data_is_readable_by_its_owner_only(data)
     finally:
@@ -78,7 +93,9 @@ def _the_banner_comes_first(output: list[str], port: int, secret: str, key_file:
     assert f"http://127.0.0.1:{port}/docs" in banner and str(key_file) in banner and secret in banner
 
 
-def _the_dashboard_shows_it_after_signing_in(reporting: str, output: str, secret: str, plan_title: str) -> None:
+def _the_dashboard_shows_it_after_signing_in(
+    reporting: str, output: str, secret: str, plan_title: str
+) -> None:
     """The banner gives the intranet page's address; signed in through its form with the admin key, it shows
     the sample plan's progress."""
     page = f"{reporting}/tableau-de-bord/"
@@ -87,8 +104,11 @@ def _the_dashboard_shows_it_after_signing_in(reporting: str, output: str, secret
         form = browser.get(page, follow_redirects=True)
         assert form.status_code == 200 and "Connexion au tableau de bord" in form.text
         csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        dashboard = browser.post(f"{reporting}/tableau-de-bord/connexion", data={"csrf": csrf, "cle": secret},
-                                 follow_redirects=True)
+        dashboard = browser.post(
+            f"{reporting}/tableau-de-bord/connexion",
+            data={"csrf": csrf, "cle": secret},
+            follow_redirects=True,
+        )
         assert dashboard.status_code == 200 and "Avancement par axe" in dashboard.text
         assert plan_title in html.unescape(dashboard.text)
 
@@ -120,12 +140,17 @@ def _personal_data_is_readable_by_its_owner_only(data: Path) -> None:
     keys: nothing in the data folder is readable by another user."""
     for name in ("commitments.db", "notifications.db", "reporting.db"):
         assert (data / f"{name}-wal").exists()
-    readable_by_others = {str(path.relative_to(data)): oct(path.stat().st_mode & 0o777)
-                          for path in (data, *data.rglob("*")) if path.stat().st_mode & 0o077}
+    readable_by_others = {
+        str(path.relative_to(data)): oct(path.stat().st_mode & 0o777)
+        for path in (data, *data.rglob("*"))
+        if path.stat().st_mode & 0o077
+    }
     assert readable_by_others == {}
 
 
-def _a_reminder_reaches_the_mail_folder(api: str, auth: dict[str, str], data: Path, env: dict[str, str]) -> None:
+def _a_reminder_reaches_the_mail_folder(
+    api: str, auth: dict[str, str], data: Path, env: dict[str, str]
+) -> None:
     """A contact with an email, a request sent with a response due on a working day; one scanner tick as of
     that morning (what the README tells a new user to run) ends as a French email in <data>/mail/new."""
     with httpx.Client(base_url=api, headers=auth, timeout=30) as client:
@@ -134,18 +159,33 @@ def _a_reminder_reaches_the_mail_folder(api: str, auth: dict[str, str], data: Pa
         # The sample directory was loaded before the plan: its group of the Blagis, with its member.
         group = next(p for p in partners if p["name"] == "Bailleurs sociaux")
         assert (group["scope_territory"], group["member_ids"]) == ("Quartier des Blagis", [hsh])
-        assert client.post(f"/v1/partners/{hsh}/contacts", json={
-            "civility": "Madame", "last_name": "Martin", "email": "claire.martin@example.org"}).status_code == 201
+        assert (
+            client.post(
+                f"/v1/partners/{hsh}/contacts",
+                json={"civility": "Madame", "last_name": "Martin", "email": "claire.martin@example.org"},
+            ).status_code
+            == 201
+        )
         item = client.get("/v1/items", params={"partner_id": hsh}).json()["items"][0]["id"]
         sent = client.post(f"/v1/items/{item}/transitions", json={"to": "sent", "letter_reference": "SCX/1"})
         assert sent.status_code == 200, sent.text
         due = default_calendar().next_working_day(datetime.now(PARIS).date() + timedelta(days=7))
-        assert client.post(f"/v1/items/{item}/deadlines",
-                           json={"kind": "response", "due_on": due.isoformat()}).status_code == 201
+        assert (
+            client.post(
+                f"/v1/items/{item}/deadlines", json={"kind": "response", "due_on": due.isoformat()}
+            ).status_code
+            == 201
+        )
     as_of = datetime.combine(due, datetime.min.time().replace(hour=9), tzinfo=PARIS).isoformat()
-    tick = subprocess.run([sys.executable, "-m", "services.commitments", "scan", "--once", "--as-of", as_of],
-                          cwd=ROOT, env={**env, "DATABASE_URL": f"sqlite:///{data / 'commitments.db'}"},
-                          capture_output=True, text=True, timeout=60, check=False)
+    tick = subprocess.run(
+        [sys.executable, "-m", "services.commitments", "scan", "--once", "--as-of", as_of],
+        cwd=ROOT,
+        env={**env, "DATABASE_URL": f"sqlite:///{data / 'commitments.db'}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert tick.returncode == 0 and '"fired": 1' in tick.stdout, tick.stdout + tick.stderr
     deadline = time.monotonic() + 60
     while not list((data / "mail" / "new").glob("*")):

@@ -26,16 +26,25 @@ KUBERNETES = ROOT / "deploy/kubernetes"
 PROXY_TEMPLATE = ROOT / "deploy/nginx/templates/engagements.conf.template"
 # The oldest Kubernetes still supported upstream when this was written, and the newest the package knows.
 KUBERNETES_VERSIONS = ("1.32.0", kubernetes_validate.latest_version())
-NOT_VALIDATED = {("postgresql.cnpg.io/v1", "Cluster"), ("postgresql.cnpg.io/v1", "Database"),
-                 ("postgresql.cnpg.io/v1", "ScheduledBackup"), ("jetstream.nats.io/v1beta2", "Stream"),
-                 ("jetstream.nats.io/v1beta2", "Consumer")}
+NOT_VALIDATED = {
+    ("postgresql.cnpg.io/v1", "Cluster"),
+    ("postgresql.cnpg.io/v1", "Database"),
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"),
+    ("jetstream.nats.io/v1beta2", "Stream"),
+    ("jetstream.nats.io/v1beta2", "Consumer"),
+}
 
 
 @cache
 def _render(overlay: str) -> str:
     kubectl = find_tool("kubectl")
-    result = subprocess.run([str(kubectl), "kustomize", str(KUBERNETES / overlay)], capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [str(kubectl), "kustomize", str(KUBERNETES / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -80,10 +89,16 @@ def test_strict_validation_refuses_an_unknown_field() -> None:
 
 def test_the_production_overlay_sets_namespace_image_and_hosts() -> None:
     objects = rendered()
-    assert {obj["metadata"].get("namespace") for obj in objects if obj["kind"] != "Namespace"} == {"engagements"}
-    images = {container["image"] for obj in objects if obj["kind"] in ("Deployment", "Job")
-              for container in obj["spec"]["template"]["spec"].get("initContainers", [])
-              + obj["spec"]["template"]["spec"]["containers"]}
+    assert {obj["metadata"].get("namespace") for obj in objects if obj["kind"] != "Namespace"} == {
+        "engagements"
+    }
+    images = {
+        container["image"]
+        for obj in objects
+        if obj["kind"] in ("Deployment", "Job")
+        for container in obj["spec"]["template"]["spec"].get("initContainers", [])
+        + obj["spec"]["template"]["spec"]["containers"]
+    }
     assert len(images) == 1 and re.fullmatch(r"[\w.-]+/engagements:[\w.-]+", images.pop())
     ingress = of_kind("Ingress", objects)["engagements"]
     hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
@@ -96,7 +111,9 @@ def test_each_process_has_probes_on_the_port_it_serves() -> None:
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         ports = {port["name"]: port["containerPort"] for port in container["ports"]}
         env = {item["name"]: item.get("value") for item in container["env"]}
-        probes = {kind: container[kind]["httpGet"] for kind in ("livenessProbe", "readinessProbe", "startupProbe")}
+        probes = {
+            kind: container[kind]["httpGet"] for kind in ("livenessProbe", "readinessProbe", "startupProbe")
+        }
         assert probes["readinessProbe"]["path"] == "/readyz", name
         assert probes["livenessProbe"]["path"] == probes["startupProbe"]["path"] == "/healthz", name
         port = ports[probes["readinessProbe"]["port"]]
@@ -118,24 +135,40 @@ def test_every_workload_has_a_disruption_budget_and_the_scalable_ones_an_autosca
     assert set(of_kind("PodDisruptionBudget")) == set(deployments)
     autoscalers = of_kind("HorizontalPodAutoscaler")
     for name, autoscaler in autoscalers.items():
-        assert autoscaler["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert autoscaler["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
         assert autoscaler["spec"]["minReplicas"] >= 2
         assert "replicas" not in deployments[name]["spec"], f"{name}: the autoscaler sets the replicas"
     # One at a time, replaced rather than doubled during a rollout: the projector applies events in stream order.
     for single in ("reporting-projector", "notifications-relay"):
         assert single not in autoscalers and deployments[single]["spec"]["replicas"] == 1
         assert deployments[single]["spec"]["strategy"]["type"] == "Recreate"
-    assert {"commitments-api", "commitments-relay", "commitments-scanner", "notifications-api",
-            "notifications-worker", "reporting-api"} <= set(autoscalers)
+    assert {
+        "commitments-api",
+        "commitments-relay",
+        "commitments-scanner",
+        "notifications-api",
+        "notifications-worker",
+        "reporting-api",
+    } <= set(autoscalers)
 
 
 def test_the_same_commands_as_the_compose_stack() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-    compose_commands = {tuple(spec["command"][:2]) for spec in compose.values() if "command" in spec
-                        and str(spec["command"][0]).startswith("services.")}
+    compose_commands = {
+        tuple(spec["command"][:2])
+        for spec in compose.values()
+        if "command" in spec and str(spec["command"][0]).startswith("services.")
+    }
     job = of_kind("Job")["engagements-migrate"]["spec"]["template"]["spec"]
-    kubernetes_commands = {tuple(c["args"][:2]) for d in of_kind("Deployment").values()
-                           for c in d["spec"]["template"]["spec"]["containers"]}
+    kubernetes_commands = {
+        tuple(c["args"][:2])
+        for d in of_kind("Deployment").values()
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
     kubernetes_commands |= {tuple(c["args"][:2]) for c in job["initContainers"] + job["containers"]}
     assert kubernetes_commands == compose_commands
 
@@ -143,16 +176,23 @@ def test_the_same_commands_as_the_compose_stack() -> None:
 def test_the_ingress_has_the_proxys_limits() -> None:
     annotations = of_kind("Ingress")["engagements"]["metadata"]["annotations"]
     template = PROXY_TEMPLATE.read_text()
-    assert f'client_max_body_size {annotations["nginx.ingress.kubernetes.io/proxy-body-size"]};' in template
-    for annotation, directive in (("proxy-connect-timeout", "proxy_connect_timeout"),
-                                  ("proxy-send-timeout", "proxy_send_timeout"),
-                                  ("proxy-read-timeout", "proxy_read_timeout")):
+    assert f"client_max_body_size {annotations['nginx.ingress.kubernetes.io/proxy-body-size']};" in template
+    for annotation, directive in (
+        ("proxy-connect-timeout", "proxy_connect_timeout"),
+        ("proxy-send-timeout", "proxy_send_timeout"),
+        ("proxy-read-timeout", "proxy_read_timeout"),
+    ):
         assert annotations[f"nginx.ingress.kubernetes.io/{annotation}"] == _seconds(directive), annotation
-    controller = yaml.safe_load((KUBERNETES / "ingress-nginx/values.yaml").read_text())["controller"]["config"]
-    for key, directive in (("client-header-timeout", "client_header_timeout"),
-                           ("client-body-timeout", "client_body_timeout"), ("keep-alive", "keepalive_timeout")):
+    controller = yaml.safe_load((KUBERNETES / "ingress-nginx/values.yaml").read_text())["controller"][
+        "config"
+    ]
+    for key, directive in (
+        ("client-header-timeout", "client_header_timeout"),
+        ("client-body-timeout", "client_body_timeout"),
+        ("keep-alive", "keepalive_timeout"),
+    ):
         assert controller[key] == _seconds(directive), key
-    assert f'large_client_header_buffers {controller["large-client-header-buffers"]};' in template
+    assert f"large_client_header_buffers {controller['large-client-header-buffers']};" in template
 
 
 def test_the_streams_and_consumers_are_what_the_services_would_create() -> None:
@@ -185,7 +225,6 @@ def test_nats_runs_three_servers_with_durable_jetstream() -> None:
     assert values["cluster"] == {"enabled": True, "replicas": 3}
     assert values["jetstream"]["enabled"] and values["jetstream"]["fileStore"]["pvc"]["enabled"]
     assert values["jetstream"]["merge"]["sync_interval"] == "always"
-
 
 
 def test_the_relays_run_on_their_own() -> None:

@@ -22,10 +22,17 @@ NAMES = [f"t{RUN_ID}_{service}" for service in ("commitments", "notifications", 
 
 def _run(passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
     admin = urlparse(PG_ADMIN_URL)
-    env = {**os.environ, "POSTGRES_USER": admin.username or "postgres", "PGHOST": admin.hostname or "127.0.0.1",
-           "PGPORT": str(admin.port or 5432), "ENGAGEMENTS_DATABASES": " ".join(NAMES),
-           **{f"{name.upper()}_DB_PASSWORD": password for name, password in passwords.items()}}
-    return subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False)
+    env = {
+        **os.environ,
+        "POSTGRES_USER": admin.username or "postgres",
+        "PGHOST": admin.hostname or "127.0.0.1",
+        "PGPORT": str(admin.port or 5432),
+        "ENGAGEMENTS_DATABASES": " ".join(NAMES),
+        **{f"{name.upper()}_DB_PASSWORD": password for name, password in passwords.items()},
+    }
+    return subprocess.run(
+        ["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 async def _drop() -> None:
@@ -56,16 +63,22 @@ async def test_one_database_and_role_per_service(clean: None) -> None:
     connection = await asyncpg.connect(PG_ADMIN_URL)
     try:
         for name in NAMES:
-            role = await connection.fetchrow("SELECT rolcanlogin, rolsuper, rolcreatedb, rolpassword IS NOT NULL "
-                                             "AS has_password FROM pg_authid WHERE rolname = $1", name)
+            role = await connection.fetchrow(
+                "SELECT rolcanlogin, rolsuper, rolcreatedb, rolpassword IS NOT NULL "
+                "AS has_password FROM pg_authid WHERE rolname = $1",
+                name,
+            )
             assert role is not None and role["rolcanlogin"] and role["has_password"], name
             assert not role["rolsuper"] and not role["rolcreatedb"], name
-            owner = await connection.fetchval("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1",
-                                              name)
+            owner = await connection.fetchval(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", name
+            )
             assert owner == name
             # Closed to the other services' roles: only its owner (and superusers) may connect.
             for other in NAMES:
-                allowed = await connection.fetchval("SELECT has_database_privilege($1, $2, 'CONNECT')", other, name)
+                allowed = await connection.fetchval(
+                    "SELECT has_database_privilege($1, $2, 'CONNECT')", other, name
+                )
                 assert allowed == (other == name), (other, name)
     finally:
         await connection.close()

@@ -54,19 +54,48 @@ def _answers(url: str, host: str | None = None) -> bool:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, nats_url: str, stream_names: tuple[str, str]) -> Iterator[int]:
+def api(
+    tmp_path_factory: pytest.TempPathFactory, nats_url: str, stream_names: tuple[str, str]
+) -> Iterator[int]:
     """The commitments API on a SQLite file, under uvicorn (its own `serve` command): its port."""
     folder = tmp_path_factory.mktemp("proxied-api")
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'commitments.db'}", "DATA_DIR": str(folder),
-           "NATS_URL": nats_url, "EVENTS_STREAM": f"{stream_names[0]}_PROXY",
-           "EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-proxy", "RELAY_IN_PROCESS": "false", "LOG_JSON": "false"}
-    subprocess.run([sys.executable, "-m", "services.commitments", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=120)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{folder / 'commitments.db'}",
+        "DATA_DIR": str(folder),
+        "NATS_URL": nats_url,
+        "EVENTS_STREAM": f"{stream_names[0]}_PROXY",
+        "EVENTS_SUBJECT_PREFIX": f"{stream_names[1]}-proxy",
+        "RELAY_IN_PROCESS": "false",
+        "LOG_JSON": "false",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "services.commitments", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     log = folder / "api.log"
     with log.open("wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "services.commitments", "serve", "--host", "127.0.0.1",
-                                    "--port", str(port)], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "services.commitments",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), process, "the commitments API", log)
         yield port
@@ -84,36 +113,46 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, api: int) -> Iterator[int]:
     folder = tmp_path_factory.mktemp("proxy")
     port = free_port()
     # What the official image's entrypoint does with envsubst: only the named variables are replaced.
-    values = {"PROXY_PORT": str(port), "COMMITMENTS_UPSTREAM": f"127.0.0.1:{api}",
-              "NOTIFICATIONS_UPSTREAM": f"127.0.0.1:{api}", "REPORTING_UPSTREAM": f"127.0.0.1:{api}",
-              "COMMITMENTS_HOSTNAME": API_HOST, "NOTIFICATIONS_HOSTNAME": "notifications.test",
-              "REPORTING_HOSTNAME": "reporting.test"}
+    values = {
+        "PROXY_PORT": str(port),
+        "COMMITMENTS_UPSTREAM": f"127.0.0.1:{api}",
+        "NOTIFICATIONS_UPSTREAM": f"127.0.0.1:{api}",
+        "REPORTING_UPSTREAM": f"127.0.0.1:{api}",
+        "COMMITMENTS_HOSTNAME": API_HOST,
+        "NOTIFICATIONS_HOSTNAME": "notifications.test",
+        "REPORTING_HOSTNAME": "reporting.test",
+    }
     rendered = string.Template(TEMPLATE.read_text()).safe_substitute(values)
     assert not re.search(r"\$\{[A-Z_]+\}", rendered)  # every variable of the template is given
     (folder / "engagements.conf").write_text(rendered)
     # The rest of what the official image's nginx.conf gives (its http block, whose directives this file must
     # not repeat), in this folder: one process, in the foreground.
-    temp_paths = "\n".join(f"    {kind}_temp_path {folder / kind};" for kind in
-                           ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp_paths = "\n".join(
+        f"    {kind}_temp_path {folder / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     (folder / "nginx.conf").write_text(f"""
 daemon off;
 master_process off;
 worker_processes 1;
-pid {folder / 'nginx.pid'};
-error_log {folder / 'error.log'} info;
+pid {folder / "nginx.pid"};
+error_log {folder / "error.log"} info;
 events {{ worker_connections 64; }}
 http {{
     default_type application/octet-stream;
     sendfile on;
     keepalive_timeout 65;
-    access_log {folder / 'access.log'};
+    access_log {folder / "access.log"};
 {temp_paths}
-    include {folder / 'engagements.conf'};
+    include {folder / "engagements.conf"};
 }}
 """)
     log = folder / "error.log"
-    process = subprocess.Popen([str(nginx), "-p", str(folder), "-e", str(log), "-c", str(folder / "nginx.conf")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(nginx), "-p", str(folder), "-e", str(log), "-c", str(folder / "nginx.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz", API_HOST), process, "nginx", log)
         yield port
@@ -168,8 +207,10 @@ def test_a_client_sending_its_header_slowly_is_cut_off_by_the_header_timeout(pro
 def test_a_client_sending_its_body_slowly_is_cut_off_by_the_body_timeout(proxy: int) -> None:
     timeout = _seconds("client_body_timeout")
     with socket.create_connection(("127.0.0.1", proxy)) as sock:
-        sock.sendall(f"POST /v1/items HTTP/1.1\r\nHost: {API_HOST}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: 100\r\n\r\n{{\"title\": ".encode())
+        sock.sendall(
+            f"POST /v1/items HTTP/1.1\r\nHost: {API_HOST}\r\nContent-Type: application/json\r\n"
+            f'Content-Length: 100\r\n\r\n{{"title": '.encode()
+        )
         started = time.monotonic()
         answer = _cut_off(sock, 3 * timeout)  # and then nothing more
         elapsed = time.monotonic() - started
@@ -181,11 +222,15 @@ def test_a_client_sending_its_body_slowly_is_cut_off_by_the_body_timeout(proxy: 
 def test_a_body_over_the_limit_is_refused_with_413_before_it_is_sent(proxy: int) -> None:
     limit = _size("client_max_body_size")
     with socket.create_connection(("127.0.0.1", proxy), timeout=10) as sock:
-        sock.sendall(f"POST /v1/items HTTP/1.1\r\nHost: {API_HOST}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {limit + 1}\r\n\r\n".encode())
+        sock.sendall(
+            f"POST /v1/items HTTP/1.1\r\nHost: {API_HOST}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {limit + 1}\r\n\r\n".encode()
+        )
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     # At the limit, the request goes through to the API (which asks for a key: 401, not 413).
     body = b"x" * limit
-    allowed = httpx.post(f"http://127.0.0.1:{proxy}/v1/items", headers={"Host": API_HOST}, content=body, timeout=30)
+    allowed = httpx.post(
+        f"http://127.0.0.1:{proxy}/v1/items", headers={"Host": API_HOST}, content=body, timeout=30
+    )
     assert allowed.status_code == 401, allowed.text

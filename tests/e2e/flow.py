@@ -27,8 +27,13 @@ from tests.services.notifications.served_commitments import Commitments
 from tests.smtp_sink import ReceivedMail, SinkHandler
 from tests.waiting import wait_until
 
-EMAILS = {"liaison": "claire.martin@hsh.example", "deputy": "paul.petit@hsh.example",
-          "hierarchy": "direction@hsh.example", "owner": "agent@sceaux.example", "elected": "adjointe@sceaux.example"}
+EMAILS = {
+    "liaison": "claire.martin@hsh.example",
+    "deputy": "paul.petit@hsh.example",
+    "hierarchy": "direction@hsh.example",
+    "owner": "agent@sceaux.example",
+    "elected": "adjointe@sceaux.example",
+}
 PARTNER = {EMAILS["liaison"], EMAILS["deputy"]}
 LATE = PARTNER | {EMAILS["hierarchy"], EMAILS["owner"]}
 VERY_LATE = LATE | {EMAILS["elected"]}
@@ -57,7 +62,11 @@ class Flow:
 
         async def published() -> bool:
             async with app.state.sessionmaker() as session:
-                unpublished = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.published_at.is_(None))
+                unpublished = (
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.published_at.is_(None))
+                )
                 return await session.scalar(unpublished) == 0
 
         async def consumed() -> bool:
@@ -66,12 +75,19 @@ class Flow:
 
         async def sent() -> bool:
             async with engine.connect() as connection:
-                waiting = select(func.count()).select_from(Delivery).where(Delivery.status == DeliveryStatus.PENDING.value)
+                waiting = (
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.status == DeliveryStatus.PENDING.value)
+                )
                 return await connection.scalar(waiting) == 0
 
         try:
-            for condition, what in ((published, "the outbox published"), (consumed, "the events consumed"),
-                                    (sent, "the deliveries sent")):
+            for condition, what in (
+                (published, "the outbox published"),
+                (consumed, "the events consumed"),
+                (sent, "the deliveries sent"),
+            ):
                 await wait_until(condition, what)
         finally:
             await engine.dispose()
@@ -85,7 +101,7 @@ class Flow:
                 await self.settle()
                 received = self.handler.all()
                 day = clock.now().date()
-                self.by_day.setdefault(day, []).extend(received[self._seen:])
+                self.by_day.setdefault(day, []).extend(received[self._seen :])
                 self._seen = len(received)
 
     def recipients(self) -> dict[date, set[str]]:
@@ -97,12 +113,24 @@ def utc(text: str) -> datetime:
 
 
 @contextlib.asynccontextmanager
-async def running(commitments: Commitments, settings: NotificationsSettings, sink: tuple[Any, SinkHandler],
-                  nats_client: Any, stream: StreamSpec) -> AsyncIterator[Flow]:
+async def running(
+    commitments: Commitments,
+    settings: NotificationsSettings,
+    sink: tuple[Any, SinkHandler],
+    nats_client: Any,
+    stream: StreamSpec,
+) -> AsyncIterator[Flow]:
     commitments.clock.instant = utc("2026-03-02T06:00")  # Monday 2 March, 07:00 in Paris
     admin = commitments.client(commitments.admin_secret)
-    flow = Flow(commitments, settings, sink[1], nats_client, stream,
-                DeadlineScanner(commitments.app.state.sessionmaker, commitments.clock), admin)
+    flow = Flow(
+        commitments,
+        settings,
+        sink[1],
+        nats_client,
+        stream,
+        DeadlineScanner(commitments.app.state.sessionmaker, commitments.clock),
+        admin,
+    )
     await seed(flow)
     stop = asyncio.Event()
     async with worker(settings, commitments.clock) as notifications:
@@ -119,29 +147,55 @@ async def seed(flow: Flow) -> None:
     """Hauts-de-Seine Habitat (liaison Mme Martin, a deputy, a hierarchy contact), the city (the item's owner,
     the plan's elected official), and a request sent today whose answer is due Thursday 5 March."""
     admin, ids = flow.admin, flow.ids
-    for key, name, kind in (("hsh", "Hauts-de-Seine Habitat", "bailleur_social"),
-                            ("city", "Ville de Sceaux", "collectivite")):
+    for key, name, kind in (
+        ("hsh", "Hauts-de-Seine Habitat", "bailleur_social"),
+        ("city", "Ville de Sceaux", "collectivite"),
+    ):
         ids[key] = ok(await admin.post("/v1/partners", json={"name": name, "kind": kind}))["id"]
     for key, partner, fields in (
-            ("liaison", "hsh", {"civility": "Madame", "first_name": "Claire", "last_name": "Martin",
-                                "title": "Directrice territoriale"}),
-            ("deputy", "hsh", {"civility": "Monsieur", "last_name": "Petit", "role": "deputy"}),
-            ("hierarchy", "hsh", {"last_name": "Direction générale", "role": "hierarchy"}),
-            ("owner", "city", {"last_name": "Agent", "role": "staff"}),
-            ("elected", "city", {"civility": "Madame", "last_name": "Adjointe", "role": "elected"})):
-        ids[key] = ok(await admin.post(f"/v1/partners/{ids[partner]}/contacts",
-                                       json={"email": EMAILS[key], **fields}))["id"]
+        (
+            "liaison",
+            "hsh",
+            {
+                "civility": "Madame",
+                "first_name": "Claire",
+                "last_name": "Martin",
+                "title": "Directrice territoriale",
+            },
+        ),
+        ("deputy", "hsh", {"civility": "Monsieur", "last_name": "Petit", "role": "deputy"}),
+        ("hierarchy", "hsh", {"last_name": "Direction générale", "role": "hierarchy"}),
+        ("owner", "city", {"last_name": "Agent", "role": "staff"}),
+        ("elected", "city", {"civility": "Madame", "last_name": "Adjointe", "role": "elected"}),
+    ):
+        ids[key] = ok(
+            await admin.post(f"/v1/partners/{ids[partner]}/contacts", json={"email": EMAILS[key], **fields})
+        )["id"]
     async with flow.commitments.app.state.sessionmaker() as session, session.begin():
         plan, _, objective = await create_plan_axis_objective(session, flow.commitments.clock)
     ok(await admin.patch(f"/v1/plans/{plan.id}", json={"elected_contact_id": ids["elected"]}))
-    item = ok(await admin.post("/v1/items", json={
-        "objective_id": str(objective.id), "kind": "request", "title": "Rénovation du centre commercial",
-        "plan_text": "La Ville demande à Hauts-de-Seine Habitat de présenter un projet de rénovation du centre "
-                     "commercial des Blagis.",
-        "lead_partner_id": ids["hsh"], "owner_contact_id": ids["owner"]}))
+    item = ok(
+        await admin.post(
+            "/v1/items",
+            json={
+                "objective_id": str(objective.id),
+                "kind": "request",
+                "title": "Rénovation du centre commercial",
+                "plan_text": "La Ville demande à Hauts-de-Seine Habitat de présenter un projet de rénovation du centre "
+                "commercial des Blagis.",
+                "lead_partner_id": ids["hsh"],
+                "owner_contact_id": ids["owner"],
+            },
+        )
+    )
     ids["item"] = item["id"]
-    ok(await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/2026-014"}))
-    ids["deadline"] = ok(await admin.post(f"/v1/items/{item['id']}/deadlines",
-                                          json={"kind": "response", "due_on": "2026-03-05"}))["id"]
-
-
+    ok(
+        await admin.post(
+            f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/2026-014"}
+        )
+    )
+    ids["deadline"] = ok(
+        await admin.post(
+            f"/v1/items/{item['id']}/deadlines", json={"kind": "response", "due_on": "2026-03-05"}
+        )
+    )["id"]

@@ -24,14 +24,22 @@ INJECTED_ITEM = "Centre commercial\r\nBcc: intrus3@evil.example\r\nX-Injected: t
 
 
 async def test_crlf_in_data_adds_no_header_and_no_recipient(
-        commitments: Commitments, notifications_settings: NotificationsSettings, sink: tuple[Any, SinkHandler],
-        nats_client: Any, stream: StreamSpec) -> None:
+    commitments: Commitments,
+    notifications_settings: NotificationsSettings,
+    sink: tuple[Any, SinkHandler],
+    nats_client: Any,
+    stream: StreamSpec,
+) -> None:
     async with running(commitments, notifications_settings, sink, nats_client, stream) as flow:
         async with commitments.app.state.sessionmaker() as session, session.begin():
-            await session.execute(update(Contact).where(Contact.id == uuid.UUID(flow.ids["liaison"]))
-                                  .values(last_name=INJECTED_NAME, title=INJECTED_TITLE))
-            await session.execute(update(Item).where(Item.id == uuid.UUID(flow.ids["item"]))
-                                  .values(title=INJECTED_ITEM))
+            await session.execute(
+                update(Contact)
+                .where(Contact.id == uuid.UUID(flow.ids["liaison"]))
+                .values(last_name=INJECTED_NAME, title=INJECTED_TITLE)
+            )
+            await session.execute(
+                update(Item).where(Item.id == uuid.UUID(flow.ids["item"])).values(title=INJECTED_ITEM)
+            )
         await flow.run_until(utc("2026-03-02T08:00"))  # D-3, this morning at 08:30 Paris
 
     mails = flow.handler.all()
@@ -45,5 +53,7 @@ async def test_crlf_in_data_adds_no_header_and_no_recipient(
         assert len(mail.message.get_all("To")) == 1
     to_claire = next(mail for mail in mails if mail.to == EMAILS["liaison"])
     # The data is still shown, made harmless: the name and the title on one line, in the headers and the text.
-    assert "Martin" in str(to_claire.message["To"]) and "Centre commercial" in str(to_claire.message["Subject"])
+    assert "Martin" in str(to_claire.message["To"]) and "Centre commercial" in str(
+        to_claire.message["Subject"]
+    )
     assert "Centre commercial" in to_claire.message.get_body(preferencelist=("plain",)).get_content()

@@ -32,8 +32,9 @@ from tests.waiting import wait_until
 
 
 @pytest.fixture
-async def commitments(database_url: str, nats_url: str, stream: StreamSpec, tmp_path: Path
-                      ) -> AsyncIterator[Commitments]:
+async def commitments(
+    database_url: str, nats_url: str, stream: StreamSpec, tmp_path: Path
+) -> AsyncIterator[Commitments]:
     """The commitments service with its HTTP requests traced (its server spans start the trace)."""
     async with serve_commitments(database_url, nats_url, stream, tmp_path, tracing=True) as served:
         yield served
@@ -53,13 +54,22 @@ def _one(spans: Sequence[ReadableSpan], what: str) -> ReadableSpan:
 
 
 async def test_one_trace_from_the_deadline_request_to_the_mail_and_the_webhook(
-        commitments: Commitments, notifications_settings: NotificationsSettings, sink: tuple[Any, SinkHandler],
-        nats_client: Any, stream: StreamSpec, receiver: Receiver) -> None:
+    commitments: Commitments,
+    notifications_settings: NotificationsSettings,
+    sink: tuple[Any, SinkHandler],
+    nats_client: Any,
+    stream: StreamSpec,
+    receiver: Receiver,
+) -> None:
     exporter = InMemorySpanExporter()
     setup_tracing("engagements-e2e", None, exporter)
-    settings = notifications_settings.model_copy(update={"webhook_allow_http": True,
-                                                         "webhook_allow_private_targets": True,
-                                                         "webhook_poll_seconds": 0.1})
+    settings = notifications_settings.model_copy(
+        update={
+            "webhook_allow_http": True,
+            "webhook_allow_private_targets": True,
+            "webhook_poll_seconds": 0.1,
+        }
+    )
     engine = create_engine(settings.database_url)
     stop_webhooks = asyncio.Event()
     webhooks: asyncio.Task[None] | None = None
@@ -67,8 +77,13 @@ async def test_one_trace_from_the_deadline_request_to_the_mail_and_the_webhook(
         async with running(commitments, settings, sink, nats_client, stream) as flow:
             # The intranet subscribes to the reminders before the first one fires.
             async with create_sessionmaker(engine)() as session, session.begin():
-                await create_subscription(session, Actor(kind="system"), commitments.clock, target_policy(settings),
-                                          WebhookCreate(url=receiver.url(), event_types=["deadline.approaching"]))
+                await create_subscription(
+                    session,
+                    Actor(kind="system"),
+                    commitments.clock,
+                    target_policy(settings),
+                    WebhookCreate(url=receiver.url(), event_types=["deadline.approaching"]),
+                )
             webhooks = asyncio.create_task(run_webhooks(settings, commitments.clock, stop_webhooks))
             # Seeded on Monday 07:00 (Paris) with a response due on Thursday: D-3 fires at 08:30 that morning.
             await flow.run_until(utc("2026-03-02T08:00"))
@@ -81,21 +96,45 @@ async def test_one_trace_from_the_deadline_request_to_the_mail_and_the_webhook(
     assert {mail.to for mail in sink[1].all()} == PARTNER
 
     spans = exporter.get_finished_spans()
-    request = _one([s for s in spans if s.kind is SpanKind.SERVER and s.attributes.get("http.route") ==
-                    "/v1/items/{item_id}/deadlines" and s.attributes.get("http.request.method",
-                                                                         s.attributes.get("http.method")) == "POST"],
-                   "the request that dated the deadline")
+    request = _one(
+        [
+            s
+            for s in spans
+            if s.kind is SpanKind.SERVER
+            and s.attributes.get("http.route") == "/v1/items/{item_id}/deadlines"
+            and s.attributes.get("http.request.method", s.attributes.get("http.method")) == "POST"
+        ],
+        "the request that dated the deadline",
+    )
     trace_id = request.context.trace_id
 
     fired = _one([s for s in spans if s.name == "fire deadline.approaching"], "the scanner's firing")
-    publish = _one([s for s in spans if s.kind is SpanKind.PRODUCER and s.name.endswith(".deadline.approaching")],
-                   "the relay's publish")
-    consume = _one([s for s in spans if s.kind is SpanKind.CONSUMER and s.name.endswith(".deadline.approaching")
-                    and s.name.startswith("process ")], "the reminder consumer")
-    lookups = [s for s in spans if s.kind is SpanKind.CLIENT and "/reminder-context" in
-               str(s.attributes.get("url.full", s.attributes.get("http.url", "")))]
-    answers = [s for s in spans if s.kind is SpanKind.SERVER and s.attributes.get("http.route") ==
-               "/v1/items/{item_id}/reminder-context"]
+    publish = _one(
+        [s for s in spans if s.kind is SpanKind.PRODUCER and s.name.endswith(".deadline.approaching")],
+        "the relay's publish",
+    )
+    consume = _one(
+        [
+            s
+            for s in spans
+            if s.kind is SpanKind.CONSUMER
+            and s.name.endswith(".deadline.approaching")
+            and s.name.startswith("process ")
+        ],
+        "the reminder consumer",
+    )
+    lookups = [
+        s
+        for s in spans
+        if s.kind is SpanKind.CLIENT
+        and "/reminder-context" in str(s.attributes.get("url.full", s.attributes.get("http.url", "")))
+    ]
+    answers = [
+        s
+        for s in spans
+        if s.kind is SpanKind.SERVER
+        and s.attributes.get("http.route") == "/v1/items/{item_id}/reminder-context"
+    ]
     composed = [s for s in spans if s.name == "compose reminder"]
     delivered = [s for s in spans if s.name == "deliver reminder"]
     smtp = [s for s in spans if s.name == "smtp sendmail"]

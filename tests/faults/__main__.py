@@ -21,9 +21,14 @@ from tests.faults.scenario import FULL, run
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.faults", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=FULL.events, help="events to reach (default %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.faults",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--events", type=int, default=FULL.events, help="events to reach (default %(default)s)"
+    )
     parser.add_argument("--clients", type=int, default=FULL.clients, help="concurrent HTTP clients of load")
     parser.add_argument("--keep-logs", type=Path, help="copy the processes' logs here if the run fails")
     args = parser.parse_args(argv)
@@ -32,14 +37,22 @@ def main(argv: list[str] | None = None) -> int:
 
     def keep(work: Path) -> None:
         if args.keep_logs is not None:
-            shutil.copytree(work, args.keep_logs, dirs_exist_ok=True, ignore=shutil.ignore_patterns("nats-n*"))
+            shutil.copytree(
+                work, args.keep_logs, dirs_exist_ok=True, ignore=shutil.ignore_patterns("nats-n*")
+            )
             print(f"logs of the failed run copied to {args.keep_logs}", file=sys.stderr)
 
     started = datetime.now(UTC)
     report = asyncio.run(run(admin_url, size, keep_logs=keep))
-    print(f"Fault run of {started:%Y-%m-%d %H:%M} UTC ({size.events} events asked, {size.clients} clients):\n")
+    print(
+        f"Fault run of {started:%Y-%m-%d %H:%M} UTC ({size.events} events asked, {size.clients} clients):\n"
+    )
     print(report.table())
-    return 0 if report.figures["lost"] == 0 and report.figures["mails_duplicated"] <= report.duplicate_bound else 1
+    return (
+        0
+        if report.figures["lost"] == 0 and report.figures["mails_duplicated"] <= report.duplicate_bound
+        else 1
+    )
 
 
 if __name__ == "__main__":

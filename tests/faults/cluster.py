@@ -81,9 +81,16 @@ class Process:
         self._output = self.log.open("ab")
         self._output.write(f"--- start {self.starts + 1} at {datetime.now(UTC):%H:%M:%S.%f}\n".encode())
         self._output.flush()
-        self.popen = subprocess.Popen(argv or self.argv, cwd=ROOT, env={**os.environ, **self.env},
-                                      stdout=self._output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True, preexec_fn=_die_with_parent)
+        self.popen = subprocess.Popen(
+            argv or self.argv,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         self.starts += 1
         self.stopped_on_purpose = False
 
@@ -158,7 +165,9 @@ class Process:
             if not self.running:
                 raise RuntimeError(f"{self.name} exited while starting:\n{self.log_text()[-3000:]}")
             if time.monotonic() - started > timeout:
-                raise RuntimeError(f"{self.name} not ready within {timeout:.0f} s:\n{self.log_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.name} not ready within {timeout:.0f} s:\n{self.log_text()[-3000:]}"
+                )
             await asyncio.sleep(0.2)
         return time.monotonic() - started
 
@@ -194,7 +203,9 @@ class NatsNode:
         return f"nats://127.0.0.1:{self.port}"
 
     def config(self, cluster_name: str, peers: list[NatsNode]) -> str:
-        routes = ", ".join(f'"nats-route://127.0.0.1:{peer.cluster_port}"' for peer in peers if peer is not self)
+        routes = ", ".join(
+            f'"nats-route://127.0.0.1:{peer.cluster_port}"' for peer in peers if peer is not self
+        )
         return f"""server_name: {self.name}
 listen: 127.0.0.1:{self.port}
 http: 127.0.0.1:{self.monitor_port}
@@ -309,19 +320,28 @@ class Cluster:
 
     def start_nats(self) -> None:
         binary = str(nats_server_binary())
-        self.nodes = [NatsNode(f"n{index}", free_port(), free_port(), free_port(), self.work / f"nats-n{index}")
-                      for index in (1, 2, 3)]
+        self.nodes = [
+            NatsNode(f"n{index}", free_port(), free_port(), free_port(), self.work / f"nats-n{index}")
+            for index in (1, 2, 3)
+        ]
         for node in self.nodes:
             node.store.mkdir()
             config = self.work / f"{node.name}.conf"
             config.write_text(node.config(f"faults-{self.run_id}", self.nodes))
-            process = Process(f"nats {node.name}", [binary, "-c", str(config)], {}, self.work / f"{node.name}.log",
-                              health_url=f"http://127.0.0.1:{node.monitor_port}/healthz")
+            process = Process(
+                f"nats {node.name}",
+                [binary, "-c", str(config)],
+                {},
+                self.work / f"{node.name}.log",
+                health_url=f"http://127.0.0.1:{node.monitor_port}/healthz",
+            )
             self.nats.append(process)
             process.start()
 
     def node_process(self, server_name: str) -> Process:
-        return next(process for process, node in zip(self.nats, self.nodes, strict=True) if node.name == server_name)
+        return next(
+            process for process, node in zip(self.nats, self.nodes, strict=True) if node.name == server_name
+        )
 
     async def create_stream(self, timeout: float = 60.0) -> None:
         """Both event streams (commitments, notifications) at 3 replicas, once the cluster has elected its
@@ -331,8 +351,10 @@ class Cluster:
         client = await connect(self.nats_urls, name="faults-harness")
         try:
             js = client.jetstream()
-            for name, prefix in ((self.stream_name, self.subject_prefix),
-                                 (self.notifications_stream_name, self.notifications_subject_prefix)):
+            for name, prefix in (
+                (self.stream_name, self.subject_prefix),
+                (self.notifications_stream_name, self.notifications_subject_prefix),
+            ):
                 started = time.monotonic()
                 while True:
                     try:
@@ -365,17 +387,35 @@ class Cluster:
     # --- services ---------------------------------------------------------------------------------------
 
     def commitments_env(self) -> dict[str, str]:
-        return {"DATABASE_URL": self.database_url("c"), "NATS_URL": self.nats_urls,
-                "EVENTS_STREAM": self.stream_name, "EVENTS_SUBJECT_PREFIX": self.subject_prefix,
-                "EVENTS_STREAM_REPLICAS": "3", "RELAY_IN_PROCESS": "false", "RELAY_POLL_SECONDS": "1",
-                "RELAY_BATCH_SIZE": "100", "SCANNER_POLL_SECONDS": "1", "SCANNER_BATCH_SIZE": "50",
-                "DATABASE_POOL_SIZE": "4", "LOG_JSON": "false", "LOG_LEVEL": "WARNING",
-                "DATA_DIR": str(self.work), "PYTHONPATH": str(ROOT)}
+        return {
+            "DATABASE_URL": self.database_url("c"),
+            "NATS_URL": self.nats_urls,
+            "EVENTS_STREAM": self.stream_name,
+            "EVENTS_SUBJECT_PREFIX": self.subject_prefix,
+            "EVENTS_STREAM_REPLICAS": "3",
+            "RELAY_IN_PROCESS": "false",
+            "RELAY_POLL_SECONDS": "1",
+            "RELAY_BATCH_SIZE": "100",
+            "SCANNER_POLL_SECONDS": "1",
+            "SCANNER_BATCH_SIZE": "50",
+            "DATABASE_POOL_SIZE": "4",
+            "LOG_JSON": "false",
+            "LOG_LEVEL": "WARNING",
+            "DATA_DIR": str(self.work),
+            "PYTHONPATH": str(ROOT),
+        }
 
     def run_command(self, argv: list[str], env: dict[str, str]) -> str:
         """A one-shot command of a service (migrate, create-key): its standard output."""
-        result = subprocess.run([PYTHON, *argv], cwd=ROOT, env={**os.environ, **env}, capture_output=True,
-                                text=True, timeout=180, check=False)
+        result = subprocess.run(
+            [PYTHON, *argv],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
         return result.stdout
@@ -389,65 +429,116 @@ class Cluster:
         reporting_db = {"REPORTING_DATABASE_URL": self.database_url("r")}
         self.run_command(["-m", "services.reporting", "migrate"], reporting_db)
         for role in ("admin", "service"):
-            output = self.run_command(["-m", "services.commitments", "create-key", "--role", role, "--name",
-                                       f"faults {role}"], commitments)
+            output = self.run_command(
+                ["-m", "services.commitments", "create-key", "--role", role, "--name", f"faults {role}"],
+                commitments,
+            )
             self.keys[role] = output.strip().splitlines()[-1]
         assert self.as_of is not None
         scan = ["-m", "services.commitments", "scan", "--as-of", self.as_of.isoformat()]
         for replica in ("a", "b"):
             api_port = free_port()
-            self._add(f"commitments-api-{replica}", ["-m", "services.commitments", "serve", "--host", "127.0.0.1",
-                                                     "--port", str(api_port)], commitments,
-                      f"http://127.0.0.1:{api_port}/readyz")
+            self._add(
+                f"commitments-api-{replica}",
+                ["-m", "services.commitments", "serve", "--host", "127.0.0.1", "--port", str(api_port)],
+                commitments,
+                f"http://127.0.0.1:{api_port}/readyz",
+            )
             for command, argv in (("relay", ["-m", "services.commitments", "relay"]), ("scanner", scan)):
                 health = free_port()
-                self._add(f"{command}-{replica}", argv, {**commitments, "HEALTH_PORT": str(health)},
-                          f"http://127.0.0.1:{health}/readyz")
+                self._add(
+                    f"{command}-{replica}",
+                    argv,
+                    {**commitments, "HEALTH_PORT": str(health)},
+                    f"http://127.0.0.1:{health}/readyz",
+                )
         for replica in ("a", "b"):
             notifications = {
-                **notifications_db, "NATS_URL": self.nats_urls, "EVENTS_STREAM": self.stream_name,
-                "EVENTS_SUBJECT_PREFIX": self.subject_prefix, "EVENTS_STREAM_REPLICAS": "3",
+                **notifications_db,
+                "NATS_URL": self.nats_urls,
+                "EVENTS_STREAM": self.stream_name,
+                "EVENTS_SUBJECT_PREFIX": self.subject_prefix,
+                "EVENTS_STREAM_REPLICAS": "3",
                 "NOTIFICATIONS_EVENTS_STREAM": self.notifications_stream_name,
                 "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": self.notifications_subject_prefix,
                 # The notifications relay runs on its own, one replica (it publishes the service's events in
                 # order), not in each mail worker.
-                "OUTBOX_RELAY_IN_WORKER": "false", "OUTBOX_RELAY_POLL_SECONDS": "1",
+                "OUTBOX_RELAY_IN_WORKER": "false",
+                "OUTBOX_RELAY_POLL_SECONDS": "1",
                 # Each replica asks the commitments API of its own side (behind a load balancer in production).
-                "COMMITMENTS_URL": self.api_url(replica), "COMMITMENTS_API_KEY": self.keys["service"],
+                "COMMITMENTS_URL": self.api_url(replica),
+                "COMMITMENTS_API_KEY": self.keys["service"],
                 "ACTION_LINK_SECRET": f"faults-{self.run_id}-secret-of-the-action-links",
-                "PUBLIC_BASE_URL": "http://127.0.0.1:8001", "DATABASE_POOL_SIZE": "4",
-                "LOG_JSON": "false", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+                "PUBLIC_BASE_URL": "http://127.0.0.1:8001",
+                "DATABASE_POOL_SIZE": "4",
+                "LOG_JSON": "false",
+                "LOG_LEVEL": "WARNING",
+                "PYTHONPATH": str(ROOT),
+            }
             api_port = free_port()
-            self._add(f"notifications-api-{replica}", ["-m", "services.notifications", "serve", "--host",
-                                                       "127.0.0.1", "--port", str(api_port)], notifications,
-                      f"http://127.0.0.1:{api_port}/readyz")
+            self._add(
+                f"notifications-api-{replica}",
+                ["-m", "services.notifications", "serve", "--host", "127.0.0.1", "--port", str(api_port)],
+                notifications,
+                f"http://127.0.0.1:{api_port}/readyz",
+            )
             health = free_port()
             data_dir = self.work / f"mail-worker-{replica}"
             data_dir.mkdir()
-            self._add(f"mail-worker-{replica}", ["-m", "services.notifications", "consume"], {
-                **notifications, "HEALTH_PORT": str(health), "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": str(self.sink.add()), "SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
-                "SENDER_WORKER_ID": f"mail-worker-{replica}", "SENDER_LEASE_SECONDS": "10",
-                "SENDER_POLL_SECONDS": "0.5", "SENDER_BATCH_SIZE": "20", "CONSUMER_BATCH_SIZE": "50",
-                "CONSUMER_ACK_WAIT_SECONDS": "10", "DATA_DIR": str(data_dir),
-                # A mail not rendered because the commitments API answered 503 (overloaded) is tried again
-                # within seconds, not minutes: the drain at the end does not wait for the default backoff.
-                "RETRY_INITIAL_SECONDS": "2", "RETRY_MAX_INTERVAL_SECONDS": "10"},
-                f"http://127.0.0.1:{health}/readyz")
+            self._add(
+                f"mail-worker-{replica}",
+                ["-m", "services.notifications", "consume"],
+                {
+                    **notifications,
+                    "HEALTH_PORT": str(health),
+                    "SMTP_HOST": "127.0.0.1",
+                    "SMTP_PORT": str(self.sink.add()),
+                    "SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
+                    "SENDER_WORKER_ID": f"mail-worker-{replica}",
+                    "SENDER_LEASE_SECONDS": "10",
+                    "SENDER_POLL_SECONDS": "0.5",
+                    "SENDER_BATCH_SIZE": "20",
+                    "CONSUMER_BATCH_SIZE": "50",
+                    "CONSUMER_ACK_WAIT_SECONDS": "10",
+                    "DATA_DIR": str(data_dir),
+                    # A mail not rendered because the commitments API answered 503 (overloaded) is tried again
+                    # within seconds, not minutes: the drain at the end does not wait for the default backoff.
+                    "RETRY_INITIAL_SECONDS": "2",
+                    "RETRY_MAX_INTERVAL_SECONDS": "10",
+                },
+                f"http://127.0.0.1:{health}/readyz",
+            )
             if replica == "a":
                 health = free_port()
-                self._add("notifications-relay", ["-m", "services.notifications", "relay"],
-                          {**notifications, "HEALTH_PORT": str(health)}, f"http://127.0.0.1:{health}/readyz")
+                self._add(
+                    "notifications-relay",
+                    ["-m", "services.notifications", "relay"],
+                    {**notifications, "HEALTH_PORT": str(health)},
+                    f"http://127.0.0.1:{health}/readyz",
+                )
         health = free_port()
-        self._add("reporting-projector", ["-m", "services.reporting", "project"], {
-            **reporting_db, "NATS_URL": self.nats_urls, "EVENTS_STREAM": self.stream_name,
-            "EVENTS_SUBJECT_PREFIX": self.subject_prefix, "NOTIFICATIONS_EVENTS_STREAM": self.notifications_stream_name,
-            "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": self.notifications_subject_prefix, "EVENTS_STREAM_REPLICAS": "3",
-            "HEALTH_PORT": str(health), "PROJECTOR_DURABLE": f"reporting-{self.run_id}",
-            # Small batches, and a batch left by a killed projector back within seconds (not the default 60).
-            "PROJECTOR_BATCH_SIZE": "100", "PROJECTOR_ACK_WAIT_SECONDS": "10",
-            "LOG_JSON": "false", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)},
-            f"http://127.0.0.1:{health}/readyz")
+        self._add(
+            "reporting-projector",
+            ["-m", "services.reporting", "project"],
+            {
+                **reporting_db,
+                "NATS_URL": self.nats_urls,
+                "EVENTS_STREAM": self.stream_name,
+                "EVENTS_SUBJECT_PREFIX": self.subject_prefix,
+                "NOTIFICATIONS_EVENTS_STREAM": self.notifications_stream_name,
+                "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": self.notifications_subject_prefix,
+                "EVENTS_STREAM_REPLICAS": "3",
+                "HEALTH_PORT": str(health),
+                "PROJECTOR_DURABLE": f"reporting-{self.run_id}",
+                # Small batches, and a batch left by a killed projector back within seconds (not the default 60).
+                "PROJECTOR_BATCH_SIZE": "100",
+                "PROJECTOR_ACK_WAIT_SECONDS": "10",
+                "LOG_JSON": "false",
+                "LOG_LEVEL": "WARNING",
+                "PYTHONPATH": str(ROOT),
+            },
+            f"http://127.0.0.1:{health}/readyz",
+        )
 
     def _add(self, name: str, argv: list[str], env: dict[str, str], health_url: str) -> None:
         self.services[name] = Process(name, [PYTHON, *argv], env, self.work / f"{name}.log", health_url)
@@ -481,8 +572,12 @@ async def _pg_admin(url: str, statement: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(admin_database_url: str, as_of: datetime, keep: Callable[[Path], None] | None = None,
-                  start_timeout: float = 120.0) -> AsyncIterator[Cluster]:
+async def running(
+    admin_database_url: str,
+    as_of: datetime,
+    keep: Callable[[Path], None] | None = None,
+    start_timeout: float = 120.0,
+) -> AsyncIterator[Cluster]:
     """A started cluster; on the way out every process is stopped, the databases dropped and the temporary
     folder removed (`keep`, if given, is called with the folder first: to copy the logs of a failed run)."""
     work = Path(tempfile.mkdtemp(prefix="eng-faults-"))

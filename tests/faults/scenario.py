@@ -105,12 +105,23 @@ class Report:
             ("Deliveries sent", f["deliveries_sent"]),
             ("Distinct mails received (Message-ID)", f["mails_distinct"]),
             ("Mails lost (sent, never received)", f["mails_lost"]),
-            ("Duplicate mails (bound: SMTP connections × mail-worker kills)",
-             f"{f['mails_duplicated']} (≤ {self.duplicate_bound})"),
-            (("Reporting figures compared (items by partner and status, deadlines by due date, reminders sent "
-              "by partner)"), f["reporting_figures"]),
-            ("**reporting = commitments**", "**equal**" if f["reporting_differences"] == 0
-             else f"**{f['reporting_differences']} differences**"),
+            (
+                "Duplicate mails (bound: SMTP connections × mail-worker kills)",
+                f"{f['mails_duplicated']} (≤ {self.duplicate_bound})",
+            ),
+            (
+                (
+                    "Reporting figures compared (items by partner and status, deadlines by due date, reminders sent "
+                    "by partner)"
+                ),
+                f["reporting_figures"],
+            ),
+            (
+                "**reporting = commitments**",
+                "**equal**"
+                if f["reporting_differences"] == 0
+                else f"**{f['reporting_differences']} differences**",
+            ),
             ("Processes that exited on their own", sum(1 for x in self.faults if "on its own" in x.what)),
             ("**Events lost in all**", f"**{f['lost']}**"),
         ]
@@ -118,10 +129,15 @@ class Report:
         if self.reporting_differences:
             lines += ["", "Reporting figures that differ (figure, key: source of truth → reporting):", ""]
             lines += [f"- {difference}" for difference in self.reporting_differences]
-        lines += ["", (f"{self.load_requests} HTTP requests of load ({self.load_retries} retried on the other "
-                  f"replica; {self.load_stuck_keys} sent again under a new Idempotency-Key, the first left "
-                  f"« in progress » by a killed API replica), {self.duration:.0f} s from the first request to "
-                  f"the end of the drain.")]
+        lines += [
+            "",
+            (
+                f"{self.load_requests} HTTP requests of load ({self.load_retries} retried on the other "
+                f"replica; {self.load_stuck_keys} sent again under a new Idempotency-Key, the first left "
+                f"« in progress » by a killed API replica), {self.duration:.0f} s from the first request to "
+                f"the end of the drain."
+            ),
+        ]
         return "\n".join(lines)
 
 
@@ -147,8 +163,10 @@ class Load:
         self.stuck_keys = 0
         self.ids: dict[str, str] = {}
         self.stop = asyncio.Event()
-        self.client = httpx.AsyncClient(headers={"Authorization": f"Bearer {cluster.keys['admin']}"},
-                                        timeout=httpx.Timeout(30.0, connect=2.0))
+        self.client = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {cluster.keys['admin']}"},
+            timeout=httpx.Timeout(30.0, connect=2.0),
+        )
 
     async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         key = str(uuid.uuid4())
@@ -162,13 +180,20 @@ class Load:
                 break
             url = self.urls[(first + attempt) % 2]
             try:
-                response = await self.client.request(method, url + path, json=body,
-                                                     headers={"Idempotency-Key": key} if method == "POST" else {})
+                response = await self.client.request(
+                    method,
+                    url + path,
+                    json=body,
+                    headers={"Idempotency-Key": key} if method == "POST" else {},
+                )
             except httpx.TransportError:
                 response = None
             self.requests += 1
-            if response is not None and response.status_code == 409 \
-                    and response.json().get("code") == "idempotency-key-in-progress":
+            if (
+                response is not None
+                and response.status_code == 409
+                and response.json().get("code") == "idempotency-key-in-progress"
+            ):
                 # The first attempt timed out on this side but still runs on the server: ask again later. A key
                 # left "in progress" by a replica killed during the request stays so (the API keeps no lease
                 # on it): after 10 s, the request goes again under a new key (counted: it may create twice).
@@ -186,31 +211,57 @@ class Load:
                 return result
             self.retries += 1
             await asyncio.sleep(0.2 if attempt % 2 else 0.0)
-        raise RuntimeError(f"{method} {path}: no replica answered within a minute (last: "
-                           f"{response.status_code if response is not None else 'no connection'})")
+        raise RuntimeError(
+            f"{method} {path}: no replica answered within a minute (last: "
+            f"{response.status_code if response is not None else 'no connection'})"
+        )
 
     async def seed(self) -> None:
-        partner = await self.call("POST", "/v1/partners", {"name": "Hauts-de-Seine Habitat",
-                                                           "kind": "bailleur_social"})
-        await self.call("POST", f"/v1/partners/{partner['id']}/contacts", {
-            "email": "claire.martin@hsh.example", "civility": "Madame", "first_name": "Claire",
-            "last_name": "Martin"})
+        partner = await self.call(
+            "POST", "/v1/partners", {"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"}
+        )
+        await self.call(
+            "POST",
+            f"/v1/partners/{partner['id']}/contacts",
+            {
+                "email": "claire.martin@hsh.example",
+                "civility": "Madame",
+                "first_name": "Claire",
+                "last_name": "Martin",
+            },
+        )
         plan = await self.call("POST", "/v1/plans", {"title": "Plan d'action — pannes", "commune": "Sceaux"})
         axis = await self.call("POST", f"/v1/plans/{plan['id']}/axes", {"number": "I", "title": "Axe"})
-        objective = await self.call("POST", f"/v1/axes/{axis['id']}/objectives", {"letter": "A", "title": "Obj"})
+        objective = await self.call(
+            "POST", f"/v1/axes/{axis['id']}/objectives", {"letter": "A", "title": "Obj"}
+        )
         self.ids = {"partner": partner["id"], "objective": objective["id"]}
 
     async def client_loop(self, number: int) -> None:
         for n in itertools.count():
             if self.stop.is_set():
                 return
-            item = await self.call("POST", "/v1/items", {
-                "objective_id": self.ids["objective"], "kind": "request", "title": f"Demande {number}-{n}",
-                "plan_text": "La Ville demande au bailleur un projet.", "lead_partner_id": self.ids["partner"]})
-            await self.call("POST", f"/v1/items/{item['id']}/transitions",
-                            {"to": "sent", "letter_reference": f"SCX/{number}-{n}"})
-            await self.call("POST", f"/v1/items/{item['id']}/deadlines",
-                            {"kind": "response", "due_on": self.due_on.isoformat()})
+            item = await self.call(
+                "POST",
+                "/v1/items",
+                {
+                    "objective_id": self.ids["objective"],
+                    "kind": "request",
+                    "title": f"Demande {number}-{n}",
+                    "plan_text": "La Ville demande au bailleur un projet.",
+                    "lead_partner_id": self.ids["partner"],
+                },
+            )
+            await self.call(
+                "POST",
+                f"/v1/items/{item['id']}/transitions",
+                {"to": "sent", "letter_reference": f"SCX/{number}-{n}"},
+            )
+            await self.call(
+                "POST",
+                f"/v1/items/{item['id']}/deadlines",
+                {"kind": "response", "due_on": self.due_on.isoformat()},
+            )
             await self.call("PATCH", f"/v1/items/{item['id']}", {"title": f"Demande {number}-{n} (précisée)"})
 
     async def close(self) -> None:
@@ -283,8 +334,14 @@ async def run_faults(cluster: Cluster, report: Report, started: float, size: Siz
     await settle()
 
     # 2. One replica of each service and worker.
-    for name in ("commitments-api-b", "relay-b", "scanner-b", "notifications-api-b", "mail-worker-b",
-                 "notifications-relay"):
+    for name in (
+        "commitments-api-b",
+        "relay-b",
+        "scanner-b",
+        "notifications-api-b",
+        "mail-worker-b",
+        "notifications-relay",
+    ):
         process = cluster.services[name]
         entry = fault("replica killed", name)
         killed = time.monotonic()
@@ -297,17 +354,31 @@ async def run_faults(cluster: Cluster, report: Report, started: float, size: Siz
     # 3 and 4. The scanner inside a batch's transaction, the relay between reading a batch and publishing it,
     # and between publishing and marking it: the replica is stopped, started again with the pause at its hook
     # (the hooks entry's command), killed once it says it is there, restarted plainly.
-    hooks = (("scanner killed mid-tick (in a batch's transaction)", "scanner-a", "scan", '"paused-in-batch"'),
-             ("relay killed between commit and publish (batch read, not published)", "relay-a",
-              "relay-before-publish", '"read-unpublished"'),
-             ("relay killed between publish and mark", "relay-a", "relay", '"published-unmarked"'))
+    hooks = (
+        ("scanner killed mid-tick (in a batch's transaction)", "scanner-a", "scan", '"paused-in-batch"'),
+        (
+            "relay killed between commit and publish (batch read, not published)",
+            "relay-a",
+            "relay-before-publish",
+            '"read-unpublished"',
+        ),
+        ("relay killed between publish and mark", "relay-a", "relay", '"published-unmarked"'),
+    )
     for what, name, hook, marker in hooks:
         process = cluster.services[name]
         process.stop()
         offset = process.log_size()
-        options = process.argv[process.argv.index("services.commitments") + 2:]
-        process.start([process.argv[0], "-m", "tests.services.commitments.workers.faults",
-                       str(HOOK_PAUSE_SECONDS), hook, *options])
+        options = process.argv[process.argv.index("services.commitments") + 2 :]
+        process.start(
+            [
+                process.argv[0],
+                "-m",
+                "tests.services.commitments.workers.faults",
+                str(HOOK_PAUSE_SECONDS),
+                hook,
+                *options,
+            ]
+        )
         await process.wait_for_output(marker, offset, size.start_timeout)
         entry = fault(what, name, "killed at its hook")
         killed = time.monotonic()
@@ -357,8 +428,11 @@ async def run_faults(cluster: Cluster, report: Report, started: float, size: Siz
         process.kill()
     finally:
         await client.close()
-    entry = fault("reporting projector killed mid-batch", "reporting-projector",
-                  f"{in_batch} event(s) delivered, not acknowledged")
+    entry = fault(
+        "reporting projector killed mid-batch",
+        "reporting-projector",
+        f"{in_batch} event(s) delivered, not acknowledged",
+    )
     killed = time.monotonic()
     await asyncio.sleep(1.0)
     await _restart(process, size.start_timeout)
@@ -372,9 +446,14 @@ async def watch(cluster: Cluster, report: Report, started: float, timeout: float
             if process.exited_on_its_own:
                 assert process.popen is not None
                 lines = [line for line in process.log_text().splitlines() if line.strip()]
-                report.faults.append(entry := Fault(
-                    "**exited on its own**", process.name, time.monotonic() - started,
-                    note=f"code {process.popen.returncode}: {lines[-1][:150] if lines else ''}"))
+                report.faults.append(
+                    entry := Fault(
+                        "**exited on its own**",
+                        process.name,
+                        time.monotonic() - started,
+                        note=f"code {process.popen.returncode}: {lines[-1][:150] if lines else ''}",
+                    )
+                )
                 exited = time.monotonic()
                 entry.down = await _restart(process, timeout)
                 entry.down = time.monotonic() - exited
@@ -391,20 +470,28 @@ async def drain(cluster: Cluster, database: Database, as_of: datetime, timeout: 
     started = time.monotonic()
     try:
         while True:
-            unpublished = await database.scalar(database.commitments,
-                                                "SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            unfired = await database.scalar(database.commitments, "SELECT count(*) FROM reminder_schedules "
-                                            "WHERE next_fire_at <= :as_of", as_of=as_of)
-            pending = await database.scalar(database.notifications,
-                                            "SELECT count(*) FROM deliveries WHERE status = 'pending'")
-            unpublished += await database.scalar(database.notifications, "SELECT count(*) FROM notifications_outbox "
-                                                 "WHERE published_at IS NULL")
+            unpublished = await database.scalar(
+                database.commitments, "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            )
+            unfired = await database.scalar(
+                database.commitments,
+                "SELECT count(*) FROM reminder_schedules WHERE next_fire_at <= :as_of",
+                as_of=as_of,
+            )
+            pending = await database.scalar(
+                database.notifications, "SELECT count(*) FROM deliveries WHERE status = 'pending'"
+            )
+            unpublished += await database.scalar(
+                database.notifications, "SELECT count(*) FROM notifications_outbox WHERE published_at IS NULL"
+            )
             durable = cluster.services["reporting-projector"].env["PROJECTOR_DURABLE"]
             unconsumed = unprojected = 0
             try:
-                for stream, consumer_name in ((cluster.stream_name, "notifications"),
-                                              (cluster.stream_name, durable),
-                                              (cluster.notifications_stream_name, durable)):
+                for stream, consumer_name in (
+                    (cluster.stream_name, "notifications"),
+                    (cluster.stream_name, durable),
+                    (cluster.notifications_stream_name, durable),
+                ):
                     consumer = await js.consumer_info(stream, consumer_name)
                     waiting = consumer.num_pending + consumer.num_ack_pending
                     if consumer_name == durable:
@@ -416,9 +503,11 @@ async def drain(cluster: Cluster, database: Database, as_of: datetime, timeout: 
             if unpublished == unfired == pending == unconsumed == unprojected == 0:
                 return
             if time.monotonic() - started > timeout:
-                raise TimeoutError(f"not drained within {timeout:.0f} s: {unpublished} unpublished, {unfired} "
-                                   f"reminders not fired, {unconsumed} not consumed, {pending} deliveries pending, "
-                                   f"{unprojected} not projected")
+                raise TimeoutError(
+                    f"not drained within {timeout:.0f} s: {unpublished} unpublished, {unfired} "
+                    f"reminders not fired, {unconsumed} not consumed, {pending} deliveries pending, "
+                    f"{unprojected} not projected"
+                )
             await asyncio.sleep(1.0)
     finally:
         await client.close()
@@ -432,8 +521,9 @@ async def stream_event_ids(cluster: Cluster) -> list[str]:
     try:
         js = client.jetstream()
         total = (await js.stream_info(cluster.stream_name)).state.messages
-        subscription = await js.subscribe(f"{cluster.subject_prefix}.>", stream=cluster.stream_name,
-                                          ordered_consumer=True)
+        subscription = await js.subscribe(
+            f"{cluster.subject_prefix}.>", stream=cluster.stream_name, ordered_consumer=True
+        )
         ids = []
         for _ in range(total):
             message = await subscription.next_msg(timeout=30)
@@ -445,15 +535,23 @@ async def stream_event_ids(cluster: Cluster) -> list[str]:
 
 
 async def count(cluster: Cluster, database: Database, report: Report) -> None:
-    outbox = {str(row[0]): row[1] for row in await database.rows(database.commitments,
-                                                                 "SELECT event_id, event_type FROM outbox")}
+    outbox = {
+        str(row[0]): row[1]
+        for row in await database.rows(database.commitments, "SELECT event_id, event_type FROM outbox")
+    }
     in_stream = await stream_event_ids(cluster)
     stream_ids = set(in_stream)
     reminders = {event_id for event_id, kind in outbox.items() if kind in REMINDER_TYPES}
-    consumed = {str(row[0]) for row in await database.rows(database.notifications,
-                                                           "SELECT DISTINCT event_id FROM deliveries")}
-    sent = [row[0] for row in await database.rows(database.notifications,
-                                                  "SELECT message_id FROM deliveries WHERE status = 'sent'")]
+    consumed = {
+        str(row[0])
+        for row in await database.rows(database.notifications, "SELECT DISTINCT event_id FROM deliveries")
+    }
+    sent = [
+        row[0]
+        for row in await database.rows(
+            database.notifications, "SELECT message_id FROM deliveries WHERE status = 'sent'"
+        )
+    ]
     mails = cluster.sink.counts()
     lost_on_bus = len(set(outbox) - stream_ids)
     lost_by_consumers = len(reminders - consumed)
@@ -482,18 +580,30 @@ async def count(cluster: Cluster, database: Database, report: Report) -> None:
 
 # Each figure read from the source of truth and from the reporting database: rows (key..., count).
 REPORTING_CHECKS = (
-    ("items by lead partner and status",
-     ("SELECT ip.partner_id::text, i.status, count(*) FROM items i "
-      "JOIN item_partners ip ON ip.item_id = i.id AND ip.role = 'lead' GROUP BY 1, 2"),
-     "SELECT lead_partner_id::text, status, count(*) FROM items WHERE lead_partner_id IS NOT NULL GROUP BY 1, 2"),
-    ("items by status", "SELECT status, count(*) FROM items GROUP BY 1",
-     "SELECT status, count(*) FROM items GROUP BY 1"),
-    ("deadlines by due date", "SELECT due_on::text, count(*) FROM deadlines GROUP BY 1",
-     "SELECT due_on::text, count(*) FROM deadlines WHERE NOT removed GROUP BY 1"),
+    (
+        "items by lead partner and status",
+        (
+            "SELECT ip.partner_id::text, i.status, count(*) FROM items i "
+            "JOIN item_partners ip ON ip.item_id = i.id AND ip.role = 'lead' GROUP BY 1, 2"
+        ),
+        "SELECT lead_partner_id::text, status, count(*) FROM items WHERE lead_partner_id IS NOT NULL GROUP BY 1, 2",
+    ),
+    (
+        "items by status",
+        "SELECT status, count(*) FROM items GROUP BY 1",
+        "SELECT status, count(*) FROM items GROUP BY 1",
+    ),
+    (
+        "deadlines by due date",
+        "SELECT due_on::text, count(*) FROM deadlines GROUP BY 1",
+        "SELECT due_on::text, count(*) FROM deadlines WHERE NOT removed GROUP BY 1",
+    ),
 )
-REMINDERS_CHECK = ("reminders sent by partner",
-                   "SELECT partner_id::text, count(*) FROM deliveries WHERE status = 'sent' GROUP BY 1",
-                   "SELECT partner_id::text, count(*) FROM deliveries WHERE sent_on IS NOT NULL GROUP BY 1")
+REMINDERS_CHECK = (
+    "reminders sent by partner",
+    "SELECT partner_id::text, count(*) FROM deliveries WHERE status = 'sent' GROUP BY 1",
+    "SELECT partner_id::text, count(*) FROM deliveries WHERE sent_on IS NOT NULL GROUP BY 1",
+)
 
 
 async def compare_reporting(database: Database) -> tuple[int, list[str]]:
@@ -506,24 +616,31 @@ async def compare_reporting(database: Database) -> tuple[int, list[str]]:
     checks.append((database.notifications, *REMINDERS_CHECK))
     for source, what, source_sql, reporting_sql in checks:
         expected = {tuple(row[:-1]): int(row[-1]) for row in await database.rows(source, source_sql)}
-        projected = {tuple(row[:-1]): int(row[-1]) for row in await database.rows(database.reporting,
-                                                                                  reporting_sql)}
+        projected = {
+            tuple(row[:-1]): int(row[-1]) for row in await database.rows(database.reporting, reporting_sql)
+        }
         keys = set(expected) | set(projected)
         compared += len(keys)
-        differences += [f"{what}, {', '.join(map(str, key))}: {expected.get(key)} → {projected.get(key)}"
-                        for key in sorted(keys, key=str) if expected.get(key) != projected.get(key)]
+        differences += [
+            f"{what}, {', '.join(map(str, key))}: {expected.get(key)} → {projected.get(key)}"
+            for key in sorted(keys, key=str)
+            if expected.get(key) != projected.get(key)
+        ]
     return compared, differences
 
 
-async def run(admin_database_url: str, size: Size, today: date | None = None,
-              keep_logs: Any = None) -> Report:
+async def run(
+    admin_database_url: str, size: Size, today: date | None = None, keep_logs: Any = None
+) -> Report:
     """One whole run; the cluster is gone when this returns or raises."""
     from shared.calendar import default_calendar
     from shared.clock import SystemClock, paris_today
 
     due_on, as_of = reminder_dates(today or paris_today(SystemClock()), default_calendar())
     report = Report()
-    async with running(admin_database_url, as_of, keep=keep_logs, start_timeout=size.start_timeout) as cluster:
+    async with running(
+        admin_database_url, as_of, keep=keep_logs, start_timeout=size.start_timeout
+    ) as cluster:
         database = Database(cluster)
         load = Load(cluster, due_on)
         clients: list[asyncio.Task[None]] = []
@@ -546,8 +663,9 @@ async def run(admin_database_url: str, size: Size, today: date | None = None,
             await count(cluster, database, report)
             report.load_requests, report.load_retries = load.requests, load.retries
             report.load_stuck_keys = load.stuck_keys
-            report.starts = {process.name: process.starts for process in [*cluster.nats,
-                                                                          *cluster.services.values()]}
+            report.starts = {
+                process.name: process.starts for process in [*cluster.nats, *cluster.services.values()]
+            }
         finally:
             load.stop.set()
             for task in clients:
@@ -556,4 +674,3 @@ async def run(admin_database_url: str, size: Size, today: date | None = None,
             await load.close()
             await database.close()
     return report
-

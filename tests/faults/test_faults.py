@@ -16,10 +16,15 @@ from tests.faults.scenario import SHORT, run
 
 pytestmark = pytest.mark.slow
 
-KILLS = {"NATS node killed (stream leader)", "replica killed", "scanner killed mid-tick (in a batch's transaction)",
-         "relay killed between commit and publish (batch read, not published)",
-         "relay killed between publish and mark", "mail worker killed mid-send",
-         "reporting projector killed mid-batch"}
+KILLS = {
+    "NATS node killed (stream leader)",
+    "replica killed",
+    "scanner killed mid-tick (in a batch's transaction)",
+    "relay killed between commit and publish (batch read, not published)",
+    "relay killed between publish and mark",
+    "mail worker killed mid-send",
+    "reporting projector killed mid-batch",
+}
 
 
 def test_every_kill_loses_nothing(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,8 +38,13 @@ def test_every_kill_loses_nothing(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert {fault.what for fault in report.faults} == KILLS, report.table()  # every kill, none on its own
     assert {fault.process for fault in report.faults if fault.what == "replica killed"} == {
-        "commitments-api-b", "relay-b", "scanner-b", "notifications-api-b", "mail-worker-b",
-        "notifications-relay"}
+        "commitments-api-b",
+        "relay-b",
+        "scanner-b",
+        "notifications-api-b",
+        "mail-worker-b",
+        "notifications-relay",
+    }
     assert figures["events_published"] >= SHORT.events
     assert figures["lost"] == 0, report.table()
     assert figures["stream_messages"] == figures["events_published"]  # none lost, none twice on the bus

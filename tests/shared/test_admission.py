@@ -28,7 +28,9 @@ HOLD_SECONDS = 0.3  # how long a slow request holds its connection: longer than 
 POOL_TIMEOUT_SECONDS = 0.1
 
 
-async def wait_until(condition: Callable[[], Awaitable[bool] | bool], what: str, timeout: float = 15.0) -> None:
+async def wait_until(
+    condition: Callable[[], Awaitable[bool] | bool], what: str, timeout: float = 15.0
+) -> None:
     """Poll until `condition` holds; fail with `what` if it never does (a bound, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -88,10 +90,12 @@ def build_app(engine: AsyncEngine, admission: Admission) -> FastAPI:
 
 
 @contextlib.asynccontextmanager
-async def serve(database_url: str, max_in_flight: int, queue_timeout_seconds: float, pool_size: int
-                ) -> AsyncIterator[Served]:
-    engine = create_engine(database_url, pool_size=pool_size, max_overflow=0,
-                           pool_timeout_seconds=POOL_TIMEOUT_SECONDS)
+async def serve(
+    database_url: str, max_in_flight: int, queue_timeout_seconds: float, pool_size: int
+) -> AsyncIterator[Served]:
+    engine = create_engine(
+        database_url, pool_size=pool_size, max_overflow=0, pool_timeout_seconds=POOL_TIMEOUT_SECONDS
+    )
     admission = Admission(max_in_flight, queue_timeout_seconds)
     app = build_app(engine, admission)
     sock = socket.socket()
@@ -111,10 +115,17 @@ async def serve(database_url: str, max_in_flight: int, queue_timeout_seconds: fl
 
 
 async def test_overload_gets_only_503s_with_retry_after(database_url: str) -> None:
-    async with serve(database_url, max_in_flight=4, queue_timeout_seconds=0.05, pool_size=2) as served, \
-            httpx.AsyncClient(base_url=served.url, timeout=30,
-                              limits=httpx.Limits(max_connections=None, max_keepalive_connections=None)) as client:
-        requests = [client.get("/slow") if n % 4 else client.post("/slow", content=b"x" * 100) for n in range(60)]
+    async with (
+        serve(database_url, max_in_flight=4, queue_timeout_seconds=0.05, pool_size=2) as served,
+        httpx.AsyncClient(
+            base_url=served.url,
+            timeout=30,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+        ) as client,
+    ):
+        requests = [
+            client.get("/slow") if n % 4 else client.post("/slow", content=b"x" * 100) for n in range(60)
+        ]
         responses = await asyncio.gather(*requests)
 
     statuses = sorted({response.status_code for response in responses})
@@ -136,8 +147,10 @@ async def test_overload_gets_only_503s_with_retry_after(database_url: str) -> No
 
 
 async def test_health_routes_bypass_admission(database_url: str) -> None:
-    async with serve(database_url, max_in_flight=1, queue_timeout_seconds=0, pool_size=2) as served, \
-            httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+    async with (
+        serve(database_url, max_in_flight=1, queue_timeout_seconds=0, pool_size=2) as served,
+        httpx.AsyncClient(base_url=served.url, timeout=30) as client,
+    ):
         holder = await _open_request(served.port, "/forever")
         try:
             await wait_until(lambda: served.admission.in_flight == 1, "the only turn to be taken")
@@ -159,9 +172,16 @@ async def _open_request(port: int, path: str) -> asyncio.StreamWriter:
 
 async def _sleeping_queries(served: Served) -> int:
     async with served.engine.connect() as connection:
-        return int((await connection.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600) /* admission-test */%' "
-            "AND state = 'active' AND pid <> pg_backend_pid()"))).scalar_one())
+        return int(
+            (
+                await connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600) /* admission-test */%' "
+                        "AND state = 'active' AND pid <> pg_backend_pid()"
+                    )
+                )
+            ).scalar_one()
+        )
 
 
 async def test_a_client_that_leaves_gives_its_connection_back(database_url: str) -> None:
@@ -171,7 +191,9 @@ async def test_a_client_that_leaves_gives_its_connection_back(database_url: str)
         if served.is_postgresql:
             await wait_until(lambda: _sleeping_queries(served), "its query to run on the server")
         request.close()
-        await wait_until(lambda: served.engine.pool.checkedout() == 0, "the connection to come back to the pool")
+        await wait_until(
+            lambda: served.engine.pool.checkedout() == 0, "the connection to come back to the pool"
+        )
         assert served.admission.stats.abandoned == 1
         assert served.admission.in_flight == 0
         if served.is_postgresql:  # and the server stopped working for nobody

@@ -21,26 +21,37 @@ from shared.problems import PROBLEM_JSON
 
 
 def _commitments(tmp_path: Path) -> FastAPI:
-    return create_commitments_app(CommitmentsSettings(database_url=f"sqlite:///{tmp_path}/c.db", data_dir=tmp_path))
+    return create_commitments_app(
+        CommitmentsSettings(database_url=f"sqlite:///{tmp_path}/c.db", data_dir=tmp_path)
+    )
 
 
 def _notifications(tmp_path: Path) -> FastAPI:
-    return create_notifications_app(NotificationsSettings(
-        notifications_database_url=f"sqlite:///{tmp_path}/n.db", data_dir=tmp_path, action_link_secret="s"))
+    return create_notifications_app(
+        NotificationsSettings(
+            notifications_database_url=f"sqlite:///{tmp_path}/n.db", data_dir=tmp_path, action_link_secret="s"
+        )
+    )
 
 
 APPS: dict[str, Callable[[Path], FastAPI]] = {"commitments": _commitments, "notifications": _notifications}
-CONTENT_TYPES = {".js": ("application/javascript", "text/javascript"), ".css": ("text/css",),
-                 ".png": ("image/png",)}
+CONTENT_TYPES = {
+    ".js": ("application/javascript", "text/javascript"),
+    ".css": ("text/css",),
+    ".png": ("image/png",),
+}
 
 
 # ----------------------------------------------------------------------------------------------- offline docs
+
 
 @pytest.mark.parametrize("service", list(APPS))
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
 async def test_docs_pages_load_only_local_assets(service: str, page: str, tmp_path: Path) -> None:
     app = APPS[service](tmp_path)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intranet") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://intranet"
+    ) as client:
         response = await client.get(page)
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
         html = response.text
@@ -58,22 +69,31 @@ async def test_docs_pages_load_only_local_assets(service: str, page: str, tmp_pa
             loaded = await client.get(urljoin(page, asset))
             assert loaded.status_code == 200, asset
             expected = CONTENT_TYPES.get(Path(asset).suffix, ("application/json",))
-            assert loaded.headers["content-type"].split(";")[0] in expected, (asset, loaded.headers["content-type"])
+            assert loaded.headers["content-type"].split(";")[0] in expected, (
+                asset,
+                loaded.headers["content-type"],
+            )
             assert len(loaded.content) > 100, asset
 
 
 async def test_swagger_ui_sends_nothing_to_an_online_validator(tmp_path: Path) -> None:
     app = _commitments(tmp_path)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intranet") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://intranet"
+    ) as client:
         html = (await client.get("/docs")).text
     assert re.search(r'"validatorUrl":\s*null', html), html
 
 
 # ------------------------------------------------------------------------------------- problems in the OpenAPI
 
+
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method, path, operation) for path, operations in spec["paths"].items()
-            for method, operation in operations.items()]
+    return [
+        (method, path, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    ]
 
 
 @pytest.mark.parametrize("service", list(APPS))
@@ -97,19 +117,26 @@ def test_every_error_response_is_documented_as_a_problem(service: str, tmp_path:
                 wrong.append(f"{name} {code}: not the Problem schema")
             if example.get("status") != int(code) or not example.get("detail"):
                 wrong.append(f"{name} {code}: example {example}")
-        if path.startswith("/v1/") and (operation.get("security") != [{"cleApi": []}]
-                                        or not {"401", "403"} <= set(errors)):
+        if path.startswith("/v1/") and (
+            operation.get("security") != [{"cleApi": []}] or not {"401", "403"} <= set(errors)
+        ):
             wrong.append(f"{name}: authentication undocumented")
         if any(p["in"] == "path" for p in operation.get("parameters", [])) and "404" not in errors:
             wrong.append(f"{name}: 404 undocumented")
         if "requestBody" in operation and not {"400", "413", "422"} <= set(errors):
             wrong.append(f"{name}: body errors undocumented")
-        if any(p["name"].lower() == "if-match" for p in operation.get("parameters", [])) and "412" not in errors:
+        if (
+            any(p["name"].lower() == "if-match" for p in operation.get("parameters", []))
+            and "412" not in errors
+        ):
             wrong.append(f"{name}: 412 undocumented")
     assert not wrong, "\n".join(wrong)
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     assert spec["components"]["securitySchemes"]["cleApi"] == {
-        "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["cleApi"]["description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["cleApi"]["description"],
+    }
 
 
 def test_an_example_a_route_gives_for_its_own_status_is_kept(tmp_path: Path) -> None:

@@ -35,8 +35,9 @@ async def spec(nats_client: NatsClient, stream_names: tuple[str, str]) -> AsyncI
         await nats_client.jetstream().delete_stream(spec.name)
 
 
-async def test_creates_the_stream_with_its_subjects_and_dedup_window(nats_client: NatsClient, spec: StreamSpec
-                                                                     ) -> None:
+async def test_creates_the_stream_with_its_subjects_and_dedup_window(
+    nats_client: NatsClient, spec: StreamSpec
+) -> None:
     await ensure_stream(nats_client.jetstream(), spec)
     config = (await nats_client.jetstream().stream_info(spec.name)).config
     assert config.subjects == [f"{spec.subject_prefix}.>"] and config.duplicate_window == 600.0
@@ -44,18 +45,30 @@ async def test_creates_the_stream_with_its_subjects_and_dedup_window(nats_client
 
 
 @pytest.mark.parametrize("storage", [StorageType.FILE, StorageType.MEMORY])
-async def test_existing_stream_keeps_what_operations_configured(nats_client: NatsClient, spec: StreamSpec,
-                                                                storage: StorageType) -> None:
+async def test_existing_stream_keeps_what_operations_configured(
+    nats_client: NatsClient, spec: StreamSpec, storage: StorageType
+) -> None:
     js = nats_client.jetstream()
-    await js.add_stream(StreamConfig(name=spec.name, subjects=[f"{spec.subject_prefix}.old.>"],
-                                     storage=storage, max_age=86400.0, max_msgs=1000,
-                                     description="set by operations",
-                                     duplicate_window=120.0))
+    await js.add_stream(
+        StreamConfig(
+            name=spec.name,
+            subjects=[f"{spec.subject_prefix}.old.>"],
+            storage=storage,
+            max_age=86400.0,
+            max_msgs=1000,
+            description="set by operations",
+            duplicate_window=120.0,
+        )
+    )
     await ensure_stream(js, spec)
     config = (await js.stream_info(spec.name)).config
     assert config.subjects == [f"{spec.subject_prefix}.>"] and config.duplicate_window == 600.0
     assert (config.storage, config.max_age, config.max_msgs, config.description) == (
-        storage, 86400.0, 1000, "set by operations")
+        storage,
+        86400.0,
+        1000,
+        "set by operations",
+    )
 
 
 async def test_connects_to_the_first_server_of_a_list_that_answers(nats_url: str) -> None:

@@ -179,14 +179,20 @@ def test_add_and_between_agree_on_every_day_of_2026(cal: WorkingCalendar) -> Non
 
 
 @settings(max_examples=300, deadline=None)
-@given(a=st.dates(date(2024, 1, 1), date(2029, 12, 31)), b=st.dates(date(2024, 1, 1), date(2029, 12, 31)),
-       alsace_moselle=st.booleans(), pentecost=st.booleans(),
-       closed=st.frozensets(st.dates(date(2024, 1, 1), date(2029, 12, 31)), max_size=20))
-def test_between_counts_what_walking_day_by_day_counts(a: date, b: date, alsace_moselle: bool, pentecost: bool,
-                                                      closed: frozenset[date]) -> None:
+@given(
+    a=st.dates(date(2024, 1, 1), date(2029, 12, 31)),
+    b=st.dates(date(2024, 1, 1), date(2029, 12, 31)),
+    alsace_moselle=st.booleans(),
+    pentecost=st.booleans(),
+    closed=st.frozensets(st.dates(date(2024, 1, 1), date(2029, 12, 31)), max_size=20),
+)
+def test_between_counts_what_walking_day_by_day_counts(
+    a: date, b: date, alsace_moselle: bool, pentecost: bool, closed: frozenset[date]
+) -> None:
     # Counted by whole weeks less the closed weekdays: the same as walking from a to b (b counted, a not).
-    cal = WorkingCalendar(alsace_moselle=alsace_moselle, pentecost_monday_is_holiday=pentecost,
-                          extra_closed_days=closed)
+    cal = WorkingCalendar(
+        alsace_moselle=alsace_moselle, pentecost_monday_is_holiday=pentecost, extra_closed_days=closed
+    )
     lo, hi = (a + timedelta(days=1), b) if a <= b else (b, a - timedelta(days=1))
     walked = sum(cal.is_working_day(lo + timedelta(days=i)) for i in range((hi - lo).days + 1))
     assert cal.working_days_between(a, b) == (walked if a <= b else -walked)

@@ -13,8 +13,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-HEAVY_MODULES = ("fastapi", "starlette", "sqlalchemy", "pydantic", "pydantic_settings", "opentelemetry",
-                 "holidays", "nats", "alembic")
+HEAVY_MODULES = (
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "pydantic",
+    "pydantic_settings",
+    "opentelemetry",
+    "holidays",
+    "nats",
+    "alembic",
+)
 
 # Runs `python -m <package> --help` in this interpreter, then lists every module it imported.
 _HELP_THEN_LIST_MODULES = """
@@ -26,13 +35,23 @@ print(json.dumps({"help": help_text.getvalue(), "modules": sorted(sys.modules)})
 """
 
 
-@pytest.mark.parametrize(("package", "commands"), [
-    ("services.commitments", ["migrate", "serve", "relay", "scan", "create-key", "import-plan"]),
-    ("services.notifications", ["migrate", "serve", "consume"]),
-])
+@pytest.mark.parametrize(
+    ("package", "commands"),
+    [
+        ("services.commitments", ["migrate", "serve", "relay", "scan", "create-key", "import-plan"]),
+        ("services.notifications", ["migrate", "serve", "consume"]),
+    ],
+)
 def test_help_imports_no_heavy_module(package: str, commands: list[str]) -> None:
-    run = subprocess.run([sys.executable, "-c", _HELP_THEN_LIST_MODULES, package], cwd=ROOT, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-c", _HELP_THEN_LIST_MODULES, package],
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert all(command in result["help"] for command in commands), result["help"]

@@ -54,8 +54,9 @@ def test_committed_catalogue_is_what_the_code_generates() -> None:
     for relative, text in generated_files().items():
         path = REPOSITORY_ROOT / relative
         assert path.exists(), f"{relative} is missing: run python -m shared.events.catalogue"
-        assert path.read_text(encoding="utf-8") == text, \
+        assert path.read_text(encoding="utf-8") == text, (
             f"{relative} is stale: run python -m shared.events.catalogue"
+        )
     assert main(["--check"]) == 0
 
 
@@ -66,14 +67,28 @@ def test_writer_produces_the_generated_files(tmp_path: Path) -> None:
     assert write_files(tmp_path) == []  # nothing changed: nothing rewritten
 
 
-@pytest.mark.parametrize("field", ["name", "first_name", "last_name", "email", "contact_email", "phone",
-                                   "text", "comment", "comments", "author_name"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "name",
+        "first_name",
+        "last_name",
+        "email",
+        "contact_email",
+        "phone",
+        "text",
+        "comment",
+        "comments",
+        "author_name",
+    ],
+)
 def test_personal_data_detector_flags(field: str) -> None:
     assert looks_personal(field)
 
 
-@pytest.mark.parametrize("field", ["partner_id", "title", "status", "kind", "role", "commune", "changed",
-                                   "tags"])
+@pytest.mark.parametrize(
+    "field", ["partner_id", "title", "status", "kind", "role", "commune", "changed", "tags"]
+)
 def test_personal_data_detector_passes(field: str) -> None:
     assert not looks_personal(field)
 
@@ -81,8 +96,12 @@ def test_personal_data_detector_passes(field: str) -> None:
 def test_no_event_carries_a_field_that_looks_like_personal_data() -> None:
     registry = event_types()
     assert registry, "no event type registered"
-    flagged = {(event_type, name) for (event_type, _version), model in registry.items()
-               for name in field_names(payload_schema(model)) if looks_personal(name)}
+    flagged = {
+        (event_type, name)
+        for (event_type, _version), model in registry.items()
+        for name in field_names(payload_schema(model))
+        if looks_personal(name)
+    }
     assert flagged - ALLOWED_FIELDS.keys() == set(), "personal data in events: publish ids instead"
     # Every exception is still needed: a stale entry would silently allow the field if a model reused it.
     assert flagged == ALLOWED_FIELDS.keys()
@@ -107,8 +126,10 @@ def test_asyncapi_document_describes_every_event_and_its_references_resolve() ->
     addresses = {channel["address"] for channel in document["channels"].values()}
     assert addresses == {subject_for(event_type) for event_type, _ in event_types()}
     messages = document["components"]["messages"]
-    versions = {(message["name"], message["payload"]["allOf"][1]["properties"]["version"]["const"])
-                for message in messages.values()}
+    versions = {
+        (message["name"], message["payload"]["allOf"][1]["properties"]["version"]["const"])
+        for message in messages.values()
+    }
     assert versions == set(event_types())
     for operation in document["operations"].values():
         assert operation["action"] == "send"

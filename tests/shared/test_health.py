@@ -33,8 +33,11 @@ async def test_ready_while_the_database_answers_whatever_nats_does(tmp_path: Pat
         assert (await _get(app, "/healthz")).json() == {"status": "ok"}
         without_nats = await _get(app, "/readyz")
         assert without_nats.status_code == 200
-        assert without_nats.json() == {"status": "ready", "checks": {"database": "ok"},
-                                       "info": {"nats": "unreachable", "lag": "unavailable: RuntimeError"}}
+        assert without_nats.json() == {
+            "status": "ready",
+            "checks": {"database": "ok"},
+            "info": {"nats": "unreachable", "lag": "unavailable: RuntimeError"},
+        }
         nats["connected"] = True
         assert (await _get(app, "/readyz")).json()["info"]["nats"] == "connected"
     finally:

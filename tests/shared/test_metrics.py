@@ -27,7 +27,9 @@ READING = Gauge("engagements_test_reading", "A value read at scrape time (tests 
 @contextlib.asynccontextmanager
 async def served(app: FastAPI) -> AsyncIterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         assert not task.done(), "the server did not start"
@@ -102,8 +104,17 @@ async def test_a_failing_reading_is_counted_and_the_scrape_goes_on(service: str)
     assert value(after, errors) - value(before, errors) == 1  # the second scrape's failure
     assert value(after, "engagements_test_reading", test=service) == 7  # the other reading still happened
     # The first scrape is itself a request to /metrics, counted under its own route.
-    assert value(after, "engagements_http_requests_total", service=service, route="/metrics", method="GET",
-                 status="200") == 1
+    assert (
+        value(
+            after,
+            "engagements_http_requests_total",
+            service=service,
+            route="/metrics",
+            method="GET",
+            status="200",
+        )
+        == 1
+    )
 
 
 @contextlib.contextmanager

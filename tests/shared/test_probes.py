@@ -19,7 +19,10 @@ async def test_probes_of_a_process_without_an_api() -> None:
             assert (await client.get("/healthz")).status_code == 200
             not_ready = await client.get("/readyz")
             assert not_ready.status_code == 503
-            assert not_ready.json() == {"status": "not ready", "checks": {"database": "ok", "nats": "unreachable"}}
+            assert not_ready.json() == {
+                "status": "not ready",
+                "checks": {"database": "ok", "nats": "unreachable"},
+            }
             state["nats"] = "ok"
             ready = await client.get("/readyz")
             assert (ready.status_code, ready.json()["status"]) == (200, "ready")

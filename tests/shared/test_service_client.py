@@ -30,21 +30,36 @@ async def service() -> AsyncIterator[ServiceClient]:
 
 
 async def test_a_refusal_keeps_the_problems_detail_code_and_extensions(service: ServiceClient) -> None:
-    error = service.refusal(answer(403, {
-        "type": "urn:engagements:problem:forbidden", "title": "Action non autorisée", "status": 403,
-        "detail": "Seul le partenaire sollicité peut accuser réception.", "code": "forbidden",
-        "instance": "/v1/items/1/transitions", "action": "acknowledge"}))
+    error = service.refusal(
+        answer(
+            403,
+            {
+                "type": "urn:engagements:problem:forbidden",
+                "title": "Action non autorisée",
+                "status": 403,
+                "detail": "Seul le partenaire sollicité peut accuser réception.",
+                "code": "forbidden",
+                "instance": "/v1/items/1/transitions",
+                "action": "acknowledge",
+            },
+        )
+    )
     assert isinstance(error, Forbidden)
-    assert (error.status, error.code, error.detail) == (403, "forbidden",
-                                                        "Seul le partenaire sollicité peut accuser réception.")
+    assert (error.status, error.code, error.detail) == (
+        403,
+        "forbidden",
+        "Seul le partenaire sollicité peut accuser réception.",
+    )
     assert error.extensions == {"action": "acknowledge"}
 
 
 @pytest.mark.parametrize(("status", "kind"), [(404, NotFound), (409, Conflict), (412, PreconditionFailed)])
-async def test_each_refusal_is_the_error_of_its_status(service: ServiceClient, status: int,
-                                                       kind: type[DomainError]) -> None:
-    error = service.refusal(answer(status, {"detail": "Refusé.", "code": "some-code",
-                                            "allowed_transitions": ["accepted"]}))
+async def test_each_refusal_is_the_error_of_its_status(
+    service: ServiceClient, status: int, kind: type[DomainError]
+) -> None:
+    error = service.refusal(
+        answer(status, {"detail": "Refusé.", "code": "some-code", "allowed_transitions": ["accepted"]})
+    )
     assert type(error) is kind and error.status == status and error.detail == "Refusé."
     assert error.code == "some-code" and error.extensions == {"allowed_transitions": ["accepted"]}
 
@@ -58,7 +73,9 @@ async def test_a_refusal_without_a_problem_still_says_something_in_french(servic
 async def test_a_server_error_or_a_busy_service_is_unavailable(service: ServiceClient, status: int) -> None:
     error = service.refusal(answer(status, {"detail": "Trop de requêtes en cours.", "code": "overloaded"}))
     assert isinstance(error, ServiceUnavailable) and error.status == 503
-    assert error.detail.startswith(f"Le service des engagements est momentanément indisponible (HTTP {status})")
+    assert error.detail.startswith(
+        f"Le service des engagements est momentanément indisponible (HTTP {status})"
+    )
 
 
 def test_retry_after_is_read_in_seconds_only() -> None:

@@ -35,8 +35,15 @@ async def _write_and_check_modes(url: str, database: Path) -> None:
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            session.add(OutboxMessage(event_id=uuid.uuid4(), event_type="test.written", payload="{}",
-                                      headers={}, created_at=datetime.now(UTC)))
+            session.add(
+                OutboxMessage(
+                    event_id=uuid.uuid4(),
+                    event_type="test.written",
+                    payload="{}",
+                    headers={},
+                    created_at=datetime.now(UTC),
+                )
+            )
         # While the engine holds its connection, the write-ahead log and its index are on disk.
         files = {path.name: _mode(path) for path in database.parent.iterdir()}
         assert files == {database.name: 0o600, f"{database.name}-wal": 0o600, f"{database.name}-shm": 0o600}
@@ -44,8 +51,9 @@ async def _write_and_check_modes(url: str, database: Path) -> None:
         await engine.dispose()
 
 
-async def test_a_new_database_its_companions_and_its_new_folder_are_private(tmp_path: Path,
-                                                                            permissive_umask: None) -> None:
+async def test_a_new_database_its_companions_and_its_new_folder_are_private(
+    tmp_path: Path, permissive_umask: None
+) -> None:
     database = tmp_path / "new-folder" / "commitments.db"
     url = f"sqlite:///{database}"
     upgrade_database(url)
@@ -53,8 +61,9 @@ async def test_a_new_database_its_companions_and_its_new_folder_are_private(tmp_
     await _write_and_check_modes(url, database)
 
 
-async def test_an_older_installation_s_readable_files_are_made_private(tmp_path: Path,
-                                                                       permissive_umask: None) -> None:
+async def test_an_older_installation_s_readable_files_are_made_private(
+    tmp_path: Path, permissive_umask: None
+) -> None:
     database = tmp_path / "commitments.db"
     url = f"sqlite:///{database}"
     upgrade_database(url)
@@ -66,8 +75,13 @@ async def test_an_older_installation_s_readable_files_are_made_private(tmp_path:
 
 
 def test_urls_without_a_file_of_their_own_are_left_alone(tmp_path: Path) -> None:
-    for url in ("sqlite://", "sqlite:///:memory:", "sqlite+aiosqlite:///:memory:", "postgresql://u@h/db",
-                f"sqlite:///file:{tmp_path}/x.db?mode=memory&uri=true"):
+    for url in (
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite+aiosqlite:///:memory:",
+        "postgresql://u@h/db",
+        f"sqlite:///file:{tmp_path}/x.db?mode=memory&uri=true",
+    ):
         assert sqlite_database_path(url) is None
         make_sqlite_file_private(url)
     assert list(tmp_path.iterdir()) == []

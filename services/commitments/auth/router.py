@@ -17,11 +17,13 @@ def get_principal_cache(request: Request) -> PrincipalCache:
 
 
 @router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)
-async def create_api_key(body: ApiKeyCreate, session: SessionDep, clock: ClockDep, admin: AdminDep
-                         ) -> ApiKeyCreated:
+async def create_api_key(
+    body: ApiKeyCreate, session: SessionDep, clock: ClockDep, admin: AdminDep
+) -> ApiKeyCreated:
     """Create an API key (admin). The secret is in this response only."""
-    key, secret = await service.create_key(session, admin, clock, name=body.name, role=body.role,
-                                           partner_id=body.partner_id)
+    key, secret = await service.create_key(
+        session, admin, clock, name=body.name, role=body.role, partner_id=body.partner_id
+    )
     return ApiKeyCreated.model_validate({**ApiKeyRead.model_validate(key).model_dump(), "secret": secret})
 
 
@@ -32,8 +34,9 @@ async def list_api_keys(session: SessionDep, admin: AdminDep) -> list[ApiKeyRead
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyRead)
-async def revoke_api_key(key_id: uuid.UUID, request: Request, session: SessionDep, clock: ClockDep,
-                         admin: AdminDep) -> ApiKeyRead:
+async def revoke_api_key(
+    key_id: uuid.UUID, request: Request, session: SessionDep, clock: ClockDep, admin: AdminDep
+) -> ApiKeyRead:
     """Revoke a key (admin): refused at once here, within seconds by the other services."""
     key = await service.revoke_key(session, get_principal_cache(request), admin, clock, key_id)
     return ApiKeyRead.model_validate(key)
@@ -42,5 +45,10 @@ async def revoke_api_key(key_id: uuid.UUID, request: Request, session: SessionDe
 @router.get("/auth/whoami", response_model=Introspection)
 async def whoami(principal: PrincipalDep) -> Introspection:
     """What the presented key is: the other services call this to verify a key they do not know yet."""
-    return Introspection(active=True, key_id=principal.key_id, role=principal.role,
-                         partner_id=principal.partner_id, visible_partner_ids=sorted(principal.visible_partner_ids))
+    return Introspection(
+        active=True,
+        key_id=principal.key_id,
+        role=principal.role,
+        partner_id=principal.partner_id,
+        visible_partner_ids=sorted(principal.visible_partner_ids),
+    )

@@ -14,13 +14,36 @@ class ApiKeyCreate(InputModel):
     role: Role = Field(examples=["reader"])
     partner_id: uuid.UUID | None = Field(default=None, description="Obligatoire pour le rôle partner.")
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"name": "Hauts-de-Seine Habitat — liaison", "role": "partner",
-         "partner_id": "01a214bb-8702-7000-abee-62cd37c4247d"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Hauts-de-Seine Habitat — liaison",
+                    "role": "partner",
+                    "partner_id": "01a214bb-8702-7000-abee-62cd37c4247d",
+                }
+            ]
+        }
+    )
 
 
 class ApiKeyRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{"id": "01a214bb-8702-7000-abee-62cd37c4247d", "name": "Hauts-de-Seine Habitat — liaison", "prefix": "eng_Xy12Ab", "role": "partner", "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e", "created_at": "2026-03-02T09:00:00Z", "revoked_at": None}]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01a214bb-8702-7000-abee-62cd37c4247d",
+                    "name": "Hauts-de-Seine Habitat — liaison",
+                    "prefix": "eng_Xy12Ab",
+                    "role": "partner",
+                    "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e",
+                    "created_at": "2026-03-02T09:00:00Z",
+                    "revoked_at": None,
+                }
+            ]
+        },
+    )
 
     id: uuid.UUID
     name: str
@@ -32,13 +55,40 @@ class ApiKeyRead(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyRead):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "01a214bb-8702-7000-abee-62cd37c4247d", "name": "Hauts-de-Seine Habitat — liaison", "prefix": "eng_Xy12Ab", "role": "partner", "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e", "created_at": "2026-03-02T09:00:00Z", "revoked_at": None, "secret": "eng_Xy12Ab..."}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01a214bb-8702-7000-abee-62cd37c4247d",
+                    "name": "Hauts-de-Seine Habitat — liaison",
+                    "prefix": "eng_Xy12Ab",
+                    "role": "partner",
+                    "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e",
+                    "created_at": "2026-03-02T09:00:00Z",
+                    "revoked_at": None,
+                    "secret": "eng_Xy12Ab...",
+                }
+            ]
+        }
+    )
 
     secret: str = Field(description="La clé elle-même : affichée une seule fois, conservez-la.")
 
 
 class Introspection(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"active": True, "key_id": "01a214bb-8702-7000-abee-62cd37c4247d", "role": "partner", "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e", "visible_partner_ids": ["01a214bb-8702-7000-abee-62cd37c4247e"]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "active": True,
+                    "key_id": "01a214bb-8702-7000-abee-62cd37c4247d",
+                    "role": "partner",
+                    "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e",
+                    "visible_partner_ids": ["01a214bb-8702-7000-abee-62cd37c4247e"],
+                }
+            ]
+        }
+    )
 
     active: bool
     key_id: uuid.UUID | None = None

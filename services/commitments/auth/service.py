@@ -47,10 +47,14 @@ class PrincipalCache:
     def put(self, key_hash: str, principal: Principal | None) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
-        lifetime = self.ttl_seconds if principal is not None else min(self.ttl_seconds, self.refusal_ttl_seconds)
+        lifetime = (
+            self.ttl_seconds if principal is not None else min(self.ttl_seconds, self.refusal_ttl_seconds)
+        )
         self._entries[key_hash] = (time.monotonic() + lifetime, principal)
 
-    async def resolve(self, key_hash: str, look_up: Callable[[], Awaitable[Principal | None]]) -> Principal | None:
+    async def resolve(
+        self, key_hash: str, look_up: Callable[[], Awaitable[Principal | None]]
+    ) -> Principal | None:
         """The cached answer for a key, or `look_up()`'s, shared with the concurrent requests for the same key
         and kept (unless a key was revoked meanwhile: the answer may predate it)."""
         cached = self.get(key_hash)
@@ -99,24 +103,35 @@ async def _principal_of(session: AsyncSession, key_hash: str) -> Principal | Non
     visible: frozenset[uuid.UUID] = frozenset()
     if key.partner_id is not None:
         visible = frozenset({key.partner_id, *await repository.groups_of(session, key.partner_id)})
-    return Principal(role=Role(key.role), key_id=key.id, partner_id=key.partner_id, visible_partner_ids=visible)
+    return Principal(
+        role=Role(key.role), key_id=key.id, partner_id=key.partner_id, visible_partner_ids=visible
+    )
 
 
-async def act_as_contact(session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID
-                         ) -> Principal:
+async def act_as_contact(
+    session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID
+) -> Principal:
     """A service key acting for one contact (a signed link clicked by that person): from here on the caller is
     that contact's partner, with exactly a partner key's rights, and the history names the contact."""
     if principal.role is not Role.SERVICE:
         raise Forbidden("L'en-tête X-Acting-Contact est réservé aux clés de service.")
     contact = await repository.get_contact(session, contact_id)
     today = paris_today(clock)
-    if (contact is None or contact.erased_at is not None
-            or (contact.active_from is not None and today < contact.active_from)
-            or (contact.active_to is not None and contact.active_to < today)):
+    if (
+        contact is None
+        or contact.erased_at is not None
+        or (contact.active_from is not None and today < contact.active_from)
+        or (contact.active_to is not None and contact.active_to < today)
+    ):
         raise Forbidden("X-Acting-Contact ne désigne aucun contact actif.")
     visible = frozenset({contact.partner_id, *await repository.groups_of(session, contact.partner_id)})
-    return Principal(role=Role.PARTNER, key_id=principal.key_id, partner_id=contact.partner_id,
-                     visible_partner_ids=visible, contact_id=contact.id)
+    return Principal(
+        role=Role.PARTNER,
+        key_id=principal.key_id,
+        partner_id=contact.partner_id,
+        visible_partner_ids=visible,
+        contact_id=contact.id,
+    )
 
 
 @dataclass
@@ -129,39 +144,70 @@ class KeyAuthenticator:
     async def principal(self, session: AsyncSession, secret: str) -> Principal:
         return await authenticate(session, self.cache, secret)
 
-    async def acting_as(self, session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID
-                        ) -> Principal:
+    async def acting_as(
+        self, session: AsyncSession, principal: Principal, clock: Clock, contact_id: uuid.UUID
+    ) -> Principal:
         return await act_as_contact(session, principal, clock, contact_id)
 
 
-async def create_key(session: AsyncSession, actor: Principal, clock: Clock, *, name: str, role: Role,
-                     partner_id: uuid.UUID | None) -> tuple[ApiKey, str]:
+async def create_key(
+    session: AsyncSession,
+    actor: Principal,
+    clock: Clock,
+    *,
+    name: str,
+    role: Role,
+    partner_id: uuid.UUID | None,
+) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret, which is never shown again."""
     if (role is Role.PARTNER) != (partner_id is not None):
-        raise InvalidInput("partner_id : une clé « partner » doit désigner un partenaire, et seules celles-là.")
+        raise InvalidInput(
+            "partner_id : une clé « partner » doit désigner un partenaire, et seules celles-là."
+        )
     if partner_id is not None and await partners_repository.get(session, partner_id) is None:
         raise NotFound("Partenaire introuvable.")
     secret = generate_key()
-    key = ApiKey(name=name, prefix=display_prefix(secret), key_hash=hash_key(secret), role=role.value,
-                 partner_id=partner_id, created_at=clock.now())
+    key = ApiKey(
+        name=name,
+        prefix=display_prefix(secret),
+        key_hash=hash_key(secret),
+        role=role.value,
+        partner_id=partner_id,
+        created_at=clock.now(),
+    )
     session.add(key)
     await session.flush()
-    record_change(session, actor, clock, entity_type="api_key", entity_id=key.id, action="created",
-                  changes={"name": name, "role": role.value, "partner_id": partner_id})
+    record_change(
+        session,
+        actor,
+        clock,
+        entity_type="api_key",
+        entity_id=key.id,
+        action="created",
+        changes={"name": name, "role": role.value, "partner_id": partner_id},
+    )
     record_event(session, ApiKeyCreated(key_id=key.id, role=role.value, partner_id=partner_id), actor, clock)
     return key, secret
 
 
-async def revoke_key(session: AsyncSession, cache: PrincipalCache, actor: Principal, clock: Clock,
-                     key_id: uuid.UUID) -> ApiKey:
+async def revoke_key(
+    session: AsyncSession, cache: PrincipalCache, actor: Principal, clock: Clock, key_id: uuid.UUID
+) -> ApiKey:
     """Revoke a key now; its `api_key.revoked` event tells the other services."""
     key = await repository.get(session, key_id)
     if key is None:
         raise NotFound("Clé d'API introuvable.")
     if key.revoked_at is None:
         key.revoked_at = clock.now()
-        record_change(session, actor, clock, entity_type="api_key", entity_id=key.id, action="revoked",
-                      changes={"revoked_at": key.revoked_at})
+        record_change(
+            session,
+            actor,
+            clock,
+            entity_type="api_key",
+            entity_id=key.id,
+            action="revoked",
+            changes={"revoked_at": key.revoked_at},
+        )
         record_event(session, ApiKeyRevoked(key_id=key.id), actor, clock)
     cache.forget_key(key.id)
     return key

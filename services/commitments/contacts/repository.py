@@ -20,7 +20,9 @@ async def list_for_partner(session: AsyncSession, partner_id: uuid.UUID) -> Sequ
 
 
 async def journal_entries_by(session: AsyncSession, contact_id: uuid.UUID) -> Sequence[JournalEntry]:
-    query = (select(JournalEntry)
-             .where(JournalEntry.actor_kind == "contact", JournalEntry.actor_id == str(contact_id))
-             .order_by(JournalEntry.id))
+    query = (
+        select(JournalEntry)
+        .where(JournalEntry.actor_kind == "contact", JournalEntry.actor_id == str(contact_id))
+        .order_by(JournalEntry.id)
+    )
     return (await session.scalars(query)).all()

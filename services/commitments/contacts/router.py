@@ -32,8 +32,9 @@ async def list_contacts(partner: PartnerDep, session: SessionDep, _: ContactRead
 
 
 @router.post("/partners/{partner_id}/contacts", status_code=201, response_model=ContactRead)
-async def create_contact(body: ContactCreate, partner: PartnerDep, session: SessionDep, clock: ClockDep,
-                         editor: EditorDep) -> ContactRead:
+async def create_contact(
+    body: ContactCreate, partner: PartnerDep, session: SessionDep, clock: ClockDep, editor: EditorDep
+) -> ContactRead:
     """Add a contact to a partner."""
     return ContactRead.model_validate(await service.create_contact(session, editor, clock, partner, body))
 
@@ -45,8 +46,9 @@ async def get_contact(contact: ContactDep) -> ContactRead:
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactRead)
-async def update_contact(body: ContactUpdate, contact: ContactDep, session: SessionDep, clock: ClockDep,
-                         editor: EditorDep) -> ContactRead:
+async def update_contact(
+    body: ContactUpdate, contact: ContactDep, session: SessionDep, clock: ClockDep, editor: EditorDep
+) -> ContactRead:
     """Change a contact's details, role or period of activity."""
     return ContactRead.model_validate(await service.update_contact(session, editor, clock, contact, body))
 
@@ -58,7 +60,8 @@ async def export_contact(contact: ContactDep, session: SessionDep, _: EditorDep)
 
 
 @router.post("/contacts/{contact_id}/erasure", response_model=ContactRead)
-async def erase_contact(contact: ContactDep, session: SessionDep, clock: ClockDep, editor: EditorDep
-                        ) -> ContactRead:
+async def erase_contact(
+    contact: ContactDep, session: SessionDep, clock: ClockDep, editor: EditorDep
+) -> ContactRead:
     """Anonymise this person everywhere (right to erasure); cannot be undone."""
     return ContactRead.model_validate(await service.erase_contact(session, editor, clock, contact))

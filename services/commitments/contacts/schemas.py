@@ -25,9 +25,15 @@ class Civility(StrEnum):
 
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .()-]{6,30}$")]
 
-_EXAMPLE: dict[str, Any] = {"civility": "Madame", "first_name": "Claire", "last_name": "Martin",
-                            "title": "Directrice territoriale", "email": "claire.martin@example.org",
-                            "role": "liaison", "active_from": "2026-01-01"}
+_EXAMPLE: dict[str, Any] = {
+    "civility": "Madame",
+    "first_name": "Claire",
+    "last_name": "Martin",
+    "title": "Directrice territoriale",
+    "email": "claire.martin@example.org",
+    "role": "liaison",
+    "active_from": "2026-01-01",
+}
 
 
 class ContactCreate(InputModel):
@@ -59,8 +65,10 @@ class ContactUpdate(InputModel):
 
 
 class ContactRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True,
-                              json_schema_extra={"examples": [{**_EXAMPLE, "id": "01a214bb-8702-7000-abee-62cd37c4247d"}]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={"examples": [{**_EXAMPLE, "id": "01a214bb-8702-7000-abee-62cd37c4247d"}]},
+    )
 
     id: uuid.UUID
     partner_id: uuid.UUID
@@ -81,7 +89,32 @@ class ContactRead(BaseModel):
 class ContactExport(BaseModel):
     """Everything held about a person (right of access, RGPD art. 15)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"contact": {**_EXAMPLE, "id": "01a214bb-8702-7000-abee-62cd37c4247d", "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e", "phone": None, "active_to": None, "erased_at": None, "created_at": "2026-03-02T09:00:00Z", "updated_at": "2026-03-02T09:00:00Z"}, "history": [{"at": "2026-03-02T09:00:00Z", "action": "created", "changes": {"last_name": "Martin"}}], "journal_entries": []}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "contact": {
+                        **_EXAMPLE,
+                        "id": "01a214bb-8702-7000-abee-62cd37c4247d",
+                        "partner_id": "01a214bb-8702-7000-abee-62cd37c4247e",
+                        "phone": None,
+                        "active_to": None,
+                        "erased_at": None,
+                        "created_at": "2026-03-02T09:00:00Z",
+                        "updated_at": "2026-03-02T09:00:00Z",
+                    },
+                    "history": [
+                        {
+                            "at": "2026-03-02T09:00:00Z",
+                            "action": "created",
+                            "changes": {"last_name": "Martin"},
+                        }
+                    ],
+                    "journal_entries": [],
+                }
+            ]
+        }
+    )
 
     contact: ContactRead
     history: list[dict[str, Any]]

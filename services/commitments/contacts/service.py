@@ -44,29 +44,50 @@ async def list_for_partner(session: AsyncSession, partner: Partner) -> Sequence[
 
 def _is_active(contact: Contact, clock: Clock) -> bool:
     today = paris_today(clock)
-    return (contact.erased_at is None and (contact.active_from is None or contact.active_from <= today)
-            and (contact.active_to is None or today <= contact.active_to))
+    return (
+        contact.erased_at is None
+        and (contact.active_from is None or contact.active_from <= today)
+        and (contact.active_to is None or today <= contact.active_to)
+    )
 
 
-async def create_contact(session: AsyncSession, actor: Principal, clock: Clock, partner: Partner,
-                         data: ContactCreate) -> Contact:
+async def create_contact(
+    session: AsyncSession, actor: Principal, clock: Clock, partner: Partner, data: ContactCreate
+) -> Contact:
     """Attach a person to a partner."""
     now = clock.now()
-    contact = Contact(partner_id=partner.id, created_at=now, updated_at=now, erased_at=None,
-                      **{**data.model_dump(), "role": data.role.value,
-                         "civility": data.civility.value if data.civility else None})
+    contact = Contact(
+        partner_id=partner.id,
+        created_at=now,
+        updated_at=now,
+        erased_at=None,
+        **{
+            **data.model_dump(),
+            "role": data.role.value,
+            "civility": data.civility.value if data.civility else None,
+        },
+    )
     _check_dates(contact)
     session.add(contact)
     await session.flush()
-    record_change(session, actor, clock, entity_type="contact", entity_id=contact.id, action="created",
-                  changes=data.model_dump(mode="json"))
-    record_event(session, ContactCreated(contact_id=contact.id, partner_id=partner.id, role=contact.role),
-                 actor, clock)
+    record_change(
+        session,
+        actor,
+        clock,
+        entity_type="contact",
+        entity_id=contact.id,
+        action="created",
+        changes=data.model_dump(mode="json"),
+    )
+    record_event(
+        session, ContactCreated(contact_id=contact.id, partner_id=partner.id, role=contact.role), actor, clock
+    )
     return contact
 
 
-async def update_contact(session: AsyncSession, actor: Principal, clock: Clock, contact: Contact,
-                         data: ContactUpdate) -> Contact:
+async def update_contact(
+    session: AsyncSession, actor: Principal, clock: Clock, contact: Contact, data: ContactUpdate
+) -> Contact:
     """Change a contact's details, role or period of activity."""
     if contact.erased_at is not None:
         raise Conflict("Ce contact a été effacé ; créez-en un nouveau.")
@@ -83,10 +104,26 @@ async def update_contact(session: AsyncSession, actor: Principal, clock: Clock, 
     changed = diff(before, changes)
     if changed:
         contact.updated_at = clock.now()
-        record_change(session, actor, clock, entity_type="contact", entity_id=contact.id, action="updated",
-                      changes=changed)
-        record_event(session, ContactUpdated(contact_id=contact.id, partner_id=contact.partner_id,
-                                             role=contact.role, active=_is_active(contact, clock)), actor, clock)
+        record_change(
+            session,
+            actor,
+            clock,
+            entity_type="contact",
+            entity_id=contact.id,
+            action="updated",
+            changes=changed,
+        )
+        record_event(
+            session,
+            ContactUpdated(
+                contact_id=contact.id,
+                partner_id=contact.partner_id,
+                role=contact.role,
+                active=_is_active(contact, clock),
+            ),
+            actor,
+            clock,
+        )
     return contact
 
 
@@ -97,9 +134,17 @@ async def export_contact(session: AsyncSession, contact: Contact) -> ContactExpo
     return ContactExport(
         contact=ContactRead.model_validate(contact),
         history=[{"at": h.at.isoformat(), "action": h.action, "changes": h.changes} for h in history],
-        journal_entries=[{"id": str(e.id), "item_id": str(e.item_id), "kind": e.kind, "text": e.text,
-                          "occurred_on": e.occurred_on.isoformat(), "author_name": e.author_name}
-                         for e in entries],
+        journal_entries=[
+            {
+                "id": str(e.id),
+                "item_id": str(e.item_id),
+                "kind": e.kind,
+                "text": e.text,
+                "occurred_on": e.occurred_on.isoformat(),
+                "author_name": e.author_name,
+            }
+            for e in entries
+        ],
     )
 
 
@@ -117,8 +162,8 @@ async def erase_contact(session: AsyncSession, actor: Principal, clock: Clock, c
     for entry in await repository.journal_entries_by(session, contact.id):
         entry.author_name = None
     await redact_entity(session, "contact", contact.id)
-    record_change(session, actor, clock, entity_type="contact", entity_id=contact.id, action="erased",
-                  changes={})
+    record_change(
+        session, actor, clock, entity_type="contact", entity_id=contact.id, action="erased", changes={}
+    )
     record_event(session, ContactErased(contact_id=contact.id, partner_id=contact.partner_id), actor, clock)
     return contact
-

@@ -11,14 +11,17 @@ from services.commitments.deadlines.models import Deadline, DeadlineChange, Dead
 
 
 async def mark_met(session: AsyncSession, item_id: uuid.UUID, kinds: Sequence[str], on: date) -> None:
-    await session.execute(update(Deadline)
-                          .where(Deadline.item_id == item_id, Deadline.kind.in_(kinds), Deadline.met_on.is_(None))
-                          .values(met_on=on))
+    await session.execute(
+        update(Deadline)
+        .where(Deadline.item_id == item_id, Deadline.kind.in_(kinds), Deadline.met_on.is_(None))
+        .values(met_on=on)
+    )
 
 
 async def reopen(session: AsyncSession, item_id: uuid.UUID, kinds: Sequence[str]) -> None:
-    await session.execute(update(Deadline).where(Deadline.item_id == item_id, Deadline.kind.in_(kinds))
-                          .values(met_on=None))
+    await session.execute(
+        update(Deadline).where(Deadline.item_id == item_id, Deadline.kind.in_(kinds)).values(met_on=None)
+    )
 
 
 async def get(session: AsyncSession, deadline_id: uuid.UUID) -> Deadline | None:
@@ -31,7 +34,9 @@ async def list_for_item(session: AsyncSession, item_id: uuid.UUID) -> Sequence[D
 
 
 async def changes_of(session: AsyncSession, deadline_id: uuid.UUID) -> Sequence[DeadlineChange]:
-    query = select(DeadlineChange).where(DeadlineChange.deadline_id == deadline_id).order_by(DeadlineChange.id)
+    query = (
+        select(DeadlineChange).where(DeadlineChange.deadline_id == deadline_id).order_by(DeadlineChange.id)
+    )
     return (await session.scalars(query)).all()
 
 
@@ -40,6 +45,10 @@ async def get_proposal(session: AsyncSession, proposal_id: uuid.UUID) -> Deadlin
 
 
 async def proposals_for_item(session: AsyncSession, item_id: uuid.UUID) -> Sequence[DeadlineProposal]:
-    query = (select(DeadlineProposal).join(Deadline, Deadline.id == DeadlineProposal.deadline_id)
-             .where(Deadline.item_id == item_id).order_by(DeadlineProposal.id))
+    query = (
+        select(DeadlineProposal)
+        .join(Deadline, Deadline.id == DeadlineProposal.deadline_id)
+        .where(Deadline.item_id == item_id)
+        .order_by(DeadlineProposal.id)
+    )
     return (await session.scalars(query)).all()

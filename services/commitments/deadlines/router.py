@@ -23,13 +23,15 @@ from services.commitments.items.router import ItemAccessDep, may_on_item
 router = APIRouter(prefix="/v1", tags=["Deadlines"])
 
 
-async def deadline_access(deadline_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
-                          ) -> tuple[Deadline, ItemAccess]:
+async def deadline_access(
+    deadline_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> tuple[Deadline, ItemAccess]:
     return await service.get_accessible(session, principal, deadline_id)
 
 
-async def proposal_access(proposal_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
-                          ) -> tuple[DeadlineProposal, ItemAccess]:
+async def proposal_access(
+    proposal_id: uuid.UUID, session: SessionDep, principal: PrincipalDep
+) -> tuple[DeadlineProposal, ItemAccess]:
     return await service.get_accessible_proposal(session, principal, proposal_id)
 
 
@@ -66,20 +68,23 @@ async def list_deadlines(access: ItemAccessDep, session: SessionDep) -> list[Dea
 
 
 @router.post("/items/{item_id}/deadlines", status_code=201, response_model=DeadlineRead)
-async def add_deadline(body: DeadlineCreate, access: DeadlinesEditorDep, session: SessionDep, clock: ClockDep
-                       ) -> DeadlineRead:
+async def add_deadline(
+    body: DeadlineCreate, access: DeadlinesEditorDep, session: SessionDep, clock: ClockDep
+) -> DeadlineRead:
     """Set a response, delivery or milestone date on an item (city staff)."""
     deadline = await service.add_deadline(session, access.principal, clock, access.item, body)
     return DeadlineRead.model_validate(deadline)
 
 
 @router.patch("/deadlines/{deadline_id}", response_model=DeadlineRead)
-async def update_deadline(target: EditableDeadlineDep, body: DeadlineUpdate, session: SessionDep, clock: ClockDep
-                          ) -> DeadlineRead:
+async def update_deadline(
+    target: EditableDeadlineDep, body: DeadlineUpdate, session: SessionDep, clock: ClockDep
+) -> DeadlineRead:
     """Renegotiate a date (a reason is required) or mark a milestone reached (city staff)."""
     deadline, access = target
-    return DeadlineRead.model_validate(await service.update_deadline(session, access.principal, clock, deadline,
-                                                                     body))
+    return DeadlineRead.model_validate(
+        await service.update_deadline(session, access.principal, clock, deadline, body)
+    )
 
 
 @router.get("/items/{item_id}/deadline-proposals", response_model=list[ProposalRead])
@@ -89,8 +94,9 @@ async def list_proposals(access: ItemAccessDep, session: SessionDep) -> list[Pro
 
 
 @router.post("/deadlines/{deadline_id}/proposals", status_code=201, response_model=ProposalRead)
-async def propose_date(target: ProposableDeadlineDep, body: ProposalCreate, session: SessionDep, clock: ClockDep
-                       ) -> ProposalRead:
+async def propose_date(
+    target: ProposableDeadlineDep, body: ProposalCreate, session: SessionDep, clock: ClockDep
+) -> ProposalRead:
     """Propose a new date for a deadline (what the lead partner does instead of changing it); the city decides."""
     deadline, access = target
     proposal = await service.propose_date(session, access.principal, clock, deadline, body)
@@ -98,8 +104,9 @@ async def propose_date(target: ProposableDeadlineDep, body: ProposalCreate, sess
 
 
 @router.post("/deadline-proposals/{proposal_id}/decision", response_model=ProposalRead)
-async def decide_proposal(target: DecidableProposalDep, body: ProposalDecision, session: SessionDep, clock: ClockDep
-                          ) -> ProposalRead:
+async def decide_proposal(
+    target: DecidableProposalDep, body: ProposalDecision, session: SessionDep, clock: ClockDep
+) -> ProposalRead:
     """Accept or refuse a proposed date (city staff)."""
     proposal, access = target
     decided = await service.decide_proposal(session, access.principal, clock, proposal, body)

@@ -31,16 +31,35 @@ def _plain(value: Any) -> Any:
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Fields whose value changed, as {field: [before, after]}."""
-    return {key: [_plain(before.get(key)), _plain(after[key])] for key in after if before.get(key) != after[key]}
+    return {
+        key: [_plain(before.get(key)), _plain(after[key])] for key in after if before.get(key) != after[key]
+    }
 
 
-def record_change(session: AsyncSession, actor: Principal, clock: Clock, *, entity_type: str,
-                  entity_id: uuid.UUID, action: str, changes: dict[str, Any],
-                  item_id: uuid.UUID | None = None) -> None:
+def record_change(
+    session: AsyncSession,
+    actor: Principal,
+    clock: Clock,
+    *,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    action: str,
+    changes: dict[str, Any],
+    item_id: uuid.UUID | None = None,
+) -> None:
     """Append one audit entry to the current transaction."""
-    session.add(AuditEntry(entity_type=entity_type, entity_id=entity_id, item_id=item_id, action=action,
-                           actor_kind=actor.actor.kind, actor_id=actor.actor.id, at=clock.now(),
-                           changes={key: _plain(value) for key, value in changes.items()}))
+    session.add(
+        AuditEntry(
+            entity_type=entity_type,
+            entity_id=entity_id,
+            item_id=item_id,
+            action=action,
+            actor_kind=actor.actor.kind,
+            actor_id=actor.actor.id,
+            at=clock.now(),
+            changes={key: _plain(value) for key, value in changes.items()},
+        )
+    )
 
 
 async def item_history(session: AsyncSession, item_id: uuid.UUID) -> Sequence[AuditEntry]:

@@ -47,23 +47,36 @@ class IdempotencyMiddleware:
         path: str = scope["path"]
         key = raw_key.decode("latin-1").strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            await problem_response(400, "invalid-idempotency-key", "Idempotency-Key invalide",
-                                   f"La clé doit faire 1 à {MAX_KEY_LENGTH} caractères imprimables.", path
-                                   )(scope, receive, send)
+            await problem_response(
+                400,
+                "invalid-idempotency-key",
+                "Idempotency-Key invalide",
+                f"La clé doit faire 1 à {MAX_KEY_LENGTH} caractères imprimables.",
+                path,
+            )(scope, receive, send)
             return
         credential = headers.get(b"authorization", b"") + b"|" + headers.get(b"x-api-key", b"")
         caller = hashlib.sha256(credential).hexdigest()
         body = await _read_body(receive)
-        fingerprint = hashlib.sha256(b"\n".join([scope["method"].encode(), path.encode(),
-                                                 scope.get("query_string", b""), body])).hexdigest()
+        fingerprint = hashlib.sha256(
+            b"\n".join([scope["method"].encode(), path.encode(), scope.get("query_string", b""), body])
+        ).hexdigest()
         async with self.sessionmaker() as session, session.begin():
             record = await repository.get(session, caller, key)
             if record is not None and record.created_at < self.clock.now() - RETENTION:
                 await repository.remove(session, record)
                 record = None
             if record is None:
-                session.add(IdempotencyRecord(caller_hash=caller, key=key, method=scope["method"], path=path,
-                                              request_hash=fingerprint, created_at=self.clock.now()))
+                session.add(
+                    IdempotencyRecord(
+                        caller_hash=caller,
+                        key=key,
+                        method=scope["method"],
+                        path=path,
+                        request_hash=fingerprint,
+                        created_at=self.clock.now(),
+                    )
+                )
                 try:
                     await session.flush()
                 except IntegrityError:
@@ -105,19 +118,34 @@ class IdempotencyMiddleware:
                 record.content_type = captured.content_type
                 record.body = b"".join(captured.body).decode("utf-8", "replace")
 
-    async def _answer_repeat(self, record: IdempotencyRecord, fingerprint: str, scope: Scope, receive: Receive,
-                             send: Send) -> None:
+    async def _answer_repeat(
+        self, record: IdempotencyRecord, fingerprint: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         path = scope.get("path")
         response: Response
         if record.request_hash != fingerprint:
-            response = problem_response(422, "idempotency-key-reused", "Idempotency-Key déjà utilisée",
-                                        "Cette Idempotency-Key a déjà servi pour une autre requête.", path)
+            response = problem_response(
+                422,
+                "idempotency-key-reused",
+                "Idempotency-Key déjà utilisée",
+                "Cette Idempotency-Key a déjà servi pour une autre requête.",
+                path,
+            )
         elif record.status_code is None:
-            response = problem_response(409, "idempotency-key-in-progress", "Requête en cours",
-                                        "Une requête avec cette Idempotency-Key est en cours de traitement.", path)
+            response = problem_response(
+                409,
+                "idempotency-key-in-progress",
+                "Requête en cours",
+                "Une requête avec cette Idempotency-Key est en cours de traitement.",
+                path,
+            )
         else:
-            response = Response(record.body or b"", status_code=record.status_code,
-                                media_type=record.content_type, headers={"Idempotent-Replayed": "true"})
+            response = Response(
+                record.body or b"",
+                status_code=record.status_code,
+                media_type=record.content_type,
+                headers={"Idempotent-Replayed": "true"},
+            )
         await response(scope, receive, send)
 
 
@@ -133,6 +161,3 @@ async def _read_body(receive: Receive) -> bytes:
 async def purge_expired(session: AsyncSession, clock: Clock) -> None:
     """Drop records older than the retention period."""
     await repository.delete_older_than(session, clock.now() - RETENTION)
-
-
-

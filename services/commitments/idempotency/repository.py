@@ -20,8 +20,9 @@ async def remove(session: AsyncSession, record: IdempotencyRecord) -> None:
 
 
 async def forget(session: AsyncSession, caller: str, key: str) -> None:
-    await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.caller_hash == caller,
-                                                          IdempotencyRecord.key == key))
+    await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.caller_hash == caller, IdempotencyRecord.key == key)
+    )
 
 
 async def delete_older_than(session: AsyncSession, instant: datetime) -> None:

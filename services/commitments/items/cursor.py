@@ -51,9 +51,15 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
     """The (sort value, id) a cursor of the order `sort` stands for, or InvalidCursor."""
     try:
         return _read(cursor, sort)
-    except (ValueError, TypeError, RecursionError) as exc:  # ValidationError and binascii.Error are ValueErrors
-        raise InvalidCursor("cursor : curseur de pagination invalide (ou obtenu avec un autre tri) ; "
-                            "reprenez la liste depuis la première page.") from exc
+    except (
+        ValueError,
+        TypeError,
+        RecursionError,
+    ) as exc:  # ValidationError and binascii.Error are ValueErrors
+        raise InvalidCursor(
+            "cursor : curseur de pagination invalide (ou obtenu avec un autre tri) ; "
+            "reprenez la liste depuis la première page."
+        ) from exc
 
 
 def _read(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
@@ -91,4 +97,3 @@ def _storable_title(title: str) -> None:
     if len(title) > _MAX_TITLE_LENGTH or "\x00" in title:
         raise ValueError("not a title")
     title.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
-

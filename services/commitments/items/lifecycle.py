@@ -30,10 +30,19 @@ class Status(StrEnum):
 
 
 LABELS_FR = {
-    Status.DRAFT: "brouillon", Status.SENT: "envoyée", Status.ACKNOWLEDGED: "accusé de réception",
-    Status.ACCEPTED: "acceptée", Status.PARTIALLY_ACCEPTED: "partiellement acceptée", Status.DECLINED: "refusée",
-    Status.NO_ANSWER: "sans réponse", Status.IN_PROGRESS: "en cours", Status.DELIVERED: "réalisée (déclarée)",
-    Status.VERIFIED: "vérifiée", Status.PLANNED: "prévu", Status.DONE: "réalisé", Status.ABANDONED: "abandonné",
+    Status.DRAFT: "brouillon",
+    Status.SENT: "envoyée",
+    Status.ACKNOWLEDGED: "accusé de réception",
+    Status.ACCEPTED: "acceptée",
+    Status.PARTIALLY_ACCEPTED: "partiellement acceptée",
+    Status.DECLINED: "refusée",
+    Status.NO_ANSWER: "sans réponse",
+    Status.IN_PROGRESS: "en cours",
+    Status.DELIVERED: "réalisée (déclarée)",
+    Status.VERIFIED: "vérifiée",
+    Status.PLANNED: "prévu",
+    Status.DONE: "réalisé",
+    Status.ABANDONED: "abandonné",
 }
 
 _ANSWERS = (Status.ACCEPTED, Status.PARTIALLY_ACCEPTED, Status.DECLINED)

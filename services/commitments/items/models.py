@@ -31,7 +31,9 @@ class Item(IdMixin, Base):
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reason: Mapped[str | None] = mapped_column(Text)
     # What the import found to check, [{"code", "message"}] (codes in docs/plan-import.md).
-    review_flags: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    review_flags: Mapped[list[dict[str, str]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
     sent_on: Mapped[date | None]
     letter_reference: Mapped[str | None] = mapped_column(String(200))
     progress_percent: Mapped[int | None]

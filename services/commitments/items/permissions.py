@@ -68,9 +68,19 @@ ROLE_RIGHTS: dict[Role, frozenset[Action]] = {
 }
 
 # What a partner may do on a request to it (directly or through its group) ...
-_LEAD_OF_REQUEST = frozenset({
-    Action.READ, Action.ACKNOWLEDGE, Action.ANSWER, Action.PROPOSE_DATE, Action.ADD_PROGRESS, Action.SET_PROGRESS,
-    Action.DECLARE_DONE, Action.ADD_NOTE, Action.DESIGNATE_CONTACT})
+_LEAD_OF_REQUEST = frozenset(
+    {
+        Action.READ,
+        Action.ACKNOWLEDGE,
+        Action.ANSWER,
+        Action.PROPOSE_DATE,
+        Action.ADD_PROGRESS,
+        Action.SET_PROGRESS,
+        Action.DECLARE_DONE,
+        Action.ADD_NOTE,
+        Action.DESIGNATE_CONTACT,
+    }
+)
 # ... and where it is only associated, or on a commitment of the city itself, whatever its relation: it follows
 # and comments, the status and progress are not its to change.
 _FOLLOWER = frozenset({Action.READ, Action.ADD_NOTE, Action.DESIGNATE_CONTACT})
@@ -117,8 +127,10 @@ def journal_action(kind: str, progress_percent: int | None) -> Action:
 
 # ------------------------------------------------------------------------------------------------ the answers
 
-def may(principal: Principal, action: Action, kind: ItemKind | None = None, relation: Relation = Relation.NONE
-        ) -> bool:
+
+def may(
+    principal: Principal, action: Action, kind: ItemKind | None = None, relation: Relation = Relation.NONE
+) -> bool:
     """Whether the caller may take the action; `kind` and `relation` describe the item (None: no item yet)."""
     if principal.role is not Role.PARTNER:
         return action in ROLE_RIGHTS[principal.role]
@@ -127,8 +139,9 @@ def may(principal: Principal, action: Action, kind: ItemKind | None = None, rela
     return action in PARTNER_RIGHTS.get((kind, relation), frozenset())
 
 
-def require(principal: Principal, action: Action, kind: ItemKind | None = None,
-            relation: Relation = Relation.NONE) -> None:
+def require(
+    principal: Principal, action: Action, kind: ItemKind | None = None, relation: Relation = Relation.NONE
+) -> None:
     """Allowed, or the problem to answer: 404 for an item the caller may not see, 403 for an action it may not
     take on what it sees."""
     if principal.role is Role.PARTNER and kind is not None and relation is Relation.NONE:
@@ -144,21 +157,38 @@ def _refusal(principal: Principal, action: Action, kind: ItemKind | None, relati
     if kind is None:
         return f"Action réservée aux services de la ville : {what}."
     if kind is ItemKind.COMMITMENT:
-        return f"Un partenaire ne modifie pas un engagement de la ville ({what}) ; il peut y ajouter une note."
-    return (f"Seul le partenaire sollicité peut {what} ; un partenaire associé peut consulter la demande et y "
-            "ajouter une note.") if relation is Relation.ASSOCIATED else f"Action réservée à la ville : {what}."
+        return (
+            f"Un partenaire ne modifie pas un engagement de la ville ({what}) ; il peut y ajouter une note."
+        )
+    return (
+        (
+            f"Seul le partenaire sollicité peut {what} ; un partenaire associé peut consulter la demande et y "
+            "ajouter une note."
+        )
+        if relation is Relation.ASSOCIATED
+        else f"Action réservée à la ville : {what}."
+    )
 
 
 _ACTIONS_FR = {
-    Action.READ: "consulter l'élément", Action.READ_RECIPIENTS: "consulter les destinataires des rappels",
-    Action.CREATE: "créer un élément", Action.EDIT: "modifier l'élément",
-    Action.EDIT_DEADLINES: "fixer ou modifier les échéances", Action.ACKNOWLEDGE: "accuser réception",
-    Action.ANSWER: "répondre à la demande", Action.PROPOSE_DATE: "proposer une nouvelle date",
-    Action.ADD_PROGRESS: "rendre compte de l'avancement", Action.SET_PROGRESS: "fixer le pourcentage d'avancement",
-    Action.DECLARE_DONE: "déclarer la demande réalisée", Action.ADD_NOTE: "ajouter une note",
-    Action.DESIGNATE_CONTACT: "désigner un contact pour l'élément", Action.VERIFY: "vérifier une réalisation",
-    Action.SEND: "envoyer la demande", Action.RECORD_NO_ANSWER: "constater l'absence de réponse",
-    Action.REOPEN: "renvoyer une réalisation en cours", Action.ABANDON: "abandonner l'élément",
+    Action.READ: "consulter l'élément",
+    Action.READ_RECIPIENTS: "consulter les destinataires des rappels",
+    Action.CREATE: "créer un élément",
+    Action.EDIT: "modifier l'élément",
+    Action.EDIT_DEADLINES: "fixer ou modifier les échéances",
+    Action.ACKNOWLEDGE: "accuser réception",
+    Action.ANSWER: "répondre à la demande",
+    Action.PROPOSE_DATE: "proposer une nouvelle date",
+    Action.ADD_PROGRESS: "rendre compte de l'avancement",
+    Action.SET_PROGRESS: "fixer le pourcentage d'avancement",
+    Action.DECLARE_DONE: "déclarer la demande réalisée",
+    Action.ADD_NOTE: "ajouter une note",
+    Action.DESIGNATE_CONTACT: "désigner un contact pour l'élément",
+    Action.VERIFY: "vérifier une réalisation",
+    Action.SEND: "envoyer la demande",
+    Action.RECORD_NO_ANSWER: "constater l'absence de réponse",
+    Action.REOPEN: "renvoyer une réalisation en cours",
+    Action.ABANDON: "abandonner l'élément",
     Action.TRANSITION_COMMITMENT: "changer l'état d'un engagement de la ville",
 }
 
@@ -192,13 +222,18 @@ class ItemAccess:
             allowed = self.allowed_transitions()
             names = ", ".join(allowed) or "aucune"
             what = "une demande" if kind is ItemKind.REQUEST else "un engagement"
-            raise ForbiddenTransition(f"Transition « {current} » → « {target} » impossible pour {what}. "
-                                      f"Transitions possibles : {names}.", current_status=current.value,
-                                      allowed_transitions=[t.value for t in allowed])
+            raise ForbiddenTransition(
+                f"Transition « {current} » → « {target} » impossible pour {what}. "
+                f"Transitions possibles : {names}.",
+                current_status=current.value,
+                allowed_transitions=[t.value for t in allowed],
+            )
         self.require(transition_action(kind, current, target))
 
 
-def allowed_transitions(principal: Principal, kind: ItemKind, current: Status, relation: Relation) -> list[Status]:
+def allowed_transitions(
+    principal: Principal, kind: ItemKind, current: Status, relation: Relation
+) -> list[Status]:
     """The statuses the caller may move the item to from `current`."""
     targets: Iterable[Status] = transitions_for(kind).get(current, ())
     return [t for t in targets if may(principal, transition_action(kind, current, t), kind, relation)]

@@ -111,16 +111,33 @@ def _page_detail_columns() -> list[Any]:
     # Correlated subqueries, so that on PostgreSQL a page and its details come back in one round trip.
     # ARRAY(SELECT ...) rather than array_agg: an item without associated partners or tags gets '{}'.
     of_item = _parties.c.item_id == _items.c.id
-    lead = (select(_parties.c.partner_id).where(of_item, _parties.c.role == "lead")
-            .order_by(_parties.c.partner_id).limit(1).scalar_subquery())
-    associated = func.array(select(_parties.c.partner_id).where(of_item, _parties.c.role != "lead")
-                            .order_by(_parties.c.partner_id).scalar_subquery())
-    tags = func.array(select(_tags.c.tag).where(_tags.c.item_id == _items.c.id).order_by(_tags.c.tag)
-                      .scalar_subquery())
-    next_due = (select(func.min(_deadlines.c.due_on))
-                .where(_deadlines.c.item_id == _items.c.id, _deadlines.c.met_on.is_(None)).scalar_subquery())
-    return [lead.label("lead_partner_id"), associated.label("associated_partner_ids"), tags.label("tags"),
-            next_due.label("next_due_on")]
+    lead = (
+        select(_parties.c.partner_id)
+        .where(of_item, _parties.c.role == "lead")
+        .order_by(_parties.c.partner_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    associated = func.array(
+        select(_parties.c.partner_id)
+        .where(of_item, _parties.c.role != "lead")
+        .order_by(_parties.c.partner_id)
+        .scalar_subquery()
+    )
+    tags = func.array(
+        select(_tags.c.tag).where(_tags.c.item_id == _items.c.id).order_by(_tags.c.tag).scalar_subquery()
+    )
+    next_due = (
+        select(func.min(_deadlines.c.due_on))
+        .where(_deadlines.c.item_id == _items.c.id, _deadlines.c.met_on.is_(None))
+        .scalar_subquery()
+    )
+    return [
+        lead.label("lead_partner_id"),
+        associated.label("associated_partner_ids"),
+        tags.label("tags"),
+        next_due.label("next_due_on"),
+    ]
 
 
 @functools.lru_cache(maxsize=512)
@@ -138,19 +155,28 @@ def _page_statement(shape: _Shape) -> Select[Any]:
     # A finished item is late no more, and an unsent request never was.
     may_be_late = _items.c.status.not_in([s.value for s in NEVER_LATE])
     if "overdue_as_of" in wanted:
-        query = query.where(may_be_late, _open_deadline_exists(_deadlines.c.due_on < bindparam("overdue_as_of")))
+        query = query.where(
+            may_be_late, _open_deadline_exists(_deadlines.c.due_on < bindparam("overdue_as_of"))
+        )
     if "not_overdue_as_of" in wanted:
-        query = query.where(or_(~may_be_late, ~_open_deadline_exists(
-            _deadlines.c.due_on < bindparam("not_overdue_as_of"))))
-    bounds = [bound for name, bound in (("due_before", _deadlines.c.due_on <= bindparam("due_before")),
-                                        ("due_after", _deadlines.c.due_on >= bindparam("due_after")))
-              if name in wanted]
+        query = query.where(
+            or_(~may_be_late, ~_open_deadline_exists(_deadlines.c.due_on < bindparam("not_overdue_as_of")))
+        )
+    bounds = [
+        bound
+        for name, bound in (
+            ("due_before", _deadlines.c.due_on <= bindparam("due_before")),
+            ("due_after", _deadlines.c.due_on >= bindparam("due_after")),
+        )
+        if name in wanted
+    ]
     if bounds:
         query = query.where(_open_deadline_exists(*bounds))
     if "text" in wanted:
         pattern = bindparam("text", type_=_items.c.title.type)
-        query = query.where(or_(_items.c.title.ilike(pattern, escape="\\"),
-                                _items.c.plan_text.ilike(pattern, escape="\\")))
+        query = query.where(
+            or_(_items.c.title.ilike(pattern, escape="\\"), _items.c.plan_text.ilike(pattern, escape="\\"))
+        )
     if "tag" in wanted:
         query = query.where(_items.c.id.in_(select(_tags.c.item_id).where(_tags.c.tag == bindparam("tag"))))
     column = _SORT_COLUMNS[shape.sort]
@@ -171,15 +197,25 @@ def _page_statement(shape: _Shape) -> Select[Any]:
     return query
 
 
-def _page_parameters(filters: ItemFilters, after: tuple[Any, uuid.UUID] | None, limit: int
-                     ) -> dict[str, Any]:
+def _page_parameters(filters: ItemFilters, after: tuple[Any, uuid.UUID] | None, limit: int) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "statuses": list(filters.statuses) or None, "kind": filters.kind, "plan_id": filters.plan_id,
-        "axis_id": filters.axis_id, "objective_id": filters.objective_id, "needs_review": filters.needs_review,
-        "overdue_as_of": filters.overdue_as_of, "not_overdue_as_of": filters.not_overdue_as_of,
-        "due_before": filters.due_before, "due_after": filters.due_after,
-        "text": _like_pattern(filters.text) if filters.text else None, "tag": filters.tag}
-    for name, ids in (("visible_partner_id", filters.visible_partner_ids), ("partner_id", filters.partner_ids)):
+        "statuses": list(filters.statuses) or None,
+        "kind": filters.kind,
+        "plan_id": filters.plan_id,
+        "axis_id": filters.axis_id,
+        "objective_id": filters.objective_id,
+        "needs_review": filters.needs_review,
+        "overdue_as_of": filters.overdue_as_of,
+        "not_overdue_as_of": filters.not_overdue_as_of,
+        "due_before": filters.due_before,
+        "due_after": filters.due_after,
+        "text": _like_pattern(filters.text) if filters.text else None,
+        "tag": filters.tag,
+    }
+    for name, ids in (
+        ("visible_partner_id", filters.visible_partner_ids),
+        ("partner_id", filters.partner_ids),
+    ):
         if ids is not None and len(ids) == 1:
             values[name] = next(iter(ids))
         elif ids is not None:
@@ -191,13 +227,20 @@ def _page_parameters(filters: ItemFilters, after: tuple[Any, uuid.UUID] | None, 
     return parameters
 
 
-def page_statement(filters: ItemFilters, sort: str, descending: bool, after: tuple[Any, uuid.UUID] | None,
-                   limit: int, postgresql: bool) -> tuple[Select[Any], dict[str, Any]]:
+def page_statement(
+    filters: ItemFilters,
+    sort: str,
+    descending: bool,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+    postgresql: bool,
+) -> tuple[Select[Any], dict[str, Any]]:
     """The listing statement (kept per shape) and the values of its parameters."""
     parameters = _page_parameters(filters, after, limit)
     filter_names = frozenset(parameters) - {"limit", "after_value", "after_id"}
-    shape = _Shape(postgresql=postgresql, sort=sort, descending=descending, after=after is not None,
-                   filters=filter_names)
+    shape = _Shape(
+        postgresql=postgresql, sort=sort, descending=descending, after=after is not None, filters=filter_names
+    )
     return _page_statement(shape), parameters
 
 
@@ -206,21 +249,29 @@ def page_statement(filters: ItemFilters, sort: str, descending: bool, after: tup
 # cannot list (hence the ignores): code reading them holds them as Any.
 _ItemRow = collections.namedtuple("_ItemRow", [column.key for column in _items.c])  # type: ignore[misc]  # fields listed at import (see above)
 _PageRow = collections.namedtuple(  # type: ignore[misc]  # fields listed at import (see above)
-    "_PageRow", [*_ItemRow._fields, "lead_partner_id", "associated_partner_ids", "tags", "next_due_on"])
+    "_PageRow", [*_ItemRow._fields, "lead_partner_id", "associated_partner_ids", "tags", "next_due_on"]
+)
 
 
 @dataclass(frozen=True)
 class ItemDetails:
     """What an item's API view needs beyond its own row."""
 
-    parties: list[tuple[uuid.UUID, str]]  # (partner id, "lead" | "associated"), lead first, then by partner id
+    parties: list[
+        tuple[uuid.UUID, str]
+    ]  # (partner id, "lead" | "associated"), lead first, then by partner id
     tags: list[str]
     next_due_on: date | None
 
 
-async def list_page(session: AsyncSession, filters: ItemFilters, sort: str, descending: bool,
-                    after: tuple[Any, uuid.UUID] | None, limit: int
-                    ) -> tuple[Sequence[Any], dict[uuid.UUID, ItemDetails]]:
+async def list_page(
+    session: AsyncSession,
+    filters: ItemFilters,
+    sort: str,
+    descending: bool,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+) -> tuple[Sequence[Any], dict[uuid.UUID, ItemDetails]]:
     """One page by keyset (rows strictly after the (sort value, id) of the previous page's last row), with
     each item's details. The rows are named tuples of the `items` columns, under the Item attributes' names."""
     postgresql = session.bind.dialect.name == "postgresql"
@@ -236,8 +287,11 @@ async def list_page(session: AsyncSession, filters: ItemFilters, sort: str, desc
         rows.append(row)
         lead = row.lead_partner_id
         parties = [(partner_id, "associated") for partner_id in row.associated_partner_ids]
-        details[row.id] = ItemDetails(parties=parties if lead is None else [(lead, "lead"), *parties],
-                                      tags=row.tags, next_due_on=row.next_due_on)
+        details[row.id] = ItemDetails(
+            parties=parties if lead is None else [(lead, "lead"), *parties],
+            tags=row.tags,
+            next_due_on=row.next_due_on,
+        )
     return rows, details
 
 
@@ -253,17 +307,19 @@ async def get(session: AsyncSession, item_id: uuid.UUID) -> Item | None:
     return await session.get(Item, item_id)
 
 
-async def relations_of(session: AsyncSession, item_ids: Sequence[uuid.UUID], partner_id: uuid.UUID
-                       ) -> dict[uuid.UUID, Relation]:
+async def relations_of(
+    session: AsyncSession, item_ids: Sequence[uuid.UUID], partner_id: uuid.UUID
+) -> dict[uuid.UUID, Relation]:
     """What the partner is to each item: its lead, a member of the group that leads it, associated with it
     (itself or through one of its groups), or nothing. Group membership is read here, not from a cached key."""
     relations = dict.fromkeys(item_ids, Relation.NONE)
     if not item_ids:
         return relations
     groups = select(GroupMembership.group_id).where(GroupMembership.member_id == partner_id)
-    query = (select(ItemPartner.item_id, ItemPartner.role, ItemPartner.partner_id == partner_id)
-             .where(ItemPartner.item_id.in_(list(item_ids)),
-                    or_(ItemPartner.partner_id == partner_id, ItemPartner.partner_id.in_(groups))))
+    query = select(ItemPartner.item_id, ItemPartner.role, ItemPartner.partner_id == partner_id).where(
+        ItemPartner.item_id.in_(list(item_ids)),
+        or_(ItemPartner.partner_id == partner_id, ItemPartner.partner_id.in_(groups)),
+    )
     for item_id, role, direct in (await session.execute(query)).all():
         found = Relation.ASSOCIATED if role != "lead" else Relation.LEAD if direct else Relation.LEAD_GROUP
         if _RELATION_RANK[found] > _RELATION_RANK[relations[item_id]]:
@@ -276,12 +332,16 @@ async def relations_of(session: AsyncSession, item_ids: Sequence[uuid.UUID], par
 _RELATION_RANK = {Relation.NONE: 0, Relation.ASSOCIATED: 1, Relation.LEAD_GROUP: 2, Relation.LEAD: 3}
 
 
-async def parties_of(session: AsyncSession, item_ids: Sequence[uuid.UUID]
-                     ) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+async def parties_of(
+    session: AsyncSession, item_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
     parties: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {item_id: [] for item_id in item_ids}
     if item_ids:
-        query = (select(ItemPartner.item_id, ItemPartner.partner_id, ItemPartner.role)
-                 .where(ItemPartner.item_id.in_(item_ids)).order_by(ItemPartner.partner_id))
+        query = (
+            select(ItemPartner.item_id, ItemPartner.partner_id, ItemPartner.role)
+            .where(ItemPartner.item_id.in_(item_ids))
+            .order_by(ItemPartner.partner_id)
+        )
         for item_id, partner_id, role in (await session.execute(query)).all():
             parties[item_id].append((partner_id, role))
     return parties
@@ -290,7 +350,9 @@ async def parties_of(session: AsyncSession, item_ids: Sequence[uuid.UUID]
 async def tags_of(session: AsyncSession, item_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     tags: dict[uuid.UUID, list[str]] = {item_id: [] for item_id in item_ids}
     if item_ids:
-        query = select(ItemTag.item_id, ItemTag.tag).where(ItemTag.item_id.in_(item_ids)).order_by(ItemTag.tag)
+        query = (
+            select(ItemTag.item_id, ItemTag.tag).where(ItemTag.item_id.in_(item_ids)).order_by(ItemTag.tag)
+        )
         for item_id, tag in (await session.execute(query)).all():
             tags[item_id].append(tag)
     return tags
@@ -299,18 +361,25 @@ async def tags_of(session: AsyncSession, item_ids: Sequence[uuid.UUID]) -> dict[
 async def next_open_due(session: AsyncSession, item_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, date]:
     if not item_ids:
         return {}
-    query = (select(Deadline.item_id, func.min(Deadline.due_on))
-             .where(Deadline.item_id.in_(item_ids), Deadline.met_on.is_(None)).group_by(Deadline.item_id))
+    query = (
+        select(Deadline.item_id, func.min(Deadline.due_on))
+        .where(Deadline.item_id.in_(item_ids), Deadline.met_on.is_(None))
+        .group_by(Deadline.item_id)
+    )
     return dict((await session.execute(query)).tuples().all())
 
 
-async def replace_parties(session: AsyncSession, item_id: uuid.UUID, lead: uuid.UUID | None,
-                          associated: Sequence[uuid.UUID]) -> None:
+async def replace_parties(
+    session: AsyncSession, item_id: uuid.UUID, lead: uuid.UUID | None, associated: Sequence[uuid.UUID]
+) -> None:
     await session.execute(delete(ItemPartner).where(ItemPartner.item_id == item_id))
     if lead is not None:
         session.add(ItemPartner(item_id=item_id, partner_id=lead, role="lead"))
-    session.add_all(ItemPartner(item_id=item_id, partner_id=p, role="associated")
-                    for p in dict.fromkeys(associated) if p != lead)
+    session.add_all(
+        ItemPartner(item_id=item_id, partner_id=p, role="associated")
+        for p in dict.fromkeys(associated)
+        if p != lead
+    )
 
 
 async def replace_tags(session: AsyncSession, item_id: uuid.UUID, tags: Sequence[str]) -> None:
@@ -323,13 +392,18 @@ async def next_position(session: AsyncSession, objective_id: uuid.UUID) -> int:
     return int((await session.scalar(query)) or 0) + 1
 
 
-async def unanswered(session: AsyncSession, as_of: date, only: Collection[uuid.UUID] | None = None
-                     ) -> list[Item]:
+async def unanswered(
+    session: AsyncSession, as_of: date, only: Collection[uuid.UUID] | None = None
+) -> list[Item]:
     """Requests still waiting for an answer whose response deadline has passed (among `only`, if given)."""
-    query = select(Item).where(
-        Item.status.in_([Status.SENT.value, Status.ACKNOWLEDGED.value]),
-        _open_deadline(and_(Deadline.kind == "response", Deadline.due_on < as_of)),
-    ).order_by(Item.id)
+    query = (
+        select(Item)
+        .where(
+            Item.status.in_([Status.SENT.value, Status.ACKNOWLEDGED.value]),
+            _open_deadline(and_(Deadline.kind == "response", Deadline.due_on < as_of)),
+        )
+        .order_by(Item.id)
+    )
     if only is not None:  # the deadline scanner: just the requests whose overdue reminder it is sending
         query = query.where(Item.id.in_(list(only)))
     return list((await session.scalars(query)).all())

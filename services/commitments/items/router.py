@@ -75,28 +75,43 @@ ItemEditorDep = Annotated[Principal, Depends(_item_editor)]
 
 async def _one(session: SessionDep, access: ItemAccess, clock: ClockDep, response: Response) -> ItemRead:
     response.headers["ETag"] = service.etag(access.item)
-    return (await service.to_read(session, access.principal, clock, [access.item],
-                                  relations={access.item.id: access.relation}))[0]
+    return (
+        await service.to_read(
+            session, access.principal, clock, [access.item], relations={access.item.id: access.relation}
+        )
+    )[0]
 
 
 @router.get("", response_model=ItemPage)
 async def list_items(
     request: Request,
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep,
-    partner_id: Annotated[uuid.UUID | None, Query(description="Éléments concernant ce partenaire (ou ses groupes).")] = None,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
+    partner_id: Annotated[
+        uuid.UUID | None, Query(description="Éléments concernant ce partenaire (ou ses groupes).")
+    ] = None,
     status: Annotated[list[Status] | None, Query()] = None,
     kind: ItemKind | None = None,
     plan_id: uuid.UUID | None = None,
     axis_id: uuid.UUID | None = None,
     objective_id: uuid.UUID | None = None,
     overdue: Annotated[bool | None, Query(description="Une échéance ouverte est dépassée.")] = None,
-    due_before: Annotated[BoundedDate | None, Query(description="Échéance ouverte au plus tard ce jour.")] = None,
-    due_after: Annotated[BoundedDate | None, Query(description="Échéance ouverte au plus tôt ce jour.")] = None,
-    q: Annotated[QueryText | None, Query(description="Texte cherché dans le titre et le texte du plan.")] = None,
+    due_before: Annotated[
+        BoundedDate | None, Query(description="Échéance ouverte au plus tard ce jour.")
+    ] = None,
+    due_after: Annotated[
+        BoundedDate | None, Query(description="Échéance ouverte au plus tôt ce jour.")
+    ] = None,
+    q: Annotated[
+        QueryText | None, Query(description="Texte cherché dans le titre et le texte du plan.")
+    ] = None,
     tag: Annotated[QueryText | None, Query()] = None,
     needs_review: bool | None = None,
     sort: Sort = "created",
-    cursor: Annotated[str | None, Query(description="Le `next_cursor` de la page précédente (sinon 400).")] = None,
+    cursor: Annotated[
+        str | None, Query(description="Le `next_cursor` de la page précédente (sinon 400).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
 ) -> Response:
     """List items with filters, a stable cursor and a sort order; a partner key sees its own items only."""
@@ -104,38 +119,62 @@ async def list_items(
     if partner_id is not None:
         partner_filter = await request.app.state.group_cache.partner_and_groups(session, partner_id)
     today = paris_today(clock)
-    filters = ItemFilters(partner_ids=partner_filter, statuses=[s.value for s in status or []],
-                          kind=kind.value if kind else None, plan_id=plan_id, axis_id=axis_id,
-                          objective_id=objective_id, overdue_as_of=today if overdue else None,
-                          not_overdue_as_of=today if overdue is False else None, due_before=due_before, due_after=due_after,
-                          text=q or None, tag=tag, needs_review=needs_review)
+    filters = ItemFilters(
+        partner_ids=partner_filter,
+        statuses=[s.value for s in status or []],
+        kind=kind.value if kind else None,
+        plan_id=plan_id,
+        axis_id=axis_id,
+        objective_id=objective_id,
+        overdue_as_of=today if overdue else None,
+        not_overdue_as_of=today if overdue is False else None,
+        due_before=due_before,
+        due_after=due_after,
+        text=q or None,
+        tag=tag,
+        needs_review=needs_review,
+    )
     page, details, next_cursor = await service.list_page(session, principal, filters, sort, cursor, limit)
     reads = await service.to_read(session, principal, clock, page, details)
     # Serialised here rather than by FastAPI: it would dump these models to dicts, validate them again
     # against ItemPage, and render them with json.dumps, three passes for what the service already typed.
     # response_model still documents the schema.
-    return Response(_PAGE_JSON.dump_json(ItemPage.model_construct(items=reads, next_cursor=next_cursor)),
-                    media_type="application/json")
+    return Response(
+        _PAGE_JSON.dump_json(ItemPage.model_construct(items=reads, next_cursor=next_cursor)),
+        media_type="application/json",
+    )
 
 
 @router.post("", status_code=201, response_model=ItemRead)
-async def create_item(body: ItemCreate, session: SessionDep, clock: ClockDep,
-                      editor: Annotated[Principal, Depends(may_without_item(Action.CREATE))], response: Response
-                      ) -> ItemRead:
+async def create_item(
+    body: ItemCreate,
+    session: SessionDep,
+    clock: ClockDep,
+    editor: Annotated[Principal, Depends(may_without_item(Action.CREATE))],
+    response: Response,
+) -> ItemRead:
     """Create a request to partners or a city commitment."""
     item = await service.create_item(session, editor, clock, body)
     return await _one(session, ItemAccess(item, editor, Relation.NONE), clock, response)
 
 
 @router.get("/{item_id}", response_model=ItemRead)
-async def get_item(access: ItemAccessDep, session: SessionDep, clock: ClockDep, response: Response) -> ItemRead:
+async def get_item(
+    access: ItemAccessDep, session: SessionDep, clock: ClockDep, response: Response
+) -> ItemRead:
     """One item; its ETag is the version to send back in If-Match; `allowed_transitions` are the caller's own."""
     return await _one(session, access, clock, response)
 
 
 @router.patch("/{item_id}", response_model=ItemRead)
-async def update_item(body: ItemUpdate, access: EditableItemDep, session: SessionDep, clock: ClockDep,
-                      response: Response, if_match: IfMatch = None) -> ItemRead:
+async def update_item(
+    body: ItemUpdate,
+    access: EditableItemDep,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ItemRead:
     """Edit an item (city staff); a stale If-Match is a 412."""
     service.check_version(access.item, if_match)
     await service.update_item(session, access.principal, clock, access.item, body)
@@ -143,8 +182,14 @@ async def update_item(body: ItemUpdate, access: EditableItemDep, session: Sessio
 
 
 @router.post("/{item_id}/transitions", response_model=ItemRead)
-async def transition_item(body: TransitionRequest, access: ItemAccessDep, session: SessionDep, clock: ClockDep,
-                          response: Response, if_match: IfMatch = None) -> ItemRead:
+async def transition_item(
+    body: TransitionRequest,
+    access: ItemAccessDep,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ItemRead:
     """Move the item along its lifecycle: 409 naming the caller's transitions when this one does not exist from
     the current status, 403 when it exists but is not the caller's to make (docs/permissions.md)."""
     await service.transition(session, access, clock, body, if_match)

@@ -17,8 +17,9 @@ async def list_journal(access: ItemAccessDep, session: SessionDep) -> list[Journ
 
 
 @router.post("", status_code=201, response_model=JournalEntryRead)
-async def add_journal_entry(body: JournalEntryCreate, access: ItemAccessDep, session: SessionDep, clock: ClockDep
-                            ) -> JournalEntryRead:
+async def add_journal_entry(
+    body: JournalEntryCreate, access: ItemAccessDep, session: SessionDep, clock: ClockDep
+) -> JournalEntryRead:
     """Record a response or a progress update (the lead partner or the city) or a note (also an associated
     partner); the author is the caller. See docs/permissions.md."""
     entry = await service.add_entry(session, access, clock, body)

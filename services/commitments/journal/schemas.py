@@ -14,16 +14,33 @@ JournalKind = Literal["response", "progress", "note"]
 class JournalEntryCreate(InputModel):
     """The author is whoever calls (the key, or the contact a service key acts for): never named in the body."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"kind": "progress", "text": "Ravalement du bâtiment B terminé.", "occurred_on": "2026-05-12",
-         "progress_percent": 40, "evidence_url": "https://example.org/cr-chantier.pdf"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "progress",
+                    "text": "Ravalement du bâtiment B terminé.",
+                    "occurred_on": "2026-05-12",
+                    "progress_percent": 40,
+                    "evidence_url": "https://example.org/cr-chantier.pdf",
+                }
+            ]
+        }
+    )
 
-    kind: JournalKind = Field(description=(
-        "response : réponse du partenaire sollicité ; progress : point d'avancement (avec progress_percent, il "
-        "fixe l'avancement de l'élément) ; note : remarque, ouverte aussi aux partenaires associés."))
+    kind: JournalKind = Field(
+        description=(
+            "response : réponse du partenaire sollicité ; progress : point d'avancement (avec progress_percent, il "
+            "fixe l'avancement de l'élément) ; note : remarque, ouverte aussi aux partenaires associés."
+        )
+    )
     text: MultiLine
-    occurred_on: BoundedDate | None = Field(default=None, description=(
-        "Date des faits (par défaut : aujourd'hui) ; jamais dans le futur, ni, pour une réponse, avant l'envoi."))
+    occurred_on: BoundedDate | None = Field(
+        default=None,
+        description=(
+            "Date des faits (par défaut : aujourd'hui) ; jamais dans le futur, ni, pour une réponse, avant l'envoi."
+        ),
+    )
     progress_percent: Percent | None = None
     evidence_url: Url | None = None
 
@@ -40,14 +57,31 @@ class JournalAuthor(BaseModel):
 
 
 class JournalEntryRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "01a214bb-8702-7000-abee-62cd37c4247d", "item_id": "01a214bb-8702-7000-abee-62cd37c4247e",
-        "kind": "progress", "text": "Ravalement du bâtiment B terminé.", "occurred_on": "2026-05-12",
-        "progress_percent": 40, "evidence_url": "https://example.org/cr-chantier.pdf",
-        "author_name": "Hauts-de-Seine Habitat — liaison", "actor_kind": "api_key",
-        "author": {"kind": "api_key", "id": "01a214bb-8702-7000-abee-62cd37c4247f", "role": "partner",
-                   "name": "Hauts-de-Seine Habitat — liaison", "partner_id": "01a214bb-8702-7000-abee-62cd37c4247a"},
-        "created_at": "2026-03-02T09:00:00Z"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "01a214bb-8702-7000-abee-62cd37c4247d",
+                    "item_id": "01a214bb-8702-7000-abee-62cd37c4247e",
+                    "kind": "progress",
+                    "text": "Ravalement du bâtiment B terminé.",
+                    "occurred_on": "2026-05-12",
+                    "progress_percent": 40,
+                    "evidence_url": "https://example.org/cr-chantier.pdf",
+                    "author_name": "Hauts-de-Seine Habitat — liaison",
+                    "actor_kind": "api_key",
+                    "author": {
+                        "kind": "api_key",
+                        "id": "01a214bb-8702-7000-abee-62cd37c4247f",
+                        "role": "partner",
+                        "name": "Hauts-de-Seine Habitat — liaison",
+                        "partner_id": "01a214bb-8702-7000-abee-62cd37c4247a",
+                    },
+                    "created_at": "2026-03-02T09:00:00Z",
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     item_id: uuid.UUID

@@ -18,8 +18,13 @@ def record_event(session: AsyncSession, data: EventData, actor: Principal, clock
     return recorder.record_event(session, OutboxMessage, data, actor.actor, clock)
 
 
-async def record_events(session: AsyncSession, events: Sequence[EventData], actor: Principal, clock: Clock,
-                        headers: Sequence[dict[str, str]] | None = None) -> list[EventEnvelope]:
+async def record_events(
+    session: AsyncSession,
+    events: Sequence[EventData],
+    actor: Principal,
+    clock: Clock,
+    headers: Sequence[dict[str, str]] | None = None,
+) -> list[EventEnvelope]:
     """Write the outbox rows of many events at once, in this order (the scanner's batches); `headers`, one per
     event, carry each one's trace context."""
     return await recorder.record_events(session, OutboxMessage, events, actor.actor, clock, headers)

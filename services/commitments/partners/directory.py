@@ -58,15 +58,18 @@ class DirectoryScope(BaseModel):
     @model_validator(mode="after")
     def _exactly_one(self) -> DirectoryScope:
         if (self.territory is None) == (self.plan_id is None):
-            raise ValueError("un groupe appartient à un territoire (« territory ») ou à un plan (« plan_id »), "
-                             "l'un des deux exactement")
+            raise ValueError(
+                "un groupe appartient à un territoire (« territory ») ou à un plan (« plan_id »), "
+                "l'un des deux exactement"
+            )
         return self
 
 
 class DirectoryGroup(_Entry):
     scope: DirectoryScope
-    members: list[SingleLine] = Field(default_factory=list, max_length=500,
-                                      description="Noms (ou alias) d'organisations de l'annuaire.")
+    members: list[SingleLine] = Field(
+        default_factory=list, max_length=500, description="Noms (ou alias) d'organisations de l'annuaire."
+    )
 
 
 class DirectoryFile(BaseModel):
@@ -93,8 +96,9 @@ async def _find(session: AsyncSession, wordings: list[str], scope: str) -> Partn
     return None if first is None else await repository.get(session, first)
 
 
-async def _free_aliases(session: AsyncSession, entry: _Entry, scope: str, partner: Partner | None,
-                        report: DirectoryReport) -> list[str]:
+async def _free_aliases(
+    session: AsyncSession, entry: _Entry, scope: str, partner: Partner | None, report: DirectoryReport
+) -> list[str]:
     """The entry's other names that no other partner bears, in the order of the file."""
     own = {alias.normalized for alias in partner.aliases} if partner is not None else set()
     free: list[str] = []
@@ -103,25 +107,37 @@ async def _free_aliases(session: AsyncSession, entry: _Entry, scope: str, partne
         if not key or key in own:
             continue
         if await scopes.taken_by(session, key, scope, partner.id if partner else None) is not None:
-            report.warnings.append(f"« {wording} » (pour « {entry.name} ») désigne déjà un autre partenaire : "
-                                   "alias ignoré.")
+            report.warnings.append(
+                f"« {wording} » (pour « {entry.name} ») désigne déjà un autre partenaire : alias ignoré."
+            )
             continue
         own.add(key)
         free.append(wording)
     return free
 
 
-async def _load_organisation(session: AsyncSession, actor: Principal, clock: Clock, entry: DirectoryOrganisation,
-                             report: DirectoryReport) -> None:
+async def _load_organisation(
+    session: AsyncSession,
+    actor: Principal,
+    clock: Clock,
+    entry: DirectoryOrganisation,
+    report: DirectoryReport,
+) -> None:
     partner = await _find(session, entry.wordings(), scopes.ORGANISATIONS)
-    if partner is None and await scopes.taken_by(session, normalize_name(entry.name), scopes.ORGANISATIONS,
-                                                 None) is not None:
+    if (
+        partner is None
+        and await scopes.taken_by(session, normalize_name(entry.name), scopes.ORGANISATIONS, None) is not None
+    ):
         report.warnings.append(f"« {entry.name} » est le nom d'un groupe : organisation non ajoutée.")
         return
     aliases = await _free_aliases(session, entry, scopes.ORGANISATIONS, partner, report)
     if partner is None:
-        await create_partner(session, actor, clock, PartnerCreate(name=entry.name, kind=entry.kind, aliases=aliases,
-                                                                  siret=entry.siret))
+        await create_partner(
+            session,
+            actor,
+            clock,
+            PartnerCreate(name=entry.name, kind=entry.kind, aliases=aliases, siret=entry.siret),
+        )
         report.created.append(entry.name)
     elif aliases:
         kept = [alias.alias for alias in partner.aliases if alias.alias != partner.name]
@@ -131,23 +147,36 @@ async def _load_organisation(session: AsyncSession, actor: Principal, clock: Clo
         report.unchanged.append(partner.name)
 
 
-async def _load_group(session: AsyncSession, actor: Principal, clock: Clock, entry: DirectoryGroup,
-                      report: DirectoryReport) -> None:
+async def _load_group(
+    session: AsyncSession, actor: Principal, clock: Clock, entry: DirectoryGroup, report: DirectoryReport
+) -> None:
     scope = scopes.group_scope_key(uuid.UUID(int=0), entry.scope.plan_id, entry.scope.territory)
     group = await _find(session, entry.wordings(), scope)
     members: list[uuid.UUID] = []
     for name in entry.members:
         member = await _find(session, [name], scopes.ORGANISATIONS)
         if member is None:
-            report.warnings.append(f"« {name} » (membre de « {entry.name} ») n'est pas dans l'annuaire : "
-                                   "membre ignoré.")
+            report.warnings.append(
+                f"« {name} » (membre de « {entry.name} ») n'est pas dans l'annuaire : membre ignoré."
+            )
         elif member.id not in members:
             members.append(member.id)
     aliases = await _free_aliases(session, entry, scope, group, report)
     if group is None:
-        await create_partner(session, actor, clock, PartnerCreate(
-            name=entry.name, kind=PartnerKind.GROUP, is_group=True, aliases=aliases, member_ids=members,
-            scope_plan_id=entry.scope.plan_id, scope_territory=entry.scope.territory))
+        await create_partner(
+            session,
+            actor,
+            clock,
+            PartnerCreate(
+                name=entry.name,
+                kind=PartnerKind.GROUP,
+                is_group=True,
+                aliases=aliases,
+                member_ids=members,
+                scope_plan_id=entry.scope.plan_id,
+                scope_territory=entry.scope.territory,
+            ),
+        )
         report.created.append(entry.name)
         return
     current = (await repository.members_of(session, [group.id]))[group.id]
@@ -156,14 +185,22 @@ async def _load_group(session: AsyncSession, actor: Principal, clock: Clock, ent
         report.unchanged.append(group.name)
         return
     kept = [alias.alias for alias in group.aliases if alias.alias != group.name]
-    await update_partner(session, actor, clock, group, PartnerUpdate(
-        **({"aliases": [*kept, *aliases]} if aliases else {}),
-        **({"member_ids": [*current, *missing]} if missing else {})))
+    await update_partner(
+        session,
+        actor,
+        clock,
+        group,
+        PartnerUpdate(
+            **({"aliases": [*kept, *aliases]} if aliases else {}),
+            **({"member_ids": [*current, *missing]} if missing else {}),
+        ),
+    )
     report.completed.append(group.name)
 
 
-async def import_directory(session: AsyncSession, actor: Principal, clock: Clock, directory: DirectoryFile
-                           ) -> DirectoryReport:
+async def import_directory(
+    session: AsyncSession, actor: Principal, clock: Clock, directory: DirectoryFile
+) -> DirectoryReport:
     """Add the file's organisations and groups to the directory, completing those already there."""
     report = DirectoryReport()
     for organisation in directory.partners:

@@ -25,17 +25,20 @@ class Partner(IdMixin, Base):
     siret: Mapped[str | None] = mapped_column(String(14))
     # use_alter: plans → contacts → partners → plans is a cycle; the plan is only ever a group's home.
     scope_plan_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("plans.id", ondelete="SET NULL", use_alter=True), index=True)
+        ForeignKey("plans.id", ondelete="SET NULL", use_alter=True), index=True
+    )
     scope_territory: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    aliases: Mapped[list[PartnerAlias]] = relationship(lazy="raise", cascade="all, delete-orphan",
-                                                       order_by="PartnerAlias.alias")
+    aliases: Mapped[list[PartnerAlias]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="PartnerAlias.alias"
+    )
 
     __table_args__ = (
-        CheckConstraint("is_group OR (scope_plan_id IS NULL AND scope_territory IS NULL)",
-                        name="organisation_unscoped"),
+        CheckConstraint(
+            "is_group OR (scope_plan_id IS NULL AND scope_territory IS NULL)", name="organisation_unscoped"
+        ),
         CheckConstraint("scope_plan_id IS NULL OR scope_territory IS NULL", name="one_scope"),
     )
 
@@ -52,7 +55,9 @@ class PartnerAlias(IdMixin, Base):
     # every group's.
     scope_key: Mapped[str] = mapped_column(String(320), default="", server_default="")
 
-    __table_args__ = (UniqueConstraint("scope_key", "normalized", name="uq_partner_aliases_scope_key_normalized"),)
+    __table_args__ = (
+        UniqueConstraint("scope_key", "normalized", name="uq_partner_aliases_scope_key_normalized"),
+    )
 
 
 class GroupMembership(Base):
@@ -60,6 +65,9 @@ class GroupMembership(Base):
 
     __tablename__ = "partner_group_members"
 
-    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True)
-    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True,
-                                                 index=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

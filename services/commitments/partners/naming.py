@@ -10,7 +10,7 @@ _LEADING_WORDS = re.compile(r"^(?:(?:aux|au|a|des|du|de|les|le|la)\s+|[dl]'\s*)+
 
 
 def normalize_name(name: str) -> str:
-    """"l'Établissement public Vallée Sud Grand Paris" → "etablissement public vallee sud grand paris"."""
+    """ "l'Établissement public Vallée Sud Grand Paris" → "etablissement public vallee sud grand paris"."""
     text = unicodedata.normalize("NFKD", name)
     text = "".join(char for char in text if not unicodedata.combining(char)).lower()
     text = text.replace("’", "'").replace("œ", "oe").replace("æ", "ae")

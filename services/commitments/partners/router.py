@@ -21,15 +21,17 @@ PartnerDep = Annotated[Partner, Depends(valid_partner)]
 
 
 @router.get("", response_model=list[PartnerRead])
-async def list_partners(session: SessionDep, principal: PrincipalDep,
-                        kind: Annotated[PartnerKind | None, Query()] = None) -> list[PartnerRead]:
+async def list_partners(
+    session: SessionDep, principal: PrincipalDep, kind: Annotated[PartnerKind | None, Query()] = None
+) -> list[PartnerRead]:
     """List the partner directory (a partner key sees its own organisation and its groups)."""
     return await service.to_read(session, await service.list_visible(session, principal, kind))
 
 
 @router.post("", status_code=201, response_model=PartnerRead)
-async def create_partner(body: PartnerCreate, session: SessionDep, clock: ClockDep, editor: EditorDep
-                         ) -> PartnerRead:
+async def create_partner(
+    body: PartnerCreate, session: SessionDep, clock: ClockDep, editor: EditorDep
+) -> PartnerRead:
     """Add an organisation, or a group of partners belonging to a plan or a territory."""
     partner = await service.create_partner(session, editor, clock, body)
     return (await service.to_read(session, [partner]))[0]
@@ -42,8 +44,9 @@ async def get_partner(partner: PartnerDep, session: SessionDep) -> PartnerRead:
 
 
 @router.patch("/{partner_id}", response_model=PartnerRead)
-async def update_partner(body: PartnerUpdate, partner: PartnerDep, session: SessionDep, clock: ClockDep,
-                         editor: EditorDep) -> PartnerRead:
+async def update_partner(
+    body: PartnerUpdate, partner: PartnerDep, session: SessionDep, clock: ClockDep, editor: EditorDep
+) -> PartnerRead:
     """Change a partner's name, kind, aliases, SIRET, or a group's members or scope (plan or territory)."""
     partner = await service.update_partner(session, editor, clock, partner, body)
     return (await service.to_read(session, [partner]))[0]

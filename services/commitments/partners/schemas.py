@@ -39,15 +39,24 @@ def _valid_siret(value: str) -> str:
 
 Siret = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$"), AfterValidator(_valid_siret)]
 
-_SCOPE_PLAN = ("Pour un groupe : le plan auquel il appartient (seuls les éléments de ce plan peuvent le désigner). "
-               "Un groupe a un plan ou un territoire, jamais les deux ; une organisation n'a ni l'un ni l'autre.")
-_SCOPE_TERRITORY = ("Pour un groupe : le territoire auquel il appartient (les plans de ce territoire peuvent le "
-                    "désigner).")
-_SCOPE_CHANGE = ("Envoyer l'un des deux remplace le périmètre du groupe ; refusé si un élément d'un plan hors du "
-                 "nouveau périmètre le désigne.")
+_SCOPE_PLAN = (
+    "Pour un groupe : le plan auquel il appartient (seuls les éléments de ce plan peuvent le désigner). "
+    "Un groupe a un plan ou un territoire, jamais les deux ; une organisation n'a ni l'un ni l'autre."
+)
+_SCOPE_TERRITORY = (
+    "Pour un groupe : le territoire auquel il appartient (les plans de ce territoire peuvent le désigner)."
+)
+_SCOPE_CHANGE = (
+    "Envoyer l'un des deux remplace le périmètre du groupe ; refusé si un élément d'un plan hors du "
+    "nouveau périmètre le désigne."
+)
 
-_EXAMPLE: dict[str, Any] = {"name": "Vallée Sud Grand Paris", "kind": "etablissement_public_territorial",
-            "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"], "siret": "20005791500007"}
+_EXAMPLE: dict[str, Any] = {
+    "name": "Vallée Sud Grand Paris",
+    "kind": "etablissement_public_territorial",
+    "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"],
+    "siret": "20005791500007",
+}
 
 
 class PartnerCreate(InputModel):
@@ -58,8 +67,11 @@ class PartnerCreate(InputModel):
     aliases: list[SingleLine] = Field(default_factory=list, max_length=50)
     siret: Siret | None = None
     is_group: bool = False
-    member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500,
-                                        description="Membres, pour un groupe (« les bailleurs sociaux »).")
+    member_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Membres, pour un groupe (« les bailleurs sociaux »).",
+    )
     scope_plan_id: uuid.UUID | None = Field(default=None, description=_SCOPE_PLAN)
     scope_territory: Name | None = Field(default=None, description=_SCOPE_TERRITORY)
 
@@ -77,9 +89,20 @@ class PartnerUpdate(InputModel):
 
 
 class PartnerRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_EXAMPLE, "id": "01a214bb-8702-7000-abee-62cd37c4247d",
-                                                                "is_group": False, "member_ids": [], "scope_plan_id": None,
-                                                                "scope_territory": None}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_EXAMPLE,
+                    "id": "01a214bb-8702-7000-abee-62cd37c4247d",
+                    "is_group": False,
+                    "member_ids": [],
+                    "scope_plan_id": None,
+                    "scope_territory": None,
+                }
+            ]
+        }
+    )
 
     id: uuid.UUID
     name: str

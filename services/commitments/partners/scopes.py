@@ -68,8 +68,9 @@ def blocking_scopes(scope: str) -> set[str] | None:
     return None if scope == ORGANISATIONS else {ORGANISATIONS, scope}
 
 
-async def taken_by(session: AsyncSession, key: str, scope: str, partner_id: uuid.UUID | None
-                   ) -> uuid.UUID | None:
+async def taken_by(
+    session: AsyncSession, key: str, scope: str, partner_id: uuid.UUID | None
+) -> uuid.UUID | None:
     """Another partner that a name key of a partner of `scope` would clash with, if any."""
     blocking = blocking_scopes(scope)
     for owner, owner_scope in await repository.alias_owners(session, key):
@@ -91,8 +92,9 @@ async def find_for_plan(session: AsyncSession, plan: Plan, wordings: Sequence[st
     return None
 
 
-async def check_parties_fit_plan(session: AsyncSession, plan_id: uuid.UUID,
-                                 partner_ids: Iterable[uuid.UUID | None]) -> None:
+async def check_parties_fit_plan(
+    session: AsyncSession, plan_id: uuid.UUID, partner_ids: Iterable[uuid.UUID | None]
+) -> None:
     """Refuse (422) an item of `plan_id` naming a group that belongs to another plan or territory."""
     groups = await repository.groups_among(session, {p for p in partner_ids if p is not None})
     if not groups:
@@ -101,9 +103,15 @@ async def check_parties_fit_plan(session: AsyncSession, plan_id: uuid.UUID,
     assert plan is not None  # the item's plan
     for group in groups:
         if not serves(group, plan):
-            where = ("à un autre plan" if group.scope_plan_id is not None
-                     else f"au territoire « {group.scope_territory} »" if group.scope_territory is not None
-                     else "à aucun plan (périmètre à définir dans l'annuaire)")
-            raise InvalidInput(f"lead_partner_id/associated_partner_ids : le groupe « {group.name} » appartient "
-                               f"{where} ; un élément de ce plan ne peut pas le désigner.",
-                               partner_id=str(group.id))
+            where = (
+                "à un autre plan"
+                if group.scope_plan_id is not None
+                else f"au territoire « {group.scope_territory} »"
+                if group.scope_territory is not None
+                else "à aucun plan (périmètre à définir dans l'annuaire)"
+            )
+            raise InvalidInput(
+                f"lead_partner_id/associated_partner_ids : le groupe « {group.name} » appartient "
+                f"{where} ; un élément de ce plan ne peut pas le désigner.",
+                partner_id=str(group.id),
+            )

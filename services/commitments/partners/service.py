@@ -75,7 +75,9 @@ async def get_visible(session: AsyncSession, principal: Principal, partner_id: u
     return partner
 
 
-async def list_visible(session: AsyncSession, principal: Principal, kind: str | None = None) -> Sequence[Partner]:
+async def list_visible(
+    session: AsyncSession, principal: Principal, kind: str | None = None
+) -> Sequence[Partner]:
     """The directory as the caller may see it."""
     only = principal.visible_partner_ids if principal.is_partner else None
     return await repository.list_partners(session, only_ids=only, kind=kind)
@@ -84,11 +86,22 @@ async def list_visible(session: AsyncSession, principal: Principal, kind: str | 
 async def to_read(session: AsyncSession, partners: Sequence[Partner]) -> list[PartnerRead]:
     """Partners with their aliases and group members, as the API shows them."""
     members = await repository.members_of(session, [p.id for p in partners if p.is_group])
-    return [PartnerRead(id=p.id, name=p.name, kind=PartnerKind(p.kind), siret=p.siret, is_group=p.is_group,
-                        aliases=[a.alias for a in p.aliases if a.alias != p.name],
-                        member_ids=members.get(p.id, []), scope_plan_id=p.scope_plan_id,
-                        scope_territory=p.scope_territory, created_at=p.created_at, updated_at=p.updated_at)
-            for p in partners]
+    return [
+        PartnerRead(
+            id=p.id,
+            name=p.name,
+            kind=PartnerKind(p.kind),
+            siret=p.siret,
+            is_group=p.is_group,
+            aliases=[a.alias for a in p.aliases if a.alias != p.name],
+            member_ids=members.get(p.id, []),
+            scope_plan_id=p.scope_plan_id,
+            scope_territory=p.scope_territory,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+        for p in partners
+    ]
 
 
 async def _set_aliases(session: AsyncSession, partner: Partner, names: Sequence[str]) -> None:
@@ -105,7 +118,10 @@ async def _set_aliases(session: AsyncSession, partner: Partner, names: Sequence[
             raise InvalidInput(f"name/aliases : nom sans lettre ni chiffre : « {alias} ».")
         if len(key) > 300:  # NFKD can lengthen a name past the column
             raise InvalidInput(f"name/aliases : nom trop long une fois normalisé : « {alias[:40]}… ».")
-        if key not in wanted and (owner := await scopes.taken_by(session, key, scope, partner.id)) is not None:
+        if (
+            key not in wanted
+            and (owner := await scopes.taken_by(session, key, scope, partner.id)) is not None
+        ):
             if alias == partner.name:
                 raise Conflict(f"Un partenaire s'appelle déjà « {alias} ».", partner_id=str(owner))
             raise Conflict(f"« {alias} » désigne déjà un autre partenaire.", partner_id=str(owner))
@@ -124,8 +140,9 @@ async def _set_aliases(session: AsyncSession, partner: Partner, names: Sequence[
                 else:
                     existing.alias, existing.scope_key = alias, scope
     except IntegrityError as exc:
-        raise Conflict("Un autre partenaire vient de prendre l'un de ces noms : recharger l'annuaire et "
-                       "réessayer.") from exc
+        raise Conflict(
+            "Un autre partenaire vient de prendre l'un de ces noms : recharger l'annuaire et réessayer."
+        ) from exc
 
 
 async def _check_members(session: AsyncSession, partner: Partner, member_ids: Sequence[uuid.UUID]) -> None:
@@ -138,17 +155,22 @@ async def _check_members(session: AsyncSession, partner: Partner, member_ids: Se
         raise InvalidInput("member_ids : un groupe ne peut pas être membre de lui-même.")
 
 
-async def _checked_scope(session: AsyncSession, is_group: bool, plan_id: uuid.UUID | None,
-                         territory: str | None) -> tuple[uuid.UUID | None, str | None]:
+async def _checked_scope(
+    session: AsyncSession, is_group: bool, plan_id: uuid.UUID | None, territory: str | None
+) -> tuple[uuid.UUID | None, str | None]:
     """A group's scope is one plan or one territory; an organisation has none."""
     if not is_group:
         if plan_id is not None or territory is not None:
-            raise InvalidInput("scope_plan_id/scope_territory : seul un groupe appartient à un plan ou à un "
-                               "territoire ; une organisation vaut pour tous les plans.")
+            raise InvalidInput(
+                "scope_plan_id/scope_territory : seul un groupe appartient à un plan ou à un "
+                "territoire ; une organisation vaut pour tous les plans."
+            )
         return None, None
     if (plan_id is None) == (territory is None):
-        raise InvalidInput("scope_plan_id/scope_territory : un groupe appartient à un plan (scope_plan_id) ou "
-                           "à un territoire (scope_territory), l'un des deux exactement.")
+        raise InvalidInput(
+            "scope_plan_id/scope_territory : un groupe appartient à un plan (scope_plan_id) ou "
+            "à un territoire (scope_territory), l'un des deux exactement."
+        )
     if plan_id is not None and await repository.get_plan(session, plan_id) is None:
         raise InvalidInput("scope_plan_id ne désigne aucun plan.")
     if territory is not None and not normalize_name(territory):
@@ -156,54 +178,93 @@ async def _checked_scope(session: AsyncSession, is_group: bool, plan_id: uuid.UU
     return plan_id, territory
 
 
-async def create_partner(session: AsyncSession, actor: Principal, clock: Clock, data: PartnerCreate) -> Partner:
+async def create_partner(
+    session: AsyncSession, actor: Principal, clock: Clock, data: PartnerCreate
+) -> Partner:
     """Add an organisation (or a group, with its plan or territory) to the directory."""
     now = clock.now()
     is_group = data.is_group or data.kind is PartnerKind.GROUP
-    scope_plan_id, scope_territory = await _checked_scope(session, is_group, data.scope_plan_id,
-                                                          data.scope_territory)
-    partner = Partner(name=data.name, kind=data.kind.value, is_group=is_group, siret=data.siret,
-                      scope_plan_id=scope_plan_id, scope_territory=scope_territory,
-                      created_at=now, updated_at=now, aliases=[])
+    scope_plan_id, scope_territory = await _checked_scope(
+        session, is_group, data.scope_plan_id, data.scope_territory
+    )
+    partner = Partner(
+        name=data.name,
+        kind=data.kind.value,
+        is_group=is_group,
+        siret=data.siret,
+        scope_plan_id=scope_plan_id,
+        scope_territory=scope_territory,
+        created_at=now,
+        updated_at=now,
+        aliases=[],
+    )
     session.add(partner)
     await session.flush()
     await _set_aliases(session, partner, data.aliases)
     await _check_members(session, partner, data.member_ids)
     await repository.replace_members(session, partner.id, list(dict.fromkeys(data.member_ids)))
     _memberships.changed_by(session)
-    record_change(session, actor, clock, entity_type="partner", entity_id=partner.id, action="created",
-                  changes=data.model_dump(mode="json"))
-    record_event(session, PartnerCreated(partner_id=partner.id, name=partner.name, kind=partner.kind,
-                                         is_group=is_group, member_ids=list(dict.fromkeys(data.member_ids))),
-                 actor, clock)
+    record_change(
+        session,
+        actor,
+        clock,
+        entity_type="partner",
+        entity_id=partner.id,
+        action="created",
+        changes=data.model_dump(mode="json"),
+    )
+    record_event(
+        session,
+        PartnerCreated(
+            partner_id=partner.id,
+            name=partner.name,
+            kind=partner.kind,
+            is_group=is_group,
+            member_ids=list(dict.fromkeys(data.member_ids)),
+        ),
+        actor,
+        clock,
+    )
     return partner
 
 
-async def _move_scope(session: AsyncSession, partner: Partner, plan_id: uuid.UUID | None,
-                      territory: str | None) -> None:
+async def _move_scope(
+    session: AsyncSession, partner: Partner, plan_id: uuid.UUID | None, territory: str | None
+) -> None:
     """Give a group another plan or territory, unless an item of a plan outside it names the group."""
     plan_id, territory = await _checked_scope(session, partner.is_group, plan_id, territory)
     partner.scope_plan_id, partner.scope_territory = plan_id, territory
-    outside = [plan for plan in await repository.plans_naming(session, partner.id)
-               if not scopes.serves(partner, plan)]
+    outside = [
+        plan
+        for plan in await repository.plans_naming(session, partner.id)
+        if not scopes.serves(partner, plan)
+    ]
     if outside:
         titles = ", ".join(f"« {plan.title} »" for plan in outside)
-        raise Conflict(f"Des éléments d'autres plans désignent ce groupe ({titles}) : il ne peut pas changer "
-                       "de périmètre.", plan_ids=[str(plan.id) for plan in outside])
+        raise Conflict(
+            f"Des éléments d'autres plans désignent ce groupe ({titles}) : il ne peut pas changer "
+            "de périmètre.",
+            plan_ids=[str(plan.id) for plan in outside],
+        )
 
 
-async def update_partner(session: AsyncSession, actor: Principal, clock: Clock, partner: Partner,
-                         data: PartnerUpdate) -> Partner:
+async def update_partner(
+    session: AsyncSession, actor: Principal, clock: Clock, partner: Partner, data: PartnerUpdate
+) -> Partner:
     """Rename, re-type, re-alias a partner, change a group's members or its plan or territory."""
     changes = data.model_dump(exclude_unset=True, mode="json")
     for required in ("name", "kind", "aliases", "member_ids"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required} ne peut pas être null.")
-    before: dict[str, Any] = {"name": partner.name, "kind": partner.kind, "siret": partner.siret,
-              "aliases": [a.alias for a in partner.aliases if a.alias != partner.name],
-              "member_ids": [str(m) for m in (await repository.members_of(session, [partner.id]))[partner.id]],
-              "scope_plan_id": str(partner.scope_plan_id) if partner.scope_plan_id else None,
-              "scope_territory": partner.scope_territory}
+    before: dict[str, Any] = {
+        "name": partner.name,
+        "kind": partner.kind,
+        "siret": partner.siret,
+        "aliases": [a.alias for a in partner.aliases if a.alias != partner.name],
+        "member_ids": [str(m) for m in (await repository.members_of(session, [partner.id]))[partner.id]],
+        "scope_plan_id": str(partner.scope_plan_id) if partner.scope_plan_id else None,
+        "scope_territory": partner.scope_territory,
+    }
     if data.name is not None:
         partner.name = data.name
     if data.kind is not None:
@@ -224,10 +285,21 @@ async def update_partner(session: AsyncSession, actor: Principal, clock: Clock, 
     changed = diff(before, changes)
     if changed:
         partner.updated_at = clock.now()
-        record_change(session, actor, clock, entity_type="partner", entity_id=partner.id, action="updated",
-                      changes=changed)
-        record_event(session, PartnerUpdated(partner_id=partner.id, name=partner.name, kind=partner.kind,
-                                             member_ids=members), actor, clock)
+        record_change(
+            session,
+            actor,
+            clock,
+            entity_type="partner",
+            entity_id=partner.id,
+            action="updated",
+            changes=changed,
+        )
+        record_event(
+            session,
+            PartnerUpdated(partner_id=partner.id, name=partner.name, kind=partner.kind, member_ids=members),
+            actor,
+            clock,
+        )
     return partner
 
 

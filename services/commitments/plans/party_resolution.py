@@ -49,7 +49,9 @@ class PlanParties:
     actor: Principal
     clock: Clock
     plan: Plan
-    created: dict[uuid.UUID, tuple[str, str]] = field(default_factory=dict)  # partner id -> (name, why in French)
+    created: dict[uuid.UUID, tuple[str, str]] = field(
+        default_factory=dict
+    )  # partner id -> (name, why in French)
 
     def created_names(self) -> list[str]:
         return [name for name, _ in self.created.values()]
@@ -63,12 +65,21 @@ class PlanParties:
         flags = []
         if partner.id in self.created:
             flags.append(ReviewFlag(PARTNER_CREATED, self.created[partner.id][1]))
-        if (partner.is_group and (lead or partner.id in self.created)
-                and not (await partners_repository.members_of(self.session, [partner.id]))[partner.id]):
-            flags.append(ReviewFlag(GROUP_WITHOUT_MEMBERS, (
-                f"Le groupe « {partner.name} » n'a pas de membres pour ce plan : aucun partenaire n'en sera "
-                "relancé ni ne verra l'élément à ce titre. Indiquer ses membres dans l'annuaire (ceux d'un groupe "
-                "du même nom dans un autre plan ne sont pas repris).")))
+        if (
+            partner.is_group
+            and (lead or partner.id in self.created)
+            and not (await partners_repository.members_of(self.session, [partner.id]))[partner.id]
+        ):
+            flags.append(
+                ReviewFlag(
+                    GROUP_WITHOUT_MEMBERS,
+                    (
+                        f"Le groupe « {partner.name} » n'a pas de membres pour ce plan : aucun partenaire n'en sera "
+                        "relancé ni ne verra l'élément à ce titre. Indiquer ses membres dans l'annuaire (ceux d'un groupe "
+                        "du même nom dans un autre plan ne sont pas repris)."
+                    ),
+                )
+            )
         return partner, flags
 
     async def _add(self, party: PartyName) -> Partner:
@@ -76,25 +87,44 @@ class PlanParties:
         name = names[0]
         own_scope = f"plan:{self.plan.id}"
         # A name another plan's group bears: an organisation may not take it, so the collective goes to this plan.
-        as_group = party.is_group or await scopes.taken_by(
-            self.session, normalize_name(name), scopes.ORGANISATIONS, None) is not None
+        as_group = (
+            party.is_group
+            or await scopes.taken_by(self.session, normalize_name(name), scopes.ORGANISATIONS, None)
+            is not None
+        )
         scope = own_scope if as_group else scopes.ORGANISATIONS
-        free = [alias for alias in names[1:]
-                if await scopes.taken_by(self.session, normalize_name(alias), scope, None) is None]
+        free = [
+            alias
+            for alias in names[1:]
+            if await scopes.taken_by(self.session, normalize_name(alias), scope, None) is None
+        ]
         try:
-            data = PartnerCreate(name=name, kind=PartnerKind.GROUP if as_group else PartnerKind.OTHER, aliases=free,
-                                 is_group=as_group, scope_plan_id=self.plan.id if as_group else None)
+            data = PartnerCreate(
+                name=name,
+                kind=PartnerKind.GROUP if as_group else PartnerKind.OTHER,
+                aliases=free,
+                is_group=as_group,
+                scope_plan_id=self.plan.id if as_group else None,
+            )
         except ValidationError as exc:  # a control character in the text, say
-            raise InvalidInput(f"Nom de partenaire illisible dans le texte du plan : « {name[:80]} ».") from exc
+            raise InvalidInput(
+                f"Nom de partenaire illisible dans le texte du plan : « {name[:80]} »."
+            ) from exc
         partner = await create_partner(self.session, self.actor, self.clock, data)
         if as_group and not party.is_group:
-            why = (f"« {name} » n'est pas dans l'annuaire ; un groupe d'un autre plan porte ce nom : ajouté comme "
-                   "groupe propre à ce plan. Vérifier s'il s'agit d'une organisation déjà connue sous un autre nom.")
+            why = (
+                f"« {name} » n'est pas dans l'annuaire ; un groupe d'un autre plan porte ce nom : ajouté comme "
+                "groupe propre à ce plan. Vérifier s'il s'agit d'une organisation déjà connue sous un autre nom."
+            )
         elif as_group:
-            why = (f"Groupe « {name} » absent de l'annuaire pour ce plan : ajouté, propre à ce plan. Vérifier "
-                   "s'il existe sous un autre nom.")
+            why = (
+                f"Groupe « {name} » absent de l'annuaire pour ce plan : ajouté, propre à ce plan. Vérifier "
+                "s'il existe sous un autre nom."
+            )
         else:
-            why = (f"Partenaire « {name} » absent de l'annuaire : ajouté. Vérifier qu'il n'y figure pas déjà sous "
-                   "un autre nom, et compléter sa fiche (type, alias).")
+            why = (
+                f"Partenaire « {name} » absent de l'annuaire : ajouté. Vérifier qu'il n'y figure pas déjà sous "
+                "un autre nom, et compléter sa fiche (type, alias)."
+            )
         self.created[partner.id] = (partner.name, why)
         return partner

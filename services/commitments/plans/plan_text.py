@@ -24,12 +24,47 @@ from services.commitments.plans.reading.model import (
     TargetDate,
 )
 
-__all__ = ["ItemKind", "ParsedAxis", "ParsedItem", "ParsedObjective", "ParsedPlan", "PartyName", "PlanTextError",
-           "ReviewFlag", "TargetDate", "parse_plan_text", "parse_target_date"]
+__all__ = [
+    "ItemKind",
+    "ParsedAxis",
+    "ParsedItem",
+    "ParsedObjective",
+    "ParsedPlan",
+    "PartyName",
+    "PlanTextError",
+    "ReviewFlag",
+    "TargetDate",
+    "parse_plan_text",
+    "parse_target_date",
+]
 
 _TITLE_LIMIT = 90
-_DANGLING_WORDS = {"a", "à", "au", "aux", "de", "du", "des", "la", "le", "les", "et", "en", "un", "une",
-                   "par", "pour", "sur", "dans", "avec", "son", "sa", "ses", "leur", "leurs"}
+_DANGLING_WORDS = {
+    "a",
+    "à",
+    "au",
+    "aux",
+    "de",
+    "du",
+    "des",
+    "la",
+    "le",
+    "les",
+    "et",
+    "en",
+    "un",
+    "une",
+    "par",
+    "pour",
+    "sur",
+    "dans",
+    "avec",
+    "son",
+    "sa",
+    "ses",
+    "leur",
+    "leurs",
+}
 
 
 def parse_target_date(wording: str, reference_date: date | None = None) -> TargetDate | None:
@@ -50,22 +85,35 @@ def _short_title(source: str) -> str:
     return " ".join(words).rstrip(" ,;:(-–") + "…"
 
 
-def _parsed_item(position: int, source_prefix: str, text: str, layout_warnings: list[str],
-                 reference_date: date | None) -> ParsedItem:
+def _parsed_item(
+    position: int, source_prefix: str, text: str, layout_warnings: list[str], reference_date: date | None
+) -> ParsedItem:
     clause = classify(text)
     dates = read_dates(text, reference_date)
     flags = list(clause.flags)
     if len(dates.targets) > 1:
         wordings = ", ".join(f"« {found.wording} »" for found in dates.targets)
-        flags.append(ReviewFlag("several-deadlines", f"plusieurs échéances dans le texte ({wordings}) : "
-                                                     f"« {dates.targets[0].wording} » est retenue, à confirmer"))
-    flags += [ReviewFlag("date-not-understood", f"échéance « {wording} » non comprise ({why}) : date à préciser")
-              for wording, why in dates.not_understood]
+        flags.append(
+            ReviewFlag(
+                "several-deadlines",
+                f"plusieurs échéances dans le texte ({wordings}) : "
+                f"« {dates.targets[0].wording} » est retenue, à confirmer",
+            )
+        )
+    flags += [
+        ReviewFlag("date-not-understood", f"échéance « {wording} » non comprise ({why}) : date à préciser")
+        for wording, why in dates.not_understood
+    ]
     flags += [ReviewFlag("layout", warning) for warning in layout_warnings]
     return ParsedItem(
-        position=position, source_key=f"{source_prefix}.{position}", text=text,
-        title=_short_title(clause.title_source or text), kind=clause.kind, lead_partner=clause.lead,
-        associated_partners=tuple(clause.associated), target=dates.targets[0] if dates.targets else None,
+        position=position,
+        source_key=f"{source_prefix}.{position}",
+        text=text,
+        title=_short_title(clause.title_source or text),
+        kind=clause.kind,
+        lead_partner=clause.lead,
+        associated_partners=tuple(clause.associated),
+        target=dates.targets[0] if dates.targets else None,
         flags=tuple(flags),
     )
 
@@ -80,18 +128,31 @@ def parse_plan_text(text: str, reference_date: date | None = None) -> ParsedPlan
     for line_number, line in enumerate(text.splitlines(), start=1):
         reader.read(line_number, line)
     axes = reader.finish()
-    return ParsedPlan(title=reader.title or "", axes=tuple(
-        ParsedAxis(number=axis.number, title=axis.title, objectives=tuple(
-            ParsedObjective(
-                letter=objective.letter, title=objective.title,
-                context="\n\n".join(" ".join(paragraph) for paragraph in objective.paragraphs),
-                items=tuple(
-                    _parsed_item(position, f"{axis.number}.{objective.letter}", " ".join(lines), warnings,
-                                 reference_date)
-                    for position, (lines, warnings) in enumerate(objective.bullets, start=1)
+    return ParsedPlan(
+        title=reader.title or "",
+        axes=tuple(
+            ParsedAxis(
+                number=axis.number,
+                title=axis.title,
+                objectives=tuple(
+                    ParsedObjective(
+                        letter=objective.letter,
+                        title=objective.title,
+                        context="\n\n".join(" ".join(paragraph) for paragraph in objective.paragraphs),
+                        items=tuple(
+                            _parsed_item(
+                                position,
+                                f"{axis.number}.{objective.letter}",
+                                " ".join(lines),
+                                warnings,
+                                reference_date,
+                            )
+                            for position, (lines, warnings) in enumerate(objective.bullets, start=1)
+                        ),
+                    )
+                    for objective in axis.objectives
                 ),
             )
-            for objective in axis.objectives
-        ))
-        for axis in axes
-    ))
+            for axis in axes
+        ),
+    )

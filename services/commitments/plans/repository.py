@@ -23,7 +23,9 @@ async def get_contact(session: AsyncSession, contact_id: uuid.UUID) -> Contact |
 
 async def import_of(session: AsyncSession, text_sha256: str) -> PlanImport | None:
     """The import of the text with this fingerprint, if it was imported."""
-    return (await session.scalars(select(PlanImport).where(PlanImport.text_sha256 == text_sha256))).one_or_none()
+    return (
+        await session.scalars(select(PlanImport).where(PlanImport.text_sha256 == text_sha256))
+    ).one_or_none()
 
 
 async def imported_items(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[tuple[str | None, str]]:
@@ -53,10 +55,18 @@ async def objectives_of(session: AsyncSession, plan_id: uuid.UUID) -> Sequence[O
     return (await session.scalars(query)).all()
 
 
-async def item_progress(session: AsyncSession, plan_id: uuid.UUID
-                        ) -> Sequence[tuple[uuid.UUID, uuid.UUID, int, int]]:
+async def item_progress(
+    session: AsyncSession, plan_id: uuid.UUID
+) -> Sequence[tuple[uuid.UUID, uuid.UUID, int, int]]:
     """Per objective: (axis, objective, number of live items, sum of their progress)."""
-    query = (select(Item.axis_id, Item.objective_id, func.count(Item.id), func.coalesce(func.sum(func.coalesce(Item.progress_percent, 0)), 0))
-             .where(Item.plan_id == plan_id, Item.status != Status.ABANDONED.value)
-             .group_by(Item.axis_id, Item.objective_id))
+    query = (
+        select(
+            Item.axis_id,
+            Item.objective_id,
+            func.count(Item.id),
+            func.coalesce(func.sum(func.coalesce(Item.progress_percent, 0)), 0),
+        )
+        .where(Item.plan_id == plan_id, Item.status != Status.ABANDONED.value)
+        .group_by(Item.axis_id, Item.objective_id)
+    )
     return [(a, o, int(n), int(s)) for a, o, n, s in (await session.execute(query)).all()]

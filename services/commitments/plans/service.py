@@ -59,38 +59,76 @@ async def plan_tree(session: AsyncSession, plan: Plan) -> PlanRead:
     objectives = await repository.objectives_of(session, plan.id)
     axes = []
     for axis in await repository.axes_of(session, plan.id):
-        children = [ObjectiveRead(id=o.id, letter=o.letter, title=o.title, context=o.context, position=o.position,
-                                  item_count=per_objective.get(o.id, (0, 0))[0],
-                                  progress_percent=_average(*per_objective.get(o.id, (0, 0))))
-                    for o in objectives if o.axis_id == axis.id]
+        children = [
+            ObjectiveRead(
+                id=o.id,
+                letter=o.letter,
+                title=o.title,
+                context=o.context,
+                position=o.position,
+                item_count=per_objective.get(o.id, (0, 0))[0],
+                progress_percent=_average(*per_objective.get(o.id, (0, 0))),
+            )
+            for o in objectives
+            if o.axis_id == axis.id
+        ]
         count, total = per_axis[axis.id]
-        axes.append(AxisRead(id=axis.id, number=axis.number, title=axis.title, position=axis.position,
-                             item_count=count, progress_percent=_average(count, total), objectives=children))
+        axes.append(
+            AxisRead(
+                id=axis.id,
+                number=axis.number,
+                title=axis.title,
+                position=axis.position,
+                item_count=count,
+                progress_percent=_average(count, total),
+                objectives=children,
+            )
+        )
     count = sum(a.item_count for a in axes)
     total = sum(per_axis[a.id][1] for a in axes)
-    return PlanRead(**PlanSummary.model_validate(plan).model_dump(), item_count=count,
-                    progress_percent=_average(count, total), axes=axes)
+    return PlanRead(
+        **PlanSummary.model_validate(plan).model_dump(),
+        item_count=count,
+        progress_percent=_average(count, total),
+        axes=axes,
+    )
 
 
 async def create_plan(session: AsyncSession, actor: Principal, clock: Clock, data: PlanCreate) -> Plan:
     """Create an empty plan (axes and objectives are added next, or imported from text)."""
-    plan = Plan(title=data.title, commune=data.commune, territory=data.territory, adopted_on=data.adopted_on,
-                created_at=clock.now())
+    plan = Plan(
+        title=data.title,
+        commune=data.commune,
+        territory=data.territory,
+        adopted_on=data.adopted_on,
+        created_at=clock.now(),
+    )
     session.add(plan)
     await session.flush()
-    record_change(session, actor, clock, entity_type="plan", entity_id=plan.id, action="created",
-                  changes=data.model_dump(mode="json"))
+    record_change(
+        session,
+        actor,
+        clock,
+        entity_type="plan",
+        entity_id=plan.id,
+        action="created",
+        changes=data.model_dump(mode="json"),
+    )
     record_event(session, PlanCreated(plan_id=plan.id, title=plan.title, commune=plan.commune), actor, clock)
     return plan
 
 
-async def update_plan(session: AsyncSession, actor: Principal, clock: Clock, plan: Plan, data: PlanUpdate) -> Plan:
+async def update_plan(
+    session: AsyncSession, actor: Principal, clock: Clock, plan: Plan, data: PlanUpdate
+) -> Plan:
     """Change a plan's title, territory, adoption date or elected official."""
     changes = data.model_dump(exclude_unset=True)
     if changes.get("title", "") is None:
         raise InvalidInput("title ne peut pas être vide.")
-    if (changes.get("elected_contact_id") is not None
-            and await repository.get_contact(session, changes["elected_contact_id"]) is None):
+    if (
+        changes.get("elected_contact_id") is not None
+        and await repository.get_contact(session, changes["elected_contact_id"]) is None
+    ):
         raise InvalidInput("elected_contact_id ne désigne aucun contact.")
     before = {field: getattr(plan, field) for field in changes}
     for field, value in changes.items():
@@ -99,24 +137,32 @@ async def update_plan(session: AsyncSession, actor: Principal, clock: Clock, pla
         await _check_groups_still_served(session, plan)
     await session.flush()
     if changed := diff(before, changes):
-        record_change(session, actor, clock, entity_type="plan", entity_id=plan.id, action="updated",
-                      changes=changed)
+        record_change(
+            session, actor, clock, entity_type="plan", entity_id=plan.id, action="updated", changes=changed
+        )
     return plan
 
 
 async def _check_groups_still_served(session: AsyncSession, plan: Plan) -> None:
     """A plan cannot leave the territory whose groups its items name (they would reach another territory's
     members, or nobody)."""
-    stranded = [group for group in await partners_repository.groups_named_in_plan(session, plan.id)
-                if not serves(group, plan)]
+    stranded = [
+        group
+        for group in await partners_repository.groups_named_in_plan(session, plan.id)
+        if not serves(group, plan)
+    ]
     if stranded:
         names = ", ".join(f"« {group.name} »" for group in stranded)
-        raise Conflict(f"Des éléments du plan désignent des groupes du territoire actuel ({names}) : changer "
-                       "leur partenaire ou le périmètre de ces groupes avant de changer de territoire.",
-                       partner_ids=[str(group.id) for group in stranded])
+        raise Conflict(
+            f"Des éléments du plan désignent des groupes du territoire actuel ({names}) : changer "
+            "leur partenaire ou le périmètre de ces groupes avant de changer de territoire.",
+            partner_ids=[str(group.id) for group in stranded],
+        )
 
 
-async def add_axis(session: AsyncSession, actor: Principal, clock: Clock, plan: Plan, data: AxisCreate) -> Axis:
+async def add_axis(
+    session: AsyncSession, actor: Principal, clock: Clock, plan: Plan, data: AxisCreate
+) -> Axis:
     """Append an axis to a plan; its number is unique within the plan."""
     axes = await repository.axes_of(session, plan.id)
     if any(a.number == data.number for a in axes):
@@ -124,15 +170,29 @@ async def add_axis(session: AsyncSession, actor: Principal, clock: Clock, plan: 
     axis = Axis(plan_id=plan.id, number=data.number, title=data.title, position=len(axes) + 1)
     session.add(axis)
     await session.flush()
-    record_change(session, actor, clock, entity_type="axis", entity_id=axis.id, action="created",
-                  changes=data.model_dump(mode="json"))
-    record_event(session, AxisCreated(axis_id=axis.id, plan_id=plan.id, number=axis.number, title=axis.title,
-                                      position=axis.position), actor, clock)
+    record_change(
+        session,
+        actor,
+        clock,
+        entity_type="axis",
+        entity_id=axis.id,
+        action="created",
+        changes=data.model_dump(mode="json"),
+    )
+    record_event(
+        session,
+        AxisCreated(
+            axis_id=axis.id, plan_id=plan.id, number=axis.number, title=axis.title, position=axis.position
+        ),
+        actor,
+        clock,
+    )
     return axis
 
 
-async def add_objective(session: AsyncSession, actor: Principal, clock: Clock, axis_id: uuid.UUID,
-                        data: ObjectiveCreate) -> Objective:
+async def add_objective(
+    session: AsyncSession, actor: Principal, clock: Clock, axis_id: uuid.UUID, data: ObjectiveCreate
+) -> Objective:
     """Append an objective to an axis; its letter is unique within the axis."""
     axis = await repository.get_axis(session, axis_id)
     if axis is None:
@@ -140,13 +200,36 @@ async def add_objective(session: AsyncSession, actor: Principal, clock: Clock, a
     objectives = await repository.objectives_of(session, axis.plan_id)
     if any(o.axis_id == axis.id and o.letter == data.letter for o in objectives):
         raise Conflict(f"L'axe {axis.number} a déjà un objectif {data.letter}.")
-    objective = Objective(plan_id=axis.plan_id, axis_id=axis.id, letter=data.letter, title=data.title,
-                          context=data.context, position=len(objectives) + 1)
+    objective = Objective(
+        plan_id=axis.plan_id,
+        axis_id=axis.id,
+        letter=data.letter,
+        title=data.title,
+        context=data.context,
+        position=len(objectives) + 1,
+    )
     session.add(objective)
     await session.flush()
-    record_change(session, actor, clock, entity_type="objective", entity_id=objective.id, action="created",
-                  changes=data.model_dump(mode="json"))
-    record_event(session, ObjectiveCreated(objective_id=objective.id, axis_id=axis.id, plan_id=axis.plan_id,
-                                           letter=objective.letter, title=objective.title,
-                                           position=objective.position), actor, clock)
+    record_change(
+        session,
+        actor,
+        clock,
+        entity_type="objective",
+        entity_id=objective.id,
+        action="created",
+        changes=data.model_dump(mode="json"),
+    )
+    record_event(
+        session,
+        ObjectiveCreated(
+            objective_id=objective.id,
+            axis_id=axis.id,
+            plan_id=axis.plan_id,
+            letter=objective.letter,
+            title=objective.title,
+            position=objective.position,
+        ),
+        actor,
+        clock,
+    )
     return objective

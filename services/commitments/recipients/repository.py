@@ -18,8 +18,13 @@ from services.commitments.plans.models import Axis, Objective, Plan
 
 async def item_frame(session: AsyncSession, item_id: uuid.UUID) -> Row[tuple[Plan, Axis, Objective]] | None:
     """The plan, axis and objective an item sits in."""
-    query = (select(Plan, Axis, Objective).join(Item, Item.objective_id == Objective.id)
-             .join(Axis, Axis.id == Item.axis_id).join(Plan, Plan.id == Item.plan_id).where(Item.id == item_id))
+    query = (
+        select(Plan, Axis, Objective)
+        .join(Item, Item.objective_id == Objective.id)
+        .join(Axis, Axis.id == Item.axis_id)
+        .join(Plan, Plan.id == Item.plan_id)
+        .where(Item.id == item_id)
+    )
     return (await session.execute(query)).first()
 
 
@@ -32,38 +37,55 @@ async def get_deadline(session: AsyncSession, deadline_id: uuid.UUID) -> Deadlin
 
 
 async def lead_partner(session: AsyncSession, item_id: uuid.UUID) -> Partner | None:
-    query = (select(Partner).join(ItemPartner, ItemPartner.partner_id == Partner.id)
-             .where(ItemPartner.item_id == item_id, ItemPartner.role == "lead"))
+    query = (
+        select(Partner)
+        .join(ItemPartner, ItemPartner.partner_id == Partner.id)
+        .where(ItemPartner.item_id == item_id, ItemPartner.role == "lead")
+    )
     return (await session.scalars(query)).first()
 
 
 async def members_of(session: AsyncSession, group_id: uuid.UUID) -> Sequence[Partner]:
-    query = (select(Partner).join(GroupMembership, GroupMembership.member_id == Partner.id)
-             .where(GroupMembership.group_id == group_id).order_by(Partner.name))
+    query = (
+        select(Partner)
+        .join(GroupMembership, GroupMembership.member_id == Partner.id)
+        .where(GroupMembership.group_id == group_id)
+        .order_by(Partner.name)
+    )
     return (await session.scalars(query)).all()
 
 
 def _reachable(today: date) -> list[ColumnElement[bool]]:
     """A contact one may write to today: not erased, with an email, within its period of activity."""
-    return [Contact.erased_at.is_(None), Contact.email.is_not(None),
-            or_(Contact.active_from.is_(None), Contact.active_from <= today),
-            or_(Contact.active_to.is_(None), Contact.active_to >= today)]
+    return [
+        Contact.erased_at.is_(None),
+        Contact.email.is_not(None),
+        or_(Contact.active_from.is_(None), Contact.active_from <= today),
+        or_(Contact.active_to.is_(None), Contact.active_to >= today),
+    ]
 
 
-async def reachable_contacts(session: AsyncSession, partner_ids: Sequence[uuid.UUID], roles: Sequence[str],
-                             today: date) -> Sequence[Contact]:
+async def reachable_contacts(
+    session: AsyncSession, partner_ids: Sequence[uuid.UUID], roles: Sequence[str], today: date
+) -> Sequence[Contact]:
     if not partner_ids or not roles:
         return []
-    query = (select(Contact).where(Contact.partner_id.in_(list(partner_ids)), Contact.role.in_(list(roles)),
-                                   *_reachable(today))
-             .order_by(Contact.partner_id, Contact.last_name, Contact.id))
+    query = (
+        select(Contact)
+        .where(Contact.partner_id.in_(list(partner_ids)), Contact.role.in_(list(roles)), *_reachable(today))
+        .order_by(Contact.partner_id, Contact.last_name, Contact.id)
+    )
     return (await session.scalars(query)).all()
 
 
-async def reachable_contact(session: AsyncSession, contact_id: uuid.UUID | None, today: date) -> Contact | None:
+async def reachable_contact(
+    session: AsyncSession, contact_id: uuid.UUID | None, today: date
+) -> Contact | None:
     if contact_id is None:
         return None
-    return (await session.scalars(select(Contact).where(Contact.id == contact_id, *_reachable(today)))).first()
+    return (
+        await session.scalars(select(Contact).where(Contact.id == contact_id, *_reachable(today)))
+    ).first()
 
 
 async def designated_contacts(session: AsyncSession, item_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID]:
@@ -87,6 +109,7 @@ async def is_member_or_self(session: AsyncSession, partner_id: uuid.UUID, of: uu
     """Whether `partner_id` is `of` itself or one of its group's members."""
     if partner_id == of:
         return True
-    query = select(GroupMembership.member_id).where(and_(GroupMembership.group_id == of,
-                                                         GroupMembership.member_id == partner_id))
+    query = select(GroupMembership.member_id).where(
+        and_(GroupMembership.group_id == of, GroupMembership.member_id == partner_id)
+    )
     return (await session.scalars(query)).first() is not None

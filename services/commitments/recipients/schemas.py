@@ -22,21 +22,44 @@ class Audience(StrEnum):
 
 
 _ITEM_EXAMPLE: dict[str, Any] = {
-    "id": "01a214bb-8702-7000-abee-62cd37c4247d", "title": "Rénovation du centre commercial des Blagis",
+    "id": "01a214bb-8702-7000-abee-62cd37c4247d",
+    "title": "Rénovation du centre commercial des Blagis",
     "plan_text": "La Ville demande à Hauts-de-Seine Habitat de présenter un projet de rénovation du centre "
-                 "commercial.",
-    "kind": "request", "status": "sent", "letter_reference": "SCX/2026-014", "sent_on": "2026-03-02",
-    "plan_id": "01a214bb-8702-7000-abee-62cd37c42400", "plan_title": "Plan d'action — quartier des Blagis",
-    "commune": "Sceaux", "axis_title": "BIEN VIVRE AUX BLAGIS", "objective_title": "AMÉLIORER LE CADRE DE VIE",
-    "lead_partner_id": "01a214bb-8702-7000-abee-62cd37c42401", "lead_partner_name": "Hauts-de-Seine Habitat",
-    "owner_contact_id": "01a214bb-8702-7000-abee-62cd37c42402"}
-_DEADLINE_EXAMPLE: dict[str, Any] = {"id": "01a214bb-8702-7000-abee-62cd37c42403", "kind": "response", "label": None,
-                     "due_on": "2026-04-15", "original_wording": None, "version": 1, "met_on": None,
-                     "reminders_active": True}
-_RECIPIENT_EXAMPLE: dict[str, Any] = {"contact_id": "01a214bb-8702-7000-abee-62cd37c42404",
-                      "partner_id": "01a214bb-8702-7000-abee-62cd37c42401", "partner_name": "Hauts-de-Seine Habitat",
-                      "audience": "liaison", "civility": "Madame", "first_name": "Claire", "last_name": "Martin",
-                      "title": "Directrice territoriale", "email": "claire.martin@example.org"}
+    "commercial.",
+    "kind": "request",
+    "status": "sent",
+    "letter_reference": "SCX/2026-014",
+    "sent_on": "2026-03-02",
+    "plan_id": "01a214bb-8702-7000-abee-62cd37c42400",
+    "plan_title": "Plan d'action — quartier des Blagis",
+    "commune": "Sceaux",
+    "axis_title": "BIEN VIVRE AUX BLAGIS",
+    "objective_title": "AMÉLIORER LE CADRE DE VIE",
+    "lead_partner_id": "01a214bb-8702-7000-abee-62cd37c42401",
+    "lead_partner_name": "Hauts-de-Seine Habitat",
+    "owner_contact_id": "01a214bb-8702-7000-abee-62cd37c42402",
+}
+_DEADLINE_EXAMPLE: dict[str, Any] = {
+    "id": "01a214bb-8702-7000-abee-62cd37c42403",
+    "kind": "response",
+    "label": None,
+    "due_on": "2026-04-15",
+    "original_wording": None,
+    "version": 1,
+    "met_on": None,
+    "reminders_active": True,
+}
+_RECIPIENT_EXAMPLE: dict[str, Any] = {
+    "contact_id": "01a214bb-8702-7000-abee-62cd37c42404",
+    "partner_id": "01a214bb-8702-7000-abee-62cd37c42401",
+    "partner_name": "Hauts-de-Seine Habitat",
+    "audience": "liaison",
+    "civility": "Madame",
+    "first_name": "Claire",
+    "last_name": "Martin",
+    "title": "Directrice territoriale",
+    "email": "claire.martin@example.org",
+}
 
 
 class ReminderItem(BaseModel):
@@ -89,8 +112,13 @@ class Recipient(BaseModel):
 
 
 class ReminderContext(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"item": _ITEM_EXAMPLE, "deadline": _DEADLINE_EXAMPLE, "recipients": [_RECIPIENT_EXAMPLE]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"item": _ITEM_EXAMPLE, "deadline": _DEADLINE_EXAMPLE, "recipients": [_RECIPIENT_EXAMPLE]}
+            ]
+        }
+    )
 
     item: ReminderItem
     deadline: ReminderDeadline | None
@@ -100,14 +128,28 @@ class ReminderContext(BaseModel):
 class DesignatedContactCreate(InputModel):
     """Either an existing contact of the partner (`contact_id`), or a colleague to add (name, email …)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"civility": "Monsieur", "first_name": "Karim", "last_name": "Benali", "email": "k.benali@example.org",
-         "title": "Responsable du patrimoine"},
-        {"contact_id": "01a214bb-8702-7000-abee-62cd37c42404",
-         "partner_id": "01a214bb-8702-7000-abee-62cd37c42401"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "civility": "Monsieur",
+                    "first_name": "Karim",
+                    "last_name": "Benali",
+                    "email": "k.benali@example.org",
+                    "title": "Responsable du patrimoine",
+                },
+                {
+                    "contact_id": "01a214bb-8702-7000-abee-62cd37c42404",
+                    "partner_id": "01a214bb-8702-7000-abee-62cd37c42401",
+                },
+            ]
+        }
+    )
 
-    partner_id: uuid.UUID | None = Field(default=None, description=(
-        "Le partenaire pour lequel ce contact répond ; déduit de la clé pour un partenaire."))
+    partner_id: uuid.UUID | None = Field(
+        default=None,
+        description=("Le partenaire pour lequel ce contact répond ; déduit de la clé pour un partenaire."),
+    )
     contact_id: uuid.UUID | None = None
     civility: Civility | None = None
     first_name: Name | None = None
@@ -126,13 +168,32 @@ class DesignatedContactCreate(InputModel):
 
 
 class DesignatedContactRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"item_id": "01a214bb-8702-7000-abee-62cd37c4247d", "partner_id": "01a214bb-8702-7000-abee-62cd37c42401",
-         "contact": {"id": "01a214bb-8702-7000-abee-62cd37c42405", "partner_id": "01a214bb-8702-7000-abee-62cd37c42401",
-                     "civility": "Monsieur", "first_name": "Karim", "last_name": "Benali",
-                     "title": "Responsable du patrimoine", "email": "k.benali@example.org", "phone": None,
-                     "role": "liaison", "active_from": None, "active_to": None, "erased_at": None,
-                     "created_at": "2026-03-02T09:00:00Z", "updated_at": "2026-03-02T09:00:00Z"}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "item_id": "01a214bb-8702-7000-abee-62cd37c4247d",
+                    "partner_id": "01a214bb-8702-7000-abee-62cd37c42401",
+                    "contact": {
+                        "id": "01a214bb-8702-7000-abee-62cd37c42405",
+                        "partner_id": "01a214bb-8702-7000-abee-62cd37c42401",
+                        "civility": "Monsieur",
+                        "first_name": "Karim",
+                        "last_name": "Benali",
+                        "title": "Responsable du patrimoine",
+                        "email": "k.benali@example.org",
+                        "phone": None,
+                        "role": "liaison",
+                        "active_from": None,
+                        "active_to": None,
+                        "erased_at": None,
+                        "created_at": "2026-03-02T09:00:00Z",
+                        "updated_at": "2026-03-02T09:00:00Z",
+                    },
+                }
+            ]
+        }
+    )
 
     item_id: uuid.UUID
     partner_id: uuid.UUID

@@ -40,8 +40,13 @@ from shared.problems import InvalidInput, NotFound
 RECIPIENT_READERS = tuple(role for role, rights in ROLE_RIGHTS.items() if Action.READ_RECIPIENTS in rights)
 
 
-async def reminder_context(session: AsyncSession, clock: Clock, item: Item, deadline_id: uuid.UUID | None,
-                           audiences: Sequence[Audience]) -> ReminderContext:
+async def reminder_context(
+    session: AsyncSession,
+    clock: Clock,
+    item: Item,
+    deadline_id: uuid.UUID | None,
+    audiences: Sequence[Audience],
+) -> ReminderContext:
     """The item, the deadline and the people behind each requested audience, as of today: the lead
     partner's (or, for a group, each member's) liaison and deputy — or the contact designated for this item
     instead —, their hierarchy, the city owner, the elected official (the item's, else the plan's)."""
@@ -54,50 +59,88 @@ async def reminder_context(session: AsyncSession, clock: Clock, item: Item, dead
         if deadline is None or deadline.item_id != item.id:
             raise NotFound("Échéance introuvable pour cet élément.")
     lead = await repository.lead_partner(session, item.id)
-    people = await _people_by_audience(session, item, lead, plan.elected_contact_id, audiences, paris_today(clock))
+    people = await _people_by_audience(
+        session, item, lead, plan.elected_contact_id, audiences, paris_today(clock)
+    )
     [recipients] = (await _recipients(session, people, [audiences])).values()
     return ReminderContext(
         item=ReminderItem(
-            id=item.id, title=item.title, plan_text=item.plan_text, kind=item.kind, status=item.status,
-            letter_reference=item.letter_reference, sent_on=item.sent_on, plan_id=plan.id, plan_title=plan.title,
-            commune=plan.commune, axis_title=axis.title, objective_title=objective.title,
-            lead_partner_id=lead.id if lead else None, lead_partner_name=lead.name if lead else None,
-            owner_contact_id=item.owner_contact_id),
-        deadline=None if deadline is None else ReminderDeadline(
-            id=deadline.id, kind=deadline.kind, label=deadline.label, due_on=deadline.due_on,
-            original_wording=deadline.original_wording, version=deadline.version, met_on=deadline.met_on,
-            reminders_active=_reminded(deadline, item)),
-        recipients=recipients)
+            id=item.id,
+            title=item.title,
+            plan_text=item.plan_text,
+            kind=item.kind,
+            status=item.status,
+            letter_reference=item.letter_reference,
+            sent_on=item.sent_on,
+            plan_id=plan.id,
+            plan_title=plan.title,
+            commune=plan.commune,
+            axis_title=axis.title,
+            objective_title=objective.title,
+            lead_partner_id=lead.id if lead else None,
+            lead_partner_name=lead.name if lead else None,
+            owner_contact_id=item.owner_contact_id,
+        ),
+        deadline=None
+        if deadline is None
+        else ReminderDeadline(
+            id=deadline.id,
+            kind=deadline.kind,
+            label=deadline.label,
+            due_on=deadline.due_on,
+            original_wording=deadline.original_wording,
+            version=deadline.version,
+            met_on=deadline.met_on,
+            reminders_active=_reminded(deadline, item),
+        ),
+        recipients=recipients,
+    )
 
 
-async def reminder_recipients(session: AsyncSession, clock: Clock, item: Item,
-                              audience_sets: Collection[Sequence[Audience]]
-                              ) -> dict[tuple[Audience, ...], list[Recipient]]:
+async def reminder_recipients(
+    session: AsyncSession, clock: Clock, item: Item, audience_sets: Collection[Sequence[Audience]]
+) -> dict[tuple[Audience, ...], list[Recipient]]:
     """For each set of audiences, the recipients `reminder_context` would list for it today; the people are
     resolved once for all the sets (the reminders of one item differ only by their escalation's audience)."""
     plan = await repository.get_plan(session, item.plan_id)
     assert plan is not None
     lead = await repository.lead_partner(session, item.id)
     every = [audience for audiences in audience_sets for audience in audiences]
-    people = await _people_by_audience(session, item, lead, plan.elected_contact_id, every, paris_today(clock))
+    people = await _people_by_audience(
+        session, item, lead, plan.elected_contact_id, every, paris_today(clock)
+    )
     return await _recipients(session, people, audience_sets)
 
 
-async def _people_by_audience(session: AsyncSession, item: Item, lead: Partner | None,
-                              plan_elected_contact_id: uuid.UUID | None, audiences: Sequence[Audience], today: date
-                              ) -> dict[Audience, list[Contact]]:
+async def _people_by_audience(
+    session: AsyncSession,
+    item: Item,
+    lead: Partner | None,
+    plan_elected_contact_id: uuid.UUID | None,
+    audiences: Sequence[Audience],
+    today: date,
+) -> dict[Audience, list[Contact]]:
     """The reachable people behind each audience: the lead partner's (or, for a group, each member's) liaison
     and deputy — or the contact designated for this item instead —, their hierarchy, the city owner, the
     elected official (the item's, else the plan's)."""
-    partners = [] if lead is None else list(await repository.members_of(session, lead.id)) if lead.is_group else [lead]
+    partners = (
+        []
+        if lead is None
+        else list(await repository.members_of(session, lead.id))
+        if lead.is_group
+        else [lead]
+    )
     partner_ids = [partner.id for partner in partners]
     people: dict[Audience, list[Contact]] = {}
     for audience in dict.fromkeys(audiences):
         if audience in (Audience.LIAISON, Audience.DEPUTY):
             people[audience] = await _partner_correspondents(session, item.id, partner_ids, audience, today)
         elif audience is Audience.HIERARCHY:
-            people[audience] = list(await repository.reachable_contacts(session, partner_ids,
-                                                                        [ContactRole.HIERARCHY.value], today))
+            people[audience] = list(
+                await repository.reachable_contacts(
+                    session, partner_ids, [ContactRole.HIERARCHY.value], today
+                )
+            )
         elif audience is Audience.CITY_OWNER:
             people[audience] = _one(await repository.reachable_contact(session, item.owner_contact_id, today))
         else:
@@ -106,22 +149,36 @@ async def _people_by_audience(session: AsyncSession, item: Item, lead: Partner |
     return people
 
 
-async def _recipients(session: AsyncSession, people: dict[Audience, list[Contact]],
-                      audience_sets: Collection[Sequence[Audience]]) -> dict[tuple[Audience, ...], list[Recipient]]:
+async def _recipients(
+    session: AsyncSession,
+    people: dict[Audience, list[Contact]],
+    audience_sets: Collection[Sequence[Audience]],
+) -> dict[tuple[Audience, ...], list[Recipient]]:
     """Each set's recipients: its audiences in the requested order, each person once (under the first
     audience that names them)."""
-    names = await repository.partner_names(session, list({contact.partner_id for contacts in people.values()
-                                                          for contact in contacts}))
+    names = await repository.partner_names(
+        session, list({contact.partner_id for contacts in people.values() for contact in contacts})
+    )
     found: dict[tuple[Audience, ...], list[Recipient]] = {}
     for audiences in audience_sets:
         recipients: dict[uuid.UUID, Recipient] = {}
         for audience in dict.fromkeys(audiences):
             for contact in people[audience]:
                 assert contact.email is not None  # reachable contacts have one
-                recipients.setdefault(contact.id, Recipient(
-                    contact_id=contact.id, partner_id=contact.partner_id, partner_name=names[contact.partner_id],
-                    audience=audience, civility=contact.civility, first_name=contact.first_name,
-                    last_name=contact.last_name, title=contact.title, email=contact.email))
+                recipients.setdefault(
+                    contact.id,
+                    Recipient(
+                        contact_id=contact.id,
+                        partner_id=contact.partner_id,
+                        partner_name=names[contact.partner_id],
+                        audience=audience,
+                        civility=contact.civility,
+                        first_name=contact.first_name,
+                        last_name=contact.last_name,
+                        title=contact.title,
+                        email=contact.email,
+                    ),
+                )
         found[tuple(audiences)] = list(recipients.values())
     return found
 
@@ -135,8 +192,13 @@ def _one(contact: Contact | None) -> list[Contact]:
     return [] if contact is None else [contact]
 
 
-async def _partner_correspondents(session: AsyncSession, item_id: uuid.UUID, partner_ids: Sequence[uuid.UUID],
-                                  audience: Audience, today: date) -> list[Contact]:
+async def _partner_correspondents(
+    session: AsyncSession,
+    item_id: uuid.UUID,
+    partner_ids: Sequence[uuid.UUID],
+    audience: Audience,
+    today: date,
+) -> list[Contact]:
     """Each partner's liaisons (or deputies); where a contact is designated for this item and still
     reachable, that person alone stands for the partner (listed as its liaison)."""
     designated = await repository.designated_contacts(session, item_id)
@@ -152,8 +214,9 @@ async def _partner_correspondents(session: AsyncSession, item_id: uuid.UUID, par
     return contacts
 
 
-async def designate_contact(session: AsyncSession, actor: Principal, clock: Clock, item: Item,
-                            data: DesignatedContactCreate) -> tuple[ItemContact, Contact]:
+async def designate_contact(
+    session: AsyncSession, actor: Principal, clock: Clock, item: Item, data: DesignatedContactCreate
+) -> tuple[ItemContact, Contact]:
     """Make a person the partner's contact for this item: an existing contact of the partner, or a colleague
     added to its contacts. Reminders about the item then go to them instead of the usual liaison."""
     partner_id = actor.partner_id if actor.is_partner else data.partner_id
@@ -165,7 +228,9 @@ async def designate_contact(session: AsyncSession, actor: Principal, clock: Cloc
     if partner is None:
         raise NotFound("Partenaire introuvable.")
     parties = (await items_repository.parties_of(session, [item.id]))[item.id]
-    concerned = [False] + [await repository.is_member_or_self(session, partner.id, party) for party, _ in parties]
+    concerned = [False] + [
+        await repository.is_member_or_self(session, partner.id, party) for party, _ in parties
+    ]
     if not any(concerned):
         raise InvalidInput("Ce partenaire n'est pas concerné par cet élément.")
     if data.contact_id is not None:
@@ -173,21 +238,46 @@ async def designate_contact(session: AsyncSession, actor: Principal, clock: Cloc
         if contact is None or contact.partner_id != partner.id:
             raise InvalidInput("contact_id ne désigne aucun contact actif de ce partenaire.")
     else:
-        contact = await contacts_service.create_contact(session, actor, clock, partner, ContactCreate(
-            civility=data.civility, first_name=data.first_name, last_name=data.last_name or "", title=data.title,
-            email=data.email, role=ContactRole.LIAISON))
+        contact = await contacts_service.create_contact(
+            session,
+            actor,
+            clock,
+            partner,
+            ContactCreate(
+                civility=data.civility,
+                first_name=data.first_name,
+                last_name=data.last_name or "",
+                title=data.title,
+                email=data.email,
+                role=ContactRole.LIAISON,
+            ),
+        )
     designation = await repository.designation(session, item.id, partner.id)
     previous = designation.contact_id if designation else None
     if designation is None:
-        designation = ItemContact(item_id=item.id, partner_id=partner.id, contact_id=contact.id,
-                                  assigned_at=clock.now())
+        designation = ItemContact(
+            item_id=item.id, partner_id=partner.id, contact_id=contact.id, assigned_at=clock.now()
+        )
         session.add(designation)
     else:
         designation.contact_id, designation.assigned_at = contact.id, clock.now()
     await session.flush()
-    record_change(session, actor, clock, entity_type="item", entity_id=item.id, item_id=item.id,
-                  action="contact_designated",
-                  changes={"partner_id": partner.id, "contact_id": contact.id, "previous_contact_id": previous})
-    record_event(session, ItemContactAssigned(item_id=item.id, partner_id=partner.id, contact_id=contact.id,
-                                              previous_contact_id=previous), actor, clock)
+    record_change(
+        session,
+        actor,
+        clock,
+        entity_type="item",
+        entity_id=item.id,
+        item_id=item.id,
+        action="contact_designated",
+        changes={"partner_id": partner.id, "contact_id": contact.id, "previous_contact_id": previous},
+    )
+    record_event(
+        session,
+        ItemContactAssigned(
+            item_id=item.id, partner_id=partner.id, contact_id=contact.id, previous_contact_id=previous
+        ),
+        actor,
+        clock,
+    )
     return designation, contact

@@ -16,7 +16,9 @@ class ReminderRuleSet(IdMixin, Base):
     __tablename__ = "reminder_rules"
 
     plan_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), unique=True)
-    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), unique=True)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), unique=True
+    )
     item_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
     # Only the fields this level overrides; the rest is inherited (see rules.merge).
     overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -29,7 +31,9 @@ class ReminderSchedule(Base):
 
     __tablename__ = "reminder_schedules"
 
-    deadline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deadlines.id", ondelete="CASCADE"), primary_key=True)
+    deadline_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deadlines.id", ondelete="CASCADE"), primary_key=True
+    )
     item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     deadline_version: Mapped[int]
     # Bumped when the partner responds to an overdue deadline: escalation starts again from `anchor_on`.

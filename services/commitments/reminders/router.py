@@ -26,7 +26,9 @@ PlanDep = Annotated[Plan, Depends(valid_plan)]
 
 @router.get("/reminders/upcoming", response_model=list[UpcomingReminder])
 async def upcoming_reminders(
-    session: SessionDep, principal: PrincipalDep, clock: ClockDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    clock: ClockDep,
     days: Annotated[int, Query(ge=1, le=366, description="Horizon, en jours calendaires.")] = 14,
     limit: Annotated[int, Query(ge=1, le=service.MAX_UPCOMING)] = 200,
 ) -> list[UpcomingReminder]:
@@ -42,8 +44,9 @@ async def get_plan_rules(plan: PlanDep, session: SessionDep) -> ReminderRulesRea
 
 
 @router.put("/plans/{plan_id}/reminder-rules", response_model=ReminderRulesRead)
-async def put_plan_rules(plan: PlanDep, body: ReminderRulesUpdate, session: SessionDep, clock: ClockDep,
-                         editor: EditorDep) -> ReminderRulesRead:
+async def put_plan_rules(
+    plan: PlanDep, body: ReminderRulesUpdate, session: SessionDep, clock: ClockDep, editor: EditorDep
+) -> ReminderRulesRead:
     """Replace the plan's override (`{}` inherits every default); its items' schedules follow."""
     return await service.put_rules(session, editor, clock, "plan", plan.id, body)
 
@@ -55,15 +58,17 @@ async def get_partner_rules(partner: PartnerDep, session: SessionDep) -> Reminde
 
 
 @router.put("/partners/{partner_id}/reminder-rules", response_model=ReminderRulesRead)
-async def put_partner_rules(partner: PartnerDep, body: ReminderRulesUpdate, session: SessionDep, clock: ClockDep,
-                            editor: EditorDep) -> ReminderRulesRead:
+async def put_partner_rules(
+    partner: PartnerDep, body: ReminderRulesUpdate, session: SessionDep, clock: ClockDep, editor: EditorDep
+) -> ReminderRulesRead:
     """Replace the partner's override; the schedules of the requests it leads follow."""
     return await service.put_rules(session, editor, clock, "partner", partner.id, body)
 
 
 @router.delete("/partners/{partner_id}/reminder-rules", response_model=ReminderRulesRead)
-async def delete_partner_rules(partner: PartnerDep, session: SessionDep, clock: ClockDep, editor: EditorDep
-                               ) -> ReminderRulesRead:
+async def delete_partner_rules(
+    partner: PartnerDep, session: SessionDep, clock: ClockDep, editor: EditorDep
+) -> ReminderRulesRead:
     """Drop the partner's override (the defaults apply again under each plan's); returns what now applies."""
     await service.delete_rules(session, editor, clock, "partner", partner.id)
     return await service.get_rules(session, "partner", partner.id)
@@ -76,15 +81,17 @@ async def get_item_rules(item: ItemDep, session: SessionDep) -> ReminderRulesRea
 
 
 @router.put("/items/{item_id}/reminder-rules", response_model=ReminderRulesRead)
-async def put_item_rules(item: ItemDep, body: ReminderRulesUpdate, session: SessionDep, clock: ClockDep,
-                         editor: ItemEditorDep) -> ReminderRulesRead:
+async def put_item_rules(
+    item: ItemDep, body: ReminderRulesUpdate, session: SessionDep, clock: ClockDep, editor: ItemEditorDep
+) -> ReminderRulesRead:
     """Replace the item's override; its deadlines' schedules follow."""
     return await service.put_rules(session, editor, clock, "item", item.id, body, item)
 
 
 @router.delete("/items/{item_id}/reminder-rules", response_model=ReminderRulesRead)
-async def delete_item_rules(item: ItemDep, session: SessionDep, clock: ClockDep, editor: ItemEditorDep
-                            ) -> ReminderRulesRead:
+async def delete_item_rules(
+    item: ItemDep, session: SessionDep, clock: ClockDep, editor: ItemEditorDep
+) -> ReminderRulesRead:
     """Drop the item's override: the plan's and the partner's rules apply again; returns what now applies."""
     await service.delete_rules(session, editor, clock, "item", item.id)
     return await service.get_rules(session, "item", item.id, item)

@@ -73,9 +73,15 @@ class Rules:
             "before_working_days": list(self.before_working_days),
             "on_due_day": self.on_due_day,
             "after": {"first": self.first_after, "every": self.repeat_every},
-            "escalation": {"late_after": self.late_after, "very_late_after": self.very_late_after,
-                           "repeats_after_very_late": self.repeats_after_very_late},
-            "sending_window": {"start": self.window_start.strftime("%H:%M"), "end": self.window_end.strftime("%H:%M")},
+            "escalation": {
+                "late_after": self.late_after,
+                "very_late_after": self.very_late_after,
+                "repeats_after_very_late": self.repeats_after_very_late,
+            },
+            "sending_window": {
+                "start": self.window_start.strftime("%H:%M"),
+                "end": self.window_end.strftime("%H:%M"),
+            },
         }
 
 
@@ -95,15 +101,19 @@ def apply_override(rules: Rules, override: Mapping[str, Any] | None) -> Rules:
     if override.get("enabled") is not None:
         changes["enabled"] = bool(override["enabled"])
     if override.get("before_working_days") is not None:
-        changes["before_working_days"] = tuple(sorted({int(n) for n in override["before_working_days"]},
-                                                      reverse=True))
+        changes["before_working_days"] = tuple(
+            sorted({int(n) for n in override["before_working_days"]}, reverse=True)
+        )
     if override.get("on_due_day") is not None:
         changes["on_due_day"] = bool(override["on_due_day"])
     if (after := override.get("after")) is not None:
         changes.update(first_after=int(after["first"]), repeat_every=int(after["every"]))
     if (escalation := override.get("escalation")) is not None:
-        changes.update(late_after=int(escalation["late_after"]), very_late_after=int(escalation["very_late_after"]),
-                       repeats_after_very_late=int(escalation["repeats_after_very_late"]))
+        changes.update(
+            late_after=int(escalation["late_after"]),
+            very_late_after=int(escalation["very_late_after"]),
+            repeats_after_very_late=int(escalation["repeats_after_very_late"]),
+        )
     if (window := override.get("sending_window")) is not None:
         changes.update(window_start=_time(window["start"]), window_end=_time(window["end"]))
     return replace(rules, **changes)
@@ -179,7 +189,9 @@ def _level(days_late: int, rules: Rules) -> Escalation:
     return "none"
 
 
-def schedule(due_on: date, rules: Rules, calendar: WorkingCalendar, anchor_on: date | None = None) -> list[Step]:
+def schedule(
+    due_on: date, rules: Rules, calendar: WorkingCalendar, anchor_on: date | None = None
+) -> list[Step]:
     """Every step of a deadline, in time order. `anchor_on` is set once the partner responded to the overdue
     deadline: the steps after the deadline then count from that day (escalation starts again, and the "+1"
     nudge is not repeated)."""

@@ -45,8 +45,12 @@ from shared.telemetry import extract_trace_context, inject_trace_context
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-EVENT_CLASSES = {"deadline.approaching": DeadlineApproaching, "deadline.due": DeadlineDue,
-                 "deadline.overdue": DeadlineOverdue, "deadline.escalated": DeadlineEscalated}
+EVENT_CLASSES = {
+    "deadline.approaching": DeadlineApproaching,
+    "deadline.due": DeadlineDue,
+    "deadline.overdue": DeadlineOverdue,
+    "deadline.escalated": DeadlineEscalated,
+}
 _WAITING = (Status.SENT.value, Status.ACKNOWLEDGED.value)
 _FAILED = "reminder schedule of deadline %s failed; looked at again after %s"
 
@@ -119,16 +123,19 @@ class DeadlineScanner:
         result.batches += 1
         item_ids = {row.item_id for row in rows}
         leads = await repository.lead_partners(session, item_ids)
-        overrides = await repository.rule_sets_for(session, {row.plan_id for row in rows}, set(leads.values()),
-                                                   item_ids)
+        overrides = await repository.rule_sets_for(
+            session, {row.plan_id for row in rows}, set(leads.values()), item_ids
+        )
         advances: list[Advance] = []
         failed: list[uuid.UUID] = []
         for row in rows:
             try:  # in memory only: a row that raises here has written nothing
                 lead = leads.get(row.item_id)
-                rules = r.merge(overrides.get(("plan", row.plan_id)),
-                                overrides.get(("partner", lead)) if lead else None,
-                                overrides.get(("item", row.item_id)))
+                rules = r.merge(
+                    overrides.get(("plan", row.plan_id)),
+                    overrides.get(("partner", lead)) if lead else None,
+                    overrides.get(("item", row.item_id)),
+                )
                 advances.append(self.advance(row, lead, rules, now))
             except Exception:  # isolate the bad row; the others go on
                 logger.exception(_FAILED, row.deadline_id, self.retry_failed_after)
@@ -139,8 +146,12 @@ class DeadlineScanner:
             async with session.begin_nested():  # the batch whole: a few bulk statements
                 written = await self._write(session, advances)
         except Exception as error:  # noqa: BLE001 - retried row by row, which logs the culprit's traceback
-            logger.warning("a batch of %d reminder schedule(s) failed whole (%s: %s); written again row by row",
-                           len(advances), type(error).__name__, error)
+            logger.warning(
+                "a batch of %d reminder schedule(s) failed whole (%s: %s); written again row by row",
+                len(advances),
+                type(error).__name__,
+                error,
+            )
             written = _Written()
             for advance in advances:
                 try:
@@ -171,8 +182,11 @@ class DeadlineScanner:
         await self._record_events(session, [firing for firing in firings if firing.key in inserted])
         if len(inserted) < len(firings):
             logger.warning("%d reminder(s) had already fired; not sent again", len(firings) - len(inserted))
-        written = _Written(fired=len(inserted), skipped=sum(firing.superseded for firing in firings),
-                           recomputed=len(advances) - len(firings))
+        written = _Written(
+            fired=len(inserted),
+            skipped=sum(firing.superseded for firing in firings),
+            recomputed=len(advances) - len(firings),
+        )
         unanswered = {firing.item_id for firing in firings if firing.unanswered}
         if unanswered:
             # Silence is never acceptance: past its response deadline a waiting request is « sans réponse ».
@@ -186,11 +200,15 @@ class DeadlineScanner:
         event is fired in the trace of the request that dated its deadline; its outbox row carries it on."""
         headers: list[dict[str, str]] = []
         for firing in firings:
-            with tracer.start_as_current_span(f"fire {firing.event.type}",
-                                              context=extract_trace_context(firing.trace_context),
-                                              attributes={"reminder.key": firing.key}):
+            with tracer.start_as_current_span(
+                f"fire {firing.event.type}",
+                context=extract_trace_context(firing.trace_context),
+                attributes={"reminder.key": firing.key},
+            ):
                 headers.append(dict(inject_trace_context({})))
-        await record_events(session, [firing.event for firing in firings], SYSTEM, self.clock, headers=headers)
+        await record_events(
+            session, [firing.event for firing in firings], SYSTEM, self.clock, headers=headers
+        )
 
     def advance(self, due: DueSchedule, lead: uuid.UUID | None, rules: r.Rules, now: datetime) -> Advance:
         """What one claimed schedule becomes at `now` (pure: nothing is written): its recomputed state, and the
@@ -202,9 +220,16 @@ class DeadlineScanner:
             escalation, armed_at, handled_until = "none", now, now
 
         def state(next_fire_at: datetime | None) -> dict[str, object]:
-            return {"deadline_id": due.deadline_id, "deadline_version": version, "arming": arming,
-                    "anchor_on": anchor_on, "armed_at": armed_at, "handled_until": handled_until,
-                    "escalation": escalation, "next_fire_at": next_fire_at}
+            return {
+                "deadline_id": due.deadline_id,
+                "deadline_version": version,
+                "arming": arming,
+                "anchor_on": anchor_on,
+                "armed_at": armed_at,
+                "handled_until": handled_until,
+                "escalation": escalation,
+                "next_fire_at": next_fire_at,
+            }
 
         if not is_active(due.kind, due.met_on, due.status):
             return Advance(due.deadline_id, state(None), None)
@@ -218,22 +243,43 @@ class DeadlineScanner:
         key = r.reminder_key(due.deadline_id, version, arming, step.name)
         event_type = step.event_type(escalation)
         row: dict[str, object] = {
-            "id": uuid.uuid4(), "reminder_key": key, "deadline_id": due.deadline_id, "item_id": due.item_id,
-            "deadline_version": version, "arming": arming, "step": step.name, "event_type": event_type,
-            "escalation": step.escalation, "fire_at": step.fire_at, "fired_at": now,
-            "skipped_steps": len(pending) - 1}
+            "id": uuid.uuid4(),
+            "reminder_key": key,
+            "deadline_id": due.deadline_id,
+            "item_id": due.item_id,
+            "deadline_version": version,
+            "arming": arming,
+            "step": step.name,
+            "event_type": event_type,
+            "escalation": step.escalation,
+            "fire_at": step.fire_at,
+            "fired_at": now,
+            "skipped_steps": len(pending) - 1,
+        }
         event = EVENT_CLASSES[event_type](
-            reminder_key=key, deadline_id=due.deadline_id, item_id=due.item_id, plan_id=due.plan_id,
-            kind=due.kind, due_on=due.due_on, deadline_version=version, step=step.name,
-            offset_working_days=step.offset, escalation=step.escalation, audience=list(step.audience(due.item_kind)),
-            partner_ids=[lead] if lead and due.item_kind == "request" else [], fire_at=step.fire_at)
+            reminder_key=key,
+            deadline_id=due.deadline_id,
+            item_id=due.item_id,
+            plan_id=due.plan_id,
+            kind=due.kind,
+            due_on=due.due_on,
+            deadline_version=version,
+            step=step.name,
+            offset_working_days=step.offset,
+            escalation=step.escalation,
+            audience=list(step.audience(due.item_kind)),
+            partner_ids=[lead] if lead and due.item_kind == "request" else [],
+            fire_at=step.fire_at,
+        )
         if r.ESCALATION_RANK[step.escalation] > r.ESCALATION_RANK[escalation]:
             escalation = step.escalation
         handled_until = now
         unanswered = due.kind == "response" and step.offset > 0 and due.status in _WAITING
-        return Advance(due.deadline_id, state(r.next_fire_at(steps, now)),
-                       Firing(key, due.item_id, row, event, len(pending) - 1, unanswered,
-                              due.trace_context))
+        return Advance(
+            due.deadline_id,
+            state(r.next_fire_at(steps, now)),
+            Firing(key, due.item_id, row, event, len(pending) - 1, unanswered, due.trace_context),
+        )
 
     async def run(self, stop: asyncio.Event, poll_seconds: float) -> None:
         """Tick until `stop` is set; a failed tick (database away) is retried on the next turn."""
@@ -241,9 +287,14 @@ class DeadlineScanner:
             try:
                 result = await self.tick()
                 if result.fired or result.marked_unanswered or result.failed:
-                    logger.info("scanner tick: %d reminder(s) sent, %d superseded, %d request(s) now unanswered, "
-                                "%d schedule(s) failed", result.fired, result.skipped, len(result.marked_unanswered),
-                                result.failed)
+                    logger.info(
+                        "scanner tick: %d reminder(s) sent, %d superseded, %d request(s) now unanswered, "
+                        "%d schedule(s) failed",
+                        result.fired,
+                        result.skipped,
+                        len(result.marked_unanswered),
+                        result.failed,
+                    )
             except Exception:  # keep scanning; the batch rolled back and will be claimed again
                 logger.exception("scanner tick failed, will retry")
             with contextlib.suppress(TimeoutError):

@@ -25,20 +25,36 @@ ClockTime = Annotated[time, BeforeValidator(_hhmm)]
 StrictInt = Annotated[int, Strict()]
 
 RULES_EXAMPLE: dict[str, Any] = {
-    "enabled": True, "before_working_days": [10, 3, 1], "on_due_day": True, "after": {"first": 1, "every": 5},
+    "enabled": True,
+    "before_working_days": [10, 3, 1],
+    "on_due_day": True,
+    "after": {"first": 1, "every": 5},
     "escalation": {"late_after": 10, "very_late_after": 20, "repeats_after_very_late": 2},
-    "sending_window": {"start": "08:30", "end": "18:00"}}
+    "sending_window": {"start": "08:30", "end": "18:00"},
+}
 
 
 class AfterRules(InputModel):
-    first: StrictInt = Field(ge=1, le=r.MAX_AFTER, description="Premier rappel, N jours ouvrés après l'échéance.")
-    every: StrictInt = Field(ge=1, le=r.MAX_AFTER, description="Puis tous les N jours ouvrés (comptés depuis l'échéance).")
+    first: StrictInt = Field(
+        ge=1, le=r.MAX_AFTER, description="Premier rappel, N jours ouvrés après l'échéance."
+    )
+    every: StrictInt = Field(
+        ge=1, le=r.MAX_AFTER, description="Puis tous les N jours ouvrés (comptés depuis l'échéance)."
+    )
 
 
 class EscalationRules(InputModel):
-    late_after: StrictInt = Field(ge=1, le=r.MAX_LATE, description="Retard (jours ouvrés) à partir duquel la hiérarchie du partenaire et le responsable à la ville sont ajoutés.")
-    very_late_after: StrictInt = Field(ge=2, le=r.MAX_LATE, description="Retard à partir duquel l'élu est ajouté.")
-    repeats_after_very_late: StrictInt = Field(ge=0, le=r.MAX_REPEATS, description="Relances après le grand retard, puis arrêt.")
+    late_after: StrictInt = Field(
+        ge=1,
+        le=r.MAX_LATE,
+        description="Retard (jours ouvrés) à partir duquel la hiérarchie du partenaire et le responsable à la ville sont ajoutés.",
+    )
+    very_late_after: StrictInt = Field(
+        ge=2, le=r.MAX_LATE, description="Retard à partir duquel l'élu est ajouté."
+    )
+    repeats_after_very_late: StrictInt = Field(
+        ge=0, le=r.MAX_REPEATS, description="Relances après le grand retard, puis arrêt."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> EscalationRules:
@@ -61,14 +77,20 @@ class SendingWindow(InputModel):
 class ReminderRulesUpdate(InputModel):
     """An override: only the groups given replace the inherited ones; an empty document inherits everything."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"before_working_days": [15, 5, 1], "sending_window": {"start": "09:00", "end": "17:00"}},
-        {"escalation": {"late_after": 5, "very_late_after": 15, "repeats_after_very_late": 0}},
-        {"enabled": False}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"before_working_days": [15, 5, 1], "sending_window": {"start": "09:00", "end": "17:00"}},
+                {"escalation": {"late_after": 5, "very_late_after": 15, "repeats_after_very_late": 0}},
+                {"enabled": False},
+            ]
+        }
+    )
 
     enabled: StrictFlag | None = None
-    before_working_days: list[StrictInt] | None = Field(default=None, max_length=r.MAX_BEFORE_STEPS,
-                                                        description="Rappels N jours ouvrés avant l'échéance.")
+    before_working_days: list[StrictInt] | None = Field(
+        default=None, max_length=r.MAX_BEFORE_STEPS, description="Rappels N jours ouvrés avant l'échéance."
+    )
     on_due_day: StrictFlag | None = None
     after: AfterRules | None = None
     escalation: EscalationRules | None = None
@@ -78,8 +100,12 @@ class ReminderRulesUpdate(InputModel):
     def _offsets(self) -> ReminderRulesUpdate:
         for n in self.before_working_days or []:
             if not 1 <= n <= r.MAX_BEFORE:
-                raise ValueError(f"before_working_days : chaque valeur doit être entre 1 et {r.MAX_BEFORE} (reçu {n})")
-        if self.before_working_days is not None and len(set(self.before_working_days)) != len(self.before_working_days):
+                raise ValueError(
+                    f"before_working_days : chaque valeur doit être entre 1 et {r.MAX_BEFORE} (reçu {n})"
+                )
+        if self.before_working_days is not None and len(set(self.before_working_days)) != len(
+            self.before_working_days
+        ):
             raise ValueError("before_working_days : valeurs en double")
         return self
 
@@ -98,11 +124,19 @@ class RulesDocument(BaseModel):
 
 
 class ReminderRulesRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "scope": "item", "target_id": "01a214bb-8702-7000-abee-62cd37c4247e",
-        "override": {"before_working_days": [15, 5, 1]},
-        "effective": {**RULES_EXAMPLE, "before_working_days": [15, 5, 1]},
-        "updated_at": "2026-03-02T09:00:00Z"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "item",
+                    "target_id": "01a214bb-8702-7000-abee-62cd37c4247e",
+                    "override": {"before_working_days": [15, 5, 1]},
+                    "effective": {**RULES_EXAMPLE, "before_working_days": [15, 5, 1]},
+                    "updated_at": "2026-03-02T09:00:00Z",
+                }
+            ]
+        }
+    )
 
     scope: Literal["plan", "partner", "item"]
     target_id: uuid.UUID
@@ -112,28 +146,59 @@ class ReminderRulesRead(BaseModel):
 
 
 class UpcomingReminder(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "reminder_key": "01a214bb-8702-7000-abee-62cd37c4247d:1:0:D-3",
-        "event_type": "deadline.approaching", "fire_at": "2026-03-04T07:30:00Z", "step": "D-3",
-        "offset_working_days": -3, "escalation": "none", "audience": ["liaison", "deputy"],
-        "partner_ids": ["01a214bb-8702-7000-abee-62cd37c4247f"],
-        "deadline_id": "01a214bb-8702-7000-abee-62cd37c4247d", "deadline_kind": "response",
-        "due_on": "2026-03-09", "deadline_version": 1, "item_id": "01a214bb-8702-7000-abee-62cd37c4247e",
-        "item_title": "Rénovation du centre commercial des Blagis",
-        "plan_id": "01a214bb-8702-7000-abee-62cd37c42480",
-        "recipients": [
-            {"contact_id": "01a214bb-8702-7000-abee-62cd37c42481",
-             "partner_id": "01a214bb-8702-7000-abee-62cd37c4247f", "partner_name": "Hauts-de-Seine Habitat",
-             "audience": "liaison", "civility": "Madame", "first_name": "Claire", "last_name": "Martin",
-             "title": "Directrice territoriale", "email": "claire.martin@example.org"},
-            {"contact_id": "01a214bb-8702-7000-abee-62cd37c42482",
-             "partner_id": "01a214bb-8702-7000-abee-62cd37c4247f", "partner_name": "Hauts-de-Seine Habitat",
-             "audience": "deputy", "civility": "Monsieur", "first_name": "Karim", "last_name": "Benali",
-             "title": None, "email": "k.benali@example.org"}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reminder_key": "01a214bb-8702-7000-abee-62cd37c4247d:1:0:D-3",
+                    "event_type": "deadline.approaching",
+                    "fire_at": "2026-03-04T07:30:00Z",
+                    "step": "D-3",
+                    "offset_working_days": -3,
+                    "escalation": "none",
+                    "audience": ["liaison", "deputy"],
+                    "partner_ids": ["01a214bb-8702-7000-abee-62cd37c4247f"],
+                    "deadline_id": "01a214bb-8702-7000-abee-62cd37c4247d",
+                    "deadline_kind": "response",
+                    "due_on": "2026-03-09",
+                    "deadline_version": 1,
+                    "item_id": "01a214bb-8702-7000-abee-62cd37c4247e",
+                    "item_title": "Rénovation du centre commercial des Blagis",
+                    "plan_id": "01a214bb-8702-7000-abee-62cd37c42480",
+                    "recipients": [
+                        {
+                            "contact_id": "01a214bb-8702-7000-abee-62cd37c42481",
+                            "partner_id": "01a214bb-8702-7000-abee-62cd37c4247f",
+                            "partner_name": "Hauts-de-Seine Habitat",
+                            "audience": "liaison",
+                            "civility": "Madame",
+                            "first_name": "Claire",
+                            "last_name": "Martin",
+                            "title": "Directrice territoriale",
+                            "email": "claire.martin@example.org",
+                        },
+                        {
+                            "contact_id": "01a214bb-8702-7000-abee-62cd37c42482",
+                            "partner_id": "01a214bb-8702-7000-abee-62cd37c4247f",
+                            "partner_name": "Hauts-de-Seine Habitat",
+                            "audience": "deputy",
+                            "civility": "Monsieur",
+                            "first_name": "Karim",
+                            "last_name": "Benali",
+                            "title": None,
+                            "email": "k.benali@example.org",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
     reminder_key: str
     event_type: str
-    fire_at: datetime = Field(description="Instant d'envoi prévu (UTC) ; dans le passé : envoi au prochain passage du scanner.")
+    fire_at: datetime = Field(
+        description="Instant d'envoi prévu (UTC) ; dans le passé : envoi au prochain passage du scanner."
+    )
     step: str
     offset_working_days: int
     escalation: str
@@ -146,7 +211,11 @@ class UpcomingReminder(BaseModel):
     item_id: uuid.UUID
     item_title: str
     plan_id: uuid.UUID
-    recipients: list[Recipient] | None = Field(default=None, description=(
-        "Les personnes derrière ces rôles, telles qu'elles seraient résolues aujourd'hui (elles le sont de nouveau "
-        "à l'envoi) ; pour les clés admin, city et service seulement — null pour les autres (lecteurs, "
-        "partenaires), qui ne voient que les rôles."))
+    recipients: list[Recipient] | None = Field(
+        default=None,
+        description=(
+            "Les personnes derrière ces rôles, telles qu'elles seraient résolues aujourd'hui (elles le sont de nouveau "
+            "à l'envoi) ; pour les clés admin, city et service seulement — null pour les autres (lecteurs, "
+            "partenaires), qui ne voient que les rôles."
+        ),
+    )

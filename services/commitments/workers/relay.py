@@ -25,27 +25,38 @@ from shared.telemetry import setup_tracing
 logger = logging.getLogger("services.commitments.relay")
 
 
-async def run_relay(settings: CommitmentsSettings, *, before_mark: Callable[[int], Awaitable[None]] | None = None,
-                    before_publish: Callable[[int], Awaitable[None]] | None = None) -> None:
+async def run_relay(
+    settings: CommitmentsSettings,
+    *,
+    before_mark: Callable[[int], Awaitable[None]] | None = None,
+    before_publish: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
     """Relay until SIGTERM/SIGINT; ready (HEALTH_PORT) while NATS is connected and the database answers, and
     /metrics there (the outbox's lag). `before_publish` and `before_mark` are the relay's hooks once a batch is
     read and before publishing it, and between publishing it and marking it (the crash tests use them)."""
     connection: dict[str, Any] = {}
     hooks: list[Hook] = []
-    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks):
+    async with worker_probes(
+        settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks
+    ):
         await _relay(settings, connection, before_mark, before_publish, hooks)
 
 
-async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
-                 before_mark: Callable[[int], Awaitable[None]] | None,
-                 before_publish: Callable[[int], Awaitable[None]] | None, metrics_hooks: list[Hook]) -> None:
+async def _relay(
+    settings: CommitmentsSettings,
+    connection: dict[str, Any],
+    before_mark: Callable[[int], Awaitable[None]] | None,
+    before_publish: Callable[[int], Awaitable[None]] | None,
+    metrics_hooks: list[Hook],
+) -> None:
     # The relay's publish spans, and the trace context of events recorded outside any HTTP request.
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "commitments-relay", settings.otel_exporter_otlp_endpoint)
     stop = stop_on_signals()
     # connect() retries forever while NATS is away: race it against a stop request.
-    connecting = asyncio.ensure_future(connect(settings.nats_url, name="commitments-relay",
-                                               error_cb=_log_nats_error))
+    connecting = asyncio.ensure_future(
+        connect(settings.nats_url, name="commitments-relay", error_cb=_log_nats_error)
+    )
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
     if not connecting.done():
@@ -55,14 +66,24 @@ async def _relay(settings: CommitmentsSettings, connection: dict[str, Any],
     nats_client = connecting.result()
     connection["nats"] = nats_client
     engine = create_engine(settings.database_url)
-    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds,
-                        settings.events_stream_replicas)
+    stream = StreamSpec(
+        settings.events_stream,
+        settings.events_subject_prefix,
+        settings.events_duplicate_window_seconds,
+        settings.events_stream_replicas,
+    )
     sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)
     metrics_hooks.append(outbox_lag_hook(stream.name, lambda: outbox_lag(sessionmaker, SystemClock())))
-    outbox_relay = OutboxRelay(sessionmaker, nats_client, stream, SystemClock(),
-                               batch_size=settings.relay_batch_size, poll_seconds=settings.relay_poll_seconds,
-                               before_mark=before_mark, before_publish=before_publish)
+    outbox_relay = OutboxRelay(
+        sessionmaker,
+        nats_client,
+        stream,
+        SystemClock(),
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_poll_seconds,
+        before_mark=before_mark,
+        before_publish=before_publish,
+    )
     try:
         await outbox_relay.run(stop)  # declares the stream (ensure_stream) before relaying
     finally:

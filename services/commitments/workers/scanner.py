@@ -30,8 +30,13 @@ from shared.telemetry import setup_tracing
 logger = logging.getLogger("services.commitments.scanner")
 
 
-async def run_scanner(settings: ScannerSettings, *, once: bool, as_of: datetime | None,
-                      in_batch: Callable[[int], Awaitable[None]] | None = None) -> None:
+async def run_scanner(
+    settings: ScannerSettings,
+    *,
+    once: bool,
+    as_of: datetime | None,
+    in_batch: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
     """One tick printed as a JSON line (`once`), or ticks every SCANNER_POLL_SECONDS until SIGTERM/SIGINT;
     `as_of` fixes the clock; `in_batch` is the scanner's hook inside each batch's transaction (the crash tests
     use it). Ready (HEALTH_PORT) while the database answers. Not NATS: the scanner's events go to the outbox,
@@ -40,23 +45,35 @@ async def run_scanner(settings: ScannerSettings, *, once: bool, as_of: datetime 
         await _scan(settings, once, as_of, in_batch)
 
 
-async def _scan(settings: ScannerSettings, once: bool, as_of: datetime | None,
-                in_batch: Callable[[int], Awaitable[None]] | None) -> None:
+async def _scan(
+    settings: ScannerSettings,
+    once: bool,
+    as_of: datetime | None,
+    in_batch: Callable[[int], Awaitable[None]] | None,
+) -> None:
     use_calendar(settings.working_calendar())
     # The spans of the reminders fired, each in the trace of the request that dated its deadline.
     if settings.tracing_enabled:
-        setup_tracing(settings.otel_service_name or "commitments-scanner", settings.otel_exporter_otlp_endpoint)
+        setup_tracing(
+            settings.otel_service_name or "commitments-scanner", settings.otel_exporter_otlp_endpoint
+        )
     install()  # a request marked « sans réponse » moves along its lifecycle, with what that sets off
     engine = create_engine(settings.database_url)
-    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds,
-                        settings.events_stream_replicas)
+    stream = StreamSpec(
+        settings.events_stream,
+        settings.events_subject_prefix,
+        settings.events_duplicate_window_seconds,
+        settings.events_stream_replicas,
+    )
     try:  # to wake the relay at once after a batch; without NATS the relay's poll still finds the events
         # connect() retries forever while NATS is away: the scanner does not wait for it.
         nats_client: NatsClient | None = await asyncio.wait_for(
-            connect(settings.nats_url, name="commitments-scanner", error_cb=_log_nats_error), timeout=5)
+            connect(settings.nats_url, name="commitments-scanner", error_cb=_log_nats_error), timeout=5
+        )
     except Exception as exc:  # noqa: BLE001 - whatever stops NATS, the relay's poll still publishes
-        logger.warning("NATS unreachable (%s): the relay publishes the scanner's events at its next poll", exc)
+        logger.warning(
+            "NATS unreachable (%s): the relay publishes the scanner's events at its next poll", exc
+        )
         nats_client = None
     pings: set[asyncio.Task[None]] = set()
 
@@ -67,14 +84,28 @@ async def _scan(settings: ScannerSettings, once: bool, as_of: datetime | None,
             task.add_done_callback(pings.discard)
 
     # Events go to the outbox in the batch's transaction; the relay publishes them.
-    scanner = DeadlineScanner(outbox_aware_sessionmaker(engine, wake_relays), clock_as_of(as_of, SystemClock()),
-                              batch_size=settings.scanner_batch_size, in_batch=in_batch)
+    scanner = DeadlineScanner(
+        outbox_aware_sessionmaker(engine, wake_relays),
+        clock_as_of(as_of, SystemClock()),
+        batch_size=settings.scanner_batch_size,
+        in_batch=in_batch,
+    )
     try:
         if once:
             result = await scanner.tick()
-            print(json.dumps({"scanner": "tick", "fired": result.fired, "superseded": result.skipped,
-                              "recomputed": result.recomputed, "failed": result.failed,
-                              "unanswered": [str(item_id) for item_id in result.marked_unanswered]}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "scanner": "tick",
+                        "fired": result.fired,
+                        "superseded": result.skipped,
+                        "recomputed": result.recomputed,
+                        "failed": result.failed,
+                        "unanswered": [str(item_id) for item_id in result.marked_unanswered],
+                    }
+                ),
+                flush=True,
+            )
             return
         stop = stop_on_signals()
         print(json.dumps({"scanner": "started"}), flush=True)

@@ -24,7 +24,9 @@ from services.notifications.config import NotificationsSettings
 from shared.problems import DomainError
 
 _VERSION = 1
-_LAYOUT = struct.Struct(">BBQ16s16s16s16s")  # version, purpose, expires (epoch s), token, item, contact, deadline
+_LAYOUT = struct.Struct(
+    ">BBQ16s16s16s16s"
+)  # version, purpose, expires (epoch s), token, item, contact, deadline
 _MAC_BYTES = 32
 _NO_DEADLINE = uuid.UUID(int=0)
 # Domain separation: the configured secret may one day sign something else; this key only signs links.
@@ -83,25 +85,48 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _token(key: bytes, purpose: Purpose, expires: int, token_id: bytes, item_id: uuid.UUID, contact_id: uuid.UUID,
-           deadline_id: uuid.UUID | None) -> str:
-    payload = _LAYOUT.pack(_VERSION, _PURPOSE_CODES[purpose], expires, token_id, item_id.bytes, contact_id.bytes,
-                           (deadline_id or _NO_DEADLINE).bytes)
+def _token(
+    key: bytes,
+    purpose: Purpose,
+    expires: int,
+    token_id: bytes,
+    item_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    deadline_id: uuid.UUID | None,
+) -> str:
+    payload = _LAYOUT.pack(
+        _VERSION,
+        _PURPOSE_CODES[purpose],
+        expires,
+        token_id,
+        item_id.bytes,
+        contact_id.bytes,
+        (deadline_id or _NO_DEADLINE).bytes,
+    )
     return f"{_b64(payload)}.{_b64(hmac.digest(key, payload, 'sha256'))}"
 
 
 def sign(secret: str, link: ActionLink) -> str:
     """The token carrying this link, signed with the secret."""
-    return _token(_key(secret), link.purpose, int(link.expires_at.timestamp()), link.token_id.bytes, link.item_id,
-                  link.contact_id, link.deadline_id)
+    return _token(
+        _key(secret),
+        link.purpose,
+        int(link.expires_at.timestamp()),
+        link.token_id.bytes,
+        link.item_id,
+        link.contact_id,
+        link.deadline_id,
+    )
 
 
 def verify(secret: str, token: str, now: datetime, purpose: Purpose | None = None) -> ActionLink:
     """The link a token carries: InvalidLink if it was altered, forged or is for another purpose; ExpiredLink
     once past its expiry."""
     key = _key(secret)
-    refused = InvalidLink("Ce lien n'est pas valide : il a peut-être été modifié ou mal copié. Utilisez le lien "
-                          "tel qu'il figure dans le courriel.")
+    refused = InvalidLink(
+        "Ce lien n'est pas valide : il a peut-être été modifié ou mal copié. Utilisez le lien "
+        "tel qu'il figure dans le courriel."
+    )
     if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
         raise refused
     encoded_payload, encoded_mac = token.split(".")
@@ -119,25 +144,37 @@ def verify(secret: str, token: str, now: datetime, purpose: Purpose | None = Non
     version, code, expires, token_id, item_id, contact_id, deadline_id = _LAYOUT.unpack(payload)
     if version != _VERSION or code not in _PURPOSES_BY_CODE:
         raise refused
-    link = ActionLink(purpose=_PURPOSES_BY_CODE[code], token_id=uuid.UUID(bytes=token_id),
-                      item_id=uuid.UUID(bytes=item_id), contact_id=uuid.UUID(bytes=contact_id),
-                      deadline_id=None if deadline_id == _NO_DEADLINE.bytes else uuid.UUID(bytes=deadline_id),
-                      expires_at=datetime.fromtimestamp(expires, UTC))
+    link = ActionLink(
+        purpose=_PURPOSES_BY_CODE[code],
+        token_id=uuid.UUID(bytes=token_id),
+        item_id=uuid.UUID(bytes=item_id),
+        contact_id=uuid.UUID(bytes=contact_id),
+        deadline_id=None if deadline_id == _NO_DEADLINE.bytes else uuid.UUID(bytes=deadline_id),
+        expires_at=datetime.fromtimestamp(expires, UTC),
+    )
     if purpose is not None and link.purpose is not purpose:
         raise refused
     if now >= link.expires_at:
-        raise ExpiredLink("Ce lien a expiré. Les liens des courriels de rappel sont valables un temps limité : "
-                          "utilisez ceux du dernier rappel reçu, ou répondez directement à la Ville.")
+        raise ExpiredLink(
+            "Ce lien a expiré. Les liens des courriels de rappel sont valables un temps limité : "
+            "utilisez ceux du dernier rappel reçu, ou répondez directement à la Ville."
+        )
     return link
 
 
-def new_link(purpose: Purpose, item_id: uuid.UUID, contact_id: uuid.UUID, deadline_id: uuid.UUID | None,
-             expires_at: datetime) -> ActionLink:
+def new_link(
+    purpose: Purpose,
+    item_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    deadline_id: uuid.UUID | None,
+    expires_at: datetime,
+) -> ActionLink:
     """A fresh link with its own random token id (the id recorded when the link is used)."""
     # Whole seconds: the token stores the expiry as an integer.
     expires_at = datetime.fromtimestamp(int(expires_at.timestamp()), UTC)
-    return ActionLink(purpose, uuid.UUID(bytes=secrets.token_bytes(16)), item_id, contact_id, deadline_id,
-                      expires_at)
+    return ActionLink(
+        purpose, uuid.UUID(bytes=secrets.token_bytes(16)), item_id, contact_id, deadline_id, expires_at
+    )
 
 
 def page_url(settings: NotificationsSettings, token: str) -> str:
@@ -145,14 +182,31 @@ def page_url(settings: NotificationsSettings, token: str) -> str:
     return f"{settings.public_base_url.rstrip('/')}/actions/{token}"
 
 
-def action_links(settings: NotificationsSettings, item_id: uuid.UUID, contact_id: uuid.UUID,
-                 deadline_id: uuid.UUID | None, now: datetime) -> dict[str, str]:
+def action_links(
+    settings: NotificationsSettings,
+    item_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    deadline_id: uuid.UUID | None,
+    now: datetime,
+) -> dict[str, str]:
     """The signed links of one reminder to one contact, by purpose (no « new date » without a deadline)."""
     # What sign(new_link(…)) does for each purpose, with what the links share worked out once (four a mail).
     key = _key(settings.action_link_secret)
     expires = int((now + timedelta(days=settings.action_link_lifetime_days)).timestamp())
     purposes = [purpose for purpose in Purpose if purpose is not Purpose.NEW_DATE or deadline_id is not None]
     randomness = secrets.token_bytes(16 * len(purposes))  # one random token id per link
-    return {purpose.value: page_url(settings, _token(key, purpose, expires, randomness[16 * index:16 * index + 16],
-                                                     item_id, contact_id, deadline_id))
-            for index, purpose in enumerate(purposes)}
+    return {
+        purpose.value: page_url(
+            settings,
+            _token(
+                key,
+                purpose,
+                expires,
+                randomness[16 * index : 16 * index + 16],
+                item_id,
+                contact_id,
+                deadline_id,
+            ),
+        )
+        for index, purpose in enumerate(purposes)
+    }

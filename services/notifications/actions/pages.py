@@ -15,8 +15,13 @@ from shared.calendar import format_date_fr
 from shared.clock import PARIS
 from shared.problems import DomainError
 
-_environment = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
-                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_environment = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 HEADINGS = {
     "acknowledge": "Accuser réception de la demande",
@@ -31,8 +36,10 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                "frame-ancestors 'none'; base-uri 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
 }
 
 
@@ -41,18 +48,33 @@ def _page(template: str, status: int, **values: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=_HEADERS)
 
 
-def form_page(link: ActionLink, item: dict[str, Any] | None, today: date, values: dict[str, str] | None = None,
-              errors: dict[str, str] | None = None) -> HTMLResponse:
+def form_page(
+    link: ActionLink,
+    item: dict[str, Any] | None,
+    today: date,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
     """The form of the link's purpose (a confirm button for an acknowledgement); 422 when re-shown with errors."""
     due = item.get("next_due_on") if item else None
     shown_item = None
     if item is not None:
-        shown_item = {"title": item.get("title", ""), "status_label": item.get("status_label", item.get("status", "")),
-                      "next_due_on": format_date_fr(date.fromisoformat(due)) if due else None}
-    return _page("form.html.j2", 422 if errors else 200, heading=HEADINGS[link.purpose.value],
-                 purpose=link.purpose.value, item=shown_item, values=values or {}, errors=errors or {},
-                 tomorrow=(today + timedelta(days=1)).isoformat(),
-                 expires_on=format_date_fr(link.expires_at.astimezone(PARIS).date()))
+        shown_item = {
+            "title": item.get("title", ""),
+            "status_label": item.get("status_label", item.get("status", "")),
+            "next_due_on": format_date_fr(date.fromisoformat(due)) if due else None,
+        }
+    return _page(
+        "form.html.j2",
+        422 if errors else 200,
+        heading=HEADINGS[link.purpose.value],
+        purpose=link.purpose.value,
+        item=shown_item,
+        values=values or {},
+        errors=errors or {},
+        tomorrow=(today + timedelta(days=1)).isoformat(),
+        expires_on=format_date_fr(link.expires_at.astimezone(PARIS).date()),
+    )
 
 
 def result_page(outcome: Outcome) -> HTMLResponse:

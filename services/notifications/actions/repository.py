@@ -21,15 +21,26 @@ async def get(session: AsyncSession, token_id: uuid.UUID, for_update: bool = Fal
 
 async def release_claim(session: AsyncSession, token_id: uuid.UUID, claimed_at: datetime) -> None:
     # Only our own claim: a claim taken over after the lease belongs to someone else now.
-    await session.execute(delete(ActionLinkUse).where(ActionLinkUse.token_id == token_id,
-                                                      ActionLinkUse.used_at.is_(None),
-                                                      ActionLinkUse.claimed_at == claimed_at))
+    await session.execute(
+        delete(ActionLinkUse).where(
+            ActionLinkUse.token_id == token_id,
+            ActionLinkUse.used_at.is_(None),
+            ActionLinkUse.claimed_at == claimed_at,
+        )
+    )
 
 
-async def contact_partner(session: AsyncSession, item_id: uuid.UUID, contact_id: uuid.UUID) -> uuid.UUID | None:
+async def contact_partner(
+    session: AsyncSession, item_id: uuid.UUID, contact_id: uuid.UUID
+) -> uuid.UUID | None:
     """The partner of the contact a link was sent to, as the latest delivery to them about the item says (the
     link itself carries no partner)."""
-    statement = (select(Delivery.partner_id).where(Delivery.item_id == item_id, Delivery.contact_id == contact_id,
-                                                   Delivery.partner_id.is_not(None))
-                 .order_by(Delivery.id.desc()).limit(1))
+    statement = (
+        select(Delivery.partner_id)
+        .where(
+            Delivery.item_id == item_id, Delivery.contact_id == contact_id, Delivery.partner_id.is_not(None)
+        )
+        .order_by(Delivery.id.desc())
+        .limit(1)
+    )
     return await session.scalar(statement)

@@ -25,12 +25,16 @@ from shared.problems import DomainError
 async def _require_secret(app: FastAPI) -> AsyncIterator[None]:
     # Without a secret anyone could forge a link and act for any contact: refuse to start rather than serve.
     if not app.state.settings.action_link_secret:
-        raise MissingSecret("ACTION_LINK_SECRET est vide : le service des notifications refuse de démarrer "
-                            "(les liens d'action des courriels pourraient être contrefaits).")
+        raise MissingSecret(
+            "ACTION_LINK_SECRET est vide : le service des notifications refuse de démarrer "
+            "(les liens d'action des courriels pourraient être contrefaits)."
+        )
     yield
 
 
-router = APIRouter(prefix="/actions", tags=["Action links"], include_in_schema=False, lifespan=_require_secret)
+router = APIRouter(
+    prefix="/actions", tags=["Action links"], include_in_schema=False, lifespan=_require_secret
+)
 
 Token = Annotated[str, Path(max_length=MAX_TOKEN_LENGTH)]
 
@@ -47,15 +51,19 @@ def _actions(request: Request, link: ActionLink) -> ContactActions:
     return commitments.acting_as(link.contact_id)
 
 
-async def _open(sessionmaker: async_sessionmaker[AsyncSession], settings: SettingsDep, clock: ClockDep,
-                token: str) -> ActionLink:
+async def _open(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: SettingsDep, clock: ClockDep, token: str
+) -> ActionLink:
     # A short read of its own: the page must not hold a transaction while it calls the commitments service.
     async with sessionmaker() as session, session.begin():
         return await service.open_link(session, settings.action_link_secret, token, clock.now())
 
 
 async def _form_fields(request: Request) -> dict[str, str]:
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+    if (
+        request.headers.get("content-type", "").split(";")[0].strip().lower()
+        != "application/x-www-form-urlencoded"
+    ):
         raise UnreadableForm("Formulaire attendu (application/x-www-form-urlencoded).")
     try:
         body = (await request.body()).decode("utf-8")
@@ -66,8 +74,9 @@ async def _form_fields(request: Request) -> dict[str, str]:
 
 
 @router.get("/{token}", response_class=HTMLResponse)
-async def show_action(token: Token, request: Request, sessionmaker: SessionmakerDep, settings: SettingsDep,
-                      clock: ClockDep) -> HTMLResponse:
+async def show_action(
+    token: Token, request: Request, sessionmaker: SessionmakerDep, settings: SettingsDep, clock: ClockDep
+) -> HTMLResponse:
     """The page of one link: what it is about and a form (nothing changes until the form is sent)."""
     try:
         link = await _open(sessionmaker, settings, clock, token)
@@ -78,8 +87,9 @@ async def show_action(token: Token, request: Request, sessionmaker: Sessionmaker
 
 
 @router.post("/{token}", response_class=HTMLResponse)
-async def submit_action(token: Token, request: Request, sessionmaker: SessionmakerDep, settings: SettingsDep,
-                        clock: ClockDep) -> HTMLResponse:
+async def submit_action(
+    token: Token, request: Request, sessionmaker: SessionmakerDep, settings: SettingsDep, clock: ClockDep
+) -> HTMLResponse:
     """Record the link's action in the commitments service as its contact, then show the result."""
     try:
         link = await _open(sessionmaker, settings, clock, token)

@@ -36,8 +36,12 @@ class NotForMeForm(InputModel):
     title: SingleLine | None = None
 
 
-FORMS: dict[str, type[InputModel]] = {"acknowledge": AcknowledgeForm, "done": DoneForm, "new_date": NewDateForm,
-                                      "not_for_me": NotForMeForm}
+FORMS: dict[str, type[InputModel]] = {
+    "acknowledge": AcknowledgeForm,
+    "done": DoneForm,
+    "new_date": NewDateForm,
+    "not_for_me": NotForMeForm,
+}
 FIELD_LIMIT = 20_000
 
 _MESSAGES = {

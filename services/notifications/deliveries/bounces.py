@@ -76,8 +76,10 @@ def _parse(raw: bytes) -> DeliveryReport:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     report_type = collapse_rfc2231_value(message.get_param("report-type") or "")
     if message.get_content_type() != "multipart/report" or report_type.lower() != "delivery-status":
-        raise NotADeliveryReport("Ce courrier n'est pas un avis de remise (multipart/report, "
-                                 "report-type=delivery-status, RFC 3464).")
+        raise NotADeliveryReport(
+            "Ce courrier n'est pas un avis de remise (multipart/report, "
+            "report-type=delivery-status, RFC 3464)."
+        )
     status_part = _first_part(message, "message/delivery-status")
     if status_part is None:
         raise NotADeliveryReport("L'avis ne contient pas de partie message/delivery-status.")
@@ -85,15 +87,21 @@ def _parse(raw: bytes) -> DeliveryReport:
     if not recipients:
         raise NotADeliveryReport("L'avis ne contient aucun bloc par destinataire (Action, Status).")
     # One recipient per message here: a failed block, if any, decides.
-    block = next((b for b in recipients if (b.get("Action") or "").strip().lower() == "failed"), recipients[0])
+    block = next(
+        (b for b in recipients if (b.get("Action") or "").strip().lower() == "failed"), recipients[0]
+    )
     message_id = _returned_message_id(message)
     if message_id is None:
-        raise NotADeliveryReport("L'avis ne dit pas quel message il renvoie (Message-ID absent du message "
-                                 "ou des en-têtes joints).")
+        raise NotADeliveryReport(
+            "L'avis ne dit pas quel message il renvoie (Message-ID absent du message ou des en-têtes joints)."
+        )
     diagnostic = block.get("Diagnostic-Code")
-    return DeliveryReport(message_id=message_id, action=(block.get("Action") or "").strip().lower(),
-                          status=(block.get("Status") or "").strip().split(" ")[0],
-                          diagnostic=str(diagnostic).strip() if diagnostic else None)
+    return DeliveryReport(
+        message_id=message_id,
+        action=(block.get("Action") or "").strip().lower(),
+        status=(block.get("Status") or "").strip().split(" ")[0],
+        diagnostic=str(diagnostic).strip() if diagnostic else None,
+    )
 
 
 def _decoded(part: Message) -> bytes:
@@ -113,8 +121,11 @@ def _recipient_blocks(status_part: Message) -> list[Message]:
         blocks = [block for block in payload if isinstance(block, Message)]
     else:  # a part the parser left as text (an unusual transfer encoding): read its blocks as headers
         text = _decoded(status_part)
-        blocks = [BytesHeaderParser().parsebytes(chunk.strip() + b"\n")
-                  for chunk in re.split(rb"\r?\n\r?\n", text) if chunk.strip()]
+        blocks = [
+            BytesHeaderParser().parsebytes(chunk.strip() + b"\n")
+            for chunk in re.split(rb"\r?\n\r?\n", text)
+            if chunk.strip()
+        ]
     return [block for block in blocks if block.get("Action") is not None]
 
 
@@ -146,8 +157,9 @@ class BounceResult:
 async def record_bounce(session: AsyncSession, clock: Clock, report: DeliveryReport) -> BounceResult:
     """Mark the delivery the report returns as bounced, with one `delivery.bounced` event per reminder it
     carried; NotFound when no delivery has that Message-ID."""
-    delivery = await repository.by_message_id(session, report.message_id,
-                                              for_update=session.bind.dialect.name == "postgresql")
+    delivery = await repository.by_message_id(
+        session, report.message_id, for_update=session.bind.dialect.name == "postgresql"
+    )
     if delivery is None:
         raise NotFound("Aucun envoi ne porte ce Message-ID.", message_id=report.message_id)
     if not report.is_bounce or delivery.status not in (DeliveryStatus.SENT, DeliveryStatus.BOUNCED):
@@ -170,9 +182,17 @@ async def record_bounce(session: AsyncSession, clock: Clock, report: DeliveryRep
 
 async def _reminders(session: AsyncSession, delivery: Delivery) -> list[ReminderDelivery]:
     if delivery.kind == DeliveryKind.DIGEST:
-        parts = [part for part in await repository.in_digest(session, delivery.id)
-                 if part.status == DeliveryStatus.DIGESTED]
-        return [ReminderDelivery(part.id, part.event, part.partner_id, part.contact_id, delivery.attempts)
-                for part in parts]
-    return [ReminderDelivery(delivery.id, delivery.event, delivery.partner_id, delivery.contact_id,
-                             delivery.attempts)]
+        parts = [
+            part
+            for part in await repository.in_digest(session, delivery.id)
+            if part.status == DeliveryStatus.DIGESTED
+        ]
+        return [
+            ReminderDelivery(part.id, part.event, part.partner_id, part.contact_id, delivery.attempts)
+            for part in parts
+        ]
+    return [
+        ReminderDelivery(
+            delivery.id, delivery.event, delivery.partner_id, delivery.contact_id, delivery.attempts
+        )
+    ]

@@ -77,8 +77,14 @@ class Claim:
 class Claims:
     """This worker's claims on the deliveries table."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, worker_id: str,
-                 lease: timedelta, batch_size: int) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        worker_id: str,
+        lease: timedelta,
+        batch_size: int,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.worker_id = worker_id
@@ -94,8 +100,12 @@ class Claims:
             released = await repository.release_earlier_generations(session, holder, now)
         self.holder = holder
         if released:
-            logger.warning("sender %s (generation %d) took back %d deliveries its previous run had claimed",
-                           holder.worker_id, holder.generation, released)
+            logger.warning(
+                "sender %s (generation %d) took back %d deliveries its previous run had claimed",
+                holder.worker_id,
+                holder.generation,
+                released,
+            )
         return released
 
     async def claim(self) -> Claim | None:
@@ -109,12 +119,16 @@ class Claims:
             if await repository.current_generation(session, self.worker_id) != self.holder.generation:
                 raise IdentityTaken(self.worker_id)
             skip_locked = session.bind.dialect.name == "postgresql"
-            rows = await repository.claim_due(session, now, lease_until, self.batch_size, skip_locked, self.holder)
+            rows = await repository.claim_due(
+                session, now, lease_until, self.batch_size, skip_locked, self.holder
+            )
             if not rows:
                 return None
             digest_parts = {
                 row.id: list(await repository.in_digest(session, row.id))
-                for row in rows if row.kind == DeliveryKind.DIGEST}
+                for row in rows
+                if row.kind == DeliveryKind.DIGEST
+            }
         return Claim(rows, self.holder, lease_until, digest_parts)
 
     async def renew(self, claim: Claim) -> None:

@@ -49,8 +49,10 @@ def stale_reason(event: DeadlineReminder, context: ReminderContext) -> str | Non
     if deadline is None:
         return "échéance supprimée"
     if deadline.version != event.deadline_version:
-        return (f"échéance modifiée depuis le rappel (version {event.deadline_version} → {deadline.version}, "
-                f"désormais le {deadline.due_on.isoformat()})")
+        return (
+            f"échéance modifiée depuis le rappel (version {event.deadline_version} → {deadline.version}, "
+            f"désormais le {deadline.due_on.isoformat()})"
+        )
     if deadline.met_on is not None:
         return f"échéance tenue le {deadline.met_on.isoformat()}"
     if not deadline.reminders_active:
@@ -81,11 +83,13 @@ class ContextRequests:
 
     def __init__(self, commitments: CommitmentsClient) -> None:
         self.commitments = commitments
-        self._asked: dict[tuple[uuid.UUID, uuid.UUID | None, tuple[str, ...]],
-                          asyncio.Future[ReminderContext | None]] = {}
+        self._asked: dict[
+            tuple[uuid.UUID, uuid.UUID | None, tuple[str, ...]], asyncio.Future[ReminderContext | None]
+        ] = {}
 
-    async def get(self, item_id: uuid.UUID, deadline_id: uuid.UUID | None, audiences: Sequence[str]
-                  ) -> ReminderContext | None:
+    async def get(
+        self, item_id: uuid.UUID, deadline_id: uuid.UUID | None, audiences: Sequence[str]
+    ) -> ReminderContext | None:
         key = (item_id, deadline_id, tuple(sorted(set(audiences))))
         if key not in self._asked:
             self._asked[key] = asyncio.ensure_future(self.commitments.reminder_context(*key))
@@ -107,7 +111,9 @@ def reminder_event(row: ClaimedDelivery | Delivery) -> DeadlineReminder:
 
 
 def _find(context: ReminderContext, contact_id: uuid.UUID, audiences: Sequence[str]) -> Recipient | None:
-    return next((r for r in context.recipients if r.contact_id == contact_id and r.audience in audiences), None)
+    return next(
+        (r for r in context.recipients if r.contact_id == contact_id and r.audience in audiences), None
+    )
 
 
 class MailComposer:
@@ -119,8 +125,9 @@ class MailComposer:
         self.calendar = calendar
         self.domain = settings.message_id_domain
 
-    async def compose(self, row: ClaimedDelivery, digest_parts: list[Delivery], contexts: ContextRequests
-                      ) -> Composed | None:
+    async def compose(
+        self, row: ClaimedDelivery, digest_parts: list[Delivery], contexts: ContextRequests
+    ) -> Composed | None:
         """The mail of `row`; None when nobody is left to write to. Raises Cancelled when what it says is no longer
         current, Refused when the message builder refuses an address."""
         # The recipients' lookup (a client span) and the rendering happen in it.
@@ -133,8 +140,9 @@ class MailComposer:
 
     def _mail(self, rendered: RenderedEmail, recipient: Recipient, owners: list[Recipient]) -> OutgoingMail:
         try:
-            return build_mail(rendered, self.settings.mail_sender, recipient.email, recipient.display_name,
-                              self.clock.now())
+            return build_mail(
+                rendered, self.settings.mail_sender, recipient.email, recipient.display_name, self.clock.now()
+            )
         except ValueError as exc:
             raise Refused(str(exc), owners) from exc
 
@@ -150,18 +158,33 @@ class MailComposer:
         recipient = _find(context, row.contact_id, event.audience)
         if recipient is None:
             return None
-        links = (signed_action_links(self.settings, event.item_id, row.contact_id, event.deadline_id, self.clock.now())
-                 if takes_action_links(context, recipient) else {})
+        links = (
+            signed_action_links(
+                self.settings, event.item_id, row.contact_id, event.deadline_id, self.clock.now()
+            )
+            if takes_action_links(context, recipient)
+            else {}
+        )
         # The mail shows the event's audience, not the city owner asked for in case of failure.
-        shown = context.model_copy(update={"recipients": [r for r in context.recipients
-                                                          if r.audience in event.audience]})
-        rendered = render_reminder(event, shown, recipient, paris_today(self.clock), self.calendar, links,
-                                   row.message_id, self.domain)
+        shown = context.model_copy(
+            update={"recipients": [r for r in context.recipients if r.audience in event.audience]}
+        )
+        rendered = render_reminder(
+            event,
+            shown,
+            recipient,
+            paris_today(self.clock),
+            self.calendar,
+            links,
+            row.message_id,
+            self.domain,
+        )
         owners = [r for r in context.recipients if r.audience == "city_owner"]
         return Composed(self._mail(rendered, recipient, owners), owners)
 
-    async def _digest(self, row: ClaimedDelivery, parts: list[Delivery], contexts: ContextRequests
-                      ) -> Composed | None:
+    async def _digest(
+        self, row: ClaimedDelivery, parts: list[Delivery], contexts: ContextRequests
+    ) -> Composed | None:
         entries: list[tuple[DeadlineReminder, ReminderContext]] = []
         links_per_item: dict[uuid.UUID, dict[str, str]] = {}
         cancelled_parts: dict[uuid.UUID, str] = {}
@@ -179,14 +202,22 @@ class MailComposer:
             recipient = found
             entries.append((event, context))
             if takes_action_links(context, found):
-                links_per_item[event.item_id] = signed_action_links(self.settings, event.item_id, row.contact_id,
-                                                                  event.deadline_id, self.clock.now())
+                links_per_item[event.item_id] = signed_action_links(
+                    self.settings, event.item_id, row.contact_id, event.deadline_id, self.clock.now()
+                )
         if recipient is None:
             if cancelled_parts:
                 raise Cancelled("plus aucun rappel en cours dans ce récapitulatif", cancelled_parts)
             return None
-        rendered = render_digest(entries, recipient, paris_today(self.clock), self.calendar, links_per_item,
-                                 row.message_id, self.domain)
+        rendered = render_digest(
+            entries,
+            recipient,
+            paris_today(self.clock),
+            self.calendar,
+            links_per_item,
+            row.message_id,
+            self.domain,
+        )
         # A digest spans several items: no single owner to tell.
         return Composed(self._mail(rendered, recipient, []), [], cancelled_parts)
 
@@ -202,7 +233,13 @@ class MailComposer:
         failed = _find(context, uuid.UUID(report["failed_contact_id"]), [failed_audience])
         if recipient is None or failed is None:
             return None
-        rendered = render_failure_report(context, failed, report.get("smtp_reply", ""), paris_today(self.clock),
-                                         row.message_id, self.domain)
+        rendered = render_failure_report(
+            context,
+            failed,
+            report.get("smtp_reply", ""),
+            paris_today(self.clock),
+            row.message_id,
+            self.domain,
+        )
         # A failed report is not reported again.
         return Composed(self._mail(rendered, recipient, []))

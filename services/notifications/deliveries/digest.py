@@ -38,33 +38,52 @@ def digest_event_id(contact_id: uuid.UUID, slot: datetime, sequence: int = 0) ->
     """One digest per contact per slot, whichever replica gathers it; `sequence` numbers the follow-ups of a
     slot whose digest was already on its way when more reminders turned up."""
     follow_up = f":{sequence}" if sequence else ""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"urn:engagements:digest:{contact_id}:{slot.isoformat()}{follow_up}")
+    return uuid.uuid5(
+        uuid.NAMESPACE_URL, f"urn:engagements:digest:{contact_id}:{slot.isoformat()}{follow_up}"
+    )
 
 
 # Follow-up digests of one slot for one contact, at most (each needs the previous one claimed meanwhile).
 MAX_FOLLOW_UPS = 20
 
 
-async def open_digest(session: AsyncSession, contact_id: uuid.UUID, slot: datetime, first: Delivery,
-                      now: datetime, domain: str) -> Delivery | None:
+async def open_digest(
+    session: AsyncSession, contact_id: uuid.UUID, slot: datetime, first: Delivery, now: datetime, domain: str
+) -> Delivery | None:
     """The contact's digest of this slot that may still take reminders: pending and never claimed by a
     sender (locked on PostgreSQL until this transaction ends, so no sender claims it meanwhile). When the
     slot's digest is already claimed or sent, a follow-up digest; None if there are too many already."""
     lock = session.bind.dialect.name == "postgresql"
     for sequence in range(MAX_FOLLOW_UPS):
         event_id = digest_event_id(contact_id, slot, sequence)
-        await insert_ignoring_duplicates(session, [new_row(
-            event_id=event_id, contact_id=contact_id, kind=DeliveryKind.DIGEST, event_type=DIGEST_TYPE,
-            event={"slot": slot.isoformat(), "sequence": sequence}, item_id=None, deadline_id=None,
-            partner_id=first.partner_id, audience=first.audience, held=False, now=now, domain=domain)])
+        await insert_ignoring_duplicates(
+            session,
+            [
+                new_row(
+                    event_id=event_id,
+                    contact_id=contact_id,
+                    kind=DeliveryKind.DIGEST,
+                    event_type=DIGEST_TYPE,
+                    event={"slot": slot.isoformat(), "sequence": sequence},
+                    item_id=None,
+                    deadline_id=None,
+                    partner_id=first.partner_id,
+                    audience=first.audience,
+                    held=False,
+                    now=now,
+                    domain=domain,
+                )
+            ],
+        )
         digest = await repository.by_key(session, event_id, contact_id, EMAIL, for_update=lock)
         if digest.status == DeliveryStatus.PENDING.value and digest.attempts == 0:
             return digest
     return None
 
 
-async def gather_digests(session: AsyncSession, clock: Clock, weekday: int, at: str, domain: str,
-                         limit: int = 5000) -> int:
+async def gather_digests(
+    session: AsyncSession, clock: Clock, weekday: int, at: str, domain: str, limit: int = 5000
+) -> int:
     """Attach the reminders held before the latest slot to one pending digest per contact (a follow-up one
     when the slot's digest has already gone); returns how many contacts had some."""
     now = clock.now()

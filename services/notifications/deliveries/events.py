@@ -43,9 +43,17 @@ class ReminderDelivery:
         data = (self.event or {}).get("data") or {}
         if "reminder_key" not in data:
             return None  # not a reminder
-        return {"delivery_id": self.delivery_id, "reminder_key": data["reminder_key"], "item_id": data["item_id"],
-                "plan_id": data["plan_id"], "deadline_id": data.get("deadline_id"), "partner_id": self.partner_id,
-                "contact_id": self.contact_id, "channel": self.channel, "attempt": self.attempt}
+        return {
+            "delivery_id": self.delivery_id,
+            "reminder_key": data["reminder_key"],
+            "item_id": data["item_id"],
+            "plan_id": data["plan_id"],
+            "deadline_id": data.get("deadline_id"),
+            "partner_id": self.partner_id,
+            "contact_id": self.contact_id,
+            "channel": self.channel,
+            "attempt": self.attempt,
+        }
 
     def sent(self) -> DeliverySent | None:
         fields = self._fields()

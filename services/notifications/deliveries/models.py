@@ -14,13 +14,15 @@ from services.notifications.database import Base, IdMixin
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "pending"      # to send at next_attempt_at (first try, retry after a 4xx, or claimed: see claimed_by)
-    HELD = "held"            # an "approaching" reminder waiting for the contact's weekly digest
-    DIGESTED = "digested"    # went out inside a digest (digest_id)
+    PENDING = (
+        "pending"  # to send at next_attempt_at (first try, retry after a 4xx, or claimed: see claimed_by)
+    )
+    HELD = "held"  # an "approaching" reminder waiting for the contact's weekly digest
+    DIGESTED = "digested"  # went out inside a digest (digest_id)
     SENT = "sent"
-    FAILED = "failed"        # 5xx, or 4xx until the retry policy gave up
+    FAILED = "failed"  # 5xx, or 4xx until the retry policy gave up
     CANCELLED = "cancelled"  # nobody to send to any more (contact erased or without email, item closed)
-    BOUNCED = "bounced"      # sent, then returned by the recipient's server (a delivery status notification)
+    BOUNCED = "bounced"  # sent, then returned by the recipient's server (a delivery status notification)
 
 
 class DeliveryKind(StrEnum):

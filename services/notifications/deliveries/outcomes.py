@@ -68,8 +68,13 @@ class Outcome:
 class OutcomeRecorder:
     """Commits outcomes as they come, those that arrive during a commit together in the next one."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: NotificationsSettings,
-                 clock: Clock, on_new_deliveries: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: NotificationsSettings,
+        clock: Clock,
+        on_new_deliveries: Callable[[], None],
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.clock = clock
@@ -92,12 +97,15 @@ class OutcomeRecorder:
             told: list[EventData] = []
             try:
                 # Outcomes of several traces: a span of its own, linked to each send's.
-                with tracer.start_as_current_span("record outcomes", context=otel_context.Context(),
-                                                  links=[trace.Link(outcome.span) for outcome, _ in batch
-                                                         if outcome.span.is_valid]):
+                with tracer.start_as_current_span(
+                    "record outcomes",
+                    context=otel_context.Context(),
+                    links=[trace.Link(outcome.span) for outcome, _ in batch if outcome.span.is_valid],
+                ):
                     async with self.sessionmaker() as session, session.begin():
-                        reported = await record_outcomes(session, self.settings, self.clock,
-                                                         [outcome for outcome, _ in batch], told)
+                        reported = await record_outcomes(
+                            session, self.settings, self.clock, [outcome for outcome, _ in batch], told
+                        )
             except Exception as exc:  # noqa: BLE001 - each waiting lane gets it (the rows keep their claim)
                 for _, future in batch:
                     future.set_exception(exc)
@@ -115,15 +123,23 @@ def retry_delay(settings: NotificationsSettings, attempts: int) -> timedelta:
     return timedelta(seconds=min(delay, settings.retry_max_interval_seconds))
 
 
-async def record_outcomes(session: AsyncSession, settings: NotificationsSettings, clock: Clock,
-                          outcomes: list[Outcome], told: list[EventData] | None = None) -> bool:
+async def record_outcomes(
+    session: AsyncSession,
+    settings: NotificationsSettings,
+    clock: Clock,
+    outcomes: list[Outcome],
+    told: list[EventData] | None = None,
+) -> bool:
     """Record outcomes on the rows their claims still hold; returns whether failure reports were written.
     The events written go to `told` too (for the metrics, counted once committed)."""
     told = [] if told is None else told
     now = clock.now()
     # The rows whose outcome is not the usual one, read before the digests among the sent rows leave `pending`.
-    unusual = [outcome for outcome in outcomes
-               if outcome.attempt.result is not SendResult.SENT or outcome.attempt.cancelled_parts]
+    unusual = [
+        outcome
+        for outcome in outcomes
+        if outcome.attempt.result is not SendResult.SENT or outcome.attempt.cancelled_parts
+    ]
     owned = await _still_held(session, unusual)
     sent: dict[tuple[Holder, int], list[uuid.UUID]] = {}
     for outcome in outcomes:
@@ -145,8 +161,9 @@ async def record_outcomes(session: AsyncSession, settings: NotificationsSettings
         if attempt.cancelled_parts:
             await repository.cancel_parts(session, row.id, attempt.cancelled_parts, now)
         if attempt.result is not SendResult.SENT:
-            reported |= await _record_unsent(session, settings, clock, row, attempt, now,
-                                             _reminders(outcome, row.partner_id), told)
+            reported |= await _record_unsent(
+                session, settings, clock, row, attempt, now, _reminders(outcome, row.partner_id), told
+            )
     return reported
 
 
@@ -155,14 +172,20 @@ def _reminders(outcome: Outcome, partner_id: uuid.UUID | None) -> list[ReminderD
     dropped as stale), each told apart by its own delivery id."""
     row = outcome.row
     if row.kind == DeliveryKind.DIGEST:
-        return [ReminderDelivery(part.id, part.event, part.partner_id, part.contact_id, row.attempts)
-                for part in outcome.claim.digest_parts.get(row.id, [])
-                if part.id not in outcome.attempt.cancelled_parts]
+        return [
+            ReminderDelivery(part.id, part.event, part.partner_id, part.contact_id, row.attempts)
+            for part in outcome.claim.digest_parts.get(row.id, [])
+            if part.id not in outcome.attempt.cancelled_parts
+        ]
     return [ReminderDelivery(row.id, row.event, partner_id, row.contact_id, row.attempts)]
 
 
-def _record(session: AsyncSession, clock: Clock, data: events.DeliverySent | events.DeliveryFailed | None,
-            told: list[EventData]) -> None:
+def _record(
+    session: AsyncSession,
+    clock: Clock,
+    data: events.DeliverySent | events.DeliveryFailed | None,
+    told: list[EventData],
+) -> None:
     if data is not None:  # None: not a reminder (a failure report)
         record_event(session, data, clock)
         told.append(data)
@@ -181,16 +204,25 @@ async def _still_held(session: AsyncSession, outcomes: list[Outcome]) -> dict[uu
     return owned
 
 
-async def _record_unsent(session: AsyncSession, settings: NotificationsSettings, clock: Clock, row: Delivery,
-                         attempt: Attempt, now: datetime, reminders: list[ReminderDelivery],
-                         told: list[EventData]) -> bool:
+async def _record_unsent(
+    session: AsyncSession,
+    settings: NotificationsSettings,
+    clock: Clock,
+    row: Delivery,
+    attempt: Attempt,
+    now: datetime,
+    reminders: list[ReminderDelivery],
+    told: list[EventData],
+) -> bool:
     """A delivery not sent this time: cancelled, retried later, or failed (and reported); returns whether a
     failure report was written."""
     row.updated_at, row.last_error = now, attempt.reply[:1000]
     row.claimed_by = row.claim_generation = None
     if attempt.result is None:
         row.status, row.next_attempt_at = DeliveryStatus.CANCELLED.value, None
-        if attempt.reason == events.NO_RECIPIENT:  # nobody to write to: an address to fix, not a stale reminder
+        if (
+            attempt.reason == events.NO_RECIPIENT
+        ):  # nobody to write to: an address to fix, not a stale reminder
             for reminder in reminders:
                 _record(session, clock, reminder.failed(events.NO_RECIPIENT, permanent=True), told)
         return False

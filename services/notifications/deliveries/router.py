@@ -21,9 +21,19 @@ from services.notifications.metrics import count_reminder_events
 
 router = APIRouter(prefix="/v1", tags=["Deliveries"])
 
-_PROBLEM = {"content": {"application/problem+json": {"example": {
-    "type": "urn:engagements:problem:not-found", "title": "Introuvable", "status": 404,
-    "detail": "Envoi introuvable.", "code": "not-found"}}}}
+_PROBLEM = {
+    "content": {
+        "application/problem+json": {
+            "example": {
+                "type": "urn:engagements:problem:not-found",
+                "title": "Introuvable",
+                "status": 404,
+                "detail": "Envoi introuvable.",
+                "code": "not-found",
+            }
+        }
+    }
+}
 
 
 async def visible_delivery(delivery_id: uuid.UUID, session: SessionDep, principal: PrincipalDep) -> Delivery:
@@ -44,8 +54,13 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DeliveryPage:
     """List deliveries, newest first (filters: item, partner, status); a partner key sees its own only."""
-    rows, next_cursor = await service.list_page(session, principal, DeliveryFilters(
-        item_id=item_id, partner_id=partner_id, status=status), cursor, limit)
+    rows, next_cursor = await service.list_page(
+        session,
+        principal,
+        DeliveryFilters(item_id=item_id, partner_id=partner_id, status=status),
+        cursor,
+        limit,
+    )
     return DeliveryPage(items=[DeliveryRead.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -55,28 +70,53 @@ async def get_delivery(delivery: VisibleDeliveryDep) -> DeliveryRead:
     return DeliveryRead.model_validate(delivery)
 
 
-@router.post("/deliveries/{delivery_id}/resend", response_model=DeliveryRead, responses={404: _PROBLEM, 409: _PROBLEM})
-async def resend_delivery(delivery_id: uuid.UUID, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                          editor: EditorDep) -> DeliveryRead:
+@router.post(
+    "/deliveries/{delivery_id}/resend", response_model=DeliveryRead, responses={404: _PROBLEM, 409: _PROBLEM}
+)
+async def resend_delivery(
+    delivery_id: uuid.UUID, session: SessionDep, clock: ClockDep, settings: SettingsDep, editor: EditorDep
+) -> DeliveryRead:
     """Send a delivery again now, under a new Message-ID (admin, city)."""
     delivery = await service.get_visible(session, editor, delivery_id)
-    return DeliveryRead.model_validate(await service.resend(session, clock, delivery, settings.message_id_domain))
+    return DeliveryRead.model_validate(
+        await service.resend(session, clock, delivery, settings.message_id_domain)
+    )
 
 
-_REPORT_PROBLEM = {"content": {"application/problem+json": {"example": {
-    "type": "urn:engagements:problem:not-a-delivery-report", "title": "Avis de non-remise illisible", "status": 422,
-    "detail": "Ce courrier n'est pas un avis de remise (multipart/report, report-type=delivery-status, RFC 3464).",
-    "code": "not-a-delivery-report"}}}}
-_DSN_BODY = {"requestBody": {"required": True, "description": (
-    "L'avis de remise tel que reçu par le serveur de courrier (RFC 3464 : multipart/report, "
-    "report-type=delivery-status), en-têtes compris."),
-    "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}}
+_REPORT_PROBLEM = {
+    "content": {
+        "application/problem+json": {
+            "example": {
+                "type": "urn:engagements:problem:not-a-delivery-report",
+                "title": "Avis de non-remise illisible",
+                "status": 422,
+                "detail": "Ce courrier n'est pas un avis de remise (multipart/report, report-type=delivery-status, RFC 3464).",
+                "code": "not-a-delivery-report",
+            }
+        }
+    }
+}
+_DSN_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "L'avis de remise tel que reçu par le serveur de courrier (RFC 3464 : multipart/report, "
+            "report-type=delivery-status), en-têtes compris."
+        ),
+        "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
-@router.post("/deliveries/bounces", response_model=BounceRead, openapi_extra=_DSN_BODY,
-             responses={404: _PROBLEM, 422: _REPORT_PROBLEM})
-async def report_bounce(request: Request, session: SessionDep, clock: ClockDep, _reporter: BounceReporterDep
-                        ) -> BounceRead:
+@router.post(
+    "/deliveries/bounces",
+    response_model=BounceRead,
+    openapi_extra=_DSN_BODY,
+    responses={404: _PROBLEM, 422: _REPORT_PROBLEM},
+)
+async def report_bounce(
+    request: Request, session: SessionDep, clock: ClockDep, _reporter: BounceReporterDep
+) -> BounceRead:
     """Hand over a delivery status notification (bounce) received for a sent mail (admin, service: the key of
     the mail server's pipe). `Action: failed` marks the delivery `bounced` and publishes `delivery.bounced`;
     other reports, and a second report of the same bounce, change nothing (`outcome`)."""
@@ -85,5 +125,10 @@ async def report_bounce(request: Request, session: SessionDep, clock: ClockDep, 
     # Counted before the request's commit: a commit that fails answers 500, and the mail server hands the report
     # over again, so a bounce may count twice (never zero times).
     count_reminder_events(result.events)
-    return BounceRead(delivery_id=result.delivery.id, outcome=result.outcome, action=report.action,
-                      status=report.status, reason=report.reason if report.is_bounce else None)
+    return BounceRead(
+        delivery_id=result.delivery.id,
+        outcome=result.outcome,
+        action=report.action,
+        status=report.status,
+        reason=report.reason if report.is_bounce else None,
+    )

@@ -43,9 +43,16 @@ tracer = trace.get_tracer(__name__)
 
 
 class DeliverySender:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: NotificationsSettings,
-                 clock: Clock, commitments: CommitmentsClient, smtp: SmtpPool, worker_id: str,
-                 calendar: WorkingCalendar | None = None) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: NotificationsSettings,
+        clock: Clock,
+        commitments: CommitmentsClient,
+        smtp: SmtpPool,
+        worker_id: str,
+        calendar: WorkingCalendar | None = None,
+    ) -> None:
         self.settings = settings
         self.commitments = commitments
         self.smtp = smtp
@@ -79,8 +86,11 @@ class DeliverySender:
             try:
                 claimed = await self.send_due(stop)
             except IdentityTaken:
-                logger.error("another process started as sender %s: this one stops sending (give each replica its "
-                             "own SENDER_WORKER_ID)", self.claims.worker_id)
+                logger.error(
+                    "another process started as sender %s: this one stops sending (give each replica its "
+                    "own SENDER_WORKER_ID)",
+                    self.claims.worker_id,
+                )
                 return
             except Exception:  # the database or the network hiccuped: try again shortly
                 logger.exception("sender pass failed")
@@ -91,7 +101,9 @@ class DeliverySender:
     async def _idle(self, stop: asyncio.Event) -> None:
         """Until wake(), `stop` or the next poll."""
         waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        await asyncio.wait(waiters, timeout=self.settings.sender_poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            waiters, timeout=self.settings.sender_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
         for waiter in waiters:
             waiter.cancel()
 
@@ -129,14 +141,19 @@ class DeliverySender:
                 unrecorded = True  # sending more would only add mails the table does not know were sent
 
         async def lane() -> None:
-            recording: asyncio.Task[None] | None = None  # the outcome of this lane's last mail, being committed
+            recording: asyncio.Task[None] | None = (
+                None  # the outcome of this lane's last mail, being committed
+            )
             for row in rows:
                 if stop.is_set() or unrecorded:
                     left.append(row)
                     continue
                 # In the trace the row was written in (the reminder's: from the request that dated the deadline).
-                span = tracer.start_span(f"deliver {row.kind}", context=extract_trace_context(row.trace_context),
-                                         attributes={"delivery.id": str(row.id), "delivery.attempt": row.attempts})
+                span = tracer.start_span(
+                    f"deliver {row.kind}",
+                    context=extract_trace_context(row.trace_context),
+                    attributes={"delivery.id": str(row.id), "delivery.attempt": row.attempts},
+                )
                 with trace.use_span(span):
                     prepared = await self._prepare(row, claim.digest_parts.get(row.id, []), contexts)
                 if recording is not None:
@@ -157,8 +174,9 @@ class DeliverySender:
         if left and not unrecorded:
             await self.claims.release(claim, left)
 
-    async def _prepare(self, row: ClaimedDelivery, digest_parts: list[Delivery], contexts: ContextRequests
-                       ) -> Composed | Attempt:
+    async def _prepare(
+        self, row: ClaimedDelivery, digest_parts: list[Delivery], contexts: ContextRequests
+    ) -> Composed | Attempt:
         """The mail of `row`, or the outcome of a delivery that will not be sent this time."""
         try:
             composed = await self.composer.compose(row, digest_parts, contexts)
@@ -169,14 +187,21 @@ class DeliverySender:
         except Cancelled as exc:
             return Attempt(None, exc.reason, cancelled_parts=exc.parts)
         except Refused as exc:  # an address or header the message builder refuses: sending cannot help
-            return Attempt(SendResult.PERMANENT, f"message refusé avant envoi : {exc.reason}"[:1000], exc.owners,
-                           reason=INVALID_ADDRESS)
+            return Attempt(
+                SendResult.PERMANENT,
+                f"message refusé avant envoi : {exc.reason}"[:1000],
+                exc.owners,
+                reason=INVALID_ADDRESS,
+            )
         except Exception as exc:  # a bug must not stop the other deliveries of the batch
             logger.exception("could not build delivery %s", row.id)
             return Attempt(SendResult.TEMPORARY, f"{type(exc).__name__}: {exc}"[:1000])
         if composed is None:
-            return Attempt(None, "plus de destinataire (contact effacé, sans adresse, ou élément supprimé)",
-                           reason=NO_RECIPIENT)
+            return Attempt(
+                None,
+                "plus de destinataire (contact effacé, sans adresse, ou élément supprimé)",
+                reason=NO_RECIPIENT,
+            )
         return composed
 
     async def _deliver(self, composed: Composed) -> Attempt:

@@ -39,7 +39,9 @@ _FORBIDDEN_IN_ADDRESS = frozenset("\r\n\x00")
 # safe side), and an ASCII host name once the domain has been through IDNA. Neither lets a space, a comma, a
 # bracket or a second "@" through: "a@b, c@d" or "a@b>Bcc" cannot pass.
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*")
+_DOMAIN = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
 
 
 # What the message is written out with: policy.SMTP, headers unfolded (see above).
@@ -108,8 +110,9 @@ def _sender_mailbox(sender: str) -> Address:
     return mailbox(address, display_name or None)
 
 
-def build_mail(rendered: RenderedEmail, sender: str, to_email: str, to_name: str | None, date: datetime
-               ) -> OutgoingMail:
+def build_mail(
+    rendered: RenderedEmail, sender: str, to_email: str, to_name: str | None, date: datetime
+) -> OutgoingMail:
     """The message (plain text with an HTML alternative) for one recipient, threaded by its item, and its
     envelope; a ValueError when an address or a Message-ID is not acceptable."""
     from_mailbox, to_mailbox = _sender_mailbox(sender), mailbox(to_email, to_name)
@@ -124,7 +127,9 @@ def build_mail(rendered: RenderedEmail, sender: str, to_email: str, to_name: str
     if rendered.in_reply_to:
         message["In-Reply-To"] = _checked_message_id(rendered.in_reply_to, "In-Reply-To")
     if rendered.references:
-        references = [_checked_message_id(reference, "References") for reference in rendered.references.split()]
+        references = [
+            _checked_message_id(reference, "References") for reference in rendered.references.split()
+        ]
         message["References"] = " ".join(references)
     message["Date"] = format_datetime(date)
     # RFC 3834: automatic mail; well-behaved auto-responders (vacation notices) do not answer it.
@@ -139,7 +144,8 @@ def build_mail(rendered: RenderedEmail, sender: str, to_email: str, to_name: str
     return OutgoingMail(from_mailbox.addr_spec, to_mailbox.addr_spec, message)
 
 
-def build_message(rendered: RenderedEmail, sender: str, to_email: str, to_name: str | None,
-                  date: datetime) -> EmailMessage:
+def build_message(
+    rendered: RenderedEmail, sender: str, to_email: str, to_name: str | None, date: datetime
+) -> EmailMessage:
     """build_mail's message alone (for tools and tests)."""
     return build_mail(rendered, sender, to_email, to_name, date).message

@@ -80,8 +80,11 @@ class _Link:
 
 
 def _links(action_links: dict[str, str]) -> list[_Link]:
-    return [_Link(key, label, ACTION_HINTS[key], action_links[key])
-            for key, label in ACTION_LABELS.items() if action_links.get(key)]
+    return [
+        _Link(key, label, ACTION_HINTS[key], action_links[key])
+        for key, label in ACTION_LABELS.items()
+        if action_links.get(key)
+    ]
 
 
 def _is_request(context: ReminderContext) -> bool:
@@ -112,8 +115,9 @@ def _subject_prefix(event: DeadlineReminder, today: date, due_on: date) -> str:
     return "Relance"
 
 
-def reminder_subject(event: DeadlineReminder, context: ReminderContext, today: date,
-                     calendar: WorkingCalendar) -> str:
+def reminder_subject(
+    event: DeadlineReminder, context: ReminderContext, today: date, calendar: WorkingCalendar
+) -> str:
     """« Rappel : <titre> — réponse attendue dans 3 jours ouvrés », « Relance : … en retard de 6 jours ouvrés »."""
     due_on = _due_on(event, context)
     label = _deadline_label(context)
@@ -127,7 +131,9 @@ def reminder_subject(event: DeadlineReminder, context: ReminderContext, today: d
     return wording.one_line(f"{prefix} : {title} — {wording.kind_noun(event.kind, label)} {when}")
 
 
-def _opening(event: DeadlineReminder, context: ReminderContext, today: date, calendar: WorkingCalendar) -> str:
+def _opening(
+    event: DeadlineReminder, context: ReminderContext, today: date, calendar: WorkingCalendar
+) -> str:
     due_on = _due_on(event, context)
     label = _deadline_label(context)
     noun = _item_noun(context)
@@ -137,18 +143,24 @@ def _opening(event: DeadlineReminder, context: ReminderContext, today: date, cal
         left = calendar.working_days_between(today, due_on)
         counted = f", soit dans {wording.working_days(left)}" if left > 0 else ""
         if _is_request(context):
-            return (f"Nous nous permettons de vous rappeler que la {city} attend "
-                    f"{wording.what_is_expected(event.kind, label)} pour {noun} ci-dessous au plus tard le "
-                    f"{date_fr}{counted}.")
+            return (
+                f"Nous nous permettons de vous rappeler que la {city} attend "
+                f"{wording.what_is_expected(event.kind, label)} pour {noun} ci-dessous au plus tard le "
+                f"{date_fr}{counted}."
+            )
         return f"L'échéance de {noun} ci-dessous est fixée au {date_fr}{counted}."
     if today == due_on:
         return f"L'échéance de {noun} ci-dessous tombe aujourd'hui, {date_fr}."
     late = calendar.working_days_between(due_on, today)
     by = f" de {wording.working_days(late)}" if late > 0 else ""
-    opening = f"Sauf erreur de notre part, l'échéance de {noun} ci-dessous, fixée au {date_fr}, est dépassée{by}."
+    opening = (
+        f"Sauf erreur de notre part, l'échéance de {noun} ci-dessous, fixée au {date_fr}, est dépassée{by}."
+    )
     if _is_request(context):
         expected = wording.what_is_expected(event.kind, label)
-        opening += f" Nous vous remercions de bien vouloir nous faire part de {expected} dans les meilleurs délais."
+        opening += (
+            f" Nous vous remercions de bien vouloir nous faire part de {expected} dans les meilleurs délais."
+        )
     return opening
 
 
@@ -156,12 +168,16 @@ def _escalation_note(event: DeadlineReminder, context: ReminderContext) -> str |
     partner = context.item.lead_partner_name
     of_partner = f" de {partner}" if partner and _is_request(context) else ""
     if event.escalation == "late":
-        return (f"Compte tenu de ce retard, ce message est également adressé à la hiérarchie du correspondant"
-                f"{of_partner} et au responsable du dossier à la Ville.")
+        return (
+            f"Compte tenu de ce retard, ce message est également adressé à la hiérarchie du correspondant"
+            f"{of_partner} et au responsable du dossier à la Ville."
+        )
     if event.escalation == "very_late":
-        return (f"Compte tenu de l'importance de ce retard, ce message est également adressé à l'élu en charge du "
-                f"dossier, ainsi qu'à la hiérarchie du correspondant{of_partner} et au responsable du dossier à "
-                f"la Ville.")
+        return (
+            f"Compte tenu de l'importance de ce retard, ce message est également adressé à l'élu en charge du "
+            f"dossier, ainsi qu'à la hiérarchie du correspondant{of_partner} et au responsable du dossier à "
+            f"la Ville."
+        )
     return None
 
 
@@ -171,14 +187,20 @@ def _reason(recipient: Recipient, context: ReminderContext) -> str:
     noun = "cette demande" if _is_request(context) else "cet engagement"
     match str(recipient.audience):
         case "liaison":
-            return (f"parce que vous êtes {wording.feminine(civility, 'le correspondant', 'la correspondante')} de "
-                    f"{partner} pour {noun}")
+            return (
+                f"parce que vous êtes {wording.feminine(civility, 'le correspondant', 'la correspondante')} de "
+                f"{partner} pour {noun}"
+            )
         case "deputy":
-            return (f"en tant que {wording.feminine(civility, 'suppléant', 'suppléante')} du correspondant de "
-                    f"{partner} pour {noun}")
+            return (
+                f"en tant que {wording.feminine(civility, 'suppléant', 'suppléante')} du correspondant de "
+                f"{partner} pour {noun}"
+            )
         case "hierarchy":
-            return (f"en copie, en tant que responsable hiérarchique du correspondant de {partner}, l'échéance "
-                    "étant dépassée")
+            return (
+                f"en copie, en tant que responsable hiérarchique du correspondant de {partner}, l'échéance "
+                "étant dépassée"
+            )
         case "city_owner":
             return f"en tant que responsable de {noun} à la {wording.city(context.item.commune)}"
         case "elected":
@@ -190,15 +212,21 @@ def _recipient_view(recipient: Recipient) -> SimpleNamespace:
     # Attributes, not a dict: Jinja's `recipient.salutation` tries getattr first, and a miss raises.
     return SimpleNamespace(
         partner_name=recipient.partner_name,
-        attention=wording.attention_line(recipient.civility, recipient.first_name, recipient.last_name,
-                                         recipient.title),
+        attention=wording.attention_line(
+            recipient.civility, recipient.first_name, recipient.last_name, recipient.title
+        ),
         salutation=wording.salutation(recipient.civility),
         closing=wording.closing(recipient.civility),
     )
 
 
-def _item_view(context: ReminderContext, event: DeadlineReminder, today: date, calendar: WorkingCalendar,
-               action_links: dict[str, str]) -> SimpleNamespace:
+def _item_view(
+    context: ReminderContext,
+    event: DeadlineReminder,
+    today: date,
+    calendar: WorkingCalendar,
+    action_links: dict[str, str],
+) -> SimpleNamespace:
     item = context.item
     due_on = _due_on(event, context)
     label = _deadline_label(context)
@@ -216,21 +244,33 @@ def _item_view(context: ReminderContext, event: DeadlineReminder, today: date, c
         due_on=format_date_fr(due_on),
         original_wording=wording_in_plan,
         timing=wording.timing(calendar, today, due_on),
-        letter=(wording.letter_sentence("Cette demande", item.sent_on, item.letter_reference)
-                if _is_request(context) else None),
+        letter=(
+            wording.letter_sentence("Cette demande", item.sent_on, item.letter_reference)
+            if _is_request(context)
+            else None
+        ),
         links=_links(action_links),
     )
 
 
 def _render(template: str, **values: Any) -> tuple[str, str]:
     """The plain-text and HTML bodies of `template` (both compiled once, then kept by Jinja)."""
-    return (_text_environment.get_template(f"{template}.txt.j2").render(**values),
-            _environment.get_template(f"{template}.html.j2").render(**values))
+    return (
+        _text_environment.get_template(f"{template}.txt.j2").render(**values),
+        _environment.get_template(f"{template}.html.j2").render(**values),
+    )
 
 
-def render_reminder(event: DeadlineReminder, context: ReminderContext, recipient: Recipient, today: date,
-                    calendar: WorkingCalendar, action_links: dict[str, str], message_id: str,
-                    domain: str) -> RenderedEmail:
+def render_reminder(
+    event: DeadlineReminder,
+    context: ReminderContext,
+    recipient: Recipient,
+    today: date,
+    calendar: WorkingCalendar,
+    action_links: dict[str, str],
+    message_id: str,
+    domain: str,
+) -> RenderedEmail:
     """One reminder about one deadline to one recipient, threaded with every other mail about the item."""
     subject = reminder_subject(event, context, today, calendar)
     text, html = _render(
@@ -248,19 +288,28 @@ def render_reminder(event: DeadlineReminder, context: ReminderContext, recipient
     return RenderedEmail(subject, text, html, message_id, in_reply_to=root, references=root)
 
 
-def render_digest(entries: Sequence[tuple[DeadlineReminder, ReminderContext]], recipient: Recipient,
-                  today: date, calendar: WorkingCalendar, action_links_per_item: dict[UUID, dict[str, str]],
-                  message_id: str, domain: str) -> RenderedEmail:
+def render_digest(
+    entries: Sequence[tuple[DeadlineReminder, ReminderContext]],
+    recipient: Recipient,
+    today: date,
+    calendar: WorkingCalendar,
+    action_links_per_item: dict[UUID, dict[str, str]],
+    message_id: str,
+    domain: str,
+) -> RenderedEmail:
     """The weekly digest of approaching deadlines for one contact, soonest first."""
     if not entries:
         raise ValueError("un récapitulatif sans échéance ne s'envoie pas")
     ordered = sorted(entries, key=lambda entry: (_due_on(*entry), entry[1].item.title))
-    items = [_item_view(context, event, today, calendar, action_links_per_item.get(context.item.id, {}))
-             for event, context in ordered]
+    items = [
+        _item_view(context, event, today, calendar, action_links_per_item.get(context.item.id, {}))
+        for event, context in ordered
+    ]
     count = len(items)
     subject = wording.one_line(
         f"Récapitulatif hebdomadaire : {count} échéance{'s' if count > 1 else ''} à venir "
-        f"(semaine du {format_date_fr(today)})")
+        f"(semaine du {format_date_fr(today)})"
+    )
     communes = {context.item.commune for _, context in ordered}
     commune = communes.pop() if len(communes) == 1 else None
     signature = _signature(ordered[0][1]) if commune else "Le service de suivi des engagements"
@@ -276,17 +325,33 @@ def render_digest(entries: Sequence[tuple[DeadlineReminder, ReminderContext]], r
     return RenderedEmail(subject, text, html, message_id, in_reply_to=root, references=root)
 
 
-def render_failure_report(context: ReminderContext, failed_recipient: Recipient, smtp_reply: str, today: date,
-                          message_id: str, domain: str) -> RenderedEmail:
+def render_failure_report(
+    context: ReminderContext,
+    failed_recipient: Recipient,
+    smtp_reply: str,
+    today: date,
+    message_id: str,
+    domain: str,
+) -> RenderedEmail:
     """Tell the item's owner at the city that a reminder to a partner contact could not be delivered."""
-    owner = next((r for r in context.recipients
-                  if context.item.owner_contact_id is not None and r.contact_id == context.item.owner_contact_id),
-                 None)
-    failed_name = wording.person_name(failed_recipient.civility, failed_recipient.first_name,
-                                      failed_recipient.last_name) or failed_recipient.email
+    owner = next(
+        (
+            r
+            for r in context.recipients
+            if context.item.owner_contact_id is not None and r.contact_id == context.item.owner_contact_id
+        ),
+        None,
+    )
+    failed_name = (
+        wording.person_name(
+            failed_recipient.civility, failed_recipient.first_name, failed_recipient.last_name
+        )
+        or failed_recipient.email
+    )
     subject = wording.one_line(
         f"Échec d'envoi : rappel non distribué à {wording.shorten(failed_name, 60)} "
-        f"({wording.shorten(failed_recipient.partner_name or '?', 60)}) — {wording.shorten(context.item.title, 80)}")
+        f"({wording.shorten(failed_recipient.partner_name or '?', 60)}) — {wording.shorten(context.item.title, 80)}"
+    )
     text, html = _render(
         "failure",
         subject=subject,

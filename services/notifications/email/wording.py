@@ -14,7 +14,11 @@ from shared.calendar import WorkingCalendar, format_date_fr
 # "attendue"/"attendu".
 _KIND_NOUNS = {"response": ("réponse", "f"), "delivery": ("réalisation", "f"), "milestone": ("jalon", "m")}
 # What the city waits for, in a sentence: "la Ville attend votre réponse".
-_KIND_OBJECTS = {"response": "votre réponse", "delivery": "la réalisation de l'action", "milestone": "l'étape"}
+_KIND_OBJECTS = {
+    "response": "votre réponse",
+    "delivery": "la réalisation de l'action",
+    "milestone": "l'étape",
+}
 
 _CIVILITY_SHORT = {"Madame": "Mme", "Monsieur": "M."}
 MAX_SUBJECT_TITLE = 120
@@ -58,8 +62,9 @@ def title_in_sentence(title: str) -> str:
     return title
 
 
-def attention_line(civility: str | None, first_name: str | None, last_name: str | None,
-                   title: str | None) -> str | None:
+def attention_line(
+    civility: str | None, first_name: str | None, last_name: str | None, title: str | None
+) -> str | None:
     """« À l'attention de Mme Dupont, directrice de la gestion locative »; None when neither is known."""
     name = person_name(civility, first_name, last_name)
     if name is None:

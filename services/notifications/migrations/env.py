@@ -11,5 +11,6 @@ from services.notifications.config import NotificationsSettings
 from services.notifications.models import Base
 from shared.migrations import run_environment
 
-run_environment(Base.metadata, lambda: NotificationsSettings().database_url,
-                version_table="notifications_alembic_version")
+run_environment(
+    Base.metadata, lambda: NotificationsSettings().database_url, version_table="notifications_alembic_version"
+)

@@ -12,6 +12,8 @@ from shared.outbox import recorder
 SYSTEM = Actor(kind="system")
 
 
-def record_event(session: AsyncSession, data: EventData, clock: Clock, actor: Actor = SYSTEM) -> EventEnvelope:
+def record_event(
+    session: AsyncSession, data: EventData, clock: Clock, actor: Actor = SYSTEM
+) -> EventEnvelope:
     """Add the event's outbox row to the session; it is published only if the transaction commits."""
     return recorder.record_event(session, OutboxMessage, data, actor, clock)

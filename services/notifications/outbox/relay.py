@@ -42,7 +42,9 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
         loop.add_signal_handler(signum, stop.set)
     connection: dict[str, NatsClient] = {}
     hooks: list[Hook] = []
-    async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks):
+    async with worker_probes(
+        settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks
+    ):
         # connect() retries while NATS is away: race it against a stop request.
         connecting = asyncio.ensure_future(connect(settings.nats_url, name="notifications-relay"))
         stopping = asyncio.ensure_future(stop.wait())
@@ -56,9 +58,14 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
         sessionmaker = create_sessionmaker(engine)
         stream = settings.notifications_stream()
         hooks.append(outbox_lag_hook(stream.name, lambda: outbox_lag(sessionmaker, clock)))
-        relay = OutboxRelay(sessionmaker, client, stream, clock,
-                            batch_size=settings.outbox_relay_batch_size,
-                            poll_seconds=settings.outbox_relay_poll_seconds)
+        relay = OutboxRelay(
+            sessionmaker,
+            client,
+            stream,
+            clock,
+            batch_size=settings.outbox_relay_batch_size,
+            poll_seconds=settings.outbox_relay_poll_seconds,
+        )
         try:
             await relay.run(stop)  # declares the stream (ensure_stream) before relaying
         finally:

@@ -20,6 +20,9 @@ async def approaching_modes(session: AsyncSession, contact_ids: Iterable[uuid.UU
     ids = list(contact_ids)
     if not ids:
         return {}
-    rows = await session.execute(select(ContactPreference.contact_id, ContactPreference.approaching)
-                                 .where(ContactPreference.contact_id.in_(ids)))
+    rows = await session.execute(
+        select(ContactPreference.contact_id, ContactPreference.approaching).where(
+            ContactPreference.contact_id.in_(ids)
+        )
+    )
     return dict(rows.tuples().all())

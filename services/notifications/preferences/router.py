@@ -12,9 +12,19 @@ from shared.auth import bearer_secret
 
 router = APIRouter(prefix="/v1", tags=["Preferences"])
 
-_PROBLEM = {"content": {"application/problem+json": {"example": {
-    "type": "urn:engagements:problem:not-found", "title": "Introuvable", "status": 404,
-    "detail": "Contact introuvable.", "code": "not-found"}}}}
+_PROBLEM = {
+    "content": {
+        "application/problem+json": {
+            "example": {
+                "type": "urn:engagements:problem:not-found",
+                "title": "Introuvable",
+                "status": 404,
+                "detail": "Contact introuvable.",
+                "code": "not-found",
+            }
+        }
+    }
+}
 
 
 async def _check_contact(request: Request, contact_id: uuid.UUID) -> None:
@@ -26,17 +36,27 @@ async def _check_contact(request: Request, contact_id: uuid.UUID) -> None:
 
 
 @router.get("/contacts/{contact_id}/preferences", response_model=PreferencesRead, responses={404: _PROBLEM})
-async def get_preferences(contact_id: uuid.UUID, request: Request, session: SessionDep,
-                          _: ContactManagerDep) -> PreferencesRead:
+async def get_preferences(
+    contact_id: uuid.UUID, request: Request, session: SessionDep, _: ContactManagerDep
+) -> PreferencesRead:
     """A contact's reminder preferences (admin, city, or the contact's own partner)."""
     await _check_contact(request, contact_id)
     return await service.read(session, contact_id)
 
 
-@router.put("/contacts/{contact_id}/preferences", response_model=PreferencesRead,
-            responses={404: _PROBLEM, 422: _PROBLEM})
-async def put_preferences(contact_id: uuid.UUID, body: PreferencesUpdate, request: Request, session: SessionDep,
-                          clock: ClockDep, _: ContactManagerDep) -> PreferencesRead:
+@router.put(
+    "/contacts/{contact_id}/preferences",
+    response_model=PreferencesRead,
+    responses={404: _PROBLEM, 422: _PROBLEM},
+)
+async def put_preferences(
+    contact_id: uuid.UUID,
+    body: PreferencesUpdate,
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    _: ContactManagerDep,
+) -> PreferencesRead:
     """Choose immediate reminders, or a weekly digest of the "approaching" ones (admin, city, own partner)."""
     await _check_contact(request, contact_id)
     return await service.update(session, clock, contact_id, body)

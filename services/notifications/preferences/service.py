@@ -20,8 +20,9 @@ async def read(session: AsyncSession, contact_id: uuid.UUID) -> PreferencesRead:
     return PreferencesRead.model_validate(row)
 
 
-async def update(session: AsyncSession, clock: Clock, contact_id: uuid.UUID, body: PreferencesUpdate
-                 ) -> PreferencesRead:
+async def update(
+    session: AsyncSession, clock: Clock, contact_id: uuid.UUID, body: PreferencesUpdate
+) -> PreferencesRead:
     """Store a contact's preferences (reminders already held for a digest stay in it)."""
     row = await repository.get(session, contact_id)
     if row is None:

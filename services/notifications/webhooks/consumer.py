@@ -58,11 +58,16 @@ class WebhookConsumer:
         await ensure_stream(js, self.stream)
         # DeliverPolicy.ALL: a consumer created after events were published still sees them; deliveries go
         # only to subscriptions that existed when the event occurred (service.record_event), so no flood.
-        config = ConsumerConfig(durable_name=self.durable, deliver_policy=DeliverPolicy.ALL,
-                                ack_wait=self.ack_wait_seconds, filter_subject=f"{self.stream.subject_prefix}.>",
-                                max_ack_pending=max(1000, self.batch_size * 4))
-        return await js.pull_subscribe(f"{self.stream.subject_prefix}.>", durable=self.durable,
-                                       stream=self.stream.name, config=config)
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait_seconds,
+            filter_subject=f"{self.stream.subject_prefix}.>",
+            max_ack_pending=max(1000, self.batch_size * 4),
+        )
+        return await js.pull_subscribe(
+            f"{self.stream.subject_prefix}.>", durable=self.durable, stream=self.stream.name, config=config
+        )
 
     async def handle(self, message: Msg) -> None:
         """Record the deliveries one event gives rise to, then acknowledge it."""
@@ -73,10 +78,12 @@ class WebhookConsumer:
             logger.error("unreadable event on %s dropped by the webhook consumer", message.subject)
             await message.term()
             return
-        with tracer.start_as_current_span(f"webhooks receive {envelope.type}", kind=trace.SpanKind.CONSUMER,
-                                          context=extract_trace_context(message.headers),
-                                          attributes={"messaging.system": "nats",
-                                                      "messaging.message.id": str(envelope.id)}):
+        with tracer.start_as_current_span(
+            f"webhooks receive {envelope.type}",
+            kind=trace.SpanKind.CONSUMER,
+            context=extract_trace_context(message.headers),
+            attributes={"messaging.system": "nats", "messaging.message.id": str(envelope.id)},
+        ):
             async with self.sessionmaker() as session, session.begin():
                 created = await service.record_event(session, self.clock, envelope)
         await message.ack()
@@ -118,23 +125,41 @@ async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def run_webhooks(settings: NotificationsSettings, clock: Clock, stop: asyncio.Event,
-                       metrics_hooks: list[Hook] | None = None) -> None:
+async def run_webhooks(
+    settings: NotificationsSettings,
+    clock: Clock,
+    stop: asyncio.Event,
+    metrics_hooks: list[Hook] | None = None,
+) -> None:
     """Run the webhook consumer and dispatcher of one process until `stop` is set; the consumer's backlog is
     added to `metrics_hooks` (the worker's /metrics)."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessionmaker = create_sessionmaker(engine)
-    dispatcher = WebhookDispatcher(sessionmaker, clock, policy=service.retry_policy(settings),
-                                   target_policy=service.target_policy(settings),
-                                   timeout_seconds=settings.webhook_timeout_seconds,
-                                   concurrency=settings.webhook_concurrency,
-                                   poll_seconds=settings.webhook_poll_seconds)
+    dispatcher = WebhookDispatcher(
+        sessionmaker,
+        clock,
+        policy=service.retry_policy(settings),
+        target_policy=service.target_policy(settings),
+        timeout_seconds=settings.webhook_timeout_seconds,
+        concurrency=settings.webhook_concurrency,
+        poll_seconds=settings.webhook_poll_seconds,
+    )
     client = await connect(settings.nats_url, name="notifications-webhooks")
-    stream = StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                        settings.events_duplicate_window_seconds,
-                        settings.events_stream_replicas)
-    consumer = WebhookConsumer(client, stream, sessionmaker, clock, durable=settings.webhook_consumer_durable,
-                               ack_wait_seconds=settings.consumer_ack_wait_seconds, on_recorded=dispatcher.wake)
+    stream = StreamSpec(
+        settings.events_stream,
+        settings.events_subject_prefix,
+        settings.events_duplicate_window_seconds,
+        settings.events_stream_replicas,
+    )
+    consumer = WebhookConsumer(
+        client,
+        stream,
+        sessionmaker,
+        clock,
+        durable=settings.webhook_consumer_durable,
+        ack_wait_seconds=settings.consumer_ack_wait_seconds,
+        on_recorded=dispatcher.wake,
+    )
     if metrics_hooks is not None:
         metrics_hooks.append(consumer_lag_hook(consumer.durable, consumer.consumer_info))
     try:

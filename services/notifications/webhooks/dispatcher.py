@@ -67,20 +67,25 @@ class ClaimedDelivery:
     trace_context: dict[str, str] | None = None
 
 
-def _pinned_request(client: httpx.AsyncClient, target: CheckedTarget, headers: dict[str, str], body: bytes
-                    ) -> httpx.Request:
+def _pinned_request(
+    client: httpx.AsyncClient, target: CheckedTarget, headers: dict[str, str], body: bytes
+) -> httpx.Request:
     """A POST that connects to the checked address itself: the name is only in `Host` and TLS SNI, so the
     connection cannot land anywhere the check did not see (DNS rebinding)."""
     url = httpx.URL(target.url)
     return client.build_request(
-        "POST", url.copy_with(host=str(target.addresses[0])), content=body,
+        "POST",
+        url.copy_with(host=str(target.addresses[0])),
+        content=body,
         headers={**headers, "Host": url.netloc.decode("ascii")},
         # The certificate is checked against the name, as for a request to the name.
-        extensions={"sni_hostname": target.host} if target.scheme == "https" else {})
+        extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+    )
 
 
-async def post_signed(client: httpx.AsyncClient, target_policy: TargetPolicy, clock: Clock,
-                      claimed: ClaimedDelivery) -> AttemptResult:
+async def post_signed(
+    client: httpx.AsyncClient, target_policy: TargetPolicy, clock: Clock, claimed: ClaimedDelivery
+) -> AttemptResult:
     """Check the target again, sign and POST the delivery's body once; never raises."""
     started = time.perf_counter()
 
@@ -91,8 +96,11 @@ async def post_signed(client: httpx.AsyncClient, target_policy: TargetPolicy, cl
         target = await check_target(claimed.url, target_policy)
     except UnsafeTarget as exc:
         return AttemptResult(status_code=None, error=f"Non envoyé : {exc}", duration_ms=elapsed())
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-               **signature_headers(claimed.secrets, str(claimed.event_id), clock.now(), claimed.payload)}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        **signature_headers(claimed.secrets, str(claimed.event_id), clock.now(), claimed.payload),
+    }
     request = _pinned_request(client, target, headers, claimed.payload)
     try:
         # Streamed and closed unread: only the status matters, and an endpoint must not make us read megabytes.
@@ -101,8 +109,11 @@ async def post_signed(client: httpx.AsyncClient, target_policy: TargetPolicy, cl
     except httpx.TimeoutException:
         return AttemptResult(status_code=None, error="Délai de réponse dépassé.", duration_ms=elapsed())
     except httpx.HTTPError as exc:
-        return AttemptResult(status_code=None, error=f"Échec de la connexion : {type(exc).__name__} {exc}".strip(),
-                             duration_ms=elapsed())
+        return AttemptResult(
+            status_code=None,
+            error=f"Échec de la connexion : {type(exc).__name__} {exc}".strip(),
+            duration_ms=elapsed(),
+        )
     error = None
     if response.is_redirect:
         error = f"Redirection non suivie (Location : {response.headers.get('location', '?')[:300]})."
@@ -113,8 +124,12 @@ def http_client(timeout_seconds: float) -> httpx.AsyncClient:
     """The dispatcher's HTTP client: no proxy from the environment, no redirects, no connection reuse."""
     # No keep-alive: requests go to an IP with the name in SNI, and a pooled connection opened for one name
     # would be reused for another name served at the same address. Webhooks are few; a handshake each is cheap.
-    return httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False, trust_env=False,
-                             limits=httpx.Limits(max_keepalive_connections=0))
+    return httpx.AsyncClient(
+        timeout=timeout_seconds,
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
 
 @dataclass
@@ -149,11 +164,21 @@ class WebhookDispatcher:
             rows = await repository.claim_due(session, now, self.batch_size)
             for delivery, _subscription in rows:
                 delivery.next_attempt_at = lease_until
-            return [ClaimedDelivery(delivery.id, subscription.id, delivery.event_id, delivery.event_type,
-                                    subscription.url, tuple(service.secrets_in_use(subscription, now)),
-                                    delivery.payload.encode(), delivery.attempts, lease_until,
-                                    delivery.trace_context)
-                    for delivery, subscription in rows]
+            return [
+                ClaimedDelivery(
+                    delivery.id,
+                    subscription.id,
+                    delivery.event_id,
+                    delivery.event_type,
+                    subscription.url,
+                    tuple(service.secrets_in_use(subscription, now)),
+                    delivery.payload.encode(),
+                    delivery.attempts,
+                    lease_until,
+                    delivery.trace_context,
+                )
+                for delivery, subscription in rows
+            ]
 
     async def dispatch_due(self) -> int:
         """Send every delivery due now, one batch after another; returns how many attempts were made."""
@@ -171,29 +196,45 @@ class WebhookDispatcher:
         return total
 
     async def _send_and_record(self, client: httpx.AsyncClient, claimed: ClaimedDelivery) -> None:
-        with tracer.start_as_current_span("webhook POST", kind=trace.SpanKind.CLIENT,
-                                          context=extract_trace_context(claimed.trace_context),
-                                          attributes={"webhook.subscription_id": str(claimed.subscription_id),
-                                                      "webhook.event_id": str(claimed.event_id),
-                                                      "webhook.event_type": claimed.event_type}):
+        with tracer.start_as_current_span(
+            "webhook POST",
+            kind=trace.SpanKind.CLIENT,
+            context=extract_trace_context(claimed.trace_context),
+            attributes={
+                "webhook.subscription_id": str(claimed.subscription_id),
+                "webhook.event_id": str(claimed.event_id),
+                "webhook.event_type": claimed.event_type,
+            },
+        ):
             result = await post_signed(client, self.target_policy, self.clock, claimed)
         if not result.succeeded:
-            logger.info("webhook %s to subscription %s: %s %s", claimed.event_id, claimed.subscription_id,
-                        result.status_code, result.error or "")
+            logger.info(
+                "webhook %s to subscription %s: %s %s",
+                claimed.event_id,
+                claimed.subscription_id,
+                result.status_code,
+                result.error or "",
+            )
         await self.record(claimed, result)
 
     async def record(self, claimed: ClaimedDelivery, result: AttemptResult) -> bool:
         """Record one attempt's result if the delivery is still held by this claim; whether it was."""
         async with self.sessionmaker() as session, session.begin():
             # Locked on PostgreSQL: no other dispatcher claims it between this check and the commit.
-            delivery = await session.get(WebhookDelivery, claimed.delivery_id, with_for_update=True,
-                                         populate_existing=True)
+            delivery = await session.get(
+                WebhookDelivery, claimed.delivery_id, with_for_update=True, populate_existing=True
+            )
             subscription = await session.get(WebhookSubscription, claimed.subscription_id)
             if delivery is None or subscription is None or delivery.status != "pending":
                 return False  # deleted (or settled by a disable) while the request was in flight
             if delivery.attempts != claimed.attempts or delivery.next_attempt_at != claimed.lease_until:
-                logger.warning("webhook %s to subscription %s: result %s not recorded, the delivery was claimed "
-                               "again meanwhile", claimed.event_id, claimed.subscription_id, _describe(result))
+                logger.warning(
+                    "webhook %s to subscription %s: result %s not recorded, the delivery was claimed "
+                    "again meanwhile",
+                    claimed.event_id,
+                    claimed.subscription_id,
+                    _describe(result),
+                )
                 return False
             await service.record_attempt(session, self.clock, self.policy, delivery, subscription, result)
             told = _reminder_outcome(session, self.clock, delivery, result)
@@ -221,8 +262,9 @@ class WebhookDispatcher:
                     await waiter
 
 
-def _reminder_outcome(session: AsyncSession, clock: Clock, delivery: WebhookDelivery, result: AttemptResult
-                      ) -> list[EventData]:
+def _reminder_outcome(
+    session: AsyncSession, clock: Clock, delivery: WebhookDelivery, result: AttemptResult
+) -> list[EventData]:
     """A settled webhook delivery of a reminder event: its `delivery.sent` or `delivery.failed`, in the
     transaction that settles it (none for other events, nor while retries go on)."""
     if delivery.status not in ("succeeded", "failed"):
@@ -232,8 +274,14 @@ def _reminder_outcome(session: AsyncSession, clock: Clock, delivery: WebhookDeli
     except ValueError:
         return []
     partners = (envelope.get("data") or {}).get("partner_ids") or []
-    reminder = ReminderDelivery(delivery.id, envelope, uuid.UUID(partners[0]) if len(partners) == 1 else None,
-                                None, delivery.attempts, channel=events.WEBHOOK)
+    reminder = ReminderDelivery(
+        delivery.id,
+        envelope,
+        uuid.UUID(partners[0]) if len(partners) == 1 else None,
+        None,
+        delivery.attempts,
+        channel=events.WEBHOOK,
+    )
     if delivery.status == "succeeded":
         data: EventData | None = reminder.sent()
     else:

@@ -43,7 +43,8 @@ class WebhookDelivery(IdMixin, Base):
     __tablename__ = "webhook_deliveries"
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
     event_id: Mapped[uuid.UUID]
     event_type: Mapped[str] = mapped_column(String(80))
     # The exact body sent: every retry signs and sends the same bytes.
@@ -71,8 +72,9 @@ class WebhookAttempt(IdMixin, Base):
 
     __tablename__ = "webhook_attempts"
 
-    delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
-                                                   index=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
     number: Mapped[int]
     attempted_at: Mapped[datetime]
     status_code: Mapped[int | None]

@@ -27,20 +27,36 @@ ViewerDep = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.CITY, Ro
 
 
 def _problem(status: int, code: str, title: str, detail: str) -> dict[str, Any]:
-    return {"content": {"application/problem+json": {"example": {
-        "type": f"urn:engagements:problem:{code}", "title": title, "status": status, "detail": detail,
-        "code": code}}}}
+    return {
+        "content": {
+            "application/problem+json": {
+                "example": {
+                    "type": f"urn:engagements:problem:{code}",
+                    "title": title,
+                    "status": status,
+                    "detail": detail,
+                    "code": code,
+                }
+            }
+        }
+    }
 
 
 _NOT_FOUND = _problem(404, "not-found", "Introuvable", "Abonnement webhook introuvable.")
 _FORBIDDEN = _problem(403, "forbidden", "Action non autorisée", "Action réservée aux rôles : admin, city.")
-_REFUSED = _problem(422, "unsafe-webhook-target", "Adresse de webhook refusée",
-                    "Cible refusée (protection SSRF) : l'hôte « intranet.local » (10.0.0.12) est une adresse "
-                    "privée. Un webhook ne peut viser qu'une adresse publique.")
+_REFUSED = _problem(
+    422,
+    "unsafe-webhook-target",
+    "Adresse de webhook refusée",
+    "Cible refusée (protection SSRF) : l'hôte « intranet.local » (10.0.0.12) est une adresse "
+    "privée. Un webhook ne peut viser qu'une adresse publique.",
+)
 
 
 def _actor(principal: Principal) -> Actor:
-    return Actor(kind="api_key", id=str(principal.key_id) if principal.key_id else None, role=principal.role.value)
+    return Actor(
+        kind="api_key", id=str(principal.key_id) if principal.key_id else None, role=principal.role.value
+    )
 
 
 def _wake_dispatcher(request: Request) -> None:
@@ -66,13 +82,16 @@ async def checked_update(body: WebhookUpdate, settings: SettingsDep) -> service.
 CheckedUpdateDep = Annotated[service.CheckedUpdate, Depends(checked_update)]
 
 
-@router.post("", status_code=201, response_model=WebhookWithSecret,
-             responses={403: _FORBIDDEN, 422: _REFUSED})
-async def create_webhook(editor: EditorDep, body: WebhookCreate, session: SessionDep, clock: ClockDep,
-                         settings: SettingsDep) -> WebhookWithSecret:
+@router.post(
+    "", status_code=201, response_model=WebhookWithSecret, responses={403: _FORBIDDEN, 422: _REFUSED}
+)
+async def create_webhook(
+    editor: EditorDep, body: WebhookCreate, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> WebhookWithSecret:
     """Subscribe an endpoint to event types (admin, city); the answer carries the signing secret, shown once."""
-    subscription = await service.create_subscription(session, _actor(editor), clock,
-                                                     service.target_policy(settings), body)
+    subscription = await service.create_subscription(
+        session, _actor(editor), clock, service.target_policy(settings), body
+    )
     return WebhookWithSecret.model_validate(subscription)
 
 
@@ -88,34 +107,51 @@ async def get_webhook(viewer: ViewerDep, subscription: WebhookDep) -> WebhookRea
     return WebhookRead.model_validate(subscription)
 
 
-@router.patch("/{webhook_id}", response_model=WebhookRead, responses={403: _FORBIDDEN, 404: _NOT_FOUND,
-                                                                      422: _REFUSED})
-async def update_webhook(editor: EditorDep, changes: CheckedUpdateDep, subscription: WebhookDep,
-                         session: SessionDep, clock: ClockDep) -> WebhookRead:
+@router.patch(
+    "/{webhook_id}", response_model=WebhookRead, responses={403: _FORBIDDEN, 404: _NOT_FOUND, 422: _REFUSED}
+)
+async def update_webhook(
+    editor: EditorDep,
+    changes: CheckedUpdateDep,
+    subscription: WebhookDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> WebhookRead:
     """Change the URL or the event types, or enable / disable the subscription (admin, city)."""
-    return WebhookRead.model_validate(await service.update_subscription(session, clock, subscription, changes))
+    return WebhookRead.model_validate(
+        await service.update_subscription(session, clock, subscription, changes)
+    )
 
 
-@router.delete("/{webhook_id}", status_code=204, response_class=Response,
-               responses={403: _FORBIDDEN, 404: _NOT_FOUND})
+@router.delete(
+    "/{webhook_id}", status_code=204, response_class=Response, responses={403: _FORBIDDEN, 404: _NOT_FOUND}
+)
 async def delete_webhook(editor: EditorDep, subscription: WebhookDep, session: SessionDep) -> Response:
     """Delete the subscription and its delivery history (admin, city)."""
     await service.delete_subscription(session, subscription)
     return Response(status_code=204)
 
 
-@router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret,
-             responses={403: _FORBIDDEN, 404: _NOT_FOUND})
-async def rotate_webhook_secret(editor: EditorDep, subscription: WebhookDep, session: SessionDep, clock: ClockDep,
-                                settings: SettingsDep) -> WebhookWithSecret:
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookWithSecret,
+    responses={403: _FORBIDDEN, 404: _NOT_FOUND},
+)
+async def rotate_webhook_secret(
+    editor: EditorDep, subscription: WebhookDep, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> WebhookWithSecret:
     """Replace the signing secret, shown once; the old one still signs beside it for a grace period (24 h by
     default), so the receiver can switch without refusing a request."""
-    return WebhookWithSecret.model_validate(await service.rotate_secret(
-        session, clock, service.retry_policy(settings), subscription))
+    return WebhookWithSecret.model_validate(
+        await service.rotate_secret(session, clock, service.retry_policy(settings), subscription)
+    )
 
 
-@router.get("/{webhook_id}/deliveries", response_model=WebhookDeliveryPage,
-            responses={403: _FORBIDDEN, 404: _NOT_FOUND})
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=WebhookDeliveryPage,
+    responses={403: _FORBIDDEN, 404: _NOT_FOUND},
+)
 async def list_webhook_deliveries(
     viewer: ViewerDep,
     subscription: WebhookDep,
@@ -128,10 +164,20 @@ async def list_webhook_deliveries(
     return await service.list_deliveries(session, subscription, status, cursor, limit)
 
 
-@router.post("/{webhook_id}/test", status_code=202, response_model=WebhookDeliveryRead,
-             responses={403: _FORBIDDEN, 404: _NOT_FOUND})
-async def test_webhook(editor: EditorDep, subscription: WebhookDep, session: SessionDep, clock: ClockDep,
-                       request: Request, background: BackgroundTasks) -> WebhookDeliveryRead:
+@router.post(
+    "/{webhook_id}/test",
+    status_code=202,
+    response_model=WebhookDeliveryRead,
+    responses={403: _FORBIDDEN, 404: _NOT_FOUND},
+)
+async def test_webhook(
+    editor: EditorDep,
+    subscription: WebhookDep,
+    session: SessionDep,
+    clock: ClockDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> WebhookDeliveryRead:
     """Send a signed `webhook.ping` to the endpoint now (even a disabled one, to check a fix); follow it in
     the deliveries. Tried once, it never counts against the subscription."""
     delivery = await service.queue_ping(session, _actor(editor), clock, subscription)

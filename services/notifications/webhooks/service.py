@@ -60,7 +60,9 @@ class RetryPolicy:
             return None
         wait = min(self.initial_seconds * self.multiplier ** (attempts_made - 1), self.max_interval_seconds)
         # Derived from the delivery rather than drawn at random: the same inputs give the same schedule.
-        fraction = int.from_bytes(hashlib.sha256(f"{key}/{attempts_made}".encode()).digest()[:4], "big") / 2**32
+        fraction = (
+            int.from_bytes(hashlib.sha256(f"{key}/{attempts_made}".encode()).digest()[:4], "big") / 2**32
+        )
         return timedelta(seconds=wait * (1 - self.jitter * fraction))
 
 
@@ -84,18 +86,21 @@ class AttemptResult:
 
 def retry_policy(settings: NotificationsSettings) -> RetryPolicy:
     """The retry and disabling rules the settings choose."""
-    return RetryPolicy(max_attempts=settings.webhook_max_attempts,
-                       initial_seconds=settings.webhook_retry_initial_seconds,
-                       multiplier=settings.webhook_retry_multiplier,
-                       max_interval_seconds=settings.webhook_retry_max_interval_seconds,
-                       disable_after_failures=settings.webhook_disable_after_failures,
-                       rotation_grace_seconds=settings.webhook_secret_rotation_grace_seconds)
+    return RetryPolicy(
+        max_attempts=settings.webhook_max_attempts,
+        initial_seconds=settings.webhook_retry_initial_seconds,
+        multiplier=settings.webhook_retry_multiplier,
+        max_interval_seconds=settings.webhook_retry_max_interval_seconds,
+        disable_after_failures=settings.webhook_disable_after_failures,
+        rotation_grace_seconds=settings.webhook_secret_rotation_grace_seconds,
+    )
 
 
 def target_policy(settings: NotificationsSettings) -> TargetPolicy:
     """Which targets the settings allow (plain http, non-public addresses: both off by default)."""
-    return TargetPolicy(allow_http=settings.webhook_allow_http,
-                        allow_private=settings.webhook_allow_private_targets)
+    return TargetPolicy(
+        allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private_targets
+    )
 
 
 async def checked_url(url: str, policy: TargetPolicy) -> str:
@@ -120,14 +125,23 @@ async def list_subscriptions(session: AsyncSession) -> list[WebhookSubscription]
     return list(await repository.list_all(session))
 
 
-async def create_subscription(session: AsyncSession, actor: Actor, clock: Clock, policy: TargetPolicy,
-                              data: WebhookCreate) -> WebhookSubscription:
+async def create_subscription(
+    session: AsyncSession, actor: Actor, clock: Clock, policy: TargetPolicy, data: WebhookCreate
+) -> WebhookSubscription:
     """Subscribe an endpoint to event types, with a fresh secret (the caller shows it once)."""
     url = await checked_url(data.url, policy)
     now = clock.now()
-    subscription = WebhookSubscription(url=url, description=data.description, event_types=data.event_types,
-                                       secret=new_secret(), enabled=True, consecutive_failures=0,
-                                       created_by=actor.id, created_at=now, updated_at=now)
+    subscription = WebhookSubscription(
+        url=url,
+        description=data.description,
+        event_types=data.event_types,
+        secret=new_secret(),
+        enabled=True,
+        consecutive_failures=0,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(subscription)
     await session.flush()
     return subscription
@@ -147,8 +161,9 @@ async def check_update(data: WebhookUpdate, policy: TargetPolicy) -> CheckedUpda
     return CheckedUpdate(data)
 
 
-async def update_subscription(session: AsyncSession, clock: Clock, subscription: WebhookSubscription,
-                              checked: CheckedUpdate) -> WebhookSubscription:
+async def update_subscription(
+    session: AsyncSession, clock: Clock, subscription: WebhookSubscription, checked: CheckedUpdate
+) -> WebhookSubscription:
     """Change the URL, the event types, the description, or enable / disable the subscription."""
     data = checked.data
     changes = data.model_dump(exclude_unset=True)
@@ -177,8 +192,9 @@ async def delete_subscription(session: AsyncSession, subscription: WebhookSubscr
     await session.delete(subscription)
 
 
-async def rotate_secret(session: AsyncSession, clock: Clock, policy: RetryPolicy,
-                        subscription: WebhookSubscription) -> WebhookSubscription:
+async def rotate_secret(
+    session: AsyncSession, clock: Clock, policy: RetryPolicy, subscription: WebhookSubscription
+) -> WebhookSubscription:
     """Give the subscription a new secret; the old one keeps signing beside it for a grace period."""
     now = clock.now()
     subscription.previous_secret = subscription.secret
@@ -191,14 +207,22 @@ async def rotate_secret(session: AsyncSession, clock: Clock, policy: RetryPolicy
 def secrets_in_use(subscription: WebhookSubscription, now: datetime) -> list[str]:
     """The secrets a request is signed with: the current one, and the previous one until it expires."""
     in_use = [subscription.secret]
-    if subscription.previous_secret and subscription.previous_secret_expires_at \
-            and subscription.previous_secret_expires_at > now:
+    if (
+        subscription.previous_secret
+        and subscription.previous_secret_expires_at
+        and subscription.previous_secret_expires_at > now
+    ):
         in_use.append(subscription.previous_secret)
     return in_use
 
 
-async def list_deliveries(session: AsyncSession, subscription: WebhookSubscription, status: str | None,
-                          cursor: uuid.UUID | None, limit: int) -> WebhookDeliveryPage:
+async def list_deliveries(
+    session: AsyncSession,
+    subscription: WebhookSubscription,
+    status: str | None,
+    cursor: uuid.UUID | None,
+    limit: int,
+) -> WebhookDeliveryPage:
     """The subscription's deliveries, newest first, each with its attempts."""
     deliveries = list(await repository.deliveries_page(session, subscription.id, status, cursor, limit + 1))
     more = len(deliveries) > limit
@@ -206,21 +230,36 @@ async def list_deliveries(session: AsyncSession, subscription: WebhookSubscripti
     history: dict[uuid.UUID, list[WebhookAttemptRead]] = {}
     for attempt in await repository.attempts_of(session, [d.id for d in deliveries]):
         history.setdefault(attempt.delivery_id, []).append(WebhookAttemptRead.model_validate(attempt))
-    reads = [WebhookDeliveryRead.model_validate(d).model_copy(update={"history": history.get(d.id, [])})
-             for d in deliveries]
+    reads = [
+        WebhookDeliveryRead.model_validate(d).model_copy(update={"history": history.get(d.id, [])})
+        for d in deliveries
+    ]
     return WebhookDeliveryPage(items=reads, next_cursor=deliveries[-1].id if more else None)
 
 
-async def queue_ping(session: AsyncSession, actor: Actor, clock: Clock, subscription: WebhookSubscription
-                     ) -> WebhookDelivery:
+async def queue_ping(
+    session: AsyncSession, actor: Actor, clock: Clock, subscription: WebhookSubscription
+) -> WebhookDelivery:
     """Queue a signed test request (`webhook.ping`) to the subscription, sent at once by the dispatcher."""
     now = clock.now()
-    envelope = EventEnvelope(type=PING_EVENT, version=1, occurred_at=now, actor=actor,
-                             data={"subscription_id": str(subscription.id)})
-    delivery = WebhookDelivery(subscription_id=subscription.id, event_id=envelope.id, event_type=PING_EVENT,
-                               payload=envelope.model_dump_json(), status="pending", attempts=0,
-                               next_attempt_at=now, trace_context=dict(inject_trace_context({})) or None,
-                               created_at=now)
+    envelope = EventEnvelope(
+        type=PING_EVENT,
+        version=1,
+        occurred_at=now,
+        actor=actor,
+        data={"subscription_id": str(subscription.id)},
+    )
+    delivery = WebhookDelivery(
+        subscription_id=subscription.id,
+        event_id=envelope.id,
+        event_type=PING_EVENT,
+        payload=envelope.model_dump_json(),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        trace_context=dict(inject_trace_context({})) or None,
+        created_at=now,
+    )
     session.add(delivery)
     await session.flush()
     return delivery
@@ -241,22 +280,45 @@ async def record_event(session: AsyncSession, clock: Clock, envelope: EventEnvel
     for subscription in await repository.list_enabled(session):
         # A new subscription receives what happens from then on, not the stream's history.
         if subscribes_to(subscription, envelope.type) and envelope.occurred_at >= subscription.created_at:
-            created += await repository.insert_delivery_once(session, {
-                "subscription_id": subscription.id, "event_id": envelope.id, "event_type": envelope.type,
-                "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
-                "trace_context": trace_context, "created_at": now})
+            created += await repository.insert_delivery_once(
+                session,
+                {
+                    "subscription_id": subscription.id,
+                    "event_id": envelope.id,
+                    "event_type": envelope.type,
+                    "payload": payload,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "trace_context": trace_context,
+                    "created_at": now,
+                },
+            )
     return created
 
 
-async def record_attempt(session: AsyncSession, clock: Clock, policy: RetryPolicy, delivery: WebhookDelivery,
-                         subscription: WebhookSubscription, result: AttemptResult) -> None:
+async def record_attempt(
+    session: AsyncSession,
+    clock: Clock,
+    policy: RetryPolicy,
+    delivery: WebhookDelivery,
+    subscription: WebhookSubscription,
+    result: AttemptResult,
+) -> None:
     """Keep the attempt, then settle the delivery: done, retried later, or failed — and disable the
     subscription on 410 Gone or after too many deliveries failed in a row."""
     now = clock.now()
     delivery.attempts += 1
-    session.add(WebhookAttempt(delivery_id=delivery.id, number=delivery.attempts, attempted_at=now,
-                               status_code=result.status_code, error=_clip(result.error),
-                               duration_ms=result.duration_ms))
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery.id,
+            number=delivery.attempts,
+            attempted_at=now,
+            status_code=result.status_code,
+            error=_clip(result.error),
+            duration_ms=result.duration_ms,
+        )
+    )
     delivery.last_status_code, delivery.last_error = result.status_code, _clip(result.error)
     is_ping = delivery.event_type == PING_EVENT
     if result.succeeded:
@@ -267,8 +329,12 @@ async def record_attempt(session: AsyncSession, clock: Clock, policy: RetryPolic
     if result.gone:
         _settle(delivery, "failed", now)
         if subscription.enabled:
-            await _disable(session, clock, subscription,
-                           "L'adresse a répondu 410 Gone : elle ne veut plus recevoir d'événements.")
+            await _disable(
+                session,
+                clock,
+                subscription,
+                "L'adresse a répondu 410 Gone : elle ne veut plus recevoir d'événements.",
+            )
         return
     delay = None if is_ping else policy.delay_after(delivery.attempts, str(delivery.id))
     if delay is not None:
@@ -280,24 +346,38 @@ async def record_attempt(session: AsyncSession, clock: Clock, policy: RetryPolic
         return
     subscription.consecutive_failures += 1
     if subscription.enabled and subscription.consecutive_failures >= policy.disable_after_failures:
-        await _disable(session, clock, subscription,
-                       f"{subscription.consecutive_failures} livraisons consécutives en échec "
-                       f"(dernière erreur : {_describe(result)}).")
+        await _disable(
+            session,
+            clock,
+            subscription,
+            f"{subscription.consecutive_failures} livraisons consécutives en échec "
+            f"(dernière erreur : {_describe(result)}).",
+        )
 
 
 def _settle(delivery: WebhookDelivery, status: str, now: datetime) -> None:
     delivery.status, delivery.completed_at, delivery.next_attempt_at = status, now, None
 
 
-async def _disable(session: AsyncSession, clock: Clock, subscription: WebhookSubscription, reason: str) -> None:
+async def _disable(
+    session: AsyncSession, clock: Clock, subscription: WebhookSubscription, reason: str
+) -> None:
     now = clock.now()
-    subscription.enabled, subscription.disabled_reason, subscription.updated_at = False, _clip(reason, 300), now
+    subscription.enabled, subscription.disabled_reason, subscription.updated_at = (
+        False,
+        _clip(reason, 300),
+        now,
+    )
     # A disabled subscription receives nothing: what was still waiting for it is abandoned, not held back.
     await repository.fail_pending(session, subscription.id, "Abonnement désactivé avant l'envoi.", now)
 
 
 def _describe(result: AttemptResult) -> str:
-    return f"HTTP {result.status_code}" if result.status_code is not None else (result.error or "erreur inconnue")
+    return (
+        f"HTTP {result.status_code}"
+        if result.status_code is not None
+        else (result.error or "erreur inconnue")
+    )
 
 
 def _clip(text: str | None, limit: int = 500) -> str | None:

@@ -36,8 +36,9 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def signature_headers(secrets_in_use: Sequence[str], message_id: str, sent_at: datetime, body: bytes
-                      ) -> dict[str, str]:
+def signature_headers(
+    secrets_in_use: Sequence[str], message_id: str, sent_at: datetime, body: bytes
+) -> dict[str, str]:
     """`webhook-id`, `webhook-timestamp` (Unix seconds) and `webhook-signature` for a POST of `body`: one
     signature per secret in use, space-separated (the current one, and the previous one during a rotation)."""
     timestamp = int(sent_at.timestamp())

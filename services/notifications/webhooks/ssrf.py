@@ -85,8 +85,10 @@ def _split(url: str, policy: TargetPolicy) -> tuple[SplitResult, str, int]:
     if scheme not in ("http", "https"):
         raise UnsafeTarget("L'URL doit commencer par https://.")
     if parts.username is not None or parts.password is not None:
-        raise UnsafeTarget("L'URL ne doit pas contenir d'identifiants (utilisateur:mot de passe@) : "
-                           "les requêtes sont authentifiées par leur signature.")
+        raise UnsafeTarget(
+            "L'URL ne doit pas contenir d'identifiants (utilisateur:mot de passe@) : "
+            "les requêtes sont authentifiées par leur signature."
+        )
     host = parts.hostname
     if not host:
         raise UnsafeTarget("L'URL doit nommer un hôte.")
@@ -123,6 +125,8 @@ async def check_target(url: str, policy: TargetPolicy) -> CheckedTarget:
             reason = address_refusal(address)
             if reason is not None:
                 shown = host if host == str(address) else f"« {host} » ({address})"
-                raise UnsafeTarget(f"Cible refusée (protection SSRF) : l'hôte {shown} est une {reason}. "
-                                   "Un webhook ne peut viser qu'une adresse publique.")
+                raise UnsafeTarget(
+                    f"Cible refusée (protection SSRF) : l'hôte {shown} est une {reason}. "
+                    "Un webhook ne peut viser qu'une adresse publique."
+                )
     return CheckedTarget(url=url, scheme=parts.scheme.lower(), host=host, port=port, addresses=addresses)

@@ -84,9 +84,7 @@ async def revoke_feed(feed_id: uuid.UUID, session: SessionDep, clock: ClockDep, 
 @router.get(
     "/{token}.ics", response_class=Response, responses={200: {"content": {ICS_MEDIA_TYPE: {}}}, 404: _PROBLEM}
 )
-async def feed(
-    token: str, session: SessionDep, clock: ClockDep, settings: SettingsDep
-) -> Response:
+async def feed(token: str, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> Response:
     """The iCalendar feed behind a secret (no other authentication: calendar clients send no header)."""
     rules = ReminderDays(
         settings.feed_alarm_working_days, settings.feed_alarm_on_due_day, settings.feed_alarm_time

@@ -11,4 +11,6 @@ from services.reporting.config import ReportingSettings
 from services.reporting.models import Base
 from shared.migrations import run_environment
 
-run_environment(Base.metadata, lambda: ReportingSettings().database_url, version_table="reporting_alembic_version")
+run_environment(
+    Base.metadata, lambda: ReportingSettings().database_url, version_table="reporting_alembic_version"
+)

@@ -5,16 +5,30 @@ from __future__ import annotations
 from datetime import date
 
 STATUS = {
-    "draft": "brouillon", "sent": "envoyée", "acknowledged": "reçue", "accepted": "acceptée",
-    "partially_accepted": "acceptée en partie", "declined": "refusée", "no_answer": "sans réponse",
-    "in_progress": "en cours", "delivered": "réalisée, à vérifier", "verified": "vérifiée", "planned": "prévu",
-    "done": "réalisé", "abandoned": "abandonné",
+    "draft": "brouillon",
+    "sent": "envoyée",
+    "acknowledged": "reçue",
+    "accepted": "acceptée",
+    "partially_accepted": "acceptée en partie",
+    "declined": "refusée",
+    "no_answer": "sans réponse",
+    "in_progress": "en cours",
+    "delivered": "réalisée, à vérifier",
+    "verified": "vérifiée",
+    "planned": "prévu",
+    "done": "réalisé",
+    "abandoned": "abandonné",
 }
 WAITING_ON = {"partner": "le partenaire", "city": "la ville", "none": "personne"}
 ITEM_KIND = {"request": "demande", "commitment": "engagement de la ville"}
 DEADLINE_KIND = {"response": "réponse", "delivery": "réalisation", "milestone": "jalon"}
-ROLE = {"admin": "administration", "city": "ville", "reader": "lecture", "partner": "partenaire",
-        "service": "service"}
+ROLE = {
+    "admin": "administration",
+    "city": "ville",
+    "reader": "lecture",
+    "partner": "partenaire",
+    "service": "service",
+}
 
 
 def date_fr(day: date | None) -> str:

@@ -23,7 +23,9 @@ from shared.events.commitments import ApiKeyRevoked
 logger = logging.getLogger(__name__)
 
 
-async def follow_revoked_keys(client: NatsClient, stream: StreamSpec, sessions: Sessions, now: datetime) -> None:
+async def follow_revoked_keys(
+    client: NatsClient, stream: StreamSpec, sessions: Sessions, now: datetime
+) -> None:
     """End the sessions of every key revoked since a session's lifetime before `now`, and of those revoked
     later. A stream not created yet holds no revocation: the live subscription of the key cache covers those to
     come."""
@@ -40,7 +42,12 @@ async def follow_revoked_keys(client: NatsClient, stream: StreamSpec, sessions: 
     since = now - timedelta(seconds=sessions.max_age_seconds)
     try:
         await client.jetstream().subscribe(
-            stream.subject_for(ApiKeyRevoked.type), stream=stream.name, cb=on_revoked, ordered_consumer=True,
-            deliver_policy=DeliverPolicy.BY_START_TIME, config=ConsumerConfig(opt_start_time=since))
+            stream.subject_for(ApiKeyRevoked.type),
+            stream=stream.name,
+            cb=on_revoked,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.BY_START_TIME,
+            config=ConsumerConfig(opt_start_time=since),
+        )
     except NotFoundError:
         logger.info("stream %s not there yet: no past revocation to read", stream.name)

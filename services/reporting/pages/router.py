@@ -36,7 +36,7 @@ SIGN_IN = f"{PATH}/connexion"
 HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -65,14 +65,22 @@ def _sessions(request: Request) -> Sessions:
     return request.app.state.page_sessions  # type: ignore[no-any-return]
 
 
-def _render(request: Request, template: str, context: dict[str, Any], status: int = 200,
-            visitor: Visitor | None = None) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, {"visitor": visitor, **context}, status_code=status,
-                                      headers=HEADERS)
+def _render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status: int = 200,
+    visitor: Visitor | None = None,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, template, {"visitor": visitor, **context}, status_code=status, headers=HEADERS
+    )
 
 
 def _error(request: Request, error: DomainError, visitor: Visitor | None = None) -> HTMLResponse:
-    return _render(request, "erreur.html", {"title": error.title, "detail": error.detail}, error.status, visitor)
+    return _render(
+        request, "erreur.html", {"title": error.title, "detail": error.detail}, error.status, visitor
+    )
 
 
 async def _visitor(request: Request, session: SessionDep, settings: SettingsDep) -> Visitor | None:
@@ -88,8 +96,11 @@ async def _visitor(request: Request, session: SessionDep, settings: SettingsDep)
             if organisation is None:
                 raise _Refused(f"Le partenaire de l'utilisateur « {user.name} » est inconnu.")
             visible = organisation
-        return Visitor(Principal(role=user.role, partner_id=user.partner_id, visible_partner_ids=visible),
-                       None, user.name)
+        return Visitor(
+            Principal(role=user.role, partner_id=user.partner_id, visible_partner_ids=visible),
+            None,
+            user.name,
+        )
     page_session = _sessions(request).read(request)
     if page_session is None or page_session.principal is None:
         return None
@@ -102,25 +113,38 @@ def _to_sign_in() -> RedirectResponse:
 
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
-async def dashboard(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-                    start: Annotated[date | None, Query(alias="du")] = None,
-                    end: Annotated[date | None, Query(alias="au")] = None) -> Response:
+async def dashboard(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    start: Annotated[date | None, Query(alias="du")] = None,
+    end: Annotated[date | None, Query(alias="au")] = None,
+) -> Response:
     """The overview: progress by axis, late items, upcoming deadlines, one section per partner."""
     try:
         visitor = await _visitor(request, session, settings)
         if visitor is None:
             return _to_sign_in()
         period = views.period(clock, start, end)
-        page = await views.dashboard(session, visitor.principal, clock, period, settings.very_overdue_working_days)
+        page = await views.dashboard(
+            session, visitor.principal, clock, period, settings.very_overdue_working_days
+        )
     except DomainError as error:
         return _error(request, error)
     return _render(request, "tableau.html", {"page": page}, visitor=visitor)
 
 
 @router.get("/partenaires/{partner_id}", response_class=HTMLResponse)
-async def partner(partner_id: uuid.UUID, request: Request, session: SessionDep, clock: ClockDep,
-                  settings: SettingsDep, start: Annotated[date | None, Query(alias="du")] = None,
-                  end: Annotated[date | None, Query(alias="au")] = None) -> Response:
+async def partner(
+    partner_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    start: Annotated[date | None, Query(alias="du")] = None,
+    end: Annotated[date | None, Query(alias="au")] = None,
+) -> Response:
     """A partner's page (404 for a partner the visitor may not see)."""
     visitor = None
     try:
@@ -128,8 +152,9 @@ async def partner(partner_id: uuid.UUID, request: Request, session: SessionDep, 
         if visitor is None:
             return _to_sign_in()
         period = views.period(clock, start, end)
-        section = await views.partner_page(session, visitor.principal, clock, partner_id, period,
-                                           settings.very_overdue_working_days)
+        section = await views.partner_page(
+            session, visitor.principal, clock, partner_id, period, settings.very_overdue_working_days
+        )
     except DomainError as error:
         return _error(request, error, visitor)
     return _render(request, "partenaire.html", {"section": section, "period": period}, visitor=visitor)
@@ -147,8 +172,9 @@ async def sign_in_form(request: Request, session: SessionDep, settings: Settings
     return _form(request, _sessions(request).read(request))
 
 
-def _form(request: Request, page_session: PageSession | None, error: str | None = None, status: int = 200
-          ) -> HTMLResponse:
+def _form(
+    request: Request, page_session: PageSession | None, error: str | None = None, status: int = 200
+) -> HTMLResponse:
     """The form, with the CSRF token of the visitor's session (a new session if it has none)."""
     sessions = _sessions(request)
     fresh = page_session is None
@@ -184,11 +210,17 @@ async def sign_in(request: Request) -> Response:
     except Unauthorized:
         return _form(request, page_session, "Cette clé est inconnue ou a été révoquée.", 401)
     except ServiceUnavailable:
-        return _form(request, page_session, "La clé ne peut pas être vérifiée pour le moment (service des "
-                                            "engagements indisponible). Réessayez dans quelques instants.", 503)
+        return _form(
+            request,
+            page_session,
+            "La clé ne peut pas être vérifiée pour le moment (service des "
+            "engagements indisponible). Réessayez dans quelques instants.",
+            503,
+        )
     if principal.role is Role.SERVICE:
-        return _form(request, page_session, "Une clé de service ne permet pas de se connecter au tableau de bord.",
-                     403)
+        return _form(
+            request, page_session, "Une clé de service ne permet pas de se connecter au tableau de bord.", 403
+        )
     response = RedirectResponse(f"{PATH}/", status_code=303, headers={"Cache-Control": "no-store"})
     sessions.save(request, response, sessions.new(principal))  # a new session: a new token
     return response

@@ -32,15 +32,21 @@ class PageSession:
 
 
 def _dump_principal(principal: Principal) -> dict[str, Any]:
-    return {"role": principal.role.value, "key_id": str(principal.key_id) if principal.key_id else None,
-            "partner_id": str(principal.partner_id) if principal.partner_id else None,
-            "visible": sorted(str(value) for value in principal.visible_partner_ids)}
+    return {
+        "role": principal.role.value,
+        "key_id": str(principal.key_id) if principal.key_id else None,
+        "partner_id": str(principal.partner_id) if principal.partner_id else None,
+        "visible": sorted(str(value) for value in principal.visible_partner_ids),
+    }
 
 
 def _load_principal(data: dict[str, Any]) -> Principal:
-    return Principal(role=Role(data["role"]), key_id=uuid.UUID(data["key_id"]) if data["key_id"] else None,
-                     partner_id=uuid.UUID(data["partner_id"]) if data["partner_id"] else None,
-                     visible_partner_ids=frozenset(uuid.UUID(value) for value in data["visible"]))
+    return Principal(
+        role=Role(data["role"]),
+        key_id=uuid.UUID(data["key_id"]) if data["key_id"] else None,
+        partner_id=uuid.UUID(data["partner_id"]) if data["partner_id"] else None,
+        visible_partner_ids=frozenset(uuid.UUID(value) for value in data["visible"]),
+    )
 
 
 @dataclass
@@ -55,8 +61,11 @@ class Sessions:
 
     @classmethod
     def from_settings(cls, settings: ReportingSettings) -> Sessions:
-        return cls(settings.pages_session_secret or secrets.token_urlsafe(32),
-                   settings.pages_session_max_age_seconds, settings.pages_cookie_secure)
+        return cls(
+            settings.pages_session_secret or secrets.token_urlsafe(32),
+            settings.pages_session_max_age_seconds,
+            settings.pages_cookie_secure,
+        )
 
     @property
     def _serializer(self) -> URLSafeTimedSerializer:
@@ -83,22 +92,36 @@ class Sessions:
 
     def save(self, request: Request, response: Response, session: PageSession) -> None:
         """The session's cookie on the response."""
-        value = self._serializer.dumps({"csrf": session.csrf, "principal": _dump_principal(session.principal)
-                                        if session.principal else None})
-        response.set_cookie(COOKIE, value, max_age=self.max_age_seconds, path=PATH, secure=self._secure(request),
-                            httponly=True, samesite="strict")
+        value = self._serializer.dumps(
+            {
+                "csrf": session.csrf,
+                "principal": _dump_principal(session.principal) if session.principal else None,
+            }
+        )
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=self.max_age_seconds,
+            path=PATH,
+            secure=self._secure(request),
+            httponly=True,
+            samesite="strict",
+        )
 
     def _secure(self, request: Request) -> bool:
         return self.cookie_secure if self.cookie_secure is not None else request.url.scheme == "https"
 
     def clear(self, request: Request, response: Response) -> None:
-        response.delete_cookie(COOKIE, path=PATH, secure=self._secure(request), httponly=True, samesite="strict")
+        response.delete_cookie(
+            COOKIE, path=PATH, secure=self._secure(request), httponly=True, samesite="strict"
+        )
 
     def revoke(self, key_id: uuid.UUID) -> None:
         """End every session of this key (its api_key.revoked event)."""
         now = time.monotonic()
-        self._revoked = {key: heard for key, heard in self._revoked.items()
-                         if now - heard < self.max_age_seconds}
+        self._revoked = {
+            key: heard for key, heard in self._revoked.items() if now - heard < self.max_age_seconds
+        }
         self._revoked[key_id] = now
 
 

@@ -47,34 +47,53 @@ class Dashboard:
         return sum(plan.late for plan in self.plans)
 
 
-async def _partner_section(session: AsyncSession, principal: Principal, clock: Clock, card: PartnerScorecardRead
-                           ) -> PartnerSection:
+async def _partner_section(
+    session: AsyncSession, principal: Principal, clock: Clock, card: PartnerScorecardRead
+) -> PartnerSection:
     late = await service.late_items(session, principal, clock, partner_id=card.partner_id, limit=LISTED)
-    deadlines = await service.deadlines(session, principal, clock, UPCOMING_DAYS, partner_id=card.partner_id,
-                                        limit=LISTED)
+    deadlines = await service.deadlines(
+        session, principal, clock, UPCOMING_DAYS, partner_id=card.partner_id, limit=LISTED
+    )
     return PartnerSection(card, late, deadlines.upcoming)
 
 
-async def dashboard(session: AsyncSession, principal: Principal, clock: Clock, period: Period,
-                    very_overdue_working_days: int) -> Dashboard:
+async def dashboard(
+    session: AsyncSession, principal: Principal, clock: Clock, period: Period, very_overdue_working_days: int
+) -> Dashboard:
     """The overview: each plan's progress by axis, the late items, the deadlines to come, one section per
     partner the visitor may see."""
-    plans = [await service.plan_progress(session, principal, clock, plan_id)
-             for plan_id, _ in await service.plans(session, principal)]
+    plans = [
+        await service.plan_progress(session, principal, clock, plan_id)
+        for plan_id, _ in await service.plans(session, principal)
+    ]
     late = await service.late_items(session, principal, clock, limit=LISTED)
     upcoming = (await service.deadlines(session, principal, clock, UPCOMING_DAYS, limit=LISTED)).upcoming
     cards = await service.partner_scorecards(session, principal, clock, period, very_overdue_working_days)
     partners = [await _partner_section(session, principal, clock, card) for card in cards]
     leads = {item.lead_partner_id for item in late} | {deadline.lead_partner_id for deadline in upcoming}
-    return Dashboard(period, plans, late, upcoming, partners,
-                     await service.partner_names(session, principal, leads), LISTED)
+    return Dashboard(
+        period,
+        plans,
+        late,
+        upcoming,
+        partners,
+        await service.partner_names(session, principal, leads),
+        LISTED,
+    )
 
 
-async def partner_page(session: AsyncSession, principal: Principal, clock: Clock, partner_id: uuid.UUID,
-                       period: Period, very_overdue_working_days: int) -> PartnerSection:
+async def partner_page(
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    partner_id: uuid.UUID,
+    period: Period,
+    very_overdue_working_days: int,
+) -> PartnerSection:
     """One partner's page (NotFound for a partner the visitor may not see)."""
-    card = await service.partner_scorecard(session, principal, clock, partner_id, period,
-                                           very_overdue_working_days)
+    card = await service.partner_scorecard(
+        session, principal, clock, partner_id, period, very_overdue_working_days
+    )
     return await _partner_section(session, principal, clock, card)
 
 

@@ -45,8 +45,11 @@ def _ids(envelopes: Iterable[EventEnvelope]) -> dict[str, set[uuid.UUID]]:
         data, kind = envelope.data, envelope.type.partition(".")[0]
         for key in _KEYS:
             value = data.get(key)
-            if value is None or (key == "partner_id" and kind != "partner") \
-                    or (key in ("plan_id", "axis_id", "objective_id") and kind not in _STRUCTURE):
+            if (
+                value is None
+                or (key == "partner_id" and kind != "partner")
+                or (key in ("plan_id", "axis_id", "objective_id") and kind not in _STRUCTURE)
+            ):
                 continue
             found[key].add(value)
     return {key: {uuid.UUID(str(value)) for value in values} for key, values in found.items()}
@@ -68,7 +71,12 @@ def upsert(dialect_name: str, table: Table) -> Any:
     keys = [column.name for column in table.primary_key]
     return statement.on_conflict_do_update(
         index_elements=keys,
-        set_={column.name: statement.excluded[column.name] for column in table.columns if column.name not in keys})
+        set_={
+            column.name: statement.excluded[column.name]
+            for column in table.columns
+            if column.name not in keys
+        },
+    )
 
 
 class Batch:
@@ -100,8 +108,9 @@ class Batch:
         if item_ids or deadline_ids:
             for row in await self._read(items, items.c.id.in_(item_ids)):
                 self._keep(items, row["id"], row)
-            for row in await self._read(deadlines, or_(deadlines.c.item_id.in_(item_ids),
-                                                       deadlines.c.id.in_(deadline_ids))):
+            for row in await self._read(
+                deadlines, or_(deadlines.c.item_id.in_(item_ids), deadlines.c.id.in_(deadline_ids))
+            ):
                 self._keep_deadline(row)
             parties = _table(ItemPartner)
             for row in await self._read(parties, parties.c.item_id.in_(item_ids)):
@@ -148,11 +157,15 @@ class Batch:
 
     def deadlines_of(self, item_id: uuid.UUID, *kinds: str) -> list[Row]:
         """The item's deadlines of these kinds, not removed (to change them)."""
-        found = [d for d in self.deadlines_by_item.get(item_id, ()) if d["kind"] in kinds and not d["removed"]]
+        found = [
+            d for d in self.deadlines_by_item.get(item_id, ()) if d["kind"] in kinds and not d["removed"]
+        ]
         self.touched.setdefault(_table(Deadline), set()).update(d["id"] for d in found)
         return found
 
-    def set_parties(self, item_id: uuid.UUID, lead: uuid.UUID | None, associated: Iterable[uuid.UUID]) -> None:
+    def set_parties(
+        self, item_id: uuid.UUID, lead: uuid.UUID | None, associated: Iterable[uuid.UUID]
+    ) -> None:
         """The item's partners become exactly its lead and these associated ones."""
         wanted = dict.fromkeys(associated, "associated")
         if lead is not None:
@@ -165,12 +178,22 @@ class Batch:
         self.members[group_id] = set(member_ids)
         self.members_changed.add(group_id)
 
-    def add_timeline_entry(self, envelope: EventEnvelope, item_id: uuid.UUID, on: date | None,
-                           details: dict[str, Any]) -> None:
+    def add_timeline_entry(
+        self, envelope: EventEnvelope, item_id: uuid.UUID, on: date | None, details: dict[str, Any]
+    ) -> None:
         """The event as a line of its item's history."""
-        self.timeline.append({"event_id": envelope.id, "item_id": item_id, "occurred_at": envelope.occurred_at,
-                              "stream": self.stream, "stream_seq": self.seq, "on": on, "type": envelope.type,
-                              "details": details})
+        self.timeline.append(
+            {
+                "event_id": envelope.id,
+                "item_id": item_id,
+                "occurred_at": envelope.occurred_at,
+                "stream": self.stream,
+                "stream_seq": self.seq,
+                "on": on,
+                "type": envelope.type,
+                "details": details,
+            }
+        )
 
     def mark_processed(self, envelope: EventEnvelope) -> None:
         self.processed.append({"event_id": envelope.id, "stream": self.stream, "stream_seq": self.seq})
@@ -188,15 +211,21 @@ class Batch:
         if self.parties_changed:
             parties = _table(ItemPartner)
             await session.execute(delete(parties).where(parties.c.item_id.in_(self.parties_changed)))
-            party_rows = [{"item_id": item, "partner_id": partner, "relation": relation}
-                          for item in self.parties_changed for partner, relation in self.parties[item].items()]
+            party_rows = [
+                {"item_id": item, "partner_id": partner, "relation": relation}
+                for item in self.parties_changed
+                for partner, relation in self.parties[item].items()
+            ]
             if party_rows:
                 await session.execute(insert(parties), party_rows)
         if self.members_changed:
             members = _table(PartnerMember)
             await session.execute(delete(members).where(members.c.group_id.in_(self.members_changed)))
-            member_rows = [{"group_id": group, "member_id": member}
-                           for group in self.members_changed for member in self.members[group]]
+            member_rows = [
+                {"group_id": group, "member_id": member}
+                for group in self.members_changed
+                for member in self.members[group]
+            ]
             if member_rows:
                 await session.execute(insert(members), member_rows)
         if self.timeline:

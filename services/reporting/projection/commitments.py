@@ -54,31 +54,61 @@ async def _axis_created(batch: Batch, envelope: EventEnvelope, data: events.Axis
 
 async def _objective_created(batch: Batch, envelope: EventEnvelope, data: events.ObjectiveCreated) -> None:
     objective = batch.get(Objective, data.objective_id) or batch.add(Objective, {"id": data.objective_id})
-    objective.update(axis_id=data.axis_id, plan_id=data.plan_id, letter=data.letter, title=data.title,
-                     position=data.position)
+    objective.update(
+        axis_id=data.axis_id,
+        plan_id=data.plan_id,
+        letter=data.letter,
+        title=data.title,
+        position=data.position,
+    )
 
 
 async def _item_created(batch: Batch, envelope: EventEnvelope, data: events.ItemCreated) -> None:
     on = paris_date(envelope.occurred_at)
-    batch.add(Item, {"id": data.item_id, "plan_id": data.plan_id, "objective_id": data.objective_id,
-                     "kind": data.kind, "title": data.title, "status": data.status,
-                     "waiting_on": waiting_on(data.kind, data.status), "lead_partner_id": data.lead_partner_id,
-                     "owner_contact_id": data.owner_contact_id,
-                     "progress_percent": None, "created_on": on, "status_changed_on": on, "requested_on": None,
-                     "acknowledged_on": None, "answered_on": None, "delivered_on": None, "verified_on": None,
-                     "response_delay_working_days": None, "answered_by_deadline": None})
+    batch.add(
+        Item,
+        {
+            "id": data.item_id,
+            "plan_id": data.plan_id,
+            "objective_id": data.objective_id,
+            "kind": data.kind,
+            "title": data.title,
+            "status": data.status,
+            "waiting_on": waiting_on(data.kind, data.status),
+            "lead_partner_id": data.lead_partner_id,
+            "owner_contact_id": data.owner_contact_id,
+            "progress_percent": None,
+            "created_on": on,
+            "status_changed_on": on,
+            "requested_on": None,
+            "acknowledged_on": None,
+            "answered_on": None,
+            "delivered_on": None,
+            "verified_on": None,
+            "response_delay_working_days": None,
+            "answered_by_deadline": None,
+        },
+    )
     batch.set_parties(data.item_id, data.lead_partner_id, data.associated_partner_ids)
-    batch.add_timeline_entry(envelope, data.item_id, on, _json(envelope, "kind", "title", "status", "lead_partner_id"))
+    batch.add_timeline_entry(
+        envelope, data.item_id, on, _json(envelope, "kind", "title", "status", "lead_partner_id")
+    )
 
 
 async def _item_updated(batch: Batch, envelope: EventEnvelope, data: events.ItemUpdated) -> None:
     item = batch.get(Item, data.item_id)
     if item is None:
         return
-    item.update(title=data.title, lead_partner_id=data.lead_partner_id, owner_contact_id=data.owner_contact_id)
+    item.update(
+        title=data.title, lead_partner_id=data.lead_partner_id, owner_contact_id=data.owner_contact_id
+    )
     batch.set_parties(data.item_id, data.lead_partner_id, data.associated_partner_ids)
-    batch.add_timeline_entry(envelope, data.item_id, paris_date(envelope.occurred_at),
-                             _json(envelope, "changed", "title", "lead_partner_id"))
+    batch.add_timeline_entry(
+        envelope,
+        data.item_id,
+        paris_date(envelope.occurred_at),
+        _json(envelope, "changed", "title", "lead_partner_id"),
+    )
 
 
 async def _item_status_changed(batch: Batch, envelope: EventEnvelope, data: events.ItemStatusChanged) -> None:
@@ -94,9 +124,13 @@ async def _item_status_changed(batch: Batch, envelope: EventEnvelope, data: even
     if target in ANSWERS and item["answered_on"] is None:
         item["answered_on"] = on
         if item["requested_on"] is not None:
-            item["response_delay_working_days"] = default_calendar().working_days_between(item["requested_on"], on)
+            item["response_delay_working_days"] = default_calendar().working_days_between(
+                item["requested_on"], on
+            )
         response = batch.deadlines_of(data.item_id, "response")
-        item["answered_by_deadline"] = all(on <= deadline["due_on"] for deadline in response) if response else None
+        item["answered_by_deadline"] = (
+            all(on <= deadline["due_on"] for deadline in response) if response else None
+        )
     if target in ("delivered", "done"):
         item["delivered_on"] = on
     if target == "verified":
@@ -119,13 +153,27 @@ async def _item_status_changed(batch: Batch, envelope: EventEnvelope, data: even
 async def _deadline_set(batch: Batch, envelope: EventEnvelope, data: events.DeadlineSet) -> None:
     deadline = batch.get(Deadline, data.deadline_id)
     if deadline is None:
-        batch.add(Deadline, {"id": data.deadline_id, "item_id": data.item_id, "kind": data.kind,
-                             "original_due_on": data.previous_due_on or data.due_on, "due_on": data.due_on,
-                             "version": data.deadline_version, "met_on": None, "removed": False})
+        batch.add(
+            Deadline,
+            {
+                "id": data.deadline_id,
+                "item_id": data.item_id,
+                "kind": data.kind,
+                "original_due_on": data.previous_due_on or data.due_on,
+                "due_on": data.due_on,
+                "version": data.deadline_version,
+                "met_on": None,
+                "removed": False,
+            },
+        )
     else:
         deadline.update(due_on=data.due_on, version=data.deadline_version)
-    batch.add_timeline_entry(envelope, data.item_id, data.due_on,
-                             _json(envelope, "deadline_id", "kind", "due_on", "previous_due_on"))
+    batch.add_timeline_entry(
+        envelope,
+        data.item_id,
+        data.due_on,
+        _json(envelope, "deadline_id", "kind", "due_on", "previous_due_on"),
+    )
 
 
 async def _deadline_removed(batch: Batch, envelope: EventEnvelope, data: events.DeadlineRemoved) -> None:
@@ -135,7 +183,9 @@ async def _deadline_removed(batch: Batch, envelope: EventEnvelope, data: events.
     batch.add_timeline_entry(envelope, data.item_id, None, _json(envelope, "deadline_id"))
 
 
-async def _deadline_met_changed(batch: Batch, envelope: EventEnvelope, data: events.DeadlineMetChanged) -> None:
+async def _deadline_met_changed(
+    batch: Batch, envelope: EventEnvelope, data: events.DeadlineMetChanged
+) -> None:
     deadline = batch.get(Deadline, data.deadline_id)
     if deadline is not None:
         deadline["met_on"] = data.met_on
@@ -160,7 +210,9 @@ _REMINDER_FIELDS = ("deadline_id", "step", "due_on", "offset_working_days", "esc
 
 async def _timeline_only(batch: Batch, envelope: EventEnvelope, data: Any) -> None:
     fields = _TIMELINE_FIELDS.get(envelope.type, _REMINDER_FIELDS)
-    batch.add_timeline_entry(envelope, data.item_id, paris_date(envelope.occurred_at), _json(envelope, *fields))
+    batch.add_timeline_entry(
+        envelope, data.item_id, paris_date(envelope.occurred_at), _json(envelope, *fields)
+    )
 
 
 Handler = Callable[[Batch, EventEnvelope, Any], Awaitable[None]]

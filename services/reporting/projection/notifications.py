@@ -30,10 +30,21 @@ async def _delivery(batch: Batch, envelope: EventEnvelope) -> None:
     on = paris_date(envelope.occurred_at)
     row = batch.get(Delivery, outcome.delivery_id)
     if row is None:
-        row = batch.add(Delivery, {"id": outcome.delivery_id, "reminder_key": outcome.reminder_key,
-                                   "item_id": outcome.item_id, "partner_id": outcome.partner_id,
-                                   "channel": outcome.channel, "attempts": outcome.attempt, "sent_on": None,
-                                   "failed_on": None, "bounced_on": None, "first_seen_on": on})
+        row = batch.add(
+            Delivery,
+            {
+                "id": outcome.delivery_id,
+                "reminder_key": outcome.reminder_key,
+                "item_id": outcome.item_id,
+                "partner_id": outcome.partner_id,
+                "channel": outcome.channel,
+                "attempts": outcome.attempt,
+                "sent_on": None,
+                "failed_on": None,
+                "bounced_on": None,
+                "first_seen_on": on,
+            },
+        )
     else:
         row["attempts"] = max(row["attempts"], outcome.attempt)
         row["first_seen_on"] = _earliest(row["first_seen_on"], on)
@@ -43,8 +54,12 @@ async def _delivery(batch: Batch, envelope: EventEnvelope) -> None:
         row["bounced_on"] = _earliest(row["bounced_on"], on)
     elif isinstance(outcome, DeliveryFailed) and outcome.permanent:  # a temporary failure says nothing yet
         row["failed_on"] = _earliest(row["failed_on"], on)
-    details = {"delivery_id": str(outcome.delivery_id), "channel": outcome.channel, "attempt": outcome.attempt,
-               "partner_id": outcome.partner_id and str(outcome.partner_id)}
+    details = {
+        "delivery_id": str(outcome.delivery_id),
+        "channel": outcome.channel,
+        "attempt": outcome.attempt,
+        "partner_id": outcome.partner_id and str(outcome.partner_id),
+    }
     if envelope.type != "delivery.sent":
         permanent = outcome.permanent if isinstance(outcome, DeliveryFailed) else True  # a bounce is final
         details |= {"reason": outcome.reason, "permanent": permanent}
@@ -54,8 +69,12 @@ async def _delivery(batch: Batch, envelope: EventEnvelope) -> None:
 async def _action_link_used(batch: Batch, envelope: EventEnvelope) -> None:
     used = envelope.parsed()
     assert isinstance(used, ActionLinkUsed)
-    batch.add_timeline_entry(envelope, used.item_id, paris_date(envelope.occurred_at),
-                       {"action": used.action, "partner_id": used.partner_id and str(used.partner_id)})
+    batch.add_timeline_entry(
+        envelope,
+        used.item_id,
+        paris_date(envelope.occurred_at),
+        {"action": used.action, "partner_id": used.partner_id and str(used.partner_id)},
+    )
 
 
 HANDLERS: dict[str, Callable[[Batch, EventEnvelope], Awaitable[None]]] = {

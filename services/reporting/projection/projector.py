@@ -53,8 +53,10 @@ class Source:
 
 def sources(settings: ReportingSettings) -> list[Source]:
     """The two streams, commitments first (a rebuild replays them in this order)."""
-    return [Source("commitments", settings.commitments_stream(), commitments.apply),
-            Source("notifications", settings.notifications_stream(), notifications.apply)]
+    return [
+        Source("commitments", settings.commitments_stream(), commitments.apply),
+        Source("notifications", settings.notifications_stream(), notifications.apply),
+    ]
 
 
 async def last_applied(sessionmaker: async_sessionmaker[AsyncSession], source: Source) -> int:
@@ -64,8 +66,9 @@ async def last_applied(sessionmaker: async_sessionmaker[AsyncSession], source: S
         return position.last_seq if position is not None else 0
 
 
-async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: Source,
-                      messages: Sequence[tuple[int, bytes]]) -> int:
+async def apply_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], source: Source, messages: Sequence[tuple[int, bytes]]
+) -> int:
     """Apply (stream sequence, body) pairs in one transaction, in sequence order; the number applied (events
     already in the tables are skipped)."""
     ordered = sorted(messages)
@@ -83,8 +86,13 @@ async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: So
             except ValueError:
                 logger.warning("unreadable event at %s #%d skipped", source.name, seq)
         ids = [envelope.id for _, envelope in readable]
-        seen = set(await session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids)))
-                   ) if ids else set()
+        seen = (
+            set(
+                await session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids)))
+            )
+            if ids
+            else set()
+        )
         fresh = []
         for seq, envelope in readable:
             if envelope.id not in seen:
@@ -97,8 +105,15 @@ async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: So
             try:
                 await source.apply(batch, envelope)
             except (KeyError, ValueError) as exc:  # a type or version this build does not know, a bad payload
-                logger.warning("event %s (%s v%d) at %s #%d not applied: %r", envelope.id, envelope.type,
-                               envelope.version, source.name, seq, exc)
+                logger.warning(
+                    "event %s (%s v%d) at %s #%d not applied: %r",
+                    envelope.id,
+                    envelope.type,
+                    envelope.version,
+                    source.name,
+                    seq,
+                    exc,
+                )
             batch.mark_processed(envelope)
         await batch.write()
         if ordered:
@@ -109,8 +124,13 @@ async def apply_batch(sessionmaker: async_sessionmaker[AsyncSession], source: So
 class StreamProjector:
     """The durable consumer of one stream, feeding the read model."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], js: JetStreamContext, source: Source,
-                 settings: ReportingSettings) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        js: JetStreamContext,
+        source: Source,
+        settings: ReportingSettings,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.js = js
         self.source = source
@@ -131,16 +151,29 @@ class StreamProjector:
         except NotFoundError:
             info = None
         if info is not None and info.ack_floor is not None and (info.ack_floor.stream_seq or 0) > start:
-            logger.warning("consumer %s of %s is acknowledged up to #%d but the tables hold up to #%d: made again "
-                           "from #%d", durable, stream, info.ack_floor.stream_seq, start, start + 1)
+            logger.warning(
+                "consumer %s of %s is acknowledged up to #%d but the tables hold up to #%d: made again "
+                "from #%d",
+                durable,
+                stream,
+                info.ack_floor.stream_seq,
+                start,
+                start + 1,
+            )
             await self.js.delete_consumer(stream, durable)
-        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.projector_ack_wait_seconds,
-                                max_ack_pending=self.settings.projector_batch_size)
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.settings.projector_ack_wait_seconds,
+            max_ack_pending=self.settings.projector_batch_size,
+        )
         if start:
             config.deliver_policy, config.opt_start_seq = DeliverPolicy.BY_START_SEQUENCE, start + 1
-        self.subscription = await self.js.pull_subscribe(self.source.spec.subject_for(">"),
-                                                         durable=self.settings.projector_durable,
-                                                         stream=self.source.spec.name, config=config)
+        self.subscription = await self.js.pull_subscribe(
+            self.source.spec.subject_for(">"),
+            durable=self.settings.projector_durable,
+            stream=self.source.spec.name,
+            config=config,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch and apply batches until `stop` is set."""
@@ -166,15 +199,20 @@ class StreamProjector:
             try:
                 await self.handle(messages)
             except Exception:
-                logger.exception("batch of %d events of %s failed; retrying it", len(messages), self.source.name)
+                logger.exception(
+                    "batch of %d events of %s failed; retrying it", len(messages), self.source.name
+                )
                 await asyncio.sleep(1.0)
 
     async def handle(self, messages: list[Msg]) -> None:
         """Apply a batch in one transaction, then acknowledge it; on failure, hand it back in order."""
         ordered = sorted(messages, key=lambda message: message.metadata.sequence.stream)
         try:
-            await apply_batch(self.sessionmaker, self.source,
-                              [(message.metadata.sequence.stream, message.data) for message in ordered])
+            await apply_batch(
+                self.sessionmaker,
+                self.source,
+                [(message.metadata.sequence.stream, message.data) for message in ordered],
+            )
         except Exception:
             for message in ordered:
                 with contextlib.suppress(Exception):
@@ -196,7 +234,9 @@ async def projectors(settings: ReportingSettings, client: NatsClient):  # type: 
     use_calendar(settings.working_calendar())  # working days counted as the installation counts them
     engine = create_engine(settings.database_url, pool_size=2)
     sessionmaker = create_sessionmaker(engine)
-    running = [StreamProjector(sessionmaker, client.jetstream(), source, settings) for source in sources(settings)]
+    running = [
+        StreamProjector(sessionmaker, client.jetstream(), source, settings) for source in sources(settings)
+    ]
     try:
         yield running
     finally:

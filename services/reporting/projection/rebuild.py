@@ -58,7 +58,8 @@ async def check_whole_history(js: JetStreamContext, source: Source) -> StreamExt
             f"{removed} événement(s) en ont été retirés (premier événement conservé : n° {state.first_seq}), "
             "sans doute par des limites de rétention. Reconstruire à partir de lui donnerait des chiffres faux : "
             "reconstruction refusée. Les flux d'événements doivent garder tout leur historique (README, "
-            "service des rapports).")
+            "service des rapports)."
+        )
     return StreamExtent(source, state.first_seq, state.last_seq)
 
 
@@ -67,32 +68,46 @@ async def _check_empty(sessionmaker: async_sessionmaker[AsyncSession], url: str)
         applied = await session.scalar(select(func.count()).select_from(ProcessedEvent))
         positions = await session.scalar(select(func.count()).select_from(StreamPosition))
     if applied or positions:
-        raise RebuildRefused(f"La base de destination n'est pas vide ({applied} événement(s) déjà appliqués) : "
-                             "la reconstruction remplit une base neuve. Indiquez une autre base (--into) ou "
-                             "créez-en une vide.")
+        raise RebuildRefused(
+            f"La base de destination n'est pas vide ({applied} événement(s) déjà appliqués) : "
+            "la reconstruction remplit une base neuve. Indiquez une autre base (--into) ou "
+            "créez-en une vide."
+        )
 
 
-async def replay(js: JetStreamContext, sessionmaker: async_sessionmaker[AsyncSession], extent: StreamExtent,
-                 batch_size: int, progress: Progress | None = None) -> int:
+async def replay(
+    js: JetStreamContext,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    extent: StreamExtent,
+    batch_size: int,
+    progress: Progress | None = None,
+) -> int:
     """Apply every event of the stream, from its first, in batches; the number of events read."""
     if extent.last_seq == 0:
         return 0
     task = progress.add_task(extent.source.name, total=extent.last_seq) if progress is not None else None
-    config = ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60.0)
-    subscription = await js.pull_subscribe(extent.source.spec.subject_for(">"), stream=extent.source.spec.name,
-                                           config=config)
+    config = ConsumerConfig(
+        ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=60.0
+    )
+    subscription = await js.pull_subscribe(
+        extent.source.spec.subject_for(">"), stream=extent.source.spec.name, config=config
+    )
     read, reached = 0, 0
     try:
         while reached < extent.last_seq:
             try:
                 messages = await subscription.fetch(batch_size, timeout=5.0)
             except (TimeoutError, nats.errors.TimeoutError):
-                raise RebuildRefused(f"Le flux {extent.source.spec.name} n'a plus rendu d'événement après le n° "
-                                     f"{reached} (sur {extent.last_seq}) : reconstruction interrompue.") from None
+                raise RebuildRefused(
+                    f"Le flux {extent.source.spec.name} n'a plus rendu d'événement après le n° "
+                    f"{reached} (sur {extent.last_seq}) : reconstruction interrompue."
+                ) from None
             batch = [(message.metadata.sequence.stream, message.data) for message in messages]
             if reached == 0 and min(seq for seq, _ in batch) != 1:
-                raise RebuildRefused(f"Le flux {extent.source.spec.name} a perdu son début pendant la "
-                                     "reconstruction (limites de rétention) : reconstruction refusée.")
+                raise RebuildRefused(
+                    f"Le flux {extent.source.spec.name} a perdu son début pendant la "
+                    "reconstruction (limites de rétention) : reconstruction refusée."
+                )
             await apply_batch(sessionmaker, extent.source, batch)
             read += len(batch)
             reached = max(reached, *(seq for seq, _ in batch))
@@ -104,8 +119,12 @@ async def replay(js: JetStreamContext, sessionmaker: async_sessionmaker[AsyncSes
     return read
 
 
-async def rebuild(settings: ReportingSettings, into: str | None = None, client: NatsClient | None = None,
-                  show_progress: bool = True) -> dict[str, int]:
+async def rebuild(
+    settings: ReportingSettings,
+    into: str | None = None,
+    client: NatsClient | None = None,
+    show_progress: bool = True,
+) -> dict[str, int]:
     """Fill a fresh database (`into`, by default the configured one) from both streams' whole history; the
     number of events read per stream."""
     url = into or settings.database_url
@@ -121,13 +140,21 @@ async def rebuild(settings: ReportingSettings, into: str | None = None, client: 
         # Every stream checked before anything is written: a refusal leaves the database empty.
         extents = [await check_whole_history(js, source) for source in sources(settings)]
         counts: dict[str, int] = {}
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=Console(stderr=True), disable=not show_progress,
-                            redirect_stdout=False, redirect_stderr=False)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not show_progress,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         with progress:
             for extent in extents:
-                counts[extent.source.name] = await replay(js, sessionmaker, extent, settings.projector_batch_size,
-                                                          progress)
+                counts[extent.source.name] = await replay(
+                    js, sessionmaker, extent, settings.projector_batch_size, progress
+                )
         return counts
     finally:
         if own_client:

@@ -85,21 +85,33 @@ def _step_counts() -> Select[Any]:
 
 def _response_delays() -> Select[Any]:
     return select(Item.response_delay_working_days).where(
-        Item.lead_partner_id == _PARTNER, Item.kind == "request", _between(Item.answered_on, _START, _END),
-        Item.response_delay_working_days.is_not(None))
+        Item.lead_partner_id == _PARTNER,
+        Item.kind == "request",
+        _between(Item.answered_on, _START, _END),
+        Item.response_delay_working_days.is_not(None),
+    )
 
 
 def _lateness() -> Select[Any]:
     """The partner's late requests now, by the party they wait on: how many, and how many very late (their
     earliest open date before `very_late_before`)."""
-    earliest = (select(Item.id, Item.waiting_on, func.min(Deadline.due_on).label("due_on"))
-                .join(Deadline, Deadline.item_id == Item.id)
-                .where(Item.lead_partner_id == _PARTNER, Item.kind == "request", _open_deadline(),
-                       Deadline.due_on < _TODAY)
-                .group_by(Item.id, Item.waiting_on).subquery())
-    return (select(earliest.c.waiting_on, func.count().label("late"),
-                   _count_if(earliest.c.due_on < _VERY_LATE_BEFORE).label("very_late"))
-            .group_by(earliest.c.waiting_on))
+    earliest = (
+        select(Item.id, Item.waiting_on, func.min(Deadline.due_on).label("due_on"))
+        .join(Deadline, Deadline.item_id == Item.id)
+        .where(
+            Item.lead_partner_id == _PARTNER,
+            Item.kind == "request",
+            _open_deadline(),
+            Deadline.due_on < _TODAY,
+        )
+        .group_by(Item.id, Item.waiting_on)
+        .subquery()
+    )
+    return select(
+        earliest.c.waiting_on,
+        func.count().label("late"),
+        _count_if(earliest.c.due_on < _VERY_LATE_BEFORE).label("very_late"),
+    ).group_by(earliest.c.waiting_on)
 
 
 def _reminders() -> Select[Any]:
@@ -107,21 +119,30 @@ def _reminders() -> Select[Any]:
     someone, and how many failed to reach anyone (every delivery refused, or bounced)."""
     reached = and_(Delivery.sent_on.is_not(None), Delivery.bounced_on.is_(None))
     failed = case((Delivery.failed_on.is_not(None) | Delivery.bounced_on.is_not(None), 1), else_=0)
-    per_reminder = (select(Delivery.reminder_key,
-                           func.max(case((reached, 1), else_=0)).label("reached"),
-                           func.max(failed).label("failed"))
-                    .where(Delivery.partner_id == _PARTNER, _between(Delivery.first_seen_on, _START, _END))
-                    .group_by(Delivery.reminder_key).subquery())
-    return select(_count_if(per_reminder.c.reached == 1).label("sent"),
-                  _count_if(and_(per_reminder.c.reached == 0, per_reminder.c.failed == 1)).label("unreached"))
+    per_reminder = (
+        select(
+            Delivery.reminder_key,
+            func.max(case((reached, 1), else_=0)).label("reached"),
+            func.max(failed).label("failed"),
+        )
+        .where(Delivery.partner_id == _PARTNER, _between(Delivery.first_seen_on, _START, _END))
+        .group_by(Delivery.reminder_key)
+        .subquery()
+    )
+    return select(
+        _count_if(per_reminder.c.reached == 1).label("sent"),
+        _count_if(and_(per_reminder.c.reached == 0, per_reminder.c.failed == 1)).label("unreached"),
+    )
 
 
 def _counts() -> Select[Any]:
     """The partner's name, step counts and reminder counts in one row (none if the partner is unknown)."""
     steps, reminders = _step_counts().subquery("steps"), _reminders().subquery("reminders")
-    return (select(Partner.name, *steps.c, *reminders.c)
-            .select_from(Partner.__table__.join(steps, true()).join(reminders, true()))
-            .where(Partner.id == _PARTNER))
+    return (
+        select(Partner.name, *steps.c, *reminders.c)
+        .select_from(Partner.__table__.join(steps, true()).join(reminders, true()))
+        .where(Partner.id == _PARTNER)
+    )
 
 
 COUNTS = _counts()
@@ -136,11 +157,17 @@ class ScorecardRows:
     lateness: list[Row[Any]]
 
 
-async def scorecard_rows(session: AsyncSession, partner_id: uuid.UUID, start: date, end: date, today: date,
-                         very_late_before: date) -> ScorecardRows | None:
+async def scorecard_rows(
+    session: AsyncSession, partner_id: uuid.UUID, start: date, end: date, today: date, very_late_before: date
+) -> ScorecardRows | None:
     """The three statements of a partner's scorecard; None when the partner is unknown."""
-    params = {"partner_id": partner_id, "start": start, "end": end, "today": today,
-              "very_late_before": very_late_before}
+    params = {
+        "partner_id": partner_id,
+        "start": start,
+        "end": end,
+        "today": today,
+        "very_late_before": very_late_before,
+    }
     # On the session's connection: plain rows, without the ORM's work per statement (none is needed here).
     connection = await session.connection()
     counts = (await connection.execute(COUNTS, params)).first()
@@ -155,35 +182,73 @@ async def plan(session: AsyncSession, plan_id: uuid.UUID) -> Plan | None:
     return await session.get(Plan, plan_id)
 
 
-async def plan_structure(session: AsyncSession, plan_id: uuid.UUID) -> tuple[Sequence[Axis], Sequence[Objective]]:
-    axes = (await session.scalars(select(Axis).where(Axis.plan_id == plan_id)
-                                  .order_by(Axis.position, Axis.number, Axis.id))).all()
-    objectives = (await session.scalars(select(Objective).where(Objective.plan_id == plan_id)
-                                        .order_by(Objective.position, Objective.letter, Objective.id))).all()
+async def plan_structure(
+    session: AsyncSession, plan_id: uuid.UUID
+) -> tuple[Sequence[Axis], Sequence[Objective]]:
+    axes = (
+        await session.scalars(
+            select(Axis).where(Axis.plan_id == plan_id).order_by(Axis.position, Axis.number, Axis.id)
+        )
+    ).all()
+    objectives = (
+        await session.scalars(
+            select(Objective)
+            .where(Objective.plan_id == plan_id)
+            .order_by(Objective.position, Objective.letter, Objective.id)
+        )
+    ).all()
     return axes, objectives
 
 
 async def status_counts(session: AsyncSession, plan_id: uuid.UUID, visible: Visible) -> list[Row[Any]]:
     """Per objective and status: how many items, and the sum of their progress (in percent)."""
-    progress = case((Item.status.in_(("verified", "done")), 100), else_=func.coalesce(Item.progress_percent, 0))
-    query = (select(Item.objective_id, Item.status, func.count().label("items"),
-                    func.coalesce(func.sum(progress), 0).label("progress"))
-             .where(Item.plan_id == plan_id, _visible_items(visible))
-             .group_by(Item.objective_id, Item.status))
+    progress = case(
+        (Item.status.in_(("verified", "done")), 100), else_=func.coalesce(Item.progress_percent, 0)
+    )
+    query = (
+        select(
+            Item.objective_id,
+            Item.status,
+            func.count().label("items"),
+            func.coalesce(func.sum(progress), 0).label("progress"),
+        )
+        .where(Item.plan_id == plan_id, _visible_items(visible))
+        .group_by(Item.objective_id, Item.status)
+    )
     return list((await session.execute(query)).all())
 
 
-def late_items_query(today: date, visible: Visible, plan_id: uuid.UUID | None = None,
-                     partner_id: uuid.UUID | None = None) -> Select[Any]:
+def late_items_query(
+    today: date, visible: Visible, plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None
+) -> Select[Any]:
     """Items with an open date passed, the earliest first: id, title, objective, lead, waiting_on, due_on."""
     earliest = func.min(Deadline.due_on).label("due_on")
-    query = (select(Item.id, Item.title, Item.kind, Item.status, Item.plan_id, Item.objective_id,
-                    Item.lead_partner_id, Item.waiting_on, earliest)
-             .join(Deadline, Deadline.item_id == Item.id)
-             .where(_open_deadline(), Deadline.due_on < today, _visible_items(visible))
-             .group_by(Item.id, Item.title, Item.kind, Item.status, Item.plan_id, Item.objective_id,
-                       Item.lead_partner_id, Item.waiting_on)
-             .order_by(earliest, Item.id))
+    query = (
+        select(
+            Item.id,
+            Item.title,
+            Item.kind,
+            Item.status,
+            Item.plan_id,
+            Item.objective_id,
+            Item.lead_partner_id,
+            Item.waiting_on,
+            earliest,
+        )
+        .join(Deadline, Deadline.item_id == Item.id)
+        .where(_open_deadline(), Deadline.due_on < today, _visible_items(visible))
+        .group_by(
+            Item.id,
+            Item.title,
+            Item.kind,
+            Item.status,
+            Item.plan_id,
+            Item.objective_id,
+            Item.lead_partner_id,
+            Item.waiting_on,
+        )
+        .order_by(earliest, Item.id)
+    )
     if plan_id is not None:
         query = query.where(Item.plan_id == plan_id)
     if partner_id is not None:
@@ -191,22 +256,53 @@ def late_items_query(today: date, visible: Visible, plan_id: uuid.UUID | None = 
     return query
 
 
-async def late_items(session: AsyncSession, today: date, visible: Visible, plan_id: uuid.UUID | None = None,
-                     partner_id: uuid.UUID | None = None, limit: int = 1000) -> list[Row[Any]]:
-    return list((await session.execute(late_items_query(today, visible, plan_id, partner_id).limit(limit))).all())
+async def late_items(
+    session: AsyncSession,
+    today: date,
+    visible: Visible,
+    plan_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+    limit: int = 1000,
+) -> list[Row[Any]]:
+    return list(
+        (await session.execute(late_items_query(today, visible, plan_id, partner_id).limit(limit))).all()
+    )
 
 
-async def deadlines(session: AsyncSession, visible: Visible, *, due_from: date | None = None,
-                    due_before: date | None = None, open_only: bool = True, moved_only: bool = False,
-                    plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None, limit: int = 1000,
-                    owner_contact_id: uuid.UUID | None = None) -> list[Row[Any]]:
+async def deadlines(
+    session: AsyncSession,
+    visible: Visible,
+    *,
+    due_from: date | None = None,
+    due_before: date | None = None,
+    open_only: bool = True,
+    moved_only: bool = False,
+    plan_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+    limit: int = 1000,
+    owner_contact_id: uuid.UUID | None = None,
+) -> list[Row[Any]]:
     """Deadlines with their item, by date in force, then item title (`owner_contact_id`: of the items that city
     agent is in charge of)."""
-    query = (select(Deadline.id, Deadline.item_id, Deadline.kind, Deadline.original_due_on, Deadline.due_on,
-                    Deadline.met_on, Item.title, Item.status, Item.plan_id, Item.lead_partner_id, Item.waiting_on)
-             .join(Item, Item.id == Deadline.item_id)
-             .where(Deadline.removed.is_(False), _visible_items(visible))
-             .order_by(Deadline.due_on, Item.title, Deadline.id).limit(limit))
+    query = (
+        select(
+            Deadline.id,
+            Deadline.item_id,
+            Deadline.kind,
+            Deadline.original_due_on,
+            Deadline.due_on,
+            Deadline.met_on,
+            Item.title,
+            Item.status,
+            Item.plan_id,
+            Item.lead_partner_id,
+            Item.waiting_on,
+        )
+        .join(Item, Item.id == Deadline.item_id)
+        .where(Deadline.removed.is_(False), _visible_items(visible))
+        .order_by(Deadline.due_on, Item.title, Deadline.id)
+        .limit(limit)
+    )
     if open_only:
         query = query.where(_open_deadline())
     if due_from is not None:
@@ -229,9 +325,13 @@ async def visible_item(session: AsyncSession, item_id: uuid.UUID, visible: Visib
 
 
 async def timeline(session: AsyncSession, item_id: uuid.UUID) -> Sequence[TimelineEntry]:
-    return (await session.scalars(select(TimelineEntry).where(TimelineEntry.item_id == item_id)
-                                  .order_by(TimelineEntry.occurred_at, TimelineEntry.stream,
-                                            TimelineEntry.stream_seq))).all()
+    return (
+        await session.scalars(
+            select(TimelineEntry)
+            .where(TimelineEntry.item_id == item_id)
+            .order_by(TimelineEntry.occurred_at, TimelineEntry.stream, TimelineEntry.stream_seq)
+        )
+    ).all()
 
 
 async def partner_names(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -246,29 +346,59 @@ async def partner_names(session: AsyncSession, ids: Collection[uuid.UUID]) -> di
 
 def _next_open_due() -> Any:
     """The earliest open date of the item of the enclosing query (None once it is finished)."""
-    return (select(func.min(Deadline.due_on))
-            .where(Deadline.item_id == Item.id, Deadline.met_on.is_(None), Deadline.removed.is_(False),
-                   Item.status.not_in(FINISHED))
-            .correlate(Item).scalar_subquery())
+    return (
+        select(func.min(Deadline.due_on))
+        .where(
+            Deadline.item_id == Item.id,
+            Deadline.met_on.is_(None),
+            Deadline.removed.is_(False),
+            Item.status.not_in(FINISHED),
+        )
+        .correlate(Item)
+        .scalar_subquery()
+    )
 
 
-async def export_items(session: AsyncSession, visible: Visible, plan_id: uuid.UUID | None = None,
-                       partner_id: uuid.UUID | None = None) -> list[Row[Any]]:
+async def export_items(
+    session: AsyncSession,
+    visible: Visible,
+    plan_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+) -> list[Row[Any]]:
     """Items with their plan, axis and objective, the lead partner's name and their earliest open date, in the
     plan's order (axis, objective), then by title."""
-    query = (select(Item.id, Item.kind, Item.title, Item.status, Item.waiting_on, Item.progress_percent,
-                    Item.created_on, Item.requested_on, Item.acknowledged_on, Item.answered_on, Item.delivered_on,
-                    Item.verified_on, Item.response_delay_working_days, Item.lead_partner_id,
-                    Plan.title.label("plan_title"), Plan.commune, Axis.number.label("axis_number"),
-                    Axis.title.label("axis_title"), Objective.letter.label("objective_letter"),
-                    Objective.title.label("objective_title"), Partner.name.label("lead_partner_name"),
-                    _next_open_due().label("next_due_on"))
-             .outerjoin(Plan, Plan.id == Item.plan_id)
-             .outerjoin(Objective, Objective.id == Item.objective_id)
-             .outerjoin(Axis, Axis.id == Objective.axis_id)
-             .outerjoin(Partner, Partner.id == Item.lead_partner_id)
-             .where(_visible_items(visible))
-             .order_by(Plan.title, Item.plan_id, Axis.position, Objective.position, Item.title, Item.id))
+    query = (
+        select(
+            Item.id,
+            Item.kind,
+            Item.title,
+            Item.status,
+            Item.waiting_on,
+            Item.progress_percent,
+            Item.created_on,
+            Item.requested_on,
+            Item.acknowledged_on,
+            Item.answered_on,
+            Item.delivered_on,
+            Item.verified_on,
+            Item.response_delay_working_days,
+            Item.lead_partner_id,
+            Plan.title.label("plan_title"),
+            Plan.commune,
+            Axis.number.label("axis_number"),
+            Axis.title.label("axis_title"),
+            Objective.letter.label("objective_letter"),
+            Objective.title.label("objective_title"),
+            Partner.name.label("lead_partner_name"),
+            _next_open_due().label("next_due_on"),
+        )
+        .outerjoin(Plan, Plan.id == Item.plan_id)
+        .outerjoin(Objective, Objective.id == Item.objective_id)
+        .outerjoin(Axis, Axis.id == Objective.axis_id)
+        .outerjoin(Partner, Partner.id == Item.lead_partner_id)
+        .where(_visible_items(visible))
+        .order_by(Plan.title, Item.plan_id, Axis.position, Objective.position, Item.title, Item.id)
+    )
     if plan_id is not None:
         query = query.where(Item.plan_id == plan_id)
     if partner_id is not None:
@@ -280,8 +410,12 @@ async def organisation_of(session: AsyncSession, partner_id: uuid.UUID) -> froze
     """A partner and the groups it belongs to: what a key of that partner sees (empty: no such partner)."""
     if await session.get(Partner, partner_id) is None:
         return frozenset()
-    groups = await session.scalars(select(PartnerMember.group_id).where(PartnerMember.member_id == partner_id))
+    groups = await session.scalars(
+        select(PartnerMember.group_id).where(PartnerMember.member_id == partner_id)
+    )
     return frozenset({partner_id, *groups})
+
+
 # --- Added for the intranet page (services/reporting/pages/) -------------------------------------------------
 
 
@@ -295,5 +429,8 @@ async def plans(session: AsyncSession, visible: Visible) -> Sequence[Plan]:
 
 async def groups_of(session: AsyncSession, partner_id: uuid.UUID) -> set[uuid.UUID]:
     """The groups a partner belongs to."""
-    return set((await session.scalars(select(PartnerMember.group_id)
-                                      .where(PartnerMember.member_id == partner_id))).all())
+    return set(
+        (
+            await session.scalars(select(PartnerMember.group_id).where(PartnerMember.member_id == partner_id))
+        ).all()
+    )

@@ -21,8 +21,9 @@ class LateCount(BaseModel):
 
     total: int
     waiting_on_partner: int = Field(description="En retard du fait du partenaire (réponse, livraison).")
-    waiting_on_city: int = Field(description="En retard du fait de la ville (courrier non envoyé, livraison "
-                                             "non vérifiée …).")
+    waiting_on_city: int = Field(
+        description="En retard du fait de la ville (courrier non envoyé, livraison non vérifiée …)."
+    )
 
 
 class PartnerScorecardRead(BaseModel):
@@ -36,24 +37,30 @@ class PartnerScorecardRead(BaseModel):
     requested: int = Field(description="Demandes envoyées au partenaire dans la période.")
     acknowledged: int = Field(description="Accusés de réception dans la période.")
     answered: int = Field(description="Réponses (acceptée, partiellement acceptée, refusée) dans la période.")
-    answered_within_deadline: int = Field(description="Réponses arrivées au plus tard à l'échéance de réponse "
-                                                      "en vigueur ce jour-là.")
+    answered_within_deadline: int = Field(
+        description="Réponses arrivées au plus tard à l'échéance de réponse en vigueur ce jour-là."
+    )
     answered_within_deadline_percent: float | None = Field(
         description="Part des réponses de la période qui avaient une échéance et l'ont tenue (en %, une "
-                    "décimale) ; null sans réponse à échéance.")
+        "décimale) ; null sans réponse à échéance."
+    )
     median_response_working_days: float | None = Field(
-        description="Délai médian entre l'envoi et la réponse, en jours ouvrés (médiane usuelle).")
+        description="Délai médian entre l'envoi et la réponse, en jours ouvrés (médiane usuelle)."
+    )
     p90_response_working_days: int | None = Field(
         description="90e centile du délai de réponse en jours ouvrés (rang le plus proche : le délai que 90 % "
-                    "des réponses n'ont pas dépassé).")
+        "des réponses n'ont pas dépassé)."
+    )
     delivered: int = Field(description="Réalisations déclarées dans la période.")
     verified: int = Field(description="Réalisations vérifiées par la ville dans la période.")
     overdue_now: LateCount = Field(description="Demandes dont une échéance ouverte est dépassée aujourd'hui.")
-    very_overdue_now: LateCount = Field(description="Parmi elles, celles en retard d'au moins le seuil de "
-                                                    "« très en retard » (jours ouvrés).")
+    very_overdue_now: LateCount = Field(
+        description="Parmi elles, celles en retard d'au moins le seuil de « très en retard » (jours ouvrés)."
+    )
     reminders_sent: int = Field(description="Relances parvenues à au moins une personne du partenaire.")
-    reminders_unreached: int = Field(description="Relances parvenues à personne : chaque envoi refusé ou "
-                                                 "revenu (adresses à corriger).")
+    reminders_unreached: int = Field(
+        description="Relances parvenues à personne : chaque envoi refusé ou revenu (adresses à corriger)."
+    )
 
 
 class LateItemRead(BaseModel):
@@ -76,8 +83,9 @@ class StatusCount(BaseModel):
 
 class ProgressRead(BaseModel):
     items: int = Field(description="Éléments comptés (abandonnés compris).")
-    progress_percent: float | None = Field(description="Avancement moyen des éléments, hors abandonnés et "
-                                                       "refusés ; null sans élément.")
+    progress_percent: float | None = Field(
+        description="Avancement moyen des éléments, hors abandonnés et refusés ; null sans élément."
+    )
     by_status: list[StatusCount]
     late: int
 
@@ -116,27 +124,37 @@ class DeadlineReportRead(BaseModel):
     original_due_on: date = Field(description="Première date fixée.")
     due_on: date = Field(description="Date en vigueur.")
     met_on: date | None
-    slippage_working_days: int = Field(description="Glissement de la date en vigueur sur la première, en "
-                                                   "jours ouvrés (négatif : avancée).")
-    working_days_late: int = Field(description="Jours ouvrés de retard aujourd'hui (0 si la date n'est pas passée).")
+    slippage_working_days: int = Field(
+        description="Glissement de la date en vigueur sur la première, en jours ouvrés (négatif : avancée)."
+    )
+    working_days_late: int = Field(
+        description="Jours ouvrés de retard aujourd'hui (0 si la date n'est pas passée)."
+    )
 
 
 class DeadlinesReportRead(BaseModel):
     as_of: date
-    upcoming: list[DeadlineReportRead] = Field(description="Échéances ouvertes à venir dans la fenêtre, la plus "
-                                                           "proche d'abord.")
-    overdue: list[DeadlineReportRead] = Field(description="Échéances ouvertes dépassées, la plus ancienne d'abord.")
+    upcoming: list[DeadlineReportRead] = Field(
+        description="Échéances ouvertes à venir dans la fenêtre, la plus proche d'abord."
+    )
+    overdue: list[DeadlineReportRead] = Field(
+        description="Échéances ouvertes dépassées, la plus ancienne d'abord."
+    )
 
 
 class SlippageRead(BaseModel):
-    deadlines: list[DeadlineReportRead] = Field(description="Échéances déplacées, le plus fort glissement d'abord.")
+    deadlines: list[DeadlineReportRead] = Field(
+        description="Échéances déplacées, le plus fort glissement d'abord."
+    )
     total_slippage_working_days: int
 
 
 class TimelineEntryRead(BaseModel):
     event_id: uuid.UUID
     occurred_at: datetime
-    on: date | None = Field(description="Date dite de l'étape (Europe/Paris), quand l'événement en porte une.")
+    on: date | None = Field(
+        description="Date dite de l'étape (Europe/Paris), quand l'événement en porte une."
+    )
     type: str
     details: dict[str, Any]
 

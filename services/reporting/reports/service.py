@@ -53,8 +53,10 @@ def default_period(clock: Clock, start: date | None, end: date | None) -> Period
     end = end or today
     start = start or date(end.year, 1, 1)
     if start > end:
-        raise InvalidInput(f"Période vide : le début ({start.isoformat()}) est après la fin ({end.isoformat()}).",
-                           field="from")
+        raise InvalidInput(
+            f"Période vide : le début ({start.isoformat()}) est après la fin ({end.isoformat()}).",
+            field="from",
+        )
     return Period(start=start, end=end)
 
 
@@ -75,50 +77,95 @@ def nearest_rank(values: list[int], fraction: float) -> int | None:
 
 def _late_count(rows: list[Row[Any]], column: str) -> LateCount:
     by_party = {row.waiting_on: int(getattr(row, column)) for row in rows}
-    return LateCount(total=sum(by_party.values()), waiting_on_partner=by_party.get("partner", 0),
-                     waiting_on_city=by_party.get("city", 0))
+    return LateCount(
+        total=sum(by_party.values()),
+        waiting_on_partner=by_party.get("partner", 0),
+        waiting_on_city=by_party.get("city", 0),
+    )
 
 
-async def partner_scorecard(session: AsyncSession, principal: Principal, clock: Clock, partner_id: uuid.UUID,
-                            period: Period, very_overdue_working_days: int) -> PartnerScorecardRead:
+async def partner_scorecard(
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    partner_id: uuid.UUID,
+    period: Period,
+    very_overdue_working_days: int,
+) -> PartnerScorecardRead:
     """A partner's scorecard over the period (404 for a partner the caller may not see)."""
     if not principal.may_see_partner(partner_id):
         raise NotFound(PARTNER_NOT_FOUND)
     today = paris_today(clock)
-    rows = await repository.scorecard_rows(session, partner_id, period.start, period.end, today,
-                                           very_late_before(today, very_overdue_working_days))
+    rows = await repository.scorecard_rows(
+        session,
+        partner_id,
+        period.start,
+        period.end,
+        today,
+        very_late_before(today, very_overdue_working_days),
+    )
     if rows is None:
         raise NotFound(PARTNER_NOT_FOUND)
     counts = rows.counts
-    percent = (round(100 * counts.answered_by_deadline / counts.answered_with_deadline, 1)
-               if counts.answered_with_deadline else None)
+    percent = (
+        round(100 * counts.answered_by_deadline / counts.answered_with_deadline, 1)
+        if counts.answered_with_deadline
+        else None
+    )
     return PartnerScorecardRead(
-        partner_id=partner_id, partner_name=counts.name, period=period, as_of=today,
-        requested=counts.requested, acknowledged=counts.acknowledged, answered=counts.answered,
-        answered_within_deadline=counts.answered_by_deadline, answered_within_deadline_percent=percent,
+        partner_id=partner_id,
+        partner_name=counts.name,
+        period=period,
+        as_of=today,
+        requested=counts.requested,
+        acknowledged=counts.acknowledged,
+        answered=counts.answered,
+        answered_within_deadline=counts.answered_by_deadline,
+        answered_within_deadline_percent=percent,
         median_response_working_days=float(statistics.median(rows.delays)) if rows.delays else None,
         p90_response_working_days=nearest_rank(rows.delays, 0.9),
-        delivered=counts.delivered, verified=counts.verified,
-        overdue_now=_late_count(rows.lateness, "late"), very_overdue_now=_late_count(rows.lateness, "very_late"),
-        reminders_sent=counts.sent, reminders_unreached=counts.unreached)
+        delivered=counts.delivered,
+        verified=counts.verified,
+        overdue_now=_late_count(rows.lateness, "late"),
+        very_overdue_now=_late_count(rows.lateness, "very_late"),
+        reminders_sent=counts.sent,
+        reminders_unreached=counts.unreached,
+    )
 
 
-async def partner_scorecards(session: AsyncSession, principal: Principal, clock: Clock, period: Period,
-                             very_overdue_working_days: int) -> list[PartnerScorecardRead]:
+async def partner_scorecards(
+    session: AsyncSession, principal: Principal, clock: Clock, period: Period, very_overdue_working_days: int
+) -> list[PartnerScorecardRead]:
     """The scorecard of every partner the caller may see, by name."""
-    return [await partner_scorecard(session, principal, clock, partner.id, period, very_overdue_working_days)
-            for partner in await repository.partners(session, visible_to(principal))]
+    return [
+        await partner_scorecard(session, principal, clock, partner.id, period, very_overdue_working_days)
+        for partner in await repository.partners(session, visible_to(principal))
+    ]
 
 
 def _late_item(row: Row[Any], today: date) -> LateItemRead:
-    return LateItemRead(item_id=row.id, title=row.title, kind=row.kind, status=row.status, plan_id=row.plan_id,
-                        objective_id=row.objective_id, lead_partner_id=row.lead_partner_id,
-                        waiting_on=row.waiting_on, due_on=row.due_on,
-                        working_days_late=default_calendar().working_days_between(row.due_on, today))
+    return LateItemRead(
+        item_id=row.id,
+        title=row.title,
+        kind=row.kind,
+        status=row.status,
+        plan_id=row.plan_id,
+        objective_id=row.objective_id,
+        lead_partner_id=row.lead_partner_id,
+        waiting_on=row.waiting_on,
+        due_on=row.due_on,
+        working_days_late=default_calendar().working_days_between(row.due_on, today),
+    )
 
 
-async def late_items(session: AsyncSession, principal: Principal, clock: Clock, plan_id: uuid.UUID | None = None,
-                     partner_id: uuid.UUID | None = None, limit: int = 1000) -> list[LateItemRead]:
+async def late_items(
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    plan_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+    limit: int = 1000,
+) -> list[LateItemRead]:
     """Items late today, the longest late first, each with the party it waits on."""
     if partner_id is not None and not principal.may_see_partner(partner_id):
         raise NotFound(PARTNER_NOT_FOUND)
@@ -130,10 +177,14 @@ async def late_items(session: AsyncSession, principal: Principal, clock: Clock, 
 def _progress(counts: dict[str, list[int]], late: int) -> dict[str, Any]:
     """Roll-up of {status: [items, progress sum]}: counts by status and the mean progress."""
     items = sum(count for count, _ in counts.values())
-    progressing = [(count, total) for status, (count, total) in counts.items() if status not in NOT_PROGRESSING]
+    progressing = [
+        (count, total) for status, (count, total) in counts.items() if status not in NOT_PROGRESSING
+    ]
     counted = sum(count for count, _ in progressing)
     mean = round(sum(total for _, total in progressing) / counted, 1) if counted else None
-    by_status = [StatusCount(status=status, items=counts[status][0]) for status in ALL_STATUSES if status in counts]
+    by_status = [
+        StatusCount(status=status, items=counts[status][0]) for status in ALL_STATUSES if status in counts
+    ]
     return {"items": items, "progress_percent": mean, "by_status": by_status, "late": late}
 
 
@@ -144,8 +195,9 @@ def _merge(into: dict[str, list[int]], other: dict[str, list[int]]) -> None:
         into[status][1] += total
 
 
-async def plan_progress(session: AsyncSession, principal: Principal, clock: Clock, plan_id: uuid.UUID
-                        ) -> PlanProgressRead:
+async def plan_progress(
+    session: AsyncSession, principal: Principal, clock: Clock, plan_id: uuid.UUID
+) -> PlanProgressRead:
     """Progress of a plan by axis and objective, with its late items (a partner: over its own items only)."""
     plan = await repository.plan(session, plan_id)
     if plan is None:
@@ -156,8 +208,10 @@ async def plan_progress(session: AsyncSession, principal: Principal, clock: Cloc
     by_objective: dict[uuid.UUID, dict[str, list[int]]] = {}
     for row in await repository.status_counts(session, plan_id, visible):
         by_objective.setdefault(row.objective_id, {})[row.status] = [int(row.items), int(row.progress)]
-    late = [_late_item(row, today)
-            for row in await repository.late_items(session, today, visible, plan_id=plan_id, limit=100_000)]
+    late = [
+        _late_item(row, today)
+        for row in await repository.late_items(session, today, visible, plan_id=plan_id, limit=100_000)
+    ]
     late_by_objective: dict[uuid.UUID, int] = {}
     for item in late:
         late_by_objective[item.objective_id] = late_by_objective.get(item.objective_id, 0) + 1
@@ -169,56 +223,117 @@ async def plan_progress(session: AsyncSession, principal: Principal, clock: Cloc
         for objective in (o for o in objectives if o.axis_id == axis.id):
             counts = by_objective.get(objective.id, {})
             _merge(axis_counts, counts)
-            objective_reads.append(ObjectiveProgressRead(
-                objective_id=objective.id, letter=objective.letter, title=objective.title,
-                **_progress(counts, late_by_objective.get(objective.id, 0))))
+            objective_reads.append(
+                ObjectiveProgressRead(
+                    objective_id=objective.id,
+                    letter=objective.letter,
+                    title=objective.title,
+                    **_progress(counts, late_by_objective.get(objective.id, 0)),
+                )
+            )
         _merge(whole, axis_counts)
-        axis_reads.append(AxisProgressRead(axis_id=axis.id, number=axis.number, title=axis.title,
-                                           objectives=objective_reads,
-                                           **_progress(axis_counts, sum(o.late for o in objective_reads))))
-    return PlanProgressRead(plan_id=plan.id, title=plan.title, commune=plan.commune, as_of=today, axes=axis_reads,
-                            late_items=late, **_progress(whole, len(late)))
+        axis_reads.append(
+            AxisProgressRead(
+                axis_id=axis.id,
+                number=axis.number,
+                title=axis.title,
+                objectives=objective_reads,
+                **_progress(axis_counts, sum(o.late for o in objective_reads)),
+            )
+        )
+    return PlanProgressRead(
+        plan_id=plan.id,
+        title=plan.title,
+        commune=plan.commune,
+        as_of=today,
+        axes=axis_reads,
+        late_items=late,
+        **_progress(whole, len(late)),
+    )
 
 
 def _deadline(row: Row[Any], today: date) -> DeadlineReportRead:
     calendar = default_calendar()
     return DeadlineReportRead(
-        deadline_id=row.id, item_id=row.item_id, item_title=row.title, item_status=row.status,
-        plan_id=row.plan_id, lead_partner_id=row.lead_partner_id, waiting_on=row.waiting_on, kind=row.kind,
-        original_due_on=row.original_due_on, due_on=row.due_on, met_on=row.met_on,
+        deadline_id=row.id,
+        item_id=row.item_id,
+        item_title=row.title,
+        item_status=row.status,
+        plan_id=row.plan_id,
+        lead_partner_id=row.lead_partner_id,
+        waiting_on=row.waiting_on,
+        kind=row.kind,
+        original_due_on=row.original_due_on,
+        due_on=row.due_on,
+        met_on=row.met_on,
         slippage_working_days=calendar.working_days_between(row.original_due_on, row.due_on),
         working_days_late=max(calendar.working_days_between(row.due_on, today), 0)
-        if row.met_on is None and row.due_on < today else 0)
+        if row.met_on is None and row.due_on < today
+        else 0,
+    )
 
 
-async def deadlines(session: AsyncSession, principal: Principal, clock: Clock, within_days: int,
-                    plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None, limit: int = 1000
-                    ) -> DeadlinesReportRead:
+async def deadlines(
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    within_days: int,
+    plan_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+    limit: int = 1000,
+) -> DeadlinesReportRead:
     """Open deadlines coming within `within_days` calendar days, and those overdue."""
     if partner_id is not None and not principal.may_see_partner(partner_id):
         raise NotFound(PARTNER_NOT_FOUND)
     today = paris_today(clock)
     visible = visible_to(principal)
-    upcoming = await repository.deadlines(session, visible, due_from=today,
-                                          due_before=today + timedelta(days=within_days + 1), plan_id=plan_id,
-                                          partner_id=partner_id, limit=limit)
-    overdue = await repository.deadlines(session, visible, due_before=today, plan_id=plan_id,
-                                         partner_id=partner_id, limit=limit)
-    return DeadlinesReportRead(as_of=today, upcoming=[_deadline(row, today) for row in upcoming],
-                               overdue=[_deadline(row, today) for row in overdue])
+    upcoming = await repository.deadlines(
+        session,
+        visible,
+        due_from=today,
+        due_before=today + timedelta(days=within_days + 1),
+        plan_id=plan_id,
+        partner_id=partner_id,
+        limit=limit,
+    )
+    overdue = await repository.deadlines(
+        session, visible, due_before=today, plan_id=plan_id, partner_id=partner_id, limit=limit
+    )
+    return DeadlinesReportRead(
+        as_of=today,
+        upcoming=[_deadline(row, today) for row in upcoming],
+        overdue=[_deadline(row, today) for row in overdue],
+    )
 
 
-async def slippage(session: AsyncSession, principal: Principal, clock: Clock, plan_id: uuid.UUID | None = None,
-                   partner_id: uuid.UUID | None = None, limit: int = 1000) -> SlippageRead:
+async def slippage(
+    session: AsyncSession,
+    principal: Principal,
+    clock: Clock,
+    plan_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+    limit: int = 1000,
+) -> SlippageRead:
     """Deadlines whose date in force differs from the first one set, the most slipped first."""
     if partner_id is not None and not principal.may_see_partner(partner_id):
         raise NotFound(PARTNER_NOT_FOUND)
     today = paris_today(clock)
-    rows = await repository.deadlines(session, visible_to(principal), open_only=False, moved_only=True,
-                                      plan_id=plan_id, partner_id=partner_id, limit=limit)
-    moved = sorted((_deadline(row, today) for row in rows),
-                   key=lambda read: (-read.slippage_working_days, read.due_on, read.deadline_id))
-    return SlippageRead(deadlines=moved, total_slippage_working_days=sum(d.slippage_working_days for d in moved))
+    rows = await repository.deadlines(
+        session,
+        visible_to(principal),
+        open_only=False,
+        moved_only=True,
+        plan_id=plan_id,
+        partner_id=partner_id,
+        limit=limit,
+    )
+    moved = sorted(
+        (_deadline(row, today) for row in rows),
+        key=lambda read: (-read.slippage_working_days, read.due_on, read.deadline_id),
+    )
+    return SlippageRead(
+        deadlines=moved, total_slippage_working_days=sum(d.slippage_working_days for d in moved)
+    )
 
 
 async def item_timeline(session: AsyncSession, principal: Principal, item_id: uuid.UUID) -> TimelineRead:
@@ -228,8 +343,10 @@ async def item_timeline(session: AsyncSession, principal: Principal, item_id: uu
     item = await repository.visible_item(session, item_id, visible)
     if item is None:
         raise NotFound(ITEM_NOT_FOUND)
-    entries = [TimelineEntryRead.model_validate(entry, from_attributes=True)
-               for entry in await repository.timeline(session, item_id)]
+    entries = [
+        TimelineEntryRead.model_validate(entry, from_attributes=True)
+        for entry in await repository.timeline(session, item_id)
+    ]
     if visible is not None:
         entries = [entry for entry in entries if not _about_another_partner(entry.details, visible)]
     return TimelineRead(item_id=item.id, title=item.title, status=item.status, entries=entries)
@@ -240,16 +357,32 @@ def _about_another_partner(details: dict[str, Any], visible: Visible) -> bool:
     return partner is not None and visible is not None and uuid.UUID(partner) not in visible
 
 
-async def deadline_list(session: AsyncSession, visible: Visible, today: date, *, open_only: bool = True,
-                        plan_id: uuid.UUID | None = None, partner_id: uuid.UUID | None = None,
-                        owner_contact_id: uuid.UUID | None = None, limit: int = 100_000
-                        ) -> list[DeadlineReportRead]:
+async def deadline_list(
+    session: AsyncSession,
+    visible: Visible,
+    today: date,
+    *,
+    open_only: bool = True,
+    plan_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+    owner_contact_id: uuid.UUID | None = None,
+    limit: int = 100_000,
+) -> list[DeadlineReportRead]:
     """Deadlines of the visible items (the open ones, or all but removed ones), by date in force then title, as
     the deadlines report shows each one (exports and calendar feeds; `owner_contact_id`: of one city agent's
     items)."""
-    rows = await repository.deadlines(session, visible, open_only=open_only, plan_id=plan_id, partner_id=partner_id,
-                                      limit=limit, owner_contact_id=owner_contact_id)
+    rows = await repository.deadlines(
+        session,
+        visible,
+        open_only=open_only,
+        plan_id=plan_id,
+        partner_id=partner_id,
+        limit=limit,
+        owner_contact_id=owner_contact_id,
+    )
     return [_deadline(row, today) for row in rows]
+
+
 # --- Added for the intranet page (services/reporting/pages/) -------------------------------------------------
 
 
@@ -258,11 +391,13 @@ async def plans(session: AsyncSession, principal: Principal) -> list[tuple[uuid.
     return [(plan.id, plan.title) for plan in await repository.plans(session, visible_to(principal))]
 
 
-async def partner_names(session: AsyncSession, principal: Principal, ids: set[uuid.UUID | None]
-                        ) -> dict[uuid.UUID, str]:
+async def partner_names(
+    session: AsyncSession, principal: Principal, ids: set[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
     """The names of these partners that the caller may see (to name the lead of a late item, a deadline)."""
-    return await repository.partner_names(session, {pid for pid in ids
-                                                    if pid is not None and principal.may_see_partner(pid)})
+    return await repository.partner_names(
+        session, {pid for pid in ids if pid is not None and principal.may_see_partner(pid)}
+    )
 
 
 async def organisation_of(session: AsyncSession, partner_id: uuid.UUID) -> frozenset[uuid.UUID] | None:

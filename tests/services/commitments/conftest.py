@@ -37,10 +37,19 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def settings(database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path: Any) -> CommitmentsSettings:
-    return CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
-                               events_subject_prefix=stream_names[1], data_dir=tmp_path, relay_in_process=False,
-                               log_json=False, tracing=True)
+def settings(
+    database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path: Any
+) -> CommitmentsSettings:
+    return CommitmentsSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        events_stream=stream_names[0],
+        events_subject_prefix=stream_names[1],
+        data_dir=tmp_path,
+        relay_in_process=False,
+        log_json=False,
+        tracing=True,
+    )
 
 
 @pytest.fixture
@@ -75,22 +84,34 @@ class SeededApp:
 
 
 @pytest.fixture(scope="module")
-async def seeded_app(database_url: str, nats_url: str, stream_names: tuple[str, str],
-                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SeededApp]:
+async def seeded_app(
+    database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SeededApp]:
     """A running app with an admin key and a plan/axis/objective, for a whole test module (the `app` fixture is
     one per test); every table is emptied when the module is done."""
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    settings = CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
-                                   events_subject_prefix=stream_names[1], data_dir=tmp_path_factory.mktemp("data"),
-                                   relay_in_process=False, log_json=False)
+    settings = CommitmentsSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        events_stream=stream_names[0],
+        events_subject_prefix=stream_names[1],
+        data_dir=tmp_path_factory.mktemp("data"),
+        relay_in_process=False,
+        log_json=False,
+    )
     application = create_app(settings, clock)
     async with LifespanManager(application):
         async with application.state.sessionmaker() as session, session.begin():
-            _, secret = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
+            _, secret = await create_key(
+                session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None
+            )
             plan, axis, objective = await create_plan_axis_objective(session, clock)
         try:
-            yield SeededApp(application, secret, {"plan_id": str(plan.id), "axis_id": str(axis.id),
-                                                  "objective_id": str(objective.id)})
+            yield SeededApp(
+                application,
+                secret,
+                {"plan_id": str(plan.id), "axis_id": str(axis.id), "objective_id": str(objective.id)},
+            )
         finally:
             async with application.state.engine.begin() as connection:
                 for table in reversed(Base.metadata.sorted_tables):
@@ -104,7 +125,9 @@ def client_for(app: FastAPI) -> Callable[[str | None], httpx.AsyncClient]:
 
     def make(secret: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
+        )
         clients.append(client)
         return client
 
@@ -117,26 +140,43 @@ def make_key(app: FastAPI, clock: FixedClock) -> Callable[..., Awaitable[str]]:
 
     async def make(role: Role, partner_id: uuid.UUID | None = None) -> str:
         async with app.state.sessionmaker() as session, session.begin():
-            _, secret = await create_key(session, SYSTEM, clock, name=f"test {role}", role=role,
-                                         partner_id=partner_id)
+            _, secret = await create_key(
+                session, SYSTEM, clock, name=f"test {role}", role=role, partner_id=partner_id
+            )
         return secret
 
     return make
 
 
 @pytest.fixture
-async def admin(make_key: Callable[..., Awaitable[str]], client_for: Callable[[str | None], httpx.AsyncClient]
-                ) -> httpx.AsyncClient:
+async def admin(
+    make_key: Callable[..., Awaitable[str]], client_for: Callable[[str | None], httpx.AsyncClient]
+) -> httpx.AsyncClient:
     return client_for(await make_key(Role.ADMIN))
 
 
 @pytest.fixture
 def make_partner(app: FastAPI, clock: FixedClock) -> Callable[..., Awaitable[uuid.UUID]]:
-    async def make(name: str, kind: PartnerKind = PartnerKind.BAILLEUR_SOCIAL, member_ids: list[uuid.UUID] | None = None,
-                   is_group: bool = False, scope_plan_id: uuid.UUID | None = None) -> uuid.UUID:
+    async def make(
+        name: str,
+        kind: PartnerKind = PartnerKind.BAILLEUR_SOCIAL,
+        member_ids: list[uuid.UUID] | None = None,
+        is_group: bool = False,
+        scope_plan_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
         async with app.state.sessionmaker() as session, session.begin():
-            partner = await create_partner(session, SYSTEM, clock, PartnerCreate(
-                name=name, kind=kind, is_group=is_group, member_ids=member_ids or [], scope_plan_id=scope_plan_id))
+            partner = await create_partner(
+                session,
+                SYSTEM,
+                clock,
+                PartnerCreate(
+                    name=name,
+                    kind=kind,
+                    is_group=is_group,
+                    member_ids=member_ids or [],
+                    scope_plan_id=scope_plan_id,
+                ),
+            )
         return partner.id
 
     return make
@@ -161,7 +201,9 @@ def make_objective(app: FastAPI, clock: FixedClock) -> Callable[[], Awaitable[uu
 
     async def make() -> uuid.UUID:
         async with app.state.sessionmaker() as session, session.begin():
-            _, _, objective = await create_plan_axis_objective(session, clock, title=f"Plan {uuid.uuid4().hex[:6]}")
+            _, _, objective = await create_plan_axis_objective(
+                session, clock, title=f"Plan {uuid.uuid4().hex[:6]}"
+            )
             return objective.id
 
     return make

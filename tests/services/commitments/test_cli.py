@@ -18,8 +18,15 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_JSON": "false", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "services.commitments", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "services.commitments", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_migrate_then_create_list_and_revoke_keys(tmp_path: Path) -> None:
@@ -70,18 +77,32 @@ def test_import_a_directory_then_plans(tmp_path: Path) -> None:
     again = _cli(url, "import-directory", str(SAMPLE_DATA / "annuaire-sceaux.json"))
     assert "0 created, 0 completed, 11 unchanged" in again.stdout
 
-    created = _cli(url, "import-plan", blagis, "--commune", "Sceaux", "--territory", "Quartier des Blagis",
-                   "--adopted-on", "2021-06-24")
+    created = _cli(
+        url,
+        "import-plan",
+        blagis,
+        "--commune",
+        "Sceaux",
+        "--territory",
+        "Quartier des Blagis",
+        "--adopted-on",
+        "2021-06-24",
+    )
     assert created.returncode == 0, created.stderr
     plan_id = re.search(r"created plan ([0-9a-f-]{36})", created.stdout).group(1)  # type: ignore[union-attr]
     assert "items created: 25" in created.stdout and "partners added to the directory: none" in created.stdout
-    assert re.search(r"^    II\.D\.3  \[[a-z-]+\] ", created.stdout, re.MULTILINE)  # flags listed with their code
+    assert re.search(
+        r"^    II\.D\.3  \[[a-z-]+\] ", created.stdout, re.MULTILINE
+    )  # flags listed with their code
 
     refused = _cli(url, "import-plan", blagis, "--commune", "Sceaux", "--territory", "Quartier des Blagis")
     assert refused.returncode == 2 and plan_id in refused.stderr and "--plan" in refused.stderr
     completed = _cli(url, "import-plan", blagis, "--plan", plan_id)
     assert completed.returncode == 0, completed.stderr
-    assert f"completed plan {plan_id}" in completed.stdout and "items created: 0; already in the plan: 25" in completed.stdout
+    assert (
+        f"completed plan {plan_id}" in completed.stdout
+        and "items created: 0; already in the plan: 25" in completed.stdout
+    )
     assert _cli(url, "import-plan", blagis, "--plan", plan_id, "--commune", "Sceaux").returncode != 0
 
     other = _cli(url, "import-plan", str(CENTRE_VILLE), "--commune", "Sceaux", "--territory", "Centre-ville")

@@ -41,53 +41,119 @@ def _seed(server: ThreadedServer, clock: FixedClock) -> Served:
 
     async def keys() -> tuple[dict[str, str], str, str]:
         async with app.state.sessionmaker() as session, session.begin():
-            _, admin = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
+            _, admin = await create_key(
+                session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None
+            )
             # A key schemathesis may revoke without locking itself out.
-            spare, _ = await create_key(session, SYSTEM, clock, name="spare", role=Role.READER, partner_id=None)
+            spare, _ = await create_key(
+                session, SYSTEM, clock, name="spare", role=Role.READER, partner_id=None
+            )
             plan, _, objective = await create_plan_axis_objective(session, clock)
         return {"admin": admin}, str(spare.id), str(objective.id), str(plan.id)
 
     secrets, spare_key, objective_id, plan_id = server.call(keys())
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secrets['admin']}"}) as admin:
-        partner = _ok(admin.post("/v1/partners", json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"}))
-        group = _ok(admin.post("/v1/partners", json={"name": "Les bailleurs sociaux", "kind": "group",
-                                                     "is_group": True, "member_ids": [partner["id"]],
-                                                     "scope_plan_id": plan_id}))
-        contact = _ok(admin.post(f"/v1/partners/{partner['id']}/contacts", json={
-            "last_name": "Martin", "first_name": "Claire", "email": "claire.martin@example.org"}))
-        request = _ok(admin.post("/v1/items", json={
-            "objective_id": objective_id, "kind": "request", "title": "Rénovation du centre commercial",
-            "plan_text": "La Ville demande à Hauts-de-Seine Habitat de rénover.", "lead_partner_id": partner["id"]}))
-        commitment = _ok(admin.post("/v1/items", json={
-            "objective_id": objective_id, "kind": "commitment", "title": "Agence postale communale",
-            "plan_text": "La Ville ouvrira une agence postale."}))
-        _ok(admin.post(f"/v1/items/{request['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/1"}))
-        deadline = _ok(admin.post(f"/v1/items/{request['id']}/deadlines", json={"kind": "response",
-                                                                                "due_on": "2026-04-15"}))
-        proposal = _ok(admin.post(f"/v1/deadlines/{deadline['id']}/proposals", json={
-            "proposed_due_on": "2026-05-15", "reason": "Conseil d'administration reporté."}))
-        secrets["partner"] = _ok(admin.post("/v1/api-keys", json={
-            "name": "HSH", "role": "partner", "partner_id": partner["id"]}))["secret"]
+        partner = _ok(
+            admin.post("/v1/partners", json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"})
+        )
+        group = _ok(
+            admin.post(
+                "/v1/partners",
+                json={
+                    "name": "Les bailleurs sociaux",
+                    "kind": "group",
+                    "is_group": True,
+                    "member_ids": [partner["id"]],
+                    "scope_plan_id": plan_id,
+                },
+            )
+        )
+        contact = _ok(
+            admin.post(
+                f"/v1/partners/{partner['id']}/contacts",
+                json={"last_name": "Martin", "first_name": "Claire", "email": "claire.martin@example.org"},
+            )
+        )
+        request = _ok(
+            admin.post(
+                "/v1/items",
+                json={
+                    "objective_id": objective_id,
+                    "kind": "request",
+                    "title": "Rénovation du centre commercial",
+                    "plan_text": "La Ville demande à Hauts-de-Seine Habitat de rénover.",
+                    "lead_partner_id": partner["id"],
+                },
+            )
+        )
+        commitment = _ok(
+            admin.post(
+                "/v1/items",
+                json={
+                    "objective_id": objective_id,
+                    "kind": "commitment",
+                    "title": "Agence postale communale",
+                    "plan_text": "La Ville ouvrira une agence postale.",
+                },
+            )
+        )
+        _ok(
+            admin.post(
+                f"/v1/items/{request['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/1"}
+            )
+        )
+        deadline = _ok(
+            admin.post(
+                f"/v1/items/{request['id']}/deadlines", json={"kind": "response", "due_on": "2026-04-15"}
+            )
+        )
+        proposal = _ok(
+            admin.post(
+                f"/v1/deadlines/{deadline['id']}/proposals",
+                json={"proposed_due_on": "2026-05-15", "reason": "Conseil d'administration reporté."},
+            )
+        )
+        secrets["partner"] = _ok(
+            admin.post("/v1/api-keys", json={"name": "HSH", "role": "partner", "partner_id": partner["id"]})
+        )["secret"]
         plan = _ok(admin.get(f"/v1/items/{request['id']}"))["plan_id"]
         axis = _ok(admin.get(f"/v1/plans/{plan}"))["axes"][0]["id"]
-    return Served(server, secrets, {
-        "partner_id": [partner["id"], group["id"]], "contact_id": [contact["id"]],
-        "item_id": [request["id"], commitment["id"]], "deadline_id": [deadline["id"]],
-        "proposal_id": [proposal["id"]], "plan_id": [plan], "axis_id": [axis], "key_id": [spare_key]})
+    return Served(
+        server,
+        secrets,
+        {
+            "partner_id": [partner["id"], group["id"]],
+            "contact_id": [contact["id"]],
+            "item_id": [request["id"], commitment["id"]],
+            "deadline_id": [deadline["id"]],
+            "proposal_id": [proposal["id"]],
+            "plan_id": [plan],
+            "axis_id": [axis],
+            "key_id": [spare_key],
+        },
+    )
 
 
 @pytest.fixture(scope="module")
-def served(database_url: str, nats_url: str, stream_names: tuple[str, str],
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(
+    database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     skip_sqlite_unless_asked(database_url)
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    settings = CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
-                                   events_subject_prefix=stream_names[1], relay_in_process=False, log_json=False,
-                                   data_dir=Path(tmp_path_factory.mktemp("fuzz")))
+    settings = CommitmentsSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        events_stream=stream_names[0],
+        events_subject_prefix=stream_names[1],
+        relay_in_process=False,
+        log_json=False,
+        data_dir=Path(tmp_path_factory.mktemp("fuzz")),
+    )
     with ThreadedServer(create_app(settings, clock)) as server:
         try:
             yield _seed(server, clock)
         finally:
+
             async def empty() -> None:
                 async with server.app.state.engine.begin() as connection:
                     for table in reversed(Base.metadata.sorted_tables):

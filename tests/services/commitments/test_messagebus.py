@@ -37,8 +37,9 @@ def wired() -> Iterator[None]:
     subscriptions.install()
 
 
-async def test_handlers_run_when_published_in_order_and_their_events_after_the_current_one(wired: None
-                                                                                          ) -> None:
+async def test_handlers_run_when_published_in_order_and_their_events_after_the_current_one(
+    wired: None,
+) -> None:
     seen: list[str] = []
 
     async def first(session: AsyncSession, clock: Any, event: Asked) -> None:
@@ -91,30 +92,52 @@ async def test_an_event_nobody_handles_is_refused(wired: None) -> None:
 
 
 async def test_a_domain_error_in_a_handler_rolls_the_whole_request_back(
-        app: Any, admin: Any, make_objective: Any, make_partner: Any, wired: None) -> None:
-    item = (await admin.post("/v1/items", json={
-        "objective_id": str(await make_objective()), "kind": "request", "title": "Maison France services",
-        "plan_text": "La Ville demande à l'État d'ouvrir une maison France services",
-        "lead_partner_id": str(await make_partner("État"))})).json()
+    app: Any, admin: Any, make_objective: Any, make_partner: Any, wired: None
+) -> None:
+    item = (
+        await admin.post(
+            "/v1/items",
+            json={
+                "objective_id": str(await make_objective()),
+                "kind": "request",
+                "title": "Maison France services",
+                "plan_text": "La Ville demande à l'État d'ouvrir une maison France services",
+                "lead_partner_id": str(await make_partner("État")),
+            },
+        )
+    ).json()
 
     async def veto(_session: AsyncSession, _clock: Any, event: DeadlineDated) -> None:
         raise Conflict(f"Échéance refusée ({event.deadline.kind}).")
 
-    messagebus.install({**subscriptions.HANDLERS,
-                        DeadlineDated: [*subscriptions.HANDLERS[DeadlineDated], veto]})
+    messagebus.install(
+        {**subscriptions.HANDLERS, DeadlineDated: [*subscriptions.HANDLERS[DeadlineDated], veto]}
+    )
     deadline = {"kind": "response", "due_on": "2026-04-15"}
     refused = await admin.post(f"/v1/items/{item['id']}/deadlines", json=deadline)
     assert refused.status_code == 409 and refused.json()["detail"] == "Échéance refusée (response)."
     async with app.state.sessionmaker() as session:
         item_id = uuid.UUID(item["id"])
         # Neither the deadline nor what the reminders' handler (listed first) wrote for it was kept.
-        assert await session.scalar(select(func.count()).select_from(Deadline)
-                                    .where(Deadline.item_id == item_id)) == 0
-        assert await session.scalar(select(func.count()).select_from(ReminderSchedule)
-                                    .where(ReminderSchedule.item_id == item_id)) == 0
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(Deadline).where(Deadline.item_id == item_id)
+            )
+            == 0
+        )
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(ReminderSchedule).where(ReminderSchedule.item_id == item_id)
+            )
+            == 0
+        )
     subscriptions.install()
     kept = await admin.post(f"/v1/items/{item['id']}/deadlines", json=deadline)
     assert kept.status_code == 201
     async with app.state.sessionmaker() as session:
-        assert await session.scalar(select(func.count()).select_from(ReminderSchedule)
-                                    .where(ReminderSchedule.item_id == item_id)) == 1
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(ReminderSchedule).where(ReminderSchedule.item_id == item_id)
+            )
+            == 1
+        )

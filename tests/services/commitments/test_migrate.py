@@ -53,6 +53,7 @@ async def test_upgrade_from_inside_a_running_event_loop(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ 0004: groups placed in a plan or a territory
 
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of its own (the session's database is already at the head)."""
@@ -72,34 +73,86 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 _meta = sa.MetaData()
-_plans = sa.Table("plans", _meta, sa.Column("id", sa.Uuid()), sa.Column("title", sa.String()),
-                  sa.Column("commune", sa.String()), sa.Column("territory", sa.String()),
-                  sa.Column("created_at", sa.DateTime(timezone=True)))
-_axes = sa.Table("axes", _meta, sa.Column("id", sa.Uuid()), sa.Column("plan_id", sa.Uuid()),
-                 sa.Column("number", sa.String()), sa.Column("title", sa.String()), sa.Column("position", sa.Integer()))
-_objectives = sa.Table("objectives", _meta, sa.Column("id", sa.Uuid()), sa.Column("plan_id", sa.Uuid()),
-                       sa.Column("axis_id", sa.Uuid()), sa.Column("letter", sa.String()),
-                       sa.Column("title", sa.String()), sa.Column("context", sa.String()),
-                       sa.Column("position", sa.Integer()))
-_partners = sa.Table("partners", _meta, sa.Column("id", sa.Uuid()), sa.Column("name", sa.String()),
-                     sa.Column("kind", sa.String()), sa.Column("is_group", sa.Boolean()),
-                     sa.Column("created_at", sa.DateTime(timezone=True)),
-                     sa.Column("updated_at", sa.DateTime(timezone=True)),
-                     sa.Column("scope_plan_id", sa.Uuid()), sa.Column("scope_territory", sa.String()))
-_aliases = sa.Table("partner_aliases", _meta, sa.Column("id", sa.Uuid()), sa.Column("partner_id", sa.Uuid()),
-                    sa.Column("alias", sa.String()), sa.Column("normalized", sa.String()),
-                    sa.Column("scope_key", sa.String()))
-_members = sa.Table("partner_group_members", _meta, sa.Column("group_id", sa.Uuid()), sa.Column("member_id", sa.Uuid()))
-_items = sa.Table("items", _meta, sa.Column("id", sa.Uuid()), sa.Column("plan_id", sa.Uuid()),
-                  sa.Column("axis_id", sa.Uuid()), sa.Column("objective_id", sa.Uuid()),
-                  sa.Column("position", sa.Integer()), sa.Column("source_key", sa.String()),
-                  sa.Column("kind", sa.String()), sa.Column("title", sa.String()), sa.Column("plan_text", sa.Text()),
-                  sa.Column("status", sa.String()), sa.Column("needs_review", sa.Boolean()),
-                  sa.Column("review_reason", sa.Text()), sa.Column("review_flags", sa.JSON()),
-                  sa.Column("version", sa.Integer()), sa.Column("created_at", sa.DateTime(timezone=True)),
-                  sa.Column("updated_at", sa.DateTime(timezone=True)))
-_item_partners = sa.Table("item_partners", _meta, sa.Column("item_id", sa.Uuid()), sa.Column("partner_id", sa.Uuid()),
-                          sa.Column("role", sa.String()))
+_plans = sa.Table(
+    "plans",
+    _meta,
+    sa.Column("id", sa.Uuid()),
+    sa.Column("title", sa.String()),
+    sa.Column("commune", sa.String()),
+    sa.Column("territory", sa.String()),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+)
+_axes = sa.Table(
+    "axes",
+    _meta,
+    sa.Column("id", sa.Uuid()),
+    sa.Column("plan_id", sa.Uuid()),
+    sa.Column("number", sa.String()),
+    sa.Column("title", sa.String()),
+    sa.Column("position", sa.Integer()),
+)
+_objectives = sa.Table(
+    "objectives",
+    _meta,
+    sa.Column("id", sa.Uuid()),
+    sa.Column("plan_id", sa.Uuid()),
+    sa.Column("axis_id", sa.Uuid()),
+    sa.Column("letter", sa.String()),
+    sa.Column("title", sa.String()),
+    sa.Column("context", sa.String()),
+    sa.Column("position", sa.Integer()),
+)
+_partners = sa.Table(
+    "partners",
+    _meta,
+    sa.Column("id", sa.Uuid()),
+    sa.Column("name", sa.String()),
+    sa.Column("kind", sa.String()),
+    sa.Column("is_group", sa.Boolean()),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("scope_plan_id", sa.Uuid()),
+    sa.Column("scope_territory", sa.String()),
+)
+_aliases = sa.Table(
+    "partner_aliases",
+    _meta,
+    sa.Column("id", sa.Uuid()),
+    sa.Column("partner_id", sa.Uuid()),
+    sa.Column("alias", sa.String()),
+    sa.Column("normalized", sa.String()),
+    sa.Column("scope_key", sa.String()),
+)
+_members = sa.Table(
+    "partner_group_members", _meta, sa.Column("group_id", sa.Uuid()), sa.Column("member_id", sa.Uuid())
+)
+_items = sa.Table(
+    "items",
+    _meta,
+    sa.Column("id", sa.Uuid()),
+    sa.Column("plan_id", sa.Uuid()),
+    sa.Column("axis_id", sa.Uuid()),
+    sa.Column("objective_id", sa.Uuid()),
+    sa.Column("position", sa.Integer()),
+    sa.Column("source_key", sa.String()),
+    sa.Column("kind", sa.String()),
+    sa.Column("title", sa.String()),
+    sa.Column("plan_text", sa.Text()),
+    sa.Column("status", sa.String()),
+    sa.Column("needs_review", sa.Boolean()),
+    sa.Column("review_reason", sa.Text()),
+    sa.Column("review_flags", sa.JSON()),
+    sa.Column("version", sa.Integer()),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+)
+_item_partners = sa.Table(
+    "item_partners",
+    _meta,
+    sa.Column("item_id", sa.Uuid()),
+    sa.Column("partner_id", sa.Uuid()),
+    sa.Column("role", sa.String()),
+)
 
 
 async def _run(url: str, work: Callable[[sa.Connection], Any]) -> Any:
@@ -116,39 +169,101 @@ def _seed_at_0003(connection: sa.Connection) -> dict[str, uuid.UUID]:
     ids = {name: uuid.uuid4() for name in ("p1", "p2", "p3", "m", "g1", "g2", "g3", "g4", "i1", "i2", "i3")}
     start = datetime(2026, 1, 1, tzinfo=UTC)
     objectives = {}
-    for number, (plan, territory) in enumerate((("p1", "Quartier des Blagis"), ("p2", "quartier des Blagis"),
-                                                ("p3", "Centre-ville"))):
-        connection.execute(_plans.insert().values(id=ids[plan], title=plan, commune="Sceaux", territory=territory,
-                                                  created_at=start + timedelta(days=number)))
+    for number, (plan, territory) in enumerate(
+        (("p1", "Quartier des Blagis"), ("p2", "quartier des Blagis"), ("p3", "Centre-ville"))
+    ):
+        connection.execute(
+            _plans.insert().values(
+                id=ids[plan],
+                title=plan,
+                commune="Sceaux",
+                territory=territory,
+                created_at=start + timedelta(days=number),
+            )
+        )
         axis, objectives[plan] = uuid.uuid4(), uuid.uuid4()
-        connection.execute(_axes.insert().values(id=axis, plan_id=ids[plan], number="I", title="AXE", position=1))
-        connection.execute(_objectives.insert().values(id=objectives[plan], plan_id=ids[plan], axis_id=axis,
-                                                       letter="A", title="OBJ", context="", position=1))
-    names = {"m": ("Hauts-de-Seine Habitat", ["HdS Habitat"]), "g1": ("Bailleurs sociaux", ["les bailleurs sociaux"]),
-             "g2": ("Communes voisines", []), "g3": ("Associations", ["les associations"]), "g4": ("Inutilisé", [])}
-    former = {"Hauts-de-Seine Habitat": "hauts de seine habitat", "HdS Habitat": "hds habitat",
-              "Bailleurs sociaux": "bailleurs sociaux", "les bailleurs sociaux": "s bailleurs sociaux",
-              "Communes voisines": "communes voisines", "Associations": "ssociations",
-              "les associations": "s associations", "Inutilisé": "inutilise"}  # keys as 0001-0003 computed them
+        connection.execute(
+            _axes.insert().values(id=axis, plan_id=ids[plan], number="I", title="AXE", position=1)
+        )
+        connection.execute(
+            _objectives.insert().values(
+                id=objectives[plan],
+                plan_id=ids[plan],
+                axis_id=axis,
+                letter="A",
+                title="OBJ",
+                context="",
+                position=1,
+            )
+        )
+    names = {
+        "m": ("Hauts-de-Seine Habitat", ["HdS Habitat"]),
+        "g1": ("Bailleurs sociaux", ["les bailleurs sociaux"]),
+        "g2": ("Communes voisines", []),
+        "g3": ("Associations", ["les associations"]),
+        "g4": ("Inutilisé", []),
+    }
+    former = {
+        "Hauts-de-Seine Habitat": "hauts de seine habitat",
+        "HdS Habitat": "hds habitat",
+        "Bailleurs sociaux": "bailleurs sociaux",
+        "les bailleurs sociaux": "s bailleurs sociaux",
+        "Communes voisines": "communes voisines",
+        "Associations": "ssociations",
+        "les associations": "s associations",
+        "Inutilisé": "inutilise",
+    }  # keys as 0001-0003 computed them
     for number, (partner, (name, aliases)) in enumerate(names.items()):
-        connection.execute(_partners.insert().values(id=ids[partner], name=name, kind="group" if partner != "m" else "bailleur_social",
-                                                     is_group=partner != "m", created_at=start + timedelta(hours=number),
-                                                     updated_at=start))
+        connection.execute(
+            _partners.insert().values(
+                id=ids[partner],
+                name=name,
+                kind="group" if partner != "m" else "bailleur_social",
+                is_group=partner != "m",
+                created_at=start + timedelta(hours=number),
+                updated_at=start,
+            )
+        )
         for alias in [name, *aliases]:
-            connection.execute(_aliases.insert().values(id=uuid.uuid4(), partner_id=ids[partner], alias=alias,
-                                                        normalized=former[alias]))
-    connection.execute(_members.insert(), [{"group_id": ids["g1"], "member_id": ids["m"]},
-                                           {"group_id": ids["g3"], "member_id": ids["m"]}])
-    for item, plan, reason, parties in (("i1", "p1", None, [("g1", "lead"), ("g2", "associated"), ("g3", "associated")]),
-                                        ("i2", "p2", None, [("m", "lead"), ("g2", "associated")]),
-                                        ("i3", "p3", "ligne 1\nligne 2", [("g3", "lead")])):
-        connection.execute(_items.insert().values(
-            id=ids[item], plan_id=ids[plan], axis_id=connection.scalar(sa.select(_objectives.c.axis_id).where(
-                _objectives.c.id == objectives[plan])), objective_id=objectives[plan], position=1, source_key="I.A.1",
-            kind="request", title=item, plan_text=item, status="draft", needs_review=reason is not None,
-            review_reason=reason, version=1, created_at=start, updated_at=start))
-        connection.execute(_item_partners.insert(), [{"item_id": ids[item], "partner_id": ids[p], "role": role}
-                                                     for p, role in parties])
+            connection.execute(
+                _aliases.insert().values(
+                    id=uuid.uuid4(), partner_id=ids[partner], alias=alias, normalized=former[alias]
+                )
+            )
+    connection.execute(
+        _members.insert(),
+        [{"group_id": ids["g1"], "member_id": ids["m"]}, {"group_id": ids["g3"], "member_id": ids["m"]}],
+    )
+    for item, plan, reason, parties in (
+        ("i1", "p1", None, [("g1", "lead"), ("g2", "associated"), ("g3", "associated")]),
+        ("i2", "p2", None, [("m", "lead"), ("g2", "associated")]),
+        ("i3", "p3", "ligne 1\nligne 2", [("g3", "lead")]),
+    ):
+        connection.execute(
+            _items.insert().values(
+                id=ids[item],
+                plan_id=ids[plan],
+                axis_id=connection.scalar(
+                    sa.select(_objectives.c.axis_id).where(_objectives.c.id == objectives[plan])
+                ),
+                objective_id=objectives[plan],
+                position=1,
+                source_key="I.A.1",
+                kind="request",
+                title=item,
+                plan_text=item,
+                status="draft",
+                needs_review=reason is not None,
+                review_reason=reason,
+                version=1,
+                created_at=start,
+                updated_at=start,
+            )
+        )
+        connection.execute(
+            _item_partners.insert(),
+            [{"item_id": ids[item], "partner_id": ids[p], "role": role} for p, role in parties],
+        )
     return ids
 
 
@@ -162,7 +277,9 @@ def test_0004_places_each_existing_group_and_back(fresh_database_url: str) -> No
 
     def read(connection: sa.Connection) -> dict[str, Any]:
         partners = {row.id: row for row in connection.execute(sa.select(_partners)).all()}
-        aliases = connection.execute(sa.select(_aliases.c.partner_id, _aliases.c.normalized, _aliases.c.scope_key)).all()
+        aliases = connection.execute(
+            sa.select(_aliases.c.partner_id, _aliases.c.normalized, _aliases.c.scope_key)
+        ).all()
         parties = connection.execute(sa.select(_item_partners.c.item_id, _item_partners.c.partner_id)).all()
         items = {row.id: row for row in connection.execute(sa.select(_items)).all()}
         return {"partners": partners, "aliases": aliases, "parties": parties, "items": items}
@@ -176,22 +293,42 @@ def test_0004_places_each_existing_group_and_back(fresh_database_url: str) -> No
     assert scope[ids["g3"]] == (ids["p1"], None)  # the oldest of plans of two territories keeps it
     assert scope[ids["g4"]] == (None, None)  # used by no plan, plans of two territories: to be placed by hand
     [copy] = [pid for pid in partners if pid not in ids.values()]
-    assert (partners[copy].name, partners[copy].is_group, scope[copy]) == ("Associations", True, (ids["p3"], None))
+    assert (partners[copy].name, partners[copy].is_group, scope[copy]) == (
+        "Associations",
+        True,
+        (ids["p3"], None),
+    )
     assert (ids["i3"], copy) in state["parties"] and (ids["i1"], ids["g3"]) in state["parties"]
     flags = state["items"][ids["i3"]].review_flags
     assert [f["code"] for f in flags] == ["review", "review", "group-without-members"]
     assert state["items"][ids["i3"]].needs_review and state["items"][ids["i1"]].review_flags == []
     keys = {(pid, key, scope_key) for pid, key, scope_key in state["aliases"]}
-    assert keys == {(ids["m"], "hauts de seine habitat", ""), (ids["m"], "hds habitat", ""),
-                    (ids["g1"], "bailleurs sociaux", f"plan:{ids['p1']}"),  # "les bailleurs sociaux": the same key now
-                    (ids["g2"], "communes voisines", "territory:quartier des blagis"),
-                    (ids["g3"], "associations", f"plan:{ids['p1']}"), (copy, "associations", f"plan:{ids['p3']}"),
-                    (ids["g4"], "inutilise", f"unscoped:{ids['g4']}")}
+    assert keys == {
+        (ids["m"], "hauts de seine habitat", ""),
+        (ids["m"], "hds habitat", ""),
+        (ids["g1"], "bailleurs sociaux", f"plan:{ids['p1']}"),  # "les bailleurs sociaux": the same key now
+        (ids["g2"], "communes voisines", "territory:quartier des blagis"),
+        (ids["g3"], "associations", f"plan:{ids['p1']}"),
+        (copy, "associations", f"plan:{ids['p3']}"),
+        (ids["g4"], "inutilise", f"unscoped:{ids['g4']}"),
+    }
 
     command.downgrade(config, "0003")
-    names = asyncio.run(_run(url, lambda c: sorted(c.execute(sa.select(sa.column("name")).select_from(
-        sa.table("partners"))).scalars().all())))
-    assert names == ["Associations", "Associations (2)", "Bailleurs sociaux", "Communes voisines",
-                     "Hauts-de-Seine Habitat", "Inutilisé"]
+    names = asyncio.run(
+        _run(
+            url,
+            lambda c: sorted(
+                c.execute(sa.select(sa.column("name")).select_from(sa.table("partners"))).scalars().all()
+            ),
+        )
+    )
+    assert names == [
+        "Associations",
+        "Associations (2)",
+        "Bailleurs sociaux",
+        "Communes voisines",
+        "Hauts-de-Seine Habitat",
+        "Inutilisé",
+    ]
     upgrade_database(url)
     check_database(url)

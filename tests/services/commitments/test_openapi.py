@@ -32,8 +32,11 @@ def test_every_operation_is_documented_with_examples(tmp_path):
                 missing.append(f"{name}: request body without example")
             ok = next((r for code, r in operation["responses"].items() if code.startswith("2")), None)
             content = (ok or {}).get("content", {}).get("application/json")
-            if content is not None and not (content.get("example") or content.get("examples")
-                                            or _has_example(content["schema"], components)):
+            if content is not None and not (
+                content.get("example")
+                or content.get("examples")
+                or _has_example(content["schema"], components)
+            ):
                 missing.append(f"{name}: response without example")
     assert not missing, "\n".join(missing)
     assert len(spec["paths"]) >= 25

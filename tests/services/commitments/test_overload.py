@@ -38,9 +38,13 @@ class Served:
     objective_id: uuid.UUID
 
     def client(self, **options: object) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {self.admin}"}, timeout=30,
-                                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
-                                 **options)  # type: ignore[arg-type]
+        return httpx.AsyncClient(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.admin}"},
+            timeout=30,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
+            **options,
+        )  # type: ignore[arg-type]
 
 
 @contextlib.asynccontextmanager
@@ -55,7 +59,9 @@ async def serve(settings: CommitmentsSettings) -> AsyncIterator[Served]:
     await wait_until(lambda: server.started or task.done(), "uvicorn to start", timeout=30)
     try:
         async with app.state.sessionmaker() as session, session.begin():
-            _, admin = await create_key(session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None)
+            _, admin = await create_key(
+                session, SYSTEM, clock, name="admin", role=Role.ADMIN, partner_id=None
+            )
             _, _, objective = await create_plan_axis_objective(session, clock)
         yield Served(app, f"http://127.0.0.1:{sock.getsockname()[1]}", admin, objective.id)
     finally:
@@ -68,24 +74,38 @@ async def serve(settings: CommitmentsSettings) -> AsyncIterator[Served]:
 
 
 def overloaded(response: httpx.Response) -> bool:
-    return (response.status_code == 503 and response.headers.get("retry-after") == "1"
-            and response.headers["content-type"] == "application/problem+json"
-            and response.json()["code"] == "overloaded")
+    return (
+        response.status_code == 503
+        and response.headers.get("retry-after") == "1"
+        and response.headers["content-type"] == "application/problem+json"
+        and response.json()["code"] == "overloaded"
+    )
 
 
 async def test_real_routes_under_overload_answer_2xx_or_503(settings: CommitmentsSettings) -> None:
-    settings = settings.model_copy(update={"max_in_flight_requests": 2, "request_queue_timeout_seconds": 0.01})
+    settings = settings.model_copy(
+        update={"max_in_flight_requests": 2, "request_queue_timeout_seconds": 0.01}
+    )
     async with serve(settings) as served, served.client() as client:
-        item = await client.post("/v1/items", json={
-            "objective_id": str(served.objective_id), "kind": "commitment", "title": "Agence postale communale",
-            "plan_text": "La Ville ouvrira une agence postale communale."})
+        item = await client.post(
+            "/v1/items",
+            json={
+                "objective_id": str(served.objective_id),
+                "kind": "commitment",
+                "title": "Agence postale communale",
+                "plan_text": "La Ville ouvrira une agence postale communale.",
+            },
+        )
         assert item.status_code == 201, item.text
         item_id = item.json()["id"]
 
         def request(n: int) -> asyncio.Future[httpx.Response]:
             if n % 10 == 0:  # a few writes among the reads
-                return asyncio.ensure_future(client.post(f"/v1/items/{item_id}/journal",
-                                                         json={"kind": "note", "text": f"Point d'étape {n}."}))
+                return asyncio.ensure_future(
+                    client.post(
+                        f"/v1/items/{item_id}/journal", json={"kind": "note", "text": f"Point d'étape {n}."}
+                    )
+                )
             path = "/v1/items" if n % 2 else f"/v1/items/{item_id}"
             return asyncio.ensure_future(client.get(path))
 
@@ -109,10 +129,19 @@ async def test_a_pool_timeout_anywhere_is_a_503(settings: CommitmentsSettings) -
         try:
             # The key check (a session of the route's), a route, and the idempotency record (the middleware's
             # own session, outside FastAPI's error handlers): each waits out the pool timeout, then 503.
-            answers = [await client.get("/v1/items"),
-                       await client.post("/v1/items", headers={"Idempotency-Key": "k1"}, json={
-                           "objective_id": str(served.objective_id), "kind": "commitment", "title": "Médiateurs",
-                           "plan_text": "La Ville mettra en place des médiateurs."})]
+            answers = [
+                await client.get("/v1/items"),
+                await client.post(
+                    "/v1/items",
+                    headers={"Idempotency-Key": "k1"},
+                    json={
+                        "objective_id": str(served.objective_id),
+                        "kind": "commitment",
+                        "title": "Médiateurs",
+                        "plan_text": "La Ville mettra en place des médiateurs.",
+                    },
+                ),
+            ]
         finally:
             for connection in held:
                 await connection.close()
@@ -124,9 +153,15 @@ async def test_a_pool_timeout_anywhere_is_a_503(settings: CommitmentsSettings) -
 async def test_ready_without_nats_reporting_the_outbox_lag(settings: CommitmentsSettings) -> None:
     settings = settings.model_copy(update={"nats_url": CLOSED_PORT_NATS, "relay_in_process": True})
     async with serve(settings) as served, served.client() as client:
-        created = await client.post("/v1/items", json={
-            "objective_id": str(served.objective_id), "kind": "commitment", "title": "Maison France services",
-            "plan_text": "La Ville ouvrira une maison France services."})
+        created = await client.post(
+            "/v1/items",
+            json={
+                "objective_id": str(served.objective_id),
+                "kind": "commitment",
+                "title": "Maison France services",
+                "plan_text": "La Ville ouvrira une maison France services.",
+            },
+        )
         assert created.status_code == 201, created.text  # writes go on: the outbox keeps the event
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
@@ -137,18 +172,28 @@ async def test_ready_without_nats_reporting_the_outbox_lag(settings: Commitments
         assert body["info"]["admission"]["max_in_flight"] == settings.in_flight_limit
 
 
-async def test_ready_with_nats_the_relay_empties_the_outbox(settings: CommitmentsSettings, tmp_path: Path) -> None:
+async def test_ready_with_nats_the_relay_empties_the_outbox(
+    settings: CommitmentsSettings, tmp_path: Path
+) -> None:
     settings = settings.model_copy(update={"relay_in_process": True, "relay_poll_seconds": 0.2})
     async with serve(settings) as served, served.client() as client:
         await wait_until(lambda: served.app.state.bus.connected, "NATS to be connected")
-        created = await client.post("/v1/items", json={
-            "objective_id": str(served.objective_id), "kind": "commitment", "title": "Jardins partagés",
-            "plan_text": "La Ville organisera des jardins partagés."})
+        created = await client.post(
+            "/v1/items",
+            json={
+                "objective_id": str(served.objective_id),
+                "kind": "commitment",
+                "title": "Jardins partagés",
+                "plan_text": "La Ville organisera des jardins partagés.",
+            },
+        )
         assert created.status_code == 201
 
         async def published() -> bool:
             info = (await client.get("/readyz")).json()["info"]
-            return info["nats"] == "connected" and info["outbox"] == {"unpublished": 0,
-                                                                      "oldest_unpublished_seconds": 0.0}
+            return info["nats"] == "connected" and info["outbox"] == {
+                "unpublished": 0,
+                "oldest_unpublished_seconds": 0.0,
+            }
 
         await wait_until(published, "the relay to publish the outbox")

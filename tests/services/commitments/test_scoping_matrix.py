@@ -33,11 +33,16 @@ from tests.services.commitments.conftest import SeededApp
 OWNERS = ("A", "G", "B")
 STAFF = ("admin", "city", "reader", "service")
 # "acting_a" is the notifications service's key acting for A's contact (X-Acting-Contact): exactly partner_a.
-PARTNERS = {"partner_a": frozenset({"A", "G"}), "partner_b": frozenset({"B"}), "acting_a": frozenset({"A", "G"})}
+PARTNERS = {
+    "partner_a": frozenset({"A", "G"}),
+    "partner_b": frozenset({"B"}),
+    "acting_a": frozenset({"A", "G"}),
+}
 ROLES = (*STAFF, *PARTNERS)
 
 
 # --------------------------------------------------------------------------------------------------- the world
+
 
 @dataclass
 class World:
@@ -57,7 +62,9 @@ class World:
         """Ids a partner key must never see: every object of the owners it is not concerned with."""
         if role not in PARTNERS:
             return set()
-        return {value for owner, ids in self.ids.items() if owner not in PARTNERS[role] for value in ids.values()}
+        return {
+            value for owner, ids in self.ids.items() if owner not in PARTNERS[role] for value in ids.values()
+        }
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
@@ -67,11 +74,23 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 
 async def _new_item(world: World, owner: str) -> str:
     """A request to `owner`, sent (so that the partner may acknowledge it)."""
-    item = _ok(await world.admin.post("/v1/items", json={
-        "objective_id": world.objective_id, "kind": "request", "title": f"Demande à {owner}",
-        "plan_text": f"La Ville demande à {owner} d'agir.", "lead_partner_id": world.ids[owner]["partner_id"]}))
-    _ok(await world.admin.post(f"/v1/items/{item['id']}/transitions",
-                                          json={"to": "sent", "letter_reference": "SCX/2026-001"}))
+    item = _ok(
+        await world.admin.post(
+            "/v1/items",
+            json={
+                "objective_id": world.objective_id,
+                "kind": "request",
+                "title": f"Demande à {owner}",
+                "plan_text": f"La Ville demande à {owner} d'agir.",
+                "lead_partner_id": world.ids[owner]["partner_id"],
+            },
+        )
+    )
+    _ok(
+        await world.admin.post(
+            f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/2026-001"}
+        )
+    )
     return item["id"]  # type: ignore[no-any-return]
 
 
@@ -81,22 +100,47 @@ async def _populate(world: World) -> None:
     for owner in ("A", "B", "G"):
         body: dict[str, Any] = {"name": names[owner], "kind": "bailleur_social"}
         if owner == "G":
-            body.update(kind="group", is_group=True, member_ids=[world.ids["A"]["partner_id"]],
-                        scope_plan_id=world.plan_id)
+            body.update(
+                kind="group",
+                is_group=True,
+                member_ids=[world.ids["A"]["partner_id"]],
+                scope_plan_id=world.plan_id,
+            )
         world.ids[owner] = {"partner_id": (_ok(await admin.post("/v1/partners", json=body)))["id"]}
     for owner in OWNERS:
         ids = world.ids[owner]
         ids["item_id"] = await _new_item(world, owner)
-        ids["contact_id"] = (_ok(await admin.post(
-            f"/v1/partners/{ids['partner_id']}/contacts",
-            json={"last_name": f"Contact {owner}", "email": f"contact.{owner.lower()}@example.org"})))["id"]
-        ids["deadline_id"] = (_ok(await admin.post(
-            f"/v1/items/{ids['item_id']}/deadlines", json={"kind": "response", "due_on": "2026-04-15"})))["id"]
-        ids["proposal_id"] = (_ok(await admin.post(
-            f"/v1/deadlines/{ids['deadline_id']}/proposals",
-            json={"proposed_due_on": "2026-05-15", "reason": f"Conseil de {owner} reporté."})))["id"]
-        ids["journal_id"] = (_ok(await admin.post(
-            f"/v1/items/{ids['item_id']}/journal", json={"kind": "note", "text": f"Réunion avec {owner}."})))["id"]
+        ids["contact_id"] = (
+            _ok(
+                await admin.post(
+                    f"/v1/partners/{ids['partner_id']}/contacts",
+                    json={"last_name": f"Contact {owner}", "email": f"contact.{owner.lower()}@example.org"},
+                )
+            )
+        )["id"]
+        ids["deadline_id"] = (
+            _ok(
+                await admin.post(
+                    f"/v1/items/{ids['item_id']}/deadlines", json={"kind": "response", "due_on": "2026-04-15"}
+                )
+            )
+        )["id"]
+        ids["proposal_id"] = (
+            _ok(
+                await admin.post(
+                    f"/v1/deadlines/{ids['deadline_id']}/proposals",
+                    json={"proposed_due_on": "2026-05-15", "reason": f"Conseil de {owner} reporté."},
+                )
+            )
+        )["id"]
+        ids["journal_id"] = (
+            _ok(
+                await admin.post(
+                    f"/v1/items/{ids['item_id']}/journal",
+                    json={"kind": "note", "text": f"Réunion avec {owner}."},
+                )
+            )
+        )["id"]
     for role in ("city", "reader", "service", "partner_a", "partner_b"):
         body = {"name": f"clé {role}", "role": role.split("_")[0]}
         if role in PARTNERS:
@@ -104,7 +148,9 @@ async def _populate(world: World) -> None:
         secret = (_ok(await admin.post("/v1/api-keys", json=body)))["secret"]
         world.clients[role] = _client(world.app, secret)
         if role == "service":
-            world.clients["acting_a"] = _client(world.app, secret, acting_contact=world.ids["A"]["contact_id"])
+            world.clients["acting_a"] = _client(
+                world.app, secret, acting_contact=world.ids["A"]["contact_id"]
+            )
     revoked = _ok(await admin.post("/v1/api-keys", json={"name": "révoquée", "role": "admin"}))
     _ok(await admin.post(f"/v1/api-keys/{revoked['id']}/revoke"))
     world.revoked_secret = revoked["secret"]
@@ -123,8 +169,13 @@ def _client(app: FastAPI, secret: str | None, acting_contact: str | None = None)
 async def world(seeded_app: SeededApp) -> AsyncIterator[World]:
     """One populated app per database for the whole module; every table emptied afterwards."""
     app, secret = seeded_app.app, seeded_app.admin_secret
-    world = World(app=app, clients={"admin": _client(app, secret)}, plan_id=seeded_app.ids["plan_id"],
-                  axis_id=seeded_app.ids["axis_id"], objective_id=seeded_app.ids["objective_id"])
+    world = World(
+        app=app,
+        clients={"admin": _client(app, secret)},
+        plan_id=seeded_app.ids["plan_id"],
+        axis_id=seeded_app.ids["axis_id"],
+        objective_id=seeded_app.ids["objective_id"],
+    )
     try:
         await _populate(world)
         yield world
@@ -166,8 +217,11 @@ async def _fresh_key(world: World, owner: str) -> dict[str, str]:
 
 
 async def _fresh_contact(world: World, owner: str) -> dict[str, str]:
-    contact = _ok(await world.admin.post(f"/v1/partners/{world.ids[owner]['partner_id']}/contacts",
-                                                    json={"last_name": "Éphémère"}))
+    contact = _ok(
+        await world.admin.post(
+            f"/v1/partners/{world.ids[owner]['partner_id']}/contacts", json={"last_name": "Éphémère"}
+        )
+    )
     return {"contact_id": contact["id"]}
 
 
@@ -176,74 +230,129 @@ async def _fresh_sent_item(world: World, owner: str) -> dict[str, str]:
 
 
 async def _fresh_proposal(world: World, owner: str) -> dict[str, str]:
-    proposal = _ok(await world.admin.post(f"/v1/deadlines/{world.ids[owner]['deadline_id']}/proposals",
-                                                     json={"proposed_due_on": "2026-06-01", "reason": "Report."}))
+    proposal = _ok(
+        await world.admin.post(
+            f"/v1/deadlines/{world.ids[owner]['deadline_id']}/proposals",
+            json={"proposed_due_on": "2026-06-01", "reason": "Report."},
+        )
+    )
     return {"proposal_id": proposal["id"]}
 
 
 ROUTES: dict[tuple[str, str], Route] = {
-    ("POST", "/v1/api-keys"): Route("admin", 201, scoped=False,
-                                    body=lambda w, o: {"name": "matrice", "role": "reader"}),
+    ("POST", "/v1/api-keys"): Route(
+        "admin", 201, scoped=False, body=lambda w, o: {"name": "matrice", "role": "reader"}
+    ),
     ("GET", "/v1/api-keys"): Route("admin", scoped=False),
     ("POST", "/v1/api-keys/{key_id}/revoke"): Route("admin", scoped=False, fresh=_fresh_key),
     ("GET", "/v1/auth/whoami"): Route("read", scoped=False),
     ("GET", "/v1/partners"): Route("read", scoped=False),
-    ("POST", "/v1/partners"): Route("edit", 201, scoped=False,
-                                    body=lambda w, o: {"name": f"Partenaire {uuid.uuid4().hex[:8]}", "kind": "etat"}),
+    ("POST", "/v1/partners"): Route(
+        "edit",
+        201,
+        scoped=False,
+        body=lambda w, o: {"name": f"Partenaire {uuid.uuid4().hex[:8]}", "kind": "etat"},
+    ),
     ("GET", "/v1/partners/{partner_id}"): Route("read"),
     ("PATCH", "/v1/partners/{partner_id}"): Route("edit", body=lambda w, o: {"siret": "20005791500007"}),
     ("GET", "/v1/partners/{partner_id}/contacts"): Route("personal"),
-    ("POST", "/v1/partners/{partner_id}/contacts"): Route("edit", 201, body=lambda w, o: {"last_name": "Durand"}),
+    ("POST", "/v1/partners/{partner_id}/contacts"): Route(
+        "edit", 201, body=lambda w, o: {"last_name": "Durand"}
+    ),
     ("GET", "/v1/contacts/{contact_id}"): Route("personal"),
     ("PATCH", "/v1/contacts/{contact_id}"): Route("edit", body=lambda w, o: {"title": "Chargée de mission"}),
     ("GET", "/v1/contacts/{contact_id}/export"): Route("edit"),
     ("POST", "/v1/contacts/{contact_id}/erasure"): Route("edit", fresh=_fresh_contact),
     ("GET", "/v1/plans"): Route("read", scoped=False),
     ("GET", "/v1/plans/{plan_id}"): Route("read", scoped=False),
-    ("PATCH", "/v1/plans/{plan_id}"): Route("edit", scoped=False, body=lambda w, o: {"territory": "Les Blagis"}),
-    ("POST", "/v1/plans"): Route("edit", 201, scoped=False, body=lambda w, o: {
-        "title": f"Plan {uuid.uuid4().hex[:8]}", "commune": "Sceaux"}),
-    ("POST", "/v1/plans/import"): Route("edit", scoped=False, body=lambda w, o: {
-        # A text of its own each time: the same text again is a 409 naming its plan.
-        "text": f"PLAN D'ACTION\n\nI. BIEN VIVRE\n\nA | CADRE DE VIE\n\n- La Ville rénovera le square {uuid.uuid4().hex[:8]}",
-        "commune": "Sceaux", "title": "Plan importé"}),
-    ("POST", "/v1/plans/{plan_id}/axes"): Route("edit", 201, scoped=False, body=lambda w, o: {
-        "number": uuid.uuid4().hex[:6], "title": "BIEN GRANDIR"}),
-    ("POST", "/v1/axes/{axis_id}/objectives"): Route("edit", 201, scoped=False, body=lambda w, o: {
-        "letter": uuid.uuid4().hex[:6], "title": "ACCOMPAGNER LES SENIORS"}),
+    ("PATCH", "/v1/plans/{plan_id}"): Route(
+        "edit", scoped=False, body=lambda w, o: {"territory": "Les Blagis"}
+    ),
+    ("POST", "/v1/plans"): Route(
+        "edit",
+        201,
+        scoped=False,
+        body=lambda w, o: {"title": f"Plan {uuid.uuid4().hex[:8]}", "commune": "Sceaux"},
+    ),
+    ("POST", "/v1/plans/import"): Route(
+        "edit",
+        scoped=False,
+        body=lambda w, o: {
+            # A text of its own each time: the same text again is a 409 naming its plan.
+            "text": f"PLAN D'ACTION\n\nI. BIEN VIVRE\n\nA | CADRE DE VIE\n\n- La Ville rénovera le square {uuid.uuid4().hex[:8]}",
+            "commune": "Sceaux",
+            "title": "Plan importé",
+        },
+    ),
+    ("POST", "/v1/plans/{plan_id}/axes"): Route(
+        "edit", 201, scoped=False, body=lambda w, o: {"number": uuid.uuid4().hex[:6], "title": "BIEN GRANDIR"}
+    ),
+    ("POST", "/v1/axes/{axis_id}/objectives"): Route(
+        "edit",
+        201,
+        scoped=False,
+        body=lambda w, o: {"letter": uuid.uuid4().hex[:6], "title": "ACCOMPAGNER LES SENIORS"},
+    ),
     ("GET", "/v1/items"): Route("read", scoped=False),
-    ("POST", "/v1/items"): Route("edit", 201, scoped=False, body=lambda w, o: {
-        "objective_id": w.objective_id, "kind": "request", "title": "Nouvelle demande", "plan_text": "Texte.",
-        "lead_partner_id": w.ids["B"]["partner_id"]}),
+    ("POST", "/v1/items"): Route(
+        "edit",
+        201,
+        scoped=False,
+        body=lambda w, o: {
+            "objective_id": w.objective_id,
+            "kind": "request",
+            "title": "Nouvelle demande",
+            "plan_text": "Texte.",
+            "lead_partner_id": w.ids["B"]["partner_id"],
+        },
+    ),
     ("GET", "/v1/items/{item_id}"): Route("read"),
     ("PATCH", "/v1/items/{item_id}"): Route("edit", body=lambda w, o: {"tags": ["matrice"]}),
-    ("POST", "/v1/items/{item_id}/transitions"): Route("write", fresh=_fresh_sent_item,
-                                                       body=lambda w, o: {"to": "acknowledged"}),
+    ("POST", "/v1/items/{item_id}/transitions"): Route(
+        "write", fresh=_fresh_sent_item, body=lambda w, o: {"to": "acknowledged"}
+    ),
     ("GET", "/v1/items/{item_id}/history"): Route("read"),
     ("GET", "/v1/items/{item_id}/deadlines"): Route("read"),
-    ("POST", "/v1/items/{item_id}/deadlines"): Route("edit", 201, body=lambda w, o: {
-        "kind": "milestone", "due_on": "2026-06-30", "label": "Jalon"}),
+    ("POST", "/v1/items/{item_id}/deadlines"): Route(
+        "edit", 201, body=lambda w, o: {"kind": "milestone", "due_on": "2026-06-30", "label": "Jalon"}
+    ),
     ("PATCH", "/v1/deadlines/{deadline_id}"): Route("edit", body=lambda w, o: {"label": "Réponse attendue"}),
     ("GET", "/v1/items/{item_id}/deadline-proposals"): Route("read"),
-    ("POST", "/v1/deadlines/{deadline_id}/proposals"): Route("write", 201, body=lambda w, o: {
-        "proposed_due_on": "2026-07-15", "reason": "Appel d'offres infructueux."}),
-    ("POST", "/v1/deadline-proposals/{proposal_id}/decision"): Route("edit", fresh=_fresh_proposal,
-                                                                     body=lambda w, o: {"accept": False}),
+    ("POST", "/v1/deadlines/{deadline_id}/proposals"): Route(
+        "write",
+        201,
+        body=lambda w, o: {"proposed_due_on": "2026-07-15", "reason": "Appel d'offres infructueux."},
+    ),
+    ("POST", "/v1/deadline-proposals/{proposal_id}/decision"): Route(
+        "edit", fresh=_fresh_proposal, body=lambda w, o: {"accept": False}
+    ),
     ("GET", "/v1/items/{item_id}/journal"): Route("read"),
     ("GET", "/v1/items/{item_id}/reminder-context"): Route("recipients"),
     ("GET", "/v1/reminders/upcoming"): Route("read", scoped=False),
     ("GET", "/v1/plans/{plan_id}/reminder-rules"): Route("read", scoped=False),
-    ("PUT", "/v1/plans/{plan_id}/reminder-rules"): Route("edit", scoped=False, body=lambda w, o: {"on_due_day": True}),
+    ("PUT", "/v1/plans/{plan_id}/reminder-rules"): Route(
+        "edit", scoped=False, body=lambda w, o: {"on_due_day": True}
+    ),
     ("GET", "/v1/partners/{partner_id}/reminder-rules"): Route("read"),
-    ("PUT", "/v1/partners/{partner_id}/reminder-rules"): Route("edit", body=lambda w, o: {"before_working_days": [5]}),
+    ("PUT", "/v1/partners/{partner_id}/reminder-rules"): Route(
+        "edit", body=lambda w, o: {"before_working_days": [5]}
+    ),
     ("DELETE", "/v1/partners/{partner_id}/reminder-rules"): Route("edit"),
     ("GET", "/v1/items/{item_id}/reminder-rules"): Route("read"),
     ("PUT", "/v1/items/{item_id}/reminder-rules"): Route("edit", body=lambda w, o: {"on_due_day": False}),
     ("DELETE", "/v1/items/{item_id}/reminder-rules"): Route("edit"),
-    ("POST", "/v1/items/{item_id}/designated-contact"): Route("write", 201, body=lambda w, o: {
-        "partner_id": w.ids[o]["partner_id"], "last_name": "Collègue", "email": "collegue@example.org"}),
-    ("POST", "/v1/items/{item_id}/journal"): Route("write", 201, body=lambda w, o: {
-        "kind": "note", "text": "Point d'étape."}),
+    ("POST", "/v1/items/{item_id}/designated-contact"): Route(
+        "write",
+        201,
+        body=lambda w, o: {
+            "partner_id": w.ids[o]["partner_id"],
+            "last_name": "Collègue",
+            "email": "collegue@example.org",
+        },
+    ),
+    ("POST", "/v1/items/{item_id}/journal"): Route(
+        "write", 201, body=lambda w, o: {"kind": "note", "text": "Point d'étape."}
+    ),
 }
 
 
@@ -286,12 +395,15 @@ async def _target(world: World, route: Route, owner: str) -> dict[str, str]:
 
 def assert_problem(response: httpx.Response, status: int, what: str) -> None:
     assert response.status_code == status, f"{what}: {response.status_code} {response.text}"
-    assert response.headers["content-type"].startswith("application/problem+json"), f"{what}: not problem+json"
+    assert response.headers["content-type"].startswith("application/problem+json"), (
+        f"{what}: not problem+json"
+    )
     problem = response.json()
     assert problem["status"] == status and problem["type"].startswith("urn:") and problem["detail"], what
 
 
 # ------------------------------------------------------------------------------------------------------ tests
+
 
 def served_routes(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path) of every /v1 operation the app serves. FastAPI >= 0.13x keeps an included router as
@@ -300,7 +412,9 @@ def served_routes(app: FastAPI) -> set[tuple[str, str]]:
     for route in app.routes:
         contexts = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
         for context in contexts:
-            if isinstance(getattr(context, "original_route", context), APIRoute) and context.path.startswith("/v1"):
+            if isinstance(getattr(context, "original_route", context), APIRoute) and context.path.startswith(
+                "/v1"
+            ):
                 served.update((method, context.path) for method in context.methods)
     return served
 
@@ -340,7 +454,9 @@ async def test_scoping(world: World, method: str, path: str, role: str, owner: s
         # Indistinguishable from an object that does not exist.
         missing = path.format(**{name: str(uuid.uuid4()) for name in _path_names(path)})
         other = await world.clients[role].request(method, missing, json=body)
-        assert (other.status_code, _problem_core(other)) == (response.status_code, _problem_core(response)), what
+        assert (other.status_code, _problem_core(other)) == (response.status_code, _problem_core(response)), (
+            what
+        )
     if role in PARTNERS and response.status_code == 200 and method == "GET":
         _check_scoped_list(path, response.json(), world, role, what)
 
@@ -362,7 +478,9 @@ def _check_scoped_list(path: str, payload: Any, world: World, role: str, what: s
         assert {p["id"] for p in payload} <= visible, what
     elif path == "/v1/items":
         for item in payload["items"]:
-            assert {item["lead_partner_id"], *item["associated_partner_ids"]} & visible, f"{what}: {item['id']}"
+            assert {item["lead_partner_id"], *item["associated_partner_ids"]} & visible, (
+                f"{what}: {item['id']}"
+            )
     elif path == "/v1/auth/whoami":
         assert set(payload["visible_partner_ids"]) == visible, what
 
@@ -372,7 +490,9 @@ async def test_partner_filter_on_another_partner_lists_nothing(world: World, rol
     for owner in OWNERS:
         if owner in PARTNERS[role]:
             continue
-        response = await world.clients[role].get("/v1/items", params={"partner_id": world.ids[owner]["partner_id"]})
+        response = await world.clients[role].get(
+            "/v1/items", params={"partner_id": world.ids[owner]["partner_id"]}
+        )
         assert response.status_code == 200 and response.json()["items"] == [], f"{role} filtering on {owner}"
 
 
@@ -380,25 +500,37 @@ _CREDENTIALS = ["no key", "revoked key", "revoked key as X-API-Key", "not a bear
 
 
 def _credential_headers(world: World, credential: str) -> dict[str, str]:
-    return {"no key": {}, "revoked key": {"Authorization": f"Bearer {world.revoked_secret}"},
-            "revoked key as X-API-Key": {"X-API-Key": world.revoked_secret},
-            "not a bearer": {"Authorization": "Basic dXNlcjpwYXNz"}}[credential]
+    return {
+        "no key": {},
+        "revoked key": {"Authorization": f"Bearer {world.revoked_secret}"},
+        "revoked key as X-API-Key": {"X-API-Key": world.revoked_secret},
+        "not a bearer": {"Authorization": "Basic dXNlcjpwYXNz"},
+    }[credential]
 
 
 @pytest.mark.parametrize("credential", _CREDENTIALS)
 @pytest.mark.parametrize(("method", "path"), list(ROUTES))
-async def test_unauthenticated_is_401_everywhere(world: World, method: str, path: str, credential: str) -> None:
+async def test_unauthenticated_is_401_everywhere(
+    world: World, method: str, path: str, credential: str
+) -> None:
     route = ROUTES[(method, path)]
-    url = path.format(**{**world.ids["A"], "plan_id": world.plan_id, "axis_id": world.axis_id,
-                         "key_id": str(uuid.uuid4())})
+    url = path.format(
+        **{**world.ids["A"], "plan_id": world.plan_id, "axis_id": world.axis_id, "key_id": str(uuid.uuid4())}
+    )
     before = await row_counts(world.app) if method != "GET" else None
     async with _client(world.app, None) as client:
-        response = await client.request(method, url, json=route.body(world, "A") if route.body else None,
-                                        headers=_credential_headers(world, credential))
+        response = await client.request(
+            method,
+            url,
+            json=route.body(world, "A") if route.body else None,
+            headers=_credential_headers(world, credential),
+        )
     assert_problem(response, 401, f"{method} {path} with {credential}")
     assert response.headers.get("www-authenticate", "").startswith("Bearer")
     if before is not None:
-        assert before == await row_counts(world.app), f"{method} {path} with {credential}: something was written"
+        assert before == await row_counts(world.app), (
+            f"{method} {path} with {credential}: something was written"
+        )
 
 
 # ================================================================================ relation × action, every caller
@@ -484,7 +616,11 @@ def _designate(staff: bool) -> dict[str, str]:
 
 
 REQUEST, COMMITMENT = "request", "commitment"
-ITEM, TRANSITIONS, JOURNAL = "/v1/items/{item_id}", "/v1/items/{item_id}/transitions", "/v1/items/{item_id}/journal"
+ITEM, TRANSITIONS, JOURNAL = (
+    "/v1/items/{item_id}",
+    "/v1/items/{item_id}/transitions",
+    "/v1/items/{item_id}/journal",
+)
 ACTS: dict[str, Act] = {
     # requests to partners
     "read the request": Act("read", REQUEST, "sent", "GET", ITEM),
@@ -495,85 +631,237 @@ ACTS: dict[str, Act] = {
     "read its reminder rules": Act("read", REQUEST, "sent", "GET", ITEM + "/reminder-rules"),
     "read its recipients": Act("read_recipients", REQUEST, "sent", "GET", ITEM + "/reminder-context"),
     "edit its fields": Act("edit", REQUEST, "sent", "PATCH", ITEM, {"tags": ["matrice"]}),
-    "set its reminder rules": Act("edit", REQUEST, "sent", "PUT", ITEM + "/reminder-rules", {"on_due_day": False}),
+    "set its reminder rules": Act(
+        "edit", REQUEST, "sent", "PUT", ITEM + "/reminder-rules", {"on_due_day": False}
+    ),
     "drop its reminder rules": Act("edit", REQUEST, "sent", "DELETE", ITEM + "/reminder-rules"),
-    "add a deadline": Act("edit_deadlines", REQUEST, "sent", "POST", ITEM + "/deadlines",
-                          {"kind": "milestone", "due_on": "2026-06-30", "label": "Jalon"}, 201),
-    "move a deadline": Act("edit_deadlines", REQUEST, "sent", "PATCH", "/v1/deadlines/{deadline_id}",
-                           {"due_on": "2026-05-29", "reason": "Report demandé."}),
-    "decide a proposed date": Act("edit_deadlines", REQUEST, "sent", "POST",
-                                  "/v1/deadline-proposals/{proposal_id}/decision", {"accept": True}),
-    "acknowledge": Act("acknowledge", REQUEST, "sent", "POST", TRANSITIONS, _transition("acknowledged"),
-                       then="acknowledged"),
+    "add a deadline": Act(
+        "edit_deadlines",
+        REQUEST,
+        "sent",
+        "POST",
+        ITEM + "/deadlines",
+        {"kind": "milestone", "due_on": "2026-06-30", "label": "Jalon"},
+        201,
+    ),
+    "move a deadline": Act(
+        "edit_deadlines",
+        REQUEST,
+        "sent",
+        "PATCH",
+        "/v1/deadlines/{deadline_id}",
+        {"due_on": "2026-05-29", "reason": "Report demandé."},
+    ),
+    "decide a proposed date": Act(
+        "edit_deadlines",
+        REQUEST,
+        "sent",
+        "POST",
+        "/v1/deadline-proposals/{proposal_id}/decision",
+        {"accept": True},
+    ),
+    "acknowledge": Act(
+        "acknowledge", REQUEST, "sent", "POST", TRANSITIONS, _transition("acknowledged"), then="acknowledged"
+    ),
     "accept": Act("answer", REQUEST, "sent", "POST", TRANSITIONS, _transition("accepted"), then="accepted"),
-    "accept in part": Act("answer", REQUEST, "sent", "POST", TRANSITIONS, _transition("partially_accepted"),
-                          then="partially_accepted"),
+    "accept in part": Act(
+        "answer",
+        REQUEST,
+        "sent",
+        "POST",
+        TRANSITIONS,
+        _transition("partially_accepted"),
+        then="partially_accepted",
+    ),
     "decline": Act("answer", REQUEST, "sent", "POST", TRANSITIONS, _transition("declined"), then="declined"),
-    "decline with a comment": Act("answer", REQUEST, "sent", "POST", TRANSITIONS,
-                                  _transition("declined", comment="Hors de nos compétences."), then="declined"),
-    "answer in the journal": Act("answer", REQUEST, "sent", "POST", JOURNAL,
-                                 {"kind": "response", "text": "Accord de principe."}, 201),
-    "propose a date": Act("propose_date", REQUEST, "sent", "POST", "/v1/deadlines/{deadline_id}/proposals",
-                          {"proposed_due_on": "2026-07-15", "reason": "Appel d'offres infructueux."}, 201),
-    "start the work": Act("add_progress", REQUEST, "accepted", "POST", TRANSITIONS, _transition("in_progress"),
-                          then="in_progress"),
-    "report progress": Act("add_progress", REQUEST, "accepted", "POST", JOURNAL,
-                           {"kind": "progress", "text": "Études lancées."}, 201),
-    "set progress to 40 %": Act("set_progress", REQUEST, "accepted", "POST", JOURNAL,
-                                {"kind": "progress", "text": "Études rendues.", "progress_percent": 40}, 201),
-    "set progress in a note": Act("set_progress", REQUEST, "sent", "POST", JOURNAL,
-                                  {"kind": "note", "text": "Fini.", "progress_percent": 100}, 201),
-    "declare done": Act("declare_done", REQUEST, "accepted", "POST", TRANSITIONS, _transition("delivered"),
-                        then="delivered"),
-    "add a note": Act("add_note", REQUEST, "sent", "POST", JOURNAL, {"kind": "note", "text": "Réunion tenue."}, 201),
-    "designate a contact": Act("designate_contact", REQUEST, "sent", "POST", ITEM + "/designated-contact",
-                               _designate, 201),
-    "verify": Act("verify", REQUEST, "delivered", "POST", TRANSITIONS, _transition("verified"), then="verified"),
-    "send": Act("send", REQUEST, "draft", "POST", TRANSITIONS, _transition("sent", letter_reference="SCX/2026-9"),
-                then="sent"),
-    "send again after a refusal": Act("send", REQUEST, "declined", "POST", TRANSITIONS,
-                                      _transition("sent", letter_reference="SCX/2026-10"), then="sent"),
-    "record no answer": Act("record_no_answer", REQUEST, "sent", "POST", TRANSITIONS, _transition("no_answer"),
-                            then="no_answer"),
-    "reopen a delivery": Act("reopen", REQUEST, "delivered", "POST", TRANSITIONS, _transition("in_progress"),
-                             then="in_progress"),
-    "abandon": Act("abandon", REQUEST, "sent", "POST", TRANSITIONS, _transition("abandoned"), then="abandoned"),
+    "decline with a comment": Act(
+        "answer",
+        REQUEST,
+        "sent",
+        "POST",
+        TRANSITIONS,
+        _transition("declined", comment="Hors de nos compétences."),
+        then="declined",
+    ),
+    "answer in the journal": Act(
+        "answer", REQUEST, "sent", "POST", JOURNAL, {"kind": "response", "text": "Accord de principe."}, 201
+    ),
+    "propose a date": Act(
+        "propose_date",
+        REQUEST,
+        "sent",
+        "POST",
+        "/v1/deadlines/{deadline_id}/proposals",
+        {"proposed_due_on": "2026-07-15", "reason": "Appel d'offres infructueux."},
+        201,
+    ),
+    "start the work": Act(
+        "add_progress",
+        REQUEST,
+        "accepted",
+        "POST",
+        TRANSITIONS,
+        _transition("in_progress"),
+        then="in_progress",
+    ),
+    "report progress": Act(
+        "add_progress",
+        REQUEST,
+        "accepted",
+        "POST",
+        JOURNAL,
+        {"kind": "progress", "text": "Études lancées."},
+        201,
+    ),
+    "set progress to 40 %": Act(
+        "set_progress",
+        REQUEST,
+        "accepted",
+        "POST",
+        JOURNAL,
+        {"kind": "progress", "text": "Études rendues.", "progress_percent": 40},
+        201,
+    ),
+    "set progress in a note": Act(
+        "set_progress",
+        REQUEST,
+        "sent",
+        "POST",
+        JOURNAL,
+        {"kind": "note", "text": "Fini.", "progress_percent": 100},
+        201,
+    ),
+    "declare done": Act(
+        "declare_done", REQUEST, "accepted", "POST", TRANSITIONS, _transition("delivered"), then="delivered"
+    ),
+    "add a note": Act(
+        "add_note", REQUEST, "sent", "POST", JOURNAL, {"kind": "note", "text": "Réunion tenue."}, 201
+    ),
+    "designate a contact": Act(
+        "designate_contact", REQUEST, "sent", "POST", ITEM + "/designated-contact", _designate, 201
+    ),
+    "verify": Act(
+        "verify", REQUEST, "delivered", "POST", TRANSITIONS, _transition("verified"), then="verified"
+    ),
+    "send": Act(
+        "send",
+        REQUEST,
+        "draft",
+        "POST",
+        TRANSITIONS,
+        _transition("sent", letter_reference="SCX/2026-9"),
+        then="sent",
+    ),
+    "send again after a refusal": Act(
+        "send",
+        REQUEST,
+        "declined",
+        "POST",
+        TRANSITIONS,
+        _transition("sent", letter_reference="SCX/2026-10"),
+        then="sent",
+    ),
+    "record no answer": Act(
+        "record_no_answer", REQUEST, "sent", "POST", TRANSITIONS, _transition("no_answer"), then="no_answer"
+    ),
+    "reopen a delivery": Act(
+        "reopen", REQUEST, "delivered", "POST", TRANSITIONS, _transition("in_progress"), then="in_progress"
+    ),
+    "abandon": Act(
+        "abandon", REQUEST, "sent", "POST", TRANSITIONS, _transition("abandoned"), then="abandoned"
+    ),
     # commitments of the city
     "read the commitment": Act("read", COMMITMENT, "planned", "GET", ITEM),
     "read the commitment's journal": Act("read", COMMITMENT, "planned", "GET", JOURNAL),
-    "read the commitment's recipients": Act("read_recipients", COMMITMENT, "planned", "GET",
-                                            ITEM + "/reminder-context"),
+    "read the commitment's recipients": Act(
+        "read_recipients", COMMITMENT, "planned", "GET", ITEM + "/reminder-context"
+    ),
     "edit the commitment": Act("edit", COMMITMENT, "planned", "PATCH", ITEM, {"tags": ["matrice"]}),
-    "move the commitment's deadline": Act("edit_deadlines", COMMITMENT, "planned", "PATCH",
-                                          "/v1/deadlines/{deadline_id}", {"label": "Livraison"}),
-    "start the commitment": Act("transition_commitment", COMMITMENT, "planned", "POST", TRANSITIONS,
-                                _transition("in_progress"), then="in_progress"),
-    "mark the commitment done": Act("transition_commitment", COMMITMENT, "planned", "POST", TRANSITIONS,
-                                    _transition("done"), then="done"),
-    "reopen the commitment": Act("transition_commitment", COMMITMENT, "done", "POST", TRANSITIONS,
-                                 _transition("in_progress"), then="in_progress"),
-    "abandon the commitment": Act("transition_commitment", COMMITMENT, "planned", "POST", TRANSITIONS,
-                                  _transition("abandoned"), then="abandoned"),
-    "answer in the commitment's journal": Act("answer", COMMITMENT, "planned", "POST", JOURNAL,
-                                              {"kind": "response", "text": "D'accord."}, 201),
-    "report the commitment's progress": Act("add_progress", COMMITMENT, "planned", "POST", JOURNAL,
-                                            {"kind": "progress", "text": "Avancé."}, 201),
-    "set the commitment to 100 %": Act("set_progress", COMMITMENT, "planned", "POST", JOURNAL,
-                                       {"kind": "progress", "text": "Terminé.", "progress_percent": 100}, 201),
-    "propose a date for the commitment": Act("propose_date", COMMITMENT, "planned", "POST",
-                                             "/v1/deadlines/{deadline_id}/proposals",
-                                             {"proposed_due_on": "2026-12-15", "reason": "Travaux décalés."}, 201),
-    "add a note to the commitment": Act("add_note", COMMITMENT, "planned", "POST", JOURNAL,
-                                        {"kind": "note", "text": "Le département suit."}, 201),
-    "designate a contact for the commitment": Act("designate_contact", COMMITMENT, "planned", "POST",
-                                                  ITEM + "/designated-contact", _designate, 201),
+    "move the commitment's deadline": Act(
+        "edit_deadlines",
+        COMMITMENT,
+        "planned",
+        "PATCH",
+        "/v1/deadlines/{deadline_id}",
+        {"label": "Livraison"},
+    ),
+    "start the commitment": Act(
+        "transition_commitment",
+        COMMITMENT,
+        "planned",
+        "POST",
+        TRANSITIONS,
+        _transition("in_progress"),
+        then="in_progress",
+    ),
+    "mark the commitment done": Act(
+        "transition_commitment", COMMITMENT, "planned", "POST", TRANSITIONS, _transition("done"), then="done"
+    ),
+    "reopen the commitment": Act(
+        "transition_commitment",
+        COMMITMENT,
+        "done",
+        "POST",
+        TRANSITIONS,
+        _transition("in_progress"),
+        then="in_progress",
+    ),
+    "abandon the commitment": Act(
+        "transition_commitment",
+        COMMITMENT,
+        "planned",
+        "POST",
+        TRANSITIONS,
+        _transition("abandoned"),
+        then="abandoned",
+    ),
+    "answer in the commitment's journal": Act(
+        "answer", COMMITMENT, "planned", "POST", JOURNAL, {"kind": "response", "text": "D'accord."}, 201
+    ),
+    "report the commitment's progress": Act(
+        "add_progress", COMMITMENT, "planned", "POST", JOURNAL, {"kind": "progress", "text": "Avancé."}, 201
+    ),
+    "set the commitment to 100 %": Act(
+        "set_progress",
+        COMMITMENT,
+        "planned",
+        "POST",
+        JOURNAL,
+        {"kind": "progress", "text": "Terminé.", "progress_percent": 100},
+        201,
+    ),
+    "propose a date for the commitment": Act(
+        "propose_date",
+        COMMITMENT,
+        "planned",
+        "POST",
+        "/v1/deadlines/{deadline_id}/proposals",
+        {"proposed_due_on": "2026-12-15", "reason": "Travaux décalés."},
+        201,
+    ),
+    "add a note to the commitment": Act(
+        "add_note",
+        COMMITMENT,
+        "planned",
+        "POST",
+        JOURNAL,
+        {"kind": "note", "text": "Le département suit."},
+        201,
+    ),
+    "designate a contact for the commitment": Act(
+        "designate_contact", COMMITMENT, "planned", "POST", ITEM + "/designated-contact", _designate, 201
+    ),
 }
 
 # The walk from a new item to each status an act starts from.
 WALKS = {
-    (REQUEST, "draft"): [], (REQUEST, "sent"): ["sent"], (REQUEST, "accepted"): ["sent", "accepted"],
-    (REQUEST, "declined"): ["sent", "declined"], (REQUEST, "delivered"): ["sent", "accepted", "delivered"],
-    (COMMITMENT, "planned"): [], (COMMITMENT, "done"): ["done"],
+    (REQUEST, "draft"): [],
+    (REQUEST, "sent"): ["sent"],
+    (REQUEST, "accepted"): ["sent", "accepted"],
+    (REQUEST, "declined"): ["sent", "declined"],
+    (REQUEST, "delivered"): ["sent", "accepted", "delivered"],
+    (COMMITMENT, "planned"): [],
+    (COMMITMENT, "done"): ["done"],
 }
 
 
@@ -598,29 +886,57 @@ class MatrixWorld:
     partners: dict[str, str]  # P, GP (a group P is a member of), Q (another partner)
     clients: dict[str, httpx.AsyncClient]  # every caller of the matrix
     contact_id: str  # P's contact the service key acts for
-    stock: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)  # (kind, relation, status)
+    stock: dict[tuple[str, str, str], dict[str, str]] = field(
+        default_factory=dict
+    )  # (kind, relation, status)
 
     def parties(self, relation: str) -> dict[str, Any]:
         p, gp, q = self.partners["P"], self.partners["GP"], self.partners["Q"]
-        lead, associated = {"lead": (p, []), "lead_group": (gp, []), "associated": (q, [p]),
-                            "associated_group": (q, [gp]), "none": (q, [])}[relation]
+        lead, associated = {
+            "lead": (p, []),
+            "lead_group": (gp, []),
+            "associated": (q, [p]),
+            "associated_group": (q, [gp]),
+            "none": (q, []),
+        }[relation]
         return {"lead_partner_id": lead, "associated_partner_ids": associated}
 
     async def new_item(self, kind: str, relation: str, status: str) -> dict[str, str]:
         """An item with P in this relation to it, walked to `status`, with a deadline and a pending proposal."""
         admin = self.world.admin
-        item = _ok(await admin.post("/v1/items", json={
-            "objective_id": self.world.objective_id, "kind": kind, "title": f"{kind} {relation} {status}",
-            "plan_text": "La Ville demande à P d'agir.", **self.parties(relation)}))
+        item = _ok(
+            await admin.post(
+                "/v1/items",
+                json={
+                    "objective_id": self.world.objective_id,
+                    "kind": kind,
+                    "title": f"{kind} {relation} {status}",
+                    "plan_text": "La Ville demande à P d'agir.",
+                    **self.parties(relation),
+                },
+            )
+        )
         for step in WALKS[(kind, status)]:
             body = {"to": step, "letter_reference": "SCX/2026-1"} if step == "sent" else {"to": step}
             _ok(await admin.post(f"/v1/items/{item['id']}/transitions", json=body))
-        deadline = _ok(await admin.post(f"/v1/items/{item['id']}/deadlines", json={
-            "kind": "response" if kind == REQUEST else "delivery", "due_on": "2026-04-15"}))
-        proposal = _ok(await admin.post(f"/v1/deadlines/{deadline['id']}/proposals", json={
-            "proposed_due_on": "2026-05-15", "reason": "Conseil reporté."}))
-        return {"item_id": item["id"], "deadline_id": deadline["id"], "proposal_id": proposal["id"],
-                "lead_partner_id": item["lead_partner_id"] or ""}
+        deadline = _ok(
+            await admin.post(
+                f"/v1/items/{item['id']}/deadlines",
+                json={"kind": "response" if kind == REQUEST else "delivery", "due_on": "2026-04-15"},
+            )
+        )
+        proposal = _ok(
+            await admin.post(
+                f"/v1/deadlines/{deadline['id']}/proposals",
+                json={"proposed_due_on": "2026-05-15", "reason": "Conseil reporté."},
+            )
+        )
+        return {
+            "item_id": item["id"],
+            "deadline_id": deadline["id"],
+            "proposal_id": proposal["id"],
+            "lead_partner_id": item["lead_partner_id"] or "",
+        }
 
     async def item(self, kind: str, relation: str, status: str) -> dict[str, str]:
         """The stock item of this shape, made once: refusals and reads use it, since they change nothing."""
@@ -635,20 +951,47 @@ async def matrix(world: World) -> MatrixWorld:
     admin = world.admin
     partners = {}
     for name in ("P", "Q"):
-        partners[name] = _ok(await admin.post("/v1/partners", json={
-            "name": f"Partenaire {name} de la matrice", "kind": "association"}))["id"]
-    partners["GP"] = _ok(await admin.post("/v1/partners", json={
-        "name": "Groupe de P", "kind": "group", "is_group": True, "member_ids": [partners["P"]],
-        "scope_plan_id": str(world.plan_id)}))["id"]
-    contact_id = _ok(await admin.post(f"/v1/partners/{partners['P']}/contacts", json={
-        "first_name": "Paule", "last_name": "Liaison", "email": "paule@example.org"}))["id"]
-    key = _ok(await admin.post("/v1/api-keys", json={"name": "clé P", "role": "partner",
-                                                     "partner_id": partners["P"]}))
+        partners[name] = _ok(
+            await admin.post(
+                "/v1/partners", json={"name": f"Partenaire {name} de la matrice", "kind": "association"}
+            )
+        )["id"]
+    partners["GP"] = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={
+                "name": "Groupe de P",
+                "kind": "group",
+                "is_group": True,
+                "member_ids": [partners["P"]],
+                "scope_plan_id": str(world.plan_id),
+            },
+        )
+    )["id"]
+    contact_id = _ok(
+        await admin.post(
+            f"/v1/partners/{partners['P']}/contacts",
+            json={"first_name": "Paule", "last_name": "Liaison", "email": "paule@example.org"},
+        )
+    )["id"]
+    key = _ok(
+        await admin.post(
+            "/v1/api-keys", json={"name": "clé P", "role": "partner", "partner_id": partners["P"]}
+        )
+    )
     service_key = _ok(await admin.post("/v1/api-keys", json={"name": "notifications", "role": "service"}))
-    clients = {"admin": admin, "city": world.clients["city"], "reader": world.clients["reader"],
-               "service": world.clients["service"], "partner": _client(world.app, key["secret"]),
-               "acting": _client(world.app, service_key["secret"], acting_contact=contact_id)}
-    world.clients["matrix partner P"], world.clients["matrix acting for P"] = clients["partner"], clients["acting"]
+    clients = {
+        "admin": admin,
+        "city": world.clients["city"],
+        "reader": world.clients["reader"],
+        "service": world.clients["service"],
+        "partner": _client(world.app, key["secret"]),
+        "acting": _client(world.app, service_key["secret"], acting_contact=contact_id),
+    }
+    world.clients["matrix partner P"], world.clients["matrix acting for P"] = (
+        clients["partner"],
+        clients["acting"],
+    )
     return MatrixWorld(world, partners, clients, contact_id)
 
 
@@ -658,12 +1001,19 @@ async def item_state(app: FastAPI, ids: dict[str, str]) -> tuple[Any, ...]:
     from services.commitments.items.models import Item
 
     async with app.state.engine.connect() as connection:
-        item = (await connection.execute(select(Item.__table__).where(
-            Item.id == uuid.UUID(ids["item_id"])))).one()
-        deadline = (await connection.execute(select(Deadline.__table__).where(
-            Deadline.id == uuid.UUID(ids["deadline_id"])))).one()
-        proposal = (await connection.execute(select(DeadlineProposal.__table__).where(
-            DeadlineProposal.id == uuid.UUID(ids["proposal_id"])))).one()
+        item = (
+            await connection.execute(select(Item.__table__).where(Item.id == uuid.UUID(ids["item_id"])))
+        ).one()
+        deadline = (
+            await connection.execute(
+                select(Deadline.__table__).where(Deadline.id == uuid.UUID(ids["deadline_id"]))
+            )
+        ).one()
+        proposal = (
+            await connection.execute(
+                select(DeadlineProposal.__table__).where(DeadlineProposal.id == uuid.UUID(ids["proposal_id"]))
+            )
+        ).one()
     return tuple(item), tuple(deadline), tuple(proposal)
 
 
@@ -706,15 +1056,24 @@ async def test_relation_times_action(matrix: MatrixWorld, act_name: str, caller:
 
 # ------------------------------------------------------------------------- what the item says the caller may do
 
+
 # The matrix action each lifecycle transition is (the "how" column of docs/permissions.md).
 def _transition_action(kind: str, source: str, target: str) -> str:
     if kind == COMMITMENT:
         return "transition_commitment"
     if target == "in_progress":
         return "reopen" if source == "delivered" else "add_progress"
-    return {"sent": "send", "acknowledged": "acknowledge", "accepted": "answer", "partially_accepted": "answer",
-            "declined": "answer", "no_answer": "record_no_answer", "delivered": "declare_done",
-            "verified": "verify", "abandoned": "abandon"}[target]
+    return {
+        "sent": "send",
+        "acknowledged": "acknowledge",
+        "accepted": "answer",
+        "partially_accepted": "answer",
+        "declined": "answer",
+        "no_answer": "record_no_answer",
+        "delivered": "declare_done",
+        "verified": "verify",
+        "abandoned": "abandon",
+    }[target]
 
 
 def expected_transitions(kind: str, status: str, caller: str, relation: str) -> list[str]:
@@ -722,7 +1081,9 @@ def expected_transitions(kind: str, status: str, caller: str, relation: str) -> 
 
     targets = transitions_for(ItemKind(kind)).get(Status(status), ())
     column = caller if caller in STAFF_CALLERS else MATRIX_COLUMN.get(relation, relation)
-    return [t.value for t in targets if MATRIX[kind][_transition_action(kind, status, t.value)][column] == "ok"]
+    return [
+        t.value for t in targets if MATRIX[kind][_transition_action(kind, status, t.value)][column] == "ok"
+    ]
 
 
 _SHAPES = sorted(set(WALKS))
@@ -743,26 +1104,33 @@ async def test_allowed_transitions_are_the_callers_own(matrix: MatrixWorld, call
                 continue
             expected = expected_transitions(kind, status, caller, relation)
             assert _ok(response)["allowed_transitions"] == expected, what
-            listed = _ok(await client.get("/v1/items", params={"q": f"{kind} {relation} {status}", "limit": 200}))
+            listed = _ok(
+                await client.get("/v1/items", params={"q": f"{kind} {relation} {status}", "limit": 200})
+            )
             shown = {i["id"]: i["allowed_transitions"] for i in listed["items"]}
             assert shown[ids["item_id"]] == expected, f"{what}, in the listing"
 
 
 @pytest.mark.parametrize("caller", [*STAFF_CALLERS, *PARTNER_CALLERS])
-async def test_a_transition_that_does_not_exist_is_409_naming_the_callers(matrix: MatrixWorld, caller: str) -> None:
+async def test_a_transition_that_does_not_exist_is_409_naming_the_callers(
+    matrix: MatrixWorld, caller: str
+) -> None:
     relations = ("none",) if caller in STAFF_CALLERS else RELATIONS
     app = matrix.world.app
     for relation in relations:
         ids = await matrix.item(REQUEST, relation, "sent")
         what = f"sent → verified as {caller} ({relation})"
         before = (await row_counts(app), await item_state(app, ids))
-        response = await matrix.clients[caller].post(f"/v1/items/{ids['item_id']}/transitions",
-                                                     json={"to": "verified"})
+        response = await matrix.clients[caller].post(
+            f"/v1/items/{ids['item_id']}/transitions", json={"to": "verified"}
+        )
         if caller in PARTNER_CALLERS and relation == "none":
             assert_problem(response, 404, what)
         else:
             assert_problem(response, 409, what)
-            assert response.json()["allowed_transitions"] == expected_transitions(REQUEST, "sent", caller, relation)
+            assert response.json()["allowed_transitions"] == expected_transitions(
+                REQUEST, "sent", caller, relation
+            )
         assert before == (await row_counts(app), await item_state(app, ids)), f"{what}: refused, yet written"
 
 
@@ -770,11 +1138,15 @@ async def test_the_acting_contact_is_named_in_history_and_journal(matrix: Matrix
     """The service key acting for P's contact acts as P, and what it does is signed by that contact."""
     ids = await matrix.new_item(REQUEST, "lead", "sent")
     acting = matrix.clients["acting"]
-    _ok(await acting.post(f"/v1/items/{ids['item_id']}/transitions",
-                          json={"to": "accepted", "comment": "Accord du bureau."}))
+    _ok(
+        await acting.post(
+            f"/v1/items/{ids['item_id']}/transitions", json={"to": "accepted", "comment": "Accord du bureau."}
+        )
+    )
     history = _ok(await matrix.world.admin.get(f"/v1/items/{ids['item_id']}/history"))
     last = [h for h in history if h["action"] == "transition"][-1]
     assert (last["actor_kind"], last["actor_id"]) == ("contact", matrix.contact_id)
     journal = _ok(await matrix.world.admin.get(f"/v1/items/{ids['item_id']}/journal"))
     assert [(e["kind"], e["author"]["kind"], e["author"]["id"], e["author"]["name"]) for e in journal] == [
-        ("response", "contact", matrix.contact_id, "Paule Liaison")]
+        ("response", "contact", matrix.contact_id, "Paule Liaison")
+    ]

@@ -16,8 +16,11 @@ def test_every_domain_event_of_the_service_has_its_handlers() -> None:
     for package in pkgutil.iter_modules(services.commitments.__path__):
         if package.ispkg and importlib.util.find_spec(f"services.commitments.{package.name}.events"):
             module = importlib.import_module(f"services.commitments.{package.name}.events")
-            declared |= {value for value in vars(module).values() if isinstance(value, type)
-                         and is_dataclass(value) and value.__module__ == module.__name__}
+            declared |= {
+                value
+                for value in vars(module).values()
+                if isinstance(value, type) and is_dataclass(value) and value.__module__ == module.__name__
+            }
     assert declared, "no domain event found"
     assert declared == set(subscriptions.HANDLERS)
     assert all(subscriptions.HANDLERS[event] for event in declared)

@@ -14,14 +14,22 @@ from shared.telemetry import setup_tracing
 async def test_trace_id_travels_from_http_request_to_nats_headers(app, admin, settings, clock):
     exporter = InMemorySpanExporter()
     setup_tracing("commitments", None, exporter)
-    response = await admin.post("/v1/partners", json={"name": "Les Gémeaux", "kind": "etablissement_culturel"})
+    response = await admin.post(
+        "/v1/partners", json={"name": "Les Gémeaux", "kind": "etablissement_culturel"}
+    )
     assert response.status_code == 201
-    server_spans = [s for s in exporter.get_finished_spans()
-                    if s.kind is SpanKind.SERVER and s.attributes.get("http.route") == "/v1/partners"]
+    server_spans = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.kind is SpanKind.SERVER and s.attributes.get("http.route") == "/v1/partners"
+    ]
     assert server_spans, [s.name for s in exporter.get_finished_spans()]
     trace_id = server_spans[-1].context.trace_id
-    sql_spans = [s for s in exporter.get_finished_spans() if s.attributes.get("db.system") or
-                 s.attributes.get("db.system.name")]
+    sql_spans = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.attributes.get("db.system") or s.attributes.get("db.system.name")
+    ]
     assert any(s.context.trace_id == trace_id for s in sql_spans), "SQL spans belong to the request's trace"
 
     client = await nats.connect(settings.nats_url)
@@ -29,8 +37,9 @@ async def test_trace_id_travels_from_http_request_to_nats_headers(app, admin, se
         relay = OutboxRelay(app.state.sessionmaker, client, app.state.stream, clock)
         await ensure_stream(client.jetstream(), app.state.stream)
         assert await relay.drain() >= 1
-        message = await client.jetstream().get_last_msg(app.state.stream.name,
-                                                        app.state.stream.subject_for("partner.created"))
+        message = await client.jetstream().get_last_msg(
+            app.state.stream.name, app.state.stream.subject_for("partner.created")
+        )
     finally:
         await client.close()
     traceparent = message.headers["traceparent"]

@@ -64,8 +64,9 @@ async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
 
 
 @pytest.fixture
-async def commitments(database_url: str, nats_url: str, stream: StreamSpec, tmp_path: Path
-                      ) -> AsyncIterator[Commitments]:
+async def commitments(
+    database_url: str, nats_url: str, stream: StreamSpec, tmp_path: Path
+) -> AsyncIterator[Commitments]:
     async with serve_commitments(database_url, nats_url, stream, tmp_path) as served:
         yield served
 
@@ -85,22 +86,40 @@ def sink() -> Iterator[tuple[Any, SinkHandler]]:
 
 
 @pytest.fixture
-async def notifications_settings(notifications_database_url: str, nats_url: str, stream: StreamSpec,
-                                 commitments: Commitments, sink: tuple[Any, SinkHandler], tmp_path: Path
-                                 ) -> AsyncIterator[NotificationsSettings]:
+async def notifications_settings(
+    notifications_database_url: str,
+    nats_url: str,
+    stream: StreamSpec,
+    commitments: Commitments,
+    sink: tuple[Any, SinkHandler],
+    tmp_path: Path,
+) -> AsyncIterator[NotificationsSettings]:
     """Settings pointing at this test's stream, commitments service and SMTP server; the notifications tables
     are emptied after the test."""
     controller, _ = sink
     yield NotificationsSettings(
-        notifications_database_url=notifications_database_url, nats_url=nats_url, events_stream=stream.name,
-        events_subject_prefix=stream.subject_prefix, data_dir=tmp_path,
+        notifications_database_url=notifications_database_url,
+        nats_url=nats_url,
+        events_stream=stream.name,
+        events_subject_prefix=stream.subject_prefix,
+        data_dir=tmp_path,
         # The service's own events: a stream of this test too (the run's cleanup removes it by its name).
-        notifications_events_stream=f"{stream.name}_EV", notifications_events_subject_prefix=f"{stream.subject_prefix}ev", commitments_url=commitments.url,
-        commitments_api_key=commitments.service_secret, smtp_host=controller.hostname, smtp_port=controller.port,
-        consumer_durable=f"notifications_{uuid.uuid4().hex[:8]}", sender_poll_seconds=0.1,
-        retry_initial_seconds=0.05, retry_multiplier=2.0, retry_max_interval_seconds=0.2,
-        mail_sender="Ville de Sceaux <engagements@sceaux.example>", action_link_secret="test-action-link-secret",
-        public_base_url="http://notifications.test", log_json=False)
+        notifications_events_stream=f"{stream.name}_EV",
+        notifications_events_subject_prefix=f"{stream.subject_prefix}ev",
+        commitments_url=commitments.url,
+        commitments_api_key=commitments.service_secret,
+        smtp_host=controller.hostname,
+        smtp_port=controller.port,
+        consumer_durable=f"notifications_{uuid.uuid4().hex[:8]}",
+        sender_poll_seconds=0.1,
+        retry_initial_seconds=0.05,
+        retry_multiplier=2.0,
+        retry_max_interval_seconds=0.2,
+        mail_sender="Ville de Sceaux <engagements@sceaux.example>",
+        action_link_secret="test-action-link-secret",
+        public_base_url="http://notifications.test",
+        log_json=False,
+    )
     engine = create_engine(notifications_database_url)
     async with engine.begin() as connection:
         for table in reversed(NotificationsBase.metadata.sorted_tables):

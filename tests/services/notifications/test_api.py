@@ -36,8 +36,13 @@ async def consume_all(running: Worker, expected_rows: int) -> None:
 
 
 async def test_a_partner_key_sees_only_its_own_deliveries(
-        notifications_settings: NotificationsSettings, commitments: Commitments, world: World,
-        nats_client: NatsClient, stream: StreamSpec, sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    commitments: Commitments,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
@@ -57,7 +62,10 @@ async def test_a_partner_key_sees_only_its_own_deliveries(
         assert (await hsh.get(f"/v1/deliveries/{other['id']}")).status_code == 404
         assert ok(await hsh.get("/v1/deliveries", params={"partner_id": world.ids["vsgp"]}))["items"] == []
         assert (await hsh.post(f"/v1/deliveries/{own[0]['id']}/resend")).status_code == 403
-        assert len(ok(await reader.get("/v1/deliveries", params={"item_id": world.ids["vsgp_item"]}))["items"]) == 1
+        assert (
+            len(ok(await reader.get("/v1/deliveries", params={"item_id": world.ids["vsgp_item"]}))["items"])
+            == 1
+        )
         # Filters and cursor pagination.
         page = ok(await admin.get("/v1/deliveries", params={"limit": 2}))
         rest = ok(await admin.get("/v1/deliveries", params={"limit": 2, "cursor": page["next_cursor"]}))
@@ -70,28 +78,40 @@ async def test_a_partner_key_sees_only_its_own_deliveries(
         assert (await admin.post(f"/v1/deliveries/{other['id']}/resend")).status_code == 409
 
 
-async def test_bad_input_is_a_problem_not_a_crash(notifications_settings: NotificationsSettings,
-                                                  commitments: Commitments) -> None:
+async def test_bad_input_is_a_problem_not_a_crash(
+    notifications_settings: NotificationsSettings, commitments: Commitments
+) -> None:
     async with notifications_api(notifications_settings, FixedClock()) as app:
         admin = client(app, commitments.admin_secret)
-        for path, params in (("/v1/deliveries", {"status": "lost"}), ("/v1/deliveries", {"cursor": "x"}),
-                             ("/v1/deliveries", {"limit": "0"}), ("/v1/deliveries/not-an-id", {}),
-                             ("/v1/deliveries", {"item_id": "\x00"})):
+        for path, params in (
+            ("/v1/deliveries", {"status": "lost"}),
+            ("/v1/deliveries", {"cursor": "x"}),
+            ("/v1/deliveries", {"limit": "0"}),
+            ("/v1/deliveries/not-an-id", {}),
+            ("/v1/deliveries", {"item_id": "\x00"}),
+        ):
             response = await admin.get(path, params=params)
             assert response.status_code == 422, (path, params, response.text)
             assert response.headers["content-type"] == "application/problem+json"
         assert (await admin.get(f"/v1/deliveries/{uuid.uuid4()}")).status_code == 404
         assert (await client(app, None).get("/v1/deliveries")).status_code == 401
         assert (await client(app, "eng_not-a-key").get("/v1/deliveries")).status_code == 401
-        bad_body = await admin.put(f"/v1/contacts/{uuid.uuid4()}/preferences", json={"approaching": "sometimes"})
+        bad_body = await admin.put(
+            f"/v1/contacts/{uuid.uuid4()}/preferences", json={"approaching": "sometimes"}
+        )
         assert bad_body.status_code == 422
         ready = await client(app, None).get("/readyz")
         assert ready.status_code in (200, 503) and ready.json()["checks"]["database"] == "ok"
 
 
 async def test_preferences_and_the_weekly_digest(
-        notifications_settings: NotificationsSettings, commitments: Commitments, world: World,
-        nats_client: NatsClient, stream: StreamSpec, sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    commitments: Commitments,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     clock = FixedClock(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))  # a Tuesday
     _, hsh_secret = await commitments.make_key(Role.PARTNER, world.ids["hsh"])
@@ -100,7 +120,9 @@ async def test_preferences_and_the_weekly_digest(
         hsh, vsgp = client(app, hsh_secret), client(app, vsgp_secret)
         path = f"/v1/contacts/{world.ids['liaison']}/preferences"
         assert ok(await hsh.get(path))["approaching"] == "immediate"
-        assert ok(await hsh.put(path, json={"approaching": "weekly_digest"}))["approaching"] == "weekly_digest"
+        assert (
+            ok(await hsh.put(path, json={"approaching": "weekly_digest"}))["approaching"] == "weekly_digest"
+        )
         assert ok(await hsh.get(path))["approaching"] == "weekly_digest"
         assert (await vsgp.put(path, json={"approaching": "immediate"})).status_code == 404
         assert (await vsgp.get(path)).status_code == 404
@@ -128,7 +150,8 @@ async def test_preferences_and_the_weekly_digest(
 
 
 async def test_a_revoked_key_is_refused_at_once(
-        notifications_settings: NotificationsSettings, commitments: Commitments) -> None:
+    notifications_settings: NotificationsSettings, commitments: Commitments
+) -> None:
     # A cache far longer than the test: only the api_key.revoked event can make the key fail.
     settings = notifications_settings.model_copy(update={"principal_cache_seconds": 3600.0})
     key_id, secret = await commitments.make_key(Role.CITY)

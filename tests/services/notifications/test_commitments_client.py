@@ -82,8 +82,11 @@ class Gateway:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
-                   if name.decode("latin-1").lower() not in _HOP_BY_HOP}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name.decode("latin-1").lower() not in _HOP_BY_HOP
+        }
         path = scope["path"]
         self.seen.append(Seen(scope["method"], path, headers.get("idempotency-key")))
         fault = next((fault for fault in self.faults if path.endswith(fault.path)), None)
@@ -94,24 +97,40 @@ class Gateway:
             await self._start(send, 200, [(b"content-length", b"100")])
             raise _Broken
         if kind == "busy":
-            problem = json.dumps({"type": "urn:engagements:problem:overloaded", "title": "Service surchargé",
-                                  "status": 503, "detail": "Trop de requêtes en cours.", "code": "overloaded"})
+            problem = json.dumps(
+                {
+                    "type": "urn:engagements:problem:overloaded",
+                    "title": "Service surchargé",
+                    "status": 503,
+                    "detail": "Trop de requêtes en cours.",
+                    "code": "overloaded",
+                }
+            )
             extra = [(b"retry-after", fault.retry_after.encode())] if fault and fault.retry_after else []
-            await self._answer(send, 503, [(b"content-type", b"application/problem+json"), *extra],
-                               problem.encode())
+            await self._answer(
+                send, 503, [(b"content-type", b"application/problem+json"), *extra], problem.encode()
+            )
             return
         if kind == "slow":
             await self.released.wait()
         query = scope["query_string"].decode("latin-1")
         async with httpx.AsyncClient(base_url=self.upstream, timeout=30) as upstream:
-            answer = await upstream.request(scope["method"], path + (f"?{query}" if query else ""),
-                                            headers=headers, content=body)
+            answer = await upstream.request(
+                scope["method"], path + (f"?{query}" if query else ""), headers=headers, content=body
+            )
         if kind == "lose":  # the commitments service acted; its answer never reaches the caller
             await self._start(send, answer.status_code, [(b"content-length", b"100")])
             raise _Broken
-        await self._answer(send, answer.status_code,
-                           [(name.encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers.items()
-                            if name.lower() not in _HOP_BY_HOP], answer.content)
+        await self._answer(
+            send,
+            answer.status_code,
+            [
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in answer.headers.items()
+                if name.lower() not in _HOP_BY_HOP
+            ],
+            answer.content,
+        )
 
     @staticmethod
     async def _start(send: Any, status: int, headers: list[tuple[bytes, bytes]]) -> None:
@@ -127,7 +146,9 @@ async def gateway(commitments: Commitments) -> AsyncIterator[tuple[Gateway, str]
     """The gateway under uvicorn on a free port, and its URL."""
     app = Gateway(commitments.url)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     await wait_until(lambda: server.started or task.done(), "the gateway to start", timeout=30)
     try:
@@ -152,31 +173,40 @@ def _id(world: World, name: str) -> uuid.UUID:
 
 
 async def test_an_idempotent_get_is_retried_after_a_dropped_connection_and_a_503(
-        gateway: tuple[Gateway, str], commitments: Commitments, world: World) -> None:
+    gateway: tuple[Gateway, str], commitments: Commitments, world: World
+) -> None:
     proxy, url = gateway
     proxy.faults += [Fault("/reminder-context", "break"), Fault("/reminder-context", "busy", retry_after="0")]
     async with client(url, commitments.service_secret) as commitments_client:
-        context = await commitments_client.reminder_context(_id(world, "item"), _id(world, "item_deadline"),
-                                                            ["liaison", "deputy"])
+        context = await commitments_client.reminder_context(
+            _id(world, "item"), _id(world, "item_deadline"), ["liaison", "deputy"]
+        )
     assert context is not None
-    assert {recipient.email for recipient in context.recipients} == {world.emails["liaison"], world.emails["deputy"]}
+    assert {recipient.email for recipient in context.recipients} == {
+        world.emails["liaison"],
+        world.emails["deputy"],
+    }
     assert proxy.count("GET", "/reminder-context") == 3 and proxy.faults == []
 
 
 async def test_a_service_still_unavailable_after_the_retries_is_a_french_503(
-        gateway: tuple[Gateway, str], commitments: Commitments, world: World) -> None:
+    gateway: tuple[Gateway, str], commitments: Commitments, world: World
+) -> None:
     proxy, url = gateway
     proxy.faults += [Fault("/reminder-context", "busy") for _ in range(3)]
     async with client(url, commitments.service_secret, attempts=3) as commitments_client:
         with pytest.raises(ServiceUnavailable) as raised:
             await commitments_client.reminder_context(_id(world, "item"), None, ["liaison"])
     assert raised.value.status == 503
-    assert raised.value.detail.startswith("Le service des engagements est momentanément indisponible (HTTP 503)")
+    assert raised.value.detail.startswith(
+        "Le service des engagements est momentanément indisponible (HTTP 503)"
+    )
     assert proxy.count("GET", "/reminder-context") == 3
 
 
 async def test_a_retry_after_longer_than_allowed_is_not_waited_for(
-        gateway: tuple[Gateway, str], commitments: Commitments, world: World) -> None:
+    gateway: tuple[Gateway, str], commitments: Commitments, world: World
+) -> None:
     proxy, url = gateway
     proxy.faults.append(Fault("/reminder-context", "busy", retry_after="3600"))
     async with client(url, commitments.service_secret, retry_after_max_seconds=5.0) as commitments_client:
@@ -185,8 +215,9 @@ async def test_a_retry_after_longer_than_allowed_is_not_waited_for(
     assert proxy.count("GET", "/reminder-context") == 1
 
 
-async def test_a_refusal_is_not_retried(gateway: tuple[Gateway, str], commitments: Commitments,
-                                        world: World) -> None:
+async def test_a_refusal_is_not_retried(
+    gateway: tuple[Gateway, str], commitments: Commitments, world: World
+) -> None:
     proxy, url = gateway
     async with client(url, "eng_not-a-key") as commitments_client:
         with pytest.raises(ContextRefused) as refused:
@@ -199,19 +230,26 @@ async def test_a_refusal_is_not_retried(gateway: tuple[Gateway, str], commitment
     assert missing.value.detail == "Contact introuvable."  # the commitments service's own words
     # Each question asked once: 401 and 404 are answers, not failures.
     assert [(request.method, request.path.split("/")[2]) for request in proxy.seen] == [
-        ("GET", "items"), ("GET", "auth"), ("GET", "contacts")]
+        ("GET", "items"),
+        ("GET", "auth"),
+        ("GET", "contacts"),
+    ]
 
 
 async def test_a_post_without_an_idempotency_key_is_never_sent_twice(
-        gateway: tuple[Gateway, str], commitments: Commitments, world: World) -> None:
+    gateway: tuple[Gateway, str], commitments: Commitments, world: World
+) -> None:
     proxy, url = gateway
     proxy.faults.append(Fault("/journal", "break"))
     service = ServiceClient(url, NAME)
     try:
         with pytest.raises(ServiceUnavailable) as raised:
-            await service.call("POST", f"/v1/items/{world.ids['item']}/journal",
-                               json={"kind": "note", "text": "Relance téléphonique."},
-                               headers={"Authorization": f"Bearer {commitments.admin_secret}"})
+            await service.call(
+                "POST",
+                f"/v1/items/{world.ids['item']}/journal",
+                json={"kind": "note", "text": "Relance téléphonique."},
+                headers={"Authorization": f"Bearer {commitments.admin_secret}"},
+            )
     finally:
         await service.aclose()
     assert "injoignable" in raised.value.detail
@@ -219,30 +257,37 @@ async def test_a_post_without_an_idempotency_key_is_never_sent_twice(
 
 
 async def test_a_slow_answer_is_a_french_503_not_a_long_wait(
-        gateway: tuple[Gateway, str], commitments: Commitments, notifications_settings: NotificationsSettings
-        ) -> None:
+    gateway: tuple[Gateway, str], commitments: Commitments, notifications_settings: NotificationsSettings
+) -> None:
     proxy, url = gateway
     _, secret = await commitments.make_key(Role.CITY)
     proxy.faults.append(Fault("/whoami", "slow"))
     # The slow answer never comes (held until released): the timeout only needs to be longer than a normal
     # answer takes on a busy machine, which the last request below needs.
-    settings = notifications_settings.model_copy(update={"commitments_url": url,
-                                                         "commitments_timeout_seconds": 3.0})
+    settings = notifications_settings.model_copy(
+        update={"commitments_url": url, "commitments_timeout_seconds": 3.0}
+    )
     app = create_app(settings, FixedClock())
-    async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                       base_url="http://test") as notifications:
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as notifications,
+    ):
         answer = await notifications.get("/v1/deliveries", headers={"Authorization": f"Bearer {secret}"})
         assert answer.status_code == 503
         assert answer.headers["content-type"] == "application/problem+json"
-        assert answer.json()["detail"] == ("Le service des engagements n'a pas répondu à temps ; réessayez dans "
-                                           "un instant.")
-        assert proxy.count("GET", "/whoami") == 1  # a read timeout is not retried: the service is busy with it
+        assert answer.json()["detail"] == (
+            "Le service des engagements n'a pas répondu à temps ; réessayez dans un instant."
+        )
+        assert (
+            proxy.count("GET", "/whoami") == 1
+        )  # a read timeout is not retried: the service is busy with it
         proxy.released.set()
         ok(await notifications.get("/v1/deliveries", headers={"Authorization": f"Bearer {secret}"}))
 
 
 async def test_concurrent_checks_of_one_key_make_one_check_even_when_it_is_retried(
-        gateway: tuple[Gateway, str], commitments: Commitments) -> None:
+    gateway: tuple[Gateway, str], commitments: Commitments
+) -> None:
     proxy, url = gateway
     key_id, secret = await commitments.make_key(Role.CITY)
     proxy.faults.append(Fault("/whoami", "busy", retry_after="0"))
@@ -254,24 +299,42 @@ async def test_concurrent_checks_of_one_key_make_one_check_even_when_it_is_retri
 
 
 @pytest.fixture
-async def notifications_behind_gateway(gateway: tuple[Gateway, str], notifications_settings: NotificationsSettings
-                                       ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(notifications_settings.model_copy(update={"commitments_url": gateway[1]}),
-                     FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)))
-    async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                       base_url="http://notifications.test") as browser:
+async def notifications_behind_gateway(
+    gateway: tuple[Gateway, str], notifications_settings: NotificationsSettings
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(
+        notifications_settings.model_copy(update={"commitments_url": gateway[1]}),
+        FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
+    )
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://notifications.test"
+        ) as browser,
+    ):
         yield app, browser
 
 
 async def test_an_action_whose_answer_was_lost_is_sent_again_with_its_key_and_acts_once(
-        gateway: tuple[Gateway, str], notifications_behind_gateway: tuple[FastAPI, httpx.AsyncClient],
-        commitments: Commitments, world: World, notifications_settings: NotificationsSettings) -> None:
+    gateway: tuple[Gateway, str],
+    notifications_behind_gateway: tuple[FastAPI, httpx.AsyncClient],
+    commitments: Commitments,
+    world: World,
+    notifications_settings: NotificationsSettings,
+) -> None:
     proxy, _ = gateway
     _, browser = notifications_behind_gateway
-    link = action_links(notifications_settings, _id(world, "item"), _id(world, "liaison"),
-                        _id(world, "item_deadline"), datetime(2026, 3, 2, 9, 0, tzinfo=UTC))["acknowledge"]
+    link = action_links(
+        notifications_settings,
+        _id(world, "item"),
+        _id(world, "liaison"),
+        _id(world, "item_deadline"),
+        datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    )["acknowledge"]
     proxy.faults.append(Fault("/transitions", "lose"))
-    page = await browser.post(link.removeprefix(notifications_settings.public_base_url), headers=FORM, content=b"")
+    page = await browser.post(
+        link.removeprefix(notifications_settings.public_base_url), headers=FORM, content=b""
+    )
     assert page.status_code == 200, page.text
     assert "Accusé de réception enregistré" in html.unescape(page.text)
     posts = [request for request in proxy.seen if request.method == "POST"]
@@ -279,4 +342,7 @@ async def test_an_action_whose_answer_was_lost_is_sent_again_with_its_key_and_ac
     assert posts[0].idempotency_key is not None and posts[0].idempotency_key == posts[1].idempotency_key
     async with commitments.client(commitments.admin_secret) as admin:
         history = ok(await admin.get(f"/v1/items/{world.ids['item']}/history"))
-    assert [e["changes"]["status"][1] for e in history if e["action"] == "transition"] == ["sent", "acknowledged"]
+    assert [e["changes"]["status"][1] for e in history if e["action"] == "transition"] == [
+        "sent",
+        "acknowledged",
+    ]

@@ -36,8 +36,12 @@ async def consume_one_batch(running_worker: Worker) -> None:
 
 
 async def test_deliveries_are_written_pending_then_the_sender_is_woken(
-        notifications_settings: NotificationsSettings, world: World, nats_client: NatsClient, stream: StreamSpec,
-        sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
@@ -51,7 +55,8 @@ async def test_deliveries_are_written_pending_then_the_sender_is_woken(
         rows = await deliveries(running_worker)
         # Pending, due now, claimed by nobody: the sender claims them from the table like any other.
         assert [(row.status, row.attempts, row.next_attempt_at, row.claimed_by) for row in rows] == [
-            ("pending", 0, clock.now(), None)] * 2
+            ("pending", 0, clock.now(), None)
+        ] * 2
         assert woken == [True]
         assert await running_worker.sender.send_due() == 2
         # The same event again (another message id: past the stream's duplicate window, say): nothing new.
@@ -60,16 +65,24 @@ async def test_deliveries_are_written_pending_then_the_sender_is_woken(
         assert await running_worker.sender.send_due() == 0
         rows = await deliveries(running_worker)
     assert [(row.status, row.attempts, row.claimed_by) for row in rows] == [("sent", 1, None)] * 2
-    assert sorted(mail.to for mail in handler.all()) == sorted([world.emails["liaison"], world.emails["deputy"]])
+    assert sorted(mail.to for mail in handler.all()) == sorted(
+        [world.emails["liaison"], world.emails["deputy"]]
+    )
 
 
 async def test_a_refused_context_terminates_the_event(
-        notifications_settings: NotificationsSettings, world: World, nats_client: NatsClient, stream: StreamSpec,
-        sink: tuple[Any, SinkHandler], caplog: pytest.LogCaptureFixture) -> None:
+    notifications_settings: NotificationsSettings,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     _, handler = sink
     # The service key was revoked: every reminder-context answers 401.
-    settings = notifications_settings.model_copy(update={"commitments_api_key": "revoked-key",
-                                                         "consumer_max_deliver": 7})
+    settings = notifications_settings.model_copy(
+        update={"commitments_api_key": "revoked-key", "consumer_max_deliver": 7}
+    )
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
     event = reminder_event(world, "due")
@@ -83,20 +96,30 @@ async def test_a_refused_context_terminates_the_event(
     assert info.config.max_deliver == 7
     assert info.num_redelivered == 0  # terminated on its first delivery, not naked again
     assert rows == [] and handler.all() == []
-    assert any(str(event.id) in record.getMessage() and "401" in record.getMessage() for record in caplog.records)
+    assert any(
+        str(event.id) in record.getMessage() and "401" in record.getMessage() for record in caplog.records
+    )
 
 
 async def test_a_batch_asks_a_bounded_number_of_contexts_at_once(
-        notifications_settings: NotificationsSettings, world: World, nats_client: NatsClient, stream: StreamSpec,
-        sink: tuple[Any, SinkHandler], monkeypatch: pytest.MonkeyPatch) -> None:
+    notifications_settings: NotificationsSettings,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(consumer_module, "CONTEXT_REQUESTS_AT_ONCE", 2)
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
     # Six distinct questions: two items, three sets of audiences each.
     for item in ("item", "vsgp_item"):
         for audience in (("liaison",), ("deputy",), ("liaison", "deputy")):
-            await publish(js, stream, reminder_event(world, "due", item=item, step="-".join(audience),
-                                                     audience=audience))
+            await publish(
+                js,
+                stream,
+                reminder_event(world, "due", item=item, step="-".join(audience), audience=audience),
+            )
     async with worker(notifications_settings, SystemClock()) as running_worker:
         commitments = running_worker.consumer.commitments
         asked, in_flight, peak = [], 0, 0

@@ -28,17 +28,28 @@ EVENTS = 30  # × 2 recipients
 
 def _environment(settings: NotificationsSettings) -> dict[str, str]:
     values = {
-        "NOTIFICATIONS_DATABASE_URL": settings.database_url, "NATS_URL": settings.nats_url,
-        "EVENTS_STREAM": settings.events_stream, "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
+        "NOTIFICATIONS_DATABASE_URL": settings.database_url,
+        "NATS_URL": settings.nats_url,
+        "EVENTS_STREAM": settings.events_stream,
+        "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
         "NOTIFICATIONS_EVENTS_STREAM": settings.notifications_events_stream,
         "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": settings.notifications_events_subject_prefix,
-        "COMMITMENTS_URL": settings.commitments_url, "COMMITMENTS_API_KEY": settings.commitments_api_key,
-        "SMTP_HOST": settings.smtp_host, "SMTP_PORT": str(settings.smtp_port), "SMTP_CONNECTIONS": "2",
-        "CONSUMER_DURABLE": settings.consumer_durable, "CONSUMER_BATCH_SIZE": "10",
+        "COMMITMENTS_URL": settings.commitments_url,
+        "COMMITMENTS_API_KEY": settings.commitments_api_key,
+        "SMTP_HOST": settings.smtp_host,
+        "SMTP_PORT": str(settings.smtp_port),
+        "SMTP_CONNECTIONS": "2",
+        "CONSUMER_DURABLE": settings.consumer_durable,
+        "CONSUMER_BATCH_SIZE": "10",
         # Short enough that what the killed process held comes back quickly after the restart.
-        "CONSUMER_ACK_WAIT_SECONDS": "2", "SENDER_LEASE_SECONDS": "2", "SENDER_BATCH_SIZE": "8",
-        "SENDER_POLL_SECONDS": "0.2", "MAIL_SENDER": settings.mail_sender,
-        "ACTION_LINK_SECRET": settings.action_link_secret, "LOG_JSON": "false", "LOG_LEVEL": "WARNING",
+        "CONSUMER_ACK_WAIT_SECONDS": "2",
+        "SENDER_LEASE_SECONDS": "2",
+        "SENDER_BATCH_SIZE": "8",
+        "SENDER_POLL_SECONDS": "0.2",
+        "MAIL_SENDER": settings.mail_sender,
+        "ACTION_LINK_SECRET": settings.action_link_secret,
+        "LOG_JSON": "false",
+        "LOG_LEVEL": "WARNING",
         "DATA_DIR": str(settings.data_dir),  # the sender's identity slots: this test's own
     }
     return {**os.environ, **values}
@@ -46,8 +57,9 @@ def _environment(settings: NotificationsSettings) -> dict[str, str]:
 
 @contextmanager
 def consumer_process(settings: NotificationsSettings) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen([sys.executable, "-m", "services.notifications", "consume"], cwd=ROOT,
-                               env=_environment(settings))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.notifications", "consume"], cwd=ROOT, env=_environment(settings)
+    )
     try:
         yield process
     finally:
@@ -61,8 +73,12 @@ def consumer_process(settings: NotificationsSettings) -> Iterator[subprocess.Pop
 
 
 async def test_killed_mid_batch_then_restarted_loses_nothing(
-        notifications_settings: NotificationsSettings, world: World, nats_client: NatsClient, stream: StreamSpec,
-        sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     handler.delay_seconds = 0.05  # a slow mail server: the kill lands while mails are being sent
     js = nats_client.jetstream()
@@ -75,17 +91,26 @@ async def test_killed_mid_batch_then_restarted_loses_nothing(
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     received_before_restart = len(handler.all())
-    assert received_before_restart < 2 * EVENTS, "the process was killed after it had finished: nothing tested"
+    assert received_before_restart < 2 * EVENTS, (
+        "the process was killed after it had finished: nothing tested"
+    )
     with consumer_process(notifications_settings) as second:
-        await wait_until(lambda: len({(m.message_id, m.to) for m in handler.all()}) == 2 * EVENTS,
-                         "every recipient's mail after the restart", timeout=120)
+        await wait_until(
+            lambda: len({(m.message_id, m.to) for m in handler.all()}) == 2 * EVENTS,
+            "every recipient's mail after the restart",
+            timeout=120,
+        )
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=30) == 0
     mails = handler.all()
     per_message_id = Counter(mail.message_id for mail in mails)
     assert len(per_message_id) == 2 * EVENTS
     assert max(per_message_id.values()) <= 2  # at most one duplicate, and it carries the same Message-ID
-    assert sorted(Counter(mail.to for mail in mails).keys()) == sorted([world.emails["liaison"], world.emails["deputy"]])
+    assert sorted(Counter(mail.to for mail in mails).keys()) == sorted(
+        [world.emails["liaison"], world.emails["deputy"]]
+    )
     # Each recipient got one distinct mail (one Message-ID) per event.
     assert Counter(mail.to for mail in {m.message_id: m for m in mails}.values()) == {
-        world.emails["liaison"]: EVENTS, world.emails["deputy"]: EVENTS}
+        world.emails["liaison"]: EVENTS,
+        world.emails["deputy"]: EVENTS,
+    }

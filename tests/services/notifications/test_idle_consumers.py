@@ -57,24 +57,37 @@ async def run_until_both_timeouts_seen(run: Any, fetches: Any) -> CountedFetches
     try:
         while not task.done() and asyncio.get_running_loop().time() < deadline:
             seen = fetches()
-            if seen is not None and PLAIN_TIMEOUT in seen.outcomes and "nats.errors.TimeoutError" in seen.outcomes:
+            if (
+                seen is not None
+                and PLAIN_TIMEOUT in seen.outcomes
+                and "nats.errors.TimeoutError" in seen.outcomes
+            ):
                 break
             await asyncio.sleep(0.05)
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=30)
     seen = fetches()
-    assert seen is not None and PLAIN_TIMEOUT in seen.outcomes, "nats-py never raised a plain asyncio.TimeoutError"
+    assert seen is not None and PLAIN_TIMEOUT in seen.outcomes, (
+        "nats-py never raised a plain asyncio.TimeoutError"
+    )
     return seen  # type: ignore[no-any-return]
 
 
 def loud_records(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [f"{record.levelname} {record.name}: {record.getMessage()}" for record in caplog.records
-            if record.levelno > logging.DEBUG and record.name.startswith("services.notifications")]
+    return [
+        f"{record.levelname} {record.name}: {record.getMessage()}"
+        for record in caplog.records
+        if record.levelno > logging.DEBUG and record.name.startswith("services.notifications")
+    ]
 
 
-async def test_the_idle_webhook_consumer_logs_nothing(caplog: pytest.LogCaptureFixture, nats_client: NatsClient,
-                                                      stream: StreamSpec, notifications_database_url: str) -> None:
+async def test_the_idle_webhook_consumer_logs_nothing(
+    caplog: pytest.LogCaptureFixture,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    notifications_database_url: str,
+) -> None:
     caplog.set_level(logging.DEBUG)
     engine = create_engine(notifications_database_url)
     counted: dict[str, CountedFetches] = {}
@@ -84,7 +97,9 @@ async def test_the_idle_webhook_consumer_logs_nothing(caplog: pytest.LogCaptureF
             counted["fetches"] = CountedFetches(await super().subscribe())
             return counted["fetches"]
 
-    consumer = Observed(nats_client, stream, create_sessionmaker(engine), FixedClock(), durable="idle-webhooks")
+    consumer = Observed(
+        nats_client, stream, create_sessionmaker(engine), FixedClock(), durable="idle-webhooks"
+    )
     try:
         fetches = await run_until_both_timeouts_seen(consumer.run, lambda: counted.get("fetches"))
     finally:
@@ -95,9 +110,12 @@ async def test_the_idle_webhook_consumer_logs_nothing(caplog: pytest.LogCaptureF
     assert loud_records(caplog) == []
 
 
-async def test_the_idle_reminder_consumer_logs_nothing(caplog: pytest.LogCaptureFixture, nats_client: NatsClient,
-                                                       stream: StreamSpec,
-                                                       notifications_settings: NotificationsSettings) -> None:
+async def test_the_idle_reminder_consumer_logs_nothing(
+    caplog: pytest.LogCaptureFixture,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    notifications_settings: NotificationsSettings,
+) -> None:
     caplog.set_level(logging.DEBUG)
     await ensure_stream(nats_client.jetstream(), stream)
     async with worker(notifications_settings, FixedClock(), nats_client) as running:

@@ -18,8 +18,9 @@ from tests.services.notifications.served_commitments import Commitments, serve_c
 
 
 @pytest.fixture
-async def new_reporting_database(database_url: str, tmp_path: Path
-                                 ) -> AsyncIterator[Callable[..., Awaitable[str]]]:
+async def new_reporting_database(
+    database_url: str, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[str]]]:
     """Makes fresh reporting databases on the run's engine (migrated unless told not to); dropped after."""
     made: list[str] = []
     parsed = make_url(database_url)
@@ -45,24 +46,39 @@ async def new_reporting_database(database_url: str, tmp_path: Path
 def streams(stream_names: tuple[str, str]) -> tuple[StreamSpec, StreamSpec]:
     """This test's commitments and notifications streams (named after the run's: its cleanup removes them)."""
     suffix = uuid.uuid4().hex[:8]
-    return (StreamSpec(f"{stream_names[0]}_RC{suffix}", f"{stream_names[1]}_rc{suffix}"),
-            StreamSpec(f"{stream_names[0]}_RN{suffix}", f"t{suffix}.notifications"))
+    return (
+        StreamSpec(f"{stream_names[0]}_RC{suffix}", f"{stream_names[1]}_rc{suffix}"),
+        StreamSpec(f"{stream_names[0]}_RN{suffix}", f"t{suffix}.notifications"),
+    )
 
 
-def reporting_settings(database: str, nats_url: str, streams: tuple[StreamSpec, StreamSpec],
-                       commitments_url: str = "http://127.0.0.1:9", **overrides: object) -> ReportingSettings:
+def reporting_settings(
+    database: str,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+    commitments_url: str = "http://127.0.0.1:9",
+    **overrides: object,
+) -> ReportingSettings:
     commitments, notifications = streams
     values: dict[str, object] = dict(
-        reporting_database_url=database, nats_url=nats_url, events_stream=commitments.name,
-        events_subject_prefix=commitments.subject_prefix, notifications_events_stream=notifications.name,
-        notifications_events_subject_prefix=notifications.subject_prefix, commitments_url=commitments_url,
-        projector_durable=f"reporting_{uuid.uuid4().hex[:8]}", projector_batch_size=50, log_json=False)
+        reporting_database_url=database,
+        nats_url=nats_url,
+        events_stream=commitments.name,
+        events_subject_prefix=commitments.subject_prefix,
+        notifications_events_stream=notifications.name,
+        notifications_events_subject_prefix=notifications.subject_prefix,
+        commitments_url=commitments_url,
+        projector_durable=f"reporting_{uuid.uuid4().hex[:8]}",
+        projector_batch_size=50,
+        log_json=False,
+    )
     return ReportingSettings(**{**values, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture
-async def commitments(database_url: str, nats_url: str, streams: tuple[StreamSpec, StreamSpec], tmp_path: Path
-                      ) -> AsyncIterator[Commitments]:
+async def commitments(
+    database_url: str, nats_url: str, streams: tuple[StreamSpec, StreamSpec], tmp_path: Path
+) -> AsyncIterator[Commitments]:
     """The commitments service over HTTP, publishing to this test's commitments stream (key checks)."""
     async with serve_commitments(database_url, nats_url, streams[0], tmp_path) as served:
         yield served

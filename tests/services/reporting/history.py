@@ -37,37 +37,112 @@ def scorecard_story(partner_a: uuid.UUID, partner_b: uuid.UUID, with_partners: b
     """The history. `with_partners`: also the partner.created events (a test whose partners come from the
     commitments service's own events leaves them out)."""
     s = Script()
-    ids = {"a": partner_a, "b": partner_b, "plan": _id(), "axis": _id(), "objective": _id(), "axis2": _id(),
-           "objective2": _id()}
+    ids = {
+        "a": partner_a,
+        "b": partner_b,
+        "plan": _id(),
+        "axis": _id(),
+        "objective": _id(),
+        "axis2": _id(),
+        "objective2": _id(),
+    }
     start = date(2026, 1, 5)
     if with_partners:
-        s.emit(ev.PartnerCreated(partner_id=partner_a, name="Bailleur A", kind="bailleur_social", is_group=False),
-               start)
-        s.emit(ev.PartnerCreated(partner_id=partner_b, name="Territoire B", kind="etablissement_public_territorial", is_group=False), start)
+        s.emit(
+            ev.PartnerCreated(
+                partner_id=partner_a, name="Bailleur A", kind="bailleur_social", is_group=False
+            ),
+            start,
+        )
+        s.emit(
+            ev.PartnerCreated(
+                partner_id=partner_b,
+                name="Territoire B",
+                kind="etablissement_public_territorial",
+                is_group=False,
+            ),
+            start,
+        )
     s.emit(ev.PlanCreated(plan_id=ids["plan"], title="Plan d'action du quartier", commune="Sceaux"), start)
-    s.emit(ev.AxisCreated(axis_id=ids["axis"], plan_id=ids["plan"], number="I", title="BIEN VIVRE", position=1),
-           start)
-    s.emit(ev.ObjectiveCreated(objective_id=ids["objective"], axis_id=ids["axis"], plan_id=ids["plan"],
-                               letter="A", title="CADRE DE VIE", position=1), start)
-    s.emit(ev.AxisCreated(axis_id=ids["axis2"], plan_id=ids["plan"], number="II", title="BIEN GRANDIR",
-                          position=2), start)
-    s.emit(ev.ObjectiveCreated(objective_id=ids["objective2"], axis_id=ids["axis2"], plan_id=ids["plan"],
-                               letter="A", title="ÉCOLES", position=1), start)
+    s.emit(
+        ev.AxisCreated(axis_id=ids["axis"], plan_id=ids["plan"], number="I", title="BIEN VIVRE", position=1),
+        start,
+    )
+    s.emit(
+        ev.ObjectiveCreated(
+            objective_id=ids["objective"],
+            axis_id=ids["axis"],
+            plan_id=ids["plan"],
+            letter="A",
+            title="CADRE DE VIE",
+            position=1,
+        ),
+        start,
+    )
+    s.emit(
+        ev.AxisCreated(
+            axis_id=ids["axis2"], plan_id=ids["plan"], number="II", title="BIEN GRANDIR", position=2
+        ),
+        start,
+    )
+    s.emit(
+        ev.ObjectiveCreated(
+            objective_id=ids["objective2"],
+            axis_id=ids["axis2"],
+            plan_id=ids["plan"],
+            letter="A",
+            title="ÉCOLES",
+            position=1,
+        ),
+        start,
+    )
 
-    def item(key: str, lead: uuid.UUID, associated: tuple[uuid.UUID, ...] = (), objective: str = "objective",
-             kind: str = "request") -> uuid.UUID:
+    def item(
+        key: str,
+        lead: uuid.UUID,
+        associated: tuple[uuid.UUID, ...] = (),
+        objective: str = "objective",
+        kind: str = "request",
+    ) -> uuid.UUID:
         ids[key] = _id()
-        s.emit(ev.ItemCreated(item_id=ids[key], plan_id=ids["plan"], objective_id=ids[objective], kind=kind,  # type: ignore[arg-type]
-                              title=f"Demande {key}", status="draft" if kind == "request" else "planned",
-                              lead_partner_id=lead, associated_partner_ids=list(associated), tags=[],
-                              needs_review=False), start)
+        s.emit(
+            ev.ItemCreated(
+                item_id=ids[key],
+                plan_id=ids["plan"],
+                objective_id=ids[objective],
+                kind=kind,  # type: ignore[arg-type]
+                title=f"Demande {key}",
+                status="draft" if kind == "request" else "planned",
+                lead_partner_id=lead,
+                associated_partner_ids=list(associated),
+                tags=[],
+                needs_review=False,
+            ),
+            start,
+        )
         return ids[key]
 
-    def deadline(key: str, item_key: str, kind: str, due: date, previous: date | None = None, version: int = 1,
-                 day: date = start) -> None:
+    def deadline(
+        key: str,
+        item_key: str,
+        kind: str,
+        due: date,
+        previous: date | None = None,
+        version: int = 1,
+        day: date = start,
+    ) -> None:
         ids.setdefault(key, _id())
-        s.emit(ev.DeadlineSet(deadline_id=ids[key], item_id=ids[item_key], kind=kind, due_on=due,  # type: ignore[arg-type]
-                              previous_due_on=previous, deadline_version=version), day)
+        s.emit(
+            ev.DeadlineSet(
+                deadline_id=ids[key],
+                item_id=ids[item_key],
+                kind=kind,
+                due_on=due,  # type: ignore[arg-type]
+                previous_due_on=previous,
+                deadline_version=version,
+            ),
+            day,
+        )
 
     def status(item_key: str, old: str, new: str, on: date) -> None:
         s.emit(ev.ItemStatusChanged(item_id=ids[item_key], from_status=old, to_status=new, on=on), on)
@@ -95,12 +170,23 @@ def scorecard_story(partner_a: uuid.UUID, partner_b: uuid.UUID, with_partners: b
     deadline("i3_response", "i3", "response", date(2026, 4, 30))
     deadline("i3_delivery", "i3", "delivery", date(2026, 6, 1))
     status("i3", "draft", "sent", date(2026, 4, 20))
-    deadline("i3_response", "i3", "response", date(2026, 5, 15), previous=date(2026, 4, 30), version=2,
-             day=date(2026, 4, 28))
+    deadline(
+        "i3_response",
+        "i3",
+        "response",
+        date(2026, 5, 15),
+        previous=date(2026, 4, 30),
+        version=2,
+        day=date(2026, 4, 28),
+    )
     status("i3", "sent", "partially_accepted", date(2026, 5, 12))
     status("i3", "partially_accepted", "in_progress", date(2026, 5, 13))
-    s.emit(ev.JournalEntryAdded(entry_id=_id(), item_id=ids["i3"], kind="progress", progress_percent=40,
-                                on=date(2026, 5, 20)), date(2026, 5, 20))
+    s.emit(
+        ev.JournalEntryAdded(
+            entry_id=_id(), item_id=ids["i3"], kind="progress", progress_percent=40, on=date(2026, 5, 20)
+        ),
+        date(2026, 5, 20),
+    )
     # i4: sent in January (outside the period), never answered: its response date, Fri 13 February, is far
     # behind: very late (more than 20 working days), waiting on the partner.
     item("i4", partner_a)
@@ -135,25 +221,89 @@ def scorecard_story(partner_a: uuid.UUID, partner_b: uuid.UUID, with_partners: b
     # Reminders to A's people. r1: one delivery sent, one refused → reached. r2: one refused, one sent then
     # bounced → reached nobody. r3: a temporary failure then sent → reached. r4: sent in February (outside the
     # period). r5: to B. r6: only a temporary failure so far → neither.
-    def delivery(event_type: str, reminder: str, day: date, partner: uuid.UUID, item_key: str, delivery_id: str,
-                 **extra: object) -> None:
+    def delivery(
+        event_type: str,
+        reminder: str,
+        day: date,
+        partner: uuid.UUID,
+        item_key: str,
+        delivery_id: str,
+        **extra: object,
+    ) -> None:
         ids.setdefault(delivery_id, _id())
-        s.notify(event_type, day, delivery_id=ids[delivery_id], reminder_key=f"{reminder}:1:1:overdue",
-                 item_id=ids[item_key], plan_id=ids["plan"], deadline_id=None, partner_id=partner, contact_id=_id(),
-                 channel="email", attempt=extra.pop("attempt", 1), reason=extra.pop("reason", None), **extra)
+        s.notify(
+            event_type,
+            day,
+            delivery_id=ids[delivery_id],
+            reminder_key=f"{reminder}:1:1:overdue",
+            item_id=ids[item_key],
+            plan_id=ids["plan"],
+            deadline_id=None,
+            partner_id=partner,
+            contact_id=_id(),
+            channel="email",
+            attempt=extra.pop("attempt", 1),
+            reason=extra.pop("reason", None),
+            **extra,
+        )
 
     delivery("delivery.sent", "r1", date(2026, 3, 20), partner_a, "i4", "d1")
-    delivery("delivery.failed", "r1", date(2026, 3, 20), partner_a, "i4", "d2", reason="smtp-refused", permanent=True)
-    delivery("delivery.failed", "r2", date(2026, 4, 10), partner_a, "i4", "d3", reason="smtp-refused", permanent=True)
+    delivery(
+        "delivery.failed",
+        "r1",
+        date(2026, 3, 20),
+        partner_a,
+        "i4",
+        "d2",
+        reason="smtp-refused",
+        permanent=True,
+    )
+    delivery(
+        "delivery.failed",
+        "r2",
+        date(2026, 4, 10),
+        partner_a,
+        "i4",
+        "d3",
+        reason="smtp-refused",
+        permanent=True,
+    )
     delivery("delivery.sent", "r2", date(2026, 4, 10), partner_a, "i4", "d4")
-    delivery("delivery.bounced", "r2", date(2026, 4, 11), partner_a, "i4", "d4", reason="mailbox-unavailable:5.2.2")
-    delivery("delivery.failed", "r3", date(2026, 5, 5), partner_a, "i4", "d5", reason="smtp-gave-up", permanent=False)
+    delivery(
+        "delivery.bounced", "r2", date(2026, 4, 11), partner_a, "i4", "d4", reason="mailbox-unavailable:5.2.2"
+    )
+    delivery(
+        "delivery.failed",
+        "r3",
+        date(2026, 5, 5),
+        partner_a,
+        "i4",
+        "d5",
+        reason="smtp-gave-up",
+        permanent=False,
+    )
     delivery("delivery.sent", "r3", date(2026, 5, 5), partner_a, "i4", "d5", attempt=2)
     delivery("delivery.sent", "r4", date(2026, 2, 10), partner_a, "i4", "d6")
     delivery("delivery.sent", "r5", date(2026, 3, 20), partner_b, "i8", "d7")
-    delivery("delivery.failed", "r6", date(2026, 5, 10), partner_a, "i4", "d8", reason="smtp-gave-up", permanent=False)
-    s.notify("action_link.used", date(2026, 3, 4), item_id=ids["i1"], deadline_id=ids["i1_response"],
-             partner_id=partner_a, contact_id=_id(), action="acknowledge")
+    delivery(
+        "delivery.failed",
+        "r6",
+        date(2026, 5, 10),
+        partner_a,
+        "i4",
+        "d8",
+        reason="smtp-gave-up",
+        permanent=False,
+    )
+    s.notify(
+        "action_link.used",
+        date(2026, 3, 4),
+        item_id=ids["i1"],
+        deadline_id=ids["i1_response"],
+        partner_id=partner_a,
+        contact_id=_id(),
+        action="acknowledge",
+    )
     return Story(s, ids)
 
 

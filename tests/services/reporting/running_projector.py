@@ -38,8 +38,9 @@ async def positions(database_url: str) -> dict[str, int]:
         await engine.dispose()
 
 
-async def wait_caught_up(database_url: str, client: NatsClient, streams: tuple[StreamSpec, StreamSpec],
-                         timeout: float = 60.0) -> None:
+async def wait_caught_up(
+    database_url: str, client: NatsClient, streams: tuple[StreamSpec, StreamSpec], timeout: float = 60.0
+) -> None:
     """Until the tables hold every event the streams hold now."""
     wanted = await stream_last_seqs(client, streams)
 
@@ -62,7 +63,9 @@ async def projector_running(settings: ReportingSettings, client: NatsClient) -> 
         await asyncio.wait_for(task, timeout=30)
 
 
-async def project(settings: ReportingSettings, client: NatsClient, streams: tuple[StreamSpec, StreamSpec]) -> None:
+async def project(
+    settings: ReportingSettings, client: NatsClient, streams: tuple[StreamSpec, StreamSpec]
+) -> None:
     """Run the projector until it has applied everything in the streams now."""
     async with projector_running(settings, client):
         await wait_caught_up(settings.database_url, client, streams)

@@ -38,7 +38,9 @@ class Script:
     def notify(self, event_type: str, day: date, hour: int = 9, **data: Any) -> EventEnvelope:
         """An event of the notifications stream, as its contract says (ids as strings)."""
         body = {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in data.items()}
-        envelope = EventEnvelope(type=event_type, version=1, occurred_at=at(day, hour), actor=SYSTEM, data=body)
+        envelope = EventEnvelope(
+            type=event_type, version=1, occurred_at=at(day, hour), actor=SYSTEM, data=body
+        )
         self.notifications.append(envelope)
         return envelope
 
@@ -46,12 +48,12 @@ class Script:
 async def publish_all(js: JetStreamContext, stream: StreamSpec, envelopes: list[EventEnvelope]) -> None:
     await ensure_stream(js, stream)
     for envelope in envelopes:
-        await publish_event(js, stream, str(envelope.id), envelope.type, envelope.model_dump_json().encode(), {})
+        await publish_event(
+            js, stream, str(envelope.id), envelope.type, envelope.model_dump_json().encode(), {}
+        )
 
 
 async def publish_script(client: NatsClient, streams: tuple[StreamSpec, StreamSpec], script: Script) -> None:
     js = client.jetstream()
     await publish_all(js, streams[0], script.commitments)
     await publish_all(js, streams[1], script.notifications)
-
-

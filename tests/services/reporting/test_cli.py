@@ -25,18 +25,33 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _command(settings: ReportingSettings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NATS_URL": settings.nats_url, "EVENTS_STREAM": settings.events_stream,
-           "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
-           "NOTIFICATIONS_EVENTS_STREAM": settings.notifications_events_stream,
-           "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": settings.notifications_events_subject_prefix,
-           "REPORTING_DATABASE_URL": settings.database_url, "LOG_JSON": "false", "COLUMNS": "100"}
-    return subprocess.run([sys.executable, "-m", "services.reporting", *arguments], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "NATS_URL": settings.nats_url,
+        "EVENTS_STREAM": settings.events_stream,
+        "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
+        "NOTIFICATIONS_EVENTS_STREAM": settings.notifications_events_stream,
+        "NOTIFICATIONS_EVENTS_SUBJECT_PREFIX": settings.notifications_events_subject_prefix,
+        "REPORTING_DATABASE_URL": settings.database_url,
+        "LOG_JSON": "false",
+        "COLUMNS": "100",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services.reporting", *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 async def test_rebuild_command_shows_progress_and_refuses_a_truncated_stream(
-        new_reporting_database: Callable[..., Awaitable[str]], nats_url: str,
-        streams: tuple[StreamSpec, StreamSpec]) -> None:
+    new_reporting_database: Callable[..., Awaitable[str]],
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     story = scorecard_story(uuid.uuid4(), uuid.uuid4())
     settings = reporting_settings(await new_reporting_database(migrated=False), nats_url, streams)
     client = await nats.connect(nats_url)
@@ -48,20 +63,29 @@ async def test_rebuild_command_shows_progress_and_refuses_a_truncated_stream(
     done = await asyncio.to_thread(_command, settings, "rebuild")
     assert done.returncode == 0, done.stderr
     assert "commitments" in done.stderr and "notifications" in done.stderr  # the progress bars' labels
-    assert (f"Base reconstruite (commitments : {len(story.script.commitments)} événement(s), notifications : "
-            f"{len(story.script.notifications)} événement(s)).") in done.stderr
+    assert (
+        f"Base reconstruite (commitments : {len(story.script.commitments)} événement(s), notifications : "
+        f"{len(story.script.notifications)} événement(s))."
+    ) in done.stderr
     assert (await dump_tables(settings.database_url))["items"]
 
     # Another installation whose commitments stream keeps only its last 5 events.
-    truncated = reporting_settings(await new_reporting_database(migrated=False), nats_url,
-                                   (StreamSpec(f"{streams[0].name}_T", f"{streams[0].subject_prefix}t"), streams[1]))
+    truncated = reporting_settings(
+        await new_reporting_database(migrated=False),
+        nats_url,
+        (StreamSpec(f"{streams[0].name}_T", f"{streams[0].subject_prefix}t"), streams[1]),
+    )
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
-        await js.add_stream(StreamConfig(name=truncated.events_stream, subjects=[f"{truncated.events_subject_prefix}.>"],
-                                         max_msgs=5))
-        await publish_all(js, StreamSpec(truncated.events_stream, truncated.events_subject_prefix),
-                          story.script.commitments)
+        await js.add_stream(
+            StreamConfig(
+                name=truncated.events_stream, subjects=[f"{truncated.events_subject_prefix}.>"], max_msgs=5
+            )
+        )
+        await publish_all(
+            js, StreamSpec(truncated.events_stream, truncated.events_subject_prefix), story.script.commitments
+        )
     finally:
         await client.drain()
     refused = await asyncio.to_thread(_command, truncated, "rebuild", "--quiet")
@@ -70,7 +94,13 @@ async def test_rebuild_command_shows_progress_and_refuses_a_truncated_stream(
 
 
 def test_help_answers() -> None:
-    answer = subprocess.run([sys.executable, "-m", "services.reporting", "--help"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, check=False)
+    answer = subprocess.run(
+        [sys.executable, "-m", "services.reporting", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert answer.returncode == 0
     assert all(command in answer.stdout for command in ("migrate", "serve", "project", "rebuild"))

@@ -27,6 +27,7 @@ unique across the directory again.
 Revision ID: 0004
 Revises: 0003
 """
+
 from __future__ import annotations
 
 import json
@@ -40,15 +41,17 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0004'
-down_revision: str | Sequence[str] | None = '0003'
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _LEADING_WORDS = re.compile(r"^(?:(?:aux|au|a|des|du|de|les|le|la)\s+|[dl]'\s*)+")
 _FORMER_LEADING_WORDS = re.compile(r"^(?:(?:a|au|aux|de|du|des|d'|le|la|les|l')\s*)+", re.IGNORECASE)
-_MOVED_MESSAGE = ("Le groupe « {name} » servait aussi à d'autres plans : ce plan a désormais le sien, sans "
-                  "membres (migration). Indiquer ses membres dans l'annuaire.")
+_MOVED_MESSAGE = (
+    "Le groupe « {name} » servait aussi à d'autres plans : ce plan a désormais le sien, sans "
+    "membres (migration). Indiquer ses membres dans l'annuaire."
+)
 
 
 def _normalize(name: str, leading_words: re.Pattern[str] = _LEADING_WORDS) -> str:
@@ -65,97 +68,140 @@ def _former_normalize(name: str) -> str:
     return _normalize(name, _FORMER_LEADING_WORDS)
 
 
-partners = sa.table('partners', sa.column('id', sa.Uuid()), sa.column('name', sa.String()),
-                    sa.column('kind', sa.String()), sa.column('is_group', sa.Boolean()),
-                    sa.column('siret', sa.String()), sa.column('scope_plan_id', sa.Uuid()),
-                    sa.column('scope_territory', sa.String()), sa.column('created_at', sa.DateTime(timezone=True)),
-                    sa.column('updated_at', sa.DateTime(timezone=True)))
-aliases = sa.table('partner_aliases', sa.column('id', sa.Uuid()), sa.column('partner_id', sa.Uuid()),
-                   sa.column('alias', sa.String()), sa.column('normalized', sa.String()),
-                   sa.column('scope_key', sa.String()))
-plans = sa.table('plans', sa.column('id', sa.Uuid()), sa.column('territory', sa.String()),
-                 sa.column('created_at', sa.DateTime(timezone=True)))
-items = sa.table('items', sa.column('id', sa.Uuid()), sa.column('plan_id', sa.Uuid()),
-                 sa.column('needs_review', sa.Boolean()), sa.column('review_reason', sa.Text()),
-                 sa.column('review_flags', sa.JSON()))
-item_partners = sa.table('item_partners', sa.column('item_id', sa.Uuid()), sa.column('partner_id', sa.Uuid()))
+partners = sa.table(
+    "partners",
+    sa.column("id", sa.Uuid()),
+    sa.column("name", sa.String()),
+    sa.column("kind", sa.String()),
+    sa.column("is_group", sa.Boolean()),
+    sa.column("siret", sa.String()),
+    sa.column("scope_plan_id", sa.Uuid()),
+    sa.column("scope_territory", sa.String()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("updated_at", sa.DateTime(timezone=True)),
+)
+aliases = sa.table(
+    "partner_aliases",
+    sa.column("id", sa.Uuid()),
+    sa.column("partner_id", sa.Uuid()),
+    sa.column("alias", sa.String()),
+    sa.column("normalized", sa.String()),
+    sa.column("scope_key", sa.String()),
+)
+plans = sa.table(
+    "plans",
+    sa.column("id", sa.Uuid()),
+    sa.column("territory", sa.String()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+items = sa.table(
+    "items",
+    sa.column("id", sa.Uuid()),
+    sa.column("plan_id", sa.Uuid()),
+    sa.column("needs_review", sa.Boolean()),
+    sa.column("review_reason", sa.Text()),
+    sa.column("review_flags", sa.JSON()),
+)
+item_partners = sa.table("item_partners", sa.column("item_id", sa.Uuid()), sa.column("partner_id", sa.Uuid()))
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('partners', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('scope_plan_id', sa.Uuid(), nullable=True))
-        batch_op.add_column(sa.Column('scope_territory', sa.String(length=200), nullable=True))
-        batch_op.drop_constraint(batch_op.f('uq_partners_name'), type_='unique')
-        batch_op.create_index(batch_op.f('ix_partners_scope_plan_id'), ['scope_plan_id'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_partners_scope_plan_id_plans'), 'plans', ['scope_plan_id'], ['id'],
-                                    ondelete='SET NULL')
-        batch_op.create_check_constraint(batch_op.f('ck_partners_organisation_unscoped'),
-                                         'is_group OR (scope_plan_id IS NULL AND scope_territory IS NULL)')
-        batch_op.create_check_constraint(batch_op.f('ck_partners_one_scope'),
-                                         'scope_plan_id IS NULL OR scope_territory IS NULL')
-    with op.batch_alter_table('partner_aliases', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('scope_key', sa.String(length=320), server_default='', nullable=False))
-        batch_op.drop_constraint(batch_op.f('uq_partner_aliases_normalized'), type_='unique')
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('review_flags', sa.JSON(), server_default=sa.text("'[]'"), nullable=False))
-    op.create_table('plan_imports',
-    sa.Column('plan_id', sa.Uuid(), nullable=False),
-    sa.Column('text_sha256', sa.String(length=64), nullable=False),
-    sa.Column('imported_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_plan_imports_plan_id_plans'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_imports')),
-    sa.UniqueConstraint('text_sha256', name=op.f('uq_plan_imports_text_sha256'))
+    with op.batch_alter_table("partners", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("scope_plan_id", sa.Uuid(), nullable=True))
+        batch_op.add_column(sa.Column("scope_territory", sa.String(length=200), nullable=True))
+        batch_op.drop_constraint(batch_op.f("uq_partners_name"), type_="unique")
+        batch_op.create_index(batch_op.f("ix_partners_scope_plan_id"), ["scope_plan_id"], unique=False)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_partners_scope_plan_id_plans"),
+            "plans",
+            ["scope_plan_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch_op.create_check_constraint(
+            batch_op.f("ck_partners_organisation_unscoped"),
+            "is_group OR (scope_plan_id IS NULL AND scope_territory IS NULL)",
+        )
+        batch_op.create_check_constraint(
+            batch_op.f("ck_partners_one_scope"), "scope_plan_id IS NULL OR scope_territory IS NULL"
+        )
+    with op.batch_alter_table("partner_aliases", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("scope_key", sa.String(length=320), server_default="", nullable=False))
+        batch_op.drop_constraint(batch_op.f("uq_partner_aliases_normalized"), type_="unique")
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("review_flags", sa.JSON(), server_default=sa.text("'[]'"), nullable=False)
+        )
+    op.create_table(
+        "plan_imports",
+        sa.Column("plan_id", sa.Uuid(), nullable=False),
+        sa.Column("text_sha256", sa.String(length=64), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["plan_id"], ["plans.id"], name=op.f("fk_plan_imports_plan_id_plans"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_imports")),
+        sa.UniqueConstraint("text_sha256", name=op.f("uq_plan_imports_text_sha256")),
     )
-    with op.batch_alter_table('plan_imports', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_plan_imports_plan_id'), ['plan_id'], unique=False)
-    with op.batch_alter_table('plans', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_plans_import_key'), type_='unique')
-        batch_op.drop_column('import_key')
+    with op.batch_alter_table("plan_imports", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_plan_imports_plan_id"), ["plan_id"], unique=False)
+    with op.batch_alter_table("plans", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_plans_import_key"), type_="unique")
+        batch_op.drop_column("import_key")
 
     connection = op.get_bind()
     _review_reasons_to_flags(connection)
     _scope_existing_groups(connection)
     _recompute_keys(connection, _normalize, scoped=True)
-    with op.batch_alter_table('partner_aliases', schema=None) as batch_op:
-        batch_op.create_unique_constraint('uq_partner_aliases_scope_key_normalized', ['scope_key', 'normalized'])
+    with op.batch_alter_table("partner_aliases", schema=None) as batch_op:
+        batch_op.create_unique_constraint(
+            "uq_partner_aliases_scope_key_normalized", ["scope_key", "normalized"]
+        )
 
 
 def _review_reasons_to_flags(connection: sa.Connection) -> None:
-    rows = connection.execute(sa.select(items.c.id, items.c.review_reason)
-                              .where(items.c.review_reason.is_not(None))).all()
+    rows = connection.execute(
+        sa.select(items.c.id, items.c.review_reason).where(items.c.review_reason.is_not(None))
+    ).all()
     for item_id, reason in rows:
         flags = [{"code": "review", "message": line} for line in reason.splitlines() if line.strip()]
         connection.execute(items.update().where(items.c.id == item_id).values(review_flags=flags))
 
 
 def _scope_existing_groups(connection: sa.Connection) -> None:
-    every_plan = {plan_id: (territory, created_at) for plan_id, territory, created_at
-                  in connection.execute(sa.select(plans.c.id, plans.c.territory, plans.c.created_at)).all()}
+    every_plan = {
+        plan_id: (territory, created_at)
+        for plan_id, territory, created_at in connection.execute(
+            sa.select(plans.c.id, plans.c.territory, plans.c.created_at)
+        ).all()
+    }
     groups = connection.execute(sa.select(partners).where(partners.c.is_group)).mappings().all()
     using: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     for group_id, plan_id in connection.execute(
-            sa.select(item_partners.c.partner_id, items.c.plan_id).join(items, items.c.id == item_partners.c.item_id)
-            .where(item_partners.c.partner_id.in_([group['id'] for group in groups]))).all():
+        sa.select(item_partners.c.partner_id, items.c.plan_id)
+        .join(items, items.c.id == item_partners.c.item_id)
+        .where(item_partners.c.partner_id.in_([group["id"] for group in groups]))
+    ).all():
         using[group_id].add(plan_id)
     all_territories = {_normalize(territory or "") for territory, _ in every_plan.values()}
     for group in groups:
-        used = sorted(using[group['id']], key=lambda plan_id: every_plan[plan_id][1])
+        used = sorted(using[group["id"]], key=lambda plan_id: every_plan[plan_id][1])
         territories = {_normalize(every_plan[plan_id][0] or "") for plan_id in used}
         if len(used) == 1:
-            _place(connection, group['id'], plan_id=used[0])
+            _place(connection, group["id"], plan_id=used[0])
         elif used and len(territories) == 1 and "" not in territories:
-            _place(connection, group['id'], territory=every_plan[used[0]][0])
+            _place(connection, group["id"], territory=every_plan[used[0]][0])
         elif used:
-            _place(connection, group['id'], plan_id=used[0])
+            _place(connection, group["id"], plan_id=used[0])
             for plan_id in used[1:]:
                 _copy_for_plan(connection, group, plan_id)
         elif len(every_plan) == 1:
-            _place(connection, group['id'], plan_id=next(iter(every_plan)))
+            _place(connection, group["id"], plan_id=next(iter(every_plan)))
         elif len(all_territories) == 1 and "" not in all_territories:
-            _place(connection, group['id'], territory=next(iter(every_plan.values()))[0])
+            _place(connection, group["id"], territory=next(iter(every_plan.values()))[0])
         else:
-            _place(connection, group['id'])
+            _place(connection, group["id"])
 
 
 def _scope_key(group_id: uuid.UUID, plan_id: uuid.UUID | None, territory: str | None) -> str:
@@ -166,49 +212,90 @@ def _scope_key(group_id: uuid.UUID, plan_id: uuid.UUID | None, territory: str | 
     return f"unscoped:{group_id}"
 
 
-def _place(connection: sa.Connection, group_id: uuid.UUID, plan_id: uuid.UUID | None = None,
-           territory: str | None = None) -> None:
-    connection.execute(partners.update().where(partners.c.id == group_id)
-                       .values(scope_plan_id=plan_id, scope_territory=territory))
-    connection.execute(aliases.update().where(aliases.c.partner_id == group_id)
-                       .values(scope_key=_scope_key(group_id, plan_id, territory)))
+def _place(
+    connection: sa.Connection,
+    group_id: uuid.UUID,
+    plan_id: uuid.UUID | None = None,
+    territory: str | None = None,
+) -> None:
+    connection.execute(
+        partners.update()
+        .where(partners.c.id == group_id)
+        .values(scope_plan_id=plan_id, scope_territory=territory)
+    )
+    connection.execute(
+        aliases.update()
+        .where(aliases.c.partner_id == group_id)
+        .values(scope_key=_scope_key(group_id, plan_id, territory))
+    )
 
 
 def _copy_for_plan(connection: sa.Connection, group: sa.RowMapping, plan_id: uuid.UUID) -> None:
     """An empty copy of `group` for `plan_id`, named by that plan's items instead, which are flagged."""
     copy_id = uuid.uuid4()
     now = datetime.now(UTC)
-    connection.execute(partners.insert().values(
-        id=copy_id, name=group['name'], kind=group['kind'], is_group=True, siret=group['siret'],
-        scope_plan_id=plan_id, scope_territory=None, created_at=now, updated_at=now))
-    for alias, normalized in connection.execute(sa.select(aliases.c.alias, aliases.c.normalized)
-                                                .where(aliases.c.partner_id == group['id'])).all():
-        connection.execute(aliases.insert().values(id=uuid.uuid4(), partner_id=copy_id, alias=alias,
-                                                   normalized=normalized, scope_key=f"plan:{plan_id}"))
+    connection.execute(
+        partners.insert().values(
+            id=copy_id,
+            name=group["name"],
+            kind=group["kind"],
+            is_group=True,
+            siret=group["siret"],
+            scope_plan_id=plan_id,
+            scope_territory=None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    for alias, normalized in connection.execute(
+        sa.select(aliases.c.alias, aliases.c.normalized).where(aliases.c.partner_id == group["id"])
+    ).all():
+        connection.execute(
+            aliases.insert().values(
+                id=uuid.uuid4(),
+                partner_id=copy_id,
+                alias=alias,
+                normalized=normalized,
+                scope_key=f"plan:{plan_id}",
+            )
+        )
     plan_items = sa.select(items.c.id).where(items.c.plan_id == plan_id)
-    connection.execute(item_partners.update().where(item_partners.c.partner_id == group['id'],
-                                                    item_partners.c.item_id.in_(plan_items))
-                       .values(partner_id=copy_id))
-    message = _MOVED_MESSAGE.format(name=group['name'])
+    connection.execute(
+        item_partners.update()
+        .where(item_partners.c.partner_id == group["id"], item_partners.c.item_id.in_(plan_items))
+        .values(partner_id=copy_id)
+    )
+    message = _MOVED_MESSAGE.format(name=group["name"])
     for item_id, reason, flags in connection.execute(
-            sa.select(items.c.id, items.c.review_reason, items.c.review_flags)
-            .where(items.c.id.in_(sa.select(item_partners.c.item_id).where(item_partners.c.partner_id == copy_id)))
+        sa.select(items.c.id, items.c.review_reason, items.c.review_flags).where(
+            items.c.id.in_(sa.select(item_partners.c.item_id).where(item_partners.c.partner_id == copy_id))
+        )
     ).all():
         flags = json.loads(flags) if isinstance(flags, str) else list(flags or [])
-        connection.execute(items.update().where(items.c.id == item_id).values(
-            needs_review=True, review_reason="\n".join(filter(None, [reason, message])),
-            review_flags=[*flags, {"code": "group-without-members", "message": message}]))
+        connection.execute(
+            items.update()
+            .where(items.c.id == item_id)
+            .values(
+                needs_review=True,
+                review_reason="\n".join(filter(None, [reason, message])),
+                review_flags=[*flags, {"code": "group-without-members", "message": message}],
+            )
+        )
 
 
 def _recompute_keys(connection: sa.Connection, normalize: Callable[[str], str], scoped: bool) -> None:
     """Every alias row gets the key `normalize` gives; a key already held in its scope (across the directory when
     not `scoped`) by an earlier partner is dropped, or, for a partner's name, the name is numbered."""
     held: set[tuple[str, str]] = set()
-    rows = connection.execute(sa.select(partners.c.id, partners.c.name)
-                              .order_by(partners.c.created_at, partners.c.id)).all()
+    rows = connection.execute(
+        sa.select(partners.c.id, partners.c.name).order_by(partners.c.created_at, partners.c.id)
+    ).all()
     for partner_id, name in rows:
-        names = connection.execute(sa.select(aliases.c.id, aliases.c.alias, aliases.c.scope_key)
-                                   .where(aliases.c.partner_id == partner_id)).all()
+        names = connection.execute(
+            sa.select(aliases.c.id, aliases.c.alias, aliases.c.scope_key).where(
+                aliases.c.partner_id == partner_id
+            )
+        ).all()
         names = sorted(names, key=lambda row: (row.alias != name, row.alias))  # its name first
         for alias_id, alias, scope in names:
             scope = scope if scoped else ""
@@ -224,30 +311,32 @@ def _recompute_keys(connection: sa.Connection, normalize: Callable[[str], str], 
                 connection.execute(aliases.delete().where(aliases.c.id == alias_id))
                 continue
             held.add((scope, key))
-            connection.execute(aliases.update().where(aliases.c.id == alias_id).values(alias=alias, normalized=key))
+            connection.execute(
+                aliases.update().where(aliases.c.id == alias_id).values(alias=alias, normalized=key)
+            )
 
 
 def downgrade() -> None:
     connection = op.get_bind()
-    with op.batch_alter_table('partner_aliases', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_partner_aliases_scope_key_normalized', type_='unique')
+    with op.batch_alter_table("partner_aliases", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_partner_aliases_scope_key_normalized", type_="unique")
     _recompute_keys(connection, _former_normalize, scoped=False)
-    with op.batch_alter_table('plans', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('import_key', sa.String(length=200), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_plans_import_key'), ['import_key'])
-    with op.batch_alter_table('plan_imports', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_plan_imports_plan_id'))
-    op.drop_table('plan_imports')
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.drop_column('review_flags')
-    with op.batch_alter_table('partner_aliases', schema=None) as batch_op:
-        batch_op.create_unique_constraint(batch_op.f('uq_partner_aliases_normalized'), ['normalized'])
-        batch_op.drop_column('scope_key')
-    with op.batch_alter_table('partners', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('ck_partners_one_scope'), type_='check')
-        batch_op.drop_constraint(batch_op.f('ck_partners_organisation_unscoped'), type_='check')
-        batch_op.drop_constraint(batch_op.f('fk_partners_scope_plan_id_plans'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_partners_scope_plan_id'))
-        batch_op.create_unique_constraint(batch_op.f('uq_partners_name'), ['name'])
-        batch_op.drop_column('scope_territory')
-        batch_op.drop_column('scope_plan_id')
+    with op.batch_alter_table("plans", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("import_key", sa.String(length=200), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f("uq_plans_import_key"), ["import_key"])
+    with op.batch_alter_table("plan_imports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plan_imports_plan_id"))
+    op.drop_table("plan_imports")
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_column("review_flags")
+    with op.batch_alter_table("partner_aliases", schema=None) as batch_op:
+        batch_op.create_unique_constraint(batch_op.f("uq_partner_aliases_normalized"), ["normalized"])
+        batch_op.drop_column("scope_key")
+    with op.batch_alter_table("partners", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("ck_partners_one_scope"), type_="check")
+        batch_op.drop_constraint(batch_op.f("ck_partners_organisation_unscoped"), type_="check")
+        batch_op.drop_constraint(batch_op.f("fk_partners_scope_plan_id_plans"), type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_partners_scope_plan_id"))
+        batch_op.create_unique_constraint(batch_op.f("uq_partners_name"), ["name"])
+        batch_op.drop_column("scope_territory")
+        batch_op.drop_column("scope_plan_id")

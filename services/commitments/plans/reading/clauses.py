@@ -33,19 +33,47 @@ from services.commitments.plans.reading.words import (
 _CITY = {"ville", "commune", "municipalite", "mairie", "collectivite"}
 _PRONOUNS_BEFORE_VERB = {"leur", "lui", "y", "en", "les", "l'", "se", "s'", "nous"}
 # "la possibilité de", "d'", "pour", "afin de"… opening what is asked once the addressee is named.
-_TITLE_OPENERS = ({"de", "d'", "à", "pour", "sur", "qu'il", "qu'elle", "qu'ils", "qu'elles"},
-                  {("afin", "de"), ("afin", "d'"), ("afin", "que"), ("afin", "qu'"), ("en", "vue", "de"), ("en", "vue", "d'"), ("au", "sujet", "de"),
-                   ("au", "sujet", "du"), ("au", "sujet", "des"), ("qu'", "il"), ("qu'", "elle"), ("qu'", "ils"),
-                   ("qu'", "elles"), ("pour", "qu'", "il"), ("pour", "qu'", "elle"), ("pour", "qu'", "ils"),
-                   ("pour", "qu'", "elles"), ("pour", "que")})
+_TITLE_OPENERS = (
+    {"de", "d'", "à", "pour", "sur", "qu'il", "qu'elle", "qu'ils", "qu'elles"},
+    {
+        ("afin", "de"),
+        ("afin", "d'"),
+        ("afin", "que"),
+        ("afin", "qu'"),
+        ("en", "vue", "de"),
+        ("en", "vue", "d'"),
+        ("au", "sujet", "de"),
+        ("au", "sujet", "du"),
+        ("au", "sujet", "des"),
+        ("qu'", "il"),
+        ("qu'", "elle"),
+        ("qu'", "ils"),
+        ("qu'", "elles"),
+        ("pour", "qu'", "il"),
+        ("pour", "qu'", "elle"),
+        ("pour", "qu'", "ils"),
+        ("pour", "qu'", "elles"),
+        ("pour", "que"),
+    },
+)
 _ASSOCIATION = re.compile(
     r"\b(?P<marker>(?:avec (?:l'appui|l'aide|la participation|le (?:soutien|concours|partenariat|financement|appui)"
     r"(?: (?:financier|technique|actif|logistique))?)|aux cotes|aupres) (?=d)"
     r"|(?:en (?:lien|partenariat|concertation|collaboration|cooperation|association|relation"
     r"|coordination|liaison) (?:(?:tres |plus )?etroite?s? |etroitement |permanente? |constante? )?avec"
-    r"|conjointement avec|de concert avec|main dans la main avec|(?:en )?(?:y )?associant|avec)(?=[\s']))")
-_LIST_SEPARATORS = (("au", "travers", "de"), ("au", "travers", "du"), ("au", "travers", "des"),
-                    ("au", "travers", "d'"), ("ainsi", "que"), ("via",), ("notamment",), ("et",), (",",))
+    r"|conjointement avec|de concert avec|main dans la main avec|(?:en )?(?:y )?associant|avec)(?=[\s']))"
+)
+_LIST_SEPARATORS = (
+    ("au", "travers", "de"),
+    ("au", "travers", "du"),
+    ("au", "travers", "des"),
+    ("au", "travers", "d'"),
+    ("ainsi", "que"),
+    ("via",),
+    ("notamment",),
+    ("et",),
+    (",",),
+)
 
 
 @dataclass
@@ -64,12 +92,12 @@ class Clause:
 
 def _quote(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
-    return f"« {text if len(text) <= limit else text[:limit - 1] + '…'} »"
+    return f"« {text if len(text) <= limit else text[: limit - 1] + '…'} »"
 
 
 def _skip_adverbs(tokens: list[Token], position: int) -> int:
     while position < len(tokens):
-        pair = " ".join(token.low for token in tokens[position:position + 2])
+        pair = " ".join(token.low for token in tokens[position : position + 2])
         if pair in {"en outre", "par ailleurs", "de plus", "à ce titre", "en parallèle", "dans ce cadre"}:
             position += 2
         elif tokens[position].low in ADVERBS or (tokens[position].text == "," and position > 0):
@@ -90,8 +118,10 @@ def _subject_end(tokens: list[Token], clause: Clause) -> int | None:
             position += 1
     if position < len(tokens) and tokens[position].text in {",", "("}:  # an incise: ", en lien avec X,"
         closing = {",": ",", "(": ")"}[tokens[position].text]
-        position = next((index + 1 for index in range(position + 1, len(tokens)) if tokens[index].text == closing),
-                        position)
+        position = next(
+            (index + 1 for index in range(position + 1, len(tokens)) if tokens[index].text == closing),
+            position,
+        )
     if position < len(tokens) and tokens[position].low == "et":  # "La Ville et le Département demandent"
         readings, position = read_names(tokens, position + 1, "subject")
         clause.associated += [reading.party for reading in readings if reading.party]
@@ -110,14 +140,18 @@ def _title_start(tokens: list[Token], position: int) -> int:
     if position < len(tokens) and tokens[position].text == ",":  # ", propriétaire des murs, de définir"
         for index in range(position + 1, min(len(tokens), position + 15)):
             if tokens[index].text == "," and index + 1 < len(tokens):
-                if tokens[index + 1].low in _TITLE_OPENERS[0] or tokens[index + 1].low in {"afin", "en", "qu'"}:
+                if tokens[index + 1].low in _TITLE_OPENERS[0] or tokens[index + 1].low in {
+                    "afin",
+                    "en",
+                    "qu'",
+                }:
                     position = index + 1
                 break
     if position < len(tokens) and tokens[position].text == ",":
         position += 1
     singles, sequences = _TITLE_OPENERS
     for sequence in sorted(sequences, key=len, reverse=True):
-        if tuple(token.low for token in tokens[position:position + len(sequence)]) == sequence:
+        if tuple(token.low for token in tokens[position : position + len(sequence)]) == sequence:
             return position + len(sequence)
     if position < len(tokens) and tokens[position].low in singles:
         return position + 1
@@ -134,15 +168,26 @@ def _addressees(tokens: list[Token], position: int, verb: str) -> tuple[list[Nam
     if "that" in constructions or verb == "demander":
         if token.low in {"que", "qu'"}:
             return read_names(tokens, position + 1, "subject")
-        if token.low == "à" and following is not None and following.low == "ce" and position + 2 < len(tokens) \
-                and tokens[position + 2].low in {"que", "qu'"}:
+        if (
+            token.low == "à"
+            and following is not None
+            and following.low == "ce"
+            and position + 2 < len(tokens)
+            and tokens[position + 2].low in {"que", "qu'"}
+        ):
             return read_names(tokens, position + 3, "subject")
     if "near" in constructions and token.low == "auprès" and following is not None:
         return read_names(tokens, position + 1, "list-de")
     if "to" in constructions and token.low in {"à", "au", "aux"}:
         readings, end = read_names(tokens, position, "addressee")
-        while readings and (readings[-1].boundary == "and-to" or (  # "à l'État et à la Région", ", à la Région"
-                readings[-1].boundary == "comma" and end + 1 < len(tokens) and tokens[end + 1].low in {"à", "au", "aux"})):
+        while readings and (
+            readings[-1].boundary == "and-to"
+            or (  # "à l'État et à la Région", ", à la Région"
+                readings[-1].boundary == "comma"
+                and end + 1 < len(tokens)
+                and tokens[end + 1].low in {"à", "au", "aux"}
+            )
+        ):
             more, more_end = read_names(tokens, end + 1, "addressee")
             if not more:
                 break
@@ -152,9 +197,17 @@ def _addressees(tokens: list[Token], position: int, verb: str) -> tuple[list[Nam
         return read_names(tokens, position, "list-de")
     if "direct" in constructions and (token.low in ARTICLES or (token.capitalised and token.is_word)):
         thing = position + (1 if token.low in ARTICLES else 0)
-        if thing < len(tokens) and tokens[thing].folded in REQUESTED_THINGS:  # "le soutien financier de l'État"
-            complement = next((index for index in range(thing + 1, min(len(tokens), thing + 4))
-                               if tokens[index].low in {"de", "du", "des", "d'"}), None)
+        if (
+            thing < len(tokens) and tokens[thing].folded in REQUESTED_THINGS
+        ):  # "le soutien financier de l'État"
+            complement = next(
+                (
+                    index
+                    for index in range(thing + 1, min(len(tokens), thing + 4))
+                    if tokens[index].low in {"de", "du", "des", "d'"}
+                ),
+                None,
+            )
             return read_names(tokens, complement, "list-de") if complement is not None else None
         readings, end = read_names(tokens, position, "addressee")
         if verb in TO_DO_VERBS and readings and readings[-1].boundary != "verb":
@@ -166,16 +219,24 @@ def _addressees(tokens: list[Token], position: int, verb: str) -> tuple[list[Nam
 def _listed_partners(tokens: list[Token], opening: int) -> tuple[list[NameReading], int, bool]:
     """The partners listed in "ses partenaires (A au travers de B, C...)"; where the list ends; if it is open."""
     closing = closing_paren(tokens, opening)
-    inside = tokens[opening + 1:closing if closing is not None else len(tokens)]
+    inside = tokens[opening + 1 : closing if closing is not None else len(tokens)]
     readings: list[NameReading] = []
     position = 0
     while position < len(inside):
-        separator = next((len(words) for words in _LIST_SEPARATORS
-                          if tuple(token.low for token in inside[position:position + len(words)]) == words), 0)
+        separator = next(
+            (
+                len(words)
+                for words in _LIST_SEPARATORS
+                if tuple(token.low for token in inside[position : position + len(words)]) == words
+            ),
+            0,
+        )
         reading = None if separator else read_name(inside, position, "list")
         if reading is not None:
             readings.append(reading)
-        position = reading.end if reading is not None and reading.end > position else position + max(separator, 1)
+        position = (
+            reading.end if reading is not None and reading.end > position else position + max(separator, 1)
+        )
     open_list = any(token.text in {"...", "…"} or token.folded == "etc" for token in inside)
     return readings, (closing + 1 if closing is not None else len(tokens)), open_list
 
@@ -196,16 +257,25 @@ def _read_request(tokens: list[Token], text: str, verb_at: int, clause: Clause) 
             named = [reading.party for reading in listed if reading.party]
             if named:
                 clause.lead, clause.associated = named[0], clause.associated + named[1:]
-                clause.flag("addressees-from-list", f"demande adressée à {_quote(first.words)} : responsable "
-                                                    f"déduit de la liste ({named[0].name}), à confirmer")
+                clause.flag(
+                    "addressees-from-list",
+                    f"demande adressée à {_quote(first.words)} : responsable "
+                    f"déduit de la liste ({named[0].name}), à confirmer",
+                )
                 readings = listed
             else:
-                clause.flag("addressee-missing", f"demande adressée à {_quote(first.words)} : partenaire à préciser")
+                clause.flag(
+                    "addressee-missing", f"demande adressée à {_quote(first.words)} : partenaire à préciser"
+                )
             if open_list:
-                clause.flag("open-list", "liste de partenaires ouverte (« ... ») : partenaires associés à compléter")
+                clause.flag(
+                    "open-list", "liste de partenaires ouverte (« ... ») : partenaires associés à compléter"
+                )
         else:
-            clause.flag("addressee-missing", f"demande adressée à {_quote(first.words)} sans les nommer : "
-                                             "partenaire à préciser")
+            clause.flag(
+                "addressee-missing",
+                f"demande adressée à {_quote(first.words)} sans les nommer : partenaire à préciser",
+            )
     else:
         parties = [reading.party for reading in readings if reading.party]
         if not parties:
@@ -213,12 +283,17 @@ def _read_request(tokens: list[Token], text: str, verb_at: int, clause: Clause) 
         clause.lead, clause.associated = parties[0], clause.associated + parties[1:]
         if len(parties) > 1:
             names = ", ".join(_quote(party.name) for party in parties)
-            clause.flag("several-addressees", f"demande adressée à plusieurs partenaires ({names}) : "
-                                              f"{_quote(parties[0].name)} retenu comme responsable, à confirmer")
+            clause.flag(
+                "several-addressees",
+                f"demande adressée à plusieurs partenaires ({names}) : "
+                f"{_quote(parties[0].name)} retenu comme responsable, à confirmer",
+            )
     for reading in readings:
         if reading.party and reading.why_uncertain:
-            clause.flag("partner-name-uncertain", f"nom du partenaire {_quote(reading.party.name, 90)} incertain : "
-                                                  f"{reading.why_uncertain}")
+            clause.flag(
+                "partner-name-uncertain",
+                f"nom du partenaire {_quote(reading.party.name, 90)} incertain : {reading.why_uncertain}",
+            )
     clause.kind = "request"
     return _title_start(tokens, end)
 
@@ -258,10 +333,14 @@ def classify(text: str) -> Clause:
 
 
 def _classify_after_city_subject(tokens: list[Token], text: str, verb_at: int, clause: Clause) -> None:
-    if tokens[verb_at].folded in {"va", "vont"} and verb_at + 1 < len(tokens) and request_verb(tokens[verb_at + 1]):
+    if (
+        tokens[verb_at].folded in {"va", "vont"}
+        and verb_at + 1 < len(tokens)
+        and request_verb(tokens[verb_at + 1])
+    ):
         verb_at += 1  # "La Ville va demander à …"
     if (title_at := _read_request(tokens, text, verb_at, clause)) is not None:
-        clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
+        clause.title_source = text[tokens[title_at].start :] if title_at < len(tokens) else ""
         _check_coordinations(tokens, text, title_at, clause)
         return
     verb = tokens[verb_at]
@@ -271,29 +350,42 @@ def _classify_after_city_subject(tokens: list[Token], text: str, verb_at: int, c
         if (title := commitment_title(tokens, text, verb_at)) is not None:
             clause.title_source = title  # "proposera aux familles un accompagnement": the city's offer
             return
-        clause.title_source = text[verb.start:]
-        clause.flag("addressee-not-partner", f"demande adressée à {_quote(found[0][0].words)}, qui ne sont pas une "
-                                             "organisation partenaire : engagement de la Ville à vérifier")
+        clause.title_source = text[verb.start :]
+        clause.flag(
+            "addressee-not-partner",
+            f"demande adressée à {_quote(found[0][0].words)}, qui ne sont pas une "
+            "organisation partenaire : engagement de la Ville à vérifier",
+        )
         return
     if asking in ASKING:  # "La Ville demande que soit étudiée …": asked, but of whom?
-        clause.kind, clause.title_source = "request", text[verb.start:]
-        clause.flag("addressee-missing", f"demande sans partenaire nommé ({_quote(text[verb.start:], 70)}) : "
-                                         "partenaire à préciser")
+        clause.kind, clause.title_source = "request", text[verb.start :]
+        clause.flag(
+            "addressee-missing",
+            f"demande sans partenaire nommé ({_quote(text[verb.start :], 70)}) : partenaire à préciser",
+        )
         return
     if (title := commitment_title(tokens, text, verb_at)) is not None:  # "proposera des ateliers" too
         clause.title_source = title
         for index in _coordinated(tokens, verb_at + 1):  # "s'engage à … et demande au CSCB de …"
             if index < len(tokens) and (title_at := _read_request(tokens, text, index, clause)) is not None:
-                clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
-                commitment = text[tokens[_start_of_sentence_verb(tokens, verb_at)].start:tokens[index - 1].end]
+                clause.title_source = text[tokens[title_at].start :] if title_at < len(tokens) else ""
+                commitment = text[
+                    tokens[_start_of_sentence_verb(tokens, verb_at)].start : tokens[index - 1].end
+                ]
                 commitment = commitment.strip(" ,").removesuffix(" et").strip(" ,")
-                clause.flag("request-and-commitment", f"la puce contient aussi un engagement de la Ville "
-                                                      f"({_quote(commitment)}) : à scinder ou à confirmer")
+                clause.flag(
+                    "request-and-commitment",
+                    f"la puce contient aussi un engagement de la Ville "
+                    f"({_quote(commitment)}) : à scinder ou à confirmer",
+                )
                 break
         return
-    clause.title_source = text[verb.start:]
-    clause.flag("verb-not-recognised", f"verbe « {verb.text} » non reconnu (ou sans destinataire) : demande "
-                                       "ou engagement de la Ville à vérifier")
+    clause.title_source = text[verb.start :]
+    clause.flag(
+        "verb-not-recognised",
+        f"verbe « {verb.text} » non reconnu (ou sans destinataire) : demande "
+        "ou engagement de la Ville à vérifier",
+    )
 
 
 def _start_of_sentence_verb(tokens: list[Token], verb_at: int) -> int:
@@ -304,15 +396,20 @@ def _check_coordinations(tokens: list[Token], text: str, after: int, clause: Cla
     """A second request or a commitment of the city coordinated after a request."""
     for index in _coordinated(tokens, after):
         token = tokens[index]
-        if token.low in {"à", "au", "aux"} and tokens[index - 1].low == "et":  # "… et à la Région d'accélérer"
+        if (
+            token.low in {"à", "au", "aux"} and tokens[index - 1].low == "et"
+        ):  # "… et à la Région d'accélérer"
             readings, _ = read_names(tokens, index, "addressee")
             others = [reading.party for reading in readings if reading.party]
             if others and readings[-1].boundary == "verb":
                 clause.associated += others
                 names = ", ".join(_quote(party.name) for party in others)
-                clause.flag("several-addressees", f"demande adressée aussi à {names} : "
-                                                  f"{_quote(clause.lead.name if clause.lead else '?')} retenu comme "
-                                                  "responsable, à confirmer")
+                clause.flag(
+                    "several-addressees",
+                    f"demande adressée aussi à {names} : "
+                    f"{_quote(clause.lead.name if clause.lead else '?')} retenu comme "
+                    "responsable, à confirmer",
+                )
                 continue
         if request_verb(token) and tokens[index - 1].low not in {"leur", "lui"}:
             extra = Clause(kind="commitment", title_source="")
@@ -320,18 +417,25 @@ def _check_coordinations(tokens: list[Token], text: str, after: int, clause: Cla
                 others = [extra.lead, *extra.associated]
                 clause.associated += others
                 names = ", ".join(_quote(party.name) for party in others)
-                clause.flag("several-addressees", f"deuxième demande dans la puce, adressée à {names} : "
-                                                  f"{_quote(clause.lead.name if clause.lead else '?')} retenu comme "
-                                                  "responsable, à confirmer")
+                clause.flag(
+                    "several-addressees",
+                    f"deuxième demande dans la puce, adressée à {names} : "
+                    f"{_quote(clause.lead.name if clause.lead else '?')} retenu comme "
+                    "responsable, à confirmer",
+                )
                 clause.flags += [flag for flag in extra.flags if flag.code == "partner-name-uncertain"]
                 continue
         reflexive = tokens[index - 1].low in {"s'", "se"}
         if (reflexive and token.folded in {"engage", "engagera"}) or (
-                future_infinitive(token.folded) and not _may_have_another_subject(tokens, index)):
+            future_infinitive(token.folded) and not _may_have_another_subject(tokens, index)
+        ):
             start = tokens[index - 1].start if reflexive else token.start
-            wording = text[start:tokens[min(index + 3, len(tokens) - 1)].end]
-            clause.flag("request-and-commitment", f"la puce contient aussi un engagement de la Ville "
-                                                  f"({_quote(wording)}) : à scinder ou à confirmer")
+            wording = text[start : tokens[min(index + 3, len(tokens) - 1)].end]
+            clause.flag(
+                "request-and-commitment",
+                f"la puce contient aussi un engagement de la Ville "
+                f"({_quote(wording)}) : à scinder ou à confirmer",
+            )
             return
 
 
@@ -345,14 +449,17 @@ def _classify_without_city_subject(tokens: list[Token], text: str, clause: Claus
     first = tokens[0] if tokens else None
     if first is not None and first.capitalised and first.is_word:
         if request_verb(first) and (title_at := _read_request(tokens, text, 0, clause)) is not None:
-            clause.title_source = text[tokens[title_at].start:] if title_at < len(tokens) else ""
+            clause.title_source = text[tokens[title_at].start :] if title_at < len(tokens) else ""
             return  # "Demander à la Mission locale de …": a request of the city
         lowered = Token(first.start, first.end, first.text.lower(), first.low, first.folded)
         if looks_like_infinitive(lowered):  # "Mettre en place …": an action of the city, by convention
             clause.title_source = text
             return
-    clause.flag("verb-not-recognised", f"la puce ne commence ni par « La Ville » ni par un infinitif "
-                                       f"({_quote(text, 50)}) : demande ou engagement de la Ville à vérifier")
+    clause.flag(
+        "verb-not-recognised",
+        f"la puce ne commence ni par « La Ville » ni par un infinitif "
+        f"({_quote(text, 50)}) : demande ou engagement de la Ville à vérifier",
+    )
 
 
 def _add_associated(tokens: list[Token], text: str, clause: Clause) -> None:
@@ -360,21 +467,28 @@ def _add_associated(tokens: list[Token], text: str, clause: Clause) -> None:
     by_start = {token.start: index for index, token in enumerate(tokens)}
     folded = fold(text)
     for marker in _ASSOCIATION.finditer(folded):
-        after = marker.end() + len(folded[marker.end():]) - len(folded[marker.end():].lstrip())
+        after = marker.end() + len(folded[marker.end() :]) - len(folded[marker.end() :].lstrip())
         index = by_start.get(after)
         if index is None:
             continue
         first = tokens[index]
-        if marker["marker"] == "avec" and not (first.low in ARTICLES or (first.capitalised and first.is_word)):
+        if marker["marker"] == "avec" and not (
+            first.low in ARTICLES or (first.capitalised and first.is_word)
+        ):
             continue  # "avec une attention particulière", "avec ses partenaires", "avec cette association"
-        readings, _ = read_names(tokens, index, "list-de" if first.low in {"de", "du", "des", "d'"} else "list")
+        readings, _ = read_names(
+            tokens, index, "list-de" if first.low in {"de", "du", "des", "d'"} else "list"
+        )
         for reading in readings:
             if reading.party is None:
                 continue
             clause.associated.append(reading.party)
             if reading.why_uncertain:
-                clause.flag("partner-name-uncertain", f"nom du partenaire associé {_quote(reading.party.name, 90)} "
-                                                      f"incertain : {reading.why_uncertain}")
+                clause.flag(
+                    "partner-name-uncertain",
+                    f"nom du partenaire associé {_quote(reading.party.name, 90)} "
+                    f"incertain : {reading.why_uncertain}",
+                )
     seen = {fold(clause.lead.name)} if clause.lead else set()
     unique = []
     for party in clause.associated:

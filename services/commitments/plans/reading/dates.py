@@ -16,28 +16,91 @@ from datetime import date, timedelta
 from services.commitments.plans.reading.model import TargetDate
 from services.commitments.plans.reading.words import fold, lower
 
-_MONTHS = {"janvier": 1, "fevrier": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6, "juillet": 7, "aout": 8,
-           "septembre": 9, "octobre": 10, "novembre": 11, "decembre": 12}
+_MONTHS = {
+    "janvier": 1,
+    "fevrier": 2,
+    "mars": 3,
+    "avril": 4,
+    "mai": 5,
+    "juin": 6,
+    "juillet": 7,
+    "aout": 8,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "decembre": 12,
+}
 # Conventional season bounds (the astronomical ones move by a day from year to year); winter Y runs into Y+1.
-_SEASONS = {"printemps": ((3, 20), (6, 20), "du printemps"), "ete": ((6, 21), (9, 21), "de l'été"),
-            "automne": ((9, 22), (12, 20), "de l'automne"), "hiver": ((12, 21), (3, 19), "de l'hiver")}
-_ORDINALS = {"1er": 1, "1re": 1, "premier": 1, "premiere": 1, "2e": 2, "2eme": 2, "2nd": 2, "2nde": 2,
-             "second": 2, "seconde": 2, "deuxieme": 2, "3e": 3, "3eme": 3, "troisieme": 3, "4e": 4, "4eme": 4,
-             "quatrieme": 4, "dernier": -1}
-_NUMBERS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8,
-            "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "quinze": 15, "dix-huit": 18, "vingt": 20,
-            "vingt-quatre": 24, "trente": 30, "trente-six": 36, "quarante-huit": 48}
+_SEASONS = {
+    "printemps": ((3, 20), (6, 20), "du printemps"),
+    "ete": ((6, 21), (9, 21), "de l'été"),
+    "automne": ((9, 22), (12, 20), "de l'automne"),
+    "hiver": ((12, 21), (3, 19), "de l'hiver"),
+}
+_ORDINALS = {
+    "1er": 1,
+    "1re": 1,
+    "premier": 1,
+    "premiere": 1,
+    "2e": 2,
+    "2eme": 2,
+    "2nd": 2,
+    "2nde": 2,
+    "second": 2,
+    "seconde": 2,
+    "deuxieme": 2,
+    "3e": 3,
+    "3eme": 3,
+    "troisieme": 3,
+    "4e": 4,
+    "4eme": 4,
+    "quatrieme": 4,
+    "dernier": -1,
+}
+_NUMBERS = {
+    "un": 1,
+    "une": 1,
+    "deux": 2,
+    "trois": 3,
+    "quatre": 4,
+    "cinq": 5,
+    "six": 6,
+    "sept": 7,
+    "huit": 8,
+    "neuf": 9,
+    "dix": 10,
+    "onze": 11,
+    "douze": 12,
+    "quinze": 15,
+    "dix-huit": 18,
+    "vingt": 20,
+    "vingt-quatre": 24,
+    "trente": 30,
+    "trente-six": 36,
+    "quarante-huit": 48,
+}
 
 _YEAR = r"(?:19|20)\d{2}"
 _MONTH = r"janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[ée]cembre"
-_ORDINAL = r"1er|1re|premi[eè]re?|2e|2[eè]me|2nde?|second(?:e)?|deuxi[eè]me|3e|3[eè]me|troisi[eè]me|4e|4[eè]me" \
-           r"|quatri[eè]me|dernier"
+_ORDINAL = (
+    r"1er|1re|premi[eè]re?|2e|2[eè]me|2nde?|second(?:e)?|deuxi[eè]me|3e|3[eè]me|troisi[eè]me|4e|4[eè]me"
+    r"|quatri[eè]me|dernier"
+)
 _OF = r"(?:de\s+l'|de\s+la\s+|du\s+|des\s+|de\s+|d')"
-_LEAD = (r"(?P<lead>dès|d'ici(?:\s+à)?|au\s+plus\s+tard|[àa]\s+partir\s+" + _OF + r"?|[àa]\s+compter\s+" + _OF
-         + r"?|avant|jusqu'(?:à|au|en)|[àa]\s+l'horizon(?:\s+" + _OF + r")?|depuis)")
+_LEAD = (
+    r"(?P<lead>dès|d'ici(?:\s+à)?|au\s+plus\s+tard|[àa]\s+partir\s+"
+    + _OF
+    + r"?|[àa]\s+compter\s+"
+    + _OF
+    + r"?|avant|jusqu'(?:à|au|en)|[àa]\s+l'horizon(?:\s+"
+    + _OF
+    + r")?|depuis)"
+)
 _LINK = r"(?P<link>en|à\s+la|à\s+l'|au|aux|le|la|l'|les|dans\s+le|pour)"
-_MODIFIER = (r"(?:(?:à\s+la|la|en|au|le|dans\s+le)\s+)?(?P<mod>début|fin|milieu|courant)(?:\s+" + _OF + r"|\s+)"
-             r"|(?P<mod_mid>mi)(?:-|\s+)|(?P<mod_during>au\s+cours\s+)" + _OF)
+_MODIFIER = (
+    r"(?:(?:à\s+la|la|en|au|le|dans\s+le)\s+)?(?P<mod>début|fin|milieu|courant)(?:\s+" + _OF + r"|\s+)"
+    r"|(?P<mod_mid>mi)(?:-|\s+)|(?P<mod_during>au\s+cours\s+)" + _OF
+)
 _PERIOD = (
     rf"(?P<day>\d{{1,2}})(?:er)?\s+(?P<day_month>{_MONTH})(?:\s+(?P<day_year>{_YEAR}))?"
     rf"|(?P<month>{_MONTH})(?:\s+(?P<month_year>{_YEAR}))?"
@@ -48,19 +111,25 @@ _PERIOD = (
     rf"|(?:l'année\s+|année\s+)?(?P<year>{_YEAR})"
     rf"|(?P<this_year>(?:l'|cette\s+)?année(?:\s+en\s+cours|\s+(?P<next_year>prochaine))?)"
 )
-_DATE = re.compile(rf"(?<![\w'-])(?:{_LEAD}(?:\s+|(?<=[\s'])))?(?:{_LINK}(?:\s+|(?<=')))?(?:{_MODIFIER})?"
-                   rf"(?:{_LINK.replace('link', 'link2')}(?:\s+|(?<=')))?(?:{_PERIOD})(?![\w-])")
+_DATE = re.compile(
+    rf"(?<![\w'-])(?:{_LEAD}(?:\s+|(?<=[\s'])))?(?:{_LINK}(?:\s+|(?<=')))?(?:{_MODIFIER})?"
+    rf"(?:{_LINK.replace('link', 'link2')}(?:\s+|(?<=')))?(?:{_PERIOD})(?![\w-])"
+)
 _DURATION = re.compile(
     r"(?<![\w'])(?P<lead>dans|sous|d'ici(?:\s+à)?|en\s+moins\s+de)\s+(?:les\s+|un\s+délai\s+de\s+|le\s+délai\s+de\s+)?"
     r"(?P<count>\d{1,3}|" + "|".join(sorted(_NUMBERS, key=len, reverse=True)) + r")\s+"
-    r"(?P<unit>jours?|semaines?|mois|ans|an|années?)(?:\s+(?:à\s+venir|qui\s+viennent|prochaine?s?))?(?!\w)")
-_AFTER_AN_EVENT = re.compile(r"\s*(?:suivant|après|à\s+compter|qui\s+suivent|de\s+la\s+signature|de\s+l'adoption)")
+    r"(?P<unit>jours?|semaines?|mois|ans|an|années?)(?:\s+(?:à\s+venir|qui\s+viennent|prochaine?s?))?(?!\w)"
+)
+_AFTER_AN_EVENT = re.compile(
+    r"\s*(?:suivant|après|à\s+compter|qui\s+suivent|de\s+la\s+signature|de\s+l'adoption)"
+)
 _VAGUE = re.compile(
     r"(?<![\w'])(?:prochainement|rapidement|ultérieurement|à\s+(?:court|moyen|long)\s+terme|à\s+terme"
     r"|dans\s+les\s+(?:meilleurs|plus\s+brefs)\s+délais|au\s+plus\s+vite|dès\s+que\s+possible|sans\s+délai"
     r"|dans\s+les\s+prochain(?:e?s)\s+(?:jours|semaines|mois|années|ans)|dans\s+un\s+(?:second|deuxième)\s+temps"
     r"|(?:d'ici\s+la|en|à\s+la)\s+fin\s+(?:du|de\s+ce)\s+mandat|au\s+cours\s+du\s+mandat"
-    r"|(?:dès\s+que|à\s+l'issue\s+(?:de\s+la|des|du|de\s+l'|de))\s+[^,.;:()]+)(?<=\w)")
+    r"|(?:dès\s+que|à\s+l'issue\s+(?:de\s+la|des|du|de\s+l'|de))\s+[^,.;:()]+)(?<=\w)"
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +159,9 @@ def _period(match: re.Match[str], year: int) -> _Period:
         return _Period(day, day, "du jour indiqué")
     if match["month"]:
         month = _MONTHS[fold(match["month"])]
-        return _Period(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]), "du mois")
+        return _Period(
+            date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]), "du mois"
+        )
     if match["season"]:
         (first_month, first_day), (last_month, last_day), of = _SEASONS[fold(match["season"])]
         last_year = year + 1 if last_month < first_month else year
@@ -106,8 +177,11 @@ def _period(match: re.Match[str], year: int) -> _Period:
             raise ValueError(f"{number} > {count}")
         length = 12 // count
         first = date(year, (number - 1) * length + 1, 1)
-        return _Period(first, _add_months(first, length) - timedelta(days=1),
-                       "du semestre" if semester else "du trimestre")
+        return _Period(
+            first,
+            _add_months(first, length) - timedelta(days=1),
+            "du semestre" if semester else "du trimestre",
+        )
     return _Period(date(year, 1, 1), date(year, 12, 31), "de l'année")
 
 
@@ -140,12 +214,18 @@ _FROM_LEADS = {"des", "a partir", "a compter"}
 def _point(match: re.Match[str], period: _Period) -> tuple[date, str]:
     """The target date in `period` and the rule that chose it."""
     lead = " ".join(fold(match["lead"] or "").split()[:2])
-    modifier = fold(match["mod"] or ("mi" if match["mod_mid"] else "") or ("courant" if match["mod_during"] else ""))
+    modifier = fold(
+        match["mod"] or ("mi" if match["mod_mid"] else "") or ("courant" if match["mod_during"] else "")
+    )
     if period.first == period.last:  # a day, or the school start
         if lead == "avant":
             return period.first - timedelta(days=1), f"veille {period.of}" + (
-                "" if period.of == "du jour indiqué" else " : 31 août")
-        return period.first, "jour indiqué" if period.of == "du jour indiqué" else "rentrée scolaire : 1er septembre"
+                "" if period.of == "du jour indiqué" else " : 31 août"
+            )
+        return (
+            period.first,
+            "jour indiqué" if period.of == "du jour indiqué" else "rentrée scolaire : 1er septembre",
+        )
     if lead == "avant" and modifier == "fin":
         return period.last, f"fin {period.of} (« avant la fin de » : son dernier jour)"
     if modifier == "debut":
@@ -210,8 +290,11 @@ def _duration_date(match: re.Match[str], reference: date | None) -> tuple[date, 
         target = _add_months(reference, count)
     else:
         target = _add_months(reference, 12 * count)
-    unit_word = "mois" if unit == "mois" else ("jour" if unit.startswith("jour") else
-                                               "semaine" if unit.startswith("semaine") else "an")
+    unit_word = (
+        "mois"
+        if unit == "mois"
+        else ("jour" if unit.startswith("jour") else "semaine" if unit.startswith("semaine") else "an")
+    )
     plural = "s" if count > 1 and unit_word != "mois" else ""
     return target, f"date de référence + {count} {unit_word}{plural}"
 
@@ -222,14 +305,22 @@ def read_dates(text: str, reference: date | None = None) -> DateReading:
     found: list[tuple[int, TargetDate | None, tuple[str, str] | None]] = []
     taken: list[tuple[int, int]] = []
     for match in _DURATION.finditer(low):
-        wording = text[match.start():match.end()]
+        wording = text[match.start() : match.end()]
         if _AFTER_AN_EVENT.match(low, match.end()):
-            following = text[match.end():].split(",")[0].strip()
+            following = text[match.end() :].split(",")[0].strip()
             found.append((match.start(), None, (wording, f"délai compté à partir de « {following} »")))
         else:
             result = _duration_date(match, reference)
-            found.append((match.start(), *((TargetDate(result[0], wording, result[1]), None)
-                                            if isinstance(result, tuple) else (None, (wording, result)))))
+            found.append(
+                (
+                    match.start(),
+                    *(
+                        (TargetDate(result[0], wording, result[1]), None)
+                        if isinstance(result, tuple)
+                        else (None, (wording, result))
+                    ),
+                )
+            )
         taken.append(match.span())
     for match in _DATE.finditer(low):
         if any(start < match.end() and match.start() < end for start, end in taken):
@@ -237,7 +328,7 @@ def read_dates(text: str, reference: date | None = None) -> DateReading:
         year = _written_year(match)
         if not _is_a_deadline(match, year):
             continue
-        wording = text[match.start():match.end()]
+        wording = text[match.start() : match.end()]
         try:
             result = _calendar_date(match, reference)
         except ValueError:  # "31 février 2022" is no date
@@ -249,7 +340,9 @@ def read_dates(text: str, reference: date | None = None) -> DateReading:
         taken.append(match.span())
     for match in _VAGUE.finditer(low):
         if not any(start < match.end() and match.start() < end for start, end in taken):
-            found.append((match.start(), None, (text[match.start():match.end()], "échéance sans date")))
+            found.append((match.start(), None, (text[match.start() : match.end()], "échéance sans date")))
     found.sort(key=lambda entry: entry[0])
-    return DateReading(targets=tuple(target for _, target, _ in found if target),
-                       not_understood=tuple(problem for _, _, problem in found if problem))
+    return DateReading(
+        targets=tuple(target for _, target, _ in found if target),
+        not_understood=tuple(problem for _, _, problem in found if problem),
+    )

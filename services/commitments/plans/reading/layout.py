@@ -17,17 +17,25 @@ from typing import Literal
 from services.commitments.plans.reading.model import PlanTextError
 
 _SEPARATOR = r"[.)\-–—:|]"
-_AXIS_KEYWORD = re.compile(rf"^(?:AXE|Axe|axe)\s+(?P<number>[IVXLC]+|\d{{1,2}})\b\s*(?:{_SEPARATOR}\s*)?(?P<title>.*)$")
+_AXIS_KEYWORD = re.compile(
+    rf"^(?:AXE|Axe|axe)\s+(?P<number>[IVXLC]+|\d{{1,2}})\b\s*(?:{_SEPARATOR}\s*)?(?P<title>.*)$"
+)
 _AXIS_ROMAN = re.compile(rf"^(?P<number>[IVXLC]+)\s*{_SEPARATOR}\s*(?P<title>\S.*)$")
 _OBJECTIVE_KEYWORD = re.compile(
     rf"^(?:OBJECTIF|Objectif|objectif)(?:\s+(?:op[ée]rationnel|strat[ée]gique|OP[ÉE]RATIONNEL|STRAT[ÉE]GIQUE))?"
-    rf"\s+(?:(?P<axis>[IVXLC]+|\d{{1,2}})\.)?(?P<letter>[A-Z]|\d{{1,2}})\b\s*(?:{_SEPARATOR}\s*)?(?P<title>\S.*)$")
+    rf"\s+(?:(?P<axis>[IVXLC]+|\d{{1,2}})\.)?(?P<letter>[A-Z]|\d{{1,2}})\b\s*(?:{_SEPARATOR}\s*)?(?P<title>\S.*)$"
+)
 _OBJECTIVE_NUMBERED = re.compile(
-    rf"^(?P<axis>[IVXLC]+|\d{{1,2}})\.(?P<letter>\d{{1,2}})\.?\s*(?:{_SEPARATOR}\s*)?(?P<title>\S.*)$")
+    rf"^(?P<axis>[IVXLC]+|\d{{1,2}})\.(?P<letter>\d{{1,2}})\.?\s*(?:{_SEPARATOR}\s*)?(?P<title>\S.*)$"
+)
 # "A | TITRE", "B I TITRE" (the bar read back as an I), "E TITRE" (separator lost), "A. Titre".
-_OBJECTIVE_LETTER = re.compile(r"^(?P<letter>[A-Z])(?P<separator>\s*[|.):\-–—]\s*|\s+I\s+|\s+)(?P<title>\S.*)$")
+_OBJECTIVE_LETTER = re.compile(
+    r"^(?P<letter>[A-Z])(?P<separator>\s*[|.):\-–—]\s*|\s+I\s+|\s+)(?P<title>\S.*)$"
+)
 _BULLET = re.compile(r"^(?:[-–—•▪◦●■□➢➤►✓*]|o(?=\s)|\d{1,2}[.)]|[a-z]\))\s+(?=\S)")
-_CITY_SENTENCE = re.compile(r"^(?:La|Le|L')\s*(?:Ville|ville|Commune|commune|Municipalité|municipalité|Mairie)\b")
+_CITY_SENTENCE = re.compile(
+    r"^(?:La|Le|L')\s*(?:Ville|ville|Commune|commune|Municipalité|municipalité|Mairie)\b"
+)
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 
@@ -35,7 +43,10 @@ def _number_value(number: str) -> int:
     if number.isdigit():
         return int(number)
     values = [_ROMAN_VALUES[char] for char in number]
-    return sum(-value if value < following else value for value, following in zip(values, [*values[1:], 0], strict=True))
+    return sum(
+        -value if value < following else value
+        for value, following in zip(values, [*values[1:], 0], strict=True)
+    )
 
 
 def _is_uppercase_title(text: str) -> bool:
@@ -92,7 +103,7 @@ class PlanLayoutReader:
             return
         if bullet := _BULLET.match(stripped):
             if not self._read_heading(line_number, stripped, continuing=False):
-                self._add_bullet(line_number, stripped[bullet.end():])
+                self._add_bullet(line_number, stripped[bullet.end() :])
             else:
                 self.previous = "heading"
         elif self._read_heading(line_number, stripped, continuing=previous == "heading"):
@@ -107,8 +118,10 @@ class PlanLayoutReader:
         else:
             if previous == "bullet":
                 quoted = f"« {stripped[:40]}… »"
-                objective.bullets[-1][1].append(f"ligne {line_number} {quoted} lue comme du contexte : "
-                                                "vérifier qu'elle ne prolonge pas cette puce")
+                objective.bullets[-1][1].append(
+                    f"ligne {line_number} {quoted} lue comme du contexte : "
+                    "vérifier qu'elle ne prolonge pas cette puce"
+                )
             if previous == "other" and objective.paragraphs:
                 objective.paragraphs[-1].append(stripped)
             else:
@@ -120,11 +133,17 @@ class PlanLayoutReader:
         next_letter = self._next_letter()
         if keyword := _AXIS_KEYWORD.match(stripped):
             return self._open_axis(line_number, keyword["number"], keyword["title"].strip())
-        if (keyword := _OBJECTIVE_KEYWORD.match(stripped)) or (keyword := _OBJECTIVE_NUMBERED.match(stripped)):
-            return self._open_objective(line_number, keyword["letter"], keyword["title"].strip(), keyword["axis"])
+        if (keyword := _OBJECTIVE_KEYWORD.match(stripped)) or (
+            keyword := _OBJECTIVE_NUMBERED.match(stripped)
+        ):
+            return self._open_objective(
+                line_number, keyword["letter"], keyword["title"].strip(), keyword["axis"]
+            )
         axis, objective = _AXIS_ROMAN.match(stripped), _OBJECTIVE_LETTER.match(stripped)
-        if axis and not (_is_uppercase_title(axis["title"]) or (
-                _number_value(axis["number"]) == next_axis and _is_title(axis["title"]))):
+        if axis and not (
+            _is_uppercase_title(axis["title"])
+            or (_number_value(axis["number"]) == next_axis and _is_title(axis["title"]))
+        ):
             axis = None
         if objective and not (self.axes and self._is_objective_line(objective, next_letter)):
             objective = None  # before the first axis, such a line belongs to the introduction
@@ -145,15 +164,20 @@ class PlanLayoutReader:
         objective = self.objective
         if objective is None:
             return "A"
-        return str(int(objective.letter) + 1) if objective.letter.isdigit() else chr(ord(objective.letter) + 1)
+        return (
+            str(int(objective.letter) + 1) if objective.letter.isdigit() else chr(ord(objective.letter) + 1)
+        )
 
     @staticmethod
     def _is_objective_line(match: re.Match[str], next_letter: str) -> bool:
         if _is_uppercase_title(match["title"]):
             return True
         # "A. Améliorer le cadre de vie": a mixed-case title needs a real separator and the expected letter.
-        return match["letter"] == next_letter and match["separator"].strip() in set("|.):-–—") and _is_title(
-            match["title"])
+        return (
+            match["letter"] == next_letter
+            and match["separator"].strip() in set("|.):-–—")
+            and _is_title(match["title"])
+        )
 
     def _open_axis(self, line_number: int, number: str, title: str) -> bool:
         if any(_number_value(axis.number) == _number_value(number) for axis in self.axes):
@@ -167,10 +191,13 @@ class PlanLayoutReader:
             raise PlanTextError(f"ligne {line_number} : objectif « {letter} » avant tout axe")
         axis = self.axes[-1]
         if axis_number is not None and _number_value(axis_number) != _number_value(axis.number):
-            raise PlanTextError(f"ligne {line_number} : objectif « {axis_number}.{letter} » sous l'axe {axis.number}")
+            raise PlanTextError(
+                f"ligne {line_number} : objectif « {axis_number}.{letter} » sous l'axe {axis.number}"
+            )
         if any(objective.letter == letter for objective in axis.objectives):
-            raise PlanTextError(f"ligne {line_number} : l'objectif {letter} apparaît deux fois dans l'axe "
-                                f"{axis.number}")
+            raise PlanTextError(
+                f"ligne {line_number} : l'objectif {letter} apparaît deux fois dans l'axe {axis.number}"
+            )
         axis.objectives.append(ObjectiveDraft(letter, title))
         return True
 

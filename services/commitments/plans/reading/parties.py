@@ -32,17 +32,54 @@ Context = Literal["addressee", "subject", "list", "list-de"]
 Boundary = Literal["verb", "and-to", "and-party", "comma", "paren", "stop", "end"]
 
 _PREPOSITIONS = {"à", "au", "aux", "de", "du", "des", "d'"}
-_QUANTIFIERS = (("l'", "ensemble", "des"), ("l'", "ensemble", "de"), ("tous", "les"), ("toutes", "les"),
-                ("chacun", "des"), ("chacune", "des"), ("les", "différents"), ("les", "différentes"),
-                ("aux", "différents"), ("aux", "différentes"))
+_QUANTIFIERS = (
+    ("l'", "ensemble", "des"),
+    ("l'", "ensemble", "de"),
+    ("tous", "les"),
+    ("toutes", "les"),
+    ("chacun", "des"),
+    ("chacune", "des"),
+    ("les", "différents"),
+    ("les", "différentes"),
+    ("aux", "différents"),
+    ("aux", "différentes"),
+)
 _GENERIC = {"partenaires", "partenaire", "acteurs", "intervenants", "structures", "organismes", "tissu"}
 _MAX_WORDS = 10
 _ACRONYM_MAX = 12
 # Words that may follow the verb of a clause whose subject is an all-lowercase name.
 # ("y", "en", "ne" come before the verb: they end the name themselves.)
-_AFTER_A_VERB = {"le", "la", "les", "l'", "un", "une", "des", "du", "sa", "son", "ses", "leur", "leurs", "à",
-                 "au", "aux", "ce", "cette", "ces", "tout", "tous", "toutes", "plus", "davantage", "deux", "trois",
-                 "quatre", "cinq", "dix"}
+_AFTER_A_VERB = {
+    "le",
+    "la",
+    "les",
+    "l'",
+    "un",
+    "une",
+    "des",
+    "du",
+    "sa",
+    "son",
+    "ses",
+    "leur",
+    "leurs",
+    "à",
+    "au",
+    "aux",
+    "ce",
+    "cette",
+    "ces",
+    "tout",
+    "tous",
+    "toutes",
+    "plus",
+    "davantage",
+    "deux",
+    "trois",
+    "quatre",
+    "cinq",
+    "dix",
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +96,7 @@ class NameReading:
 
 def _quantifier_at(tokens: list[Token], index: int) -> int:
     for words in _QUANTIFIERS:
-        if [token.low for token in tokens[index:index + len(words)]] == list(words):
+        if [token.low for token in tokens[index : index + len(words)]] == list(words):
             return len(words)
     return 0
 
@@ -74,7 +111,7 @@ def closing_paren(tokens: list[Token], index: int) -> int | None:
 
 
 def _acronym_in(tokens: list[Token], opening: int, closing: int) -> str | None:
-    inside = tokens[opening + 1:closing]
+    inside = tokens[opening + 1 : closing]
     if len(inside) == 1 and inside[0].is_acronym and len(inside[0].text) <= _ACRONYM_MAX:
         return inside[0].text
     return None
@@ -83,8 +120,12 @@ def _acronym_in(tokens: list[Token], opening: int, closing: int) -> str | None:
 def _is_verb_form(token: Token) -> bool:
     """A finite verb that may follow a subject: a future ("organisera", "étudieront") or a 3rd person plural."""
     word = token.folded
-    return (len(word) > 4 and not token.capitalised and word.endswith(("era", "ira", "ra", "ront", "ent"))
-            and not word.endswith("ment"))
+    return (
+        len(word) > 4
+        and not token.capitalised
+        and word.endswith(("era", "ira", "ra", "ront", "ent"))
+        and not word.endswith("ment")
+    )
 
 
 def _subject_ends(tokens: list[Token], name_start: int, position: int) -> Literal["sure", "guess", None]:
@@ -104,7 +145,10 @@ def _subject_ends(tokens: list[Token], name_start: int, position: int) -> Litera
         return "sure"
     if following is None or following.low not in _AFTER_A_VERB:
         return None
-    if following.low in {"des", "du"}:  # "la Mission locale des Monts du Lyonnais" / "l'État finance des projets"
+    if following.low in {
+        "des",
+        "du",
+    }:  # "la Mission locale des Monts du Lyonnais" / "l'État finance des projets"
         after = tokens[position + 2] if position + 2 < len(tokens) else None
         return None if after is None or after.capitalised else "guess"
     return "sure" if previous.capitalised else "guess"
@@ -120,7 +164,9 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
             plural, position = True, position + skipped
         elif token.low in _PREPOSITIONS | ARTICLES:
             if token.low == "des" and context != "list-de":
-                return None  # "avec X, des solutions concrètes": an indefinite plural names nobody in particular
+                return (
+                    None  # "avec X, des solutions concrètes": an indefinite plural names nobody in particular
+                )
             plural = plural or token.low in {"les", "aux", "des"}
             position += 1
         else:
@@ -130,14 +176,22 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
     first = tokens[position]
     if looks_like_infinitive(first):  # ", à partir de", "à financer": a verb, not a name
         return None
-    if first.low in INDEFINITE or first.low in DEMONSTRATIVES or (first.low in NAME_STOPS and not first.capitalised
-                                                                  and first.low not in POSSESSIVES):
+    if (
+        first.low in INDEFINITE
+        or first.low in DEMONSTRATIVES
+        or (first.low in NAME_STOPS and not first.capitalised and first.low not in POSSESSIVES)
+    ):
         return None
     if first.low in POSSESSIVES:  # "ses partenaires" names none of them; "son soutien" is no partner
         following = tokens[position + 1] if position + 1 < len(tokens) else None
         if following is not None and following.folded in _GENERIC:
-            return NameReading(None, f"{first.text} {following.text}", position + 2,
-                               _boundary_at(tokens, position + 2), generic=True)
+            return NameReading(
+                None,
+                f"{first.text} {following.text}",
+                position + 2,
+                _boundary_at(tokens, position + 2),
+                generic=True,
+            )
         return None
     name_start, acronym = position, None
     boundary: Boundary = "end"
@@ -156,7 +210,9 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
             continue
         if not token.is_word:
             if token.text == "," and (through := _acronym_ahead(tokens, name_start, position)) is not None:
-                position = through  # "direction départementale de l'emploi, du travail et des solidarités (DDETS)"
+                position = (
+                    through  # "direction départementale de l'emploi, du travail et des solidarités (DDETS)"
+                )
                 continue
             boundary = "comma" if token.text == "," else "stop"
             break
@@ -169,7 +225,7 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
                 after = tokens[position + 3]  # "et de l'Office national des forêts"
             boundary_after_and = _after_and(tokens[position - 1], following, after, context)
             if boundary_after_and == "ambiguous":
-                words_after = " ".join(word.text for word in tokens[position:position + 3])
+                words_after = " ".join(word.text for word in tokens[position : position + 3])
                 why_uncertain = f"« {words_after} » peut continuer le nom ou nommer un autre partenaire"
             elif boundary_after_and is not None:
                 boundary = boundary_after_and
@@ -177,47 +233,87 @@ def read_name(tokens: list[Token], index: int, context: Context) -> NameReading 
             position += 1
             continue
         if token.low in {"de", "d'", "du", "des"}:
-            if _complement_ends_name(token, following, tokens[position + 2] if position + 2 < len(tokens) else None):
+            if _complement_ends_name(
+                token, following, tokens[position + 2] if position + 2 < len(tokens) else None
+            ):
                 boundary = "verb" if _verb_follows(token, following, tokens, position) else "stop"
                 break
             # "de la cohésion", "de l'emploi": the article belongs to the complement
             position += 2 if following is not None and following.low in ARTICLES and token.low != "des" else 1
             continue
-        if token.low == "à" and _verb_follows(token, following, tokens, position):  # "à participer", "à y aller"
+        if token.low == "à" and _verb_follows(
+            token, following, tokens, position
+        ):  # "à participer", "à y aller"
             boundary = "verb"
             break
         if token.low in NAME_STOPS:
             if (through := _acronym_ahead(tokens, name_start, position)) is not None:
-                position = through  # "Agence nationale pour la rénovation urbaine (ANRU)": the acronym says so
+                position = (
+                    through  # "Agence nationale pour la rénovation urbaine (ANRU)": the acronym says so
+                )
                 continue
             boundary = "stop"
             break
-        if context == "subject" and position > name_start and (ends := _subject_ends(tokens, name_start, position)):
-            boundary, why_uncertain = "verb", (None if ends == "sure" else
-                                               f"fin du nom devinée avant « {token.text} », pris pour son verbe")
+        if (
+            context == "subject"
+            and position > name_start
+            and (ends := _subject_ends(tokens, name_start, position))
+        ):
+            boundary, why_uncertain = (
+                "verb",
+                (
+                    None
+                    if ends == "sure"
+                    else f"fin du nom devinée avant « {token.text} », pris pour son verbe"
+                ),
+            )
             break
         position, words = position + 1, words + 1
     if position == name_start:
         return None
     end_char = tokens[position - 1].end
-    name = tokens[name_start].text if position - 1 == name_start else _text_between(tokens, name_start, end_char)
+    name = (
+        tokens[name_start].text if position - 1 == name_start else _text_between(tokens, name_start, end_char)
+    )
     name = name.rstrip(" ,;:.…")
     content = tokens[name_start:position]
     if first.folded in _GENERIC:
         return NameReading(None, name, position, boundary, generic=True)
     if any(token.folded in CITY_ADJECTIVES for token in content) or (
-            first.folded in NOT_ORGANISATIONS and not _services_of_an_organisation(content)):
+        first.folded in NOT_ORGANISATIONS and not _services_of_an_organisation(content)
+    ):
         return NameReading(None, name, position, boundary)
     if why_uncertain is None:
         why_uncertain = _doubtful_complement(content, boundary) or (
-            f"nom de plus de {_MAX_WORDS} mots" if words > _MAX_WORDS else None)
-    is_group = plural and not first.capitalised and first.folded.endswith(("s", "x")) and not (
-        _services_of_an_organisation(content))
+            f"nom de plus de {_MAX_WORDS} mots" if words > _MAX_WORDS else None
+        )
+    is_group = (
+        plural
+        and not first.capitalised
+        and first.folded.endswith(("s", "x"))
+        and not (_services_of_an_organisation(content))
+    )
     party = PartyName(name=name, acronym=acronym, is_group=is_group, uncertain=why_uncertain is not None)
     return NameReading(party, name, position, boundary, why_uncertain=why_uncertain)
 
 
-_NOT_INITIALS = {"de", "du", "des", "d'", "la", "le", "les", "l'", "et", "pour", "en", "à", "au", "aux", "sur"}
+_NOT_INITIALS = {
+    "de",
+    "du",
+    "des",
+    "d'",
+    "la",
+    "le",
+    "les",
+    "l'",
+    "et",
+    "pour",
+    "en",
+    "à",
+    "au",
+    "aux",
+    "sur",
+}
 _ACRONYM_REACH = 8
 
 
@@ -228,7 +324,9 @@ def _acronym_ahead(tokens: list[Token], name_start: int, position: int) -> int |
         if token.text == "(":
             closing = closing_paren(tokens, index)
             acronym = _acronym_in(tokens, index, closing) if closing is not None else None
-            words = [word for word in tokens[name_start:index] if word.is_word and word.low not in _NOT_INITIALS]
+            words = [
+                word for word in tokens[name_start:index] if word.is_word and word.low not in _NOT_INITIALS
+            ]
             initials = "".join(part[0] for word in words for part in word.text.split("-") if part).upper()
             return index if acronym is not None and initials == acronym.upper() else None
         if not token.is_word or looks_like_infinitive(token):
@@ -239,14 +337,15 @@ def _acronym_ahead(tokens: list[Token], name_start: int, position: int) -> int |
 def _services_of_an_organisation(content: list[Token]) -> bool:
     """ "les services de l'État", "les services du Département": an organisation through its services."""
     return content[0].folded in {"service", "services"} and any(
-        token.capitalised and token.folded not in {"ville", "commune", "mairie"} for token in content[1:])
+        token.capitalised and token.folded not in {"ville", "commune", "mairie"} for token in content[1:]
+    )
 
 
 def _text_between(tokens: list[Token], first: int, end_char: int) -> str:
     # The tokens keep their offsets in the bullet; rebuild the words with the bullet's own spacing.
     source = tokens[first]
     text, offset = source.text, source.end
-    for token in tokens[first + 1:]:
+    for token in tokens[first + 1 :]:
         if token.start >= end_char:
             break
         text += " " * (token.start - offset) + token.text
@@ -254,8 +353,9 @@ def _text_between(tokens: list[Token], first: int, end_char: int) -> str:
     return text
 
 
-def _after_and(previous: Token, following: Token | None, after: Token | None,
-               context: Context) -> Boundary | Literal["ambiguous"] | None:
+def _after_and(
+    previous: Token, following: Token | None, after: Token | None, context: Context
+) -> Boundary | Literal["ambiguous"] | None:
     """After "et": another addressee or partner (the name ends), or the name goes on ("social et culturel")."""
     if following is None:
         return "stop"
@@ -267,7 +367,12 @@ def _after_and(previous: Token, following: Token | None, after: Token | None,
         if context != "list-de":
             return None  # "Chambre de commerce et d'industrie"
         # "avec le soutien de l'État et du Département" / "de la Maison de la justice et du droit"
-        if previous.capitalised or previous.is_acronym or previous.text == ")" or (after and after.capitalised):
+        if (
+            previous.capitalised
+            or previous.is_acronym
+            or previous.text == ")"
+            or (after and after.capitalised)
+        ):
             return "and-party"
         return "ambiguous"
     if following.low in NAME_STOPS or looks_like_infinitive(following) or not following.is_word:
@@ -294,8 +399,11 @@ def _verb_follows(preposition: Token, following: Token | None, tokens: list[Toke
     if following is None or preposition.low not in {"de", "d'", "à"}:
         return False
     after = tokens[position + 2] if position + 2 < len(tokens) else None
-    return (following.low in VERB_LEADS or looks_like_infinitive(following)
-            or (following.low in ARTICLES and after is not None and looks_like_infinitive(after)))
+    return (
+        following.low in VERB_LEADS
+        or looks_like_infinitive(following)
+        or (following.low in ARTICLES and after is not None and looks_like_infinitive(after))
+    )
 
 
 def _doubtful_complement(content: list[Token], boundary: Boundary) -> str | None:
@@ -304,7 +412,7 @@ def _doubtful_complement(content: list[Token], boundary: Boundary) -> str | None
         return None
     for position, token in enumerate(content):
         if token.low in {"des", "du"} and position > 0:
-            head, complement = content[:position], content[position + 1:]
+            head, complement = content[:position], content[position + 1 :]
             if all(word.capitalised for word in head) and complement and not complement[0].capitalised:
                 words = " ".join(word.text for word in content[position:])
                 return f"« {words} » peut appartenir au nom ou à ce qui est demandé"

@@ -51,8 +51,16 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     low, folded = lower(text), fold(text)
-    return [Token(match.start(), match.end(), text[match.start():match.end()], match.group(),
-                  folded[match.start():match.end()]) for match in _TOKEN.finditer(low)]
+    return [
+        Token(
+            match.start(),
+            match.end(),
+            text[match.start() : match.end()],
+            match.group(),
+            folded[match.start() : match.end()],
+        )
+        for match in _TOKEN.finditer(low)
+    ]
 
 
 ARTICLES = {"le", "la", "les", "l'"}
@@ -62,24 +70,138 @@ POSSESSIVES = {"son", "sa", "ses", "leur", "leurs", "notre", "nos", "votre", "vo
 DEMONSTRATIVES = {"ce", "cet", "cette", "ces"}
 OBJECT_PRONOUNS = {"leur", "lui", "les", "la", "le", "l'", "y", "en", "se", "s'", "nous", "vous", "me", "m'"}
 # Between the subject and its verb, or the verb and its addressee: "La Ville demande également à".
-ADVERBS = {"également", "aussi", "notamment", "enfin", "donc", "ainsi", "instamment", "fermement", "solennellement",
-           "expressément", "officiellement", "formellement", "pleinement", "activement", "résolument",
-           "prioritairement", "désormais", "dorénavant", "toujours", "d'abord", "ensuite", "parallèlement"}
+ADVERBS = {
+    "également",
+    "aussi",
+    "notamment",
+    "enfin",
+    "donc",
+    "ainsi",
+    "instamment",
+    "fermement",
+    "solennellement",
+    "expressément",
+    "officiellement",
+    "formellement",
+    "pleinement",
+    "activement",
+    "résolument",
+    "prioritairement",
+    "désormais",
+    "dorénavant",
+    "toujours",
+    "d'abord",
+    "ensuite",
+    "parallèlement",
+}
 # Where a name ends: the words that open what follows it (lowercase, accents kept).
 NAME_STOPS = {
-    "pour", "afin", "dans", "en", "sur", "par", "avec", "qui", "que", "qu'", "dont", "où", "ou", "lorsque",
-    "si", "ainsi", "notamment", "à", "au", "aux", "un", "une", "le", "la", "les", "l'", "leur", "leurs", "son",
-    "sa", "ses", "lui", "y", "se", "s'", "ne", "n'", "selon", "auprès", "entre", "sans", "sous", "vers", "chez",
-    "contre", "depuis", "pendant", "lors", "dès", "jusqu'", "tant", "comme", "car", "mais", "puis", "alors",
-    "avant", "après", "durant", "également", "aussi", "via", "ce", "cet", "cette", "ces", "soit",
-    "ni", "et/ou", "quant", "concernant", "relatif", "relative", "relatifs", "relatives", "d'ici",
+    "pour",
+    "afin",
+    "dans",
+    "en",
+    "sur",
+    "par",
+    "avec",
+    "qui",
+    "que",
+    "qu'",
+    "dont",
+    "où",
+    "ou",
+    "lorsque",
+    "si",
+    "ainsi",
+    "notamment",
+    "à",
+    "au",
+    "aux",
+    "un",
+    "une",
+    "le",
+    "la",
+    "les",
+    "l'",
+    "leur",
+    "leurs",
+    "son",
+    "sa",
+    "ses",
+    "lui",
+    "y",
+    "se",
+    "s'",
+    "ne",
+    "n'",
+    "selon",
+    "auprès",
+    "entre",
+    "sans",
+    "sous",
+    "vers",
+    "chez",
+    "contre",
+    "depuis",
+    "pendant",
+    "lors",
+    "dès",
+    "jusqu'",
+    "tant",
+    "comme",
+    "car",
+    "mais",
+    "puis",
+    "alors",
+    "avant",
+    "après",
+    "durant",
+    "également",
+    "aussi",
+    "via",
+    "ce",
+    "cet",
+    "cette",
+    "ces",
+    "soit",
+    "ni",
+    "et/ou",
+    "quant",
+    "concernant",
+    "relatif",
+    "relative",
+    "relatifs",
+    "relatives",
+    "d'ici",
 }
 # After "de": the infinitive of the request starts here ("de s'engager", "de bien vouloir", "d'y associer").
-VERB_LEADS = {"s'", "se", "ne", "n'", "bien", "mieux", "tout", "y", "en", "nous", "vous", "lui", "leur", "me",
-              "m'", "toujours", "davantage", "rapidement", "notamment", "également", "aussi", "enfin"}
+VERB_LEADS = {
+    "s'",
+    "se",
+    "ne",
+    "n'",
+    "bien",
+    "mieux",
+    "tout",
+    "y",
+    "en",
+    "nous",
+    "vous",
+    "lui",
+    "leur",
+    "me",
+    "m'",
+    "toujours",
+    "davantage",
+    "rapidement",
+    "notamment",
+    "également",
+    "aussi",
+    "enfin",
+}
 
 # Nouns and adjectives that end like an infinitive (-er, -ir, -oir): "conseil de quartier", "d'avenir".
-_NOUNS_LIKE_VERBS = set("""
+_NOUNS_LIKE_VERBS = set(
+    """
 quartier foncier financier immobilier hospitalier routier ouvrier particulier premier dernier entier metier
 chantier atelier dossier calendrier courrier papier pompier infirmier jardinier saisonnier forestier hotelier
 policier ecolier fermier cahier acier palier escalier grenier sentier panier pilier levier fichier gibier
@@ -91,13 +213,49 @@ espoir trottoir couloir miroir terroir dortoir comptoir tiroir reservoir soir no
 mouchoir rasoir arrosoir perchoir boudoir sechoir isoloir pressoir promenoir
 ordre desordre cadre poudre foudre cendre gendre cidre cylindre meandre calendre scaphandre coriandre
 maitre cloitre
-""".split())
-_VERBS_IN_RE = ("ndre", "ttre", "aitre", "oitre", "uire", "crire", "clure", "ompre", "oudre", "suivre", "vivre")
+""".split()
+)
+_VERBS_IN_RE = (
+    "ndre",
+    "ttre",
+    "aitre",
+    "oitre",
+    "uire",
+    "crire",
+    "clure",
+    "ompre",
+    "oudre",
+    "suivre",
+    "vivre",
+)
 _LETTRE_LIKE = {"lettre", "lettres"}
-_VERBS_IN_IRE_AIRE_OIRE = {"dire", "lire", "rire", "elire", "relire", "redire", "interdire", "predire",
-                           "contredire", "suffire", "sourire", "maudire", "faire", "refaire", "defaire",
-                           "parfaire", "satisfaire", "plaire", "deplaire", "taire", "extraire", "soustraire",
-                           "distraire", "croire", "boire"}
+_VERBS_IN_IRE_AIRE_OIRE = {
+    "dire",
+    "lire",
+    "rire",
+    "elire",
+    "relire",
+    "redire",
+    "interdire",
+    "predire",
+    "contredire",
+    "suffire",
+    "sourire",
+    "maudire",
+    "faire",
+    "refaire",
+    "defaire",
+    "parfaire",
+    "satisfaire",
+    "plaire",
+    "deplaire",
+    "taire",
+    "extraire",
+    "soustraire",
+    "distraire",
+    "croire",
+    "boire",
+}
 
 
 def looks_like_infinitive(token: Token) -> bool:

@@ -12,29 +12,30 @@ Revises: n0003
 Create Date: 2026-12-07 16:30:00
 
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = 'n0006'
-down_revision: str | Sequence[str] | None = 'n0003'
+revision: str = "n0006"
+down_revision: str | Sequence[str] | None = "n0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     """Upgrade schema."""
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('trace_context', sa.JSON(), nullable=True))
-    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('trace_context', sa.JSON(), nullable=True))
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("trace_context", sa.JSON(), nullable=True))
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("trace_context", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
-        batch_op.drop_column('trace_context')
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.drop_column('trace_context')
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_column("trace_context")
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_column("trace_context")

@@ -11,14 +11,18 @@ from services.commitments.auth.models import ApiKey
 
 async def test_key_shown_once_stored_hashed_and_revocation_is_immediate(app, admin, client_for, make_partner):
     partner_id = await make_partner("CSCB")
-    created = await admin.post("/v1/api-keys", json={"name": "CSCB", "role": "partner", "partner_id": str(partner_id)})
+    created = await admin.post(
+        "/v1/api-keys", json={"name": "CSCB", "role": "partner", "partner_id": str(partner_id)}
+    )
     assert created.status_code == 201
     secret = created.json()["secret"]
     assert secret.startswith("eng_") and len(secret) > 40
     listed = (await admin.get("/v1/api-keys")).json()
     assert all("secret" not in k for k in listed)
     async with app.state.sessionmaker() as session:
-        stored = (await session.scalars(select(ApiKey).where(ApiKey.id == uuid.UUID(created.json()["id"])))).one()
+        stored = (
+            await session.scalars(select(ApiKey).where(ApiKey.id == uuid.UUID(created.json()["id"])))
+        ).one()
     assert secret not in (stored.key_hash, stored.prefix, stored.name)
 
     partner = client_for(secret)
@@ -26,7 +30,9 @@ async def test_key_shown_once_stored_hashed_and_revocation_is_immediate(app, adm
     assert me["role"] == "partner" and me["partner_id"] == str(partner_id)
     assert (await admin.post(f"/v1/api-keys/{created.json()['id']}/revoke")).status_code == 200
     refused = await partner.get("/v1/items")
-    assert refused.status_code == 401 and refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.status_code == 401 and refused.headers["content-type"].startswith(
+        "application/problem+json"
+    )
 
 
 async def test_partner_role_requires_partner_and_only_admin_creates_keys(admin, make_key, client_for):
@@ -59,11 +65,17 @@ async def test_revocation_event_evicts_key_from_another_replica(settings, clock,
             if replica.state.bus.connected and getattr(replica.state, "relay", None) is not None:
                 break
             await asyncio.sleep(0.05)
-        on_replica = httpx.AsyncClient(transport=httpx.ASGITransport(app=replica), base_url="http://r",
-                                       headers={"Authorization": f"Bearer {secret}"})
+        on_replica = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=replica),
+            base_url="http://r",
+            headers={"Authorization": f"Bearer {secret}"},
+        )
         assert (await on_replica.get("/v1/items")).status_code == 200  # now cached for an hour on the replica
-        admin_on_replica = httpx.AsyncClient(transport=httpx.ASGITransport(app=replica), base_url="http://r",
-                                             headers={"Authorization": f"Bearer {admin_secret}"})
+        admin_on_replica = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=replica),
+            base_url="http://r",
+            headers={"Authorization": f"Bearer {admin_secret}"},
+        )
         key_id = (await on_replica.get("/v1/auth/whoami")).json()["key_id"]
         # Revoke through the first instance; its event reaches the replica over NATS.
         assert (await client_for(admin_secret).post(f"/v1/api-keys/{key_id}/revoke")).status_code == 200

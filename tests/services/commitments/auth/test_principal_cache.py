@@ -24,8 +24,10 @@ from shared.clock import FixedClock
 @pytest.fixture
 async def roomy_app(settings: CommitmentsSettings, clock: FixedClock) -> AsyncIterator[FastAPI]:
     """The app with room for a burst of 500 requests at once (admission is not what is tested here)."""
-    application = create_app(settings.model_copy(update={"max_in_flight_requests": 1000,
-                                                         "database_pool_timeout_seconds": 30.0}), clock)
+    application = create_app(
+        settings.model_copy(update={"max_in_flight_requests": 1000, "database_pool_timeout_seconds": 30.0}),
+        clock,
+    )
     async with LifespanManager(application):
         yield application
     async with application.state.engine.begin() as connection:
@@ -53,8 +55,11 @@ async def new_key(app: FastAPI, clock: FixedClock, role: Role = Role.CITY) -> tu
 
 
 def client(app: FastAPI, secret: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                             headers={"Authorization": f"Bearer {secret}"})
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
 
 
 async def burst(app: FastAPI, secret: str, count: int = 500) -> set[int]:
@@ -63,15 +68,17 @@ async def burst(app: FastAPI, secret: str, count: int = 500) -> set[int]:
     return {response.status_code for response in responses}
 
 
-async def test_a_burst_with_one_key_looks_it_up_once(roomy_app: FastAPI, clock: FixedClock,
-                                                     key_lookups: Callable[[], int]) -> None:
+async def test_a_burst_with_one_key_looks_it_up_once(
+    roomy_app: FastAPI, clock: FixedClock, key_lookups: Callable[[], int]
+) -> None:
     _, secret = await new_key(roomy_app, clock)
     assert await burst(roomy_app, secret) == {200}
     assert key_lookups() == 1
 
 
 async def test_a_bad_key_is_looked_up_once_then_refused_from_the_cache(
-        roomy_app: FastAPI, key_lookups: Callable[[], int]) -> None:
+    roomy_app: FastAPI, key_lookups: Callable[[], int]
+) -> None:
     assert await burst(roomy_app, "eng_not-a-key") == {401}
     assert await burst(roomy_app, "eng_not-a-key", 10) == {401}
     assert key_lookups() == 1

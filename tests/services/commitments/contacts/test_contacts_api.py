@@ -12,9 +12,17 @@ from services.commitments.outbox.models import OutboxMessage
 
 async def test_export_then_erase_leaves_no_trace(app, admin, make_partner):
     partner_id = await make_partner("Hauts-de-Seine Habitat")
-    created = await admin.post(f"/v1/partners/{partner_id}/contacts", json={
-        "civility": "Madame", "first_name": "Claire", "last_name": "Zorglub", "title": "Directrice territoriale",
-        "email": "claire.zorglub@example.org", "role": "liaison"})
+    created = await admin.post(
+        f"/v1/partners/{partner_id}/contacts",
+        json={
+            "civility": "Madame",
+            "first_name": "Claire",
+            "last_name": "Zorglub",
+            "title": "Directrice territoriale",
+            "email": "claire.zorglub@example.org",
+            "role": "liaison",
+        },
+    )
     assert created.status_code == 201, created.text
     contact = created.json()
     await admin.patch(f"/v1/contacts/{contact['id']}", json={"title": "Directrice générale adjointe"})
@@ -38,8 +46,10 @@ async def test_export_then_erase_leaves_no_trace(app, admin, make_partner):
 
 async def test_contact_dates_checked_and_erased_contact_frozen(admin, make_partner):
     partner_id = await make_partner("VSGP")
-    backwards = await admin.post(f"/v1/partners/{partner_id}/contacts", json={
-        "last_name": "Durand", "active_from": "2026-05-01", "active_to": "2026-01-01"})
+    backwards = await admin.post(
+        f"/v1/partners/{partner_id}/contacts",
+        json={"last_name": "Durand", "active_from": "2026-05-01", "active_to": "2026-01-01"},
+    )
     assert backwards.status_code == 422
     contact = (await admin.post(f"/v1/partners/{partner_id}/contacts", json={"last_name": "Durand"})).json()
     await admin.post(f"/v1/contacts/{contact['id']}/erasure")

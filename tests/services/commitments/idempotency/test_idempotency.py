@@ -17,8 +17,13 @@ from shared.auth import Role
 
 
 def _body(objective, lead, title="Réseau de bus"):
-    return {"objective_id": str(objective), "kind": "request", "title": title,
-            "plan_text": "La Ville demande la réorganisation du réseau de bus.", "lead_partner_id": str(lead)}
+    return {
+        "objective_id": str(objective),
+        "kind": "request",
+        "title": title,
+        "plan_text": "La Ville demande la réorganisation du réseau de bus.",
+        "lead_partner_id": str(lead),
+    }
 
 
 async def _count(app, model, *where) -> int:
@@ -30,8 +35,9 @@ def _key() -> dict[str, str]:
     return {"Idempotency-Key": f"k-{uuid.uuid4()}"}
 
 
-async def test_the_same_key_and_body_replay_the_first_answer_and_act_once(app, admin, make_objective,
-                                                                           make_partner):
+async def test_the_same_key_and_body_replay_the_first_answer_and_act_once(
+    app, admin, make_objective, make_partner
+):
     body, key = _body(await make_objective(), await make_partner("VSGP")), _key()
     first = await admin.post("/v1/items", json=body, headers=key)
     assert first.status_code == 201 and "idempotent-replayed" not in first.headers
@@ -46,22 +52,32 @@ async def test_the_same_key_and_body_replay_the_first_answer_and_act_once(app, a
 
 async def test_a_refusal_is_replayed_too(app, admin, make_objective, make_partner):
     """A 4xx was a complete answer (nothing done): the same request under the same key gets it again."""
-    body, key = {**_body(await make_objective(), await make_partner("VSGP")), "lead_partner_id": str(uuid.uuid4())}, _key()
+    body, key = (
+        {**_body(await make_objective(), await make_partner("VSGP")), "lead_partner_id": str(uuid.uuid4())},
+        _key(),
+    )
     first = await admin.post("/v1/items", json=body, headers=key)
     assert first.status_code == 422, first.text
     again = await admin.post("/v1/items", json=body, headers=key)
-    assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (422, first.json(), "true")
+    assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (
+        422,
+        first.json(),
+        "true",
+    )
     assert again.headers["content-type"] == "application/problem+json"
 
 
-async def test_the_same_key_with_another_request_is_a_french_problem(app, admin, make_objective, make_partner):
+async def test_the_same_key_with_another_request_is_a_french_problem(
+    app, admin, make_objective, make_partner
+):
     objective, lead = await make_objective(), await make_partner("VSGP")
     key = _key()
     first = await admin.post("/v1/items", json=_body(objective, lead), headers=key)
     assert first.status_code == 201
     other_body = await admin.post("/v1/items", json=_body(objective, lead, title="Autre"), headers=key)
-    other_path = await admin.post(f"/v1/items/{first.json()['id']}/transitions", json={"to": "abandoned"},
-                                  headers=key)
+    other_path = await admin.post(
+        f"/v1/items/{first.json()['id']}/transitions", json={"to": "abandoned"}, headers=key
+    )
     other_query = await admin.post("/v1/items", params={"x": "1"}, json=_body(objective, lead), headers=key)
     for refused in (other_body, other_path, other_query):
         assert refused.status_code == 422, refused.text
@@ -92,11 +108,15 @@ async def test_a_malformed_key_is_a_french_400_and_does_nothing(app, admin, make
         assert response.json()["code"] == "invalid-idempotency-key"
         assert response.json()["detail"] == "La clé doit faire 1 à 255 caractères imprimables."
     assert await _count(app, Item) == 0
-    assert (await admin.post("/v1/items", json=body, headers={"Idempotency-Key": "x" * 255})).status_code == 201
+    assert (
+        await admin.post("/v1/items", json=body, headers={"Idempotency-Key": "x" * 255})
+    ).status_code == 201
 
 
 async def test_only_post_is_concerned(app, admin, make_objective, make_partner):
-    item = (await admin.post("/v1/items", json=_body(await make_objective(), await make_partner("VSGP")))).json()
+    item = (
+        await admin.post("/v1/items", json=_body(await make_objective(), await make_partner("VSGP")))
+    ).json()
     key = _key()
     for title in ("Un", "Deux"):
         response = await admin.patch(f"/v1/items/{item['id']}", json={"title": title}, headers=key)
@@ -151,7 +171,9 @@ async def test_the_same_key_sent_at_the_same_time_acts_once(app, admin, make_obj
     for response in in_progress:
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "idempotency-key-in-progress"
-        assert response.json()["detail"] == "Une requête avec cette Idempotency-Key est en cours de traitement."
+        assert (
+            response.json()["detail"] == "Une requête avec cette Idempotency-Key est en cours de traitement."
+        )
     assert await _count(app, Item) == 1
     # Once the first has answered, the key replays it.
     replay = await admin.post("/v1/items", json=body, headers=key)

@@ -9,8 +9,14 @@ import pytest
 
 
 async def _request(admin, objective_id, lead, title="Rénovation du centre commercial", **extra):
-    body = {"objective_id": str(objective_id), "kind": "request", "title": title,
-            "plan_text": f"La Ville demande de {title.lower()}", "lead_partner_id": str(lead), **extra}
+    body = {
+        "objective_id": str(objective_id),
+        "kind": "request",
+        "title": title,
+        "plan_text": f"La Ville demande de {title.lower()}",
+        "lead_partner_id": str(lead),
+        **extra,
+    }
     response = await admin.post("/v1/items", json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -21,14 +27,17 @@ async def test_stale_if_match_is_412_and_writes_nothing(admin, make_objective, m
     first = await admin.get(f"/v1/items/{item['id']}")
     etag = first.headers["etag"]
     assert etag == '"1"'
-    ok = await admin.patch(f"/v1/items/{item['id']}", json={"title": "Nouveau titre"}, headers={"If-Match": etag})
+    ok = await admin.patch(
+        f"/v1/items/{item['id']}", json={"title": "Nouveau titre"}, headers={"If-Match": etag}
+    )
     assert ok.status_code == 200 and ok.headers["etag"] == '"2"'
     stale = await admin.patch(f"/v1/items/{item['id']}", json={"title": "Autre"}, headers={"If-Match": etag})
     assert stale.status_code == 412
     assert stale.headers["content-type"].startswith("application/problem+json")
     assert stale.json()["current_version"] == 2
-    stale_transition = await admin.post(f"/v1/items/{item['id']}/transitions",
-                                        json={"to": "abandoned"}, headers={"If-Match": etag})
+    stale_transition = await admin.post(
+        f"/v1/items/{item['id']}/transitions", json={"to": "abandoned"}, headers={"If-Match": etag}
+    )
     assert stale_transition.status_code == 412
     now = (await admin.get(f"/v1/items/{item['id']}")).json()
     assert (now["title"], now["status"], now["version"]) == ("Nouveau titre", "draft", 2)
@@ -36,8 +45,13 @@ async def test_stale_if_match_is_412_and_writes_nothing(admin, make_objective, m
 
 async def test_idempotency_key_replays_and_rejects_other_body(admin, make_objective, make_partner):
     objective, lead = await make_objective(), await make_partner("VSGP")
-    body = {"objective_id": str(objective), "kind": "request", "title": "Bus", "plan_text": "Réseau de bus",
-            "lead_partner_id": str(lead)}
+    body = {
+        "objective_id": str(objective),
+        "kind": "request",
+        "title": "Bus",
+        "plan_text": "Réseau de bus",
+        "lead_partner_id": str(lead),
+    }
     key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
     first = await admin.post("/v1/items", json=body, headers=key)
     again = await admin.post("/v1/items", json=body, headers=key)
@@ -52,8 +66,12 @@ async def test_idempotency_key_replays_and_rejects_other_body(admin, make_object
 async def test_cursor_pagination_is_stable_and_complete(admin, make_objective, make_partner):
     objective, lead = await make_objective(), await make_partner("Bailleur")
     created = [(await _request(admin, objective, lead, title=f"Demande {n:02d}"))["id"] for n in range(7)]
-    for sort, expected in (("created", created), ("-created", created[::-1]), ("title", created),
-                           ("-title", created[::-1])):
+    for sort, expected in (
+        ("created", created),
+        ("-created", created[::-1]),
+        ("title", created),
+        ("-title", created[::-1]),
+    ):
         seen, cursor = [], None
         while True:
             params = {"limit": 3, "sort": sort, **({"cursor": cursor} if cursor else {})}
@@ -63,31 +81,44 @@ async def test_cursor_pagination_is_stable_and_complete(admin, make_objective, m
             if cursor is None:
                 break
             if len(seen) == 3:  # an item created mid-listing must not shift later pages
-                await _request(admin, objective, lead, title="ZZ ajoutée" if sort.startswith("-") else "AA ajoutée")
+                await _request(
+                    admin, objective, lead, title="ZZ ajoutée" if sort.startswith("-") else "AA ajoutée"
+                )
         assert [i for i in seen if i in created] == expected, sort
     bad = await admin.get("/v1/items", params={"cursor": "not-a-cursor"})
     assert bad.status_code == 400 and bad.json()["code"] == "invalid-cursor"
 
 
-async def test_filters_partner_status_text_overdue_due_dates(admin, make_objective, make_partner, plan_of, clock):
+async def test_filters_partner_status_text_overdue_due_dates(
+    admin, make_objective, make_partner, plan_of, clock
+):
     objective = await make_objective()
     hdsh, vsgp = await make_partner("Hauts-de-Seine Habitat"), await make_partner("VSGP")
-    group = await make_partner("Bailleurs sociaux", member_ids=[hdsh], is_group=True,
-                               scope_plan_id=await plan_of(objective))
+    group = await make_partner(
+        "Bailleurs sociaux", member_ids=[hdsh], is_group=True, scope_plan_id=await plan_of(objective)
+    )
     mall = await _request(admin, objective, hdsh, title="Centre commercial")
     bus = await _request(admin, objective, vsgp, title="Réseau de bus")
     facades = await _request(admin, objective, group, title="Ravalements")
     today = clock.now().date()
-    await admin.post(f"/v1/items/{mall['id']}/deadlines",
-                     json={"kind": "response", "due_on": str(today - timedelta(days=3))})
-    await admin.post(f"/v1/items/{bus['id']}/deadlines",
-                     json={"kind": "response", "due_on": str(today + timedelta(days=30))})
+    await admin.post(
+        f"/v1/items/{mall['id']}/deadlines",
+        json={"kind": "response", "due_on": str(today - timedelta(days=3))},
+    )
+    await admin.post(
+        f"/v1/items/{bus['id']}/deadlines",
+        json={"kind": "response", "due_on": str(today + timedelta(days=30))},
+    )
     # A draft whose date has passed: nobody was asked anything yet, so it is not late.
-    await admin.post(f"/v1/items/{facades['id']}/deadlines",
-                     json={"kind": "response", "due_on": str(today - timedelta(days=10))})
+    await admin.post(
+        f"/v1/items/{facades['id']}/deadlines",
+        json={"kind": "response", "due_on": str(today - timedelta(days=10))},
+    )
     for item in (mall, bus):
-        await admin.post(f"/v1/items/{item['id']}/transitions",
-                         json={"to": "sent", "letter_reference": "L1", "on": str(today - timedelta(days=20))})
+        await admin.post(
+            f"/v1/items/{item['id']}/transitions",
+            json={"to": "sent", "letter_reference": "L1", "on": str(today - timedelta(days=20))},
+        )
 
     async def ids(**params):
         response = await admin.get("/v1/items", params=params)
@@ -108,7 +139,11 @@ async def test_filters_partner_status_text_overdue_due_dates(admin, make_objecti
     draft = (await admin.get(f"/v1/items/{facades['id']}")).json()
     assert draft["overdue"] is False and draft["next_due_on"] == str(today - timedelta(days=10))
     listed = (await admin.get("/v1/items", params={"objective_id": str(objective)})).json()["items"]
-    assert {i["id"]: i["overdue"] for i in listed} == {mall["id"]: True, bus["id"]: False, facades["id"]: False}
+    assert {i["id"]: i["overdue"] for i in listed} == {
+        mall["id"]: True,
+        bus["id"]: False,
+        facades["id"]: False,
+    }
 
 
 async def test_answer_closes_response_deadline_and_progress_rolls_up(admin, make_objective, make_partner):
@@ -118,13 +153,17 @@ async def test_answer_closes_response_deadline_and_progress_rolls_up(admin, make
     assert (await admin.get(f"/v1/items/{item['id']}")).json()["overdue"] is False  # a draft is never late
     await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "L"})
     assert (await admin.get(f"/v1/items/{item['id']}")).json()["overdue"] is True
-    answer = await admin.post(f"/v1/items/{item['id']}/transitions",
-                              json={"to": "accepted", "comment": "Accord du conseil d'administration."})
+    answer = await admin.post(
+        f"/v1/items/{item['id']}/transitions",
+        json={"to": "accepted", "comment": "Accord du conseil d'administration."},
+    )
     assert answer.status_code == 200 and answer.json()["overdue"] is False
     journal = (await admin.get(f"/v1/items/{item['id']}/journal")).json()
     assert [(e["kind"], e["text"]) for e in journal] == [("response", "Accord du conseil d'administration.")]
-    progress = await admin.post(f"/v1/items/{item['id']}/journal",
-                                json={"kind": "progress", "text": "Moitié faite", "progress_percent": 50})
+    progress = await admin.post(
+        f"/v1/items/{item['id']}/journal",
+        json={"kind": "progress", "text": "Moitié faite", "progress_percent": 50},
+    )
     assert progress.status_code == 201, progress.text
     other = await _request(admin, objective, await make_partner("Autre"))
     await admin.post(f"/v1/items/{other['id']}/transitions", json={"to": "abandoned"})
@@ -136,8 +175,9 @@ async def test_answer_closes_response_deadline_and_progress_rolls_up(admin, make
 
 
 @pytest.mark.parametrize("answered", [False, True])
-async def test_silence_past_the_response_deadline_is_no_answer_not_acceptance(app, admin, make_objective,
-                                                                              make_partner, clock, answered):
+async def test_silence_past_the_response_deadline_is_no_answer_not_acceptance(
+    app, admin, make_objective, make_partner, clock, answered
+):
     from services.commitments.items.service import mark_unanswered
     from shared.auth import SYSTEM
 

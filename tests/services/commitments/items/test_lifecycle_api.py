@@ -30,21 +30,32 @@ REQUEST_PATHS: dict[Status, list[Status]] = {
     Status.ABANDONED: [Status.ABANDONED],
 }
 COMMITMENT_PATHS: dict[Status, list[Status]] = {
-    Status.PLANNED: [], Status.IN_PROGRESS: [Status.IN_PROGRESS], Status.DONE: [Status.IN_PROGRESS, Status.DONE],
+    Status.PLANNED: [],
+    Status.IN_PROGRESS: [Status.IN_PROGRESS],
+    Status.DONE: [Status.IN_PROGRESS, Status.DONE],
     Status.ABANDONED: [Status.ABANDONED],
 }
-CASES = ([(ItemKind.REQUEST, s, t) for s, ts in REQUEST_TRANSITIONS.items() for t in ts]
-         + [(ItemKind.COMMITMENT, s, t) for s, ts in COMMITMENT_TRANSITIONS.items() for t in ts])
-FORBIDDEN = ([(ItemKind.REQUEST, s, t) for s in REQUEST_TRANSITIONS for t in Status
-              if t not in REQUEST_TRANSITIONS[s]]
-             + [(ItemKind.COMMITMENT, s, t) for s in COMMITMENT_TRANSITIONS for t in Status
-                if t not in COMMITMENT_TRANSITIONS[s]])
+CASES = [(ItemKind.REQUEST, s, t) for s, ts in REQUEST_TRANSITIONS.items() for t in ts] + [
+    (ItemKind.COMMITMENT, s, t) for s, ts in COMMITMENT_TRANSITIONS.items() for t in ts
+]
+FORBIDDEN = [
+    (ItemKind.REQUEST, s, t) for s in REQUEST_TRANSITIONS for t in Status if t not in REQUEST_TRANSITIONS[s]
+] + [
+    (ItemKind.COMMITMENT, s, t)
+    for s in COMMITMENT_TRANSITIONS
+    for t in Status
+    if t not in COMMITMENT_TRANSITIONS[s]
+]
 
 
 async def _item(admin, make_objective, make_partner, kind: ItemKind) -> str:
     objective_id = await make_objective()
-    body = {"objective_id": str(objective_id), "kind": kind.value, "title": "Rénovation",
-            "plan_text": "La Ville demande à X de rénover."}
+    body = {
+        "objective_id": str(objective_id),
+        "kind": kind.value,
+        "title": "Rénovation",
+        "plan_text": "La Ville demande à X de rénover.",
+    }
     if kind is ItemKind.REQUEST:
         body["lead_partner_id"] = str(await make_partner("Hauts-de-Seine Habitat"))
     response = await admin.post("/v1/items", json=body)
@@ -65,7 +76,11 @@ async def _walk(admin, item_id: str, path: list[Status]) -> None:
 async def test_allowed_transition(admin, make_objective, make_partner, kind, source, target):
     item_id = await _item(admin, make_objective, make_partner, kind)
     await _walk(admin, item_id, (REQUEST_PATHS if kind is ItemKind.REQUEST else COMMITMENT_PATHS)[source])
-    body = {"to": target.value, "letter_reference": "SCX/2026-002"} if target is Status.SENT else {"to": target.value}
+    body = (
+        {"to": target.value, "letter_reference": "SCX/2026-002"}
+        if target is Status.SENT
+        else {"to": target.value}
+    )
     response = await admin.post(f"/v1/items/{item_id}/transitions", json=body)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == target.value
@@ -74,7 +89,9 @@ async def test_allowed_transition(admin, make_objective, make_partner, kind, sou
 
 
 @pytest.mark.parametrize(("kind", "source", "target"), FORBIDDEN[::7], ids=lambda v: str(v))
-async def test_forbidden_transition_is_409_naming_allowed(admin, make_objective, make_partner, kind, source, target):
+async def test_forbidden_transition_is_409_naming_allowed(
+    admin, make_objective, make_partner, kind, source, target
+):
     item_id = await _item(admin, make_objective, make_partner, kind)
     await _walk(admin, item_id, (REQUEST_PATHS if kind is ItemKind.REQUEST else COMMITMENT_PATHS)[source])
     before = (await admin.get(f"/v1/items/{item_id}")).json()
@@ -88,7 +105,9 @@ async def test_forbidden_transition_is_409_naming_allowed(admin, make_objective,
     assert after["version"] == before["version"] and after["status"] == source.value
 
 
-async def test_partner_cannot_verify_its_own_delivery(admin, make_objective, make_partner, make_key, client_for):
+async def test_partner_cannot_verify_its_own_delivery(
+    admin, make_objective, make_partner, make_key, client_for
+):
     item_id = await _item(admin, make_objective, make_partner, ItemKind.REQUEST)
     lead = (await admin.get(f"/v1/items/{item_id}")).json()["lead_partner_id"]
     partner = client_for(await make_key(Role.PARTNER, partner_id=uuid.UUID(lead)))

@@ -14,15 +14,36 @@ from services.commitments.items.schemas import ItemRead
 
 def _values() -> dict[str, Any]:
     return dict(
-        id=uuid.uuid4(), plan_id=uuid.uuid4(), axis_id=uuid.uuid4(), objective_id=uuid.uuid4(), position=3,
-        reference="I.A.3", kind=ItemKind.REQUEST, title="Centre commercial", plan_text="La Ville demande…",
-        status=Status.SENT, status_label="envoyée", allowed_transitions=[Status.ACKNOWLEDGED, Status.ABANDONED],
-        lead_partner_id=uuid.uuid4(), associated_partner_ids=[uuid.uuid4()], owner_contact_id=None, elected_contact_id=None,
-        budget=Decimal("150000.00"), tags=["Sceaux"], needs_review=True, review_reason="Partenaire ajouté.",
+        id=uuid.uuid4(),
+        plan_id=uuid.uuid4(),
+        axis_id=uuid.uuid4(),
+        objective_id=uuid.uuid4(),
+        position=3,
+        reference="I.A.3",
+        kind=ItemKind.REQUEST,
+        title="Centre commercial",
+        plan_text="La Ville demande…",
+        status=Status.SENT,
+        status_label="envoyée",
+        allowed_transitions=[Status.ACKNOWLEDGED, Status.ABANDONED],
+        lead_partner_id=uuid.uuid4(),
+        associated_partner_ids=[uuid.uuid4()],
+        owner_contact_id=None,
+        elected_contact_id=None,
+        budget=Decimal("150000.00"),
+        tags=["Sceaux"],
+        needs_review=True,
+        review_reason="Partenaire ajouté.",
         review_flags=[{"code": "partner-created", "message": "Partenaire ajouté."}],
-        sent_on=date(2026, 3, 2), letter_reference="SCX/DGS/2026-041", progress_percent=None,
-        next_due_on=date(2026, 6, 1), overdue=False, version=2,
-        created_at=datetime(2026, 1, 5, 9, 30, tzinfo=UTC), updated_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+        sent_on=date(2026, 3, 2),
+        letter_reference="SCX/DGS/2026-041",
+        progress_percent=None,
+        next_due_on=date(2026, 6, 1),
+        overdue=False,
+        version=2,
+        created_at=datetime(2026, 1, 5, 9, 30, tzinfo=UTC),
+        updated_at=datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
+    )
 
 
 def test_every_field_given_builds_what_pydantic_builds() -> None:

@@ -15,17 +15,30 @@ def _ok(response):
 
 
 async def _sent_request(admin, make_objective, lead, associated=()):
-    item = _ok(await admin.post("/v1/items", json={
-        "objective_id": str(await make_objective()), "kind": "request", "title": "Centre commercial",
-        "plan_text": "La Ville demande au bailleur de rénover le centre commercial.", "lead_partner_id": str(lead),
-        "associated_partner_ids": [str(p) for p in associated]}))
-    _ok(await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "L1"}))
+    item = _ok(
+        await admin.post(
+            "/v1/items",
+            json={
+                "objective_id": str(await make_objective()),
+                "kind": "request",
+                "title": "Centre commercial",
+                "plan_text": "La Ville demande au bailleur de rénover le centre commercial.",
+                "lead_partner_id": str(lead),
+                "associated_partner_ids": [str(p) for p in associated],
+            },
+        )
+    )
+    _ok(
+        await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "L1"})
+    )
     return item["id"]
 
 
 async def test_the_author_is_the_calling_key(admin, make_objective, make_partner):
     item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
-    entry = _ok(await admin.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Visite du site."}))
+    entry = _ok(
+        await admin.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Visite du site."})
+    )
     assert entry["author"]["kind"] == "api_key" and entry["author"]["role"] == "admin"
     assert entry["author"]["name"] == entry["author_name"] == "test admin"
     assert _ok(await admin.get(f"/v1/items/{item}/journal")) == [entry]
@@ -34,8 +47,10 @@ async def test_the_author_is_the_calling_key(admin, make_objective, make_partner
 async def test_a_name_in_the_body_is_refused_and_writes_nothing(admin, make_objective, make_partner):
     item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
     history = _ok(await admin.get(f"/v1/items/{item}/history"))
-    response = await admin.post(f"/v1/items/{item}/journal",
-                                json={"kind": "note", "text": "Signé par le maire.", "author_name": "Le maire"})
+    response = await admin.post(
+        f"/v1/items/{item}/journal",
+        json={"kind": "note", "text": "Signé par le maire.", "author_name": "Le maire"},
+    )
     assert response.status_code == 422 and "author_name" in response.json()["detail"]
     assert _ok(await admin.get(f"/v1/items/{item}/journal")) == []
     assert _ok(await admin.get(f"/v1/items/{item}/history")) == history
@@ -46,49 +61,83 @@ async def test_a_stored_name_is_never_shown_the_caller_is(app, admin, make_objec
     item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
     key_id = _ok(await admin.get("/v1/auth/whoami"))["key_id"]
     async with app.state.sessionmaker() as session, session.begin():
-        session.add(JournalEntry(item_id=uuid.UUID(item), kind="note", text="Ancienne note",
-                                 occurred_on=clock.now().date(), author_name="Le préfet", actor_kind="api_key",
-                                 actor_id=key_id, created_at=clock.now()))
+        session.add(
+            JournalEntry(
+                item_id=uuid.UUID(item),
+                kind="note",
+                text="Ancienne note",
+                occurred_on=clock.now().date(),
+                author_name="Le préfet",
+                actor_kind="api_key",
+                actor_id=key_id,
+                created_at=clock.now(),
+            )
+        )
     [entry] = _ok(await admin.get(f"/v1/items/{item}/journal"))
-    assert (entry["author_name"], entry["author"]["name"], entry["author"]["id"]) == ("test admin", "test admin",
-                                                                                      key_id)
+    assert (entry["author_name"], entry["author"]["name"], entry["author"]["id"]) == (
+        "test admin",
+        "test admin",
+        key_id,
+    )
 
 
-async def test_the_acting_contact_is_the_author_until_erased(admin, make_objective, make_partner, make_key,
-                                                             client_for):
+async def test_the_acting_contact_is_the_author_until_erased(
+    admin, make_objective, make_partner, make_key, client_for
+):
     lead = await make_partner("Bailleur")
     item = await _sent_request(admin, make_objective, lead)
-    contact = _ok(await admin.post(f"/v1/partners/{lead}/contacts",
-                                   json={"first_name": "Claire", "last_name": "Martin", "email": "c@example.org"}))
+    contact = _ok(
+        await admin.post(
+            f"/v1/partners/{lead}/contacts",
+            json={"first_name": "Claire", "last_name": "Martin", "email": "c@example.org"},
+        )
+    )
     acting = client_for(await make_key(Role.SERVICE))
     acting.headers["X-Acting-Contact"] = contact["id"]
-    entry = _ok(await acting.post(f"/v1/items/{item}/journal", json={"kind": "progress", "text": "Devis reçus."}))
-    assert entry["author"] == {"kind": "contact", "id": contact["id"], "role": "partner", "name": "Claire Martin",
-                               "partner_id": str(lead)}
+    entry = _ok(
+        await acting.post(f"/v1/items/{item}/journal", json={"kind": "progress", "text": "Devis reçus."})
+    )
+    assert entry["author"] == {
+        "kind": "contact",
+        "id": contact["id"],
+        "role": "partner",
+        "name": "Claire Martin",
+        "partner_id": str(lead),
+    }
     assert entry["actor_kind"] == "contact"
     _ok(await admin.post(f"/v1/contacts/{contact['id']}/erasure"))
     [erased] = _ok(await admin.get(f"/v1/items/{item}/journal"))
-    assert "Martin" not in str(erased) and erased["author"]["name"] == erased["author_name"] == "Contact effacé"
+    assert (
+        "Martin" not in str(erased) and erased["author"]["name"] == erased["author_name"] == "Contact effacé"
+    )
 
 
-async def test_a_partner_sees_other_organisations_authors_by_role_only(admin, make_objective, make_partner,
-                                                                       make_key, client_for):
+async def test_a_partner_sees_other_organisations_authors_by_role_only(
+    admin, make_objective, make_partner, make_key, client_for
+):
     lead, associated = await make_partner("Bailleur"), await make_partner("Centre social")
     item = await _sent_request(admin, make_objective, lead, [associated])
     lead_key = client_for(await make_key(Role.PARTNER, partner_id=lead))
     associated_key = client_for(await make_key(Role.PARTNER, partner_id=associated))
     _ok(await admin.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Relance faite."}))
     _ok(await lead_key.post(f"/v1/items/{item}/journal", json={"kind": "response", "text": "Accord."}))
-    _ok(await associated_key.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Nous suivons."}))
+    _ok(
+        await associated_key.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Nous suivons."})
+    )
 
     def authors(journal):
         return [(e["text"], e["author"]["kind"], e["author"]["role"], e["author"]["name"]) for e in journal]
 
     assert authors(_ok(await associated_key.get(f"/v1/items/{item}/journal"))) == [
-        ("Relance faite.", "api_key", "admin", None), ("Accord.", "api_key", "partner", None),
-        ("Nous suivons.", "api_key", "partner", "test partner")]
+        ("Relance faite.", "api_key", "admin", None),
+        ("Accord.", "api_key", "partner", None),
+        ("Nous suivons.", "api_key", "partner", "test partner"),
+    ]
     assert authors(_ok(await lead_key.get(f"/v1/items/{item}/journal"))) == [
-        ("Relance faite.", "api_key", "admin", None), ("Accord.", "api_key", "partner", "test partner"),
-        ("Nous suivons.", "api_key", "partner", None)]
-    assert [e["author"]["name"] for e in _ok(await admin.get(f"/v1/items/{item}/journal"))] == ["test admin"] + [
-        "test partner"] * 2
+        ("Relance faite.", "api_key", "admin", None),
+        ("Accord.", "api_key", "partner", "test partner"),
+        ("Nous suivons.", "api_key", "partner", None),
+    ]
+    assert [e["author"]["name"] for e in _ok(await admin.get(f"/v1/items/{item}/journal"))] == [
+        "test admin"
+    ] + ["test partner"] * 2

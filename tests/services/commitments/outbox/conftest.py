@@ -27,21 +27,27 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(settings: CommitmentsSettings, stream_names: tuple[str, str], settings_overrides: dict[str, Any]
-             ) -> CommitmentsSettings:
+def settings(
+    settings: CommitmentsSettings, stream_names: tuple[str, str], settings_overrides: dict[str, Any]
+) -> CommitmentsSettings:
     """The service's test settings with a stream and subject prefix no other test uses: each test counts
     exactly the messages it caused. The name keeps the run's prefix, so the run's cleanup removes it if a test
     cannot."""
     suffix = uuid.uuid4().hex[:8]
-    return settings.model_copy(update={"events_stream": f"{stream_names[0]}_{suffix}",
-                                       "events_subject_prefix": f"{stream_names[1]}_{suffix}",
-                                       **settings_overrides})
+    return settings.model_copy(
+        update={
+            "events_stream": f"{stream_names[0]}_{suffix}",
+            "events_subject_prefix": f"{stream_names[1]}_{suffix}",
+            **settings_overrides,
+        }
+    )
 
 
 @pytest.fixture
 def stream(settings: CommitmentsSettings) -> StreamSpec:
-    return StreamSpec(settings.events_stream, settings.events_subject_prefix,
-                      settings.events_duplicate_window_seconds)
+    return StreamSpec(
+        settings.events_stream, settings.events_subject_prefix, settings.events_duplicate_window_seconds
+    )
 
 
 @pytest.fixture
@@ -57,15 +63,19 @@ async def nats_client(nats_url: str, stream: StreamSpec) -> AsyncIterator[NatsCl
 
 
 @pytest.fixture
-async def start_relay(settings: CommitmentsSettings, tmp_path: Path
-                      ) -> AsyncIterator[Callable[..., Awaitable[RelayProcess]]]:
+async def start_relay(
+    settings: CommitmentsSettings, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[RelayProcess]]]:
     """Start `python -m services.commitments relay` (paused before marking what it published, with
     `pause_before_mark_seconds`: RelayProcess) against the test's database and stream; every process started is
     killed at the end, whatever happened."""
     started: list[RelayProcess] = []
 
-    async def start(pause_before_mark_seconds: float = 0.0, poll_seconds: float = 0.5,
-                    extra_env: dict[str, str] | None = None) -> RelayProcess:
+    async def start(
+        pause_before_mark_seconds: float = 0.0,
+        poll_seconds: float = 0.5,
+        extra_env: dict[str, str] | None = None,
+    ) -> RelayProcess:
         env = {**relay_environment(settings, poll_seconds), **(extra_env or {})}
         relay = RelayProcess(env, tmp_path / f"relay-{len(started) + 1}.log", pause_before_mark_seconds)
         started.append(relay)
@@ -85,8 +95,9 @@ def create_partners(admin: httpx.AsyncClient) -> Callable[[int], Awaitable[None]
     async def create(count: int) -> None:
         tag = uuid.uuid4().hex[:8]
         for n in range(count):
-            response = await admin.post("/v1/partners",
-                                        json={"name": f"Bailleur {tag} {n}", "kind": "bailleur_social"})
+            response = await admin.post(
+                "/v1/partners", json={"name": f"Bailleur {tag} {n}", "kind": "bailleur_social"}
+            )
             assert response.status_code == 201, response.text
 
     return create

@@ -31,21 +31,23 @@ _DEDUP_LOG = re.compile(r"event ([0-9a-f-]{36}) was already in the stream")
 def relay_environment(settings: CommitmentsSettings, poll_seconds: float = 0.5) -> dict[str, str]:
     """The environment of a relay process using the same database, NATS and stream as the test's app."""
     env = {name: value for name, value in os.environ.items() if name.upper() not in _RELAY_SETTING_NAMES}
-    env.update({
-        "DATABASE_URL": settings.database_url,
-        "NATS_URL": settings.nats_url,
-        "EVENTS_STREAM": settings.events_stream,
-        "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
-        "EVENTS_DUPLICATE_WINDOW_SECONDS": str(settings.events_duplicate_window_seconds),
-        "DATA_DIR": str(settings.data_dir),
-        # A short poll by default: on PostgreSQL a killed relay's row locks go when the server notices the
-        # dead connection (on one host, within milliseconds of the kill), and SKIP LOCKED makes the next relay
-        # look again on its next turn rather than wait. A test that must rule the poll out sets a long one.
-        "RELAY_POLL_SECONDS": str(poll_seconds),
-        "LOG_LEVEL": "INFO",
-        "LOG_JSON": "true",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DATABASE_URL": settings.database_url,
+            "NATS_URL": settings.nats_url,
+            "EVENTS_STREAM": settings.events_stream,
+            "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
+            "EVENTS_DUPLICATE_WINDOW_SECONDS": str(settings.events_duplicate_window_seconds),
+            "DATA_DIR": str(settings.data_dir),
+            # A short poll by default: on PostgreSQL a killed relay's row locks go when the server notices the
+            # dead connection (on one host, within milliseconds of the kill), and SKIP LOCKED makes the next relay
+            # look again on its next turn rather than wait. A test that must rule the poll out sets a long one.
+            "RELAY_POLL_SECONDS": str(poll_seconds),
+            "LOG_LEVEL": "INFO",
+            "LOG_JSON": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -56,8 +58,11 @@ class RelayProcess:
 
     def __init__(self, env: dict[str, str], log_path: Path, pause_before_mark_seconds: float = 0.0) -> None:
         self.env = env
-        self.module = (["tests.services.commitments.workers.faults", str(pause_before_mark_seconds)]
-                       if pause_before_mark_seconds else ["services.commitments"])
+        self.module = (
+            ["tests.services.commitments.workers.faults", str(pause_before_mark_seconds)]
+            if pause_before_mark_seconds
+            else ["services.commitments"]
+        )
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
         self.stdout_lines: list[str] = []
@@ -65,32 +70,45 @@ class RelayProcess:
     async def start(self) -> RelayProcess:
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", *self.module, "relay", cwd=REPOSITORY_ROOT, env=self.env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log)
+                sys.executable,
+                "-m",
+                *self.module,
+                "relay",
+                cwd=REPOSITORY_ROOT,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
         return self
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    async def wait_for_json_line(self, predicate: Callable[[dict[str, Any]], bool], timeout: float
-                                 ) -> dict[str, Any]:
+    async def wait_for_json_line(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float
+    ) -> dict[str, Any]:
         """The first JSON line on stdout that satisfies `predicate`."""
         assert self.process is not None and self.process.stdout is not None
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"relay printed no expected line within {timeout}s; stdout: "
-                                     f"{self.stdout_lines}; logs:\n{self.log_text()}")
+                raise AssertionError(
+                    f"relay printed no expected line within {timeout}s; stdout: "
+                    f"{self.stdout_lines}; logs:\n{self.log_text()}"
+                )
             try:
                 raw = await asyncio.wait_for(self.process.stdout.readline(), remaining)
             except TimeoutError:
                 continue
             if not raw:
                 await self.process.wait()
-                raise AssertionError(f"relay exited ({self.process.returncode}) before the expected line; "
-                                     f"logs:\n{self.log_text()}")
+                raise AssertionError(
+                    f"relay exited ({self.process.returncode}) before the expected line; "
+                    f"logs:\n{self.log_text()}"
+                )
             line = raw.decode().strip()
             self.stdout_lines.append(line)
             with contextlib.suppress(ValueError):

@@ -27,9 +27,12 @@ async def _outbox_drained(app: FastAPI) -> bool:
 
 
 async def test_relay_crashes_lose_nothing_and_duplicate_nothing(
-        app: FastAPI, nats_client: NatsClient, stream: StreamSpec,
-        start_relay: Callable[..., Awaitable[RelayProcess]],
-        create_partners: Callable[[int], Awaitable[None]]) -> None:
+    app: FastAPI,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    start_relay: Callable[..., Awaitable[RelayProcess]],
+    create_partners: Callable[[int], Awaitable[None]],
+) -> None:
     """Two crashes in one run, to start as few processes as possible: rows published but not marked when the
     relay was killed (re-published, dropped by JetStream), and rows committed after it was killed, while no
     relay ran (published once, as new messages)."""
@@ -40,8 +43,9 @@ async def test_relay_crashes_lose_nothing_and_duplicate_nothing(
     assert all(row.published_at is None for row in published_unmarked)
 
     crashing = await start_relay(pause_before_mark_seconds=30)
-    unmarked = await crashing.wait_for_json_line(lambda line: line.get("relay") == "published-unmarked",
-                                                 START_TIMEOUT)
+    unmarked = await crashing.wait_for_json_line(
+        lambda line: line.get("relay") == "published-unmarked", START_TIMEOUT
+    )
     assert unmarked["count"] == len(published_unmarked)
     await crashing.kill()
 
@@ -52,7 +56,7 @@ async def test_relay_crashes_lose_nothing_and_duplicate_nothing(
     # Committed while no relay runs: the dead relay never saw these.
     await create_partners(2)
     rows = await outbox_rows(app.state.sessionmaker)
-    never_published = rows[len(published_unmarked):]
+    never_published = rows[len(published_unmarked) :]
     assert len(never_published) == 2 and all(row.published_at is None for row in rows)
 
     # A poll longer than the wait: only the drain the relay does as it starts can publish these rows.

@@ -27,8 +27,14 @@ TIMEOUT = 10.0
 
 @pytest.mark.parametrize("outage", ["no-stream-captures-the-subject", "connection-closed"])
 async def test_rows_stay_unpublished_while_nats_is_unreachable_and_go_out_when_it_is_back(
-        app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock, nats_url: str,
-        outage: str, create_partners: Callable[[int], Awaitable[None]]) -> None:
+    app: FastAPI,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    clock: FixedClock,
+    nats_url: str,
+    outage: str,
+    create_partners: Callable[[int], Awaitable[None]],
+) -> None:
     js = nats_client.jetstream()
     await create_partners(2)
     relay_connection = await nats.connect(nats_url, connect_timeout=2)
@@ -61,8 +67,14 @@ async def test_rows_stay_unpublished_while_nats_is_unreachable_and_go_out_when_i
 
 
 async def test_running_relay_keeps_failed_rows_and_retries_until_the_stream_is_back(
-        app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock, nats_url: str,
-        caplog: pytest.LogCaptureFixture, create_partners: Callable[[int], Awaitable[None]]) -> None:
+    app: FastAPI,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    clock: FixedClock,
+    nats_url: str,
+    caplog: pytest.LogCaptureFixture,
+    create_partners: Callable[[int], Awaitable[None]],
+) -> None:
     """The relay's loop survives failed publishes: it keeps the rows, logs, and publishes them later."""
     js = nats_client.jetstream()
     relay_connection = await connect(nats_url, name="outbox-tests-relay")
@@ -101,8 +113,14 @@ async def _failure_logged(caplog: pytest.LogCaptureFixture) -> bool:
 
 
 async def test_relay_starting_while_its_stream_cannot_be_declared_retries_instead_of_dying(
-        app: FastAPI, admin: httpx.AsyncClient, nats_client: NatsClient, stream: StreamSpec,
-        clock: FixedClock, nats_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    app: FastAPI,
+    admin: httpx.AsyncClient,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    clock: FixedClock,
+    nats_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     js = nats_client.jetstream()
     # Another stream already captures the subjects: declaring the relay's stream fails until it is gone.
     blocker = StreamSpec(f"{stream.name}_BLOCKER", stream.subject_prefix)
@@ -129,8 +147,12 @@ async def test_relay_starting_while_its_stream_cannot_be_declared_retries_instea
 
 
 async def test_api_writes_do_not_wait_on_a_relay_busy_with_nats(
-        app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock,
-        create_partners: Callable[[int], Awaitable[None]]) -> None:
+    app: FastAPI,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    clock: FixedClock,
+    create_partners: Callable[[int], Awaitable[None]],
+) -> None:
     """A relay between publish and mark (as long as a NATS call can take) holds no lock an API write needs: on
     SQLite the relay must not keep the database's single write lock across NATS calls."""
     js = nats_client.jetstream()
@@ -155,8 +177,12 @@ async def test_api_writes_do_not_wait_on_a_relay_busy_with_nats(
 
 
 async def test_a_relay_dying_between_reading_and_publishing_leaves_the_rows_to_the_next_one(
-        app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock,
-        create_partners: Callable[[int], Awaitable[None]]) -> None:
+    app: FastAPI,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    clock: FixedClock,
+    create_partners: Callable[[int], Awaitable[None]],
+) -> None:
     """Killed once it holds a batch and before publishing any of it (`before_publish`): nothing of the batch is
     on the bus nor marked, and a restarted relay publishes all of it, once."""
     js = nats_client.jetstream()

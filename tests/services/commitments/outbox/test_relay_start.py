@@ -21,14 +21,23 @@ START_TIMEOUT = 30.0  # a cold Python start on a slow, busy machine
 NO_POLL_SECONDS = 2 * START_TIMEOUT
 # What the relay has no use for: the API's framework, the domain's models and event schemas, the French
 # holidays, the tracing SDK (tracing is off).
-NOT_FOR_THE_RELAY = ("fastapi", "starlette.routing", "services.commitments.items", "shared.events",
-                     "holidays", "opentelemetry.sdk")
+NOT_FOR_THE_RELAY = (
+    "fastapi",
+    "starlette.routing",
+    "services.commitments.items",
+    "shared.events",
+    "holidays",
+    "opentelemetry.sdk",
+)
 
 
 async def test_relay_publishes_waiting_events_as_it_starts(
-        app: FastAPI, nats_client: NatsClient, stream: StreamSpec,
-        start_relay: Callable[..., Awaitable[RelayProcess]],
-        create_partners: Callable[[int], Awaitable[None]]) -> None:
+    app: FastAPI,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    start_relay: Callable[..., Awaitable[RelayProcess]],
+    create_partners: Callable[[int], Awaitable[None]],
+) -> None:
     await create_partners(3)  # committed while no relay runs: nobody hears the wake-up pings
     rows = await outbox_rows(app.state.sessionmaker)
     # The admin key's event and 3 partners.

@@ -30,41 +30,79 @@ def _ok(response: httpx.Response) -> Any:
 
 
 async def _plan(admin: httpx.AsyncClient, title: str, territory: str) -> tuple[str, str]:
-    plan = _ok(await admin.post("/v1/plans", json={"title": title, "commune": "Sceaux", "territory": territory}))
+    plan = _ok(
+        await admin.post("/v1/plans", json={"title": title, "commune": "Sceaux", "territory": territory})
+    )
     axis = _ok(await admin.post(f"/v1/plans/{plan['id']}/axes", json={"number": "I", "title": "AXE"}))
-    objective = _ok(await admin.post(f"/v1/axes/{axis['id']}/objectives", json={"letter": "A", "title": "OBJECTIF"}))
+    objective = _ok(
+        await admin.post(f"/v1/axes/{axis['id']}/objectives", json={"letter": "A", "title": "OBJECTIF"})
+    )
     return plan["id"], objective["id"]
 
 
 async def _request(admin: httpx.AsyncClient, objective: str, lead: str, **fields: Any) -> httpx.Response:
-    return await admin.post("/v1/items", json={
-        "objective_id": objective, "kind": "request", "title": "Requalification",
-        "plan_text": "La Ville demande aux bailleurs sociaux de requalifier leur patrimoine.", "lead_partner_id": lead,
-        **fields})
+    return await admin.post(
+        "/v1/items",
+        json={
+            "objective_id": objective,
+            "kind": "request",
+            "title": "Requalification",
+            "plan_text": "La Ville demande aux bailleurs sociaux de requalifier leur patrimoine.",
+            "lead_partner_id": lead,
+            **fields,
+        },
+    )
 
 
 async def _events(app: Any, event_type: str) -> list[dict[str, Any]]:
     async with app.state.sessionmaker() as session:
-        rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.event_type == event_type))).all()
-    return [json.loads(row.payload)["data"] if isinstance(row.payload, str) else row.payload["data"] for row in rows]
+        rows = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.event_type == event_type))
+        ).all()
+    return [
+        json.loads(row.payload)["data"] if isinstance(row.payload, str) else row.payload["data"]
+        for row in rows
+    ]
 
 
 async def test_a_request_to_plan_bs_group_never_reaches_plan_as_member(
-        app, admin: httpx.AsyncClient, make_key: Callable[..., Awaitable[str]],
-        client_for: Callable[[str | None], httpx.AsyncClient]) -> None:
+    app,
+    admin: httpx.AsyncClient,
+    make_key: Callable[..., Awaitable[str]],
+    client_for: Callable[[str | None], httpx.AsyncClient],
+) -> None:
     plan_a, objective_a = await _plan(admin, "Plan A", "Quartier A")
     member = _ok(await admin.post("/v1/partners", json={"name": "Bailleur M", "kind": "bailleur_social"}))
-    contact = _ok(await admin.post(f"/v1/partners/{member['id']}/contacts", json={
-        "last_name": "Martin", "email": "martin@bailleur-m.example"}))
-    group_a = _ok(await admin.post("/v1/partners", json={
-        "name": "Bailleurs sociaux", "kind": "group", "member_ids": [member["id"]], "scope_plan_id": plan_a}))
+    contact = _ok(
+        await admin.post(
+            f"/v1/partners/{member['id']}/contacts",
+            json={"last_name": "Martin", "email": "martin@bailleur-m.example"},
+        )
+    )
+    group_a = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={
+                "name": "Bailleurs sociaux",
+                "kind": "group",
+                "member_ids": [member["id"]],
+                "scope_plan_id": plan_a,
+            },
+        )
+    )
     item_a = _ok(await _request(admin, objective_a, group_a["id"]))
 
     # Plan B, imported: "les bailleurs sociaux" there are not plan A's.
-    report = _ok(await admin.post("/v1/plans/import", json={
-        "text": PLAN_B_TEXT, "commune": "Sceaux", "territory": "Quartier B"}))
-    [group_b] = [p for p in _ok(await admin.get("/v1/partners", params={"kind": "group"}))
-                 if p["scope_plan_id"] == report["plan_id"]]
+    report = _ok(
+        await admin.post(
+            "/v1/plans/import", json={"text": PLAN_B_TEXT, "commune": "Sceaux", "territory": "Quartier B"}
+        )
+    )
+    [group_b] = [
+        p
+        for p in _ok(await admin.get("/v1/partners", params={"kind": "group"}))
+        if p["scope_plan_id"] == report["plan_id"]
+    ]
     assert group_b["id"] != group_a["id"] and group_b["member_ids"] == []
     [flagged] = report["flagged"]
     assert {"partner-created", "group-without-members"} <= {f["code"] for f in flagged["flags"]}
@@ -95,8 +133,17 @@ async def test_an_item_cannot_name_another_plans_group(admin: httpx.AsyncClient)
     plan_a, objective_a = await _plan(admin, "Plan A", "Quartier A")
     plan_b, objective_b = await _plan(admin, "Plan B", "Quartier B")
     member = _ok(await admin.post("/v1/partners", json={"name": "Bailleur M", "kind": "bailleur_social"}))
-    group_a = _ok(await admin.post("/v1/partners", json={
-        "name": "Bailleurs sociaux", "kind": "group", "member_ids": [member["id"]], "scope_plan_id": plan_a}))
+    group_a = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={
+                "name": "Bailleurs sociaux",
+                "kind": "group",
+                "member_ids": [member["id"]],
+                "scope_plan_id": plan_a,
+            },
+        )
+    )
     refused = await _request(admin, objective_b, group_a["id"])
     assert refused.status_code == 422 and "Bailleurs sociaux" in refused.json()["detail"]
     assert refused.json()["partner_id"] == group_a["id"]
@@ -110,36 +157,63 @@ async def test_an_item_cannot_name_another_plans_group(admin: httpx.AsyncClient)
     assert len(_ok(await admin.get("/v1/items", params={"plan_id": plan_b}))["items"]) == 1
 
     # A group of a territory serves every plan of that territory, and only them.
-    territory = _ok(await admin.post("/v1/partners", json={
-        "name": "Communes voisines", "kind": "group", "scope_territory": "quartier b"}))
+    territory = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={"name": "Communes voisines", "kind": "group", "scope_territory": "quartier b"},
+        )
+    )
     assert (await _request(admin, objective_b, territory["id"])).status_code == 201
     assert (await _request(admin, objective_a, territory["id"])).status_code == 422
 
 
-async def test_a_groups_scope_is_checked_and_moves_only_where_its_items_stay_served(admin: httpx.AsyncClient) -> None:
+async def test_a_groups_scope_is_checked_and_moves_only_where_its_items_stay_served(
+    admin: httpx.AsyncClient,
+) -> None:
     plan_a, objective_a = await _plan(admin, "Plan A", "Quartier A")
     plan_b, _ = await _plan(admin, "Plan B", "Quartier B")
     member = _ok(await admin.post("/v1/partners", json={"name": "Bailleur M", "kind": "bailleur_social"}))
-    for body in ({"name": "G", "kind": "group"},  # no scope
-                 {"name": "G", "kind": "group", "scope_plan_id": plan_a, "scope_territory": "Quartier A"},
-                 {"name": "G", "kind": "group", "scope_plan_id": "01a214bb-8702-7000-abee-62cd37c4247d"},
-                 {"name": "O", "kind": "association", "scope_plan_id": plan_a}):
+    for body in (
+        {"name": "G", "kind": "group"},  # no scope
+        {"name": "G", "kind": "group", "scope_plan_id": plan_a, "scope_territory": "Quartier A"},
+        {"name": "G", "kind": "group", "scope_plan_id": "01a214bb-8702-7000-abee-62cd37c4247d"},
+        {"name": "O", "kind": "association", "scope_plan_id": plan_a},
+    ):
         response = await admin.post("/v1/partners", json=body)
         assert response.status_code == 422, body
         assert response.headers["content-type"].startswith("application/problem+json")
-    assert (await admin.patch(f"/v1/partners/{member['id']}", json={"scope_territory": "Quartier A"})).status_code == 422
+    assert (
+        await admin.patch(f"/v1/partners/{member['id']}", json={"scope_territory": "Quartier A"})
+    ).status_code == 422
 
-    group = _ok(await admin.post("/v1/partners", json={
-        "name": "Bailleurs sociaux", "kind": "group", "member_ids": [member["id"]], "scope_plan_id": plan_a}))
+    group = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={
+                "name": "Bailleurs sociaux",
+                "kind": "group",
+                "member_ids": [member["id"]],
+                "scope_plan_id": plan_a,
+            },
+        )
+    )
     assert (group["scope_plan_id"], group["scope_territory"]) == (plan_a, None)
     # Names are unique within a scope; another plan may have its own group of that name; no organisation may.
-    same_scope = await admin.post("/v1/partners", json={"name": "les bailleurs sociaux", "kind": "group",
-                                                        "scope_plan_id": plan_a})
+    same_scope = await admin.post(
+        "/v1/partners", json={"name": "les bailleurs sociaux", "kind": "group", "scope_plan_id": plan_a}
+    )
     assert same_scope.status_code == 409
-    other_plan = _ok(await admin.post("/v1/partners", json={"name": "Bailleurs sociaux", "kind": "group",
-                                                            "scope_plan_id": plan_b}))
-    assert (await admin.post("/v1/partners", json={"name": "Bailleurs sociaux", "kind": "other"})).status_code == 409
-    assert (await admin.patch(f"/v1/partners/{other_plan['id']}", json={"scope_plan_id": plan_a})).status_code == 409
+    other_plan = _ok(
+        await admin.post(
+            "/v1/partners", json={"name": "Bailleurs sociaux", "kind": "group", "scope_plan_id": plan_b}
+        )
+    )
+    assert (
+        await admin.post("/v1/partners", json={"name": "Bailleurs sociaux", "kind": "other"})
+    ).status_code == 409
+    assert (
+        await admin.patch(f"/v1/partners/{other_plan['id']}", json={"scope_plan_id": plan_a})
+    ).status_code == 409
 
     _ok(await _request(admin, objective_a, group["id"]))
     moved = await admin.patch(f"/v1/partners/{group['id']}", json={"scope_plan_id": plan_b})
@@ -148,5 +222,11 @@ async def test_a_groups_scope_is_checked_and_moves_only_where_its_items_stay_ser
     assert (widened["scope_plan_id"], widened["scope_territory"]) == (None, "Quartier A")
     # Plan A may not leave the territory whose group its items name.
     assert (await admin.patch(f"/v1/plans/{plan_a}", json={"territory": "Quartier Z"})).status_code == 409
-    assert _ok(await admin.patch(f"/v1/plans/{plan_a}", json={"title": "Plan A bis"}))["territory"] == "Quartier A"
-    assert _ok(await admin.patch(f"/v1/plans/{plan_b}", json={"territory": "Quartier Z"}))["territory"] == "Quartier Z"
+    assert (
+        _ok(await admin.patch(f"/v1/plans/{plan_a}", json={"title": "Plan A bis"}))["territory"]
+        == "Quartier A"
+    )
+    assert (
+        _ok(await admin.patch(f"/v1/plans/{plan_b}", json={"territory": "Quartier Z"}))["territory"]
+        == "Quartier Z"
+    )

@@ -23,9 +23,17 @@ async def _resolved(app: Any, wording: str) -> str | None:
 
 
 async def test_create_partner_with_aliases_and_resolve_them(app, admin):
-    partner = _ok(await admin.post("/v1/partners", json={
-        "name": "Vallée Sud Grand Paris", "kind": "etablissement_public_territorial",
-        "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"], "siret": "20005791500007"}))
+    partner = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={
+                "name": "Vallée Sud Grand Paris",
+                "kind": "etablissement_public_territorial",
+                "aliases": ["VSGP", "l'établissement public Vallée Sud Grand Paris"],
+                "siret": "20005791500007",
+            },
+        )
+    )
     assert partner["aliases"] == ["VSGP", "l'établissement public Vallée Sud Grand Paris"]
     assert (partner["scope_plan_id"], partner["scope_territory"]) == (None, None)
     for wording in ("vsgp", "Établissement public Vallée Sud Grand Paris", "la Vallée Sud Grand Paris"):
@@ -33,12 +41,15 @@ async def test_create_partner_with_aliases_and_resolve_them(app, admin):
 
 
 async def test_alias_or_name_of_another_partner_is_409(admin):
-    await admin.post("/v1/partners", json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social",
-                                           "aliases": ["HdS Habitat"]})
+    await admin.post(
+        "/v1/partners",
+        json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social", "aliases": ["HdS Habitat"]},
+    )
     same_name = await admin.post("/v1/partners", json={"name": "Hauts-de-Seine Habitat", "kind": "other"})
     assert same_name.status_code == 409
-    alias_clash = await admin.post("/v1/partners", json={"name": "Autre bailleur", "kind": "bailleur_social",
-                                                          "aliases": ["hds habitat"]})
+    alias_clash = await admin.post(
+        "/v1/partners", json={"name": "Autre bailleur", "kind": "bailleur_social", "aliases": ["hds habitat"]}
+    )
     assert alias_clash.status_code == 409
     names = [p["name"] for p in (await admin.get("/v1/partners")).json()]
     assert names == ["Hauts-de-Seine Habitat"]
@@ -48,8 +59,17 @@ async def test_group_members_and_update(admin):
     plan = _ok(await admin.post("/v1/plans", json={"title": "Plan", "commune": "Sceaux"}))
     a = _ok(await admin.post("/v1/partners", json={"name": "Bailleur A", "kind": "bailleur_social"}))
     b = _ok(await admin.post("/v1/partners", json={"name": "Bailleur B", "kind": "bailleur_social"}))
-    group = _ok(await admin.post("/v1/partners", json={"name": "Bailleurs sociaux", "kind": "group",
-                                                       "member_ids": [a["id"]], "scope_plan_id": plan["id"]}))
+    group = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={
+                "name": "Bailleurs sociaux",
+                "kind": "group",
+                "member_ids": [a["id"]],
+                "scope_plan_id": plan["id"],
+            },
+        )
+    )
     assert group["is_group"] is True and group["scope_plan_id"] == plan["id"]
     updated = _ok(await admin.patch(f"/v1/partners/{group['id']}", json={"member_ids": [a["id"], b["id"]]}))
     assert sorted(updated["member_ids"]) == sorted([a["id"], b["id"]])
@@ -67,9 +87,16 @@ async def test_siret_is_checked(admin):
 
 
 async def test_editing_names_and_aliases(app, admin):
-    vsgp = _ok(await admin.post("/v1/partners", json={
-        "name": "Vallée Sud Grand Paris", "kind": "etablissement_public_territorial",
-        "aliases": ["VSGP", "EPT Vallée Sud"]}))
+    vsgp = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={
+                "name": "Vallée Sud Grand Paris",
+                "kind": "etablissement_public_territorial",
+                "aliases": ["VSGP", "EPT Vallée Sud"],
+            },
+        )
+    )
     url = f"/v1/partners/{vsgp['id']}"
 
     def aliases(partner: dict[str, Any]) -> list[str]:
@@ -82,7 +109,9 @@ async def test_editing_names_and_aliases(app, admin):
     respelt = _ok(await admin.patch(url, json={"aliases": ["Vsgp", "EPT Vallée Sud", "vallée sud"]}))
     assert aliases(respelt) == ["EPT Vallée Sud", "Vsgp", "vallée sud"]
     # Rename an alias, remove another.
-    renamed = _ok(await admin.patch(url, json={"aliases": ["Vsgp", "Établissement public territorial Vallée Sud"]}))
+    renamed = _ok(
+        await admin.patch(url, json={"aliases": ["Vsgp", "Établissement public territorial Vallée Sud"]})
+    )
     assert aliases(renamed) == ["Vsgp", "Établissement public territorial Vallée Sud"]
     assert await _resolved(app, "EPT Vallée Sud") is None
     assert await _resolved(app, "établissement public territorial vallée sud") == vsgp["id"]
@@ -98,11 +127,18 @@ async def test_editing_names_and_aliases(app, admin):
     assert _ok(await admin.patch(url, json={"kind": "collectivite"}))["aliases"] == ["Vallée Sud Grand Paris"]
 
     # Another partner's name or alias is refused, and nothing changes.
-    other = _ok(await admin.post("/v1/partners", json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social",
-                                                       "aliases": ["HdS Habitat"]}))
+    other = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social", "aliases": ["HdS Habitat"]},
+        )
+    )
     before = _ok(await admin.get(url))
-    for change in ({"aliases": ["Vallée Sud Grand Paris", "hds habitat"]}, {"name": "Hauts-de-Seine Habitat"},
-                   {"name": "HDS HABITAT"}):
+    for change in (
+        {"aliases": ["Vallée Sud Grand Paris", "hds habitat"]},
+        {"name": "Hauts-de-Seine Habitat"},
+        {"name": "HDS HABITAT"},
+    ):
         refused = await admin.patch(url, json=change)
         assert refused.status_code == 409 and refused.json()["partner_id"] == other["id"], change
     assert _ok(await admin.get(url)) == before
@@ -111,10 +147,23 @@ async def test_editing_names_and_aliases(app, admin):
 
 async def test_editing_a_groups_aliases(admin):
     plan = _ok(await admin.post("/v1/plans", json={"title": "Plan", "commune": "Sceaux"}))
-    group = _ok(await admin.post("/v1/partners", json={
-        "name": "Bailleurs sociaux", "kind": "group", "aliases": ["les bailleurs"], "scope_plan_id": plan["id"]}))
-    edited = _ok(await admin.patch(f"/v1/partners/{group['id']}",
-                                   json={"name": "Les bailleurs sociaux", "aliases": ["Bailleurs", "OPH"]}))
+    group = _ok(
+        await admin.post(
+            "/v1/partners",
+            json={
+                "name": "Bailleurs sociaux",
+                "kind": "group",
+                "aliases": ["les bailleurs"],
+                "scope_plan_id": plan["id"],
+            },
+        )
+    )
+    edited = _ok(
+        await admin.patch(
+            f"/v1/partners/{group['id']}",
+            json={"name": "Les bailleurs sociaux", "aliases": ["Bailleurs", "OPH"]},
+        )
+    )
     assert (edited["name"], sorted(edited["aliases"])) == ("Les bailleurs sociaux", ["Bailleurs", "OPH"])
 
 

@@ -26,7 +26,9 @@ def import_text(app: FastAPI, clock: FixedClock) -> Callable[..., Awaitable[Impo
 
 
 @pytest.fixture
-def import_blagis(import_text: Callable[..., Awaitable[ImportReport]]) -> Callable[..., Awaitable[ImportReport]]:
+def import_blagis(
+    import_text: Callable[..., Awaitable[ImportReport]],
+) -> Callable[..., Awaitable[ImportReport]]:
     """Import the sample plan of the Blagis (its commune and territory, unless given)."""
 
     async def run(**options: Any) -> ImportReport:

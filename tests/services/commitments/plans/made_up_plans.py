@@ -7,9 +7,19 @@ from datetime import date
 
 from services.commitments.plans.plan_text import ParsedItem, ParsedPlan, parse_plan_text
 
-FLAG_CODES = {"partner-name-uncertain", "verb-not-recognised", "date-not-understood", "several-deadlines",
-              "several-addressees", "request-and-commitment", "addressees-from-list", "open-list",
-              "addressee-missing", "addressee-not-partner", "layout"}
+FLAG_CODES = {
+    "partner-name-uncertain",
+    "verb-not-recognised",
+    "date-not-understood",
+    "several-deadlines",
+    "several-addressees",
+    "request-and-commitment",
+    "addressees-from-list",
+    "open-list",
+    "addressee-missing",
+    "addressee-not-partner",
+    "layout",
+}
 
 
 def plan_of(bullets: str, objective: str = "A | OBJECTIF", reference_date: date | None = None) -> ParsedPlan:

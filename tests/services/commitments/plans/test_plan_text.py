@@ -34,8 +34,15 @@ def _party(party: PartyName | None) -> str | dict[str, Any] | None:
     """A party as the expected files write it: its name alone, or with what is not the default."""
     if party is None:
         return None
-    extra = {key: value for key, value in (("acronym", party.acronym), ("is_group", party.is_group),
-                                           ("uncertain", party.uncertain)) if value}
+    extra = {
+        key: value
+        for key, value in (
+            ("acronym", party.acronym),
+            ("is_group", party.is_group),
+            ("uncertain", party.uncertain),
+        )
+        if value
+    }
     return {"name": party.name, **extra} if extra else party.name
 
 
@@ -43,15 +50,33 @@ def _as_expected(plan: ParsedPlan, reference_date: date | None) -> dict[str, Any
     return {
         "reference_date": reference_date.isoformat() if reference_date else None,
         "title": plan.title,
-        "axes": [{"number": axis.number, "title": axis.title, "objectives": [
-            {"letter": objective.letter, "title": objective.title, "items": [
-                {"key": item.source_key, "kind": item.kind, "lead": _party(item.lead_partner),
-                 "associated": [_party(party) for party in item.associated_partners],
-                 "target": {"on": item.target.on.isoformat(), "wording": item.target.wording} if item.target else None,
-                 "flags": [flag.code for flag in item.flags]}
-                for item in objective.items]}
-            for objective in axis.objectives]}
-            for axis in plan.axes],
+        "axes": [
+            {
+                "number": axis.number,
+                "title": axis.title,
+                "objectives": [
+                    {
+                        "letter": objective.letter,
+                        "title": objective.title,
+                        "items": [
+                            {
+                                "key": item.source_key,
+                                "kind": item.kind,
+                                "lead": _party(item.lead_partner),
+                                "associated": [_party(party) for party in item.associated_partners],
+                                "target": {"on": item.target.on.isoformat(), "wording": item.target.wording}
+                                if item.target
+                                else None,
+                                "flags": [flag.code for flag in item.flags],
+                            }
+                            for item in objective.items
+                        ],
+                    }
+                    for objective in axis.objectives
+                ],
+            }
+            for axis in plan.axes
+        ],
     }
 
 
@@ -79,16 +104,27 @@ def test_every_item_is_verbatim_and_its_flags_are_documented(name: str) -> None:
     assert all(flag.message and flag.message[0].islower() for item in items for flag in item.flags)
     assert all(item.needs_review == bool(item.flags) for item in items)
     assert all(item.review_reasons == tuple(flag.message for flag in item.flags) for item in items)
-    assert all(party.name == party.name.strip(" ,;:.…") and party.name[:3].lower() not in {"la ", "le ", "les"}
-               for item in items for party in (item.lead_partner, *item.associated_partners) if party)
+    assert all(
+        party.name == party.name.strip(" ,;:.…") and party.name[:3].lower() not in {"la ", "le ", "les"}
+        for item in items
+        for party in (item.lead_partner, *item.associated_partners)
+        if party
+    )
 
 
 def test_the_fixtures_cover_every_flag_and_both_kinds() -> None:
-    items = [item for name in PLANS for axis in _parse_fixture(name)[0].axes for objective in axis.objectives
-             for item in objective.items]
+    items = [
+        item
+        for name in PLANS
+        for axis in _parse_fixture(name)[0].axes
+        for objective in axis.objectives
+        for item in objective.items
+    ]
     assert {flag.code for item in items for flag in item.flags} == FLAG_CODES
     assert {item.kind for item in items} == {"request", "commitment"}
-    assert any(party.is_group for item in items for party in (item.lead_partner, *item.associated_partners) if party)
+    assert any(
+        party.is_group for item in items for party in (item.lead_partner, *item.associated_partners) if party
+    )
 
 
 # --- the Blagis plan ------------------------------------------------------------------------------
@@ -107,7 +143,9 @@ def seed_items(seed_plan: ParsedPlan) -> dict[str, ParsedItem]:
 
 def test_seed_has_two_axes_eleven_objectives_and_twenty_five_items(seed_plan: ParsedPlan) -> None:
     assert [(axis.number, axis.title) for axis in seed_plan.axes] == [
-        ("I", "BIEN VIVRE AUX BLAGIS"), ("II", "BIEN RÉUSSIR AUX BLAGIS")]
+        ("I", "BIEN VIVRE AUX BLAGIS"),
+        ("II", "BIEN RÉUSSIR AUX BLAGIS"),
+    ]
     letters = ["".join(objective.letter for objective in axis.objectives) for axis in seed_plan.axes]
     assert letters == ["ABCDE", "ABCDEF"]
     assert [sum(len(objective.items) for objective in axis.objectives) for axis in seed_plan.axes] == [13, 12]
@@ -124,19 +162,30 @@ def test_objective_titles_survive_the_separators_of_the_extraction(seed_plan: Pa
 def test_the_leads_of_the_seed_are_named_as_written(seed_items: dict[str, ParsedItem]) -> None:
     leads = {key: item.lead_partner.name for key, item in seed_items.items() if item.lead_partner}
     assert leads == {
-        "I.A.1": "bailleurs sociaux", "I.A.2": "bailleurs", "I.B.2": "Hauts-de-Seine Habitat", "I.C.1": "État",
-        "I.C.2": "bailleurs sociaux", "I.D.2": "établissement public Vallée Sud Grand Paris", "II.B.2": "État",
-        "II.C.2": "CSCB", "II.D.2": "Centre social et culturel des Blagis", "II.D.3": "Vallée Sud Grand Paris",
+        "I.A.1": "bailleurs sociaux",
+        "I.A.2": "bailleurs",
+        "I.B.2": "Hauts-de-Seine Habitat",
+        "I.C.1": "État",
+        "I.C.2": "bailleurs sociaux",
+        "I.D.2": "établissement public Vallée Sud Grand Paris",
+        "II.B.2": "État",
+        "II.C.2": "CSCB",
+        "II.D.2": "Centre social et culturel des Blagis",
+        "II.D.3": "Vallée Sud Grand Paris",
     }
     assert all(seed_items[key].kind == "request" for key in leads)
     assert sum(item.kind == "commitment" for item in seed_items.values()) == 15
-    assert seed_items["I.A.1"].lead_partner == PartyName("bailleurs sociaux", None, is_group=True, uncertain=False)
+    assert seed_items["I.A.1"].lead_partner == PartyName(
+        "bailleurs sociaux", None, is_group=True, uncertain=False
+    )
 
 
 def test_people_are_not_partners(seed_items: dict[str, ParsedItem]) -> None:
     # "en lien avec les habitants", "les acteurs du quartier", "l'appui des médiateurs socio-éducatifs".
     assert [seed_items[key].associated_partners for key in ("I.A.2", "I.D.1", "II.E.2", "II.F.1")] == [()] * 4
-    assert [party.name for party in seed_items["I.C.3"].associated_partners] == ["département des Hauts-de-Seine"]
+    assert [party.name for party in seed_items["I.C.3"].associated_partners] == [
+        "département des Hauts-de-Seine"
+    ]
 
 
 def test_a_request_that_also_commits_the_city_is_flagged(seed_items: dict[str, ParsedItem]) -> None:
@@ -148,11 +197,15 @@ def test_a_request_that_also_commits_the_city_is_flagged(seed_items: dict[str, P
 def test_a_request_to_an_open_list_of_partners_is_flagged(seed_items: dict[str, ParsedItem]) -> None:
     item = seed_items["II.D.3"]
     assert [flag.code for flag in item.flags] == ["addressees-from-list", "open-list"]
-    assert "« ses partenaires »" in item.flags[0].message and "Vallée Sud Grand Paris" in item.flags[0].message
+    assert (
+        "« ses partenaires »" in item.flags[0].message and "Vallée Sud Grand Paris" in item.flags[0].message
+    )
 
 
 def test_target_date_of_the_postal_agency(seed_items: dict[str, ParsedItem]) -> None:
-    assert seed_items["II.B.1"].target == TargetDate(date(2021, 9, 22), "dès l'automne 2021", "début de l'automne")
+    assert seed_items["II.B.1"].target == TargetDate(
+        date(2021, 9, 22), "dès l'automne 2021", "début de l'automne"
+    )
 
 
 def test_context_keeps_the_paragraphs_under_an_objective(seed_plan: ParsedPlan) -> None:
@@ -165,15 +218,20 @@ def test_context_keeps_the_paragraphs_under_an_objective(seed_plan: ParsedPlan) 
 def test_texts_are_verbatim(seed_items: dict[str, ParsedItem]) -> None:
     assert seed_items["I.B.2"].text == (
         "La Ville demande à Hauts-de-Seine Habitat, propriétaire des murs, de définir et mettre en œuvre un "
-        "programme ambitieux de rénovation et redynamisation du centre commercial")
+        "programme ambitieux de rénovation et redynamisation du centre commercial"
+    )
     # This bullet lost its dash in the extraction and starts with a space.
     assert seed_items["II.A.1"].text.startswith("La Ville apportera son soutien logistique aux événements")
 
 
 def test_titles_drop_the_city_and_its_addressee(seed_items: dict[str, ParsedItem]) -> None:
     assert seed_items["I.B.2"].title == (
-        "Définir et mettre en œuvre un programme ambitieux de rénovation et redynamisation…")
-    assert seed_items["II.B.1"].title == "Ouvrir dès l'automne 2021 une agence postale communale dans le quartier"
+        "Définir et mettre en œuvre un programme ambitieux de rénovation et redynamisation…"
+    )
+    assert (
+        seed_items["II.B.1"].title
+        == "Ouvrir dès l'automne 2021 une agence postale communale dans le quartier"
+    )
     assert seed_items["II.B.2"].title == "La possibilité d'ouvrir une maison France services"
     assert seed_items["I.E.1"].title == "Organiser des évènements récurrents propres aux Blagis"
     assert seed_items["II.F.2"].title.startswith("S'attacher à conforter l'expression d'artistes")
@@ -201,12 +259,24 @@ def test_any_bullet_is_read_without_error() -> None:
     """Seeded random bullets from the fixtures' words: every one is classified, every name has words."""
     words = " ".join(path.read_text(encoding="utf-8") for path, _ in PLANS.values()).split()
     words += ["(", ")", ",", "et", "à", "de", "d'", "l'", "s'", "...", "(CPAM)", "1er", "2026", "que", "qu'"]
-    starts = ["La Ville demande à", "La Ville invite", "La Ville sollicite", "La Ville souhaite que",
-              "La Ville attend de", "La Ville s'engage à", "La Ville et le", "La Ville,", ("La Ville demande à ses "
-              "partenaires ("), "Demander à", ""]
+    starts = [
+        "La Ville demande à",
+        "La Ville invite",
+        "La Ville sollicite",
+        "La Ville souhaite que",
+        "La Ville attend de",
+        "La Ville s'engage à",
+        "La Ville et le",
+        "La Ville,",
+        ("La Ville demande à ses partenaires ("),
+        "Demander à",
+        "",
+    ]
     generator = random.Random(9)
     for _ in range(600):
-        bullet = f"{generator.choice(starts)} {' '.join(generator.choices(words, k=generator.randint(0, 20)))}"
+        bullet = (
+            f"{generator.choice(starts)} {' '.join(generator.choices(words, k=generator.randint(0, 20)))}"
+        )
         item = only_item(f"- {bullet.strip() or 'x'}", reference_date=date(2025, 1, 1))
         assert item.kind in {"request", "commitment"}
         assert {flag.code for flag in item.flags} <= FLAG_CODES

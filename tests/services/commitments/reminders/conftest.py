@@ -65,22 +65,30 @@ def firings(app: FastAPI) -> Callable[..., Awaitable[list[ReminderFiring]]]:
 
     async def read(deadline_id: str | None = None) -> list[ReminderFiring]:
         async with app.state.sessionmaker() as session, session.begin():
-            return list(await repository.firings_of(session, [uuid.UUID(deadline_id)] if deadline_id else None))
+            return list(
+                await repository.firings_of(session, [uuid.UUID(deadline_id)] if deadline_id else None)
+            )
 
     return read
 
 
 @pytest.fixture
-def published_reminders(app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock
-                        ) -> Callable[[], Awaitable[list[EventEnvelope]]]:
+def published_reminders(
+    app: FastAPI, nats_client: NatsClient, stream: StreamSpec, clock: FixedClock
+) -> Callable[[], Awaitable[list[EventEnvelope]]]:
     """Publish the outbox to the test's stream, then read back the reminder events it holds."""
 
     async def read() -> list[EventEnvelope]:
         js = nats_client.jetstream()
         await ensure_stream(js, stream)
         await OutboxRelay(app.state.sessionmaker, nats_client, stream, clock).drain()
-        envelopes = [EventEnvelope.model_validate_json(m.data) for m in await stream_messages(js, stream.name)]
-        return [e for e in envelopes if e.type in ("deadline.approaching", "deadline.due", "deadline.overdue",
-                                                   "deadline.escalated")]
+        envelopes = [
+            EventEnvelope.model_validate_json(m.data) for m in await stream_messages(js, stream.name)
+        ]
+        return [
+            e
+            for e in envelopes
+            if e.type in ("deadline.approaching", "deadline.due", "deadline.overdue", "deadline.escalated")
+        ]
 
     return read

@@ -22,25 +22,62 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json()
 
 
-async def draft_request(admin: httpx.AsyncClient, objective_id: uuid.UUID, partner_id: uuid.UUID, due_on: str,
-                        title: str = "Rénovation du centre commercial", kind: str = "response") -> Request:
+async def draft_request(
+    admin: httpx.AsyncClient,
+    objective_id: uuid.UUID,
+    partner_id: uuid.UUID,
+    due_on: str,
+    title: str = "Rénovation du centre commercial",
+    kind: str = "response",
+) -> Request:
     """A request to the partner, still a draft, with a deadline of this kind."""
-    item = ok(await admin.post("/v1/items", json={
-        "objective_id": str(objective_id), "kind": "request", "title": title,
-        "plan_text": "La Ville demande au bailleur de rénover le centre commercial.",
-        "lead_partner_id": str(partner_id)}), 201)
-    deadline = ok(await admin.post(f"/v1/items/{item['id']}/deadlines", json={"kind": kind, "due_on": due_on}), 201)
+    item = ok(
+        await admin.post(
+            "/v1/items",
+            json={
+                "objective_id": str(objective_id),
+                "kind": "request",
+                "title": title,
+                "plan_text": "La Ville demande au bailleur de rénover le centre commercial.",
+                "lead_partner_id": str(partner_id),
+            },
+        ),
+        201,
+    )
+    deadline = ok(
+        await admin.post(f"/v1/items/{item['id']}/deadlines", json={"kind": kind, "due_on": due_on}), 201
+    )
     return Request(item["id"], deadline["id"], str(partner_id))
 
 
-async def sent_request(admin: httpx.AsyncClient, objective_id: uuid.UUID, partner_id: uuid.UUID, due_on: str,
-                       title: str = "Rénovation du centre commercial") -> Request:
+async def sent_request(
+    admin: httpx.AsyncClient,
+    objective_id: uuid.UUID,
+    partner_id: uuid.UUID,
+    due_on: str,
+    title: str = "Rénovation du centre commercial",
+) -> Request:
     """A request to the partner, sent, with a response deadline."""
-    item = ok(await admin.post("/v1/items", json={
-        "objective_id": str(objective_id), "kind": "request", "title": title,
-        "plan_text": "La Ville demande au bailleur de rénover le centre commercial.",
-        "lead_partner_id": str(partner_id)}), 201)
-    ok(await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/1"}))
-    deadline = ok(await admin.post(f"/v1/items/{item['id']}/deadlines",
-                                   json={"kind": "response", "due_on": due_on}), 201)
+    item = ok(
+        await admin.post(
+            "/v1/items",
+            json={
+                "objective_id": str(objective_id),
+                "kind": "request",
+                "title": title,
+                "plan_text": "La Ville demande au bailleur de rénover le centre commercial.",
+                "lead_partner_id": str(partner_id),
+            },
+        ),
+        201,
+    )
+    ok(
+        await admin.post(
+            f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/1"}
+        )
+    )
+    deadline = ok(
+        await admin.post(f"/v1/items/{item['id']}/deadlines", json={"kind": "response", "due_on": due_on}),
+        201,
+    )
     return Request(item["id"], deadline["id"], str(partner_id))

@@ -25,13 +25,18 @@ AFTER_REARMING = ["D-3", "D-1", "D"]
 
 
 @pytest.fixture
-def disarmed_then_rearmed(admin: httpx.AsyncClient, clock: FixedClock, tick_until: Callable[..., Awaitable[int]],
-                          schedule_of: Callable[[str], Awaitable[ReminderSchedule]],
-                          firings: Callable[..., Awaitable[list[ReminderFiring]]]
-                          ) -> Callable[..., Awaitable[list[str]]]:
+def disarmed_then_rearmed(
+    admin: httpx.AsyncClient,
+    clock: FixedClock,
+    tick_until: Callable[..., Awaitable[int]],
+    schedule_of: Callable[[str], Awaitable[ReminderSchedule]],
+    firings: Callable[..., Awaitable[list[ReminderFiring]]],
+) -> Callable[..., Awaitable[list[str]]]:
     """Tick through the disarmed days, re-arm, tick to the end; returns the steps that fired."""
 
-    async def run(scanner: DeadlineScanner, request: Request, rearm: Callable[[], Awaitable[None]]) -> list[str]:
+    async def run(
+        scanner: DeadlineScanner, request: Request, rearm: Callable[[], Awaitable[None]]
+    ) -> list[str]:
         assert await tick_until(scanner, DISARMED_UNTIL) == 0
         assert (await schedule_of(request.deadline_id)).next_fire_at is None  # the scanner disarmed it
         assert request.item_id not in (await admin.get("/v1/reminders/upcoming", params={"days": 30})).text
@@ -47,23 +52,36 @@ def disarmed_then_rearmed(admin: httpx.AsyncClient, clock: FixedClock, tick_unti
 
 
 async def test_a_draft_request_given_a_deadline_then_sent_is_reminded(
-        admin: httpx.AsyncClient, make_scanner: Callable[..., DeadlineScanner],
-        disarmed_then_rearmed: Callable[..., Awaitable[list[str]]],
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]) -> None:
-    request = await draft_request(admin, await make_objective(), await make_partner("Hauts-de-Seine Habitat"), DUE)
+    admin: httpx.AsyncClient,
+    make_scanner: Callable[..., DeadlineScanner],
+    disarmed_then_rearmed: Callable[..., Awaitable[list[str]]],
+    make_partner: Callable[..., Awaitable[uuid.UUID]],
+    make_objective: Callable[[], Awaitable[uuid.UUID]],
+) -> None:
+    request = await draft_request(
+        admin, await make_objective(), await make_partner("Hauts-de-Seine Habitat"), DUE
+    )
 
     async def send() -> None:
-        ok(await admin.post(f"/v1/items/{request.item_id}/transitions",
-                            json={"to": "sent", "letter_reference": "SCX/2"}))
+        ok(
+            await admin.post(
+                f"/v1/items/{request.item_id}/transitions", json={"to": "sent", "letter_reference": "SCX/2"}
+            )
+        )
 
     assert await disarmed_then_rearmed(make_scanner(), request, send) == AFTER_REARMING
 
 
 async def test_rules_disabled_then_enabled_again_remind_again(
-        admin: httpx.AsyncClient, make_scanner: Callable[..., DeadlineScanner],
-        disarmed_then_rearmed: Callable[..., Awaitable[list[str]]],
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]) -> None:
-    request = await sent_request(admin, await make_objective(), await make_partner("Vallée Sud Grand Paris"), DUE)
+    admin: httpx.AsyncClient,
+    make_scanner: Callable[..., DeadlineScanner],
+    disarmed_then_rearmed: Callable[..., Awaitable[list[str]]],
+    make_partner: Callable[..., Awaitable[uuid.UUID]],
+    make_objective: Callable[[], Awaitable[uuid.UUID]],
+) -> None:
+    request = await sent_request(
+        admin, await make_objective(), await make_partner("Vallée Sud Grand Paris"), DUE
+    )
     rules_url = f"/v1/items/{request.item_id}/reminder-rules"
     ok(await admin.put(rules_url, json={"enabled": False}))
 
@@ -74,10 +92,15 @@ async def test_rules_disabled_then_enabled_again_remind_again(
 
 
 async def test_a_delivered_request_reopened_in_progress_is_reminded_of_its_delivery(
-        admin: httpx.AsyncClient, make_scanner: Callable[..., DeadlineScanner],
-        disarmed_then_rearmed: Callable[..., Awaitable[list[str]]],
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]) -> None:
-    request = await draft_request(admin, await make_objective(), await make_partner("CSCB"), DUE, kind="delivery")
+    admin: httpx.AsyncClient,
+    make_scanner: Callable[..., DeadlineScanner],
+    disarmed_then_rearmed: Callable[..., Awaitable[list[str]]],
+    make_partner: Callable[..., Awaitable[uuid.UUID]],
+    make_objective: Callable[[], Awaitable[uuid.UUID]],
+) -> None:
+    request = await draft_request(
+        admin, await make_objective(), await make_partner("CSCB"), DUE, kind="delivery"
+    )
     for body in ({"to": "sent", "letter_reference": "SCX/3"}, {"to": "accepted"}, {"to": "delivered"}):
         ok(await admin.post(f"/v1/items/{request.item_id}/transitions", json=body))
 
@@ -89,12 +112,20 @@ async def test_a_delivered_request_reopened_in_progress_is_reminded_of_its_deliv
 
 
 async def test_a_milestone_no_longer_met_is_reminded_again(
-        admin: httpx.AsyncClient, make_scanner: Callable[..., DeadlineScanner],
-        disarmed_then_rearmed: Callable[..., Awaitable[list[str]]],
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]]) -> None:
-    request = await draft_request(admin, await make_objective(), await make_partner("Préfecture"), DUE,
-                                  kind="milestone")
-    ok(await admin.post(f"/v1/items/{request.item_id}/transitions", json={"to": "sent", "letter_reference": "SCX/4"}))
+    admin: httpx.AsyncClient,
+    make_scanner: Callable[..., DeadlineScanner],
+    disarmed_then_rearmed: Callable[..., Awaitable[list[str]]],
+    make_partner: Callable[..., Awaitable[uuid.UUID]],
+    make_objective: Callable[[], Awaitable[uuid.UUID]],
+) -> None:
+    request = await draft_request(
+        admin, await make_objective(), await make_partner("Préfecture"), DUE, kind="milestone"
+    )
+    ok(
+        await admin.post(
+            f"/v1/items/{request.item_id}/transitions", json={"to": "sent", "letter_reference": "SCX/4"}
+        )
+    )
     ok(await admin.patch(f"/v1/deadlines/{request.deadline_id}", json={"met_on": "2026-03-02"}))
 
     async def unmeet() -> None:

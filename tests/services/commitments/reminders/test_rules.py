@@ -17,12 +17,19 @@ def _at(day: str, hhmm: str = "07:30") -> datetime:
 def test_default_schedule_of_a_deadline_steps_and_instants() -> None:
     steps = r.schedule(date(2026, 3, 5), r.DEFAULT_RULES, CAL)
     assert [(s.name, s.day, s.escalation) for s in steps] == [
-        ("D-10", date(2026, 2, 19), "none"), ("D-3", date(2026, 3, 2), "none"), ("D-1", date(2026, 3, 4), "none"),
-        ("D", date(2026, 3, 5), "none"), ("D+1", date(2026, 3, 6), "none"), ("D+5", date(2026, 3, 12), "none"),
-        ("D+10", date(2026, 3, 19), "late"), ("D+15", date(2026, 3, 26), "late"),
+        ("D-10", date(2026, 2, 19), "none"),
+        ("D-3", date(2026, 3, 2), "none"),
+        ("D-1", date(2026, 3, 4), "none"),
+        ("D", date(2026, 3, 5), "none"),
+        ("D+1", date(2026, 3, 6), "none"),
+        ("D+5", date(2026, 3, 12), "none"),
+        ("D+10", date(2026, 3, 19), "late"),
+        ("D+15", date(2026, 3, 26), "late"),
         # Easter Monday (6 April 2026) is skipped; after the very-late step, two more and then silence.
-        ("D+20", date(2026, 4, 2), "very_late"), ("D+25", date(2026, 4, 10), "very_late"),
-        ("D+30", date(2026, 4, 17), "very_late")]
+        ("D+20", date(2026, 4, 2), "very_late"),
+        ("D+25", date(2026, 4, 10), "very_late"),
+        ("D+30", date(2026, 4, 17), "very_late"),
+    ]
     # 08:30 in Paris: 07:30 UTC in winter, 06:30 UTC once summer time started (29 March 2026).
     assert steps[0].fire_at == _at("2026-02-19") and steps[-1].fire_at == _at("2026-04-17", "06:30")
 
@@ -67,10 +74,14 @@ def test_after_a_response_escalation_counts_again_from_the_response_day() -> Non
     # Due Thursday 5 March; the partner answers on Friday 20 March (D+11).
     steps = r.schedule(date(2026, 3, 5), r.DEFAULT_RULES, CAL, anchor_on=date(2026, 3, 20))
     after = [(s.name, s.day, s.escalation) for s in steps if s.offset > 0]
-    assert after == [("D+16", date(2026, 3, 27), "none"), ("D+21", date(2026, 4, 3), "late"),
-                     ("D+26", date(2026, 4, 13), "late"), ("D+31", date(2026, 4, 20), "very_late"),
-                     ("D+36", date(2026, 4, 27), "very_late"),
-                     ("D+41", date(2026, 5, 5), "very_late")]  # 1 May is a public holiday
+    assert after == [
+        ("D+16", date(2026, 3, 27), "none"),
+        ("D+21", date(2026, 4, 3), "late"),
+        ("D+26", date(2026, 4, 13), "late"),
+        ("D+31", date(2026, 4, 20), "very_late"),
+        ("D+36", date(2026, 4, 27), "very_late"),
+        ("D+41", date(2026, 5, 5), "very_late"),
+    ]  # 1 May is a public holiday
     assert [s.name for s in steps if s.offset <= 0] == ["D-10", "D-3", "D-1", "D"]
 
 

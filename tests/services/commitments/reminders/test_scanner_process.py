@@ -32,8 +32,9 @@ AS_OF = datetime(2026, 3, 18, 10, 0, tzinfo=UTC)
 DAYS = [3, 4, 5, 6, 9, 10, 11, 12, 13, 16, 17, 18]
 
 
-async def _start_scanner(settings: CommitmentsSettings, log: Path, *args: str, batch_size: int = 4,
-                         pause: float = 0.0) -> asyncio.subprocess.Process:
+async def _start_scanner(
+    settings: CommitmentsSettings, log: Path, *args: str, batch_size: int = 4, pause: float = 0.0
+) -> asyncio.subprocess.Process:
     """The scanner process, its stdout (the command's JSON lines) piped and its logs in `log`; with `pause`,
     the scanner of faults.py, which prints {"scanner": "paused-in-batch", …} and waits that long in each batch's
     transaction."""
@@ -42,16 +43,30 @@ async def _start_scanner(settings: CommitmentsSettings, log: Path, *args: str, b
     module = ["tests.services.commitments.workers.faults", str(pause)] if pause else ["services.commitments"]
     with log.open("ab") as stderr:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", *module, "scan", *args, cwd=REPOSITORY_ROOT, env=env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=stderr)
+            sys.executable,
+            "-m",
+            *module,
+            "scan",
+            *args,
+            cwd=REPOSITORY_ROOT,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
 
 
 def _paused_in_batch(entry: dict[str, object]) -> bool:
     return entry.get("scanner") == "paused-in-batch"
 
 
-async def _json_lines(process: asyncio.subprocess.Process, wanted: Callable[[dict[str, object]], bool], count: int,
-                      log: Path, timeout: float = 60.0) -> list[dict[str, object]]:
+async def _json_lines(
+    process: asyncio.subprocess.Process,
+    wanted: Callable[[dict[str, object]], bool],
+    count: int,
+    log: Path,
+    timeout: float = 60.0,
+) -> list[dict[str, object]]:
     """Read stdout until `count` JSON lines satisfy `wanted` (a generous bound, not a timing assertion)."""
     assert process.stdout is not None
     found: list[dict[str, object]] = []
@@ -72,12 +87,19 @@ async def _json_lines(process: asyncio.subprocess.Process, wanted: Callable[[dic
 
 
 async def test_a_scanner_killed_in_a_batch_then_restarted_loses_nothing_and_repeats_nothing(
-        app: FastAPI, admin: httpx.AsyncClient, settings: CommitmentsSettings, tmp_path: Path,
-        make_partner: Callable[..., Awaitable[uuid.UUID]], make_objective: Callable[[], Awaitable[uuid.UUID]],
-        firings: Callable[..., Awaitable[list[ReminderFiring]]]) -> None:
+    app: FastAPI,
+    admin: httpx.AsyncClient,
+    settings: CommitmentsSettings,
+    tmp_path: Path,
+    make_partner: Callable[..., Awaitable[uuid.UUID]],
+    make_objective: Callable[[], Awaitable[uuid.UUID]],
+    firings: Callable[..., Awaitable[list[ReminderFiring]]],
+) -> None:
     objective, partner = await make_objective(), await make_partner("Hauts-de-Seine Habitat")
-    requests = [await sent_request(admin, objective, partner, f"2026-03-{day:02d}", title=f"Demande {n}")
-                for n, day in enumerate(DAYS)]
+    requests = [
+        await sent_request(admin, objective, partner, f"2026-03-{day:02d}", title=f"Demande {n}")
+        for n, day in enumerate(DAYS)
+    ]
     log = tmp_path / "scanner.log"
     # The scanner has been down since the deadlines were set: each one owes its latest missed step.
     first = await _start_scanner(settings, log, "--as-of", AS_OF.isoformat(), pause=1.0)
@@ -98,16 +120,21 @@ async def test_a_scanner_killed_in_a_batch_then_restarted_loses_nothing_and_repe
     calendar = WorkingCalendar()
     expected = {}
     for request, day in zip(requests, DAYS, strict=True):
-        steps = [s for s in r.schedule(date(2026, 3, day), r.DEFAULT_RULES, calendar) if START < s.fire_at <= AS_OF]
+        steps = [
+            s for s in r.schedule(date(2026, 3, day), r.DEFAULT_RULES, calendar) if START < s.fire_at <= AS_OF
+        ]
         expected[request.deadline_id] = steps[-1].name
     assert {str(f.deadline_id): f.step for f in fired} == expected
     assert len(fired) == len({f.reminder_key for f in fired}) == len(requests)
     assert {f.reminder_key for f in committed} <= {f.reminder_key for f in fired}
-    assert await _count_outbox(app, "deadline.%") == 2 * len(requests)  # one deadline.set and one reminder each
+    assert await _count_outbox(app, "deadline.%") == 2 * len(
+        requests
+    )  # one deadline.set and one reminder each
 
 
-async def test_the_scanner_process_stops_cleanly_on_sigterm(settings: CommitmentsSettings, tmp_path: Path,
-                                                            app: FastAPI) -> None:
+async def test_the_scanner_process_stops_cleanly_on_sigterm(
+    settings: CommitmentsSettings, tmp_path: Path, app: FastAPI
+) -> None:
     log = tmp_path / "scanner.log"
     process = await _start_scanner(settings, log)
     try:

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from services.commitments.config import CommitmentsSettings, ScannerSettings
 
 
-async def relay_pausing_before_mark(pause: float, settings: CommitmentsSettings, _args: argparse.Namespace
-                                    ) -> None:
+async def relay_pausing_before_mark(
+    pause: float, settings: CommitmentsSettings, _args: argparse.Namespace
+) -> None:
     from services.commitments.workers.relay import run_relay
 
     async def before_mark(count: int) -> None:
@@ -44,8 +45,9 @@ async def relay_pausing_before_mark(pause: float, settings: CommitmentsSettings,
     await run_relay(settings, before_mark=before_mark)
 
 
-async def relay_pausing_before_publish(pause: float, settings: CommitmentsSettings, _args: argparse.Namespace
-                                       ) -> None:
+async def relay_pausing_before_publish(
+    pause: float, settings: CommitmentsSettings, _args: argparse.Namespace
+) -> None:
     from services.commitments.workers.relay import run_relay
 
     async def before_publish(count: int) -> None:
@@ -66,14 +68,19 @@ async def scanner_pausing_in_batch(pause: float, settings: ScannerSettings, args
 
 
 # The hooked command → (the service's command it runs, the pausing handler).
-PAUSING = {"relay": ("relay", relay_pausing_before_mark),
-           "relay-before-publish": ("relay", relay_pausing_before_publish),
-           "scan": ("scan", scanner_pausing_in_batch)}
+PAUSING = {
+    "relay": ("relay", relay_pausing_before_mark),
+    "relay-before-publish": ("relay", relay_pausing_before_publish),
+    "scan": ("scan", scanner_pausing_in_batch),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.services.commitments.workers.faults",
-                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.services.commitments.workers.faults",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("pause", type=float, help="seconds to wait at the hook")
     parser.add_argument("command", choices=sorted(PAUSING))
     parser.add_argument("options", nargs=argparse.REMAINDER, help="the command's own options")

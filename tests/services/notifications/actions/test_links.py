@@ -26,8 +26,9 @@ ITEM, CONTACT, DEADLINE = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
 
 def _settings(**overrides: object) -> NotificationsSettings:
-    return NotificationsSettings(action_link_secret=SECRET, public_base_url="https://notifications.example/",
-                                 **overrides)  # type: ignore[arg-type]
+    return NotificationsSettings(
+        action_link_secret=SECRET, public_base_url="https://notifications.example/", **overrides
+    )  # type: ignore[arg-type]
 
 
 def _token(clock: FixedClock, purpose: Purpose = Purpose.ACKNOWLEDGE, days: float = 30) -> str:
@@ -44,7 +45,12 @@ def test_links_of_a_reminder_round_trip() -> None:
         token = url.rsplit("/", 1)[1]
         assert len(token) < 160 and token.isascii()
         link = verify(SECRET, token, clock.now())
-        assert (link.purpose.value, link.item_id, link.contact_id, link.deadline_id) == (key, ITEM, CONTACT, DEADLINE)
+        assert (link.purpose.value, link.item_id, link.contact_id, link.deadline_id) == (
+            key,
+            ITEM,
+            CONTACT,
+            DEADLINE,
+        )
         assert link.expires_at == clock.now() + timedelta(days=30)
         token_ids.add(link.token_id)
     assert len(token_ids) == 4  # each link its own id: using one does not use up the others
@@ -58,8 +64,9 @@ def test_no_new_date_link_without_a_deadline() -> None:
 
 def test_lifetime_is_configurable_and_links_expire() -> None:
     clock = FixedClock()
-    token = action_links(_settings(action_link_lifetime_days=2), ITEM, CONTACT, DEADLINE,
-                         clock.now())["acknowledge"].rsplit("/", 1)[1]
+    token = action_links(_settings(action_link_lifetime_days=2), ITEM, CONTACT, DEADLINE, clock.now())[
+        "acknowledge"
+    ].rsplit("/", 1)[1]
     clock.advance(timedelta(days=2) - timedelta(seconds=1))
     verify(SECRET, token, clock.now())
     clock.advance(timedelta(seconds=1))
@@ -73,7 +80,7 @@ def test_every_altered_character_is_refused() -> None:
     token = _token(clock)
     for position, char in enumerate(token):
         for replacement in {"A", "b", "-", "_", "."} - {char}:
-            altered = token[:position] + replacement + token[position + 1:]
+            altered = token[:position] + replacement + token[position + 1 :]
             with pytest.raises(InvalidLink):
                 verify(SECRET, altered, clock.now())
 

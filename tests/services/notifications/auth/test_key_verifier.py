@@ -38,8 +38,9 @@ class WhoamiCounter:
 
 
 @contextlib.asynccontextmanager
-async def counted_client(url: str, counter: WhoamiCounter, policy: CallPolicy | None = None
-                         ) -> AsyncIterator[CommitmentsClient]:
+async def counted_client(
+    url: str, counter: WhoamiCounter, policy: CallPolicy | None = None
+) -> AsyncIterator[CommitmentsClient]:
     """The notifications service's client of the commitments service, each request it sends counted."""
     client = CommitmentsClient(ServiceClient(url, NAME, policy or CallPolicy(read_timeout_seconds=30)), "")
     client.http.event_hooks["request"].append(counter)
@@ -56,8 +57,9 @@ async def counted(commitments: Commitments) -> AsyncIterator[tuple[KeyVerifier, 
         yield KeyVerifier(http, ttl_seconds=3600.0, refusal_ttl_seconds=3600.0), counter
 
 
-async def test_500_concurrent_checks_of_one_key_ask_once(counted: tuple[KeyVerifier, WhoamiCounter],
-                                                         commitments: Commitments) -> None:
+async def test_500_concurrent_checks_of_one_key_ask_once(
+    counted: tuple[KeyVerifier, WhoamiCounter], commitments: Commitments
+) -> None:
     verifier, counter = counted
     key_id, secret = await commitments.make_key(Role.CITY)
     principals = await asyncio.gather(*(verifier.verify(secret) for _ in range(500)))
@@ -67,9 +69,12 @@ async def test_500_concurrent_checks_of_one_key_ask_once(counted: tuple[KeyVerif
 
 
 async def test_a_bad_key_asks_once_then_is_refused_from_the_cache(
-        counted: tuple[KeyVerifier, WhoamiCounter]) -> None:
+    counted: tuple[KeyVerifier, WhoamiCounter],
+) -> None:
     verifier, counter = counted
-    outcomes = await asyncio.gather(*(verifier.verify("eng_not-a-key") for _ in range(500)), return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(verifier.verify("eng_not-a-key") for _ in range(500)), return_exceptions=True
+    )
     assert all(isinstance(outcome, Unauthorized) for outcome in outcomes)
     assert counter.calls == 1
     for _ in range(3):
@@ -92,10 +97,13 @@ async def test_an_unreachable_service_is_not_remembered() -> None:
     counter = WhoamiCounter()
     # One attempt per call (no retry), so that the requests counted are the checks made; the retries are
     # tested in test_commitments_client.py.
-    async with counted_client("http://127.0.0.1:1", counter,
-                              CallPolicy(connect_timeout_seconds=5, attempts=1)) as http:
+    async with counted_client(
+        "http://127.0.0.1:1", counter, CallPolicy(connect_timeout_seconds=5, attempts=1)
+    ) as http:
         verifier = KeyVerifier(http, ttl_seconds=3600.0, refusal_ttl_seconds=3600.0)
-        outcomes = await asyncio.gather(*(verifier.verify("eng_some-key") for _ in range(50)), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(verifier.verify("eng_some-key") for _ in range(50)), return_exceptions=True
+        )
         assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes)
         assert counter.calls == 1  # one attempt for the burst…
         with pytest.raises(ServiceUnavailable):
@@ -104,7 +112,8 @@ async def test_an_unreachable_service_is_not_remembered() -> None:
 
 
 async def test_a_revocation_evicts_and_is_not_undone_by_an_answer_in_flight(
-        counted: tuple[KeyVerifier, WhoamiCounter], commitments: Commitments) -> None:
+    counted: tuple[KeyVerifier, WhoamiCounter], commitments: Commitments
+) -> None:
     verifier, counter = counted
     key_id, secret = await commitments.make_key(Role.READER)
     await verifier.verify(secret)
@@ -121,12 +130,17 @@ async def test_a_revocation_evicts_and_is_not_undone_by_an_answer_in_flight(
 
 
 async def test_the_api_under_a_burst_with_one_key_asks_once(
-        notifications_settings: NotificationsSettings, commitments: Commitments) -> None:
+    notifications_settings: NotificationsSettings, commitments: Commitments
+) -> None:
     # Answers kept longer than a burst may last on a loaded machine: the test is about single flight, not expiry.
-    settings = notifications_settings.model_copy(update={"max_in_flight_requests": 1000,
-                                                         "database_pool_timeout_seconds": 30.0,
-                                                         "principal_cache_seconds": 600.0,
-                                                         "principal_refusal_cache_seconds": 600.0})
+    settings = notifications_settings.model_copy(
+        update={
+            "max_in_flight_requests": 1000,
+            "database_pool_timeout_seconds": 30.0,
+            "principal_cache_seconds": 600.0,
+            "principal_refusal_cache_seconds": 600.0,
+        }
+    )
     _, secret = await commitments.make_key(Role.CITY)
     async with notifications_api(settings, FixedClock()) as app:
         counter = WhoamiCounter()

@@ -32,8 +32,13 @@ from tests.smtp_sink import SinkHandler
 MESSAGE_ID = "<019abc12-8702-7000-abee-62cd37c4247d@sceaux.example>"
 
 
-def postfix_dsn(message_id: str, recipient: str, action: str = "failed", status: str = "5.1.1",
-                diagnostic: str = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown") -> bytes:
+def postfix_dsn(
+    message_id: str,
+    recipient: str,
+    action: str = "failed",
+    status: str = "5.1.1",
+    diagnostic: str = "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
+) -> bytes:
     """A DSN as Postfix writes it: the returned message's headers only (text/rfc822-headers)."""
     return f"""\
 Return-Path: <>
@@ -127,26 +132,37 @@ Bonjour,
 
 def test_a_postfix_bounce_names_the_message_and_the_status() -> None:
     report = parse_report(postfix_dsn(MESSAGE_ID, "claire.martin@hsh.example"))
-    assert (report.message_id, report.action, report.status, report.is_bounce) == (MESSAGE_ID, "failed", "5.1.1",
-                                                                                   True)
+    assert (report.message_id, report.action, report.status, report.is_bounce) == (
+        MESSAGE_ID,
+        "failed",
+        "5.1.1",
+        True,
+    )
     assert report.reason == "invalid-address:5.1.1"
     assert report.diagnostic is not None and "User unknown" in report.diagnostic
 
 
 def test_a_report_returning_the_whole_message_is_read_too() -> None:
     report = parse_report(full_message_dsn(MESSAGE_ID, "roux@vsgp.example"))
-    assert (report.message_id, report.status, report.reason) == (MESSAGE_ID, "5.2.2", "mailbox-unavailable:5.2.2")
+    assert (report.message_id, report.status, report.reason) == (
+        MESSAGE_ID,
+        "5.2.2",
+        "mailbox-unavailable:5.2.2",
+    )
 
 
-@pytest.mark.parametrize(("status", "reason"), [("5.7.1", "message-refused:5.7.1"), ("5.4.4", "bounced:5.4.4"),
-                                                ("nonsense", "bounced:nonsense")])
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("5.7.1", "message-refused:5.7.1"), ("5.4.4", "bounced:5.4.4"), ("nonsense", "bounced:nonsense")],
+)
 def test_the_reason_follows_the_status_subject(status: str, reason: str) -> None:
     assert parse_report(postfix_dsn(MESSAGE_ID, "x@hsh.example", status=status)).reason == reason
 
 
 def test_a_report_type_in_rfc_2231_form_is_read() -> None:
-    raw = postfix_dsn(MESSAGE_ID, "x@hsh.example").replace(b"report-type=delivery-status",
-                                                           b"report-type*=utf-8''delivery-status")
+    raw = postfix_dsn(MESSAGE_ID, "x@hsh.example").replace(
+        b"report-type=delivery-status", b"report-type*=utf-8''delivery-status"
+    )
     assert parse_report(raw).status == "5.1.1"
 
 
@@ -155,13 +171,19 @@ def test_a_delay_warning_is_not_a_bounce() -> None:
     assert (report.action, report.is_bounce) == ("delayed", False)
 
 
-@pytest.mark.parametrize("raw", [
-    b"From: claire.martin@hsh.example\r\nSubject: Re: Rappel\r\n\r\nBien recu, merci.\r\n",  # a person's reply
-    b"\x00\xff not a mail at all",
-    postfix_dsn(MESSAGE_ID, "x@hsh.example").replace(b"Message-ID: " + MESSAGE_ID.encode(), b"X-Nothing: 1"),
-    postfix_dsn(MESSAGE_ID, "x@hsh.example").replace(b"report-type=delivery-status",
-                                                     b"report-type=disposition-notification"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"From: claire.martin@hsh.example\r\nSubject: Re: Rappel\r\n\r\nBien recu, merci.\r\n",  # a person's reply
+        b"\x00\xff not a mail at all",
+        postfix_dsn(MESSAGE_ID, "x@hsh.example").replace(
+            b"Message-ID: " + MESSAGE_ID.encode(), b"X-Nothing: 1"
+        ),
+        postfix_dsn(MESSAGE_ID, "x@hsh.example").replace(
+            b"report-type=delivery-status", b"report-type=disposition-notification"
+        ),
+    ],
+)
 def test_what_is_not_a_delivery_report_is_refused(raw: bytes) -> None:
     with pytest.raises(NotADeliveryReport):
         parse_report(raw)
@@ -174,8 +196,13 @@ async def _events(app: Any) -> list[EventEnvelope]:
 
 
 async def test_a_bounce_marks_the_delivery_and_is_told_once(
-        notifications_settings: NotificationsSettings, commitments: Commitments, world: World,
-        nats_client: NatsClient, stream: StreamSpec, sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    commitments: Commitments,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     js = nats_client.jetstream()
@@ -197,23 +224,40 @@ async def test_a_bounce_marks_the_delivery_and_is_told_once(
         assert refused.status_code == 403 and len(await _events(app)) == sent_events
 
         first = ok(await relay.post("/v1/deliveries/bounces", content=bounce, headers=headers))
-        assert (first["outcome"], first["status"], first["reason"]) == ("bounced", "5.1.1", "invalid-address:5.1.1")
+        assert (first["outcome"], first["status"], first["reason"]) == (
+            "bounced",
+            "5.1.1",
+            "invalid-address:5.1.1",
+        )
         delivery = ok(await relay.get(f"/v1/deliveries/{first['delivery_id']}"))
         assert (delivery["contact_id"], delivery["status"]) == (world.ids["liaison"], "bounced")
-        assert delivery["bounced_at"] is not None and delivery["last_error"].startswith("avis de non-remise : 5.1.1")
+        assert delivery["bounced_at"] is not None and delivery["last_error"].startswith(
+            "avis de non-remise : 5.1.1"
+        )
         again = ok(await relay.post("/v1/deliveries/bounces", content=bounce, headers=headers))
         assert again["outcome"] == "already-bounced"
 
-        delayed = postfix_dsn(deputy_mail.message_id, world.emails["deputy"], action="delayed", status="4.4.1")
-        assert ok(await relay.post("/v1/deliveries/bounces", content=delayed, headers=headers))["outcome"] == "ignored"
+        delayed = postfix_dsn(
+            deputy_mail.message_id, world.emails["deputy"], action="delayed", status="4.4.1"
+        )
+        assert (
+            ok(await relay.post("/v1/deliveries/bounces", content=delayed, headers=headers))["outcome"]
+            == "ignored"
+        )
         deputy = ok(await relay.get("/v1/deliveries", params={"status": "sent"}))["items"]
         assert [d["contact_id"] for d in deputy] == [world.ids["deputy"]]
 
-        unknown = await relay.post("/v1/deliveries/bounces", headers=headers, content=postfix_dsn(
-            f"<{uuid.uuid4()}@elsewhere.example>", world.emails["deputy"]))
+        unknown = await relay.post(
+            "/v1/deliveries/bounces",
+            headers=headers,
+            content=postfix_dsn(f"<{uuid.uuid4()}@elsewhere.example>", world.emails["deputy"]),
+        )
         assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
-        reply = await relay.post("/v1/deliveries/bounces", headers=headers,
-                                 content=b"From: claire.martin@hsh.example\r\n\r\nMerci.\r\n")
+        reply = await relay.post(
+            "/v1/deliveries/bounces",
+            headers=headers,
+            content=b"From: claire.martin@hsh.example\r\n\r\nMerci.\r\n",
+        )
         assert reply.status_code == 422 and reply.json()["code"] == "not-a-delivery-report"
 
         events = await _events(app)
@@ -221,6 +265,10 @@ async def test_a_bounce_marks_the_delivery_and_is_told_once(
     parsed = bounced.parsed()
     assert isinstance(parsed, DeliveryBounced)
     assert (str(parsed.delivery_id), str(parsed.contact_id), str(parsed.partner_id), parsed.reason) == (
-        first["delivery_id"], world.ids["liaison"], world.ids["hsh"], "invalid-address:5.1.1")
+        first["delivery_id"],
+        world.ids["liaison"],
+        world.ids["hsh"],
+        "invalid-address:5.1.1",
+    )
     assert parsed.reminder_key == reminder_event(world, "due").data["reminder_key"] and parsed.attempt == 1
     assert "@" not in bounced.model_dump_json()

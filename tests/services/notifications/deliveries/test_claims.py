@@ -49,10 +49,23 @@ async def sessionmaker(notifications_database_url: str) -> AsyncIterator[async_s
 
 
 async def _due_rows(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> list[uuid.UUID]:
-    rows = [service.new_row(event_id=uuid.uuid4(), contact_id=uuid.uuid4(), kind=DeliveryKind.REMINDER,
-                            event_type="deadline.due", event={"id": str(uuid.uuid4())}, item_id=uuid.uuid4(),
-                            deadline_id=uuid.uuid4(), partner_id=uuid.uuid4(), audience="liaison", held=False,
-                            now=NOW, domain="sceaux.example") for _ in range(count)]
+    rows = [
+        service.new_row(
+            event_id=uuid.uuid4(),
+            contact_id=uuid.uuid4(),
+            kind=DeliveryKind.REMINDER,
+            event_type="deadline.due",
+            event={"id": str(uuid.uuid4())},
+            item_id=uuid.uuid4(),
+            deadline_id=uuid.uuid4(),
+            partner_id=uuid.uuid4(),
+            audience="liaison",
+            held=False,
+            now=NOW,
+            domain="sceaux.example",
+        )
+        for _ in range(count)
+    ]
     async with sessionmaker() as session, session.begin():
         await repository.insert_ignoring_duplicates(session, rows)
     return sorted(row["id"] for row in rows)
@@ -68,7 +81,8 @@ def _claims(sessionmaker: async_sessionmaker[AsyncSession], worker_id: str, cloc
 
 
 async def test_a_restarted_worker_takes_back_its_own_claims_at_once(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     ids = await _due_rows(sessionmaker, 3)
     clock = FixedClock(NOW)
     crashed = _claims(sessionmaker, "host/0", clock)
@@ -82,16 +96,21 @@ async def test_a_restarted_worker_takes_back_its_own_claims_at_once(
     assert [(row.next_attempt_at, row.claimed_by) for row in await _rows(sessionmaker)] == [(NOW, None)] * 3
     again = await restarted.claim()
     assert again is not None and [row.id for row in again.rows] == ids
-    assert (again.holder.generation, [row.attempts for row in again.rows]) == (claim.holder.generation + 1, [2] * 3)
+    assert (again.holder.generation, [row.attempts for row in again.rows]) == (
+        claim.holder.generation + 1,
+        [2] * 3,
+    )
     # Had the first run lived on, what it records now lands nowhere: the rows are the new run's.
     recorder = OutcomeRecorder(sessionmaker, NotificationsSettings(), clock, lambda: None)
     await recorder.record(claim, claim.rows[0], Attempt(SendResult.SENT, "250"))
     assert {(row.status, row.claimed_by, row.claim_generation) for row in await _rows(sessionmaker)} == {
-        ("pending", "host/0", again.holder.generation)}
+        ("pending", "host/0", again.holder.generation)
+    }
 
 
 async def test_a_worker_never_takes_the_claims_of_another_live_worker(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     await _due_rows(sessionmaker, 2)
     clock = FixedClock(NOW)
     first = _claims(sessionmaker, "host/0", clock)
@@ -107,12 +126,15 @@ async def test_a_worker_never_takes_the_claims_of_another_live_worker(
 
 
 async def test_a_second_process_under_the_same_identity_stops_the_first(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     await _due_rows(sessionmaker, 1)
     clock = FixedClock(NOW)
     first = _claims(sessionmaker, "replica-a", clock)
     await first.start()
-    await _claims(sessionmaker, "replica-a", clock).start()  # a second replica given the same SENDER_WORKER_ID
+    await _claims(
+        sessionmaker, "replica-a", clock
+    ).start()  # a second replica given the same SENDER_WORKER_ID
     with pytest.raises(IdentityTaken):
         await first.claim()
     assert {row.claimed_by for row in await _rows(sessionmaker)} == {None}
@@ -122,12 +144,21 @@ def test_the_default_identity_is_a_slot_a_dead_process_frees(tmp_path: Path) -> 
     with worker_identity(None, tmp_path) as first, worker_identity(None, tmp_path) as second:
         assert first.endswith("/0") and second.endswith("/1")
     # Another process takes slot 0 and is killed with SIGKILL: the kernel frees its lock, the slot is free again.
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path.insert(0, '.');"
-        "from services.notifications.deliveries.claims import worker_identity;"
-        f"identity = worker_identity(None, __import__('pathlib').Path({str(tmp_path)!r}));"
-        "print(identity.__enter__(), flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[4])
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; sys.path.insert(0, '.');"
+                "from services.notifications.deliveries.claims import worker_identity;"
+                f"identity = worker_identity(None, __import__('pathlib').Path({str(tmp_path)!r}));"
+                "print(identity.__enter__(), flush=True); time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[4],
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip().endswith("/0")
         with worker_identity(None, tmp_path) as live:
@@ -145,7 +176,8 @@ def test_the_default_identity_is_a_slot_a_dead_process_frees(tmp_path: Path) -> 
 
 
 async def test_a_sender_asked_to_stop_gives_back_what_it_did_not_send(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     ids = await _due_rows(sessionmaker, 3)
     clock = FixedClock(NOW + timedelta(seconds=5))
     settings = NotificationsSettings(action_link_secret="test-secret")
@@ -158,5 +190,6 @@ async def test_a_sender_asked_to_stop_gives_back_what_it_did_not_send(
     finally:
         await commitments.aclose()
     # Due at once for whichever worker comes next, not at the end of a lease.
-    assert [(row.id, row.status, row.claimed_by, row.next_attempt_at) for row in await _rows(sessionmaker)] == [
-        (row_id, "pending", None, NOW) for row_id in ids]
+    assert [
+        (row.id, row.status, row.claimed_by, row.next_attempt_at) for row in await _rows(sessionmaker)
+    ] == [(row_id, "pending", None, NOW) for row_id in ids]

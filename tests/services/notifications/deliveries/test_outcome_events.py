@@ -47,30 +47,56 @@ async def sessionmaker(notifications_database_url: str) -> AsyncIterator[async_s
 
 def _reminder(step: str, approaching: bool = False) -> EventEnvelope:
     kind = DeadlineApproaching if approaching else DeadlineDue
-    data = kind(reminder_key=f"{DEADLINE}:1:1:{step}", deadline_id=DEADLINE, item_id=ITEM, plan_id=PLAN,
-                kind="response", due_on=date(2026, 3, 16), deadline_version=1, step=step,
-                offset_working_days=-3 if approaching else 0, escalation="none", audience=["liaison"],
-                partner_ids=[PARTNER], fire_at=NOW)
+    data = kind(
+        reminder_key=f"{DEADLINE}:1:1:{step}",
+        deadline_id=DEADLINE,
+        item_id=ITEM,
+        plan_id=PLAN,
+        kind="response",
+        due_on=date(2026, 3, 16),
+        deadline_version=1,
+        step=step,
+        offset_working_days=-3 if approaching else 0,
+        escalation="none",
+        audience=["liaison"],
+        partner_ids=[PARTNER],
+        fire_at=NOW,
+    )
     return EventEnvelope.wrap(data, NOW, Actor(kind="system"))
 
 
-async def _add_reminders(sessionmaker: async_sessionmaker[AsyncSession], steps: list[str], held: bool = False,
-                         contact_id: uuid.UUID | None = None) -> dict[str, uuid.UUID]:
+async def _add_reminders(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    steps: list[str],
+    held: bool = False,
+    contact_id: uuid.UUID | None = None,
+) -> dict[str, uuid.UUID]:
     """One reminder delivery per step (to one contact each unless `contact_id`); their ids by step."""
     rows = {}
     for step in steps:
         envelope = _reminder(step, approaching=held)
         rows[step] = service.new_row(
-            event_id=envelope.id, contact_id=contact_id or uuid.uuid4(), kind=DeliveryKind.REMINDER,
-            event_type=envelope.type, event=envelope.model_dump(mode="json"), item_id=ITEM, deadline_id=DEADLINE,
-            partner_id=PARTNER, audience="liaison", held=held, now=NOW, domain="sceaux.example")
+            event_id=envelope.id,
+            contact_id=contact_id or uuid.uuid4(),
+            kind=DeliveryKind.REMINDER,
+            event_type=envelope.type,
+            event=envelope.model_dump(mode="json"),
+            item_id=ITEM,
+            deadline_id=DEADLINE,
+            partner_id=PARTNER,
+            audience="liaison",
+            held=held,
+            now=NOW,
+            domain="sceaux.example",
+        )
     async with sessionmaker() as session, session.begin():
         await repository.insert_ignoring_duplicates(session, list(rows.values()))
     return {step: row["id"] for step, row in rows.items()}
 
 
-async def _claim(sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock, worker_id: str = "host/0"
-                 ) -> Claim:
+async def _claim(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock, worker_id: str = "host/0"
+) -> Claim:
     claim = await Claims(sessionmaker, clock, worker_id, LEASE, batch_size=100).claim()
     assert claim is not None
     return claim
@@ -88,9 +114,11 @@ async def _statuses(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[uuid
 
 
 async def test_each_outcome_writes_its_one_event_with_its_state_change(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    ids = await _add_reminders(sessionmaker, ["sent", "refused", "gave-up", "nobody", "bad-address", "retry",
-                                              "stale"])
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    ids = await _add_reminders(
+        sessionmaker, ["sent", "refused", "gave-up", "nobody", "bad-address", "retry", "stale"]
+    )
     clock = FixedClock(NOW + timedelta(seconds=5))
     claim = await _claim(sessionmaker, clock)
     by_id = {row.id: row for row in claim.rows}
@@ -99,8 +127,9 @@ async def test_each_outcome_writes_its_one_event_with_its_state_change(
         "refused": Attempt(SendResult.PERMANENT, "550 5.1.1 <claire.martin@hsh.example>: boîte inconnue"),
         "gave-up": Attempt(SendResult.TEMPORARY, "451 4.3.0 Réessayez plus tard"),
         "nobody": Attempt(None, "plus de destinataire", reason=NO_RECIPIENT),
-        "bad-address": Attempt(SendResult.PERMANENT, "message refusé avant envoi : adresse invalide",
-                               reason=INVALID_ADDRESS),
+        "bad-address": Attempt(
+            SendResult.PERMANENT, "message refusé avant envoi : adresse invalide", reason=INVALID_ADDRESS
+        ),
         "retry": Attempt(SendResult.TEMPORARY, "451 4.3.0 Réessayez plus tard"),
         "stale": Attempt(None, "échéance tenue le 2026-03-03"),
     }
@@ -110,40 +139,64 @@ async def test_each_outcome_writes_its_one_event_with_its_state_change(
         [gave_up] = await repository.by_ids(session, [ids["gave-up"]])
         gave_up.retry_since = NOW - timedelta(seconds=settings.retry_give_up_seconds + 1)
     async with sessionmaker() as session, session.begin():
-        await record_outcomes(session, settings, clock, [Outcome(claim, by_id[ids[step]], attempt)
-                                                         for step, attempt in attempts.items()])
+        await record_outcomes(
+            session,
+            settings,
+            clock,
+            [Outcome(claim, by_id[ids[step]], attempt) for step, attempt in attempts.items()],
+        )
     statuses = await _statuses(sessionmaker)
     assert {step: statuses[ids[step]] for step in attempts} == {
-        "sent": "sent", "refused": "failed", "gave-up": "failed", "nobody": "cancelled", "bad-address": "failed",
-        "retry": "pending", "stale": "cancelled"}
+        "sent": "sent",
+        "refused": "failed",
+        "gave-up": "failed",
+        "nobody": "cancelled",
+        "bad-address": "failed",
+        "retry": "pending",
+        "stale": "cancelled",
+    }
     events = await _outbox(sessionmaker)
     told = {uuid.UUID(event.data["delivery_id"]): event for event in events}
-    assert len(told) == len(events) == 5  # one each; none for the retry nor for the reminder no longer current
+    assert (
+        len(told) == len(events) == 5
+    )  # one each; none for the retry nor for the reminder no longer current
     step_of = {delivery_id: step for step, delivery_id in ids.items()}
-    assert {step_of[delivery_id]: (event.type, event.data["reason"], event.data.get("permanent"))
-            for delivery_id, event in told.items()} == {
+    assert {
+        step_of[delivery_id]: (event.type, event.data["reason"], event.data.get("permanent"))
+        for delivery_id, event in told.items()
+    } == {
         "sent": ("delivery.sent", None, None),
         "refused": ("delivery.failed", "smtp-refused", True),
         "gave-up": ("delivery.failed", "smtp-gave-up", False),
         "nobody": ("delivery.failed", "no-recipient", True),
-        "bad-address": ("delivery.failed", "invalid-address", True)}
+        "bad-address": ("delivery.failed", "invalid-address", True),
+    }
     for event in events:
         parsed = event.parsed()
         assert isinstance(parsed, DeliverySent | DeliveryFailed)
-        assert (parsed.item_id, parsed.plan_id, parsed.deadline_id, parsed.partner_id, parsed.channel,
-                parsed.attempt) == (ITEM, PLAN, DEADLINE, PARTNER, "email", 1)
+        assert (
+            parsed.item_id,
+            parsed.plan_id,
+            parsed.deadline_id,
+            parsed.partner_id,
+            parsed.channel,
+            parsed.attempt,
+        ) == (ITEM, PLAN, DEADLINE, PARTNER, "email", 1)
         assert parsed.reminder_key == f"{DEADLINE}:1:1:{step_of[parsed.delivery_id]}"
         assert parsed.contact_id == by_id[parsed.delivery_id].contact_id
         assert "@" not in event.model_dump_json()  # the 550's text named the address: not the event
 
 
 async def test_a_rolled_back_outcome_leaves_neither_state_nor_event(
-        sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     ids = await _add_reminders(sessionmaker, ["sent", "refused"])
     clock = FixedClock(NOW + timedelta(seconds=5))
     claim = await _claim(sessionmaker, clock)
-    outcomes = [Outcome(claim, claim.rows[0], Attempt(SendResult.SENT, "250 OK")),
-                Outcome(claim, claim.rows[1], Attempt(SendResult.PERMANENT, "550 5.1.1 inconnu"))]
+    outcomes = [
+        Outcome(claim, claim.rows[0], Attempt(SendResult.SENT, "250 OK")),
+        Outcome(claim, claim.rows[1], Attempt(SendResult.PERMANENT, "550 5.1.1 inconnu")),
+    ]
 
     class Crash(Exception):
         pass
@@ -155,12 +208,16 @@ async def test_a_rolled_back_outcome_leaves_neither_state_nor_event(
     assert set((await _statuses(sessionmaker)).values()) == {"pending"} and await _outbox(sessionmaker) == []
     # Recorded again (the claim still holds): both the states and their events, once.
     await OutcomeRecorder(sessionmaker, NotificationsSettings(), clock, lambda: None).record(
-        claim, claim.rows[0], outcomes[0].attempt)
+        claim, claim.rows[0], outcomes[0].attempt
+    )
     await OutcomeRecorder(sessionmaker, NotificationsSettings(), clock, lambda: None).record(
-        claim, claim.rows[1], outcomes[1].attempt)
+        claim, claim.rows[1], outcomes[1].attempt
+    )
     assert sorted((await _statuses(sessionmaker)).values()) == ["failed", "sent"]
     assert sorted(event.type for event in await _outbox(sessionmaker)) == ["delivery.failed", "delivery.sent"]
-    assert {uuid.UUID(event.data["delivery_id"]) for event in await _outbox(sessionmaker)} == set(ids.values())
+    assert {uuid.UUID(event.data["delivery_id"]) for event in await _outbox(sessionmaker)} == set(
+        ids.values()
+    )
 
 
 async def test_an_outcome_fenced_off_writes_no_event(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -171,12 +228,16 @@ async def test_an_outcome_fenced_off_writes_no_event(sessionmaker: async_session
     await _claim(sessionmaker, clock, "host/1")
     recorder = OutcomeRecorder(sessionmaker, NotificationsSettings(), clock, lambda: None)
     for row, result in zip(stale_claim.rows, (SendResult.SENT, SendResult.PERMANENT), strict=True):
-        await recorder.record(stale_claim, row, Attempt(result, "250 OK" if result is SendResult.SENT else "550"))
+        await recorder.record(
+            stale_claim, row, Attempt(result, "250 OK" if result is SendResult.SENT else "550")
+        )
     assert set((await _statuses(sessionmaker)).values()) == {"pending"}
     assert await _outbox(sessionmaker) == []
 
 
-async def test_a_digest_tells_each_reminder_it_carried(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_digest_tells_each_reminder_it_carried(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     contact = uuid.uuid4()
     ids = await _add_reminders(sessionmaker, ["j-5", "j-3", "j-1"], held=True, contact_id=contact)
     clock = FixedClock(datetime(2026, 3, 9, 8, 0, tzinfo=UTC))  # Monday, after the 08:30 Paris digest slot
@@ -187,9 +248,11 @@ async def test_a_digest_tells_each_reminder_it_carried(sessionmaker: async_sessi
     assert digest.kind == DeliveryKind.DIGEST and len(claim.digest_parts[digest.id]) == 3
     # One reminder was no longer current when the digest was written: dropped from it, and not told as sent.
     await OutcomeRecorder(sessionmaker, NotificationsSettings(), clock, lambda: None).record(
-        claim, digest, Attempt(SendResult.SENT, "250 OK", cancelled_parts={ids["j-1"]: "échéance tenue"}))
+        claim, digest, Attempt(SendResult.SENT, "250 OK", cancelled_parts={ids["j-1"]: "échéance tenue"})
+    )
     events = await _outbox(sessionmaker)
     assert sorted((event.type, event.data["delivery_id"]) for event in events) == sorted(
-        ("delivery.sent", str(ids[step])) for step in ("j-5", "j-3"))
+        ("delivery.sent", str(ids[step])) for step in ("j-5", "j-3")
+    )
     assert {event.data["contact_id"] for event in events} == {str(contact)}
     assert {event.data["reminder_key"] for event in events} == {f"{DEADLINE}:1:1:j-5", f"{DEADLINE}:1:1:j-3"}

@@ -33,17 +33,28 @@ async def sessionmaker(notifications_database_url: str) -> AsyncIterator[async_s
 
 
 def _row(due_in_minutes: int | None, held: bool = False) -> dict[str, object]:
-    row = service.new_row(event_id=uuid.uuid4(), contact_id=uuid.uuid4(), kind=DeliveryKind.REMINDER,
-                          event_type="deadline.due", event={"id": str(uuid.uuid4())}, item_id=uuid.uuid4(),
-                          deadline_id=uuid.uuid4(), partner_id=uuid.uuid4(), audience="liaison", held=held,
-                          now=NOW, domain="sceaux.example")
+    row = service.new_row(
+        event_id=uuid.uuid4(),
+        contact_id=uuid.uuid4(),
+        kind=DeliveryKind.REMINDER,
+        event_type="deadline.due",
+        event={"id": str(uuid.uuid4())},
+        item_id=uuid.uuid4(),
+        deadline_id=uuid.uuid4(),
+        partner_id=uuid.uuid4(),
+        audience="liaison",
+        held=held,
+        now=NOW,
+        domain="sceaux.example",
+    )
     if due_in_minutes is not None:
         row["next_attempt_at"] = NOW + timedelta(minutes=due_in_minutes)
     return row
 
 
-async def _claim(sessionmaker: async_sessionmaker[AsyncSession], limit: int,
-                 started: asyncio.Event | None = None) -> list[repository.ClaimedDelivery]:
+async def _claim(
+    sessionmaker: async_sessionmaker[AsyncSession], limit: int, started: asyncio.Event | None = None
+) -> list[repository.ClaimedDelivery]:
     async with sessionmaker() as session, session.begin():
         skip_locked = session.bind.dialect.name == "postgresql"
         claimed = await repository.claim_due(session, NOW, LEASE, limit, skip_locked, HOLDER)
@@ -53,7 +64,9 @@ async def _claim(sessionmaker: async_sessionmaker[AsyncSession], limit: int,
         return claimed
 
 
-async def test_claims_take_the_oldest_due_rows_once_each(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_claims_take_the_oldest_due_rows_once_each(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     due = [_row(-minutes) for minutes in (50, 40, 30, 20, 10)]  # the first is the oldest
     later, held = _row(+10), _row(None, held=True)
     async with sessionmaker() as session, session.begin():
@@ -76,5 +89,7 @@ async def test_claims_take_the_oldest_due_rows_once_each(sessionmaker: async_ses
     async with sessionmaker() as session:
         rows = {row.id: row for row in (await session.scalars(select(Delivery))).all()}
     assert {rows[row_id].next_attempt_at for row_id in claimed_ids} == {LEASE}
-    assert {(rows[row_id].claimed_by, rows[row_id].claim_generation) for row_id in claimed_ids} == {("host/0", 3)}
+    assert {(rows[row_id].claimed_by, rows[row_id].claim_generation) for row_id in claimed_ids} == {
+        ("host/0", 3)
+    }
     assert rows[later["id"]].attempts == 0 and rows[held["id"]].attempts == 0

@@ -44,12 +44,21 @@ async def _all_cancelled(running_worker: Any, count: int) -> bool:
 
 
 async def test_a_renegotiated_deadline_cancels_the_old_reminder(
-        notifications_settings: NotificationsSettings, commitments: Commitments, world: World,
-        nats_client: NatsClient, stream: StreamSpec, sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    commitments: Commitments,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     async with commitments.client(commitments.admin_secret) as admin:
-        ok(await admin.patch(f"/v1/deadlines/{world.ids['item_deadline']}",
-                             json={"due_on": "2026-03-30", "reason": "Conseil d'administration reporté."}))
+        ok(
+            await admin.patch(
+                f"/v1/deadlines/{world.ids['item_deadline']}",
+                json={"due_on": "2026-03-30", "reason": "Conseil d'administration reporté."},
+            )
+        )
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
     await publish(js, stream, reminder_event(world, "due"))  # about version 1, the 16 March
@@ -57,12 +66,19 @@ async def test_a_renegotiated_deadline_cancels_the_old_reminder(
         await wait_until(lambda: _all_cancelled(running_worker, 2), "both deliveries cancelled")
         rows = await deliveries(running_worker)
     assert handler.all() == []
-    assert all("version 1 → 2" in (row.last_error or "") and "2026-03-30" in (row.last_error or "") for row in rows)
+    assert all(
+        "version 1 → 2" in (row.last_error or "") and "2026-03-30" in (row.last_error or "") for row in rows
+    )
 
 
 async def test_an_answer_cancels_a_reminder_waiting_for_its_retry(
-        notifications_settings: NotificationsSettings, commitments: Commitments, world: World,
-        nats_client: NatsClient, stream: StreamSpec, sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    commitments: Commitments,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     handler.temporary_failures[world.emails["liaison"]] = 10**6  # 451 until the end of the test
     js = nats_client.jetstream()
@@ -79,8 +95,12 @@ async def test_an_answer_cancels_a_reminder_waiting_for_its_retry(
 
 
 async def test_the_city_owner_gets_no_action_links(
-        notifications_settings: NotificationsSettings, world: World, nats_client: NatsClient, stream: StreamSpec,
-        sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
@@ -97,18 +117,28 @@ async def test_the_city_owner_gets_no_action_links(
 
 
 async def test_an_address_refused_before_sending_is_reported_to_the_city_owner(
-        notifications_settings: NotificationsSettings, commitments: Commitments, world: World,
-        nats_client: NatsClient, stream: StreamSpec, sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    commitments: Commitments,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     # Legacy data the commitments API would refuse today: a space in the address.
     async with commitments.app.state.sessionmaker() as session, session.begin():
-        await session.execute(update(Contact).where(Contact.id == uuid.UUID(world.ids["liaison"]))
-                              .values(email="claire martin@hsh.example"))
+        await session.execute(
+            update(Contact)
+            .where(Contact.id == uuid.UUID(world.ids["liaison"]))
+            .values(email="claire martin@hsh.example")
+        )
     js = nats_client.jetstream()
     await ensure_stream(js, stream)
     await publish(js, stream, reminder_event(world, "overdue", audience=("liaison",)))
     async with running(notifications_settings) as running_worker:
-        await wait_until(lambda: handler.mails_to(world.emails["owner"]), "the failure report to the city owner")
+        await wait_until(
+            lambda: handler.mails_to(world.emails["owner"]), "the failure report to the city owner"
+        )
         # The server has the report; its outcome is committed a moment later.
         await wait_until(lambda: have_statuses(running_worker, {"failed", "sent"}), "every outcome recorded")
         rows = await deliveries(running_worker)
@@ -120,8 +150,11 @@ async def test_an_address_refused_before_sending_is_reported_to_the_city_owner(
 
 
 async def test_a_late_outcome_does_not_overwrite_what_another_sender_recorded(
-        notifications_settings: NotificationsSettings, commitments: Commitments, world: World,
-        sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    commitments: Commitments,
+    world: World,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     start = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
     lease = timedelta(seconds=notifications_settings.sender_lease_seconds)
@@ -132,28 +165,42 @@ async def test_a_late_outcome_does_not_overwrite_what_another_sender_recorded(
         context = await client.reminder_context(event.item_id, event.deadline_id, ["liaison", "city_owner"])
         assert context is not None
         async with running_worker.sessionmaker() as session, session.begin():
-            await service.record_reminder(session, FixedClock(start), "sceaux.example", envelope, event, context)
+            await service.record_reminder(
+                session, FixedClock(start), "sceaux.example", envelope, event, context
+            )
         slow = running_worker.sender
         claim = await slow.claims.claim()
         assert claim is not None and len(claim.rows) == 1
         # The slow sender's lease lapses; another replica takes the row over and sends it.
         smtp = SmtpPool(notifications_settings)
         try:
-            other = DeliverySender(running_worker.sessionmaker, notifications_settings,
-                                   FixedClock(start + lease + timedelta(seconds=1)), client, smtp, "other-replica")
+            other = DeliverySender(
+                running_worker.sessionmaker,
+                notifications_settings,
+                FixedClock(start + lease + timedelta(seconds=1)),
+                client,
+                smtp,
+                "other-replica",
+            )
             assert await other.send_due() == 1
         finally:
             await smtp.close()
         # Then the slow one's late 5xx comes back: it must change nothing, and report nothing.
         owner = next(r for r in context.recipients if r.audience == "city_owner")
-        await slow.recorder.record(claim, claim.rows[0], Attempt(SendResult.PERMANENT, "550 trop tard", [owner]))
+        await slow.recorder.record(
+            claim, claim.rows[0], Attempt(SendResult.PERMANENT, "550 trop tard", [owner])
+        )
         async with running_worker.sessionmaker() as session:
             rows = list((await session.scalars(select(Delivery))).all())
-    assert [(row.kind, row.status, row.attempts, row.last_error) for row in rows] == [("reminder", "sent", 2, None)]
+    assert [(row.kind, row.status, row.attempts, row.last_error) for row in rows] == [
+        ("reminder", "sent", 2, None)
+    ]
     assert [mail.to for mail in handler.all()] == [world.emails["liaison"]]
 
 
-async def test_the_worker_uses_the_installations_calendar(notifications_settings: NotificationsSettings) -> None:
+async def test_the_worker_uses_the_installations_calendar(
+    notifications_settings: NotificationsSettings,
+) -> None:
     before = default_calendar()
     settings = notifications_settings.model_copy(update={"calendar_alsace_moselle": True})
     try:

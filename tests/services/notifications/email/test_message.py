@@ -24,8 +24,16 @@ INJECTION = "\r\nBcc: pirate@evil.example\r\nX-Injected: yes\n\rCc: other@evil.e
 
 def _rendered(**item: object) -> RenderedEmail:
     ctx = context(**item)
-    return render_reminder(event("due", 0), ctx, ctx.recipients[0], DUE_ON, default_calendar(), LINKS,
-                           "<reminder-1@sceaux.example>", "sceaux.example")
+    return render_reminder(
+        event("due", 0),
+        ctx,
+        ctx.recipients[0],
+        DUE_ON,
+        default_calendar(),
+        LINKS,
+        "<reminder-1@sceaux.example>",
+        "sceaux.example",
+    )
 
 
 def _parsed(raw: bytes):  # type: ignore[no-untyped-def]
@@ -61,7 +69,9 @@ def test_non_ascii_display_name_is_encoded() -> None:
     message = build_message(_rendered(), SENDER, "h.levesque@hsh.example", "Hélène Lévêque-Çelik", DATE)
     raw = message.as_bytes()
     assert raw.isascii()
-    assert _parsed(raw)["To"].addresses[0] == Address("Hélène Lévêque-Çelik", addr_spec="h.levesque@hsh.example")
+    assert _parsed(raw)["To"].addresses[0] == Address(
+        "Hélène Lévêque-Çelik", addr_spec="h.levesque@hsh.example"
+    )
 
 
 def test_injection_through_name_and_title_adds_no_header() -> None:
@@ -73,10 +83,19 @@ def test_injection_through_name_and_title_adds_no_header() -> None:
     assert "pirate@evil.example" in parsed["To"].addresses[0].display_name
 
 
-@pytest.mark.parametrize("address", [
-    "claire@hsh.example\r\nBcc: pirate@evil.example", "claire@hsh.example\nCc: x@evil.example",
-    "claire@hsh.example\x00", "claire@hsh.example, pirate@evil.example", "Claire <claire@hsh.example>",
-    "pas une adresse", "claire@hsh.example>", ""])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "claire@hsh.example\r\nBcc: pirate@evil.example",
+        "claire@hsh.example\nCc: x@evil.example",
+        "claire@hsh.example\x00",
+        "claire@hsh.example, pirate@evil.example",
+        "Claire <claire@hsh.example>",
+        "pas une adresse",
+        "claire@hsh.example>",
+        "",
+    ],
+)
 def test_an_address_that_is_not_exactly_one_mailbox_is_refused(address: str) -> None:
     with pytest.raises(ValueError):
         build_message(_rendered(), SENDER, address, "Claire", DATE)
@@ -97,10 +116,24 @@ async def test_injection_reaches_no_one_at_a_real_smtp_server() -> None:
     """Name, title and an SMTP reply (in the failure report) carry CR/LF: the server sees one recipient and
     the headers we wrote, nothing else."""
     ctx = context(title=f"Centre commercial{INJECTION}")
-    reminder = render_reminder(event("overdue", 3), ctx, ctx.recipients[0], DUE_ON, default_calendar(), LINKS,
-                               "<reminder-2@sceaux.example>", "sceaux.example")
-    report = render_failure_report(ctx, ctx.recipients[0], f"550 refusé{INJECTION}", DUE_ON,
-                                   "<failure-1@sceaux.example>", "sceaux.example")
+    reminder = render_reminder(
+        event("overdue", 3),
+        ctx,
+        ctx.recipients[0],
+        DUE_ON,
+        default_calendar(),
+        LINKS,
+        "<reminder-2@sceaux.example>",
+        "sceaux.example",
+    )
+    report = render_failure_report(
+        ctx,
+        ctx.recipients[0],
+        f"550 refusé{INJECTION}",
+        DUE_ON,
+        "<failure-1@sceaux.example>",
+        "sceaux.example",
+    )
     with smtp_sink() as (controller, handler):
         for rendered, to in ((reminder, "claire.dupont@hsh.example"), (report, "agent@sceaux.example")):
             message = build_message(rendered, SENDER, to, f"Personne{INJECTION}", DATE)
@@ -129,8 +162,9 @@ def test_an_encoded_word_in_data_adds_no_header() -> None:
 async def test_bodies_cross_a_real_smtp_server_intact() -> None:
     """Lines SMTP or mbox treat apart (a lone dot, "From "), long lines, accents and emoji come out as they went in."""
     text = "Madame,\n.\n..\nFrom la Ville de Sceaux\n" + "é" * 200 + "\n😀 « Cœur de ville » — fin\n"
-    rendered = RenderedEmail("Sujet : « Cœur de ville » 😀", text, f"<p>{text}</p>", "<body-1@sceaux.example>",
-                             None, None)
+    rendered = RenderedEmail(
+        "Sujet : « Cœur de ville » 😀", text, f"<p>{text}</p>", "<body-1@sceaux.example>", None, None
+    )
     mail = build_mail(rendered, SENDER, "claire.dupont@hsh.example", "Claire Dupont", DATE)
     with smtp_sink() as (controller, handler):
         async with aiosmtplib.SMTP(hostname=controller.hostname, port=controller.port) as client:

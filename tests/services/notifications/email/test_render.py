@@ -27,22 +27,33 @@ ROOT = f"<item-{ITEM_ID}@sceaux.example>"
 
 def _reminder(kind: str, offset: int, today: date, escalation: str = "none", **item: object):  # type: ignore[no-untyped-def]
     ctx = context(**item)
-    return render_reminder(event(kind, offset, escalation), ctx, ctx.recipients[0], today, CALENDAR, LINKS,
-                           f"<reminder-{uuid.uuid4()}@sceaux.example>", "sceaux.example")
+    return render_reminder(
+        event(kind, offset, escalation),
+        ctx,
+        ctx.recipients[0],
+        today,
+        CALENDAR,
+        LINKS,
+        f"<reminder-{uuid.uuid4()}@sceaux.example>",
+        "sceaux.example",
+    )
 
 
 def test_approaching_reminder_in_formal_french() -> None:
     # Monday 18 May 2026 → Thursday 21 May: 19, 20, 21 = 3 working days.
     mail = _reminder("approaching", -3, date(2026, 5, 18))
-    assert mail.subject == ("Rappel : Rénovation du centre commercial des Blagis — réponse attendue dans 3 jours "
-                            "ouvrés")
+    assert mail.subject == (
+        "Rappel : Rénovation du centre commercial des Blagis — réponse attendue dans 3 jours ouvrés"
+    )
     text = mail.text
     assert "Hauts-de-Seine Habitat\nÀ l'attention de Mme Dupont, directrice de la gestion locative\n" in text
     assert "\nMadame,\n" in text and "Madame, Monsieur" not in text
     assert f"« {PLAN_TEXT} »" in text  # the plan's wording, verbatim
     assert "Échéance : réponse attendue, le jeudi 21 mai 2026 (dans 3 jours ouvrés)" in text
     assert "au plus tard le jeudi 21 mai 2026, soit dans 3 jours ouvrés." in text
-    assert "Cette demande vous a été adressée par courrier du lundi 2 mars 2026 (réf. SCX/DGS/2026-041)." in text
+    assert (
+        "Cette demande vous a été adressée par courrier du lundi 2 mars 2026 (réf. SCX/DGS/2026-041)." in text
+    )
     assert "Nous vous prions d'agréer, Madame, l'expression de nos salutations distinguées." in text
     assert "parce que vous êtes la correspondante de Hauts-de-Seine Habitat pour cette demande" in text
     assert "récapitulatif hebdomadaire" in text  # how to change the preference
@@ -59,12 +70,15 @@ def test_working_days_skip_public_holidays() -> None:
 
 def test_due_and_overdue_subjects_are_distinct() -> None:
     due = _reminder("due", 0, DUE_ON)
-    assert due.subject == "Échéance aujourd'hui : Rénovation du centre commercial des Blagis — réponse attendue"
+    assert (
+        due.subject == "Échéance aujourd'hui : Rénovation du centre commercial des Blagis — réponse attendue"
+    )
     assert "tombe aujourd'hui, jeudi 21 mai 2026." in due.text
     # Six working days after Thursday 21 May: 22, 26 (25 is Whit Monday), 27, 28, 29 May, 1 June.
     overdue = _reminder("overdue", 6, date(2026, 6, 1))
-    assert overdue.subject == ("Relance : Rénovation du centre commercial des Blagis — réponse en retard de 6 jours "
-                               "ouvrés")
+    assert overdue.subject == (
+        "Relance : Rénovation du centre commercial des Blagis — réponse en retard de 6 jours ouvrés"
+    )
     assert "fixée au jeudi 21 mai 2026, est dépassée de 6 jours ouvrés." in overdue.text
     assert "copie" not in overdue.text.split("--")[0]
     assert len({due.subject, overdue.subject, _reminder("approaching", -3, date(2026, 5, 18)).subject}) == 3
@@ -74,8 +88,10 @@ def test_escalation_notes() -> None:
     late = _reminder("escalated", 10, date(2026, 6, 5), escalation="late")
     assert late.subject.startswith("Relance urgente : ")
     assert "en retard de" in late.subject
-    assert "également adressé à la hiérarchie du correspondant de Hauts-de-Seine Habitat et au responsable du " \
-           "dossier à la Ville" in late.text
+    assert (
+        "également adressé à la hiérarchie du correspondant de Hauts-de-Seine Habitat et au responsable du "
+        "dossier à la Ville" in late.text
+    )
     very_late = _reminder("escalated", 20, date(2026, 6, 19), escalation="very_late")
     assert very_late.subject.startswith("Relance urgente (élu informé) : ")
     assert "à l'élu en charge du dossier" in very_late.text
@@ -84,8 +100,9 @@ def test_escalation_notes() -> None:
 def test_unknown_civility_and_no_title() -> None:
     ctx = context()
     person = ctx.recipients[0].model_copy(update={"civility": None, "title": None})
-    mail = render_reminder(event("due", 0), ctx, person, DUE_ON, CALENDAR, LINKS, "<a@sceaux.example>",
-                           "sceaux.example")
+    mail = render_reminder(
+        event("due", 0), ctx, person, DUE_ON, CALENDAR, LINKS, "<a@sceaux.example>", "sceaux.example"
+    )
     assert "\nMadame, Monsieur,\n" in mail.text
     assert "À l'attention de Claire Dupont\n" in mail.text
     assert "agréer, Madame, Monsieur, l'expression" in mail.text
@@ -94,10 +111,20 @@ def test_unknown_civility_and_no_title() -> None:
 
 def test_milestone_with_label_and_original_wording() -> None:
     data = context().model_dump(mode="json")
-    data["deadline"].update(kind="milestone", label="Dépôt du permis de construire", original_wording="dès 2026")
+    data["deadline"].update(
+        kind="milestone", label="Dépôt du permis de construire", original_wording="dès 2026"
+    )
     ctx = type(context()).model_validate(data)
-    mail = render_reminder(event("approaching", -3, deadline_kind="milestone"), ctx, ctx.recipients[0],
-                           date(2026, 5, 18), CALENDAR, LINKS, "<m@sceaux.example>", "sceaux.example")
+    mail = render_reminder(
+        event("approaching", -3, deadline_kind="milestone"),
+        ctx,
+        ctx.recipients[0],
+        date(2026, 5, 18),
+        CALENDAR,
+        LINKS,
+        "<m@sceaux.example>",
+        "sceaux.example",
+    )
     assert "jalon « Dépôt du permis de construire » attendu dans 3 jours ouvrés" in mail.subject
     assert "Échéance : jalon « Dépôt du permis de construire », le jeudi 21 mai 2026" in mail.text
     assert "Formulation du plan : « dès 2026 »" in mail.text
@@ -134,9 +161,15 @@ def test_digest_lists_items_soonest_first_with_their_links() -> None:
     later = event("approaching", -10, due_on=date(2026, 6, 4))
     later = later.model_copy(update={"item_id": other_id})
     links_b = {key: url.replace("-token", "-token-b") for key, url in LINKS.items()}
-    mail = render_digest([(later, second), (event("approaching", -3), first)], first.recipients[0],
-                         date(2026, 5, 18), CALENDAR, {ITEM_ID: LINKS, other_id: links_b}, "<d@sceaux.example>",
-                         "sceaux.example")
+    mail = render_digest(
+        [(later, second), (event("approaching", -3), first)],
+        first.recipients[0],
+        date(2026, 5, 18),
+        CALENDAR,
+        {ITEM_ID: LINKS, other_id: links_b},
+        "<d@sceaux.example>",
+        "sceaux.example",
+    )
     assert mail.subject == "Récapitulatif hebdomadaire : 2 échéances à venir (semaine du lundi 18 mai 2026)"
     assert mail.text.index("Rénovation du centre commercial") < mail.text.index("Maison France services")
     assert "jeudi 4 juin 2026" in mail.text and "jeudi 21 mai 2026" in mail.text
@@ -148,9 +181,17 @@ def test_digest_lists_items_soonest_first_with_their_links() -> None:
 
 def test_failure_report_to_the_city_owner() -> None:
     ctx = context()
-    mail = render_failure_report(ctx, ctx.recipients[0], "550 5.1.1 <claire.dupont@hsh.example>: boîte inconnue\r\n",
-                                 date(2026, 5, 18), "<f@sceaux.example>", "sceaux.example")
-    assert mail.subject.startswith("Échec d'envoi : rappel non distribué à Mme Dupont (Hauts-de-Seine Habitat)")
+    mail = render_failure_report(
+        ctx,
+        ctx.recipients[0],
+        "550 5.1.1 <claire.dupont@hsh.example>: boîte inconnue\r\n",
+        date(2026, 5, 18),
+        "<f@sceaux.example>",
+        "sceaux.example",
+    )
+    assert mail.subject.startswith(
+        "Échec d'envoi : rappel non distribué à Mme Dupont (Hauts-de-Seine Habitat)"
+    )
     assert "\nMonsieur,\n" in mail.text  # the owner's own civility
     assert "550 5.1.1 <claire.dupont@hsh.example>: boîte inconnue" in mail.text
     assert "&lt;claire.dupont@hsh.example&gt;" in mail.html
@@ -164,5 +205,7 @@ def test_wording_helpers() -> None:
     assert wording.title_in_sentence("Directrice territoriale") == "directrice territoriale"
     calendar = WorkingCalendar()
     # Friday due date, seen on the Saturday after: past, but not a working day late yet.
-    assert wording.timing(calendar, date(2026, 5, 23), date(2026, 5, 22)).startswith("échue depuis le vendredi")
+    assert wording.timing(calendar, date(2026, 5, 23), date(2026, 5, 22)).startswith(
+        "échue depuis le vendredi"
+    )
     assert wording.shorten("mot " * 100, 20).endswith("…")

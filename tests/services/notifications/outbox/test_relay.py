@@ -44,8 +44,12 @@ def _assert_no_address(messages: list[RawStreamMsg], emails: dict[str, str]) -> 
 
 
 async def test_the_worker_publishes_each_outcome_once_without_an_address(
-        notifications_settings: NotificationsSettings, world: World, nats_client: NatsClient, stream: StreamSpec,
-        sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     _, handler = sink
     handler.rejected.add(world.emails["deputy"])  # 550: failed for good
     own = notifications_settings.notifications_stream()
@@ -54,15 +58,22 @@ async def test_the_worker_publishes_each_outcome_once_without_an_address(
     await publish(js, stream, reminder_event(world, "due"))  # to the liaison and the deputy
     async with running(notifications_settings) as running_worker:
         assert running_worker.relay is not None  # OUTBOX_RELAY_IN_WORKER, the default
-        await wait_until(lambda: _count(js, own.name, 2), "both outcomes published to the service's own stream")
+        await wait_until(
+            lambda: _count(js, own.name, 2), "both outcomes published to the service's own stream"
+        )
         # The liaison uses the "acknowledge" link of the mail she received.
         [mail] = handler.mails_to(world.emails["liaison"])
         link = _acknowledge_link(mail)
         app = create_app(notifications_settings, SystemClock())
-        async with LifespanManager(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                           base_url="http://notifications.test") as browser:
-            answer = await browser.post(link.removeprefix(notifications_settings.public_base_url), headers=FORM,
-                                        content=b"")
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://notifications.test"
+            ) as browser,
+        ):
+            answer = await browser.post(
+                link.removeprefix(notifications_settings.public_base_url), headers=FORM, content=b""
+            )
             assert answer.status_code == 200, answer.text
         # Written by the API process, published by the worker's relay (woken over NATS, or at its next poll).
         await wait_until(lambda: _count(js, own.name, 3), "the link's use published")
@@ -71,16 +82,25 @@ async def test_the_worker_publishes_each_outcome_once_without_an_address(
     assert [message.subject for message in messages] == [f"{own.subject_prefix}.{e.type}" for e in envelopes]
     async with running_worker.sessionmaker() as session:
         rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.position))).all()
-    assert message_ids(messages) == [str(row.event_id) for row in rows]  # one message per row, dedup id = event id
+    assert message_ids(messages) == [
+        str(row.event_id) for row in rows
+    ]  # one message per row, dedup id = event id
     assert all(row.published_at is not None for row in rows)
-    outcomes = {event.contact_id: event for event in (e.parsed() for e in envelopes)
-                if isinstance(event, DeliverySent | DeliveryFailed)}
+    outcomes = {
+        event.contact_id: event
+        for event in (e.parsed() for e in envelopes)
+        if isinstance(event, DeliverySent | DeliveryFailed)
+    }
     liaison, deputy = uuid.UUID(world.ids["liaison"]), uuid.UUID(world.ids["deputy"])
     assert isinstance(outcomes[liaison], DeliverySent) and isinstance(outcomes[deputy], DeliveryFailed)
     assert (outcomes[deputy].reason, outcomes[deputy].permanent) == ("smtp-refused", True)
     for event in outcomes.values():
         assert (str(event.item_id), str(event.plan_id), str(event.deadline_id), str(event.partner_id)) == (
-            world.ids["item"], world.ids["plan"], world.ids["item_deadline"], world.ids["hsh"])
+            world.ids["item"],
+            world.ids["plan"],
+            world.ids["item_deadline"],
+            world.ids["hsh"],
+        )
     [used] = [e.parsed() for e in envelopes if e.type == "action_link.used"]
     assert isinstance(used, ActionLinkUsed)
     assert (used.action, used.contact_id, str(used.partner_id)) == ("acknowledge", liaison, world.ids["hsh"])
@@ -88,8 +108,12 @@ async def test_the_worker_publishes_each_outcome_once_without_an_address(
 
 
 async def test_a_republished_outbox_is_dropped_by_the_stream(
-        notifications_settings: NotificationsSettings, world: World, nats_client: NatsClient, stream: StreamSpec,
-        sink: tuple[Any, SinkHandler]) -> None:
+    notifications_settings: NotificationsSettings,
+    world: World,
+    nats_client: NatsClient,
+    stream: StreamSpec,
+    sink: tuple[Any, SinkHandler],
+) -> None:
     own = notifications_settings.notifications_stream()
     js = nats_client.jetstream()
     await ensure_stream(js, stream)

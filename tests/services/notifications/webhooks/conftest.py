@@ -34,7 +34,9 @@ from tests.ports import free_port
 @contextlib.asynccontextmanager
 async def serve(app: Any, port: int) -> AsyncIterator[None]:
     """Serve an ASGI app with uvicorn on 127.0.0.1:port in this event loop."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -109,18 +111,28 @@ def receiver(_receiver_server: Receiver) -> Receiver:
     return _receiver_server
 
 
-def settings_for(notifications_database_url: str, nats_url: str, stream_names: tuple[str, str],
-                 **overrides: Any) -> NotificationsSettings:
+def settings_for(
+    notifications_database_url: str, nats_url: str, stream_names: tuple[str, str], **overrides: Any
+) -> NotificationsSettings:
     """Test settings: the run's stream, plain http and fast retries; private targets stay refused unless a
     test allows them (its receiver listens on 127.0.0.1)."""
     values: dict[str, Any] = {
-        "notifications_database_url": notifications_database_url, "nats_url": nats_url,
-        "events_stream": stream_names[0], "events_subject_prefix": stream_names[1], "log_json": False,
-        "notifications_events_stream": f"{stream_names[0]}_EV", "notifications_events_subject_prefix": f"{stream_names[1]}ev",
-        "webhook_allow_http": True, "webhook_retry_initial_seconds": 1.0, "webhook_retry_multiplier": 2.0,
-        "webhook_retry_max_interval_seconds": 8.0, "webhook_timeout_seconds": 5.0,
+        "notifications_database_url": notifications_database_url,
+        "nats_url": nats_url,
+        "events_stream": stream_names[0],
+        "events_subject_prefix": stream_names[1],
+        "log_json": False,
+        "notifications_events_stream": f"{stream_names[0]}_EV",
+        "notifications_events_subject_prefix": f"{stream_names[1]}ev",
+        "webhook_allow_http": True,
+        "webhook_retry_initial_seconds": 1.0,
+        "webhook_retry_multiplier": 2.0,
+        "webhook_retry_max_interval_seconds": 8.0,
+        "webhook_timeout_seconds": 5.0,
         "webhook_consumer_durable": f"webhooks_{uuid.uuid4().hex[:8]}",
-        "action_link_secret": "test-action-link-secret", **overrides}
+        "action_link_secret": "test-action-link-secret",
+        **overrides,
+    }
     return NotificationsSettings(**values)
 
 
@@ -133,8 +145,9 @@ class Keys:
 
 
 @pytest.fixture(scope="module")
-async def commitments_service(database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path_factory:
-                      pytest.TempPathFactory) -> AsyncIterator[tuple[str, Keys]]:
+async def commitments_service(
+    database_url: str, nats_url: str, stream_names: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[str, Keys]]:
     """The commitments service served by uvicorn (the notifications service verifies keys through it), with a
     key per role; its tables are emptied at the end of the module."""
     from services.commitments.app import create_app
@@ -146,20 +159,35 @@ async def commitments_service(database_url: str, nats_url: str, stream_names: tu
     from shared.auth import SYSTEM, Role
 
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    settings = CommitmentsSettings(database_url=database_url, nats_url=nats_url, events_stream=stream_names[0],
-                                   events_subject_prefix=stream_names[1], relay_in_process=False,
-                                   data_dir=tmp_path_factory.mktemp("commitments"), log_json=False)
+    settings = CommitmentsSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        events_stream=stream_names[0],
+        events_subject_prefix=stream_names[1],
+        relay_in_process=False,
+        data_dir=tmp_path_factory.mktemp("commitments"),
+        log_json=False,
+    )
     app = create_app(settings, clock)
     port = free_port()
     async with serve(app, port):
         async with app.state.sessionmaker() as session, session.begin():
-            partner = await create_partner(session, SYSTEM, clock, PartnerCreate(
-                name="Hauts-de-Seine Habitat", kind=PartnerKind.BAILLEUR_SOCIAL))
+            partner = await create_partner(
+                session,
+                SYSTEM,
+                clock,
+                PartnerCreate(name="Hauts-de-Seine Habitat", kind=PartnerKind.BAILLEUR_SOCIAL),
+            )
             secrets = {}
             for role in (Role.ADMIN, Role.CITY, Role.READER, Role.PARTNER):
                 _, secrets[role.value] = await create_key(
-                    session, SYSTEM, clock, name=f"webhooks {role}", role=role,
-                    partner_id=partner.id if role is Role.PARTNER else None)
+                    session,
+                    SYSTEM,
+                    clock,
+                    name=f"webhooks {role}",
+                    role=role,
+                    partner_id=partner.id if role is Role.PARTNER else None,
+                )
         yield f"http://127.0.0.1:{port}", Keys(**secrets)
         engine = app.state.engine
         async with engine.begin() as connection:
@@ -168,12 +196,19 @@ async def commitments_service(database_url: str, nats_url: str, stream_names: tu
 
 
 @pytest.fixture
-async def notifications_app(commitments_service: tuple[str, Keys], notifications_database_url: str, nats_url: str,
-                            stream_names: tuple[str, str], clock: FixedClock,
-                            sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[FastAPI]:
+async def notifications_app(
+    commitments_service: tuple[str, Keys],
+    notifications_database_url: str,
+    nats_url: str,
+    stream_names: tuple[str, str],
+    clock: FixedClock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[FastAPI]:
     from services.notifications.app import create_app
 
-    settings = settings_for(notifications_database_url, nats_url, stream_names, commitments_url=commitments_service[0])
+    settings = settings_for(
+        notifications_database_url, nats_url, stream_names, commitments_url=commitments_service[0]
+    )
     app = create_app(settings, clock)
     async with LifespanManager(app):
         yield app
@@ -190,8 +225,11 @@ async def client_as(notifications_app: FastAPI) -> AsyncIterator[Any]:
     clients: list[httpx.AsyncClient] = []
 
     def make(secret: str) -> httpx.AsyncClient:
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=notifications_app), base_url="http://test",
-                                   headers={"Authorization": f"Bearer {secret}"})
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=notifications_app),
+            base_url="http://test",
+            headers={"Authorization": f"Bearer {secret}"},
+        )
         clients.append(client)
         return client
 

@@ -30,8 +30,14 @@ class Bus:
     stream: StreamSpec
 
     async def publish(self, event: EventEnvelope, message_id: str | None = None) -> None:
-        await publish_event(self.client.jetstream(), self.stream, message_id or str(event.id), event.type,
-                            event.model_dump_json().encode(), {})
+        await publish_event(
+            self.client.jetstream(),
+            self.stream,
+            message_id or str(event.id),
+            event.type,
+            event.model_dump_json().encode(),
+            {},
+        )
 
 
 @pytest.fixture
@@ -61,11 +67,16 @@ async def count_deliveries(sessionmaker) -> int:  # type: ignore[no-untyped-def]
         return int(await session.scalar(select(func.count()).select_from(WebhookDelivery)) or 0)
 
 
-async def test_the_process_entry_point_delivers_a_published_event(bus, sessionmaker, clock, receiver: Receiver,
-                                                                  notifications_database_url, nats_url):
+async def test_the_process_entry_point_delivers_a_published_event(
+    bus, sessionmaker, clock, receiver: Receiver, notifications_database_url, nats_url
+):
     hook = await subscribe(sessionmaker, clock, receiver.url("/bus"), ["deadline.escalated"])
-    settings = settings_for(notifications_database_url, nats_url, (bus.stream.name, bus.stream.subject_prefix),
-                            webhook_allow_private_targets=True)
+    settings = settings_for(
+        notifications_database_url,
+        nats_url,
+        (bus.stream.name, bus.stream.subject_prefix),
+        webhook_allow_private_targets=True,
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(run_webhooks(settings, clock, stop))
     try:
@@ -84,10 +95,13 @@ async def test_the_process_entry_point_delivers_a_published_event(bus, sessionma
     assert (info.num_pending, info.num_ack_pending) == (0, 0)
 
 
-async def test_a_redelivered_or_republished_event_is_not_sent_twice(bus, sessionmaker, clock, receiver: Receiver):
+async def test_a_redelivered_or_republished_event_is_not_sent_twice(
+    bus, sessionmaker, clock, receiver: Receiver
+):
     hook = await subscribe(sessionmaker, clock, receiver.url("/once"))
-    consumer = WebhookConsumer(bus.client, bus.stream, sessionmaker, clock, durable=f"wh_{uuid.uuid4().hex[:8]}",
-                               ack_wait_seconds=30)
+    consumer = WebhookConsumer(
+        bus.client, bus.stream, sessionmaker, clock, durable=f"wh_{uuid.uuid4().hex[:8]}", ack_wait_seconds=30
+    )
     dispatcher = WebhookDispatcher(sessionmaker, clock, target_policy=LOCAL)
     subscription = await consumer.subscribe()
     event = envelope(clock)
@@ -120,7 +134,9 @@ async def test_a_redelivered_or_republished_event_is_not_sent_twice(bus, session
 
 
 async def test_an_unreadable_message_is_terminated_not_redelivered(bus, sessionmaker, clock):
-    consumer = WebhookConsumer(bus.client, bus.stream, sessionmaker, clock, durable=f"wh_{uuid.uuid4().hex[:8]}")
+    consumer = WebhookConsumer(
+        bus.client, bus.stream, sessionmaker, clock, durable=f"wh_{uuid.uuid4().hex[:8]}"
+    )
     subscription = await consumer.subscribe()
     await publish_event(bus.client.jetstream(), bus.stream, "garbage-1", "item.created", b"not json", {})
     [message] = await subscription.fetch(1, timeout=5)

@@ -25,23 +25,41 @@ from tests.services.notifications.webhooks.conftest import Receiver
 
 LOCAL = TargetPolicy(allow_http=True, allow_private=True)
 ADMIN = Actor(kind="api_key", id=str(uuid.uuid4()), role="admin")
-FAST = RetryPolicy(max_attempts=4, initial_seconds=1, multiplier=2, max_interval_seconds=8, jitter=0.1,
-                   disable_after_failures=2)
+FAST = RetryPolicy(
+    max_attempts=4,
+    initial_seconds=1,
+    multiplier=2,
+    max_interval_seconds=8,
+    jitter=0.1,
+    disable_after_failures=2,
+)
 
 
-async def subscribe(sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock, url: str,
-                    event_types: list[str] | None = None) -> WebhookSubscription:
+async def subscribe(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    url: str,
+    event_types: list[str] | None = None,
+) -> WebhookSubscription:
     async with sessionmaker() as session, session.begin():
-        return await service.create_subscription(session, ADMIN, clock, LOCAL, WebhookCreate(
-            url=url, event_types=event_types or ["*"]))
+        return await service.create_subscription(
+            session, ADMIN, clock, LOCAL, WebhookCreate(url=url, event_types=event_types or ["*"])
+        )
 
 
 def envelope(clock: FixedClock, event_type: str = "deadline.overdue") -> EventEnvelope:
-    return EventEnvelope(type=event_type, version=1, occurred_at=clock.now(), actor=Actor(kind="system"),
-                         data={"item_id": str(uuid.uuid4()), "deadline_id": str(uuid.uuid4())})
+    return EventEnvelope(
+        type=event_type,
+        version=1,
+        occurred_at=clock.now(),
+        actor=Actor(kind="system"),
+        data={"item_id": str(uuid.uuid4()), "deadline_id": str(uuid.uuid4())},
+    )
 
 
-async def record(sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock, event: EventEnvelope) -> int:
+async def record(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock, event: EventEnvelope
+) -> int:
     async with sessionmaker() as session, session.begin():
         return await service.record_event(session, clock, event)
 
@@ -57,20 +75,29 @@ async def attempts(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Webho
         return list((await session.scalars(query)).all())
 
 
-async def subscription(sessionmaker: async_sessionmaker[AsyncSession], subscription_id: uuid.UUID
-                       ) -> WebhookSubscription:
+async def subscription(
+    sessionmaker: async_sessionmaker[AsyncSession], subscription_id: uuid.UUID
+) -> WebhookSubscription:
     async with sessionmaker() as session:
         found = await session.get(WebhookSubscription, subscription_id)
         assert found is not None
         return found
 
 
-def dispatcher(sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock,
-               target_policy: TargetPolicy = LOCAL, policy: RetryPolicy = FAST) -> WebhookDispatcher:
-    return WebhookDispatcher(sessionmaker, clock, policy=policy, target_policy=target_policy, timeout_seconds=5)
+def dispatcher(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+    target_policy: TargetPolicy = LOCAL,
+    policy: RetryPolicy = FAST,
+) -> WebhookDispatcher:
+    return WebhookDispatcher(
+        sessionmaker, clock, policy=policy, target_policy=target_policy, timeout_seconds=5
+    )
 
 
-async def test_an_event_is_posted_signed_and_verifies_with_the_reference_package(sessionmaker, clock, receiver):
+async def test_an_event_is_posted_signed_and_verifies_with_the_reference_package(
+    sessionmaker, clock, receiver
+):
     hook = await subscribe(sessionmaker, clock, receiver.url(), ["deadline.overdue"])
     event = envelope(clock)
     assert await record(sessionmaker, clock, event) == 1
@@ -150,7 +177,9 @@ async def test_a_500_is_retried_with_backoff_under_the_same_id_then_succeeds(ses
     assert (await subscription(sessionmaker, hook.id)).consecutive_failures == 0
 
 
-async def test_repeated_failure_fails_deliveries_then_disables_the_subscription(sessionmaker, clock, receiver):
+async def test_repeated_failure_fails_deliveries_then_disables_the_subscription(
+    sessionmaker, clock, receiver
+):
     hook = await subscribe(sessionmaker, clock, receiver.url())
     receiver.answer(*[500] * 20)
     send = dispatcher(sessionmaker, clock)
@@ -254,13 +283,15 @@ async def test_an_unreachable_endpoint_is_an_attempt_with_an_error(sessionmaker,
     assert attempt.status_code is None and attempt.error.startswith("Échec de la connexion")
 
 
-async def test_after_a_rotation_both_secrets_verify_until_the_grace_period_ends(sessionmaker, clock,
-                                                                                receiver: Receiver):
+async def test_after_a_rotation_both_secrets_verify_until_the_grace_period_ends(
+    sessionmaker, clock, receiver: Receiver
+):
     hook = await subscribe(sessionmaker, clock, receiver.url())
     old_secret = hook.secret
     async with sessionmaker() as session, session.begin():
-        rotated = await service.rotate_secret(session, clock, RetryPolicy(rotation_grace_seconds=60),
-                                              await service.get(session, hook.id))
+        rotated = await service.rotate_secret(
+            session, clock, RetryPolicy(rotation_grace_seconds=60), await service.get(session, hook.id)
+        )
         new_secret = rotated.secret
     assert new_secret != old_secret
     await record(sessionmaker, clock, envelope(clock))
@@ -275,11 +306,20 @@ async def test_after_a_rotation_both_secrets_verify_until_the_grace_period_ends(
     Webhook(new_secret).verify(after.body, after.headers)
 
 
-async def test_the_lease_covers_a_whole_batch_and_a_late_result_changes_nothing(sessionmaker, clock, receiver):
+async def test_the_lease_covers_a_whole_batch_and_a_late_result_changes_nothing(
+    sessionmaker, clock, receiver
+):
     await subscribe(sessionmaker, clock, receiver.url())
     await record(sessionmaker, clock, envelope(clock))
-    slow = WebhookDispatcher(sessionmaker, clock, policy=FAST, target_policy=LOCAL, timeout_seconds=10,
-                             batch_size=50, concurrency=10)
+    slow = WebhookDispatcher(
+        sessionmaker,
+        clock,
+        policy=FAST,
+        target_policy=LOCAL,
+        timeout_seconds=10,
+        batch_size=50,
+        concurrency=10,
+    )
     # Five rounds of ten POSTs, each up to twice the timeout: the claim outlasts them all.
     assert slow.lease >= timedelta(seconds=5 * 2 * 10)
     [claimed] = await slow.claim()
@@ -298,11 +338,25 @@ async def test_the_lease_covers_a_whole_batch_and_a_late_result_changes_nothing(
 def reminder(clock: FixedClock, partner_id: uuid.UUID) -> EventEnvelope:
     """A `deadline.overdue` reminder as the scanner emits it (a reminder key, one partner)."""
     deadline, item = uuid.uuid4(), uuid.uuid4()
-    return EventEnvelope.wrap(DeadlineOverdue(
-        reminder_key=f"{deadline}:1:1:j+1", deadline_id=deadline, item_id=item, plan_id=uuid.uuid4(),
-        kind="response", due_on=date(2026, 3, 16), deadline_version=1, step="j+1", offset_working_days=1,
-        escalation="none", audience=["liaison"], partner_ids=[partner_id], fire_at=clock.now()),
-        clock.now(), Actor(kind="system"))
+    return EventEnvelope.wrap(
+        DeadlineOverdue(
+            reminder_key=f"{deadline}:1:1:j+1",
+            deadline_id=deadline,
+            item_id=item,
+            plan_id=uuid.uuid4(),
+            kind="response",
+            due_on=date(2026, 3, 16),
+            deadline_version=1,
+            step="j+1",
+            offset_working_days=1,
+            escalation="none",
+            audience=["liaison"],
+            partner_ids=[partner_id],
+            fire_at=clock.now(),
+        ),
+        clock.now(),
+        Actor(kind="system"),
+    )
 
 
 async def outbox_events(sessionmaker: async_sessionmaker[AsyncSession]) -> list[EventEnvelope]:
@@ -328,8 +382,15 @@ async def test_a_reminder_delivered_to_a_webhook_is_told_once_settled(sessionmak
     parsed = told.parsed()
     assert isinstance(parsed, DeliverySent)
     assert (parsed.delivery_id, parsed.channel, parsed.contact_id, parsed.partner_id, parsed.attempt) == (
-        delivery.id, "webhook", None, partner, 2)
-    assert parsed.reminder_key == event.data["reminder_key"] and parsed.item_id == uuid.UUID(event.data["item_id"])
+        delivery.id,
+        "webhook",
+        None,
+        partner,
+        2,
+    )
+    assert parsed.reminder_key == event.data["reminder_key"] and parsed.item_id == uuid.UUID(
+        event.data["item_id"]
+    )
 
 
 async def test_a_reminder_a_webhook_refuses_for_good_is_told_failed(sessionmaker, clock, receiver):

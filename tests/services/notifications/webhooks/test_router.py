@@ -18,8 +18,11 @@ from services.notifications.webhooks.dispatcher import WebhookDispatcher
 from services.notifications.webhooks.models import WebhookSubscription
 from tests.services.notifications.webhooks.test_dispatch import LOCAL, subscribe
 
-HOOK = {"url": "https://93.184.216.34/hooks/engagements", "event_types": ["deadline.overdue", "deadline.escalated"],
-        "description": "Tableau de bord du cabinet"}
+HOOK = {
+    "url": "https://93.184.216.34/hooks/engagements",
+    "event_types": ["deadline.overdue", "deadline.escalated"],
+    "description": "Tableau de bord du cabinet",
+}
 
 
 async def test_creation_answers_the_secret_once_and_reads_never_show_it(client_as, keys):
@@ -39,8 +42,17 @@ async def test_creation_answers_the_secret_once_and_reads_never_show_it(client_a
     assert body["secret"] not in one.text + listed.text
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1/hook", "http://10.0.0.1/hook", "http://169.254.169.254/latest",
-                                 "http://[::1]/hook", "http://localhost/hook", "http://0x7f000001/hook"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest",
+        "http://[::1]/hook",
+        "http://localhost/hook",
+        "http://0x7f000001/hook",
+    ],
+)
 async def test_a_non_public_target_is_a_422_with_a_french_reason(client_as, keys, url):
     refused = await client_as(keys.admin).post("/v1/webhooks", json={**HOOK, "url": url})
     assert refused.status_code == 422
@@ -60,7 +72,9 @@ async def test_a_change_of_url_is_checked_too(client_as, keys):
 
 
 async def test_an_unknown_event_type_is_a_422_naming_it(client_as, keys):
-    refused = await client_as(keys.admin).post("/v1/webhooks", json={**HOOK, "event_types": ["deadline.lost"]})
+    refused = await client_as(keys.admin).post(
+        "/v1/webhooks", json={**HOOK, "event_types": ["deadline.lost"]}
+    )
     assert refused.status_code == 422
     assert "type d'événement inconnu : deadline.lost" in refused.json()["detail"]
     empty = await client_as(keys.admin).post("/v1/webhooks", json={**HOOK, "event_types": []})
@@ -79,7 +93,11 @@ async def test_city_staff_manage_subscriptions(client_as, keys):
     disabled = (await city.patch(hook_url, json={"enabled": False})).json()
     assert disabled["enabled"] is False and disabled["disabled_reason"] == "Désactivé à la demande."
     enabled = (await city.patch(hook_url, json={"enabled": True})).json()
-    assert (enabled["enabled"], enabled["disabled_reason"], enabled["consecutive_failures"]) == (True, None, 0)
+    assert (enabled["enabled"], enabled["disabled_reason"], enabled["consecutive_failures"]) == (
+        True,
+        None,
+        0,
+    )
     assert (await city.patch(hook_url, json={"url": None})).status_code == 422
     assert (await city.patch(hook_url, json={"enabled": "yes"})).status_code == 422
 
@@ -98,9 +116,13 @@ async def test_a_reader_sees_subscriptions_and_deliveries_but_changes_nothing(cl
     assert (await reader.get("/v1/webhooks")).status_code == 200
     assert (await reader.get(hook_url)).status_code == 200
     assert (await reader.get(f"{hook_url}/deliveries")).json() == {"items": [], "next_cursor": None}
-    for method, path, body in [("POST", "/v1/webhooks", HOOK), ("PATCH", hook_url, {"enabled": False}),
-                               ("DELETE", hook_url, None), ("POST", f"{hook_url}/rotate-secret", None),
-                               ("POST", f"{hook_url}/test", None)]:
+    for method, path, body in [
+        ("POST", "/v1/webhooks", HOOK),
+        ("PATCH", hook_url, {"enabled": False}),
+        ("DELETE", hook_url, None),
+        ("POST", f"{hook_url}/rotate-secret", None),
+        ("POST", f"{hook_url}/test", None),
+    ]:
         answer = await reader.request(method, path, json=body)
         assert answer.status_code == 403, (method, path)
         assert answer.json()["code"] == "forbidden"
@@ -111,10 +133,16 @@ async def test_a_partner_key_is_refused_everywhere(client_as, keys):
     created = (await client_as(keys.admin).post("/v1/webhooks", json=HOOK)).json()
     partner = client_as(keys.partner)
     hook_url = f"/v1/webhooks/{created['id']}"
-    for method, path, body in [("GET", "/v1/webhooks", None), ("GET", hook_url, None),
-                               ("GET", f"{hook_url}/deliveries", None), ("POST", "/v1/webhooks", HOOK),
-                               ("PATCH", hook_url, {"enabled": False}), ("DELETE", hook_url, None),
-                               ("POST", f"{hook_url}/rotate-secret", None), ("POST", f"{hook_url}/test", None)]:
+    for method, path, body in [
+        ("GET", "/v1/webhooks", None),
+        ("GET", hook_url, None),
+        ("GET", f"{hook_url}/deliveries", None),
+        ("POST", "/v1/webhooks", HOOK),
+        ("PATCH", hook_url, {"enabled": False}),
+        ("DELETE", hook_url, None),
+        ("POST", f"{hook_url}/rotate-secret", None),
+        ("POST", f"{hook_url}/test", None),
+    ]:
         assert (await partner.request(method, path, json=body)).status_code == 403, (method, path)
 
 
@@ -122,8 +150,9 @@ async def test_no_key_or_an_unknown_key_is_a_401(client_as):
     assert (await client_as("eng_not-a-key").get("/v1/webhooks")).status_code == 401
 
 
-async def test_a_test_ping_goes_out_signed_and_shows_in_the_deliveries(client_as, keys, sessionmaker, clock,
-                                                                      receiver):
+async def test_a_test_ping_goes_out_signed_and_shows_in_the_deliveries(
+    client_as, keys, sessionmaker, clock, receiver
+):
     # The receiver listens on 127.0.0.1: subscribed and dispatched with private targets allowed.
     hook = await subscribe(sessionmaker, clock, receiver.url("/ping"), ["item.created"])
     admin = client_as(keys.admin)
@@ -151,8 +180,11 @@ async def test_deliveries_page_newest_first_with_a_cursor(client_as, keys, sessi
     queued = [(await admin.post(f"/v1/webhooks/{hook.id}/test")).json()["id"] for _ in range(3)]
     first = (await admin.get(f"/v1/webhooks/{hook.id}/deliveries", params={"limit": 2})).json()
     assert [d["id"] for d in first["items"]] == queued[::-1][:2]
-    rest = (await admin.get(f"/v1/webhooks/{hook.id}/deliveries",
-                            params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    rest = (
+        await admin.get(
+            f"/v1/webhooks/{hook.id}/deliveries", params={"limit": 2, "cursor": first["next_cursor"]}
+        )
+    ).json()
     assert [d["id"] for d in rest["items"]] == [queued[0]] and rest["next_cursor"] is None
 
 
@@ -165,10 +197,16 @@ def _has_example(schema: dict[str, Any], components: dict[str, Any]) -> bool:
 
 
 def test_every_webhook_operation_is_documented_with_examples(tmp_path):
-    spec = create_app(NotificationsSettings(notifications_database_url=f"sqlite:///{tmp_path}/n.db")).openapi()
+    spec = create_app(
+        NotificationsSettings(notifications_database_url=f"sqlite:///{tmp_path}/n.db")
+    ).openapi()
     components = spec["components"]["schemas"]
-    operations = [(f"{method.upper()} {path}", operation) for path, methods in spec["paths"].items()
-                  if path.startswith("/v1/webhooks") for method, operation in methods.items()]
+    operations = [
+        (f"{method.upper()} {path}", operation)
+        for path, methods in spec["paths"].items()
+        if path.startswith("/v1/webhooks")
+        for method, operation in methods.items()
+    ]
     assert len(operations) == 8
     missing = []
     for name, operation in operations:
@@ -187,8 +225,9 @@ def test_every_webhook_operation_is_documented_with_examples(tmp_path):
     assert not missing, "\n".join(missing)
 
 
-async def test_a_new_url_is_resolved_before_the_request_takes_any_lock(client_as, keys, notifications_app,
-                                                                       monkeypatch):
+async def test_a_new_url_is_resolved_before_the_request_takes_any_lock(
+    client_as, keys, notifications_app, monkeypatch
+):
     admin = client_as(keys.admin)
     created = (await admin.post("/v1/webhooks", json=HOOK)).json()
     settings = notifications_app.state.settings
@@ -197,14 +236,19 @@ async def test_a_new_url_is_resolved_before_the_request_takes_any_lock(client_as
 
     async def resolving(url, policy):  # the DNS lookup: another writer must get the database meanwhile
         if settings.database_url.startswith("sqlite"):
-            with contextlib.closing(sqlite3.connect(make_url(settings.database_url).database, timeout=0)) as other:
+            with contextlib.closing(
+                sqlite3.connect(make_url(settings.database_url).database, timeout=0)
+            ) as other:
                 other.execute("BEGIN IMMEDIATE")  # "database is locked" if the PATCH held the write lock
                 other.execute("ROLLBACK")
         else:
             async with notifications_app.state.sessionmaker() as session, session.begin():
                 await session.execute(text("SET LOCAL lock_timeout = '2s'"))
-                await session.execute(update(WebhookSubscription).where(WebhookSubscription.id == created["id"])
-                                      .values(description="écrit pendant la résolution"))
+                await session.execute(
+                    update(WebhookSubscription)
+                    .where(WebhookSubscription.id == created["id"])
+                    .values(description="écrit pendant la résolution")
+                )
         seen.append(url)
         return await resolve(url, policy)
 

@@ -16,14 +16,15 @@ def test_a_secret_is_whsec_and_the_base64_of_32_random_bytes():
     secret = new_secret()
     assert secret.startswith(SECRET_PREFIX)
     assert len(base64.b64decode(secret.removeprefix(SECRET_PREFIX))) == 32
-    assert secret_key(secret) == base64.b64decode(secret[len(SECRET_PREFIX):])
+    assert secret_key(secret) == base64.b64decode(secret[len(SECRET_PREFIX) :])
     assert new_secret() != secret
 
 
 def test_the_reference_implementation_verifies_our_signature_and_reads_the_body():
     secret = new_secret()
-    body = json.dumps({"id": "01a2", "type": "deadline.overdue", "data": {"titre": "Rénovation — été"}},
-                      ensure_ascii=False).encode()
+    body = json.dumps(
+        {"id": "01a2", "type": "deadline.overdue", "data": {"titre": "Rénovation — été"}}, ensure_ascii=False
+    ).encode()
     headers = signature_headers([secret], "evt-1", datetime.now(UTC), body)
     assert headers["webhook-id"] == "evt-1"
     assert headers["webhook-signature"].startswith("v1,")
@@ -39,7 +40,9 @@ def test_a_tampered_body_id_or_timestamp_or_another_secret_fails_verification():
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(body, {**headers, "webhook-id": "evt-2"})
     with pytest.raises(WebhookVerificationError):
-        Webhook(secret).verify(body, {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) + 1)})
+        Webhook(secret).verify(
+            body, {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) + 1)}
+        )
     with pytest.raises(WebhookVerificationError):
         Webhook(new_secret()).verify(body, headers)
 

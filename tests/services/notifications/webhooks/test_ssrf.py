@@ -11,26 +11,29 @@ from services.notifications.webhooks.ssrf import TargetPolicy, UnsafeTarget, add
 HTTP_ALLOWED = TargetPolicy(allow_http=True)
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/hook",
-    "http://10.0.0.1/hook",
-    "http://192.168.1.20:8080/hook",
-    "http://172.16.5.4/hook",
-    "http://169.254.169.254/latest/meta-data/",
-    "http://[::1]/hook",
-    "http://localhost/hook",
-    "http://0x7f000001/hook",         # hexadecimal spelling of 127.0.0.1
-    "http://2130706433/hook",         # decimal spelling of 127.0.0.1
-    "http://127.1/hook",              # short spelling of 127.0.0.1
-    "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped IPv6
-    "http://[::ffff:a9fe:a9fe]/hook",  # 169.254.169.254, mapped
-    "http://100.64.0.1/hook",         # CGNAT
-    "http://0.0.0.0/hook",
-    "http://224.0.0.1/hook",
-    "http://240.0.0.1/hook",
-    "http://[fe80::1]/hook",
-    "http://[fd00::1]/hook",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://10.0.0.1/hook",
+        "http://192.168.1.20:8080/hook",
+        "http://172.16.5.4/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/hook",
+        "http://localhost/hook",
+        "http://0x7f000001/hook",  # hexadecimal spelling of 127.0.0.1
+        "http://2130706433/hook",  # decimal spelling of 127.0.0.1
+        "http://127.1/hook",  # short spelling of 127.0.0.1
+        "http://[::ffff:127.0.0.1]/hook",  # IPv4-mapped IPv6
+        "http://[::ffff:a9fe:a9fe]/hook",  # 169.254.169.254, mapped
+        "http://100.64.0.1/hook",  # CGNAT
+        "http://0.0.0.0/hook",
+        "http://224.0.0.1/hook",
+        "http://240.0.0.1/hook",
+        "http://[fe80::1]/hook",
+        "http://[fd00::1]/hook",
+    ],
+)
 async def test_non_public_targets_are_refused_with_a_french_reason(url):
     with pytest.raises(UnsafeTarget, match="protection SSRF"):
         await check_target(url, HTTP_ALLOWED)
@@ -51,8 +54,16 @@ async def test_https_is_required_unless_the_settings_allow_http():
     assert (checked.scheme, checked.port) == ("http", 80)
 
 
-@pytest.mark.parametrize("url", ["ftp://93.184.216.34/x", "https://user:pw@93.184.216.34/x", "https:///x",
-                                 "https://93.184.216.34:99999/x", "https://name.invalid/x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://93.184.216.34/x",
+        "https://user:pw@93.184.216.34/x",
+        "https:///x",
+        "https://93.184.216.34:99999/x",
+        "https://name.invalid/x",
+    ],
+)
 async def test_other_unusable_urls_are_refused(url):
     with pytest.raises(UnsafeTarget):
         await check_target(url, TargetPolicy())

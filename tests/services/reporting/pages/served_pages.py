@@ -46,20 +46,36 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def history(commitments: Commitments, new_database: NewDatabase, nats_url: str,
-                  streams: tuple[StreamSpec, StreamSpec]) -> AsyncIterator[Served]:
+async def history(
+    commitments: Commitments, new_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]
+) -> AsyncIterator[Served]:
     async with commitments.client(commitments.admin_secret) as admin:
         a = ok(await admin.post("/v1/partners", json={"name": "Bailleur A", "kind": "bailleur_social"}))["id"]
-        b = ok(await admin.post("/v1/partners", json={"name": "Territoire B",
-                                                      "kind": "etablissement_public_territorial"}))["id"]
+        b = ok(
+            await admin.post(
+                "/v1/partners", json={"name": "Territoire B", "kind": "etablissement_public_territorial"}
+            )
+        )["id"]
     story = scorecard_story(uuid.UUID(a), uuid.UUID(b), with_partners=False)
     story.ids["i7_delivery"] = uuid.uuid4()
-    story.script.emit(ev.DeadlineSet(deadline_id=story.ids["i7_delivery"], item_id=story.ids["i7"],
-                                     kind="delivery", due_on=date(2026, 6, 26), previous_due_on=None,
-                                     deadline_version=1), date(2026, 6, 10))
-    keys = {"admin": ("", commitments.admin_secret), "reader": await commitments.make_key(Role.READER),
-            "a": await commitments.make_key(Role.PARTNER, a), "b": await commitments.make_key(Role.PARTNER, b),
-            "service": ("", commitments.service_secret)}
+    story.script.emit(
+        ev.DeadlineSet(
+            deadline_id=story.ids["i7_delivery"],
+            item_id=story.ids["i7"],
+            kind="delivery",
+            due_on=date(2026, 6, 26),
+            previous_due_on=None,
+            deadline_version=1,
+        ),
+        date(2026, 6, 10),
+    )
+    keys = {
+        "admin": ("", commitments.admin_secret),
+        "reader": await commitments.make_key(Role.READER),
+        "a": await commitments.make_key(Role.PARTNER, a),
+        "b": await commitments.make_key(Role.PARTNER, b),
+        "service": ("", commitments.service_secret),
+    }
     settings = reporting_settings(await new_database(), nats_url, streams, commitments_url=commitments.url)
     client = await nats.connect(nats_url)
     try:
@@ -71,8 +87,9 @@ async def history(commitments: Commitments, new_database: NewDatabase, nats_url:
 
 
 @contextlib.asynccontextmanager
-async def browsing(app: FastAPI, base_url: str = "http://test", client_address: str = "127.0.0.1"
-                   ) -> AsyncIterator[httpx.AsyncClient]:
+async def browsing(
+    app: FastAPI, base_url: str = "http://test", client_address: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app as a browser is one: it keeps cookies and does not follow redirects."""
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app, client=(client_address, 50000))

@@ -51,8 +51,10 @@ TIMEOUT = 30
 def need_browser() -> None:
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER, AXE) if not path.is_file()]
     if missing:
-        message = (f"{', '.join(missing)} missing (Debian's chromium and chromium-driver, and axe-core from npm: "
-                   "make env-dev)")
+        message = (
+            f"{', '.join(missing)} missing (Debian's chromium and chromium-driver, and axe-core from npm: "
+            "make env-dev)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -62,8 +64,15 @@ def need_browser() -> None:
 def chromium() -> Iterator[WebDriver]:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,900", "--lang=fr-FR", "--force-device-scale-factor=1"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+        "--lang=fr-FR",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     try:
@@ -76,7 +85,9 @@ def chromium() -> Iterator[WebDriver]:
 async def serving(app: FastAPI) -> AsyncIterator[str]:
     """The app under uvicorn on a free port, in this event loop (the browser is driven from a thread)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     await wait_until(lambda: server.started or task.done(), "the reporting service to start", timeout=30)
     assert not task.done(), "the reporting service did not start"
@@ -95,13 +106,18 @@ def serious_violations(driver: WebDriver) -> list[str]:
     """axe-core's serious and critical violations of the page (WCAG 2.0, 2.1 A and AA rules and best
     practices), one line each."""
     driver.execute_script(AXE.read_text(encoding="utf-8"))
-    results = driver.execute_async_script("const done = arguments[arguments.length - 1];"
-                                          "axe.run(document).then(done, error => done({error: String(error)}));")
+    results = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document).then(done, error => done({error: String(error)}));"
+    )
     assert "error" not in results, results
     assert results["passes"], "axe-core ran no check"
-    return [f"{violation['id']} ({violation['impact']}): {violation['help']} — "
-            f"{[node['target'] for node in violation['nodes']]}"
-            for violation in results["violations"] if violation["impact"] in ("serious", "critical")]
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} — "
+        f"{[node['target'] for node in violation['nodes']]}"
+        for violation in results["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
 
 
 def sign_in(driver: WebDriver, base_url: str, secret: str) -> None:
@@ -168,8 +184,12 @@ def tab_through(driver: WebDriver) -> tuple[int, list[str], list[str]]:
     return count, reached, unmarked
 
 
-async def test_the_dashboard_in_chromium(commitments: Commitments, new_reporting_database: NewDatabase,
-                                         nats_url: str, streams: tuple[StreamSpec, StreamSpec]) -> None:
+async def test_the_dashboard_in_chromium(
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     need_browser()
     async with history(commitments, new_reporting_database, nats_url, streams) as served:
         partners = ["Bailleur A", "Territoire B"]
@@ -209,13 +229,16 @@ async def test_the_dashboard_in_chromium(commitments: Commitments, new_reporting
                     assert printed["sections"] == [[name, "page", True] for name in partners]
                     assert printed["figures"] is True
                     driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
-                    pdf = driver.execute_cdp_cmd("Page.printToPDF", {"printBackground": False,
-                                                                    "preferCSSPageSize": True})
+                    pdf = driver.execute_cdp_cmd(
+                        "Page.printToPDF", {"printBackground": False, "preferCSSPageSize": True}
+                    )
                     pack = ARTIFACTS / "comite-de-pilotage.pdf"
                     pack.write_bytes(base64.b64decode(pdf["data"]))
                     # The pack: the overview, then pages of its own for each partner (the page tree's count).
-                    pages = re.search(rb"/Type\s*/Pages\b[^>]*?/Count (\d+)|/Count (\d+)[^>]*?/Type\s*/Pages\b",
-                                      pack.read_bytes())
+                    pages = re.search(
+                        rb"/Type\s*/Pages\b[^>]*?/Count (\d+)|/Count (\d+)[^>]*?/Type\s*/Pages\b",
+                        pack.read_bytes(),
+                    )
                     assert pages is not None and int(pages.group(1) or pages.group(2)) >= 1 + len(partners)
                     print(f"printed pack: {pack}")
 

@@ -43,8 +43,12 @@ def h1(html: str) -> str:
     return found[0]
 
 
-async def test_sign_in_through_the_form_then_out(commitments: Commitments, new_reporting_database: NewDatabase,
-                                                 nats_url: str, streams: tuple[StreamSpec, StreamSpec]) -> None:
+async def test_sign_in_through_the_form_then_out(
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     async with history(commitments, new_reporting_database, nats_url, streams) as served:
         admin_secret = served.keys["admin"][1]
         async with browsing(served.app()) as browser:
@@ -72,8 +76,16 @@ async def test_sign_in_through_the_form_then_out(commitments: Commitments, new_r
 
             page = await browser.get(PAGE)
             assert page.status_code == 200 and h1(page.text) == "Tableau de bord des engagements"
-            for text in ("Avancement par axe", "Bailleur A", "Territoire B", "Demande i4", "la ville",
-                         "Demande i7", "26/06/2026", "Se déconnecter"):
+            for text in (
+                "Avancement par axe",
+                "Bailleur A",
+                "Territoire B",
+                "Demande i4",
+                "la ville",
+                "Demande i7",
+                "26/06/2026",
+                "Se déconnecter",
+            ):
                 assert text in page.text, text
             assert page.text.count('<section class="fiche"') == 2
 
@@ -84,9 +96,12 @@ async def test_sign_in_through_the_form_then_out(commitments: Commitments, new_r
             assert after.status_code == 303
 
 
-async def test_forms_refuse_a_missing_or_foreign_token(commitments: Commitments,
-                                                       new_reporting_database: NewDatabase, nats_url: str,
-                                                       streams: tuple[StreamSpec, StreamSpec]) -> None:
+async def test_forms_refuse_a_missing_or_foreign_token(
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     async with history(commitments, new_reporting_database, nats_url, streams) as served:
         admin_secret = served.keys["admin"][1]
         app = served.app()
@@ -104,8 +119,9 @@ async def test_forms_refuse_a_missing_or_foreign_token(commitments: Commitments,
             # A wrong key: the form again, saying so; a service key may not sign in.
             wrong = await browser.post(SIGN_IN, data={"csrf": csrf_of(refused.text), "cle": "pas-une-cle"})
             assert wrong.status_code == 401 and "inconnue ou a été révoquée" in wrong.text
-            service = await browser.post(SIGN_IN, data={"csrf": csrf_of(wrong.text),
-                                                        "cle": served.keys["service"][1]})
+            service = await browser.post(
+                SIGN_IN, data={"csrf": csrf_of(wrong.text), "cle": served.keys["service"][1]}
+            )
             assert service.status_code == 403
 
             assert (await sign_in(browser, admin_secret)).status_code == 303
@@ -118,19 +134,28 @@ async def test_forms_refuse_a_missing_or_foreign_token(commitments: Commitments,
             assert (await browser.post(SIGN_OUT, data={"csrf": csrf_of(page.text)})).status_code == 303
 
 
-async def test_the_cookie_is_secure_over_https(commitments: Commitments, new_reporting_database: NewDatabase,
-                                               nats_url: str, streams: tuple[StreamSpec, StreamSpec]) -> None:
+async def test_the_cookie_is_secure_over_https(
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     async with history(commitments, new_reporting_database, nats_url, streams) as served:
         async with browsing(served.app(), base_url="https://intranet.test") as browser:
             assert "; secure" in set_cookie(await browser.get(SIGN_IN)).lower()
             assert "; secure" in set_cookie(await sign_in(browser, served.keys["admin"][1])).lower()
-        async with browsing(served.app(pages_cookie_secure=True)) as browser:  # TLS ended before a plain proxy
+        async with browsing(
+            served.app(pages_cookie_secure=True)
+        ) as browser:  # TLS ended before a plain proxy
             assert "; secure" in set_cookie(await browser.get(SIGN_IN)).lower()
 
 
-async def test_a_partner_sees_its_own_organisation_only(commitments: Commitments,
-                                                        new_reporting_database: NewDatabase, nats_url: str,
-                                                        streams: tuple[StreamSpec, StreamSpec]) -> None:
+async def test_a_partner_sees_its_own_organisation_only(
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     async with history(commitments, new_reporting_database, nats_url, streams) as served:
         ids = served.story.ids
         async with browsing(served.app()) as browser:
@@ -151,13 +176,18 @@ async def test_a_partner_sees_its_own_organisation_only(commitments: Commitments
             assert (await browser.get(f"{PAGE}partenaires/{ids['b']}")).status_code == 200
 
 
-async def test_the_overview_says_when_its_lists_stop(commitments: Commitments,
-                                                     new_reporting_database: NewDatabase, nats_url: str,
-                                                     streams: tuple[StreamSpec, StreamSpec],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_overview_says_when_its_lists_stop(
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(views, "LISTED", 2)
-    async with (history(commitments, new_reporting_database, nats_url, streams) as served,
-                browsing(served.app()) as browser):
+    async with (
+        history(commitments, new_reporting_database, nats_url, streams) as served,
+        browsing(served.app()) as browser,
+    ):
         assert (await sign_in(browser, served.keys["admin"][1])).status_code == 303
         page = html.unescape((await browser.get(PAGE)).text)
         assert "Les 2 plus anciens des 5 éléments en retard, et qui doit agir" in page
@@ -165,8 +195,12 @@ async def test_the_overview_says_when_its_lists_stop(commitments: Commitments,
         assert "Les 2 premières échéances" not in page  # one deadline to come: the whole list
 
 
-async def test_a_revoked_keys_session_ends(commitments: Commitments, new_reporting_database: NewDatabase,
-                                           nats_url: str, streams: tuple[StreamSpec, StreamSpec]) -> None:
+async def test_a_revoked_keys_session_ends(
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     async with history(commitments, new_reporting_database, nats_url, streams) as served:
         key_id, secret = served.keys["reader"]
         async with browsing(served.app()) as browser:
@@ -182,8 +216,11 @@ async def test_a_revoked_keys_session_ends(commitments: Commitments, new_reporti
 
 
 async def test_a_process_started_after_a_revocation_knows_it(
-        commitments: Commitments, new_reporting_database: NewDatabase, nats_url: str,
-        streams: tuple[StreamSpec, StreamSpec]) -> None:
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     """A session outlives the process that made it (another replica, a restart): the revocation, published before
     the process started, is read back from the stream."""
     async with history(commitments, new_reporting_database, nats_url, streams) as served:
@@ -196,9 +233,12 @@ async def test_a_process_started_after_a_revocation_knows_it(
             ok(await admin.post(f"/v1/api-keys/{key_id}/revoke"))
         client = await nats.connect(nats_url)
         try:
+
             async def published() -> bool:
                 try:
-                    await client.jetstream().get_last_msg(streams[0].name, streams[0].subject_for("api_key.revoked"))
+                    await client.jetstream().get_last_msg(
+                        streams[0].name, streams[0].subject_for("api_key.revoked")
+                    )
                 except NotFoundError:
                     return False
                 return True
@@ -222,14 +262,24 @@ async def test_a_process_started_after_a_revocation_knows_it(
             assert (await browser.get(PAGE)).status_code == 200
 
 
-async def test_the_trusted_header_of_the_intranet_proxy(commitments: Commitments,
-                                                        new_reporting_database: NewDatabase, nats_url: str,
-                                                        streams: tuple[StreamSpec, StreamSpec]) -> None:
+async def test_the_trusted_header_of_the_intranet_proxy(
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     async with history(commitments, new_reporting_database, nats_url, streams) as served:
         ids = served.story.ids
-        proxy = {"pages_trusted_header": "X-Remote-User", "pages_trusted_proxies": ["10.0.0.0/24"],
-                 "pages_trusted_users": {"mdupont": "city", "jmartin": f"partner:{ids['a']}",
-                                         "perdu": f"partner:{ids['i1']}", "curieux": "service"}}
+        proxy = {
+            "pages_trusted_header": "X-Remote-User",
+            "pages_trusted_proxies": ["10.0.0.0/24"],
+            "pages_trusted_users": {
+                "mdupont": "city",
+                "jmartin": f"partner:{ids['a']}",
+                "perdu": f"partner:{ids['i1']}",
+                "curieux": "service",
+            },
+        }
         async with browsing(served.app(**proxy), client_address="10.0.0.7") as browser:
             page = await browser.get(PAGE, headers={"X-Remote-User": "mdupont"})
             assert page.status_code == 200 and "Territoire B" in page.text and "mdupont" in page.text

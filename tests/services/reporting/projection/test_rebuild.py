@@ -27,7 +27,8 @@ NewDatabase = Callable[..., Awaitable[str]]
 
 
 async def test_rebuild_gives_the_tables_of_the_live_projection(
-        new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]) -> None:
+    new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]
+) -> None:
     story = scorecard_story(uuid.uuid4(), uuid.uuid4())
     live = reporting_settings(await new_reporting_database(), nats_url, streams)
     client = await nats.connect(nats_url)
@@ -46,15 +47,18 @@ async def test_rebuild_gives_the_tables_of_the_live_projection(
         counts = await rebuild(live, into=fresh, client=client, show_progress=False)
     finally:
         await client.drain()
-    assert counts == {"commitments": len(story.script.commitments),
-                      "notifications": len(story.script.notifications)}
+    assert counts == {
+        "commitments": len(story.script.commitments),
+        "notifications": len(story.script.notifications),
+    }
     live_tables, rebuilt_tables = await dump_tables(live.database_url), await dump_tables(fresh)
     assert live_tables["items"] and live_tables["deliveries"] and live_tables["timeline_entries"]
     assert rebuilt_tables == live_tables
 
 
 async def test_a_stream_that_lost_its_beginning_is_refused(
-        new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]) -> None:
+    new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]
+) -> None:
     story = scorecard_story(uuid.uuid4(), uuid.uuid4())
     settings = reporting_settings(await new_reporting_database(), nats_url, streams)
     client = await nats.connect(nats_url)
@@ -68,14 +72,18 @@ async def test_a_stream_that_lost_its_beginning_is_refused(
     finally:
         await client.drain()
     removed = len(story.script.commitments) - 10
-    assert f"Le flux {streams[0].name} (commitments) ne contient plus tout son historique" in refused.value.detail
+    assert (
+        f"Le flux {streams[0].name} (commitments) ne contient plus tout son historique"
+        in refused.value.detail
+    )
     assert f"{removed} événement(s) en ont été retirés" in refused.value.detail
     assert "reconstruction refusée" in refused.value.detail
     assert await positions(settings.database_url) == {}  # nothing written
 
 
 async def test_a_database_already_filled_is_refused(
-        new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]) -> None:
+    new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]
+) -> None:
     story = scorecard_story(uuid.uuid4(), uuid.uuid4())
     settings = reporting_settings(await new_reporting_database(), nats_url, streams)
     client = await nats.connect(nats_url)
@@ -92,7 +100,8 @@ async def test_a_database_already_filled_is_refused(
 
 
 async def test_the_projector_goes_on_from_a_rebuilt_database(
-        new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]) -> None:
+    new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]
+) -> None:
     """Rebuild into a new database while the old one's projector goes on; then switch: the projector, on the
     rebuilt database with the same durable consumer name, applies what came since the rebuild (its consumer had
     gone past it for the old database) and ends with the old database's tables."""

@@ -35,21 +35,33 @@ class Reporting:
     keys: dict[str, str]
 
     def client(self, who: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://test",
-                                 headers={"Authorization": f"Bearer {self.keys[who]}"})
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://test",
+            headers={"Authorization": f"Bearer {self.keys[who]}"},
+        )
 
 
 @contextlib.asynccontextmanager
-async def reporting(commitments: Commitments, new_database: NewDatabase, nats_url: str,
-                    streams: tuple[StreamSpec, StreamSpec]) -> AsyncIterator[Reporting]:
+async def reporting(
+    commitments: Commitments, new_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]
+) -> AsyncIterator[Reporting]:
     """Partners A and B made in the commitments service (their partner.created events reach the stream through
     its relay), the rest of the story published, projected, and the reports API over it."""
     async with commitments.client(commitments.admin_secret) as admin:
         a = ok(await admin.post("/v1/partners", json={"name": "Bailleur A", "kind": "bailleur_social"}))["id"]
-        b = ok(await admin.post("/v1/partners", json={"name": "Territoire B", "kind": "etablissement_public_territorial"}))["id"]
+        b = ok(
+            await admin.post(
+                "/v1/partners", json={"name": "Territoire B", "kind": "etablissement_public_territorial"}
+            )
+        )["id"]
     story = scorecard_story(uuid.UUID(a), uuid.UUID(b), with_partners=False)
-    keys = {"admin": commitments.admin_secret, "reader": (await commitments.make_key(Role.READER))[1],
-            "a": (await commitments.make_key(Role.PARTNER, a))[1], "b": (await commitments.make_key(Role.PARTNER, b))[1]}
+    keys = {
+        "admin": commitments.admin_secret,
+        "reader": (await commitments.make_key(Role.READER))[1],
+        "a": (await commitments.make_key(Role.PARTNER, a))[1],
+        "b": (await commitments.make_key(Role.PARTNER, b))[1],
+    }
     settings = reporting_settings(await new_database(), nats_url, streams, commitments_url=commitments.url)
     client = await nats.connect(nats_url)
     try:
@@ -71,8 +83,11 @@ def scorecard_figures(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_scorecard_plan_deadlines_and_timeline_figures(
-        commitments: Commitments, new_reporting_database: NewDatabase, nats_url: str,
-        streams: tuple[StreamSpec, StreamSpec]) -> None:
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     async with reporting(commitments, new_reporting_database, nats_url, streams) as served:
         ids = served.story.ids
         async with served.client("admin") as admin:
@@ -84,7 +99,11 @@ async def test_scorecard_plan_deadlines_and_timeline_figures(
             # B over the same period: i7 sent 2 March, accepted 3 March (1 working day, within its date); c1 is a
             # commitment of the city, in no scorecard; i8 is late (1 June), waiting on B; r5 reached B.
             card_b = ok(await admin.get(f"/v1/reports/partners/{ids['b']}/scorecard", params=period()))
-            assert (card_b["requested"], card_b["answered"], card_b["answered_within_deadline_percent"]) == (2, 1, 100.0)
+            assert (card_b["requested"], card_b["answered"], card_b["answered_within_deadline_percent"]) == (
+                2,
+                1,
+                100.0,
+            )
             assert (card_b["median_response_working_days"], card_b["p90_response_working_days"]) == (1.0, 1)
             assert card_b["overdue_now"] == {"total": 1, "waiting_on_partner": 1, "waiting_on_city": 0}
             assert (card_b["reminders_sent"], card_b["reminders_unreached"], card_b["delivered"]) == (1, 0, 0)
@@ -98,36 +117,65 @@ async def test_scorecard_plan_deadlines_and_timeline_figures(
             # c1 done (100): (100 + 40 + 100) / 7 = 34.3. Axis II: i6 delivered, at 0.
             assert (first["items"], first["progress_percent"], first["late"]) == (8, 34.3, 4)
             assert {row["status"]: row["items"] for row in first["by_status"]} == {
-                "draft": 1, "sent": 1, "accepted": 1, "declined": 1, "no_answer": 1, "in_progress": 1,
-                "verified": 1, "done": 1}
+                "draft": 1,
+                "sent": 1,
+                "accepted": 1,
+                "declined": 1,
+                "no_answer": 1,
+                "in_progress": 1,
+                "verified": 1,
+                "done": 1,
+            }
             assert (second["items"], second["progress_percent"], second["late"]) == (1, 0.0, 1)
             assert progress["items"] == 9 and progress["late"] == 5
-            late = {row["title"]: (row["waiting_on"], row["due_on"], row["working_days_late"])
-                    for row in progress["late_items"]}
-            assert late == {"Demande i4": ("partner", "2026-02-13", 81), "Demande i3": ("partner", "2026-06-01", 10),
-                            "Demande i8": ("partner", "2026-06-01", 10), "Demande i5": ("city", "2026-05-29", 11),
-                            "Demande i6": ("city", "2026-05-29", 11)}
+            late = {
+                row["title"]: (row["waiting_on"], row["due_on"], row["working_days_late"])
+                for row in progress["late_items"]
+            }
+            assert late == {
+                "Demande i4": ("partner", "2026-02-13", 81),
+                "Demande i3": ("partner", "2026-06-01", 10),
+                "Demande i8": ("partner", "2026-06-01", 10),
+                "Demande i5": ("city", "2026-05-29", 11),
+                "Demande i6": ("city", "2026-05-29", 11),
+            }
 
             deadlines = ok(await admin.get("/v1/reports/deadlines", params={"within_days": 30}))
             # The oldest first; on one day, by title.
             assert [(d["item_title"], d["due_on"]) for d in deadlines["overdue"]] == [
-                ("Demande i4", "2026-02-13"), ("Demande i5", "2026-05-29"), ("Demande i6", "2026-05-29"),
-                ("Demande i3", "2026-06-01"), ("Demande i8", "2026-06-01")]
+                ("Demande i4", "2026-02-13"),
+                ("Demande i5", "2026-05-29"),
+                ("Demande i6", "2026-05-29"),
+                ("Demande i3", "2026-06-01"),
+                ("Demande i8", "2026-06-01"),
+            ]
             assert deadlines["upcoming"] == []
             slipped = ok(await admin.get("/v1/reports/deadlines/slippage"))
-            assert [(d["item_title"], d["original_due_on"], d["due_on"], d["slippage_working_days"])
-                    for d in slipped["deadlines"]] == [("Demande i3", "2026-04-30", "2026-05-15", 8)]
+            assert [
+                (d["item_title"], d["original_due_on"], d["due_on"], d["slippage_working_days"])
+                for d in slipped["deadlines"]
+            ] == [("Demande i3", "2026-04-30", "2026-05-15", 8)]
 
             timeline = ok(await admin.get(f"/v1/reports/items/{ids['i1']}/timeline"))
             assert [entry["type"] for entry in timeline["entries"]] == [
-                "item.created", "deadline.set", "item.status_changed", "item.status_changed", "action_link.used",
-                "item.status_changed", "item.status_changed", "item.status_changed"]
+                "item.created",
+                "deadline.set",
+                "item.status_changed",
+                "item.status_changed",
+                "action_link.used",
+                "item.status_changed",
+                "item.status_changed",
+                "item.status_changed",
+            ]
             assert timeline["status"] == "verified"
 
 
 async def test_a_partner_sees_only_its_own_organisation(
-        commitments: Commitments, new_reporting_database: NewDatabase, nats_url: str,
-        streams: tuple[StreamSpec, StreamSpec]) -> None:
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     async with reporting(commitments, new_reporting_database, nats_url, streams) as served:
         ids = served.story.ids
         async with served.client("a") as a, served.client("b") as b, served.client("reader") as reader:
@@ -139,7 +187,9 @@ async def test_a_partner_sees_only_its_own_organisation(
             assert other.headers["content-type"].startswith("application/problem+json")
             assert other.json()["detail"] == "Partenaire introuvable."
             assert (await b.get(f"/v1/reports/partners/{ids['a']}/scorecard")).status_code == 404
-            assert [c["partner_id"] for c in ok(await a.get("/v1/reports/partners/scorecards"))] == [str(ids["a"])]
+            assert [c["partner_id"] for c in ok(await a.get("/v1/reports/partners/scorecards"))] == [
+                str(ids["a"])
+            ]
             for path in ("/v1/reports/late-items", "/v1/reports/deadlines"):
                 assert (await a.get(path, params={"partner_id": str(ids["b"])})).status_code == 404
 
@@ -164,18 +214,29 @@ async def test_a_partner_sees_only_its_own_organisation(
 
 
 async def test_errors_are_french_problems(
-        commitments: Commitments, new_reporting_database: NewDatabase, nats_url: str,
-        streams: tuple[StreamSpec, StreamSpec]) -> None:
+    commitments: Commitments,
+    new_reporting_database: NewDatabase,
+    nats_url: str,
+    streams: tuple[StreamSpec, StreamSpec],
+) -> None:
     async with reporting(commitments, new_reporting_database, nats_url, streams) as served:
         async with served.client("admin") as admin:
-            empty = await admin.get(f"/v1/reports/partners/{served.story.ids['a']}/scorecard",
-                                    params={"from": "2026-05-01", "to": "2026-04-01"})
+            empty = await admin.get(
+                f"/v1/reports/partners/{served.story.ids['a']}/scorecard",
+                params={"from": "2026-05-01", "to": "2026-04-01"},
+            )
             assert empty.status_code == 422
-            assert empty.json()["detail"] == "Période vide : le début (2026-05-01) est après la fin (2026-04-01)."
+            assert (
+                empty.json()["detail"]
+                == "Période vide : le début (2026-05-01) est après la fin (2026-04-01)."
+            )
             unknown = await admin.get(f"/v1/reports/plans/{uuid.uuid4()}/progress")
             assert (unknown.status_code, unknown.json()["detail"]) == (404, "Plan introuvable.")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served.app), base_url="http://test",
-                                     headers={"Authorization": "Bearer eng_not_a_key"}) as stranger:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=served.app),
+            base_url="http://test",
+            headers={"Authorization": "Bearer eng_not_a_key"},
+        ) as stranger:
             refused = await stranger.get("/v1/reports/late-items")
             assert refused.status_code == 401
             assert refused.json()["detail"] == "Clé d'API inconnue ou révoquée."
