@@ -17,11 +17,39 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared.auth import Principal
-from shared.problems import Unauthorized
+from shared.auth import Principal, Role
+from shared.problems import DomainError, Forbidden, ServiceUnavailable, Unauthorized
+from shared.service_client import ServiceClient
 from shared.single_flight import SingleFlight
 
 REFUSED = "Clé d'API inconnue ou révoquée."
+
+
+async def ask_whoami(commitments: ServiceClient, secret: str) -> Principal | None:
+    """Ask the commitments service (through a service's client of it) who a key is: the principal, or None when
+    it refuses the key (unknown, revoked); ServiceUnavailable when it gives no answer about the key."""
+    try:
+        response = await commitments.call(
+            "GET", "/v1/auth/whoami", headers={"Authorization": f"Bearer {secret}"}
+        )
+    except (Unauthorized, Forbidden):
+        return None
+    except ServiceUnavailable:
+        raise
+    except DomainError as exc:  # not an answer about the key
+        raise ServiceUnavailable(
+            f"{commitments.name} n'a pas pu vérifier la clé (HTTP {exc.status})."
+        ) from exc
+    body = response.json()
+    if not body.get("active") or body.get("role") not in {role.value for role in Role}:
+        return None
+    visible = frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or ())
+    return Principal(
+        role=Role(body["role"]),
+        key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
+        partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
+        visible_partner_ids=visible,
+    )
 
 
 class AsksWhoami(Protocol):

@@ -11,8 +11,8 @@ import uuid
 import httpx
 
 from services.reporting.config import ReportingSettings
-from shared.auth import Principal, Role
-from shared.problems import DomainError, Forbidden, ServiceUnavailable, Unauthorized
+from shared.auth import Principal
+from shared.key_checks import ask_whoami
 from shared.service_client import ServiceClient
 
 NAME = "Le service des engagements"
@@ -36,26 +36,7 @@ class CommitmentsClient:
 
     async def whoami(self, secret: str) -> Principal | None:
         """The principal behind a key; None when the commitments service refuses it (unknown, revoked)."""
-        try:
-            response = await self.service.call(
-                "GET", "/v1/auth/whoami", headers={"Authorization": f"Bearer {secret}"}
-            )
-        except (Unauthorized, Forbidden):
-            return None
-        except ServiceUnavailable:
-            raise
-        except DomainError as exc:  # not an answer about the key
-            raise ServiceUnavailable(f"{NAME} n'a pas pu vérifier la clé (HTTP {exc.status}).") from exc
-        body = response.json()
-        if not body.get("active") or body.get("role") not in {role.value for role in Role}:
-            return None
-        visible = frozenset(uuid.UUID(value) for value in body.get("visible_partner_ids") or ())
-        return Principal(
-            role=Role(body["role"]),
-            key_id=uuid.UUID(body["key_id"]) if body.get("key_id") else None,
-            partner_id=uuid.UUID(body["partner_id"]) if body.get("partner_id") else None,
-            visible_partner_ids=visible,
-        )
+        return await ask_whoami(self.service, secret)
 
     async def check_contact_visible(self, contact_id: uuid.UUID, secret: str) -> None:
         """NotFound (in the commitments service's words) unless the holder of `secret` may see this contact: a
