@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +47,7 @@ from shared.outbox.session import outbox_aware_sessionmaker
 from shared.probes import worker_probes
 from shared.problems import ServiceUnavailable
 from shared.telemetry import extract_trace_context, setup_tracing
+from shared.worker_process import connect_unless_stopped, stop_on_signals
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -416,10 +416,7 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
         setup_tracing(
             settings.otel_service_name or "notifications-worker", settings.otel_exporter_otlp_endpoint
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     # HEALTH_PORT: ready while NATS is connected and the database answers; /metrics, with the consumers' and the
     # outbox's lag read at each scrape once they run.
     connection: dict[str, NatsClient] = {}
@@ -427,15 +424,10 @@ async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> No
     async with worker_probes(
         settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks
     ):
-        # connect() retries while NATS is away: race it against a stop request.
-        connecting = asyncio.ensure_future(connect(settings.nats_url, name="notifications-worker"))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not connecting.done():
-            connecting.cancel()
+        client = await connect_unless_stopped(stop, settings.nats_url, name="notifications-worker")
+        if client is None:
             return
-        connection["nats"] = client = connecting.result()
+        connection["nats"] = client
         try:
             async with worker(settings, clock, client) as running:
                 hooks.extend(running.metrics_hooks())

@@ -5,7 +5,6 @@ SIGTERM/SIGINT.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -14,13 +13,13 @@ from typing import Any
 from services.commitments.config import CommitmentsSettings
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.outbox.relay import OutboxRelay, outbox_lag
-from services.commitments.workers import stop_on_signals
-from shared.bus import StreamSpec, connect
+from shared.bus import StreamSpec
 from shared.clock import SystemClock
 from shared.db import create_engine
 from shared.metrics import Hook, outbox_lag_hook
 from shared.probes import worker_probes
 from shared.telemetry import setup_tracing
+from shared.worker_process import connect_unless_stopped, stop_on_signals
 
 logger = logging.getLogger("services.commitments.relay")
 
@@ -53,17 +52,11 @@ async def _relay(
     if settings.tracing_enabled:
         setup_tracing(settings.otel_service_name or "commitments-relay", settings.otel_exporter_otlp_endpoint)
     stop = stop_on_signals()
-    # connect() retries forever while NATS is away: race it against a stop request.
-    connecting = asyncio.ensure_future(
-        connect(settings.nats_url, name="commitments-relay", error_cb=_log_nats_error)
+    nats_client = await connect_unless_stopped(
+        stop, settings.nats_url, name="commitments-relay", error_cb=_log_nats_error
     )
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
-    if not connecting.done():
-        connecting.cancel()
+    if nats_client is None:
         return
-    stopping.cancel()
-    nats_client = connecting.result()
     connection["nats"] = nats_client
     engine = create_engine(settings.database_url)
     stream = StreamSpec(

@@ -19,13 +19,13 @@ from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.outbox.relay import ping_relays
 from services.commitments.reminders.scanner import DeadlineScanner, clock_as_of
 from services.commitments.subscriptions import install
-from services.commitments.workers import stop_on_signals
 from shared.bus import StreamSpec, connect
 from shared.calendar import use_calendar
 from shared.clock import SystemClock
 from shared.db import create_engine
 from shared.probes import worker_probes
 from shared.telemetry import setup_tracing
+from shared.worker_process import stop_on_signals
 
 logger = logging.getLogger("services.commitments.scanner")
 

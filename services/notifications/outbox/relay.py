@@ -4,22 +4,20 @@ table, publishing to the service's own stream (NOTIFICATIONS_EVENTS_STREAM, subj
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import signal
 
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.config import NotificationsSettings
 from services.notifications.outbox.models import OutboxMessage
-from shared.bus import connect
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
 from shared.metrics import Hook, outbox_lag_hook
 from shared.outbox import relay
 from shared.outbox.relay import ping_relays
 from shared.probes import worker_probes
+from shared.worker_process import connect_unless_stopped, stop_on_signals
 
 __all__ = ["OutboxRelay", "outbox_lag", "ping_relays", "run_until_stopped"]
 
@@ -36,24 +34,16 @@ async def outbox_lag(sessionmaker: async_sessionmaker[AsyncSession], clock: Cloc
 async def run_until_stopped(settings: NotificationsSettings, clock: Clock) -> None:
     """The `relay` command: publish the outbox until SIGTERM or SIGINT (when OUTBOX_RELAY_IN_WORKER is false,
     or to run more relays). HEALTH_PORT: ready while NATS is connected and the database answers; /metrics."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     connection: dict[str, NatsClient] = {}
     hooks: list[Hook] = []
     async with worker_probes(
         settings.health_port, settings.database_url, lambda: connection.get("nats"), hooks
     ):
-        # connect() retries while NATS is away: race it against a stop request.
-        connecting = asyncio.ensure_future(connect(settings.nats_url, name="notifications-relay"))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not connecting.done():
-            connecting.cancel()
+        client = await connect_unless_stopped(stop, settings.nats_url, name="notifications-relay")
+        if client is None:
             return
-        connection["nats"] = client = connecting.result()
+        connection["nats"] = client
         engine = create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         stream = settings.notifications_stream()

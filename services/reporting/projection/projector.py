@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,12 +28,13 @@ from services.reporting.config import ReportingSettings
 from services.reporting.projection import commitments, notifications
 from services.reporting.projection.batch import Batch
 from services.reporting.projection.models import ProcessedEvent, StreamPosition
-from shared.bus import StreamSpec, connect, ensure_stream
+from shared.bus import StreamSpec, ensure_stream
 from shared.calendar import use_calendar
 from shared.clock import Clock
 from shared.db import create_engine, create_sessionmaker
 from shared.events import EventEnvelope
 from shared.probes import worker_probes
+from shared.worker_process import connect_unless_stopped, stop_on_signals
 
 logger = logging.getLogger(__name__)
 
@@ -255,20 +255,13 @@ async def run_projectors(settings: ReportingSettings, client: NatsClient, stop: 
 
 async def run_until_stopped(settings: ReportingSettings, _clock: Clock) -> None:
     """The `project` command: run both consumers until SIGTERM or SIGINT."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     connection: dict[str, NatsClient] = {}
     async with worker_probes(settings.health_port, settings.database_url, lambda: connection.get("nats")):
-        connecting = asyncio.ensure_future(connect(settings.nats_url, name="reporting-projector"))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([connecting, stopping], return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not connecting.done():
-            connecting.cancel()
+        client = await connect_unless_stopped(stop, settings.nats_url, name="reporting-projector")
+        if client is None:
             return
-        connection["nats"] = client = connecting.result()
+        connection["nats"] = client
         try:
             await run_projectors(settings, client, stop)
         finally:
