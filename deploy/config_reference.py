@@ -28,6 +28,7 @@ OUTPUT = ROOT / "docs/configuration.md"
 # Which processes read each settings class (the commands of `python -m services.<service>`).
 PROCESSES = {
     "ServiceSettings": "every process of every service",
+    "CommitmentsCallerSettings": "`python -m services.notifications` and `python -m services.reporting`",
     "CommitmentsSettings": "`python -m services.commitments` (every command)",
     "ScannerSettings": "`python -m services.commitments scan`",
     "NotificationsSettings": "`python -m services.notifications` (every command)",

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:  # imported when asked for: the holidays package costs every command's start otherwise
     from shared.bus import StreamSpec
     from shared.calendar import WorkingCalendar
+    from shared.service_client import CallPolicy
 
 
 class ServiceSettings(BaseSettings):
@@ -90,4 +91,39 @@ class ServiceSettings(BaseSettings):
         return WorkingCalendar(
             alsace_moselle=self.calendar_alsace_moselle,
             pentecost_monday_is_holiday=self.calendar_pentecost_monday_off,
+        )
+
+
+class CommitmentsCallerSettings(ServiceSettings):
+    """Settings of the services that call the commitments service (notifications, reporting): one client per
+    process (shared/service_client.py)."""
+
+    commitments_url: str = "http://127.0.0.1:8000"
+    # The timeouts of one attempt, the connection pool, and the retries of idempotent calls (GETs, and POSTs
+    # with an Idempotency-Key).
+    commitments_connect_timeout_seconds: float = 2.0
+    commitments_timeout_seconds: float = 10.0  # reading an answer (and writing a request)
+    commitments_pool_timeout_seconds: float = 10.0  # waiting for a free connection of the pool
+    commitments_max_connections: int = 32
+    commitments_attempts: int = 3  # of one idempotent call, the first included (1: never retried)
+    commitments_retry_initial_seconds: float = 0.1  # doubled at each retry, up to the maximum
+    commitments_retry_max_seconds: float = 2.0
+    # A longer Retry-After (the service overloaded) is not waited for: ServiceUnavailable at once.
+    commitments_retry_after_max_seconds: float = 5.0
+
+    def commitments_policy(self) -> CallPolicy:
+        """How this process calls the commitments service."""
+        from shared.service_client import CallPolicy
+
+        return CallPolicy(
+            connect_timeout_seconds=self.commitments_connect_timeout_seconds,
+            read_timeout_seconds=self.commitments_timeout_seconds,
+            write_timeout_seconds=self.commitments_timeout_seconds,
+            pool_timeout_seconds=self.commitments_pool_timeout_seconds,
+            max_connections=self.commitments_max_connections,
+            max_keepalive_connections=self.commitments_max_connections,
+            attempts=self.commitments_attempts,
+            retry_initial_seconds=self.commitments_retry_initial_seconds,
+            retry_max_seconds=self.commitments_retry_max_seconds,
+            retry_after_max_seconds=self.commitments_retry_after_max_seconds,
         )

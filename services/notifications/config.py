@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings
-from shared.service_client import CallPolicy
+from shared.config import CommitmentsCallerSettings
 
 
-class NotificationsSettings(ServiceSettings):
+class NotificationsSettings(CommitmentsCallerSettings):
     """Settings of the notifications service (environment variables; the shared ones have no prefix:
     NATS_URL, EVENTS_STREAM …; the service's own database is NOTIFICATIONS_DATABASE_URL)."""
 
@@ -14,21 +13,8 @@ class NotificationsSettings(ServiceSettings):
 
     # Its own database: DATABASE_URL belongs to the commitments service when both run on one machine.
     notifications_database_url: str = "sqlite:///data/notifications.db"
-    commitments_url: str = "http://127.0.0.1:8000"
     # A key of role `service` on the commitments service: reads reminder contexts, acts for a contact.
     commitments_api_key: str = ""
-    # Calls to the commitments service (one client per process, shared/service_client.py): the timeouts of
-    # one attempt, the connection pool, and the retries of idempotent calls (GETs, and POSTs with an
-    # Idempotency-Key).
-    commitments_connect_timeout_seconds: float = 2.0
-    commitments_timeout_seconds: float = 10.0  # reading an answer (and writing a request)
-    commitments_pool_timeout_seconds: float = 10.0  # waiting for a free connection of the pool
-    commitments_max_connections: int = 32
-    commitments_attempts: int = 3  # of one idempotent call, the first included (1: never retried)
-    commitments_retry_initial_seconds: float = 0.1  # doubled at each retry, up to the maximum
-    commitments_retry_max_seconds: float = 2.0
-    # A longer Retry-After (the service overloaded) is not waited for: ServiceUnavailable at once.
-    commitments_retry_after_max_seconds: float = 5.0
     principal_cache_seconds: float = 5.0
     # A refused key is remembered this long (at most PRINCIPAL_CACHE_SECONDS): a burst with a bad key asks once.
     principal_refusal_cache_seconds: float = 5.0
@@ -101,21 +87,6 @@ class NotificationsSettings(ServiceSettings):
     outbox_relay_in_worker: bool = True
     outbox_relay_batch_size: int = 200
     outbox_relay_poll_seconds: float = 5.0
-
-    def commitments_policy(self) -> CallPolicy:
-        """How this process calls the commitments service."""
-        return CallPolicy(
-            connect_timeout_seconds=self.commitments_connect_timeout_seconds,
-            read_timeout_seconds=self.commitments_timeout_seconds,
-            write_timeout_seconds=self.commitments_timeout_seconds,
-            pool_timeout_seconds=self.commitments_pool_timeout_seconds,
-            max_connections=self.commitments_max_connections,
-            max_keepalive_connections=self.commitments_max_connections,
-            attempts=self.commitments_attempts,
-            retry_initial_seconds=self.commitments_retry_initial_seconds,
-            retry_max_seconds=self.commitments_retry_max_seconds,
-            retry_after_max_seconds=self.commitments_retry_after_max_seconds,
-        )
 
     @property
     def database_url(self) -> str:

@@ -5,11 +5,10 @@ from datetime import time
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.config import ServiceSettings
-from shared.service_client import CallPolicy
+from shared.config import CommitmentsCallerSettings
 
 
-class ReportingSettings(ServiceSettings):
+class ReportingSettings(CommitmentsCallerSettings):
     """Settings of the reporting service (environment variables; the shared ones have no prefix: NATS_URL,
     EVENTS_STREAM and NOTIFICATIONS_EVENTS_STREAM name the two streams it reads; the service's own database is
     REPORTING_DATABASE_URL)."""
@@ -18,17 +17,7 @@ class ReportingSettings(ServiceSettings):
 
     # Its own database: DATABASE_URL belongs to the commitments service when both run on one machine.
     reporting_database_url: str = "sqlite:///data/reporting.db"
-    # Key checks (GET /v1/auth/whoami) through one client of the commitments service per process
-    # (shared/service_client.py), the same settings as the notifications service's.
-    commitments_url: str = "http://127.0.0.1:8000"
-    commitments_connect_timeout_seconds: float = 2.0
-    commitments_timeout_seconds: float = 10.0
-    commitments_pool_timeout_seconds: float = 10.0
-    commitments_max_connections: int = 32
-    commitments_attempts: int = 3
-    commitments_retry_initial_seconds: float = 0.1
-    commitments_retry_max_seconds: float = 2.0
-    commitments_retry_after_max_seconds: float = 5.0
+    # Key checks (GET /v1/auth/whoami) through its client of the commitments service (COMMITMENTS_*).
     principal_cache_seconds: float = 5.0
     principal_refusal_cache_seconds: float = 5.0
 
@@ -76,21 +65,6 @@ class ReportingSettings(ServiceSettings):
     # "partner:<partner id>" (that partner's organisation only), e.g. {"mdupont": "city",
     # "jmartin@bailleur.fr": "partner:6f1c…"}. A user not listed is refused.
     pages_trusted_users: dict[str, str] = Field(default_factory=dict)
-
-    def commitments_policy(self) -> CallPolicy:
-        """How this process calls the commitments service."""
-        return CallPolicy(
-            connect_timeout_seconds=self.commitments_connect_timeout_seconds,
-            read_timeout_seconds=self.commitments_timeout_seconds,
-            write_timeout_seconds=self.commitments_timeout_seconds,
-            pool_timeout_seconds=self.commitments_pool_timeout_seconds,
-            max_connections=self.commitments_max_connections,
-            max_keepalive_connections=self.commitments_max_connections,
-            attempts=self.commitments_attempts,
-            retry_initial_seconds=self.commitments_retry_initial_seconds,
-            retry_max_seconds=self.commitments_retry_max_seconds,
-            retry_after_max_seconds=self.commitments_retry_after_max_seconds,
-        )
 
     def feed_item_url_template(self) -> str:
         """The page a calendar event links to, with an {item_id} placeholder."""
