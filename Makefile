@@ -1,6 +1,6 @@
 # Engagements: one virtual environment (.venv), built from uv.lock with the project's own tooling.
 #   make run     start everything on this machine (SQLite, nats-server, API on http://127.0.0.1:8000)
-#   make test    run the linters (make lint), then the test suite
+#   make test    run the linters (make lint), then the test suite (in parallel: PYTEST_WORKERS)
 #   make lint    ruff (lint rules in pyproject.toml) and mypy (strict) over the tree
 #   make bench   run the benchmarks
 #   make fuzz    schemathesis over every operation of both APIs, long run (SQLite and PostgreSQL)
@@ -66,8 +66,12 @@ run: SYNC += --quiet
 run: env
 	@$(PYTHON) -m deploy.embedded
 
+# The suite waits far more than it computes (servers, subprocesses, NATS round trips), so it runs in
+# PYTEST_WORKERS processes (pytest-xdist), more than the machine's cores; each worker has its own databases,
+# streams and ports (tests/conftest.py, tests/ports.py). `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= 6
 test: lint
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: env-dev
 	$(VENV)/bin/ruff check .

@@ -17,7 +17,6 @@ import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,16 +35,11 @@ from typing import IO, Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tests.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 SMTP_CONNECTIONS = 2  # per mail worker: the in-flight bound of duplicate mails when one is killed
-
-
-def free_port() -> int:
-    """A port the OS says is free on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def nats_server_binary() -> Path:

@@ -177,7 +177,7 @@ async def _sleeping_queries(served: Served) -> int:
                 await connection.execute(
                     text(
                         "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(600) /* admission-test */%' "
-                        "AND state = 'active' AND pid <> pg_backend_pid()"
+                        "AND datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()"
                     )
                 )
             ).scalar_one()

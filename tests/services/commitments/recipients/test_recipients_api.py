@@ -343,8 +343,9 @@ async def test_acting_contact_acts_as_that_partner_and_is_named_in_history(
         (Role.ADMIN, "{liaison}", 403),  # only service keys may act for someone
         (Role.PARTNER, "{liaison}", 403),
         (Role.SERVICE, "not-a-uuid", 422),
-        (Role.SERVICE, str(uuid.uuid4()), 403),
+        (Role.SERVICE, "{unknown}", 403),  # a contact that does not exist
     ],
+    ids=["admin", "partner", "malformed", "unknown-contact"],
 )
 async def test_acting_contact_refusals(
     world: World,
@@ -357,7 +358,7 @@ async def test_acting_contact_refusals(
     partner_id = uuid.UUID(world.ids["hsh"]) if role is Role.PARTNER else None
     client = client_for(await make_key(role, partner_id))
     response = await client.get(
-        f"/v1/items/{world.ids['item']}", headers={"X-Acting-Contact": contact.format(**world.ids)}
+        f"/v1/items/{world.ids['item']}", headers={"X-Acting-Contact": contact.format(**world.ids, unknown=uuid.uuid4())}
     )
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")

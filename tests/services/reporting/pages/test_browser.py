@@ -134,13 +134,24 @@ def sign_in(driver: WebDriver, base_url: str, secret: str) -> None:
     WebDriverWait(driver, TIMEOUT).until(lambda d: h1(d) == "Tableau de bord des engagements")
 
 
+def keep(name: str, content: bytes) -> Path:
+    """An artifact written whole (the SQLite and PostgreSQL runs of the test may write theirs at once, in two
+    pytest-xdist workers): the last one written stays."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    partial = path.with_name(f".{name}.{os.getpid()}")
+    partial.write_bytes(content)
+    partial.replace(path)
+    return path
+
+
 def screenshot(driver: WebDriver, name: str) -> Path:
     """The whole page, as tall as it is."""
-    ARTIFACTS.mkdir(exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1280, int(height) + 100)
-    path = ARTIFACTS / name
-    assert driver.save_screenshot(str(path))
+    png = driver.get_screenshot_as_png()
+    assert png.startswith(b"\x89PNG"), "no screenshot"
+    path = keep(name, png)
     driver.set_window_size(1280, 900)
     print(f"\nscreenshot: {path}")
     return path
@@ -232,12 +243,12 @@ async def test_the_dashboard_in_chromium(
                     pdf = driver.execute_cdp_cmd(
                         "Page.printToPDF", {"printBackground": False, "preferCSSPageSize": True}
                     )
-                    pack = ARTIFACTS / "comite-de-pilotage.pdf"
-                    pack.write_bytes(base64.b64decode(pdf["data"]))
+                    printed_pack = base64.b64decode(pdf["data"])
+                    pack = keep("comite-de-pilotage.pdf", printed_pack)
                     # The pack: the overview, then pages of its own for each partner (the page tree's count).
                     pages = re.search(
                         rb"/Type\s*/Pages\b[^>]*?/Count (\d+)|/Count (\d+)[^>]*?/Type\s*/Pages\b",
-                        pack.read_bytes(),
+                        printed_pack,
                     )
                     assert pages is not None and int(pages.group(1) or pages.group(2)) >= 1 + len(partners)
                     print(f"printed pack: {pack}")
