@@ -358,7 +358,8 @@ async def test_acting_contact_refusals(
     partner_id = uuid.UUID(world.ids["hsh"]) if role is Role.PARTNER else None
     client = client_for(await make_key(role, partner_id))
     response = await client.get(
-        f"/v1/items/{world.ids['item']}", headers={"X-Acting-Contact": contact.format(**world.ids, unknown=uuid.uuid4())}
+        f"/v1/items/{world.ids['item']}",
+        headers={"X-Acting-Contact": contact.format(**world.ids, unknown=uuid.uuid4())},
     )
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
