@@ -69,7 +69,7 @@ run: env
 # The suite waits far more than it computes (servers, subprocesses, NATS round trips), so it runs in
 # PYTEST_WORKERS processes (pytest-xdist), more than the machine's cores; each worker has its own databases,
 # streams and ports (tests/conftest.py, tests/ports.py). `make test PYTEST_WORKERS=0` runs it in one process.
-PYTEST_WORKERS ?= 6
+PYTEST_WORKERS ?= 4
 test: lint
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
