@@ -132,13 +132,18 @@ async def test_a_revocation_evicts_and_is_not_undone_by_an_answer_in_flight(
 async def test_the_api_under_a_burst_with_one_key_asks_once(
     notifications_settings: NotificationsSettings, commitments: Commitments
 ) -> None:
-    # Answers kept longer than a burst may last on a loaded machine: the test is about single flight, not expiry.
+    # Answers kept longer than a burst may last on a loaded machine, and a call to the commitments service given
+    # the time to answer there (a timed-out call retried is a second request): the test is about single flight,
+    # not expiry nor retries.
     settings = notifications_settings.model_copy(
         update={
             "max_in_flight_requests": 1000,
             "database_pool_timeout_seconds": 30.0,
             "principal_cache_seconds": 600.0,
             "principal_refusal_cache_seconds": 600.0,
+            "commitments_connect_timeout_seconds": 60.0,
+            "commitments_timeout_seconds": 60.0,
+            "commitments_pool_timeout_seconds": 60.0,
         }
     )
     _, secret = await commitments.make_key(Role.CITY)
