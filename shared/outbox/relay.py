@@ -18,6 +18,7 @@ from typing import ClassVar
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from opentelemetry import trace
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus import StreamSpec, ensure_stream, publish_event
@@ -76,7 +77,7 @@ class OutboxRelay:
                     await self._publish(js, rows)
                     if rows and self.before_mark is not None:
                         await self.before_mark(len(rows))
-                    self._mark(rows)
+                    await self._mark(session, rows)
                 return len(rows)
             # SQLite has one write lock for the whole database, taken by every transaction (BEGIN IMMEDIATE):
             # holding it across NATS calls would make every API write wait on NATS (up to the publish timeout
@@ -92,7 +93,7 @@ class OutboxRelay:
             if self.before_mark is not None:
                 await self.before_mark(len(rows))
             async with session.begin():
-                self._mark(rows)
+                await self._mark(session, rows)
             return len(rows)
 
     async def _oldest_unpublished(self, session: AsyncSession, claim: bool) -> list[OutboxColumns]:
@@ -123,16 +124,24 @@ class OutboxRelay:
                 OUTBOX_DUPLICATES.labels(self.stream.name).inc()
                 logger.info("event %s was already in the stream (dedup)", row.event_id)
 
-    def _mark(self, rows: list[OutboxColumns]) -> None:
-        now = self.clock.now()
-        for row in rows:
-            row.published_at = now
+    async def _mark(self, session: AsyncSession, rows: list[OutboxColumns]) -> None:
+        """One statement for the batch, not an UPDATE per row."""
+        if rows:
+            await session.execute(
+                update(self.model)
+                .where(self.model.position.in_([row.position for row in rows]))
+                .values(published_at=self.clock.now())
+                .execution_options(synchronize_session=False)
+            )
 
     async def drain(self) -> int:
-        """Publish until the outbox is empty."""
+        """Publish until the outbox is empty: until a batch comes back short (whatever is committed after that
+        read wakes the relay again)."""
         total = 0
         while count := await self.publish_batch():
             total += count
+            if count < self.batch_size:
+                break
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
