@@ -10,6 +10,7 @@ would only re-publish what JetStream then drops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import ClassVar
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from opentelemetry import trace
-from sqlalchemy import update
+from sqlalchemy import inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus import StreamSpec, ensure_stream, publish_event
@@ -50,6 +51,9 @@ class OutboxRelay:
     clock: Clock
     batch_size: int = 200
     poll_seconds: float = 5.0
+    # After a pass that published something, wait this long before the next one: the events committed meanwhile
+    # then go out together, in one pass instead of one each (a relay sharing its event loop with busy work).
+    pause_seconds: float = 0.0
     # Awaited between publishing a batch and marking it, with the number of rows published (the crash tests
     # pause there, so that a kill lands between the two: tests/services/commitments/workers/faults.py).
     before_mark: Callable[[int], Awaitable[None]] | None = None
@@ -127,11 +131,11 @@ class OutboxRelay:
     async def _mark(self, session: AsyncSession, rows: list[OutboxColumns]) -> None:
         """One statement for the batch, not an UPDATE per row."""
         if rows:
+            table = inspect(self.model, raiseerr=True).local_table
             await session.execute(
-                update(self.model)
-                .where(self.model.position.in_([row.position for row in rows]))
+                update(table)
+                .where(table.c.position.in_([row.position for row in rows]))
                 .values(published_at=self.clock.now())
-                .execution_options(synchronize_session=False)
             )
 
     async def drain(self) -> int:
@@ -157,10 +161,14 @@ class OutboxRelay:
                     if not stream_declared:
                         await ensure_stream(self.nats.jetstream(), self.stream)
                         stream_declared = True
-                    await self.drain()
+                    published = await self.drain()
                 except Exception:  # NATS or the database is away: keep the rows, retry on the next turn
                     logger.exception("outbox relay: publish failed, will retry")
                     await asyncio.sleep(1.0)
+                    published = 0
+                if published and self.pause_seconds:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self.pause_seconds)
                 waiters = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
                 await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:
