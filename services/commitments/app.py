@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -160,7 +161,12 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     # Ready while the database answers: during a NATS outage the outbox keeps the events, and its lag says so.
     add_health_routes(app, engine, {"nats": nats, "outbox": outbox, "admission": load})
 
-    app.add_middleware(IdempotencyMiddleware, sessionmaker=sessionmaker, clock=clock)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessionmaker=sessionmaker,
+        clock=clock,
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
     # The last added runs first: a request meets the body-size limit, then admission (which reads the body
     # the limit let through), then the rest.
     app.add_middleware(AdmissionControl, admission=admission)
