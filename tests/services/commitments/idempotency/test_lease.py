@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -32,10 +32,11 @@ IN_PROGRESS_DETAIL = (
 
 
 @dataclass
-class DeadReplica:
-    """Another replica of the API on the same database: it records the key, then never answers (killed while
-    handling the request), until `come_back` lets its application answer `status` after all."""
+class StuckReplica:
+    """Another replica of the API on the same database: it records the key, then does not answer (killed, or
+    stuck, while handling the request) until `come_back` lets its application answer `status` after all."""
 
+    name: str
     status: int = 201
     started: asyncio.Event = field(default_factory=asyncio.Event)
     released: asyncio.Event = field(default_factory=asyncio.Event)
@@ -44,7 +45,7 @@ class DeadReplica:
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.started.set()
         await self.released.wait()
-        await JSONResponse({"from": "the dead replica"}, status_code=self.status)(scope, receive, send)
+        await JSONResponse({"from": self.name}, status_code=self.status)(scope, receive, send)
 
     async def come_back(self) -> httpx.Response:
         assert self.request is not None
@@ -53,12 +54,22 @@ class DeadReplica:
 
 
 @pytest.fixture
-async def dead_replica(app: FastAPI, clock: FixedClock) -> AsyncIterator[DeadReplica]:
-    replica = DeadReplica()
-    yield replica
-    if replica.request is not None and not replica.request.done():
-        replica.released.set()
-        await replica.request
+async def replicas(app: FastAPI, clock: FixedClock) -> AsyncIterator[Callable[[str], StuckReplica]]:
+    made: list[StuckReplica] = []
+
+    def make(name: str) -> StuckReplica:
+        made.append(StuckReplica(name))
+        return made[-1]
+
+    yield make
+    for replica in made:
+        if replica.request is not None and not replica.request.done():
+            await replica.come_back()
+
+
+@pytest.fixture
+async def dead_replica(replicas: Callable[[str], StuckReplica]) -> StuckReplica:
+    return replicas("dead")
 
 
 @pytest.fixture
@@ -67,9 +78,15 @@ def lease(app: FastAPI) -> timedelta:
 
 
 async def _left_in_progress(
-    app: FastAPI, clock: FixedClock, replica: DeadReplica, admin: httpx.AsyncClient, body: dict[str, Any]
+    app: FastAPI,
+    clock: FixedClock,
+    replica: StuckReplica,
+    admin: httpx.AsyncClient,
+    body: dict[str, Any],
+    key: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Send `body` under a new key to the dead replica, as `admin`; return when the key is « in progress »."""
+    """Send `body` under `key` (by default a new one) to the replica, as `admin`; return the key once the
+    replica's application has the request (the key then « in progress »)."""
     middleware = IdempotencyMiddleware(
         replica.app,
         sessionmaker=app.state.sessionmaker,
@@ -81,9 +98,14 @@ async def _left_in_progress(
         base_url="http://test",
         headers={"Authorization": admin.headers["authorization"]},
     )
-    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    key = key or {"Idempotency-Key": f"k-{uuid.uuid4()}"}
     replica.request = asyncio.create_task(client.post("/v1/items", json=body, headers=key))
-    await replica.started.wait()
+    started = asyncio.create_task(replica.started.wait())
+    await asyncio.wait([started, replica.request], return_when=asyncio.FIRST_COMPLETED)
+    if not started.done():  # answered without reaching the application: the key was not given to it
+        started.cancel()
+        answer = await replica.request
+        raise AssertionError(f"{replica.name} did not get the key: {answer.status_code} {answer.text}")
     return key
 
 
@@ -120,7 +142,7 @@ async def test_before_the_lease_ends_a_retry_is_409_with_retry_after(
     app: FastAPI,
     admin: httpx.AsyncClient,
     clock: FixedClock,
-    dead_replica: DeadReplica,
+    dead_replica: StuckReplica,
     body: Any,
     lease: Any,
 ) -> None:
@@ -134,45 +156,66 @@ async def test_before_the_lease_ends_a_retry_is_409_with_retry_after(
     assert (await _record(app)).attempt == 1
 
 
-@pytest.mark.parametrize(
-    "dead_answers", [201, 500], ids=["dead-replica-answers-201", "dead-replica-answers-500"]
-)
 async def test_after_the_lease_a_retry_takes_the_key_over_and_the_request_is_done_once(
     app: FastAPI,
     admin: httpx.AsyncClient,
     clock: FixedClock,
-    dead_replica: DeadReplica,
+    dead_replica: StuckReplica,
     body: Any,
     lease: Any,
-    dead_answers: int,
 ) -> None:
-    dead_replica.status = dead_answers
     key = await _left_in_progress(app, clock, dead_replica, admin, body)
     clock.advance(lease + timedelta(milliseconds=1))
     taken = await admin.post("/v1/items", json=body, headers=key)
     assert taken.status_code == 201 and "idempotent-replayed" not in taken.headers, taken.text
-    again = await admin.post("/v1/items", json=body, headers=key)
-    assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (
-        201,
-        taken.json(),
-        "true",
-    )
+    for _ in range(2):
+        again = await admin.post("/v1/items", json=body, headers=key)
+        assert (again.status_code, again.json(), again.headers["idempotent-replayed"]) == (
+            201,
+            taken.json(),
+            "true",
+        )
     assert await _count(app, Item) == 1
-    # The dead replica comes back after all: its client hears its answer, but the key keeps the new attempt's
-    # (a 500 does not make it forget the key either).
-    assert (await dead_replica.come_back()).status_code == dead_answers
     record = await _record(app)
     assert (record.attempt, record.status_code, record.locked_until) == (2, 201, None)
+
+
+@pytest.mark.parametrize("late_answer", [201, 500], ids=["late-201", "late-500"])
+async def test_an_attempt_past_its_lease_does_not_touch_the_key_taken_over(
+    app: FastAPI,
+    admin: httpx.AsyncClient,
+    clock: FixedClock,
+    replicas: Callable[[str], StuckReplica],
+    body: Any,
+    lease: Any,
+    late_answer: int,
+) -> None:
+    """A replica slower than its lease (not dead after all) answers while the attempt that took its key over
+    still runs: its client hears its answer, but the key stays with the new attempt, whose answer is kept (a
+    late 500 does not make the key forgotten either)."""
+    late, taker = replicas("late"), replicas("taker")
+    late.status = late_answer
+    key = await _left_in_progress(app, clock, late, admin, body)
+    clock.advance(lease + timedelta(seconds=1))
+    await _left_in_progress(app, clock, taker, admin, body, key)
+    assert (await late.come_back()).json() == {"from": "late"}
+    record = await _record(app)
+    assert (record.attempt, record.status_code) == (2, None)
+    assert_in_progress(await admin.post("/v1/items", json=body, headers=key), int(lease.total_seconds()))
+    assert (await taker.come_back()).json() == {"from": "taker"}
     replay = await admin.post("/v1/items", json=body, headers=key)
-    assert (replay.status_code, replay.json()) == (201, taken.json())
-    assert await _count(app, Item) == 1
+    assert (replay.status_code, replay.json(), replay.headers["idempotent-replayed"]) == (
+        201,
+        {"from": "taker"},
+        "true",
+    )
 
 
 async def test_retries_at_once_after_the_lease_take_the_key_over_once(
     app: FastAPI,
     admin: httpx.AsyncClient,
     clock: FixedClock,
-    dead_replica: DeadReplica,
+    dead_replica: StuckReplica,
     body: Any,
     lease: Any,
 ) -> None:
@@ -194,7 +237,7 @@ async def test_of_two_takeovers_the_update_lets_one_through(
     app: FastAPI,
     admin: httpx.AsyncClient,
     clock: FixedClock,
-    dead_replica: DeadReplica,
+    dead_replica: StuckReplica,
     body: Any,
     lease: Any,
 ) -> None:
@@ -235,7 +278,7 @@ async def test_a_key_left_in_progress_before_leases_existed_is_freed_after_the_l
     app: FastAPI,
     admin: httpx.AsyncClient,
     clock: FixedClock,
-    dead_replica: DeadReplica,
+    dead_replica: StuckReplica,
     body: Any,
     lease: Any,
 ) -> None:
@@ -254,7 +297,7 @@ async def test_a_retry_with_another_body_is_still_refused_after_the_lease(
     app: FastAPI,
     admin: httpx.AsyncClient,
     clock: FixedClock,
-    dead_replica: DeadReplica,
+    dead_replica: StuckReplica,
     body: Any,
     lease: Any,
 ) -> None:
