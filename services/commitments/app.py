@@ -45,7 +45,9 @@ DESCRIPTION = """Suivi des demandes de la ville à ses partenaires et de ses pro
 
 Authentification : `Authorization: Bearer <clé d'API>`. Rôles : `admin`, `city`, `partner` (ne voit que
 les éléments de son organisation), `reader` (lecture seule). Erreurs au format RFC 9457
-(`application/problem+json`). `Idempotency-Key` accepté sur tout POST ; `If-Match` sur les modifications.
+(`application/problem+json`). `Idempotency-Key` accepté sur tout POST (même clé et même requête : la première
+réponse rejouée ; pendant qu'elle est en cours : 409 avec `Retry-After`, à renvoyer avec la même clé) ;
+`If-Match` sur les modifications.
 """
 
 
