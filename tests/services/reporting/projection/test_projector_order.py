@@ -121,3 +121,27 @@ async def test_a_batch_left_by_a_killed_projector_is_applied_before_what_follows
     await engine.dispose()
     assert statuses == ["sent"] * len(items)
     assert sent == len(first.notifications) + len(then.notifications)
+
+
+async def test_a_gap_the_stream_itself_has_is_stepped_over(
+    new_reporting_database: NewDatabase, nats_url: str, streams: tuple[StreamSpec, StreamSpec]
+) -> None:
+    """A message deleted from the stream will never come: the projector goes on past it rather than wait."""
+    settings = reporting_settings(await new_reporting_database(), nats_url, streams)
+    plan, objective, partner = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    script = Script()
+    items = _items(script, plan, objective, partner, 3)
+    client = await nats.connect(nats_url)
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        js = client.jetstream()
+        await publish_all(js, streams[0], script.commitments)
+        await js.delete_msg(streams[0].name, 2)
+        async with projector_running(settings, client):
+            await wait_caught_up(settings.database_url, client, streams)
+        async with create_sessionmaker(engine)() as session:
+            projected = set(await session.scalars(select(Item.id)))
+    finally:
+        await client.drain()
+        await engine.dispose()
+    assert projected == {items[0], items[2]}
