@@ -2,14 +2,24 @@
 service binds it to its own outbox table (`model`) and stream.
 
 A crash between publish and mark re-publishes the same rows on restart; JetStream drops them because
-`Nats-Msg-Id` is the event id. Several relays may run: on PostgreSQL each claims rows with
-FOR UPDATE SKIP LOCKED; on SQLite, whose one write lock must not be held across NATS calls, a second relay
-would only re-publish what JetStream then drops.
+`Nats-Msg-Id` is the event id.
+
+Several relays may run, active/standby: the stream must carry each item's events in the order they were
+committed (the reporting projector applies them in stream order; an `item.status_changed` ahead of its
+`item.created` would find no item). Two relays publishing different batches at once, or one killed between
+reading its batch and publishing it while another publishes the next, would put later rows ahead of earlier
+ones. So on PostgreSQL a relay publishes only while it holds a transaction-scoped advisory lock keyed on the
+outbox table (`pg_try_advisory_xact_lock`, taken in the transaction that reads the batch): the others find
+it taken, do nothing that turn and stay ready. When the holder dies its connection closes, the lock goes with
+its transaction, and the next relay to look publishes everything unpublished in `position` order, the dead
+relay's rows first. On SQLite, whose one write lock must not be held across NATS calls, a second relay would
+only re-publish what JetStream then drops (SQLite runs as one process anyway).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +28,7 @@ from typing import ClassVar
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from opentelemetry import trace
+from sqlalchemy import inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus import StreamSpec, ensure_stream, publish_event
@@ -49,10 +60,13 @@ class OutboxRelay:
     clock: Clock
     batch_size: int = 200
     poll_seconds: float = 5.0
+    # After a pass that published something, wait this long before the next one: the events committed meanwhile
+    # then go out together, in one pass instead of one each (a relay sharing its event loop with busy work).
+    pause_seconds: float = 0.0
     # Awaited between publishing a batch and marking it, with the number of rows published (the crash tests
     # pause there, so that a kill lands between the two: tests/services/commitments/workers/faults.py).
     before_mark: Callable[[int], Awaitable[None]] | None = None
-    # Awaited once a batch is read (claimed, on PostgreSQL) and before any of it is published, with the number
+    # Awaited once a batch is read (under the relays' lock, on PostgreSQL) and before any of it is published, with the number
     # of rows: a kill there leaves rows committed by the API but not yet on the bus (the same crash tests).
     before_publish: Callable[[int], Awaitable[None]] | None = None
     stats: RelayStats = field(default_factory=RelayStats)
@@ -67,23 +81,26 @@ class OutboxRelay:
         js = self.nats.jetstream()
         async with self.sessionmaker() as session:
             if session.bind.dialect.name == "postgresql":
-                # Claim the rows for the whole batch: other relays skip them instead of publishing them too.
-                # Row locks do not get in the way of the API, which only inserts outbox rows.
+                # One relay at a time, for the whole batch: another one would publish later rows meanwhile. The
+                # lock is the transaction's: it goes at commit, rollback, or when a dead relay's connection
+                # closes. Neither it nor reading the rows gets in the way of the API, which only inserts them.
                 async with session.begin():
-                    rows = await self._oldest_unpublished(session, claim=True)
+                    if not await repository.lock_outbox(session, self.model):
+                        return 0  # another relay is publishing: it drains what is there, this one stands by
+                    rows = await self._oldest_unpublished(session)
                     if rows and self.before_publish is not None:
                         await self.before_publish(len(rows))
                     await self._publish(js, rows)
                     if rows and self.before_mark is not None:
                         await self.before_mark(len(rows))
-                    self._mark(rows)
+                    await self._mark(session, rows)
                 return len(rows)
             # SQLite has one write lock for the whole database, taken by every transaction (BEGIN IMMEDIATE):
             # holding it across NATS calls would make every API write wait on NATS (up to the publish timeout
             # when NATS is away). Read, publish and mark in separate steps; a second relay would only
             # re-publish, and be deduplicated.
             async with session.begin():
-                rows = await self._oldest_unpublished(session, claim=False)
+                rows = await self._oldest_unpublished(session)
             if not rows:
                 return 0
             if self.before_publish is not None:
@@ -92,11 +109,11 @@ class OutboxRelay:
             if self.before_mark is not None:
                 await self.before_mark(len(rows))
             async with session.begin():
-                self._mark(rows)
+                await self._mark(session, rows)
             return len(rows)
 
-    async def _oldest_unpublished(self, session: AsyncSession, claim: bool) -> list[OutboxColumns]:
-        return await repository.oldest_unpublished(session, self.model, self.batch_size, claim)
+    async def _oldest_unpublished(self, session: AsyncSession) -> list[OutboxColumns]:
+        return await repository.oldest_unpublished(session, self.model, self.batch_size)
 
     async def _publish(self, js: JetStreamContext, rows: list[OutboxColumns]) -> None:
         for row in rows:
@@ -123,16 +140,24 @@ class OutboxRelay:
                 OUTBOX_DUPLICATES.labels(self.stream.name).inc()
                 logger.info("event %s was already in the stream (dedup)", row.event_id)
 
-    def _mark(self, rows: list[OutboxColumns]) -> None:
-        now = self.clock.now()
-        for row in rows:
-            row.published_at = now
+    async def _mark(self, session: AsyncSession, rows: list[OutboxColumns]) -> None:
+        """One statement for the batch, not an UPDATE per row."""
+        if rows:
+            table = inspect(self.model, raiseerr=True).local_table
+            await session.execute(
+                update(table)
+                .where(table.c.position.in_([row.position for row in rows]))
+                .values(published_at=self.clock.now())
+            )
 
     async def drain(self) -> int:
-        """Publish until the outbox is empty."""
+        """Publish until the outbox is empty: until a batch comes back short (whatever is committed after that
+        read wakes the relay again)."""
         total = 0
         while count := await self.publish_batch():
             total += count
+            if count < self.batch_size:
+                break
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -148,10 +173,14 @@ class OutboxRelay:
                     if not stream_declared:
                         await ensure_stream(self.nats.jetstream(), self.stream)
                         stream_declared = True
-                    await self.drain()
+                    published = await self.drain()
                 except Exception:  # NATS or the database is away: keep the rows, retry on the next turn
                     logger.exception("outbox relay: publish failed, will retry")
                     await asyncio.sleep(1.0)
+                    published = 0
+                if published and self.pause_seconds:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self.pause_seconds)
                 waiters = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
                 await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:
