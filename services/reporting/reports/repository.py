@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Row, Uuid, and_, bindparam, case, exists, func, select, true
+from sqlalchemy import Date, Row, Uuid, and_, bindparam, case, exists, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -38,9 +38,15 @@ def _visible_items(visible: Visible) -> ColumnElement[bool]:
     return exists().where(ItemPartner.item_id == Item.id, ItemPartner.partner_id.in_(list(visible)))
 
 
+def _not_finished() -> ColumnElement[bool]:
+    """The item is not finished. The statuses as one bound parameter each, not as a list: a list is an
+    "expanding" parameter, whose SQL SQLAlchemy renders anew at every execution of a statement built once."""
+    return Item.status.not_in([literal(status) for status in sorted(FINISHED)])
+
+
 def _open_deadline() -> ColumnElement[bool]:
     """A deadline still to be met, of an item not finished."""
-    return and_(Deadline.met_on.is_(None), Deadline.removed.is_(False), Item.status.not_in(FINISHED))
+    return and_(Deadline.met_on.is_(None), Deadline.removed.is_(False), _not_finished())
 
 
 async def partners(session: AsyncSession, visible: Visible) -> Sequence[Partner]:
@@ -373,7 +379,7 @@ def _next_open_due() -> Any:
             Deadline.item_id == Item.id,
             Deadline.met_on.is_(None),
             Deadline.removed.is_(False),
-            Item.status.not_in(FINISHED),
+            _not_finished(),
         )
         .correlate(Item)
         .scalar_subquery()
