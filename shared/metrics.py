@@ -93,6 +93,13 @@ CONSUMER_ACK_PENDING = Gauge(
     ["consumer"],
 )
 
+REPORTING_EVENTS_SKIPPED = Counter(
+    "engagements_reporting_events_skipped",
+    "Events the reporting projector could not apply because they name an item or deadline its tables do not "
+    "know (an event ahead of the one creating it: the read model then differs from the source), by event type.",
+    ["type"],
+)
+
 HOOK_ERRORS = Counter(
     "engagements_metrics_hook_errors", "Scrape-time readings that failed or timed out (their gauges kept)."
 )

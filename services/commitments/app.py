@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -44,7 +45,9 @@ DESCRIPTION = """Suivi des demandes de la ville à ses partenaires et de ses pro
 
 Authentification : `Authorization: Bearer <clé d'API>`. Rôles : `admin`, `city`, `partner` (ne voit que
 les éléments de son organisation), `reader` (lecture seule). Erreurs au format RFC 9457
-(`application/problem+json`). `Idempotency-Key` accepté sur tout POST ; `If-Match` sur les modifications.
+(`application/problem+json`). `Idempotency-Key` accepté sur tout POST (même clé et même requête : la première
+réponse rejouée ; pendant qu'elle est en cours : 409 avec `Retry-After`, à renvoyer avec la même clé) ;
+`If-Match` sur les modifications.
 """
 
 
@@ -160,7 +163,12 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
     # Ready while the database answers: during a NATS outage the outbox keeps the events, and its lag says so.
     add_health_routes(app, engine, {"nats": nats, "outbox": outbox, "admission": load})
 
-    app.add_middleware(IdempotencyMiddleware, sessionmaker=sessionmaker, clock=clock)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        sessionmaker=sessionmaker,
+        clock=clock,
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
     # The last added runs first: a request meets the body-size limit, then admission (which reads the body
     # the limit let through), then the rest.
     app.add_middleware(AdmissionControl, admission=admission)

@@ -2,9 +2,18 @@
 service binds it to its own outbox table (`model`) and stream.
 
 A crash between publish and mark re-publishes the same rows on restart; JetStream drops them because
-`Nats-Msg-Id` is the event id. Several relays may run: on PostgreSQL each claims rows with
-FOR UPDATE SKIP LOCKED; on SQLite, whose one write lock must not be held across NATS calls, a second relay
-would only re-publish what JetStream then drops.
+`Nats-Msg-Id` is the event id.
+
+Several relays may run, active/standby: the stream must carry each item's events in the order they were
+committed (the reporting projector applies them in stream order; an `item.status_changed` ahead of its
+`item.created` would find no item). Two relays publishing different batches at once, or one killed between
+reading its batch and publishing it while another publishes the next, would put later rows ahead of earlier
+ones. So on PostgreSQL a relay publishes only while it holds a transaction-scoped advisory lock keyed on the
+outbox table (`pg_try_advisory_xact_lock`, taken in the transaction that reads the batch): the others find
+it taken, do nothing that turn and stay ready. When the holder dies its connection closes, the lock goes with
+its transaction, and the next relay to look publishes everything unpublished in `position` order, the dead
+relay's rows first. On SQLite, whose one write lock must not be held across NATS calls, a second relay would
+only re-publish what JetStream then drops (SQLite runs as one process anyway).
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ class OutboxRelay:
     # Awaited between publishing a batch and marking it, with the number of rows published (the crash tests
     # pause there, so that a kill lands between the two: tests/services/commitments/workers/faults.py).
     before_mark: Callable[[int], Awaitable[None]] | None = None
-    # Awaited once a batch is read (claimed, on PostgreSQL) and before any of it is published, with the number
+    # Awaited once a batch is read (under the relays' lock, on PostgreSQL) and before any of it is published, with the number
     # of rows: a kill there leaves rows committed by the API but not yet on the bus (the same crash tests).
     before_publish: Callable[[int], Awaitable[None]] | None = None
     stats: RelayStats = field(default_factory=RelayStats)
@@ -67,10 +76,13 @@ class OutboxRelay:
         js = self.nats.jetstream()
         async with self.sessionmaker() as session:
             if session.bind.dialect.name == "postgresql":
-                # Claim the rows for the whole batch: other relays skip them instead of publishing them too.
-                # Row locks do not get in the way of the API, which only inserts outbox rows.
+                # One relay at a time, for the whole batch: another one would publish later rows meanwhile. The
+                # lock is the transaction's: it goes at commit, rollback, or when a dead relay's connection
+                # closes. Neither it nor reading the rows gets in the way of the API, which only inserts them.
                 async with session.begin():
-                    rows = await self._oldest_unpublished(session, claim=True)
+                    if not await repository.lock_outbox(session, self.model):
+                        return 0  # another relay is publishing: it drains what is there, this one stands by
+                    rows = await self._oldest_unpublished(session)
                     if rows and self.before_publish is not None:
                         await self.before_publish(len(rows))
                     await self._publish(js, rows)
@@ -83,7 +95,7 @@ class OutboxRelay:
             # when NATS is away). Read, publish and mark in separate steps; a second relay would only
             # re-publish, and be deduplicated.
             async with session.begin():
-                rows = await self._oldest_unpublished(session, claim=False)
+                rows = await self._oldest_unpublished(session)
             if not rows:
                 return 0
             if self.before_publish is not None:
@@ -95,8 +107,8 @@ class OutboxRelay:
                 self._mark(rows)
             return len(rows)
 
-    async def _oldest_unpublished(self, session: AsyncSession, claim: bool) -> list[OutboxColumns]:
-        return await repository.oldest_unpublished(session, self.model, self.batch_size, claim)
+    async def _oldest_unpublished(self, session: AsyncSession) -> list[OutboxColumns]:
+        return await repository.oldest_unpublished(session, self.model, self.batch_size)
 
     async def _publish(self, js: JetStreamContext, rows: list[OutboxColumns]) -> None:
         for row in rows:

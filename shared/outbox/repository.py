@@ -3,10 +3,11 @@ relays are."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.outbox.models import OutboxColumns
@@ -14,12 +15,25 @@ from shared.outbox.models import OutboxColumns
 Row = TypeVar("Row", bound=OutboxColumns)
 
 
-async def oldest_unpublished(session: AsyncSession, model: type[Row], limit: int, claim: bool) -> list[Row]:
-    """The oldest rows not published yet, in order; with `claim`, locked for this transaction, skipping the
-    rows another relay holds (PostgreSQL)."""
+def _lock_key(model: type[OutboxColumns]) -> int:
+    """The advisory lock's key for this outbox table: a signed 64-bit number from its name, the same in every
+    process (Python's own hash() of a string is not)."""
+    mapper = inspect(model)
+    assert mapper is not None  # a mapped class: its service's outbox table
+    table = mapper.tables[0].name
+    digest = hashlib.blake2b(f"outbox-relay:{table}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def lock_outbox(session: AsyncSession, model: type[OutboxColumns]) -> bool:
+    """Take the relays' lock on this outbox table for the current transaction (PostgreSQL), without waiting:
+    False when another relay holds it. Released when the transaction ends, however it ends."""
+    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(_lock_key(model)))))
+
+
+async def oldest_unpublished(session: AsyncSession, model: type[Row], limit: int) -> list[Row]:
+    """The oldest rows not published yet, in order."""
     query = select(model).where(model.published_at.is_(None)).order_by(model.position).limit(limit)
-    if claim:
-        query = query.with_for_update(skip_locked=True)
     return list((await session.scalars(query)).all())
 
 

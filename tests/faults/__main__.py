@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table())
     return (
         0
-        if report.figures["lost"] == 0 and report.figures["mails_duplicated"] <= report.duplicate_bound
+        if report.figures["lost"] == 0
+        and report.figures["mails_duplicated"] <= report.duplicate_bound
+        and report.figures["reporting_differences"] == 0
         else 1
     )
 

@@ -77,7 +77,7 @@ class Report:
     duration: float = 0.0
     load_requests: int = 0
     load_retries: int = 0
-    load_stuck_keys: int = 0
+    load_in_progress: int = 0
     reporting_differences: list[str] = field(default_factory=list)
     starts: dict[str, int] = field(default_factory=dict)
 
@@ -133,9 +133,9 @@ class Report:
             "",
             (
                 f"{self.load_requests} HTTP requests of load ({self.load_retries} retried on the other "
-                f"replica; {self.load_stuck_keys} sent again under a new Idempotency-Key, the first left "
-                f"« in progress » by a killed API replica), {self.duration:.0f} s from the first request to "
-                f"the end of the drain."
+                f"replica, {self.load_in_progress} of them after a 409 « in progress »: asked again under the "
+                f"same Idempotency-Key, which a retry takes over once the lease of a killed API replica's "
+                f"attempt has run out), {self.duration:.0f} s from the first request to the end of the drain."
             ),
         ]
         return "\n".join(lines)
@@ -160,7 +160,7 @@ class Load:
         self.turn = itertools.count()
         self.requests = 0
         self.retries = 0
-        self.stuck_keys = 0
+        self.in_progress = 0
         self.ids: dict[str, str] = {}
         self.stop = asyncio.Event()
         self.client = httpx.AsyncClient(
@@ -171,10 +171,10 @@ class Load:
     async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         key = str(uuid.uuid4())
         first = next(self.turn)
-        # Both replicas may refuse for a while (one killed, the other overloaded: 503 on a busy machine): keep
-        # asking for up to a minute.
-        deadline = time.monotonic() + 60.0
-        in_progress_since: float | None = None
+        # Both replicas may refuse for a while (one killed, the other overloaded: 503 on a busy machine), and a
+        # key a killed replica left « in progress » is refused until its lease (IDEMPOTENCY_LEASE_SECONDS, 30 s)
+        # has run out: keep asking for up to a minute and a half.
+        deadline = time.monotonic() + 90.0
         for attempt in itertools.count():
             if time.monotonic() > deadline:
                 break
@@ -194,14 +194,11 @@ class Load:
                 and response.status_code == 409
                 and response.json().get("code") == "idempotency-key-in-progress"
             ):
-                # The first attempt timed out on this side but still runs on the server: ask again later. A key
-                # left "in progress" by a replica killed during the request stays so (the API keeps no lease
-                # on it): after 10 s, the request goes again under a new key (counted: it may create twice).
+                # The first attempt timed out on this side but still runs on the server, or its replica was
+                # killed while running it: ask again under the same key, which gets its answer once it is done,
+                # or the key once the attempt's lease (given by Retry-After) has run out.
                 self.retries += 1
-                in_progress_since = in_progress_since or time.monotonic()
-                if time.monotonic() - in_progress_since > 10.0:
-                    key, in_progress_since = str(uuid.uuid4()), None
-                    self.stuck_keys += 1
+                self.in_progress += 1
                 await asyncio.sleep(0.5)
                 continue
             if response is not None and response.status_code < 500:
@@ -212,7 +209,7 @@ class Load:
             self.retries += 1
             await asyncio.sleep(0.2 if attempt % 2 else 0.0)
         raise RuntimeError(
-            f"{method} {path}: no replica answered within a minute (last: "
+            f"{method} {path}: no replica answered within a minute and a half (last: "
             f"{response.status_code if response is not None else 'no connection'})"
         )
 
@@ -662,7 +659,7 @@ async def run(
             report.duration = time.monotonic() - started
             await count(cluster, database, report)
             report.load_requests, report.load_retries = load.requests, load.retries
-            report.load_stuck_keys = load.stuck_keys
+            report.load_in_progress = load.in_progress
             report.starts = {
                 process.name: process.starts for process in [*cluster.nats, *cluster.services.values()]
             }

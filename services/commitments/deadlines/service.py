@@ -106,6 +106,7 @@ async def add_deadline(
     """Give an item a response, delivery or milestone date."""
     if data.kind == "response" and item.kind != "request":
         raise InvalidInput("Seule une demande à un partenaire a une échéance de réponse.")
+    await items_service.hold_for_events(session, item.id)
     existing = await repository.list_for_item(session, item.id)
     if data.kind != "milestone" and any(d.kind == data.kind for d in existing):
         raise Conflict(
@@ -146,6 +147,8 @@ async def update_deadline(
     changes = data.model_dump(exclude_unset=True, mode="json")
     if "due_on" in changes and data.due_on is None:
         raise InvalidInput("due_on ne peut pas être null.")
+    await items_service.hold_for_events(session, deadline.item_id)
+    await session.refresh(deadline)  # as the transaction before this one on the item left it
     if "met_on" in changes and data.met_on != deadline.met_on:
         if deadline.kind != "milestone":
             raise InvalidInput(

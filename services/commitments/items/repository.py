@@ -307,6 +307,12 @@ async def get(session: AsyncSession, item_id: uuid.UUID) -> Item | None:
     return await session.get(Item, item_id)
 
 
+async def lock(session: AsyncSession, item_id: uuid.UUID) -> None:
+    """Hold the item's row until the transaction ends (PostgreSQL; SQLite runs one write transaction at a
+    time anyway): the next transaction on the item that changes its row waits for this one to commit."""
+    await session.execute(select(Item.id).where(Item.id == item_id).with_for_update())
+
+
 async def relations_of(
     session: AsyncSession, item_ids: Sequence[uuid.UUID], partner_id: uuid.UUID
 ) -> dict[uuid.UUID, Relation]:

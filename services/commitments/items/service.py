@@ -50,6 +50,18 @@ async def get_visible(session: AsyncSession, principal: Principal, item_id: uuid
     return (await get_accessible(session, principal, item_id)).item
 
 
+async def hold_for_events(session: AsyncSession, item_id: uuid.UUID) -> None:
+    """Serialise a write that records events about an item without changing the item's row (a deadline added
+    or moved) with the other writes on the item, before any of its events is written: the events of one item
+    then reach the outbox, and the stream, in the order their transactions commit, and each transaction sees
+    what the one before it did (a response deadline added while the item is being answered is met, as the
+    reporting projector, applying `deadline.set` then `item.status_changed`, makes it).
+
+    Writes that change the item's row need no more: its version check (version_id_col) makes the second of two
+    concurrent ones fail, so the one that commits later began after the other had committed."""
+    await repository.lock(session, item_id)
+
+
 def check_version(item: Item, if_match: str | None) -> None:
     """Honour If-Match: a stale ETag is a 412, nothing is written."""
     if (

@@ -1,6 +1,7 @@
 """The deadline scanner as a process of its own (`python -m services.commitments scan`): /healthz and
 /readyz on HEALTH_PORT, then `DeadlineScanner` (services/commitments/reminders/scanner.py) once or until
-SIGTERM/SIGINT, waking the relays after each batch.
+SIGTERM/SIGINT, waking the relays after each batch. Running until stopped, it also purges the expired
+Idempotency-Key records every IDEMPOTENCY_PURGE_SECONDS (services/commitments/idempotency/retention.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from nats.aio.client import Client as NatsClient
 
 from services.commitments.config import ScannerSettings
 from services.commitments.database import outbox_aware_sessionmaker
+from services.commitments.idempotency.retention import purge_periodically
 from services.commitments.outbox.relay import ping_relays
 from services.commitments.reminders.scanner import DeadlineScanner, clock_as_of
 from services.commitments.subscriptions import install
@@ -84,8 +86,9 @@ async def _scan(
             task.add_done_callback(pings.discard)
 
     # Events go to the outbox in the batch's transaction; the relay publishes them.
+    sessionmaker = outbox_aware_sessionmaker(engine, wake_relays)
     scanner = DeadlineScanner(
-        outbox_aware_sessionmaker(engine, wake_relays),
+        sessionmaker,
         clock_as_of(as_of, SystemClock()),
         batch_size=settings.scanner_batch_size,
         in_batch=in_batch,
@@ -109,7 +112,13 @@ async def _scan(
             return
         stop = stop_on_signals()
         print(json.dumps({"scanner": "started"}), flush=True)
-        await scanner.run(stop, settings.scanner_poll_seconds)
+        loops = [scanner.run(stop, settings.scanner_poll_seconds)]
+        if settings.idempotency_purge_seconds > 0:
+            # By the system's clock, not the scan's --as-of: the records' retention is real time.
+            loops.append(
+                purge_periodically(sessionmaker, SystemClock(), stop, settings.idempotency_purge_seconds)
+            )
+        await asyncio.gather(*loops)  # each loop keeps going through its own failures, until stop
     finally:
         if pings:
             await asyncio.wait(pings, timeout=2)

@@ -6,6 +6,8 @@ Handlers read and change the rows of their batch (batch.py), never the database 
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
@@ -17,10 +19,29 @@ from shared.calendar import default_calendar
 from shared.clock import PARIS
 from shared.events import EventEnvelope
 from shared.events import commitments as events
+from shared.metrics import REPORTING_EVENTS_SKIPPED
+
+logger = logging.getLogger(__name__)
 
 
 def paris_date(instant: datetime) -> date:
     return instant.astimezone(PARIS).date()
+
+
+def _unknown(batch: Batch, envelope: EventEnvelope, what: str, key: uuid.UUID) -> None:
+    """The event names a row the read model does not hold: it cannot be applied. Never silent: counted and
+    logged (the streams carry each item's events in commit order, so this means an event was lost or came
+    ahead of the one creating the row, and reporting now differs from the commitments database)."""
+    REPORTING_EVENTS_SKIPPED.labels(envelope.type).inc()
+    logger.warning(
+        "event %s (%s) at %s #%d not applied: %s %s unknown",
+        envelope.id,
+        envelope.type,
+        batch.stream,
+        batch.seq,
+        what,
+        key,
+    )
 
 
 def _json(envelope: EventEnvelope, *fields: str) -> dict[str, Any]:
@@ -98,6 +119,7 @@ async def _item_created(batch: Batch, envelope: EventEnvelope, data: events.Item
 async def _item_updated(batch: Batch, envelope: EventEnvelope, data: events.ItemUpdated) -> None:
     item = batch.get(Item, data.item_id)
     if item is None:
+        _unknown(batch, envelope, "item", data.item_id)
         return
     item.update(
         title=data.title, lead_partner_id=data.lead_partner_id, owner_contact_id=data.owner_contact_id
@@ -114,6 +136,7 @@ async def _item_updated(batch: Batch, envelope: EventEnvelope, data: events.Item
 async def _item_status_changed(batch: Batch, envelope: EventEnvelope, data: events.ItemStatusChanged) -> None:
     item = batch.get(Item, data.item_id)
     if item is None:
+        _unknown(batch, envelope, "item", data.item_id)
         return
     target, on = data.to_status, data.on
     item.update(status=target, status_changed_on=on, waiting_on=waiting_on(item["kind"], target))
@@ -178,7 +201,9 @@ async def _deadline_set(batch: Batch, envelope: EventEnvelope, data: events.Dead
 
 async def _deadline_removed(batch: Batch, envelope: EventEnvelope, data: events.DeadlineRemoved) -> None:
     deadline = batch.get(Deadline, data.deadline_id)
-    if deadline is not None:
+    if deadline is None:
+        _unknown(batch, envelope, "deadline", data.deadline_id)
+    else:
         deadline["removed"] = True
     batch.add_timeline_entry(envelope, data.item_id, None, _json(envelope, "deadline_id"))
 
@@ -187,7 +212,9 @@ async def _deadline_met_changed(
     batch: Batch, envelope: EventEnvelope, data: events.DeadlineMetChanged
 ) -> None:
     deadline = batch.get(Deadline, data.deadline_id)
-    if deadline is not None:
+    if deadline is None:
+        _unknown(batch, envelope, "deadline", data.deadline_id)
+    else:
         deadline["met_on"] = data.met_on
     batch.add_timeline_entry(envelope, data.item_id, data.met_on, _json(envelope, "deadline_id", "met_on"))
 
@@ -195,7 +222,9 @@ async def _deadline_met_changed(
 async def _journal_entry_added(batch: Batch, envelope: EventEnvelope, data: events.JournalEntryAdded) -> None:
     if data.progress_percent is not None:
         item = batch.get(Item, data.item_id)
-        if item is not None:
+        if item is None:
+            _unknown(batch, envelope, "item", data.item_id)
+        else:
             item["progress_percent"] = data.progress_percent
     batch.add_timeline_entry(envelope, data.item_id, data.on, _json(envelope, "kind", "progress_percent"))
 

@@ -3,9 +3,17 @@
 
 Idempotent twice over: a batch skips the events whose id it already applied (processed_events), and the
 stream sequence it reached is kept with the rows (stream_positions), so a message older than it is known to
-be in. Messages are acknowledged only once the batch has committed; at most one batch is pending at a time
-(max_ack_pending), so a batch that failed, or that a killed process left, comes back whole before anything
-after it, and is applied in sequence order again."""
+be in. Messages are acknowledged only once the batch has committed.
+
+Strictly in sequence order, whatever order JetStream delivers in: the tables hold every event up to their
+position and none after it. JetStream does not always deliver in order: a batch a killed projector held stays
+pending until the ack wait ends, and meanwhile the durable consumer delivers the next messages (as many as
+max_ack_pending leaves room for); a message delivered after its fetch gave up comes back the same way. A batch
+that does not follow on from the tables' position (a gap before it, or inside it) is applied up to the gap,
+and the rest handed back (nak, with a short delay) until the missing messages have come and been applied;
+applied first, the later events would push the position past the missing ones, skipped then as already in (a
+reminder sent missing from reporting, an item left « draft »). A gap the stream itself has (messages deleted
+or aged out) is stepped over."""
 
 from __future__ import annotations
 
@@ -37,6 +45,9 @@ from shared.probes import worker_probes
 from shared.worker_process import connect_unless_stopped, stop_on_signals
 
 logger = logging.getLogger(__name__)
+
+# How long a message delivered ahead of a missing one waits before it comes again.
+EARLY_REDELIVERY_SECONDS = 1.0
 
 Apply = Callable[[Batch, EventEnvelope], Awaitable[None]]
 
@@ -130,6 +141,7 @@ class StreamProjector:
         self.source = source
         self.settings = settings
         self.subscription: JetStreamContext.PullSubscription | None = None
+        self._waiting_for = 0  # the sequence last logged as missing (logged once per gap)
 
     async def subscribe(self) -> None:
         """Declare the stream if needed and bind to the durable consumer. Created on first start, it starts
@@ -199,22 +211,79 @@ class StreamProjector:
                 await asyncio.sleep(1.0)
 
     async def handle(self, messages: list[Msg]) -> None:
-        """Apply a batch in one transaction, then acknowledge it; on failure, hand it back in order."""
+        """Apply a batch in one transaction, then acknowledge it; on failure, hand it back in order. What follows
+        a gap is handed back too, to come again once the missing messages have been applied."""
         ordered = sorted(messages, key=lambda message: message.metadata.sequence.stream)
+        ready, early = await self.in_sequence(ordered)
         try:
-            await apply_batch(
-                self.sessionmaker,
-                self.source,
-                [(message.metadata.sequence.stream, message.data) for message in ordered],
-            )
+            if ready:
+                await apply_batch(
+                    self.sessionmaker,
+                    self.source,
+                    [(message.metadata.sequence.stream, message.data) for message in ready],
+                )
         except Exception:
             for message in ordered:
                 with contextlib.suppress(Exception):
                     await message.nak()
             raise
         # Committed: now, and only now, NATS may forget these messages.
-        for message in ordered:
+        for message in ready:
             await message.ack()
+        for message in early:
+            with contextlib.suppress(Exception):
+                await message.nak(delay=EARLY_REDELIVERY_SECONDS)
+
+    async def in_sequence(self, ordered: list[Msg]) -> tuple[list[Msg], list[Msg]]:
+        """The messages (in sequence order) that follow on from the tables' position, those already in
+        included, and those after the first gap."""
+        expected = await last_applied(self.sessionmaker, self.source) + 1
+        for index, message in enumerate(ordered):
+            seq = message.metadata.sequence.stream
+            if seq > expected:
+                expected = await self._first_present(expected, seq)
+            if seq > expected:
+                if self._waiting_for != expected:
+                    self._waiting_for = expected
+                    logger.warning(
+                        "%s #%d delivered before #%d: held back until the missing events are applied "
+                        "(a batch left pending by a killed projector comes back after the ack wait)",
+                        self.source.name,
+                        seq,
+                        expected,
+                    )
+                return ordered[:index], ordered[index:]
+            expected = max(expected, seq + 1)
+        return ordered, []
+
+    async def _first_present(self, start: int, stop: int) -> int:
+        """The first sequence from `start` (up to `stop`, a message at hand) that the stream still holds for
+        this consumer: what the projector must apply next. A message deleted or aged out of the stream will
+        never come (logged); if the stream cannot be asked, `start` (wait for it)."""
+        name = self.source.spec.name
+        try:
+            first = (await self.js.stream_info(name)).state.first_seq
+            seq = max(start, first)
+            while seq < stop:
+                try:
+                    held = await self.js.get_msg(name, seq)
+                except NotFoundError:
+                    seq += 1
+                    continue
+                if (held.subject or "").startswith(self.source.spec.subject_prefix + "."):
+                    break
+                seq += 1
+        except Exception as exc:  # noqa: BLE001 - NATS away or electing: wait for the missing messages
+            logger.warning("could not look up %s #%d (%r): waiting for it", self.source.name, start, exc)
+            return start
+        if seq > start:
+            logger.warning(
+                "%s #%d to #%d are not in the stream (deleted or aged out): stepped over",
+                self.source.name,
+                start,
+                seq - 1,
+            )
+        return seq
 
     async def unsubscribe(self) -> None:
         if self.subscription is not None:

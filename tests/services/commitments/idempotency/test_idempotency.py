@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from services.commitments.idempotency.middleware import RETENTION, purge_expired
 from services.commitments.idempotency.models import IdempotencyRecord
+from services.commitments.idempotency.retention import RETENTION, purge_expired, purge_periodically
 from services.commitments.items.models import Item
 from shared.auth import Role
 
@@ -155,9 +155,39 @@ async def test_purge_drops_the_expired_records_only(app, admin, clock, make_obje
     await admin.post("/v1/items", json=_body(objective, lead), headers=new_key)
     clock.advance(timedelta(hours=12, seconds=1))
     async with app.state.sessionmaker() as session, session.begin():
-        await purge_expired(session, clock)
+        assert await purge_expired(session, clock) == 1
     async with app.state.sessionmaker() as session:
         assert list(await session.scalars(select(IdempotencyRecord.key))) == [new_key["Idempotency-Key"]]
+
+
+async def _keys(app) -> set[str]:
+    async with app.state.sessionmaker() as session:
+        return set(await session.scalars(select(IdempotencyRecord.key)))
+
+
+async def test_the_periodic_purge_drops_each_record_once_it_has_expired(
+    app, admin, clock, make_objective, make_partner
+):
+    objective, lead = await make_objective(), await make_partner("VSGP")
+    keys = [_key(), _key(), _key()]
+    for key in keys:
+        await admin.post("/v1/items", json=_body(objective, lead), headers=key)
+        clock.advance(timedelta(hours=1))
+    names = [key["Idempotency-Key"] for key in keys]
+    clock.advance(RETENTION - timedelta(hours=len(keys)) + timedelta(seconds=1))  # the first key has expired
+    stop = asyncio.Event()
+    purge = asyncio.create_task(purge_periodically(app.state.sessionmaker, clock, stop, every_seconds=0.01))
+    try:
+        for expired in range(1, len(keys) + 1):
+            for _ in range(3000):  # a generous bound (30 s): a purge runs every 10 ms
+                if await _keys(app) == set(names[expired:]):
+                    break
+                await asyncio.sleep(0.01)
+            assert await _keys(app) == set(names[expired:])
+            clock.advance(timedelta(hours=1))  # the next one expires
+    finally:
+        stop.set()
+        await purge
 
 
 async def test_the_same_key_sent_at_the_same_time_acts_once(app, admin, make_objective, make_partner):
@@ -171,9 +201,10 @@ async def test_the_same_key_sent_at_the_same_time_acts_once(app, admin, make_obj
     for response in in_progress:
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "idempotency-key-in-progress"
-        assert (
-            response.json()["detail"] == "Une requête avec cette Idempotency-Key est en cours de traitement."
+        assert response.json()["detail"].startswith(
+            "Une requête avec cette Idempotency-Key est en cours de traitement. Réessayez plus tard"
         )
+        assert int(response.headers["retry-after"]) >= 1
     assert await _count(app, Item) == 1
     # Once the first has answered, the key replays it.
     replay = await admin.post("/v1/items", json=body, headers=key)

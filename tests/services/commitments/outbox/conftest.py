@@ -67,7 +67,8 @@ async def start_relay(
     settings: CommitmentsSettings, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Awaitable[RelayProcess]]]:
     """Start `python -m services.commitments relay` (paused before marking what it published, with
-    `pause_before_mark_seconds`: RelayProcess) against the test's database and stream; every process started is
+    `pause_before_mark_seconds`, or before publishing what it read, with `pause_before_publish_seconds`:
+    RelayProcess) against the test's database and stream; every process started is
     killed at the end, whatever happened."""
     started: list[RelayProcess] = []
 
@@ -75,9 +76,15 @@ async def start_relay(
         pause_before_mark_seconds: float = 0.0,
         poll_seconds: float = 0.5,
         extra_env: dict[str, str] | None = None,
+        pause_before_publish_seconds: float = 0.0,
     ) -> RelayProcess:
         env = {**relay_environment(settings, poll_seconds), **(extra_env or {})}
-        relay = RelayProcess(env, tmp_path / f"relay-{len(started) + 1}.log", pause_before_mark_seconds)
+        relay = RelayProcess(
+            env,
+            tmp_path / f"relay-{len(started) + 1}.log",
+            pause_before_mark_seconds,
+            pause_before_publish_seconds,
+        )
         started.append(relay)
         return await relay.start()
 

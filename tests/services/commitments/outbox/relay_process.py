@@ -39,9 +39,9 @@ def relay_environment(settings: CommitmentsSettings, poll_seconds: float = 0.5) 
             "EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
             "EVENTS_DUPLICATE_WINDOW_SECONDS": str(settings.events_duplicate_window_seconds),
             "DATA_DIR": str(settings.data_dir),
-            # A short poll by default: on PostgreSQL a killed relay's row locks go when the server notices the
-            # dead connection (on one host, within milliseconds of the kill), and SKIP LOCKED makes the next relay
-            # look again on its next turn rather than wait. A test that must rule the poll out sets a long one.
+            # A short poll by default: on PostgreSQL a killed relay's lock goes when the server notices the dead
+            # connection (on one host, within milliseconds of the kill), and a relay that found it taken looks
+            # again on its next turn rather than wait. A test that must rule the poll out sets a long one.
             "RELAY_POLL_SECONDS": str(poll_seconds),
             "LOG_LEVEL": "INFO",
             "LOG_JSON": "true",
@@ -54,15 +54,26 @@ def relay_environment(settings: CommitmentsSettings, poll_seconds: float = 0.5) 
 class RelayProcess:
     """The standalone relay in its own OS process: stdout read line by line, logs (stderr) in a file. With
     `pause_before_mark_seconds`, the relay of tests/services/commitments/workers/faults.py: it prints
-    {"relay": "published-unmarked", "count": N} after publishing a batch and waits that long before marking it."""
+    {"relay": "published-unmarked", "count": N} after publishing a batch and waits that long before marking it;
+    with `pause_before_publish_seconds`, it prints {"relay": "read-unpublished", "count": N} once it has read a
+    batch and waits that long before publishing any of it."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, pause_before_mark_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        pause_before_mark_seconds: float = 0.0,
+        pause_before_publish_seconds: float = 0.0,
+    ) -> None:
         self.env = env
-        self.module = (
-            ["tests.services.commitments.workers.faults", str(pause_before_mark_seconds)]
-            if pause_before_mark_seconds
-            else ["services.commitments"]
-        )
+        faults = "tests.services.commitments.workers.faults"
+        if pause_before_mark_seconds:
+            self.module = [faults, str(pause_before_mark_seconds)]
+        elif pause_before_publish_seconds:
+            self.module = [faults, str(pause_before_publish_seconds)]
+        else:
+            self.module = ["services.commitments"]
+        self.command = "relay-before-publish" if pause_before_publish_seconds else "relay"
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
         self.stdout_lines: list[str] = []
@@ -73,7 +84,7 @@ class RelayProcess:
                 sys.executable,
                 "-m",
                 *self.module,
-                "relay",
+                self.command,
                 cwd=REPOSITORY_ROOT,
                 env=self.env,
                 stdin=asyncio.subprocess.DEVNULL,

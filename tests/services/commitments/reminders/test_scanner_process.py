@@ -10,14 +10,17 @@ import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from services.commitments.config import CommitmentsSettings
+from services.commitments.idempotency.models import IdempotencyRecord
+from services.commitments.idempotency.retention import RETENTION
 from services.commitments.reminders import rules as r
 from services.commitments.reminders.models import ReminderFiring
 from shared.calendar import WorkingCalendar
@@ -33,13 +36,19 @@ DAYS = [3, 4, 5, 6, 9, 10, 11, 12, 13, 16, 17, 18]
 
 
 async def _start_scanner(
-    settings: CommitmentsSettings, log: Path, *args: str, batch_size: int = 4, pause: float = 0.0
+    settings: CommitmentsSettings,
+    log: Path,
+    *args: str,
+    batch_size: int = 4,
+    pause: float = 0.0,
+    env_extra: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
     """The scanner process, its stdout (the command's JSON lines) piped and its logs in `log`; with `pause`,
     the scanner of faults.py, which prints {"scanner": "paused-in-batch", …} and waits that long in each batch's
     transaction."""
     env = relay_environment(settings)
     env.update({"SCANNER_BATCH_SIZE": str(batch_size), "SCANNER_POLL_SECONDS": "0.5", "LOG_JSON": "true"})
+    env.update(env_extra or {})
     module = ["tests.services.commitments.workers.faults", str(pause)] if pause else ["services.commitments"]
     with log.open("ab") as stderr:
         return await asyncio.create_subprocess_exec(
@@ -145,3 +154,51 @@ async def test_the_scanner_process_stops_cleanly_on_sigterm(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_the_scanner_process_purges_the_expired_idempotency_records(
+    settings: CommitmentsSettings, tmp_path: Path, app: FastAPI
+) -> None:
+    """By the system's clock (the records' retention is real time), not by its --as-of, which is years ahead
+    here: the record still within its retention stays."""
+    now = datetime.now(UTC)  # the process's own clock: a record's age is measured against it
+    async with app.state.sessionmaker() as session, session.begin():
+        for key, age in (
+            ("expired", RETENTION + timedelta(minutes=5)),
+            ("kept", RETENTION - timedelta(hours=1)),
+        ):
+            session.add(
+                IdempotencyRecord(
+                    caller_hash="c" * 64,
+                    key=key,
+                    method="POST",
+                    path="/v1/items",
+                    request_hash="r" * 64,
+                    status_code=201,
+                    body="{}",
+                    created_at=now - age,
+                )
+            )
+
+    async def keys() -> set[str]:
+        async with app.state.sessionmaker() as session:
+            return set(await session.scalars(select(IdempotencyRecord.key)))
+
+    log = tmp_path / "scanner.log"
+    process = await _start_scanner(
+        settings, log, "--as-of", "2031-01-06T10:00:00+00:00", env_extra={"IDEMPOTENCY_PURGE_SECONDS": "0.2"}
+    )
+    try:
+        await _json_lines(process, lambda e: e.get("scanner") == "started", 1, log)
+        async with asyncio.timeout(60):  # a generous bound: the purge runs at once, then every 0.2 s
+            while "expired" in await keys():
+                assert process.returncode is None, log.read_text()
+                await asyncio.sleep(0.1)
+        assert await keys() == {"kept"}
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert "1 expired Idempotency-Key record(s) purged" in log.read_text()
