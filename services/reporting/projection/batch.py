@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Table, any_, bindparam, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -200,30 +200,38 @@ class Batch:
         items, deadlines, deliveries = _table(Item), _table(Deadline), _table(Delivery)
         item_ids, deadline_ids = ids["item_id"], ids["deadline_id"]
         if item_ids or deadline_ids:
-            for row in await self._read(items, items.c.id.in_(item_ids)):
+            for row in await self._read(items, self._among(items.c.id, item_ids)):
                 self._stored(items, row["id"], row)
             for row in await self._read(
-                deadlines, or_(deadlines.c.item_id.in_(item_ids), deadlines.c.id.in_(deadline_ids))
+                deadlines,
+                or_(self._among(deadlines.c.item_id, item_ids), self._among(deadlines.c.id, deadline_ids)),
             ):
                 self._keep_deadline(row)
                 self.stored.setdefault(deadlines, set()).add(row["id"])
             parties = _table(ItemPartner)
-            for row in await self._read(parties, parties.c.item_id.in_(item_ids)):
+            for row in await self._read(parties, self._among(parties.c.item_id, item_ids)):
                 self.parties.setdefault(row["item_id"], {})[row["partner_id"]] = row["relation"]
         if ids["delivery_id"]:
-            for row in await self._read(deliveries, deliveries.c.id.in_(ids["delivery_id"])):
+            for row in await self._read(deliveries, self._among(deliveries.c.id, ids["delivery_id"])):
                 self._stored(deliveries, row["id"], row)
         if ids["partner_id"]:
             partners, members = _table(Partner), _table(PartnerMember)
-            for row in await self._read(partners, partners.c.id.in_(ids["partner_id"])):
+            for row in await self._read(partners, self._among(partners.c.id, ids["partner_id"])):
                 self._stored(partners, row["id"], row)
-            for row in await self._read(members, members.c.group_id.in_(ids["partner_id"])):
+            for row in await self._read(members, self._among(members.c.group_id, ids["partner_id"])):
                 self.members.setdefault(row["group_id"], set()).add(row["member_id"])
         for model, key in ((Plan, "plan_id"), (Axis, "axis_id"), (Objective, "objective_id")):
             if ids[key]:
                 table = _table(model)
-                for row in await self._read(table, table.c.id.in_(ids[key])):
+                for row in await self._read(table, self._among(table.c.id, ids[key])):
                     self._stored(table, row["id"], row)
+
+    def _among(self, column: Any, ids: Collection[Any]) -> Any:
+        """`column IN ids`; on PostgreSQL `column = ANY(:ids)`, one array parameter: an IN list is an expanding
+        parameter, rendered again at every execution, and a new statement to plan at each new length."""
+        if _postgresql(self.session):
+            return column == any_(literal(list(ids), postgresql.ARRAY(column.type)))
+        return column.in_(ids)
 
     def _keep(self, table: Table, key: Any, row: Row) -> None:
         self.rows.setdefault(table, {})[key] = row
