@@ -19,6 +19,7 @@ only re-publish what JetStream then drops (SQLite runs as one process anyway).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import ClassVar
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from opentelemetry import trace
+from sqlalchemy import inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus import StreamSpec, ensure_stream, publish_event
@@ -58,6 +60,9 @@ class OutboxRelay:
     clock: Clock
     batch_size: int = 200
     poll_seconds: float = 5.0
+    # After a pass that published something, wait this long before the next one: the events committed meanwhile
+    # then go out together, in one pass instead of one each (a relay sharing its event loop with busy work).
+    pause_seconds: float = 0.0
     # Awaited between publishing a batch and marking it, with the number of rows published (the crash tests
     # pause there, so that a kill lands between the two: tests/services/commitments/workers/faults.py).
     before_mark: Callable[[int], Awaitable[None]] | None = None
@@ -88,7 +93,7 @@ class OutboxRelay:
                     await self._publish(js, rows)
                     if rows and self.before_mark is not None:
                         await self.before_mark(len(rows))
-                    self._mark(rows)
+                    await self._mark(session, rows)
                 return len(rows)
             # SQLite has one write lock for the whole database, taken by every transaction (BEGIN IMMEDIATE):
             # holding it across NATS calls would make every API write wait on NATS (up to the publish timeout
@@ -104,7 +109,7 @@ class OutboxRelay:
             if self.before_mark is not None:
                 await self.before_mark(len(rows))
             async with session.begin():
-                self._mark(rows)
+                await self._mark(session, rows)
             return len(rows)
 
     async def _oldest_unpublished(self, session: AsyncSession) -> list[OutboxColumns]:
@@ -135,16 +140,24 @@ class OutboxRelay:
                 OUTBOX_DUPLICATES.labels(self.stream.name).inc()
                 logger.info("event %s was already in the stream (dedup)", row.event_id)
 
-    def _mark(self, rows: list[OutboxColumns]) -> None:
-        now = self.clock.now()
-        for row in rows:
-            row.published_at = now
+    async def _mark(self, session: AsyncSession, rows: list[OutboxColumns]) -> None:
+        """One statement for the batch, not an UPDATE per row."""
+        if rows:
+            table = inspect(self.model, raiseerr=True).local_table
+            await session.execute(
+                update(table)
+                .where(table.c.position.in_([row.position for row in rows]))
+                .values(published_at=self.clock.now())
+            )
 
     async def drain(self) -> int:
-        """Publish until the outbox is empty."""
+        """Publish until the outbox is empty: until a batch comes back short (whatever is committed after that
+        read wakes the relay again)."""
         total = 0
         while count := await self.publish_batch():
             total += count
+            if count < self.batch_size:
+                break
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -160,10 +173,14 @@ class OutboxRelay:
                     if not stream_declared:
                         await ensure_stream(self.nats.jetstream(), self.stream)
                         stream_declared = True
-                    await self.drain()
+                    published = await self.drain()
                 except Exception:  # NATS or the database is away: keep the rows, retry on the next turn
                     logger.exception("outbox relay: publish failed, will retry")
                     await asyncio.sleep(1.0)
+                    published = 0
+                if published and self.pause_seconds:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self.pause_seconds)
                 waiters = [asyncio.ensure_future(self._wakeup.wait()), asyncio.ensure_future(stop.wait())]
                 await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters:

@@ -31,7 +31,7 @@ from services.notifications.deliveries.events import ReminderDelivery
 from services.notifications.deliveries.models import Delivery, DeliveryKind, DeliveryStatus
 from services.notifications.deliveries.repository import ClaimedDelivery, Holder
 from services.notifications.metrics import count_reminder_events
-from services.notifications.outbox.recorder import record_event
+from services.notifications.outbox.recorder import record_events
 from services.notifications.recipients import Recipient
 from services.notifications.smtp import SendResult
 from shared.clock import Clock
@@ -133,6 +133,7 @@ async def record_outcomes(
     """Record outcomes on the rows their claims still hold; returns whether failure reports were written.
     The events written go to `told` too (for the metrics, counted once committed)."""
     told = [] if told is None else told
+    already_told = len(told)
     now = clock.now()
     # The rows whose outcome is not the usual one, read before the digests among the sent rows leave `pending`.
     unusual = [
@@ -151,7 +152,7 @@ async def record_outcomes(
     for outcome in outcomes:
         if outcome.row.id in marked:
             for reminder in _reminders(outcome, marked[outcome.row.id]):
-                _record(session, clock, reminder.sent(), told)
+                _tell(reminder.sent(), told)
     reported = False
     for outcome in unusual:
         row = owned.get(outcome.row.id)
@@ -164,6 +165,8 @@ async def record_outcomes(
             reported |= await _record_unsent(
                 session, settings, clock, row, attempt, now, _reminders(outcome, row.partner_id), told
             )
+    # The events of every outcome in one statement, in the order told.
+    await record_events(session, told[already_told:], clock)
     return reported
 
 
@@ -180,14 +183,8 @@ def _reminders(outcome: Outcome, partner_id: uuid.UUID | None) -> list[ReminderD
     return [ReminderDelivery(row.id, row.event, partner_id, row.contact_id, row.attempts)]
 
 
-def _record(
-    session: AsyncSession,
-    clock: Clock,
-    data: events.DeliverySent | events.DeliveryFailed | None,
-    told: list[EventData],
-) -> None:
+def _tell(data: events.DeliverySent | events.DeliveryFailed | None, told: list[EventData]) -> None:
     if data is not None:  # None: not a reminder (a failure report)
-        record_event(session, data, clock)
         told.append(data)
 
 
@@ -224,7 +221,7 @@ async def _record_unsent(
             attempt.reason == events.NO_RECIPIENT
         ):  # nobody to write to: an address to fix, not a stale reminder
             for reminder in reminders:
-                _record(session, clock, reminder.failed(events.NO_RECIPIENT, permanent=True), told)
+                _tell(reminder.failed(events.NO_RECIPIENT, permanent=True), told)
         return False
     gave_up = (now - row.retry_since).total_seconds() >= settings.retry_give_up_seconds
     if attempt.result is SendResult.TEMPORARY and not gave_up:
@@ -236,7 +233,7 @@ async def _record_unsent(
     permanent = attempt.result is SendResult.PERMANENT
     reason = attempt.reason or (events.SMTP_REFUSED if permanent else events.SMTP_GAVE_UP)
     for reminder in reminders:
-        _record(session, clock, reminder.failed(reason, permanent), told)
+        _tell(reminder.failed(reason, permanent), told)
     if row.kind == DeliveryKind.REMINDER and attempt.owners:
         await service.record_failure_reports(session, clock, settings.message_id_domain, row, attempt.owners)
         return True
