@@ -2,17 +2,21 @@
 
 - the app: the reporting service's `create_app`, as deployed, except that the caller's key is taken for a reader
   without asking the commitments service (in production the answer is cached: a dict lookup per request);
-- the baseline: a bare FastAPI endpoint running the very SQL the app sends — the repository's statements,
+- the baseline: a bare FastAPI endpoint running the very SQL the app sends — the repository's statement,
   compiled once for asyncpg — on an asyncpg pool of the same size, one connection per request, and writing the
-  same JSON with `json.dumps` (the figures worked out by the service's own helpers)."""
+  same JSON with `json.dumps` (the one figure left to Python, a percentage, worked out as the service does)."""
 
 from __future__ import annotations
 
 import json
-import statistics
 import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+
+# At module level: the baseline's parameters are annotated `Annotated[date, Query(alias="from")]`, and FastAPI
+# resolves these annotations (strings here) in the module's namespace; with Query imported inside
+# baseline_app it could not, and took `start` and `end` for plain query parameters without their aliases.
+from fastapi import Query
 
 from bench.reporting_scorecard.data import AS_OF
 
@@ -51,48 +55,40 @@ def real_app(database_url: str, variant: str = "") -> Any:
     return app
 
 
-def compiled_statements() -> dict[str, tuple[str, list[tuple[str | None, Any]]]]:
-    """The app's statements for a scorecard (services/reporting/reports/repository.py), as asyncpg runs them: SQL
-    with $n placeholders, and for each placeholder the name of a request value (partner_id, start, end, today,
-    very_late_before) or a constant."""
+def compiled_statement() -> tuple[str, list[tuple[str | None, Any]]]:
+    """The app's statement for a scorecard (`SCORECARD` in services/reporting/reports/repository.py), as asyncpg
+    runs it: SQL with $n placeholders, and for each placeholder the name of a request value (partner_id, start,
+    end, today, very_late_before) or a constant."""
     from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
     from services.reporting.reports import repository
 
     dialect = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialect classes are untyped
     request_values = {"partner_id", "start", "end", "today", "very_late_before"}
-    compiled = {}
-    for name, statement in (
-        ("counts", repository.COUNTS),
-        ("delays", repository.RESPONSE_DELAYS),
-        ("lateness", repository.LATENESS),
-    ):
-        # Placeholder values, so that the IN lists expand; each request passes its own.
-        placeholders = statement.params(
-            partner_id=uuid.UUID(int=0),
-            start=date.min,
-            end=date.min,
-            today=date.min,
-            very_late_before=date.min,
-        )
-        done = placeholders.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        placeholders_of: list[tuple[str | None, Any]] = [
-            (key, None) if key in request_values else (None, done.params[key])
-            for key in done.positiontup or ()
-        ]
-        compiled[name] = (str(done), placeholders_of)
-    return compiled
+    # Placeholder values, so that the IN lists expand; each request passes its own.
+    placeholders = repository.SCORECARD.params(
+        partner_id=uuid.UUID(int=0),
+        start=date.min,
+        end=date.min,
+        today=date.min,
+        very_late_before=date.min,
+    )
+    done = placeholders.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    placeholders_of: list[tuple[str | None, Any]] = [
+        (key, None) if key in request_values else (None, done.params[key]) for key in done.positiontup or ()
+    ]
+    return str(done), placeholders_of
 
 
 def baseline_app(database_url: str, variant: str = "") -> Any:
     import asyncpg
-    from fastapi import FastAPI, Query
+    from fastapi import FastAPI
     from fastapi.responses import JSONResponse, Response
 
     from bench.machinery.postgres import plain_url
-    from services.reporting.reports.service import nearest_rank, very_late_before
+    from services.reporting.reports.service import very_late_before
 
-    statements = compiled_statements()
+    sql, placeholders = compiled_statement()
     state: dict[str, Any] = {}
     today = AS_OF_INSTANT.date()
     very = very_late_before(today, VERY_OVERDUE_WORKING_DAYS)
@@ -123,47 +119,41 @@ def baseline_app(database_url: str, variant: str = "") -> Any:
             "today": today,
             "very_late_before": very,
         }
-
-        def args(name: str) -> list[Any]:
-            return [values[role] if role else constant for role, constant in statements[name][1]]
-
+        args = [values[role] if role else constant for role, constant in placeholders]
         async with state["pool"].acquire() as connection:
-            steps = await connection.fetchrow(statements["counts"][0], *args("counts"))
-            if steps is None:
-                return JSONResponse({"detail": "Partenaire introuvable."}, status_code=404)
-            delays = [row[0] for row in await connection.fetch(statements["delays"][0], *args("delays"))]
-            lateness = await connection.fetch(statements["lateness"][0], *args("lateness"))
-        late = {row["waiting_on"]: (row["late"], row["very_late"]) for row in lateness}
-
-        def late_count(index: int) -> dict[str, int]:
-            by_party = {party: counts[index] for party, counts in late.items()}
-            return {
-                "total": sum(by_party.values()),
-                "waiting_on_partner": by_party.get("partner", 0),
-                "waiting_on_city": by_party.get("city", 0),
-            }
-
-        with_deadline = steps["answered_with_deadline"]
+            row = await connection.fetchrow(sql, *args)
+        if row is None:
+            return JSONResponse({"detail": "Partenaire introuvable."}, status_code=404)
+        with_deadline = row["answered_with_deadline"]
+        median = row["median_delay"]
         body = {
             "partner_id": str(partner_id),
-            "partner_name": steps["name"],
+            "partner_name": row["name"],
             "period": {"start": start.isoformat(), "end": end.isoformat()},
             "as_of": today.isoformat(),
-            "requested": steps["requested"],
-            "acknowledged": steps["acknowledged"],
-            "answered": steps["answered"],
-            "answered_within_deadline": steps["answered_by_deadline"],
-            "answered_within_deadline_percent": round(100 * steps["answered_by_deadline"] / with_deadline, 1)
+            "requested": row["requested"],
+            "acknowledged": row["acknowledged"],
+            "answered": row["answered"],
+            "answered_within_deadline": row["answered_by_deadline"],
+            "answered_within_deadline_percent": round(100 * row["answered_by_deadline"] / with_deadline, 1)
             if with_deadline
             else None,
-            "median_response_working_days": float(statistics.median(delays)) if delays else None,
-            "p90_response_working_days": nearest_rank(delays, 0.9),
-            "delivered": steps["delivered"],
-            "verified": steps["verified"],
-            "overdue_now": late_count(0),
-            "very_overdue_now": late_count(1),
-            "reminders_sent": steps["sent"],
-            "reminders_unreached": steps["unreached"],
+            "median_response_working_days": None if median is None else float(median),
+            "p90_response_working_days": row["p90_delay"],
+            "delivered": row["delivered"],
+            "verified": row["verified"],
+            "overdue_now": {
+                "total": row["late"],
+                "waiting_on_partner": row["late_on_partner"],
+                "waiting_on_city": row["late_on_city"],
+            },
+            "very_overdue_now": {
+                "total": row["very_late"],
+                "waiting_on_partner": row["very_late_on_partner"],
+                "waiting_on_city": row["very_late_on_city"],
+            },
+            "reminders_sent": row["sent"],
+            "reminders_unreached": row["unreached"],
         }
         return Response(
             json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
@@ -177,4 +167,4 @@ def same_figures(app_body: bytes, baseline_body: bytes) -> bool:
     return bool(json.loads(app_body) == json.loads(baseline_body))
 
 
-__all__ = ["UTC", "baseline_app", "compiled_statements", "real_app", "same_figures"]
+__all__ = ["UTC", "baseline_app", "compiled_statement", "real_app", "same_figures"]

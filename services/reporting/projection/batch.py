@@ -2,17 +2,20 @@
 memory by the handlers (as plain dicts, column name → value), and written at the end in one statement per
 table (an upsert of every row the batch touched; the partners of an item or the members of a group written
 anew). No handler queries the database: a batch of hundreds of events costs a handful of round trips, not
-several per event, and no ORM bookkeeping per row."""
+several per event, and no ORM bookkeeping per row.
+
+On PostgreSQL each of these statements sends its rows as one array per column (`unnest`, below); SQLite takes
+them as an executemany."""
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, or_, select
+from sqlalchemy import Table, any_, bindparam, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,8 +67,8 @@ def _table(model: type[Any]) -> Table:
 
 @functools.cache
 def upsert(dialect_name: str, table: Table) -> Any:
-    """`INSERT … ON CONFLICT (primary key) DO UPDATE SET every other column`, built once per table: a statement
-    built once keeps its compiled form in SQLAlchemy's cache (building it costs more than running it)."""
+    """`INSERT … ON CONFLICT (primary key) DO UPDATE SET every other column` (SQLite: an executemany of the
+    rows)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(table)
     keys = [column.name for column in table.primary_key]
@@ -79,6 +82,95 @@ def upsert(dialect_name: str, table: Table) -> Any:
     )
 
 
+# PostgreSQL: many rows in one statement, one array parameter per column (`columns_of`), read
+# back as rows by `unnest`: one execution of a statement prepared once, where an executemany is one execution
+# per row. Each statement below is plain Core (INSERT … SELECT, UPDATE … FROM), built once per table, so that
+# SQLAlchemy compiles it once: the dialects' INSERT … ON CONFLICT has no cache key and is compiled again at
+# every execution (several milliseconds for a table of twenty columns), which is why an upsert is an UPDATE of
+# the rows the batch read plus an INSERT of those it made.
+
+
+@functools.cache
+def _given(table: Table) -> Any:
+    """`unnest(:id, :name, …) AS given(id, name, …)`: the rows of the parameters, as a table."""
+    names = [column.name for column in table.columns]
+    arrays = (bindparam(_array(column.name), type_=postgresql.ARRAY(column.type)) for column in table.columns)
+    return func.unnest(*arrays).table_valued(*names).render_derived(name="given")
+
+
+@functools.cache
+def insert_given(table: Table) -> Any:
+    """`INSERT INTO table SELECT * FROM unnest(…)` (PostgreSQL)."""
+    given = _given(table)
+    return insert(table).from_select([column.name for column in table.columns], select(*given.c))
+
+
+@functools.cache
+def update_given(table: Table) -> Any:
+    """`UPDATE table SET every other column FROM unnest(…) WHERE the primary key matches` (PostgreSQL)."""
+    given = _given(table)
+    keys = {column.name for column in table.primary_key}
+    return (
+        update(table)
+        .values({column.name: given.c[column.name] for column in table.columns if column.name not in keys})
+        .where(*(table.c[key] == given.c[key] for key in keys))
+    )
+
+
+@functools.cache
+def record_given() -> Any:
+    """`INSERT INTO processed_events SELECT * FROM unnest(…)` of the events not there yet, `RETURNING` their ids
+    (PostgreSQL)."""
+    table, given = _table(ProcessedEvent), _given(_table(ProcessedEvent))
+    new = select(*given.c).where(~exists().where(table.c.event_id == given.c.event_id))
+    return (
+        insert(table).from_select([column.name for column in table.columns], new).returning(table.c.event_id)
+    )
+
+
+def _array(name: str) -> str:
+    """The parameter of a column's values (not the column's name: SQLAlchemy keeps those for VALUES and SET)."""
+    return f"all_{name}"
+
+
+def columns_of(table: Table, rows: Sequence[Row]) -> dict[str, list[Any]]:
+    """The parameters of the statements on `unnest`: the list of each column's values."""
+    return {_array(column.name): [row[column.name] for row in rows] for column in table.columns}
+
+
+def _postgresql(session: AsyncSession) -> bool:
+    return bool(session.bind.dialect.name == "postgresql")
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Row]) -> None:
+    """Insert new rows (dicts of every column) in one statement."""
+    if _postgresql(session):
+        await session.execute(insert_given(table), columns_of(table, rows))
+    else:
+        await session.execute(insert(table), rows)
+
+
+async def record_processed(
+    session: AsyncSession, stream: str, events: Sequence[tuple[int, uuid.UUID]]
+) -> set[uuid.UUID]:
+    """Record these events (stream sequence, id; each id once) as applied: the ids that were not recorded yet,
+    the events to apply (the others are in the tables already)."""
+    if not events:
+        return set()
+    table = _table(ProcessedEvent)
+    rows: list[Row] = [
+        {"event_id": event_id, "stream": stream, "stream_seq": seq} for seq, event_id in events
+    ]
+    if _postgresql(session):
+        return set((await session.execute(record_given(), columns_of(table, rows))).scalars())
+    ids = [row["event_id"] for row in rows]
+    seen = set(await session.scalars(select(table.c.event_id).where(table.c.event_id.in_(ids))))
+    new = [row for row in rows if row["event_id"] not in seen]
+    if new:
+        await session.execute(insert(table), new)
+    return {row["event_id"] for row in new}
+
+
 class Batch:
     """The rows of one batch, by id; what handlers add or change here is written by `write()`."""
 
@@ -89,13 +181,15 @@ class Batch:
         # Rows by table and primary key; `touched` holds the keys to write back.
         self.rows: dict[Table, dict[Any, Row]] = {}
         self.touched: dict[Table, set[Any]] = {}
+        self.stored: dict[
+            Table, set[Any]
+        ] = {}  # the keys of the rows read from the tables (the others are new)
         self.deadlines_by_item: dict[uuid.UUID, list[Row]] = {}
         self.parties: dict[uuid.UUID, dict[uuid.UUID, str]] = {}  # item → partner → relation
         self.members: dict[uuid.UUID, set[uuid.UUID]] = {}  # group → members
         self.parties_changed: set[uuid.UUID] = set()
         self.members_changed: set[uuid.UUID] = set()
         self.timeline: list[Row] = []
-        self.processed: list[Row] = []
 
     async def _read(self, table: Table, *where: Any) -> list[Row]:
         return [dict(row._mapping) for row in await self.session.execute(select(table).where(*where))]
@@ -106,32 +200,46 @@ class Batch:
         items, deadlines, deliveries = _table(Item), _table(Deadline), _table(Delivery)
         item_ids, deadline_ids = ids["item_id"], ids["deadline_id"]
         if item_ids or deadline_ids:
-            for row in await self._read(items, items.c.id.in_(item_ids)):
-                self._keep(items, row["id"], row)
+            for row in await self._read(items, self._among(items.c.id, item_ids)):
+                self._stored(items, row["id"], row)
             for row in await self._read(
-                deadlines, or_(deadlines.c.item_id.in_(item_ids), deadlines.c.id.in_(deadline_ids))
+                deadlines,
+                or_(self._among(deadlines.c.item_id, item_ids), self._among(deadlines.c.id, deadline_ids)),
             ):
                 self._keep_deadline(row)
+                self.stored.setdefault(deadlines, set()).add(row["id"])
             parties = _table(ItemPartner)
-            for row in await self._read(parties, parties.c.item_id.in_(item_ids)):
+            for row in await self._read(parties, self._among(parties.c.item_id, item_ids)):
                 self.parties.setdefault(row["item_id"], {})[row["partner_id"]] = row["relation"]
         if ids["delivery_id"]:
-            for row in await self._read(deliveries, deliveries.c.id.in_(ids["delivery_id"])):
-                self._keep(deliveries, row["id"], row)
+            for row in await self._read(deliveries, self._among(deliveries.c.id, ids["delivery_id"])):
+                self._stored(deliveries, row["id"], row)
         if ids["partner_id"]:
             partners, members = _table(Partner), _table(PartnerMember)
-            for row in await self._read(partners, partners.c.id.in_(ids["partner_id"])):
-                self._keep(partners, row["id"], row)
-            for row in await self._read(members, members.c.group_id.in_(ids["partner_id"])):
+            for row in await self._read(partners, self._among(partners.c.id, ids["partner_id"])):
+                self._stored(partners, row["id"], row)
+            for row in await self._read(members, self._among(members.c.group_id, ids["partner_id"])):
                 self.members.setdefault(row["group_id"], set()).add(row["member_id"])
         for model, key in ((Plan, "plan_id"), (Axis, "axis_id"), (Objective, "objective_id")):
             if ids[key]:
                 table = _table(model)
-                for row in await self._read(table, table.c.id.in_(ids[key])):
-                    self._keep(table, row["id"], row)
+                for row in await self._read(table, self._among(table.c.id, ids[key])):
+                    self._stored(table, row["id"], row)
+
+    def _among(self, column: Any, ids: Collection[Any]) -> Any:
+        """`column IN ids`; on PostgreSQL `column = ANY(:ids)`, one array parameter: an IN list is an expanding
+        parameter, rendered again at every execution, and a new statement to plan at each new length."""
+        if _postgresql(self.session):
+            return column == any_(literal(list(ids), postgresql.ARRAY(column.type)))
+        return column.in_(ids)
 
     def _keep(self, table: Table, key: Any, row: Row) -> None:
         self.rows.setdefault(table, {})[key] = row
+
+    def _stored(self, table: Table, key: Any, row: Row) -> None:
+        """A row read from the tables."""
+        self._keep(table, key, row)
+        self.stored.setdefault(table, set()).add(key)
 
     def _keep_deadline(self, row: Row) -> None:
         self._keep(_table(Deadline), row["id"], row)
@@ -195,19 +303,12 @@ class Batch:
             }
         )
 
-    def mark_processed(self, envelope: EventEnvelope) -> None:
-        self.processed.append({"event_id": envelope.id, "stream": self.stream, "stream_seq": self.seq})
-
-    def _upsert(self, table: Table) -> Any:
-        return upsert(self.session.bind.dialect.name, table)
-
     async def write(self) -> None:
         """Write what the batch added and changed (the caller commits)."""
         session = self.session
         for table, keys in self.touched.items():
             if keys:
-                rows = self.rows[table]
-                await session.execute(self._upsert(table), [rows[key] for key in keys])
+                await self._write_rows(table, keys)
         if self.parties_changed:
             parties = _table(ItemPartner)
             await session.execute(delete(parties).where(parties.c.item_id.in_(self.parties_changed)))
@@ -217,7 +318,7 @@ class Batch:
                 for partner, relation in self.parties[item].items()
             ]
             if party_rows:
-                await session.execute(insert(parties), party_rows)
+                await insert_rows(session, parties, party_rows)
         if self.members_changed:
             members = _table(PartnerMember)
             await session.execute(delete(members).where(members.c.group_id.in_(self.members_changed)))
@@ -227,8 +328,21 @@ class Batch:
                 for member in self.members[group]
             ]
             if member_rows:
-                await session.execute(insert(members), member_rows)
+                await insert_rows(session, members, member_rows)
         if self.timeline:
-            await session.execute(insert(_table(TimelineEntry)), self.timeline)
-        if self.processed:
-            await session.execute(insert(_table(ProcessedEvent)), self.processed)
+            await insert_rows(session, _table(TimelineEntry), self.timeline)
+
+    async def _write_rows(self, table: Table, keys: set[Any]) -> None:
+        """Write these rows of the table: an upsert of each (PostgreSQL: an update of those read from the
+        tables, an insert of the new ones)."""
+        rows = self.rows[table]
+        if not _postgresql(self.session):
+            await self.session.execute(upsert("sqlite", table), [rows[key] for key in keys])
+            return
+        stored = self.stored.get(table, set())
+        changed = [rows[key] for key in keys if key in stored]
+        new = [rows[key] for key in keys if key not in stored]
+        if changed:
+            await self.session.execute(update_given(table), columns_of(table, changed))
+        if new:
+            await self.session.execute(insert_given(table), columns_of(table, new))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,13 +30,12 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting.config import ReportingSettings
 from services.reporting.projection import commitments, notifications
-from services.reporting.projection.batch import Batch
-from services.reporting.projection.models import ProcessedEvent, StreamPosition
+from services.reporting.projection.batch import Batch, record_processed
+from services.reporting.projection.models import StreamPosition
 from shared.bus import StreamSpec, ensure_stream
 from shared.calendar import use_calendar
 from shared.clock import Clock
@@ -96,19 +96,14 @@ async def apply_batch(
                 readable.append((seq, EventEnvelope.model_validate_json(body)))
             except ValueError:
                 logger.warning("unreadable event at %s #%d skipped", source.name, seq)
-        ids = [envelope.id for _, envelope in readable]
-        seen = (
-            set(
-                await session.scalars(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(ids)))
-            )
-            if ids
-            else set()
-        )
-        fresh = []
+        # Each event once: the first of the same id in the batch, and none the tables already hold.
+        first: dict[uuid.UUID, tuple[int, EventEnvelope]] = {}
         for seq, envelope in readable:
-            if envelope.id not in seen:
-                seen.add(envelope.id)
-                fresh.append((seq, envelope))
+            first.setdefault(envelope.id, (seq, envelope))
+        new = await record_processed(
+            session, source.name, [(seq, event_id) for event_id, (seq, _) in first.items()]
+        )
+        fresh = [(seq, envelope) for event_id, (seq, envelope) in first.items() if event_id in new]
         batch = Batch(session, source.name)
         await batch.load([envelope for _, envelope in fresh])
         for seq, envelope in fresh:
@@ -125,7 +120,6 @@ async def apply_batch(
                     seq,
                     exc,
                 )
-            batch.mark_processed(envelope)
         await batch.write()
         if ordered:
             position.last_seq = max(position.last_seq, ordered[-1][0])

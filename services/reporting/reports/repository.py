@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Row, Uuid, and_, bindparam, case, exists, func, select, true
+from sqlalchemy import Date, Row, Uuid, and_, bindparam, case, exists, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -39,9 +38,15 @@ def _visible_items(visible: Visible) -> ColumnElement[bool]:
     return exists().where(ItemPartner.item_id == Item.id, ItemPartner.partner_id.in_(list(visible)))
 
 
+def _not_finished() -> ColumnElement[bool]:
+    """The item is not finished. The statuses as one bound parameter each, not as a list: a list is an
+    "expanding" parameter, whose SQL SQLAlchemy renders anew at every execution of a statement built once."""
+    return Item.status.not_in([literal(status) for status in sorted(FINISHED)])
+
+
 def _open_deadline() -> ColumnElement[bool]:
     """A deadline still to be met, of an item not finished."""
-    return and_(Deadline.met_on.is_(None), Deadline.removed.is_(False), Item.status.not_in(FINISHED))
+    return and_(Deadline.met_on.is_(None), Deadline.removed.is_(False), _not_finished())
 
 
 async def partners(session: AsyncSession, visible: Visible) -> Sequence[Partner]:
@@ -84,19 +89,37 @@ def _step_counts() -> Select[Any]:
 
 
 def _response_delays() -> Select[Any]:
-    return select(Item.response_delay_working_days).where(
-        Item.lead_partner_id == _PARTNER,
-        Item.kind == "request",
-        _between(Item.answered_on, _START, _END),
-        Item.response_delay_working_days.is_not(None),
+    """The median and the 90th percentile (nearest rank) of the partner's response delays in the period, worked
+    out by the database: each delay ranked within the n delays by a window function, then the middle one or
+    the mean of the two middle ones (ranks (n + 1) // 2 and (n + 2) // 2), and the one of rank ceil(0.9 n) =
+    (9 n + 9) // 10. One row; NULLs without any delay."""
+    delay = Item.response_delay_working_days
+    ranked = (
+        select(
+            delay.label("delay"),
+            func.row_number().over(order_by=delay).label("rank"),
+            func.count().over().label("n"),
+        )
+        .where(
+            Item.lead_partner_id == _PARTNER,
+            Item.kind == "request",
+            _between(Item.answered_on, _START, _END),
+            delay.is_not(None),
+        )
+        .subquery()
+    )
+    middle = ranked.c.rank.in_(((ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2))
+    return select(
+        func.avg(case((middle, ranked.c.delay))).label("median_delay"),
+        func.max(case((ranked.c.rank == (9 * ranked.c.n + 9) // 10, ranked.c.delay))).label("p90_delay"),
     )
 
 
 def _lateness() -> Select[Any]:
-    """The partner's late requests now, by the party they wait on: how many, and how many very late (their
-    earliest open date before `very_late_before`)."""
+    """The partner's late requests now (an open date passed), in all and by the party they wait on; and those
+    very late (their earliest open date before `very_late_before`), the same way."""
     earliest = (
-        select(Item.id, Item.waiting_on, func.min(Deadline.due_on).label("due_on"))
+        select(Item.waiting_on, func.min(Deadline.due_on).label("due_on"))
         .join(Deadline, Deadline.item_id == Item.id)
         .where(
             Item.lead_partner_id == _PARTNER,
@@ -107,11 +130,16 @@ def _lateness() -> Select[Any]:
         .group_by(Item.id, Item.waiting_on)
         .subquery()
     )
+    very_late = earliest.c.due_on < _VERY_LATE_BEFORE
+    on_partner, on_city = earliest.c.waiting_on == "partner", earliest.c.waiting_on == "city"
     return select(
-        earliest.c.waiting_on,
         func.count().label("late"),
-        _count_if(earliest.c.due_on < _VERY_LATE_BEFORE).label("very_late"),
-    ).group_by(earliest.c.waiting_on)
+        _count_if(on_partner).label("late_on_partner"),
+        _count_if(on_city).label("late_on_city"),
+        _count_if(very_late).label("very_late"),
+        _count_if(and_(very_late, on_partner)).label("very_late_on_partner"),
+        _count_if(and_(very_late, on_city)).label("very_late_on_city"),
+    )
 
 
 def _reminders() -> Select[Any]:
@@ -135,32 +163,36 @@ def _reminders() -> Select[Any]:
     )
 
 
-def _counts() -> Select[Any]:
-    """The partner's name, step counts and reminder counts in one row (none if the partner is unknown)."""
-    steps, reminders = _step_counts().subquery("steps"), _reminders().subquery("reminders")
+def _scorecard() -> Select[Any]:
+    """A partner's whole scorecard in one row, in one statement (none if the partner is unknown): its name,
+    step counts, response delays, lateness and reminder counts, each part an aggregate of one row joined on
+    true."""
+    parts = [
+        part().subquery(name)
+        for name, part in (
+            ("steps", _step_counts),
+            ("delays", _response_delays),
+            ("lateness", _lateness),
+            ("reminders", _reminders),
+        )
+    ]
+    joined: Any = Partner.__table__
+    for part in parts:
+        joined = joined.join(part, true())
     return (
-        select(Partner.name, *steps.c, *reminders.c)
-        .select_from(Partner.__table__.join(steps, true()).join(reminders, true()))
+        select(Partner.name, *(column for part in parts for column in part.c))
+        .select_from(joined)
         .where(Partner.id == _PARTNER)
     )
 
 
-COUNTS = _counts()
-RESPONSE_DELAYS = _response_delays()
-LATENESS = _lateness()
+SCORECARD = _scorecard()
 
 
-@dataclass(frozen=True)
-class ScorecardRows:
-    counts: Row[Any]  # name, the step counts, sent and unreached reminders
-    delays: list[int]
-    lateness: list[Row[Any]]
-
-
-async def scorecard_rows(
+async def scorecard_row(
     session: AsyncSession, partner_id: uuid.UUID, start: date, end: date, today: date, very_late_before: date
-) -> ScorecardRows | None:
-    """The three statements of a partner's scorecard; None when the partner is unknown."""
+) -> Row[Any] | None:
+    """A partner's scorecard figures (`SCORECARD`'s row); None when the partner is unknown."""
     params = {
         "partner_id": partner_id,
         "start": start,
@@ -170,12 +202,7 @@ async def scorecard_rows(
     }
     # On the session's connection: plain rows, without the ORM's work per statement (none is needed here).
     connection = await session.connection()
-    counts = (await connection.execute(COUNTS, params)).first()
-    if counts is None:
-        return None
-    delays = list((await connection.scalars(RESPONSE_DELAYS, params)).all())
-    lateness = list((await connection.execute(LATENESS, params)).all())
-    return ScorecardRows(counts, delays, lateness)
+    return (await connection.execute(SCORECARD, params)).first()
 
 
 async def plan(session: AsyncSession, plan_id: uuid.UUID) -> Plan | None:
@@ -352,7 +379,7 @@ def _next_open_due() -> Any:
             Deadline.item_id == Item.id,
             Deadline.met_on.is_(None),
             Deadline.removed.is_(False),
-            Item.status.not_in(FINISHED),
+            _not_finished(),
         )
         .correlate(Item)
         .scalar_subquery()

@@ -4,8 +4,6 @@ What a partner may not see does not exist for it (404), as in the commitments se
 
 from __future__ import annotations
 
-import math
-import statistics
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -67,23 +65,6 @@ def very_late_before(today: date, working_days: int) -> date:
     return calendar.add_working_days(nth, -(working_days - 1)) if working_days > 1 else nth
 
 
-def nearest_rank(values: list[int], fraction: float) -> int | None:
-    """The value that `fraction` of the values do not exceed (nearest-rank percentile)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(math.ceil(fraction * len(ordered)), 1) - 1]
-
-
-def _late_count(rows: list[Row[Any]], column: str) -> LateCount:
-    by_party = {row.waiting_on: int(getattr(row, column)) for row in rows}
-    return LateCount(
-        total=sum(by_party.values()),
-        waiting_on_partner=by_party.get("partner", 0),
-        waiting_on_city=by_party.get("city", 0),
-    )
-
-
 async def partner_scorecard(
     session: AsyncSession,
     principal: Principal,
@@ -96,7 +77,7 @@ async def partner_scorecard(
     if not principal.may_see_partner(partner_id):
         raise NotFound(PARTNER_NOT_FOUND)
     today = paris_today(clock)
-    rows = await repository.scorecard_rows(
+    row = await repository.scorecard_row(
         session,
         partner_id,
         period.start,
@@ -104,33 +85,40 @@ async def partner_scorecard(
         today,
         very_late_before(today, very_overdue_working_days),
     )
-    if rows is None:
+    if row is None:
         raise NotFound(PARTNER_NOT_FOUND)
-    counts = rows.counts
-    percent = (
-        round(100 * counts.answered_by_deadline / counts.answered_with_deadline, 1)
-        if counts.answered_with_deadline
-        else None
-    )
     return PartnerScorecardRead(
         partner_id=partner_id,
-        partner_name=counts.name,
+        partner_name=row.name,
         period=period,
         as_of=today,
-        requested=counts.requested,
-        acknowledged=counts.acknowledged,
-        answered=counts.answered,
-        answered_within_deadline=counts.answered_by_deadline,
-        answered_within_deadline_percent=percent,
-        median_response_working_days=float(statistics.median(rows.delays)) if rows.delays else None,
-        p90_response_working_days=nearest_rank(rows.delays, 0.9),
-        delivered=counts.delivered,
-        verified=counts.verified,
-        overdue_now=_late_count(rows.lateness, "late"),
-        very_overdue_now=_late_count(rows.lateness, "very_late"),
-        reminders_sent=counts.sent,
-        reminders_unreached=counts.unreached,
+        requested=row.requested,
+        acknowledged=row.acknowledged,
+        answered=row.answered,
+        answered_within_deadline=row.answered_by_deadline,
+        answered_within_deadline_percent=answered_within_deadline_percent(row),
+        median_response_working_days=None if row.median_delay is None else float(row.median_delay),
+        p90_response_working_days=row.p90_delay,
+        delivered=row.delivered,
+        verified=row.verified,
+        overdue_now=LateCount(
+            total=row.late, waiting_on_partner=row.late_on_partner, waiting_on_city=row.late_on_city
+        ),
+        very_overdue_now=LateCount(
+            total=row.very_late,
+            waiting_on_partner=row.very_late_on_partner,
+            waiting_on_city=row.very_late_on_city,
+        ),
+        reminders_sent=row.sent,
+        reminders_unreached=row.unreached,
     )
+
+
+def answered_within_deadline_percent(row: Row[Any]) -> float | None:
+    """The share of the answers with a response date that came by it (%, one decimal); None without any."""
+    with_deadline: int = row.answered_with_deadline
+    by_deadline: int = row.answered_by_deadline
+    return round(100 * by_deadline / with_deadline, 1) if with_deadline else None
 
 
 async def partner_scorecards(
