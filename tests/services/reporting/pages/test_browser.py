@@ -29,6 +29,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -102,6 +103,13 @@ def h1(driver: WebDriver) -> str:
     return str(driver.find_element(By.TAG_NAME, "h1").text)
 
 
+def wait_for_heading(driver: WebDriver, heading: str) -> None:
+    """Wait until the page's h1 reads `heading`; an element of the page being left goes stale: read again."""
+    WebDriverWait(driver, TIMEOUT, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: h1(d) == heading
+    )
+
+
 def serious_violations(driver: WebDriver) -> list[str]:
     """axe-core's serious and critical violations of the page (WCAG 2.0, 2.1 A and AA rules and best
     practices), one line each."""
@@ -123,7 +131,7 @@ def serious_violations(driver: WebDriver) -> list[str]:
 def sign_in(driver: WebDriver, base_url: str, secret: str) -> None:
     """As a person does: the page sends to the form; the key typed, then Enter."""
     driver.get(f"{base_url}{PAGE}")
-    WebDriverWait(driver, TIMEOUT).until(lambda d: h1(d) == "Connexion au tableau de bord")
+    wait_for_heading(driver, "Connexion au tableau de bord")
     assert driver.current_url.endswith("/tableau-de-bord/connexion")
     violations = serious_violations(driver)
     assert not violations, violations
@@ -131,7 +139,7 @@ def sign_in(driver: WebDriver, base_url: str, secret: str) -> None:
     field = driver.find_element(By.ID, "cle")
     field.send_keys(secret)
     field.send_keys(Keys.ENTER)
-    WebDriverWait(driver, TIMEOUT).until(lambda d: h1(d) == "Tableau de bord des engagements")
+    wait_for_heading(driver, "Tableau de bord des engagements")
 
 
 def keep(name: str, content: bytes) -> Path:
@@ -255,11 +263,11 @@ async def test_the_dashboard_in_chromium(
 
                     # A partner's page, followed from the overview, is as accessible; signing out ends there.
                     driver.find_element(By.LINK_TEXT, "Page de Territoire B").click()
-                    WebDriverWait(driver, TIMEOUT).until(lambda d: h1(d) == "Territoire B")
+                    wait_for_heading(driver, "Territoire B")
                     violations = serious_violations(driver)
                     assert not violations, violations
                     driver.find_element(By.XPATH, "//button[text()='Se déconnecter']").click()
-                    WebDriverWait(driver, TIMEOUT).until(lambda d: h1(d) == "Connexion au tableau de bord")
+                    wait_for_heading(driver, "Connexion au tableau de bord")
                     driver.get(f"{base_url}{PAGE}")
                     assert h1(driver) == "Connexion au tableau de bord"
 
