@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
 import httpx
@@ -23,25 +22,10 @@ from shared.db import create_engine
 from shared.health import add_health_routes
 from shared.http_limits import BodySizeLimit
 from shared.problems import install_problem_handlers
+from tests.waiting import wait_until
 
 HOLD_SECONDS = 0.3  # how long a slow request holds its connection: longer than the test's pool timeout
 POOL_TIMEOUT_SECONDS = 0.1
-
-
-async def wait_until(
-    condition: Callable[[], Awaitable[bool] | bool], what: str, timeout: float = 15.0
-) -> None:
-    """Poll until `condition` holds; fail with `what` if it never does (a bound, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        outcome = condition()
-        if asyncio.iscoroutine(outcome):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
