@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from services.commitments.models import Base
 from services.commitments.outbox.models import OutboxMessage
 from tests.french import english_in
+from tests.responses import ok
 from tests.services.commitments.conftest import SeededApp
 
 # --------------------------------------------------------------------------------------------------- the world
@@ -46,11 +47,6 @@ class World:
         return self.app.state.settings.max_body_bytes  # type: ignore[no-any-return]
 
 
-def _ok(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code in (200, 201), response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
 @pytest.fixture(scope="module")
 async def world(seeded_app: SeededApp) -> AsyncIterator[World]:
     """One populated app per database for the whole module; every table emptied afterwards."""
@@ -63,12 +59,12 @@ async def world(seeded_app: SeededApp) -> AsyncIterator[World]:
     world = World(app, admin, dict(seeded_app.ids))
     try:
         ids = world.ids
-        ids["partner_id"] = _ok(
+        ids["partner_id"] = ok(
             await admin.post(
                 "/v1/partners", json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"}
             )
         )["id"]
-        ids["group_id"] = _ok(
+        ids["group_id"] = ok(
             await admin.post(
                 "/v1/partners",
                 json={
@@ -80,13 +76,13 @@ async def world(seeded_app: SeededApp) -> AsyncIterator[World]:
                 },
             )
         )["id"]
-        ids["contact_id"] = _ok(
+        ids["contact_id"] = ok(
             await admin.post(
                 world.url("/v1/partners/{partner_id}/contacts"),
                 json={"last_name": "Martin", "first_name": "Claire", "active_from": "2026-01-01"},
             )
         )["id"]
-        ids["item_id"] = _ok(
+        ids["item_id"] = ok(
             await admin.post(
                 "/v1/items",
                 json={
@@ -98,24 +94,24 @@ async def world(seeded_app: SeededApp) -> AsyncIterator[World]:
                 },
             )
         )["id"]
-        _ok(
+        ok(
             await admin.post(
                 world.url("/v1/items/{item_id}/transitions"),
                 json={"to": "sent", "letter_reference": "SCX/2026-001"},
             )
         )
-        ids["deadline_id"] = _ok(
+        ids["deadline_id"] = ok(
             await admin.post(
                 world.url("/v1/items/{item_id}/deadlines"), json={"kind": "response", "due_on": "2026-04-15"}
             )
         )["id"]
-        ids["proposal_id"] = _ok(
+        ids["proposal_id"] = ok(
             await admin.post(
                 world.url("/v1/deadlines/{deadline_id}/proposals"),
                 json={"proposed_due_on": "2026-05-15", "reason": "Conseil d'administration reporté."},
             )
         )["id"]
-        _ok(
+        ok(
             await admin.post(
                 world.url("/v1/items/{item_id}/journal"), json={"kind": "note", "text": "Réunion."}
             )
@@ -784,7 +780,7 @@ async def test_small_body_streamed_without_length_is_read(world: World) -> None:
     response = await world.admin.post(
         "/v1/partners", content=_streamed(parts), headers={"content-type": "application/json"}
     )
-    assert _ok(response)["name"] == "Streamé"  # chunks joined, even inside a UTF-8 sequence
+    assert ok(response)["name"] == "Streamé"  # chunks joined, even inside a UTF-8 sequence
 
 
 async def test_body_at_the_limit_is_read(world: World) -> None:
@@ -1028,7 +1024,7 @@ async def test_fuzzed_cursor_is_never_a_server_error(world: World, cursor: str, 
 async def test_cursor_after_the_longest_title_gives_the_next_page(world: World) -> None:
     titles = [("\U0001d518" * 299) + suffix for suffix in "ab"]  # 4 UTF-8 bytes each: the longest cursor
     created = [
-        _ok(
+        ok(
             await world.admin.post(
                 "/v1/items",
                 json={
@@ -1044,7 +1040,7 @@ async def test_cursor_after_the_longest_title_gives_the_next_page(world: World) 
     seen: list[str] = []
     params: dict[str, Any] = {"sort": "-title", "limit": 1, "q": "\U0001d518" * 2}
     while len(seen) < 2:
-        page = _ok(await world.admin.get("/v1/items", params=params))
+        page = ok(await world.admin.get("/v1/items", params=params))
         seen += [item["id"] for item in page["items"]]
         params["cursor"] = page["next_cursor"]
     assert seen == created[::-1]
@@ -1116,22 +1112,22 @@ VALID_TEXT = {
 async def test_valid_unicode_is_stored_and_read_back(world: World, label: str) -> None:
     text = VALID_TEXT[label]
     admin, multi = world.admin, f"{text}\n{text}"
-    partner = _ok(
+    partner = ok(
         await admin.post(
             "/v1/partners",
             json={"name": f"{text} {label}", "kind": "association", "aliases": [f"{text} alias {label}"]},
         )
     )
     assert (partner["name"], partner["aliases"]) == (f"{text} {label}", [f"{text} alias {label}"])
-    assert _ok(await admin.get(f"/v1/partners/{partner['id']}"))["name"] == f"{text} {label}"
+    assert ok(await admin.get(f"/v1/partners/{partner['id']}"))["name"] == f"{text} {label}"
 
-    contact = _ok(
+    contact = ok(
         await admin.post(
             f"/v1/partners/{partner['id']}/contacts",
             json={"first_name": text, "last_name": text, "title": text, "email": "zoë@exämple.fr"},
         )
     )
-    read = _ok(await admin.get(f"/v1/contacts/{contact['id']}"))
+    read = ok(await admin.get(f"/v1/contacts/{contact['id']}"))
     assert (read["first_name"], read["last_name"], read["title"], read["email"]) == (
         text,
         text,
@@ -1139,7 +1135,7 @@ async def test_valid_unicode_is_stored_and_read_back(world: World, label: str) -
         "zoë@exämple.fr",
     )
 
-    item = _ok(
+    item = ok(
         await admin.post(
             "/v1/items",
             json={
@@ -1152,57 +1148,55 @@ async def test_valid_unicode_is_stored_and_read_back(world: World, label: str) -
             },
         )
     )
-    _ok(
+    ok(
         await admin.post(
             f"/v1/items/{item['id']}/transitions",
             json={"to": "sent", "letter_reference": text, "comment": multi},
         )
     )
-    read = _ok(await admin.get(f"/v1/items/{item['id']}"))
+    read = ok(await admin.get(f"/v1/items/{item['id']}"))
     assert (read["title"], read["plan_text"], read["tags"], read["letter_reference"]) == (
         text,
         multi,
         [text],
         text,
     )
-    found = _ok(await admin.get("/v1/items", params={"q": text, "limit": 200}))["items"]
+    found = ok(await admin.get("/v1/items", params={"q": text, "limit": 200}))["items"]
     assert item["id"] in [i["id"] for i in found], "searching the exact title finds the item"
 
-    deadline = _ok(
+    deadline = ok(
         await admin.post(
             f"/v1/items/{item['id']}/deadlines",
             json={"kind": "delivery", "due_on": "2026-09-30", "label": text, "original_wording": text},
         )
     )
-    _ok(
+    ok(
         await admin.post(
             f"/v1/deadlines/{deadline['id']}/proposals",
             json={"proposed_due_on": "2026-10-31", "reason": multi},
         )
     )
-    _ok(
+    ok(
         await admin.post(
             f"/v1/items/{item['id']}/journal",
             json={"kind": "progress", "text": multi, "progress_percent": 10},
         )
     )
-    deadlines = _ok(await admin.get(f"/v1/items/{item['id']}/deadlines"))
+    deadlines = ok(await admin.get(f"/v1/items/{item['id']}/deadlines"))
     assert [(d["label"], d["original_wording"]) for d in deadlines] == [(text, text)]
-    assert [p["reason"] for p in _ok(await admin.get(f"/v1/items/{item['id']}/deadline-proposals"))] == [
-        multi
-    ]
-    journal = _ok(await admin.get(f"/v1/items/{item['id']}/journal"))
+    assert [p["reason"] for p in ok(await admin.get(f"/v1/items/{item['id']}/deadline-proposals"))] == [multi]
+    journal = ok(await admin.get(f"/v1/items/{item['id']}/journal"))
     assert {e["text"] for e in journal} == {multi}
 
-    key = _ok(await admin.post("/v1/api-keys", json={"name": text, "role": "reader"}))
-    assert [k["name"] for k in _ok(await admin.get("/v1/api-keys")) if k["id"] == key["id"]] == [text]
+    key = ok(await admin.post("/v1/api-keys", json={"name": text, "role": "reader"}))
+    assert [k["name"] for k in ok(await admin.get("/v1/api-keys")) if k["id"] == key["id"]] == [text]
 
-    patched = _ok(await admin.patch(f"/v1/items/{item['id']}", json={"title": f"{text} (2)"}))
+    patched = ok(await admin.patch(f"/v1/items/{item['id']}", json={"title": f"{text} (2)"}))
     assert patched["title"] == f"{text} (2)"
 
 
 async def test_valid_contact_patch_is_stored_and_read_back(world: World) -> None:
-    contact = _ok(
+    contact = ok(
         await world.admin.post(world.url("/v1/partners/{partner_id}/contacts"), json={"last_name": "Petit"})
     )
     change = {
@@ -1214,7 +1208,7 @@ async def test_valid_contact_patch_is_stored_and_read_back(world: World) -> None
     }
     response = await world.admin.patch(f"/v1/contacts/{contact['id']}", json=change)
     assert response.status_code == 200, response.text
-    read = _ok(await world.admin.get(f"/v1/contacts/{contact['id']}"))
+    read = ok(await world.admin.get(f"/v1/contacts/{contact['id']}"))
     assert {key: read[key] for key in change} == change
 
 
@@ -1246,7 +1240,7 @@ async def test_longest_accepted_value_is_stored_or_refused_cleanly(
     world: World, method: str, path: str, body: dict[str, Any], field_name: str
 ) -> None:
     if "{draft_item_id}" in path:
-        world.ids["draft_item_id"] = _ok(
+        world.ids["draft_item_id"] = ok(
             await world.admin.post("/v1/items", json=_body(world, ENDPOINTS["items.create"]))
         )["id"]
     before = await row_counts(world.app)

@@ -21,6 +21,7 @@ from services.commitments.models import Base
 from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
 from tests.api_fuzzing import ThreadedServer, call_and_validate, schema_of, skip_sqlite_unless_asked
+from tests.responses import ok
 from tests.services.commitments.factories import create_plan_axis_objective
 
 
@@ -29,11 +30,6 @@ class Served:
     server: ThreadedServer
     secrets: dict[str, str]  # role -> key
     ids: dict[str, list[str]]  # path parameter -> existing ids
-
-
-def _ok(response: httpx.Response) -> dict[str, str]:
-    assert response.status_code in (200, 201), response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 def _seed(server: ThreadedServer, clock: FixedClock) -> Served:
@@ -53,10 +49,10 @@ def _seed(server: ThreadedServer, clock: FixedClock) -> Served:
 
     secrets, spare_key, objective_id, plan_id = server.call(keys())
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secrets['admin']}"}) as admin:
-        partner = _ok(
+        partner = ok(
             admin.post("/v1/partners", json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"})
         )
-        group = _ok(
+        group = ok(
             admin.post(
                 "/v1/partners",
                 json={
@@ -68,13 +64,13 @@ def _seed(server: ThreadedServer, clock: FixedClock) -> Served:
                 },
             )
         )
-        contact = _ok(
+        contact = ok(
             admin.post(
                 f"/v1/partners/{partner['id']}/contacts",
                 json={"last_name": "Martin", "first_name": "Claire", "email": "claire.martin@example.org"},
             )
         )
-        request = _ok(
+        request = ok(
             admin.post(
                 "/v1/items",
                 json={
@@ -86,7 +82,7 @@ def _seed(server: ThreadedServer, clock: FixedClock) -> Served:
                 },
             )
         )
-        commitment = _ok(
+        commitment = ok(
             admin.post(
                 "/v1/items",
                 json={
@@ -97,27 +93,27 @@ def _seed(server: ThreadedServer, clock: FixedClock) -> Served:
                 },
             )
         )
-        _ok(
+        ok(
             admin.post(
                 f"/v1/items/{request['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/1"}
             )
         )
-        deadline = _ok(
+        deadline = ok(
             admin.post(
                 f"/v1/items/{request['id']}/deadlines", json={"kind": "response", "due_on": "2026-04-15"}
             )
         )
-        proposal = _ok(
+        proposal = ok(
             admin.post(
                 f"/v1/deadlines/{deadline['id']}/proposals",
                 json={"proposed_due_on": "2026-05-15", "reason": "Conseil d'administration reporté."},
             )
         )
-        secrets["partner"] = _ok(
+        secrets["partner"] = ok(
             admin.post("/v1/api-keys", json={"name": "HSH", "role": "partner", "partner_id": partner["id"]})
         )["secret"]
-        plan = _ok(admin.get(f"/v1/items/{request['id']}"))["plan_id"]
-        axis = _ok(admin.get(f"/v1/plans/{plan}"))["axes"][0]["id"]
+        plan = ok(admin.get(f"/v1/items/{request['id']}"))["plan_id"]
+        axis = ok(admin.get(f"/v1/plans/{plan}"))["axes"][0]["id"]
     return Served(
         server,
         secrets,

@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
 from services.commitments.models import Base
+from tests.responses import ok
 from tests.services.commitments.conftest import SeededApp
 
 OWNERS = ("A", "G", "B")
@@ -67,14 +68,9 @@ class World:
         }
 
 
-def _ok(response: httpx.Response) -> dict[str, Any]:
-    assert response.status_code in (200, 201), response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
 async def _new_item(world: World, owner: str) -> str:
     """A request to `owner`, sent (so that the partner may acknowledge it)."""
-    item = _ok(
+    item = ok(
         await world.admin.post(
             "/v1/items",
             json={
@@ -86,7 +82,7 @@ async def _new_item(world: World, owner: str) -> str:
             },
         )
     )
-    _ok(
+    ok(
         await world.admin.post(
             f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "SCX/2026-001"}
         )
@@ -106,12 +102,12 @@ async def _populate(world: World) -> None:
                 member_ids=[world.ids["A"]["partner_id"]],
                 scope_plan_id=world.plan_id,
             )
-        world.ids[owner] = {"partner_id": (_ok(await admin.post("/v1/partners", json=body)))["id"]}
+        world.ids[owner] = {"partner_id": (ok(await admin.post("/v1/partners", json=body)))["id"]}
     for owner in OWNERS:
         ids = world.ids[owner]
         ids["item_id"] = await _new_item(world, owner)
         ids["contact_id"] = (
-            _ok(
+            ok(
                 await admin.post(
                     f"/v1/partners/{ids['partner_id']}/contacts",
                     json={"last_name": f"Contact {owner}", "email": f"contact.{owner.lower()}@example.org"},
@@ -119,14 +115,14 @@ async def _populate(world: World) -> None:
             )
         )["id"]
         ids["deadline_id"] = (
-            _ok(
+            ok(
                 await admin.post(
                     f"/v1/items/{ids['item_id']}/deadlines", json={"kind": "response", "due_on": "2026-04-15"}
                 )
             )
         )["id"]
         ids["proposal_id"] = (
-            _ok(
+            ok(
                 await admin.post(
                     f"/v1/deadlines/{ids['deadline_id']}/proposals",
                     json={"proposed_due_on": "2026-05-15", "reason": f"Conseil de {owner} reporté."},
@@ -134,7 +130,7 @@ async def _populate(world: World) -> None:
             )
         )["id"]
         ids["journal_id"] = (
-            _ok(
+            ok(
                 await admin.post(
                     f"/v1/items/{ids['item_id']}/journal",
                     json={"kind": "note", "text": f"Réunion avec {owner}."},
@@ -145,14 +141,14 @@ async def _populate(world: World) -> None:
         body = {"name": f"clé {role}", "role": role.split("_")[0]}
         if role in PARTNERS:
             body["partner_id"] = world.ids[role[-1].upper()]["partner_id"]
-        secret = (_ok(await admin.post("/v1/api-keys", json=body)))["secret"]
+        secret = (ok(await admin.post("/v1/api-keys", json=body)))["secret"]
         world.clients[role] = _client(world.app, secret)
         if role == "service":
             world.clients["acting_a"] = _client(
                 world.app, secret, acting_contact=world.ids["A"]["contact_id"]
             )
-    revoked = _ok(await admin.post("/v1/api-keys", json={"name": "révoquée", "role": "admin"}))
-    _ok(await admin.post(f"/v1/api-keys/{revoked['id']}/revoke"))
+    revoked = ok(await admin.post("/v1/api-keys", json={"name": "révoquée", "role": "admin"}))
+    ok(await admin.post(f"/v1/api-keys/{revoked['id']}/revoke"))
     world.revoked_secret = revoked["secret"]
 
 
@@ -212,12 +208,12 @@ class Route:
 
 
 async def _fresh_key(world: World, owner: str) -> dict[str, str]:
-    key = _ok(await world.admin.post("/v1/api-keys", json={"name": "à révoquer", "role": "reader"}))
+    key = ok(await world.admin.post("/v1/api-keys", json={"name": "à révoquer", "role": "reader"}))
     return {"key_id": key["id"]}
 
 
 async def _fresh_contact(world: World, owner: str) -> dict[str, str]:
-    contact = _ok(
+    contact = ok(
         await world.admin.post(
             f"/v1/partners/{world.ids[owner]['partner_id']}/contacts", json={"last_name": "Éphémère"}
         )
@@ -230,7 +226,7 @@ async def _fresh_sent_item(world: World, owner: str) -> dict[str, str]:
 
 
 async def _fresh_proposal(world: World, owner: str) -> dict[str, str]:
-    proposal = _ok(
+    proposal = ok(
         await world.admin.post(
             f"/v1/deadlines/{world.ids[owner]['deadline_id']}/proposals",
             json={"proposed_due_on": "2026-06-01", "reason": "Report."},
@@ -904,7 +900,7 @@ class MatrixWorld:
     async def new_item(self, kind: str, relation: str, status: str) -> dict[str, str]:
         """An item with P in this relation to it, walked to `status`, with a deadline and a pending proposal."""
         admin = self.world.admin
-        item = _ok(
+        item = ok(
             await admin.post(
                 "/v1/items",
                 json={
@@ -918,14 +914,14 @@ class MatrixWorld:
         )
         for step in WALKS[(kind, status)]:
             body = {"to": step, "letter_reference": "SCX/2026-1"} if step == "sent" else {"to": step}
-            _ok(await admin.post(f"/v1/items/{item['id']}/transitions", json=body))
-        deadline = _ok(
+            ok(await admin.post(f"/v1/items/{item['id']}/transitions", json=body))
+        deadline = ok(
             await admin.post(
                 f"/v1/items/{item['id']}/deadlines",
                 json={"kind": "response" if kind == REQUEST else "delivery", "due_on": "2026-04-15"},
             )
         )
-        proposal = _ok(
+        proposal = ok(
             await admin.post(
                 f"/v1/deadlines/{deadline['id']}/proposals",
                 json={"proposed_due_on": "2026-05-15", "reason": "Conseil reporté."},
@@ -951,12 +947,12 @@ async def matrix(world: World) -> MatrixWorld:
     admin = world.admin
     partners = {}
     for name in ("P", "Q"):
-        partners[name] = _ok(
+        partners[name] = ok(
             await admin.post(
                 "/v1/partners", json={"name": f"Partenaire {name} de la matrice", "kind": "association"}
             )
         )["id"]
-    partners["GP"] = _ok(
+    partners["GP"] = ok(
         await admin.post(
             "/v1/partners",
             json={
@@ -968,18 +964,18 @@ async def matrix(world: World) -> MatrixWorld:
             },
         )
     )["id"]
-    contact_id = _ok(
+    contact_id = ok(
         await admin.post(
             f"/v1/partners/{partners['P']}/contacts",
             json={"first_name": "Paule", "last_name": "Liaison", "email": "paule@example.org"},
         )
     )["id"]
-    key = _ok(
+    key = ok(
         await admin.post(
             "/v1/api-keys", json={"name": "clé P", "role": "partner", "partner_id": partners["P"]}
         )
     )
-    service_key = _ok(await admin.post("/v1/api-keys", json={"name": "notifications", "role": "service"}))
+    service_key = ok(await admin.post("/v1/api-keys", json={"name": "notifications", "role": "service"}))
     clients = {
         "admin": admin,
         "city": world.clients["city"],
@@ -1103,8 +1099,8 @@ async def test_allowed_transitions_are_the_callers_own(matrix: MatrixWorld, call
                 assert_problem(response, 404, what)
                 continue
             expected = expected_transitions(kind, status, caller, relation)
-            assert _ok(response)["allowed_transitions"] == expected, what
-            listed = _ok(
+            assert ok(response)["allowed_transitions"] == expected, what
+            listed = ok(
                 await client.get("/v1/items", params={"q": f"{kind} {relation} {status}", "limit": 200})
             )
             shown = {i["id"]: i["allowed_transitions"] for i in listed["items"]}
@@ -1138,15 +1134,15 @@ async def test_the_acting_contact_is_named_in_history_and_journal(matrix: Matrix
     """The service key acting for P's contact acts as P, and what it does is signed by that contact."""
     ids = await matrix.new_item(REQUEST, "lead", "sent")
     acting = matrix.clients["acting"]
-    _ok(
+    ok(
         await acting.post(
             f"/v1/items/{ids['item_id']}/transitions", json={"to": "accepted", "comment": "Accord du bureau."}
         )
     )
-    history = _ok(await matrix.world.admin.get(f"/v1/items/{ids['item_id']}/history"))
+    history = ok(await matrix.world.admin.get(f"/v1/items/{ids['item_id']}/history"))
     last = [h for h in history if h["action"] == "transition"][-1]
     assert (last["actor_kind"], last["actor_id"]) == ("contact", matrix.contact_id)
-    journal = _ok(await matrix.world.admin.get(f"/v1/items/{ids['item_id']}/journal"))
+    journal = ok(await matrix.world.admin.get(f"/v1/items/{ids['item_id']}/journal"))
     assert [(e["kind"], e["author"]["kind"], e["author"]["id"], e["author"]["name"]) for e in journal] == [
         ("response", "contact", matrix.contact_id, "Paule Liaison")
     ]

@@ -24,6 +24,7 @@ from services.notifications.models import Base
 from shared.auth import SYSTEM, Role
 from shared.clock import FixedClock
 from tests.api_fuzzing import ThreadedServer, call_and_validate, schema_of, skip_sqlite_unless_asked
+from tests.responses import ok
 
 
 @dataclass
@@ -31,11 +32,6 @@ class Served:
     server: ThreadedServer
     secrets: dict[str, str]  # role -> key
     ids: dict[str, list[str]]  # path parameter -> existing ids
-
-
-def _ok(response: httpx.Response) -> dict[str, str]:
-    assert response.status_code in (200, 201), response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 def _empty(server: ThreadedServer, base: type) -> None:
@@ -83,16 +79,16 @@ def served(
         with httpx.Client(
             base_url=commitments.url, headers={"Authorization": f"Bearer {secrets['admin']}"}
         ) as admin:
-            partner = _ok(
+            partner = ok(
                 admin.post("/v1/partners", json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social"})
             )
-            contact = _ok(
+            contact = ok(
                 admin.post(
                     f"/v1/partners/{partner['id']}/contacts",
                     json={"last_name": "Martin", "email": "claire.martin@example.org"},
                 )
             )
-            secrets["partner"] = _ok(
+            secrets["partner"] = ok(
                 admin.post(
                     "/v1/api-keys", json={"name": "HSH", "role": "partner", "partner_id": partner["id"]}
                 )
@@ -118,7 +114,7 @@ def served(
                     with httpx.Client(
                         base_url=server.url, headers={"Authorization": f"Bearer {secrets['admin']}"}
                     ) as admin:
-                        webhook = _ok(
+                        webhook = ok(
                             admin.post(
                                 "/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "event_types": ["*"]}
                             )
@@ -127,7 +123,7 @@ def served(
                         base_url=server.url, headers={"Authorization": f"Bearer {secrets['partner']}"}
                     )
                     with partner_client:
-                        _ok(partner_client.get("/v1/deliveries"))  # the partner key is honoured here
+                        ok(partner_client.get("/v1/deliveries"))  # the partner key is honoured here
                     yield Served(
                         server, secrets, {"contact_id": [contact["id"]], "webhook_id": [webhook["id"]]}
                     )

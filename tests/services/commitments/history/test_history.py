@@ -12,19 +12,15 @@ from services.commitments.history import repository
 from services.commitments.history.models import AuditEntry
 from services.commitments.history.service import diff, item_history, record_change, redact_entity
 from shared.auth import SYSTEM, Principal, Role
-
-
-def _ok(response):
-    assert response.status_code in (200, 201), response.text
-    return response.json()
+from tests.responses import ok
 
 
 async def _key_id(client) -> str:
-    return _ok(await client.get("/v1/auth/whoami"))["key_id"]
+    return ok(await client.get("/v1/auth/whoami"))["key_id"]
 
 
 async def _draft(admin, make_objective, lead, title="Centre commercial"):
-    return _ok(
+    return ok(
         await admin.post(
             "/v1/items",
             json={
@@ -75,29 +71,27 @@ async def test_every_change_to_an_item_is_recorded_with_its_actor_and_values(
     created_at = clock.now()
     item = await _draft(admin, make_objective, lead)
     clock.advance(timedelta(hours=1))
-    _ok(
+    ok(
         await city.patch(
             f"/v1/items/{item['id']}", json={"title": "Centre commercial des Blagis", "budget": "200000.00"}
         )
     )
     clock.advance(timedelta(hours=1))
-    deadline = _ok(
+    deadline = ok(
         await city.post(
             f"/v1/items/{item['id']}/deadlines", json={"kind": "response", "due_on": "2026-04-01"}
         )
     )
-    _ok(
+    ok(
         await city.patch(
             f"/v1/deadlines/{deadline['id']}", json={"due_on": "2026-04-15", "reason": "Conseil"}
         )
     )
-    _ok(
-        await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "L1"})
-    )
+    ok(await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "L1"}))
     clock.advance(timedelta(hours=1))
-    entry = _ok(await partner.post(f"/v1/items/{item['id']}/journal", json={"kind": "note", "text": "Reçu."}))
+    entry = ok(await partner.post(f"/v1/items/{item['id']}/journal", json={"kind": "note", "text": "Reçu."}))
 
-    history = _ok(await admin.get(f"/v1/items/{item['id']}/history"))
+    history = ok(await admin.get(f"/v1/items/{item['id']}/history"))
     assert [(h["entity_type"], h["action"], h["actor_kind"], h["actor_id"]) for h in history] == [
         ("item", "created", "api_key", admin_key),
         ("item", "updated", "api_key", city_key),
@@ -128,21 +122,21 @@ async def test_a_change_that_changes_nothing_or_is_refused_records_nothing(
     admin, make_objective, make_partner
 ):
     item = await _draft(admin, make_objective, await make_partner("Bailleur"))
-    deadline = _ok(
+    deadline = ok(
         await admin.post(
             f"/v1/items/{item['id']}/deadlines", json={"kind": "response", "due_on": "2026-04-01"}
         )
     )
-    before = _ok(await admin.get(f"/v1/items/{item['id']}/history"))
-    _ok(await admin.patch(f"/v1/items/{item['id']}", json={"title": item["title"]}))
-    _ok(await admin.patch(f"/v1/deadlines/{deadline['id']}", json={"due_on": "2026-04-01"}))
+    before = ok(await admin.get(f"/v1/items/{item['id']}/history"))
+    ok(await admin.patch(f"/v1/items/{item['id']}", json={"title": item["title"]}))
+    ok(await admin.patch(f"/v1/deadlines/{deadline['id']}", json={"due_on": "2026-04-01"}))
     refused = await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "accepted"})
     assert refused.status_code == 409
     without_reason = await admin.patch(f"/v1/deadlines/{deadline['id']}", json={"due_on": "2026-04-15"})
     assert without_reason.status_code == 422 and "motif" in without_reason.json()["detail"]
     unsent = await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent"})
     assert unsent.status_code == 422
-    assert _ok(await admin.get(f"/v1/items/{item['id']}/history")) == before
+    assert ok(await admin.get(f"/v1/items/{item['id']}/history")) == before
 
 
 async def test_a_partner_reads_the_history_of_its_own_items_only(
@@ -152,7 +146,7 @@ async def test_a_partner_reads_the_history_of_its_own_items_only(
     item = await _draft(admin, make_objective, lead)
     own = client_for(await make_key(Role.PARTNER, partner_id=lead))
     stranger = client_for(await make_key(Role.PARTNER, partner_id=other))
-    assert _ok(await own.get(f"/v1/items/{item['id']}/history")) == _ok(
+    assert ok(await own.get(f"/v1/items/{item['id']}/history")) == ok(
         await admin.get(f"/v1/items/{item['id']}/history")
     )
     hidden = await stranger.get(f"/v1/items/{item['id']}/history")
@@ -223,20 +217,20 @@ async def test_item_history_gathers_the_item_and_its_parts_oldest_first(app, clo
 
 async def test_erasure_blanks_the_recorded_values_of_that_object_only(app, admin, make_partner, clock):
     partner = await make_partner("Bailleur")
-    contact = _ok(
+    contact = ok(
         await admin.post(
             f"/v1/partners/{partner}/contacts",
             json={"first_name": "Claire", "last_name": "Martin", "email": "c@example.org"},
         )
     )
-    other = _ok(
+    other = ok(
         await admin.post(
             f"/v1/partners/{partner}/contacts",
             json={"first_name": "Paul", "last_name": "Petit", "email": "p@example.org"},
         )
     )
-    _ok(await admin.patch(f"/v1/contacts/{contact['id']}", json={"last_name": "Martin-Roux"}))
-    _ok(await admin.post(f"/v1/contacts/{contact['id']}/erasure"))
+    ok(await admin.patch(f"/v1/contacts/{contact['id']}", json={"last_name": "Martin-Roux"}))
+    ok(await admin.post(f"/v1/contacts/{contact['id']}/erasure"))
     async with app.state.sessionmaker() as session:
         erased = await repository.list_for_entity(session, "contact", uuid.UUID(contact["id"]))
         kept = await repository.list_for_entity(session, "contact", uuid.UUID(other["id"]))

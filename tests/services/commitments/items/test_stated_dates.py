@@ -7,16 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.responses import ok
+
 TODAY, TOMORROW = "2026-03-02", "2026-03-03"  # the clock fixture: Monday 2 March 2026, 10:00 in Paris
 
 
-def _ok(response):
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
 async def _request(admin, make_objective, make_partner, sent_on: str | None = "2026-02-16"):
-    item = _ok(
+    item = ok(
         await admin.post(
             "/v1/items",
             json={
@@ -29,7 +26,7 @@ async def _request(admin, make_objective, make_partner, sent_on: str | None = "2
         )
     )
     if sent_on:
-        _ok(
+        ok(
             await admin.post(
                 f"/v1/items/{item['id']}/transitions",
                 json={"to": "sent", "letter_reference": "L1", "on": sent_on},
@@ -40,7 +37,7 @@ async def _request(admin, make_objective, make_partner, sent_on: str | None = "2
 
 async def _state(admin, item_id):
     paths = ("", "/history", "/journal", "/deadlines", "/deadline-proposals")
-    return [_ok(await admin.get(f"/v1/items/{item_id}{path}")) for path in paths]
+    return [ok(await admin.get(f"/v1/items/{item_id}{path}")) for path in paths]
 
 
 async def _refused(admin, item_id, path, body, field, method="POST"):
@@ -73,13 +70,13 @@ async def test_a_transition_dated_in_the_future_or_before_sending_is_refused(
 async def test_dates_that_hold(admin, make_objective, make_partner):
     # A letter sent long before the plan was put in the tool is recorded as such.
     item = await _request(admin, make_objective, make_partner, sent_on="2021-06-01")
-    assert _ok(await admin.get(f"/v1/items/{item}"))["sent_on"] == "2021-06-01"
-    _ok(await admin.post(f"/v1/items/{item}/transitions", json={"to": "acknowledged", "on": "2021-06-01"}))
-    accepted = _ok(await admin.post(f"/v1/items/{item}/transitions", json={"to": "accepted", "on": TODAY}))
+    assert ok(await admin.get(f"/v1/items/{item}"))["sent_on"] == "2021-06-01"
+    ok(await admin.post(f"/v1/items/{item}/transitions", json={"to": "acknowledged", "on": "2021-06-01"}))
+    accepted = ok(await admin.post(f"/v1/items/{item}/transitions", json={"to": "accepted", "on": TODAY}))
     assert accepted["status"] == "accepted"
     # A note may precede the letter (a meeting that prepared it); an answer may not.
     for kind, on in (("note", "2021-05-20"), ("response", TODAY)):
-        _ok(
+        ok(
             await admin.post(
                 f"/v1/items/{item}/journal", json={"kind": kind, "text": "Réunion.", "occurred_on": on}
             )
@@ -98,7 +95,7 @@ async def test_sending_in_the_future_is_refused(admin, make_objective, make_part
 
 
 async def test_a_commitment_done_tomorrow_is_refused(admin, make_objective):
-    item = _ok(
+    item = ok(
         await admin.post(
             "/v1/items",
             json={
@@ -132,7 +129,7 @@ async def test_a_milestone_met_tomorrow_and_a_date_proposed_for_today_are_refuse
     admin, make_objective, make_partner
 ):
     item = await _request(admin, make_objective, make_partner)
-    milestone = _ok(
+    milestone = ok(
         await admin.post(
             f"/v1/items/{item}/deadlines",
             json={"kind": "milestone", "due_on": "2026-03-31", "label": "Comité"},
@@ -140,7 +137,7 @@ async def test_a_milestone_met_tomorrow_and_a_date_proposed_for_today_are_refuse
     )
     await _refused(admin, item, f"/v1/deadlines/{milestone['id']}", {"met_on": TOMORROW}, "met_on", "PATCH")
     assert (
-        _ok(await admin.patch(f"/v1/deadlines/{milestone['id']}", json={"met_on": TODAY}))["met_on"] == TODAY
+        ok(await admin.patch(f"/v1/deadlines/{milestone['id']}", json={"met_on": TODAY}))["met_on"] == TODAY
     )
     for day in ("2026-03-01", TODAY):
         await _refused(
@@ -150,7 +147,7 @@ async def test_a_milestone_met_tomorrow_and_a_date_proposed_for_today_are_refuse
             {"proposed_due_on": day, "reason": "Report."},
             "proposed_due_on",
         )
-    _ok(
+    ok(
         await admin.post(
             f"/v1/deadlines/{milestone['id']}/proposals",
             json={"proposed_due_on": TOMORROW, "reason": "Report."},
@@ -162,7 +159,7 @@ async def test_today_is_the_paris_date(admin, make_objective, make_partner, cloc
     """At 23:30 UTC on 2 March it is already 3 March in Paris: an answer dated 3 March is not in the future."""
     item = await _request(admin, make_objective, make_partner)
     clock.instant = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)
-    _ok(await admin.post(f"/v1/items/{item}/transitions", json={"to": "accepted", "on": TOMORROW}))
+    ok(await admin.post(f"/v1/items/{item}/transitions", json={"to": "accepted", "on": TOMORROW}))
     await _refused(
         admin,
         item,

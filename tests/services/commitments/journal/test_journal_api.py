@@ -7,15 +7,11 @@ import uuid
 
 from services.commitments.journal.models import JournalEntry
 from shared.auth import Role
-
-
-def _ok(response):
-    assert response.status_code in (200, 201), response.text
-    return response.json()
+from tests.responses import ok
 
 
 async def _sent_request(admin, make_objective, lead, associated=()):
-    item = _ok(
+    item = ok(
         await admin.post(
             "/v1/items",
             json={
@@ -28,38 +24,36 @@ async def _sent_request(admin, make_objective, lead, associated=()):
             },
         )
     )
-    _ok(
-        await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "L1"})
-    )
+    ok(await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "L1"}))
     return item["id"]
 
 
 async def test_the_author_is_the_calling_key(admin, make_objective, make_partner):
     item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
-    entry = _ok(
+    entry = ok(
         await admin.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Visite du site."})
     )
     assert entry["author"]["kind"] == "api_key" and entry["author"]["role"] == "admin"
     assert entry["author"]["name"] == entry["author_name"] == "test admin"
-    assert _ok(await admin.get(f"/v1/items/{item}/journal")) == [entry]
+    assert ok(await admin.get(f"/v1/items/{item}/journal")) == [entry]
 
 
 async def test_a_name_in_the_body_is_refused_and_writes_nothing(admin, make_objective, make_partner):
     item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
-    history = _ok(await admin.get(f"/v1/items/{item}/history"))
+    history = ok(await admin.get(f"/v1/items/{item}/history"))
     response = await admin.post(
         f"/v1/items/{item}/journal",
         json={"kind": "note", "text": "Signé par le maire.", "author_name": "Le maire"},
     )
     assert response.status_code == 422 and "author_name" in response.json()["detail"]
-    assert _ok(await admin.get(f"/v1/items/{item}/journal")) == []
-    assert _ok(await admin.get(f"/v1/items/{item}/history")) == history
+    assert ok(await admin.get(f"/v1/items/{item}/journal")) == []
+    assert ok(await admin.get(f"/v1/items/{item}/history")) == history
 
 
 async def test_a_stored_name_is_never_shown_the_caller_is(app, admin, make_objective, make_partner, clock):
     """Entries written before authors came from the caller may carry a free-text name: the key's is shown."""
     item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
-    key_id = _ok(await admin.get("/v1/auth/whoami"))["key_id"]
+    key_id = ok(await admin.get("/v1/auth/whoami"))["key_id"]
     async with app.state.sessionmaker() as session, session.begin():
         session.add(
             JournalEntry(
@@ -73,7 +67,7 @@ async def test_a_stored_name_is_never_shown_the_caller_is(app, admin, make_objec
                 created_at=clock.now(),
             )
         )
-    [entry] = _ok(await admin.get(f"/v1/items/{item}/journal"))
+    [entry] = ok(await admin.get(f"/v1/items/{item}/journal"))
     assert (entry["author_name"], entry["author"]["name"], entry["author"]["id"]) == (
         "test admin",
         "test admin",
@@ -86,7 +80,7 @@ async def test_the_acting_contact_is_the_author_until_erased(
 ):
     lead = await make_partner("Bailleur")
     item = await _sent_request(admin, make_objective, lead)
-    contact = _ok(
+    contact = ok(
         await admin.post(
             f"/v1/partners/{lead}/contacts",
             json={"first_name": "Claire", "last_name": "Martin", "email": "c@example.org"},
@@ -94,7 +88,7 @@ async def test_the_acting_contact_is_the_author_until_erased(
     )
     acting = client_for(await make_key(Role.SERVICE))
     acting.headers["X-Acting-Contact"] = contact["id"]
-    entry = _ok(
+    entry = ok(
         await acting.post(f"/v1/items/{item}/journal", json={"kind": "progress", "text": "Devis reçus."})
     )
     assert entry["author"] == {
@@ -105,8 +99,8 @@ async def test_the_acting_contact_is_the_author_until_erased(
         "partner_id": str(lead),
     }
     assert entry["actor_kind"] == "contact"
-    _ok(await admin.post(f"/v1/contacts/{contact['id']}/erasure"))
-    [erased] = _ok(await admin.get(f"/v1/items/{item}/journal"))
+    ok(await admin.post(f"/v1/contacts/{contact['id']}/erasure"))
+    [erased] = ok(await admin.get(f"/v1/items/{item}/journal"))
     assert (
         "Martin" not in str(erased) and erased["author"]["name"] == erased["author_name"] == "Contact effacé"
     )
@@ -119,25 +113,23 @@ async def test_a_partner_sees_other_organisations_authors_by_role_only(
     item = await _sent_request(admin, make_objective, lead, [associated])
     lead_key = client_for(await make_key(Role.PARTNER, partner_id=lead))
     associated_key = client_for(await make_key(Role.PARTNER, partner_id=associated))
-    _ok(await admin.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Relance faite."}))
-    _ok(await lead_key.post(f"/v1/items/{item}/journal", json={"kind": "response", "text": "Accord."}))
-    _ok(
-        await associated_key.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Nous suivons."})
-    )
+    ok(await admin.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Relance faite."}))
+    ok(await lead_key.post(f"/v1/items/{item}/journal", json={"kind": "response", "text": "Accord."}))
+    ok(await associated_key.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Nous suivons."}))
 
     def authors(journal):
         return [(e["text"], e["author"]["kind"], e["author"]["role"], e["author"]["name"]) for e in journal]
 
-    assert authors(_ok(await associated_key.get(f"/v1/items/{item}/journal"))) == [
+    assert authors(ok(await associated_key.get(f"/v1/items/{item}/journal"))) == [
         ("Relance faite.", "api_key", "admin", None),
         ("Accord.", "api_key", "partner", None),
         ("Nous suivons.", "api_key", "partner", "test partner"),
     ]
-    assert authors(_ok(await lead_key.get(f"/v1/items/{item}/journal"))) == [
+    assert authors(ok(await lead_key.get(f"/v1/items/{item}/journal"))) == [
         ("Relance faite.", "api_key", "admin", None),
         ("Accord.", "api_key", "partner", "test partner"),
         ("Nous suivons.", "api_key", "partner", None),
     ]
-    assert [e["author"]["name"] for e in _ok(await admin.get(f"/v1/items/{item}/journal"))] == [
+    assert [e["author"]["name"] for e in ok(await admin.get(f"/v1/items/{item}/journal"))] == [
         "test admin"
     ] + ["test partner"] * 2

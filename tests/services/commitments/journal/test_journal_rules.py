@@ -12,15 +12,11 @@ from sqlalchemy import select
 
 from services.commitments.outbox.models import OutboxMessage
 from shared.auth import Role
-
-
-def _ok(response):
-    assert response.status_code in (200, 201), response.text
-    return response.json()
+from tests.responses import ok
 
 
 async def _sent_request(admin, make_objective, lead, associated=()):
-    item = _ok(
+    item = ok(
         await admin.post(
             "/v1/items",
             json={
@@ -33,7 +29,7 @@ async def _sent_request(admin, make_objective, lead, associated=()):
             },
         )
     )
-    _ok(
+    ok(
         await admin.post(
             f"/v1/items/{item['id']}/transitions",
             json={"to": "sent", "letter_reference": "L1", "on": "2026-02-23"},
@@ -48,7 +44,7 @@ async def test_a_progress_with_its_percentage_sets_the_items_and_is_audited_and_
     lead = await make_partner("Bailleur")
     item = await _sent_request(admin, make_objective, lead)
     partner = client_for(await make_key(Role.PARTNER, partner_id=lead))
-    entry = _ok(
+    entry = ok(
         await partner.post(
             f"/v1/items/{item}/journal",
             json={
@@ -60,14 +56,14 @@ async def test_a_progress_with_its_percentage_sets_the_items_and_is_audited_and_
         )
     )
     assert (entry["occurred_on"], entry["progress_percent"]) == ("2026-03-02", 40)  # today, in Paris
-    assert _ok(await admin.get(f"/v1/items/{item}"))["progress_percent"] == 40
-    _ok(
+    assert ok(await admin.get(f"/v1/items/{item}"))["progress_percent"] == 40
+    ok(
         await partner.post(
             f"/v1/items/{item}/journal", json={"kind": "progress", "text": "Peinture en cours."}
         )
     )
-    assert _ok(await admin.get(f"/v1/items/{item}"))["progress_percent"] == 40  # no percentage: unchanged
-    [audit] = [h for h in _ok(await admin.get(f"/v1/items/{item}/history")) if h["entity_id"] == entry["id"]]
+    assert ok(await admin.get(f"/v1/items/{item}"))["progress_percent"] == 40  # no percentage: unchanged
+    [audit] = [h for h in ok(await admin.get(f"/v1/items/{item}/history")) if h["entity_id"] == entry["id"]]
     assert audit["changes"] == {
         "kind": "progress",
         "text": "Ravalement terminé.",
@@ -99,7 +95,7 @@ async def test_who_may_write_which_kind(admin, make_objective, make_partner, mak
     follower = client_for(await make_key(Role.PARTNER, partner_id=associated))
     outsider = client_for(await make_key(Role.PARTNER, partner_id=stranger))
     reader = client_for(await make_key(Role.READER))
-    _ok(await follower.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Nous suivons."}))
+    ok(await follower.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Nous suivons."}))
     for kind, extra in (("response", {}), ("progress", {}), ("note", {"progress_percent": 10})):
         refused = await follower.post(
             f"/v1/items/{item}/journal", json={"kind": kind, "text": "Non.", **extra}
@@ -113,7 +109,7 @@ async def test_who_may_write_which_kind(admin, make_objective, make_partner, mak
     assert (
         await reader.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Non."})
     ).status_code == 403
-    assert [e["text"] for e in _ok(await reader.get(f"/v1/items/{item}/journal"))] == ["Nous suivons."]
+    assert [e["text"] for e in ok(await reader.get(f"/v1/items/{item}/journal"))] == ["Nous suivons."]
 
 
 async def test_an_entry_is_not_dated_in_the_future_nor_an_answer_before_the_request(
@@ -133,7 +129,7 @@ async def test_an_entry_is_not_dated_in_the_future_nor_an_answer_before_the_requ
         "occurred_on : la date 2026-02-20 précède l'envoi de la demande (2026-02-23)."
     )
     # A note is no answer: it may tell what happened before the request went out.
-    _ok(
+    ok(
         await admin.post(
             f"/v1/items/{item}/journal",
             json={"kind": "note", "text": "Réunion préalable.", "occurred_on": "2026-02-20"},
@@ -141,7 +137,7 @@ async def test_an_entry_is_not_dated_in_the_future_nor_an_answer_before_the_requ
     )
     unknown = await admin.post(f"/v1/items/{item}/journal", json={"kind": "rumour", "text": "?"})
     assert unknown.status_code == 422 and unknown.headers["content-type"] == "application/problem+json"
-    assert [e["text"] for e in _ok(await admin.get(f"/v1/items/{item}/journal"))] == ["Réunion préalable."]
+    assert [e["text"] for e in ok(await admin.get(f"/v1/items/{item}/journal"))] == ["Réunion préalable."]
 
 
 async def test_entries_are_read_in_the_order_of_their_dates(admin, make_objective, make_partner):
@@ -152,12 +148,12 @@ async def test_entries_are_read_in_the_order_of_their_dates(admin, make_objectiv
         ("Deuxième", "2026-02-25"),
         ("Quatrième", "2026-03-02"),
     ):
-        _ok(
+        ok(
             await admin.post(
                 f"/v1/items/{item}/journal", json={"kind": "note", "text": text, "occurred_on": on}
             )
         )
-    assert [e["text"] for e in _ok(await admin.get(f"/v1/items/{item}/journal"))] == [
+    assert [e["text"] for e in ok(await admin.get(f"/v1/items/{item}/journal"))] == [
         "Premier",
         "Deuxième",
         "Troisième",
@@ -172,20 +168,20 @@ async def test_a_transitions_comment_is_journaled_as_its_answer_or_progress(
     lead = await make_partner("Bailleur")
     item = await _sent_request(admin, make_objective, lead)
     partner = client_for(await make_key(Role.PARTNER, partner_id=lead))
-    _ok(
+    ok(
         await partner.post(f"/v1/items/{item}/transitions", json={"to": "acknowledged"})
     )  # no comment: no entry
-    _ok(
+    ok(
         await partner.post(
             f"/v1/items/{item}/transitions", json={"to": "accepted", "comment": "Validé en CA."}
         )
     )
-    _ok(
+    ok(
         await partner.post(
             f"/v1/items/{item}/transitions", json={"to": "in_progress", "comment": "Chantier lancé."}
         )
     )
-    journal = _ok(await admin.get(f"/v1/items/{item}/journal"))
+    journal = ok(await admin.get(f"/v1/items/{item}/journal"))
     assert [(e["kind"], e["text"], e["author"]["role"]) for e in journal] == [
         ("response", "Validé en CA.", "partner"),
         ("progress", "Chantier lancé.", "partner"),

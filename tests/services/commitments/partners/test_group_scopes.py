@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from services.commitments.outbox.models import OutboxMessage
 from shared.auth import Role
+from tests.responses import ok
 
 PLAN_B_TEXT = """PLAN D'ACTION DU QUARTIER B
 
@@ -24,17 +25,12 @@ A | RÉNOVER LES RÉSIDENCES
 """
 
 
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
 async def _plan(admin: httpx.AsyncClient, title: str, territory: str) -> tuple[str, str]:
-    plan = _ok(
+    plan = ok(
         await admin.post("/v1/plans", json={"title": title, "commune": "Sceaux", "territory": territory})
     )
-    axis = _ok(await admin.post(f"/v1/plans/{plan['id']}/axes", json={"number": "I", "title": "AXE"}))
-    objective = _ok(
+    axis = ok(await admin.post(f"/v1/plans/{plan['id']}/axes", json={"number": "I", "title": "AXE"}))
+    objective = ok(
         await admin.post(f"/v1/axes/{axis['id']}/objectives", json={"letter": "A", "title": "OBJECTIF"})
     )
     return plan["id"], objective["id"]
@@ -72,14 +68,14 @@ async def test_a_request_to_plan_bs_group_never_reaches_plan_as_member(
     client_for: Callable[[str | None], httpx.AsyncClient],
 ) -> None:
     plan_a, objective_a = await _plan(admin, "Plan A", "Quartier A")
-    member = _ok(await admin.post("/v1/partners", json={"name": "Bailleur M", "kind": "bailleur_social"}))
-    contact = _ok(
+    member = ok(await admin.post("/v1/partners", json={"name": "Bailleur M", "kind": "bailleur_social"}))
+    contact = ok(
         await admin.post(
             f"/v1/partners/{member['id']}/contacts",
             json={"last_name": "Martin", "email": "martin@bailleur-m.example"},
         )
     )
-    group_a = _ok(
+    group_a = ok(
         await admin.post(
             "/v1/partners",
             json={
@@ -90,35 +86,35 @@ async def test_a_request_to_plan_bs_group_never_reaches_plan_as_member(
             },
         )
     )
-    item_a = _ok(await _request(admin, objective_a, group_a["id"]))
+    item_a = ok(await _request(admin, objective_a, group_a["id"]))
 
     # Plan B, imported: "les bailleurs sociaux" there are not plan A's.
-    report = _ok(
+    report = ok(
         await admin.post(
             "/v1/plans/import", json={"text": PLAN_B_TEXT, "commune": "Sceaux", "territory": "Quartier B"}
         )
     )
     [group_b] = [
         p
-        for p in _ok(await admin.get("/v1/partners", params={"kind": "group"}))
+        for p in ok(await admin.get("/v1/partners", params={"kind": "group"}))
         if p["scope_plan_id"] == report["plan_id"]
     ]
     assert group_b["id"] != group_a["id"] and group_b["member_ids"] == []
     [flagged] = report["flagged"]
     assert {"partner-created", "group-without-members"} <= {f["code"] for f in flagged["flags"]}
-    item_b = _ok(await admin.get("/v1/items", params={"plan_id": report["plan_id"]}))["items"][0]
+    item_b = ok(await admin.get("/v1/items", params={"plan_id": report["plan_id"]}))["items"][0]
     assert item_b["lead_partner_id"] == group_b["id"]
 
     # M's key sees plan A's request (through its group), not plan B's.
     partner = client_for(await make_key(Role.PARTNER, uuid.UUID(member["id"])))
-    assert [i["id"] for i in _ok(await partner.get("/v1/items"))["items"]] == [item_a["id"]]
+    assert [i["id"] for i in ok(await partner.get("/v1/items"))["items"]] == [item_a["id"]]
     assert (await partner.get(f"/v1/items/{item_b['id']}")).status_code == 404
-    assert _ok(await partner.get("/v1/reminders/upcoming", params={"days": 365})) is not None
+    assert ok(await partner.get("/v1/reminders/upcoming", params={"days": 365})) is not None
 
     # Reminders: M's liaison is written to about plan A's request only.
     service = client_for(await make_key(Role.SERVICE))
-    recipients_a = _ok(await service.get(f"/v1/items/{item_a['id']}/reminder-context"))["recipients"]
-    recipients_b = _ok(await service.get(f"/v1/items/{item_b['id']}/reminder-context"))["recipients"]
+    recipients_a = ok(await service.get(f"/v1/items/{item_a['id']}/reminder-context"))["recipients"]
+    recipients_b = ok(await service.get(f"/v1/items/{item_b['id']}/reminder-context"))["recipients"]
     assert [r["contact_id"] for r in recipients_a] == [contact["id"]]
     assert recipients_b == []
 
@@ -132,8 +128,8 @@ async def test_a_request_to_plan_bs_group_never_reaches_plan_as_member(
 async def test_an_item_cannot_name_another_plans_group(admin: httpx.AsyncClient) -> None:
     plan_a, objective_a = await _plan(admin, "Plan A", "Quartier A")
     plan_b, objective_b = await _plan(admin, "Plan B", "Quartier B")
-    member = _ok(await admin.post("/v1/partners", json={"name": "Bailleur M", "kind": "bailleur_social"}))
-    group_a = _ok(
+    member = ok(await admin.post("/v1/partners", json={"name": "Bailleur M", "kind": "bailleur_social"}))
+    group_a = ok(
         await admin.post(
             "/v1/partners",
             json={
@@ -149,15 +145,15 @@ async def test_an_item_cannot_name_another_plans_group(admin: httpx.AsyncClient)
     assert refused.json()["partner_id"] == group_a["id"]
     as_associated = await _request(admin, objective_b, member["id"], associated_partner_ids=[group_a["id"]])
     assert as_associated.status_code == 422
-    item_b = _ok(await _request(admin, objective_b, member["id"]))
+    item_b = ok(await _request(admin, objective_b, member["id"]))
     for change in ({"lead_partner_id": group_a["id"]}, {"associated_partner_ids": [group_a["id"]]}):
         response = await admin.patch(f"/v1/items/{item_b['id']}", json=change)
         assert response.status_code == 422, change
-    assert _ok(await admin.get(f"/v1/items/{item_b['id']}"))["lead_partner_id"] == member["id"]
-    assert len(_ok(await admin.get("/v1/items", params={"plan_id": plan_b}))["items"]) == 1
+    assert ok(await admin.get(f"/v1/items/{item_b['id']}"))["lead_partner_id"] == member["id"]
+    assert len(ok(await admin.get("/v1/items", params={"plan_id": plan_b}))["items"]) == 1
 
     # A group of a territory serves every plan of that territory, and only them.
-    territory = _ok(
+    territory = ok(
         await admin.post(
             "/v1/partners",
             json={"name": "Communes voisines", "kind": "group", "scope_territory": "quartier b"},
@@ -172,7 +168,7 @@ async def test_a_groups_scope_is_checked_and_moves_only_where_its_items_stay_ser
 ) -> None:
     plan_a, objective_a = await _plan(admin, "Plan A", "Quartier A")
     plan_b, _ = await _plan(admin, "Plan B", "Quartier B")
-    member = _ok(await admin.post("/v1/partners", json={"name": "Bailleur M", "kind": "bailleur_social"}))
+    member = ok(await admin.post("/v1/partners", json={"name": "Bailleur M", "kind": "bailleur_social"}))
     for body in (
         {"name": "G", "kind": "group"},  # no scope
         {"name": "G", "kind": "group", "scope_plan_id": plan_a, "scope_territory": "Quartier A"},
@@ -186,7 +182,7 @@ async def test_a_groups_scope_is_checked_and_moves_only_where_its_items_stay_ser
         await admin.patch(f"/v1/partners/{member['id']}", json={"scope_territory": "Quartier A"})
     ).status_code == 422
 
-    group = _ok(
+    group = ok(
         await admin.post(
             "/v1/partners",
             json={
@@ -203,7 +199,7 @@ async def test_a_groups_scope_is_checked_and_moves_only_where_its_items_stay_ser
         "/v1/partners", json={"name": "les bailleurs sociaux", "kind": "group", "scope_plan_id": plan_a}
     )
     assert same_scope.status_code == 409
-    other_plan = _ok(
+    other_plan = ok(
         await admin.post(
             "/v1/partners", json={"name": "Bailleurs sociaux", "kind": "group", "scope_plan_id": plan_b}
         )
@@ -215,18 +211,18 @@ async def test_a_groups_scope_is_checked_and_moves_only_where_its_items_stay_ser
         await admin.patch(f"/v1/partners/{other_plan['id']}", json={"scope_plan_id": plan_a})
     ).status_code == 409
 
-    _ok(await _request(admin, objective_a, group["id"]))
+    ok(await _request(admin, objective_a, group["id"]))
     moved = await admin.patch(f"/v1/partners/{group['id']}", json={"scope_plan_id": plan_b})
     assert moved.status_code == 409 and moved.json()["plan_ids"] == [plan_a]
-    widened = _ok(await admin.patch(f"/v1/partners/{group['id']}", json={"scope_territory": "Quartier A"}))
+    widened = ok(await admin.patch(f"/v1/partners/{group['id']}", json={"scope_territory": "Quartier A"}))
     assert (widened["scope_plan_id"], widened["scope_territory"]) == (None, "Quartier A")
     # Plan A may not leave the territory whose group its items name.
     assert (await admin.patch(f"/v1/plans/{plan_a}", json={"territory": "Quartier Z"})).status_code == 409
     assert (
-        _ok(await admin.patch(f"/v1/plans/{plan_a}", json={"title": "Plan A bis"}))["territory"]
+        ok(await admin.patch(f"/v1/plans/{plan_a}", json={"title": "Plan A bis"}))["territory"]
         == "Quartier A"
     )
     assert (
-        _ok(await admin.patch(f"/v1/plans/{plan_b}", json={"territory": "Quartier Z"}))["territory"]
+        ok(await admin.patch(f"/v1/plans/{plan_b}", json={"territory": "Quartier Z"}))["territory"]
         == "Quartier Z"
     )

@@ -6,14 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
-
 from services.commitments.partners.service import resolve_by_name
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code in (200, 201), response.text
-    return response.json()
+from tests.responses import ok
 
 
 async def _resolved(app: Any, wording: str) -> str | None:
@@ -23,7 +17,7 @@ async def _resolved(app: Any, wording: str) -> str | None:
 
 
 async def test_create_partner_with_aliases_and_resolve_them(app, admin):
-    partner = _ok(
+    partner = ok(
         await admin.post(
             "/v1/partners",
             json={
@@ -56,10 +50,10 @@ async def test_alias_or_name_of_another_partner_is_409(admin):
 
 
 async def test_group_members_and_update(admin):
-    plan = _ok(await admin.post("/v1/plans", json={"title": "Plan", "commune": "Sceaux"}))
-    a = _ok(await admin.post("/v1/partners", json={"name": "Bailleur A", "kind": "bailleur_social"}))
-    b = _ok(await admin.post("/v1/partners", json={"name": "Bailleur B", "kind": "bailleur_social"}))
-    group = _ok(
+    plan = ok(await admin.post("/v1/plans", json={"title": "Plan", "commune": "Sceaux"}))
+    a = ok(await admin.post("/v1/partners", json={"name": "Bailleur A", "kind": "bailleur_social"}))
+    b = ok(await admin.post("/v1/partners", json={"name": "Bailleur B", "kind": "bailleur_social"}))
+    group = ok(
         await admin.post(
             "/v1/partners",
             json={
@@ -71,7 +65,7 @@ async def test_group_members_and_update(admin):
         )
     )
     assert group["is_group"] is True and group["scope_plan_id"] == plan["id"]
-    updated = _ok(await admin.patch(f"/v1/partners/{group['id']}", json={"member_ids": [a["id"], b["id"]]}))
+    updated = ok(await admin.patch(f"/v1/partners/{group['id']}", json={"member_ids": [a["id"], b["id"]]}))
     assert sorted(updated["member_ids"]) == sorted([a["id"], b["id"]])
     not_a_group = await admin.patch(f"/v1/partners/{a['id']}", json={"member_ids": [b["id"]]})
     assert not_a_group.status_code == 422
@@ -87,7 +81,7 @@ async def test_siret_is_checked(admin):
 
 
 async def test_editing_names_and_aliases(app, admin):
-    vsgp = _ok(
+    vsgp = ok(
         await admin.post(
             "/v1/partners",
             json={
@@ -103,37 +97,37 @@ async def test_editing_names_and_aliases(app, admin):
         return sorted(partner["aliases"])
 
     # Add one alias, keep the others.
-    added = _ok(await admin.patch(url, json={"aliases": ["VSGP", "EPT Vallée Sud", "Vallée Sud"]}))
+    added = ok(await admin.patch(url, json={"aliases": ["VSGP", "EPT Vallée Sud", "Vallée Sud"]}))
     assert aliases(added) == ["EPT Vallée Sud", "VSGP", "Vallée Sud"]
     # The same alias spelt otherwise (same key): the spelling changes, in place.
-    respelt = _ok(await admin.patch(url, json={"aliases": ["Vsgp", "EPT Vallée Sud", "vallée sud"]}))
+    respelt = ok(await admin.patch(url, json={"aliases": ["Vsgp", "EPT Vallée Sud", "vallée sud"]}))
     assert aliases(respelt) == ["EPT Vallée Sud", "Vsgp", "vallée sud"]
     # Rename an alias, remove another.
-    renamed = _ok(
+    renamed = ok(
         await admin.patch(url, json={"aliases": ["Vsgp", "Établissement public territorial Vallée Sud"]})
     )
     assert aliases(renamed) == ["Vsgp", "Établissement public territorial Vallée Sud"]
     assert await _resolved(app, "EPT Vallée Sud") is None
     assert await _resolved(app, "établissement public territorial vallée sud") == vsgp["id"]
     # Rename the partner: the new name resolves; the former one only if kept as an alias.
-    new_name = _ok(await admin.patch(url, json={"name": "Vallée Sud – Grand Paris"}))
+    new_name = ok(await admin.patch(url, json={"name": "Vallée Sud – Grand Paris"}))
     assert new_name["name"] == "Vallée Sud – Grand Paris" and aliases(new_name) == aliases(renamed)
     assert await _resolved(app, "Vallée Sud Grand Paris") == vsgp["id"]  # same key: the name's, in place
-    swapped = _ok(await admin.patch(url, json={"name": "VSGP", "aliases": ["Vallée Sud Grand Paris"]}))
+    swapped = ok(await admin.patch(url, json={"name": "VSGP", "aliases": ["Vallée Sud Grand Paris"]}))
     assert (swapped["name"], swapped["aliases"]) == ("VSGP", ["Vallée Sud Grand Paris"])
     assert await _resolved(app, "Vallée Sud Grand Paris") == await _resolved(app, "vsgp") == vsgp["id"]
     assert await _resolved(app, "Établissement public territorial Vallée Sud") is None
     # Only name and kind: the aliases stay.
-    assert _ok(await admin.patch(url, json={"kind": "collectivite"}))["aliases"] == ["Vallée Sud Grand Paris"]
+    assert ok(await admin.patch(url, json={"kind": "collectivite"}))["aliases"] == ["Vallée Sud Grand Paris"]
 
     # Another partner's name or alias is refused, and nothing changes.
-    other = _ok(
+    other = ok(
         await admin.post(
             "/v1/partners",
             json={"name": "Hauts-de-Seine Habitat", "kind": "bailleur_social", "aliases": ["HdS Habitat"]},
         )
     )
-    before = _ok(await admin.get(url))
+    before = ok(await admin.get(url))
     for change in (
         {"aliases": ["Vallée Sud Grand Paris", "hds habitat"]},
         {"name": "Hauts-de-Seine Habitat"},
@@ -141,13 +135,13 @@ async def test_editing_names_and_aliases(app, admin):
     ):
         refused = await admin.patch(url, json=change)
         assert refused.status_code == 409 and refused.json()["partner_id"] == other["id"], change
-    assert _ok(await admin.get(url)) == before
+    assert ok(await admin.get(url)) == before
     assert await _resolved(app, "hds habitat") == other["id"]
 
 
 async def test_editing_a_groups_aliases(admin):
-    plan = _ok(await admin.post("/v1/plans", json={"title": "Plan", "commune": "Sceaux"}))
-    group = _ok(
+    plan = ok(await admin.post("/v1/plans", json={"title": "Plan", "commune": "Sceaux"}))
+    group = ok(
         await admin.post(
             "/v1/partners",
             json={
@@ -158,7 +152,7 @@ async def test_editing_a_groups_aliases(admin):
             },
         )
     )
-    edited = _ok(
+    edited = ok(
         await admin.patch(
             f"/v1/partners/{group['id']}",
             json={"name": "Les bailleurs sociaux", "aliases": ["Bailleurs", "OPH"]},

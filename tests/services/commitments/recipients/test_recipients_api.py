@@ -16,13 +16,9 @@ from sqlalchemy import select
 from services.commitments.outbox.models import OutboxMessage
 from services.commitments.partners.schemas import PartnerKind
 from shared.auth import Role
+from tests.responses import ok
 
 ALL_AUDIENCES = ["liaison", "deputy", "hierarchy", "city_owner", "elected"]
-
-
-def _ok(response: httpx.Response) -> Any:
-    assert response.status_code in (200, 201), response.text
-    return response.json()
 
 
 @dataclass
@@ -35,11 +31,11 @@ class World:
         response = await self.service.get(
             f"/v1/items/{self.ids[item]}/reminder-context", params={"audience": audiences, **params}
         )
-        return _ok(response)
+        return ok(response)
 
 
 async def _contact(admin: httpx.AsyncClient, partner_id: uuid.UUID | str, **fields: Any) -> str:
-    return _ok(await admin.post(f"/v1/partners/{partner_id}/contacts", json=fields))["id"]  # type: ignore[no-any-return]
+    return ok(await admin.post(f"/v1/partners/{partner_id}/contacts", json=fields))["id"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -70,7 +66,7 @@ async def world(
         admin, hsh, last_name="Grand", email="grand@hsh.example", role="hierarchy"
     )
     erased = await _contact(admin, hsh, last_name="Effacé", email="efface@hsh.example")
-    _ok(await admin.post(f"/v1/contacts/{erased}/erasure"))
+    ok(await admin.post(f"/v1/contacts/{erased}/erasure"))
     await _contact(admin, hsh, last_name="Parti", email="parti@hsh.example", active_to="2026-01-31")
     await _contact(admin, hsh, last_name="Sans courriel")
     ids["vsgp_liaison"] = await _contact(admin, vsgp, last_name="Roux", email="roux@vsgp.example")
@@ -79,7 +75,7 @@ async def world(
         admin, city, last_name="Adjointe", email="adjointe@sceaux.example", role="elected"
     )
     objective = await make_objective()
-    item = _ok(
+    item = ok(
         await admin.post(
             "/v1/items",
             json={
@@ -94,12 +90,12 @@ async def world(
         )
     )
     ids.update(item=item["id"], plan=item["plan_id"])
-    ids["deadline"] = _ok(
+    ids["deadline"] = ok(
         await admin.post(
             f"/v1/items/{item['id']}/deadlines", json={"kind": "response", "due_on": "2026-03-16"}
         )
     )["id"]
-    _ok(await admin.patch(f"/v1/plans/{ids['plan']}", json={"elected_contact_id": ids["elected"]}))
+    ok(await admin.patch(f"/v1/plans/{ids['plan']}", json={"elected_contact_id": ids["elected"]}))
     return World(admin=admin, service=client_for(await make_key(Role.SERVICE)), ids=ids)
 
 
@@ -160,19 +156,19 @@ async def test_the_deadline_says_whether_it_is_still_reminded(world: World) -> N
         return found["version"], found["met_on"], found["reminders_active"]
 
     assert await state() == (1, None, False)  # a draft: nothing is sent yet
-    _ok(
+    ok(
         await world.admin.post(
             f"/v1/items/{world.ids['item']}/transitions", json={"to": "sent", "letter_reference": "SCX/1"}
         )
     )
     assert await state() == (1, None, True)
-    _ok(
+    ok(
         await world.admin.patch(
             f"/v1/deadlines/{deadline}", json={"due_on": "2026-03-20", "reason": "Report."}
         )
     )
     assert await state() == (2, None, True)
-    _ok(await world.admin.post(f"/v1/items/{world.ids['item']}/transitions", json={"to": "accepted"}))
+    ok(await world.admin.post(f"/v1/items/{world.ids['item']}/transitions", json={"to": "accepted"}))
     assert await state() == (
         2,
         "2026-03-02",
@@ -204,7 +200,7 @@ async def test_a_request_to_a_group_reaches_each_member(
         member_ids=[uuid.UUID(world.ids["hsh"]), other],
         scope_plan_id=await plan_of(objective),
     )
-    item = _ok(
+    item = ok(
         await world.admin.post(
             "/v1/items",
             json={
@@ -229,7 +225,7 @@ async def test_a_designated_colleague_replaces_liaison_and_deputy(
     app: FastAPI,
 ) -> None:
     partner = client_for(await make_key(Role.PARTNER, uuid.UUID(world.ids["hsh"])))
-    answer = _ok(
+    answer = ok(
         await partner.post(
             f"/v1/items/{world.ids['item']}/designated-contact",
             json={
@@ -250,7 +246,7 @@ async def test_a_designated_colleague_replaces_liaison_and_deputy(
         types = (await session.scalars(select(OutboxMessage.event_type))).all()
     assert "item.contact_assigned" in types
     # The city may point back to the usual liaison.
-    _ok(
+    ok(
         await world.admin.post(
             f"/v1/items/{world.ids['item']}/designated-contact",
             json={"partner_id": world.ids["hsh"], "contact_id": world.ids["liaison"]},
@@ -302,7 +298,7 @@ async def test_acting_contact_acts_as_that_partner_and_is_named_in_history(
     make_objective: Callable[[], Awaitable[uuid.UUID]],
 ) -> None:
     item = world.ids["item"]
-    _ok(
+    ok(
         await world.admin.post(
             f"/v1/items/{item}/transitions", json={"to": "sent", "letter_reference": "SCX/1"}
         )
@@ -310,13 +306,13 @@ async def test_acting_contact_acts_as_that_partner_and_is_named_in_history(
     secret = await make_key(Role.SERVICE)
     acting = client_for(secret)
     acting.headers["X-Acting-Contact"] = world.ids["liaison"]
-    _ok(await acting.post(f"/v1/items/{item}/transitions", json={"to": "acknowledged"}))
-    history = _ok(await world.admin.get(f"/v1/items/{item}/history"))
+    ok(await acting.post(f"/v1/items/{item}/transitions", json={"to": "acknowledged"}))
+    history = ok(await world.admin.get(f"/v1/items/{item}/history"))
     entries = history if isinstance(history, list) else history["entries"]
     last = entries[-1]
     assert (last["actor_kind"], last["actor_id"]) == ("contact", world.ids["liaison"])
     # The same contact on another partner's item: as if it did not exist.
-    other = _ok(
+    other = ok(
         await world.admin.post(
             "/v1/items",
             json={
@@ -366,7 +362,7 @@ async def test_acting_contact_refusals(
 
 
 async def test_an_erased_contact_can_no_longer_act(world: World) -> None:
-    _ok(await world.admin.post(f"/v1/contacts/{world.ids['deputy']}/erasure"))
+    ok(await world.admin.post(f"/v1/contacts/{world.ids['deputy']}/erasure"))
     response = await world.service.get(
         f"/v1/items/{world.ids['item']}", headers={"X-Acting-Contact": world.ids["deputy"]}
     )
@@ -374,7 +370,7 @@ async def test_an_erased_contact_can_no_longer_act(world: World) -> None:
 
 
 async def test_plan_update(world: World) -> None:
-    plan = _ok(await world.admin.patch(f"/v1/plans/{world.ids['plan']}", json={"territory": "Les Blagis"}))
+    plan = ok(await world.admin.patch(f"/v1/plans/{world.ids['plan']}", json={"territory": "Les Blagis"}))
     assert (plan["territory"], plan["elected_contact_id"]) == ("Les Blagis", world.ids["elected"])
     assert (
         await world.admin.patch(
@@ -384,9 +380,7 @@ async def test_plan_update(world: World) -> None:
     assert (
         await world.admin.patch(f"/v1/plans/{world.ids['plan']}", json={"title": None})
     ).status_code == 422
-    cleared = _ok(
-        await world.admin.patch(f"/v1/plans/{world.ids['plan']}", json={"elected_contact_id": None})
-    )
+    cleared = ok(await world.admin.patch(f"/v1/plans/{world.ids['plan']}", json={"elected_contact_id": None}))
     assert cleared["elected_contact_id"] is None
     assert "elected" not in _by_audience(await world.context())
 
@@ -399,18 +393,14 @@ async def test_the_items_elected_official_overrides_the_plans(world: World) -> N
         email="cabinet@sceaux.example",
         role="elected",
     )
-    item = _ok(
-        await world.admin.patch(f"/v1/items/{world.ids['item']}", json={"elected_contact_id": cabinet})
-    )
+    item = ok(await world.admin.patch(f"/v1/items/{world.ids['item']}", json={"elected_contact_id": cabinet}))
     assert item["elected_contact_id"] == cabinet
     assert _by_audience(await world.context(["elected"])) == {"elected": [cabinet]}
     wrong = await world.admin.patch(
         f"/v1/items/{world.ids['item']}", json={"elected_contact_id": str(uuid.uuid4())}
     )
     assert wrong.status_code == 422 and wrong.headers["content-type"].startswith("application/problem+json")
-    cleared = _ok(
-        await world.admin.patch(f"/v1/items/{world.ids['item']}", json={"elected_contact_id": None})
-    )
+    cleared = ok(await world.admin.patch(f"/v1/items/{world.ids['item']}", json={"elected_contact_id": None}))
     assert cleared["elected_contact_id"] is None
     assert _by_audience(await world.context(["elected"])) == {
         "elected": [world.ids["elected"]]
