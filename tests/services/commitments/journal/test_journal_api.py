@@ -8,28 +8,11 @@ import uuid
 from services.commitments.journal.models import JournalEntry
 from shared.auth import Role
 from tests.responses import ok
-
-
-async def _sent_request(admin, make_objective, lead, associated=()):
-    item = ok(
-        await admin.post(
-            "/v1/items",
-            json={
-                "objective_id": str(await make_objective()),
-                "kind": "request",
-                "title": "Centre commercial",
-                "plan_text": "La Ville demande au bailleur de rénover le centre commercial.",
-                "lead_partner_id": str(lead),
-                "associated_partner_ids": [str(p) for p in associated],
-            },
-        )
-    )
-    ok(await admin.post(f"/v1/items/{item['id']}/transitions", json={"to": "sent", "letter_reference": "L1"}))
-    return item["id"]
+from tests.services.commitments.journal.sent_requests import sent_request
 
 
 async def test_the_author_is_the_calling_key(admin, make_objective, make_partner):
-    item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
+    item = await sent_request(admin, make_objective, await make_partner("Bailleur"))
     entry = ok(
         await admin.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Visite du site."})
     )
@@ -39,7 +22,7 @@ async def test_the_author_is_the_calling_key(admin, make_objective, make_partner
 
 
 async def test_a_name_in_the_body_is_refused_and_writes_nothing(admin, make_objective, make_partner):
-    item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
+    item = await sent_request(admin, make_objective, await make_partner("Bailleur"))
     history = ok(await admin.get(f"/v1/items/{item}/history"))
     response = await admin.post(
         f"/v1/items/{item}/journal",
@@ -52,7 +35,7 @@ async def test_a_name_in_the_body_is_refused_and_writes_nothing(admin, make_obje
 
 async def test_a_stored_name_is_never_shown_the_caller_is(app, admin, make_objective, make_partner, clock):
     """Entries written before authors came from the caller may carry a free-text name: the key's is shown."""
-    item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
+    item = await sent_request(admin, make_objective, await make_partner("Bailleur"))
     key_id = ok(await admin.get("/v1/auth/whoami"))["key_id"]
     async with app.state.sessionmaker() as session, session.begin():
         session.add(
@@ -79,7 +62,7 @@ async def test_the_acting_contact_is_the_author_until_erased(
     admin, make_objective, make_partner, make_key, client_for
 ):
     lead = await make_partner("Bailleur")
-    item = await _sent_request(admin, make_objective, lead)
+    item = await sent_request(admin, make_objective, lead)
     contact = ok(
         await admin.post(
             f"/v1/partners/{lead}/contacts",
@@ -110,7 +93,7 @@ async def test_a_partner_sees_other_organisations_authors_by_role_only(
     admin, make_objective, make_partner, make_key, client_for
 ):
     lead, associated = await make_partner("Bailleur"), await make_partner("Centre social")
-    item = await _sent_request(admin, make_objective, lead, [associated])
+    item = await sent_request(admin, make_objective, lead, [associated])
     lead_key = client_for(await make_key(Role.PARTNER, partner_id=lead))
     associated_key = client_for(await make_key(Role.PARTNER, partner_id=associated))
     ok(await admin.post(f"/v1/items/{item}/journal", json={"kind": "note", "text": "Relance faite."}))

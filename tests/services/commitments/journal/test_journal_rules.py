@@ -13,36 +13,16 @@ from sqlalchemy import select
 from services.commitments.outbox.models import OutboxMessage
 from shared.auth import Role
 from tests.responses import ok
+from tests.services.commitments.journal.sent_requests import sent_request
 
-
-async def _sent_request(admin, make_objective, lead, associated=()):
-    item = ok(
-        await admin.post(
-            "/v1/items",
-            json={
-                "objective_id": str(await make_objective()),
-                "kind": "request",
-                "title": "Centre commercial",
-                "plan_text": "La Ville demande au bailleur de rénover le centre commercial.",
-                "lead_partner_id": str(lead),
-                "associated_partner_ids": [str(p) for p in associated],
-            },
-        )
-    )
-    ok(
-        await admin.post(
-            f"/v1/items/{item['id']}/transitions",
-            json={"to": "sent", "letter_reference": "L1", "on": "2026-02-23"},
-        )
-    )
-    return item["id"]
+SENT_ON = "2026-02-23"  # a week before the clock fixture's today
 
 
 async def test_a_progress_with_its_percentage_sets_the_items_and_is_audited_and_published(
     app, admin, make_objective, make_partner, make_key, client_for
 ):
     lead = await make_partner("Bailleur")
-    item = await _sent_request(admin, make_objective, lead)
+    item = await sent_request(admin, make_objective, lead, sent_on=SENT_ON)
     partner = client_for(await make_key(Role.PARTNER, partner_id=lead))
     entry = ok(
         await partner.post(
@@ -91,7 +71,7 @@ async def test_who_may_write_which_kind(admin, make_objective, make_partner, mak
         await make_partner("Centre social"),
         await make_partner("Autre"),
     )
-    item = await _sent_request(admin, make_objective, lead, [associated])
+    item = await sent_request(admin, make_objective, lead, [associated], sent_on=SENT_ON)
     follower = client_for(await make_key(Role.PARTNER, partner_id=associated))
     outsider = client_for(await make_key(Role.PARTNER, partner_id=stranger))
     reader = client_for(await make_key(Role.READER))
@@ -115,7 +95,7 @@ async def test_who_may_write_which_kind(admin, make_objective, make_partner, mak
 async def test_an_entry_is_not_dated_in_the_future_nor_an_answer_before_the_request(
     admin, make_objective, make_partner, clock
 ):
-    item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
+    item = await sent_request(admin, make_objective, await make_partner("Bailleur"), sent_on=SENT_ON)
     tomorrow = (clock.now() + timedelta(days=1)).date().isoformat()
     future = await admin.post(
         f"/v1/items/{item}/journal", json={"kind": "note", "text": "Plus tard.", "occurred_on": tomorrow}
@@ -141,7 +121,7 @@ async def test_an_entry_is_not_dated_in_the_future_nor_an_answer_before_the_requ
 
 
 async def test_entries_are_read_in_the_order_of_their_dates(admin, make_objective, make_partner):
-    item = await _sent_request(admin, make_objective, await make_partner("Bailleur"))
+    item = await sent_request(admin, make_objective, await make_partner("Bailleur"), sent_on=SENT_ON)
     for text, on in (
         ("Troisième", "2026-03-02"),
         ("Premier", "2026-02-24"),
@@ -166,7 +146,7 @@ async def test_a_transitions_comment_is_journaled_as_its_answer_or_progress(
     admin, make_objective, make_partner, make_key, client_for
 ):
     lead = await make_partner("Bailleur")
-    item = await _sent_request(admin, make_objective, lead)
+    item = await sent_request(admin, make_objective, lead, sent_on=SENT_ON)
     partner = client_for(await make_key(Role.PARTNER, partner_id=lead))
     ok(
         await partner.post(f"/v1/items/{item}/transitions", json={"to": "acknowledged"})
