@@ -383,12 +383,7 @@ async def worker(
         stack.push_async_callback(commitments.aclose)
         smtp = SmtpPool(settings)
         stack.push_async_callback(smtp.close)
-        stream = StreamSpec(
-            settings.events_stream,
-            settings.events_subject_prefix,
-            settings.events_duplicate_window_seconds,
-            settings.events_stream_replicas,
-        )
+        stream = settings.commitments_stream()
         sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp, worker_id)
         consumer = ReminderConsumer(
             sessionmaker, client.jetstream(), stream, settings, clock, commitments, on_recorded=sender.wake
