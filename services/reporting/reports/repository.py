@@ -452,12 +452,3 @@ async def plans(session: AsyncSession, visible: Visible) -> Sequence[Plan]:
     if visible is not None:
         query = query.where(exists().where(Item.plan_id == Plan.id, _visible_items(visible)))
     return (await session.scalars(query)).all()
-
-
-async def groups_of(session: AsyncSession, partner_id: uuid.UUID) -> set[uuid.UUID]:
-    """The groups a partner belongs to."""
-    return set(
-        (
-            await session.scalars(select(PartnerMember.group_id).where(PartnerMember.member_id == partner_id))
-        ).all()
-    )

@@ -390,6 +390,4 @@ async def partner_names(
 
 async def organisation_of(session: AsyncSession, partner_id: uuid.UUID) -> frozenset[uuid.UUID] | None:
     """A partner and the groups it belongs to (what its key would see), or None for an unknown partner."""
-    if partner_id not in await repository.partner_names(session, {partner_id}):
-        return None
-    return frozenset({partner_id} | await repository.groups_of(session, partner_id))
+    return await repository.organisation_of(session, partner_id) or None
