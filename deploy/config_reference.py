@@ -46,7 +46,7 @@ OTHER_VARIABLES = [
     (
         "PORT",
         "`serve` of every service (shared/cli.py)",
-        "`8000` (commitments), `8001` (notifications)",
+        "`8000` (commitments), `8001` (notifications), `8002` (reporting)",
         "the port the API listens on (`--port`)",
     ),
     (

@@ -65,10 +65,11 @@ def serve_probes(
 
     class Probe(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # the name http.server calls
-            if self.path.split("?")[0] == "/metrics":
+            path = self.path.split("?")[0]
+            if path == "/metrics":
                 self._metrics()
                 return
-            route = {"/healthz": (alive, "ok"), "/readyz": (checks, "ready")}.get(self.path.split("?")[0])
+            route = {"/healthz": (alive, "ok"), "/readyz": (checks, "ready")}.get(path)
             if route is None:
                 self._answer(404, {"status": "not found"})
                 return

@@ -29,7 +29,7 @@ from services.commitments.reminders.router import router as reminders_router
 from services.commitments.subscriptions import install as install_subscriptions
 from shared.admission import Admission, AdmissionControl
 from shared.api_docs import create_api
-from shared.bus import BusState, StreamSpec, follow_key_revocations
+from shared.bus import BusState, follow_key_revocations
 from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
@@ -63,12 +63,7 @@ def create_app(settings: CommitmentsSettings | None = None, clock: Clock | None 
         pool_size=settings.database_pool_size,
         pool_timeout_seconds=settings.database_pool_timeout_seconds,
     )
-    stream = StreamSpec(
-        settings.events_stream,
-        settings.events_subject_prefix,
-        settings.events_duplicate_window_seconds,
-        settings.events_stream_replicas,
-    )
+    stream = settings.commitments_stream()
     bus = BusState()
     relay_holder: dict[str, OutboxRelay] = {}
 

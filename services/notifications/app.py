@@ -21,7 +21,7 @@ from services.notifications.preferences.router import router as preferences_rout
 from services.notifications.webhooks.router import router as webhooks_router
 from shared.admission import Admission, AdmissionControl
 from shared.api_docs import create_api
-from shared.bus import BusState, StreamSpec, follow_key_revocations
+from shared.bus import BusState, follow_key_revocations
 from shared.calendar import use_calendar
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine, read_sessionmaker
@@ -53,12 +53,7 @@ def create_app(settings: NotificationsSettings | None = None, clock: Clock | Non
         pool_size=settings.database_pool_size,
         pool_timeout_seconds=settings.database_pool_timeout_seconds,
     )
-    stream = StreamSpec(
-        settings.events_stream,
-        settings.events_subject_prefix,
-        settings.events_duplicate_window_seconds,
-        settings.events_stream_replicas,
-    )
+    stream = settings.commitments_stream()
     own_stream = settings.notifications_stream()
     bus = BusState()
 

@@ -352,11 +352,12 @@ async def worker(
             stack.push_async_callback(_drain, client)
         engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
+        own_stream = settings.notifications_stream()
         relay = (
             OutboxRelay(
                 create_sessionmaker(engine),
                 client,
-                settings.notifications_stream(),
+                own_stream,
                 clock,
                 batch_size=settings.outbox_relay_batch_size,
                 poll_seconds=settings.outbox_relay_poll_seconds,
@@ -365,11 +366,9 @@ async def worker(
             if settings.outbox_relay_in_worker
             else None
         )
-        own_stream = settings.notifications_stream()
 
-        def on_outbox_commit() -> (
-            None
-        ):  # an outcome wrote events: publish them now rather than at the next poll
+        def on_outbox_commit() -> None:
+            """An outcome wrote events: publish them now rather than at the next poll."""
             if relay is not None:
                 relay.wake()
             else:
@@ -383,12 +382,7 @@ async def worker(
         stack.push_async_callback(commitments.aclose)
         smtp = SmtpPool(settings)
         stack.push_async_callback(smtp.close)
-        stream = StreamSpec(
-            settings.events_stream,
-            settings.events_subject_prefix,
-            settings.events_duplicate_window_seconds,
-            settings.events_stream_replicas,
-        )
+        stream = settings.commitments_stream()
         sender = DeliverySender(sessionmaker, settings, clock, commitments, smtp, worker_id)
         consumer = ReminderConsumer(
             sessionmaker, client.jetstream(), stream, settings, clock, commitments, on_recorded=sender.wake

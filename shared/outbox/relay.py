@@ -28,7 +28,6 @@ from typing import ClassVar
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from opentelemetry import trace
-from sqlalchemy import inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.bus import StreamSpec, ensure_stream, publish_event
@@ -141,13 +140,9 @@ class OutboxRelay:
                 logger.info("event %s was already in the stream (dedup)", row.event_id)
 
     async def _mark(self, session: AsyncSession, rows: list[OutboxColumns]) -> None:
-        """One statement for the batch, not an UPDATE per row."""
         if rows:
-            table = inspect(self.model, raiseerr=True).local_table
-            await session.execute(
-                update(table)
-                .where(table.c.position.in_([row.position for row in rows]))
-                .values(published_at=self.clock.now())
+            await repository.mark_published(
+                session, self.model, [row.position for row in rows], self.clock.now()
             )
 
     async def drain(self) -> int:
@@ -199,8 +194,7 @@ async def outbox_lag(
     API reports it in /readyz; an outbox that grows while NATS is away is expected, one that grows with NATS
     up means no relay runs)."""
     async with sessionmaker() as session:
-        count = await repository.unpublished_count(session, model)
-        oldest = await repository.oldest_unpublished_at(session, model)
+        count, oldest = await repository.unpublished(session, model)
     age = max((clock.now() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
     return {"unpublished": count, "oldest_unpublished_seconds": round(age, 1)}
 

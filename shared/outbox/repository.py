@@ -7,7 +7,7 @@ import hashlib
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.outbox.models import OutboxColumns
@@ -37,11 +37,16 @@ async def oldest_unpublished(session: AsyncSession, model: type[Row], limit: int
     return list((await session.scalars(query)).all())
 
 
-async def unpublished_count(session: AsyncSession, model: type[OutboxColumns]) -> int:
-    query = select(func.count()).select_from(model).where(model.published_at.is_(None))
-    return int(await session.scalar(query) or 0)
+async def mark_published(
+    session: AsyncSession, model: type[OutboxColumns], positions: list[int], at: datetime
+) -> None:
+    """Mark these rows published, in one statement for the batch (not an UPDATE per row)."""
+    table = inspect(model, raiseerr=True).local_table
+    await session.execute(update(table).where(table.c.position.in_(positions)).values(published_at=at))
 
 
-async def oldest_unpublished_at(session: AsyncSession, model: type[OutboxColumns]) -> datetime | None:
-    query = select(model.created_at).where(model.published_at.is_(None)).order_by(model.position).limit(1)
-    return (await session.execute(query)).scalar()
+async def unpublished(session: AsyncSession, model: type[OutboxColumns]) -> tuple[int, datetime | None]:
+    """How many rows are not published yet, and when the oldest of them was written: one query."""
+    query = select(func.count(), func.min(model.created_at)).where(model.published_at.is_(None))
+    count, oldest = (await session.execute(query)).one()
+    return int(count or 0), oldest

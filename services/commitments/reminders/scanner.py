@@ -93,6 +93,12 @@ class _Written:
     recomputed: int = 0
     marked: list[uuid.UUID] = field(default_factory=list)
 
+    def add(self, other: _Written) -> None:
+        self.fired += other.fired
+        self.skipped += other.skipped
+        self.recomputed += other.recomputed
+        self.marked.extend(other.marked)
+
 
 @dataclass
 class DeadlineScanner:
@@ -161,9 +167,7 @@ class DeadlineScanner:
                     logger.exception(_FAILED, advance.deadline_id, self.retry_failed_after)
                     failed.append(advance.deadline_id)
                     continue
-                written.fired, written.skipped = written.fired + one.fired, written.skipped + one.skipped
-                written.recomputed += one.recomputed
-                written.marked.extend(one.marked)
+                written.add(one)
         if failed:
             result.failed += len(failed)
             await repository.put_off(session, failed, now + self.retry_failed_after)

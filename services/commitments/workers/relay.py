@@ -13,7 +13,6 @@ from typing import Any
 from services.commitments.config import CommitmentsSettings
 from services.commitments.database import outbox_aware_sessionmaker
 from services.commitments.outbox.relay import OutboxRelay, outbox_lag
-from shared.bus import StreamSpec
 from shared.clock import SystemClock
 from shared.db import create_engine
 from shared.metrics import Hook, outbox_lag_hook
@@ -59,12 +58,7 @@ async def _relay(
         return
     connection["nats"] = nats_client
     engine = create_engine(settings.database_url)
-    stream = StreamSpec(
-        settings.events_stream,
-        settings.events_subject_prefix,
-        settings.events_duplicate_window_seconds,
-        settings.events_stream_replicas,
-    )
+    stream = settings.commitments_stream()
     sessionmaker = outbox_aware_sessionmaker(engine, lambda: None)
     metrics_hooks.append(outbox_lag_hook(stream.name, lambda: outbox_lag(sessionmaker, SystemClock())))
     outbox_relay = OutboxRelay(

@@ -21,7 +21,7 @@ from services.commitments.idempotency.retention import purge_periodically
 from services.commitments.outbox.relay import ping_relays
 from services.commitments.reminders.scanner import DeadlineScanner, clock_as_of
 from services.commitments.subscriptions import install
-from shared.bus import StreamSpec, connect
+from shared.bus import connect
 from shared.calendar import use_calendar
 from shared.clock import SystemClock
 from shared.db import create_engine
@@ -61,12 +61,7 @@ async def _scan(
         )
     install()  # a request marked « sans réponse » moves along its lifecycle, with what that sets off
     engine = create_engine(settings.database_url)
-    stream = StreamSpec(
-        settings.events_stream,
-        settings.events_subject_prefix,
-        settings.events_duplicate_window_seconds,
-        settings.events_stream_replicas,
-    )
+    stream = settings.commitments_stream()
     try:  # to wake the relay at once after a batch; without NATS the relay's poll still finds the events
         # connect() retries forever while NATS is away: the scanner does not wait for it.
         nats_client: NatsClient | None = await asyncio.wait_for(

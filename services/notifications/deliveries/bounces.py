@@ -65,8 +65,6 @@ def parse_report(raw: bytes) -> DeliveryReport:
     """Read a DSN (the whole mail as received); NotADeliveryReport when it is not one, or names no message."""
     try:
         return _parse(raw)
-    except NotADeliveryReport:
-        raise
     except (ValueError, TypeError, AttributeError, LookupError) as exc:
         # Anyone may send anything to the sender's address: what the parser chokes on is not a report.
         raise NotADeliveryReport("Ce courrier n'a pas pu être lu comme un avis de remise.") from exc

@@ -141,9 +141,8 @@ class DeliverySender:
                 unrecorded = True  # sending more would only add mails the table does not know were sent
 
         async def lane() -> None:
-            recording: asyncio.Task[None] | None = (
-                None  # the outcome of this lane's last mail, being committed
-            )
+            # The outcome of this lane's last mail, being committed.
+            recording: asyncio.Task[None] | None = None
             for row in rows:
                 if stop.is_set() or unrecorded:
                     left.append(row)

@@ -145,12 +145,7 @@ async def run_webhooks(
         poll_seconds=settings.webhook_poll_seconds,
     )
     client = await connect(settings.nats_url, name="notifications-webhooks")
-    stream = StreamSpec(
-        settings.events_stream,
-        settings.events_subject_prefix,
-        settings.events_duplicate_window_seconds,
-        settings.events_stream_replicas,
-    )
+    stream = settings.commitments_stream()
     consumer = WebhookConsumer(
         client,
         stream,

@@ -23,7 +23,6 @@ from services.reporting.reports import service as reports
 from services.reporting.reports.schemas import Period
 from shared.auth import Principal
 from shared.clock import Clock, paris_today
-from shared.problems import NotFound
 
 ITEM_HEADERS = (
     "Plan",
@@ -94,11 +93,6 @@ def item_progress(status: str, progress_percent: int | None) -> int | None:
     return 100 if status in ("verified", "done") else progress_percent
 
 
-def _check_partner(principal: Principal, partner_id: uuid.UUID | None) -> None:
-    if partner_id is not None and not principal.may_see_partner(partner_id):
-        raise NotFound(reports.PARTNER_NOT_FOUND)
-
-
 def _item_row(row: Row[Any], today: date) -> tuple[Any, ...]:
     late = row.next_due_on is not None and row.next_due_on < today
     progress = item_progress(row.status, row.progress_percent)
@@ -134,7 +128,7 @@ async def items_sheet(
     partner_id: uuid.UUID | None = None,
 ) -> Sheet:
     """The items the caller may see, with their steps' dates and their earliest open date."""
-    _check_partner(principal, partner_id)
+    reports.check_partner_filter(principal, partner_id)
     today = paris_today(clock)
     rows = await repository.export_items(session, reports.visible_to(principal), plan_id, partner_id)
     return Sheet(
@@ -151,7 +145,7 @@ async def deadlines_sheet(
     partner_id: uuid.UUID | None = None,
 ) -> Sheet:
     """The deadlines of the items the caller may see (the open ones, or all), by date in force."""
-    _check_partner(principal, partner_id)
+    reports.check_partner_filter(principal, partner_id)
     today = paris_today(clock)
     deadlines = await reports.deadline_list(
         session,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.reporting.labels import DEADLINE_KIND_LABELS, KIND_LABELS
+
 STATUS = {
     "draft": "brouillon",
     "sent": "envoyée",
@@ -20,8 +22,9 @@ STATUS = {
     "abandoned": "abandonné",
 }
 WAITING_ON = {"partner": "le partenaire", "city": "la ville", "none": "personne"}
-ITEM_KIND = {"request": "demande", "commitment": "engagement de la ville"}
-DEADLINE_KIND = {"response": "réponse", "delivery": "réalisation", "milestone": "jalon"}
+# The kinds in the same words as the exports and calendar feeds (services/reporting/labels.py).
+ITEM_KIND = KIND_LABELS
+DEADLINE_KIND = DEADLINE_KIND_LABELS
 ROLE = {
     "admin": "administration",
     "city": "ville",

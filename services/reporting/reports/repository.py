@@ -250,30 +250,21 @@ def late_items_query(
 ) -> Select[Any]:
     """Items with an open date passed, the earliest first: id, title, objective, lead, waiting_on, due_on."""
     earliest = func.min(Deadline.due_on).label("due_on")
+    columns = (
+        Item.id,
+        Item.title,
+        Item.kind,
+        Item.status,
+        Item.plan_id,
+        Item.objective_id,
+        Item.lead_partner_id,
+        Item.waiting_on,
+    )
     query = (
-        select(
-            Item.id,
-            Item.title,
-            Item.kind,
-            Item.status,
-            Item.plan_id,
-            Item.objective_id,
-            Item.lead_partner_id,
-            Item.waiting_on,
-            earliest,
-        )
+        select(*columns, earliest)
         .join(Deadline, Deadline.item_id == Item.id)
         .where(_open_deadline(), Deadline.due_on < today, _visible_items(visible))
-        .group_by(
-            Item.id,
-            Item.title,
-            Item.kind,
-            Item.status,
-            Item.plan_id,
-            Item.objective_id,
-            Item.lead_partner_id,
-            Item.waiting_on,
-        )
+        .group_by(*columns)
         .order_by(earliest, Item.id)
     )
     if plan_id is not None:
@@ -452,12 +443,3 @@ async def plans(session: AsyncSession, visible: Visible) -> Sequence[Plan]:
     if visible is not None:
         query = query.where(exists().where(Item.plan_id == Plan.id, _visible_items(visible)))
     return (await session.scalars(query)).all()
-
-
-async def groups_of(session: AsyncSession, partner_id: uuid.UUID) -> set[uuid.UUID]:
-    """The groups a partner belongs to."""
-    return set(
-        (
-            await session.scalars(select(PartnerMember.group_id).where(PartnerMember.member_id == partner_id))
-        ).all()
-    )

@@ -45,6 +45,12 @@ def visible_to(principal: Principal) -> Visible:
     return principal.visible_partner_ids if principal.is_partner else None
 
 
+def check_partner_filter(principal: Principal, partner_id: uuid.UUID | None) -> None:
+    """A report filtered on a partner the caller may not see: that partner does not exist for it (404)."""
+    if partner_id is not None and not principal.may_see_partner(partner_id):
+        raise NotFound(PARTNER_NOT_FOUND)
+
+
 def default_period(clock: Clock, start: date | None, end: date | None) -> Period:
     """The period asked for; by default from the first of January to today (Europe/Paris)."""
     today = paris_today(clock)
@@ -155,8 +161,7 @@ async def late_items(
     limit: int = 1000,
 ) -> list[LateItemRead]:
     """Items late today, the longest late first, each with the party it waits on."""
-    if partner_id is not None and not principal.may_see_partner(partner_id):
-        raise NotFound(PARTNER_NOT_FOUND)
+    check_partner_filter(principal, partner_id)
     today = paris_today(clock)
     rows = await repository.late_items(session, today, visible_to(principal), plan_id, partner_id, limit)
     return [_late_item(row, today) for row in rows]
@@ -271,8 +276,7 @@ async def deadlines(
     limit: int = 1000,
 ) -> DeadlinesReportRead:
     """Open deadlines coming within `within_days` calendar days, and those overdue."""
-    if partner_id is not None and not principal.may_see_partner(partner_id):
-        raise NotFound(PARTNER_NOT_FOUND)
+    check_partner_filter(principal, partner_id)
     today = paris_today(clock)
     visible = visible_to(principal)
     upcoming = await repository.deadlines(
@@ -303,8 +307,7 @@ async def slippage(
     limit: int = 1000,
 ) -> SlippageRead:
     """Deadlines whose date in force differs from the first one set, the most slipped first."""
-    if partner_id is not None and not principal.may_see_partner(partner_id):
-        raise NotFound(PARTNER_NOT_FOUND)
+    check_partner_filter(principal, partner_id)
     today = paris_today(clock)
     rows = await repository.deadlines(
         session,
@@ -390,6 +393,4 @@ async def partner_names(
 
 async def organisation_of(session: AsyncSession, partner_id: uuid.UUID) -> frozenset[uuid.UUID] | None:
     """A partner and the groups it belongs to (what its key would see), or None for an unknown partner."""
-    if partner_id not in await repository.partner_names(session, {partner_id}):
-        return None
-    return frozenset({partner_id} | await repository.groups_of(session, partner_id))
+    return await repository.organisation_of(session, partner_id) or None
